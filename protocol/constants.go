@@ -1,0 +1,105 @@
+package protocol
+
+import "time"
+
+// Spec constants: these are part of the wire protocol (docs/PROTOCOL.md) and
+// changing any of them breaks interoperability.
+const (
+	// Version is the protocol version carried in byte 0 of every message.
+	Version = 1
+
+	// Sizes from the original design, kept.
+	NonceSize     = 12  // 96-bit nonces
+	TimestampSize = 8   // 64-bit Unix nanoseconds, big-endian, signed
+	SeqSize       = 4   // 32-bit sequence numbers
+	SessionKeyLen = 32  // AES-256 and HMAC-SHA256 keys
+	RSASize       = 256 // RSA-2048 signatures and OAEP ciphertexts
+	X25519Size    = 32
+	MACSize       = 32 // HMAC-SHA256
+	TagSize       = 16 // AES-GCM tag
+	HashSize      = 32 // SHA-256
+
+	// RecordHeaderSize is version(1) type(1) seq(4) timestamp(8) nonce(12).
+	RecordHeaderSize = 2 + SeqSize + TimestampSize + NonceSize
+	// MinRecordSize is a header plus an empty payload's tag.
+	MinRecordSize = RecordHeaderSize + TagSize
+
+	// MaxTextSize bounds the UTF-8 text of one chat message.
+	MaxTextSize = 64 << 10
+	// MaxReceiptIDs bounds the ids acknowledged by one receipt record.
+	MaxReceiptIDs = 1024
+	// MaxPublicKeyDER bounds the SPKI DER in a public-key message.
+	MaxPublicKeyDER = 1024
+
+	// InitialSeqLimit: initial sequence numbers are drawn uniformly from
+	// [0, InitialSeqLimit), leaving at least 2^31 records before a wrap.
+	InitialSeqLimit = 1 << 31
+	// SeqRehandshake: a sender that reaches this sequence number starts a
+	// fresh handshake; seq never wraps within a session.
+	SeqRehandshake = 1<<32 - 1<<20
+)
+
+// Message types (byte 1 of every message).
+const (
+	TypePublicKey    byte = 0x01
+	TypeHello        byte = 0x02
+	TypeKeyTransport byte = 0x03
+	TypeAck          byte = 0x04
+	TypePlainPing    byte = 0x05
+	TypePlainPong    byte = 0x06
+
+	TypeConfirm byte = 0x10
+	TypeChat    byte = 0x11
+	TypeReceipt byte = 0x12
+	TypePing    byte = 0x13
+	TypePong    byte = 0x14
+	TypeRekey   byte = 0x15
+)
+
+// Roles in the handshake, as carried in the hello's role byte.
+const (
+	RoleInitiator byte = 1 // "A": the peer whose fingerprint sorts first
+	RoleResponder byte = 2 // "B"
+)
+
+// Context strings and KDF labels. Each is used exactly as written, ASCII,
+// without a terminator unless the spec adds the 0x00 separator.
+const (
+	TranscriptContext = "duet/1 transcript"
+	LabelHelloA       = "duet/1 hello A"
+	LabelHelloB       = "duet/1 hello B"
+	LabelKeyTransport = "duet/1 key transport"
+	LabelKTMAC        = "duet/1 key transport mac"
+	LabelAck          = "duet/1 ack"
+	LabelAckMAC       = "duet/1 ack mac"
+	LabelSessionKeys  = "duet/1 session keys"
+	LabelRekey        = "duet/1 rekey"
+	AckMagic          = "ACK"
+)
+
+// Fixed message sizes.
+const (
+	HelloSize        = 2 + 1 + NonceSize + TimestampSize + X25519Size + RSASize // 311
+	helloSignedSize  = NonceSize + TimestampSize + X25519Size                    // 52
+	KeyTransportSize = 2 + RSASize + MACSize + RSASize                           // 546
+	AckSize          = 2 + RSASize + MACSize                                     // 290
+	PlainPingSize    = 2 + 8
+	ktPlainSize      = SessionKeyLen + SeqSize + TimestampSize // 44
+	ackPlainSize     = len(AckMagic) + SeqSize + TimestampSize // 15
+)
+
+// Implementation defaults: not part of the wire format; peers may differ.
+const (
+	DefaultWindow        = 30 * time.Second
+	DefaultPingInterval  = time.Second
+	DefaultStepTimeout   = 2 * time.Second
+	DefaultRekeyInterval = time.Hour
+	DefaultRekeyAfter    = 1 << 24
+	DefaultMaxUnacked    = 100_000
+	// DefaultSendNonceCap bounds the sender's per-epoch nonce set; reaching
+	// it forces a rekey, so the set never grows past it.
+	DefaultSendNonceCap = 1 << 18
+	// DegradedAfter and DownAfter count consecutive unanswered pings.
+	DegradedAfter = 2
+	DownAfter     = 5
+)

@@ -1,0 +1,63 @@
+package protocol
+
+import (
+	"errors"
+
+	"duet/crypto"
+)
+
+// Rejection reasons for peer input. Every rejected message leaves all state
+// unchanged. Use errors.Is; Reason maps an error to its event reason.
+var (
+	ErrMalformed   = errors.New("protocol: malformed message")
+	ErrTooLarge    = errors.New("protocol: message too large")
+	ErrVersion     = errors.New("protocol: unsupported version")
+	ErrUnknownType = errors.New("protocol: unknown message type")
+	ErrTampered    = errors.New("protocol: authentication failed")
+	ErrReplay      = errors.New("protocol: replayed record")
+	ErrReorder     = errors.New("protocol: record out of order")
+	ErrStale       = errors.New("protocol: timestamp too old")
+	ErrFuture      = errors.New("protocol: timestamp in the future")
+	ErrNonceReuse  = errors.New("protocol: nonce reused")
+	ErrBadConfirm  = errors.New("protocol: confirmation does not match transcript")
+	ErrReflected   = errors.New("protocol: own message reflected back")
+	ErrUnexpected  = errors.New("protocol: message not expected in this state")
+	ErrRateLimited = errors.New("protocol: handshake rate limit exceeded")
+	ErrHelloReplay = errors.New("protocol: hello not newer than the last accepted")
+
+	// Errors re-exported from crypto so callers need one import.
+	ErrBadSignature = crypto.ErrBadSignature
+	ErrKeyChanged   = crypto.ErrKeyChanged
+
+	// Local errors (not peer rejections).
+	ErrTextTooLarge = errors.New("protocol: message text too large")
+	ErrQueueFull    = errors.New("protocol: too many unacknowledged messages")
+	ErrNoSession    = errors.New("protocol: no established session")
+	ErrSeqExhausted = errors.New("protocol: sequence space exhausted")
+)
+
+// Reason returns the RejectedEvent reason for a rejection error.
+func Reason(err error) string {
+	switch {
+	case errors.Is(err, ErrReplay), errors.Is(err, ErrHelloReplay):
+		return ReasonReplay
+	case errors.Is(err, ErrReorder):
+		return ReasonReorder
+	case errors.Is(err, ErrStale):
+		return ReasonStale
+	case errors.Is(err, ErrFuture):
+		return ReasonFuture
+	case errors.Is(err, ErrTampered), errors.Is(err, ErrBadConfirm),
+		errors.Is(err, crypto.ErrAuth), errors.Is(err, crypto.ErrDecrypt):
+		return ReasonTampered
+	case errors.Is(err, ErrNonceReuse):
+		return ReasonNonceReuse
+	case errors.Is(err, ErrTooLarge):
+		return ReasonTooLarge
+	case errors.Is(err, ErrBadSignature):
+		return ReasonBadSignature
+	case errors.Is(err, ErrKeyChanged):
+		return ReasonKeyChanged
+	}
+	return ReasonMalformed
+}

@@ -1,0 +1,138 @@
+package protocol
+
+import "time"
+
+// Event is something the session driver reports to its user interface. The
+// headless mode prints each as one JSON line; the full-screen UI receives each
+// as a tea.Msg. Events never carry secret material.
+type Event interface{ EventName() string }
+
+// LiveState is the liveness of the peer as seen through pings.
+type LiveState string
+
+const (
+	LiveWaiting  LiveState = "waiting"  // never heard from the peer
+	LiveLive     LiveState = "live"     // the last ping was answered
+	LiveDegraded LiveState = "degraded" // DegradedAfter pings in a row missed
+	LiveDown     LiveState = "down"     // DownAfter pings in a row missed
+)
+
+// LiveEvent reports a change of liveness state (and, when live, the RTT).
+type LiveEvent struct {
+	State LiveState
+	RTT   time.Duration
+	// Authenticated is true when the pong travelled as an authenticated
+	// session record, false for plain pre-session pings.
+	Authenticated bool
+}
+
+// Handshake steps, numbered as in docs/PROTOCOL.md.
+const (
+	StepPublicKeys   = 1 // "public-keys"
+	StepHello        = 2 // "hello"
+	StepVerify       = 3 // "verify" (timestamp, signature, key pinning)
+	StepKeyTransport = 4 // "key-transport"
+	StepAck          = 5 // "ack"
+	StepConfirm      = 6 // "confirm"
+)
+
+// StepName returns the name of a handshake step.
+func StepName(step int) string {
+	switch step {
+	case StepPublicKeys:
+		return "public-keys"
+	case StepHello:
+		return "hello"
+	case StepVerify:
+		return "verify"
+	case StepKeyTransport:
+		return "key-transport"
+	case StepAck:
+		return "ack"
+	case StepConfirm:
+		return "confirm"
+	}
+	return "unknown"
+}
+
+// HandshakeEvent reports one handshake step finishing or failing.
+type HandshakeEvent struct {
+	Step     int
+	Name     string
+	Done     bool          // false: the step failed, see Err
+	Duration time.Duration // since the handshake attempt began
+	Err      error
+}
+
+// SessionState is the lifecycle of a session.
+type SessionState string
+
+const (
+	SessionEstablished SessionState = "established"
+	SessionClosed      SessionState = "closed"
+	SessionRekeyed     SessionState = "rekeyed"
+)
+
+// SessionEvent reports a session being established, rekeyed or closed.
+type SessionEvent struct {
+	State           SessionState
+	PeerFingerprint string // grouped form, crypto.Fingerprint.String()
+	SafetyNumber    string
+}
+
+// MessageEvent is a chat message received from the peer, shown exactly once.
+type MessageEvent struct {
+	ID     uint64
+	Seq    uint32
+	Text   string
+	SentAt time.Time
+}
+
+// SentEvent reports a chat message sealed and handed to the transport.
+type SentEvent struct {
+	ID  uint64
+	Seq uint32
+}
+
+// DeliveredEvent reports the peer's receipt for a chat message.
+type DeliveredEvent struct{ ID uint64 }
+
+// GapEvent reports a jump in the peer's sequence numbers: Missing records
+// were never received. The session continues.
+type GapEvent struct{ Missing uint64 }
+
+// Rejection reasons, as reported in RejectedEvent.Reason.
+const (
+	ReasonReplay       = "replay"
+	ReasonReorder      = "reorder"
+	ReasonStale        = "stale"
+	ReasonFuture       = "future"
+	ReasonTampered     = "tampered"
+	ReasonNonceReuse   = "nonce-reuse"
+	ReasonMalformed    = "malformed"
+	ReasonTooLarge     = "too-large"
+	ReasonBadSignature = "bad-signature"
+	ReasonKeyChanged   = "key-changed"
+)
+
+// RejectedEvent reports an incoming message that was refused. State did not
+// change. HasSeq tells whether Seq was read from an authenticated header.
+type RejectedEvent struct {
+	Reason string
+	Seq    uint32
+	HasSeq bool
+	Detail string
+}
+
+// ErrorEvent reports an error that is not a rejection of peer input.
+type ErrorEvent struct{ Err error }
+
+func (LiveEvent) EventName() string      { return "live" }
+func (HandshakeEvent) EventName() string { return "handshake" }
+func (SessionEvent) EventName() string   { return "session" }
+func (MessageEvent) EventName() string   { return "message" }
+func (SentEvent) EventName() string      { return "sent" }
+func (DeliveredEvent) EventName() string { return "delivered" }
+func (GapEvent) EventName() string       { return "gap" }
+func (RejectedEvent) EventName() string  { return "rejected" }
+func (ErrorEvent) EventName() string     { return "error" }

@@ -1,0 +1,346 @@
+package protocol
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"time"
+
+	"duet/crypto"
+)
+
+// The handshake (docs/PROTOCOL.md, "Handshake"). These types are pure state
+// machines: they consume and produce message bytes and never touch the
+// network or the clock on their own, so tests drive them directly.
+
+// sessionKeys are the four per-direction keys derived after the hellos.
+type sessionKeys struct {
+	encAB, encBA, macAB, macBA []byte
+}
+
+// deriveKeys computes okm = HKDF-SHA256(ikm = dh || secret, salt = H(T2),
+// info = LabelSessionKeys, 128) and splits it into four 32-byte keys.
+func deriveKeys(dh, secret []byte, salt [HashSize]byte) (sessionKeys, error) {
+	ikm := make([]byte, 0, len(dh)+len(secret))
+	ikm = append(append(ikm, dh...), secret...)
+	okm, err := crypto.HKDF(ikm, salt[:], LabelSessionKeys, 4*SessionKeyLen)
+	if err != nil {
+		return sessionKeys{}, fmt.Errorf("protocol: derive session keys: %w", err)
+	}
+	return sessionKeys{
+		encAB: okm[0:32], encBA: okm[32:64], macAB: okm[64:96], macBA: okm[96:128],
+	}, nil
+}
+
+// checkTimestamp enforces the window on a handshake or record timestamp.
+func checkTimestamp(ts int64, now time.Time, window time.Duration) error {
+	n := now.UnixNano()
+	switch {
+	case ts < n-int64(window):
+		return fmt.Errorf("%w: %v behind", ErrStale, time.Duration(n-ts).Round(time.Millisecond))
+	case ts > n+int64(window):
+		return fmt.Errorf("%w: %v ahead", ErrFuture, time.Duration(ts-n).Round(time.Millisecond))
+	}
+	return nil
+}
+
+// HandshakeResult is what a completed key exchange hands to the session.
+type HandshakeResult struct {
+	Role         byte
+	Keys         sessionKeys
+	SendSeq      uint32 // our initial seq: our first record carries SendSeq+1
+	RecvSeq      uint32 // the peer's initial seq
+	Transcript   [HashSize]byte
+	PeerKey      *crypto.PublicKey
+	Started      time.Time
+}
+
+func randomSeq(r io.Reader) (uint32, error) {
+	var b [4]byte
+	if _, err := io.ReadFull(r, b[:]); err != nil {
+		return 0, fmt.Errorf("protocol: random seq: %w", err)
+	}
+	return binary.BigEndian.Uint32(b[:]) % InitialSeqLimit, nil
+}
+
+func newHello(role byte, id *crypto.Identity, t *transcript, label string, eph *crypto.Ephemeral, r io.Reader, now time.Time) (*Hello, error) {
+	h := &Hello{Role: role, Timestamp: now.UnixNano()}
+	if _, err := io.ReadFull(r, h.Nonce[:]); err != nil {
+		return nil, fmt.Errorf("protocol: hello nonce: %w", err)
+	}
+	copy(h.Ephemeral[:], eph.PublicBytes())
+	t.add(h.signedFields())
+	sig, err := id.Sign(r, t.labelled(label))
+	if err != nil {
+		return nil, fmt.Errorf("protocol: sign hello: %w", err)
+	}
+	copy(h.Signature[:], sig)
+	return h, nil
+}
+
+// verifyHello checks a peer hello's role, timestamp and signature against the
+// transcript t extended by its fields; t is extended only if all pass.
+func verifyHello(msg []byte, wantRole byte, peer *crypto.PublicKey, t *transcript, label string, now time.Time, window time.Duration) (*Hello, error) {
+	h, err := ParseHello(msg)
+	if err != nil {
+		return nil, err
+	}
+	if h.Role != wantRole {
+		return nil, fmt.Errorf("%w: hello role %d, want %d", ErrUnexpected, h.Role, wantRole)
+	}
+	// The signature is checked first: a timestamp error must never be
+	// reported for a forged hello.
+	fields := h.signedFields()
+	n := len(t.b)
+	t.add(fields)
+	err = peer.Verify(t.labelled(label), h.Signature[:])
+	if err == nil {
+		err = checkTimestamp(h.Timestamp, now, window)
+	}
+	if err != nil {
+		t.b = t.b[:n]
+		return nil, fmt.Errorf("protocol: hello: %w", err)
+	}
+	return h, nil
+}
+
+// Initiator runs role A.
+type Initiator struct {
+	id     *crypto.Identity
+	peer   *crypto.PublicKey
+	eph    *crypto.Ephemeral
+	t      *transcript
+	rand   io.Reader
+	window time.Duration
+	hello  *Hello
+	keys   sessionKeys
+	seq    uint32
+	state  int // 0: want hello B, 1: want ack, 2: done
+	Start  time.Time
+}
+
+// NewInitiator starts a handshake as A and returns the signed hello to send.
+func NewInitiator(id *crypto.Identity, peer *crypto.PublicKey, r io.Reader, now time.Time, window time.Duration) (*Initiator, []byte, error) {
+	eph, err := crypto.GenerateEphemeral(r)
+	if err != nil {
+		return nil, nil, fmt.Errorf("protocol: ephemeral key: %w", err)
+	}
+	h := &Initiator{id: id, peer: peer, eph: eph, rand: r, window: window, Start: now,
+		t: newTranscript(id.Public().DER(), peer.DER())}
+	h.hello, err = newHello(RoleInitiator, id, h.t, LabelHelloA, eph, r, now)
+	if err != nil {
+		return nil, nil, err
+	}
+	return h, AppendHello(nil, h.hello), nil
+}
+
+// ErrPin wraps an error returned by the pin callback of HandleHello.
+type pinError struct{ err error }
+
+func (e *pinError) Error() string { return "protocol: verify peer: " + e.err.Error() }
+func (e *pinError) Unwrap() error { return e.err }
+
+// IsPinError reports whether err came from the key-pinning callback (step
+// 3) rather than from the key transport (step 4).
+func IsPinError(err error) bool {
+	var p *pinError
+	return errors.As(err, &p)
+}
+
+// HandleHello verifies B's hello (step 3: signature, timestamp, then pin,
+// the key-pinning check, which may be nil) and returns the key-transport
+// message (step 4). On error the initiator is unchanged.
+func (h *Initiator) HandleHello(msg []byte, now time.Time, pin func(*crypto.PublicKey) error) ([]byte, error) {
+	if h.state != 0 {
+		return nil, fmt.Errorf("%w: hello after hello", ErrUnexpected)
+	}
+	hb, err := verifyHello(msg, RoleResponder, h.peer, h.t, LabelHelloB, now, h.window)
+	if err != nil {
+		return nil, err
+	}
+	undo := len(h.t.b) - helloSignedSize
+	fail := func(err error) ([]byte, error) { h.t.b = h.t.b[:undo]; return nil, err }
+	if pin != nil {
+		if err := pin(h.peer); err != nil {
+			return fail(&pinError{err})
+		}
+	}
+	dh, err := h.eph.Shared(hb.Ephemeral[:])
+	if err != nil {
+		return fail(fmt.Errorf("%w: ephemeral key: %v", ErrMalformed, err))
+	}
+	var plain [ktPlainSize]byte
+	if _, err := io.ReadFull(h.rand, plain[:SessionKeyLen]); err != nil {
+		return fail(fmt.Errorf("protocol: session secret: %w", err))
+	}
+	seq, err := randomSeq(h.rand)
+	if err != nil {
+		return fail(err)
+	}
+	binary.BigEndian.PutUint32(plain[SessionKeyLen:], seq)
+	binary.BigEndian.PutUint64(plain[SessionKeyLen+SeqSize:], uint64(now.UnixNano()))
+	keys, err := deriveKeys(dh, plain[:SessionKeyLen], h.t.hash())
+	if err != nil {
+		return fail(err)
+	}
+	kt := &KeyTransport{}
+	ct, err := h.peer.EncryptOAEP(h.rand, plain[:], []byte(LabelKeyTransport))
+	if err != nil {
+		return fail(fmt.Errorf("protocol: encrypt key transport: %w", err))
+	}
+	copy(kt.Ciphertext[:], ct)
+	h.t.add(kt.Ciphertext[:])
+	kt.MAC = crypto.MAC(keys.macAB, h.t.labelled(LabelKTMAC))
+	h.t.add(kt.MAC[:])
+	sig, err := h.id.Sign(h.rand, h.t.labelled(LabelKeyTransport))
+	if err != nil {
+		return fail(fmt.Errorf("protocol: sign key transport: %w", err))
+	}
+	copy(kt.Signature[:], sig)
+	h.t.add(kt.Signature[:])
+	h.keys, h.seq, h.state = keys, seq, 1
+	return AppendKeyTransport(nil, kt), nil
+}
+
+// HandleAck checks B's ack (step 5) and completes the key exchange.
+func (h *Initiator) HandleAck(msg []byte, now time.Time) (*HandshakeResult, error) {
+	if h.state != 1 {
+		return nil, fmt.Errorf("%w: ack before key transport", ErrUnexpected)
+	}
+	a, err := ParseAck(msg)
+	if err != nil {
+		return nil, err
+	}
+	n := len(h.t.b)
+	h.t.add(a.Ciphertext[:])
+	ok := crypto.VerifyMAC(h.keys.macBA, a.MAC[:], h.t.labelled(LabelAckMAC))
+	if !ok {
+		h.t.b = h.t.b[:n]
+		return nil, fmt.Errorf("protocol: ack mac: %w", ErrTampered)
+	}
+	plain, err := h.id.DecryptOAEP(a.Ciphertext[:], []byte(LabelAck))
+	if err == nil && (len(plain) != ackPlainSize || string(plain[:3]) != AckMagic) {
+		err = fmt.Errorf("%w: ack plaintext", ErrTampered)
+	}
+	if err == nil {
+		err = checkTimestamp(int64(binary.BigEndian.Uint64(plain[3+SeqSize:])), now, h.window)
+	}
+	if err != nil {
+		h.t.b = h.t.b[:n]
+		return nil, fmt.Errorf("protocol: ack: %w", err)
+	}
+	h.t.add(a.MAC[:])
+	h.state = 2
+	return &HandshakeResult{
+		Role: RoleInitiator, Keys: h.keys, SendSeq: h.seq,
+		RecvSeq:    binary.BigEndian.Uint32(plain[3:]),
+		Transcript: h.t.hash(), PeerKey: h.peer, Started: h.Start,
+	}, nil
+}
+
+// Responder runs role B.
+type Responder struct {
+	id     *crypto.Identity
+	peer   *crypto.PublicKey
+	eph    *crypto.Ephemeral
+	t      *transcript
+	rand   io.Reader
+	window time.Duration
+	helloA *Hello
+	done   bool
+	Start  time.Time
+}
+
+// CheckHelloA verifies A's hello (signature, then timestamp) without any
+// private-key work, so a flood of hellos costs only verifications.
+func CheckHelloA(msg []byte, self *crypto.Identity, peer *crypto.PublicKey, now time.Time, window time.Duration) (*Hello, error) {
+	t := newTranscript(peer.DER(), self.Public().DER())
+	return verifyHello(msg, RoleInitiator, peer, t, LabelHelloA, now, window)
+}
+
+// NewResponder answers a hello already accepted by CheckHelloA with B's
+// signed hello.
+func NewResponder(id *crypto.Identity, peer *crypto.PublicKey, helloA *Hello, r io.Reader, now time.Time, window time.Duration) (*Responder, []byte, error) {
+	eph, err := crypto.GenerateEphemeral(r)
+	if err != nil {
+		return nil, nil, fmt.Errorf("protocol: ephemeral key: %w", err)
+	}
+	h := &Responder{id: id, peer: peer, eph: eph, rand: r, window: window, helloA: helloA, Start: now,
+		t: newTranscript(peer.DER(), id.Public().DER())}
+	h.t.add(helloA.signedFields())
+	hb, err := newHello(RoleResponder, id, h.t, LabelHelloB, eph, r, now)
+	if err != nil {
+		return nil, nil, err
+	}
+	return h, AppendHello(nil, hb), nil
+}
+
+// HandleKeyTransport checks A's key transport (signature first, then the
+// OAEP decryption, timestamp and MAC) and returns the ack and the result.
+func (h *Responder) HandleKeyTransport(msg []byte, now time.Time) ([]byte, *HandshakeResult, error) {
+	if h.done {
+		return nil, nil, fmt.Errorf("%w: second key transport", ErrUnexpected)
+	}
+	kt, err := ParseKeyTransport(msg)
+	if err != nil {
+		return nil, nil, err
+	}
+	t2 := h.t.hash()
+	n := len(h.t.b)
+	fail := func(err error) ([]byte, *HandshakeResult, error) {
+		h.t.b = h.t.b[:n]
+		return nil, nil, fmt.Errorf("protocol: key transport: %w", err)
+	}
+	h.t.add(kt.Ciphertext[:])
+	macInput := h.t.labelled(LabelKTMAC)
+	h.t.add(kt.MAC[:])
+	if err := h.peer.Verify(h.t.labelled(LabelKeyTransport), kt.Signature[:]); err != nil {
+		return fail(err)
+	}
+	plain, err := h.id.DecryptOAEP(kt.Ciphertext[:], []byte(LabelKeyTransport))
+	if err != nil {
+		return fail(err)
+	}
+	if len(plain) != ktPlainSize {
+		return fail(fmt.Errorf("%w: key transport plaintext of %d bytes", ErrTampered, len(plain)))
+	}
+	if err := checkTimestamp(int64(binary.BigEndian.Uint64(plain[SessionKeyLen+SeqSize:])), now, h.window); err != nil {
+		return fail(err)
+	}
+	dh, err := h.eph.Shared(h.helloA.Ephemeral[:])
+	if err != nil {
+		return fail(fmt.Errorf("%w: ephemeral key: %v", ErrMalformed, err))
+	}
+	keys, err := deriveKeys(dh, plain[:SessionKeyLen], t2)
+	if err != nil {
+		return fail(err)
+	}
+	if !crypto.VerifyMAC(keys.macAB, kt.MAC[:], macInput) {
+		return fail(fmt.Errorf("mac: %w", ErrTampered))
+	}
+	h.t.add(kt.Signature[:])
+	seq, err := randomSeq(h.rand)
+	if err != nil {
+		return fail(err)
+	}
+	var ap [ackPlainSize]byte
+	copy(ap[:], AckMagic)
+	binary.BigEndian.PutUint32(ap[3:], seq)
+	binary.BigEndian.PutUint64(ap[3+SeqSize:], uint64(now.UnixNano()))
+	ct, err := h.peer.EncryptOAEP(h.rand, ap[:], []byte(LabelAck))
+	if err != nil {
+		return fail(fmt.Errorf("encrypt ack: %w", err))
+	}
+	a := &Ack{}
+	copy(a.Ciphertext[:], ct)
+	h.t.add(a.Ciphertext[:])
+	a.MAC = crypto.MAC(keys.macBA, h.t.labelled(LabelAckMAC))
+	h.t.add(a.MAC[:])
+	h.done = true
+	return AppendAck(nil, a), &HandshakeResult{
+		Role: RoleResponder, Keys: keys, SendSeq: seq,
+		RecvSeq:    binary.BigEndian.Uint32(plain[SessionKeyLen:]),
+		Transcript: h.t.hash(), PeerKey: h.peer, Started: h.Start,
+	}, nil
+}

@@ -1,0 +1,142 @@
+package protocol
+
+import (
+	"context"
+	"crypto/rand"
+	"sync"
+	"testing"
+	"time"
+
+	"duet/crypto"
+)
+
+var (
+	idOnce sync.Once
+	ids    [3]*crypto.Identity
+)
+
+// testIdentities returns three RSA-2048 identities generated once per test
+// binary, sorted so that ids[0] plays A towards ids[1].
+func testIdentities(t testing.TB) [3]*crypto.Identity {
+	t.Helper()
+	idOnce.Do(func() {
+		for i := range ids {
+			id, err := crypto.GenerateIdentity(rand.Reader)
+			if err != nil {
+				panic(err)
+			}
+			ids[i] = id
+		}
+		if !ids[0].Public().Fingerprint().Less(ids[1].Public().Fingerprint()) {
+			ids[0], ids[1] = ids[1], ids[0]
+		}
+	})
+	return ids
+}
+
+// recorder collects events from a node.
+type recorder struct {
+	mu     sync.Mutex
+	events []Event
+	notify chan struct{}
+}
+
+func newRecorder() *recorder { return &recorder{notify: make(chan struct{}, 1)} }
+
+func (r *recorder) emit(e Event) {
+	r.mu.Lock()
+	r.events = append(r.events, e)
+	r.mu.Unlock()
+	select {
+	case r.notify <- struct{}{}:
+	default:
+	}
+}
+
+func (r *recorder) snapshot() []Event {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]Event(nil), r.events...)
+}
+
+// waitFor waits until pred holds for some event and returns it.
+func (r *recorder) waitFor(t testing.TB, d time.Duration, what string, pred func(Event) bool) Event {
+	t.Helper()
+	deadline := time.After(d)
+	for {
+		for _, e := range r.snapshot() {
+			if pred(e) {
+				return e
+			}
+		}
+		select {
+		case <-r.notify:
+		case <-deadline:
+			t.Fatalf("timed out waiting for %s; events: %v", what, r.snapshot())
+			return nil
+		}
+	}
+}
+
+func (r *recorder) count(pred func(Event) bool) int {
+	n := 0
+	for _, e := range r.snapshot() {
+		if pred(e) {
+			n++
+		}
+	}
+	return n
+}
+
+func isEstablished(e Event) bool {
+	s, ok := e.(SessionEvent)
+	return ok && s.State == SessionEstablished
+}
+
+type nodePair struct {
+	a, b       *Node
+	ra, rb     *recorder
+	pa, pb     *PipeEnd
+	cancel     context.CancelFunc
+	done       chan struct{}
+}
+
+// startPair runs two nodes over an in-memory pipe until the test ends.
+func startPair(t testing.TB, tweak func(a, b *Config)) *nodePair {
+	t.Helper()
+	id := testIdentities(t)
+	ca := Config{Identity: id[0], PingInterval: 50 * time.Millisecond, StepTimeout: 300 * time.Millisecond}
+	cb := Config{Identity: id[1], PingInterval: 50 * time.Millisecond, StepTimeout: 300 * time.Millisecond}
+	if tweak != nil {
+		tweak(&ca, &cb)
+	}
+	p := &nodePair{ra: newRecorder(), rb: newRecorder(), done: make(chan struct{})}
+	p.pa, p.pb = NewPipe(4096)
+	var err error
+	if p.a, err = NewNode(ca, p.pa, p.ra.emit); err != nil {
+		t.Fatal(err)
+	}
+	if p.b, err = NewNode(cb, p.pb, p.rb.emit); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	p.cancel = cancel
+	var wg sync.WaitGroup
+	wg.Add(2)
+	go func() { defer wg.Done(); p.a.Run(ctx) }()
+	go func() { defer wg.Done(); p.b.Run(ctx) }()
+	go func() { wg.Wait(); close(p.done) }()
+	t.Cleanup(func() {
+		cancel()
+		p.pa.Close()
+		p.pb.Close()
+		<-p.done
+	})
+	return p
+}
+
+func (p *nodePair) establish(t testing.TB) {
+	t.Helper()
+	p.ra.waitFor(t, 10*time.Second, "A established", isEstablished)
+	p.rb.waitFor(t, 10*time.Second, "B established", isEstablished)
+}

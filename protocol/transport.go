@@ -1,0 +1,32 @@
+package protocol
+
+import "context"
+
+// Transport carries duet messages between the two peers. It is the only thing
+// the session driver needs from the network: net.Transport (ZeroMQ) satisfies
+// it, and Pipe (in-memory) satisfies it for tests.
+//
+// A transport gives no delivery guarantee: messages may be lost (for example
+// across a reconnect), but those it delivers arrive whole and in the order
+// they were sent. Loss recovery (ids, receipts, resend) is the driver's job.
+type Transport interface {
+	// Send sends msgs as one transport unit (one ZeroMQ message with one
+	// frame per duet message, so several records cost one write). It may
+	// return nil for messages that are later lost. len(msgs) must be between 1
+	// and MaxBatch; each message is at most MaxMessageSize bytes.
+	Send(ctx context.Context, msgs ...[]byte) error
+	// Recv returns the next duet message (one frame), blocking until one
+	// arrives, ctx is done, or the transport is closed.
+	Recv(ctx context.Context) ([]byte, error)
+	// Close releases the transport; pending Recv calls return an error.
+	Close() error
+}
+
+// Transport limits shared by every implementation.
+const (
+	// MaxMessageSize bounds one duet message (one ZeroMQ frame), header
+	// included. Larger frames are refused before anything is allocated.
+	MaxMessageSize = 1 << 20
+	// MaxBatch bounds the duet messages sent together in one transport unit.
+	MaxBatch = 64
+)

@@ -1,0 +1,307 @@
+package protocol
+
+import (
+	"encoding/binary"
+	"fmt"
+	"unicode/utf8"
+)
+
+// This file holds the byte layouts of every message (docs/PROTOCOL.md,
+// "Messages"). Decoders check lengths before reading and never allocate more
+// than the input they are given.
+
+// checkPrefix validates the two bytes every message starts with.
+func checkPrefix(b []byte, typ byte) error {
+	if len(b) < 2 {
+		return fmt.Errorf("%w: %d bytes", ErrMalformed, len(b))
+	}
+	if b[0] != Version {
+		return fmt.Errorf("%w: %d", ErrVersion, b[0])
+	}
+	if b[1] != typ {
+		return fmt.Errorf("%w: type 0x%02x, want 0x%02x", ErrMalformed, b[1], typ)
+	}
+	return nil
+}
+
+// MessageType returns the type byte of a message after checking its length
+// bounds and version: the first two checks of the receive order.
+func MessageType(b []byte) (byte, error) {
+	if len(b) > MaxMessageSize {
+		return 0, fmt.Errorf("%w: %d bytes", ErrTooLarge, len(b))
+	}
+	if len(b) < 2 {
+		return 0, fmt.Errorf("%w: %d bytes", ErrMalformed, len(b))
+	}
+	if b[0] != Version {
+		return 0, fmt.Errorf("%w: %d", ErrVersion, b[0])
+	}
+	switch t := b[1]; t {
+	case TypePublicKey, TypeHello, TypeKeyTransport, TypeAck, TypePlainPing, TypePlainPong,
+		TypeConfirm, TypeChat, TypeReceipt, TypePing, TypePong, TypeRekey:
+		return t, nil
+	default:
+		return 0, fmt.Errorf("%w: 0x%02x", ErrUnknownType, t)
+	}
+}
+
+// IsRecordType reports whether t is an encrypted session record type.
+func IsRecordType(t byte) bool { return t >= TypeConfirm && t <= TypeRekey }
+
+// PublicKeyMsg is handshake flow 1: version, type, flags, der_len (u16), der.
+type PublicKeyMsg struct {
+	ReplyRequested bool // flags bit 0: the receiver should answer with its own key
+	DER            []byte
+}
+
+const flagReplyRequested = 0x01
+
+// AppendPublicKey encodes m.
+func AppendPublicKey(dst []byte, m PublicKeyMsg) []byte {
+	var flags byte
+	if m.ReplyRequested {
+		flags |= flagReplyRequested
+	}
+	dst = append(dst, Version, TypePublicKey, flags)
+	dst = binary.BigEndian.AppendUint16(dst, uint16(len(m.DER)))
+	return append(dst, m.DER...)
+}
+
+// ParsePublicKeyMsg decodes a public-key message. DER aliases b.
+func ParsePublicKeyMsg(b []byte) (PublicKeyMsg, error) {
+	if err := checkPrefix(b, TypePublicKey); err != nil {
+		return PublicKeyMsg{}, err
+	}
+	if len(b) < 5 {
+		return PublicKeyMsg{}, fmt.Errorf("%w: public key message of %d bytes", ErrMalformed, len(b))
+	}
+	flags := b[2]
+	if flags&^flagReplyRequested != 0 {
+		return PublicKeyMsg{}, fmt.Errorf("%w: public key flags 0x%02x", ErrMalformed, flags)
+	}
+	n := int(binary.BigEndian.Uint16(b[3:5]))
+	if n == 0 || n > MaxPublicKeyDER || len(b) != 5+n {
+		return PublicKeyMsg{}, fmt.Errorf("%w: public key length %d in %d bytes", ErrMalformed, n, len(b))
+	}
+	return PublicKeyMsg{ReplyRequested: flags&flagReplyRequested != 0, DER: b[5:]}, nil
+}
+
+// Hello is handshake flow 2: version, type, role, nonce, timestamp,
+// ephemeral X25519 key, RSA-PSS signature.
+type Hello struct {
+	Role      byte
+	Nonce     [NonceSize]byte
+	Timestamp int64
+	Ephemeral [X25519Size]byte
+	Signature [RSASize]byte
+}
+
+// signedFields returns nonce || timestamp || ephemeral: the hello's part of
+// the transcript.
+func (h *Hello) signedFields() []byte {
+	b := make([]byte, 0, helloSignedSize)
+	b = append(b, h.Nonce[:]...)
+	b = binary.BigEndian.AppendUint64(b, uint64(h.Timestamp))
+	return append(b, h.Ephemeral[:]...)
+}
+
+// AppendHello encodes h.
+func AppendHello(dst []byte, h *Hello) []byte {
+	dst = append(dst, Version, TypeHello, h.Role)
+	dst = append(dst, h.signedFields()...)
+	return append(dst, h.Signature[:]...)
+}
+
+// ParseHello decodes a hello.
+func ParseHello(b []byte) (*Hello, error) {
+	if err := checkPrefix(b, TypeHello); err != nil {
+		return nil, err
+	}
+	if len(b) != HelloSize {
+		return nil, fmt.Errorf("%w: hello of %d bytes, want %d", ErrMalformed, len(b), HelloSize)
+	}
+	h := &Hello{Role: b[2]}
+	if h.Role != RoleInitiator && h.Role != RoleResponder {
+		return nil, fmt.Errorf("%w: hello role %d", ErrMalformed, h.Role)
+	}
+	p := b[3:]
+	copy(h.Nonce[:], p)
+	p = p[NonceSize:]
+	h.Timestamp = int64(binary.BigEndian.Uint64(p))
+	p = p[TimestampSize:]
+	copy(h.Ephemeral[:], p)
+	p = p[X25519Size:]
+	copy(h.Signature[:], p)
+	return h, nil
+}
+
+// KeyTransport is handshake flow 4 (A -> B): OAEP ciphertext, MAC, signature.
+type KeyTransport struct {
+	Ciphertext [RSASize]byte
+	MAC        [MACSize]byte
+	Signature  [RSASize]byte
+}
+
+// AppendKeyTransport encodes k.
+func AppendKeyTransport(dst []byte, k *KeyTransport) []byte {
+	dst = append(dst, Version, TypeKeyTransport)
+	dst = append(dst, k.Ciphertext[:]...)
+	dst = append(dst, k.MAC[:]...)
+	return append(dst, k.Signature[:]...)
+}
+
+// ParseKeyTransport decodes a key-transport message.
+func ParseKeyTransport(b []byte) (*KeyTransport, error) {
+	if err := checkPrefix(b, TypeKeyTransport); err != nil {
+		return nil, err
+	}
+	if len(b) != KeyTransportSize {
+		return nil, fmt.Errorf("%w: key transport of %d bytes, want %d", ErrMalformed, len(b), KeyTransportSize)
+	}
+	k := &KeyTransport{}
+	copy(k.Ciphertext[:], b[2:])
+	copy(k.MAC[:], b[2+RSASize:])
+	copy(k.Signature[:], b[2+RSASize+MACSize:])
+	return k, nil
+}
+
+// Ack is handshake flow 5 (B -> A): OAEP ciphertext, MAC.
+type Ack struct {
+	Ciphertext [RSASize]byte
+	MAC        [MACSize]byte
+}
+
+// AppendAck encodes a.
+func AppendAck(dst []byte, a *Ack) []byte {
+	dst = append(dst, Version, TypeAck)
+	dst = append(dst, a.Ciphertext[:]...)
+	return append(dst, a.MAC[:]...)
+}
+
+// ParseAck decodes an ack.
+func ParseAck(b []byte) (*Ack, error) {
+	if err := checkPrefix(b, TypeAck); err != nil {
+		return nil, err
+	}
+	if len(b) != AckSize {
+		return nil, fmt.Errorf("%w: ack of %d bytes, want %d", ErrMalformed, len(b), AckSize)
+	}
+	a := &Ack{}
+	copy(a.Ciphertext[:], b[2:])
+	copy(a.MAC[:], b[2+RSASize:])
+	return a, nil
+}
+
+// AppendPlainPing encodes a plain (pre-session) ping or pong.
+func AppendPlainPing(dst []byte, typ byte, id uint64) []byte {
+	dst = append(dst, Version, typ)
+	return binary.BigEndian.AppendUint64(dst, id)
+}
+
+// ParsePlainPing decodes a plain ping or pong of type typ.
+func ParsePlainPing(b []byte, typ byte) (uint64, error) {
+	if err := checkPrefix(b, typ); err != nil {
+		return 0, err
+	}
+	if len(b) != PlainPingSize {
+		return 0, fmt.Errorf("%w: plain ping of %d bytes", ErrMalformed, len(b))
+	}
+	return binary.BigEndian.Uint64(b[2:]), nil
+}
+
+// RecordHeader is the clear-text header of a session record, authenticated
+// as AES-GCM associated data.
+type RecordHeader struct {
+	Type      byte
+	Seq       uint32
+	Timestamp int64
+	Nonce     [NonceSize]byte
+}
+
+// AppendRecordHeader encodes h.
+func AppendRecordHeader(dst []byte, h *RecordHeader) []byte {
+	dst = append(dst, Version, h.Type)
+	dst = binary.BigEndian.AppendUint32(dst, h.Seq)
+	dst = binary.BigEndian.AppendUint64(dst, uint64(h.Timestamp))
+	return append(dst, h.Nonce[:]...)
+}
+
+// ParseRecordHeader checks a record's length bounds, version and type and
+// decodes its header. The header is not yet authenticated.
+func ParseRecordHeader(b []byte) (RecordHeader, error) {
+	t, err := MessageType(b)
+	if err != nil {
+		return RecordHeader{}, err
+	}
+	if !IsRecordType(t) {
+		return RecordHeader{}, fmt.Errorf("%w: type 0x%02x is not a record", ErrMalformed, t)
+	}
+	if len(b) < MinRecordSize {
+		return RecordHeader{}, fmt.Errorf("%w: record of %d bytes, minimum %d", ErrMalformed, len(b), MinRecordSize)
+	}
+	h := RecordHeader{Type: t}
+	h.Seq = binary.BigEndian.Uint32(b[2:])
+	h.Timestamp = int64(binary.BigEndian.Uint64(b[6:]))
+	copy(h.Nonce[:], b[14:RecordHeaderSize])
+	return h, nil
+}
+
+// Chat is the payload of a chat record: id(8) sent_at(8) text.
+type Chat struct {
+	ID     uint64
+	SentAt int64 // Unix nanoseconds when the user wrote it (kept across resends)
+	Text   string
+}
+
+// AppendChat encodes c.
+func AppendChat(dst []byte, c *Chat) []byte {
+	dst = binary.BigEndian.AppendUint64(dst, c.ID)
+	dst = binary.BigEndian.AppendUint64(dst, uint64(c.SentAt))
+	return append(dst, c.Text...)
+}
+
+// ParseChat decodes a chat payload. Text must be valid UTF-8.
+func ParseChat(p []byte) (Chat, error) {
+	if len(p) < 16 {
+		return Chat{}, fmt.Errorf("%w: chat payload of %d bytes", ErrMalformed, len(p))
+	}
+	text := p[16:]
+	if len(text) > MaxTextSize {
+		return Chat{}, fmt.Errorf("%w: chat text of %d bytes", ErrTooLarge, len(text))
+	}
+	if !utf8.Valid(text) {
+		return Chat{}, fmt.Errorf("%w: chat text is not UTF-8", ErrMalformed)
+	}
+	return Chat{
+		ID:     binary.BigEndian.Uint64(p),
+		SentAt: int64(binary.BigEndian.Uint64(p[8:])),
+		Text:   string(text),
+	}, nil
+}
+
+// AppendReceipt encodes a receipt payload: the acknowledged ids, 8 bytes each.
+func AppendReceipt(dst []byte, ids []uint64) []byte {
+	for _, id := range ids {
+		dst = binary.BigEndian.AppendUint64(dst, id)
+	}
+	return dst
+}
+
+// ParseReceipt decodes a receipt payload into dst.
+func ParseReceipt(dst []uint64, p []byte) ([]uint64, error) {
+	if len(p) == 0 || len(p)%8 != 0 || len(p)/8 > MaxReceiptIDs {
+		return dst, fmt.Errorf("%w: receipt payload of %d bytes", ErrMalformed, len(p))
+	}
+	for ; len(p) > 0; p = p[8:] {
+		dst = append(dst, binary.BigEndian.Uint64(p))
+	}
+	return dst, nil
+}
+
+// ParsePingPayload decodes the 8-byte id of an authenticated ping or pong.
+func ParsePingPayload(p []byte) (uint64, error) {
+	if len(p) != 8 {
+		return 0, fmt.Errorf("%w: ping payload of %d bytes", ErrMalformed, len(p))
+	}
+	return binary.BigEndian.Uint64(p), nil
+}
