@@ -76,6 +76,8 @@ const (
 	maxSeenIDs       = 1 << 20 // chat ids remembered for exactly-once display
 	maxResendPerTick = 4096
 	prevSessionGrace = 5 * time.Second
+	sendRetryFor     = time.Second
+	sendRetryEvery   = 20 * time.Millisecond
 )
 
 // outMsg is a chat message this node wrote, kept until the peer's receipt.
@@ -253,6 +255,7 @@ func (n *Node) Run(ctx context.Context) error {
 
 	n.now = n.cfg.Now()
 	n.startHandshake()
+	n.sendPing()
 	n.flush()
 	ping := time.NewTicker(n.cfg.PingInterval)
 	defer ping.Stop()
@@ -325,10 +328,27 @@ func (n *Node) writeLoop(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case b := <-n.out:
-			// Errors mean the records were lost; chat messages stay in the
-			// unacknowledged queue and are resent, so they are not fatal.
-			_ = n.tr.Send(ctx, b...)
+			n.sendBatch(ctx, b)
 			n.signal()
+		}
+	}
+}
+
+// sendBatch sends one batch, retrying for up to sendRetryFor while the
+// transport refuses it (typically: no connection to the peer yet). After
+// that the batch is lost; chat messages in it stay in the unacknowledged
+// queue and are resent, so a loss is never fatal.
+func (n *Node) sendBatch(ctx context.Context, b [][]byte) {
+	deadline := time.Now().Add(sendRetryFor)
+	for {
+		err := n.tr.Send(ctx, b...)
+		if err == nil || ctx.Err() != nil || time.Now().After(deadline) {
+			return
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(sendRetryEvery):
 		}
 	}
 }
@@ -391,6 +411,7 @@ func (n *Node) handle(m []byte) {
 			return
 		}
 		n.queue(AppendPlainPing(nil, TypePlainPong, id))
+		n.kickHandshake()
 	case TypePlainPong:
 		id, err := ParsePlainPing(m, TypePlainPong)
 		if err != nil {
@@ -399,9 +420,19 @@ func (n *Node) handle(m []byte) {
 		}
 		if n.sess == nil { // once a session exists only authenticated pongs count
 			n.gotPong(id, false)
+			n.kickHandshake()
 		}
 	default:
 		n.handleRecord(m)
+	}
+}
+
+// kickHandshake resends our public key when the peer's port is live but we
+// have not heard its key: the first one was probably sent before the peer
+// was listening. Rate-limited like every public-key reply.
+func (n *Node) kickHandshake() {
+	if n.sess == nil && n.peer == nil && n.replyBudget.allow(n.now) {
+		n.sendPublicKey(true)
 	}
 }
 
