@@ -65,7 +65,7 @@ func newGuardedConn(t *Transport, raw stdnet.Conn, s side, replay []byte) *guard
 		t:          t,
 		side:       s,
 		replay:     replay,
-		guard:      newFrameScanner(t.cfg.MaxFrameSize, t.cfg.MaxParts),
+		guard:      newFrameScanner(t.cfg.MaxFrameSize, t.cfg.MaxParts, t.cfg.MaxMessageBytes),
 		swallowCmd: s == sideDialed,
 		cmdScan:    unlimitedScanner(),
 		out:        unlimitedScanner(),

@@ -114,10 +114,10 @@ func FuzzFrameScanner(f *testing.F) {
 	f.Add([]byte{0x01, 0x00, 0x04, 0x00}, uint16(1))
 	f.Fuzz(func(t *testing.T, stream []byte, split uint16) {
 		const maxFrame, maxParts = 300, 4
-		whole := newFrameScanner(maxFrame, maxParts)
+		whole := newFrameScanner(maxFrame, maxParts, maxFrame*maxParts)
 		n1, _, err1 := whole.scan(stream, false)
 
-		parts := newFrameScanner(maxFrame, maxParts)
+		parts := newFrameScanner(maxFrame, maxParts, maxFrame*maxParts)
 		step := int(split%61) + 1
 		delivered := 0
 		var err2 error

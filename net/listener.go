@@ -150,7 +150,7 @@ func (l *listener) admit(c *stdnet.TCPConn) bool {
 		_ = oldest.Close()
 		l.t.stats.evictedPending.Add(1)
 	}
-	if int(l.t.accepted.Load())+len(l.pending) >= l.t.cfg.MaxConns {
+	if int(l.t.accepted.Load()) >= l.t.cfg.MaxConns {
 		l.mu.Unlock()
 		_ = c.Close()
 		l.t.reject(ErrTooManyConns, nil)
@@ -190,6 +190,11 @@ func (l *listener) handshake(c *stdnet.TCPConn) {
 	if err := c.SetDeadline(time.Time{}); err != nil {
 		_ = c.Close()
 		l.t.reject(fmt.Errorf("%w: %v", ErrBadGreeting, err), c.RemoteAddr())
+		return
+	}
+	if int(l.t.accepted.Load()) >= l.t.cfg.MaxConns {
+		_ = c.Close()
+		l.t.reject(ErrTooManyConns, c.RemoteAddr())
 		return
 	}
 	gc := l.t.register(c, sideAccepted, hs.raw)

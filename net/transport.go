@@ -48,9 +48,10 @@ type Config struct {
 
 	MaxFrameSize    int           // default MaxMessageSize (1 MiB) per frame
 	MaxParts        int           // default MaxBatch (64) frames per message
+	MaxMessageBytes int           // default MaxMessageSize (1 MiB): all frames of one message together
 	GreetingTimeout time.Duration // default 2 s for the peer's whole greeting + READY
 	MaxPendingConns int           // default 64 inbound connections in greeting at once
-	MaxConns        int           // default 256 established inbound connections
+	MaxConns        int           // default 8 established inbound connections (duet needs 1; more only during a peer's restart)
 	SendTimeout     time.Duration // default 1 s: bound on one Send's write
 	RedialInterval  time.Duration // default 100 ms between DEALER redials
 
@@ -73,6 +74,9 @@ func (c *Config) setDefaults() error {
 	if c.MaxFrameSize <= 0 {
 		c.MaxFrameSize = MaxMessageSize
 	}
+	if c.MaxMessageBytes <= 0 {
+		c.MaxMessageBytes = MaxMessageSize
+	}
 	if c.MaxParts <= 0 {
 		c.MaxParts = MaxBatch
 	}
@@ -83,7 +87,7 @@ func (c *Config) setDefaults() error {
 		c.MaxPendingConns = 64
 	}
 	if c.MaxConns <= 0 {
-		c.MaxConns = 256
+		c.MaxConns = 8
 	}
 	if c.SendTimeout <= 0 {
 		c.SendTimeout = time.Second
@@ -257,10 +261,15 @@ func (t *Transport) Send(ctx context.Context, msgs ...[]byte) error {
 	if len(msgs) > t.cfg.MaxParts {
 		return fmt.Errorf("%w: %d frames (limit %d)", ErrTooManyParts, len(msgs), t.cfg.MaxParts)
 	}
+	total := 0
 	for _, m := range msgs {
 		if len(m) > t.cfg.MaxFrameSize {
 			return fmt.Errorf("%w: %d bytes (limit %d)", ErrFrameTooLarge, len(m), t.cfg.MaxFrameSize)
 		}
+		total += len(m)
+	}
+	if total > t.cfg.MaxMessageBytes {
+		return fmt.Errorf("%w: message of %d bytes (limit %d)", ErrFrameTooLarge, total, t.cfg.MaxMessageBytes)
 	}
 	if t.isClosing() {
 		return ErrClosed

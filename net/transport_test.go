@@ -89,7 +89,7 @@ func TestMaxFrame(t *testing.T) {
 	// A sender with a larger limit sends 1 MiB + 1: B must drop the
 	// connection (and stay alive), A redials, later traffic flows.
 	pb := freePort(t)
-	big := mustOpen(t, Config{SubPort: b.MainPort(), MainPort: pb, MaxFrameSize: 2 << 20})
+	big := mustOpen(t, Config{SubPort: b.MainPort(), MainPort: pb, MaxFrameSize: 2 << 20, MaxMessageBytes: 4 << 20})
 	waitFor(t, 2*time.Second, "big connected", big.Connected)
 	before := b.Stats().RejectedFrameTooLarge
 	if err := big.Send(ctx, make([]byte, MaxMessageSize+1)); err != nil {
@@ -98,6 +98,18 @@ func TestMaxFrame(t *testing.T) {
 	waitFor(t, 2*time.Second, "oversize rejected", func() bool { return b.Stats().RejectedFrameTooLarge > before })
 	deliver(t, big, b, []byte("after oversize"), 2*time.Second)
 	deliver(t, a, b, []byte("a still works"), 2*time.Second)
+
+	// Frames each within the limit whose sum exceeds the message limit.
+	before = b.Stats().RejectedFrameTooLarge
+	half := make([]byte, MaxMessageSize/2+1)
+	if err := a.Send(ctx, half, half); !errors.Is(err, ErrFrameTooLarge) {
+		t.Fatalf("sender accepted a %d-byte message: %v", 2*len(half), err)
+	}
+	if err := big.Send(ctx, half, half); err != nil {
+		t.Logf("send of 2 x 512 KiB+1: %v", err)
+	}
+	waitFor(t, 2*time.Second, "oversize message rejected", func() bool { return b.Stats().RejectedFrameTooLarge > before })
+	deliver(t, a, b, []byte("a still works after"), 2*time.Second)
 }
 
 func TestPeerRestart(t *testing.T) {

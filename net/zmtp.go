@@ -299,6 +299,7 @@ type frameScanner struct {
 	maxFrame uint64
 	maxCmd   uint64
 	maxParts int
+	maxMsg   uint64 // data bytes in one message
 
 	st      uint8
 	flags   byte
@@ -306,7 +307,8 @@ type frameScanner struct {
 	sizeN   uint8
 	sizeLen uint8
 	remain  uint64
-	parts   int // data frames seen so far in the current message
+	parts   int    // data frames seen so far in the current message
+	msgLen  uint64 // data bytes announced so far in the current message
 	err     error
 
 	frames uint64 // completed frames
@@ -318,14 +320,14 @@ const (
 	scanBody
 )
 
-func newFrameScanner(maxFrame, maxParts int) frameScanner {
-	return frameScanner{maxFrame: uint64(maxFrame), maxCmd: MaxCommandSize, maxParts: maxParts}
+func newFrameScanner(maxFrame, maxParts, maxMsg int) frameScanner {
+	return frameScanner{maxFrame: uint64(maxFrame), maxCmd: MaxCommandSize, maxParts: maxParts, maxMsg: uint64(maxMsg)}
 }
 
 // unlimitedScanner tracks frame boundaries of a trusted stream (what zmq4
 // writes) without limits.
 func unlimitedScanner() frameScanner {
-	return frameScanner{maxFrame: ^uint64(0), maxCmd: ^uint64(0), maxParts: int(^uint(0) >> 1)}
+	return frameScanner{maxFrame: ^uint64(0), maxCmd: ^uint64(0), maxParts: int(^uint(0) >> 1), maxMsg: ^uint64(0)}
 }
 
 // atBoundary reports whether the stream so far ends at the end of a message.
@@ -396,6 +398,12 @@ func (s *frameScanner) scan(b []byte, stopAtFrame bool) (n int, done bool, err e
 			if size > limit {
 				return fail(fmt.Errorf("%w: frame header claims %d bytes (limit %d)", ErrFrameTooLarge, size, limit))
 			}
+			if s.flags&flagCommand == 0 {
+				if size > s.maxMsg-s.msgLen {
+					return fail(fmt.Errorf("%w: message of more than %d bytes", ErrFrameTooLarge, s.maxMsg))
+				}
+				s.msgLen += size
+			}
 			hdrStart = -1
 			s.remain = size
 			s.st = scanBody
@@ -427,6 +435,6 @@ func (s *frameScanner) finish() {
 	s.st = scanFlags
 	s.frames++
 	if s.flags&flagMore == 0 {
-		s.parts = 0
+		s.parts, s.msgLen = 0, 0
 	}
 }

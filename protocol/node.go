@@ -36,6 +36,9 @@ type Config struct {
 	NonceCacheSize int
 	// SendNonceCap caps the sender's per-epoch nonce set (1<<18).
 	SendNonceCap int
+	// Store persists the outbox and the seen ids across crashes (nil: in
+	// memory only).
+	Store Store
 }
 
 func (c *Config) fill() error {
@@ -76,6 +79,7 @@ const (
 	maxSeenIDs       = 1 << 20 // chat ids remembered for exactly-once display
 	maxResendPerTick = 4096
 	prevSessionGrace = 5 * time.Second
+	maxHelloPeers    = 64 // peer keys whose last hello time is remembered
 	sendRetryFor     = time.Second
 	sendRetryEvery   = 20 * time.Millisecond
 )
@@ -108,6 +112,7 @@ type Node struct {
 	in          chan []byte
 	out         chan [][]byte
 	batch       [][]byte
+	batchBytes  int
 	now         time.Time
 	peer        *crypto.PublicKey
 	blockedPeer crypto.Fingerprint // a key VerifyPeer refused; ignored afterwards
@@ -115,7 +120,7 @@ type Node struct {
 	resp        *Responder
 	attempt     time.Time // start of the handshake attempt, zero if none
 	progress    time.Time // last handshake progress
-	lastHelloTS int64
+	lastHelloTS map[crypto.Fingerprint]int64 // newest hello accepted per peer key
 	pendingSess *Session
 	sess        *Session
 	prevSess    *Session
@@ -126,6 +131,7 @@ type Node struct {
 	seenRing    []uint64
 	seenNext    int
 	receipts    []uint64
+	newSeen     []uint64 // shown this turn, to be stored before receipts go out
 	lastRecord  []byte
 	live        liveness
 	pingID      uint64
@@ -143,7 +149,7 @@ func NewNode(cfg Config, tr Transport, emit func(Event)) (*Node, error) {
 	if emit == nil {
 		emit = func(Event) {}
 	}
-	return &Node{
+	n := &Node{
 		cfg: cfg, tr: tr, emit: emit, self: cfg.Identity.Public().Fingerprint(),
 		wake:        make(chan struct{}, 1),
 		commands:    make(chan func(), 16),
@@ -151,12 +157,27 @@ func NewNode(cfg Config, tr Transport, emit func(Event)) (*Node, error) {
 		out:         make(chan [][]byte, outQueueBatches),
 		unacked:     make(map[uint64]*outMsg),
 		seen:        make(map[uint64]struct{}),
+		lastHelloTS: make(map[crypto.Fingerprint]int64),
 		live:        newLiveness(),
 		signBudget:  newTokenBucket(4, 4),
 		verifyBudg:  newTokenBucket(500, 100),
 		replyBudget: newTokenBucket(20, 10),
 		openBuf:     make([]byte, 0, 2048),
-	}, nil
+	}
+	if cfg.Store != nil {
+		outbox, seen, err := cfg.Store.Load()
+		if err != nil {
+			return nil, fmt.Errorf("protocol: load delivery state: %w", err)
+		}
+		for _, c := range outbox {
+			n.pending = append(n.pending, &outMsg{chat: c})
+		}
+		n.queued = len(outbox)
+		for _, id := range seen {
+			n.markSeen(id)
+		}
+	}
+	return n, nil
 }
 
 // Fingerprint is this node's identity fingerprint.
@@ -189,8 +210,15 @@ func (n *Node) Send(text string) (uint64, error) {
 		n.mu.Unlock()
 		return 0, fmt.Errorf("%w: %d waiting", ErrQueueFull, n.cfg.MaxUnacked)
 	}
+	m := &outMsg{chat: Chat{ID: id, SentAt: n.cfg.Now().UnixNano(), Text: text}}
+	if n.cfg.Store != nil {
+		if err := n.cfg.Store.Queued(m.chat); err != nil {
+			n.mu.Unlock()
+			return 0, err
+		}
+	}
 	n.queued++
-	n.pending = append(n.pending, &outMsg{chat: Chat{ID: id, SentAt: n.cfg.Now().UnixNano(), Text: text}})
+	n.pending = append(n.pending, m)
 	n.mu.Unlock()
 	n.signal()
 	return id, nil
@@ -354,8 +382,13 @@ func (n *Node) sendBatch(ctx context.Context, b [][]byte) {
 }
 
 // queue adds one message to the batch sent at the end of this loop turn.
+// A batch holds at most MaxBatch messages and MaxMessageSize bytes.
 func (n *Node) queue(m []byte) {
+	if n.batchBytes+len(m) > MaxMessageSize {
+		n.flush()
+	}
 	n.batch = append(n.batch, m)
+	n.batchBytes += len(m)
 	if len(n.batch) == MaxBatch {
 		n.flush()
 	}
@@ -371,7 +404,7 @@ func (n *Node) flush() {
 	case n.out <- n.batch:
 	default:
 	}
-	n.batch = nil
+	n.batch, n.batchBytes = nil, 0
 }
 
 func (n *Node) writerHasRoom() bool { return len(n.out) < outQueueBatches/2 }
@@ -398,10 +431,16 @@ func (n *Node) handle(m []byte) {
 	switch t {
 	case TypePublicKey:
 		n.handlePublicKey(m)
-	case TypeHello:
-		n.handleHello(m)
-	case TypeKeyTransport:
-		n.handleKeyTransport(m)
+	case TypeHello, TypeKeyTransport:
+		// Both cost an RSA verification before anything else: bound them.
+		if !n.verifyBudg.allow(n.now) {
+			return // flood: dropped without spending RSA time
+		}
+		if t == TypeHello {
+			n.handleHello(m)
+		} else {
+			n.handleKeyTransport(m)
+		}
 	case TypeAck:
 		n.handleAck(m)
 	case TypePlainPing:
@@ -494,7 +533,7 @@ func (n *Node) handlePublicKey(m []byte) {
 		if n.peer != nil && !n.attempt.IsZero() && n.now.Sub(n.progress) < n.cfg.StepTimeout {
 			return // keep a live attempt with another key; it retries if stalled
 		}
-		n.peer, n.init, n.resp, n.pendingSess, n.lastHelloTS = pk, nil, nil, nil, 0
+		n.peer, n.init, n.resp, n.pendingSess = pk, nil, nil, nil
 	}
 	if !n.isInitiator(fp) {
 		return // B waits for A's hello
@@ -511,15 +550,13 @@ func (n *Node) handleHello(m []byte) {
 		n.reject(fmt.Errorf("%w: hello before public key", ErrUnexpected), 0, false)
 		return
 	}
-	if !n.verifyBudg.allow(n.now) {
-		return // flood: drop without spending RSA time
-	}
 	if n.isInitiator(n.peer.Fingerprint()) {
 		n.handleHelloB(m)
 		return
 	}
 	h, err := CheckHelloA(m, n.cfg.Identity, n.peer, n.now, n.cfg.Window)
-	if err == nil && h.Timestamp <= n.lastHelloTS {
+	peerFP := n.peer.Fingerprint()
+	if err == nil && h.Timestamp <= n.lastHelloTS[peerFP] {
 		err = fmt.Errorf("protocol: hello: %w", ErrHelloReplay)
 	}
 	if err == nil {
@@ -542,7 +579,10 @@ func (n *Node) handleHello(m []byte) {
 		n.emit(ErrorEvent{Err: err})
 		return
 	}
-	n.lastHelloTS = h.Timestamp
+	if len(n.lastHelloTS) >= maxHelloPeers {
+		clear(n.lastHelloTS) // only keys that signed a fresh hello get here
+	}
+	n.lastHelloTS[peerFP] = h.Timestamp
 	n.resp, n.init, n.pendingSess = resp, nil, nil
 	n.attempt, n.progress = n.now, n.now
 	n.queue(hb)
@@ -681,10 +721,7 @@ func (n *Node) handleRecord(m []byte) {
 		return
 	}
 	if h.Type == TypeConfirm && n.pendingSess != nil {
-		o, err := n.pendingSess.Open(n.openBuf, m, n.now)
-		if err == nil {
-			err = n.pendingSess.CheckConfirm(o.Payload)
-		}
+		_, err := n.pendingSess.Open(n.openBuf, m, n.now) // checks the payload against TH
 		if err != nil {
 			n.reject(err, h.Seq, errors.Is(err, ErrBadConfirm))
 			n.handshakeEvent(StepConfirm, err)
@@ -722,6 +759,7 @@ func (n *Node) handleRecord(m []byte) {
 		n.receipts = append(n.receipts, c.ID)
 		if n.markSeen(c.ID) {
 			n.emit(MessageEvent{ID: c.ID, Seq: h.Seq, Text: c.Text, SentAt: time.Unix(0, c.SentAt)})
+			n.newSeen = append(n.newSeen, c.ID)
 		}
 	case TypeReceipt:
 		ids, _ := ParseReceipt(nil, o.Payload)
@@ -756,20 +794,25 @@ func (n *Node) markSeen(id uint64) bool {
 }
 
 func (n *Node) delivered(ids []uint64) {
-	removed := 0
+	removed := ids[:0]
 	for _, id := range ids {
 		if _, ok := n.unacked[id]; !ok {
 			continue
 		}
 		delete(n.unacked, id)
-		removed++
+		removed = append(removed, id)
 		n.emit(DeliveredEvent{ID: id})
 	}
-	if removed == 0 {
+	if len(removed) == 0 {
 		return
 	}
+	if n.cfg.Store != nil {
+		if err := n.cfg.Store.Delivered(removed); err != nil {
+			n.emit(ErrorEvent{Err: err})
+		}
+	}
 	n.mu.Lock()
-	n.queued -= removed
+	n.queued -= len(removed)
 	n.mu.Unlock()
 	if len(n.order) > 1024 && len(n.order) > 2*len(n.unacked) {
 		kept := n.order[:0]
@@ -783,6 +826,12 @@ func (n *Node) delivered(ids []uint64) {
 }
 
 func (n *Node) sendReceipts() {
+	if len(n.newSeen) > 0 && n.cfg.Store != nil {
+		if err := n.cfg.Store.Seen(n.newSeen); err != nil {
+			n.emit(ErrorEvent{Err: err})
+		}
+	}
+	n.newSeen = n.newSeen[:0]
 	for len(n.receipts) > 0 && n.sess != nil {
 		k := min(len(n.receipts), MaxReceiptIDs)
 		n.sealAndQueue(TypeReceipt, AppendReceipt(nil, n.receipts[:k]))

@@ -217,6 +217,11 @@ func (s *Session) Open(buf, rec []byte, now time.Time) (Opened, error) {
 	if err := checkRecordPayload(h.Type, payload); err != nil {
 		return Opened{}, fmt.Errorf("protocol: record %d: %w", h.Seq, err)
 	}
+	if h.Type == TypeConfirm {
+		if err := s.CheckConfirm(payload); err != nil {
+			return Opened{}, fmt.Errorf("protocol: record %d: %w", h.Seq, err)
+		}
+	}
 	// Every check passed: commit.
 	o := Opened{Header: h, Payload: payload, Gap: uint64(h.Seq - s.recvSeq - 1)}
 	s.recvSeq = h.Seq

@@ -13,7 +13,7 @@ type Transport interface {
 	// Send sends msgs as one transport unit (one ZeroMQ message with one
 	// frame per duet message, so several records cost one write). It may
 	// return nil for messages that are later lost. len(msgs) must be between 1
-	// and MaxBatch; each message is at most MaxMessageSize bytes.
+	// and MaxBatch, and all of them together at most MaxMessageSize bytes.
 	Send(ctx context.Context, msgs ...[]byte) error
 	// Recv returns the next duet message (one frame), blocking until one
 	// arrives, ctx is done, or the transport is closed.
@@ -25,7 +25,8 @@ type Transport interface {
 // Transport limits shared by every implementation.
 const (
 	// MaxMessageSize bounds one duet message (one ZeroMQ frame), header
-	// included. Larger frames are refused before anything is allocated.
+	// included, and also the messages of one batch together. Larger frames
+	// and batches are refused before anything is allocated.
 	MaxMessageSize = 1 << 20
 	// MaxBatch bounds the duet messages sent together in one transport unit.
 	MaxBatch = 64

@@ -1,0 +1,254 @@
+package protocol
+
+import (
+	"bufio"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sync"
+	"unicode/utf8"
+)
+
+// Store persists delivery state so that exactly-once delivery survives a
+// crash of either peer: the messages this node wrote that the peer has not
+// acknowledged (the outbox), and the ids of messages already shown. A nil
+// Store keeps both in memory only (--ephemeral).
+//
+// Ordering the driver guarantees: a message is in the outbox before Send
+// returns its id; a received id is marked seen after it was shown and before
+// its receipt is sent. So a crash can at worst show a message a second time
+// if it strikes between showing it and the next write (microseconds); it
+// never loses one.
+type Store interface {
+	// Load returns the outbox in the order written and the seen ids.
+	Load() (outbox []Chat, seen []uint64, err error)
+	Queued(c Chat) error
+	Delivered(ids []uint64) error
+	Seen(ids []uint64) error
+	Close() error
+}
+
+// FileStore is a Store kept in one append-only log file. Entries:
+//
+//	'Q' u64 id  i64 sent_at  u32 len  text    queued (outbox add)
+//	'D' u64 id                                delivered (outbox remove)
+//	'S' u64 id                                seen (shown)
+//
+// A torn last entry (a crash mid-write) is ignored. The log is compacted
+// when opened and whenever it grows past compactAt. Writes are not fsynced:
+// they survive a crash of the process, not of the machine.
+type FileStore struct {
+	mu      sync.Mutex
+	path    string
+	f       *os.File
+	size    int64
+	outbox  map[uint64]Chat
+	order   []uint64
+	seen    []uint64
+	seenSet map[uint64]struct{}
+}
+
+const (
+	storeCompactAt = 64 << 20
+	storeMaxText   = MaxTextSize
+)
+
+// OpenFileStore opens (creating with mode 0600, parent 0700) the log at path.
+func OpenFileStore(path string) (*FileStore, error) {
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return nil, fmt.Errorf("protocol: store: %w", err)
+	}
+	s := &FileStore{path: path, outbox: map[uint64]Chat{}, seenSet: map[uint64]struct{}{}}
+	if f, err := os.Open(path); err == nil {
+		err = s.replay(bufio.NewReader(f))
+		f.Close()
+		if err != nil {
+			return nil, fmt.Errorf("protocol: store %s: %w", path, err)
+		}
+	} else if !errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("protocol: store: %w", err)
+	}
+	if err := s.compact(); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// replay applies the log. It stops quietly at a torn final entry.
+func (s *FileStore) replay(r io.Reader) error {
+	var hdr [9]byte
+	for {
+		if _, err := io.ReadFull(r, hdr[:]); err != nil {
+			return nil // EOF or torn entry
+		}
+		id := binary.BigEndian.Uint64(hdr[1:])
+		switch hdr[0] {
+		case 'Q':
+			var meta [12]byte
+			if _, err := io.ReadFull(r, meta[:]); err != nil {
+				return nil
+			}
+			n := binary.BigEndian.Uint32(meta[8:])
+			if n > storeMaxText {
+				return fmt.Errorf("corrupt entry: text of %d bytes", n)
+			}
+			text := make([]byte, n)
+			if _, err := io.ReadFull(r, text); err != nil {
+				return nil
+			}
+			if !utf8.Valid(text) {
+				return errors.New("corrupt entry: text is not UTF-8")
+			}
+			s.addOutbox(Chat{ID: id, SentAt: int64(binary.BigEndian.Uint64(meta[:])), Text: string(text)})
+		case 'D':
+			delete(s.outbox, id)
+		case 'S':
+			s.addSeen(id)
+		default:
+			return fmt.Errorf("corrupt entry kind 0x%02x", hdr[0])
+		}
+	}
+}
+
+func (s *FileStore) addOutbox(c Chat) {
+	if _, dup := s.outbox[c.ID]; !dup {
+		s.order = append(s.order, c.ID)
+	}
+	s.outbox[c.ID] = c
+}
+
+func (s *FileStore) addSeen(id uint64) {
+	if _, dup := s.seenSet[id]; dup {
+		return
+	}
+	s.seenSet[id] = struct{}{}
+	s.seen = append(s.seen, id)
+	if len(s.seen) > 2*maxSeenIDs { // keep the newest maxSeenIDs
+		for _, old := range s.seen[:len(s.seen)-maxSeenIDs] {
+			delete(s.seenSet, old)
+		}
+		s.seen = append([]uint64(nil), s.seen[len(s.seen)-maxSeenIDs:]...)
+	}
+}
+
+func (s *FileStore) liveOrder() []uint64 {
+	kept := s.order[:0]
+	for _, id := range s.order {
+		if _, ok := s.outbox[id]; ok {
+			kept = append(kept, id)
+		}
+	}
+	s.order = kept
+	return kept
+}
+
+// compact rewrites the log with only the current state, atomically.
+func (s *FileStore) compact() error {
+	var buf []byte
+	for _, id := range s.liveOrder() {
+		buf = appendQueued(buf, s.outbox[id])
+	}
+	seen := s.seen
+	if len(seen) > maxSeenIDs {
+		seen = seen[len(seen)-maxSeenIDs:]
+	}
+	for _, id := range seen {
+		buf = appendIDEntry(buf, 'S', id)
+	}
+	tmp := s.path + ".tmp"
+	if err := os.WriteFile(tmp, buf, 0o600); err != nil {
+		return fmt.Errorf("protocol: store: %w", err)
+	}
+	if err := os.Rename(tmp, s.path); err != nil {
+		return fmt.Errorf("protocol: store: %w", err)
+	}
+	if s.f != nil {
+		s.f.Close()
+	}
+	f, err := os.OpenFile(s.path, os.O_WRONLY|os.O_APPEND, 0o600)
+	if err != nil {
+		return fmt.Errorf("protocol: store: %w", err)
+	}
+	s.f, s.size = f, int64(len(buf))
+	return nil
+}
+
+func appendQueued(b []byte, c Chat) []byte {
+	b = appendIDEntry(b, 'Q', c.ID)
+	b = binary.BigEndian.AppendUint64(b, uint64(c.SentAt))
+	b = binary.BigEndian.AppendUint32(b, uint32(len(c.Text)))
+	return append(b, c.Text...)
+}
+
+func appendIDEntry(b []byte, kind byte, id uint64) []byte {
+	return binary.BigEndian.AppendUint64(append(b, kind), id)
+}
+
+func (s *FileStore) write(b []byte) error {
+	if _, err := s.f.Write(b); err != nil {
+		return fmt.Errorf("protocol: store write: %w", err)
+	}
+	s.size += int64(len(b))
+	if s.size > storeCompactAt {
+		return s.compact()
+	}
+	return nil
+}
+
+// Load implements Store.
+func (s *FileStore) Load() ([]Chat, []uint64, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]Chat, 0, len(s.outbox))
+	for _, id := range s.liveOrder() {
+		out = append(out, s.outbox[id])
+	}
+	return out, append([]uint64(nil), s.seen...), nil
+}
+
+// Queued implements Store.
+func (s *FileStore) Queued(c Chat) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.addOutbox(c)
+	return s.write(appendQueued(nil, c))
+}
+
+// Delivered implements Store.
+func (s *FileStore) Delivered(ids []uint64) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var b []byte
+	for _, id := range ids {
+		delete(s.outbox, id)
+		b = appendIDEntry(b, 'D', id)
+	}
+	return s.write(b)
+}
+
+// Seen implements Store.
+func (s *FileStore) Seen(ids []uint64) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var b []byte
+	for _, id := range ids {
+		s.addSeen(id)
+		b = appendIDEntry(b, 'S', id)
+	}
+	return s.write(b)
+}
+
+// Close implements Store.
+func (s *FileStore) Close() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.f == nil {
+		return nil
+	}
+	err := s.f.Close()
+	s.f = nil
+	return err
+}
