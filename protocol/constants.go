@@ -80,9 +80,9 @@ const (
 // Fixed message sizes.
 const (
 	HelloSize        = 2 + 1 + NonceSize + TimestampSize + X25519Size + RSASize // 311
-	helloSignedSize  = NonceSize + TimestampSize + X25519Size                    // 52
-	KeyTransportSize = 2 + RSASize + MACSize + RSASize                           // 546
-	AckSize          = 2 + RSASize + MACSize                                     // 290
+	helloSignedSize  = NonceSize + TimestampSize + X25519Size                   // 52
+	KeyTransportSize = 2 + RSASize + MACSize + RSASize                          // 546
+	AckSize          = 2 + RSASize + MACSize                                    // 290
 	PlainPingSize    = 2 + 8
 	ktPlainSize      = SessionKeyLen + SeqSize + TimestampSize // 44
 	ackPlainSize     = len(AckMagic) + SeqSize + TimestampSize // 15

@@ -47,13 +47,13 @@ func checkTimestamp(ts int64, now time.Time, window time.Duration) error {
 
 // HandshakeResult is what a completed key exchange hands to the session.
 type HandshakeResult struct {
-	Role         byte
-	Keys         sessionKeys
-	SendSeq      uint32 // our initial seq: our first record carries SendSeq+1
-	RecvSeq      uint32 // the peer's initial seq
-	Transcript   [HashSize]byte
-	PeerKey      *crypto.PublicKey
-	Started      time.Time
+	Role       byte
+	Keys       sessionKeys
+	SendSeq    uint32 // our initial seq: our first record carries SendSeq+1
+	RecvSeq    uint32 // the peer's initial seq
+	Transcript [HashSize]byte
+	PeerKey    *crypto.PublicKey
+	Started    time.Time
 }
 
 func randomSeq(r io.Reader) (uint32, error) {

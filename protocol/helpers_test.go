@@ -94,11 +94,11 @@ func isEstablished(e Event) bool {
 }
 
 type nodePair struct {
-	a, b       *Node
-	ra, rb     *recorder
-	pa, pb     *PipeEnd
-	cancel     context.CancelFunc
-	done       chan struct{}
+	a, b   *Node
+	ra, rb *recorder
+	pa, pb *PipeEnd
+	cancel context.CancelFunc
+	done   chan struct{}
 }
 
 // startPair runs two nodes over an in-memory pipe until the test ends.
@@ -139,4 +139,120 @@ func (p *nodePair) establish(t testing.TB) {
 	t.Helper()
 	p.ra.waitFor(t, 10*time.Second, "A established", isEstablished)
 	p.rb.waitFor(t, 10*time.Second, "B established", isEstablished)
+}
+
+// runningNode is one Node running with its own context, so a test can stop
+// it (a peer restart) without touching the other node.
+type runningNode struct {
+	n      *Node
+	cancel context.CancelFunc
+	done   chan struct{}
+	err    error
+}
+
+// testConfig is the config startPair uses, for the given identity.
+func testConfig(id *crypto.Identity) Config {
+	return Config{Identity: id, PingInterval: 50 * time.Millisecond, StepTimeout: 300 * time.Millisecond}
+}
+
+// startNode runs a node over tr until stop is called or the test ends.
+func startNode(t testing.TB, cfg Config, tr Transport, emit func(Event)) *runningNode {
+	t.Helper()
+	n, err := NewNode(cfg, tr, emit)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	rn := &runningNode{n: n, cancel: cancel, done: make(chan struct{})}
+	go func() { defer close(rn.done); rn.err = n.Run(ctx) }()
+	t.Cleanup(rn.stop)
+	return rn
+}
+
+// stop cancels the node's context and waits for Run to return.
+func (rn *runningNode) stop() {
+	rn.cancel()
+	<-rn.done
+}
+
+// rejected matches RejectedEvents with the given reason.
+func rejected(reason string) func(Event) bool {
+	return func(e Event) bool {
+		r, ok := e.(RejectedEvent)
+		return ok && r.Reason == reason
+	}
+}
+
+// messageCount counts MessageEvents carrying text.
+func (r *recorder) messageCount(text string) int {
+	return r.count(func(e Event) bool { m, ok := e.(MessageEvent); return ok && m.Text == text })
+}
+
+// delivered reports whether a DeliveredEvent for id was recorded.
+func (r *recorder) delivered(id uint64) bool {
+	return r.count(func(e Event) bool { d, ok := e.(DeliveredEvent); return ok && d.ID == id }) > 0
+}
+
+// waitDelivered waits until every id has a DeliveredEvent.
+func (r *recorder) waitDelivered(t testing.TB, d time.Duration, ids []uint64) {
+	t.Helper()
+	r.waitFor(t, d, "all delivered", func(Event) bool {
+		for _, id := range ids {
+			if !r.delivered(id) {
+				return false
+			}
+		}
+		return true
+	})
+}
+
+var (
+	extraMu  sync.Mutex
+	extraIDs []*crypto.Identity
+)
+
+// identityOrdered returns an identity other than ids[0] and ids[1] whose
+// fingerprint sorts before (less) or after (!less) fp.
+func identityOrdered(t testing.TB, fp crypto.Fingerprint, less bool) *crypto.Identity {
+	t.Helper()
+	extraMu.Lock()
+	defer extraMu.Unlock()
+	if len(extraIDs) == 0 {
+		extraIDs = append(extraIDs, testIdentities(t)[2])
+	}
+	for i := 0; ; i++ {
+		if i == len(extraIDs) {
+			id, err := crypto.GenerateIdentity(rand.Reader)
+			if err != nil {
+				t.Fatal(err)
+			}
+			extraIDs = append(extraIDs, id)
+		}
+		if extraIDs[i].Public().Fingerprint().Less(fp) == less {
+			return extraIDs[i]
+		}
+	}
+}
+
+// startPairWith is startPair with a hook that runs on the pipe ends before
+// either node starts, so filters see the whole handshake.
+func startPairWith(t testing.TB, tweak func(a, b *Config), setup func(pa, pb *PipeEnd)) *nodePair {
+	t.Helper()
+	id := testIdentities(t)
+	ca, cb := testConfig(id[0]), testConfig(id[1])
+	if tweak != nil {
+		tweak(&ca, &cb)
+	}
+	p := &nodePair{ra: newRecorder(), rb: newRecorder(), done: make(chan struct{})}
+	p.pa, p.pb = NewPipe(4096)
+	if setup != nil {
+		setup(p.pa, p.pb)
+	}
+	t.Cleanup(func() { p.pa.Close(); p.pb.Close() })
+	ra := startNode(t, ca, p.pa, p.ra.emit)
+	rb := startNode(t, cb, p.pb, p.rb.emit)
+	p.a, p.b = ra.n, rb.n
+	p.cancel = func() { ra.cancel(); rb.cancel() }
+	go func() { <-ra.done; <-rb.done; close(p.done) }()
+	return p
 }

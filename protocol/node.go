@@ -118,8 +118,8 @@ type Node struct {
 	blockedPeer crypto.Fingerprint // a key VerifyPeer refused; ignored afterwards
 	init        *Initiator
 	resp        *Responder
-	attempt     time.Time // start of the handshake attempt, zero if none
-	progress    time.Time // last handshake progress
+	attempt     time.Time                    // start of the handshake attempt, zero if none
+	progress    time.Time                    // last handshake progress
 	lastHelloTS map[crypto.Fingerprint]int64 // newest hello accepted per peer key
 	pendingSess *Session
 	sess        *Session
@@ -275,11 +275,12 @@ func (n *Node) Run(ctx context.Context) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	recvErr := make(chan error, 1)
-	go n.readLoop(ctx, recvErr)
 	var wg sync.WaitGroup
-	wg.Add(1)
+	wg.Add(2)
+	go func() { defer wg.Done(); n.readLoop(ctx, recvErr) }()
 	go func() { defer wg.Done(); n.writeLoop(ctx) }()
 	defer wg.Wait()
+	defer cancel() // before Wait: the loops stop on ctx
 
 	n.now = n.cfg.Now()
 	n.startHandshake()
@@ -570,17 +571,24 @@ func (n *Node) handleHello(m []byte) {
 		n.dropBlockedPeer()
 		return
 	}
+	if _, known := n.lastHelloTS[peerFP]; !known && len(n.lastHelloTS) >= maxHelloPeers {
+		// Entries older than the window protect nothing: the window does.
+		for fp, ts := range n.lastHelloTS {
+			if ts < n.now.Add(-n.cfg.Window).UnixNano() {
+				delete(n.lastHelloTS, fp)
+			}
+		}
+		if len(n.lastHelloTS) >= maxHelloPeers {
+			return // 64 keys passed pinning within one window: refuse new ones
+		}
+	}
 	if !n.signBudget.allow(n.now) {
-		n.reject(fmt.Errorf("protocol: hello: %w", ErrRateLimited), 0, false)
-		return
+		return // rate-limited (ErrRateLimited): dropped like any flood; A retries
 	}
 	resp, hb, err := NewResponder(n.cfg.Identity, n.peer, h, n.cfg.Rand, n.now, n.cfg.Window)
 	if err != nil {
 		n.emit(ErrorEvent{Err: err})
 		return
-	}
-	if len(n.lastHelloTS) >= maxHelloPeers {
-		clear(n.lastHelloTS) // only keys that signed a fresh hello get here
 	}
 	n.lastHelloTS[peerFP] = h.Timestamp
 	n.resp, n.init, n.pendingSess = resp, nil, nil
@@ -620,7 +628,7 @@ func (n *Node) handleHelloB(m []byte) {
 		n.reject(err, 0, false)
 		step := StepVerify
 		if !IsPinError(err) && !errors.Is(err, ErrBadSignature) && !errors.Is(err, ErrStale) &&
-			!errors.Is(err, ErrFuture) && !errors.Is(err, ErrMalformed) {
+			!errors.Is(err, ErrFuture) && !errors.Is(err, ErrMalformed) && !errors.Is(err, ErrUnexpected) {
 			step = StepKeyTransport
 		}
 		n.handshakeEvent(step, err)

@@ -18,7 +18,7 @@ func newTokenBucket(rate, burst float64) *tokenBucket {
 
 // allow takes one token if available.
 func (b *tokenBucket) allow(now time.Time) bool {
-	if !b.last.IsZero() {
+	if !b.last.IsZero() && now.After(b.last) { // a clock stepping back refills nothing and takes nothing
 		b.tokens += now.Sub(b.last).Seconds() * b.rate
 		if b.tokens > b.burst {
 			b.tokens = b.burst

@@ -248,8 +248,7 @@ func checkRecordPayload(typ byte, p []byte) error {
 			return fmt.Errorf("%w: confirm payload of %d bytes", ErrMalformed, len(p))
 		}
 	case TypeChat:
-		_, err := ParseChat(p)
-		return err
+		return checkChat(p)
 	case TypeReceipt:
 		if len(p) == 0 || len(p)%8 != 0 || len(p)/8 > MaxReceiptIDs {
 			return fmt.Errorf("%w: receipt payload of %d bytes", ErrMalformed, len(p))

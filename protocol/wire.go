@@ -260,22 +260,30 @@ func AppendChat(dst []byte, c *Chat) []byte {
 	return append(dst, c.Text...)
 }
 
-// ParseChat decodes a chat payload. Text must be valid UTF-8.
-func ParseChat(p []byte) (Chat, error) {
+// checkChat validates a chat payload without copying it.
+func checkChat(p []byte) error {
 	if len(p) < 16 {
-		return Chat{}, fmt.Errorf("%w: chat payload of %d bytes", ErrMalformed, len(p))
+		return fmt.Errorf("%w: chat payload of %d bytes", ErrMalformed, len(p))
 	}
 	text := p[16:]
 	if len(text) > MaxTextSize {
-		return Chat{}, fmt.Errorf("%w: chat text of %d bytes", ErrTooLarge, len(text))
+		return fmt.Errorf("%w: chat text of %d bytes", ErrTooLarge, len(text))
 	}
 	if !utf8.Valid(text) {
-		return Chat{}, fmt.Errorf("%w: chat text is not UTF-8", ErrMalformed)
+		return fmt.Errorf("%w: chat text is not UTF-8", ErrMalformed)
+	}
+	return nil
+}
+
+// ParseChat decodes a chat payload. Text must be valid UTF-8.
+func ParseChat(p []byte) (Chat, error) {
+	if err := checkChat(p); err != nil {
+		return Chat{}, err
 	}
 	return Chat{
 		ID:     binary.BigEndian.Uint64(p),
 		SentAt: int64(binary.BigEndian.Uint64(p[8:])),
-		Text:   string(text),
+		Text:   string(p[16:]),
 	}, nil
 }
 

@@ -1,0 +1,311 @@
+package protocol
+
+import (
+	"bytes"
+	"crypto/rand"
+	"encoding/binary"
+	"errors"
+	"math"
+	"reflect"
+	"testing"
+)
+
+func randBytes(tb testing.TB, n int) []byte {
+	b := make([]byte, n)
+	if _, err := rand.Read(b); err != nil {
+		tb.Fatal(err)
+	}
+	return b
+}
+
+func sampleHello(tb testing.TB) *Hello {
+	h := &Hello{Role: RoleResponder, Timestamp: -12345}
+	copy(h.Nonce[:], randBytes(tb, NonceSize))
+	copy(h.Ephemeral[:], randBytes(tb, X25519Size))
+	copy(h.Signature[:], randBytes(tb, RSASize))
+	return h
+}
+
+func sampleKT(tb testing.TB) *KeyTransport {
+	k := &KeyTransport{}
+	copy(k.Ciphertext[:], randBytes(tb, RSASize))
+	copy(k.MAC[:], randBytes(tb, MACSize))
+	copy(k.Signature[:], randBytes(tb, RSASize))
+	return k
+}
+
+func sampleAck(tb testing.TB) *Ack {
+	a := &Ack{}
+	copy(a.Ciphertext[:], randBytes(tb, RSASize))
+	copy(a.MAC[:], randBytes(tb, MACSize))
+	return a
+}
+
+func TestWireSizes(t *testing.T) {
+	for _, c := range []struct {
+		name      string
+		got, want int
+	}{
+		{"hello", len(AppendHello(nil, sampleHello(t))), HelloSize},
+		{"hello const", HelloSize, 311},
+		{"key transport", len(AppendKeyTransport(nil, sampleKT(t))), KeyTransportSize},
+		{"key transport const", KeyTransportSize, 546},
+		{"ack", len(AppendAck(nil, sampleAck(t))), AckSize},
+		{"ack const", AckSize, 290},
+		{"plain ping", len(AppendPlainPing(nil, TypePlainPing, 1)), PlainPingSize},
+		{"record header", len(AppendRecordHeader(nil, &RecordHeader{})), RecordHeaderSize},
+		{"record header const", RecordHeaderSize, 26},
+	} {
+		if c.got != c.want {
+			t.Errorf("%s: %d bytes, want %d", c.name, c.got, c.want)
+		}
+	}
+}
+
+func TestWireRoundTrips(t *testing.T) {
+	t.Run("public key", func(t *testing.T) {
+		der := testIdentities(t)[0].Public().DER()
+		for _, m := range []PublicKeyMsg{{ReplyRequested: true, DER: der}, {DER: der}, {DER: []byte{1}}, {DER: make([]byte, MaxPublicKeyDER)}} {
+			b := AppendPublicKey([]byte("junk"), m)[4:]
+			got, err := ParsePublicKeyMsg(b)
+			if err != nil || got.ReplyRequested != m.ReplyRequested || !bytes.Equal(got.DER, m.DER) {
+				t.Fatalf("%+v -> %+v, %v", m, got, err)
+			}
+		}
+	})
+	t.Run("hello", func(t *testing.T) {
+		for _, role := range []byte{RoleInitiator, RoleResponder} {
+			h := sampleHello(t)
+			h.Role = role
+			got, err := ParseHello(AppendHello(nil, h))
+			if err != nil || !reflect.DeepEqual(got, h) {
+				t.Fatalf("%+v -> %+v, %v", h, got, err)
+			}
+		}
+	})
+	t.Run("key transport", func(t *testing.T) {
+		k := sampleKT(t)
+		got, err := ParseKeyTransport(AppendKeyTransport(nil, k))
+		if err != nil || !reflect.DeepEqual(got, k) {
+			t.Fatalf("round trip: %v", err)
+		}
+	})
+	t.Run("ack", func(t *testing.T) {
+		a := sampleAck(t)
+		got, err := ParseAck(AppendAck(nil, a))
+		if err != nil || !reflect.DeepEqual(got, a) {
+			t.Fatalf("round trip: %v", err)
+		}
+	})
+	t.Run("plain ping", func(t *testing.T) {
+		for _, typ := range []byte{TypePlainPing, TypePlainPong} {
+			for _, id := range []uint64{0, 1, math.MaxUint64} {
+				got, err := ParsePlainPing(AppendPlainPing(nil, typ, id), typ)
+				if err != nil || got != id {
+					t.Fatalf("type %x id %d -> %d, %v", typ, id, got, err)
+				}
+			}
+		}
+		if _, err := ParsePlainPing(AppendPlainPing(nil, TypePlainPing, 1), TypePlainPong); !errors.Is(err, ErrMalformed) {
+			t.Fatalf("ping parsed as pong: %v", err)
+		}
+	})
+	t.Run("record header", func(t *testing.T) {
+		for typ := TypeConfirm; typ <= TypeRekey; typ++ {
+			h := RecordHeader{Type: typ, Seq: math.MaxUint32, Timestamp: math.MinInt64}
+			copy(h.Nonce[:], randBytes(t, NonceSize))
+			b := append(AppendRecordHeader(nil, &h), make([]byte, TagSize)...)
+			got, err := ParseRecordHeader(b)
+			if err != nil || got != h {
+				t.Fatalf("%+v -> %+v, %v", h, got, err)
+			}
+		}
+	})
+	t.Run("chat", func(t *testing.T) {
+		for _, c := range []Chat{{}, {ID: 1, SentAt: -1, Text: "héllo, 世界"}, {ID: math.MaxUint64, SentAt: math.MaxInt64, Text: string(bytes.Repeat([]byte("a"), MaxTextSize))}} {
+			got, err := ParseChat(AppendChat(nil, &c))
+			if err != nil || got != c {
+				t.Fatalf("%d bytes: %v", len(c.Text), err)
+			}
+		}
+	})
+	t.Run("receipt", func(t *testing.T) {
+		for _, n := range []int{1, 2, MaxReceiptIDs} {
+			ids := make([]uint64, n)
+			for i := range ids {
+				ids[i] = uint64(i)*0x0101010101010101 + 7
+			}
+			got, err := ParseReceipt([]uint64{42}, AppendReceipt(nil, ids))
+			if err != nil || !reflect.DeepEqual(got, append([]uint64{42}, ids...)) {
+				t.Fatalf("%d ids: %v", n, err)
+			}
+		}
+	})
+	t.Run("ping payload", func(t *testing.T) {
+		got, err := ParsePingPayload(binary.BigEndian.AppendUint64(nil, 0xdeadbeef))
+		if err != nil || got != 0xdeadbeef {
+			t.Fatalf("%x, %v", got, err)
+		}
+	})
+}
+
+// TestWireWrongLengths feeds every decoder every wrong length from 0 to a
+// few bytes past the right one (with a valid prefix where there is room).
+func TestWireWrongLengths(t *testing.T) {
+	der := testIdentities(t)[0].Public().DER()
+	decoders := []struct {
+		name  string
+		valid []byte
+		parse func([]byte) error
+		ok    func(n int) bool
+	}{
+		{"hello", AppendHello(nil, sampleHello(t)), func(b []byte) error { _, err := ParseHello(b); return err },
+			func(n int) bool { return n == HelloSize }},
+		{"key transport", AppendKeyTransport(nil, sampleKT(t)), func(b []byte) error { _, err := ParseKeyTransport(b); return err },
+			func(n int) bool { return n == KeyTransportSize }},
+		{"ack", AppendAck(nil, sampleAck(t)), func(b []byte) error { _, err := ParseAck(b); return err },
+			func(n int) bool { return n == AckSize }},
+		{"plain ping", AppendPlainPing(nil, TypePlainPing, 5), func(b []byte) error { _, err := ParsePlainPing(b, TypePlainPing); return err },
+			func(n int) bool { return n == PlainPingSize }},
+		{"public key", AppendPublicKey(nil, PublicKeyMsg{DER: der}), func(b []byte) error { _, err := ParsePublicKeyMsg(b); return err },
+			func(n int) bool { return n == 5+len(der) }},
+		{"record header", append(AppendRecordHeader(nil, &RecordHeader{Type: TypeChat}), make([]byte, TagSize)...),
+			func(b []byte) error { _, err := ParseRecordHeader(b); return err },
+			func(n int) bool { return n >= MinRecordSize }},
+		{"chat", AppendChat(nil, &Chat{ID: 1}), func(b []byte) error { _, err := ParseChat(b); return err },
+			func(n int) bool { return n >= 16 }},
+		{"receipt", AppendReceipt(nil, []uint64{1, 2, 3}), func(b []byte) error { _, err := ParseReceipt(nil, b); return err },
+			func(n int) bool { return n > 0 && n%8 == 0 }},
+		{"ping payload", make([]byte, 8), func(b []byte) error { _, err := ParsePingPayload(b); return err },
+			func(n int) bool { return n == 8 }},
+	}
+	for _, d := range decoders {
+		t.Run(d.name, func(t *testing.T) {
+			if err := d.parse(d.valid); err != nil {
+				t.Fatalf("valid encoding rejected: %v", err)
+			}
+			for n := 0; n <= len(d.valid)+9; n++ {
+				b := make([]byte, n)
+				copy(b, d.valid)
+				err := d.parse(b)
+				if d.ok(n) {
+					continue
+				}
+				if !errors.Is(err, ErrMalformed) {
+					t.Fatalf("length %d: %v, want ErrMalformed", n, err)
+				}
+			}
+		})
+	}
+}
+
+func TestWirePublicKeyRejections(t *testing.T) {
+	der := testIdentities(t)[0].Public().DER()
+	valid := AppendPublicKey(nil, PublicKeyMsg{DER: der})
+	mod := func(f func(b []byte) []byte) []byte { return f(bytes.Clone(valid)) }
+	tests := []struct {
+		name string
+		b    []byte
+		want error
+	}{
+		{"unknown flag", mod(func(b []byte) []byte { b[2] = 0x02; return b }), ErrMalformed},
+		{"all flags", mod(func(b []byte) []byte { b[2] = 0xff; return b }), ErrMalformed},
+		{"length too small", mod(func(b []byte) []byte { b[4]--; return b }), ErrMalformed},
+		{"length too large", mod(func(b []byte) []byte { b[4]++; return b }), ErrMalformed},
+		{"zero length", []byte{Version, TypePublicKey, 0, 0, 0}, ErrMalformed},
+		{"over MaxPublicKeyDER", AppendPublicKey(nil, PublicKeyMsg{DER: make([]byte, MaxPublicKeyDER+1)}), ErrMalformed},
+		{"length field overflow", AppendPublicKey(nil, PublicKeyMsg{DER: make([]byte, 1<<16+1)}), ErrMalformed},
+		{"wrong type", mod(func(b []byte) []byte { b[1] = TypeHello; return b }), ErrMalformed},
+		{"wrong version", mod(func(b []byte) []byte { b[0] = 0; return b }), ErrVersion},
+	}
+	for _, tc := range tests {
+		if _, err := ParsePublicKeyMsg(tc.b); !errors.Is(err, tc.want) {
+			t.Errorf("%s: %v, want %v", tc.name, err, tc.want)
+		}
+	}
+}
+
+func TestWirePayloadRejections(t *testing.T) {
+	tests := []struct {
+		name string
+		err  error
+		want error
+	}{
+		{"chat text too large", func() error {
+			_, err := ParseChat(AppendChat(nil, &Chat{Text: string(make([]byte, MaxTextSize+1))}))
+			return err
+		}(), ErrTooLarge},
+		{"chat invalid UTF-8", func() error { _, err := ParseChat(append(make([]byte, 16), 0xff, 0xfe)); return err }(), ErrMalformed},
+		{"chat truncated UTF-8", func() error { _, err := ParseChat(append(make([]byte, 16), "世"[:2]...)); return err }(), ErrMalformed},
+		{"receipt too many ids", func() error { _, err := ParseReceipt(nil, make([]byte, 8*(MaxReceiptIDs+1))); return err }(), ErrMalformed},
+		{"confirm short", checkRecordPayload(TypeConfirm, make([]byte, HashSize-1)), ErrMalformed},
+		{"rekey with payload", checkRecordPayload(TypeRekey, []byte{0}), ErrMalformed},
+		{"pong short", checkRecordPayload(TypePong, make([]byte, 7)), ErrMalformed},
+		{"receipt empty", checkRecordPayload(TypeReceipt, nil), ErrMalformed},
+	}
+	for _, tc := range tests {
+		if !errors.Is(tc.err, tc.want) {
+			t.Errorf("%s: %v, want %v", tc.name, tc.err, tc.want)
+		}
+	}
+	for _, c := range []struct {
+		typ byte
+		p   []byte
+	}{{TypeConfirm, make([]byte, HashSize)}, {TypeRekey, nil}, {TypePing, make([]byte, 8)}, {TypeReceipt, make([]byte, 8)}, {TypeChat, make([]byte, 16)}} {
+		if err := checkRecordPayload(c.typ, c.p); err != nil {
+			t.Errorf("type %x valid payload: %v", c.typ, err)
+		}
+	}
+}
+
+func TestWireMessageType(t *testing.T) {
+	known := map[byte]bool{}
+	for _, typ := range []byte{TypePublicKey, TypeHello, TypeKeyTransport, TypeAck, TypePlainPing, TypePlainPong,
+		TypeConfirm, TypeChat, TypeReceipt, TypePing, TypePong, TypeRekey} {
+		known[typ] = true
+	}
+	for v := range 256 {
+		got, err := MessageType([]byte{Version, byte(v)})
+		if known[byte(v)] {
+			if err != nil || got != byte(v) {
+				t.Errorf("type %#x: %v", v, err)
+			}
+		} else if !errors.Is(err, ErrUnknownType) {
+			t.Errorf("type %#x: %v, want ErrUnknownType", v, err)
+		}
+		if v != Version {
+			if _, err := MessageType([]byte{byte(v), TypeChat}); !errors.Is(err, ErrVersion) {
+				t.Errorf("version %d: %v, want ErrVersion", v, err)
+			}
+		}
+	}
+	for _, c := range []struct {
+		b    []byte
+		want error
+	}{
+		{nil, ErrMalformed},
+		{[]byte{Version}, ErrMalformed},
+		{make([]byte, MaxMessageSize+1), ErrTooLarge},
+	} {
+		if _, err := MessageType(c.b); !errors.Is(err, c.want) {
+			t.Errorf("%d bytes: %v, want %v", len(c.b), err, c.want)
+		}
+	}
+	b := make([]byte, MaxMessageSize)
+	b[0], b[1] = Version, TypeChat
+	if _, err := MessageType(b); err != nil {
+		t.Errorf("MaxMessageSize: %v", err)
+	}
+	if _, err := ParseRecordHeader(make([]byte, MaxMessageSize+1)); !errors.Is(err, ErrTooLarge) {
+		t.Errorf("record of MaxMessageSize+1: %v", err)
+	}
+	for typ := range byte(TypeConfirm) {
+		if !known[typ] {
+			continue
+		}
+		rec := append(AppendRecordHeader(nil, &RecordHeader{Type: typ}), make([]byte, TagSize)...)
+		if _, err := ParseRecordHeader(rec); !errors.Is(err, ErrMalformed) {
+			t.Errorf("handshake type %#x as record: %v, want ErrMalformed", typ, err)
+		}
+	}
+}
