@@ -1,0 +1,343 @@
+package ui
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"duet/crypto"
+	"duet/protocol"
+)
+
+// RawLink is a one-way message link without duet's protocol (stock zmq4),
+// the baseline duet bench compares against.
+type RawLink interface {
+	Send([]byte) error
+	Recv() ([]byte, error)
+	Close()
+}
+
+// BenchDeps are the pieces duet bench measures; main.go wires them from
+// net/ so that ui/ needs no network code.
+type BenchDeps struct {
+	// Raw opens a stock zmq4 DEALER -> ROUTER link on loopback.
+	Raw func(ctx context.Context) (RawLink, error)
+	// Transports opens two connected duet transports on loopback (a's sub
+	// port is b's main port and the other way round) and a func closing both.
+	Transports func(ctx context.Context) (a, b protocol.Transport, closeBoth func(), err error)
+	// Identities are two stored identities (no key generation is timed).
+	Identities [2]*crypto.Identity
+}
+
+// BenchOptions sizes a bench run.
+type BenchOptions struct {
+	Messages       int // per throughput run (default 50,000)
+	LatencySamples int // idle one-way latency samples (default 300)
+	Handshakes     int // handshakes timed (default 10)
+}
+
+// BenchResult holds one run's figures.
+type BenchResult struct {
+	RawRate, DuetRate           map[int]float64 // msgs/s by payload size
+	RawLatency, DuetLatency     []time.Duration // sorted one-way samples
+	Handshakes                  []time.Duration // sorted
+	HandshakeCPUTotal, WallTime time.Duration
+}
+
+var benchSizes = []int{64, 1024}
+
+// RunBench measures raw zmq4 against duet's encrypted session in one run
+// and writes a table with the ratios to w.
+func RunBench(ctx context.Context, w io.Writer, deps BenchDeps, opts BenchOptions) (*BenchResult, error) {
+	if opts.Messages <= 0 {
+		opts.Messages = 50_000
+	}
+	if opts.LatencySamples <= 0 {
+		opts.LatencySamples = 300
+	}
+	if opts.Handshakes <= 0 {
+		opts.Handshakes = 10
+	}
+	res := &BenchResult{RawRate: map[int]float64{}, DuetRate: map[int]float64{}}
+	start := time.Now()
+	for _, size := range benchSizes {
+		r, err := benchRawRate(ctx, deps, size, opts.Messages)
+		if err != nil {
+			return nil, fmt.Errorf("bench: raw %d B: %w", size, err)
+		}
+		res.RawRate[size] = r
+	}
+	var err error
+	if res.RawLatency, err = benchRawLatency(ctx, deps, opts.LatencySamples); err != nil {
+		return nil, fmt.Errorf("bench: raw latency: %w", err)
+	}
+	for i := 0; i < opts.Handshakes; i++ {
+		d, err := benchHandshake(ctx, deps)
+		if err != nil {
+			return nil, fmt.Errorf("bench: handshake: %w", err)
+		}
+		res.Handshakes = append(res.Handshakes, d)
+	}
+	slices.Sort(res.Handshakes)
+	pair, err := startBenchPair(ctx, deps)
+	if err != nil {
+		return nil, fmt.Errorf("bench: duet pair: %w", err)
+	}
+	defer pair.close()
+	for _, size := range benchSizes {
+		r, err := pair.rate(ctx, size, opts.Messages)
+		if err != nil {
+			return nil, fmt.Errorf("bench: duet %d B: %w", size, err)
+		}
+		res.DuetRate[size] = r
+	}
+	if res.DuetLatency, err = pair.latency(ctx, opts.LatencySamples); err != nil {
+		return nil, fmt.Errorf("bench: duet latency: %w", err)
+	}
+	res.WallTime = time.Since(start)
+	writeBenchTable(w, res, opts)
+	return res, nil
+}
+
+func benchRawRate(ctx context.Context, deps BenchDeps, size, n int) (float64, error) {
+	link, err := deps.Raw(ctx)
+	if err != nil {
+		return 0, err
+	}
+	defer link.Close()
+	// Warm up: the dial is asynchronous.
+	if err := link.Send([]byte("warm")); err != nil {
+		return 0, err
+	}
+	if _, err := link.Recv(); err != nil {
+		return 0, err
+	}
+	payload := make([]byte, size)
+	done := make(chan error, 1)
+	go func() {
+		for i := 0; i < n; i++ {
+			if _, err := link.Recv(); err != nil {
+				done <- err
+				return
+			}
+		}
+		done <- nil
+	}()
+	t0 := time.Now()
+	for i := 0; i < n; i++ {
+		if err := link.Send(payload); err != nil {
+			return 0, err
+		}
+	}
+	if err := <-done; err != nil {
+		return 0, err
+	}
+	return float64(n) / time.Since(t0).Seconds(), nil
+}
+
+// benchRawLatency sends one 64-byte message every 2 ms carrying its send
+// time and measures one-way latency at the receiver (same clock).
+func benchRawLatency(ctx context.Context, deps BenchDeps, samples int) ([]time.Duration, error) {
+	link, err := deps.Raw(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer link.Close()
+	if err := link.Send([]byte("warm")); err != nil {
+		return nil, err
+	}
+	if _, err := link.Recv(); err != nil {
+		return nil, err
+	}
+	base := time.Now()
+	out := make([]time.Duration, 0, samples)
+	for i := 0; i < samples; i++ {
+		msg := make([]byte, 64)
+		stamp := time.Since(base)
+		copy(msg, fmt.Sprintf("%020d", int64(stamp)))
+		if err := link.Send(msg); err != nil {
+			return nil, err
+		}
+		if _, err := link.Recv(); err != nil {
+			return nil, err
+		}
+		out = append(out, time.Since(base)-stamp)
+		time.Sleep(2 * time.Millisecond)
+	}
+	slices.Sort(out)
+	return out, nil
+}
+
+// benchPair is two nodes with an established session.
+type benchPair struct {
+	a, b      *protocol.Node
+	cancel    context.CancelFunc
+	closeBoth func()
+	wg        sync.WaitGroup
+	received  atomic.Int64
+	onMessage atomic.Pointer[func(protocol.MessageEvent)]
+}
+
+func startBenchPair(ctx context.Context, deps BenchDeps) (*benchPair, error) {
+	ta, tb, closeBoth, err := deps.Transports(ctx)
+	if err != nil {
+		return nil, err
+	}
+	p := &benchPair{closeBoth: closeBoth}
+	estA, estB := make(chan struct{}), make(chan struct{})
+	var onceA, onceB sync.Once
+	emitA := func(e protocol.Event) {
+		if s, ok := e.(protocol.SessionEvent); ok && s.State == protocol.SessionEstablished {
+			onceA.Do(func() { close(estA) })
+		}
+	}
+	emitB := func(e protocol.Event) {
+		switch ev := e.(type) {
+		case protocol.SessionEvent:
+			if ev.State == protocol.SessionEstablished {
+				onceB.Do(func() { close(estB) })
+			}
+		case protocol.MessageEvent:
+			p.received.Add(1)
+			if f := p.onMessage.Load(); f != nil {
+				(*f)(ev)
+			}
+		}
+	}
+	cfg := protocol.Config{MaxUnacked: 1 << 20}
+	cfg.Identity = deps.Identities[0]
+	if p.a, err = protocol.NewNode(cfg, ta, emitA); err != nil {
+		closeBoth()
+		return nil, err
+	}
+	cfg.Identity = deps.Identities[1]
+	if p.b, err = protocol.NewNode(cfg, tb, emitB); err != nil {
+		closeBoth()
+		return nil, err
+	}
+	rctx, cancel := context.WithCancel(ctx)
+	p.cancel = cancel
+	p.wg.Add(2)
+	go func() { defer p.wg.Done(); p.a.Run(rctx) }()
+	go func() { defer p.wg.Done(); p.b.Run(rctx) }()
+	timeout := time.After(10 * time.Second)
+	for _, c := range []chan struct{}{estA, estB} {
+		select {
+		case <-c:
+		case <-timeout:
+			p.close()
+			return nil, fmt.Errorf("no session within 10 s")
+		}
+	}
+	return p, nil
+}
+
+func (p *benchPair) close() {
+	p.cancel()
+	p.closeBoth()
+	p.wg.Wait()
+}
+
+// rate sends n chat messages of size bytes from A and waits until B has
+// shown all of them.
+func (p *benchPair) rate(ctx context.Context, size, n int) (float64, error) {
+	text := strings.Repeat("x", size-16) // the chat payload adds id and time
+	base := p.received.Load()
+	t0 := time.Now()
+	for i := 0; i < n; i++ {
+		for {
+			_, err := p.a.Send(text)
+			if err == nil {
+				break
+			}
+			time.Sleep(time.Millisecond) // queue full: let receipts drain it
+		}
+	}
+	deadline := time.Now().Add(2 * time.Minute)
+	for p.received.Load()-base < int64(n) {
+		if time.Now().After(deadline) || ctx.Err() != nil {
+			return 0, fmt.Errorf("only %d of %d messages arrived", p.received.Load()-base, n)
+		}
+		time.Sleep(200 * time.Microsecond)
+	}
+	return float64(n) / time.Since(t0).Seconds(), nil
+}
+
+// latency measures idle one-way latency: one 64-byte message every 2 ms,
+// from Send to B's message event.
+func (p *benchPair) latency(ctx context.Context, samples int) ([]time.Duration, error) {
+	got := make(chan time.Duration, samples)
+	f := func(ev protocol.MessageEvent) { got <- time.Since(ev.SentAt) }
+	p.onMessage.Store(&f)
+	defer p.onMessage.Store(nil)
+	out := make([]time.Duration, 0, samples)
+	for i := 0; i < samples; i++ {
+		if _, err := p.a.Send(strings.Repeat("l", 48)); err != nil {
+			return nil, err
+		}
+		select {
+		case d := <-got:
+			out = append(out, d)
+		case <-time.After(5 * time.Second):
+			return nil, fmt.Errorf("message %d not delivered", i)
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+	slices.Sort(out)
+	return out, nil
+}
+
+// benchHandshake times one handshake between stored identities over
+// connected loopback transports: from both nodes starting to both
+// established.
+func benchHandshake(ctx context.Context, deps BenchDeps) (time.Duration, error) {
+	t0 := time.Now()
+	p, err := startBenchPair(ctx, deps)
+	if err != nil {
+		return 0, err
+	}
+	d := time.Since(t0)
+	p.close()
+	return d, nil
+}
+
+func percentile(sorted []time.Duration, p float64) time.Duration {
+	if len(sorted) == 0 {
+		return 0
+	}
+	i := int(p * float64(len(sorted)-1))
+	return sorted[i]
+}
+
+func writeBenchTable(w io.Writer, r *BenchResult, o BenchOptions) {
+	fmt.Fprintf(w, "duet bench: two peers on loopback in one process; %d messages per throughput run, %d latency samples, %d handshakes\n\n", o.Messages, o.LatencySamples, o.Handshakes)
+	fmt.Fprintf(w, "%-30s %16s %20s %10s\n", "measure", "raw zmq4", "duet (encrypted)", "duet/raw")
+	fmt.Fprintf(w, "%s\n", strings.Repeat("-", 79))
+	for _, s := range benchSizes {
+		fmt.Fprintf(w, "%-30s %12.0f /s %16.0f /s %10.2f\n", fmt.Sprintf("throughput, %d B messages", s), r.RawRate[s], r.DuetRate[s], r.DuetRate[s]/r.RawRate[s])
+	}
+	rm, dm := percentile(r.RawLatency, 0.5), percentile(r.DuetLatency, 0.5)
+	rp, dp := percentile(r.RawLatency, 0.99), percentile(r.DuetLatency, 0.99)
+	fmt.Fprintf(w, "%-30s %16s %20s %10.2f\n", "one-way latency, idle, median", fmtDur(rm), fmtDur(dm), float64(dm)/float64(rm))
+	fmt.Fprintf(w, "%-30s %16s %20s %10.2f\n", "one-way latency, idle, p99", fmtDur(rp), fmtDur(dp), float64(dp)/float64(rp))
+	fmt.Fprintf(w, "%-30s %16s %20s %10s\n", "handshake, median", "-", fmtDur(percentile(r.Handshakes, 0.5)), "")
+	fmt.Fprintf(w, "%-30s %16s %20s %10s\n", "handshake, max", "-", fmtDur(percentile(r.Handshakes, 1)), "")
+	fmt.Fprintf(w, "\n(original Python design: 1 KiB burst 14,800 msg/s, idle latency median 64 ms, handshake 1.26-1.39 s)\n")
+	fmt.Fprintf(w, "total bench time %s\n", r.WallTime.Round(time.Millisecond))
+}
+
+func fmtDur(d time.Duration) string {
+	switch {
+	case d < time.Millisecond:
+		return fmt.Sprintf("%.0f µs", float64(d)/float64(time.Microsecond))
+	default:
+		return fmt.Sprintf("%.2f ms", float64(d)/float64(time.Millisecond))
+	}
+}

@@ -1,0 +1,263 @@
+package ui
+
+import (
+	"bytes"
+	"encoding/json"
+	"io"
+	"strconv"
+	"sync"
+	"time"
+
+	"duet/protocol"
+)
+
+// TimeFormat is the format of every timestamp in headless output: RFC 3339,
+// UTC, always nine fractional digits.
+const TimeFormat = "2006-01-02T15:04:05.000000000Z07:00"
+
+// Output is where a running session reports to: the headless JSON lines
+// (Headless) or the human-readable line mode (Lines). All methods are safe for
+// concurrent use and never block for long.
+type Output interface {
+	// Emit reports an event from the session driver.
+	Emit(protocol.Event)
+	// Ready reports that the transport is up: the ports and our fingerprint.
+	Ready(main, sub int, fingerprint string)
+	// Queued reports a chat message typed on stdin and accepted by the
+	// driver under id.
+	Queued(id uint64, text string)
+	// Close flushes what is queued (waiting at most a few seconds) and stops.
+	Close() error
+
+	// pending tracks our messages awaiting delivery (see Serve).
+	pending() *pendingSet
+}
+
+// Headless writes one JSON object per line. See docs/HEADLESS.md.
+type Headless struct {
+	q   *lineQueue
+	now func() time.Time
+	p   pendingSet
+}
+
+// NewHeadless returns a Headless writing to w.
+func NewHeadless(w io.Writer) *Headless {
+	h := &Headless{now: time.Now}
+	h.q = newLineQueue(w, MaxQueuedBytes, func(n int) []byte {
+		return h.encode(struct {
+			Event string `json:"event"`
+			Time  string `json:"time"`
+			Error string `json:"error"`
+		}{"error", h.stamp(), strconv.Itoa(n) + " output lines dropped: stdout is not being read"})
+	})
+	return h
+}
+
+func (h *Headless) stamp() string { return h.now().UTC().Format(TimeFormat) }
+
+// encode marshals v as one JSON line, without HTML escaping.
+func (h *Headless) encode(v any) []byte {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		// Only reachable for values that cannot be encoded; report it as
+		// an event rather than writing a broken line.
+		b.Reset()
+		_ = enc.Encode(map[string]string{"event": "error", "time": h.stamp(), "error": "ui: encode: " + err.Error()})
+	}
+	return b.Bytes()
+}
+
+// Emit writes ev as one JSON line. It is safe for concurrent use and never
+// blocks on a slow stdout (see MaxQueuedBytes).
+func (h *Headless) Emit(ev protocol.Event) {
+	if d, ok := ev.(protocol.DeliveredEvent); ok {
+		h.p.delivered(d.ID)
+	}
+	line := h.encode(h.marshalEvent(ev))
+	if _, ok := ev.(protocol.MessageEvent); ok {
+		h.q.putSync(line, syncTimeout)
+		return
+	}
+	h.q.put(line)
+}
+
+// syncTimeout bounds how long emitting a received message waits for it to
+// reach stdout (see lineQueue.putSync).
+const syncTimeout = time.Second
+
+// Ready writes the "ready" line.
+func (h *Headless) Ready(main, sub int, fingerprint string) {
+	h.q.put(h.encode(struct {
+		Event       string `json:"event"`
+		Time        string `json:"time"`
+		Main        int    `json:"main"`
+		Sub         int    `json:"sub"`
+		Fingerprint string `json:"fingerprint"`
+	}{"ready", h.stamp(), main, sub, fingerprint}))
+}
+
+// Queued writes the "queued" line: the id the driver gave a line of stdin.
+func (h *Headless) Queued(id uint64, _ string) {
+	h.q.put(h.encode(struct {
+		Event string `json:"event"`
+		Time  string `json:"time"`
+		ID    string `json:"id"`
+	}{"queued", h.stamp(), formatID(id)}))
+}
+
+// Close flushes the queued lines (for up to 5 s).
+func (h *Headless) Close() error { return h.q.close(5 * time.Second) }
+
+func (h *Headless) pending() *pendingSet { return &h.p }
+
+func formatID(id uint64) string { return strconv.FormatUint(id, 10) }
+
+// millis is d in milliseconds, rounded to the microsecond.
+func millis(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+
+func errString(err error) string {
+	if err == nil {
+		return "unknown error"
+	}
+	return err.Error()
+}
+
+// marshalEvent returns the JSON object for ev, keys in schema order.
+func (h *Headless) marshalEvent(ev protocol.Event) any {
+	name, t := ev.EventName(), h.stamp()
+	switch e := ev.(type) {
+	case protocol.LiveEvent:
+		return struct {
+			Event         string  `json:"event"`
+			Time          string  `json:"time"`
+			State         string  `json:"state"`
+			RTTms         float64 `json:"rtt_ms"`
+			Authenticated bool    `json:"authenticated"`
+		}{name, t, string(e.State), millis(e.RTT), e.Authenticated}
+	case protocol.HandshakeEvent:
+		state, msg := "done", ""
+		if !e.Done {
+			state, msg = "failed", errString(e.Err)
+		}
+		stepName := e.Name
+		if stepName == "" {
+			stepName = protocol.StepName(e.Step)
+		}
+		return struct {
+			Event string  `json:"event"`
+			Time  string  `json:"time"`
+			Step  int     `json:"step"`
+			Name  string  `json:"name"`
+			State string  `json:"state"`
+			Ms    float64 `json:"ms"`
+			Error string  `json:"error,omitempty"`
+		}{name, t, e.Step, stepName, state, millis(e.Duration), msg}
+	case protocol.SessionEvent:
+		return struct {
+			Event           string `json:"event"`
+			Time            string `json:"time"`
+			State           string `json:"state"`
+			PeerFingerprint string `json:"peer_fingerprint"`
+			SafetyNumber    string `json:"safety_number"`
+		}{name, t, string(e.State), e.PeerFingerprint, e.SafetyNumber}
+	case protocol.MessageEvent:
+		return struct {
+			Event  string `json:"event"`
+			Time   string `json:"time"`
+			ID     string `json:"id"`
+			Seq    uint32 `json:"seq"`
+			Text   string `json:"text"`
+			SentAt string `json:"sent_at"`
+		}{name, t, formatID(e.ID), e.Seq, e.Text, e.SentAt.UTC().Format(TimeFormat)}
+	case protocol.SentEvent:
+		return struct {
+			Event string `json:"event"`
+			Time  string `json:"time"`
+			ID    string `json:"id"`
+			Seq   uint32 `json:"seq"`
+		}{name, t, formatID(e.ID), e.Seq}
+	case protocol.DeliveredEvent:
+		return struct {
+			Event string `json:"event"`
+			Time  string `json:"time"`
+			ID    string `json:"id"`
+		}{name, t, formatID(e.ID)}
+	case protocol.GapEvent:
+		return struct {
+			Event   string `json:"event"`
+			Time    string `json:"time"`
+			Missing uint64 `json:"missing"`
+		}{name, t, e.Missing}
+	case protocol.RejectedEvent:
+		var seq *uint32
+		if e.HasSeq {
+			s := e.Seq
+			seq = &s
+		}
+		return struct {
+			Event  string  `json:"event"`
+			Time   string  `json:"time"`
+			Reason string  `json:"reason"`
+			Seq    *uint32 `json:"seq,omitempty"`
+			Detail string  `json:"detail"`
+		}{name, t, e.Reason, seq, e.Detail}
+	case protocol.ErrorEvent:
+		return struct {
+			Event string `json:"event"`
+			Time  string `json:"time"`
+			Error string `json:"error"`
+		}{name, t, errString(e.Err)}
+	}
+	// An event type this version does not know: name and time only.
+	return struct {
+		Event string `json:"event"`
+		Time  string `json:"time"`
+	}{name, t}
+}
+
+// pendingSet tracks the ids of our messages not yet delivered, so that quitting
+// can wait for them. A receipt may be reported before Send has returned the
+// id, hence early.
+type pendingSet struct {
+	mu      sync.Mutex
+	waiting map[uint64]struct{}
+	early   map[uint64]struct{}
+}
+
+func (p *pendingSet) add(id uint64) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if _, ok := p.early[id]; ok {
+		delete(p.early, id)
+		return
+	}
+	if p.waiting == nil {
+		p.waiting = make(map[uint64]struct{})
+	}
+	p.waiting[id] = struct{}{}
+}
+
+func (p *pendingSet) delivered(id uint64) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if _, ok := p.waiting[id]; ok {
+		delete(p.waiting, id)
+		return
+	}
+	if p.early == nil {
+		p.early = make(map[uint64]struct{})
+	}
+	// Bounded: only ids of our own messages are ever delivered, and each of
+	// those is added once; cap anyway against a misbehaving driver.
+	if len(p.early) < 1<<20 {
+		p.early[id] = struct{}{}
+	}
+}
+
+func (p *pendingSet) count() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return len(p.waiting)
+}

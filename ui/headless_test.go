@@ -1,0 +1,544 @@
+package ui
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"duet/protocol"
+)
+
+// syncBuffer is a goroutine-safe bytes.Buffer.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+var fixedNow = time.Date(2026, 5, 9, 12, 1, 2, 3_000_000, time.UTC)
+
+func newTestHeadless(w io.Writer) *Headless {
+	h := NewHeadless(w)
+	h.now = func() time.Time { return fixedNow }
+	return h
+}
+
+const T = `"time":"2026-05-09T12:01:02.003000000Z"`
+
+func TestHeadlessEventsJSON(t *testing.T) {
+	sentAt := time.Date(2026, 5, 9, 14, 0, 0, 5, time.FixedZone("X", 2*3600))
+	tests := []struct {
+		name string
+		ev   protocol.Event
+		want string
+	}{
+		{"live", protocol.LiveEvent{State: protocol.LiveLive, RTT: 1234567 * time.Nanosecond, Authenticated: true},
+			`{"event":"live",` + T + `,"state":"live","rtt_ms":1.234,"authenticated":true}`},
+		{"live-down", protocol.LiveEvent{State: protocol.LiveDown},
+			`{"event":"live",` + T + `,"state":"down","rtt_ms":0,"authenticated":false}`},
+		{"handshake-done", protocol.HandshakeEvent{Step: 3, Name: "verify", Done: true, Duration: 2500 * time.Microsecond},
+			`{"event":"handshake",` + T + `,"step":3,"name":"verify","state":"done","ms":2.5}`},
+		{"handshake-failed", protocol.HandshakeEvent{Step: 3, Name: "verify", Duration: time.Millisecond, Err: errors.New("bad <sig> & co")},
+			`{"event":"handshake",` + T + `,"step":3,"name":"verify","state":"failed","ms":1,"error":"bad <sig> & co"}`},
+		{"handshake-noname", protocol.HandshakeEvent{Step: 6, Done: true},
+			`{"event":"handshake",` + T + `,"step":6,"name":"confirm","state":"done","ms":0}`},
+		{"session", protocol.SessionEvent{State: protocol.SessionEstablished, PeerFingerprint: "AB12 CD34", SafetyNumber: "12345 67890"},
+			`{"event":"session",` + T + `,"state":"established","peer_fingerprint":"AB12 CD34","safety_number":"12345 67890"}`},
+		{"session-closed", protocol.SessionEvent{State: protocol.SessionClosed},
+			`{"event":"session",` + T + `,"state":"closed","peer_fingerprint":"","safety_number":""}`},
+		{"message", protocol.MessageEvent{ID: 18446744073709551615, Seq: 7, Text: "héllo \"x\"\n<b>", SentAt: sentAt},
+			`{"event":"message",` + T + `,"id":"18446744073709551615","seq":7,"text":"héllo \"x\"\n<b>","sent_at":"2026-05-09T12:00:00.000000005Z"}`},
+		{"sent", protocol.SentEvent{ID: 9007199254740993, Seq: 1},
+			`{"event":"sent",` + T + `,"id":"9007199254740993","seq":1}`},
+		{"delivered", protocol.DeliveredEvent{ID: 42},
+			`{"event":"delivered",` + T + `,"id":"42"}`},
+		{"gap", protocol.GapEvent{Missing: 3},
+			`{"event":"gap",` + T + `,"missing":3}`},
+		{"rejected-seq", protocol.RejectedEvent{Reason: protocol.ReasonReplay, Seq: 0, HasSeq: true, Detail: "seq 0 already seen"},
+			`{"event":"rejected",` + T + `,"reason":"replay","seq":0,"detail":"seq 0 already seen"}`},
+		{"rejected-noseq", protocol.RejectedEvent{Reason: protocol.ReasonMalformed, Seq: 99, Detail: "short"},
+			`{"event":"rejected",` + T + `,"reason":"malformed","detail":"short"}`},
+		{"error", protocol.ErrorEvent{Err: errors.New("boom")},
+			`{"event":"error",` + T + `,"error":"boom"}`},
+		{"error-nil", protocol.ErrorEvent{},
+			`{"event":"error",` + T + `,"error":"unknown error"}`},
+		{"unknown", otherEvent{},
+			`{"event":"other",` + T + `}`},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			var buf syncBuffer
+			h := newTestHeadless(&buf)
+			h.Emit(tc.ev)
+			if err := h.Close(); err != nil {
+				t.Fatal(err)
+			}
+			if got := buf.String(); got != tc.want+"\n" {
+				t.Errorf("got  %s\nwant %s", got, tc.want)
+			}
+			var m map[string]any
+			if err := json.Unmarshal([]byte(buf.String()), &m); err != nil {
+				t.Errorf("not JSON: %v", err)
+			}
+		})
+	}
+}
+
+var noDrain = InputConfig{Drain: -1}
+
+type otherEvent struct{}
+
+func (otherEvent) EventName() string { return "other" }
+
+func TestHeadlessReadyAndQueued(t *testing.T) {
+	var buf syncBuffer
+	h := newTestHeadless(&buf)
+	h.Ready(5555, 5556, "AAAA BBBB")
+	h.Queued(1<<63, "x")
+	h.Close()
+	want := `{"event":"ready",` + T + `,"main":5555,"sub":5556,"fingerprint":"AAAA BBBB"}` + "\n" +
+		`{"event":"queued",` + T + `,"id":"9223372036854775808"}` + "\n"
+	if buf.String() != want {
+		t.Errorf("got\n%swant\n%s", buf.String(), want)
+	}
+}
+
+func TestTimeIsUTCNanos(t *testing.T) {
+	var buf syncBuffer
+	h := NewHeadless(&buf)
+	h.Emit(protocol.GapEvent{Missing: 1})
+	h.Close()
+	var m struct{ Time string }
+	if err := json.Unmarshal([]byte(buf.String()), &m); err != nil {
+		t.Fatal(err)
+	}
+	tm, err := time.Parse(time.RFC3339Nano, m.Time)
+	if err != nil || !strings.HasSuffix(m.Time, "Z") || len(m.Time) != len("2006-01-02T15:04:05.000000000Z") {
+		t.Fatalf("time %q: %v", m.Time, err)
+	}
+	if d := time.Since(tm); d < 0 || d > time.Minute {
+		t.Errorf("time %v is not now", tm)
+	}
+}
+
+// fakeCtl records what the input loop asked for.
+type fakeCtl struct {
+	mu      sync.Mutex
+	sent    []string
+	rekeys  int
+	replays int
+	nextID  uint64
+	sendErr error
+	onSend  func(id uint64)
+}
+
+func (f *fakeCtl) Send(text string) (uint64, error) {
+	f.mu.Lock()
+	if f.sendErr != nil {
+		f.mu.Unlock()
+		return 0, f.sendErr
+	}
+	if len(text) > protocol.MaxTextSize {
+		f.mu.Unlock()
+		return 0, protocol.ErrTextTooLarge
+	}
+	f.nextID++
+	id := f.nextID
+	f.sent = append(f.sent, text)
+	cb := f.onSend
+	f.mu.Unlock()
+	if cb != nil {
+		cb(id)
+	}
+	return id, nil
+}
+
+func (f *fakeCtl) Rekey() error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.rekeys++
+	return nil
+}
+
+func (f *fakeCtl) Replay() error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.replays++
+	if f.replays > 1 {
+		return errors.New("nothing to replay")
+	}
+	return nil
+}
+
+func events(t *testing.T, out string) []map[string]any {
+	t.Helper()
+	var evs []map[string]any
+	for _, line := range strings.Split(strings.TrimSuffix(out, "\n"), "\n") {
+		if line == "" {
+			continue
+		}
+		var m map[string]any
+		if err := json.Unmarshal([]byte(line), &m); err != nil {
+			t.Fatalf("line %q: %v", line, err)
+		}
+		evs = append(evs, m)
+	}
+	return evs
+}
+
+func TestCommandsDispatch(t *testing.T) {
+	in := strings.NewReader("hello\n/rekey\n/replay\n/replay\n//slash\r\n\n/bogus arg\n  spaced  \n/quit\nafter quit\n")
+	var buf syncBuffer
+	h := newTestHeadless(&buf)
+	ctl := &fakeCtl{}
+	if err := RunInput(context.Background(), in, h, ctl, noDrain); err != nil {
+		t.Fatal(err)
+	}
+	h.Close()
+	if want := []string{"hello", "/slash", "  spaced  "}; fmt.Sprint(ctl.sent) != fmt.Sprint(want) {
+		t.Errorf("sent %q, want %q", ctl.sent, want)
+	}
+	if ctl.rekeys != 1 || ctl.replays != 2 {
+		t.Errorf("rekeys %d replays %d", ctl.rekeys, ctl.replays)
+	}
+	var kinds []string
+	for _, e := range events(t, buf.String()) {
+		k := e["event"].(string)
+		if k == "error" {
+			k += ":" + e["error"].(string)
+		}
+		if k == "queued" {
+			k += ":" + e["id"].(string)
+		}
+		kinds = append(kinds, k)
+	}
+	want := []string{
+		"queued:1",
+		"error:nothing to replay",
+		"queued:2",
+		`error:unknown command "/bogus": commands are /quit, /rekey, /replay (start a message with // to send a leading /)`,
+		"queued:3",
+	}
+	if fmt.Sprint(kinds) != fmt.Sprint(want) {
+		t.Errorf("events\n%q\nwant\n%q", kinds, want)
+	}
+}
+
+func TestSendErrorIsEvent(t *testing.T) {
+	var buf syncBuffer
+	h := newTestHeadless(&buf)
+	ctl := &fakeCtl{sendErr: protocol.ErrQueueFull}
+	if err := RunHeadless(context.Background(), strings.NewReader("x\n"), h, ctl); err != nil {
+		t.Fatal(err)
+	}
+	h.Close()
+	evs := events(t, buf.String())
+	if len(evs) != 1 || evs[0]["event"] != "error" || evs[0]["error"] != protocol.ErrQueueFull.Error() {
+		t.Errorf("got %v", evs)
+	}
+}
+
+// endless yields n bytes of 'a' without a newline, then "\nok\n", without
+// ever holding more than a small buffer.
+type endless struct{ n, tail int }
+
+var aaaa = bytes.Repeat([]byte{'a'}, 64<<10)
+
+func (e *endless) Read(p []byte) (int, error) {
+	if e.n > 0 {
+		k := copy(p[:min(len(p), e.n)], aaaa)
+		e.n -= k
+		return k, nil
+	}
+	tail := "\nok\n"
+	if e.tail >= len(tail) {
+		return 0, io.EOF
+	}
+	k := copy(p, tail[e.tail:])
+	e.tail += k
+	return k, nil
+}
+
+func TestLongLine(t *testing.T) {
+	for _, n := range []int{protocol.MaxTextSize + 1, protocol.MaxTextSize + 2, 10 << 20} {
+		var buf syncBuffer
+		h := newTestHeadless(&buf)
+		ctl := &fakeCtl{}
+		if err := RunInput(context.Background(), &endless{n: n}, h, ctl, noDrain); err != nil {
+			t.Fatal(err)
+		}
+		h.Close()
+		evs := events(t, buf.String())
+		if len(evs) != 2 || evs[0]["event"] != "error" || !strings.Contains(evs[0]["error"].(string), fmt.Sprintf("line of %d bytes", n)) {
+			t.Errorf("n=%d: events %v", n, evs)
+		}
+		if fmt.Sprint(ctl.sent) != "[ok]" {
+			t.Errorf("n=%d: sent %q", n, ctl.sent)
+		}
+	}
+	// Exactly the maximum is sent.
+	ctl := &fakeCtl{}
+	h := newTestHeadless(io.Discard)
+	RunInput(context.Background(), strings.NewReader(strings.Repeat("b", protocol.MaxTextSize)+"\r\n"), h, ctl, noDrain)
+	h.Close()
+	if len(ctl.sent) != 1 || len(ctl.sent[0]) != protocol.MaxTextSize {
+		t.Errorf("max-size line not sent: %d", len(ctl.sent))
+	}
+}
+
+func TestLongLineMemory(t *testing.T) {
+	// Reading a 10 MB line must not buffer it: the reader's buffer is
+	// MaxTextSize+2 and the rest is discarded chunk by chunk.
+	if testing.Short() {
+		t.Skip("short")
+	}
+	var before, after runtimeMem
+	before.read()
+	h := newTestHeadless(io.Discard)
+	RunInput(context.Background(), &endless{n: 100 << 20}, h, &fakeCtl{}, noDrain)
+	h.Close()
+	after.read()
+	if grow := int64(after.totalAlloc) - int64(before.totalAlloc); grow > 8<<20 {
+		t.Errorf("allocated %d bytes reading a 100 MB line", grow)
+	}
+}
+
+func TestEOFWaitsForDelivery(t *testing.T) {
+	var buf syncBuffer
+	h := newTestHeadless(&buf)
+	ctl := &fakeCtl{}
+	ctl.onSend = func(id uint64) {
+		go func() {
+			time.Sleep(100 * time.Millisecond)
+			h.Emit(protocol.DeliveredEvent{ID: id})
+		}()
+	}
+	start := time.Now()
+	if err := RunHeadless(context.Background(), strings.NewReader("a\nb\n"), h, ctl); err != nil {
+		t.Fatal(err)
+	}
+	d := time.Since(start)
+	if d < 90*time.Millisecond || d > time.Second {
+		t.Errorf("EOF returned after %v, want about 100ms", d)
+	}
+	// Never delivered: gives up after the drain timeout.
+	ctl2 := &fakeCtl{}
+	h2 := newTestHeadless(io.Discard)
+	start = time.Now()
+	RunInput(context.Background(), strings.NewReader("a\n"), h2, ctl2, InputConfig{Drain: 200 * time.Millisecond})
+	if d := time.Since(start); d < 190*time.Millisecond || d > time.Second {
+		t.Errorf("undelivered: returned after %v", d)
+	}
+	// A receipt that arrives before Send returns still counts.
+	ctl3 := &fakeCtl{}
+	h3 := newTestHeadless(io.Discard)
+	ctl3.onSend = func(id uint64) { h3.Emit(protocol.DeliveredEvent{ID: id}) }
+	start = time.Now()
+	RunHeadless(context.Background(), strings.NewReader("a\n/quit\n"), h3, ctl3)
+	if d := time.Since(start); d > time.Second {
+		t.Errorf("early receipt not matched: %v", d)
+	}
+}
+
+// blockingReader never returns.
+type blockingReader struct{ ch chan struct{} }
+
+func (b blockingReader) Read([]byte) (int, error) { <-b.ch; return 0, io.EOF }
+
+func TestContextCancel(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	h := newTestHeadless(io.Discard)
+	done := make(chan error)
+	br := blockingReader{make(chan struct{})}
+	defer close(br.ch)
+	go func() { done <- RunHeadless(ctx, br, h, &fakeCtl{}) }()
+	cancel()
+	select {
+	case err := <-done:
+		if !errors.Is(err, context.Canceled) {
+			t.Errorf("err %v", err)
+		}
+	case <-time.After(2 * time.Second):
+		t.Fatal("RunHeadless ignored the context")
+	}
+}
+
+func TestConcurrentEmit(t *testing.T) {
+	pr, pw := io.Pipe()
+	h := newTestHeadless(pw)
+	const G, N = 8, 2000
+	var got []string
+	readDone := make(chan struct{})
+	go func() {
+		defer close(readDone)
+		dec := json.NewDecoder(pr)
+		for {
+			var m map[string]any
+			if err := dec.Decode(&m); err != nil {
+				return
+			}
+			got = append(got, m["id"].(string))
+		}
+	}()
+	var wg sync.WaitGroup
+	for g := range G {
+		wg.Go(func() {
+			for i := range N {
+				h.Emit(protocol.DeliveredEvent{ID: uint64(g*N + i)})
+			}
+		})
+	}
+	wg.Wait()
+	if err := h.Close(); err != nil {
+		t.Fatal(err)
+	}
+	pw.Close()
+	<-readDone
+	if len(got) != G*N {
+		t.Fatalf("got %d lines, want %d", len(got), G*N)
+	}
+	seen := map[string]bool{}
+	for _, id := range got {
+		if seen[id] {
+			t.Fatalf("duplicate %s", id)
+		}
+		seen[id] = true
+	}
+}
+
+// stuckWriter blocks until released.
+type stuckWriter struct {
+	release chan struct{}
+	buf     syncBuffer
+}
+
+func (s *stuckWriter) Write(p []byte) (int, error) {
+	<-s.release
+	return s.buf.Write(p)
+}
+
+func TestSlowStdoutNeverBlocksAndReportsDrops(t *testing.T) {
+	w := &stuckWriter{release: make(chan struct{})}
+	h := newTestHeadless(w)
+	h.q.max = 1000 // small bound for the test
+	done := make(chan struct{})
+	go func() {
+		for i := range 200 {
+			h.Emit(protocol.DeliveredEvent{ID: uint64(i)})
+		}
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-time.After(2 * time.Second):
+		t.Fatal("Emit blocked on a stuck stdout")
+	}
+	close(w.release)
+	h.Close()
+	evs := events(t, w.buf.String())
+	written, dropped, reports := 0, 0, 0
+	for _, e := range evs {
+		if e["event"] == "error" && strings.Contains(e["error"].(string), "output lines dropped") {
+			var n int
+			fmt.Sscanf(e["error"].(string), "%d", &n)
+			dropped += n
+			reports++
+		} else {
+			written++
+		}
+	}
+	if reports == 0 || written+dropped != 200 {
+		t.Errorf("%d written + %d dropped != 200 (%d reports)", written, dropped, reports)
+	}
+}
+
+func TestServe(t *testing.T) {
+	// Input ends: Run is cancelled, Serve returns nil.
+	s := &fakeSession{fakeCtl: &fakeCtl{}, ret: make(chan error, 1)}
+	var buf syncBuffer
+	h := newTestHeadless(&buf)
+	if err := Serve(context.Background(), strings.NewReader("hi\n"), h, s, InputConfig{Drain: -1}); err != nil {
+		t.Fatalf("Serve: %v", err)
+	}
+	if !s.cancelled {
+		t.Error("Run not cancelled")
+	}
+	// Run fails: Serve returns its error even though input is still open.
+	s2 := &fakeSession{fakeCtl: &fakeCtl{}, ret: make(chan error, 1)}
+	s2.ret <- errors.New("transport failed")
+	br := blockingReader{make(chan struct{})}
+	defer close(br.ch)
+	if err := Serve(context.Background(), br, NewHeadless(io.Discard), s2, InputConfig{}); err == nil || err.Error() != "transport failed" {
+		t.Fatalf("Serve: %v", err)
+	}
+	// Outer context cancelled with a cause: the cause is returned.
+	ctx, cancel := context.WithCancelCause(context.Background())
+	cause := errors.New("key changed")
+	s3 := &fakeSession{fakeCtl: &fakeCtl{}, ret: make(chan error, 1)}
+	go func() { time.Sleep(50 * time.Millisecond); cancel(cause) }()
+	if err := Serve(ctx, br, NewHeadless(io.Discard), s3, InputConfig{}); !errors.Is(err, cause) {
+		t.Fatalf("Serve: %v", err)
+	}
+}
+
+type fakeSession struct {
+	*fakeCtl
+	ret       chan error
+	cancelled bool
+}
+
+func (f *fakeSession) Run(ctx context.Context) error {
+	select {
+	case err := <-f.ret:
+		return err
+	case <-ctx.Done():
+		f.cancelled = true
+		return ctx.Err()
+	}
+}
+
+func TestMessageWrittenBeforeEmitReturns(t *testing.T) {
+	var buf syncBuffer
+	h := newTestHeadless(&buf)
+	for i := range 50 {
+		h.Emit(protocol.MessageEvent{ID: uint64(i), Text: "x"})
+		if n := strings.Count(buf.String(), "\n"); n != i+1 {
+			t.Fatalf("after message %d: %d lines on stdout", i, n)
+		}
+	}
+	h.Close()
+
+	// A stuck stdout delays the driver once, by at most syncTimeout.
+	w := &stuckWriter{release: make(chan struct{})}
+	h2 := newTestHeadless(w)
+	start := time.Now()
+	for i := range 100 {
+		h2.Emit(protocol.MessageEvent{ID: uint64(i), Text: "x"})
+	}
+	if d := time.Since(start); d > syncTimeout+time.Second {
+		t.Errorf("100 messages to a stuck stdout took %v", d)
+	}
+	close(w.release)
+	h2.Close()
+	if n := strings.Count(w.buf.String(), "\n"); n != 100 {
+		t.Errorf("%d lines written, want 100", n)
+	}
+}

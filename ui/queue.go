@@ -1,0 +1,181 @@
+package ui
+
+import (
+	"fmt"
+	"io"
+	"sync"
+	"time"
+)
+
+// MaxQueuedBytes bounds the output waiting for a slow reader of stdout. While
+// the bound is exceeded new lines are dropped, and the number dropped is
+// reported in an "error" line as soon as the writer catches up: events are
+// never lost silently, and emitting never blocks the session driver.
+const MaxQueuedBytes = 64 << 20
+
+// lineQueue writes lines to w from one goroutine, in the order they were
+// queued. put never blocks.
+type lineQueue struct {
+	w       io.Writer
+	max     int
+	dropMsg func(n int) []byte // formats the report of n dropped lines
+
+	mu      sync.Mutex
+	cond    *sync.Cond
+	lines   [][]byte
+	size    int
+	dropped int
+	closed  bool
+	done    chan struct{}
+
+	queued   uint64        // lines accepted so far
+	written  uint64        // lines written so far
+	progress chan struct{} // closed and replaced whenever written grows
+	slow     bool          // a waitWritten timed out; no waiting until caught up
+}
+
+func newLineQueue(w io.Writer, max int, dropMsg func(int) []byte) *lineQueue {
+	q := &lineQueue{w: w, max: max, dropMsg: dropMsg, done: make(chan struct{}), progress: make(chan struct{})}
+	q.cond = sync.NewCond(&q.mu)
+	go q.run()
+	return q
+}
+
+// put queues one line (which must end in '\n'). It reports false if the line
+// was dropped because the queue is full or closed.
+func (q *lineQueue) put(line []byte) bool {
+	_, ok := q.add(line)
+	return ok
+}
+
+func (q *lineQueue) add(line []byte) (seq uint64, ok bool) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if q.closed {
+		return 0, false
+	}
+	if q.size+len(line) > q.max && q.size > 0 {
+		q.dropped++
+		return 0, false
+	}
+	q.lines = append(q.lines, line)
+	q.size += len(line)
+	q.queued++
+	q.cond.Signal()
+	return q.queued, true
+}
+
+// syncMaxBacklog is the number of unwritten lines beyond which putSync stops
+// waiting: a reader that is behind gets buffering, not backpressure.
+const syncMaxBacklog = 256
+
+// putSync queues line and waits until it has been written, for at most
+// timeout. Used for received chat messages, so that a message is on stdout
+// before the driver acknowledges it, as long as stdout keeps up. When the
+// reader is behind (more than syncMaxBacklog lines unwritten) it does not
+// wait, and after one timeout it stops waiting until the queue has been
+// written out: a slow or stuck stdout never throttles the driver.
+func (q *lineQueue) putSync(line []byte, timeout time.Duration) {
+	seq, ok := q.add(line)
+	if !ok {
+		return
+	}
+	q.mu.Lock()
+	if q.slow || q.queued-q.written > syncMaxBacklog {
+		// stdout is behind: buffer instead of throttling the driver.
+		q.mu.Unlock()
+		return
+	}
+	var deadline <-chan time.Time
+	for q.written < seq && !q.closed {
+		ch := q.progress
+		q.mu.Unlock()
+		if deadline == nil {
+			t := time.NewTimer(timeout)
+			defer t.Stop()
+			deadline = t.C
+		}
+		select {
+		case <-ch:
+		case <-deadline:
+			q.mu.Lock()
+			q.slow = true
+			q.mu.Unlock()
+			return
+		}
+		q.mu.Lock()
+	}
+	q.mu.Unlock()
+}
+
+// wrote records n more lines written.
+func (q *lineQueue) wrote(n int) {
+	q.mu.Lock()
+	q.written += uint64(n)
+	if q.written == q.queued {
+		q.slow = false
+	}
+	close(q.progress)
+	q.progress = make(chan struct{})
+	q.mu.Unlock()
+}
+
+func (q *lineQueue) run() {
+	defer close(q.done)
+	for {
+		q.mu.Lock()
+		for len(q.lines) == 0 && q.dropped == 0 && !q.closed {
+			q.cond.Wait()
+		}
+		if len(q.lines) == 0 && q.dropped == 0 && q.closed {
+			q.mu.Unlock()
+			return
+		}
+		batch := q.lines
+		q.lines = nil
+		q.size = 0
+		dropped := q.dropped
+		q.dropped = 0
+		q.mu.Unlock()
+
+		for _, l := range batch {
+			if _, err := q.w.Write(l); err != nil {
+				q.fail()
+				return
+			}
+			q.wrote(1)
+		}
+		if dropped > 0 {
+			if _, err := q.w.Write(q.dropMsg(dropped)); err != nil {
+				q.fail()
+				return
+			}
+		}
+	}
+}
+
+// fail stops queueing after a write error (the reader has gone away).
+func (q *lineQueue) fail() {
+	q.mu.Lock()
+	q.closed = true
+	q.lines = nil
+	q.size = 0
+	close(q.progress)
+	q.progress = make(chan struct{})
+	q.mu.Unlock()
+}
+
+// close stops accepting lines and waits up to timeout for the queued ones to
+// be written.
+func (q *lineQueue) close(timeout time.Duration) error {
+	q.mu.Lock()
+	q.closed = true
+	q.cond.Signal()
+	q.mu.Unlock()
+	select {
+	case <-q.done:
+		return nil
+	case <-time.After(timeout):
+		return fmt.Errorf("ui: output not flushed after %v", timeout)
+	}
+}

@@ -1,0 +1,258 @@
+package ui
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"duet/protocol"
+)
+
+// Controller is what the input loop drives. *protocol.Node satisfies it.
+type Controller interface {
+	Send(text string) (uint64, error)
+	Rekey() error
+	Replay() error
+}
+
+// Session is a Controller that also runs: *protocol.Node satisfies it.
+type Session interface {
+	Controller
+	Run(ctx context.Context) error
+}
+
+// DrainTimeout is how long quitting (/quit or end of input) waits for our
+// messages still awaiting the peer's receipt.
+const DrainTimeout = 2 * time.Second
+
+// ErrQuit is returned by the input loop when the user asked to quit
+// (/quit or end of input). It is not a failure.
+var ErrQuit = errors.New("ui: quit")
+
+// Input options.
+type InputConfig struct {
+	// MaxLine bounds a line of input in bytes (protocol.MaxTextSize when
+	// zero). Longer lines are skipped without being buffered whole and
+	// reported as an "error" event.
+	MaxLine int
+	// Drain is how long to wait for undelivered messages on quit
+	// (DrainTimeout when zero; negative: do not wait).
+	Drain time.Duration
+}
+
+func (c InputConfig) maxLine() int {
+	if c.MaxLine > 0 {
+		return c.MaxLine
+	}
+	return protocol.MaxTextSize
+}
+
+func (c InputConfig) drain() time.Duration {
+	switch {
+	case c.Drain < 0:
+		return 0
+	case c.Drain == 0:
+		return DrainTimeout
+	}
+	return c.Drain
+}
+
+// RunHeadless reads commands and messages from in until /quit, end of input
+// or ctx is done, reporting to h. It returns nil on /quit and end of input
+// (after waiting up to DrainTimeout for undelivered messages), ctx's error if
+// ctx ended first, or the error reading in.
+func RunHeadless(ctx context.Context, in io.Reader, h *Headless, ctl Controller) error {
+	return RunInput(ctx, in, h, ctl, InputConfig{})
+}
+
+// RunLines is RunHeadless for the human line mode.
+func RunLines(ctx context.Context, in io.Reader, l *Lines, ctl Controller) error {
+	return RunInput(ctx, in, l, ctl, InputConfig{})
+}
+
+// inputLine is one line read from the input, or why there is none.
+type inputLine struct {
+	text    string
+	tooLong int64 // >0: the line had this many bytes and was skipped
+	err     error // io.EOF at the end
+}
+
+// readLines reads lines from in and delivers them on out until the end of
+// input or stop is closed. A line longer than max is discarded chunk by chunk.
+func readLines(in io.Reader, max int, out chan<- inputLine, stop <-chan struct{}) {
+	r := bufio.NewReaderSize(in, max+2) // the line, "\r\n"
+	send := func(l inputLine) bool {
+		select {
+		case out <- l:
+			return true
+		case <-stop:
+			return false
+		}
+	}
+	for {
+		chunk, err := r.ReadSlice('\n')
+		if errors.Is(err, bufio.ErrBufferFull) {
+			n := int64(len(chunk))
+			for errors.Is(err, bufio.ErrBufferFull) {
+				chunk, err = r.ReadSlice('\n')
+				n += int64(len(chunk))
+			}
+			if err == nil { // do not count the line ending
+				n--
+				if len(chunk) > 1 && chunk[len(chunk)-2] == '\r' {
+					n--
+				}
+			}
+			if !send(inputLine{tooLong: n}) {
+				return
+			}
+			if err != nil {
+				send(inputLine{err: err})
+				return
+			}
+			continue
+		}
+		if len(chunk) > 0 {
+			line := strings.TrimSuffix(strings.TrimSuffix(string(chunk), "\n"), "\r")
+			if len(line) > max {
+				if !send(inputLine{tooLong: int64(len(line))}) {
+					return
+				}
+			} else if !send(inputLine{text: line}) {
+				return
+			}
+		}
+		if err != nil {
+			send(inputLine{err: err})
+			return
+		}
+	}
+}
+
+// RunInput is the input loop shared by the headless and line modes.
+func RunInput(ctx context.Context, in io.Reader, out Output, ctl Controller, cfg InputConfig) error {
+	lines := make(chan inputLine)
+	stop := make(chan struct{})
+	defer close(stop)
+	go readLines(in, cfg.maxLine(), lines, stop)
+	for {
+		var l inputLine
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case l = <-lines:
+		}
+		switch {
+		case l.err == io.EOF:
+			waitDelivered(ctx, out, cfg.drain())
+			return nil
+		case l.err != nil:
+			return fmt.Errorf("reading input: %w", l.err)
+		case l.tooLong > 0:
+			out.Emit(protocol.ErrorEvent{Err: fmt.Errorf("line of %d bytes not sent: at most %d bytes", l.tooLong, cfg.maxLine())})
+			continue
+		}
+		if quit := handleLine(l.text, out, ctl); quit {
+			waitDelivered(ctx, out, cfg.drain())
+			return nil
+		}
+	}
+}
+
+// handleLine runs one line of input and reports whether it was /quit.
+func handleLine(line string, out Output, ctl Controller) (quit bool) {
+	if line == "" {
+		return false // nothing to send
+	}
+	if strings.HasPrefix(line, "//") {
+		line = line[1:] // "//text" sends "/text"
+	} else if strings.HasPrefix(line, "/") {
+		cmd := strings.TrimSpace(line)
+		var err error
+		switch cmd {
+		case "/quit":
+			return true
+		case "/rekey":
+			err = ctl.Rekey()
+		case "/replay":
+			err = ctl.Replay()
+		default:
+			name, _, _ := strings.Cut(cmd, " ")
+			err = fmt.Errorf("unknown command %q: commands are /quit, /rekey, /replay (start a message with // to send a leading /)", snippet(name, 40))
+		}
+		if err != nil {
+			out.Emit(protocol.ErrorEvent{Err: err})
+		}
+		return false
+	}
+	// A receipt reported before Send returns is matched by pendingSet.
+	id, err := ctl.Send(line)
+	if err != nil {
+		out.Emit(protocol.ErrorEvent{Err: err})
+		return false
+	}
+	out.pending().add(id)
+	out.Queued(id, line)
+	return false
+}
+
+// waitDelivered waits until none of our messages await a receipt, for at most d.
+func waitDelivered(ctx context.Context, out Output, d time.Duration) {
+	if d <= 0 || out.pending().count() == 0 {
+		return
+	}
+	deadline := time.NewTimer(d)
+	defer deadline.Stop()
+	tick := time.NewTicker(10 * time.Millisecond)
+	defer tick.Stop()
+	for out.pending().count() > 0 {
+		select {
+		case <-ctx.Done():
+			return
+		case <-deadline.C:
+			return
+		case <-tick.C:
+		}
+	}
+}
+
+// Serve runs s and the input loop together until one of them ends: the user
+// quits (nil), ctx ends (context.Cause(ctx)), or s.Run fails (its error). In
+// every case s.Run has returned and out has been flushed when Serve returns.
+func Serve(ctx context.Context, in io.Reader, out Output, s Session, cfg InputConfig) error {
+	runCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	runErr := make(chan error, 1)
+	go func() { runErr <- s.Run(runCtx) }()
+
+	inCtx, cancelIn := context.WithCancel(ctx)
+	defer cancelIn()
+	inErr := make(chan error, 1)
+	go func() { inErr <- RunInput(inCtx, in, out, s, cfg) }()
+
+	var err error
+	select {
+	case err = <-inErr:
+		cancel()
+		<-runErr // stopped by us: its error says nothing more
+		if ctx.Err() != nil {
+			err = context.Cause(ctx)
+		}
+	case err = <-runErr:
+		cancelIn()
+		<-inErr
+		if ctx.Err() != nil {
+			err = context.Cause(ctx)
+		} else if err == nil {
+			err = errors.New("session driver stopped")
+		}
+	}
+	if cerr := out.Close(); err == nil && cerr != nil {
+		err = cerr
+	}
+	return err
+}
