@@ -33,7 +33,7 @@ const (
 	exitRuntime     = 1 // port in use, transport failure, ...
 	exitUsage       = 2 // bad flag or argument; also unimplemented subcommands
 	exitIdentity    = 3 // identity key (or known_peers) unusable, e.g. mode 0644
-	exitPeerChanged = 4 // the peer presented a key other than the recorded/pinned one
+	exitPeerChanged = 4 // before any session: the peer presented a key other than the recorded/pinned one
 )
 
 const usageText = `duet - end-to-end encrypted two-party messenger over ZeroMQ
