@@ -86,6 +86,12 @@ type MessageEvent struct {
 	Seq    uint32
 	Text   string
 	SentAt time.Time
+	// Shown, if not nil, is for the user interface to call right after the
+	// message reached the screen or stdout (before the emit callback
+	// returns): it records the message as shown in the delivery store, so
+	// that the gap in which a crash could show it twice is as small as
+	// possible. The driver records it itself if the UI does not call it.
+	Shown func()
 }
 
 // SentEvent reports a chat message sealed and handed to the transport.

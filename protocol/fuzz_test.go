@@ -187,7 +187,7 @@ func FuzzParseRecordHeader(f *testing.F) {
 func FuzzParseChat(f *testing.F) {
 	f.Add(AppendChat(nil, &Chat{ID: 1, SentAt: 2, Text: "héllo"}))
 	f.Add(AppendChat(nil, &Chat{}))
-	f.Add(append(make([]byte, 16), 0xff))
+	f.Add(append(make([]byte, ChatHeaderSize), 0xff))
 	f.Add([]byte{1, 2, 3})
 	f.Fuzz(func(t *testing.T, p []byte) {
 		c, err := ParseChat(p)

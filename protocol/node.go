@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"sync"
+	"sync/atomic"
 	"time"
 	"unicode/utf8"
 
@@ -79,12 +80,19 @@ const (
 	maxSeenIDs       = 1 << 20 // chat ids remembered for exactly-once display
 	maxResendPerTick = 4096
 	prevSessionGrace = 5 * time.Second
-	maxHelloPeers    = 64 // peer keys whose last hello time is remembered
+	maxHelloPeers    = 64   // peer keys whose last hello time is remembered
+	maxHeld          = 8192 // received messages waiting for an earlier one
 	sendRetryFor     = time.Second
 	sendRetryEvery   = 20 * time.Millisecond
 )
 
 // outMsg is a chat message this node wrote, kept until the peer's receipt.
+// heldChat is a received message waiting for the one written before it.
+type heldChat struct {
+	chat Chat
+	seq  uint32
+}
+
 type outMsg struct {
 	chat     Chat
 	lastSend time.Time // zero: never sent
@@ -99,14 +107,15 @@ type Node struct {
 	emit func(Event)
 	self crypto.Fingerprint
 
-	mu       sync.Mutex
-	pending  []*outMsg // written, not yet sealed
-	queued   int       // pending + unacked
-	peerFP   crypto.Fingerprint
-	safety   string
-	hasPeer  bool
-	wake     chan struct{}
-	commands chan func()
+	mu          sync.Mutex
+	pending     []*outMsg // written, not yet sealed
+	lastWritten uint64    // id of the last message written (the next one's Prev)
+	queued      int       // pending + unacked
+	peerFP      crypto.Fingerprint
+	safety      string
+	hasPeer     bool
+	wake        chan struct{}
+	commands    chan func()
 
 	// Owned by the Run goroutine.
 	in          chan []byte
@@ -128,10 +137,11 @@ type Node struct {
 	unacked     map[uint64]*outMsg
 	order       []uint64 // unacked ids in send order (lazily compacted)
 	seen        map[uint64]struct{}
+	held        map[uint64]heldChat // received before their Prev was shown, keyed by Prev
+	heldOrder   []uint64            // Prev keys in arrival order, for eviction
 	seenRing    []uint64
 	seenNext    int
 	receipts    []uint64
-	newSeen     []uint64 // shown this turn, to be stored before receipts go out
 	lastRecord  []byte
 	live        liveness
 	pingID      uint64
@@ -157,6 +167,7 @@ func NewNode(cfg Config, tr Transport, emit func(Event)) (*Node, error) {
 		out:         make(chan [][]byte, outQueueBatches),
 		unacked:     make(map[uint64]*outMsg),
 		seen:        make(map[uint64]struct{}),
+		held:        make(map[uint64]heldChat),
 		lastHelloTS: make(map[crypto.Fingerprint]int64),
 		live:        newLiveness(),
 		signBudget:  newTokenBucket(4, 4),
@@ -170,7 +181,9 @@ func NewNode(cfg Config, tr Transport, emit func(Event)) (*Node, error) {
 			return nil, fmt.Errorf("protocol: load delivery state: %w", err)
 		}
 		for _, c := range outbox {
+			c.Prev = n.lastWritten
 			n.pending = append(n.pending, &outMsg{chat: c})
+			n.lastWritten = c.ID
 		}
 		n.queued = len(outbox)
 		for _, id := range seen {
@@ -210,7 +223,7 @@ func (n *Node) Send(text string) (uint64, error) {
 		n.mu.Unlock()
 		return 0, fmt.Errorf("%w: %d waiting", ErrQueueFull, n.cfg.MaxUnacked)
 	}
-	m := &outMsg{chat: Chat{ID: id, SentAt: n.cfg.Now().UnixNano(), Text: text}}
+	m := &outMsg{chat: Chat{ID: id, Prev: n.lastWritten, SentAt: n.cfg.Now().UnixNano(), Text: text}}
 	if n.cfg.Store != nil {
 		if err := n.cfg.Store.Queued(m.chat); err != nil {
 			n.mu.Unlock()
@@ -218,6 +231,7 @@ func (n *Node) Send(text string) (uint64, error) {
 		}
 	}
 	n.queued++
+	n.lastWritten = id
 	n.pending = append(n.pending, m)
 	n.mu.Unlock()
 	n.signal()
@@ -764,11 +778,7 @@ func (n *Node) handleRecord(m []byte) {
 	switch h.Type {
 	case TypeChat:
 		c, _ := ParseChat(o.Payload) // validated by Open
-		n.receipts = append(n.receipts, c.ID)
-		if n.markSeen(c.ID) {
-			n.emit(MessageEvent{ID: c.ID, Seq: h.Seq, Text: c.Text, SentAt: time.Unix(0, c.SentAt)})
-			n.newSeen = append(n.newSeen, c.ID)
-		}
+		n.receiveChat(c, h.Seq)
 	case TypeReceipt:
 		ids, _ := ParseReceipt(nil, o.Payload)
 		n.delivered(ids)
@@ -783,6 +793,82 @@ func (n *Node) handleRecord(m []byte) {
 	case TypeConfirm:
 		// A repeated confirmation in an established session: nothing to do.
 	}
+}
+
+// receiveChat shows a chat message exactly once and in the order the peer
+// wrote it: a message whose Prev has not been shown is held (and not
+// acknowledged, so the peer resends it) until Prev is shown.
+func (n *Node) receiveChat(c Chat, seq uint32) {
+	if _, dup := n.seen[c.ID]; dup {
+		n.receipts = append(n.receipts, c.ID) // the first receipt may have been lost
+		return
+	}
+	if c.Prev != 0 {
+		if _, ok := n.seen[c.Prev]; !ok {
+			n.hold(c, seq)
+			return
+		}
+	}
+	for {
+		n.show(c, seq)
+		next, ok := n.held[c.ID]
+		if !ok {
+			return
+		}
+		delete(n.held, c.ID)
+		if _, dup := n.seen[next.chat.ID]; dup {
+			return
+		}
+		c, seq = next.chat, next.seq
+	}
+}
+
+func (n *Node) hold(c Chat, seq uint32) {
+	if _, ok := n.held[c.Prev]; !ok {
+		for len(n.held) >= maxHeld && len(n.heldOrder) > 0 {
+			// The oldest waits for a message that may never come (its
+			// sender lost it); dropping it unacknowledged loses nothing the
+			// sender still has.
+			delete(n.held, n.heldOrder[0])
+			n.heldOrder = n.heldOrder[1:]
+		}
+		n.heldOrder = append(n.heldOrder, c.Prev)
+	}
+	n.held[c.Prev] = heldChat{chat: c, seq: seq}
+	if len(n.heldOrder) > 2*maxHeld { // compact keys already released
+		kept := n.heldOrder[:0]
+		for _, k := range n.heldOrder {
+			if _, ok := n.held[k]; ok {
+				kept = append(kept, k)
+			}
+		}
+		n.heldOrder = kept
+	}
+}
+
+// show emits a message and records it as seen right away: a crash between
+// the two writes (microseconds) is the only way a message can be shown
+// twice; it is never acknowledged before both.
+func (n *Node) show(c Chat, seq uint32) {
+	n.markSeen(c.ID)
+	ev := MessageEvent{ID: c.ID, Seq: seq, Text: c.Text, SentAt: time.Unix(0, c.SentAt)}
+	var recorded atomic.Bool
+	var storeErr error
+	if n.cfg.Store != nil {
+		ev.Shown = func() {
+			if recorded.CompareAndSwap(false, true) {
+				storeErr = n.cfg.Store.Seen([]uint64{c.ID})
+			}
+		}
+	}
+	n.emit(ev)
+	if ev.Shown != nil {
+		ev.Shown() // no-op if the UI called it; emit has returned either way
+		if storeErr != nil {
+			n.emit(ErrorEvent{Err: storeErr})
+		}
+	}
+	n.receipts = append(n.receipts, c.ID)
 }
 
 // markSeen records a chat id and reports whether it is new.
@@ -834,12 +920,6 @@ func (n *Node) delivered(ids []uint64) {
 }
 
 func (n *Node) sendReceipts() {
-	if len(n.newSeen) > 0 && n.cfg.Store != nil {
-		if err := n.cfg.Store.Seen(n.newSeen); err != nil {
-			n.emit(ErrorEvent{Err: err})
-		}
-	}
-	n.newSeen = n.newSeen[:0]
 	for len(n.receipts) > 0 && n.sess != nil {
 		k := min(len(n.receipts), MaxReceiptIDs)
 		n.sealAndQueue(TypeReceipt, AppendReceipt(nil, n.receipts[:k]))
@@ -911,9 +991,18 @@ func (n *Node) pump() {
 	}
 }
 
+// chatPayload encodes m, keeping Prev only while the peer has not
+// acknowledged it (an acknowledged message has been shown).
+func (n *Node) chatPayload(m *outMsg) []byte {
+	c := m.chat
+	if _, unacked := n.unacked[c.Prev]; !unacked {
+		c.Prev = 0
+	}
+	return AppendChat(make([]byte, 0, ChatHeaderSize+len(c.Text)), &c)
+}
+
 func (n *Node) sendChat(m *outMsg) {
-	payload := AppendChat(make([]byte, 0, 16+len(m.chat.Text)), &m.chat)
-	if seq, ok := n.sealAndQueue(TypeChat, payload); ok {
+	if seq, ok := n.sealAndQueue(TypeChat, n.chatPayload(m)); ok {
 		first := m.lastSend.IsZero()
 		m.lastSend = n.now
 		if first {
@@ -937,8 +1026,7 @@ func (n *Node) resend(limit int) {
 		if !ok || (!m.lastSend.IsZero() && n.now.Sub(m.lastSend) < n.cfg.ResendAfter) {
 			continue
 		}
-		payload := AppendChat(make([]byte, 0, 16+len(m.chat.Text)), &m.chat)
-		if _, ok := n.sealAndQueue(TypeChat, payload); ok {
+		if _, ok := n.sealAndQueue(TypeChat, n.chatPayload(m)); ok {
 			m.lastSend = n.now
 			sent++
 		}

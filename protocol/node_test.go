@@ -2,6 +2,7 @@ package protocol
 
 import (
 	"fmt"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -60,4 +61,85 @@ func TestNodeHandshakeAndChat(t *testing.T) {
 		l, ok := e.(LiveEvent)
 		return ok && l.State == LiveLive && l.Authenticated
 	})
+}
+
+// TestNodeInOrderAfterLoss drops two chat records in flight: the later
+// messages arrive first but are held until the resent ones arrive, so the
+// receiver shows all of them exactly once and in the order written.
+func TestNodeInOrderAfterLoss(t *testing.T) {
+	p := startPair(t, func(a, b *Config) { a.ResendAfter = 100 * time.Millisecond })
+	p.establish(t)
+	var dropped atomic.Int32
+	p.pa.SetFilter(func(m []byte) [][]byte {
+		if len(m) > 1 && m[1] == TypeChat && dropped.Load() < 2 {
+			if c := dropped.Add(1); c <= 2 {
+				return nil
+			}
+		}
+		return [][]byte{m}
+	})
+	const n = 20
+	for i := 0; i < n; i++ {
+		if _, err := p.a.Send(fmt.Sprintf("m%02d", i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	p.ra.waitFor(t, 10*time.Second, "all delivered", func(Event) bool {
+		return p.ra.count(func(e Event) bool { _, ok := e.(DeliveredEvent); return ok }) >= n
+	})
+	var got []string
+	for _, e := range p.rb.snapshot() {
+		if m, ok := e.(MessageEvent); ok {
+			got = append(got, m.Text)
+		}
+	}
+	if dropped.Load() < 2 {
+		t.Fatalf("filter dropped %d records, want 2", dropped.Load())
+	}
+	if len(got) != n {
+		t.Fatalf("shown %d messages, want %d: %v", len(got), n, got)
+	}
+	for i, s := range got {
+		if s != fmt.Sprintf("m%02d", i) {
+			t.Fatalf("message %d shown as %q; order: %v", i, s, got)
+		}
+	}
+}
+
+// TestReceiveChatHoldsUntilPrev feeds a node's receive path directly.
+func TestReceiveChatHoldsUntilPrev(t *testing.T) {
+	id := testIdentities(t)
+	pa, _ := NewPipe(1)
+	r := newRecorder()
+	n, err := NewNode(Config{Identity: id[0]}, pa, r.emit)
+	if err != nil {
+		t.Fatal(err)
+	}
+	shown := func() (ids []uint64) {
+		for _, e := range r.snapshot() {
+			if m, ok := e.(MessageEvent); ok {
+				ids = append(ids, m.ID)
+			}
+		}
+		return ids
+	}
+	n.receiveChat(Chat{ID: 3, Prev: 2, Text: "c"}, 13)
+	n.receiveChat(Chat{ID: 2, Prev: 1, Text: "b"}, 12)
+	if got := shown(); len(got) != 0 || len(n.receipts) != 0 {
+		t.Fatalf("held messages shown %v or acknowledged %v", got, n.receipts)
+	}
+	n.receiveChat(Chat{ID: 1, Text: "a"}, 11)
+	if got := fmt.Sprint(shown()); got != "[1 2 3]" {
+		t.Fatalf("shown %s, want [1 2 3]", got)
+	}
+	n.receiveChat(Chat{ID: 2, Prev: 1, Text: "b"}, 14) // a resend
+	if got := fmt.Sprint(shown()); got != "[1 2 3]" {
+		t.Fatalf("resend shown again: %s", got)
+	}
+	if fmt.Sprint(n.receipts) != "[1 2 3 2]" {
+		t.Fatalf("receipts %v, want every shown id and the duplicate", n.receipts)
+	}
+	if len(n.held) != 0 {
+		t.Fatalf("%d messages still held", len(n.held))
+	}
 }

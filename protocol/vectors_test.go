@@ -366,7 +366,7 @@ func checkHandshakeVector(t *testing.T, v *handshakeVector) {
 	eq("confirm A", open("confirm A", v.ConfirmA, v.KeyAB, TypeConfirm, v.SeqA+1), th[:])
 	eq("confirm B", open("confirm B", v.ConfirmB, v.KeyBA, TypeConfirm, v.SeqB+1), th[:])
 	chat := open("chat A", v.ChatA, v.KeyAB, TypeChat, v.SeqA+2)
-	if binary.BigEndian.Uint64(chat) != v.ChatAID || string(chat[16:]) != v.ChatAText {
+	if binary.BigEndian.Uint64(chat) != v.ChatAID || string(chat[ChatHeaderSize:]) != v.ChatAText {
 		t.Fatalf("chat payload %x", chat)
 	}
 	fa, fb := pkA.Fingerprint(), pkB.Fingerprint()

@@ -246,9 +246,17 @@ func ParseRecordHeader(b []byte) (RecordHeader, error) {
 	return h, nil
 }
 
-// Chat is the payload of a chat record: id(8) sent_at(8) text.
+// ChatHeaderSize is id(8) prev(8) sent_at(8), before the text.
+const ChatHeaderSize = 24
+
+// Chat is the payload of a chat record: id(8) prev(8) sent_at(8) text.
 type Chat struct {
-	ID     uint64
+	ID uint64
+	// Prev is the id of the message the sender wrote just before this one
+	// if that one was not yet acknowledged when this record was sealed,
+	// else 0. The receiver shows a message only after its Prev, so messages
+	// appear in the order they were written even when resends cross.
+	Prev   uint64
 	SentAt int64 // Unix nanoseconds when the user wrote it (kept across resends)
 	Text   string
 }
@@ -256,16 +264,17 @@ type Chat struct {
 // AppendChat encodes c.
 func AppendChat(dst []byte, c *Chat) []byte {
 	dst = binary.BigEndian.AppendUint64(dst, c.ID)
+	dst = binary.BigEndian.AppendUint64(dst, c.Prev)
 	dst = binary.BigEndian.AppendUint64(dst, uint64(c.SentAt))
 	return append(dst, c.Text...)
 }
 
 // checkChat validates a chat payload without copying it.
 func checkChat(p []byte) error {
-	if len(p) < 16 {
+	if len(p) < ChatHeaderSize {
 		return fmt.Errorf("%w: chat payload of %d bytes", ErrMalformed, len(p))
 	}
-	text := p[16:]
+	text := p[ChatHeaderSize:]
 	if len(text) > MaxTextSize {
 		return fmt.Errorf("%w: chat text of %d bytes", ErrTooLarge, len(text))
 	}
@@ -282,8 +291,9 @@ func ParseChat(p []byte) (Chat, error) {
 	}
 	return Chat{
 		ID:     binary.BigEndian.Uint64(p),
-		SentAt: int64(binary.BigEndian.Uint64(p[8:])),
-		Text:   string(p[16:]),
+		Prev:   binary.BigEndian.Uint64(p[8:]),
+		SentAt: int64(binary.BigEndian.Uint64(p[16:])),
+		Text:   string(p[ChatHeaderSize:]),
 	}, nil
 }
 

@@ -173,7 +173,7 @@ func TestWireWrongLengths(t *testing.T) {
 			func(b []byte) error { _, err := ParseRecordHeader(b); return err },
 			func(n int) bool { return n >= MinRecordSize }},
 		{"chat", AppendChat(nil, &Chat{ID: 1}), func(b []byte) error { _, err := ParseChat(b); return err },
-			func(n int) bool { return n >= 16 }},
+			func(n int) bool { return n >= ChatHeaderSize }},
 		{"receipt", AppendReceipt(nil, []uint64{1, 2, 3}), func(b []byte) error { _, err := ParseReceipt(nil, b); return err },
 			func(n int) bool { return n > 0 && n%8 == 0 }},
 		{"ping payload", make([]byte, 8), func(b []byte) error { _, err := ParsePingPayload(b); return err },
@@ -235,8 +235,8 @@ func TestWirePayloadRejections(t *testing.T) {
 			_, err := ParseChat(AppendChat(nil, &Chat{Text: string(make([]byte, MaxTextSize+1))}))
 			return err
 		}(), ErrTooLarge},
-		{"chat invalid UTF-8", func() error { _, err := ParseChat(append(make([]byte, 16), 0xff, 0xfe)); return err }(), ErrMalformed},
-		{"chat truncated UTF-8", func() error { _, err := ParseChat(append(make([]byte, 16), "世"[:2]...)); return err }(), ErrMalformed},
+		{"chat invalid UTF-8", func() error { _, err := ParseChat(append(make([]byte, ChatHeaderSize), 0xff, 0xfe)); return err }(), ErrMalformed},
+		{"chat truncated UTF-8", func() error { _, err := ParseChat(append(make([]byte, ChatHeaderSize), "世"[:2]...)); return err }(), ErrMalformed},
 		{"receipt too many ids", func() error { _, err := ParseReceipt(nil, make([]byte, 8*(MaxReceiptIDs+1))); return err }(), ErrMalformed},
 		{"confirm short", checkRecordPayload(TypeConfirm, make([]byte, HashSize-1)), ErrMalformed},
 		{"rekey with payload", checkRecordPayload(TypeRekey, []byte{0}), ErrMalformed},
@@ -251,7 +251,7 @@ func TestWirePayloadRejections(t *testing.T) {
 	for _, c := range []struct {
 		typ byte
 		p   []byte
-	}{{TypeConfirm, make([]byte, HashSize)}, {TypeRekey, nil}, {TypePing, make([]byte, 8)}, {TypeReceipt, make([]byte, 8)}, {TypeChat, make([]byte, 16)}} {
+	}{{TypeConfirm, make([]byte, HashSize)}, {TypeRekey, nil}, {TypePing, make([]byte, 8)}, {TypeReceipt, make([]byte, 8)}, {TypeChat, make([]byte, ChatHeaderSize)}} {
 		if err := checkRecordPayload(c.typ, c.p); err != nil {
 			t.Errorf("type %x valid payload: %v", c.typ, err)
 		}

@@ -69,23 +69,20 @@ func (h *Headless) encode(v any) []byte {
 	return b.Bytes()
 }
 
-// Emit writes ev as one JSON line. It is safe for concurrent use and never
-// blocks on a slow stdout (see MaxQueuedBytes).
+// Emit writes ev as one JSON line. It is safe for concurrent use. Only a
+// received message waits until its line is written (see putSync); other
+// events are queued and never block (see MaxQueuedBytes).
 func (h *Headless) Emit(ev protocol.Event) {
 	if d, ok := ev.(protocol.DeliveredEvent); ok {
 		h.p.delivered(d.ID)
 	}
 	line := h.encode(h.marshalEvent(ev))
-	if _, ok := ev.(protocol.MessageEvent); ok {
-		h.q.putSync(line, syncTimeout)
+	if m, ok := ev.(protocol.MessageEvent); ok {
+		h.q.putSync(line, m.Shown)
 		return
 	}
 	h.q.put(line)
 }
-
-// syncTimeout bounds how long emitting a received message waits for it to
-// reach stdout (see lineQueue.putSync).
-const syncTimeout = time.Second
 
 // Ready writes the "ready" line.
 func (h *Headless) Ready(main, sub int, fingerprint string) {

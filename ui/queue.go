@@ -13,6 +13,12 @@ import (
 // never lost silently, and emitting never blocks the session driver.
 const MaxQueuedBytes = 64 << 20
 
+// queuedLine is one line and what to run right after it is written.
+type queuedLine struct {
+	b     []byte
+	after func()
+}
+
 // lineQueue writes lines to w from one goroutine, in the order they were
 // queued. put never blocks.
 type lineQueue struct {
@@ -22,7 +28,7 @@ type lineQueue struct {
 
 	mu      sync.Mutex
 	cond    *sync.Cond
-	lines   [][]byte
+	lines   []queuedLine
 	size    int
 	dropped int
 	closed  bool
@@ -31,7 +37,6 @@ type lineQueue struct {
 	queued   uint64        // lines accepted so far
 	written  uint64        // lines written so far
 	progress chan struct{} // closed and replaced whenever written grows
-	slow     bool          // a waitWritten timed out; no waiting until caught up
 }
 
 func newLineQueue(w io.Writer, max int, dropMsg func(int) []byte) *lineQueue {
@@ -58,51 +63,38 @@ func (q *lineQueue) add(line []byte) (seq uint64, ok bool) {
 		q.dropped++
 		return 0, false
 	}
-	q.lines = append(q.lines, line)
+	q.lines = append(q.lines, queuedLine{b: line})
 	q.size += len(line)
 	q.queued++
 	q.cond.Signal()
 	return q.queued, true
 }
 
-// syncMaxBacklog is the number of unwritten lines beyond which putSync stops
-// waiting: a reader that is behind gets buffering, not backpressure.
-const syncMaxBacklog = 256
-
-// putSync queues line and waits until it has been written, for at most
-// timeout. Used for received chat messages, so that a message is on stdout
-// before the driver acknowledges it, as long as stdout keeps up. When the
-// reader is behind (more than syncMaxBacklog lines unwritten) it does not
-// wait, and after one timeout it stops waiting until the queue has been
-// written out: a slow or stuck stdout never throttles the driver.
-func (q *lineQueue) putSync(line []byte, timeout time.Duration) {
-	seq, ok := q.add(line)
-	if !ok {
-		return
-	}
+// putSync queues line, even past the bound, and waits until it has been
+// written (or the output has failed or closed). Used for received chat
+// messages: a message is on stdout before the driver records it as shown and
+// acknowledges it, so a crash never loses one. A reader that stops reading
+// stdout therefore stalls the driver, as a full pipe stalls any Unix
+// program; the peer then sees this node's liveness degrade.
+//
+// after, if not nil, runs on the writing goroutine right after the line is
+// written, so that whatever it records follows the write as closely as
+// possible.
+func (q *lineQueue) putSync(line []byte, after func()) {
 	q.mu.Lock()
-	if q.slow || q.queued-q.written > syncMaxBacklog {
-		// stdout is behind: buffer instead of throttling the driver.
+	if q.closed {
 		q.mu.Unlock()
 		return
 	}
-	var deadline <-chan time.Time
+	q.lines = append(q.lines, queuedLine{b: line, after: after})
+	q.size += len(line)
+	q.queued++
+	seq := q.queued
+	q.cond.Signal()
 	for q.written < seq && !q.closed {
 		ch := q.progress
 		q.mu.Unlock()
-		if deadline == nil {
-			t := time.NewTimer(timeout)
-			defer t.Stop()
-			deadline = t.C
-		}
-		select {
-		case <-ch:
-		case <-deadline:
-			q.mu.Lock()
-			q.slow = true
-			q.mu.Unlock()
-			return
-		}
+		<-ch
 		q.mu.Lock()
 	}
 	q.mu.Unlock()
@@ -112,9 +104,6 @@ func (q *lineQueue) putSync(line []byte, timeout time.Duration) {
 func (q *lineQueue) wrote(n int) {
 	q.mu.Lock()
 	q.written += uint64(n)
-	if q.written == q.queued {
-		q.slow = false
-	}
 	close(q.progress)
 	q.progress = make(chan struct{})
 	q.mu.Unlock()
@@ -139,9 +128,12 @@ func (q *lineQueue) run() {
 		q.mu.Unlock()
 
 		for _, l := range batch {
-			if _, err := q.w.Write(l); err != nil {
+			if _, err := q.w.Write(l.b); err != nil {
 				q.fail()
 				return
+			}
+			if l.after != nil {
+				l.after()
 			}
 			q.wrote(1)
 		}
