@@ -17,7 +17,7 @@ import (
 // peer restart (the receiver's socket closed, a new one bound on the same
 // port), over the stock "tcp" transport. It documents why duet uses
 // DEALER -> ROUTER with automatic reconnect and unlimited redials (see
-// DESIGN.md). It leaks goroutines on purpose (deadlocked senders), so it
+// docs/DESIGN.md). It leaks goroutines on purpose (deadlocked senders), so it
 // runs only with DUET_ZMQ_EXPERIMENTS=1.
 func TestZmq4Patterns(t *testing.T) {
 	if os.Getenv("DUET_ZMQ_EXPERIMENTS") == "" {

@@ -6,7 +6,7 @@
 // trusts whatever reaches its port; duet therefore registers its own zmq4
 // transport, "duet-tcp", whose listener and connections check every ZMTP
 // greeting, READY command and frame header before zmq4 sees them. See
-// DESIGN.md.
+// docs/DESIGN.md.
 //
 // net knows no cryptography: it carries what it is given.
 package net
