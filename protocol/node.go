@@ -129,6 +129,7 @@ type Node struct {
 	resp        *Responder
 	attempt     time.Time                    // start of the handshake attempt, zero if none
 	progress    time.Time                    // last handshake progress
+	verified    time.Time                    // last verified hello from the candidate peer key
 	lastHelloTS map[crypto.Fingerprint]int64 // newest hello accepted per peer key
 	pendingSess *Session
 	sess        *Session
@@ -545,10 +546,13 @@ func (n *Node) handlePublicKey(m []byte) {
 		n.sendPublicKey(false)
 	}
 	if n.peer == nil || n.peer.Fingerprint() != fp {
-		if n.peer != nil && !n.attempt.IsZero() && n.now.Sub(n.progress) < n.cfg.StepTimeout {
-			return // keep a live attempt with another key; it retries if stalled
+		// Keep an attempt whose peer proved its key (a verified hello) in
+		// the last step timeout; any other candidate key is replaced, so
+		// a flood of junk under one key cannot lock out another.
+		if n.peer != nil && !n.verified.IsZero() && n.now.Sub(n.verified) < n.cfg.StepTimeout {
+			return
 		}
-		n.peer, n.init, n.resp, n.pendingSess = pk, nil, nil, nil
+		n.peer, n.init, n.resp, n.pendingSess, n.verified = pk, nil, nil, nil, time.Time{}
 	}
 	if !n.isInitiator(fp) {
 		return // B waits for A's hello
@@ -605,6 +609,7 @@ func (n *Node) handleHello(m []byte) {
 		return
 	}
 	n.lastHelloTS[peerFP] = h.Timestamp
+	n.verified = n.now
 	n.resp, n.init, n.pendingSess = resp, nil, nil
 	n.attempt, n.progress = n.now, n.now
 	n.queue(hb)
@@ -649,7 +654,7 @@ func (n *Node) handleHelloB(m []byte) {
 		n.dropBlockedPeer()
 		return
 	}
-	n.progress = n.now
+	n.progress, n.verified = n.now, n.now
 	n.queue(kt)
 	n.handshakeEvent(StepPublicKeys, nil)
 	n.handshakeEvent(StepHello, nil)

@@ -1,7 +1,9 @@
 package protocol
 
 import (
+	"context"
 	"fmt"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -141,5 +143,49 @@ func TestReceiveChatHoldsUntilPrev(t *testing.T) {
 	}
 	if len(n.held) != 0 {
 		t.Fatalf("%d messages still held", len(n.held))
+	}
+}
+
+// TestNodeJunkKeyFloodDoesNotLockOutPeer floods A with an attacker's public
+// key and forged hellos under it while the real peer starts: the attacker's
+// candidacy never proved anything, so the peer's key replaces it and the
+// session is established.
+func TestNodeJunkKeyFloodDoesNotLockOutPeer(t *testing.T) {
+	id := testIdentities(t)
+	pa, pb := NewPipe(4096)
+	t.Cleanup(func() { pa.Close(); pb.Close() })
+	ra, rb := newRecorder(), newRecorder()
+	a, _ := NewNode(Config{Identity: id[0], PingInterval: 50 * time.Millisecond, StepTimeout: 300 * time.Millisecond}, pa, ra.emit)
+	b, _ := NewNode(Config{Identity: id[1], PingInterval: 50 * time.Millisecond, StepTimeout: 300 * time.Millisecond}, pb, rb.emit)
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	defer func() { cancel(); wg.Wait() }()
+	wg.Add(1)
+	go func() { defer wg.Done(); a.Run(ctx) }()
+	attackerKey := AppendPublicKey(nil, PublicKeyMsg{ReplyRequested: true, DER: id[2].Public().DER()})
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		junk := make([]byte, HelloSize)
+		junk[0], junk[1] = Version, TypeHello
+		for i := 0; ctx.Err() == nil; i++ {
+			if pa.Inject(ctx, attackerKey) != nil {
+				return
+			}
+			junk[2] = byte(1 + i%2)
+			junk[100] = byte(i)
+			if pa.Inject(ctx, append([]byte(nil), junk...)) != nil {
+				return
+			}
+			time.Sleep(200 * time.Microsecond)
+		}
+	}()
+	time.Sleep(200 * time.Millisecond)
+	wg.Add(1)
+	go func() { defer wg.Done(); b.Run(ctx) }()
+	ra.waitFor(t, 5*time.Second, "A established with B under the flood", isEstablished)
+	rb.waitFor(t, 5*time.Second, "B established under the flood", isEstablished)
+	if fp, _, _ := a.Peer(); fp != b.Fingerprint() {
+		t.Fatalf("A's session is with %s, want B", fp)
 	}
 }
