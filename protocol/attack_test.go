@@ -192,7 +192,8 @@ func TestAttackKeySubstitution(t *testing.T) {
 							return nil
 						}
 						swapped.Add(1)
-						return [][]byte{AppendPublicKey(nil, PublicKeyMsg{ReplyRequested: pk.ReplyRequested, DER: sub.Public().DER()})}
+						// An on-path attacker sees and keeps the challenge and echo.
+						return [][]byte{AppendPublicKey(nil, PublicKeyMsg{ReplyRequested: pk.ReplyRequested, Challenge: pk.Challenge, Echo: pk.Echo, DER: sub.Public().DER()})}
 					}
 					return [][]byte{m}
 				})
@@ -303,8 +304,10 @@ func garbageHello(tb testing.TB) []byte {
 	return b
 }
 
-// TestAttackHelloFlood: 5,000 forged hellos cost at most the verify token
-// bucket's RSA verifications, and the session keeps working.
+// TestAttackHelloFlood: 5,000 forged hellos carrying B's challenge (an
+// attacker on the path, who sees it) cost at most the verify token bucket's
+// RSA verifications, and the session keeps working. Without the challenge,
+// they cost none: TestNodeDropsWrongCookie.
 func TestAttackHelloFlood(t *testing.T) {
 	p := startPair(t, nil)
 	p.establish(t)
@@ -312,6 +315,7 @@ func TestAttackHelloFlood(t *testing.T) {
 	flood := make([][]byte, n)
 	for i := range flood {
 		flood[i] = garbageHello(t)
+		SetCookie(flood[i], p.b.challenge)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
@@ -608,5 +612,34 @@ func TestNodeBadConfirmLeavesStateUnchanged(t *testing.T) {
 	n.handle(good)
 	if n.sess != sb {
 		t.Fatalf("good confirm after a bad one did not establish: %v", r.snapshot())
+	}
+}
+
+// TestNodeDropsWrongCookie: hellos and key transports whose cookie is not
+// the receiver's challenge are dropped before any RSA work or rejection
+// event, so a host that cannot see the receiver's outgoing traffic cannot
+// make it verify anything; the session keeps working.
+func TestNodeDropsWrongCookie(t *testing.T) {
+	p := startPair(t, nil)
+	p.establish(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	for i := 0; i < 5000; i++ {
+		m := garbageHello(t)
+		if i%2 == 1 {
+			m = randBytes(t, KeyTransportSize)
+			m[0], m[1] = Version, TypeKeyTransport
+		}
+		if err := p.pb.Inject(ctx, m); err != nil {
+			t.Fatal(err)
+		}
+	}
+	tokens := p.b.verifyBudg.tokens
+	roundTrip(t, p, "after wrong cookies")
+	if c := p.rb.count(func(e Event) bool { _, ok := e.(RejectedEvent); return ok }); c != 0 {
+		t.Errorf("%d rejections: wrong-cookie messages reached verification", c)
+	}
+	if tokens < 99 {
+		t.Errorf("verify budget spent on wrong cookies: %.0f tokens left", tokens)
 	}
 }

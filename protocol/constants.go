@@ -79,10 +79,11 @@ const (
 
 // Fixed message sizes.
 const (
-	HelloSize        = 2 + 1 + NonceSize + TimestampSize + X25519Size + RSASize // 311
-	helloSignedSize  = NonceSize + TimestampSize + X25519Size                   // 52
-	KeyTransportSize = 2 + RSASize + MACSize + RSASize                          // 546
-	AckSize          = 2 + RSASize + MACSize                                    // 290
+	CookieSize       = 8                                                                     // echo of the receiver's challenge, in hellos and key transports
+	HelloSize        = 2 + 1 + CookieSize + NonceSize + TimestampSize + X25519Size + RSASize // 319
+	helloSignedSize  = NonceSize + TimestampSize + X25519Size                                // 52
+	KeyTransportSize = 2 + CookieSize + RSASize + MACSize + RSASize                          // 554
+	AckSize          = 2 + RSASize + MACSize                                                 // 290
 	PlainPingSize    = 2 + 8
 	ktPlainSize      = SessionKeyLen + SeqSize + TimestampSize // 44
 	ackPlainSize     = len(AckMagic) + SeqSize + TimestampSize // 15

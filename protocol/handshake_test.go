@@ -134,10 +134,10 @@ func TestHandshakeHelloARejections(t *testing.T) {
 			return flip(helloAt(t, id[0], testNow), HelloSize-10, 0x01)
 		}, nil, ErrBadSignature},
 		{"flipped nonce byte", func(t *testing.T) []byte {
-			return flip(helloAt(t, id[0], testNow), 3, 0x80)
+			return flip(helloAt(t, id[0], testNow), 3+CookieSize, 0x80)
 		}, nil, ErrBadSignature},
 		{"flipped ephemeral byte", func(t *testing.T) []byte {
-			return flip(helloAt(t, id[0], testNow), 3+NonceSize+TimestampSize, 0x01)
+			return flip(helloAt(t, id[0], testNow), 3+CookieSize+NonceSize+TimestampSize, 0x01)
 		}, nil, ErrBadSignature},
 		{"signed by a third key", func(t *testing.T) []byte {
 			return helloAt(t, id[2], testNow)
@@ -158,7 +158,7 @@ func TestHandshakeHelloARejections(t *testing.T) {
 			return flip(helloAt(t, id[0], testNow.Add(w+time.Second)), HelloSize-1, 0x01)
 		}, nil, ErrBadSignature},
 		{"timestamp rewritten", func(t *testing.T) []byte {
-			return flip(helloAt(t, id[0], testNow), 3+NonceSize+TimestampSize-1, 0x01)
+			return flip(helloAt(t, id[0], testNow), 3+CookieSize+NonceSize+TimestampSize-1, 0x01)
 		}, nil, ErrBadSignature},
 		{"responder role", func(t *testing.T) []byte {
 			m := helloAt(t, id[0], testNow)
@@ -315,16 +315,17 @@ func TestHandshakeKeyTransportRejections(t *testing.T) {
 	f := newFlow(t, 3)
 	region := func(i int) string {
 		switch {
-		case i < 2+RSASize:
+		case i < 2+CookieSize+RSASize:
 			return "ciphertext"
-		case i < 2+RSASize+MACSize:
+		case i < 2+CookieSize+RSASize+MACSize:
 			return "mac"
 		}
 		return "signature"
 	}
-	// Every byte after the prefix is covered by the signature.
+	// Every byte after the prefix and the cookie is covered by the
+	// signature (the cookie is checked by the driver, TestNodeDropsWrongCookie).
 	before := snapResp(f.resp)
-	for i := 2; i < KeyTransportSize; i++ {
+	for i := 2 + CookieSize; i < KeyTransportSize; i++ {
 		_, res, err := f.resp.HandleKeyTransport(flip(f.kt, i, 0x01<<(i%8)), testNow)
 		if !errors.Is(err, ErrBadSignature) || res != nil {
 			t.Fatalf("%s byte %d flipped: %v, want ErrBadSignature", region(i), i, err)

@@ -3,6 +3,7 @@ package protocol
 import (
 	"context"
 	cryptorand "crypto/rand"
+	"crypto/subtle"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -23,7 +24,12 @@ type Config struct {
 	// It implements key pinning (known_peers, --peer-fingerprint). A non-nil
 	// error aborts the handshake; errors wrapping crypto.ErrKeyChanged are
 	// reported with reason "key-changed".
-	VerifyPeer    func(peer *crypto.PublicKey) error
+	VerifyPeer func(peer *crypto.PublicKey) error
+	// KnownPeer reports whether fp is the key already pinned or recorded
+	// for this peer (nil: none is). Such a key is preferred: while it is
+	// the handshake candidate, no other key can displace it, so a flood of
+	// public keys cannot lock out the known peer.
+	KnownPeer     func(fp crypto.Fingerprint) bool
 	Window        time.Duration    // accepted timestamp skew either way (30 s)
 	PingInterval  time.Duration    // (1 s)
 	StepTimeout   time.Duration    // per handshake step before a retry (2 s)
@@ -69,6 +75,9 @@ func (c *Config) fill() error {
 	}
 	if c.VerifyPeer == nil {
 		c.VerifyPeer = func(*crypto.PublicKey) error { return nil }
+	}
+	if c.KnownPeer == nil {
+		c.KnownPeer = func(crypto.Fingerprint) bool { return false }
 	}
 	return nil
 }
@@ -118,38 +127,42 @@ type Node struct {
 	commands    chan func()
 
 	// Owned by the Run goroutine.
-	in          chan []byte
-	out         chan [][]byte
-	batch       [][]byte
-	batchBytes  int
-	now         time.Time
-	peer        *crypto.PublicKey
-	blockedPeer crypto.Fingerprint // a key VerifyPeer refused; ignored afterwards
-	init        *Initiator
-	resp        *Responder
-	attempt     time.Time                    // start of the handshake attempt, zero if none
-	progress    time.Time                    // last handshake progress
-	verified    time.Time                    // last verified hello from the candidate peer key
-	lastHelloTS map[crypto.Fingerprint]int64 // newest hello accepted per peer key
-	pendingSess *Session
-	sess        *Session
-	prevSess    *Session
-	prevUntil   time.Time
-	unacked     map[uint64]*outMsg
-	order       []uint64 // unacked ids in send order (lazily compacted)
-	seen        map[uint64]struct{}
-	held        map[uint64]heldChat // received before their Prev was shown, keyed by Prev
-	heldOrder   []uint64            // Prev keys in arrival order, for eviction
-	seenRing    []uint64
-	seenNext    int
-	receipts    []uint64
-	lastRecord  []byte
-	live        liveness
-	pingID      uint64
-	signBudget  *tokenBucket // private-key work for unauthenticated input
-	verifyBudg  *tokenBucket
-	replyBudget *tokenBucket
-	openBuf     []byte
+	in            chan []byte
+	out           chan [][]byte
+	batch         [][]byte
+	batchBytes    int
+	now           time.Time
+	peer          *crypto.PublicKey
+	blockedPeer   crypto.Fingerprint // a key VerifyPeer refused; ignored afterwards
+	init          *Initiator
+	resp          *Responder
+	attempt       time.Time           // start of the handshake attempt, zero if none
+	progress      time.Time           // last handshake progress
+	verified      time.Time           // last verified hello from the candidate peer key
+	challenge     [ChallengeSize]byte // ours, for the life of the process
+	peerChallenge [ChallengeSize]byte // the candidate's, echoed in our public keys
+	reachable     bool                // the candidate echoed our challenge
+	selfDER       []byte
+	lastHelloTS   map[crypto.Fingerprint]int64 // newest hello accepted per peer key
+	pendingSess   *Session
+	sess          *Session
+	prevSess      *Session
+	prevUntil     time.Time
+	unacked       map[uint64]*outMsg
+	order         []uint64 // unacked ids in send order (lazily compacted)
+	seen          map[uint64]struct{}
+	held          map[uint64]heldChat // received before their Prev was shown, keyed by Prev
+	heldOrder     []uint64            // Prev keys in arrival order, for eviction
+	seenRing      []uint64
+	seenNext      int
+	receipts      []uint64
+	lastRecord    []byte
+	live          liveness
+	pingID        uint64
+	signBudget    *tokenBucket // private-key work for unauthenticated input
+	verifyBudg    *tokenBucket
+	replyBudget   *tokenBucket
+	openBuf       []byte
 }
 
 // NewNode returns a node that will run over tr and report through emit.
@@ -176,6 +189,10 @@ func NewNode(cfg Config, tr Transport, emit func(Event)) (*Node, error) {
 		replyBudget: newTokenBucket(20, 10),
 		openBuf:     make([]byte, 0, 2048),
 	}
+	if _, err := io.ReadFull(cfg.Rand, n.challenge[:]); err != nil {
+		return nil, fmt.Errorf("protocol: challenge: %w", err)
+	}
+	n.selfDER = cfg.Identity.Public().DER()
 	if cfg.Store != nil {
 		outbox, seen, err := cfg.Store.Load()
 		if err != nil {
@@ -448,7 +465,13 @@ func (n *Node) handle(m []byte) {
 	case TypePublicKey:
 		n.handlePublicKey(m)
 	case TypeHello, TypeKeyTransport:
-		// Both cost an RSA verification before anything else: bound them.
+		// Both cost an RSA verification. First the cookie: only a host that
+		// receives what we send to our sub port knows our challenge, so a
+		// flood from anywhere else is dropped for the price of a compare.
+		// Then the budget.
+		if c, ok := Cookie(m); !ok || subtle.ConstantTimeCompare(c[:], n.challenge[:]) != 1 {
+			return
+		}
 		if !n.verifyBudg.allow(n.now) {
 			return // flood: dropped without spending RSA time
 		}
@@ -495,7 +518,10 @@ func (n *Node) kickHandshake() {
 func (n *Node) isInitiator(peer crypto.Fingerprint) bool { return n.self.Less(peer) }
 
 func (n *Node) sendPublicKey(replyRequested bool) {
-	n.queue(AppendPublicKey(nil, PublicKeyMsg{ReplyRequested: replyRequested, DER: n.cfg.Identity.Public().DER()}))
+	n.queue(AppendPublicKey(nil, PublicKeyMsg{
+		ReplyRequested: replyRequested, Challenge: n.challenge, Echo: n.peerChallenge,
+		DER: n.selfDER,
+	}))
 }
 
 // startHandshake (re)starts an attempt: our public key with a reply
@@ -504,7 +530,7 @@ func (n *Node) startHandshake() {
 	n.init, n.resp, n.pendingSess = nil, nil, nil
 	n.attempt, n.progress = n.now, n.now
 	n.sendPublicKey(true)
-	if n.peer != nil && n.isInitiator(n.peer.Fingerprint()) {
+	if n.peer != nil && n.reachable && n.isInitiator(n.peer.Fingerprint()) {
 		n.sendHelloA()
 	}
 }
@@ -520,6 +546,7 @@ func (n *Node) sendHelloA() {
 	}
 	n.init, n.resp, n.pendingSess = init, nil, nil
 	n.attempt, n.progress = n.now, n.now
+	SetCookie(hello, n.peerChallenge)
 	n.queue(hello)
 }
 
@@ -542,20 +569,34 @@ func (n *Node) handlePublicKey(m []byte) {
 	if fp == n.blockedPeer {
 		return // already reported; a restart is needed to accept it
 	}
-	if msg.ReplyRequested && n.replyBudget.allow(n.now) {
-		n.sendPublicKey(false)
-	}
+	echoed := msg.Echo == n.challenge
 	if n.peer == nil || n.peer.Fingerprint() != fp {
-		// Keep an attempt whose peer proved its key (a verified hello) in
-		// the last step timeout; any other candidate key is replaced, so
-		// a flood of junk under one key cannot lock out another.
-		if n.peer != nil && !n.verified.IsZero() && n.now.Sub(n.verified) < n.cfg.StepTimeout {
+		// Which candidate to keep: one that echoed our challenge (it gets
+		// what we send to our sub port) is only displaced by another that
+		// does; one that proved its key (a verified hello) within the step
+		// timeout is kept; a known key is never displaced by an unknown one.
+		switch {
+		case n.peer != nil && n.reachable && !echoed:
+			return
+		case n.peer != nil && !n.verified.IsZero() && n.now.Sub(n.verified) < n.cfg.StepTimeout && !echoed:
+			return
+		case n.peer != nil && n.cfg.KnownPeer(n.peer.Fingerprint()) && !n.cfg.KnownPeer(fp):
 			return
 		}
-		n.peer, n.init, n.resp, n.pendingSess, n.verified = pk, nil, nil, nil, time.Time{}
+		n.peer, n.init, n.resp, n.pendingSess, n.verified, n.reachable = pk, nil, nil, nil, time.Time{}, false
 	}
-	if !n.isInitiator(fp) {
-		return // B waits for A's hello
+	n.peerChallenge = msg.Challenge
+	if echoed {
+		n.reachable = true
+	}
+	switch {
+	case msg.ReplyRequested && n.replyBudget.allow(n.now):
+		n.sendPublicKey(!n.reachable)
+	case !n.reachable && n.replyBudget.allow(n.now):
+		n.sendPublicKey(true) // ask for an echo of our challenge
+	}
+	if !n.reachable || !n.isInitiator(fp) {
+		return // B waits for A's hello; nobody signs for an unreachable key
 	}
 	fresh := n.init != nil && n.now.Sub(n.attempt) < n.cfg.StepTimeout
 	if fresh || (n.sess != nil && !msg.ReplyRequested) {
@@ -565,9 +606,8 @@ func (n *Node) handlePublicKey(m []byte) {
 }
 
 func (n *Node) handleHello(m []byte) {
-	if n.peer == nil {
-		n.reject(fmt.Errorf("%w: hello before public key", ErrUnexpected), 0, false)
-		return
+	if n.peer == nil || !n.reachable {
+		return // no reachable candidate: nothing to verify against (a flood costs nothing)
 	}
 	if n.isInitiator(n.peer.Fingerprint()) {
 		n.handleHelloB(m)
@@ -612,6 +652,7 @@ func (n *Node) handleHello(m []byte) {
 	n.verified = n.now
 	n.resp, n.init, n.pendingSess = resp, nil, nil
 	n.attempt, n.progress = n.now, n.now
+	SetCookie(hb, n.peerChallenge)
 	n.queue(hb)
 	n.handshakeEvent(StepPublicKeys, nil)
 	n.handshakeEvent(StepHello, nil)
@@ -655,6 +696,7 @@ func (n *Node) handleHelloB(m []byte) {
 		return
 	}
 	n.progress, n.verified = n.now, n.now
+	SetCookie(kt, n.peerChallenge)
 	n.queue(kt)
 	n.handshakeEvent(StepPublicKeys, nil)
 	n.handshakeEvent(StepHello, nil)

@@ -68,6 +68,8 @@ type handshakeVector struct {
 	ARandomSeed      string   `json:"a_random_seed"`
 	BRandomSeed      string   `json:"b_random_seed"`
 	TimeUnixNano     int64    `json:"time_unix_nano"`
+	ChallengeA       hexBytes `json:"challenge_a"`
+	ChallengeB       hexBytes `json:"challenge_b"`
 	PublicKeyA       hexBytes `json:"msg_public_key_a"`
 	PublicKeyB       hexBytes `json:"msg_public_key_b"`
 	HelloA           hexBytes `json:"msg_hello_a"`
@@ -123,13 +125,21 @@ func generateHandshakeVector(t *testing.T, pemA, pemB string) *handshakeVector {
 	now := time.Unix(0, v.TimeUnixNano)
 	ra := &streamReader{seed: []byte(v.ARandomSeed)}
 	rb := &streamReader{seed: []byte(v.BRandomSeed)}
-	v.PublicKeyA = AppendPublicKey(nil, PublicKeyMsg{ReplyRequested: true, DER: idA.Public().DER()})
-	v.PublicKeyB = AppendPublicKey(nil, PublicKeyMsg{ReplyRequested: true, DER: idB.Public().DER()})
+	// Challenges are fixed (they are random in duet); B's public key, sent
+	// after A's, echoes A's challenge; cookies echo the receiver's.
+	v.ChallengeA = hexBytes{1, 2, 3, 4, 5, 6, 7, 8}
+	v.ChallengeB = hexBytes{0x11, 0x12, 0x13, 0x14, 0x15, 0x16, 0x17, 0x18}
+	var ca, cb [ChallengeSize]byte
+	copy(ca[:], v.ChallengeA)
+	copy(cb[:], v.ChallengeB)
+	v.PublicKeyA = AppendPublicKey(nil, PublicKeyMsg{ReplyRequested: true, Challenge: ca, DER: idA.Public().DER()})
+	v.PublicKeyB = AppendPublicKey(nil, PublicKeyMsg{Challenge: cb, Echo: ca, DER: idB.Public().DER()})
 
 	init, helloA, err := NewInitiator(idA, idB.Public(), ra, now, DefaultWindow)
 	if err != nil {
 		t.Fatal(err)
 	}
+	SetCookie(helloA, cb)
 	v.HelloA = helloA
 	v.HashT1 = hashOf(init.t)
 	h, err := CheckHelloA(helloA, idB, idA.Public(), now, DefaultWindow)
@@ -140,12 +150,14 @@ func generateHandshakeVector(t *testing.T, pemA, pemB string) *handshakeVector {
 	if err != nil {
 		t.Fatal(err)
 	}
+	SetCookie(helloB, ca)
 	v.HelloB = helloB
 	v.HashT2 = hashOf(resp.t)
 	kt, err := init.HandleHello(helloB, now, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
+	SetCookie(kt, cb)
 	v.KeyTransport = kt
 	ack, resB, err := resp.HandleKeyTransport(kt, now)
 	if err != nil {
@@ -164,11 +176,11 @@ func generateHandshakeVector(t *testing.T, pemA, pemB string) *handshakeVector {
 	// The first 32 bytes of each stream are the X25519 private keys.
 	v.EphemeralPrivA = firstBytes(v.ARandomSeed, 32)
 	v.EphemeralPrivB = firstBytes(v.BRandomSeed, 32)
-	v.DH, err = init.eph.Shared(helloB[23:55])
+	v.DH, err = init.eph.Shared(helloB[31:63])
 	if err != nil {
 		t.Fatal(err)
 	}
-	plain, err := idB.DecryptOAEP(kt[2:2+RSASize], []byte(LabelKeyTransport))
+	plain, err := idB.DecryptOAEP(kt[10:10+RSASize], []byte(LabelKeyTransport))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -272,8 +284,14 @@ func checkHandshakeVector(t *testing.T, v *handshakeVector) {
 			t.Fatalf("%s: got %x, want %x", name, got, want)
 		}
 	}
-	eq("public key msg A", v.PublicKeyA[5:], pkA.DER())
-	eq("public key msg B", v.PublicKeyB[5:], pkB.DER())
+	eq("public key msg A", v.PublicKeyA[21:], pkA.DER())
+	eq("public key msg B", v.PublicKeyB[21:], pkB.DER())
+	eq("challenge A", v.PublicKeyA[3:11], v.ChallengeA)
+	eq("challenge B", v.PublicKeyB[3:11], v.ChallengeB)
+	eq("B echoes A", v.PublicKeyB[11:19], v.ChallengeA)
+	eq("hello A cookie", v.HelloA[3:11], v.ChallengeB)
+	eq("hello B cookie", v.HelloB[3:11], v.ChallengeA)
+	eq("key transport cookie", v.KeyTransport[2:10], v.ChallengeB)
 
 	// Transcript.
 	T := []byte(TranscriptContext)
@@ -285,16 +303,16 @@ func checkHandshakeVector(t *testing.T, v *handshakeVector) {
 		h := sha256.Sum256(x)
 		return append(append([]byte(label), 0), h[:]...)
 	}
-	T = append(T, v.HelloA[3:55]...)
+	T = append(T, v.HelloA[11:63]...)
 	h1 := sha256.Sum256(T)
 	eq("H(T1)", h1[:], v.HashT1)
-	if err := pkA.Verify(tbs(LabelHelloA, T), v.HelloA[55:]); err != nil {
+	if err := pkA.Verify(tbs(LabelHelloA, T), v.HelloA[63:]); err != nil {
 		t.Fatal("hello A signature:", err)
 	}
-	T = append(T, v.HelloB[3:55]...)
+	T = append(T, v.HelloB[11:63]...)
 	h2 := sha256.Sum256(T)
 	eq("H(T2)", h2[:], v.HashT2)
-	if err := pkB.Verify(tbs(LabelHelloB, T), v.HelloB[55:]); err != nil {
+	if err := pkB.Verify(tbs(LabelHelloB, T), v.HelloB[63:]); err != nil {
 		t.Fatal("hello B signature:", err)
 	}
 
@@ -302,12 +320,12 @@ func checkHandshakeVector(t *testing.T, v *handshakeVector) {
 	x := ecdh.X25519()
 	privA, _ := x.NewPrivateKey(v.EphemeralPrivA)
 	privB, _ := x.NewPrivateKey(v.EphemeralPrivB)
-	eq("ephemeral A", privA.PublicKey().Bytes(), v.HelloA[23:55])
-	eq("ephemeral B", privB.PublicKey().Bytes(), v.HelloB[23:55])
-	pubB, _ := x.NewPublicKey(v.HelloB[23:55])
+	eq("ephemeral A", privA.PublicKey().Bytes(), v.HelloA[31:63])
+	eq("ephemeral B", privB.PublicKey().Bytes(), v.HelloB[31:63])
+	pubB, _ := x.NewPublicKey(v.HelloB[31:63])
 	dh, _ := privA.ECDH(pubB)
 	eq("dh", dh, v.DH)
-	ct, mac, sig := v.KeyTransport[2:258], v.KeyTransport[258:290], v.KeyTransport[290:546]
+	ct, mac, sig := v.KeyTransport[10:266], v.KeyTransport[266:298], v.KeyTransport[298:554]
 	plain, err := idB.DecryptOAEP(ct, []byte(LabelKeyTransport))
 	if err != nil || len(plain) != 44 {
 		t.Fatalf("key transport OAEP: %v, %d bytes", err, len(plain))

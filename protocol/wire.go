@@ -48,13 +48,26 @@ func MessageType(b []byte) (byte, error) {
 // IsRecordType reports whether t is an encrypted session record type.
 func IsRecordType(t byte) bool { return t >= TypeConfirm && t <= TypeRekey }
 
-// PublicKeyMsg is handshake flow 1: version, type, flags, der_len (u16), der.
+// PublicKeyMsg is handshake flow 1: version, type, flags, challenge (8),
+// echo (8), der_len (u16), der.
 type PublicKeyMsg struct {
 	ReplyRequested bool // flags bit 0: the receiver should answer with its own key
-	DER            []byte
+	// Challenge is the sender's random reachability challenge; Echo is the
+	// last challenge the sender received from the receiver (zero if none).
+	// An echo of our challenge proves the sender gets what we send to our
+	// sub port: a host that only reaches our main port cannot produce it.
+	Challenge [ChallengeSize]byte
+	Echo      [ChallengeSize]byte
+	DER       []byte
 }
 
-const flagReplyRequested = 0x01
+// ChallengeSize is the size of a public-key message's challenge and echo.
+const ChallengeSize = 8
+
+const (
+	flagReplyRequested = 0x01
+	publicKeyFixedSize = 2 + 1 + 2*ChallengeSize + 2 // before the DER
+)
 
 // AppendPublicKey encodes m.
 func AppendPublicKey(dst []byte, m PublicKeyMsg) []byte {
@@ -63,6 +76,8 @@ func AppendPublicKey(dst []byte, m PublicKeyMsg) []byte {
 		flags |= flagReplyRequested
 	}
 	dst = append(dst, Version, TypePublicKey, flags)
+	dst = append(dst, m.Challenge[:]...)
+	dst = append(dst, m.Echo[:]...)
 	dst = binary.BigEndian.AppendUint16(dst, uint16(len(m.DER)))
 	return append(dst, m.DER...)
 }
@@ -72,24 +87,29 @@ func ParsePublicKeyMsg(b []byte) (PublicKeyMsg, error) {
 	if err := checkPrefix(b, TypePublicKey); err != nil {
 		return PublicKeyMsg{}, err
 	}
-	if len(b) < 5 {
+	if len(b) < publicKeyFixedSize {
 		return PublicKeyMsg{}, fmt.Errorf("%w: public key message of %d bytes", ErrMalformed, len(b))
 	}
 	flags := b[2]
 	if flags&^flagReplyRequested != 0 {
 		return PublicKeyMsg{}, fmt.Errorf("%w: public key flags 0x%02x", ErrMalformed, flags)
 	}
-	n := int(binary.BigEndian.Uint16(b[3:5]))
-	if n == 0 || n > MaxPublicKeyDER || len(b) != 5+n {
+	m := PublicKeyMsg{ReplyRequested: flags&flagReplyRequested != 0}
+	copy(m.Challenge[:], b[3:])
+	copy(m.Echo[:], b[3+ChallengeSize:])
+	n := int(binary.BigEndian.Uint16(b[publicKeyFixedSize-2:]))
+	if n == 0 || n > MaxPublicKeyDER || len(b) != publicKeyFixedSize+n {
 		return PublicKeyMsg{}, fmt.Errorf("%w: public key length %d in %d bytes", ErrMalformed, n, len(b))
 	}
-	return PublicKeyMsg{ReplyRequested: flags&flagReplyRequested != 0, DER: b[5:]}, nil
+	m.DER = b[publicKeyFixedSize:]
+	return m, nil
 }
 
-// Hello is handshake flow 2: version, type, role, nonce, timestamp,
-// ephemeral X25519 key, RSA-PSS signature.
+// Hello is handshake flow 2: version, type, role, cookie, nonce,
+// timestamp, ephemeral X25519 key, RSA-PSS signature.
 type Hello struct {
 	Role      byte
+	Cookie    [CookieSize]byte // not signed; see SetCookie
 	Nonce     [NonceSize]byte
 	Timestamp int64
 	Ephemeral [X25519Size]byte
@@ -108,6 +128,7 @@ func (h *Hello) signedFields() []byte {
 // AppendHello encodes h.
 func AppendHello(dst []byte, h *Hello) []byte {
 	dst = append(dst, Version, TypeHello, h.Role)
+	dst = append(dst, h.Cookie[:]...)
 	dst = append(dst, h.signedFields()...)
 	return append(dst, h.Signature[:]...)
 }
@@ -124,7 +145,8 @@ func ParseHello(b []byte) (*Hello, error) {
 	if h.Role != RoleInitiator && h.Role != RoleResponder {
 		return nil, fmt.Errorf("%w: hello role %d", ErrMalformed, h.Role)
 	}
-	p := b[3:]
+	copy(h.Cookie[:], b[3:])
+	p := b[3+CookieSize:]
 	copy(h.Nonce[:], p)
 	p = p[NonceSize:]
 	h.Timestamp = int64(binary.BigEndian.Uint64(p))
@@ -135,8 +157,10 @@ func ParseHello(b []byte) (*Hello, error) {
 	return h, nil
 }
 
-// KeyTransport is handshake flow 4 (A -> B): OAEP ciphertext, MAC, signature.
+// KeyTransport is handshake flow 4 (A -> B): cookie, OAEP ciphertext, MAC,
+// signature.
 type KeyTransport struct {
+	Cookie     [CookieSize]byte // not signed; see SetCookie
 	Ciphertext [RSASize]byte
 	MAC        [MACSize]byte
 	Signature  [RSASize]byte
@@ -145,6 +169,7 @@ type KeyTransport struct {
 // AppendKeyTransport encodes k.
 func AppendKeyTransport(dst []byte, k *KeyTransport) []byte {
 	dst = append(dst, Version, TypeKeyTransport)
+	dst = append(dst, k.Cookie[:]...)
 	dst = append(dst, k.Ciphertext[:]...)
 	dst = append(dst, k.MAC[:]...)
 	return append(dst, k.Signature[:]...)
@@ -159,10 +184,44 @@ func ParseKeyTransport(b []byte) (*KeyTransport, error) {
 		return nil, fmt.Errorf("%w: key transport of %d bytes, want %d", ErrMalformed, len(b), KeyTransportSize)
 	}
 	k := &KeyTransport{}
-	copy(k.Ciphertext[:], b[2:])
-	copy(k.MAC[:], b[2+RSASize:])
-	copy(k.Signature[:], b[2+RSASize+MACSize:])
+	copy(k.Cookie[:], b[2:])
+	p := b[2+CookieSize:]
+	copy(k.Ciphertext[:], p)
+	copy(k.MAC[:], p[RSASize:])
+	copy(k.Signature[:], p[RSASize+MACSize:])
 	return k, nil
+}
+
+// cookieAt returns the offset of the cookie in a hello or key transport.
+func cookieAt(typ byte) int {
+	if typ == TypeHello {
+		return 3
+	}
+	return 2
+}
+
+// SetCookie writes the reachability cookie into an encoded hello or key
+// transport: the echo of the challenge the receiver sent in its public key.
+// The cookie is not covered by the signature or the transcript; it only lets
+// the receiver drop, before any RSA work, messages from a host that cannot
+// see what it sends (docs/PROTOCOL.md, section 7).
+func SetCookie(msg []byte, cookie [CookieSize]byte) {
+	copy(msg[cookieAt(msg[1]):], cookie[:])
+}
+
+// Cookie returns the cookie of an encoded hello or key transport whose
+// length was checked by MessageType's caller; ok is false if msg is too
+// short to hold one.
+func Cookie(msg []byte) (c [CookieSize]byte, ok bool) {
+	if len(msg) < 2 {
+		return c, false
+	}
+	at := cookieAt(msg[1])
+	if len(msg) < at+CookieSize {
+		return c, false
+	}
+	copy(c[:], msg[at:])
+	return c, true
 }
 
 // Ack is handshake flow 5 (B -> A): OAEP ciphertext, MAC.

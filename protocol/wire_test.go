@@ -47,9 +47,9 @@ func TestWireSizes(t *testing.T) {
 		got, want int
 	}{
 		{"hello", len(AppendHello(nil, sampleHello(t))), HelloSize},
-		{"hello const", HelloSize, 311},
+		{"hello const", HelloSize, 319},
 		{"key transport", len(AppendKeyTransport(nil, sampleKT(t))), KeyTransportSize},
-		{"key transport const", KeyTransportSize, 546},
+		{"key transport const", KeyTransportSize, 554},
 		{"ack", len(AppendAck(nil, sampleAck(t))), AckSize},
 		{"ack const", AckSize, 290},
 		{"plain ping", len(AppendPlainPing(nil, TypePlainPing, 1)), PlainPingSize},
@@ -65,10 +65,10 @@ func TestWireSizes(t *testing.T) {
 func TestWireRoundTrips(t *testing.T) {
 	t.Run("public key", func(t *testing.T) {
 		der := testIdentities(t)[0].Public().DER()
-		for _, m := range []PublicKeyMsg{{ReplyRequested: true, DER: der}, {DER: der}, {DER: []byte{1}}, {DER: make([]byte, MaxPublicKeyDER)}} {
+		for _, m := range []PublicKeyMsg{{ReplyRequested: true, DER: der, Challenge: [8]byte{1, 2}, Echo: [8]byte{7: 9}}, {DER: der}, {DER: []byte{1}}, {DER: make([]byte, MaxPublicKeyDER)}} {
 			b := AppendPublicKey([]byte("junk"), m)[4:]
 			got, err := ParsePublicKeyMsg(b)
-			if err != nil || got.ReplyRequested != m.ReplyRequested || !bytes.Equal(got.DER, m.DER) {
+			if err != nil || got.ReplyRequested != m.ReplyRequested || !bytes.Equal(got.DER, m.DER) || got.Challenge != m.Challenge || got.Echo != m.Echo {
 				t.Fatalf("%+v -> %+v, %v", m, got, err)
 			}
 		}
@@ -168,7 +168,7 @@ func TestWireWrongLengths(t *testing.T) {
 		{"plain ping", AppendPlainPing(nil, TypePlainPing, 5), func(b []byte) error { _, err := ParsePlainPing(b, TypePlainPing); return err },
 			func(n int) bool { return n == PlainPingSize }},
 		{"public key", AppendPublicKey(nil, PublicKeyMsg{DER: der}), func(b []byte) error { _, err := ParsePublicKeyMsg(b); return err },
-			func(n int) bool { return n == 5+len(der) }},
+			func(n int) bool { return n == publicKeyFixedSize+len(der) }},
 		{"record header", append(AppendRecordHeader(nil, &RecordHeader{Type: TypeChat}), make([]byte, TagSize)...),
 			func(b []byte) error { _, err := ParseRecordHeader(b); return err },
 			func(n int) bool { return n >= MinRecordSize }},
@@ -210,9 +210,10 @@ func TestWirePublicKeyRejections(t *testing.T) {
 	}{
 		{"unknown flag", mod(func(b []byte) []byte { b[2] = 0x02; return b }), ErrMalformed},
 		{"all flags", mod(func(b []byte) []byte { b[2] = 0xff; return b }), ErrMalformed},
-		{"length too small", mod(func(b []byte) []byte { b[4]--; return b }), ErrMalformed},
-		{"length too large", mod(func(b []byte) []byte { b[4]++; return b }), ErrMalformed},
-		{"zero length", []byte{Version, TypePublicKey, 0, 0, 0}, ErrMalformed},
+		{"length too small", mod(func(b []byte) []byte { b[publicKeyFixedSize-1]--; return b }), ErrMalformed},
+		{"length too large", mod(func(b []byte) []byte { b[publicKeyFixedSize-1]++; return b }), ErrMalformed},
+		{"zero length", append([]byte{Version, TypePublicKey, 0}, make([]byte, 2*ChallengeSize+2)...), ErrMalformed},
+		{"shorter than the fixed part", []byte{Version, TypePublicKey, 0, 0, 0}, ErrMalformed},
 		{"over MaxPublicKeyDER", AppendPublicKey(nil, PublicKeyMsg{DER: make([]byte, MaxPublicKeyDER+1)}), ErrMalformed},
 		{"length field overflow", AppendPublicKey(nil, PublicKeyMsg{DER: make([]byte, 1<<16+1)}), ErrMalformed},
 		{"wrong type", mod(func(b []byte) []byte { b[1] = TypeHello; return b }), ErrMalformed},
