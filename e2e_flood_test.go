@@ -127,3 +127,57 @@ func TestE2EHelloFlood(t *testing.T) {
 		t.Fatal("A died under the flood")
 	}
 }
+
+// openFDs counts a process's open file descriptors.
+func openFDs(pid int) (int, error) {
+	ents, err := os.ReadDir(fmt.Sprintf("/proc/%d/fd", pid))
+	return len(ents), err
+}
+
+// TestE2ETwentyPeerRestarts restarts B twenty times (SIGKILL each time)
+// against one running A: every restart gets a session, a message goes
+// through, and A's open file descriptors end where they started.
+func TestE2ETwentyPeerRestarts(t *testing.T) {
+	if testing.Short() {
+		t.Skip("skipped in -short mode")
+	}
+	pr := newPair(t)
+	a, b := startPair(t, pr, "", "idB.pem") // B keeps its key: A has pinned it
+	pid := a.cmd.Process.Pid
+	base, err := openFDs(pid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 1; i <= 20; i++ {
+		t0 := time.Now()
+		b.kill()
+		t1 := time.Now()
+		b = startDuet(t, fmt.Sprintf("B%d", i), pr.args("B", "idB.pem")...)
+		b.waitFor(t, sessionTimeout, "session established", established)
+		a.waitN(t, i+1, sessionTimeout, "new session at A", established)
+		text := fmt.Sprintf("restart %d", i)
+		a.send(text)
+		b.waitFor(t, msgTimeout, text, func(e event) bool { return e.Event == "message" && e.Text == text })
+		if time.Since(t1) > time.Second {
+			t.Logf("restart %d: kill %v, restart to message %v", i, t1.Sub(t0), time.Since(t1))
+		}
+	}
+	b.kill()
+	var now int
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		if now, err = openFDs(pid); err != nil {
+			t.Fatal(err)
+		}
+		if now <= base+2 || time.Now().After(deadline) {
+			break
+		}
+	}
+	_, hwm, _ := rssKiB(pid)
+	t.Logf("A's open fds: %d before, %d after 20 peer restarts; peak RSS %d KiB", base, now, hwm)
+	if now > base+2 {
+		t.Errorf("A holds %d fds after 20 peer restarts, %d before", now, base)
+	}
+	if !a.running() {
+		t.Fatal("A died")
+	}
+}

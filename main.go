@@ -223,14 +223,6 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return err
 	}
 
-	knownPeer := func(fp crypto.Fingerprint) bool {
-		if pinned != nil {
-			return fp == *pinned
-		}
-		k, ok := known.Lookup(peerName)
-		return ok && k == fp
-	}
-
 	var out ui.Output
 	if *headless {
 		out = ui.NewHeadless(stdout)
@@ -274,7 +266,6 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	node, err := protocol.NewNode(protocol.Config{
 		Identity:     id,
 		VerifyPeer:   verify,
-		KnownPeer:    knownPeer,
 		Window:       *window,
 		PingInterval: *ping,
 		Store:        store,

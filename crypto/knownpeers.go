@@ -150,15 +150,6 @@ func formatKnownPeer(peer string, fp Fingerprint) string {
 // Path returns the file this store reads and appends to.
 func (k *KnownPeers) Path() string { return k.path }
 
-// Lookup returns the fingerprint recorded for peer, if any. It records
-// nothing.
-func (k *KnownPeers) Lookup(peer string) (Fingerprint, bool) {
-	k.mu.Lock()
-	defer k.mu.Unlock()
-	fp, ok := k.peers[peer]
-	return fp, ok
-}
-
 // Check compares fp with the recorded fingerprint of peer.
 //
 //   - Unknown peer: appends "<peer> <hex>" to the file (creating it 0600,

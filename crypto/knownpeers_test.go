@@ -157,24 +157,3 @@ func TestCheckPinned(t *testing.T) {
 	err := CheckPinned(fpSeq(1), fpSeq(2))
 	assertKeyChanged(t, err, "pinned", fpSeq(1), fpSeq(2))
 }
-
-func TestKnownPeersLookupRecordsNothing(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "known_peers")
-	k, err := OpenKnownPeers(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	fp := Fingerprint{1, 2, 3}
-	if _, ok := k.Lookup("peer:1"); ok {
-		t.Fatal("unknown peer found")
-	}
-	if _, err := os.Stat(path); !os.IsNotExist(err) {
-		t.Fatalf("Lookup created the file: %v", err)
-	}
-	if _, err := k.Check("peer:1", fp); err != nil {
-		t.Fatal(err)
-	}
-	if got, ok := k.Lookup("peer:1"); !ok || got != fp {
-		t.Fatalf("Lookup after Check: %v %v", got, ok)
-	}
-}

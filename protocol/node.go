@@ -24,12 +24,7 @@ type Config struct {
 	// It implements key pinning (known_peers, --peer-fingerprint). A non-nil
 	// error aborts the handshake; errors wrapping crypto.ErrKeyChanged are
 	// reported with reason "key-changed".
-	VerifyPeer func(peer *crypto.PublicKey) error
-	// KnownPeer reports whether fp is the key already pinned or recorded
-	// for this peer (nil: none is). Such a key is preferred: while it is
-	// the handshake candidate, no other key can displace it, so a flood of
-	// public keys cannot lock out the known peer.
-	KnownPeer     func(fp crypto.Fingerprint) bool
+	VerifyPeer    func(peer *crypto.PublicKey) error
 	Window        time.Duration    // accepted timestamp skew either way (30 s)
 	PingInterval  time.Duration    // (1 s)
 	StepTimeout   time.Duration    // per handshake step before a retry (2 s)
@@ -76,9 +71,6 @@ func (c *Config) fill() error {
 	if c.VerifyPeer == nil {
 		c.VerifyPeer = func(*crypto.PublicKey) error { return nil }
 	}
-	if c.KnownPeer == nil {
-		c.KnownPeer = func(crypto.Fingerprint) bool { return false }
-	}
 	return nil
 }
 
@@ -93,6 +85,7 @@ const (
 	maxHeld          = 8192 // received messages waiting for an earlier one
 	sendRetryFor     = time.Second
 	sendRetryEvery   = 20 * time.Millisecond
+	sendRetryDown    = 300 * time.Millisecond
 )
 
 // outMsg is a chat message this node wrote, kept until the peer's receipt.
@@ -163,6 +156,7 @@ type Node struct {
 	verifyBudg    *tokenBucket
 	replyBudget   *tokenBucket
 	openBuf       []byte
+	sendDown      bool // owned by the writer goroutine: the last batch was given up
 }
 
 // NewNode returns a node that will run over tr and report through emit.
@@ -395,16 +389,34 @@ func (n *Node) writeLoop(ctx context.Context) {
 	}
 }
 
-// sendBatch sends one batch, retrying for up to sendRetryFor while the
-// transport refuses it (typically: no connection to the peer yet). After
-// that the batch is lost; chat messages in it stay in the unacknowledged
-// queue and are resent, so a loss is never fatal.
+// sendBatch sends one batch. A refused batch (typically: the connection to
+// the peer is not up yet, or is being redialled) is retried for up to
+// sendRetryFor; once a batch has been given up, the transport counts as
+// down and later batches are retried only for sendRetryDown, enough to
+// catch a reconnection in progress (the transport redials every 100 ms),
+// and only while no newer batch waits, so stale batches never queue up
+// behind an outage. A lost batch is
+// never fatal: chat messages in it stay in the unacknowledged queue and are
+// resent.
 func (n *Node) sendBatch(ctx context.Context, b [][]byte) {
-	deadline := time.Now().Add(sendRetryFor)
+	retry := sendRetryFor
+	if n.sendDown {
+		retry = sendRetryDown
+	}
+	deadline := time.Now().Add(retry)
 	for {
 		err := n.tr.Send(ctx, b...)
-		if err == nil || ctx.Err() != nil || time.Now().After(deadline) {
+		switch {
+		case err == nil:
+			n.sendDown = false
 			return
+		case ctx.Err() != nil:
+			return
+		case time.Now().After(deadline):
+			n.sendDown = true
+			return
+		case n.sendDown && len(n.out) > 0:
+			return // down, and newer batches wait: only the newest gets retries
 		}
 		select {
 		case <-ctx.Done():
@@ -518,9 +530,13 @@ func (n *Node) kickHandshake() {
 func (n *Node) isInitiator(peer crypto.Fingerprint) bool { return n.self.Less(peer) }
 
 func (n *Node) sendPublicKey(replyRequested bool) {
+	n.sendPublicKeyEcho(replyRequested, n.peerChallenge)
+}
+
+// sendPublicKeyEcho sends our public key and challenge, echoing echo.
+func (n *Node) sendPublicKeyEcho(replyRequested bool, echo [ChallengeSize]byte) {
 	n.queue(AppendPublicKey(nil, PublicKeyMsg{
-		ReplyRequested: replyRequested, Challenge: n.challenge, Echo: n.peerChallenge,
-		DER: n.selfDER,
+		ReplyRequested: replyRequested, Challenge: n.challenge, Echo: echo, DER: n.selfDER,
 	}))
 }
 
@@ -570,36 +586,48 @@ func (n *Node) handlePublicKey(m []byte) {
 		return // already reported; a restart is needed to accept it
 	}
 	echoed := msg.Echo == n.challenge
-	if n.peer == nil || n.peer.Fingerprint() != fp {
+	candidate := n.peer != nil && n.peer.Fingerprint() == fp
+	if !candidate {
 		// Which candidate to keep: one that echoed our challenge (it gets
 		// what we send to our sub port) is only displaced by another that
 		// does; one that proved its key (a verified hello) within the step
-		// timeout is kept; a known key is never displaced by an unknown one.
-		switch {
-		case n.peer != nil && n.reachable && !echoed:
-			return
-		case n.peer != nil && !n.verified.IsZero() && n.now.Sub(n.verified) < n.cfg.StepTimeout && !echoed:
-			return
-		case n.peer != nil && n.cfg.KnownPeer(n.peer.Fingerprint()) && !n.cfg.KnownPeer(fp):
-			return
+		// timeout likewise. A changed key of the real peer is reachable, so
+		// it displaces the old one and is then refused, and reported, by
+		// key pinning.
+		keep := n.peer != nil && !echoed &&
+			(n.reachable || !n.verified.IsZero() && n.now.Sub(n.verified) < n.cfg.StepTimeout)
+		if !keep {
+			n.peer, n.init, n.resp, n.pendingSess, n.verified, n.reachable = pk, nil, nil, nil, time.Time{}, false
+			candidate = true
 		}
-		n.peer, n.init, n.resp, n.pendingSess, n.verified, n.reachable = pk, nil, nil, nil, time.Time{}, false
 	}
-	n.peerChallenge = msg.Challenge
-	if echoed {
-		n.reachable = true
+	if candidate {
+		n.peerChallenge = msg.Challenge
+		if echoed {
+			n.reachable = true
+		}
 	}
+	// Answer with our challenge, echoing the sender's, even when it is not
+	// the candidate: that is how a peer with a new key (or a new process)
+	// gets the challenge it must echo. Replies go to our sub port, so only a
+	// reachable host ever sees them, and they are rate-limited.
 	switch {
 	case msg.ReplyRequested && n.replyBudget.allow(n.now):
-		n.sendPublicKey(!n.reachable)
-	case !n.reachable && n.replyBudget.allow(n.now):
+		n.sendPublicKeyEcho(!(candidate && n.reachable), msg.Challenge)
+	case candidate && !n.reachable && n.replyBudget.allow(n.now):
 		n.sendPublicKey(true) // ask for an echo of our challenge
+	}
+	if !candidate {
+		return
 	}
 	if !n.reachable || !n.isInitiator(fp) {
 		return // B waits for A's hello; nobody signs for an unreachable key
 	}
+	// A peer asking for our key is (re)starting its handshake: it did not
+	// get our last hello, so send a fresh one (the sign budget bounds this).
+	// Otherwise a hello is sent only if no attempt is under way.
 	fresh := n.init != nil && n.now.Sub(n.attempt) < n.cfg.StepTimeout
-	if fresh || (n.sess != nil && !msg.ReplyRequested) {
+	if !msg.ReplyRequested && (fresh || n.sess != nil) {
 		return
 	}
 	n.sendHelloA()
