@@ -2,7 +2,9 @@ package protocol
 
 import (
 	"context"
+	"duet/crypto"
 	"fmt"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -188,4 +190,43 @@ func TestNodeJunkKeyFloodDoesNotLockOutPeer(t *testing.T) {
 	if fp, _, _ := a.Peer(); fp != b.Fingerprint() {
 		t.Fatalf("A's session is with %s, want B", fp)
 	}
+}
+
+// TestNodeRestartsLeakNoGoroutines restarts B twenty times against one A
+// over in-memory pipes; when everything stops, the goroutine count is back
+// at its baseline.
+func TestNodeRestartsLeakNoGoroutines(t *testing.T) {
+	id := testIdentities(t)
+	base := runtime.NumGoroutine()
+	pa, pb := NewPipe(4096)
+	cfg := func(i *crypto.Identity) Config {
+		return Config{Identity: i, PingInterval: 20 * time.Millisecond, StepTimeout: 200 * time.Millisecond}
+	}
+	ra := newRecorder()
+	a, _ := NewNode(cfg(id[0]), pa, ra.emit)
+	ctxA, cancelA := context.WithCancel(context.Background())
+	doneA := make(chan struct{})
+	go func() { a.Run(ctxA); close(doneA) }()
+	for i := 1; i <= 20; i++ {
+		rb := newRecorder()
+		b, _ := NewNode(cfg(id[1]), pb, rb.emit)
+		ctxB, cancelB := context.WithCancel(context.Background())
+		doneB := make(chan struct{})
+		go func() { b.Run(ctxB); close(doneB) }()
+		rb.waitFor(t, 5*time.Second, fmt.Sprintf("session %d at B", i), isEstablished)
+		ra.waitFor(t, 5*time.Second, fmt.Sprintf("session %d at A", i), func(Event) bool { return ra.count(isEstablished) >= i })
+		cancelB()
+		<-doneB
+	}
+	cancelA()
+	<-doneA
+	pa.Close()
+	pb.Close()
+	var now int
+	for deadline := time.Now().Add(3 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		if now = runtime.NumGoroutine(); now <= base {
+			return
+		}
+	}
+	t.Fatalf("%d goroutines after 20 restarts, %d before", now, base)
 }
