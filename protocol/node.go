@@ -120,43 +120,44 @@ type Node struct {
 	commands    chan func()
 
 	// Owned by the Run goroutine.
-	in            chan []byte
-	out           chan [][]byte
-	batch         [][]byte
-	batchBytes    int
-	now           time.Time
-	peer          *crypto.PublicKey
-	blockedPeer   crypto.Fingerprint // a key VerifyPeer refused; ignored afterwards
-	init          *Initiator
-	resp          *Responder
-	attempt       time.Time           // start of the handshake attempt, zero if none
-	progress      time.Time           // last handshake progress
-	verified      time.Time           // last verified hello from the candidate peer key
-	challenge     [ChallengeSize]byte // ours, for the life of the process
-	peerChallenge [ChallengeSize]byte // the candidate's, echoed in our public keys
-	reachable     bool                // the candidate echoed our challenge
-	selfDER       []byte
-	lastHelloTS   map[crypto.Fingerprint]int64 // newest hello accepted per peer key
-	pendingSess   *Session
-	sess          *Session
-	prevSess      *Session
-	prevUntil     time.Time
-	unacked       map[uint64]*outMsg
-	order         []uint64 // unacked ids in send order (lazily compacted)
-	seen          map[uint64]struct{}
-	held          map[uint64]heldChat // received before their Prev was shown, keyed by Prev
-	heldOrder     []uint64            // Prev keys in arrival order, for eviction
-	seenRing      []uint64
-	seenNext      int
-	receipts      []uint64
-	lastRecord    []byte
-	live          liveness
-	pingID        uint64
-	signBudget    *tokenBucket // private-key work for unauthenticated input
-	verifyBudg    *tokenBucket
-	replyBudget   *tokenBucket
-	openBuf       []byte
-	sendDown      bool // owned by the writer goroutine: the last batch was given up
+	in              chan []byte
+	out             chan [][]byte
+	batch           [][]byte
+	batchBytes      int
+	now             time.Time
+	peer            *crypto.PublicKey
+	blockedPeer     crypto.Fingerprint // a key VerifyPeer refused; ignored afterwards
+	init            *Initiator
+	resp            *Responder
+	attempt         time.Time           // start of the handshake attempt, zero if none
+	progress        time.Time           // last handshake progress
+	verified        time.Time           // last verified hello from the candidate peer key
+	challenge       [ChallengeSize]byte // ours, for the life of the process
+	peerChallenge   [ChallengeSize]byte // the candidate's, echoed in our public keys
+	reachable       bool                // the candidate echoed our challenge
+	selfDER         []byte
+	lastHelloTS     map[crypto.Fingerprint]int64 // newest hello accepted per peer key
+	pendingSess     *Session
+	sess            *Session
+	prevSess        *Session
+	prevUntil       time.Time
+	unacked         map[uint64]*outMsg
+	order           []uint64 // unacked ids in send order (lazily compacted)
+	seen            map[uint64]struct{}
+	held            map[uint64]heldChat // received before their Prev was shown, keyed by Prev
+	heldOrder       []uint64            // Prev keys in arrival order, for eviction
+	seenRing        []uint64
+	seenNext        int
+	receipts        []uint64
+	lastRecord      []byte
+	live            liveness
+	pingID          uint64
+	signBudget      *tokenBucket // private-key work for unauthenticated input
+	verifyBudg      *tokenBucket
+	replyBudget     *tokenBucket
+	peerReplyBudget *tokenBucket // replies to the reachable candidate
+	openBuf         []byte
+	sendDown        bool // owned by the writer goroutine: the last batch was given up
 }
 
 // NewNode returns a node that will run over tr and report through emit.
@@ -169,19 +170,20 @@ func NewNode(cfg Config, tr Transport, emit func(Event)) (*Node, error) {
 	}
 	n := &Node{
 		cfg: cfg, tr: tr, emit: emit, self: cfg.Identity.Public().Fingerprint(),
-		wake:        make(chan struct{}, 1),
-		commands:    make(chan func(), 16),
-		in:          make(chan []byte, inQueueMessages),
-		out:         make(chan [][]byte, outQueueBatches),
-		unacked:     make(map[uint64]*outMsg),
-		seen:        make(map[uint64]struct{}),
-		held:        make(map[uint64]heldChat),
-		lastHelloTS: make(map[crypto.Fingerprint]int64),
-		live:        newLiveness(),
-		signBudget:  newTokenBucket(4, 4),
-		verifyBudg:  newTokenBucket(500, 100),
-		replyBudget: newTokenBucket(20, 10),
-		openBuf:     make([]byte, 0, 2048),
+		wake:            make(chan struct{}, 1),
+		commands:        make(chan func(), 16),
+		in:              make(chan []byte, inQueueMessages),
+		out:             make(chan [][]byte, outQueueBatches),
+		unacked:         make(map[uint64]*outMsg),
+		seen:            make(map[uint64]struct{}),
+		held:            make(map[uint64]heldChat),
+		lastHelloTS:     make(map[crypto.Fingerprint]int64),
+		live:            newLiveness(),
+		signBudget:      newTokenBucket(4, 4),
+		verifyBudg:      newTokenBucket(500, 100),
+		replyBudget:     newTokenBucket(20, 10),
+		peerReplyBudget: newTokenBucket(20, 10),
+		openBuf:         make([]byte, 0, 2048),
 	}
 	if _, err := io.ReadFull(cfg.Rand, n.challenge[:]); err != nil {
 		return nil, fmt.Errorf("protocol: challenge: %w", err)
@@ -611,10 +613,16 @@ func (n *Node) handlePublicKey(m []byte) {
 	// the candidate: that is how a peer with a new key (or a new process)
 	// gets the challenge it must echo. Replies go to our sub port, so only a
 	// reachable host ever sees them, and they are rate-limited.
+	// The reachable candidate has a budget of its own, so requests from
+	// elsewhere (a flood) cannot starve it.
+	budget := n.replyBudget
+	if candidate && n.reachable {
+		budget = n.peerReplyBudget
+	}
 	switch {
-	case msg.ReplyRequested && n.replyBudget.allow(n.now):
+	case msg.ReplyRequested && budget.allow(n.now):
 		n.sendPublicKeyEcho(!(candidate && n.reachable), msg.Challenge)
-	case candidate && !n.reachable && n.replyBudget.allow(n.now):
+	case candidate && !n.reachable && budget.allow(n.now):
 		n.sendPublicKey(true) // ask for an echo of our challenge
 	}
 	if !candidate {
