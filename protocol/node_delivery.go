@@ -1,0 +1,222 @@
+package protocol
+
+// The Node's delivery side: exactly-once, in-order display, receipts,
+// the outbox and resends (docs/PROTOCOL.md, section 9).
+
+import (
+	"sync/atomic"
+	"time"
+)
+
+// outMsg is a chat message this node wrote, kept until the peer's receipt.
+// heldChat is a received message waiting for the one written before it.
+type heldChat struct {
+	chat Chat
+	seq  uint32
+}
+
+type outMsg struct {
+	chat     Chat
+	lastSend time.Time // zero: never sent
+}
+
+// receiveChat shows a chat message exactly once and in the order the peer
+// wrote it: a message whose Prev has not been shown is held (and not
+// acknowledged, so the peer resends it) until Prev is shown.
+func (n *Node) receiveChat(c Chat, seq uint32) {
+	if _, dup := n.seen[c.ID]; dup {
+		n.receipts = append(n.receipts, c.ID) // the first receipt may have been lost
+		return
+	}
+	if c.Prev != 0 {
+		if _, ok := n.seen[c.Prev]; !ok {
+			n.hold(c, seq)
+			return
+		}
+	}
+	for {
+		n.show(c, seq)
+		next, ok := n.held[c.ID]
+		if !ok {
+			return
+		}
+		delete(n.held, c.ID)
+		if _, dup := n.seen[next.chat.ID]; dup {
+			return
+		}
+		c, seq = next.chat, next.seq
+	}
+}
+
+func (n *Node) hold(c Chat, seq uint32) {
+	if _, ok := n.held[c.Prev]; !ok {
+		for len(n.held) >= maxHeld && len(n.heldOrder) > 0 {
+			// The oldest waits for a message that may never come (its
+			// sender lost it); dropping it unacknowledged loses nothing the
+			// sender still has.
+			delete(n.held, n.heldOrder[0])
+			n.heldOrder = n.heldOrder[1:]
+		}
+		n.heldOrder = append(n.heldOrder, c.Prev)
+	}
+	n.held[c.Prev] = heldChat{chat: c, seq: seq}
+	if len(n.heldOrder) > 2*maxHeld { // compact keys already released
+		kept := n.heldOrder[:0]
+		for _, k := range n.heldOrder {
+			if _, ok := n.held[k]; ok {
+				kept = append(kept, k)
+			}
+		}
+		n.heldOrder = kept
+	}
+}
+
+// show emits a message and records it as seen right away: a crash between
+// the two writes (microseconds) is the only way a message can be shown
+// twice; it is never acknowledged before both.
+func (n *Node) show(c Chat, seq uint32) {
+	n.markSeen(c.ID)
+	ev := MessageEvent{ID: c.ID, Seq: seq, Text: c.Text, SentAt: time.Unix(0, c.SentAt)}
+	var recorded atomic.Bool
+	var storeErr error
+	if n.cfg.Store != nil {
+		ev.Shown = func() {
+			if recorded.CompareAndSwap(false, true) {
+				storeErr = n.cfg.Store.Seen([]uint64{c.ID})
+			}
+		}
+	}
+	n.emit(ev)
+	if ev.Shown != nil {
+		ev.Shown() // no-op if the UI called it; emit has returned either way
+		if storeErr != nil {
+			n.emit(ErrorEvent{Err: storeErr})
+		}
+	}
+	n.receipts = append(n.receipts, c.ID)
+}
+
+// markSeen records a chat id and reports whether it is new.
+func (n *Node) markSeen(id uint64) bool {
+	if _, dup := n.seen[id]; dup {
+		return false
+	}
+	if len(n.seenRing) < maxSeenIDs {
+		n.seenRing = append(n.seenRing, id)
+	} else {
+		delete(n.seen, n.seenRing[n.seenNext])
+		n.seenRing[n.seenNext] = id
+		n.seenNext = (n.seenNext + 1) % maxSeenIDs
+	}
+	n.seen[id] = struct{}{}
+	return true
+}
+
+func (n *Node) delivered(ids []uint64) {
+	removed := ids[:0]
+	for _, id := range ids {
+		if _, ok := n.unacked[id]; !ok {
+			continue
+		}
+		delete(n.unacked, id)
+		removed = append(removed, id)
+		n.emit(DeliveredEvent{ID: id})
+	}
+	if len(removed) == 0 {
+		return
+	}
+	if n.cfg.Store != nil {
+		if err := n.cfg.Store.Delivered(removed); err != nil {
+			n.emit(ErrorEvent{Err: err})
+		}
+	}
+	n.mu.Lock()
+	n.queued -= len(removed)
+	n.mu.Unlock()
+	if len(n.order) > 1024 && len(n.order) > 2*len(n.unacked) {
+		kept := n.order[:0]
+		for _, id := range n.order {
+			if _, ok := n.unacked[id]; ok {
+				kept = append(kept, id)
+			}
+		}
+		n.order = kept
+	}
+}
+
+func (n *Node) sendReceipts() {
+	for len(n.receipts) > 0 && n.sess != nil {
+		k := min(len(n.receipts), MaxReceiptIDs)
+		n.sealAndQueue(TypeReceipt, AppendReceipt(nil, n.receipts[:k]))
+		n.receipts = n.receipts[k:]
+	}
+	n.receipts = n.receipts[:0]
+}
+
+// pump seals pending chat messages while the writer has room.
+func (n *Node) pump() {
+	if n.sess == nil {
+		return
+	}
+	for n.writerHasRoom() {
+		n.mu.Lock()
+		k := min(len(n.pending), MaxBatch)
+		take := n.pending[:k:k]
+		n.pending = n.pending[k:]
+		if len(n.pending) == 0 {
+			n.pending = nil
+		}
+		n.mu.Unlock()
+		if k == 0 {
+			return
+		}
+		for _, m := range take {
+			n.unacked[m.chat.ID] = m
+			n.order = append(n.order, m.chat.ID)
+			n.sendChat(m)
+		}
+		n.flush()
+	}
+}
+
+// chatPayload encodes m, keeping Prev only while the peer has not
+// acknowledged it (an acknowledged message has been shown).
+func (n *Node) chatPayload(m *outMsg) []byte {
+	c := m.chat
+	if _, unacked := n.unacked[c.Prev]; !unacked {
+		c.Prev = 0
+	}
+	return AppendChat(make([]byte, 0, ChatHeaderSize+len(c.Text)), &c)
+}
+
+func (n *Node) sendChat(m *outMsg) {
+	if seq, ok := n.sealAndQueue(TypeChat, n.chatPayload(m)); ok {
+		first := m.lastSend.IsZero()
+		m.lastSend = n.now
+		if first {
+			n.emit(SentEvent{ID: m.chat.ID, Seq: seq})
+		}
+	}
+}
+
+// resend re-seals up to limit unacknowledged messages whose last send is
+// older than ResendAfter (or never), in the order they were written.
+func (n *Node) resend(limit int) {
+	if n.sess == nil {
+		return
+	}
+	sent := 0
+	for _, id := range n.order {
+		if sent >= limit || !n.writerHasRoom() {
+			break
+		}
+		m, ok := n.unacked[id]
+		if !ok || (!m.lastSend.IsZero() && n.now.Sub(m.lastSend) < n.cfg.ResendAfter) {
+			continue
+		}
+		if _, ok := n.sealAndQueue(TypeChat, n.chatPayload(m)); ok {
+			m.lastSend = n.now
+			sent++
+		}
+	}
+}

@@ -1,0 +1,312 @@
+package protocol
+
+// The Node's handshake side: public keys, reachability, hellos, key
+// transport, ack and confirmation (docs/PROTOCOL.md, sections 4 and 7).
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"duet/crypto"
+)
+
+// kickHandshake resends our public key when the peer's port is live but we
+// have not heard its key: the first one was probably sent before the peer
+// was listening. Rate-limited like every public-key reply.
+func (n *Node) kickHandshake() {
+	if n.sess == nil && n.peer == nil && n.replyBudget.allow(n.now) {
+		n.sendPublicKey(true)
+	}
+}
+
+// isInitiator reports whether this node plays A towards peer.
+func (n *Node) isInitiator(peer crypto.Fingerprint) bool { return n.self.Less(peer) }
+
+func (n *Node) sendPublicKey(replyRequested bool) {
+	n.sendPublicKeyEcho(replyRequested, n.peerChallenge)
+}
+
+// sendPublicKeyEcho sends our public key and challenge, echoing echo.
+func (n *Node) sendPublicKeyEcho(replyRequested bool, echo [ChallengeSize]byte) {
+	n.queue(AppendPublicKey(nil, PublicKeyMsg{
+		ReplyRequested: replyRequested, Challenge: n.challenge, Echo: echo, DER: n.selfDER,
+	}))
+}
+
+// startHandshake (re)starts an attempt: our public key with a reply
+// request, and, if we are A towards a known peer, a fresh hello.
+func (n *Node) startHandshake() {
+	n.init, n.resp, n.pendingSess = nil, nil, nil
+	n.attempt, n.progress = n.now, n.now
+	n.sendPublicKey(true)
+	if n.peer != nil && n.reachable && n.isInitiator(n.peer.Fingerprint()) {
+		n.sendHelloA()
+	}
+}
+
+func (n *Node) sendHelloA() {
+	if !n.signBudget.allow(n.now) {
+		return // the step timer retries
+	}
+	init, hello, err := NewInitiator(n.cfg.Identity, n.peer, n.cfg.Rand, n.now, n.cfg.Window)
+	if err != nil {
+		n.emit(ErrorEvent{Err: err})
+		return
+	}
+	n.init, n.resp, n.pendingSess = init, nil, nil
+	n.attempt, n.progress = n.now, n.now
+	SetCookie(hello, n.peerChallenge)
+	n.queue(hello)
+}
+
+func (n *Node) handlePublicKey(m []byte) {
+	msg, err := ParsePublicKeyMsg(m)
+	if err != nil {
+		n.reject(err, 0, false)
+		return
+	}
+	pk, err := crypto.ParsePublicKey(msg.DER)
+	if err != nil {
+		n.reject(fmt.Errorf("%w: %v", ErrMalformed, err), 0, false)
+		return
+	}
+	fp := pk.Fingerprint()
+	if fp == n.self {
+		n.reject(fmt.Errorf("%w: our own public key", ErrReflected), 0, false)
+		return
+	}
+	if fp == n.blockedPeer {
+		return // already reported; a restart is needed to accept it
+	}
+	echoed := msg.Echo == n.challenge
+	candidate := n.peer != nil && n.peer.Fingerprint() == fp
+	if !candidate {
+		// Which candidate to keep: one that echoed our challenge (it gets
+		// what we send to our sub port) is only displaced by another that
+		// does; one that proved its key (a verified hello) within the step
+		// timeout likewise. A changed key of the real peer is reachable, so
+		// it displaces the old one and is then refused, and reported, by
+		// key pinning.
+		keep := n.peer != nil && !echoed &&
+			(n.reachable || !n.verified.IsZero() && n.now.Sub(n.verified) < n.cfg.StepTimeout)
+		if !keep {
+			n.peer, n.init, n.resp, n.pendingSess, n.verified, n.reachable = pk, nil, nil, nil, time.Time{}, false
+			candidate = true
+		}
+	}
+	if candidate {
+		n.peerChallenge = msg.Challenge
+		if echoed {
+			n.reachable = true
+		}
+	}
+	// Answer with our challenge, echoing the sender's, even when it is not
+	// the candidate: that is how a peer with a new key (or a new process)
+	// gets the challenge it must echo. Replies go to our sub port, so only a
+	// reachable host ever sees them, and they are rate-limited.
+	// The reachable candidate has a budget of its own, so requests from
+	// elsewhere (a flood) cannot starve it.
+	budget := n.replyBudget
+	if candidate && n.reachable {
+		budget = n.peerReplyBudget
+	}
+	switch {
+	case msg.ReplyRequested && budget.allow(n.now):
+		n.sendPublicKeyEcho(!(candidate && n.reachable), msg.Challenge)
+	case candidate && !n.reachable && budget.allow(n.now):
+		n.sendPublicKey(true) // ask for an echo of our challenge
+	}
+	if !candidate {
+		return
+	}
+	if !n.reachable || !n.isInitiator(fp) {
+		return // B waits for A's hello; nobody signs for an unreachable key
+	}
+	// A peer asking for our key is (re)starting its handshake: it did not
+	// get our last hello, so send a fresh one (the sign budget bounds this).
+	// Otherwise a hello is sent only if no attempt is under way.
+	fresh := n.init != nil && n.now.Sub(n.attempt) < n.cfg.StepTimeout
+	if !msg.ReplyRequested && (fresh || n.sess != nil) {
+		return
+	}
+	n.sendHelloA()
+}
+
+func (n *Node) handleHello(m []byte) {
+	if n.peer == nil || !n.reachable {
+		return // no reachable candidate: nothing to verify against (a flood costs nothing)
+	}
+	if n.isInitiator(n.peer.Fingerprint()) {
+		n.handleHelloB(m)
+		return
+	}
+	h, err := CheckHelloA(m, n.cfg.Identity, n.peer, n.now, n.cfg.Window)
+	peerFP := n.peer.Fingerprint()
+	if err == nil && h.Timestamp <= n.lastHelloTS[peerFP] {
+		err = fmt.Errorf("protocol: hello: %w", ErrHelloReplay)
+	}
+	if err == nil {
+		if perr := n.pin(n.peer); perr != nil {
+			err = &pinError{perr}
+		}
+	}
+	if err != nil {
+		n.reject(err, 0, false)
+		n.handshakeEvent(StepVerify, err)
+		n.dropBlockedPeer()
+		return
+	}
+	if _, known := n.lastHelloTS[peerFP]; !known && len(n.lastHelloTS) >= maxHelloPeers {
+		// Entries older than the window protect nothing: the window does.
+		for fp, ts := range n.lastHelloTS {
+			if ts < n.now.Add(-n.cfg.Window).UnixNano() {
+				delete(n.lastHelloTS, fp)
+			}
+		}
+		if len(n.lastHelloTS) >= maxHelloPeers {
+			return // 64 keys passed pinning within one window: refuse new ones
+		}
+	}
+	if !n.signBudget.allow(n.now) {
+		return // rate-limited (ErrRateLimited): dropped like any flood; A retries
+	}
+	resp, hb, err := NewResponder(n.cfg.Identity, n.peer, h, n.cfg.Rand, n.now, n.cfg.Window)
+	if err != nil {
+		n.emit(ErrorEvent{Err: err})
+		return
+	}
+	n.lastHelloTS[peerFP] = h.Timestamp
+	n.verified = n.now
+	n.resp, n.init, n.pendingSess = resp, nil, nil
+	n.attempt, n.progress = n.now, n.now
+	SetCookie(hb, n.peerChallenge)
+	n.queue(hb)
+	n.handshakeEvent(StepPublicKeys, nil)
+	n.handshakeEvent(StepHello, nil)
+	n.handshakeEvent(StepVerify, nil)
+}
+
+// pin runs key pinning on a peer key that proved possession of its private
+// key. A refused key is blocked until restart.
+func (n *Node) pin(peer *crypto.PublicKey) error {
+	if err := n.cfg.VerifyPeer(peer); err != nil {
+		if errors.Is(err, crypto.ErrKeyChanged) {
+			n.blockedPeer = peer.Fingerprint()
+		}
+		return err
+	}
+	return nil
+}
+
+// dropBlockedPeer forgets a handshake with a key pinning refused.
+func (n *Node) dropBlockedPeer() {
+	if n.peer != nil && n.peer.Fingerprint() == n.blockedPeer {
+		n.peer, n.init, n.resp, n.pendingSess = nil, nil, nil, nil
+	}
+}
+
+func (n *Node) handleHelloB(m []byte) {
+	if n.init == nil || n.init.state != 0 {
+		n.reject(fmt.Errorf("%w: hello without our hello", ErrUnexpected), 0, false)
+		return
+	}
+	kt, err := n.init.HandleHello(m, n.now, n.pin)
+	if err != nil {
+		n.reject(err, 0, false)
+		step := StepVerify
+		if !IsPinError(err) && !errors.Is(err, ErrBadSignature) && !errors.Is(err, ErrStale) &&
+			!errors.Is(err, ErrFuture) && !errors.Is(err, ErrMalformed) && !errors.Is(err, ErrUnexpected) {
+			step = StepKeyTransport
+		}
+		n.handshakeEvent(step, err)
+		n.dropBlockedPeer()
+		return
+	}
+	n.progress, n.verified = n.now, n.now
+	SetCookie(kt, n.peerChallenge)
+	n.queue(kt)
+	n.handshakeEvent(StepPublicKeys, nil)
+	n.handshakeEvent(StepHello, nil)
+	n.handshakeEvent(StepVerify, nil)
+	n.handshakeEvent(StepKeyTransport, nil)
+}
+
+func (n *Node) handleKeyTransport(m []byte) {
+	if n.resp == nil || n.resp.done {
+		n.reject(fmt.Errorf("%w: key transport without hello", ErrUnexpected), 0, false)
+		return
+	}
+	ack, res, err := n.resp.HandleKeyTransport(m, n.now)
+	if err != nil {
+		n.reject(err, 0, false)
+		n.handshakeEvent(StepKeyTransport, err)
+		return
+	}
+	n.handshakeEvent(StepKeyTransport, nil)
+	n.queue(ack)
+	n.handshakeEvent(StepAck, nil)
+	n.keysReady(res)
+}
+
+func (n *Node) handleAck(m []byte) {
+	if n.init == nil || n.init.state != 1 {
+		n.reject(fmt.Errorf("%w: ack without key transport", ErrUnexpected), 0, false)
+		return
+	}
+	res, err := n.init.HandleAck(m, n.now)
+	if err != nil {
+		n.reject(err, 0, false)
+		n.handshakeEvent(StepAck, err)
+		return
+	}
+	n.handshakeEvent(StepAck, nil)
+	n.keysReady(res)
+}
+
+// keysReady creates the confirming session and sends our confirmation.
+func (n *Node) keysReady(res *HandshakeResult) {
+	s, err := NewSession(res, SessionConfig{
+		Window: n.cfg.Window, RekeyAfter: n.cfg.RekeyAfter, RekeyInterval: n.cfg.RekeyInterval,
+		SendNonceCap: n.cfg.SendNonceCap, NonceCacheSize: n.cfg.NonceCacheSize,
+	}, n.cfg.Rand, n.now)
+	if err != nil {
+		n.emit(ErrorEvent{Err: err})
+		return
+	}
+	th := s.Transcript()
+	rec, _, err := s.Seal(nil, TypeConfirm, th[:], n.now)
+	if err != nil {
+		n.emit(ErrorEvent{Err: err})
+		return
+	}
+	n.pendingSess, n.progress = s, n.now
+	n.queue(rec)
+}
+
+// establish makes the confirmed session current and resends everything
+// not yet acknowledged.
+func (n *Node) establish(s *Session) {
+	if n.sess != nil {
+		n.prevSess, n.prevUntil = n.sess, n.now.Add(prevSessionGrace)
+	}
+	n.sess, n.pendingSess, n.init, n.resp = s, nil, nil, nil
+	n.handshakeEvent(StepConfirm, nil)
+	n.attempt = time.Time{}
+	peerFP := s.PeerKey().Fingerprint()
+	n.mu.Lock()
+	n.peerFP, n.safety, n.hasPeer = peerFP, crypto.SafetyNumber(n.self, peerFP), true
+	n.mu.Unlock()
+	n.emitSession(SessionEstablished, s)
+	for _, id := range n.order {
+		if m, ok := n.unacked[id]; ok {
+			m.lastSend = time.Time{}
+		}
+	}
+	n.resend(len(n.order))
+}
+
+func (n *Node) emitSession(state SessionState, s *Session) {
+	fp := s.PeerKey().Fingerprint()
+	n.emit(SessionEvent{State: state, PeerFingerprint: fp.String(), SafetyNumber: crypto.SafetyNumber(n.self, fp)})
+}

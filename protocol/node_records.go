@@ -1,0 +1,125 @@
+package protocol
+
+// The Node's record side: opening and dispatching session records,
+// sealing with rekeys, and authenticated liveness.
+
+import (
+	"encoding/binary"
+	"errors"
+)
+
+func (n *Node) handleRecord(m []byte) {
+	h, err := ParseRecordHeader(m)
+	if err != nil {
+		n.reject(err, 0, false)
+		return
+	}
+	if h.Type == TypeConfirm && n.pendingSess != nil {
+		_, err := n.pendingSess.Open(n.openBuf, m, n.now) // checks the payload against TH
+		if err != nil {
+			n.reject(err, h.Seq, errors.Is(err, ErrBadConfirm))
+			n.handshakeEvent(StepConfirm, err)
+			return
+		}
+		n.establish(n.pendingSess)
+		return
+	}
+	s := n.sess
+	if s == nil {
+		return // a record from a session this process does not have: the peer will re-handshake
+	}
+	o, err := s.Open(n.openBuf, m, n.now)
+	if errors.Is(err, ErrTampered) && n.prevSess != nil && n.now.Before(n.prevUntil) {
+		// In flight from the session just replaced: accept it there.
+		if po, perr := n.prevSess.Open(n.openBuf, m, n.now); perr == nil {
+			s, o, err = n.prevSess, po, nil
+		}
+	}
+	if err != nil {
+		authed := !errors.Is(err, ErrTampered) && !errors.Is(err, ErrMalformed) &&
+			!errors.Is(err, ErrTooLarge) && !errors.Is(err, ErrVersion) && !errors.Is(err, ErrUnknownType)
+		n.reject(err, h.Seq, authed)
+		return
+	}
+	if o.Gap > 0 && s == n.sess {
+		n.emit(GapEvent{Missing: o.Gap})
+	}
+	if o.Rekeyed {
+		n.emitSession(SessionRekeyed, s)
+	}
+	switch h.Type {
+	case TypeChat:
+		c, _ := ParseChat(o.Payload) // validated by Open
+		n.receiveChat(c, h.Seq)
+	case TypeReceipt:
+		ids, _ := ParseReceipt(nil, o.Payload)
+		n.delivered(ids)
+	case TypePing:
+		id, _ := ParsePingPayload(o.Payload)
+		var p [8]byte
+		binary.BigEndian.PutUint64(p[:], id)
+		n.sealAndQueue(TypePong, p[:])
+	case TypePong:
+		id, _ := ParsePingPayload(o.Payload)
+		n.gotPong(id, true)
+	case TypeConfirm:
+		// A repeated confirmation in an established session: nothing to do.
+	}
+}
+
+// sealAndQueue seals a record in the current session (rekeying first when
+// due) and queues it. It returns the record's seq.
+func (n *Node) sealAndQueue(typ byte, payload []byte) (uint32, bool) {
+	s := n.sess
+	if s == nil {
+		return 0, false
+	}
+	if s.NeedsRekey(n.now) {
+		if err := n.rekey(); err != nil {
+			return 0, false
+		}
+	}
+	rec, seq, err := s.Seal(nil, typ, payload, n.now)
+	if err != nil {
+		n.emit(ErrorEvent{Err: err})
+		return 0, false
+	}
+	if s.SeqExhausted() && n.attempt.IsZero() {
+		n.startHandshake()
+	}
+	n.lastRecord = rec
+	n.queue(rec)
+	return seq, true
+}
+
+func (n *Node) rekey() error {
+	rec, err := n.sess.Rekey(nil, n.now)
+	if err != nil {
+		n.emit(ErrorEvent{Err: err})
+		return err
+	}
+	n.lastRecord = rec
+	n.queue(rec)
+	n.emitSession(SessionRekeyed, n.sess)
+	return nil
+}
+
+func (n *Node) sendPing() {
+	n.pingID++
+	if n.live.pingSent(n.pingID, n.now) {
+		n.emit(n.live.event())
+	}
+	if n.sess != nil {
+		var p [8]byte
+		binary.BigEndian.PutUint64(p[:], n.pingID)
+		n.sealAndQueue(TypePing, p[:])
+		return
+	}
+	n.queue(AppendPlainPing(nil, TypePlainPing, n.pingID))
+}
+
+func (n *Node) gotPong(id uint64, authenticated bool) {
+	if n.live.pong(id, authenticated, n.now) {
+		n.emit(n.live.event())
+	}
+}
