@@ -1,8 +1,10 @@
 package protocol
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -16,20 +18,29 @@ var (
 )
 
 // testIdentities returns three RSA-2048 identities generated once per test
-// binary, sorted so that ids[0] plays A towards ids[1].
+// binary, ordered by fingerprint so that ids[0] plays A towards ids[1] and
+// ids[2] sorts between them; a fourth, sorting after ids[1], waits in
+// extraIDs. So identityOrdered always finds a key on either side of B
+// without generating more.
 func testIdentities(t testing.TB) [3]*crypto.Identity {
 	t.Helper()
 	idOnce.Do(func() {
-		for i := range ids {
+		var keys [4]*crypto.Identity
+		for i := range keys {
 			id, err := crypto.GenerateIdentity(rand.Reader)
 			if err != nil {
 				panic(err)
 			}
-			ids[i] = id
+			keys[i] = id
 		}
-		if !ids[0].Public().Fingerprint().Less(ids[1].Public().Fingerprint()) {
-			ids[0], ids[1] = ids[1], ids[0]
-		}
+		slices.SortFunc(keys[:], func(a, b *crypto.Identity) int {
+			fa, fb := a.Public().Fingerprint(), b.Public().Fingerprint()
+			return bytes.Compare(fa[:], fb[:])
+		})
+		ids = [3]*crypto.Identity{keys[0], keys[2], keys[1]}
+		extraMu.Lock()
+		extraIDs = []*crypto.Identity{keys[1], keys[3]}
+		extraMu.Unlock()
 	})
 	return ids
 }
@@ -215,11 +226,9 @@ var (
 // fingerprint sorts before (less) or after (!less) fp.
 func identityOrdered(t testing.TB, fp crypto.Fingerprint, less bool) *crypto.Identity {
 	t.Helper()
+	testIdentities(t) // before the lock: it fills extraIDs
 	extraMu.Lock()
 	defer extraMu.Unlock()
-	if len(extraIDs) == 0 {
-		extraIDs = append(extraIDs, testIdentities(t)[2])
-	}
 	for i := 0; ; i++ {
 		if i == len(extraIDs) {
 			id, err := crypto.GenerateIdentity(rand.Reader)
