@@ -230,3 +230,50 @@ func TestNodeRestartsLeakNoGoroutines(t *testing.T) {
 	}
 	t.Fatalf("%d goroutines after 20 restarts, %d before", now, base)
 }
+
+// TestNodeAutomaticRekey forces a rekey every 8 records on A's side (and an
+// explicit one from B): every message still arrives, in order, and both
+// sides report the new epochs.
+func TestNodeAutomaticRekey(t *testing.T) {
+	p := startPair(t, func(a, b *Config) { a.RekeyAfter = 8 })
+	p.establish(t)
+	const n = 60
+	for i := 0; i < n; i++ {
+		if _, err := p.a.Send(fmt.Sprintf("r%02d", i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := p.b.Rekey(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.b.Send("after B's rekey"); err != nil {
+		t.Fatal(err)
+	}
+	p.ra.waitFor(t, 10*time.Second, "all delivered", func(Event) bool {
+		return p.ra.count(func(e Event) bool { _, ok := e.(DeliveredEvent); return ok }) >= n
+	})
+	p.ra.waitFor(t, 5*time.Second, "B's message after its rekey", func(e Event) bool {
+		m, ok := e.(MessageEvent)
+		return ok && m.Text == "after B's rekey"
+	})
+	var got []string
+	for _, e := range p.rb.snapshot() {
+		if m, ok := e.(MessageEvent); ok {
+			got = append(got, m.Text)
+		}
+	}
+	for i := 0; i < n; i++ {
+		if i >= len(got) || got[i] != fmt.Sprintf("r%02d", i) {
+			t.Fatalf("messages at B: %v", got)
+		}
+	}
+	rekeyed := func(e Event) bool { s, ok := e.(SessionEvent); return ok && s.State == SessionRekeyed }
+	// A rekeys its direction every 7 records and sees B's one rekey; B sees
+	// A's and makes its own.
+	if c := p.ra.count(rekeyed); c < n/8+1 {
+		t.Errorf("A reported %d rekeys, want at least %d", c, n/8+1)
+	}
+	if c := p.rb.count(rekeyed); c < n/8+1 {
+		t.Errorf("B reported %d rekeys, want at least %d", c, n/8+1)
+	}
+}

@@ -181,3 +181,21 @@ func TestE2ETwentyPeerRestarts(t *testing.T) {
 		t.Fatal("A died")
 	}
 }
+
+// TestE2ERekey: /rekey moves A's direction to a new key epoch; both sides
+// report it and chat continues both ways.
+func TestE2ERekey(t *testing.T) {
+	pr := newPair(t)
+	a, b := startPair(t, pr, "", "")
+	rekeyed := func(e event) bool { return e.Event == "session" && e.State == "rekeyed" }
+	a.send("/rekey")
+	a.waitFor(t, msgTimeout, "rekeyed at A", rekeyed)
+	a.send("after rekey")
+	b.waitFor(t, msgTimeout, "message after rekey", func(e event) bool { return e.Event == "message" && e.Text == "after rekey" })
+	b.waitFor(t, msgTimeout, "rekeyed at B", rekeyed)
+	b.send("reply")
+	a.waitFor(t, msgTimeout, "reply", func(e event) bool { return e.Event == "message" && e.Text == "reply" })
+	if n := b.count(isEv("rejected")); n != 0 {
+		t.Errorf("B rejected %d records around the rekey", n)
+	}
+}
