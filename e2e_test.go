@@ -72,6 +72,7 @@ type event struct {
 	Seq             *float64 `json:"seq"`
 	Text            string   `json:"text"`
 	SentAt          string   `json:"sent_at"`
+	PossibleDup     bool     `json:"possible_duplicate"`
 	Missing         uint64   `json:"missing"`
 	Reason          string   `json:"reason"`
 	Detail          string   `json:"detail"`
@@ -714,6 +715,12 @@ func TestE2ERestartReceiver(t *testing.T) {
 	checkAllDelivered(t, a, total, 60*time.Second)
 	time.Sleep(300 * time.Millisecond)
 	shownByB2 := textCounts(b2, "m ")
+	flagged := map[string]bool{}
+	for _, e := range b2.snapshot() {
+		if e.Event == "message" && e.PossibleDup {
+			flagged[e.Text] = true
+		}
+	}
 	lost, across := 0, 0
 	for i := range total {
 		text := fmt.Sprintf("m %06d", i)
@@ -726,16 +733,23 @@ func TestE2ERestartReceiver(t *testing.T) {
 			lost++
 		case n1 > 0 && n2 > 0:
 			across++
+			if !flagged[text] {
+				t.Errorf("%q shown by the killed receiver and again by its restart without possible_duplicate", text)
+			}
 		}
 	}
 	if lost > 0 {
 		t.Errorf("%d of %d messages lost across the receiver restart", lost, total)
 	}
 	t.Logf("B1 showed %d, B2 showed %d, %d shown by both", len(shownByB1), len(shownByB2), across)
-	// The receiver's delivery log records each message right after writing
-	// it to stdout, and acknowledges it only after both; the one message a
-	// SIGKILL can catch between those two writes (microseconds) is the
-	// only one that may be shown again (docs/PROTOCOL.md, section 9).
+	// The receiver's delivery log marks each message "showing" before it is
+	// written to stdout and "seen" right after, and acknowledges it only
+	// then: the one message a SIGKILL can catch between those two records is
+	// the only one that may be shown again, and then it is flagged
+	// possible_duplicate (docs/PROTOCOL.md, section 9).
+	if len(flagged) > 1 {
+		t.Errorf("%d messages flagged possible_duplicate; at most the one in flight at the kill may be", len(flagged))
+	}
 	if across > 1 {
 		t.Errorf("%d messages shown by both the killed receiver and its restart; at most the one in flight at the kill may be", across)
 	}

@@ -86,6 +86,10 @@ type MessageEvent struct {
 	Seq    uint32
 	Text   string
 	SentAt time.Time
+	// PossibleDuplicate is set when a crash interrupted this message's
+	// display in an earlier run: it may already have been shown once.
+	// A message without it has never been shown before.
+	PossibleDuplicate bool
 	// Shown, if not nil, is for the user interface to call right after the
 	// message reached the screen or stdout (before the emit callback
 	// returns): it records the message as shown in the delivery store, so

@@ -133,6 +133,7 @@ type Node struct {
 	seen            map[uint64]struct{}
 	held            map[uint64]heldChat // received before their Prev was shown, keyed by Prev
 	heldOrder       []uint64            // Prev keys in arrival order, for eviction
+	interrupted     map[uint64]bool     // ids whose display a crash interrupted
 	seenRing        []uint64
 	seenNext        int
 	receipts        []uint64
@@ -164,6 +165,7 @@ func NewNode(cfg Config, tr Transport, emit func(Event)) (*Node, error) {
 		unacked:         make(map[uint64]*outMsg),
 		seen:            make(map[uint64]struct{}),
 		held:            make(map[uint64]heldChat),
+		interrupted:     make(map[uint64]bool),
 		lastHelloTS:     make(map[crypto.Fingerprint]int64),
 		live:            newLiveness(),
 		signBudget:      newTokenBucket(4, 4),
@@ -189,6 +191,9 @@ func NewNode(cfg Config, tr Transport, emit func(Event)) (*Node, error) {
 		n.queued = len(outbox)
 		for _, id := range seen {
 			n.markSeen(id)
+		}
+		for _, id := range cfg.Store.Interrupted() {
+			n.interrupted[id] = true
 		}
 	}
 	return n, nil

@@ -71,15 +71,20 @@ func (n *Node) hold(c Chat, seq uint32) {
 	}
 }
 
-// show emits a message and records it as seen right away: a crash between
-// the two writes (microseconds) is the only way a message can be shown
-// twice; it is never acknowledged before both.
+// show records a message as showing, emits it, and records it as seen
+// right after the UI wrote it; it is acknowledged only after that. A crash
+// between the two records leaves it "interrupted": shown again after a
+// restart, marked as a possible duplicate.
 func (n *Node) show(c Chat, seq uint32) {
 	n.markSeen(c.ID)
-	ev := MessageEvent{ID: c.ID, Seq: seq, Text: c.Text, SentAt: time.Unix(0, c.SentAt)}
+	ev := MessageEvent{ID: c.ID, Seq: seq, Text: c.Text, SentAt: time.Unix(0, c.SentAt), PossibleDuplicate: n.interrupted[c.ID]}
+	delete(n.interrupted, c.ID)
 	var recorded atomic.Bool
 	var storeErr error
 	if n.cfg.Store != nil {
+		if err := n.cfg.Store.Showing(c.ID); err != nil {
+			n.emit(ErrorEvent{Err: err})
+		}
 		ev.Shown = func() {
 			if recorded.CompareAndSwap(false, true) {
 				storeErr = n.cfg.Store.Seen([]uint64{c.ID})

@@ -18,16 +18,22 @@ import (
 // Store keeps both in memory only (--ephemeral).
 //
 // Ordering the driver guarantees: a message is in the outbox before Send
-// returns its id; a received id is marked seen after it was shown and before
-// its receipt is sent. So a crash can at worst show a message a second time
-// if it strikes between showing it and the next write (microseconds); it
-// never loses one.
+// returns its id; a received id is marked showing before it is shown, seen
+// right after, and acknowledged only then. So a crash never loses a message.
+// The only message a crash can show twice is one it interrupted between
+// "showing" and "seen"; after the restart it is shown again marked as a
+// possible duplicate (Interrupted), never silently.
 type Store interface {
 	// Load returns the outbox in the order written and the seen ids.
 	Load() (outbox []Chat, seen []uint64, err error)
 	Queued(c Chat) error
 	Delivered(ids []uint64) error
 	Seen(ids []uint64) error
+	// Showing records that id is about to be shown.
+	Showing(id uint64) error
+	// Interrupted returns the ids marked showing but never seen: a crash
+	// interrupted them, so they may or may not have been shown.
+	Interrupted() []uint64
 	Close() error
 }
 
@@ -36,6 +42,7 @@ type Store interface {
 //	'Q' u64 id  i64 sent_at  u32 len  text    queued (outbox add)
 //	'D' u64 id                                delivered (outbox remove)
 //	'S' u64 id                                seen (shown)
+//	'P' u64 id                                showing (about to be shown)
 //
 // A torn last entry (a crash mid-write) is ignored. The log is compacted
 // when opened and whenever it grows past compactAt. Writes are not fsynced:
@@ -49,6 +56,7 @@ type FileStore struct {
 	order   []uint64
 	seen    []uint64
 	seenSet map[uint64]struct{}
+	showing map[uint64]struct{} // 'P' without a later 'S'
 }
 
 const (
@@ -61,7 +69,7 @@ func OpenFileStore(path string) (*FileStore, error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return nil, fmt.Errorf("protocol: store: %w", err)
 	}
-	s := &FileStore{path: path, outbox: map[uint64]Chat{}, seenSet: map[uint64]struct{}{}}
+	s := &FileStore{path: path, outbox: map[uint64]Chat{}, seenSet: map[uint64]struct{}{}, showing: map[uint64]struct{}{}}
 	if f, err := os.Open(path); err == nil {
 		err = s.replay(bufio.NewReader(f))
 		f.Close()
@@ -107,6 +115,11 @@ func (s *FileStore) replay(r io.Reader) error {
 			delete(s.outbox, id)
 		case 'S':
 			s.addSeen(id)
+			delete(s.showing, id)
+		case 'P':
+			if len(s.showing) < maxSeenIDs {
+				s.showing[id] = struct{}{}
+			}
 		default:
 			return fmt.Errorf("corrupt entry kind 0x%02x", hdr[0])
 		}
@@ -157,6 +170,9 @@ func (s *FileStore) compact() error {
 	}
 	for _, id := range seen {
 		buf = appendIDEntry(buf, 'S', id)
+	}
+	for id := range s.showing {
+		buf = appendIDEntry(buf, 'P', id)
 	}
 	tmp := s.path + ".tmp"
 	if err := os.WriteFile(tmp, buf, 0o600); err != nil {
@@ -236,9 +252,29 @@ func (s *FileStore) Seen(ids []uint64) error {
 	var b []byte
 	for _, id := range ids {
 		s.addSeen(id)
+		delete(s.showing, id)
 		b = appendIDEntry(b, 'S', id)
 	}
 	return s.write(b)
+}
+
+// Showing implements Store.
+func (s *FileStore) Showing(id uint64) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.showing[id] = struct{}{}
+	return s.write(appendIDEntry(nil, 'P', id))
+}
+
+// Interrupted implements Store.
+func (s *FileStore) Interrupted() []uint64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	ids := make([]uint64, 0, len(s.showing))
+	for id := range s.showing {
+		ids = append(ids, id)
+	}
+	return ids
 }
 
 // Close implements Store.

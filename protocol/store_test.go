@@ -51,6 +51,30 @@ func TestFileStoreRoundTrip(t *testing.T) {
 	}
 }
 
+// TestFileStoreInterrupted: an id marked showing but never seen survives a
+// reopen as interrupted; one that was seen does not.
+func TestFileStoreInterrupted(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "delivery.log")
+	s, _ := OpenFileStore(path)
+	s.Showing(1)
+	s.Seen([]uint64{1})
+	s.Showing(2) // the crash strikes here
+	s.Close()
+	s, err := OpenFileStore(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := s.Interrupted(); len(got) != 1 || got[0] != 2 {
+		t.Fatalf("interrupted %v, want [2]", got)
+	}
+	s.Close()
+	s, _ = OpenFileStore(path) // compaction keeps it
+	defer s.Close()
+	if got := s.Interrupted(); len(got) != 1 || got[0] != 2 {
+		t.Fatalf("after compaction: interrupted %v, want [2]", got)
+	}
+}
+
 func TestFileStoreTornTailIgnored(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "delivery.log")
 	s, _ := OpenFileStore(path)
@@ -190,7 +214,7 @@ func FuzzFileStoreReplay(f *testing.F) {
 	f.Add(appendIDEntry(appendIDEntry(nil, 'S', 9), 'D', 1))
 	f.Add([]byte{'Q', 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 0xff, 0xff})
 	f.Fuzz(func(t *testing.T, b []byte) {
-		s := &FileStore{outbox: map[uint64]Chat{}, seenSet: map[uint64]struct{}{}}
+		s := &FileStore{outbox: map[uint64]Chat{}, seenSet: map[uint64]struct{}{}, showing: map[uint64]struct{}{}}
 		_ = s.replay(bytes.NewReader(b))
 		for _, c := range s.outbox {
 			if len(c.Text) > storeMaxText {
@@ -198,4 +222,40 @@ func FuzzFileStoreReplay(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestNodeFlagsInterruptedMessage: a message whose display a crash
+// interrupted (showing recorded, seen not) is shown again after the restart
+// marked PossibleDuplicate; other messages are not marked.
+func TestNodeFlagsInterruptedMessage(t *testing.T) {
+	id := testIdentities(t)
+	path := filepath.Join(t.TempDir(), "delivery.log")
+	st, _ := OpenFileStore(path)
+	st.Showing(42)
+	st.Close()
+	st, err := OpenFileStore(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	pa, _ := NewPipe(1)
+	r := newRecorder()
+	n, err := NewNode(Config{Identity: id[0], Store: st}, pa, r.emit)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n.receiveChat(Chat{ID: 42, Text: "interrupted"}, 1)
+	n.receiveChat(Chat{ID: 43, Prev: 42, Text: "fresh"}, 2)
+	var flags []bool
+	for _, e := range r.snapshot() {
+		if m, ok := e.(MessageEvent); ok {
+			flags = append(flags, m.PossibleDuplicate)
+		}
+	}
+	if fmt.Sprint(flags) != "[true false]" {
+		t.Fatalf("PossibleDuplicate flags %v, want [true false]", flags)
+	}
+	if len(st.Interrupted()) != 0 {
+		t.Fatalf("still interrupted after being shown: %v", st.Interrupted())
+	}
 }

@@ -167,7 +167,10 @@ func (h *Headless) marshalEvent(ev protocol.Event) any {
 			Seq    uint32 `json:"seq"`
 			Text   string `json:"text"`
 			SentAt string `json:"sent_at"`
-		}{name, t, formatID(e.ID), e.Seq, e.Text, e.SentAt.UTC().Format(TimeFormat)}
+			// Only present (true) when a crash interrupted this message's
+			// display in an earlier run.
+			PossibleDuplicate bool `json:"possible_duplicate,omitempty"`
+		}{name, t, formatID(e.ID), e.Seq, e.Text, e.SentAt.UTC().Format(TimeFormat), e.PossibleDuplicate}
 	case protocol.SentEvent:
 		return struct {
 			Event string `json:"event"`

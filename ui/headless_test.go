@@ -66,6 +66,8 @@ func TestHeadlessEventsJSON(t *testing.T) {
 			`{"event":"session",` + T + `,"state":"closed","peer_fingerprint":"","safety_number":""}`},
 		{"message", protocol.MessageEvent{ID: 18446744073709551615, Seq: 7, Text: "héllo \"x\"\n<b>", SentAt: sentAt},
 			`{"event":"message",` + T + `,"id":"18446744073709551615","seq":7,"text":"héllo \"x\"\n<b>","sent_at":"2026-05-09T12:00:00.000000005Z"}`},
+		{"message-possible-duplicate", protocol.MessageEvent{ID: 5, Seq: 8, Text: "x", SentAt: sentAt, PossibleDuplicate: true},
+			`{"event":"message",` + T + `,"id":"5","seq":8,"text":"x","sent_at":"2026-05-09T12:00:00.000000005Z","possible_duplicate":true}`},
 		{"sent", protocol.SentEvent{ID: 9007199254740993, Seq: 1},
 			`{"event":"sent",` + T + `,"id":"9007199254740993","seq":1}`},
 		{"delivered", protocol.DeliveredEvent{ID: 42},

@@ -112,7 +112,11 @@ func (l *Lines) Emit(ev protocol.Event) {
 		if at.IsZero() {
 			at = now
 		}
-		l.q.putSync([]byte(fmt.Sprintf("%s peer: %s\n", l.clock(at), Sanitize(e.Text))), e.Shown)
+		again := ""
+		if e.PossibleDuplicate {
+			again = " (may repeat: shown before a crash)"
+		}
+		l.q.putSync([]byte(fmt.Sprintf("%s peer: %s%s\n", l.clock(at), Sanitize(e.Text), again)), e.Shown)
 	case protocol.SentEvent:
 		if t, ok := l.lookup(e.ID, false); ok {
 			l.put("%s %s: %s", l.clock(now), Sanitize(l.name), Sanitize(t))
