@@ -4,6 +4,7 @@ package protocol
 // transport, ack and confirmation (docs/PROTOCOL.md, sections 4 and 7).
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"time"
@@ -21,7 +22,14 @@ func (n *Node) kickHandshake() {
 }
 
 // isInitiator reports whether this node plays A towards peer.
-func (n *Node) isInitiator(peer crypto.Fingerprint) bool { return n.self.Less(peer) }
+// Roles follow fingerprint order; two processes sharing one identity order
+// themselves by their challenges instead.
+func (n *Node) isInitiator(peer crypto.Fingerprint) bool {
+	if peer == n.self {
+		return bytes.Compare(n.challenge[:], n.peerChallenge[:]) < 0
+	}
+	return n.self.Less(peer)
+}
 
 func (n *Node) sendPublicKey(replyRequested bool) {
 	n.sendPublicKeyEcho(replyRequested, n.peerChallenge)
@@ -72,7 +80,10 @@ func (n *Node) handlePublicKey(m []byte) {
 		return
 	}
 	fp := pk.Fingerprint()
-	if fp == n.self {
+	if fp == n.self && msg.Challenge == n.challenge {
+		// Our own message sent back. (Our key with another challenge is
+		// another process sharing this identity, as when both peers run
+		// under one account with the default identity file.)
 		n.reject(fmt.Errorf("%w: our own public key", ErrReflected), 0, false)
 		return
 	}

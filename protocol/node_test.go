@@ -5,6 +5,7 @@ import (
 	"duet/crypto"
 	"fmt"
 	"runtime"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -276,4 +277,29 @@ func TestNodeAutomaticRekey(t *testing.T) {
 	if c := p.rb.count(rekeyed); c < n/8+1 {
 		t.Errorf("B reported %d rekeys, want at least %d", c, n/8+1)
 	}
+}
+
+// TestNodeSharedIdentity: both peers run with the same identity (one
+// account, the default identity file): they order their roles by their
+// challenges, establish a session and chat; a public key reflected with our
+// own challenge is still refused.
+func TestNodeSharedIdentity(t *testing.T) {
+	id := testIdentities(t)
+	p := startPair(t, func(a, b *Config) { b.Identity = id[0] })
+	p.establish(t)
+	roundTrip(t, p, "same key on both ends")
+	if c := p.rb.count(func(e Event) bool { r, ok := e.(RejectedEvent); return ok && r.Reason == ReasonMalformed }); c != 0 {
+		t.Fatalf("B rejected %d messages as malformed", c)
+	}
+	// A reflection of A's own public key message (same challenge) is refused.
+	own := AppendPublicKey(nil, PublicKeyMsg{Challenge: p.a.challenge, DER: id[0].Public().DER()})
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	if err := p.pa.Inject(ctx, own); err != nil {
+		t.Fatal(err)
+	}
+	p.ra.waitFor(t, 2*time.Second, "reflection refused", func(e Event) bool {
+		r, ok := e.(RejectedEvent)
+		return ok && strings.Contains(r.Detail, "our own public key")
+	})
 }
