@@ -22,7 +22,6 @@ var (
 	ErrBadConfirm  = errors.New("protocol: confirmation does not match transcript")
 	ErrReflected   = errors.New("protocol: own message reflected back")
 	ErrUnexpected  = errors.New("protocol: message not expected in this state")
-	ErrRateLimited = errors.New("protocol: handshake rate limit exceeded")
 	ErrHelloReplay = errors.New("protocol: hello not newer than the last accepted")
 
 	// Errors re-exported from crypto so callers need one import.

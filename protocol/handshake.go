@@ -135,7 +135,7 @@ func NewInitiator(id *crypto.Identity, peer *crypto.PublicKey, r io.Reader, now 
 	return h, AppendHello(nil, h.hello), nil
 }
 
-// ErrPin wraps an error returned by the pin callback of HandleHello.
+// pinError wraps an error returned by the pin callback of HandleHello.
 type pinError struct{ err error }
 
 func (e *pinError) Error() string { return "protocol: verify peer: " + e.err.Error() }

@@ -180,7 +180,7 @@ func (n *Node) handleHello(m []byte) {
 		}
 	}
 	if !n.signBudget.allow(n.now) {
-		return // rate-limited (ErrRateLimited): dropped like any flood; A retries
+		return // over the sign budget: dropped like any flood; A retries
 	}
 	resp, hb, err := NewResponder(n.cfg.Identity, n.peer, h, n.cfg.Rand, n.now, n.cfg.Window)
 	if err != nil {
