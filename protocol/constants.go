@@ -54,6 +54,7 @@ const (
 	TypePing    byte = 0x13
 	TypePong    byte = 0x14
 	TypeRekey   byte = 0x15
+	TypeGoodbye byte = 0x16
 )
 
 // Roles in the handshake, as carried in the hello's role byte.

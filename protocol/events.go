@@ -71,6 +71,9 @@ const (
 	SessionEstablished SessionState = "established"
 	SessionClosed      SessionState = "closed"
 	SessionRekeyed     SessionState = "rekeyed"
+	// SessionPeerLeft: the peer sent an authenticated GOODBYE (it quit
+	// cleanly). The session is closed; a new one forms if the peer returns.
+	SessionPeerLeft SessionState = "peer-left"
 )
 
 // SessionEvent reports a session being established, rekeyed or closed.
@@ -134,6 +137,25 @@ type RejectedEvent struct {
 	Detail string
 }
 
+// ReplayedEvent reports that /replay re-sent our last record byte for byte:
+// the peer should reject it (as a replay, or as tampered if its key moved on).
+type ReplayedEvent struct {
+	Type byte   // the replayed message's type
+	Seq  uint32 // its seq, if it is a session record
+	// HasSeq is false when the last message was not a session record.
+	HasSeq bool
+}
+
+// StalledEvent reports a handshake that keeps failing although the peer
+// answers: typically the peer refuses our key (it recorded another key for
+// us, or pins another fingerprint). The peer sends no reason, so this is a
+// diagnosis, not proof. Reported once per stall, after several attempts.
+type StalledEvent struct {
+	Attempts int           // handshake attempts since the last session (or start)
+	LastStep int           // furthest step reached in the last attempt
+	For      time.Duration // since the first of those attempts
+}
+
 // ErrorEvent reports an error that is not a rejection of peer input.
 type ErrorEvent struct{ Err error }
 
@@ -146,3 +168,5 @@ func (DeliveredEvent) EventName() string { return "delivered" }
 func (GapEvent) EventName() string       { return "gap" }
 func (RejectedEvent) EventName() string  { return "rejected" }
 func (ErrorEvent) EventName() string     { return "error" }
+func (ReplayedEvent) EventName() string  { return "replayed" }
+func (StalledEvent) EventName() string   { return "stalled" }
