@@ -58,7 +58,6 @@ type Styles struct {
 
 // ANSI colour indices used below.
 var (
-	colRed     = lipgloss.Color("1")
 	colGreen   = lipgloss.Color("2")
 	colYellow  = lipgloss.Color("3")
 	colBlue    = lipgloss.Color("4")

@@ -1,0 +1,194 @@
+package main
+
+// End-to-end test of the full-screen UI: two real duet processes, each in
+// its own tmux pane (a real terminal), driven by keys and read back with
+// capture-pane. Skipped when tmux is missing, unless DUET_REQUIRE_TMUX is
+// set (.ci/run sets it and installs tmux).
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+// tmuxServer is a private tmux server on its own socket.
+type tmuxServer struct {
+	t    *testing.T
+	bin  string
+	sock string
+}
+
+func newTmux(t *testing.T) *tmuxServer {
+	t.Helper()
+	bin, err := exec.LookPath("tmux")
+	if err != nil {
+		if os.Getenv("DUET_REQUIRE_TMUX") != "" {
+			t.Fatalf("tmux not found and DUET_REQUIRE_TMUX is set: %v", err)
+		}
+		t.Skip("tmux not installed")
+	}
+	s := &tmuxServer{t: t, bin: bin, sock: filepath.Join(t.TempDir(), "tmux.sock")}
+	// A placeholder session keeps the server up; panes stay after their
+	// process exits so the exit status and the restored screen can be read.
+	s.run("-f", "/dev/null", "new-session", "-d", "-s", "keep", "-x", "80", "-y", "24", "sleep 600")
+	s.run("set-option", "-g", "remain-on-exit", "on")
+	t.Cleanup(func() { _ = exec.Command(s.bin, "-S", s.sock, "kill-server").Run() })
+	return s
+}
+
+func (s *tmuxServer) run(args ...string) string {
+	s.t.Helper()
+	out, err := exec.Command(s.bin, append([]string{"-S", s.sock}, args...)...).CombinedOutput()
+	if err != nil {
+		s.t.Fatalf("tmux %s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+	return string(out)
+}
+
+// start runs command in a new session of the given size.
+func (s *tmuxServer) start(name string, width, height int, env []string, command []string) {
+	s.t.Helper()
+	quoted := make([]string, 0, len(env)+len(command)+1)
+	quoted = append(quoted, "env")
+	for _, a := range append(env, command...) {
+		quoted = append(quoted, "'"+strings.ReplaceAll(a, "'", `'\''`)+"'")
+	}
+	s.run("new-session", "-d", "-s", name, "-x", strconv.Itoa(width), "-y", strconv.Itoa(height), strings.Join(quoted, " "))
+}
+
+func (s *tmuxServer) capture(name string) string { return s.run("capture-pane", "-p", "-t", name) }
+
+// keys sends tmux key names (Enter, C-c, F2, ...).
+func (s *tmuxServer) keys(name string, keys ...string) {
+	s.run(append([]string{"send-keys", "-t", name}, keys...)...)
+}
+
+// typeText types text literally.
+func (s *tmuxServer) typeText(name, text string) { s.run("send-keys", "-t", name, "-l", text) }
+
+// dead reports whether the pane's process has exited, and its status.
+func (s *tmuxServer) dead(name string) (bool, int) {
+	f := strings.Fields(s.run("display-message", "-p", "-t", name, "#{pane_dead} #{pane_dead_status}"))
+	if len(f) == 0 || f[0] != "1" {
+		return false, 0
+	}
+	code := -1
+	if len(f) > 1 {
+		code, _ = strconv.Atoi(f[1])
+	}
+	return true, code
+}
+
+// waitFor polls the pane until ok accepts its text.
+func (s *tmuxServer) waitFor(name, what string, timeout time.Duration, ok func(screen string) bool) string {
+	s.t.Helper()
+	deadline := time.Now().Add(timeout)
+	var screen string
+	for time.Now().Before(deadline) {
+		screen = s.capture(name)
+		if ok(screen) {
+			return screen
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	s.t.Fatalf("%s: timed out after %v waiting for %s; screen:\n%s", name, timeout, what, screen)
+	return ""
+}
+
+func contains(words ...string) func(string) bool {
+	return func(s string) bool {
+		for _, w := range words {
+			if !strings.Contains(s, w) {
+				return false
+			}
+		}
+		return true
+	}
+}
+
+func TestE2EScreenInTmux(t *testing.T) {
+	needBinary(t)
+	tm := newTmux(t)
+	dir := t.TempDir()
+	ports := freePorts(t, 2)
+	pa, pb := ports[0], ports[1]
+	env := []string{"HOME=" + dir, "TERM=xterm-256color", "TZ=UTC"}
+	peer := func(name, other string, main, sub int) []string {
+		return []string{duetBin, "--main", strconv.Itoa(main), "--sub", strconv.Itoa(sub),
+			"--identity", filepath.Join(dir, name+".pem"), "--known-peers", filepath.Join(dir, name+"_known_peers"),
+			"--name", name, "--peer-name", other}
+	}
+	// One wide screen (sidebar layout) and one at 80x24 (overlays).
+	tm.start("a", 120, 40, env, peer("alice", "bob", pa, pb))
+	tm.start("b", 80, 24, env, peer("bob", "alice", pb, pa))
+
+	const long = 60 * time.Second // generous: only a real defect misses it
+	for _, n := range []string{"a", "b"} {
+		tm.waitFor(n, "the session and liveness", long, contains("live", "safety number"))
+	}
+
+	// The handshake panel lists every step; F2 toggles it.
+	steps := []string{"public-keys", "hello", "verify", "key-transport", "ack", "confirm"}
+	found := false
+	for i := 0; i < 2 && !found; i++ {
+		tm.keys("a", "F2")
+		time.Sleep(300 * time.Millisecond)
+		found = contains(steps...)(tm.capture("a"))
+	}
+	if !found {
+		t.Fatalf("a: handshake steps not shown after F2; screen:\n%s", tm.capture("a"))
+	}
+	tm.keys("a", "Escape")
+
+	// A message typed in a appears on b's screen.
+	tm.typeText("a", "hello from alice")
+	tm.keys("a", "Enter")
+	tm.waitFor("b", "alice's message", long, contains("hello from alice"))
+
+	// /replay on a: b rejects the replayed record, visibly.
+	tm.typeText("a", "/replay")
+	tm.keys("a", "Enter")
+	tm.waitFor("b", "the replay rejection", long, contains("rejected", "replay"))
+	tm.waitFor("a", "the sender's /replay notice", long, contains("/replay"))
+
+	// /quit restores a's terminal and exits 0; b is told at once.
+	tm.typeText("a", "/quit")
+	tm.keys("a", "Enter")
+	deadline := time.Now().Add(long)
+	for {
+		if d, code := tm.dead("a"); d {
+			if code != 0 {
+				t.Fatalf("a exited with status %d; screen:\n%s", code, tm.capture("a"))
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("a did not exit after /quit; screen:\n%s", tm.capture("a"))
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if s := tm.capture("a"); strings.Contains(s, "hello from alice") || strings.Contains(s, "safety number") {
+		t.Fatalf("a's screen not restored after /quit (the chat is still on the primary screen):\n%s", s)
+	}
+	tm.waitFor("b", "peer left", long, contains("left"))
+
+	// ctrl+c quits cleanly too.
+	tm.keys("b", "C-c")
+	deadline = time.Now().Add(long)
+	for {
+		if d, code := tm.dead("b"); d {
+			if code != 0 {
+				t.Fatalf("b exited with status %d after ctrl+c", code)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("b did not exit after ctrl+c; screen:\n%s", tm.capture("b"))
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
