@@ -4,7 +4,15 @@
 // take events and render strings; they do no I/O and own no goroutines.
 package panel
 
-import "duet/protocol"
+import (
+	"context"
+	"errors"
+	"os"
+	"strings"
+
+	"duet/crypto"
+	"duet/protocol"
+)
 
 // PlainReason says in plain words why a record was rejected, for people
 // rather than for scripts (which get the reason code itself). Every reason
@@ -34,4 +42,89 @@ func PlainReason(reason string) string {
 		return "the peer presented a key other than the recorded one (key-changed)"
 	}
 	return reason
+}
+
+// ReasonWords is PlainReason without its trailing "(reason)", for a line
+// that already shows the reason code: "replay: a copy of a record already
+// received". An unknown code gives "".
+func ReasonWords(reason string) string {
+	words := PlainReason(reason)
+	if words == reason {
+		return ""
+	}
+	return strings.TrimSuffix(words, " ("+reason+")")
+}
+
+// PlainHandshakeError says in plain words why handshake step failed, for
+// the handshake panel and the line mode ("handshake step 3 (verify) failed:
+// …"). It names the cause (key changed, bad signature, stale or future
+// timestamp, timeout, …), never the Go error chain; an error it does not
+// know is summed up by its last part, sanitized.
+func PlainHandshakeError(step int, err error) string {
+	if err == nil {
+		return "the step failed (no reason given)"
+	}
+	what := "the peer's message"
+	switch step {
+	case protocol.StepPublicKeys:
+		what = "the peer's public key"
+	case protocol.StepHello, protocol.StepVerify:
+		what = "the peer's hello"
+	case protocol.StepKeyTransport:
+		what = "the key transport"
+	case protocol.StepAck:
+		what = "the peer's acknowledgement"
+	case protocol.StepConfirm:
+		what = "the peer's confirmation"
+	}
+	var netErr interface{ Timeout() bool }
+	switch {
+	case errors.Is(err, crypto.ErrKeyChanged):
+		return "the peer presented a key other than the one recorded for it (key changed); nothing was sent to it"
+	case protocol.IsPinError(err):
+		return "could not check or record the peer's key in known_peers: " + lastPart(err)
+	case errors.Is(err, protocol.ErrBadSignature):
+		return what + " was not signed by the key it came with, or was altered on the way (bad signature)"
+	case errors.Is(err, protocol.ErrHelloReplay):
+		return "a copy of an earlier hello arrived again (replay); duet retries"
+	case errors.Is(err, protocol.ErrStale):
+		return what + " carries a timestamp too old: the peer's clock may be behind by more than 30 s, or it is an old copy (stale timestamp)"
+	case errors.Is(err, protocol.ErrFuture):
+		return what + " carries a timestamp in the future: the peer's clock may be ahead by more than 30 s (future timestamp)"
+	case errors.Is(err, protocol.ErrBadConfirm):
+		return "the peer's confirmation does not match our view of the handshake: someone may have altered it (tampered)"
+	case errors.Is(err, protocol.ErrTampered), errors.Is(err, crypto.ErrAuth), errors.Is(err, crypto.ErrDecrypt):
+		return what + " failed authentication: altered on the way, or not from the peer (tampered)"
+	case errors.Is(err, protocol.ErrReflected):
+		return "our own message came back to us (reflected)"
+	case errors.Is(err, crypto.ErrBadPublicKey):
+		return "the peer's key is not an RSA-2048 key duet accepts"
+	case errors.Is(err, crypto.ErrBadECDH):
+		return "the peer's ephemeral key is unusable (malformed)"
+	case errors.Is(err, protocol.ErrUnexpected):
+		return what + " arrived out of turn; duet retries"
+	case errors.Is(err, protocol.ErrTooLarge):
+		return what + " was larger than the protocol allows (too-large)"
+	case errors.Is(err, protocol.ErrMalformed), errors.Is(err, protocol.ErrVersion), errors.Is(err, protocol.ErrUnknownType):
+		return what + " was not well-formed (malformed)"
+	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, os.ErrDeadlineExceeded),
+		errors.As(err, &netErr) && netErr.Timeout():
+		return "no answer in time (timeout); duet retries every few seconds"
+	case errors.Is(err, context.Canceled):
+		return "stopped (duet is quitting)"
+	}
+	if s := strings.ToLower(err.Error()); strings.Contains(s, "timeout") || strings.Contains(s, "timed out") {
+		return "no answer in time (timeout); duet retries every few seconds"
+	}
+	return "unexpected error: " + lastPart(err)
+}
+
+// lastPart returns the innermost message of an error chain ("a: b: c" gives
+// "c"), sanitized.
+func lastPart(err error) string {
+	s := err.Error()
+	if i := strings.LastIndex(s, ": "); i >= 0 && i+2 < len(s) {
+		s = s[i+2:]
+	}
+	return clean(s)
 }

@@ -1,0 +1,122 @@
+package panel
+
+import (
+	"strings"
+	"unicode/utf8"
+
+	"charm.land/lipgloss/v2"
+	"github.com/charmbracelet/x/ansi"
+
+	"duet/ui/style"
+)
+
+// Trust is how far the peer's key is trusted.
+type Trust string
+
+const (
+	TrustUnknown  Trust = ""         // no key seen yet
+	TrustNew      Trust = "new"      // first contact: just recorded in known_peers
+	TrustKnown    Trust = "known"    // matches the key recorded in known_peers
+	TrustPinned   Trust = "pinned"   // matches --peer-fingerprint
+	TrustVerified Trust = "verified" // the user compared the safety number
+)
+
+// Word is the trust state as the screen shows it; never empty.
+func (t Trust) Word() string {
+	switch t {
+	case TrustUnknown:
+		return "no key yet"
+	case TrustNew:
+		return "new key"
+	case TrustKnown:
+		return "known key"
+	case TrustPinned:
+		return "pinned key"
+	case TrustVerified:
+		return "✓ verified"
+	}
+	return clean(string(t))
+}
+
+// TrustStyle is the style a trust state is drawn in (its word always goes
+// with it: the colour is never the only sign).
+func TrustStyle(st *style.Styles, t Trust) lipgloss.Style {
+	st = styles(st)
+	switch t {
+	case TrustVerified:
+		return st.Good
+	case TrustNew:
+		return st.Warn
+	case TrustKnown, TrustPinned:
+		return st.Neutral
+	}
+	return st.Dim
+}
+
+// HeaderInfo is what the header shows.
+type HeaderInfo struct {
+	SelfName, PeerName string
+	SelfFP, PeerFP     string // grouped form; the header shows the first 4 groups
+	Trust              Trust
+	Encrypted          bool // a session is up
+}
+
+// ShortFP returns the first 4 groups of a grouped fingerprint
+// ("1a2b 3c4d 5e6f 7a8b"), sanitized. A fingerprint given without spaces is
+// grouped first.
+func ShortFP(fp string) string {
+	g := fpGroups(fp)
+	if len(g) > 4 {
+		g = g[:4]
+	}
+	return strings.Join(g, " ")
+}
+
+// fpGroups splits a fingerprint into its groups of 4 hex digits. One given
+// without spaces is cut into groups of 4 characters.
+func fpGroups(fp string) []string {
+	fields := strings.Fields(clean(fp))
+	if len(fields) != 1 || utf8.RuneCountInString(fields[0]) <= 4 {
+		return fields
+	}
+	r := []rune(fields[0])
+	var g []string
+	for len(r) > 4 {
+		g = append(g, string(r[:4]))
+		r = r[4:]
+	}
+	return append(g, string(r))
+}
+
+// maxNameCells caps a name in the header so the rest stays visible.
+const maxNameCells = 24
+
+// Header renders the one-row top bar: our name and short fingerprint, the
+// peer's, the peer key's trust as a word, and whether a session is up.
+// When narrow it drops, in this order: our fingerprint, the peer's
+// fingerprint, the encryption word, our name; the peer's name and the trust
+// word stay (cut only when even they do not fit).
+func Header(st *style.Styles, width int, h HeaderInfo) string {
+	st = styles(st)
+	name := func(s, unset string) string {
+		s = clean(s)
+		if s == "" {
+			s = unset
+		}
+		return ansi.Truncate(s, maxNameCells, ellipsis)
+	}
+	enc, encStyle := "not encrypted yet", st.Warn
+	if h.Encrypted {
+		enc, encStyle = "encrypted", st.Good
+	}
+	peerFP := ShortFP(h.PeerFP)
+	segs := []seg{
+		{text: name(h.SelfName, "me"), style: st.HeaderName, drop: 4},
+		{text: ShortFP(h.SelfFP), style: st.Dim, drop: 9, sep: " "},
+		{text: name(h.PeerName, "peer"), style: st.HeaderName, sep: " ⇄ "},
+		{text: peerFP, style: st.Dim, drop: 8, sep: " "},
+		{text: h.Trust.Word(), style: TrustStyle(st, h.Trust), sep: " · "},
+		{text: enc, style: encStyle, drop: 5, sep: " · "},
+	}
+	return bar(st.Header, segs, width)
+}

@@ -1,0 +1,132 @@
+package panel
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"duet/protocol"
+)
+
+func TestInspectorReplayNextToOriginal(t *testing.T) {
+	in := fullInspector()
+	for _, w := range []int{120, 80, 60, 40, 30, 24} {
+		t.Run(fmt.Sprint(w), func(t *testing.T) {
+			r := strings.Split(plain(in.View(testStyles(), w, 10)), "\n")
+			orig, copy := -1, -1
+			for i, row := range r {
+				if strings.Contains(row, "deadbeef") {
+					if orig < 0 {
+						orig = i
+					} else {
+						copy = i
+					}
+				}
+			}
+			if orig < 0 || copy != orig+1 {
+				t.Fatalf("original (row %d) and replay (row %d) not adjacent:\n%s", orig, copy, strings.Join(r, "\n"))
+			}
+			for _, i := range []int{orig, copy} {
+				if !strings.Contains(r[i], "4242") {
+					t.Errorf("row %d lacks seq 4242: %q", i, r[i])
+				}
+			}
+			if !strings.HasPrefix(r[orig], "┌") || !strings.HasPrefix(r[copy], "└") {
+				t.Errorf("bracket missing:\n%s\n%s", r[orig], r[copy])
+			}
+			// The replay is the newest record: it and its original are last.
+			if copy != len(in.order) {
+				t.Errorf("replay group at row %d, want the bottom row %d", copy, len(in.order))
+			}
+		})
+	}
+}
+
+func TestInspectorColumns(t *testing.T) {
+	in := fullInspector()
+	tests := []struct {
+		width     int
+		want, not []string
+	}{
+		{120, []string{"time", "dir", "type", "seq", "hdr time", "nonce", "size", "verdict",
+			"03:00:04.000", "in", "out", "CHAT", "PUBLIC_KEY", "4242", "03:00:00.000", "deadbeef", "90", "! replay (rejected)", "accepted", "sent"}, nil},
+		{81, []string{"time", "hdr time", "type", "deadbeef", "4242", "! replay (rejected)"}, nil},
+		{80, []string{"time", "hdr time", "type", "deadbeef", "4242", "! replay"}, []string{"(rejected)"}},
+		{60, []string{"hdr time", "type", "deadbeef", "4242", "! replay"}, []string{"size", "03:00:04.000"}},
+		{40, []string{"type", "CHAT", "deadbeef", "4242", "! replay"}, []string{"size", "hdr time"}},
+		{24, []string{"deadbeef", "4242", "←", "→"}, []string{"CHAT", "type"}},
+	}
+	for _, tc := range tests {
+		v := plain(in.View(testStyles(), tc.width, 10))
+		for _, s := range tc.want {
+			if !strings.Contains(v, s) {
+				t.Errorf("width %d: missing %q\n%s", tc.width, s, v)
+			}
+		}
+		for _, s := range tc.not {
+			if strings.Contains(v, s) {
+				t.Errorf("width %d: %q should be dropped\n%s", tc.width, s, v)
+			}
+		}
+		// Header and rows stay aligned: the nonce column starts at the same
+		// cell in every row.
+		var col = -1
+		for i, row := range strings.Split(v, "\n")[1:6] {
+			idx := strings.Index(row, "deadbeef")
+			if idx < 0 {
+				idx = strings.Index(row, "01020304")
+			}
+			if idx < 0 {
+				idx = strings.Index(row, "05060708")
+			}
+			if idx < 0 {
+				continue
+			}
+			c := len([]rune(row[:idx]))
+			if col >= 0 && c != col {
+				t.Errorf("width %d row %d: nonce at %d, want %d\n%s", tc.width, i+1, c, col, v)
+			}
+			col = c
+		}
+	}
+}
+
+func TestInspectorNewestRowsAndCopy(t *testing.T) {
+	var recs []protocol.RecordInfo
+	for i := 0; i < 10; i++ {
+		recs = append(recs, protocol.RecordInfo{At: t0.Add(time.Duration(i) * time.Second), Dir: protocol.DirOut,
+			Type: protocol.TypeChat, Seq: uint32(100 + i), HasSeq: true, Nonce: [4]byte{byte(i)}, HasNonce: true, Verdict: protocol.VerdictSent})
+	}
+	in := NewInspector()
+	in.Set(recs)
+	recs[9].Seq = 999 // Set copied the slice
+	v := plain(in.View(testStyles(), 80, 4))
+	r := strings.Split(v, "\n")
+	if !strings.Contains(r[0], "verdict") || !strings.Contains(r[1], "107") || !strings.Contains(r[3], "109") || strings.Contains(v, "999") {
+		t.Errorf("want header and the newest 3 rows:\n%s", v)
+	}
+	if v := plain(NewInspector().View(testStyles(), 80, 3)); !strings.Contains(v, "no records yet") {
+		t.Errorf("empty: %q", v)
+	}
+}
+
+func TestInspectorVerdicts(t *testing.T) {
+	for _, v := range []string{protocol.VerdictAccepted, protocol.VerdictSent, protocol.VerdictReplayed, protocol.VerdictIgnored} {
+		if IsRejectedVerdict(v) || verdictText(v) != v {
+			t.Errorf("%q is not a rejection", v)
+		}
+	}
+	for _, v := range []string{protocol.ReasonReplay, protocol.ReasonTampered, "weird"} {
+		if !IsRejectedVerdict(v) || verdictText(v) != "! "+v+" (rejected)" {
+			t.Errorf("%q: %q", v, verdictText(v))
+		}
+	}
+	in := NewInspector()
+	in.Set([]protocol.RecordInfo{{Dir: protocol.DirIn, Verdict: protocol.ReasonStale}, {Dir: protocol.DirIn, Verdict: protocol.VerdictAccepted}})
+	raw := in.View(testStyles(), 100, 3)
+	rejectedRow := strings.Split(raw, "\n")[1]
+	if plain(rejectedRow) == rejectedRow || !strings.Contains(plain(rejectedRow), "! stale (rejected)") {
+		t.Errorf("rejected row not highlighted and worded: %q", rejectedRow)
+	}
+}
