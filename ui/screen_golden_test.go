@@ -1,0 +1,87 @@
+package ui
+
+import (
+	"fmt"
+	"testing"
+	"time"
+
+	tea "charm.land/bubbletea/v2"
+	"github.com/charmbracelet/x/exp/golden"
+
+	"duet/protocol"
+	"duet/ui/panel"
+)
+
+// goldenTB stores a golden file under testdata/screen/ whatever the test's
+// name.
+type goldenTB struct {
+	testing.TB
+	name string
+}
+
+func (g goldenTB) Name() string { return g.name }
+
+func established() []tea.Msg {
+	var msgs []tea.Msg
+	msgs = append(msgs, eventMsg{ev: protocol.LiveEvent{State: protocol.LiveLive, RTT: 620 * time.Microsecond}})
+	for step := protocol.StepPublicKeys; step <= protocol.StepConfirm; step++ {
+		msgs = append(msgs, eventMsg{ev: protocol.HandshakeEvent{Step: step, Name: protocol.StepName(step), Done: true, Duration: time.Duration(step) * time.Millisecond}})
+	}
+	msgs = append(msgs, eventMsg{ev: protocol.SessionEvent{State: protocol.SessionEstablished, PeerFingerprint: testPeerFP, SafetyNumber: testSafety}})
+	msgs = append(msgs, TrustMsg{Trust: panel.TrustKnown, PeerFP: testPeerFP})
+	return append(msgs, advance{4 * time.Second}) // the handshake panel has gone
+}
+
+func liveChat() []tea.Msg {
+	msgs := established()
+	msgs = append(msgs, eventMsg{ev: protocol.MessageEvent{ID: 7, Seq: 3, Text: "hi alice, are you there?", SentAt: screenT0.Add(-2 * time.Minute)}})
+	msgs = append(msgs, typeText("yes! sending the notes now")...)
+	msgs = append(msgs, keyPress(tea.KeyEnter))
+	msgs = append(msgs, eventMsg{ev: protocol.SentEvent{ID: 1001, Seq: 4}}, eventMsg{ev: protocol.DeliveredEvent{ID: 1001}})
+	msgs = append(msgs, eventMsg{ev: protocol.MessageEvent{ID: 8, Seq: 5, Text: "great, thanks\nsecond line", SentAt: screenT0}})
+	return msgs
+}
+
+func TestScreenGolden(t *testing.T) {
+	cases := []struct {
+		name string
+		msgs func() []tea.Msg
+	}{
+		{"connecting", func() []tea.Msg {
+			return []tea.Msg{
+				eventMsg{ev: protocol.LiveEvent{State: protocol.LiveWaiting}},
+				eventMsg{ev: protocol.HandshakeEvent{Step: 1, Name: "public-keys", Done: true}},
+			}
+		}},
+		{"live", liveChat},
+		{"rejection", func() []tea.Msg {
+			return append(liveChat(), eventMsg{ev: protocol.RejectedEvent{Reason: protocol.ReasonReplay, Seq: 4, HasSeq: true, Detail: "protocol: replayed record"}})
+		}},
+		{"help", func() []tea.Msg { return append(liveChat(), keyPress(tea.KeyF1)) }},
+		{"verify", func() []tea.Msg {
+			return append(append(liveChat(), typeText("/verify")...), keyPress(tea.KeyEnter))
+		}},
+		{"keychanged", func() []tea.Msg {
+			return []tea.Msg{KeyChangedMsg{Info: panel.KeyChangedInfo{Peer: "bob", Known: testPeerFP, Got: testSelfFP, Path: "/home/alice/.config/duet/known_peers"}}}
+		}},
+	}
+	sizes := [][2]int{{80, 24}, {120, 40}}
+	for _, c := range cases {
+		for _, sz := range sizes {
+			name := fmt.Sprintf("%s_%dx%d", c.name, sz[0], sz[1])
+			t.Run(name, func(t *testing.T) {
+				cfg := testScreenConfig(newFakeScreenSession())
+				cfg.AcceptKey = func() error { return nil }
+				s := newTestScreen(cfg)
+				drive(t, s, tea.WindowSizeMsg{Width: sz[0], Height: sz[1]})
+				drive(t, s, c.msgs()...)
+				golden.RequireEqual(goldenTB{t, "screen/" + name}, screenText(t, s))
+			})
+		}
+	}
+	t.Run("toosmall", func(t *testing.T) {
+		s := newTestScreen(testScreenConfig(newFakeScreenSession()))
+		drive(t, s, tea.WindowSizeMsg{Width: 36, Height: 10})
+		golden.RequireEqual(goldenTB{t, "screen/toosmall_36x10"}, screenText(t, s))
+	})
+}

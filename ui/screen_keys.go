@@ -1,0 +1,161 @@
+package ui
+
+import (
+	"strings"
+
+	"charm.land/bubbles/v2/help"
+	"charm.land/bubbles/v2/key"
+	"charm.land/lipgloss/v2"
+
+	"duet/ui/style"
+)
+
+// ScreenKeyMap is every key the full-screen UI reacts to. It is the single
+// source of both the key handling and the help overlay. Bindings marked
+// "help only" are never matched: they label a group of keys in the help
+// (as "pgup/pgdn") or an action of the terminal or mouse.
+type ScreenKeyMap struct {
+	Quit     key.Binding
+	Help     key.Binding
+	Send     key.Binding
+	Newline  key.Binding
+	History  key.Binding // help only: up/down
+	PrevLine key.Binding
+	NextLine key.Binding
+	PageUp   key.Binding
+	PageDown key.Binding
+	Page     key.Binding // help only: pgup/pgdn
+	Wheel    key.Binding // help only
+	Top      key.Binding // home, when the input is empty
+	Bottom   key.Binding // end, when the input is empty
+	Ends     key.Binding // help only: home/end
+	// TopAlways and BottomAlways scroll even while the input has text
+	// (home/end then move within the input line).
+	TopAlways    key.Binding
+	BottomAlways key.Binding
+	EndsAlways   key.Binding // help only: ctrl+home/end
+	Handshake    key.Binding
+	Inspector    key.Binding
+	SecurityLog  key.Binding
+	Close        key.Binding
+	Select       key.Binding // help only: shift+drag
+	Confirm      key.Binding // /verify overlay
+	Decline      key.Binding // /verify overlay
+
+	// Commands, help only.
+	Commands []key.Binding
+}
+
+// screenCommands are the slash commands, in the order help lists them.
+var screenCommands = []struct{ name, help string }{
+	{"/help", "this help"},
+	{"/quit", "leave (tells the peer)"},
+	{"/verify", "check the safety number"},
+	{"/fingerprint", "show both fingerprints"},
+	{"/replay", "attack demo: resend"},
+	{"/rekey", "move to fresh keys now"},
+	{"/clear", "clear the chat pane"},
+	{"//text", "send a leading /"},
+}
+
+// helpOnly makes a binding that labels keys in the help but never matches.
+func helpOnly(keys, desc string) key.Binding {
+	return key.NewBinding(key.WithKeys("help:"+keys), key.WithHelp(keys, desc))
+}
+
+// DefaultScreenKeyMap returns the key bindings of the full-screen UI.
+func DefaultScreenKeyMap() ScreenKeyMap {
+	nb := key.NewBinding
+	k := ScreenKeyMap{
+		Quit:         nb(key.WithKeys("ctrl+c"), key.WithHelp("ctrl+c", "quit (as /quit)")),
+		Help:         nb(key.WithKeys("?", "f1"), key.WithHelp("? / f1", "help (? if input empty)")),
+		Send:         nb(key.WithKeys("enter"), key.WithHelp("enter", "send")),
+		Newline:      nb(key.WithKeys("alt+enter", "ctrl+j", "shift+enter"), key.WithHelp("alt+enter", "new line (or ctrl+j)")),
+		History:      helpOnly("↑ / ↓", "earlier input"),
+		PrevLine:     nb(key.WithKeys("up")),
+		NextLine:     nb(key.WithKeys("down")),
+		PageUp:       nb(key.WithKeys("pgup")),
+		PageDown:     nb(key.WithKeys("pgdown")),
+		Page:         helpOnly("pgup/pgdn", "scroll the chat"),
+		Wheel:        helpOnly("wheel", "scroll the chat"),
+		Top:          nb(key.WithKeys("home")),
+		Bottom:       nb(key.WithKeys("end")),
+		Ends:         helpOnly("home/end", "top/bottom, no input"),
+		TopAlways:    nb(key.WithKeys("ctrl+home")),
+		BottomAlways: nb(key.WithKeys("ctrl+end")),
+		EndsAlways:   helpOnly("ctrl+home/end", "top/bottom"),
+		Handshake:    nb(key.WithKeys("f2"), key.WithHelp("f2", "handshake panel")),
+		Inspector:    nb(key.WithKeys("f3"), key.WithHelp("f3", "record inspector")),
+		SecurityLog:  nb(key.WithKeys("f4"), key.WithHelp("f4", "security log")),
+		Close:        nb(key.WithKeys("esc"), key.WithHelp("esc", "close overlay")),
+		Select:       helpOnly("shift+drag", "select text"),
+		Confirm:      nb(key.WithKeys("y", "Y"), key.WithHelp("y", "confirm")),
+		Decline:      nb(key.WithKeys("n", "N", "esc"), key.WithHelp("n / esc", "cancel")),
+	}
+	for _, c := range screenCommands {
+		k.Commands = append(k.Commands, helpOnly(c.name, c.help))
+	}
+	return k
+}
+
+// ShortHelp implements help.KeyMap.
+func (k ScreenKeyMap) ShortHelp() []key.Binding {
+	return []key.Binding{k.Send, k.Newline, k.Help, k.Quit}
+}
+
+// FullHelp implements help.KeyMap: every key and command, in groups
+// (commands split in two columns).
+func (k ScreenKeyMap) FullHelp() [][]key.Binding {
+	half := (len(k.Commands) + 1) / 2
+	return [][]key.Binding{
+		{k.Send, k.Newline, k.History, k.Help, k.Close, k.Quit, k.Select},
+		{k.Page, k.Wheel, k.Ends, k.EndsAlways, k.Handshake, k.Inspector, k.SecurityLog},
+		k.Commands[:half],
+		k.Commands[half:],
+	}
+}
+
+// newScreenHelp returns a help model drawn with the UI's styles only.
+func newScreenHelp(st *style.Styles) help.Model {
+	h := help.New()
+	h.Styles = help.Styles{
+		Ellipsis:       st.Dim,
+		ShortKey:       st.Key,
+		ShortDesc:      st.Dim,
+		ShortSeparator: st.Dim,
+		FullKey:        st.Key,
+		FullDesc:       lipgloss.NewStyle(),
+		FullSeparator:  st.Dim,
+	}
+	h.FullSeparator = "   "
+	return h
+}
+
+// helpView lays the help groups out in as many columns as fit in width,
+// wrapping groups onto further rows rather than cutting any off (help's own
+// full view drops the columns that do not fit).
+func helpView(h help.Model, groups [][]key.Binding, width int) string {
+	h.SetWidth(0)
+	var rows []string
+	var row []string
+	rowW := 0
+	sep := "   "
+	for _, g := range groups {
+		col := h.FullHelpView([][]key.Binding{g})
+		w := lipgloss.Width(col)
+		if len(row) > 0 && rowW+len(sep)+w > width {
+			rows = append(rows, lipgloss.JoinHorizontal(lipgloss.Top, row...))
+			row, rowW = nil, 0
+		}
+		if len(row) > 0 {
+			row = append(row, sep)
+			rowW += len(sep)
+		}
+		row = append(row, col)
+		rowW += w
+	}
+	if len(row) > 0 {
+		rows = append(rows, lipgloss.JoinHorizontal(lipgloss.Top, row...))
+	}
+	return strings.Join(rows, "\n\n")
+}

@@ -1,0 +1,81 @@
+package ui
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	tea "charm.land/bubbletea/v2"
+)
+
+// screenQuitGrace is how long RunScreen waits for a clean quit (telling the
+// peer, bounded by LeaveTimeout) after ctx ends before killing the program.
+const screenQuitGrace = 3 * time.Second
+
+// RunScreen runs the full-screen UI and the node (runNode) together until
+// the user quits (nil), ctx ends (a clean quit as /quit, then
+// context.Cause(ctx)), or runNode fails (its error; the program is killed
+// and the terminal restored). sink must be the one the node emits into; it
+// is attached to the program here and closed before RunScreen returns, so
+// no Emit stays blocked. In every case runNode has returned when RunScreen
+// returns.
+//
+// Bubble Tea's own SIGINT/SIGTERM handler is turned off: the caller's ctx
+// carries signals, so that a signal quits as cleanly as /quit does.
+func RunScreen(ctx context.Context, cfg ScreenConfig, sink *Sink, runNode func(ctx context.Context) error, opts ...tea.ProgramOption) error {
+	scr := NewScreen(cfg)
+	opts = append([]tea.ProgramOption{tea.WithoutSignalHandler()}, opts...)
+	p := tea.NewProgram(scr, opts...)
+
+	// The node outlives ctx by the clean quit: it must carry our GOODBYE.
+	nodeCtx, stopNode := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopNode()
+	sink.Attach(p)
+	defer sink.Close()
+	unwatch := sink.stopWith(nodeCtx)
+	defer unwatch()
+
+	nodeErr := make(chan error, 1)
+	go func() { nodeErr <- runNode(nodeCtx) }()
+	progErr := make(chan error, 1)
+	go func() {
+		_, err := p.Run()
+		progErr <- err
+	}()
+
+	var err error
+	select {
+	case err = <-progErr: // the user quit (or the program failed)
+		stopNode()
+		sink.Close()
+		<-nodeErr // stopped by us: its error says nothing more
+		if ctx.Err() != nil && err == nil {
+			err = context.Cause(ctx)
+		}
+	case err = <-nodeErr:
+		if err == nil {
+			err = errors.New("session driver stopped")
+		}
+		sink.Close()
+		p.Kill() // restores the terminal
+		<-progErr
+		if ctx.Err() != nil {
+			err = context.Cause(ctx)
+		}
+	case <-ctx.Done():
+		p.Send(quitRequestMsg{}) // as /quit: tell the peer, then quit
+		t := time.NewTimer(screenQuitGrace)
+		select {
+		case <-progErr:
+		case <-t.C:
+			p.Kill()
+			<-progErr
+		}
+		t.Stop()
+		stopNode()
+		sink.Close()
+		<-nodeErr
+		err = context.Cause(ctx)
+	}
+	return err
+}

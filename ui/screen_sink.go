@@ -1,0 +1,206 @@
+package ui
+
+import (
+	"context"
+	"sync"
+	"time"
+
+	tea "charm.land/bubbletea/v2"
+
+	"duet/protocol"
+)
+
+// Sender delivers a message to a running Bubble Tea program. *tea.Program
+// and teatest's TestModel both satisfy it.
+type Sender interface{ Send(tea.Msg) }
+
+// SinkQueue bounds the events waiting for the screen. Past it, rejections
+// and repeated liveness reports are dropped (and counted); events whose loss
+// would corrupt the screen's state are always queued.
+const SinkQueue = 1024
+
+// sinkReportEvery is how often, at most, the count of dropped rejections is
+// reported while a flood lasts (it is also reported as soon as the queue
+// empties).
+const sinkReportEvery = 500 * time.Millisecond
+
+// eventMsg carries one protocol event into the screen. For a MessageEvent,
+// shown is closed by a Cmd the screen returns after adding the message to
+// the chat pane (after calling the event's Shown).
+type eventMsg struct {
+	ev    protocol.Event
+	shown chan struct{}
+}
+
+// droppedMsg reports rejections the sink dropped during a flood.
+type droppedMsg struct{ Rejections int }
+
+// Sink turns the Node's events into messages for the screen's program. Emit
+// never blocks the Node on the screen, except for a received chat message:
+// Emit returns only once the message is in the chat pane and its Shown has
+// run (exactly-once display), or when the sink is closed (the Node is
+// stopping). A flood of rejections or liveness reports is dropped past
+// SinkQueue and counted; the screen gets one "N more rejections not shown"
+// message.
+type Sink struct {
+	mu       sync.Mutex
+	cond     *sync.Cond
+	queue    []eventMsg
+	to       Sender
+	closed   bool
+	done     chan struct{} // closed by Close
+	dropped  int           // rejections dropped, not yet reported
+	droppedL int           // liveness reports dropped (harmless, only counted)
+	lastLive protocol.LiveState
+	reported time.Time
+	running  bool
+}
+
+// NewSink returns a sink that queues events until Attach.
+func NewSink() *Sink {
+	s := &Sink{done: make(chan struct{})}
+	s.cond = sync.NewCond(&s.mu)
+	return s
+}
+
+// critical reports whether losing ev would corrupt the screen's state.
+func critical(ev protocol.Event) bool {
+	switch ev.(type) {
+	case protocol.RejectedEvent, protocol.LiveEvent:
+		return false
+	}
+	return true
+}
+
+// Emit is the Node's emit callback. It may be called before Attach: events
+// queue (a MessageEvent then waits for the screen, as it must).
+func (s *Sink) Emit(ev protocol.Event) {
+	m := eventMsg{ev: ev}
+	_, isMsg := ev.(protocol.MessageEvent)
+	if isMsg {
+		m.shown = make(chan struct{})
+	}
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return
+	}
+	if !critical(ev) {
+		live, isLive := ev.(protocol.LiveEvent)
+		repeated := isLive && live.State == s.lastLive
+		if isLive {
+			s.lastLive = live.State
+		}
+		if len(s.queue) >= SinkQueue && (!isLive || repeated) {
+			if isLive {
+				s.droppedL++
+			} else {
+				s.dropped++
+			}
+			s.mu.Unlock()
+			return
+		}
+	}
+	s.queue = append(s.queue, m)
+	s.cond.Signal()
+	s.mu.Unlock()
+	if !isMsg {
+		return
+	}
+	select {
+	case <-m.shown: // the screen has it and Shown has run
+	case <-s.done: // the node is stopping: do not wait for a screen that is gone
+	}
+}
+
+// Attach starts forwarding queued and future events to to, from one
+// goroutine, in order. It is called once, by RunScreen (or a test).
+func (s *Sink) Attach(to Sender) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.running || s.closed {
+		return
+	}
+	s.to = to
+	s.running = true
+	go s.forward()
+}
+
+// Close stops forwarding and releases every Emit waiting for the screen. It
+// is called when the Node is being stopped (RunScreen does it). It does not
+// wait for a Send in progress (a program's Send returns once the program has
+// ended). Safe to call more than once.
+func (s *Sink) Close() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return
+	}
+	s.closed = true
+	s.queue = nil
+	close(s.done)
+	s.cond.Broadcast()
+}
+
+// Dropped returns the rejections dropped and not yet reported to the screen
+// (the forwarding goroutine reports them as one message and resets the
+// count), and the liveness reports dropped in all.
+func (s *Sink) Dropped() (rejections, live int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.dropped, s.droppedL
+}
+
+func (s *Sink) forward() {
+	for {
+		s.mu.Lock()
+		for len(s.queue) == 0 && s.dropped == 0 && !s.closed {
+			s.cond.Wait()
+		}
+		if s.closed {
+			s.mu.Unlock()
+			return
+		}
+		var report int
+		if s.dropped > 0 && (len(s.queue) == 0 || time.Since(s.reported) >= sinkReportEvery) {
+			report = s.dropped
+			s.dropped = 0
+			s.reported = time.Now()
+		}
+		var next eventMsg
+		have := false
+		if report == 0 && len(s.queue) > 0 {
+			next = s.queue[0]
+			s.queue[0] = eventMsg{}
+			s.queue = s.queue[1:]
+			if len(s.queue) == 0 {
+				s.queue = nil // let the backing array go after a flood
+			}
+			have = true
+		}
+		to := s.to
+		s.mu.Unlock()
+		// Program.Send blocks until the program takes the message: the
+		// queue, not the Node, absorbs a slow screen.
+		if report > 0 {
+			to.Send(droppedMsg{Rejections: report})
+		}
+		if have {
+			to.Send(next)
+		}
+	}
+}
+
+// stopWith closes the sink when ctx ends. It returns a func that stops
+// watching.
+func (s *Sink) stopWith(ctx context.Context) (stop func()) {
+	quit := make(chan struct{})
+	go func() {
+		select {
+		case <-ctx.Done():
+			s.Close()
+		case <-quit:
+		}
+	}()
+	return func() { close(quit) }
+}
