@@ -24,23 +24,41 @@ const maxKnownPeersSize = 16 << 20
 // KnownPeers is a trust-on-first-use store of peer fingerprints, like ssh's
 // known_hosts. File format, one entry per line:
 //
-//	<peer-name> <64 lowercase hex digits of the fingerprint>
+//	<peer-name> <64 lowercase hex digits of the fingerprint> [verified]
 //
-// Lines that are blank or whose first non-space character is '#' are
+// The optional third field is exactly the word "verified" (lowercase): the
+// user compared the safety number with the peer out of band for this
+// fingerprint (MarkVerified). Any other third field, or a fourth, is an
+// error. Lines that are blank or whose first non-space character is '#' are
 // ignored; fields are separated by spaces or tabs; a trailing '\r' is
 // tolerated. Peer names are non-empty, at most 255 bytes of valid UTF-8,
 // without whitespace or control characters, and do not start with '#'.
-// A name may repeat only with the same fingerprint.
+// A name may repeat only with the same fingerprint; it is verified if any
+// of its lines says so.
 //
-// A KnownPeers is safe for concurrent use within one process. Entries are
-// only ever appended; concurrent appends from several processes may
+// A KnownPeers is safe for concurrent use within one process. First contact
+// (Check) only ever appends; concurrent appends from several processes may
 // duplicate an entry but cannot interleave within one line (O_APPEND, one
-// write per line).
+// write per line). MarkVerified and Replace rewrite the whole file
+// atomically (a 0600 temporary file in the same directory, fsynced, renamed
+// over the file): a reader sees the old file or the new one, never a mix,
+// and every other line, comments included, is kept as it is on disk. An
+// entry another process appends between the rewrite's read and its rename
+// is lost (it is recorded again at that process's next first contact).
 type KnownPeers struct {
-	path  string
-	mu    sync.Mutex
-	peers map[string]Fingerprint
+	path     string
+	mu       sync.Mutex
+	peers    map[string]Fingerprint
+	verified map[string]bool // peers whose recorded fingerprint is verified
 }
+
+// ErrNotRecorded reports a MarkVerified for a fingerprint that is not the
+// one recorded for the peer (or a peer with no entry): only the recorded key
+// can be marked verified.
+var ErrNotRecorded = errors.New("crypto: fingerprint is not the recorded one")
+
+// verifiedWord is the optional third field of a known_peers line.
+const verifiedWord = "verified"
 
 // OpenKnownPeers reads the known_peers file at path. A missing file is an
 // empty store (it is created on first contact). A malformed file is an
@@ -53,11 +71,11 @@ func OpenKnownPeers(path string) (*KnownPeers, error) {
 	case err != nil:
 		return nil, fmt.Errorf("crypto: open known peers %s: %w", path, err)
 	}
-	peers, err := parseKnownPeers(data)
+	peers, verified, err := parseKnownPeersVerified(data)
 	if err != nil {
 		return nil, fmt.Errorf("crypto: known peers %s: %w", path, err)
 	}
-	return &KnownPeers{path: path, peers: peers}, nil
+	return &KnownPeers{path: path, peers: peers, verified: verified}, nil
 }
 
 func readLimited(path string, limit int64) ([]byte, error) {
@@ -79,7 +97,15 @@ func readLimited(path string, limit int64) ([]byte, error) {
 // parseKnownPeers parses the known_peers format described on KnownPeers.
 // Errors name the 1-based line number.
 func parseKnownPeers(data []byte) (map[string]Fingerprint, error) {
+	peers, _, err := parseKnownPeersVerified(data)
+	return peers, err
+}
+
+// parseKnownPeersVerified is parseKnownPeers also returning the verified
+// peers.
+func parseKnownPeersVerified(data []byte) (map[string]Fingerprint, map[string]bool, error) {
 	peers := make(map[string]Fingerprint)
+	verified := make(map[string]bool)
 	lineNo := 0
 	for len(data) > 0 {
 		lineNo++
@@ -94,24 +120,34 @@ func parseKnownPeers(data []byte) (map[string]Fingerprint, error) {
 		if s == "" || s[0] == '#' {
 			continue
 		}
-		fields := strings.FieldsFunc(s, func(r rune) bool { return r == ' ' || r == '\t' })
-		if len(fields) != 2 {
-			return nil, fmt.Errorf("line %d: want \"<peer-name> <fingerprint>\", got %d fields", lineNo, len(fields))
+		fields := splitFields(s)
+		if len(fields) != 2 && len(fields) != 3 {
+			return nil, nil, fmt.Errorf("line %d: want \"<peer-name> <fingerprint> [verified]\", got %d fields", lineNo, len(fields))
 		}
 		name, fpHex := fields[0], fields[1]
 		if err := checkPeerName(name); err != nil {
-			return nil, fmt.Errorf("line %d: %w", lineNo, err)
+			return nil, nil, fmt.Errorf("line %d: %w", lineNo, err)
 		}
 		fp, err := parseLowerHexFingerprint(fpHex)
 		if err != nil {
-			return nil, fmt.Errorf("line %d: %w", lineNo, err)
+			return nil, nil, fmt.Errorf("line %d: %w", lineNo, err)
+		}
+		if len(fields) == 3 && fields[2] != verifiedWord {
+			return nil, nil, fmt.Errorf("line %d: third field must be %q, got %q", lineNo, verifiedWord, fields[2])
 		}
 		if old, ok := peers[name]; ok && old != fp {
-			return nil, fmt.Errorf("line %d: peer %q listed again with a different fingerprint", lineNo, name)
+			return nil, nil, fmt.Errorf("line %d: peer %q listed again with a different fingerprint", lineNo, name)
 		}
 		peers[name] = fp
+		if len(fields) == 3 {
+			verified[name] = true
+		}
 	}
-	return peers, nil
+	return peers, verified, nil
+}
+
+func splitFields(s string) []string {
+	return strings.FieldsFunc(s, func(r rune) bool { return r == ' ' || r == '\t' })
 }
 
 func parseLowerHexFingerprint(s string) (Fingerprint, error) {
@@ -145,6 +181,145 @@ func checkPeerName(name string) error {
 // formatKnownPeer is one known_peers line, newline included.
 func formatKnownPeer(peer string, fp Fingerprint) string {
 	return peer + " " + hex.EncodeToString(fp[:]) + "\n"
+}
+
+// formatVerifiedPeer is one known_peers line of a verified entry.
+func formatVerifiedPeer(peer string, fp Fingerprint) string {
+	return peer + " " + hex.EncodeToString(fp[:]) + " " + verifiedWord + "\n"
+}
+
+// Verified reports whether fp is the recorded fingerprint of peer and the
+// user marked it verified.
+func (k *KnownPeers) Verified(peer string, fp Fingerprint) bool {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	known, ok := k.peers[peer]
+	return ok && known == fp && k.verified[peer]
+}
+
+// MarkVerified records that the user compared the safety number for peer's
+// fingerprint fp out of band. fp must be the recorded fingerprint (else an
+// error wrapping ErrNotRecorded, and nothing changes). The file is rewritten
+// atomically with the entry's line ending in "verified"; marking an entry
+// already verified does nothing.
+func (k *KnownPeers) MarkVerified(peer string, fp Fingerprint) error {
+	if err := checkPeerName(peer); err != nil {
+		return fmt.Errorf("crypto: known peers %s: %w", k.path, err)
+	}
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	known, ok := k.peers[peer]
+	if !ok || known != fp {
+		return fmt.Errorf("crypto: mark peer %q verified in %s: %w", peer, k.path, ErrNotRecorded)
+	}
+	if k.verified[peer] {
+		return nil
+	}
+	if err := rewriteKnownPeers(k.path, peer, formatVerifiedPeer(peer, fp)); err != nil {
+		return fmt.Errorf("crypto: mark peer %q verified in %s: %w", peer, k.path, err)
+	}
+	k.verified[peer] = true
+	return nil
+}
+
+// Replace records fp as peer's fingerprint in place of the recorded one:
+// the user accepted a new key on purpose (after a "key changed" warning).
+// The new entry is not verified. The file is rewritten atomically: the
+// peer's first line is replaced, its other lines dropped (or the line
+// appended if there was none); every other line is kept. On error nothing
+// changes, in the file or in memory.
+func (k *KnownPeers) Replace(peer string, fp Fingerprint) error {
+	if err := checkPeerName(peer); err != nil {
+		return fmt.Errorf("crypto: known peers %s: %w", k.path, err)
+	}
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if err := rewriteKnownPeers(k.path, peer, formatKnownPeer(peer, fp)); err != nil {
+		return fmt.Errorf("crypto: replace key of peer %q in %s: %w", peer, k.path, err)
+	}
+	k.peers[peer] = fp
+	delete(k.verified, peer)
+	return nil
+}
+
+// rewriteKnownPeers replaces peer's lines in the file at path by line (one
+// line, at the place of the first), keeping every other line byte for byte,
+// and writes the result atomically: a temporary file (0600) in the same
+// directory, fsynced, renamed over path, then the directory fsynced. A file
+// that no longer parses is left alone (an error).
+func rewriteKnownPeers(path, peer, line string) error {
+	data, err := readLimited(path, maxKnownPeersSize)
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return err
+	}
+	if _, _, err := parseKnownPeersVerified(data); err != nil {
+		return err
+	}
+	var out strings.Builder
+	replaced := false
+	for len(data) > 0 {
+		var l []byte
+		if i := bytes.IndexByte(data, '\n'); i >= 0 {
+			l, data = data[:i+1], data[i+1:]
+		} else {
+			l, data = append(data, '\n'), nil
+		}
+		s := strings.Trim(strings.TrimSuffix(strings.TrimSuffix(string(l), "\n"), "\r"), " \t")
+		if s != "" && s[0] != '#' && splitFields(s)[0] == peer {
+			if !replaced {
+				out.WriteString(line)
+				replaced = true
+			}
+			continue
+		}
+		out.Write(l)
+	}
+	if !replaced {
+		out.WriteString(line)
+	}
+	return writeFileAtomic(path, []byte(out.String()))
+}
+
+// writeFileAtomic replaces path with data: temporary file 0600 in the same
+// directory (created 0700 if missing), fsync, rename, fsync of the directory.
+func writeFileAtomic(path string, data []byte) error {
+	dir := filepath.Dir(path)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return err
+	}
+	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
+	if err != nil {
+		return err
+	}
+	tmp := f.Name()
+	ok := false
+	defer func() {
+		if !ok {
+			f.Close()
+			os.Remove(tmp)
+		}
+	}()
+	if err := f.Chmod(0o600); err != nil {
+		return err
+	}
+	if _, err := f.Write(data); err != nil {
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return err
+	}
+	ok = true
+	if d, err := os.Open(dir); err == nil {
+		d.Sync() // best effort: the rename is durable once the directory is
+		d.Close()
+	}
+	return nil
 }
 
 // Path returns the file this store reads and appends to.

@@ -2,6 +2,7 @@ package crypto
 
 import (
 	"errors"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -120,6 +121,10 @@ func TestParseKnownPeers(t *testing.T) {
 		{"conflicting duplicate", "a " + h + "\na " + h2 + "\n", 0, "line 2"},
 		{"one field", "# c\n\njusthost\n", 0, "line 3"},
 		{"three fields", "a " + h + " extra\n", 0, "line 1"},
+		{"verified", "a " + h + " verified\nb " + h2 + "\tverified\r\n", 2, ""},
+		{"verified uppercase", "a " + h + " Verified\n", 0, "line 1"},
+		{"verified twice", "a " + h + " verified verified\n", 0, "line 1"},
+		{"verified typo line 2", "a " + h + "\nb " + h2 + " verifed\n", 0, "line 2"},
 		{"uppercase hex", "a " + strings.ToUpper(h) + "\n", 0, "line 1"},
 		{"short hex", "a\n" + "b " + h[:62] + "\n", 0, "line 1"},
 		{"short hex line 2", "a " + h + "\nb " + h[:62] + "\n", 0, "line 2"},
@@ -156,4 +161,189 @@ func TestCheckPinned(t *testing.T) {
 	}
 	err := CheckPinned(fpSeq(1), fpSeq(2))
 	assertKeyChanged(t, err, "pinned", fpSeq(1), fpSeq(2))
+}
+
+// knownFile writes content to a fresh known_peers file and opens it.
+func knownFile(t *testing.T, content string) (*KnownPeers, string) {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "known_peers")
+	if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	k, err := OpenKnownPeers(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k, path
+}
+
+func readString(t *testing.T, path string) string {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+// checkNoTempFiles fails if a rewrite left a temporary file behind.
+func checkNoTempFiles(t *testing.T, dir string) {
+	t.Helper()
+	es, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range es {
+		if e.Name() != "known_peers" {
+			t.Errorf("stray file %s", e.Name())
+		}
+	}
+}
+
+func checkMode(t *testing.T, path string) {
+	t.Helper()
+	st, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Mode().Perm() != 0o600 {
+		t.Errorf("mode %04o, want 0600", st.Mode().Perm())
+	}
+}
+
+func TestKnownPeersMarkVerified(t *testing.T) {
+	fpA, fpB, fpO := fpSeq(1), fpSeq(2), fpSeq(3)
+	other := formatKnownPeer("other", fpO)
+	k, path := knownFile(t, "# my peers\n"+other+"peer "+strings.TrimSuffix(formatKnownPeer("", fpA), "\n")[1:]+"\r\n# end")
+	if k.Verified("peer", fpA) {
+		t.Fatal("verified before MarkVerified")
+	}
+	before := readString(t, path)
+	// Only the recorded key can be marked verified.
+	for _, c := range []struct {
+		peer string
+		fp   Fingerprint
+	}{{"peer", fpB}, {"nobody", fpA}} {
+		if err := k.MarkVerified(c.peer, c.fp); !errors.Is(err, ErrNotRecorded) {
+			t.Errorf("MarkVerified(%s, %v) = %v, want ErrNotRecorded", c.peer, c.fp, err)
+		}
+	}
+	if err := k.MarkVerified("bad name", fpA); !errors.Is(err, ErrBadPeerName) {
+		t.Errorf("bad name: %v", err)
+	}
+	if readString(t, path) != before || k.Verified("peer", fpB) || k.Verified("peer", fpA) {
+		t.Fatal("a refused MarkVerified changed something")
+	}
+
+	if err := k.MarkVerified("peer", fpA); err != nil {
+		t.Fatal(err)
+	}
+	if !k.Verified("peer", fpA) || k.Verified("peer", fpB) || k.Verified("other", fpO) {
+		t.Fatal("Verified wrong after MarkVerified")
+	}
+	want := "# my peers\n" + other + formatVerifiedPeer("peer", fpA) + "# end\n"
+	if got := readString(t, path); got != want {
+		t.Fatalf("file\n%q\nwant\n%q", got, want)
+	}
+	checkMode(t, path)
+	checkNoTempFiles(t, filepath.Dir(path))
+	if err := k.MarkVerified("peer", fpA); err != nil { // again: no change
+		t.Fatal(err)
+	}
+	k2, err := OpenKnownPeers(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !k2.Verified("peer", fpA) || k2.Verified("other", fpO) {
+		t.Fatal("verified mark lost on reopen")
+	}
+	if first, err := k2.Check("peer", fpA); first || err != nil {
+		t.Fatalf("Check after verify: %v %v", first, err)
+	}
+}
+
+func TestKnownPeersReplace(t *testing.T) {
+	fpA, fpB, fpO := fpSeq(1), fpSeq(2), fpSeq(3)
+	content := formatVerifiedPeer("peer", fpA) + formatKnownPeer("other", fpO) + formatKnownPeer("peer", fpA)
+	k, path := knownFile(t, content)
+	if err := os.Chmod(path, 0o644); err != nil { // the rewrite is 0600 whatever it was
+		t.Fatal(err)
+	}
+	if !k.Verified("peer", fpA) {
+		t.Fatal("verified line not read")
+	}
+	if err := k.Replace("peer", fpB); err != nil {
+		t.Fatal(err)
+	}
+	want := formatKnownPeer("peer", fpB) + formatKnownPeer("other", fpO)
+	if got := readString(t, path); got != want {
+		t.Fatalf("file\n%q\nwant\n%q", got, want)
+	}
+	checkMode(t, path)
+	checkNoTempFiles(t, filepath.Dir(path))
+	if k.Verified("peer", fpB) || k.Verified("peer", fpA) {
+		t.Fatal("a replaced key is not verified")
+	}
+	if first, err := k.Check("peer", fpB); first || err != nil {
+		t.Fatalf("Check(new key) = %v, %v", first, err)
+	}
+	_, err := k.Check("peer", fpA)
+	assertKeyChanged(t, err, "peer", fpB, fpA)
+	k2, err := OpenKnownPeers(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if first, err := k2.Check("peer", fpB); first || err != nil {
+		t.Fatalf("after reopen: %v, %v", first, err)
+	}
+
+	// A peer without an entry is appended; a missing file is created.
+	if err := k.Replace("new", fpA); err != nil {
+		t.Fatal(err)
+	}
+	if got := readString(t, path); got != want+formatKnownPeer("new", fpA) {
+		t.Fatalf("file %q", got)
+	}
+	missing := filepath.Join(t.TempDir(), "sub", "known_peers")
+	k3, err := OpenKnownPeers(missing)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := k3.Replace("peer", fpA); err != nil {
+		t.Fatal(err)
+	}
+	if got := readString(t, missing); got != formatKnownPeer("peer", fpA) {
+		t.Fatalf("new file %q", got)
+	}
+	checkMode(t, missing)
+}
+
+// TestKnownPeersRewriteRefusesBrokenFile: a file that was broken on disk
+// after it was opened is never rewritten; nothing changes.
+func TestKnownPeersRewriteRefusesBrokenFile(t *testing.T) {
+	fpA, fpB := fpSeq(1), fpSeq(2)
+	k, path := knownFile(t, formatKnownPeer("peer", fpA))
+	broken := formatKnownPeer("peer", fpA) + "x " + strings.TrimSuffix(formatKnownPeer("", fpB), "\n")[1:] + " trusted\n"
+	if err := os.WriteFile(path, []byte(broken), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := k.Replace("peer", fpB); err == nil || !strings.Contains(err.Error(), "line 2") {
+		t.Fatalf("Replace on a broken file: %v", err)
+	}
+	if err := k.MarkVerified("peer", fpA); err == nil {
+		t.Fatal("MarkVerified rewrote a broken file")
+	}
+	if got := readString(t, path); got != broken {
+		t.Fatalf("broken file rewritten: %q", got)
+	}
+	if k.Verified("peer", fpA) {
+		t.Fatal("marked verified although the write failed")
+	}
+	if first, err := k.Check("peer", fpA); first || err != nil {
+		t.Fatalf("in-memory entry changed: %v %v", first, err)
+	}
+	checkNoTempFiles(t, filepath.Dir(path))
+	if _, err := os.Stat(path + ".tmp"); !errors.Is(err, fs.ErrNotExist) {
+		t.Fatal(err)
+	}
 }

@@ -73,6 +73,7 @@ const (
 	SessionRekeyed     SessionState = "rekeyed"
 	// SessionPeerLeft: the peer sent an authenticated GOODBYE (it quit
 	// cleanly). The session is closed; a new one forms if the peer returns.
+	// A LiveEvent with LiveWaiting follows at once: liveness starts over.
 	SessionPeerLeft SessionState = "peer-left"
 )
 
@@ -149,7 +150,18 @@ type ReplayedEvent struct {
 // StalledEvent reports a handshake that keeps failing although the peer
 // answers: typically the peer refuses our key (it recorded another key for
 // us, or pins another fingerprint). The peer sends no reason, so this is a
-// diagnosis, not proof. Reported once per stall, after several attempts.
+// diagnosis, not proof. Reported once per stall: when 3 counted attempts in
+// a row failed while the peer answered in each (its public key or a plain
+// pong arrived); an attempt without any answer starts the count over, and a
+// session resets it. Attempts are counted at most once per step timeout
+// (the protocol restarts its hello whenever the peer asks, which a live
+// peer does every ping). A node that refused the peer's key itself (it
+// reported key-changed) reports no stall.
+//
+// When the peer refuses our key, it ignores our public keys and hellos from
+// then on but still answers pings and sends its own public key: whichever
+// role we play, every later attempt ends at LastStep 1 (StepPublicKeys:
+// keys exchanged, our hello never answered).
 type StalledEvent struct {
 	Attempts int           // handshake attempts since the last session (or start)
 	LastStep int           // furthest step reached in the last attempt

@@ -50,6 +50,8 @@ func wireSeeds(tb testing.TB) [][]byte {
 		rec(TypePing, AppendPlainPing(nil, 0, 1)[2:]),
 		rec(TypePong, AppendPlainPing(nil, 0, 1)[2:]),
 		rec(TypeRekey, nil),
+		rec(TypeGoodbye, nil),
+		rec(TypeGoodbye, []byte{0}), // malformed: a goodbye's payload is empty
 		nil, {}, {Version}, {Version, 0}, {Version, 0xff}, {0, TypeChat}, bytes.Repeat([]byte{0xff}, 64),
 		append([]byte{Version, TypeHello, RoleInitiator}, make([]byte, HelloSize-3)...),
 	}

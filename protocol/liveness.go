@@ -12,6 +12,7 @@ type liveness struct {
 	missed        int
 	outstanding   uint64 // id of the unanswered ping, 0 if none
 	sentAt        time.Time
+	lastPong      time.Time // when the last answer arrived, zero if never
 }
 
 func newLiveness() liveness { return liveness{state: LiveWaiting} }
@@ -44,6 +45,7 @@ func (l *liveness) pong(id uint64, authenticated bool, now time.Time) bool {
 		return false
 	}
 	l.rtt = now.Sub(l.sentAt)
+	l.lastPong = now
 	l.outstanding, l.missed = 0, 0
 	l.state, l.authenticated = LiveLive, authenticated
 	return true

@@ -40,6 +40,12 @@ type Config struct {
 	// Store persists the outbox and the seen ids across crashes (nil: in
 	// memory only).
 	Store Store
+	// Records, if not nil, receives one RecordInfo for every message the
+	// node handles in (after handling it, with its verdict) and for every
+	// message it sends (when it is handed to the transport writer). Each
+	// Add is O(1); the log never holds secret material (docs/PROTOCOL.md
+	// headers only).
+	Records *RecordLog
 }
 
 func (c *Config) fill() error {
@@ -85,7 +91,14 @@ const (
 	sendRetryFor     = time.Second
 	sendRetryEvery   = 20 * time.Millisecond
 	sendRetryDown    = 300 * time.Millisecond
+	// stallAttempts: a StalledEvent is emitted once this many handshake
+	// attempts in a row failed although the peer answered in each.
+	stallAttempts = 3
 )
+
+// ErrLeft is returned by commands given after Leave: a node that left sends
+// nothing more.
+var ErrLeft = errors.New("protocol: node has left")
 
 // Node drives one duet endpoint: handshake, session, liveness, delivery.
 // Its methods are safe for concurrent use; all protocol state is owned by
@@ -146,6 +159,20 @@ type Node struct {
 	peerReplyBudget *tokenBucket // replies to the reachable candidate
 	openBuf         []byte
 	sendDown        bool // owned by the writer goroutine: the last batch was given up
+
+	// Owned by the Run goroutine: what the user interface observes.
+	verdict         string    // verdict of the message being handled
+	left            bool      // Leave was called: send nothing, handle nothing
+	attempts        int       // counted handshake attempts since start or the last session
+	attemptCounted  time.Time // start of the counted attempt, zero if none
+	attemptStep     int       // furthest step done in the counted attempt
+	attemptAnswered bool      // the peer answered during the counted attempt
+	firstAttempt    time.Time // start of the first counted attempt since start or the last session
+	answeredRuns    int       // counted attempts in a row that failed while the peer answered
+	stallReported   bool
+
+	statusMu sync.Mutex
+	status   Status // published by the Run goroutine at the end of each loop turn
 }
 
 // NewNode returns a node that will run over tr and report through emit.
@@ -209,31 +236,40 @@ func (n *Node) Peer() (fp crypto.Fingerprint, safetyNumber string, ok bool) {
 	return n.peerFP, n.safety, n.hasPeer
 }
 
-// Send queues a chat message and returns its id. It is sent when a session
-// exists, resent until the peer's receipt arrives, and shown by the peer
-// exactly once.
+// Send is SendMessage returning only the id.
 func (n *Node) Send(text string) (uint64, error) {
+	o, err := n.SendMessage(text)
+	return o.ID, err
+}
+
+// SendMessage queues a chat message and returns its id and the time it was
+// written, which is the CHAT payload's sent_at: the peer shows the same
+// time. The message is sent when a session exists, resent until the peer's
+// receipt arrives, and shown by the peer exactly once. text must be valid
+// UTF-8 of at most MaxTextSize bytes; at most Config.MaxUnacked messages
+// may await receipts (ErrQueueFull).
+func (n *Node) SendMessage(text string) (Outgoing, error) {
 	if len(text) > MaxTextSize {
-		return 0, fmt.Errorf("%w: %d bytes, limit %d", ErrTextTooLarge, len(text), MaxTextSize)
+		return Outgoing{}, fmt.Errorf("%w: %d bytes, limit %d", ErrTextTooLarge, len(text), MaxTextSize)
 	}
 	if !utf8.ValidString(text) {
-		return 0, fmt.Errorf("protocol: message text is not valid UTF-8")
+		return Outgoing{}, fmt.Errorf("protocol: message text is not valid UTF-8")
 	}
 	var b [8]byte
 	if _, err := io.ReadFull(n.cfg.Rand, b[:]); err != nil {
-		return 0, fmt.Errorf("protocol: message id: %w", err)
+		return Outgoing{}, fmt.Errorf("protocol: message id: %w", err)
 	}
 	id := binary.BigEndian.Uint64(b[:]) | 1 // never 0
 	n.mu.Lock()
 	if n.queued >= n.cfg.MaxUnacked {
 		n.mu.Unlock()
-		return 0, fmt.Errorf("%w: %d waiting", ErrQueueFull, n.cfg.MaxUnacked)
+		return Outgoing{}, fmt.Errorf("%w: %d waiting", ErrQueueFull, n.cfg.MaxUnacked)
 	}
 	m := &outMsg{chat: Chat{ID: id, Prev: n.lastWritten, SentAt: n.cfg.Now().UnixNano(), Text: text}}
 	if n.cfg.Store != nil {
 		if err := n.cfg.Store.Queued(m.chat); err != nil {
 			n.mu.Unlock()
-			return 0, err
+			return Outgoing{}, err
 		}
 	}
 	n.queued++
@@ -241,12 +277,15 @@ func (n *Node) Send(text string) (uint64, error) {
 	n.pending = append(n.pending, m)
 	n.mu.Unlock()
 	n.signal()
-	return id, nil
+	return Outgoing{ID: id, SentAt: time.Unix(0, m.chat.SentAt)}, nil
 }
 
 // Rekey moves this node's sending direction to a fresh key epoch now.
 func (n *Node) Rekey() error {
 	return n.command(func() error {
+		if n.left {
+			return ErrLeft
+		}
 		if n.sess == nil {
 			return ErrNoSession
 		}
@@ -255,30 +294,154 @@ func (n *Node) Rekey() error {
 }
 
 // Replay re-sends the last record this node sent, byte for byte, so the
-// peer's rejection can be watched.
+// peer's rejection can be watched, and emits a ReplayedEvent naming it. The
+// RecordLog shows the copy with the verdict "replayed".
 func (n *Node) Replay() error {
 	return n.command(func() error {
-		if n.lastRecord == nil {
+		if n.left {
+			return ErrLeft
+		}
+		rec := n.lastRecord
+		if rec == nil {
 			return errors.New("protocol: replay: nothing sent yet")
 		}
-		n.queue(n.lastRecord)
+		n.queueAs(rec, VerdictReplayed)
+		ev := ReplayedEvent{Type: rec[1]}
+		if IsRecordType(rec[1]) && len(rec) >= RecordHeaderSize {
+			ev.Seq, ev.HasSeq = binary.BigEndian.Uint32(rec[2:]), true
+		}
+		n.emit(ev)
 		return nil
 	})
 }
 
-// command runs f on the Run goroutine and waits for its result.
+// AcceptPeerKey forgets the peer key that Config.VerifyPeer refused (key
+// pinning: "key changed"), so that the next handshake with it runs
+// VerifyPeer again. The caller first makes VerifyPeer accept the new key
+// (for example crypto.KnownPeers.Replace): the user accepted it on purpose.
+// Until then a refused key is ignored, at no cost, for the life of the node.
+func (n *Node) AcceptPeerKey() {
+	_ = n.command(func() error {
+		n.blockedPeer = crypto.Fingerprint{}
+		return nil
+	})
+}
+
+// Leave ends the session cleanly: if one is up, it seals an authenticated
+// GOODBYE record in it (docs/PROTOCOL.md, section 8) and hands it straight
+// to the transport, in one unit after what the current loop turn had
+// queued, not through the batch queue (which may drop), and waits until
+// the transport accepted it (retrying while the transport refuses, e.g.
+// during a reconnection) or ctx ends. The peer then reports its session
+// as SessionPeerLeft at once instead of waiting for pings to fail.
+//
+// Without a session Leave sends nothing and returns nil. In both cases the
+// node has left when Leave returns: it sends nothing more (in that session
+// or any other) and ignores what it receives until Run returns, so Leave is
+// the last thing to call before stopping Run. Records already handed to the
+// transport writer may still go out, possibly after the GOODBYE; the peer
+// ignores them. Transport.Send must be safe for concurrent use (net's and
+// Pipe's are): the GOODBYE is sent from the caller's goroutine. Give ctx a
+// deadline (about a second): with the peer's port unreachable, Leave keeps
+// retrying until ctx ends.
+func (n *Node) Leave(ctx context.Context) error {
+	var msgs [][]byte
+	err := n.commandCtx(ctx, func() error {
+		if n.left {
+			return nil
+		}
+		if n.sess != nil {
+			r, _, err := n.sess.Seal(nil, TypeGoodbye, nil, n.now)
+			if err != nil {
+				return err
+			}
+			// What this turn queued goes first, in the same transport unit.
+			if len(n.batch) >= MaxBatch || n.batchBytes+len(r) > MaxMessageSize {
+				n.flush()
+			}
+			msgs = append(n.batch, r)
+			n.logOut(r, VerdictSent)
+		}
+		n.left = true
+		n.batch, n.batchBytes = nil, 0
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("protocol: leave: %w", err)
+	}
+	for msgs != nil {
+		err := n.tr.Send(ctx, msgs...)
+		if err == nil {
+			return nil
+		}
+		if ctx.Err() != nil {
+			return fmt.Errorf("protocol: leave: goodbye not sent: %w", err)
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("protocol: leave: goodbye not sent: %w", err)
+		case <-time.After(sendRetryEvery):
+		}
+	}
+	return nil
+}
+
+// Status returns the snapshot the Run goroutine published at the end of
+// its last loop turn (the zero Status before Run started). It takes a short
+// mutex and never waits for the session.
+func (n *Node) Status() Status {
+	n.statusMu.Lock()
+	defer n.statusMu.Unlock()
+	return n.status
+}
+
+// publishStatus copies the Run goroutine's state into the snapshot.
+func (n *Node) publishStatus() {
+	st := Status{
+		Live:           n.live.state,
+		RTT:            n.live.rtt,
+		LastPong:       n.live.lastPong,
+		Authenticated:  n.live.authenticated,
+		HandshakeStep:  n.attemptStep,
+		AttemptStarted: n.attemptCounted,
+		Attempts:       n.attempts,
+	}
+	if s := n.sess; s != nil {
+		st.HasSession = true
+		st.SendSeq, st.RecvSeq = s.SendSeq(), s.RecvSeq()
+		st.SendEpoch, st.RecvEpoch = s.SendEpoch(), s.RecvEpoch()
+		st.NextRekey = s.NextRekey()
+	}
+	n.mu.Lock()
+	st.Unacked = n.queued
+	n.mu.Unlock()
+	n.statusMu.Lock()
+	n.status = st
+	n.statusMu.Unlock()
+}
+
+// command runs f on the Run goroutine and waits for its result, for up to
+// 5 s each way.
 func (n *Node) command(f func() error) error {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	return n.commandCtx(ctx, f)
+}
+
+// commandCtx runs f on the Run goroutine and waits for its result until
+// ctx ends.
+func (n *Node) commandCtx(ctx context.Context, f func() error) error {
 	done := make(chan error, 1)
 	select {
 	case n.commands <- func() { done <- f() }:
-	case <-time.After(5 * time.Second):
-		return errors.New("protocol: node not running")
+	case <-ctx.Done():
+		return fmt.Errorf("protocol: node not running: %w", ctx.Err())
 	}
 	select {
 	case err := <-done:
 		return err
-	case <-time.After(5 * time.Second):
-		return errors.New("protocol: node not responding")
+	case <-ctx.Done():
+		return fmt.Errorf("protocol: node not responding: %w", ctx.Err())
 	}
 }
 
@@ -306,6 +469,7 @@ func (n *Node) Run(ctx context.Context) error {
 	n.startHandshake()
 	n.sendPing()
 	n.flush()
+	n.publishStatus()
 	ping := time.NewTicker(n.cfg.PingInterval)
 	defer ping.Stop()
 	step := time.NewTicker(n.cfg.StepTimeout / 4)
@@ -337,14 +501,21 @@ func (n *Node) Run(ctx context.Context) error {
 			n.now = n.cfg.Now()
 		case <-ping.C:
 			n.now = n.cfg.Now()
-			n.sendPing()
+			if !n.left {
+				n.sendPing()
+			}
 		case <-step.C:
 			n.now = n.cfg.Now()
-			n.checkTimers()
+			if !n.left {
+				n.checkTimers()
+			}
 		}
-		n.sendReceipts()
-		n.pump()
-		n.flush()
+		if !n.left {
+			n.sendReceipts()
+			n.pump()
+			n.flush()
+		}
+		n.publishStatus()
 	}
 }
 
@@ -421,8 +592,16 @@ func (n *Node) sendBatch(ctx context.Context, b [][]byte) {
 }
 
 // queue adds one message to the batch sent at the end of this loop turn.
-// A batch holds at most MaxBatch messages and MaxMessageSize bytes.
-func (n *Node) queue(m []byte) {
+// A batch holds at most MaxBatch messages and MaxMessageSize bytes. After
+// Leave nothing is queued.
+func (n *Node) queue(m []byte) { n.queueAs(m, VerdictSent) }
+
+// queueAs is queue, recording m in the RecordLog with verdict.
+func (n *Node) queueAs(m []byte, verdict string) {
+	if n.left {
+		return
+	}
+	n.logOut(m, verdict)
 	if n.batchBytes+len(m) > MaxMessageSize {
 		n.flush()
 	}
@@ -450,7 +629,43 @@ func (n *Node) writerHasRoom() bool { return len(n.out) < outQueueBatches/2 }
 
 // reject reports refused peer input. State did not change.
 func (n *Node) reject(err error, seq uint32, hasSeq bool) {
-	n.emit(RejectedEvent{Reason: Reason(err), Seq: seq, HasSeq: hasSeq, Detail: err.Error()})
+	n.verdict = Reason(err)
+	n.emit(RejectedEvent{Reason: n.verdict, Seq: seq, HasSeq: hasSeq, Detail: err.Error()})
+}
+
+// ignore marks the message being handled as dropped without a rejection:
+// well-formed as far as it was read, but not for us now.
+func (n *Node) ignore() { n.verdict = VerdictIgnored }
+
+// logIn records a received message and its verdict in the RecordLog.
+func (n *Node) logIn(m []byte, verdict string) {
+	if n.cfg.Records != nil {
+		n.cfg.Records.Add(n.recordInfo(m, DirIn, verdict))
+	}
+}
+
+// logOut records a message handed to the transport.
+func (n *Node) logOut(m []byte, verdict string) {
+	if n.cfg.Records != nil {
+		n.cfg.Records.Add(n.recordInfo(m, DirOut, verdict))
+	}
+}
+
+// recordInfo describes m from its clear-text bytes only: the type, and for
+// session records the header's seq, timestamp and first 4 nonce bytes
+// (unauthenticated when the record was rejected).
+func (n *Node) recordInfo(m []byte, dir Direction, verdict string) RecordInfo {
+	r := RecordInfo{At: n.now, Dir: dir, Size: len(m), Verdict: verdict}
+	if len(m) >= 2 && m[0] == Version {
+		r.Type = m[1]
+	}
+	if IsRecordType(r.Type) && len(m) >= RecordHeaderSize {
+		r.Seq, r.HasSeq = binary.BigEndian.Uint32(m[2:]), true
+		r.Timestamp = time.Unix(0, int64(binary.BigEndian.Uint64(m[6:])))
+		copy(r.Nonce[:], m[14:18])
+		r.HasNonce = true
+	}
+	return r
 }
 
 func (n *Node) handshakeEvent(step int, err error) {
@@ -458,10 +673,25 @@ func (n *Node) handshakeEvent(step int, err error) {
 	if !n.attempt.IsZero() {
 		d = n.now.Sub(n.attempt)
 	}
+	if err == nil {
+		n.stepDone(step)
+	}
 	n.emit(HandshakeEvent{Step: step, Name: StepName(step), Done: err == nil, Duration: d, Err: err})
 }
 
+// handle handles one received message and records it in the RecordLog
+// with its verdict. After Leave everything is ignored.
 func (n *Node) handle(m []byte) {
+	n.verdict = VerdictAccepted
+	if n.left {
+		n.ignore()
+	} else {
+		n.handleMsg(m)
+	}
+	n.logIn(m, n.verdict)
+}
+
+func (n *Node) handleMsg(m []byte) {
 	t, err := MessageType(m)
 	if err != nil {
 		n.reject(err, 0, false)
@@ -476,9 +706,11 @@ func (n *Node) handle(m []byte) {
 		// flood from anywhere else is dropped for the price of a compare.
 		// Then the budget.
 		if c, ok := Cookie(m); !ok || subtle.ConstantTimeCompare(c[:], n.challenge[:]) != 1 {
+			n.ignore()
 			return
 		}
 		if !n.verifyBudg.allow(n.now) {
+			n.ignore()
 			return // flood: dropped without spending RSA time
 		}
 		if t == TypeHello {
@@ -503,8 +735,11 @@ func (n *Node) handle(m []byte) {
 			return
 		}
 		if n.sess == nil { // once a session exists only authenticated pongs count
+			n.attemptAnswered = true
 			n.gotPong(id, false)
 			n.kickHandshake()
+		} else {
+			n.ignore()
 		}
 	default:
 		n.handleRecord(m)

@@ -47,6 +47,7 @@ func (n *Node) sendPublicKeyEcho(replyRequested bool, echo [ChallengeSize]byte) 
 func (n *Node) startHandshake() {
 	n.init, n.resp, n.pendingSess = nil, nil, nil
 	n.attempt, n.progress = n.now, n.now
+	n.countAttempt()
 	n.sendPublicKey(true)
 	if n.peer != nil && n.reachable && n.isInitiator(n.peer.Fingerprint()) {
 		n.sendHelloA()
@@ -64,6 +65,7 @@ func (n *Node) sendHelloA() {
 	}
 	n.init, n.resp, n.pendingSess = init, nil, nil
 	n.attempt, n.progress = n.now, n.now
+	n.countAttempt()
 	SetCookie(hello, n.peerChallenge)
 	n.queue(hello)
 }
@@ -88,7 +90,8 @@ func (n *Node) handlePublicKey(m []byte) {
 		return
 	}
 	if fp == n.blockedPeer {
-		return // already reported; a restart is needed to accept it
+		n.ignore()
+		return // already reported; AcceptPeerKey or a restart is needed to accept it
 	}
 	echoed := msg.Echo == n.challenge
 	candidate := n.peer != nil && n.peer.Fingerprint() == fp
@@ -107,9 +110,13 @@ func (n *Node) handlePublicKey(m []byte) {
 		}
 	}
 	if candidate {
+		n.attemptAnswered = true // the peer (or what claims to be) answers
 		n.peerChallenge = msg.Challenge
 		if echoed {
 			n.reachable = true
+		}
+		if n.reachable {
+			n.stepDone(StepPublicKeys) // both keys known, and it gets what we send
 		}
 	}
 	// Answer with our challenge, echoing the sender's, even when it is not
@@ -146,6 +153,7 @@ func (n *Node) handlePublicKey(m []byte) {
 
 func (n *Node) handleHello(m []byte) {
 	if n.peer == nil || !n.reachable {
+		n.ignore()
 		return // no reachable candidate: nothing to verify against (a flood costs nothing)
 	}
 	if n.isInitiator(n.peer.Fingerprint()) {
@@ -176,14 +184,17 @@ func (n *Node) handleHello(m []byte) {
 			}
 		}
 		if len(n.lastHelloTS) >= maxHelloPeers {
+			n.ignore()
 			return // 64 keys passed pinning within one window: refuse new ones
 		}
 	}
 	if !n.signBudget.allow(n.now) {
+		n.ignore()
 		return // over the sign budget: dropped like any flood; A retries
 	}
 	resp, hb, err := NewResponder(n.cfg.Identity, n.peer, h, n.cfg.Rand, n.now, n.cfg.Window)
 	if err != nil {
+		n.ignore()
 		n.emit(ErrorEvent{Err: err})
 		return
 	}
@@ -191,6 +202,7 @@ func (n *Node) handleHello(m []byte) {
 	n.verified = n.now
 	n.resp, n.init, n.pendingSess = resp, nil, nil
 	n.attempt, n.progress = n.now, n.now
+	n.countAttempt()
 	SetCookie(hb, n.peerChallenge)
 	n.queue(hb)
 	n.handshakeEvent(StepPublicKeys, nil)
@@ -304,6 +316,7 @@ func (n *Node) establish(s *Session) {
 	n.sess, n.pendingSess, n.init, n.resp = s, nil, nil, nil
 	n.handshakeEvent(StepConfirm, nil)
 	n.attempt = time.Time{}
+	n.resetAttempts()
 	peerFP := s.PeerKey().Fingerprint()
 	n.mu.Lock()
 	n.peerFP, n.safety, n.hasPeer = peerFP, crypto.SafetyNumber(n.self, peerFP), true
@@ -320,4 +333,63 @@ func (n *Node) establish(s *Session) {
 func (n *Node) emitSession(state SessionState, s *Session) {
 	fp := s.PeerKey().Fingerprint()
 	n.emit(SessionEvent{State: state, PeerFingerprint: fp.String(), SafetyNumber: crypto.SafetyNumber(n.self, fp)})
+}
+
+// Handshake attempts as the user interface sees them (Status, StalledEvent).
+// The protocol restarts its attempt whenever the peer asks for a fresh hello,
+// which a live but refusing peer does every ping; so an attempt is counted at
+// most once per StepTimeout, and one that begins within StepTimeout of the
+// last counted one is the same attempt. Attempts beside an established
+// session (a peer's restart) are not counted.
+
+// countAttempt counts a handshake attempt starting now.
+func (n *Node) countAttempt() {
+	if n.sess != nil {
+		return
+	}
+	if !n.attemptCounted.IsZero() && n.now.Sub(n.attemptCounted) < n.cfg.StepTimeout {
+		return
+	}
+	n.closeAttempt()
+	n.attempts++
+	if n.attempts == 1 {
+		n.firstAttempt = n.now
+	}
+	n.attemptCounted, n.attemptStep, n.attemptAnswered = n.now, 0, false
+}
+
+// closeAttempt ends the counted attempt without a session, and reports a
+// stall once stallAttempts attempts in a row failed although the peer
+// answered (a plain pong or a public key arrived) in each: it is alive but
+// does not complete the handshake, typically because it refuses our key.
+// A node that itself refused the peer's key (blockedPeer) has already
+// reported why and reports no stall. An attempt in which nothing answered
+// starts the count over.
+func (n *Node) closeAttempt() {
+	if n.attemptCounted.IsZero() {
+		return
+	}
+	if !n.attemptAnswered {
+		n.answeredRuns, n.stallReported = 0, false
+		return
+	}
+	n.answeredRuns++
+	if n.answeredRuns >= stallAttempts && !n.stallReported && n.blockedPeer == (crypto.Fingerprint{}) {
+		n.stallReported = true
+		n.emit(StalledEvent{Attempts: n.attempts, LastStep: n.attemptStep, For: n.now.Sub(n.firstAttempt)})
+	}
+}
+
+// stepDone records a handshake step done in the counted attempt.
+func (n *Node) stepDone(step int) {
+	if !n.attemptCounted.IsZero() && step > n.attemptStep {
+		n.attemptStep = step
+	}
+}
+
+// resetAttempts starts the attempt count over: a session was established
+// or ended.
+func (n *Node) resetAttempts() {
+	n.attempts, n.attemptCounted, n.attemptStep, n.attemptAnswered = 0, time.Time{}, 0, false
+	n.firstAttempt, n.answeredRuns, n.stallReported = time.Time{}, 0, false
 }

@@ -6,6 +6,7 @@ package protocol
 import (
 	"encoding/binary"
 	"errors"
+	"time"
 )
 
 func (n *Node) handleRecord(m []byte) {
@@ -26,6 +27,7 @@ func (n *Node) handleRecord(m []byte) {
 	}
 	s := n.sess
 	if s == nil {
+		n.ignore()
 		return // a record from a session this process does not have: the peer will re-handshake
 	}
 	o, err := s.Open(n.openBuf, m, n.now)
@@ -36,9 +38,10 @@ func (n *Node) handleRecord(m []byte) {
 		}
 	}
 	if err != nil {
-		authed := !errors.Is(err, ErrTampered) && !errors.Is(err, ErrMalformed) &&
-			!errors.Is(err, ErrTooLarge) && !errors.Is(err, ErrVersion) && !errors.Is(err, ErrUnknownType)
-		n.reject(err, h.Seq, authed)
+		// The header parsed above, so every failure but the tag's was found
+		// after the record authenticated: its seq is the peer's (a malformed
+		// payload included).
+		n.reject(err, h.Seq, !errors.Is(err, ErrTampered))
 		return
 	}
 	if o.Gap > 0 && s == n.sess {
@@ -64,7 +67,32 @@ func (n *Node) handleRecord(m []byte) {
 		n.gotPong(id, true)
 	case TypeConfirm:
 		// A repeated confirmation in an established session: nothing to do.
+	case TypeGoodbye:
+		if s == n.sess {
+			n.peerLeft()
+		} else {
+			n.prevSess = nil // the replaced session's end: nothing to report
+		}
 	}
+}
+
+// peerLeft ends the session after an authenticated GOODBYE: the peer quit
+// cleanly. The session is discarded as if closed (nothing more is sent in
+// it), and so is the candidate key with its reachability, so that a
+// returning peer runs a fresh handshake exactly as at start. Unacknowledged
+// chat messages stay queued for the next session. Liveness starts over:
+// the UI shows "peer left", then waiting (a LiveEvent with LiveWaiting)
+// until the returning peer answers a plain ping.
+func (n *Node) peerLeft() {
+	s := n.sess
+	n.sess, n.prevSess, n.pendingSess, n.init, n.resp = nil, nil, nil, nil, nil
+	n.peer, n.reachable, n.verified = nil, false, time.Time{}
+	n.attempt, n.progress = time.Time{}, time.Time{}
+	n.receipts = n.receipts[:0]
+	n.resetAttempts()
+	n.emitSession(SessionPeerLeft, s)
+	n.live = newLiveness()
+	n.emit(n.live.event())
 }
 
 // sealAndQueue seals a record in the current session (rekeying first when

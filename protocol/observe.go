@@ -158,9 +158,11 @@ type Status struct {
 	LastPong      time.Time
 	Authenticated bool
 	// HandshakeStep is the last handshake step done in the current attempt
-	// (0 if none or no attempt), AttemptStarted when that attempt began
-	// (zero if none is in progress), Attempts the attempts since the last
-	// session (or since start).
+	// (0 if none or no attempt; 1 as soon as the reachable peer's public
+	// key is known), AttemptStarted when that attempt began (zero if none
+	// is in progress), Attempts the attempts since the last session (or
+	// since start). Attempts are counted as for StalledEvent: at most one
+	// per step timeout, none beside an established session.
 	HandshakeStep  int
 	AttemptStarted time.Time
 	Attempts       int

@@ -128,6 +128,10 @@ func (s *Session) NeedsRekey(now time.Time) bool {
 		now.Sub(s.sendSince) >= s.cfg.RekeyInterval
 }
 
+// NextRekey is when the send direction's epoch reaches RekeyInterval (it
+// may rekey earlier, by record count or nonce-set size).
+func (s *Session) NextRekey() time.Time { return s.sendSince.Add(s.cfg.RekeyInterval) }
+
 // SeqExhausted reports whether the send seq is close enough to 2^32 that a
 // fresh handshake is due.
 func (s *Session) SeqExhausted() bool { return s.sendSeq >= SeqRehandshake }
@@ -259,6 +263,10 @@ func checkRecordPayload(typ byte, p []byte) error {
 	case TypeRekey:
 		if len(p) != 0 {
 			return fmt.Errorf("%w: rekey payload of %d bytes", ErrMalformed, len(p))
+		}
+	case TypeGoodbye:
+		if len(p) != 0 {
+			return fmt.Errorf("%w: goodbye payload of %d bytes", ErrMalformed, len(p))
 		}
 	}
 	return nil

@@ -170,9 +170,16 @@ func TestSessionRejections(t *testing.T) {
 		}, ErrVersion},
 		{"unknown type", SessionConfig{}, func(t *testing.T, a, b *Session) ([]byte, time.Time) {
 			r := sealChat(t, a, 1, testNow)
-			r[1] = TypeRekey + 1
+			r[1] = TypeGoodbye + 1
 			return r, testNow
 		}, ErrUnknownType},
+		{"goodbye with a payload", SessionConfig{}, func(t *testing.T, a, b *Session) ([]byte, time.Time) {
+			r, _, err := a.Seal(nil, TypeGoodbye, []byte{0}, testNow)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return r, testNow
+		}, ErrMalformed},
 		{"handshake type", SessionConfig{}, func(t *testing.T, a, b *Session) ([]byte, time.Time) {
 			r := sealChat(t, a, 1, testNow)
 			r[1] = TypeHello

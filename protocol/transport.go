@@ -14,6 +14,8 @@ type Transport interface {
 	// frame per duet message, so several records cost one write). It may
 	// return nil for messages that are later lost. len(msgs) must be between 1
 	// and MaxBatch, and all of them together at most MaxMessageSize bytes.
+	// It must be safe for concurrent use: Node.Leave sends its GOODBYE
+	// beside the node's writer goroutine.
 	Send(ctx context.Context, msgs ...[]byte) error
 	// Recv returns the next duet message (one frame), blocking until one
 	// arrives, ctx is done, or the transport is closed.

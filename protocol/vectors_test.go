@@ -81,6 +81,7 @@ type handshakeVector struct {
 	ChatA            hexBytes `json:"record_chat_a"`
 	ChatAID          uint64   `json:"chat_a_id"`
 	ChatAText        string   `json:"chat_a_text"`
+	GoodbyeA         hexBytes `json:"record_goodbye_a"`
 	EphemeralPrivA   hexBytes `json:"ephemeral_private_a"`
 	EphemeralPrivB   hexBytes `json:"ephemeral_private_b"`
 	DH               hexBytes `json:"dh"`
@@ -198,6 +199,8 @@ func generateHandshakeVector(t *testing.T, pemA, pemB string) *handshakeVector {
 	v.ConfirmB, _, _ = sb.Seal(nil, TypeConfirm, th[:], now)
 	v.ChatAID, v.ChatAText = 0x0123456789abcdef, "hello, duet ✓"
 	v.ChatA, _, _ = sa.Seal(nil, TypeChat, AppendChat(nil, &Chat{ID: v.ChatAID, SentAt: v.TimeUnixNano, Text: v.ChatAText}), now)
+	// A leaves: GOODBYE, seq_A + 3, the next record nonce of A's stream.
+	v.GoodbyeA, _, _ = sa.Seal(nil, TypeGoodbye, nil, now)
 	next, err := sa.send.next()
 	if err != nil {
 		t.Fatal(err)
@@ -219,8 +222,15 @@ func firstBytes(seed string, n int) []byte {
 func TestVectors(t *testing.T) {
 	path := filepath.Join(vectorDir, "handshake.json")
 	if *updateVectors {
+		// Keep the keys of an existing file, so that adding a value to the
+		// vector leaves every other value unchanged; new keys only when there
+		// is no file.
 		var pems [2]string
-		for {
+		var old handshakeVector
+		if raw, err := os.ReadFile(path); err == nil && json.Unmarshal(raw, &old) == nil && old.APrivateKeyPEM != "" {
+			pems = [2]string{old.APrivateKeyPEM, old.BPrivateKeyPEM}
+		}
+		for pems[0] == "" {
 			var ids [2]*crypto.Identity
 			for i := range ids {
 				id, err := crypto.GenerateIdentity(rand.Reader)
@@ -387,6 +397,21 @@ func checkHandshakeVector(t *testing.T, v *handshakeVector) {
 	if binary.BigEndian.Uint64(chat) != v.ChatAID || string(chat[ChatHeaderSize:]) != v.ChatAText {
 		t.Fatalf("chat payload %x", chat)
 	}
+	if len(v.GoodbyeA) != RecordHeaderSize+TagSize {
+		t.Fatalf("goodbye A: %d bytes, want %d (empty payload)", len(v.GoodbyeA), RecordHeaderSize+TagSize)
+	}
+	if p := open("goodbye A", v.GoodbyeA, v.KeyAB, TypeGoodbye, v.SeqA+3); len(p) != 0 {
+		t.Fatalf("goodbye payload %x, want empty", p)
+	}
+	if int64(binary.BigEndian.Uint64(v.GoodbyeA[6:])) != v.TimeUnixNano {
+		t.Fatal("goodbye A timestamp")
+	}
+	// Record nonces come from A's stream after the 176 handshake bytes
+	// (32 + 12 + 32 + 32 + 4 + 32 + 32), 12 each: CONFIRM, CHAT, GOODBYE.
+	streamA := firstBytes(v.ARandomSeed, 176+3*12)
+	eq("confirm A nonce", v.ConfirmA[14:26], streamA[176:188])
+	eq("chat A nonce", v.ChatA[14:26], streamA[188:200])
+	eq("goodbye A nonce", v.GoodbyeA[14:26], streamA[200:212])
 	fa, fb := pkA.Fingerprint(), pkB.Fingerprint()
 	if fa.String() != v.FingerprintA || fb.String() != v.FingerprintB || crypto.SafetyNumber(fa, fb) != v.SafetyNumber {
 		t.Fatal("fingerprints or safety number")

@@ -38,15 +38,16 @@ func MessageType(b []byte) (byte, error) {
 	}
 	switch t := b[1]; t {
 	case TypePublicKey, TypeHello, TypeKeyTransport, TypeAck, TypePlainPing, TypePlainPong,
-		TypeConfirm, TypeChat, TypeReceipt, TypePing, TypePong, TypeRekey:
+		TypeConfirm, TypeChat, TypeReceipt, TypePing, TypePong, TypeRekey, TypeGoodbye:
 		return t, nil
 	default:
 		return 0, fmt.Errorf("%w: 0x%02x", ErrUnknownType, t)
 	}
 }
 
-// IsRecordType reports whether t is an encrypted session record type.
-func IsRecordType(t byte) bool { return t >= TypeConfirm && t <= TypeRekey }
+// IsRecordType reports whether t is an encrypted session record type
+// (CONFIRM 0x10 through GOODBYE 0x16).
+func IsRecordType(t byte) bool { return t >= TypeConfirm && t <= TypeGoodbye }
 
 // PublicKeyMsg is handshake flow 1: version, type, flags, challenge (8),
 // echo (8), der_len (u16), der.

@@ -262,7 +262,7 @@ func TestWirePayloadRejections(t *testing.T) {
 func TestWireMessageType(t *testing.T) {
 	known := map[byte]bool{}
 	for _, typ := range []byte{TypePublicKey, TypeHello, TypeKeyTransport, TypeAck, TypePlainPing, TypePlainPong,
-		TypeConfirm, TypeChat, TypeReceipt, TypePing, TypePong, TypeRekey} {
+		TypeConfirm, TypeChat, TypeReceipt, TypePing, TypePong, TypeRekey, TypeGoodbye} {
 		known[typ] = true
 	}
 	for v := range 256 {

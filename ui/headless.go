@@ -24,8 +24,9 @@ type Output interface {
 	// Ready reports that the transport is up: the ports and our fingerprint.
 	Ready(main, sub int, fingerprint string)
 	// Queued reports a chat message typed on stdin and accepted by the
-	// driver under id.
-	Queued(id uint64, text string)
+	// driver under id; at is the time it was written (the CHAT sent_at,
+	// which the peer shows too).
+	Queued(id uint64, text string, at time.Time)
 	// Close flushes what is queued (waiting at most a few seconds) and stops.
 	Close() error
 
@@ -95,13 +96,16 @@ func (h *Headless) Ready(main, sub int, fingerprint string) {
 	}{"ready", h.stamp(), main, sub, fingerprint}))
 }
 
-// Queued writes the "queued" line: the id the driver gave a line of stdin.
-func (h *Headless) Queued(id uint64, _ string) {
+// Queued writes the "queued" line: the id the driver gave a line of stdin
+// and the time it was written (the peer's "message" event carries the same
+// sent_at).
+func (h *Headless) Queued(id uint64, _ string, at time.Time) {
 	h.q.put(h.encode(struct {
-		Event string `json:"event"`
-		Time  string `json:"time"`
-		ID    string `json:"id"`
-	}{"queued", h.stamp(), formatID(id)}))
+		Event  string `json:"event"`
+		Time   string `json:"time"`
+		ID     string `json:"id"`
+		SentAt string `json:"sent_at"`
+	}{"queued", h.stamp(), formatID(id), at.UTC().Format(TimeFormat)}))
 }
 
 // Close flushes the queued lines (for up to 5 s).
@@ -209,6 +213,26 @@ func (h *Headless) marshalEvent(ev protocol.Event) any {
 			Time  string `json:"time"`
 			Error string `json:"error"`
 		}{name, t, errString(e.Err)}
+	case protocol.ReplayedEvent:
+		var seq *uint32
+		if e.HasSeq {
+			s := e.Seq
+			seq = &s
+		}
+		return struct {
+			Event string  `json:"event"`
+			Time  string  `json:"time"`
+			Type  string  `json:"type"`
+			Seq   *uint32 `json:"seq,omitempty"`
+		}{name, t, protocol.TypeName(e.Type), seq}
+	case protocol.StalledEvent:
+		return struct {
+			Event    string  `json:"event"`
+			Time     string  `json:"time"`
+			Attempts int     `json:"attempts"`
+			LastStep int     `json:"last_step"`
+			ForMs    float64 `json:"for_ms"`
+		}{name, t, e.Attempts, e.LastStep, millis(e.For)}
 	}
 	// An event type this version does not know: name and time only.
 	return struct {

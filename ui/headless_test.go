@@ -82,6 +82,16 @@ func TestHeadlessEventsJSON(t *testing.T) {
 			`{"event":"error",` + T + `,"error":"boom"}`},
 		{"error-nil", protocol.ErrorEvent{},
 			`{"event":"error",` + T + `,"error":"unknown error"}`},
+		{"session-peer-left", protocol.SessionEvent{State: protocol.SessionPeerLeft, PeerFingerprint: "AB12", SafetyNumber: "1"},
+			`{"event":"session",` + T + `,"state":"peer-left","peer_fingerprint":"AB12","safety_number":"1"}`},
+		{"replayed", protocol.ReplayedEvent{Type: protocol.TypeChat, Seq: 12, HasSeq: true},
+			`{"event":"replayed",` + T + `,"type":"CHAT","seq":12}`},
+		{"replayed-seq-0", protocol.ReplayedEvent{Type: protocol.TypeRekey, HasSeq: true},
+			`{"event":"replayed",` + T + `,"type":"REKEY","seq":0}`},
+		{"replayed-noseq", protocol.ReplayedEvent{Type: protocol.TypePublicKey, Seq: 5},
+			`{"event":"replayed",` + T + `,"type":"PUBLIC_KEY"}`},
+		{"stalled", protocol.StalledEvent{Attempts: 4, LastStep: 1, For: 6500 * time.Millisecond},
+			`{"event":"stalled",` + T + `,"attempts":4,"last_step":1,"for_ms":6500}`},
 		{"unknown", otherEvent{},
 			`{"event":"other",` + T + `}`},
 	}
@@ -114,10 +124,10 @@ func TestHeadlessReadyAndQueued(t *testing.T) {
 	var buf syncBuffer
 	h := newTestHeadless(&buf)
 	h.Ready(5555, 5556, "AAAA BBBB")
-	h.Queued(1<<63, "x")
+	h.Queued(1<<63, "x", time.Date(2026, 5, 9, 14, 1, 2, 7, time.FixedZone("X", 2*3600)))
 	h.Close()
 	want := `{"event":"ready",` + T + `,"main":5555,"sub":5556,"fingerprint":"AAAA BBBB"}` + "\n" +
-		`{"event":"queued",` + T + `,"id":"9223372036854775808"}` + "\n"
+		`{"event":"queued",` + T + `,"id":"9223372036854775808","sent_at":"2026-05-09T12:01:02.000000007Z"}` + "\n"
 	if buf.String() != want {
 		t.Errorf("got\n%swant\n%s", buf.String(), want)
 	}
@@ -152,15 +162,15 @@ type fakeCtl struct {
 	onSend  func(id uint64)
 }
 
-func (f *fakeCtl) Send(text string) (uint64, error) {
+func (f *fakeCtl) SendMessage(text string) (protocol.Outgoing, error) {
 	f.mu.Lock()
 	if f.sendErr != nil {
 		f.mu.Unlock()
-		return 0, f.sendErr
+		return protocol.Outgoing{}, f.sendErr
 	}
 	if len(text) > protocol.MaxTextSize {
 		f.mu.Unlock()
-		return 0, protocol.ErrTextTooLarge
+		return protocol.Outgoing{}, protocol.ErrTextTooLarge
 	}
 	f.nextID++
 	id := f.nextID
@@ -170,7 +180,7 @@ func (f *fakeCtl) Send(text string) (uint64, error) {
 	if cb != nil {
 		cb(id)
 	}
-	return id, nil
+	return protocol.Outgoing{ID: id, SentAt: fixedNow}, nil
 }
 
 func (f *fakeCtl) Rekey() error {
@@ -483,6 +493,9 @@ func TestServe(t *testing.T) {
 	if !s.cancelled {
 		t.Error("Run not cancelled")
 	}
+	if s.leaves != 1 || !s.leftBeforeStop {
+		t.Errorf("end of input: Leave called %d times (before Run stopped: %v), want once, before", s.leaves, s.leftBeforeStop)
+	}
 	// Run fails: Serve returns its error even though input is still open.
 	s2 := &fakeSession{fakeCtl: &fakeCtl{}, ret: make(chan error, 1)}
 	s2.ret <- errors.New("transport failed")
@@ -499,15 +512,57 @@ func TestServe(t *testing.T) {
 	if err := Serve(ctx, br, NewHeadless(io.Discard), s3, InputConfig{}); !errors.Is(err, cause) {
 		t.Fatalf("Serve: %v", err)
 	}
+	// A signal (the outer context ending) and a failed Run do not Leave.
+	if s2.leaves != 0 || s3.leaves != 0 {
+		t.Errorf("Leave called without a clean quit: %d, %d", s2.leaves, s3.leaves)
+	}
+}
+
+// TestServeQuitLeavesAfterReceipts: /quit waits for the receipts, then
+// calls Leave (with a deadline of about a second), then stops Run; a Leave
+// that fails (the peer is unreachable) does not make the quit fail.
+func TestServeQuitLeavesAfterReceipts(t *testing.T) {
+	h := newTestHeadless(io.Discard)
+	var order []string
+	var mu sync.Mutex
+	note := func(s string) { mu.Lock(); order = append(order, s); mu.Unlock() }
+	ctl := &fakeCtl{}
+	ctl.onSend = func(id uint64) {
+		go func() {
+			time.Sleep(50 * time.Millisecond)
+			note("delivered")
+			h.Emit(protocol.DeliveredEvent{ID: id})
+		}()
+	}
+	s := &fakeSession{fakeCtl: ctl, ret: make(chan error, 1), onLeave: func(ctx context.Context) error {
+		note("leave")
+		if d, ok := ctx.Deadline(); !ok || time.Until(d) > 2*time.Second {
+			t.Errorf("Leave without a bounded deadline (%v, %v)", d, ok)
+		}
+		return errors.New("peer unreachable")
+	}}
+	if err := Serve(context.Background(), strings.NewReader("hi\n/quit\n"), h, s, InputConfig{}); err != nil {
+		t.Fatalf("Serve: %v", err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if fmt.Sprint(order) != "[delivered leave]" || !s.leftBeforeStop {
+		t.Errorf("order %v (Leave before Run stopped: %v), want receipts, then Leave, then stop", order, s.leftBeforeStop)
+	}
 }
 
 type fakeSession struct {
 	*fakeCtl
-	ret       chan error
-	cancelled bool
+	ret            chan error
+	cancelled      bool
+	stopped        bool
+	leaves         int
+	leftBeforeStop bool
+	onLeave        func(ctx context.Context) error
 }
 
 func (f *fakeSession) Run(ctx context.Context) error {
+	defer func() { f.mu.Lock(); f.stopped = true; f.mu.Unlock() }()
 	select {
 	case err := <-f.ret:
 		return err
@@ -515,6 +570,18 @@ func (f *fakeSession) Run(ctx context.Context) error {
 		f.cancelled = true
 		return ctx.Err()
 	}
+}
+
+func (f *fakeSession) Leave(ctx context.Context) error {
+	f.mu.Lock()
+	f.leaves++
+	f.leftBeforeStop = !f.stopped
+	cb := f.onLeave
+	f.mu.Unlock()
+	if cb != nil {
+		return cb(ctx)
+	}
+	return nil
 }
 
 func TestMessageWrittenBeforeEmitReturns(t *testing.T) {

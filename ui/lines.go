@@ -1,22 +1,36 @@
 package ui
 
 import (
+	"errors"
 	"fmt"
 	"io"
+	"strings"
 	"sync"
 	"time"
 	"unicode/utf8"
 
+	"duet/crypto"
 	"duet/protocol"
+	"duet/ui/panel"
 	"duet/ui/termsafe"
 )
 
-// Lines is the plain human-readable line mode, used without --headless until
-// a full-screen UI exists:
+// Lines is the plain human-readable line mode (docs/HEADLESS.md, "Line
+// mode"):
 //
+//	[12:01:02] alice: hi (queued)
+//	  ✓ delivered
 //	[12:01:02] peer: hello
 //	* session established with 1A2B ..., safety number 12345 ...
-//	! rejected replay seq 7
+//	! rejected replay seq 7: a copy of a record already received
+//
+// Our own message is printed once, at once, when it is queued, with the
+// time it was written (the time the peer shows too) and a "(queued)" mark;
+// being sealed and sent prints nothing more, and the peer's receipt prints
+// a short "  ✓ delivered" line: bare when it directly follows the message's
+// own line, else naming the message by its first 40 characters.
+// Rejections and handshake failures are one line in plain words, never an
+// error chain; a changed peer key is reported once per key.
 type Lines struct {
 	name string // our display name
 	q    *lineQueue
@@ -24,17 +38,24 @@ type Lines struct {
 	loc  *time.Location
 	p    pendingSet
 
-	mu   sync.Mutex
-	text map[uint64]string  // our queued messages by id, until delivered
-	live protocol.LiveState // last liveness shown: only changes are printed
+	mu       sync.Mutex
+	text     map[uint64]string   // our queued messages by id, until delivered
+	live     protocol.LiveState  // last liveness shown: only changes are printed
+	lastLine uint64              // id of our message whose line was printed last, 0 if another line was
+	keysSeen map[string]struct{} // key-changed reports already printed
+	early    map[uint64]struct{} // delivered before Queued was called for them
 }
+
+// maxKeysSeen bounds the key-changed reports remembered for deduplication.
+const maxKeysSeen = 256
 
 // NewLines returns a Lines writing to w; name labels our own messages.
 func NewLines(w io.Writer, name string) *Lines {
 	if name == "" {
 		name = "me"
 	}
-	l := &Lines{name: name, now: time.Now, loc: time.Local, text: make(map[uint64]string)}
+	l := &Lines{name: name, now: time.Now, loc: time.Local, text: make(map[uint64]string),
+		keysSeen: make(map[string]struct{}), early: make(map[uint64]struct{})}
 	l.q = newLineQueue(w, MaxQueuedBytes, func(n int) []byte {
 		return []byte(fmt.Sprintf("! %d output lines dropped: the terminal is not keeping up\n", n))
 	})
@@ -44,7 +65,10 @@ func NewLines(w io.Writer, name string) *Lines {
 func (l *Lines) clock(t time.Time) string { return "[" + t.In(l.loc).Format("15:04:05") + "]" }
 
 func (l *Lines) put(format string, args ...any) {
+	l.mu.Lock()
+	l.lastLine = 0
 	l.q.put([]byte(fmt.Sprintf(format, args...) + "\n"))
+	l.mu.Unlock()
 }
 
 // Ready prints where we listen and our fingerprint.
@@ -54,23 +78,46 @@ func (l *Lines) Ready(main, sub int, fingerprint string) {
 	l.put("* type a message and press Enter; /quit, /rekey, /replay")
 }
 
-// Queued remembers the text of a message until it is sent and delivered.
-func (l *Lines) Queued(id uint64, text string) {
+// Queued prints our message at once, with the time it was written and a
+// "(queued)" mark, and remembers its text until it is delivered.
+func (l *Lines) Queued(id uint64, text string, at time.Time) {
+	if at.IsZero() {
+		at = l.now()
+	}
+	line := fmt.Sprintf("%s %s: %s (queued)\n", l.clock(at), Sanitize(l.name), Sanitize(text))
 	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.q.put([]byte(line))
+	if _, ok := l.early[id]; ok { // the receipt beat SendMessage's return
+		delete(l.early, id)
+		l.q.put([]byte("  ✓ delivered\n"))
+		l.lastLine = 0
+		return
+	}
 	if len(l.text) < 1<<20 {
 		l.text[id] = text
 	}
-	l.mu.Unlock()
+	l.lastLine = id
 }
 
-func (l *Lines) lookup(id uint64, forget bool) (string, bool) {
+// firstReport reports whether key (a changed-key report) is new, and
+// remembers it.
+func (l *Lines) firstReport(key string) bool {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	t, ok := l.text[id]
-	if forget {
-		delete(l.text, id)
+	if _, ok := l.keysSeen[key]; ok {
+		return false
 	}
-	return t, ok
+	if len(l.keysSeen) < maxKeysSeen {
+		l.keysSeen[key] = struct{}{}
+	}
+	return true
+}
+
+// plainReason is panel.PlainReason without the trailing "(reason)", which
+// the line names already.
+func plainReason(reason string) string {
+	return strings.TrimSuffix(panel.PlainReason(reason), " ("+reason+")")
 }
 
 // Emit prints ev for a human. Text from the peer is sanitized: control
@@ -95,14 +142,30 @@ func (l *Lines) Emit(ev protocol.Event) {
 			l.put("* peer is %s", Sanitize(string(e.State)))
 		}
 	case protocol.HandshakeEvent:
-		if !e.Done {
-			l.put("! handshake step %d (%s) failed: %s", e.Step, protocol.StepName(e.Step), Sanitize(errString(e.Err)))
+		if e.Done {
+			return
+		}
+		var kc *crypto.KeyChangedError
+		if errors.As(e.Err, &kc) {
+			if !l.firstReport("handshake " + kc.Known.String() + " " + kc.Got.String()) {
+				return // the same changed key again
+			}
+		}
+		l.put("! handshake step %d (%s) failed: %s", e.Step, protocol.StepName(e.Step), Sanitize(panel.PlainHandshakeError(e.Step, e.Err)))
+		if kc != nil {
+			s := fmt.Sprintf("! recorded key %s, presented %s", kc.Known, kc.Got)
+			if kc.Path != "" {
+				s += "; if the peer changed its key on purpose, remove its line from " + kc.Path
+			}
+			l.put("%s", Sanitize(s))
 		}
 	case protocol.SessionEvent:
 		switch e.State {
 		case protocol.SessionEstablished:
 			l.put("* session established with %s, safety number %s", Sanitize(e.PeerFingerprint), Sanitize(e.SafetyNumber))
 			l.put("* compare the safety number with your peer over another channel")
+		case protocol.SessionPeerLeft:
+			l.put("* peer left (it quit)")
 		default:
 			l.put("* session %s", Sanitize(string(e.State)))
 		}
@@ -115,27 +178,51 @@ func (l *Lines) Emit(ev protocol.Event) {
 		if e.PossibleDuplicate {
 			again = " (may repeat: shown before a crash)"
 		}
+		l.mu.Lock()
+		l.lastLine = 0
+		l.mu.Unlock()
 		l.q.putSync([]byte(fmt.Sprintf("%s peer: %s%s\n", l.clock(at), Sanitize(e.Text), again)), e.Shown)
 	case protocol.SentEvent:
-		if t, ok := l.lookup(e.ID, false); ok {
-			l.put("%s %s: %s", l.clock(now), Sanitize(l.name), Sanitize(t))
-		}
+		// Nothing: the message was printed when queued; its delivery mark follows.
 	case protocol.DeliveredEvent:
 		l.p.delivered(e.ID)
-		if t, ok := l.lookup(e.ID, true); ok {
+		l.mu.Lock()
+		t, ok := l.text[e.ID]
+		delete(l.text, e.ID)
+		right := ok && l.lastLine == e.ID
+		if !ok && len(l.early) < 1<<16 {
+			// Only our own ids are delivered, each once: either Queued has
+			// not been called yet, or this is a repeat (never printed twice).
+			l.early[e.ID] = struct{}{}
+		}
+		l.mu.Unlock()
+		switch {
+		case right:
+			l.put("  ✓ delivered")
+		case ok:
 			l.put("  ✓ delivered: %s", Sanitize(snippet(t, 40)))
 		}
+	case protocol.ReplayedEvent:
+		if e.HasSeq {
+			l.put("* /replay: re-sent our last record (%s seq %d); the peer should reject it as a replay", protocol.TypeName(e.Type), e.Seq)
+		} else {
+			l.put("* /replay: re-sent our last message (%s); the peer should reject it", protocol.TypeName(e.Type))
+		}
+	case protocol.StalledEvent:
+		l.put("! the peer answers but has not accepted our key after %d attempts: it may have recorded a different key for us"+
+			" (e.g. we changed --identity); the peer must remove our old line from its known_peers"+
+			" (or accept the new key in its full-screen warning)", e.Attempts)
 	case protocol.GapEvent:
 		l.put("! %d message(s) from the peer never arrived", e.Missing)
 	case protocol.RejectedEvent:
+		if e.Reason == protocol.ReasonKeyChanged && !l.firstReport("rejected "+e.Detail) {
+			return // the same changed key again (its detail names both keys)
+		}
 		s := "! rejected " + Sanitize(e.Reason)
 		if e.HasSeq {
 			s += fmt.Sprintf(" seq %d", e.Seq)
 		}
-		if e.Detail != "" {
-			s += ": " + Sanitize(e.Detail)
-		}
-		l.put("%s", s)
+		l.put("%s: %s", s, Sanitize(plainReason(e.Reason)))
 	case protocol.ErrorEvent:
 		l.put("! error: %s", Sanitize(errString(e.Err)))
 	default:

@@ -3,10 +3,12 @@ package ui
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
 
+	"duet/crypto"
 	"duet/protocol"
 )
 
@@ -19,14 +21,18 @@ func TestLinesFormat(t *testing.T) {
 	l.Emit(protocol.LiveEvent{State: protocol.LiveLive, RTT: 1500 * time.Microsecond})
 	l.Emit(protocol.LiveEvent{State: protocol.LiveLive, RTT: 900 * time.Microsecond})
 	l.Emit(protocol.HandshakeEvent{Step: 1, Done: true})
-	l.Emit(protocol.HandshakeEvent{Step: 3, Err: errors.New("bad signature")})
+	l.Emit(protocol.HandshakeEvent{Step: 3, Err: fmt.Errorf("protocol: hello: %w", protocol.ErrBadSignature)})
 	l.Emit(protocol.SessionEvent{State: protocol.SessionEstablished, PeerFingerprint: "BBBB", SafetyNumber: "123 456"})
 	l.Emit(protocol.MessageEvent{ID: 1, Seq: 1, Text: "hello", SentAt: fixedNow})
 	l.Emit(protocol.MessageEvent{ID: 2, Seq: 2, Text: "evil\x1b[2J\x07 \u202e text \xff"})
-	l.Queued(9, "my message")
+	l.Queued(9, "my message", fixedNow.Add(-time.Minute))
 	l.Emit(protocol.SentEvent{ID: 9, Seq: 3})
 	l.Emit(protocol.DeliveredEvent{ID: 9})
 	l.Emit(protocol.DeliveredEvent{ID: 9}) // twice: shown once
+	l.Queued(10, "first of two", fixedNow)
+	l.Queued(11, "second of two", fixedNow)
+	l.Emit(protocol.DeliveredEvent{ID: 10}) // not right after its line: named
+	l.Emit(protocol.DeliveredEvent{ID: 11})
 	l.Emit(protocol.GapEvent{Missing: 2})
 	l.Emit(protocol.RejectedEvent{Reason: "replay", Seq: 7, HasSeq: true})
 	l.Emit(protocol.RejectedEvent{Reason: "malformed", Detail: "short record"})
@@ -38,16 +44,20 @@ func TestLinesFormat(t *testing.T) {
 * your fingerprint: AAAA
 * type a message and press Enter; /quit, /rekey, /replay
 * peer is live (rtt 1.5 ms)
-! handshake step 3 (verify) failed: bad signature
+! handshake step 3 (verify) failed: the peer's hello was not signed by the key it came with, or was altered on the way (bad signature)
 * session established with BBBB, safety number 123 456
 * compare the safety number with your peer over another channel
 [12:01:02] peer: hello
 [12:01:02] peer: evil\x1b[2J\a \u202e text \xff
-[12:01:02] alice: my message
-  ✓ delivered: my message
+[12:00:02] alice: my message (queued)
+  ✓ delivered
+[12:01:02] alice: first of two (queued)
+[12:01:02] alice: second of two (queued)
+  ✓ delivered: first of two
+  ✓ delivered: second of two
 ! 2 message(s) from the peer never arrived
-! rejected replay seq 7
-! rejected malformed: short record
+! rejected replay seq 7: a copy of a record already received
+! rejected malformed: it was not a well-formed message
 * session rekeyed
 ! error: boom
 * peer is down
@@ -82,5 +92,119 @@ func TestRunLines(t *testing.T) {
 	l.Close()
 	if !strings.Contains(buf.String(), `! error: unknown command "/nope"`) {
 		t.Errorf("output %q", buf.String())
+	}
+}
+
+func newTestLines(buf *syncBuffer) *Lines {
+	l := NewLines(buf, "alice")
+	l.now = func() time.Time { return fixedNow }
+	l.loc = time.UTC
+	return l
+}
+
+// TestLinesQueuedEchoAtOnce: a message typed before any session is on the
+// screen at once, with its written time and "(queued)"; its being sent
+// later prints nothing more, and its delivery a short mark.
+func TestLinesQueuedEchoAtOnce(t *testing.T) {
+	var buf syncBuffer
+	l := newTestLines(&buf)
+	ctl := &fakeCtl{}
+	if err := RunInput(context.Background(), strings.NewReader("early bird\n"), l, ctl, noDrain); err != nil {
+		t.Fatal(err)
+	}
+	l.q.close(time.Second)
+	if got, want := buf.String(), "[12:01:02] alice: early bird (queued)\n"; got != want {
+		t.Fatalf("before any session: %q, want %q", got, want)
+	}
+	l = newTestLines(&buf)
+	buf.b.Reset()
+	l.Queued(1, "early bird", fixedNow)
+	l.Emit(protocol.SessionEvent{State: protocol.SessionEstablished, PeerFingerprint: "B", SafetyNumber: "1"})
+	l.Emit(protocol.SentEvent{ID: 1, Seq: 5})
+	l.Emit(protocol.DeliveredEvent{ID: 1})
+	l.Close()
+	if n := strings.Count(buf.String(), "early bird"); n != 2 {
+		t.Errorf("message text printed %d times (queued line + named delivery), want 2:\n%s", n, buf.String())
+	}
+	if !strings.HasSuffix(buf.String(), "  ✓ delivered: early bird\n") {
+		t.Errorf("output:\n%s", buf.String())
+	}
+}
+
+func TestLinesNewEvents(t *testing.T) {
+	var buf syncBuffer
+	l := newTestLines(&buf)
+	l.Emit(protocol.LiveEvent{State: protocol.LiveLive, RTT: time.Millisecond})
+	l.Emit(protocol.ReplayedEvent{Type: protocol.TypeChat, Seq: 12, HasSeq: true})
+	l.Emit(protocol.ReplayedEvent{Type: protocol.TypePublicKey})
+	l.Emit(protocol.SessionEvent{State: protocol.SessionPeerLeft, PeerFingerprint: "B"})
+	l.Emit(protocol.LiveEvent{State: protocol.LiveWaiting})
+	l.Emit(protocol.StalledEvent{Attempts: 3, LastStep: 1, For: 6 * time.Second})
+	l.Close()
+	want := `* peer is live (rtt 1.0 ms)
+* /replay: re-sent our last record (CHAT seq 12); the peer should reject it as a replay
+* /replay: re-sent our last message (PUBLIC_KEY); the peer should reject it
+* peer left (it quit)
+* waiting for the peer
+! the peer answers but has not accepted our key after 3 attempts: it may have recorded a different key for us (e.g. we changed --identity); the peer must remove our old line from its known_peers (or accept the new key in its full-screen warning)
+`
+	if got := buf.String(); got != want {
+		t.Errorf("got\n%s\nwant\n%s", got, want)
+	}
+}
+
+// TestLinesKeyChangedOncePerKey: retries with the same changed key print
+// nothing more; another key is reported again. Rejections are one line in
+// plain words, without the error chain.
+func TestLinesKeyChangedOncePerKey(t *testing.T) {
+	var buf syncBuffer
+	l := newTestLines(&buf)
+	fp := func(b byte) crypto.Fingerprint { var f crypto.Fingerprint; f[0] = b; return f }
+	changed := func(got byte) {
+		kc := &crypto.KeyChangedError{Peer: "p", Known: fp(1), Got: fp(got), Path: "/k/known_peers"}
+		err := fmt.Errorf("protocol: hello: %w", kc)
+		l.Emit(protocol.RejectedEvent{Reason: protocol.ReasonKeyChanged, Detail: err.Error()})
+		l.Emit(protocol.HandshakeEvent{Step: protocol.StepVerify, Err: err})
+	}
+	changed(2)
+	changed(2)
+	changed(2)
+	changed(3)
+	l.Close()
+	out := buf.String()
+	if n := strings.Count(out, "! rejected key-changed: the peer presented a key other than the recorded one\n"); n != 2 {
+		t.Errorf("%d key-changed rejections printed, want 2 (one per key):\n%s", n, out)
+	}
+	if n := strings.Count(out, "! handshake step 3 (verify) failed: the peer presented a key other than the one recorded for it"); n != 2 {
+		t.Errorf("%d handshake failures printed, want 2:\n%s", n, out)
+	}
+	if n := strings.Count(out, "remove its line from /k/known_peers"); n != 2 {
+		t.Errorf("known_peers hint printed %d times:\n%s", n, out)
+	}
+	if strings.Contains(out, "protocol:") || strings.Contains(out, "crypto:") {
+		t.Errorf("error chain printed:\n%s", out)
+	}
+}
+
+// TestRunLinesReplayAndQuit drives the line mode through the input loop:
+// /replay's report and a queued message with its written time.
+func TestRunLinesReplayAndQuit(t *testing.T) {
+	var buf syncBuffer
+	l := newTestLines(&buf)
+	ctl := &fakeCtl{}
+	ctl.onSend = func(id uint64) { l.Emit(protocol.DeliveredEvent{ID: id}) }
+	if err := RunInput(context.Background(), strings.NewReader("hi\n/replay\n/quit\n"), l, ctl, noDrain); err != nil {
+		t.Fatal(err)
+	}
+	l.Emit(protocol.ReplayedEvent{Type: protocol.TypeChat, Seq: 3, HasSeq: true}) // what the node reports
+	l.Close()
+	if ctl.replays != 1 {
+		t.Errorf("%d replays", ctl.replays)
+	}
+	// The receipt came before SendMessage returned: the mark still follows.
+	for _, want := range []string{"[12:01:02] alice: hi (queued)\n  ✓ delivered\n", "* /replay: re-sent our last record (CHAT seq 3)"} {
+		if !strings.Contains(buf.String(), want) {
+			t.Errorf("output lacks %q:\n%s", want, buf.String())
+		}
 	}
 }

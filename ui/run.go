@@ -14,20 +14,29 @@ import (
 
 // Controller is what the input loop drives. *protocol.Node satisfies it.
 type Controller interface {
-	Send(text string) (uint64, error)
+	// SendMessage queues a chat message; the Outgoing's SentAt is the time
+	// written, which both sides show.
+	SendMessage(text string) (protocol.Outgoing, error)
 	Rekey() error
 	Replay() error
 }
 
-// Session is a Controller that also runs: *protocol.Node satisfies it.
+// Session is a Controller that also runs and can leave: *protocol.Node
+// satisfies it.
 type Session interface {
 	Controller
 	Run(ctx context.Context) error
+	// Leave tells the peer we quit (an authenticated GOODBYE) if a session
+	// is up; afterwards the session sends nothing more.
+	Leave(ctx context.Context) error
 }
 
 // DrainTimeout is how long quitting (/quit or end of input) waits for our
 // messages still awaiting the peer's receipt.
 const DrainTimeout = 2 * time.Second
+
+// quitLeaveTimeout bounds telling the peer we leave on a clean quit.
+const quitLeaveTimeout = time.Second
 
 // ErrQuit is returned by the input loop when the user asked to quit
 // (/quit or end of input). It is not a failure.
@@ -189,14 +198,14 @@ func handleLine(line string, out Output, ctl Controller) (quit bool) {
 		}
 		return false
 	}
-	// A receipt reported before Send returns is matched by pendingSet.
-	id, err := ctl.Send(line)
+	// A receipt reported before SendMessage returns is matched by pendingSet.
+	o, err := ctl.SendMessage(line)
 	if err != nil {
 		out.Emit(protocol.ErrorEvent{Err: err})
 		return false
 	}
-	out.pending().add(id)
-	out.Queued(id, line)
+	out.pending().add(o.ID)
+	out.Queued(o.ID, line, o.SentAt)
 	return false
 }
 
@@ -223,6 +232,11 @@ func waitDelivered(ctx context.Context, out Output, d time.Duration) {
 // Serve runs s and the input loop together until one of them ends: the user
 // quits (nil), ctx ends (context.Cause(ctx)), or s.Run fails (its error). In
 // every case s.Run has returned and out has been flushed when Serve returns.
+//
+// On a clean quit (/quit or end of input), after the input loop waited for
+// receipts, Serve calls s.Leave (for at most a second) before stopping s, so
+// that the peer shows "peer left" at once. A signal (ctx ending) stops s
+// without it: the peer then notices through its pings.
 func Serve(ctx context.Context, in io.Reader, out Output, s Session, cfg InputConfig) error {
 	runCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -237,6 +251,11 @@ func Serve(ctx context.Context, in io.Reader, out Output, s Session, cfg InputCo
 	var err error
 	select {
 	case err = <-inErr:
+		if err == nil && ctx.Err() == nil {
+			lctx, lcancel := context.WithTimeout(ctx, quitLeaveTimeout)
+			_ = s.Leave(lctx) // best effort: an unreachable peer notices through its pings
+			lcancel()
+		}
 		cancel()
 		<-runErr // stopped by us: its error says nothing more
 		if ctx.Err() != nil {

@@ -30,6 +30,9 @@ const sinkReportEvery = 500 * time.Millisecond
 type eventMsg struct {
 	ev    protocol.Event
 	shown chan struct{}
+	// post, when not nil, is a message from main (TrustMsg, KeyChangedMsg)
+	// forwarded as it is instead of ev.
+	post tea.Msg
 }
 
 // droppedMsg reports rejections the sink dropped during a flood.
@@ -113,6 +116,19 @@ func (s *Sink) Emit(ev protocol.Event) {
 	}
 }
 
+// Post queues a message for the screen (TrustMsg, KeyChangedMsg) in order
+// with the events: it is never dropped and never blocks. Callers are main's
+// key checks, which run on the Node's goroutine.
+func (s *Sink) Post(msg tea.Msg) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed || msg == nil {
+		return
+	}
+	s.queue = append(s.queue, eventMsg{post: msg})
+	s.cond.Signal()
+}
+
 // Attach starts forwarding queued and future events to to, from one
 // goroutine, in order. It is called once, by RunScreen (or a test).
 func (s *Sink) Attach(to Sender) {
@@ -186,7 +202,11 @@ func (s *Sink) forward() {
 			to.Send(droppedMsg{Rejections: report})
 		}
 		if have {
-			to.Send(next)
+			if next.post != nil {
+				to.Send(next.post)
+			} else {
+				to.Send(next)
+			}
 		}
 	}
 }
