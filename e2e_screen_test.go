@@ -49,15 +49,34 @@ func (s *tmuxServer) run(args ...string) string {
 	return string(out)
 }
 
-// start runs command in a new session of the given size.
+// start runs command in a new session of the given size. A wrapper shell
+// writes the command's exit status to a file when it ends (tmux's own
+// pane_dead_status is not always filled in), read back by exited.
 func (s *tmuxServer) start(name string, width, height int, env []string, command []string) {
 	s.t.Helper()
-	quoted := make([]string, 0, len(env)+len(command)+1)
-	quoted = append(quoted, "env")
+	quote := func(a string) string { return "'" + strings.ReplaceAll(a, "'", `'\''`) + "'" }
+	parts := []string{"env"}
 	for _, a := range append(env, command...) {
-		quoted = append(quoted, "'"+strings.ReplaceAll(a, "'", `'\''`)+"'")
+		parts = append(parts, quote(a))
 	}
-	s.run("new-session", "-d", "-s", name, "-x", strconv.Itoa(width), "-y", strconv.Itoa(height), strings.Join(quoted, " "))
+	shell := strings.Join(parts, " ") + "; echo $? > " + quote(s.statusFile(name))
+	s.run("new-session", "-d", "-s", name, "-x", strconv.Itoa(width), "-y", strconv.Itoa(height), "sh -c "+quote(shell))
+}
+
+func (s *tmuxServer) statusFile(name string) string { return s.sock + "." + name + ".status" }
+
+// exited reports whether the session's command has ended, and its exit
+// status (128+n for a signal, as sh reports it).
+func (s *tmuxServer) exited(name string) (bool, int) {
+	b, err := os.ReadFile(s.statusFile(name))
+	if err != nil || !strings.HasSuffix(string(b), "\n") {
+		return false, 0
+	}
+	code, err := strconv.Atoi(strings.TrimSpace(string(b)))
+	if err != nil {
+		s.t.Fatalf("%s: exit status file %q", name, b)
+	}
+	return true, code
 }
 
 func (s *tmuxServer) capture(name string) string { return s.run("capture-pane", "-p", "-t", name) }
@@ -69,19 +88,6 @@ func (s *tmuxServer) keys(name string, keys ...string) {
 
 // typeText types text literally.
 func (s *tmuxServer) typeText(name, text string) { s.run("send-keys", "-t", name, "-l", text) }
-
-// dead reports whether the pane's process has exited, and its status.
-func (s *tmuxServer) dead(name string) (bool, int) {
-	f := strings.Fields(s.run("display-message", "-p", "-t", name, "#{pane_dead} #{pane_dead_status}"))
-	if len(f) == 0 || f[0] != "1" {
-		return false, 0
-	}
-	code := -1
-	if len(f) > 1 {
-		code, _ = strconv.Atoi(f[1])
-	}
-	return true, code
-}
 
 // waitFor polls the pane until ok accepts its text.
 func (s *tmuxServer) waitFor(name, what string, timeout time.Duration, ok func(screen string) bool) string {
@@ -143,6 +149,9 @@ func TestE2EScreenInTmux(t *testing.T) {
 		t.Fatalf("a: handshake steps not shown after F2; screen:\n%s", tm.capture("a"))
 	}
 	tm.keys("a", "Escape")
+	// A key right after Escape would arrive as alt+key: let the escape
+	// timeout pass first.
+	time.Sleep(time.Second)
 
 	// A message typed in a appears on b's screen.
 	tm.typeText("a", "hello from alice")
@@ -160,7 +169,7 @@ func TestE2EScreenInTmux(t *testing.T) {
 	tm.keys("a", "Enter")
 	deadline := time.Now().Add(long)
 	for {
-		if d, code := tm.dead("a"); d {
+		if d, code := tm.exited("a"); d {
 			if code != 0 {
 				t.Fatalf("a exited with status %d; screen:\n%s", code, tm.capture("a"))
 			}
@@ -180,7 +189,7 @@ func TestE2EScreenInTmux(t *testing.T) {
 	tm.keys("b", "C-c")
 	deadline = time.Now().Add(long)
 	for {
-		if d, code := tm.dead("b"); d {
+		if d, code := tm.exited("b"); d {
 			if code != 0 {
 				t.Fatalf("b exited with status %d after ctrl+c", code)
 			}

@@ -12,13 +12,7 @@ import (
 	"io"
 	stdnet "net"
 	"os"
-	"os/signal"
-	"path/filepath"
-	"strconv"
 	"strings"
-	"sync"
-	"sync/atomic"
-	"syscall"
 	"time"
 
 	"duet/crypto"
@@ -39,27 +33,30 @@ const (
 const usageText = `duet - end-to-end encrypted two-party messenger over ZeroMQ
 
 Usage:
-  duet --main PORT --sub PORT [flags]   chat with the peer
+  duet --main PORT --sub PORT [flags]   chat with the peer (full screen in a terminal)
+  duet                                  in a terminal: asks for the ports first
   duet fingerprint [--identity FILE]    print your fingerprint (creates the key if absent)
   duet bench [--messages N]             raw zmq4 vs duet: throughput, latency, handshake
-  duet demo                             attack demo (not yet implemented)
 
-Two terminals on one machine:
-  terminal 1:  duet --main 5555 --sub 5556
-  terminal 2:  duet --main 5556 --sub 5555
+Two people on one machine, each with their own key:
+  terminal 1:  duet --main 5555 --sub 5556 --identity ~/.config/duet/alice.pem --name alice --peer-name bob
+  terminal 2:  duet --main 5556 --sub 5555 --identity ~/.config/duet/bob.pem --name bob --peer-name alice
 Each side binds its --main port and connects to the peer's port (--sub) on
---peer-host. Compare the safety number shown by both sides out of band.
+--peer-host. Compare the safety number both sides show (/verify) out of band.
 
-Input: each line is a message; /quit, /rekey, /replay are commands; start a
-message with // to send a leading /. End of input quits after waiting up to
-2 s for the peer's receipts.
+With stdout on a terminal duet opens a full-screen chat (press ? for keys and
+commands). Otherwise, or with --lines, it runs a line mode: each line of input
+is a message; /quit, /rekey, /replay are commands; start a message with // to
+send a leading /. End of input quits after waiting up to 2 s for the peer's
+receipts.
 
 Flags:
-  --main PORT            port to bind (required; 0 picks a free one, see "ready")
-  --sub PORT             the peer's port (required)
+  --main PORT            port to bind (0 picks a free one, see "ready")
+  --sub PORT             the peer's port
   --peer-host HOST       the peer's host (default 127.0.0.1)
   --bind ADDR            address to bind (default 127.0.0.1)
-  --name NAME            your display name in line mode (default $USER)
+  --name NAME            your display name (default $USER)
+  --peer-name NAME       the peer's display name on your screen (default "peer")
   --identity FILE        identity key (default %s)
   --known-peers FILE     recorded peer fingerprints (default %s)
   --peer-fingerprint FP  require this peer fingerprint instead of known_peers
@@ -68,10 +65,12 @@ Flags:
                          unless --peer-fingerprint is given)
   --window DURATION      accepted clock skew either way (default 30s)
   --ping DURATION        liveness ping interval (default 1s)
+  --lines                line mode even on a terminal
   --headless             JSON lines on stdout for scripts (docs/HEADLESS.md)
 
 Exit codes: 0 quit, 1 runtime error, 2 usage error, 3 identity error,
-4 peer key changed.
+4 peer key changed (line and headless modes; the full screen shows a warning
+and lets you accept the new key on purpose).
 `
 
 var errInterrupted = errors.New("interrupted")
@@ -93,9 +92,6 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 			return runFingerprint(args[1:], defIdentity, stdout, stderr, usageErr)
 		case "bench":
 			return runBench(args[1:], stdout, stderr, usageErr)
-		case "demo":
-			fmt.Fprintf(stderr, "duet %s: not yet implemented\n", args[0])
-			return exitUsage
 		case "help":
 			fmt.Fprintf(stdout, usageText, defIdentity, defKnown)
 			return exitOK
@@ -105,17 +101,20 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 
 	fs := flag.NewFlagSet("duet", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
-	mainPort := fs.Int("main", -1, "")
-	subPort := fs.Int("sub", -1, "")
-	peerHost := fs.String("peer-host", "127.0.0.1", "")
-	bind := fs.String("bind", "127.0.0.1", "")
-	name := fs.String("name", os.Getenv("USER"), "")
-	identityPath := fs.String("identity", defIdentity, "")
-	knownPath := fs.String("known-peers", defKnown, "")
+	var o chatOptions
+	fs.IntVar(&o.mainPort, "main", -1, "")
+	fs.IntVar(&o.subPort, "sub", -1, "")
+	fs.StringVar(&o.peerHost, "peer-host", "127.0.0.1", "")
+	fs.StringVar(&o.bind, "bind", "127.0.0.1", "")
+	fs.StringVar(&o.name, "name", os.Getenv("USER"), "")
+	fs.StringVar(&o.peerName, "peer-name", "peer", "")
+	fs.StringVar(&o.identityPath, "identity", defIdentity, "")
+	fs.StringVar(&o.knownPath, "known-peers", defKnown, "")
 	pin := fs.String("peer-fingerprint", "", "")
-	ephemeral := fs.Bool("ephemeral", false, "")
-	window := fs.Duration("window", 30*time.Second, "")
-	ping := fs.Duration("ping", time.Second, "")
+	fs.BoolVar(&o.ephemeral, "ephemeral", false, "")
+	fs.DurationVar(&o.window, "window", 30*time.Second, "")
+	fs.DurationVar(&o.ping, "ping", time.Second, "")
+	lines := fs.Bool("lines", false, "")
 	headless := fs.Bool("headless", false, "")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -127,166 +126,58 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	set := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
 	switch {
+	case *headless:
+		o.mode = modeHeadless
+	case *lines || !isTerminal(stdin) || !isTerminal(stdout):
+		o.mode = modeLines
+	default:
+		o.mode = modeScreen
+	}
+	if o.mode == modeScreen && (!set["main"] || !set["sub"]) && fs.NArg() == 0 {
+		// The original asked for its ports; so does the full screen.
+		choice, err := ui.RunPortForm(context.Background(), screenIO(stdin, stdout)...)
+		if errors.Is(err, ui.ErrFormCancelled) {
+			return exitOK
+		}
+		if err != nil {
+			fmt.Fprintf(stderr, "duet: %v\n", err)
+			return exitRuntime
+		}
+		o.mainPort, o.subPort, o.peerHost = choice.Main, choice.Sub, choice.PeerHost
+		set["main"], set["sub"] = true, true
+	}
+	switch {
 	case fs.NArg() > 0:
 		return usageErr("unexpected argument %q", fs.Arg(0))
+	case *headless && *lines:
+		return usageErr("--headless and --lines exclude each other")
 	case !set["main"]:
 		return usageErr("--main PORT is required")
 	case !set["sub"]:
 		return usageErr("--sub PORT is required")
-	case *mainPort < 0 || *mainPort > 65535:
-		return usageErr("--main %d: not a port", *mainPort)
-	case *subPort < 1 || *subPort > 65535:
-		return usageErr("--sub %d: not a port", *subPort)
-	case *window <= 0:
+	case o.mainPort < 0 || o.mainPort > 65535:
+		return usageErr("--main %d: not a port", o.mainPort)
+	case o.subPort < 1 || o.subPort > 65535:
+		return usageErr("--sub %d: not a port", o.subPort)
+	case o.window <= 0:
 		return usageErr("--window must be positive")
-	case *ping <= 0:
+	case o.ping <= 0:
 		return usageErr("--ping must be positive")
-	case *ephemeral && set["identity"]:
+	case o.ephemeral && set["identity"]:
 		return usageErr("--ephemeral and --identity exclude each other")
-	case !*ephemeral && *identityPath == "":
+	case !o.ephemeral && o.identityPath == "":
 		return usageErr("no default identity path: give --identity FILE")
-	case *pin == "" && *knownPath == "":
+	case *pin == "" && o.knownPath == "":
 		return usageErr("no default known_peers path: give --known-peers FILE")
 	}
-	var pinned *crypto.Fingerprint
 	if *pin != "" {
 		fp, err := crypto.ParseFingerprint(*pin)
 		if err != nil {
 			return usageErr("--peer-fingerprint: %v", err)
 		}
-		pinned = &fp
+		o.pinned = &fp
 	}
-
-	// Identity.
-	var id *crypto.Identity
-	var err error
-	if *ephemeral {
-		id, err = crypto.GenerateIdentity(rand.Reader)
-	} else {
-		var created bool
-		id, created, err = crypto.LoadOrCreateIdentity(*identityPath, rand.Reader)
-		if err == nil && created {
-			fmt.Fprintf(stderr, "duet: created a new identity in %s\n", *identityPath)
-		}
-	}
-	if err != nil {
-		fmt.Fprintf(stderr, "duet: %v\n", err)
-		return exitIdentity
-	}
-
-	// Peer verification: the pinned fingerprint, else known_peers.
-	peerName := stdnet.JoinHostPort(*peerHost, strconv.Itoa(*subPort))
-	var known *crypto.KnownPeers
-	if pinned == nil {
-		if known, err = crypto.OpenKnownPeers(*knownPath); err != nil {
-			fmt.Fprintf(stderr, "duet: %v\n", err)
-			return exitIdentity
-		}
-	}
-
-	ctx, cancel := context.WithCancelCause(context.Background())
-	defer cancel(nil)
-	sigs := make(chan os.Signal, 1)
-	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
-	defer signal.Stop(sigs)
-	go func() {
-		select {
-		case <-sigs:
-			cancel(errInterrupted)
-		case <-ctx.Done():
-		}
-	}()
-
-	// A changed peer key ends the run (exit 4) once the driver has reported
-	// it; the timer covers a driver that reports nothing.
-	var keyChanged atomic.Pointer[error]
-	var established atomic.Bool
-	var stopOnce sync.Once
-	stopKeyChanged := func() {
-		stopOnce.Do(func() { cancel(*keyChanged.Load()) })
-	}
-	verify := func(peer *crypto.PublicKey) error {
-		var err error
-		if pinned != nil {
-			err = crypto.CheckPinned(*pinned, peer.Fingerprint())
-		} else {
-			_, err = known.Check(peerName, peer.Fingerprint())
-		}
-		// A changed key before any session is established aborts the run
-		// (exit 4), as ssh does. Once a session is up, another key is only
-		// a rejected attempt: anyone can hold a key, and must not be able
-		// to end a verified conversation with it.
-		if errors.Is(err, crypto.ErrKeyChanged) && !established.Load() {
-			keyChanged.CompareAndSwap(nil, &err)
-			time.AfterFunc(500*time.Millisecond, stopKeyChanged)
-		}
-		return err
-	}
-
-	var out ui.Output
-	if *headless {
-		out = ui.NewHeadless(stdout)
-	} else {
-		out = ui.NewLines(stdout, *name)
-	}
-	emit := func(ev protocol.Event) {
-		out.Emit(ev)
-		if s, ok := ev.(protocol.SessionEvent); ok && s.State == protocol.SessionEstablished {
-			established.Store(true)
-		}
-		if r, ok := ev.(protocol.RejectedEvent); ok && r.Reason == protocol.ReasonKeyChanged && keyChanged.Load() != nil {
-			stopKeyChanged()
-		}
-	}
-
-	// Delivery state (outbox, shown ids) lives beside the identity, one log
-	// per (identity, peer); --ephemeral keeps it in memory.
-	var store protocol.Store
-	if !*ephemeral {
-		fileStore, err := protocol.OpenFileStore(deliveryLogPath(*identityPath, id.Public().Fingerprint(), peerName))
-		if err != nil {
-			fmt.Fprintf(stderr, "duet: %v\n", err)
-			out.Close()
-			return exitRuntime
-		}
-		defer fileStore.Close()
-		store = fileStore
-	}
-
-	// SendTimeout: a slow receiver pushes back on the sender (TCP flow
-	// control) instead of having its connection reset, which would lose
-	// records in flight.
-	tr, err := net.Open(ctx, net.Config{Bind: *bind, MainPort: *mainPort, PeerHost: *peerHost, SubPort: *subPort, SendTimeout: 30 * time.Second})
-	if err != nil {
-		fmt.Fprintf(stderr, "duet: %v\n", err)
-		out.Close()
-		return exitRuntime
-	}
-	defer tr.Close()
-	node, err := protocol.NewNode(protocol.Config{
-		Identity:     id,
-		VerifyPeer:   verify,
-		Window:       *window,
-		PingInterval: *ping,
-		Store:        store,
-	}, tr, emit)
-	if err != nil {
-		fmt.Fprintf(stderr, "duet: %v\n", err)
-		out.Close()
-		return exitRuntime
-	}
-	out.Ready(tr.MainPort(), *subPort, id.Public().Fingerprint().String())
-
-	err = ui.Serve(ctx, stdin, out, node, ui.InputConfig{})
-	switch {
-	case err == nil, errors.Is(err, errInterrupted):
-		return exitOK
-	case errors.Is(err, crypto.ErrKeyChanged):
-		fmt.Fprintf(stderr, "duet: handshake aborted: %v\n", err)
-		return exitPeerChanged
-	}
-	fmt.Fprintf(stderr, "duet: %v\n", err)
-	return exitRuntime
+	return runChat(o, stdin, stdout, stderr)
 }
 
 // Compile-time checks that net carries what protocol sends.
@@ -298,18 +189,6 @@ const (
 	_ = uint(net.MaxBatch - protocol.MaxBatch)
 	_ = uint(protocol.MaxBatch - net.MaxBatch)
 )
-
-// deliveryLogPath names the delivery log of one (identity, peer) pair, in a
-// "delivery" directory beside the identity file.
-func deliveryLogPath(identityPath string, self crypto.Fingerprint, peer string) string {
-	safe := strings.Map(func(r rune) rune {
-		if r >= '0' && r <= '9' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r == '.' || r == '-' {
-			return r
-		}
-		return '_'
-	}, peer)
-	return filepath.Join(filepath.Dir(identityPath), "delivery", fmt.Sprintf("%x-%s.log", self[:8], safe))
-}
 
 func runBench(args []string, stdout, stderr io.Writer, usageErr func(string, ...any) int) int {
 	fs := flag.NewFlagSet("duet bench", flag.ContinueOnError)

@@ -1,0 +1,350 @@
+package main
+
+// Wiring of one chat run, shared by the three front ends (full screen, line
+// mode, headless): identity, known_peers, delivery store, transport, node,
+// and which front end reports the node's events. No protocol logic here.
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"io"
+	stdnet "net"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	tea "charm.land/bubbletea/v2"
+	"github.com/charmbracelet/x/term"
+
+	"duet/crypto"
+	"duet/net"
+	"duet/protocol"
+	"duet/ui"
+	"duet/ui/panel"
+)
+
+// frontEnd is how a run reports to its user.
+type frontEnd int
+
+const (
+	modeScreen   frontEnd = iota // full screen (stdout and stdin are a terminal)
+	modeLines                    // plain lines (--lines, or not a terminal)
+	modeHeadless                 // JSON lines (--headless)
+)
+
+// chatOptions are the parsed flags of a chat run.
+type chatOptions struct {
+	mode              frontEnd
+	mainPort, subPort int
+	peerHost, bind    string
+	name, peerName    string
+	identityPath      string
+	knownPath         string
+	pinned            *crypto.Fingerprint
+	ephemeral         bool
+	window, ping      time.Duration
+}
+
+func isTerminal(f any) bool {
+	file, ok := f.(*os.File)
+	return ok && term.IsTerminal(file.Fd())
+}
+
+// screenIO makes a Bubble Tea program use the run's stdin and stdout.
+func screenIO(stdin io.Reader, stdout io.Writer) []tea.ProgramOption {
+	return []tea.ProgramOption{tea.WithInput(stdin), tea.WithOutput(stdout)}
+}
+
+// peerCheck is the node's VerifyPeer: the pinned fingerprint, else
+// known_peers. It also works out how far the peer's key is trusted and what
+// to do about a changed key, which depends on the front end.
+type peerCheck struct {
+	peerName string // "host:port", the known_peers entry
+	pinned   *crypto.Fingerprint
+	known    *crypto.KnownPeers
+
+	established atomic.Bool // a session was established in this run
+	sessionUp   atomic.Bool // a session is up now (not closed, the peer did not leave)
+	// changedWhileDown: report a changed key whenever no session is up
+	// (the full screen, which only warns), rather than only before the
+	// first session (line modes, which exit).
+	changedWhileDown bool
+	// onTrust is told the trust of every key that passes (nil: nobody asks).
+	onTrust func(panel.Trust, crypto.Fingerprint)
+	// onChanged is told, once per distinct key, of a key other than the
+	// recorded one presented before any session in this run.
+	onChanged func(*crypto.KeyChangedError)
+
+	mu       sync.Mutex
+	reported map[crypto.Fingerprint]bool
+	accepted map[crypto.Fingerprint]bool // keys the user accepted on purpose
+}
+
+func (c *peerCheck) verify(peer *crypto.PublicKey) error {
+	fp := peer.Fingerprint()
+	var err error
+	trust := panel.TrustKnown
+	switch {
+	case c.pinned != nil:
+		err = crypto.CheckPinned(*c.pinned, fp)
+		trust = panel.TrustPinned
+	default:
+		var first bool
+		first, err = c.known.Check(c.peerName, fp)
+		switch {
+		case first:
+			trust = panel.TrustNew
+		case c.known.Verified(c.peerName, fp):
+			trust = panel.TrustVerified
+		}
+	}
+	if err == nil {
+		if c.onTrust != nil {
+			c.onTrust(trust, fp)
+		}
+		return nil
+	}
+	// A changed key before any session is established is shown (screen) or
+	// ends the run (exit 4), as ssh does. Once a session is up, another key
+	// is only a rejected attempt: anyone can hold a key, and must not be
+	// able to end a verified conversation with it.
+	var changed *crypto.KeyChangedError
+	before := !c.established.Load() || (c.changedWhileDown && !c.sessionUp.Load())
+	if errors.As(err, &changed) && before && c.onChanged != nil {
+		c.mu.Lock()
+		first := !c.reported[fp]
+		if c.reported == nil {
+			c.reported = make(map[crypto.Fingerprint]bool)
+		}
+		c.reported[fp] = true
+		c.mu.Unlock()
+		if first {
+			c.onChanged(changed)
+		}
+	}
+	return err
+}
+
+// accept records a changed key the user accepted on purpose.
+func (c *peerCheck) accept(got crypto.Fingerprint) error {
+	if c.known == nil {
+		return errors.New("the peer is pinned with --peer-fingerprint: change the flag to accept another key")
+	}
+	return c.known.Replace(c.peerName, got)
+}
+
+// runChat runs one chat until the user quits and returns the exit code.
+func runChat(o chatOptions, stdin io.Reader, stdout, stderr io.Writer) int {
+	// Identity.
+	var id *crypto.Identity
+	var err error
+	if o.ephemeral {
+		id, err = crypto.GenerateIdentity(rand.Reader)
+	} else {
+		var created bool
+		id, created, err = crypto.LoadOrCreateIdentity(o.identityPath, rand.Reader)
+		if err == nil && created && o.mode != modeScreen {
+			fmt.Fprintf(stderr, "duet: created a new identity in %s\n", o.identityPath)
+		}
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "duet: %v\n", err)
+		return exitIdentity
+	}
+	self := id.Public().Fingerprint()
+
+	check := &peerCheck{peerName: stdnet.JoinHostPort(o.peerHost, strconv.Itoa(o.subPort)), pinned: o.pinned}
+	if o.pinned == nil {
+		if check.known, err = crypto.OpenKnownPeers(o.knownPath); err != nil {
+			fmt.Fprintf(stderr, "duet: %v\n", err)
+			return exitIdentity
+		}
+	}
+
+	ctx, cancel := context.WithCancelCause(context.Background())
+	defer cancel(nil)
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	defer signal.Stop(sigs)
+	go func() {
+		select {
+		case <-sigs:
+			cancel(errInterrupted)
+		case <-ctx.Done():
+		}
+	}()
+
+	// The front end.
+	var out ui.Output
+	var sink *ui.Sink
+	switch o.mode {
+	case modeHeadless:
+		out = ui.NewHeadless(stdout)
+	case modeLines:
+		out = ui.NewLines(stdout, o.name)
+	case modeScreen:
+		sink = ui.NewSink()
+	}
+	closeOut := func() {
+		if out != nil {
+			out.Close()
+		}
+	}
+	emit := func(ev protocol.Event) {
+		if s, ok := ev.(protocol.SessionEvent); ok {
+			switch s.State {
+			case protocol.SessionEstablished:
+				check.established.Store(true)
+				check.sessionUp.Store(true)
+			case protocol.SessionClosed, protocol.SessionPeerLeft:
+				check.sessionUp.Store(false)
+			}
+		}
+		if sink != nil {
+			sink.Emit(ev)
+		} else {
+			out.Emit(ev)
+		}
+	}
+	if sink != nil {
+		check.changedWhileDown = true
+		check.onTrust = func(t panel.Trust, fp crypto.Fingerprint) {
+			sink.Post(ui.TrustMsg{Trust: t, PeerFP: fp.String()})
+		}
+		check.onChanged = func(e *crypto.KeyChangedError) {
+			sink.Post(ui.KeyChangedMsg{Info: panel.KeyChangedInfo{Peer: e.Peer, Known: e.Known.String(), Got: e.Got.String(), Path: e.Path}})
+		}
+	} else {
+		// Line and headless modes: a changed key ends the run with exit 4
+		// once the node has reported it (the timer covers a node that
+		// reports nothing).
+		var once sync.Once
+		check.onChanged = func(e *crypto.KeyChangedError) {
+			err := fmt.Errorf("handshake aborted: %w", e)
+			time.AfterFunc(500*time.Millisecond, func() { once.Do(func() { cancel(err) }) })
+		}
+	}
+
+	// Delivery state (outbox, shown ids) lives beside the identity, one log
+	// per (identity, peer); --ephemeral keeps it in memory.
+	var store protocol.Store
+	if !o.ephemeral {
+		fileStore, err := protocol.OpenFileStore(deliveryLogPath(o.identityPath, self, check.peerName))
+		if err != nil {
+			fmt.Fprintf(stderr, "duet: %v\n", err)
+			closeOut()
+			return exitRuntime
+		}
+		defer fileStore.Close()
+		store = fileStore
+	}
+
+	// SendTimeout: a slow receiver pushes back on the sender (TCP flow
+	// control) instead of having its connection reset, which would lose
+	// records in flight.
+	tr, err := net.Open(ctx, net.Config{Bind: o.bind, MainPort: o.mainPort, PeerHost: o.peerHost, SubPort: o.subPort, SendTimeout: 30 * time.Second})
+	if err != nil {
+		fmt.Fprintf(stderr, "duet: %v\n", err)
+		closeOut()
+		return exitRuntime
+	}
+	defer tr.Close()
+	records := &protocol.RecordLog{}
+	node, err := protocol.NewNode(protocol.Config{
+		Identity:     id,
+		VerifyPeer:   check.verify,
+		Window:       o.window,
+		PingInterval: o.ping,
+		Store:        store,
+		Records:      records,
+	}, tr, emit)
+	if err != nil {
+		fmt.Fprintf(stderr, "duet: %v\n", err)
+		closeOut()
+		return exitRuntime
+	}
+
+	if o.mode == modeScreen {
+		err = ui.RunScreen(ctx, ui.ScreenConfig{
+			SelfName: o.name, PeerName: o.peerName, SelfFP: self.String(),
+			MainPort: tr.MainPort(), SubPort: o.subPort, PeerHost: o.peerHost,
+			PingInterval: o.ping, Session: node, Records: records,
+			MarkVerified: markVerified(check, node),
+			AcceptKey:    acceptKey(check, node),
+		}, sink, node.Run, screenIO(stdin, stdout)...)
+	} else {
+		out.Ready(tr.MainPort(), o.subPort, self.String())
+		err = ui.Serve(ctx, stdin, out, node, ui.InputConfig{})
+	}
+	switch {
+	case err == nil, errors.Is(err, errInterrupted):
+		return exitOK
+	case errors.Is(err, crypto.ErrKeyChanged):
+		fmt.Fprintf(stderr, "duet: %v\n", err)
+		return exitPeerChanged
+	}
+	fmt.Fprintf(stderr, "duet: %v\n", err)
+	return exitRuntime
+}
+
+// markVerified is /verify's confirmation: the established peer's key is
+// marked verified in known_peers. nil when the peer is pinned.
+func markVerified(c *peerCheck, node *protocol.Node) func() error {
+	if c.known == nil {
+		return nil
+	}
+	return func() error {
+		fp, _, ok := node.Peer()
+		if !ok {
+			return errors.New("no session yet: nothing to verify")
+		}
+		return c.known.MarkVerified(c.peerName, fp)
+	}
+}
+
+// acceptKey is the key-changed screen's "accept": the newest changed key the
+// peer presented replaces the recorded one, and the node retries it. nil
+// when the peer is pinned (the flag must change instead).
+func acceptKey(c *peerCheck, node *protocol.Node) func() error {
+	if c.known == nil {
+		return nil
+	}
+	var last atomic.Pointer[crypto.Fingerprint]
+	prev := c.onChanged
+	c.onChanged = func(e *crypto.KeyChangedError) {
+		got := e.Got
+		last.Store(&got)
+		prev(e)
+	}
+	return func() error {
+		got := last.Load()
+		if got == nil {
+			return errors.New("no changed key to accept")
+		}
+		if err := c.accept(*got); err != nil {
+			return err
+		}
+		node.AcceptPeerKey()
+		return nil
+	}
+}
+
+// deliveryLogPath names the delivery log of one (identity, peer) pair, in a
+// "delivery" directory beside the identity file.
+func deliveryLogPath(identityPath string, self crypto.Fingerprint, peer string) string {
+	safe := strings.Map(func(r rune) rune {
+		if r >= '0' && r <= '9' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r == '.' || r == '-' {
+			return r
+		}
+		return '_'
+	}, peer)
+	return filepath.Join(filepath.Dir(identityPath), "delivery", fmt.Sprintf("%x-%s.log", self[:8], safe))
+}
