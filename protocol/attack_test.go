@@ -66,6 +66,12 @@ func TestAttackReplayCommand(t *testing.T) {
 	if !e.HasSeq {
 		t.Errorf("replay rejection without an authenticated seq: %+v", e)
 	}
+	// What was replayed is the CHAT "first", as its sender was told, even
+	// though pings were sealed after it.
+	r := p.ra.waitFor(t, 5*time.Second, "replayed event", func(e Event) bool { _, ok := e.(ReplayedEvent); return ok }).(ReplayedEvent)
+	if r.Type != TypeChat || !r.HasSeq || r.Seq != e.Seq {
+		t.Errorf("replayed %+v, receiver rejected seq %d: want the CHAT record", r, e.Seq)
+	}
 	p.ra.waitDelivered(t, 5*time.Second, sendAll(t, p.a, "second"))
 	p.rb.waitFor(t, 5*time.Second, "second message", func(e Event) bool { m, ok := e.(MessageEvent); return ok && m.Text == "second" })
 	exactlyOnce(t, p.rb, "first", "second")

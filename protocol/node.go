@@ -151,6 +151,8 @@ type Node struct {
 	seenNext        int
 	receipts        []uint64
 	lastRecord      []byte
+	lastChat        []byte   // the last CHAT record sealed, for /replay
+	lastChatSess    *Session // the session lastChat was sealed in
 	live            liveness
 	pingID          uint64
 	signBudget      *tokenBucket // private-key work for unauthenticated input
@@ -301,7 +303,12 @@ func (n *Node) Replay() error {
 		if n.left {
 			return ErrLeft
 		}
+		// The last CHAT of this session makes the clearest demonstration
+		// (the peer must not show it twice); else the last record of any type.
 		rec := n.lastRecord
+		if n.lastChat != nil && n.lastChatSess == n.sess {
+			rec = n.lastChat
+		}
 		if rec == nil {
 			return errors.New("protocol: replay: nothing sent yet")
 		}

@@ -116,6 +116,9 @@ func (n *Node) sealAndQueue(typ byte, payload []byte) (uint32, bool) {
 		n.startHandshake()
 	}
 	n.lastRecord = rec
+	if typ == TypeChat {
+		n.lastChat, n.lastChatSess = rec, s
+	}
 	n.queue(rec)
 	return seq, true
 }
