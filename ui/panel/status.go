@@ -31,11 +31,12 @@ type rttSample struct {
 
 // StatusBar is the bottom bar: ports, the peer's liveness, RTT and its
 // sparkline, time since the last pong, whether liveness is authenticated,
-// sequence numbers and the rekey countdown.
+// sequence numbers (↑ out, ↓ in) and the rekey countdown. Everything fits
+// in 120 columns with 10-digit sequence numbers.
 //
 // When narrow it drops fields in this order (first dropped first):
-//  1. the RTT sparkline
-//  2. the ports
+//  1. the ports
+//  2. the RTT sparkline
 //  3. the time since the last pong
 //  4. the rekey countdown
 //  5. the sequence numbers
@@ -240,10 +241,10 @@ func (s *StatusBar) View(st *style.Styles, width int, now time.Time) string {
 	}
 	seq, rekey := "", ""
 	if s.hasStatus && s.status.HasSession {
-		seq = fmt.Sprintf("seq out %d in %d", s.status.SendSeq, s.status.RecvSeq)
+		seq = fmt.Sprintf("seq ↑%d ↓%d", s.status.SendSeq, s.status.RecvSeq)
 		if !s.status.NextRekey.IsZero() {
 			if d := s.status.NextRekey.Sub(now); d > 0 {
-				rekey = "rekey in " + FormatAge(d)
+				rekey = "rekey " + FormatAge(d)
 			} else {
 				rekey = "rekey due"
 			}
@@ -258,12 +259,12 @@ func (s *StatusBar) View(st *style.Styles, width int, now time.Time) string {
 	segs := []seg{
 		{text: word, style: liveStyle},
 		{text: rtt, drop: 2, sep: sep},
-		{text: s.Sparkline(now), drop: 7, sep: " "},
+		{text: s.Sparkline(now), drop: 6, sep: " "},
 		{text: pong, drop: 5, sep: sep},
 		{text: auth, style: authStyle, drop: 1, sep: sep},
 		{text: seq, drop: 3, sep: sep},
 		{text: rekey, drop: 4, sep: sep},
-		{text: fmt.Sprintf("main %d sub %d", s.mainPort, s.subPort), drop: 6, sep: sep},
+		{text: fmt.Sprintf("ports %d→%d", s.mainPort, s.subPort), drop: 7, sep: sep},
 	}
 	return bar(st.StatusBar, segs, width)
 }

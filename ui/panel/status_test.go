@@ -177,7 +177,7 @@ func TestStatusBarFields(t *testing.T) {
 	s := NewStatusBar(5555, 5556)
 	s.Live(protocol.LiveEvent{State: protocol.LiveLive, RTT: 3 * time.Millisecond, Authenticated: false}, t0)
 	v := plain(s.View(st, 200, t0.Add(4*time.Second)))
-	for _, want := range []string{"plain", "pong 4s ago", "main 5555 sub 5556"} {
+	for _, want := range []string{"plain", "pong 4s ago", "ports 5555→5556"} {
 		if !strings.Contains(v, want) {
 			t.Errorf("missing %q in %q", want, v)
 		}
@@ -189,7 +189,7 @@ func TestStatusBarFields(t *testing.T) {
 	s.SetStatus(protocol.Status{HasSession: true, SendSeq: 12, RecvSeq: 9, NextRekey: t0.Add(5*time.Second + 90*time.Second),
 		Live: protocol.LiveLive, RTT: 3 * time.Millisecond, LastPong: t0.Add(5 * time.Second), Authenticated: true})
 	v = plain(s.View(st, 200, t0.Add(5*time.Second)))
-	for _, want := range []string{"auth", "seq out 12 in 9", "rekey in 1m30s"} {
+	for _, want := range []string{"auth", "seq ↑12 ↓9", "rekey 1m30s"} {
 		if !strings.Contains(v, want) {
 			t.Errorf("missing %q in %q", want, v)
 		}
@@ -217,11 +217,11 @@ func TestStatusBarDropOrder(t *testing.T) {
 		name string
 		has  func(v string) bool
 	}{
+		{"ports", func(v string) bool { return strings.Contains(v, "ports 5555→5556") }},
 		{"sparkline", func(v string) bool { return strings.ContainsAny(v, string(sparkBars)) }},
-		{"ports", func(v string) bool { return strings.Contains(v, "main 5555 sub 5556") }},
 		{"pong", func(v string) bool { return strings.Contains(v, "pong ") }},
-		{"rekey", func(v string) bool { return strings.Contains(v, "rekey in") }},
-		{"seq", func(v string) bool { return strings.Contains(v, "seq out 12 in 9") }},
+		{"rekey", func(v string) bool { return strings.Contains(v, "rekey ") }},
+		{"seq", func(v string) bool { return strings.Contains(v, "seq ↑12 ↓9") }},
 		{"rtt", func(v string) bool { return strings.Contains(v, "rtt 20.0 ms") }},
 		{"auth", func(v string) bool { return strings.Contains(v, "auth") }},
 	}
