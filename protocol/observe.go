@@ -83,7 +83,7 @@ func TypeName(t byte) string {
 }
 
 // RecordLogSize is how many RecordInfos a RecordLog keeps.
-const RecordLogSize = 256
+const RecordLogSize = 1024
 
 // RecordLog is a fixed-size ring of the last RecordLogSize messages in and
 // out. Add is O(1) under a mutex held for a copy of one small struct, so a

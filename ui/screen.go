@@ -77,7 +77,7 @@ const (
 	// during a flood; the security log keeps them all.
 	rejectNoticesPerSecond = 10
 	// inspectorRecords is how many records the inspector is given.
-	inspectorRecords = 64
+	inspectorRecords = protocol.RecordLogSize
 	// handshakePanelHeight is the height of the handshake panel.
 	handshakePanelHeight = 11
 )
@@ -506,6 +506,9 @@ func (s *Screen) handleKey(k tea.KeyPressMsg) tea.Cmd {
 		} else {
 			s.togglePanel(panelInspector)
 		}
+		return nil
+	case key.Matches(k, s.keys.Pings):
+		s.insp.SetShowLiveness(!s.insp.ShowLiveness())
 		return nil
 	case key.Matches(k, s.keys.SecurityLog):
 		if wide {

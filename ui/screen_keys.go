@@ -36,6 +36,7 @@ type ScreenKeyMap struct {
 	EndsAlways   key.Binding // help only: ctrl+home/end
 	Handshake    key.Binding
 	Inspector    key.Binding
+	Pings        key.Binding
 	SecurityLog  key.Binding
 	Close        key.Binding
 	Select       key.Binding // help only: shift+drag
@@ -86,6 +87,7 @@ func DefaultScreenKeyMap() ScreenKeyMap {
 		EndsAlways:   helpOnly("ctrl+home/end", "top/bottom"),
 		Handshake:    nb(key.WithKeys("f2"), key.WithHelp("f2", "handshake panel")),
 		Inspector:    nb(key.WithKeys("f3"), key.WithHelp("f3", "record inspector")),
+		Pings:        nb(key.WithKeys("f5"), key.WithHelp("f5", "inspector: pings")),
 		SecurityLog:  nb(key.WithKeys("f4"), key.WithHelp("f4", "security log")),
 		Close:        nb(key.WithKeys("esc"), key.WithHelp("esc", "close overlay")),
 		Select:       helpOnly("shift+drag", "select text"),
@@ -109,7 +111,7 @@ func (k ScreenKeyMap) FullHelp() [][]key.Binding {
 	half := (len(k.Commands) + 1) / 2
 	return [][]key.Binding{
 		{k.Send, k.Newline, k.History, k.Help, k.Close, k.Quit, k.Select},
-		{k.Page, k.Wheel, k.Ends, k.EndsAlways, k.Handshake, k.Inspector, k.SecurityLog},
+		{k.Page, k.Wheel, k.Ends, k.EndsAlways, k.Handshake, k.Inspector, k.Pings, k.SecurityLog},
 		k.Commands[:half],
 		k.Commands[half:],
 	}

@@ -161,7 +161,11 @@ func (s *Screen) framed(p panelKind, w, h int) []string {
 	case panelHandshake:
 		body = s.fit(s.hs.View(s.st, iw, ih, s.now()), iw, ih)
 	case panelInspector:
-		body = append(s.fit(s.st.PanelTitle.Render("Records in and out")+s.st.Dim.Render(" F3"), iw, 1),
+		hint := " F3 · pings shown F5"
+		if !s.insp.ShowLiveness() {
+			hint = fmt.Sprintf(" F3 · %d pings hidden F5", s.insp.Hidden())
+		}
+		body = append(s.fit(s.st.PanelTitle.Render("Records in and out")+s.st.Dim.Render(hint), iw, 1),
 			s.fit(s.insp.View(s.st, iw, ih-1), iw, ih-1)...)
 	case panelSecurityLog:
 		title := "Security log"

@@ -17,7 +17,15 @@ import (
 // replay, or a nonce reuse) are drawn together, at the place of the newest
 // copy and joined by a bracket in the left gutter (┌ ├ └), so a replayed
 // record's row sits next to the original's.
+//
+// Liveness records (PING and PONG, plain or sealed: four a second) are hidden
+// unless SetShowLiveness(true), so that chat, receipt, rekey and handshake
+// records, and a replay beside its original, stay in view.
 type Inspector struct {
+	all      []protocol.RecordInfo // as given to Set
+	showLive bool
+	hidden   int // liveness records left out of recs
+
 	recs  []protocol.RecordInfo
 	order []int    // display order: indexes into recs
 	group []string // gutter mark per display row
@@ -36,7 +44,15 @@ type recKey struct {
 // Set replaces the records shown (oldest first, as RecordLog.Last returns
 // them). The slice is copied.
 func (i *Inspector) Set(recs []protocol.RecordInfo) {
-	i.recs = append(i.recs[:0], recs...)
+	i.all = append(i.all[:0], recs...)
+	i.recs, i.hidden = i.recs[:0], 0
+	for _, r := range i.all {
+		if !i.showLive && isLiveness(r.Type) {
+			i.hidden++
+			continue
+		}
+		i.recs = append(i.recs, r)
+	}
 	i.order = i.order[:0]
 	i.group = i.group[:0]
 	members := make(map[recKey][]int)
@@ -71,6 +87,28 @@ func (i *Inspector) Set(recs []protocol.RecordInfo) {
 			i.group = append(i.group, mark)
 		}
 	}
+}
+
+// SetShowLiveness chooses whether PING/PONG records are listed.
+func (i *Inspector) SetShowLiveness(on bool) {
+	if on != i.showLive {
+		i.showLive = on
+		i.Set(append([]protocol.RecordInfo(nil), i.all...))
+	}
+}
+
+// ShowLiveness reports whether PING/PONG records are listed.
+func (i *Inspector) ShowLiveness() bool { return i.showLive }
+
+// Hidden is the number of liveness records left out of the list.
+func (i *Inspector) Hidden() int { return i.hidden }
+
+func isLiveness(t byte) bool {
+	switch t {
+	case protocol.TypePing, protocol.TypePong, protocol.TypePlainPing, protocol.TypePlainPong:
+		return true
+	}
+	return false
 }
 
 // Inspector columns, in display order.

@@ -130,3 +130,36 @@ func TestInspectorVerdicts(t *testing.T) {
 		t.Errorf("rejected row not highlighted and worded: %q", rejectedRow)
 	}
 }
+
+func TestInspectorHidesLivenessUnlessAsked(t *testing.T) {
+	t0 := time.Date(2026, 11, 26, 3, 0, 0, 0, time.UTC)
+	var recs []protocol.RecordInfo
+	chat := protocol.RecordInfo{At: t0, Dir: protocol.DirIn, Type: protocol.TypeChat, Seq: 4242, HasSeq: true, Nonce: [4]byte{0xde, 0xad, 0xbe, 0xef}, HasNonce: true, Size: 90, Verdict: protocol.VerdictAccepted}
+	recs = append(recs, chat)
+	replay := chat
+	replay.At, replay.Verdict = t0.Add(time.Second), protocol.ReasonReplay
+	recs = append(recs, replay)
+	// A minute of liveness after the replay: four records a second.
+	for i := range 240 {
+		typ := []byte{protocol.TypePing, protocol.TypePong, protocol.TypePlainPing, protocol.TypePlainPong}[i%4]
+		recs = append(recs, protocol.RecordInfo{At: t0.Add(time.Duration(i) * 250 * time.Millisecond), Dir: protocol.DirOut, Type: typ, Seq: uint32(5000 + i), HasSeq: true, Nonce: [4]byte{byte(i)}, HasNonce: true, Size: 50, Verdict: protocol.VerdictSent})
+	}
+	in := NewInspector()
+	in.Set(recs)
+	if in.ShowLiveness() || in.Hidden() != 240 {
+		t.Fatalf("default: show=%v hidden=%d, want hidden 240", in.ShowLiveness(), in.Hidden())
+	}
+	v := plain(in.View(testStyles(), 100, 10))
+	if strings.Count(v, "deadbeef") != 2 || strings.Contains(v, "PING") || strings.Contains(v, "PONG") {
+		t.Fatalf("liveness hidden: want the chat and its replay only:\n%s", v)
+	}
+	in.SetShowLiveness(true)
+	v = plain(in.View(testStyles(), 100, 10))
+	if in.Hidden() != 0 || !strings.Contains(v, "PING") || strings.Contains(v, "deadbeef") {
+		t.Fatalf("liveness shown: want the newest pings (the chat scrolled away), hidden %d:\n%s", in.Hidden(), v)
+	}
+	in.SetShowLiveness(false)
+	if v = plain(in.View(testStyles(), 100, 10)); strings.Count(v, "deadbeef") != 2 {
+		t.Fatalf("hidden again: chat and replay missing:\n%s", v)
+	}
+}
