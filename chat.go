@@ -189,7 +189,9 @@ func runChat(o chatOptions, stdin io.Reader, stdout, stderr io.Writer) int {
 	case modeHeadless:
 		out = ui.NewHeadless(stdout)
 	case modeLines:
-		out = ui.NewLines(stdout, o.name)
+		lines := ui.NewLines(stdout, o.name)
+		lines.SetPeerName(o.peerName)
+		out = lines
 	case modeScreen:
 		sink = ui.NewSink()
 	}
@@ -282,6 +284,9 @@ func runChat(o chatOptions, stdin io.Reader, stdout, stderr io.Writer) int {
 		}, sink, node.Run, screenIO(stdin, stdout)...)
 	} else {
 		out.Ready(tr.MainPort(), o.subPort, self.String())
+		if lines, ok := out.(*ui.Lines); ok {
+			lines.Waiting(check.peerName, o.ping)
+		}
 		err = ui.Serve(ctx, stdin, out, node, ui.InputConfig{})
 	}
 	switch {

@@ -32,7 +32,8 @@ import (
 // Rejections and handshake failures are one line in plain words, never an
 // error chain; a changed peer key is reported once per key.
 type Lines struct {
-	name string // our display name
+	name     string // our display name
+	peerName string // the peer's display name
 	q    *lineQueue
 	now  func() time.Time
 	loc  *time.Location
@@ -44,7 +45,16 @@ type Lines struct {
 	lastLine uint64              // id of our message whose line was printed last, 0 if another line was
 	keysSeen map[string]struct{} // key-changed reports already printed
 	early    map[uint64]struct{} // delivered before Queued was called for them
+	// Waiting reminders: while no session is up, every WaitingReminder.
+	waitAddr  string
+	waitSince time.Time
+	sessionUp bool
+	stopWait  chan struct{}
 }
+
+// WaitingReminder is how often the line mode repeats "still waiting for the
+// peer" while no session is up.
+const WaitingReminder = 10 * time.Second
 
 // maxKeysSeen bounds the key-changed reports remembered for deduplication.
 const maxKeysSeen = 256
@@ -54,7 +64,7 @@ func NewLines(w io.Writer, name string) *Lines {
 	if name == "" {
 		name = "me"
 	}
-	l := &Lines{name: name, now: time.Now, loc: time.Local, text: make(map[uint64]string),
+	l := &Lines{name: name, peerName: "peer", now: time.Now, stopWait: make(chan struct{}), loc: time.Local, text: make(map[uint64]string),
 		keysSeen: make(map[string]struct{}), early: make(map[uint64]struct{})}
 	l.q = newLineQueue(w, MaxQueuedBytes, func(n int) []byte {
 		return []byte(fmt.Sprintf("! %d output lines dropped: the terminal is not keeping up\n", n))
@@ -69,6 +79,52 @@ func (l *Lines) put(format string, args ...any) {
 	l.lastLine = 0
 	l.q.put([]byte(fmt.Sprintf(format, args...) + "\n"))
 	l.mu.Unlock()
+}
+
+// SetPeerName sets the name the peer's messages are labelled with ("peer"
+// by default). Call it before Ready.
+func (l *Lines) SetPeerName(name string) {
+	if name != "" {
+		l.peerName = name
+	}
+}
+
+// Waiting says which peer address is being tried, and repeats it with the
+// time waited every WaitingReminder while no session is up, so a peer that
+// is not running (or a port typo) never leaves a silent screen. Call it
+// once, after Ready.
+func (l *Lines) Waiting(addr string, ping time.Duration) {
+	l.mu.Lock()
+	l.waitAddr, l.waitSince = addr, l.now()
+	l.mu.Unlock()
+	l.put("* waiting for the peer at %s: sending our public key and a ping every %v", Sanitize(addr), ping)
+	go func() {
+		t := time.NewTicker(WaitingReminder)
+		defer t.Stop()
+		for {
+			select {
+			case <-l.stopWait:
+				return
+			case <-t.C:
+				l.remindWaiting()
+			}
+		}
+	}()
+}
+
+// remindWaiting prints one "still waiting" line unless a session is up.
+func (l *Lines) remindWaiting() {
+	l.mu.Lock()
+	up, addr, since, live := l.sessionUp, l.waitAddr, l.waitSince, l.live
+	l.mu.Unlock()
+	if up {
+		return
+	}
+	what := "no answer yet"
+	if live == protocol.LiveLive {
+		what = "the peer answers pings but no session yet"
+	}
+	l.put("* still waiting for the peer at %s (%s): %s", Sanitize(addr), l.now().Sub(since).Round(time.Second), what)
 }
 
 // Ready prints where we listen and our fingerprint.
@@ -162,11 +218,16 @@ func (l *Lines) Emit(ev protocol.Event) {
 	case protocol.SessionEvent:
 		switch e.State {
 		case protocol.SessionEstablished:
+			l.setSessionUp(true)
 			l.put("* session established with %s, safety number %s", Sanitize(e.PeerFingerprint), Sanitize(e.SafetyNumber))
 			l.put("* compare the safety number with your peer over another channel")
 		case protocol.SessionPeerLeft:
-			l.put("* peer left (it quit)")
+			l.setSessionUp(false)
+			l.put("* %s left (it quit)", Sanitize(l.peerName))
 		default:
+			if e.State == protocol.SessionClosed {
+				l.setSessionUp(false)
+			}
 			l.put("* session %s", Sanitize(string(e.State)))
 		}
 	case protocol.MessageEvent:
@@ -181,7 +242,7 @@ func (l *Lines) Emit(ev protocol.Event) {
 		l.mu.Lock()
 		l.lastLine = 0
 		l.mu.Unlock()
-		l.q.putSync([]byte(fmt.Sprintf("%s peer: %s%s\n", l.clock(at), Sanitize(e.Text), again)), e.Shown)
+		l.q.putSync([]byte(fmt.Sprintf("%s %s: %s%s\n", l.clock(at), Sanitize(l.peerName), Sanitize(e.Text), again)), e.Shown)
 	case protocol.SentEvent:
 		// Nothing: the message was printed when queued; its delivery mark follows.
 	case protocol.DeliveredEvent:
@@ -231,7 +292,25 @@ func (l *Lines) Emit(ev protocol.Event) {
 }
 
 // Close flushes the queued lines (for up to 5 s).
-func (l *Lines) Close() error { return l.q.close(5 * time.Second) }
+func (l *Lines) Close() error {
+	l.mu.Lock()
+	select {
+	case <-l.stopWait:
+	default:
+		close(l.stopWait)
+	}
+	l.mu.Unlock()
+	return l.q.close(5 * time.Second)
+}
+
+func (l *Lines) setSessionUp(up bool) {
+	l.mu.Lock()
+	l.sessionUp = up
+	if !up {
+		l.waitSince = l.now()
+	}
+	l.mu.Unlock()
+}
 
 func (l *Lines) pending() *pendingSet { return &l.p }
 

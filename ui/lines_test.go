@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -206,5 +207,45 @@ func TestRunLinesReplayAndQuit(t *testing.T) {
 		if !strings.Contains(buf.String(), want) {
 			t.Errorf("output lacks %q:\n%s", want, buf.String())
 		}
+	}
+}
+
+func TestLinesWaitingAndPeerName(t *testing.T) {
+	var buf syncBuffer
+	l := newTestLines(&buf)
+	now := fixedNow
+	var mu sync.Mutex
+	l.now = func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	advance := func(d time.Duration) { mu.Lock(); now = now.Add(d); mu.Unlock() }
+	l.SetPeerName("bob")
+	l.Waiting("127.0.0.1:5556", time.Second)
+	advance(12 * time.Second)
+	l.remindWaiting()
+	l.Emit(protocol.LiveEvent{State: protocol.LiveLive, RTT: time.Millisecond})
+	advance(10 * time.Second)
+	l.remindWaiting()
+	l.Emit(protocol.SessionEvent{State: protocol.SessionEstablished, PeerFingerprint: "B", SafetyNumber: "1"})
+	advance(10 * time.Second)
+	l.remindWaiting() // a session is up: nothing
+	l.Emit(protocol.MessageEvent{ID: 1, Text: "hi", SentAt: fixedNow})
+	l.Emit(protocol.SessionEvent{State: protocol.SessionPeerLeft})
+	advance(10 * time.Second)
+	l.remindWaiting()
+	l.Close()
+	out := buf.String()
+	for _, want := range []string{
+		"* waiting for the peer at 127.0.0.1:5556: sending our public key and a ping every 1s\n",
+		"* still waiting for the peer at 127.0.0.1:5556 (12s): no answer yet\n",
+		"* still waiting for the peer at 127.0.0.1:5556 (22s): the peer answers pings but no session yet\n",
+		"] bob: hi\n",
+		"* bob left (it quit)\n",
+		"* still waiting for the peer at 127.0.0.1:5556 (10s):",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("missing %q in:\n%s", want, out)
+		}
+	}
+	if n := strings.Count(out, "still waiting"); n != 3 {
+		t.Errorf("%d reminders, want 3 (none while the session is up):\n%s", n, out)
 	}
 }
