@@ -34,10 +34,10 @@ import (
 type Lines struct {
 	name     string // our display name
 	peerName string // the peer's display name
-	q    *lineQueue
-	now  func() time.Time
-	loc  *time.Location
-	p    pendingSet
+	q        *lineQueue
+	now      func() time.Time
+	loc      *time.Location
+	p        pendingSet
 
 	mu       sync.Mutex
 	text     map[uint64]string   // our queued messages by id, until delivered

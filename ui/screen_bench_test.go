@@ -2,7 +2,9 @@ package ui
 
 import (
 	"fmt"
+	"os"
 	"runtime"
+	"strings"
 	"testing"
 	"time"
 
@@ -90,6 +92,26 @@ func BenchmarkHeap100k(b *testing.B) {
 		b.ReportMetric(float64(after.HeapAlloc-before.HeapAlloc)/(1<<20), "heap-MiB")
 		b.ReportMetric(float64(took.Nanoseconds())/100_000, "ns/msg")
 		b.ReportMetric(float64(s.chat.Len()), "items")
+		if rss, ok := procStatusKiB("VmRSS"); ok {
+			b.ReportMetric(float64(rss)/1024, "rss-MiB") // the whole test process
+		}
 		runtime.KeepAlive(s)
 	}
+}
+
+// procStatusKiB reads one "Name: N kB" field of /proc/self/status (Linux).
+func procStatusKiB(name string) (int, bool) {
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return 0, false
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, name+":"); ok {
+			var n int
+			if _, err := fmt.Sscanf(strings.TrimSpace(v), "%d kB", &n); err == nil {
+				return n, true
+			}
+		}
+	}
+	return 0, false
 }
