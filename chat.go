@@ -85,7 +85,6 @@ type peerCheck struct {
 
 	mu       sync.Mutex
 	reported map[crypto.Fingerprint]bool
-	accepted map[crypto.Fingerprint]bool // keys the user accepted on purpose
 }
 
 func (c *peerCheck) verify(peer *crypto.PublicKey) error {
