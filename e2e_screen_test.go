@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -59,11 +60,37 @@ func (s *tmuxServer) start(name string, width, height int, env []string, command
 	for _, a := range append(env, command...) {
 		parts = append(parts, quote(a))
 	}
-	shell := strings.Join(parts, " ") + "; echo $? > " + quote(s.statusFile(name))
+	inner := "echo $$ > " + quote(s.statusFile(name)+".pid") + "; exec " + strings.Join(parts, " ")
+	shell := "sh -c " + quote(inner) + "; echo $? > " + quote(s.statusFile(name))
 	s.run("new-session", "-d", "-s", name, "-x", strconv.Itoa(width), "-y", strconv.Itoa(height), "sh -c "+quote(shell))
 }
 
 func (s *tmuxServer) statusFile(name string) string { return s.sock + "." + name + ".status" }
+
+// pid is the process id of the session's command (0 if not known yet).
+func (s *tmuxServer) pid(name string) int {
+	b, err := os.ReadFile(s.statusFile(name) + ".pid")
+	if err != nil {
+		return 0
+	}
+	n, _ := strconv.Atoi(strings.TrimSpace(string(b)))
+	return n
+}
+
+// waitExit waits for the session's command to end and returns its status.
+func (s *tmuxServer) waitExit(name string, timeout time.Duration) int {
+	s.t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		if done, code := s.exited(name); done {
+			return code
+		}
+		if time.Now().After(deadline) {
+			s.t.Fatalf("%s did not exit; screen:\n%s", name, s.capture(name))
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
 
 // exited reports whether the session's command has ended, and its exit
 // status (128+n for a signal, as sh reports it).
@@ -199,5 +226,30 @@ func TestE2EScreenInTmux(t *testing.T) {
 			t.Fatalf("b did not exit after ctrl+c; screen:\n%s", tm.capture("b"))
 		}
 		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// TestE2EScreenSIGTERM: SIGTERM quits as cleanly as /quit: exit status 0
+// and the terminal's primary screen back.
+func TestE2EScreenSIGTERM(t *testing.T) {
+	needBinary(t)
+	tm := newTmux(t)
+	dir := t.TempDir()
+	ports := freePorts(t, 2)
+	tm.start("c", 80, 24, []string{"HOME=" + dir, "TERM=xterm-256color"}, []string{duetBin,
+		"--main", strconv.Itoa(ports[0]), "--sub", strconv.Itoa(ports[1]), "--identity", filepath.Join(dir, "c.pem")})
+	tm.waitFor("c", "the waiting screen", time.Minute, contains("waiting for the peer"))
+	pid := tm.pid("c")
+	if pid == 0 {
+		t.Fatal("no pid recorded")
+	}
+	if err := syscall.Kill(pid, syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	if code := tm.waitExit("c", time.Minute); code != 0 {
+		t.Fatalf("exit status %d after SIGTERM, want 0", code)
+	}
+	if s := tm.capture("c"); strings.Contains(s, "waiting for the peer") {
+		t.Fatalf("screen not restored after SIGTERM:\n%s", s)
 	}
 }

@@ -3,6 +3,8 @@ package ui
 import (
 	"context"
 	"errors"
+	"fmt"
+	"runtime/debug"
 	"time"
 
 	tea "charm.land/bubbletea/v2"
@@ -36,7 +38,17 @@ func RunScreen(ctx context.Context, cfg ScreenConfig, sink *Sink, runNode func(c
 	defer unwatch()
 
 	nodeErr := make(chan error, 1)
-	go func() { nodeErr <- runNode(nodeCtx) }()
+	go func() {
+		// A panic in the node's goroutine must not leave the terminal in
+		// raw mode on the alternate screen: report it as the node's error,
+		// and the program is killed (restoring the terminal) below.
+		defer func() {
+			if r := recover(); r != nil {
+				nodeErr <- fmt.Errorf("ui: session driver panicked: %v\n%s", r, debug.Stack())
+			}
+		}()
+		nodeErr <- runNode(nodeCtx)
+	}()
 	progErr := make(chan error, 1)
 	go func() {
 		_, err := p.Run()

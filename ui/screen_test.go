@@ -648,6 +648,15 @@ func TestRunScreenEndings(t *testing.T) {
 			t.Fatalf("err %v, want %v", err, boom)
 		}
 	})
+	t.Run("node panics", func(t *testing.T) {
+		err := RunScreen(context.Background(), testScreenConfig(newFakeScreenSession()), NewSink(), func(ctx context.Context) error {
+			time.Sleep(100 * time.Millisecond)
+			panic("driver bug")
+		}, opts...)
+		if err == nil || !strings.Contains(err.Error(), "panicked: driver bug") {
+			t.Fatalf("err %v, want the node's panic as an error", err)
+		}
+	})
 	t.Run("emit blocked at exit is released", func(t *testing.T) {
 		ctx, cancel := context.WithCancel(context.Background())
 		sink := NewSink()
