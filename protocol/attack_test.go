@@ -93,7 +93,7 @@ func TestAttackTamperInFlight(t *testing.T) {
 	ids := sendAll(t, p.a, msgs...)
 	// Chats, pings and receipts all arrive broken.
 	p.rb.waitFor(t, 5*time.Second, "tampered rejections", func(Event) bool {
-		return p.rb.count(rejected(ReasonTampered)) >= len(msgs)+3
+		return p.rb.rejections(ReasonTampered) >= len(msgs)+3
 	})
 	tamper.Store(false)
 	for _, e := range p.rb.snapshot() {
@@ -335,7 +335,7 @@ func TestAttackHelloFlood(t *testing.T) {
 	sendAll(t, p.a, "after flood")
 	p.rb.waitFor(t, 20*time.Second, "chat after flood", func(e Event) bool { m, ok := e.(MessageEvent); return ok && m.Text == "after flood" })
 	elapsed := time.Since(start)
-	verified := p.rb.count(rejected(ReasonBadSignature))
+	verified := p.rb.rejections(ReasonBadSignature)
 	bound := 100 + int(500*elapsed.Seconds()) + 10
 	t.Logf("%d forged hellos in %v: %d RSA verifications (bound %d)", n, elapsed, verified, bound)
 	if verified == 0 || verified > bound {
@@ -456,7 +456,7 @@ func TestAttackHelloReplayAfterKeySwap(t *testing.T) {
 		}
 	}
 	roundTrip(t, p, "after replay")
-	if p.rb.count(rejected(ReasonReplay)) == 0 {
+	if p.rb.rejections(ReasonReplay) == 0 {
 		t.Error("replayed hello A was not rejected as a replay after a public-key swap")
 	}
 	if after := c.helloesFromB(); after != before {
@@ -575,7 +575,7 @@ func TestAttackKeyTransportFlood(t *testing.T) {
 		t.Fatal("B did not get through the flood")
 	}
 	elapsed := time.Since(start)
-	verified := p.rb.count(rejected(ReasonBadSignature))
+	verified := p.rb.rejections(ReasonBadSignature)
 	bound := 100 + int(500*elapsed.Seconds()) + 10
 	t.Logf("%d forged key transports in %v: %d RSA verifications (bound %d)", n, elapsed, verified, bound)
 	if verified > bound {
@@ -604,7 +604,7 @@ func TestNodeBadConfirmLeavesStateUnchanged(t *testing.T) {
 	}
 	before := snapSession(sb)
 	n.handle(bad)
-	if r.count(rejected(ReasonTampered)) != 1 || n.sess != nil {
+	if r.rejections(ReasonTampered) != 1 || n.sess != nil {
 		t.Fatalf("bad confirm not rejected: %v", r.snapshot())
 	}
 	if after := snapSession(sb); after != before {

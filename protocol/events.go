@@ -82,7 +82,18 @@ type SessionEvent struct {
 	State           SessionState
 	PeerFingerprint string // grouped form, crypto.Fingerprint.String()
 	SafetyNumber    string
+	// Direction is set for SessionRekeyed only: DirectionSend when our
+	// sending direction moved to a new key epoch (our rekey, by /rekey or
+	// by the limits), DirectionReceive when the peer's did (its REKEY
+	// record, or a record that opened only under the next key).
+	Direction string
 }
+
+// Rekey directions, as in SessionEvent.Direction.
+const (
+	DirectionSend    = "send"
+	DirectionReceive = "receive"
+)
 
 // MessageEvent is a chat message received from the peer, shown exactly once.
 type MessageEvent struct {
@@ -131,11 +142,19 @@ const (
 
 // RejectedEvent reports an incoming message that was refused. State did not
 // change. HasSeq tells whether Seq was read from an authenticated header.
+//
+// Reports are bounded (see rejections.go): rejections of unauthenticated
+// input are aggregated per reason to at most one event a second, and
+// authenticated ones beyond 20 a second likewise. Count is the number of
+// rejections the event stands for (1: this one; N > 1: N rejections with
+// this reason since the last event for it, Seq and Detail being the last
+// one's).
 type RejectedEvent struct {
 	Reason string
 	Seq    uint32
 	HasSeq bool
 	Detail string
+	Count  int
 }
 
 // ReplayedEvent reports that /replay re-sent our last record byte for byte:

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"time"
 
 	"duet/crypto"
@@ -34,15 +35,24 @@ func deriveKeys(dh, secret []byte, salt [HashSize]byte) (sessionKeys, error) {
 }
 
 // checkTimestamp enforces the window on a handshake or record timestamp.
+// It cannot overflow: |ts-n| is compared in uint64, so any window (even
+// near math.MaxInt64) and any ts (even a negative one) give the right
+// answer.
 func checkTimestamp(ts int64, now time.Time, window time.Duration) error {
 	n := now.UnixNano()
+	w := uint64(max(window, 0))
 	switch {
-	case ts < n-int64(window):
-		return fmt.Errorf("%w: %v behind", ErrStale, time.Duration(n-ts).Round(time.Millisecond))
-	case ts > n+int64(window):
-		return fmt.Errorf("%w: %v ahead", ErrFuture, time.Duration(ts-n).Round(time.Millisecond))
+	case ts < n && uint64(n)-uint64(ts) > w:
+		return fmt.Errorf("%w: %v behind", ErrStale, satDuration(uint64(n)-uint64(ts)).Round(time.Millisecond))
+	case ts > n && uint64(ts)-uint64(n) > w:
+		return fmt.Errorf("%w: %v ahead", ErrFuture, satDuration(uint64(ts)-uint64(n)).Round(time.Millisecond))
 	}
 	return nil
+}
+
+// satDuration converts a distance in nanoseconds to a Duration, saturating.
+func satDuration(d uint64) time.Duration {
+	return time.Duration(min(d, uint64(math.MaxInt64)))
 }
 
 // HandshakeResult is what a completed key exchange hands to the session.
@@ -117,6 +127,7 @@ type Initiator struct {
 	keys   sessionKeys
 	seq    uint32
 	state  int // 0: want hello B, 1: want ack, 2: done
+	t1, t3 int // transcript lengths after A's hello and after the key transport
 	Start  time.Time
 }
 
@@ -132,6 +143,7 @@ func NewInitiator(id *crypto.Identity, peer *crypto.PublicKey, r io.Reader, now 
 	if err != nil {
 		return nil, nil, err
 	}
+	h.t1 = len(h.t.b)
 	return h, AppendHello(nil, h.hello), nil
 }
 
@@ -199,7 +211,7 @@ func (h *Initiator) HandleHello(msg []byte, now time.Time, pin func(*crypto.Publ
 	}
 	copy(kt.Signature[:], sig)
 	h.t.add(kt.Signature[:])
-	h.keys, h.seq, h.state = keys, seq, 1
+	h.keys, h.seq, h.state, h.t3 = keys, seq, 1, len(h.t.b)
 	return AppendKeyTransport(nil, kt), nil
 }
 
@@ -249,6 +261,7 @@ type Responder struct {
 	window time.Duration
 	helloA *Hello
 	done   bool
+	t2     int // transcript length after B's hello
 	Start  time.Time
 }
 
@@ -273,6 +286,7 @@ func NewResponder(id *crypto.Identity, peer *crypto.PublicKey, helloA *Hello, r 
 	if err != nil {
 		return nil, nil, err
 	}
+	h.t2 = len(h.t.b)
 	return h, AppendHello(nil, hb), nil
 }
 
@@ -343,4 +357,55 @@ func (h *Responder) HandleKeyTransport(msg []byte, now time.Time) ([]byte, *Hand
 		RecvSeq:    binary.BigEndian.Uint32(plain[SessionKeyLen:]),
 		Transcript: h.t.hash(), PeerKey: h.peer, Started: h.Start,
 	}, nil
+}
+
+// Recognising our own earlier attempts. A retry (ours or the peer's) can
+// cross messages still in flight for the attempt it replaced: B's hello
+// answering our previous hello, a key transport for B's previous hello, an
+// ack for our previous key transport. They authenticate, but under an
+// attempt that is no longer current. The Node checks a message that failed
+// under the current attempt against the attempts it replaced (a few,
+// recently): one that authenticates there is a stale retry and is ignored
+// without a report; only one that authenticates under none is reported.
+// Each check is a public-key verification or a MAC, no private-key work,
+// and changes no state.
+
+// AnswersHello reports whether msg is B's hello answering this initiator's
+// hello (its signature verifies over this attempt's T2).
+func (h *Initiator) AnswersHello(msg []byte, now time.Time) bool {
+	if h == nil || h.t1 == 0 {
+		return false
+	}
+	t := &transcript{b: append([]byte(nil), h.t.b[:h.t1]...)}
+	_, err := verifyHello(msg, RoleResponder, h.peer, t, LabelHelloB, now, h.window)
+	return err == nil
+}
+
+// AnswersKeyTransport reports whether msg is B's ack for this initiator's
+// key transport (its MAC verifies under this attempt's keys).
+func (h *Initiator) AnswersKeyTransport(msg []byte) bool {
+	if h == nil || h.state < 1 || h.t3 == 0 {
+		return false
+	}
+	a, err := ParseAck(msg)
+	if err != nil {
+		return false
+	}
+	t := &transcript{b: append(append([]byte(nil), h.t.b[:h.t3]...), a.Ciphertext[:]...)}
+	return crypto.VerifyMAC(h.keys.macBA, a.MAC[:], t.labelled(LabelAckMAC))
+}
+
+// AnswersHello reports whether msg is A's key transport answering this
+// responder's hello (A's signature verifies over this attempt's T2).
+func (h *Responder) AnswersHello(msg []byte) bool {
+	if h == nil || h.t2 == 0 {
+		return false
+	}
+	kt, err := ParseKeyTransport(msg)
+	if err != nil {
+		return false
+	}
+	t := &transcript{b: append([]byte(nil), h.t.b[:h.t2]...)}
+	t.add(kt.Ciphertext[:], kt.MAC[:])
+	return h.peer.Verify(t.labelled(LabelKeyTransport), kt.Signature[:]) == nil
 }

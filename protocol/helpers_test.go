@@ -265,3 +265,15 @@ func startPairWith(t testing.TB, tweak func(a, b *Config), setup func(pa, pb *Pi
 	go func() { <-ra.done; <-rb.done; close(p.done) }()
 	return p
 }
+
+// rejections counts the rejections with reason that r's events stand for:
+// an aggregated RejectedEvent counts Count times.
+func (r *recorder) rejections(reason string) int {
+	total := 0
+	for _, e := range r.snapshot() {
+		if rj, ok := e.(RejectedEvent); ok && rj.Reason == reason {
+			total += max(rj.Count, 1)
+		}
+	}
+	return total
+}

@@ -94,6 +94,9 @@ const (
 	// stallAttempts: a StalledEvent is emitted once this many handshake
 	// attempts in a row failed although the peer answered in each.
 	stallAttempts = 3
+	// plainPongRate bounds PLAIN_PONG answers a second (bursts as many):
+	// far above a peer's pings (1 a second by default), far below a flood.
+	plainPongRate = 20
 )
 
 // ErrLeft is returned by commands given after Leave: a node that left sends
@@ -120,8 +123,13 @@ type Node struct {
 	commands    chan func()
 
 	// Owned by the Run goroutine.
-	in              chan []byte
+	in              chan inMsg
 	out             chan [][]byte
+	inBudget        *byteBudget     // bytes in in: the reader waits (TCP pushes back)
+	outBudget       *byteBudget     // bytes in out: flush drops past it
+	src             sourceTransport // tr, if it names connections (net)
+	refused         refusals        // refused transport messages to report
+	markedSrc       uint64          // the connection last reported authenticated
 	batch           [][]byte
 	batchBytes      int
 	now             time.Time
@@ -129,12 +137,17 @@ type Node struct {
 	blockedPeer     crypto.Fingerprint // a key VerifyPeer refused; ignored afterwards
 	init            *Initiator
 	resp            *Responder
+	oldInits        [keptAttempts]retired[*Initiator] // attempts init replaced, for stale retries
+	oldResps        [keptAttempts]retired[*Responder]
+	lastOwnHello    time.Time           // timestamp of our last hello as A: the next is later
 	attempt         time.Time           // start of the handshake attempt, zero if none
 	progress        time.Time           // last handshake progress
 	verified        time.Time           // last verified hello from the candidate peer key
 	challenge       [ChallengeSize]byte // ours, for the life of the process
 	peerChallenge   [ChallengeSize]byte // the candidate's, echoed in our public keys
 	reachable       bool                // the candidate echoed our challenge
+	proofAsked      time.Time           // when an unproven new challenge of the candidate was answered (a restart?)
+	proofEcho       [ChallengeSize]byte // that challenge
 	selfDER         []byte
 	lastHelloTS     map[crypto.Fingerprint]int64 // newest hello accepted per peer key
 	pendingSess     *Session
@@ -159,6 +172,8 @@ type Node struct {
 	verifyBudg      *tokenBucket
 	replyBudget     *tokenBucket
 	peerReplyBudget *tokenBucket // replies to the reachable candidate
+	pongBudget      *tokenBucket // PLAIN_PONG answers to (unauthenticated) PLAIN_PINGs
+	rejects         *rejectLog
 	openBuf         []byte
 	sendDown        bool // owned by the writer goroutine: the last batch was given up
 
@@ -189,8 +204,11 @@ func NewNode(cfg Config, tr Transport, emit func(Event)) (*Node, error) {
 		cfg: cfg, tr: tr, emit: emit, self: cfg.Identity.Public().Fingerprint(),
 		wake:            make(chan struct{}, 1),
 		commands:        make(chan func(), 16),
-		in:              make(chan []byte, inQueueMessages),
+		in:              make(chan inMsg, inQueueMessages),
 		out:             make(chan [][]byte, outQueueBatches),
+		inBudget:        newByteBudget(inQueueBytes),
+		outBudget:       newByteBudget(outQueueBytes),
+		refused:         refusals{pending: make(chan struct{}, 1)},
 		unacked:         make(map[uint64]*outMsg),
 		seen:            make(map[uint64]struct{}),
 		held:            make(map[uint64]heldChat),
@@ -201,8 +219,11 @@ func NewNode(cfg Config, tr Transport, emit func(Event)) (*Node, error) {
 		verifyBudg:      newTokenBucket(500, 100),
 		replyBudget:     newTokenBucket(20, 10),
 		peerReplyBudget: newTokenBucket(20, 10),
+		pongBudget:      newTokenBucket(plainPongRate, plainPongRate),
+		rejects:         newRejectLog(),
 		openBuf:         make([]byte, 0, 2048),
 	}
+	n.src, _ = tr.(sourceTransport)
 	if _, err := io.ReadFull(cfg.Rand, n.challenge[:]); err != nil {
 		return nil, fmt.Errorf("protocol: challenge: %w", err)
 	}
@@ -491,16 +512,19 @@ func (n *Node) Run(ctx context.Context) error {
 			return fmt.Errorf("protocol: transport: %w", err)
 		case m := <-n.in:
 			n.now = n.cfg.Now()
-			n.handle(m)
+			n.handleIn(m)
 			for i := 0; i < inQueueMessages; i++ { // drain what is queued
 				select {
 				case m = <-n.in:
-					n.handle(m)
+					n.handleIn(m)
 					continue
 				default:
 				}
 				break
 			}
+		case <-n.refused.pending:
+			n.now = n.cfg.Now()
+			n.reportRefusals(n.now)
 		case f := <-n.commands:
 			n.now = n.cfg.Now()
 			f()
@@ -522,23 +546,41 @@ func (n *Node) Run(ctx context.Context) error {
 			n.pump()
 			n.flush()
 		}
+		n.reportRefusals(n.now)
 		n.publishStatus()
 	}
 }
 
 func (n *Node) close() {
+	n.rejects.flush(n.now, true, n.emit)
 	if n.sess != nil {
 		n.emitSession(SessionClosed, n.sess)
 	}
 }
 
+// readLoop moves received messages to the loop. The queue is bounded in
+// bytes (inQueueBytes): while it is full the reader does not call Recv, so
+// the transport stops reading and TCP pushes back on the sender.
 func (n *Node) readLoop(ctx context.Context, errc chan<- error) {
 	for {
-		m, err := n.tr.Recv(ctx)
+		var m inMsg
+		var err error
+		if n.src != nil {
+			m.b, m.src, err = n.src.RecvFrom(ctx)
+		} else {
+			m.b, err = n.tr.Recv(ctx)
+		}
 		if err != nil {
+			if r, ok := isRefused(err); ok {
+				n.refused.add(r)
+				continue
+			}
 			if ctx.Err() == nil {
 				errc <- err
 			}
+			return
+		}
+		if err := n.inBudget.acquire(ctx, len(m.b)); err != nil {
 			return
 		}
 		select {
@@ -549,6 +591,26 @@ func (n *Node) readLoop(ctx context.Context, errc chan<- error) {
 	}
 }
 
+// handleIn handles one received message, gives its bytes back to the
+// queue budget, and tells the transport when it authenticated the
+// connection it came from.
+func (n *Node) handleIn(m inMsg) {
+	n.handle(m.b)
+	n.inBudget.release(len(m.b))
+	if m.src != 0 && m.src != n.markedSrc && n.src != nil && n.verdict == VerdictAccepted && len(m.b) >= 2 && authenticates(m.b[1]) {
+		n.src.MarkAuthenticated(m.src)
+		n.markedSrc = m.src
+	}
+}
+
+// authenticates reports whether an accepted message of type t proves its
+// sender: a session record opened under the session key, or a handshake
+// message that passed the cookie (only a host that sees our traffic knows
+// it) and its signature or MAC.
+func authenticates(t byte) bool {
+	return IsRecordType(t) || t == TypeHello || t == TypeKeyTransport || t == TypeAck
+}
+
 func (n *Node) writeLoop(ctx context.Context) {
 	for {
 		select {
@@ -556,6 +618,7 @@ func (n *Node) writeLoop(ctx context.Context) {
 			return
 		case b := <-n.out:
 			n.sendBatch(ctx, b)
+			n.outBudget.release(batchBytes(b))
 			n.signal()
 		}
 	}
@@ -619,25 +682,43 @@ func (n *Node) queueAs(m []byte, verdict string) {
 	}
 }
 
-// flush hands the batch to the writer. If the writer is backed up the batch
-// is dropped: everything in it is either resent (chat) or periodic.
+// flush hands the batch to the writer. If the writer is backed up (in
+// batches or in bytes, outQueueBytes) the batch is dropped: everything in
+// it is either resent (chat) or periodic.
 func (n *Node) flush() {
 	if len(n.batch) == 0 {
 		return
 	}
-	select {
-	case n.out <- n.batch:
-	default:
+	if n.outBudget.tryAcquire(n.batchBytes) {
+		select {
+		case n.out <- n.batch:
+		default:
+			n.outBudget.release(n.batchBytes)
+		}
 	}
 	n.batch, n.batchBytes = nil, 0
 }
 
-func (n *Node) writerHasRoom() bool { return len(n.out) < outQueueBatches/2 }
+func (n *Node) writerHasRoom() bool {
+	return len(n.out) < outQueueBatches/2 && n.outBudget.below(0.5)
+}
 
 // reject reports refused peer input. State did not change.
 func (n *Node) reject(err error, seq uint32, hasSeq bool) {
+	var pe *pinError
+	if errors.As(err, &pe) && !errors.Is(err, ErrKeyChanged) {
+		// Key pinning failed here (known_peers could not be read or
+		// written, e.g. a full disk): not something the peer did, so an
+		// error saying what failed, not a rejection.
+		n.ignore()
+		n.emit(ErrorEvent{Err: pe.err})
+		return
+	}
 	n.verdict = Reason(err)
-	n.emit(RejectedEvent{Reason: n.verdict, Seq: seq, HasSeq: hasSeq, Detail: err.Error()})
+	// Reports are bounded: see rejectLog.
+	if ev, ok := n.rejects.add(RejectedEvent{Reason: n.verdict, Seq: seq, HasSeq: hasSeq, Detail: err.Error()}, n.now); ok {
+		n.emit(ev)
+	}
 }
 
 // ignore marks the message being handled as dropped without a rejection:
@@ -733,6 +814,12 @@ func (n *Node) handleMsg(m []byte) {
 			n.reject(err, 0, false)
 			return
 		}
+		// Anyone can send a plain ping, and the answer goes to the peer:
+		// answers are rate-limited so a flood is not reflected onto it.
+		if !n.pongBudget.allow(n.now) {
+			n.ignore()
+			return
+		}
 		n.queue(AppendPlainPing(nil, TypePlainPong, id))
 		n.kickHandshake()
 	case TypePlainPong:
@@ -762,6 +849,7 @@ func (n *Node) checkTimers() {
 		} else {
 			// A second handshake while a session is up stalled: it was not
 			// the peer's (a replayed public key) or the peer will retry.
+			n.retire()
 			n.init, n.resp, n.pendingSess, n.attempt = nil, nil, nil, time.Time{}
 		}
 	} else if n.sess == nil && n.attempt.IsZero() {
@@ -770,4 +858,6 @@ func (n *Node) checkTimers() {
 	if n.sess != nil && n.live.state == LiveLive {
 		n.resend(maxResendPerTick)
 	}
+	n.retryProof()
+	n.rejects.flush(n.now, false, n.emit)
 }

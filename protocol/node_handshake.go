@@ -45,6 +45,7 @@ func (n *Node) sendPublicKeyEcho(replyRequested bool, echo [ChallengeSize]byte) 
 // startHandshake (re)starts an attempt: our public key with a reply
 // request, and, if we are A towards a known peer, a fresh hello.
 func (n *Node) startHandshake() {
+	n.retire()
 	n.init, n.resp, n.pendingSess = nil, nil, nil
 	n.attempt, n.progress = n.now, n.now
 	n.countAttempt()
@@ -58,11 +59,20 @@ func (n *Node) sendHelloA() {
 	if !n.signBudget.allow(n.now) {
 		return // the step timer retries
 	}
-	init, hello, err := NewInitiator(n.cfg.Identity, n.peer, n.cfg.Rand, n.now, n.cfg.Window)
+	// Hello timestamps strictly increase: the peer refuses a hello not
+	// newer than the last it accepted (a replay), and two hellos sent in
+	// one loop turn would otherwise carry the same time.
+	ts := n.now
+	if !ts.After(n.lastOwnHello) {
+		ts = n.lastOwnHello.Add(time.Nanosecond)
+	}
+	init, hello, err := NewInitiator(n.cfg.Identity, n.peer, n.cfg.Rand, ts, n.cfg.Window)
 	if err != nil {
 		n.emit(ErrorEvent{Err: err})
 		return
 	}
+	n.retire()
+	n.lastOwnHello = ts
 	n.init, n.resp, n.pendingSess = init, nil, nil
 	n.attempt, n.progress = n.now, n.now
 	n.countAttempt()
@@ -109,9 +119,19 @@ func (n *Node) handlePublicKey(m []byte) {
 			candidate = true
 		}
 	}
+	// The candidate's challenge (the cookie of our hellos and key
+	// transports) changes only through a message that proves its sender
+	// gets what we send: one that echoes our challenge. Anyone can send the
+	// peer's public key (it travels in clear), so a public key that does not
+	// echo ours leaves a reachable candidate's challenge and reachability as
+	// they are; before reachability is proven there is nothing to protect.
+	changed := false
 	if candidate {
 		n.attemptAnswered = true // the peer (or what claims to be) answers
-		n.peerChallenge = msg.Challenge
+		if echoed || !n.reachable {
+			changed = n.reachable && n.peerChallenge != msg.Challenge
+			n.peerChallenge = msg.Challenge
+		}
 		if echoed {
 			n.reachable = true
 		}
@@ -122,16 +142,30 @@ func (n *Node) handlePublicKey(m []byte) {
 	// Answer with our challenge, echoing the sender's, even when it is not
 	// the candidate: that is how a peer with a new key (or a new process)
 	// gets the challenge it must echo. Replies go to our sub port, so only a
-	// reachable host ever sees them, and they are rate-limited.
-	// The reachable candidate has a budget of its own, so requests from
-	// elsewhere (a flood) cannot starve it.
+	// reachable host ever sees them, and they are rate-limited. A message
+	// that echoed our challenge has a budget of its own, so requests from
+	// elsewhere (a flood) cannot starve the peer. The reply asks for a
+	// reply only if we still need the sender's echo: it did not echo our
+	// challenge, and its key is not our reachable candidate or its
+	// challenge is not the one we hold. So no loops, and a copy of the
+	// peer's key cannot make the peer and us bounce requests (and hellos).
+	proven := candidate && echoed
+	needEcho := !proven && (!candidate || !n.reachable || msg.Challenge != n.peerChallenge)
+	switch {
+	case proven:
+		n.proofAsked = time.Time{}
+	case candidate && n.reachable && msg.Challenge != n.peerChallenge:
+		// Probably the peer restarted (same key, new challenge); our answer
+		// may be lost while our transport redials it: retryProof repeats it.
+		n.proofAsked, n.proofEcho = n.now, msg.Challenge
+	}
 	budget := n.replyBudget
-	if candidate && n.reachable {
+	if proven {
 		budget = n.peerReplyBudget
 	}
 	switch {
 	case msg.ReplyRequested && budget.allow(n.now):
-		n.sendPublicKeyEcho(!(candidate && n.reachable), msg.Challenge)
+		n.sendPublicKeyEcho(needEcho, msg.Challenge)
 	case candidate && !n.reachable && budget.allow(n.now):
 		n.sendPublicKey(true) // ask for an echo of our challenge
 	}
@@ -141,11 +175,21 @@ func (n *Node) handlePublicKey(m []byte) {
 	if !n.reachable || !n.isInitiator(fp) {
 		return // B waits for A's hello; nobody signs for an unreachable key
 	}
-	// A peer asking for our key is (re)starting its handshake: it did not
-	// get our last hello, so send a fresh one (the sign budget bounds this).
-	// Otherwise a hello is sent only if no attempt is under way.
+	if !echoed && n.init != nil {
+		return // unproven: it cannot make us sign again (we asked for an echo)
+	}
+	// A peer that proved it gets our traffic and asks for our key, or that
+	// runs a new process (a new challenge), is (re)starting its handshake:
+	// it did not get our last hello, so send a fresh one (the sign budget
+	// bounds this). Otherwise a hello is sent only if no attempt is under way.
 	fresh := n.init != nil && n.now.Sub(n.attempt) < n.cfg.StepTimeout
-	if !msg.ReplyRequested && (fresh || n.sess != nil) {
+	if !(echoed && msg.ReplyRequested) && !changed && (fresh || n.sess != nil) {
+		return
+	}
+	if !changed && n.init != nil && n.init.state == 0 && n.now.Sub(n.lastOwnHello) < n.cfg.StepTimeout/4 {
+		// Our hello is younger than a retry could be: the request crossed
+		// it (several often arrive together). Another hello would only
+		// cross this one.
 		return
 	}
 	n.sendHelloA()
@@ -200,6 +244,7 @@ func (n *Node) handleHello(m []byte) {
 	}
 	n.lastHelloTS[peerFP] = h.Timestamp
 	n.verified = n.now
+	n.retire()
 	n.resp, n.init, n.pendingSess = resp, nil, nil
 	n.attempt, n.progress = n.now, n.now
 	n.countAttempt()
@@ -231,11 +276,19 @@ func (n *Node) dropBlockedPeer() {
 
 func (n *Node) handleHelloB(m []byte) {
 	if n.init == nil || n.init.state != 0 {
+		if n.staleHelloB(m) {
+			n.ignore()
+			return
+		}
 		n.reject(fmt.Errorf("%w: hello without our hello", ErrUnexpected), 0, false)
 		return
 	}
 	kt, err := n.init.HandleHello(m, n.now, n.pin)
 	if err != nil {
+		if errors.Is(err, ErrBadSignature) && n.staleHelloB(m) {
+			n.ignore()
+			return
+		}
 		n.reject(err, 0, false)
 		step := StepVerify
 		if !IsPinError(err) && !errors.Is(err, ErrBadSignature) && !errors.Is(err, ErrStale) &&
@@ -257,11 +310,19 @@ func (n *Node) handleHelloB(m []byte) {
 
 func (n *Node) handleKeyTransport(m []byte) {
 	if n.resp == nil || n.resp.done {
+		if n.staleKeyTransport(m) {
+			n.ignore()
+			return
+		}
 		n.reject(fmt.Errorf("%w: key transport without hello", ErrUnexpected), 0, false)
 		return
 	}
 	ack, res, err := n.resp.HandleKeyTransport(m, n.now)
 	if err != nil {
+		if errors.Is(err, ErrBadSignature) && n.staleKeyTransport(m) {
+			n.ignore()
+			return
+		}
 		n.reject(err, 0, false)
 		n.handshakeEvent(StepKeyTransport, err)
 		return
@@ -274,11 +335,19 @@ func (n *Node) handleKeyTransport(m []byte) {
 
 func (n *Node) handleAck(m []byte) {
 	if n.init == nil || n.init.state != 1 {
+		if n.staleAck(m) {
+			n.ignore()
+			return
+		}
 		n.reject(fmt.Errorf("%w: ack without key transport", ErrUnexpected), 0, false)
 		return
 	}
 	res, err := n.init.HandleAck(m, n.now)
 	if err != nil {
+		if errors.Is(err, ErrTampered) && n.staleAck(m) {
+			n.ignore()
+			return
+		}
 		n.reject(err, 0, false)
 		n.handshakeEvent(StepAck, err)
 		return
@@ -313,6 +382,7 @@ func (n *Node) establish(s *Session) {
 	if n.sess != nil {
 		n.prevSess, n.prevUntil = n.sess, n.now.Add(prevSessionGrace)
 	}
+	n.retire()
 	n.sess, n.pendingSess, n.init, n.resp = s, nil, nil, nil
 	n.handshakeEvent(StepConfirm, nil)
 	n.attempt = time.Time{}
@@ -392,4 +462,91 @@ func (n *Node) stepDone(step int) {
 func (n *Node) resetAttempts() {
 	n.attempts, n.attemptCounted, n.attemptStep, n.attemptAnswered = 0, time.Time{}, 0, false
 	n.firstAttempt, n.answeredRuns, n.stallReported = time.Time{}, 0, false
+}
+
+// retired is a handshake attempt replaced by a newer one, kept a short
+// while (staleFor) to recognise messages still in flight for it.
+type retired[T any] struct {
+	h  T
+	at time.Time
+}
+
+// keptAttempts is how many replaced attempts per role are remembered.
+const keptAttempts = 4
+
+// staleFor is how long a replaced attempt is remembered: the timestamp
+// window (what is older fails its timestamp anyway), at least two step
+// timeouts. Age is not what makes a message harmless (only we and the peer
+// can produce one that authenticates under our attempt); the bound only
+// frees the memory.
+func (n *Node) staleFor() time.Duration { return max(n.cfg.Window, 2*n.cfg.StepTimeout) }
+
+// retire remembers the current attempt before it is replaced.
+func (n *Node) retire() {
+	if n.init != nil {
+		copy(n.oldInits[1:], n.oldInits[:keptAttempts-1])
+		n.oldInits[0] = retired[*Initiator]{n.init, n.now}
+	}
+	if n.resp != nil {
+		copy(n.oldResps[1:], n.oldResps[:keptAttempts-1])
+		n.oldResps[0] = retired[*Responder]{n.resp, n.now}
+	}
+}
+
+// staleHelloB reports whether m is B's hello answering one of our own
+// hellos, the current one (answered twice) or a recently replaced one:
+// a crossing retry, not an attack. Bounded by the verify budget.
+func (n *Node) staleHelloB(m []byte) bool {
+	if n.init.AnswersHello(m, n.now) {
+		return true
+	}
+	for _, o := range n.oldInits {
+		if o.h != nil && n.now.Sub(o.at) < n.staleFor() && o.h.AnswersHello(m, n.now) {
+			return true
+		}
+	}
+	return false
+}
+
+// staleKeyTransport reports whether m is A's key transport for one of our
+// recently replaced (or completed) responder attempts.
+func (n *Node) staleKeyTransport(m []byte) bool {
+	for _, o := range n.oldResps {
+		if o.h != nil && n.now.Sub(o.at) < n.staleFor() && o.h.AnswersHello(m) {
+			return true
+		}
+	}
+	return false
+}
+
+// staleAck reports whether m is B's ack for one of our recently replaced
+// (or completed) key transports. A MAC check: no RSA work.
+func (n *Node) staleAck(m []byte) bool {
+	for _, o := range n.oldInits {
+		if o.h != nil && n.now.Sub(o.at) < n.staleFor() && o.h.AnswersKeyTransport(m) {
+			return true
+		}
+	}
+	return false
+}
+
+// retryProof repeats, every step tick for up to two step timeouts, our
+// answer to an unproven new challenge of the reachable candidate (the peer
+// restarted, most likely): the first answer is often lost while the
+// transport reconnects, and the peer would otherwise retry only after its
+// step timeout. The answer requests a reply; any of ours carries our
+// challenge, which the peer echoes to prove itself. Rate-limited like every
+// public-key reply, so a flood of copies of the peer's key costs one
+// message a tick.
+func (n *Node) retryProof() {
+	if n.proofAsked.IsZero() {
+		return
+	}
+	if n.now.Sub(n.proofAsked) > 2*n.cfg.StepTimeout || !n.reachable {
+		n.proofAsked = time.Time{}
+		return
+	}
+	if n.replyBudget.allow(n.now) {
+		n.sendPublicKeyEcho(true, n.proofEcho)
+	}
 }

@@ -7,6 +7,8 @@ import (
 	"encoding/binary"
 	"errors"
 	"time"
+
+	"duet/crypto"
 )
 
 func (n *Node) handleRecord(m []byte) {
@@ -48,7 +50,7 @@ func (n *Node) handleRecord(m []byte) {
 		n.emit(GapEvent{Missing: o.Gap})
 	}
 	if o.Rekeyed {
-		n.emitSession(SessionRekeyed, s)
+		n.emitRekeyed(s, DirectionReceive)
 	}
 	switch h.Type {
 	case TypeChat:
@@ -131,7 +133,7 @@ func (n *Node) rekey() error {
 	}
 	n.lastRecord = rec
 	n.queue(rec)
-	n.emitSession(SessionRekeyed, n.sess)
+	n.emitRekeyed(n.sess, DirectionSend)
 	return nil
 }
 
@@ -153,4 +155,10 @@ func (n *Node) gotPong(id uint64, authenticated bool) {
 	if n.live.pong(id, authenticated, n.now) {
 		n.emit(n.live.event())
 	}
+}
+
+// emitRekeyed reports a key epoch change in one direction of s.
+func (n *Node) emitRekeyed(s *Session, dir string) {
+	fp := s.PeerKey().Fingerprint()
+	n.emit(SessionEvent{State: SessionRekeyed, PeerFingerprint: fp.String(), SafetyNumber: crypto.SafetyNumber(n.self, fp), Direction: dir})
 }

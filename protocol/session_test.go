@@ -190,13 +190,21 @@ func TestSessionRejections(t *testing.T) {
 			return append(r, make([]byte, MaxMessageSize+1-len(r))...), testNow
 		}, ErrTooLarge},
 		{"chat text too large", SessionConfig{}, func(t *testing.T, a, b *Session) ([]byte, time.Time) {
+			// Payload shape (step 7): malformed, not the step-1 size limit.
 			p := AppendChat(nil, &Chat{ID: 1, Text: string(bytes.Repeat([]byte{'x'}, MaxTextSize+1))})
 			r, _, err := a.Seal(nil, TypeChat, p, testNow)
 			if err != nil {
 				t.Fatal(err)
 			}
 			return r, testNow
-		}, ErrTooLarge},
+		}, ErrMalformed},
+		{"chat id 0", SessionConfig{}, func(t *testing.T, a, b *Session) ([]byte, time.Time) {
+			r, _, err := a.Seal(nil, TypeChat, AppendChat(nil, &Chat{ID: 0, Text: "zero"}), testNow)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return r, testNow
+		}, ErrMalformed},
 		{"authenticated bad payload", SessionConfig{}, func(t *testing.T, a, b *Session) ([]byte, time.Time) {
 			r, _, err := a.Seal(nil, TypePing, []byte{1, 2, 3}, testNow)
 			if err != nil {

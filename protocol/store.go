@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"syscall"
 	"unicode/utf8"
 )
 
@@ -70,14 +71,14 @@ func OpenFileStore(path string) (*FileStore, error) {
 		return nil, fmt.Errorf("protocol: store: %w", err)
 	}
 	s := &FileStore{path: path, outbox: map[uint64]Chat{}, seenSet: map[uint64]struct{}{}, showing: map[uint64]struct{}{}}
-	if f, err := os.Open(path); err == nil {
+	if f, err := openRegularFile(path); err == nil {
 		err = s.replay(bufio.NewReader(f))
 		f.Close()
 		if err != nil {
 			return nil, fmt.Errorf("protocol: store %s: %w", path, err)
 		}
 	} else if !errors.Is(err, os.ErrNotExist) {
-		return nil, fmt.Errorf("protocol: store: %w", err)
+		return nil, fmt.Errorf("protocol: delivery log %s: %w", path, err)
 	}
 	if err := s.compact(); err != nil {
 		return nil, err
@@ -175,8 +176,8 @@ func (s *FileStore) compact() error {
 		buf = appendIDEntry(buf, 'P', id)
 	}
 	tmp := s.path + ".tmp"
-	if err := os.WriteFile(tmp, buf, 0o600); err != nil {
-		return fmt.Errorf("protocol: store: %w", err)
+	if err := writeNewRegular(tmp, buf); err != nil {
+		return fmt.Errorf("protocol: delivery log %s: %w", tmp, err)
 	}
 	if err := os.Rename(tmp, s.path); err != nil {
 		return fmt.Errorf("protocol: store: %w", err)
@@ -287,4 +288,64 @@ func (s *FileStore) Close() error {
 	err := s.f.Close()
 	s.f = nil
 	return err
+}
+
+// errNotRegular reports a delivery-log path that is not a regular file.
+var errNotRegular = errors.New("not a regular file")
+
+// openRegularFile opens path for reading only if it is a regular file: it
+// is checked with Stat first (a device is not even opened), opened with
+// O_NONBLOCK (a FIFO cannot block the open) and checked again on the
+// descriptor. Anything else is an error wrapping errNotRegular.
+func openRegularFile(path string) (*os.File, error) {
+	if st, err := os.Stat(path); err == nil && !st.Mode().IsRegular() {
+		return nil, fmt.Errorf("%w: it is %s", errNotRegular, fileKind(st.Mode()))
+	}
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
+	if err != nil {
+		return nil, err
+	}
+	if st, err := f.Stat(); err != nil || !st.Mode().IsRegular() {
+		f.Close()
+		if err == nil {
+			err = fmt.Errorf("%w: it is %s", errNotRegular, fileKind(st.Mode()))
+		}
+		return nil, err
+	}
+	return f, nil
+}
+
+// writeNewRegular writes data to a fresh file at path (mode 0600): whatever
+// was at path is removed first, and the file is created with O_EXCL, so a
+// FIFO or a symlink planted there is never opened.
+func writeNewRegular(path string, data []byte) error {
+	if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return err
+	}
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return err
+	}
+	_, err = f.Write(data)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+// fileKind names a non-regular file mode for error messages.
+func fileKind(m os.FileMode) string {
+	switch {
+	case m&os.ModeNamedPipe != 0:
+		return "a named pipe (FIFO)"
+	case m&os.ModeSocket != 0:
+		return "a socket"
+	case m&os.ModeCharDevice != 0:
+		return "a character device"
+	case m&os.ModeDevice != 0:
+		return "a block device"
+	case m.IsDir():
+		return "a directory"
+	}
+	return "a special file"
 }

@@ -8,6 +8,8 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -257,5 +259,55 @@ func TestNodeFlagsInterruptedMessage(t *testing.T) {
 	}
 	if len(st.Interrupted()) != 0 {
 		t.Fatalf("still interrupted after being shown: %v", st.Interrupted())
+	}
+}
+
+// TestDefectFileStoreNotRegular: a FIFO (or directory, socket, device) at
+// the delivery-log path, or at its ".tmp" sibling, is an error naming the
+// path, never a hang.
+func TestDefectFileStoreNotRegular(t *testing.T) {
+	dir := t.TempDir()
+	fifo := filepath.Join(dir, "fifo.log")
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	sub := filepath.Join(dir, "dir.log")
+	if err := os.Mkdir(sub, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	tmpFifo := filepath.Join(dir, "tmpfifo.log")
+	if err := syscall.Mkfifo(tmpFifo+".tmp", 0o600); err != nil {
+		t.Fatal(err)
+	}
+	open := func(path string) error {
+		done := make(chan error, 1)
+		go func() {
+			s, err := OpenFileStore(path)
+			if err == nil {
+				s.Close()
+			}
+			done <- err
+		}()
+		select {
+		case err := <-done:
+			return err
+		case <-time.After(10 * time.Second):
+			t.Fatalf("OpenFileStore(%s) blocked", path)
+			return nil
+		}
+	}
+	for _, path := range []string{fifo, sub, "/dev/null"} {
+		err := open(path)
+		if err == nil || !errors.Is(err, errNotRegular) || !strings.Contains(err.Error(), path) {
+			t.Errorf("OpenFileStore(%s): %v, want a not-a-regular-file error naming the path", path, err)
+		}
+		t.Logf("%v", err)
+	}
+	// A FIFO at the temporary file is replaced, never opened.
+	if err := open(tmpFifo); err != nil {
+		t.Errorf("OpenFileStore with a FIFO at .tmp: %v", err)
+	}
+	if st, err := os.Stat(tmpFifo); err != nil || !st.Mode().IsRegular() {
+		t.Errorf("delivery log after compaction: %v %v", st, err)
 	}
 }

@@ -134,7 +134,7 @@ func generateHandshakeVector(t *testing.T, pemA, pemB string) *handshakeVector {
 	copy(ca[:], v.ChallengeA)
 	copy(cb[:], v.ChallengeB)
 	v.PublicKeyA = AppendPublicKey(nil, PublicKeyMsg{ReplyRequested: true, Challenge: ca, DER: idA.Public().DER()})
-	v.PublicKeyB = AppendPublicKey(nil, PublicKeyMsg{Challenge: cb, Echo: ca, DER: idB.Public().DER()})
+	v.PublicKeyB = AppendPublicKey(nil, PublicKeyMsg{ReplyRequested: true, Challenge: cb, Echo: ca, DER: idB.Public().DER()})
 
 	init, helloA, err := NewInitiator(idA, idB.Public(), ra, now, DefaultWindow)
 	if err != nil {
@@ -299,6 +299,12 @@ func checkHandshakeVector(t *testing.T, v *handshakeVector) {
 	eq("challenge A", v.PublicKeyA[3:11], v.ChallengeA)
 	eq("challenge B", v.PublicKeyB[3:11], v.ChallengeB)
 	eq("B echoes A", v.PublicKeyB[11:19], v.ChallengeA)
+	// Flags (section 4.1): A's is its first public key, sent at start with
+	// REPLY_REQUESTED; B's answers it, echoing A's challenge, and since A's
+	// did not echo B's challenge (B has no proof A gets its traffic) B asks
+	// for a reply too: both 0x01.
+	eq("public key msg A flags", v.PublicKeyA[2:3], []byte{0x01})
+	eq("public key msg B flags", v.PublicKeyB[2:3], []byte{0x01})
 	eq("hello A cookie", v.HelloA[3:11], v.ChallengeB)
 	eq("hello B cookie", v.HelloB[3:11], v.ChallengeA)
 	eq("key transport cookie", v.KeyTransport[2:10], v.ChallengeB)

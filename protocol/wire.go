@@ -334,9 +334,14 @@ func checkChat(p []byte) error {
 	if len(p) < ChatHeaderSize {
 		return fmt.Errorf("%w: chat payload of %d bytes", ErrMalformed, len(p))
 	}
+	if binary.BigEndian.Uint64(p) == 0 {
+		return fmt.Errorf("%w: chat id 0", ErrMalformed) // ids are never 0 (section 8)
+	}
 	text := p[ChatHeaderSize:]
 	if len(text) > MaxTextSize {
-		return fmt.Errorf("%w: chat text of %d bytes", ErrTooLarge, len(text))
+		// A payload-shape failure (section 8, step 7), not the step-1 size
+		// limit: the record itself is well within 1 MiB.
+		return fmt.Errorf("%w: chat text of %d bytes, at most %d", ErrMalformed, len(text), MaxTextSize)
 	}
 	if !utf8.Valid(text) {
 		return fmt.Errorf("%w: chat text is not UTF-8", ErrMalformed)

@@ -122,7 +122,7 @@ func TestWireRoundTrips(t *testing.T) {
 		}
 	})
 	t.Run("chat", func(t *testing.T) {
-		for _, c := range []Chat{{}, {ID: 1, SentAt: -1, Text: "héllo, 世界"}, {ID: math.MaxUint64, SentAt: math.MaxInt64, Text: string(bytes.Repeat([]byte("a"), MaxTextSize))}} {
+		for _, c := range []Chat{{ID: 7}, {ID: 1, SentAt: -1, Text: "héllo, 世界"}, {ID: math.MaxUint64, SentAt: math.MaxInt64, Text: string(bytes.Repeat([]byte("a"), MaxTextSize))}} {
 			got, err := ParseChat(AppendChat(nil, &c))
 			if err != nil || got != c {
 				t.Fatalf("%d bytes: %v", len(c.Text), err)
@@ -233,9 +233,10 @@ func TestWirePayloadRejections(t *testing.T) {
 		want error
 	}{
 		{"chat text too large", func() error {
-			_, err := ParseChat(AppendChat(nil, &Chat{Text: string(make([]byte, MaxTextSize+1))}))
+			_, err := ParseChat(AppendChat(nil, &Chat{ID: 1, Text: string(make([]byte, MaxTextSize+1))}))
 			return err
-		}(), ErrTooLarge},
+		}(), ErrMalformed},
+		{"chat id 0", func() error { _, err := ParseChat(AppendChat(nil, &Chat{ID: 0, Text: "x"})); return err }(), ErrMalformed},
 		{"chat invalid UTF-8", func() error { _, err := ParseChat(append(make([]byte, ChatHeaderSize), 0xff, 0xfe)); return err }(), ErrMalformed},
 		{"chat truncated UTF-8", func() error { _, err := ParseChat(append(make([]byte, ChatHeaderSize), "世"[:2]...)); return err }(), ErrMalformed},
 		{"receipt too many ids", func() error { _, err := ParseReceipt(nil, make([]byte, 8*(MaxReceiptIDs+1))); return err }(), ErrMalformed},
@@ -252,7 +253,7 @@ func TestWirePayloadRejections(t *testing.T) {
 	for _, c := range []struct {
 		typ byte
 		p   []byte
-	}{{TypeConfirm, make([]byte, HashSize)}, {TypeRekey, nil}, {TypePing, make([]byte, 8)}, {TypeReceipt, make([]byte, 8)}, {TypeChat, make([]byte, ChatHeaderSize)}} {
+	}{{TypeConfirm, make([]byte, HashSize)}, {TypeRekey, nil}, {TypePing, make([]byte, 8)}, {TypeReceipt, make([]byte, 8)}, {TypeChat, append([]byte{0, 0, 0, 0, 0, 0, 0, 1}, make([]byte, ChatHeaderSize-8)...)}} {
 		if err := checkRecordPayload(c.typ, c.p); err != nil {
 			t.Errorf("type %x valid payload: %v", c.typ, err)
 		}

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"duet/protocol"
+	"duet/ui/termsafe"
 )
 
 // TimeFormat is the format of every timestamp in headless output: RFC 3339,
@@ -56,7 +57,8 @@ func NewHeadless(w io.Writer) *Headless {
 
 func (h *Headless) stamp() string { return h.now().UTC().Format(TimeFormat) }
 
-// encode marshals v as one JSON line, without HTML escaping.
+// encode marshals v as one JSON line, without HTML escaping, with every
+// character termsafe escapes written as a \u escape.
 func (h *Headless) encode(v any) []byte {
 	var b bytes.Buffer
 	enc := json.NewEncoder(&b)
@@ -67,7 +69,9 @@ func (h *Headless) encode(v any) []byte {
 		b.Reset()
 		_ = enc.Encode(map[string]string{"event": "error", "time": h.stamp(), "error": "ui: encode: " + err.Error()})
 	}
-	return b.Bytes()
+	// encoding/json leaves DEL, C1 controls, bidi and invisible format
+	// characters raw: escape them too (the text round-trips unchanged).
+	return termsafe.EscapeJSON(b.Bytes())
 }
 
 // Emit writes ev as one JSON line. It is safe for concurrent use. Only a
@@ -162,7 +166,9 @@ func (h *Headless) marshalEvent(ev protocol.Event) any {
 			State           string `json:"state"`
 			PeerFingerprint string `json:"peer_fingerprint"`
 			SafetyNumber    string `json:"safety_number"`
-		}{name, t, string(e.State), e.PeerFingerprint, e.SafetyNumber}
+			// Only for rekeyed: "send" (ours) or "receive" (the peer's).
+			Direction string `json:"direction,omitempty"`
+		}{name, t, string(e.State), e.PeerFingerprint, e.SafetyNumber, e.Direction}
 	case protocol.MessageEvent:
 		return struct {
 			Event  string `json:"event"`
@@ -200,13 +206,18 @@ func (h *Headless) marshalEvent(ev protocol.Event) any {
 			s := e.Seq
 			seq = &s
 		}
+		count := e.Count // only present when the event stands for several
+		if count <= 1 {
+			count = 0
+		}
 		return struct {
 			Event  string  `json:"event"`
 			Time   string  `json:"time"`
 			Reason string  `json:"reason"`
 			Seq    *uint32 `json:"seq,omitempty"`
 			Detail string  `json:"detail"`
-		}{name, t, e.Reason, seq, e.Detail}
+			Count  int     `json:"count,omitempty"`
+		}{name, t, e.Reason, seq, e.Detail, count}
 	case protocol.ErrorEvent:
 		return struct {
 			Event string `json:"event"`

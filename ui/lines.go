@@ -224,6 +224,15 @@ func (l *Lines) Emit(ev protocol.Event) {
 		case protocol.SessionPeerLeft:
 			l.setSessionUp(false)
 			l.put("* %s left (it quit)", Sanitize(l.peerName))
+		case protocol.SessionRekeyed:
+			switch e.Direction {
+			case protocol.DirectionReceive:
+				l.put("* session rekeyed (the peer's direction)")
+			case protocol.DirectionSend:
+				l.put("* session rekeyed (our direction)")
+			default:
+				l.put("* session rekeyed")
+			}
 		default:
 			if e.State == protocol.SessionClosed {
 				l.setSessionUp(false)
@@ -280,8 +289,17 @@ func (l *Lines) Emit(ev protocol.Event) {
 			return // the same changed key again (its detail names both keys)
 		}
 		s := "! rejected " + Sanitize(e.Reason)
+		if e.Count > 1 {
+			s += fmt.Sprintf(" x%d in the last second(s)", e.Count)
+		}
 		if e.HasSeq {
+			if e.Count > 1 {
+				s += " (last"
+			}
 			s += fmt.Sprintf(" seq %d", e.Seq)
+			if e.Count > 1 {
+				s += ")"
+			}
 		}
 		l.put("%s: %s", s, Sanitize(plainReason(e.Reason)))
 	case protocol.ErrorEvent:

@@ -38,6 +38,10 @@ func TestLinesFormat(t *testing.T) {
 	l.Emit(protocol.RejectedEvent{Reason: "replay", Seq: 7, HasSeq: true})
 	l.Emit(protocol.RejectedEvent{Reason: "malformed", Detail: "short record"})
 	l.Emit(protocol.SessionEvent{State: protocol.SessionRekeyed})
+	l.Emit(protocol.RejectedEvent{Reason: "malformed", Detail: "short record", Count: 15230})
+	l.Emit(protocol.RejectedEvent{Reason: "replay", Seq: 9, HasSeq: true, Count: 3})
+	l.Emit(protocol.SessionEvent{State: protocol.SessionRekeyed, Direction: protocol.DirectionSend})
+	l.Emit(protocol.SessionEvent{State: protocol.SessionRekeyed, Direction: protocol.DirectionReceive})
 	l.Emit(protocol.ErrorEvent{Err: errors.New("boom")})
 	l.Emit(protocol.LiveEvent{State: protocol.LiveDown})
 	l.Close()
@@ -60,6 +64,10 @@ func TestLinesFormat(t *testing.T) {
 ! rejected replay seq 7: a copy of a record already received
 ! rejected malformed: it was not a well-formed message
 * session rekeyed
+! rejected malformed x15230 in the last second(s): it was not a well-formed message
+! rejected replay x3 in the last second(s) (last seq 9): a copy of a record already received
+* session rekeyed (our direction)
+* session rekeyed (the peer's direction)
 ! error: boom
 * peer is down
 `

@@ -1,0 +1,68 @@
+package net
+
+// Checks of the peer's address made once at start, before anything is
+// bound or dialled.
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	stdnet "net"
+	"net/netip"
+	"strings"
+	"time"
+)
+
+// ResolveTimeout bounds the look-up of the peer's host at start.
+const ResolveTimeout = 15 * time.Second
+
+// ResolveHost returns the addresses of host: an IP literal as it is,
+// else the resolver's answer, which must not be empty.
+func ResolveHost(host string) ([]netip.Addr, error) {
+	if a, err := netip.ParseAddr(strings.Trim(host, "[]")); err == nil {
+		return []netip.Addr{a.Unmap()}, nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), ResolveTimeout)
+	defer cancel()
+	addrs, err := stdnet.DefaultResolver.LookupNetIP(ctx, "ip", host)
+	if err != nil {
+		var dnsErr *stdnet.DNSError
+		if errors.As(err, &dnsErr) && dnsErr.IsNotFound {
+			return nil, errors.New("no such host (the name does not resolve)")
+		}
+		return nil, fmt.Errorf("cannot resolve the name: %v", err)
+	}
+	if len(addrs) == 0 {
+		return nil, errors.New("cannot resolve the name: no address")
+	}
+	for i := range addrs {
+		addrs[i] = addrs[i].Unmap()
+	}
+	return addrs, nil
+}
+
+// TalksToItself reports whether connecting to one of ips on our own --main
+// port could reach our own socket: a loopback address, our --bind
+// address, or, with an unspecified --bind (0.0.0.0, ::), any address of
+// this machine.
+func TalksToItself(bind string, ips []netip.Addr) bool {
+	b, _ := netip.ParseAddr(strings.Trim(bind, "[]"))
+	b = b.Unmap()
+	var local map[netip.Addr]bool
+	if b.IsUnspecified() {
+		local = map[netip.Addr]bool{}
+		if addrs, err := stdnet.InterfaceAddrs(); err == nil {
+			for _, a := range addrs {
+				if p, err := netip.ParsePrefix(a.String()); err == nil {
+					local[p.Addr().Unmap()] = true
+				}
+			}
+		}
+	}
+	for _, ip := range ips {
+		if ip.IsLoopback() || ip.IsUnspecified() || ip == b || local[ip] {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,153 @@
+package protocol
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+func TestByteBudget(t *testing.T) {
+	b := newByteBudget(100)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := b.acquire(ctx, 250); err != nil { // larger than the budget: fits when empty
+		t.Fatal(err)
+	}
+	got := make(chan error, 1)
+	go func() { got <- b.acquire(ctx, 10) }()
+	select {
+	case err := <-got:
+		t.Fatalf("acquire over the budget returned %v at once", err)
+	case <-time.After(50 * time.Millisecond):
+	}
+	b.release(250)
+	if err := <-got; err != nil {
+		t.Fatal(err)
+	}
+	if !b.tryAcquire(90) || b.tryAcquire(1) {
+		t.Fatal("tryAcquire: want 90 to fit and 1 more not")
+	}
+	if b.below(0.5) {
+		t.Fatal("below(0.5) with 100 of 100 used")
+	}
+	short, c2 := context.WithTimeout(context.Background(), 20*time.Millisecond)
+	defer c2()
+	if err := b.acquire(short, 1); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("acquire on a full budget: %v", err)
+	}
+}
+
+// sourcedPipe is a PipeEnd that names a connection (like net.Transport's
+// RecvFrom) and can report refused messages.
+type sourcedPipe struct {
+	*PipeEnd
+	mu      sync.Mutex
+	refuse  []uint64 // refusal counts to report before the next message
+	marked  map[uint64]int
+	kick    chan struct{}
+	pending chan []byte
+}
+
+type testRefused struct{ n uint64 }
+
+func (e testRefused) Error() string        { return "refused" }
+func (e testRefused) RefusedCount() uint64 { return e.n }
+
+func (p *sourcedPipe) RecvFrom(ctx context.Context) ([]byte, uint64, error) {
+	for {
+		p.mu.Lock()
+		if len(p.refuse) > 0 {
+			n := p.refuse[0]
+			p.refuse = p.refuse[1:]
+			p.mu.Unlock()
+			return nil, 0, testRefused{n}
+		}
+		p.mu.Unlock()
+		select {
+		case m := <-p.pending:
+			return m, 7, nil
+		case <-p.kick:
+		case <-ctx.Done():
+			return nil, 0, ctx.Err()
+		}
+	}
+}
+
+func (p *sourcedPipe) MarkAuthenticated(src uint64) {
+	p.mu.Lock()
+	p.marked[src]++
+	p.mu.Unlock()
+}
+
+func (p *sourcedPipe) addRefusals(ns ...uint64) {
+	p.mu.Lock()
+	p.refuse = append(p.refuse, ns...)
+	p.mu.Unlock()
+	select {
+	case p.kick <- struct{}{}:
+	default:
+	}
+}
+
+// TestNodeSourcedTransport: a node over a transport that names connections
+// marks the connection authenticated once it carried an accepted session
+// record, and reports refused transport messages as rejected too-large
+// events, at most one a second, counting them all.
+func TestNodeSourcedTransport(t *testing.T) {
+	id := testIdentities(t)
+	pa, pb := NewPipe(4096)
+	t.Cleanup(func() { pa.Close(); pb.Close() })
+	sp := &sourcedPipe{PipeEnd: pa, marked: map[uint64]int{}, kick: make(chan struct{}, 1), pending: make(chan []byte, 4096)}
+	go func() {
+		for {
+			m, err := pa.Recv(context.Background())
+			if err != nil {
+				return
+			}
+			sp.pending <- m
+		}
+	}()
+	ra, rb := newRecorder(), newRecorder()
+	startNode(t, testConfig(id[0]), sp, ra.emit)
+	startNode(t, testConfig(id[1]), pb, rb.emit)
+	ra.waitFor(t, 10*time.Second, "A established", isEstablished)
+	rb.waitFor(t, 10*time.Second, "B established", isEstablished)
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		sp.mu.Lock()
+		n := sp.marked[7]
+		sp.mu.Unlock()
+		if n > 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the connection was never marked authenticated")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+
+	sp.addRefusals(2)
+	ev := ra.waitFor(t, 5*time.Second, "a refusal report", rejected(ReasonTooLarge)).(RejectedEvent)
+	if ev.Count != 2 || !strings.Contains(ev.Detail, "1048576") {
+		t.Errorf("first report: %+v", ev)
+	}
+	start := time.Now()
+	for range 5 {
+		sp.addRefusals(3)
+		time.Sleep(5 * time.Millisecond)
+	}
+	deadline = time.Now().Add(5 * time.Second)
+	for ra.rejections(ReasonTooLarge) < 17 {
+		if time.Now().After(deadline) {
+			t.Fatalf("refusals reported: %d of 17", ra.rejections(ReasonTooLarge))
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	events := ra.count(rejected(ReasonTooLarge))
+	if limit := 2 + int(time.Since(start)/time.Second) + 1; events > limit {
+		t.Errorf("%d refusal events in %v, want at most %d", events, time.Since(start), limit)
+	}
+}

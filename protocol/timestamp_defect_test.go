@@ -1,0 +1,41 @@
+package protocol
+
+import (
+	"errors"
+	"math"
+	"testing"
+	"time"
+)
+
+// TestDefectTimestampWindowOverflow: a window near math.MaxInt64 (what
+// --window 2562047h gave before main.go bounded it) used to overflow
+// now+window, so every timestamp was "in the future" and no session formed.
+func TestDefectTimestampWindowOverflow(t *testing.T) {
+	now := time.Unix(1_790_000_000, 0)
+	n := now.UnixNano()
+	for _, c := range []struct {
+		ts     int64
+		window time.Duration
+		want   error
+	}{
+		{n, 2562047 * time.Hour, nil},
+		{n, math.MaxInt64, nil},
+		{n + int64(time.Hour), math.MaxInt64, nil},
+		{n - int64(time.Hour), math.MaxInt64, nil},
+		{math.MinInt64, math.MaxInt64, ErrStale},
+		{math.MaxInt64, math.MaxInt64, nil}, // MaxInt64 - n < MaxInt64
+		{math.MinInt64, 30 * time.Second, ErrStale},
+		{math.MaxInt64, 30 * time.Second, ErrFuture},
+		{n + int64(30*time.Second), 30 * time.Second, nil},
+		{n + int64(30*time.Second) + 1, 30 * time.Second, ErrFuture},
+		{n - int64(30*time.Second), 30 * time.Second, nil},
+		{n - int64(30*time.Second) - 1, 30 * time.Second, ErrStale},
+		{n, 0, nil},
+		{n + 1, -time.Second, ErrFuture},
+	} {
+		err := checkTimestamp(c.ts, now, c.window)
+		if c.want == nil && err != nil || c.want != nil && !errors.Is(err, c.want) {
+			t.Errorf("checkTimestamp(ts=%d, window=%v): %v, want %v", c.ts, c.window, err, c.want)
+		}
+	}
+}
