@@ -11,7 +11,7 @@ import (
 // the bound is exceeded new lines are dropped, and the number dropped is
 // reported in an "error" line as soon as the writer catches up: events are
 // never lost silently, and emitting never blocks the session driver.
-const MaxQueuedBytes = 64 << 20
+const MaxQueuedBytes = 8 << 20 // with the transport's byte budgets, keeps a stalled stdout under the 64 MiB memory target
 
 // queuedLine is one line and what to run right after it is written.
 type queuedLine struct {
