@@ -43,7 +43,8 @@ Two people on one machine, each with their own key:
   terminal 2:  duet --main 5556 --sub 5555 --identity ~/.config/duet/bob.pem --name bob --peer-name alice
 Each side binds its --main port and connects to the peer's port (--sub) on
 --peer-host (which must resolve at start; a peer that is down is waited for).
---main and --sub must differ when the peer host is this machine. Compare the safety number both sides show (/verify) out of band.
+--main and --sub must differ when the peer host is this machine. Compare the
+safety number both sides show (/verify) out of band.
 
 With stdout on a terminal duet opens a full-screen chat (press ? for keys and
 commands). Otherwise, or with --lines, it runs a line mode: each line of input
