@@ -44,7 +44,10 @@ type ScreenConfig struct {
 	// AcceptKey records the peer's new key (the user typed "accept" on the
 	// key-changed screen); nil if that is not possible.
 	AcceptKey func() error
-	Now       func() time.Time // time.Now if nil
+	// History is the stored conversation shown on start and paged in at
+	// the top of the scrollback; nil: none (--no-history, --ephemeral).
+	History HistorySource
+	Now     func() time.Time // time.Now if nil
 }
 
 // TrustMsg tells the screen how far the peer's key is trusted.
@@ -191,6 +194,10 @@ type Screen struct {
 	rejHidden int
 
 	lastTotal uint64
+
+	histPos     any  // position before the oldest entry loaded
+	histMore    bool // older entries may exist
+	histLoading bool // a load Cmd is in flight
 }
 
 // NewScreen returns the full-screen UI's model.
@@ -269,7 +276,7 @@ func newScreenInput(st *style.Styles) textarea.Model {
 }
 
 // Init starts the status poll.
-func (s *Screen) Init() tea.Cmd { return statusTick() }
+func (s *Screen) Init() tea.Cmd { return tea.Batch(statusTick(), s.loadHistory(true)) }
 
 func statusTick() tea.Cmd {
 	return tea.Tick(StatusPollInterval, func(time.Time) tea.Msg { return statusTickMsg{} })
@@ -380,6 +387,12 @@ func (s *Screen) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		return s, s.handlePaste(m)
 	case tea.MouseWheelMsg:
 		s.handleWheel(m)
+		return s, s.maybeLoadOlder()
+	case historyMsg:
+		s.handleHistory(m)
+		return s, s.maybeLoadOlder()
+	case historyClearedMsg:
+		s.handleHistoryCleared(m)
 		return s, nil
 	case eventMsg:
 		return s, s.handleEvent(m)
@@ -526,13 +539,13 @@ func (s *Screen) handleKey(k tea.KeyPressMsg) tea.Cmd {
 		return nil // never clears the draft
 	case key.Matches(k, s.keys.PageUp):
 		s.chat.PageUp()
-		return nil
+		return s.maybeLoadOlder()
 	case key.Matches(k, s.keys.PageDown):
 		s.chat.PageDown()
 		return nil
 	case key.Matches(k, s.keys.TopAlways), key.Matches(k, s.keys.Top) && empty:
 		s.chat.Top()
-		return nil
+		return s.maybeLoadOlder()
 	case key.Matches(k, s.keys.BottomAlways), key.Matches(k, s.keys.Bottom) && empty:
 		s.chat.Bottom()
 		return nil
@@ -767,6 +780,7 @@ func (s *Screen) command(line string) tea.Cmd {
 		return func() tea.Msg { return actionResultMsg{what: "/rekey", err: sess.Rekey()} }
 	case "/clear":
 		s.chat.Clear()
+		return s.clearHistory()
 	default:
 		s.chat.AddNotice(chat.NoticeWarn, fmt.Sprintf("unknown command %s (not sent): commands are %s; start a message with // to send a leading /",
 			termsafe.Sanitize(screenSnippet(name, 40)), commandList()), now)

@@ -35,6 +35,11 @@ const (
 	NoticeWarn                       // anything the reader must not miss
 )
 
+// firstSeq is the seq of the first item added: the seqs below it are for
+// older history put in front (Prepend), so that seqs stay contiguous and
+// in display order whichever end grows.
+const firstSeq = 1 << 40
+
 // MaxItems caps the scrollback; the oldest items are dropped beyond it.
 const MaxItems = 50_000
 
@@ -181,7 +186,7 @@ func New(st *style.Styles, self, peer Person) *Pane {
 		method:  ansi.WcWidth,
 		loc:     time.Local,
 		gen:     1,
-		nextSeq: 1,
+		nextSeq: firstSeq,
 		own:     make(map[uint64]*item),
 		pending: make(map[uint64]pendingDelivery),
 		follow:  true,
@@ -382,6 +387,77 @@ func (p *Pane) AddNotice(kind NoticeKind, text string, at time.Time) {
 		kind = NoticeInfo
 	}
 	p.add(&item{at: at.UnixMilli(), text: text, kind: kindNotice, notice: int8(kind)})
+}
+
+// Entry is one message of earlier history, for Prepend.
+type Entry struct {
+	ID                uint64
+	Own               bool // we wrote it
+	Text              string
+	At                time.Time
+	PossibleDuplicate bool
+}
+
+// Prepend puts older messages (oldest first) in front of the oldest item,
+// without moving the view: a reader at the top stays on the rows they were
+// reading and can scroll further up. Our own messages from history carry
+// no delivery mark until SetDelivery gives them one (the node reports the
+// ones still in its outbox when it resends them). Only as many as fit under
+// MaxItems are kept (the newest of entries); an id already in the
+// scrollback is skipped.
+func (p *Pane) Prepend(entries []Entry) {
+	room := MaxItems - len(p.items)
+	if room <= 0 || len(entries) == 0 {
+		return
+	}
+	if len(entries) > room {
+		entries = entries[len(entries)-room:]
+	}
+	seq := uint64(firstSeq)
+	if len(p.items) > 0 {
+		seq = p.items[0].seq
+	} else {
+		p.nextSeq = firstSeq
+	}
+	front := make([]*item, 0, len(entries))
+	for _, e := range entries {
+		if e.Own && p.own[e.ID] != nil {
+			continue
+		}
+		it := &item{id: e.ID, at: e.At.UnixMilli(), text: e.Text, kind: kindPeer, dup: e.PossibleDuplicate}
+		if e.Own {
+			it.kind = kindOwn
+			if pd, ok := p.pending[e.ID]; ok {
+				delete(p.pending, e.ID)
+				it.delivery = int8(pd.d)
+			}
+			p.own[e.ID] = it
+		}
+		front = append(front, it)
+	}
+	if uint64(len(front)) >= seq {
+		return // cannot happen: 2^40 items of history
+	}
+	for i, it := range front {
+		it.seq = seq - uint64(len(front)-i)
+	}
+	p.items = append(front, p.items...)
+	p.invalidate() // the first item's day separator may change
+}
+
+// AtTop reports whether the first row of the scrollback is in view (also
+// when everything fits in the pane): the moment to fetch older history. It
+// looks at no more items than fill the view.
+func (p *Pane) AtTop() bool {
+	if len(p.items) == 0 {
+		return true
+	}
+	idx, off := p.pos()
+	rows := p.blockLen(idx) - off
+	for j := idx - 1; j >= 0 && rows <= p.height; j-- {
+		rows += p.blockLen(j)
+	}
+	return rows <= p.height
 }
 
 func (p *Pane) add(it *item) {

@@ -1,0 +1,99 @@
+package ui
+
+import (
+	"fmt"
+
+	tea "charm.land/bubbletea/v2"
+
+	"duet/ui/chat"
+	"duet/ui/termsafe"
+)
+
+// HistorySource is the stored conversation the screen shows on start and
+// pages through when the reader scrolls to the top. Its methods run in
+// tea.Cmds, never in Update. A position is opaque to the screen.
+type HistorySource interface {
+	// Last returns the newest n entries, oldest first, and the position
+	// before the first of them.
+	Last(n int) ([]chat.Entry, any, error)
+	// Older returns up to n entries before pos, oldest first, and the next
+	// position; none means the start of the history.
+	Older(pos any, n int) ([]chat.Entry, any, error)
+	// Clear removes the stored conversation (/clear).
+	Clear() error
+}
+
+// HistoryPage is how many entries one load brings: the start-up page and
+// each page fetched at the top of the scrollback.
+const HistoryPage = 100
+
+// historyMsg is a page of history loaded by a Cmd.
+type historyMsg struct {
+	entries []chat.Entry
+	pos     any
+	initial bool
+	err     error
+}
+
+// historyClearedMsg reports /clear's removal of the stored history.
+type historyClearedMsg struct{ err error }
+
+// loadHistory returns the Cmd loading the first page (initial) or the page
+// before s.histPos.
+func (s *Screen) loadHistory(initial bool) tea.Cmd {
+	src := s.cfg.History
+	if src == nil || s.histLoading || (!initial && !s.histMore) {
+		return nil
+	}
+	s.histLoading = true
+	pos := s.histPos
+	return func() tea.Msg {
+		var m historyMsg
+		m.initial = initial
+		if initial {
+			m.entries, m.pos, m.err = src.Last(HistoryPage)
+		} else {
+			m.entries, m.pos, m.err = src.Older(pos, HistoryPage)
+		}
+		return m
+	}
+}
+
+func (s *Screen) handleHistory(m historyMsg) {
+	s.histLoading = false
+	if m.err != nil {
+		s.histMore = false
+		s.chat.AddNotice(chat.NoticeWarn, "history: "+termsafe.Sanitize(screenErrText(m.err)), s.now())
+		return
+	}
+	s.histPos = m.pos
+	s.histMore = len(m.entries) == HistoryPage
+	s.chat.Prepend(m.entries)
+}
+
+// maybeLoadOlder fetches the page before the oldest shown when the reader
+// has reached the top of the scrollback.
+func (s *Screen) maybeLoadOlder() tea.Cmd {
+	if !s.chat.AtTop() {
+		return nil
+	}
+	return s.loadHistory(false)
+}
+
+// clearHistory is /clear's Cmd for the stored conversation.
+func (s *Screen) clearHistory() tea.Cmd {
+	src := s.cfg.History
+	if src == nil {
+		return nil
+	}
+	s.histMore, s.histPos = false, nil
+	return func() tea.Msg { return historyClearedMsg{err: src.Clear()} }
+}
+
+func (s *Screen) handleHistoryCleared(m historyClearedMsg) {
+	if m.err != nil {
+		s.chat.AddNotice(chat.NoticeWarn, fmt.Sprintf("history not cleared: %s", termsafe.Sanitize(screenErrText(m.err))), s.now())
+		return
+	}
+	s.chat.AddNotice(chat.NoticeInfo, "chat cleared here, and its stored history (the peer keeps theirs)", s.now())
+}
