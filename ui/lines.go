@@ -11,6 +11,7 @@ import (
 
 	"duet/crypto"
 	"duet/protocol"
+	"duet/ui/chat"
 	"duet/ui/panel"
 	"duet/ui/termsafe"
 )
@@ -125,6 +126,29 @@ func (l *Lines) remindWaiting() {
 		what = "the peer answers pings but no session yet"
 	}
 	l.put("* still waiting for the peer at %s (%s): %s", Sanitize(addr), l.now().Sub(since).Round(time.Second), what)
+}
+
+// ShowHistory prints the end of the stored conversation (entries oldest
+// first), between two marker lines, before anything of this run. Text is
+// sanitized as any peer text is.
+func (l *Lines) ShowHistory(entries []chat.Entry) {
+	if len(entries) == 0 {
+		return
+	}
+	l.put("* earlier conversation (the last %d messages):", len(entries))
+	for _, e := range entries {
+		who := l.peerName
+		if e.Own {
+			who = l.name
+		}
+		again := ""
+		if e.PossibleDuplicate {
+			again = " (may repeat: shown before a crash)"
+		}
+		stamp := "[" + e.At.In(l.loc).Format("2006-01-02 15:04:05") + "]"
+		l.put("%s %s: %s%s", stamp, Sanitize(who), Sanitize(e.Text), again)
+	}
+	l.put("* end of the earlier conversation")
 }
 
 // Ready prints where we listen and our fingerprint.

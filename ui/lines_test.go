@@ -11,6 +11,7 @@ import (
 
 	"duet/crypto"
 	"duet/protocol"
+	"duet/ui/chat"
 )
 
 func TestLinesFormat(t *testing.T) {
@@ -255,5 +256,24 @@ func TestLinesWaitingAndPeerName(t *testing.T) {
 	}
 	if n := strings.Count(out, "still waiting"); n != 3 {
 		t.Errorf("%d reminders, want 3 (none while the session is up):\n%s", n, out)
+	}
+}
+
+func TestLinesShowHistory(t *testing.T) {
+	var buf syncBuffer
+	l := newTestLines(&buf)
+	l.SetPeerName("bob")
+	l.ShowHistory(nil) // nothing stored: nothing printed
+	l.ShowHistory([]chat.Entry{
+		{ID: 1, Own: true, Text: "hi bob", At: fixedNow.Add(-time.Hour)},
+		{ID: 2, Text: "hi \x1b[31malice", At: fixedNow.Add(-time.Hour + time.Minute), PossibleDuplicate: true},
+	})
+	l.Close()
+	want := "* earlier conversation (the last 2 messages):\n" +
+		"[" + fixedNow.Add(-time.Hour).UTC().Format("2006-01-02 15:04:05") + "] alice: hi bob\n" +
+		"[" + fixedNow.Add(-time.Hour+time.Minute).UTC().Format("2006-01-02 15:04:05") + "] bob: hi \\x1b[31malice (may repeat: shown before a crash)\n" +
+		"* end of the earlier conversation\n"
+	if got := buf.String(); got != want {
+		t.Fatalf("got:\n%s\nwant:\n%s", got, want)
 	}
 }
