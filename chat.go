@@ -28,6 +28,7 @@ import (
 	"duet/net"
 	"duet/protocol"
 	"duet/ui"
+	"duet/ui/chat"
 	"duet/ui/panel"
 )
 
@@ -51,6 +52,8 @@ type chatOptions struct {
 	pinned            *crypto.Fingerprint
 	ephemeral         bool
 	window, ping      time.Duration
+	noHistory         bool // keep no history (the database is still opened, for its lock)
+	historyDays       int  // prune history older than this many days at start (0: keep all)
 }
 
 func isTerminal(f any) bool {
@@ -140,6 +143,9 @@ func (c *peerCheck) accept(got crypto.Fingerprint) error {
 	return c.known.Replace(c.peerName, got)
 }
 
+// linesHistory is how many stored messages the line mode prints at start.
+const linesHistory = 20
+
 // runChat runs one chat until the user quits and returns the exit code.
 func runChat(o chatOptions, stdin io.Reader, stdout, stderr io.Writer) int {
 	// Identity.
@@ -199,7 +205,11 @@ func runChat(o chatOptions, stdin io.Reader, stdout, stderr io.Writer) int {
 			out.Close()
 		}
 	}
+	var hist *protocol.History // nil: --ephemeral or --no-history
 	emit := func(ev protocol.Event) {
+		if hist != nil {
+			recordShown(hist, ev)
+		}
 		if s, ok := ev.(protocol.SessionEvent); ok {
 			switch s.State {
 			case protocol.SessionEstablished:
@@ -231,6 +241,32 @@ func runChat(o chatOptions, stdin io.Reader, stdout, stderr io.Writer) int {
 		check.onChanged = func(e *crypto.KeyChangedError) {
 			err := fmt.Errorf("handshake aborted: %w", e)
 			time.AfterFunc(500*time.Millisecond, func() { once.Do(func() { cancel(err) }) })
+		}
+	}
+
+	// The history database comes first: its lock keeps a second duet with
+	// the same identity and peer from touching anything (the delivery log
+	// included) before it fails.
+	var shownHistory []chat.Entry
+	if !o.ephemeral {
+		h, err := openHistory(o, id, check.peerName)
+		if err != nil {
+			fmt.Fprintf(stderr, "duet: %v\n", err)
+			closeOut()
+			return exitRuntime
+		}
+		defer h.Close()
+		if !o.noHistory {
+			hist = h
+			if o.mode == modeLines {
+				es, _, err := h.Last(linesHistory)
+				if err != nil {
+					fmt.Fprintf(stderr, "duet: %v\n", err)
+					closeOut()
+					return exitRuntime
+				}
+				shownHistory = toChatEntries(es)
+			}
 		}
 	}
 
@@ -273,20 +309,31 @@ func runChat(o chatOptions, stdin io.Reader, stdout, stderr io.Writer) int {
 		return exitRuntime
 	}
 
+	var session interface {
+		ui.ScreenSession
+		ui.Session
+	} = node
+	var source ui.HistorySource
+	if hist != nil {
+		session = recordingSession{Node: node, h: hist}
+		source = historyView{hist}
+	}
 	if o.mode == modeScreen {
 		err = ui.RunScreen(ctx, ui.ScreenConfig{
 			SelfName: o.name, PeerName: o.peerName, SelfFP: self.String(),
 			MainPort: tr.MainPort(), SubPort: o.subPort, PeerHost: o.peerHost,
-			PingInterval: o.ping, Session: node, Records: records,
+			PingInterval: o.ping, Session: session, Records: records,
 			MarkVerified: markVerified(check, node),
 			AcceptKey:    acceptKey(check, node),
+			History:      source,
 		}, sink, node.Run, screenIO(stdin, stdout)...)
 	} else {
 		out.Ready(tr.MainPort(), o.subPort, self.String())
 		if lines, ok := out.(*ui.Lines); ok {
+			lines.ShowHistory(shownHistory)
 			lines.Waiting(check.peerName, o.ping)
 		}
-		err = ui.Serve(ctx, stdin, out, node, ui.InputConfig{})
+		err = ui.Serve(ctx, stdin, out, session, ui.InputConfig{})
 	}
 	switch {
 	case err == nil, errors.Is(err, errInterrupted):
@@ -344,11 +391,15 @@ func acceptKey(c *peerCheck, node *protocol.Node) func() error {
 // deliveryLogPath names the delivery log of one (identity, peer) pair, in a
 // "delivery" directory beside the identity file.
 func deliveryLogPath(identityPath string, self crypto.Fingerprint, peer string) string {
-	safe := strings.Map(func(r rune) rune {
+	return filepath.Join(filepath.Dir(identityPath), "delivery", fmt.Sprintf("%x-%s.log", self[:8], safeName(peer)))
+}
+
+// safeName makes a peer name ("host:port") usable in a file name.
+func safeName(peer string) string {
+	return strings.Map(func(r rune) rune {
 		if r >= '0' && r <= '9' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r == '.' || r == '-' {
 			return r
 		}
 		return '_'
 	}, peer)
-	return filepath.Join(filepath.Dir(identityPath), "delivery", fmt.Sprintf("%x-%s.log", self[:8], safe))
 }

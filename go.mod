@@ -12,6 +12,7 @@ require (
 	github.com/charmbracelet/x/term v0.2.2
 	github.com/charmbracelet/x/vt v0.1.0
 	github.com/go-zeromq/zmq4 v0.17.0
+	go.etcd.io/bbolt v1.4.3
 )
 
 require (

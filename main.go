@@ -67,6 +67,8 @@ Flags:
                          unless --peer-fingerprint is given)
   --window DURATION      accepted clock skew either way (default 30s; 1s to 24h)
   --ping DURATION        liveness ping interval (default 1s; 100ms to 1m)
+  --no-history           keep no chat history (none is recorded or shown)
+  --history-days N       delete history older than N days at start (default 0: keep all)
   --lines                line mode even on a terminal
   --headless             JSON lines on stdout for scripts (docs/HEADLESS.md)
 
@@ -116,6 +118,8 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	fs.BoolVar(&o.ephemeral, "ephemeral", false, "")
 	fs.DurationVar(&o.window, "window", 30*time.Second, "")
 	fs.DurationVar(&o.ping, "ping", time.Second, "")
+	fs.BoolVar(&o.noHistory, "no-history", false, "")
+	fs.IntVar(&o.historyDays, "history-days", 0, "")
 	lines := fs.Bool("lines", false, "")
 	headless := fs.Bool("headless", false, "")
 	if err := fs.Parse(args); err != nil {
@@ -165,6 +169,8 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return usageErr("--window %v: must be between %v and %v", o.window, minWindow, maxWindow)
 	case o.ping < minPing || o.ping > maxPing:
 		return usageErr("--ping %v: must be between %v and %v", o.ping, minPing, maxPing)
+	case o.historyDays < 0:
+		return usageErr("--history-days %d: must be 0 (keep all) or more", o.historyDays)
 	case o.peerHost == "":
 		return usageErr("--peer-host must not be empty")
 	case o.ephemeral && set["identity"]:

@@ -55,7 +55,7 @@ var screenCommands = []struct{ name, help string }{
 	{"/fingerprint", "show both fingerprints"},
 	{"/replay", "attack demo: resend"},
 	{"/rekey", "move to fresh keys now"},
-	{"/clear", "clear the chat pane"},
+	{"/clear", "clear chat and history"},
 	{"//text", "send a leading /"},
 }
 

@@ -1,0 +1,181 @@
+package protocol
+
+import (
+	"encoding/binary"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+
+	"duet/crypto"
+)
+
+// buildLargeHistory writes n entries (one a second from histT0, ~60-byte
+// texts, alternating own/peer) straight into a history database created by
+// OpenHistory, in transactions of 100,000 with NoSync: the layout is
+// exactly the one the writer produces.
+func buildLargeHistory(tb testing.TB, path string, n int) {
+	tb.Helper()
+	h, err := OpenHistory(path, testHistKey, HistoryOptions{})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if err := h.Close(); err != nil {
+		tb.Fatal(err)
+	}
+	a, err := crypto.NewAEAD(testHistKey[:])
+	if err != nil {
+		tb.Fatal(err)
+	}
+	db, err := bolt.Open(path, 0o600, &bolt.Options{NoSync: true, NoFreelistSync: true, FreelistType: bolt.FreelistMapType})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer db.Close()
+	const perTx = 100_000
+	for start := 0; start < n; start += perTx {
+		err := db.Update(func(tx *bolt.Tx) error {
+			meta, hist, ids := tx.Bucket(bucketMeta), tx.Bucket(bucketHistory), tx.Bucket(bucketHistoryIDs)
+			hist.FillPercent = 0.9 // keys only grow here
+			seq := binary.BigEndian.Uint64(meta.Get(metaSeq))
+			count := binary.BigEndian.Uint64(meta.Get(metaCount))
+			for i := start; i < min(start+perTx, n); i++ {
+				e := HistoryEntry{ID: uint64(i)*0x9E3779B97F4A7C15 | 1, Own: i%2 == 0,
+					Text: fmt.Sprintf("message number %d of the big history, with some words", i)}
+				seq++
+				k := histKey(uint64(histT0.Add(time.Duration(i)*time.Second).UnixNano()), seq)
+				v, err := sealEntry(a, k[:], e)
+				if err != nil {
+					return err
+				}
+				idk := histIDKey(e.Own, e.ID)
+				if err := hist.Put(k[:], v); err != nil {
+					return err
+				}
+				if err := ids.Put(idk[:], k[:]); err != nil {
+					return err
+				}
+				count++
+			}
+			var b [8]byte
+			binary.BigEndian.PutUint64(b[:], seq)
+			meta.Put(metaSeq, b[:])
+			binary.BigEndian.PutUint64(b[:], count)
+			return meta.Put(metaCount, b[:])
+		})
+		if err != nil {
+			tb.Fatal(err)
+		}
+	}
+	if err := db.Sync(); err != nil {
+		tb.Fatal(err)
+	}
+}
+
+// BenchmarkHistoryLast100of1M: the newest 100 entries of a 1,000,000-entry
+// history (the screen on start), and a page of 100 from the middle (the
+// user scrolling up). The database is built once, before the timed runs.
+func BenchmarkHistoryLast100of1M(b *testing.B) {
+	const n = 1_000_000
+	path := filepath.Join(b.TempDir(), "history.db")
+	start := time.Now()
+	buildLargeHistory(b, path, n)
+	b.Logf("built %d entries in %v", n, time.Since(start).Round(time.Millisecond))
+
+	start = time.Now()
+	h, err := OpenHistory(path, testHistKey, HistoryOptions{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer h.Close()
+	b.Logf("OpenHistory of %d entries: %v", n, time.Since(start).Round(time.Microsecond))
+	if l, _ := h.Len(); l != n {
+		b.Fatalf("Len = %d", l)
+	}
+	if st, err := os.Stat(path); err == nil {
+		b.Logf("file size %d MiB", st.Size()>>20)
+	}
+
+	b.Run("Last100", func(b *testing.B) {
+		for b.Loop() {
+			p, _, err := h.Last(100)
+			if err != nil || len(p) != 100 {
+				b.Fatal(len(p), err)
+			}
+		}
+	})
+	b.Run("Before100/middle", func(b *testing.B) {
+		_, c, _ := h.Last(n / 2)
+		for b.Loop() {
+			p, _, err := h.Before(c, 100)
+			if err != nil || len(p) != 100 {
+				b.Fatal(len(p), err)
+			}
+		}
+	})
+	b.Run("AddGrouped/into1M", func(b *testing.B) {
+		// Random ids: each batch touches that many history_ids pages.
+		i := uint64(n)
+		for b.Loop() {
+			i++
+			h.Add(HistoryEntry{ID: i*0x9E3779B97F4A7C15 | 1, Text: "a new message into a big history", At: histT0.Add(time.Duration(i) * time.Second)})
+		}
+		if err := h.Flush(); err != nil {
+			b.Fatal(err)
+		}
+		b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "entries/s")
+	})
+	b.Run("OpenLast100Close", func(b *testing.B) {
+		h.Close()
+		for b.Loop() {
+			h, err := OpenHistory(path, testHistKey, HistoryOptions{})
+			if err != nil {
+				b.Fatal(err)
+			}
+			p, _, err := h.Last(100)
+			if err != nil || len(p) != 100 {
+				b.Fatal(len(p), err)
+			}
+			h.Close()
+		}
+	})
+}
+
+// BenchmarkHistoryAdd: Add throughput with grouped commits, fsync on
+// (bbolt's default), and, for comparison, one commit per entry (Add then
+// Flush each time, the latency of one durable write).
+func BenchmarkHistoryAdd(b *testing.B) {
+	for _, size := range []int{60, 1024} {
+		text := strings.Repeat("x", size)
+		b.Run(fmt.Sprintf("grouped/%dB", size), func(b *testing.B) {
+			h := openTestHistory(b, filepath.Join(b.TempDir(), "history.db"), HistoryOptions{})
+			b.SetBytes(int64(size))
+			at := histT0
+			i := uint64(0)
+			for b.Loop() {
+				i++
+				h.Add(HistoryEntry{ID: i*0x9E3779B97F4A7C15 | 1, Own: i%2 == 0, Text: text, At: at.Add(time.Duration(i))}) // ids are random in duet
+			}
+			if err := h.Flush(); err != nil {
+				b.Fatal(err)
+			}
+			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "entries/s")
+		})
+	}
+	b.Run("flush-each/60B", func(b *testing.B) {
+		h := openTestHistory(b, filepath.Join(b.TempDir(), "history.db"), HistoryOptions{})
+		i := uint64(0)
+		for b.Loop() {
+			i++
+			h.Add(HistoryEntry{ID: i, Text: "one durable entry at a time", At: histT0.Add(time.Duration(i))})
+			if err := h.Flush(); err != nil {
+				b.Fatal(err)
+			}
+		}
+		b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "entries/s")
+	})
+}

@@ -1,0 +1,899 @@
+package protocol
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+
+	"duet/crypto"
+)
+
+var testHistKey = [32]byte{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31, 32}
+
+var histT0 = time.Date(2026, 11, 26, 4, 0, 0, 0, time.UTC)
+
+func openTestHistory(t testing.TB, path string, opt HistoryOptions) *History {
+	t.Helper()
+	h, err := OpenHistory(path, testHistKey, opt)
+	if err != nil {
+		t.Fatalf("OpenHistory: %v", err)
+	}
+	t.Cleanup(func() { h.Close() })
+	return h
+}
+
+func histPath(t testing.TB) string {
+	return filepath.Join(t.TempDir(), "sub", "history.db")
+}
+
+// allHistory pages through the whole history with Before, n at a time.
+func allHistory(t testing.TB, h *History, n int) []HistoryEntry {
+	t.Helper()
+	var all []HistoryEntry
+	page, c, err := h.Last(n)
+	for {
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(page) == 0 {
+			return all
+		}
+		all = append(page, all...)
+		page, c, err = h.Before(c, n)
+	}
+}
+
+func sameEntry(a, b HistoryEntry) bool {
+	return a.ID == b.ID && a.Own == b.Own && a.Text == b.Text && a.At.Equal(b.At) && a.PossibleDuplicate == b.PossibleDuplicate
+}
+
+func checkEntries(t testing.TB, got, want []HistoryEntry) {
+	t.Helper()
+	if len(got) != len(want) {
+		t.Fatalf("%d entries, want %d\ngot  %+v\nwant %+v", len(got), len(want), got, want)
+	}
+	for i := range got {
+		if !sameEntry(got[i], want[i]) {
+			t.Fatalf("entry %d = %+v, want %+v", i, got[i], want[i])
+		}
+	}
+}
+
+func TestHistoryRoundTrip(t *testing.T) {
+	tests := []HistoryEntry{
+		{ID: 1, Own: true, Text: "hi bob, is this thing encrypted?"},
+		{ID: 2, Own: false, Text: "end to end 🔒"},
+		{ID: 3, Own: true, Text: "line one\nline two\n\nline four"},
+		{ID: 4, Own: false, Text: "maybe twice", PossibleDuplicate: true},
+		{ID: 5, Own: true, Text: "own and dup", PossibleDuplicate: true},
+		{ID: 6, Own: false, Text: ""},
+		{ID: ^uint64(0), Own: false, Text: strings.Repeat("é", MaxTextSize/2)},
+		{ID: 7, Own: true, Text: "👩‍👩‍👧 family, ZWJ, and \t tab"},
+	}
+	path := histPath(t)
+	h := openTestHistory(t, path, HistoryOptions{})
+	for i := range tests {
+		tests[i].At = histT0.Add(time.Duration(i) * time.Second)
+		h.Add(tests[i])
+	}
+	if err := h.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	got, _, err := h.Last(100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkEntries(t, got, tests)
+	if n, err := h.Len(); err != nil || n != len(tests) {
+		t.Fatalf("Len = %d, %v; want %d", n, err, len(tests))
+	}
+	// Reopen keeps everything.
+	if err := h.Close(); err != nil {
+		t.Fatal(err)
+	}
+	h2 := openTestHistory(t, path, HistoryOptions{})
+	got, _, err = h2.Last(100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkEntries(t, got, tests)
+}
+
+func TestHistoryOrder(t *testing.T) {
+	path := histPath(t)
+	h := openTestHistory(t, path, HistoryOptions{})
+	at := func(s int) time.Time { return histT0.Add(time.Duration(s) * time.Second) }
+	in := []HistoryEntry{
+		{ID: 1, Text: "t5 first", At: at(5)},
+		{ID: 2, Text: "t1", At: at(1)},
+		{ID: 3, Text: "t5 second", At: at(5)},
+		{ID: 1, Own: true, Text: "t3 own", At: at(3)},
+		{ID: 4, Text: "t5 third", At: at(5)},
+		{ID: 5, Text: "t0", At: at(0)},
+	}
+	want := []HistoryEntry{in[5], in[1], in[3], in[0], in[2], in[4]}
+	for _, e := range in {
+		h.Add(e)
+	}
+	if err := h.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	checkEntries(t, allHistory(t, h, 2), want)
+	// Equal times after a reopen still sort after: seq survives.
+	h.Close()
+	h = openTestHistory(t, path, HistoryOptions{})
+	later := HistoryEntry{ID: 6, Text: "t5 after reopen", At: at(5)}
+	h.Add(later)
+	if err := h.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	checkEntries(t, allHistory(t, h, 3), append(want, later))
+
+	// Extreme times are clamped, not wrapped.
+	h.Add(HistoryEntry{ID: 7, Text: "before 1970", At: time.Date(1900, 1, 1, 0, 0, 0, 0, time.UTC)})
+	h.Add(HistoryEntry{ID: 8, Text: "after 2262", At: time.Date(3000, 1, 1, 0, 0, 0, 0, time.UTC)})
+	h.Add(HistoryEntry{ID: 9, Text: "zero time: now"})
+	if err := h.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	all := allHistory(t, h, 100)
+	if all[0].Text != "before 1970" || all[len(all)-1].Text != "after 2262" {
+		t.Fatalf("clamped times out of order: first %q last %q", all[0].Text, all[len(all)-1].Text)
+	}
+}
+
+func TestHistoryDuplicates(t *testing.T) {
+	path := histPath(t)
+	h := openTestHistory(t, path, HistoryOptions{})
+	h.Add(HistoryEntry{ID: 42, Own: true, Text: "mine", At: histT0})
+	h.Add(HistoryEntry{ID: 42, Own: true, Text: "mine again", At: histT0.Add(time.Second)}) // same batch
+	h.Add(HistoryEntry{ID: 42, Own: false, Text: "theirs, same id", At: histT0})
+	h.Add(HistoryEntry{ID: 0, Text: "id 0 is never stored", At: histT0})
+	if err := h.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	h.Add(HistoryEntry{ID: 42, Own: false, Text: "theirs again", At: histT0}) // later batch
+	h.Close()
+	h = openTestHistory(t, path, HistoryOptions{})
+	h.Add(HistoryEntry{ID: 42, Own: true, Text: "mine after reopen", At: histT0}) // after reopen
+	if err := h.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	checkEntries(t, allHistory(t, h, 10), []HistoryEntry{
+		{ID: 42, Own: true, Text: "mine", At: histT0},
+		{ID: 42, Own: false, Text: "theirs, same id", At: histT0},
+	})
+	if n, _ := h.Len(); n != 2 {
+		t.Fatalf("Len = %d, want 2", n)
+	}
+}
+
+func TestHistoryPaging(t *testing.T) {
+	h := openTestHistory(t, histPath(t), HistoryOptions{})
+	if got, c, err := h.Last(10); err != nil || len(got) != 0 || c != (HistoryCursor{}) {
+		t.Fatalf("empty Last = %v, %v, %v", got, c, err)
+	}
+	var want []HistoryEntry
+	for i := range 250 {
+		e := HistoryEntry{ID: uint64(i + 1), Own: i%3 == 0, Text: fmt.Sprintf("message %d", i), At: histT0.Add(time.Duration(i/7) * time.Millisecond)}
+		want = append(want, e)
+		h.Add(e)
+	}
+	if err := h.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct{ n int }{{1}, {7}, {100}, {250}, {1000}} {
+		t.Run(fmt.Sprint(tc.n), func(t *testing.T) {
+			checkEntries(t, allHistory(t, h, tc.n), want)
+		})
+	}
+	// Page sizes as the UI sees them.
+	p1, c, err := h.Last(100)
+	if err != nil || len(p1) != 100 || p1[0].ID != 151 || p1[99].ID != 250 {
+		t.Fatalf("Last(100): %d entries, err %v", len(p1), err)
+	}
+	p2, c, _ := h.Before(c, 100)
+	p3, c, _ := h.Before(c, 100)
+	p4, c2, _ := h.Before(c, 100)
+	if len(p2) != 100 || len(p3) != 50 || len(p4) != 0 || c2 != c || p3[0].ID != 1 {
+		t.Fatalf("pages %d %d %d, want 100 50 0", len(p2), len(p3), len(p4))
+	}
+	if p, _, _ := h.Before(c, 100); len(p) != 0 {
+		t.Fatal("Before the start is not empty")
+	}
+	if p, _, _ := h.Before(HistoryCursor{}, 3); len(p) != 3 || p[2].ID != 250 {
+		t.Fatal("zero cursor is not the end")
+	}
+	if p, _, _ := h.Last(0); len(p) != 0 {
+		t.Fatal("Last(0) returned entries")
+	}
+	// A cursor whose entry was cleared still works: nothing is older.
+	if err := h.Clear(); err != nil {
+		t.Fatal(err)
+	}
+	if p, _, err := h.Before(c, 10); len(p) != 0 || err != nil {
+		t.Fatalf("Before after Clear = %d entries, %v", len(p), err)
+	}
+}
+
+func TestHistoryClear(t *testing.T) {
+	path := histPath(t)
+	h := openTestHistory(t, path, HistoryOptions{})
+	for i := range 100 {
+		h.Add(HistoryEntry{ID: uint64(i + 1), Text: "secret before clear", At: histT0})
+	}
+	// No Flush: Clear orders after what was added.
+	if err := h.Clear(); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := h.Len(); n != 0 || err != nil {
+		t.Fatalf("Len after Clear = %d, %v", n, err)
+	}
+	if p, _, _ := h.Last(10); len(p) != 0 {
+		t.Fatalf("Last after Clear = %d entries", len(p))
+	}
+	// Ids are forgotten too; new entries still sort after the old seq.
+	h.Add(HistoryEntry{ID: 1, Text: "after clear", At: histT0})
+	h.Add(HistoryEntry{ID: 2, Text: "after clear 2", At: histT0})
+	h.Close()
+	h = openTestHistory(t, path, HistoryOptions{})
+	checkEntries(t, allHistory(t, h, 10), []HistoryEntry{
+		{ID: 1, Text: "after clear", At: histT0},
+		{ID: 2, Text: "after clear 2", At: histT0},
+	})
+	if n, _ := h.Len(); n != 2 {
+		t.Fatalf("Len = %d, want 2", n)
+	}
+}
+
+func TestHistoryRetention(t *testing.T) {
+	path := histPath(t)
+	now := histT0
+	clock := func() time.Time { return now }
+	h := openTestHistory(t, path, HistoryOptions{Now: clock})
+	const days = 30
+	var keep []HistoryEntry
+	const n = 3*histPruneBatch + 17 // several prune transactions
+	span := 2 * days * 24 * time.Hour
+	cutoff := now.Add(-days * 24 * time.Hour)
+	for i := range n {
+		e := HistoryEntry{ID: uint64(i + 1), Own: i%2 == 0, Text: fmt.Sprint(i), At: now.Add(-span + time.Duration(i)*(span/n))}
+		h.Add(e)
+		if !e.At.Before(cutoff) {
+			keep = append(keep, e)
+		}
+	}
+	h.Close()
+	h = openTestHistory(t, path, HistoryOptions{Now: clock, Retention: days * 24 * time.Hour})
+	got := allHistory(t, h, 1000)
+	checkEntries(t, got, keep)
+	if n, _ := h.Len(); n != len(keep) {
+		t.Fatalf("Len = %d, want %d", n, len(keep))
+	}
+	// A pruned id is forgotten (stored again); a kept one is not.
+	h.Add(HistoryEntry{ID: 1, Own: true, Text: "pruned id again", At: now})
+	h.Add(HistoryEntry{ID: keep[0].ID, Own: keep[0].Own, Text: "kept id again", At: now})
+	if err := h.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	if n, _ := h.Len(); n != len(keep)+1 {
+		t.Fatalf("Len = %d, want %d", n, len(keep)+1)
+	}
+	// The pruned ids are gone from history_ids.
+	h.Close()
+	db, err := bolt.Open(path, 0o600, &bolt.Options{ReadOnly: true, Timeout: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	db.View(func(tx *bolt.Tx) error {
+		if n, m := tx.Bucket(bucketHistoryIDs).Stats().KeyN, tx.Bucket(bucketHistory).Stats().KeyN; n != m || n != len(keep)+1 {
+			t.Errorf("history_ids has %d keys, history %d, want %d", n, m, len(keep)+1)
+		}
+		return nil
+	})
+}
+
+func TestHistoryWrongKey(t *testing.T) {
+	path := histPath(t)
+	h := openTestHistory(t, path, HistoryOptions{})
+	h.Add(HistoryEntry{ID: 1, Text: "hello", At: histT0})
+	h.Close()
+	other := testHistKey
+	other[0] ^= 1
+	_, err := OpenHistory(path, other, HistoryOptions{})
+	if !errors.Is(err, ErrHistoryWrongKey) || errors.Is(err, ErrHistoryCorrupt) {
+		t.Fatalf("err = %v, want ErrHistoryWrongKey", err)
+	}
+	if !strings.Contains(err.Error(), path) || !strings.Contains(err.Error(), "another identity") {
+		t.Fatalf("error does not name the file and the cause: %v", err)
+	}
+	// With real identities: another identity's key, or the same identity's
+	// key for another peer, opens nothing.
+	ids := testIdentities(t)
+	kb, _ := crypto.HistoryKey(ids[0], "bob")
+	kc, _ := crypto.HistoryKey(ids[0], "carol")
+	ko, _ := crypto.HistoryKey(ids[1], "bob")
+	p2 := histPath(t)
+	h2, err := OpenHistory(p2, kb, HistoryOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h2.Close()
+	for _, k := range [][32]byte{kc, ko} {
+		if _, err := OpenHistory(p2, k, HistoryOptions{}); !errors.Is(err, ErrHistoryWrongKey) {
+			t.Fatalf("err = %v, want ErrHistoryWrongKey", err)
+		}
+	}
+	h2, err = OpenHistory(p2, kb, HistoryOptions{})
+	if err != nil {
+		t.Fatalf("the right key after wrong ones: %v", err)
+	}
+	h2.Close()
+}
+
+func TestHistoryLocked(t *testing.T) {
+	path := histPath(t)
+	h := openTestHistory(t, path, HistoryOptions{})
+	// flock locks belong to the open file description, so a second open in
+	// the same process conflicts too.
+	start := time.Now()
+	_, err := OpenHistory(path, testHistKey, HistoryOptions{})
+	if !errors.Is(err, ErrHistoryLocked) || !strings.Contains(err.Error(), path) {
+		t.Fatalf("second open: %v, want ErrHistoryLocked naming %s", err, path)
+	}
+	if d := time.Since(start); d > 2*time.Second {
+		t.Fatalf("second open took %v", d)
+	}
+	// The first still works, and after Close the file opens again.
+	h.Add(HistoryEntry{ID: 1, Text: "still mine", At: histT0})
+	if err := h.Close(); err != nil {
+		t.Fatal(err)
+	}
+	h2 := openTestHistory(t, path, HistoryOptions{})
+	if n, _ := h2.Len(); n != 1 {
+		t.Fatalf("Len = %d", n)
+	}
+}
+
+// TestHistoryLockedSubprocess checks the lock against another process: the
+// test binary re-executes itself to open the database.
+func TestHistoryLockedSubprocess(t *testing.T) {
+	if p := os.Getenv("DUET_HISTORY_LOCK_CHILD"); p != "" {
+		_, err := OpenHistory(p, testHistKey, HistoryOptions{})
+		if errors.Is(err, ErrHistoryLocked) {
+			os.Exit(3)
+		}
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(4)
+	}
+	if testing.Short() {
+		t.Skip("subprocess")
+	}
+	path := histPath(t)
+	openTestHistory(t, path, HistoryOptions{})
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(exe, "-test.run=^TestHistoryLockedSubprocess$")
+	cmd.Env = append(os.Environ(), "DUET_HISTORY_LOCK_CHILD="+path)
+	out, err := cmd.CombinedOutput()
+	var ee interface{ ExitCode() int }
+	if !errors.As(err, &ee) || ee.ExitCode() != 3 {
+		t.Fatalf("child: %v, output %s; want exit 3 (ErrHistoryLocked)", err, out)
+	}
+}
+
+// buildHistoryFile writes n entries to a fresh database and closes it.
+func buildHistoryFile(t testing.TB, n int, text string) string {
+	path := histPath(t)
+	h, err := OpenHistory(path, testHistKey, HistoryOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range n {
+		h.Add(HistoryEntry{ID: uint64(i + 1), Own: i%2 == 0, Text: fmt.Sprintf("%s %d", text, i), At: histT0.Add(time.Duration(i) * time.Second)})
+	}
+	if err := h.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// exercise opens path and uses every method; it returns the first error.
+// It must never panic or hang.
+func exercise(path string) (err error) {
+	h, err := OpenHistory(path, testHistKey, HistoryOptions{Retention: time.Hour, Now: func() time.Time { return histT0.Add(1000 * time.Second) }})
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if cerr := h.Close(); err == nil {
+			err = cerr
+		}
+	}()
+	if _, err := h.Len(); err != nil {
+		return err
+	}
+	var c HistoryCursor
+	for {
+		p, next, err := h.Before(c, 50)
+		if err != nil {
+			return err
+		}
+		if len(p) == 0 {
+			break
+		}
+		c = next
+	}
+	h.Add(HistoryEntry{ID: 99999, Text: "new", At: histT0})
+	return h.Flush()
+}
+
+func TestHistoryTruncated(t *testing.T) {
+	orig := buildHistoryFile(t, 3000, "truncate me")
+	data, err := os.ReadFile(orig)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// bbolt grows the file ahead of its pages: only a cut below the
+	// high-water mark (the last page in use) loses data.
+	db, err := bolt.Open(orig, 0o600, &bolt.Options{ReadOnly: true, Timeout: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var hw int
+	db.View(func(tx *bolt.Tx) error { hw = int(tx.Size()); return nil })
+	db.Close()
+	if hw >= len(data) || hw < 16*4096 {
+		t.Fatalf("high-water mark %d, file %d bytes", hw, len(data))
+	}
+	for _, size := range []int{1, 100, 4096, 4096 + 10, 3 * 4096, hw / 2, hw - 4096, hw - 1, hw, len(data) - 1} {
+		t.Run(fmt.Sprint(size), func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "history.db")
+			if err := os.WriteFile(path, data[:size], 0o600); err != nil {
+				t.Fatal(err)
+			}
+			err := exercise(path)
+			if size >= hw {
+				if err != nil {
+					t.Fatalf("cut in the unused tail: %v", err)
+				}
+				return
+			}
+			if !errors.Is(err, ErrHistoryCorrupt) || !strings.Contains(err.Error(), path) || !strings.Contains(err.Error(), "move the file away") {
+				t.Fatalf("truncated to %d: %v, want ErrHistoryCorrupt naming the file", size, err)
+			}
+		})
+	}
+}
+
+func TestHistoryFlippedValue(t *testing.T) {
+	path := buildHistoryFile(t, 500, "flip me")
+	// Find one stored value with the bbolt API, then its bytes in the file.
+	db, err := bolt.Open(path, 0o600, &bolt.Options{ReadOnly: true, Timeout: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var val []byte
+	db.View(func(tx *bolt.Tx) error {
+		c := tx.Bucket(bucketHistory).Cursor()
+		c.First()
+		for range 250 {
+			c.Next()
+		}
+		_, v := c.Next()
+		val = bytes.Clone(v)
+		return nil
+	})
+	db.Close()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	off := bytes.Index(data, val)
+	if off < 0 || bytes.Contains(data[off+1:], val) {
+		t.Fatal("value not found exactly once in the file")
+	}
+	for _, where := range []struct {
+		name string
+		at   int
+	}{{"version", 0}, {"nonce", 5}, {"ciphertext", 1 + 12 + 3}, {"tag", len(val) - 1}} {
+		t.Run(where.name, func(t *testing.T) {
+			p := filepath.Join(t.TempDir(), "history.db")
+			d := bytes.Clone(data)
+			d[off+where.at] ^= 0x20
+			if err := os.WriteFile(p, d, 0o600); err != nil {
+				t.Fatal(err)
+			}
+			h, err := OpenHistory(p, testHistKey, HistoryOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer h.Close()
+			if p, _, err := h.Last(100); err != nil || len(p) != 100 {
+				t.Fatalf("newest entries are intact: %d, %v", len(p), err)
+			}
+			_, _, err = h.Last(500)
+			if !errors.Is(err, ErrHistoryCorrupt) || !strings.Contains(err.Error(), p) {
+				t.Fatalf("Last over the flipped value: %v, want ErrHistoryCorrupt naming the file", err)
+			}
+		})
+	}
+}
+
+// TestHistoryFlippedBytes flips bytes all over the file, bbolt's pages
+// included: every method returns nil or an error, never panics or hangs.
+func TestHistoryFlippedBytes(t *testing.T) {
+	orig := buildHistoryFile(t, 2000, "flip anywhere")
+	data, err := os.ReadFile(orig)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rng := rand.New(rand.NewPCG(1, 2))
+	dir := t.TempDir()
+	iters := 300
+	if testing.Short() {
+		iters = 50
+	}
+	var corrupt, other, clean int
+	for i := range iters {
+		d := bytes.Clone(data)
+		var at []int
+		for range 1 + rng.IntN(4) {
+			p := rng.IntN(len(d))
+			if i%3 == 0 {
+				p = rng.IntN(3 * 4096) // the meta pages, the root and the freelist
+			}
+			d[p] ^= byte(1 + rng.IntN(255))
+			at = append(at, p)
+		}
+		path := filepath.Join(dir, fmt.Sprintf("h%d.db", i))
+		if err := os.WriteFile(path, d, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		errc := make(chan error, 1)
+		go func() {
+			defer func() {
+				if r := recover(); r != nil {
+					errc <- fmt.Errorf("PANIC %v", r)
+				}
+			}()
+			errc <- exercise(path)
+		}()
+		select {
+		case err := <-errc:
+			switch {
+			case err != nil && strings.HasPrefix(err.Error(), "PANIC"):
+				t.Fatalf("flips at %v: %v", at, err)
+			case errors.Is(err, ErrHistoryCorrupt):
+				corrupt++
+			case err != nil:
+				other++
+				t.Logf("flips at %v: %v", at, err)
+			default:
+				clean++
+			}
+		case <-time.After(20 * time.Second):
+			t.Fatalf("flips at %v: hung", at)
+		}
+		os.Remove(path)
+	}
+	t.Logf("%d runs: %d ErrHistoryCorrupt, %d other errors, %d unnoticed (flip in free or unused bytes)", iters, corrupt, other, clean)
+}
+
+func TestHistoryNotRegular(t *testing.T) {
+	dir := t.TempDir()
+	fifo := filepath.Join(dir, "fifo.db")
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	sub := filepath.Join(dir, "dir.db")
+	if err := os.Mkdir(sub, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	target := buildHistoryFile(t, 1, "target")
+	link := filepath.Join(dir, "link.db")
+	if err := os.Symlink(target, link); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name, path, kind string
+	}{
+		{"fifo", fifo, "named pipe"},
+		{"directory", sub, "directory"},
+		{"symlink", link, "symbolic link"},
+	}
+	if runtime.GOOS == "linux" {
+		tests = append(tests, struct{ name, path, kind string }{"device", "/dev/null", "character device"})
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			errc := make(chan error, 1)
+			go func() {
+				h, err := OpenHistory(tc.path, testHistKey, HistoryOptions{})
+				if err == nil {
+					h.Close()
+				}
+				errc <- err
+			}()
+			select {
+			case err := <-errc:
+				if !errors.Is(err, errNotRegular) || !strings.Contains(err.Error(), tc.path) || !strings.Contains(err.Error(), tc.kind) {
+					t.Fatalf("err = %v, want not a regular file (%s) naming %s", err, tc.kind, tc.path)
+				}
+			case <-time.After(5 * time.Second):
+				t.Fatal("OpenHistory hung")
+			}
+		})
+	}
+}
+
+func TestHistoryMode(t *testing.T) {
+	path := buildHistoryFile(t, 3, "mode")
+	if st, _ := os.Stat(path); st.Mode().Perm() != 0o600 {
+		t.Fatalf("new file mode %04o, want 0600", st.Mode().Perm())
+	}
+	if st, _ := os.Stat(filepath.Dir(path)); st.Mode().Perm() != 0o700 {
+		t.Fatalf("new dir mode %04o, want 0700", st.Mode().Perm())
+	}
+	// A 0644 file is fixed to 0600 (decision: the content is encrypted, so
+	// it is not refused like the identity key).
+	if err := os.Chmod(path, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	h := openTestHistory(t, path, HistoryOptions{})
+	if st, _ := os.Stat(path); st.Mode().Perm() != 0o600 {
+		t.Fatalf("mode after open %04o, want 0600", st.Mode().Perm())
+	}
+	if n, _ := h.Len(); n != 3 {
+		t.Fatalf("Len = %d", n)
+	}
+}
+
+func TestHistoryNoPlaintext(t *testing.T) {
+	const secret = "the eagle lands at midnight"
+	path := buildHistoryFile(t, 200, secret)
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range []string{secret, "eagle", "midnight"} {
+		if bytes.Contains(data, []byte(s)) {
+			t.Fatalf("file contains %q", s)
+		}
+	}
+	// A valid bbolt database with the documented buckets.
+	db, err := bolt.Open(path, 0o600, &bolt.Options{ReadOnly: true, Timeout: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	err = db.View(func(tx *bolt.Tx) error {
+		var names []string
+		tx.ForEach(func(name []byte, _ *bolt.Bucket) error {
+			names = append(names, string(name))
+			return nil
+		})
+		if strings.Join(names, ",") != "history,history_ids,meta" {
+			t.Errorf("buckets %v", names)
+		}
+		hist := tx.Bucket(bucketHistory)
+		if n := hist.Stats().KeyN; n != 200 {
+			t.Errorf("%d history keys", n)
+		}
+		nonces := map[string]bool{}
+		hist.ForEach(func(k, v []byte) error {
+			if len(k) != 16 || v[0] != 1 || bytes.Contains(v, []byte(secret)) {
+				t.Errorf("bad entry %x %x", k, v)
+			}
+			nonces[string(v[1:13])] = true
+			return nil
+		})
+		if len(nonces) != 200 {
+			t.Errorf("%d distinct nonces for 200 values", len(nonces))
+		}
+		meta := tx.Bucket(bucketMeta)
+		if v := meta.Get(metaVersion); len(v) != 1 || v[0] != 1 {
+			t.Errorf("version %x", v)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestHistoryMovedValue(t *testing.T) {
+	// A value copied under another key (swapping entries) fails: AD binds it.
+	path := buildHistoryFile(t, 2, "moved")
+	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	db.Update(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketHistory)
+		c := b.Cursor()
+		k1, v1 := c.First()
+		k2, v2 := c.Next()
+		v1, v2 = bytes.Clone(v1), bytes.Clone(v2)
+		k1, k2 = bytes.Clone(k1), bytes.Clone(k2)
+		b.Put(k1, v2)
+		b.Put(k2, v1)
+		return nil
+	})
+	db.Close()
+	h := openTestHistory(t, path, HistoryOptions{})
+	if _, _, err := h.Last(2); !errors.Is(err, ErrHistoryCorrupt) {
+		t.Fatalf("swapped values: %v, want ErrHistoryCorrupt", err)
+	}
+}
+
+func TestHistoryNotHistory(t *testing.T) {
+	dir := t.TempDir()
+	for _, tc := range []struct {
+		name string
+		data []byte
+	}{
+		{"text", []byte(strings.Repeat("not a database\n", 1000))},
+		{"zeros", make([]byte, 64<<10)},
+		{"old delivery log", append([]byte("Q"), make([]byte, 5000)...)},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			path := filepath.Join(dir, tc.name)
+			os.WriteFile(path, tc.data, 0o600)
+			if err := exercise(path); !errors.Is(err, ErrHistoryCorrupt) || !strings.Contains(err.Error(), path) {
+				t.Fatalf("err = %v, want ErrHistoryCorrupt naming the file", err)
+			}
+		})
+	}
+	// A bbolt database of something else (no meta bucket but a history).
+	path := filepath.Join(dir, "foreign.db")
+	db, err := bolt.Open(path, 0o600, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	db.Update(func(tx *bolt.Tx) error { _, err := tx.CreateBucket(bucketHistory); return err })
+	db.Close()
+	if _, err := OpenHistory(path, testHistKey, HistoryOptions{}); !errors.Is(err, ErrHistoryCorrupt) {
+		t.Fatalf("foreign bbolt file: %v", err)
+	}
+	// A newer format version is refused with its own message.
+	path = buildHistoryFile(t, 1, "v2")
+	db, err = bolt.Open(path, 0o600, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	db.Update(func(tx *bolt.Tx) error { return tx.Bucket(bucketMeta).Put(metaVersion, []byte{2}) })
+	db.Close()
+	if _, err := OpenHistory(path, testHistKey, HistoryOptions{}); err == nil || !strings.Contains(err.Error(), "newer duet") {
+		t.Fatalf("version 2: %v", err)
+	}
+}
+
+func TestHistoryCloseAndConcurrency(t *testing.T) {
+	path := histPath(t)
+	h, err := OpenHistory(path, testHistKey, HistoryOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// More than the queue holds, from many goroutines, with readers
+	// running: nothing dropped (backpressure), nothing stored twice.
+	const writers, each = 8, 1500
+	var wg sync.WaitGroup
+	for w := range writers {
+		wg.Go(func() {
+			for i := range each {
+				id := uint64(w*each + i + 1)
+				h.Add(HistoryEntry{ID: id, Own: w%2 == 0, Text: "x", At: histT0.Add(time.Duration(i) * time.Microsecond)})
+				h.Add(HistoryEntry{ID: id, Own: w%2 == 0, Text: "dup", At: histT0})
+			}
+		})
+	}
+	wg.Go(func() {
+		for range 50 {
+			if _, _, err := h.Last(100); err != nil {
+				t.Error(err)
+			}
+			if _, err := h.Len(); err != nil {
+				t.Error(err)
+			}
+		}
+	})
+	wg.Wait()
+	if err := h.Close(); err != nil { // Close flushes
+		t.Fatal(err)
+	}
+	if err := h.Close(); err != nil {
+		t.Fatalf("second Close: %v", err)
+	}
+	h.Add(HistoryEntry{ID: 1, Text: "after close"}) // no panic, no effect
+	if err := h.Flush(); !errors.Is(err, ErrHistoryClosed) {
+		t.Fatalf("Flush after Close: %v", err)
+	}
+	if err := h.Clear(); !errors.Is(err, ErrHistoryClosed) {
+		t.Fatalf("Clear after Close: %v", err)
+	}
+	h = openTestHistory(t, path, HistoryOptions{})
+	if n, _ := h.Len(); n != writers*each {
+		t.Fatalf("Len = %d, want %d", n, writers*each)
+	}
+	if got := allHistory(t, h, 1000); len(got) != writers*each {
+		t.Fatalf("%d entries, want %d", len(got), writers*each)
+	}
+}
+
+func TestHistoryGroupCommit(t *testing.T) {
+	h := openTestHistory(t, histPath(t), HistoryOptions{})
+	const n = 20000
+	for i := range n {
+		h.Add(HistoryEntry{ID: uint64(i + 1), Text: "grouped", At: histT0})
+	}
+	if err := h.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	c := h.commits.Load()
+	if c == 0 || c > n/50 {
+		t.Fatalf("%d commits for %d entries: not grouped", c, n)
+	}
+	if l, _ := h.Len(); l != n {
+		t.Fatalf("Len = %d", l)
+	}
+	t.Logf("%d entries in %d commits", n, c)
+}
+
+// TestHistoryQueueBoundedInBytes: texts waiting for the disk are bounded in
+// bytes, not only in count (4096 texts of 64 KiB would be 256 MiB).
+func TestHistoryQueueBoundedInBytes(t *testing.T) {
+	h := openTestHistory(t, histPath(t), HistoryOptions{})
+	big := strings.Repeat("x", MaxTextSize)
+	var peak int
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			h.budgetMu.Lock()
+			peak = max(peak, h.queued)
+			h.budgetMu.Unlock()
+		}
+	}()
+	for i := range 500 {
+		h.Add(HistoryEntry{ID: uint64(i + 1), Text: big, At: time.Unix(int64(i), 0)})
+	}
+	if err := h.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	close(stop)
+	<-done
+	if peak > histQueueBytes {
+		t.Fatalf("queued text peaked at %d bytes, budget %d", peak, histQueueBytes)
+	}
+	if n, err := h.Len(); err != nil || n != 500 {
+		t.Fatalf("Len %d, %v; want 500 (nothing dropped)", n, err)
+	}
+	h.budgetMu.Lock()
+	left := h.queued
+	h.budgetMu.Unlock()
+	if left != 0 {
+		t.Fatalf("%d bytes still counted after Flush", left)
+	}
+}
