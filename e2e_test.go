@@ -864,6 +864,13 @@ func TestE2EBench(t *testing.T) {
 			t.Errorf("bench table row %q missing or empty:\n%s", row, stdout)
 		}
 	}
+	// Another program's figures are never printed as part of a measurement:
+	// only as a labelled reference with its source.
+	for _, l := range strings.Split(stdout, "\n") {
+		if strings.Contains(l, "Python") && !(strings.Contains(l, "reference, not measured in this run") && strings.Contains(l, "seed/README.md")) {
+			t.Errorf("unlabelled reference figures: %q", l)
+		}
+	}
 }
 
 func TestE2EUsageErrors(t *testing.T) {
