@@ -149,6 +149,7 @@ const linesHistory = 20
 // runChat runs one chat until the user quits and returns the exit code.
 func runChat(o chatOptions, stdin io.Reader, stdout, stderr io.Writer) int {
 	// Identity.
+	var notices []string // for the screen's chat, which has no stderr
 	var id *crypto.Identity
 	var err error
 	if o.ephemeral {
@@ -156,8 +157,12 @@ func runChat(o chatOptions, stdin io.Reader, stdout, stderr io.Writer) int {
 	} else {
 		var created bool
 		id, created, err = crypto.LoadOrCreateIdentity(o.identityPath, rand.Reader)
-		if err == nil && created && o.mode != modeScreen {
-			fmt.Fprintf(stderr, "duet: created a new identity in %s\n", o.identityPath)
+		if err == nil && created {
+			if o.mode == modeScreen {
+				notices = append(notices, "created a new identity in "+o.identityPath+": its fingerprint is yours to share (/fingerprint)")
+			} else {
+				fmt.Fprintf(stderr, "duet: created a new identity in %s\n", o.identityPath)
+			}
 		}
 	}
 	if err != nil {
@@ -326,6 +331,7 @@ func runChat(o chatOptions, stdin io.Reader, stdout, stderr io.Writer) int {
 			MarkVerified: markVerified(check, node),
 			AcceptKey:    acceptKey(check, node),
 			History:      source,
+			Notices:      notices,
 		}, sink, node.Run, screenIO(stdin, stdout)...)
 	} else {
 		out.Ready(tr.MainPort(), o.subPort, self.String())

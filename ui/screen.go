@@ -47,6 +47,9 @@ type ScreenConfig struct {
 	// History is the stored conversation shown on start and paged in at
 	// the top of the scrollback; nil: none (--no-history, --ephemeral).
 	History HistorySource
+	// Notices are shown first in the chat, e.g. that a new identity was
+	// created (what the line mode prints on stderr).
+	Notices []string
 	Now     func() time.Time // time.Now if nil
 }
 
@@ -235,6 +238,9 @@ func NewScreen(cfg ScreenConfig) *Screen {
 	s.seclog = panel.NewSecurityLog()
 	s.insp = panel.NewInspector()
 	s.input = newScreenInput(s.st)
+	for _, n := range cfg.Notices {
+		s.chat.AddNotice(chat.NoticeInfo, termsafe.Sanitize(n), now)
+	}
 	s.chat.AddNotice(chat.NoticeInfo, fmt.Sprintf("duet: listening on port %d, peer %s:%d; waiting for the peer", cfg.MainPort, host, cfg.SubPort), now)
 	s.resize(80, 24)
 	return s
@@ -335,7 +341,11 @@ func (s *Screen) relayout() {
 		l.side = rect{mainW, headerH, w - mainW, h - headerH - 1}
 	}
 	s.lay = l
-	s.chat.SetSize(l.chat.w, l.chat.h)
+	chatW := l.chat.w
+	if l.side.w > 0 {
+		chatW-- // a blank column between the text and the sidebar's border
+	}
+	s.chat.SetSize(chatW, l.chat.h)
 }
 
 // fitInput relays out when the input grew or shrank.

@@ -105,3 +105,14 @@ func TestScreenHistory(t *testing.T) {
 }
 
 func ctrlHome() tea.KeyPressMsg { return tea.KeyPressMsg{Code: tea.KeyHome, Mod: tea.ModCtrl} }
+
+func TestScreenStartNotices(t *testing.T) {
+	cfg := testScreenConfig(newFakeScreenSession())
+	cfg.Notices = []string{"created a new identity in /home/x/.config/duet/alice.pem\x1b[2J"}
+	s := newTestScreen(cfg)
+	drive(t, s, tea.WindowSizeMsg{Width: 120, Height: 40})
+	scr := screenText(t, s)
+	if !strings.Contains(scr, "created a new identity in /home/x/.config/duet/alice.pem") || !strings.Contains(scr, `\x1b[2J`) {
+		t.Fatalf("start notice missing or not escaped:\n%s", scr)
+	}
+}
