@@ -105,14 +105,13 @@ func duetFrame(typ byte, size int) []byte {
 	return f
 }
 
-// flood keeps conns connections to port writing msg as fast as they can,
-// reconnecting when duet drops them, until stop is closed. It returns the
-// bytes written so far.
-func flood(t *testing.T, port, conns int, msg []byte, stop chan struct{}) *atomic.Int64 {
+// runAttackers runs n goroutines, each calling one(i) again and again
+// until stop is closed; the test's cleanup closes stop (if the test did
+// not) and waits for them.
+func runAttackers(t *testing.T, n int, stop chan struct{}, one func(i int)) {
 	t.Helper()
-	var sent atomic.Int64
 	var wg sync.WaitGroup
-	for range conns {
+	for i := range n {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -122,29 +121,7 @@ func flood(t *testing.T, port, conns int, msg []byte, stop chan struct{}) *atomi
 					return
 				default:
 				}
-				c, err := zmtpDial(port, 2*time.Second)
-				if err != nil {
-					time.Sleep(20 * time.Millisecond)
-					continue
-				}
-				go func() { <-stop; c.Close() }()
-				for {
-					c.SetWriteDeadline(time.Now().Add(500 * time.Millisecond))
-					n, err := c.Write(msg)
-					sent.Add(int64(n))
-					if err != nil {
-						if ne, ok := err.(stdnet.Error); ok && ne.Timeout() {
-							select {
-							case <-stop:
-								return
-							default:
-								continue // pushed back: keep trying
-							}
-						}
-						c.Close()
-						break
-					}
-				}
+				one(i)
 			}
 		}()
 	}
@@ -155,6 +132,39 @@ func flood(t *testing.T, port, conns int, msg []byte, stop chan struct{}) *atomi
 			close(stop)
 		}
 		wg.Wait()
+	})
+}
+
+// flood keeps conns connections to port writing msg as fast as they can,
+// reconnecting when duet drops them, until stop is closed. It returns the
+// bytes written so far.
+func flood(t *testing.T, port, conns int, msg []byte, stop chan struct{}) *atomic.Int64 {
+	t.Helper()
+	var sent atomic.Int64
+	runAttackers(t, conns, stop, func(int) {
+		c, err := zmtpDial(port, 2*time.Second)
+		if err != nil {
+			time.Sleep(20 * time.Millisecond)
+			return
+		}
+		go func() { <-stop; c.Close() }()
+		for {
+			c.SetWriteDeadline(time.Now().Add(500 * time.Millisecond))
+			n, err := c.Write(msg)
+			sent.Add(int64(n))
+			if err != nil {
+				if ne, ok := err.(stdnet.Error); ok && ne.Timeout() {
+					select {
+					case <-stop:
+						return
+					default:
+						continue // pushed back: keep trying
+					}
+				}
+				c.Close()
+				return
+			}
+		}
 	})
 	return &sent
 }
@@ -317,54 +327,34 @@ func TestHostileNetFloodStalledStdout(t *testing.T) {
 // handshakes completed.
 func holdIdle(t *testing.T, port, n, trickle int, stop chan struct{}) *atomic.Int64 {
 	var made atomic.Int64
-	var wg sync.WaitGroup
-	for i := range n {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				select {
-				case <-stop:
-					return
-				default:
-				}
-				c, err := zmtpDial(port, 2*time.Second)
-				if err != nil {
-					time.Sleep(5 * time.Millisecond)
-					continue
-				}
-				made.Add(1)
-				closed := make(chan struct{})
-				go func() {
-					select {
-					case <-stop:
-					case <-closed:
-					}
-					c.Close()
-				}()
-				if i < trickle {
-					// A frame header announcing 255 bytes, then a byte now and then.
-					c.Write([]byte{0x00, 0xff})
-					for {
-						time.Sleep(200 * time.Millisecond)
-						if _, err := c.Write([]byte{'x'}); err != nil {
-							break
-						}
-					}
-				} else {
-					io.Copy(io.Discard, c) // returns when duet closes it
-				}
-				close(closed)
-			}
-		}()
-	}
-	t.Cleanup(func() {
-		select {
-		case <-stop:
-		default:
-			close(stop)
+	runAttackers(t, n, stop, func(i int) {
+		c, err := zmtpDial(port, 2*time.Second)
+		if err != nil {
+			time.Sleep(5 * time.Millisecond)
+			return
 		}
-		wg.Wait()
+		made.Add(1)
+		closed := make(chan struct{})
+		go func() {
+			select {
+			case <-stop:
+			case <-closed:
+			}
+			c.Close()
+		}()
+		if i < trickle {
+			// A frame header announcing 255 bytes, then a byte now and then.
+			c.Write([]byte{0x00, 0xff})
+			for {
+				time.Sleep(200 * time.Millisecond)
+				if _, err := c.Write([]byte{'x'}); err != nil {
+					break
+				}
+			}
+		} else {
+			io.Copy(io.Discard, c) // returns when duet closes it
+		}
+		close(closed)
 	})
 	return &made
 }
@@ -422,51 +412,31 @@ func TestHostileNetChurn(t *testing.T) {
 	a.waitFor(t, readyTimeout, "ready", isEv("ready"))
 	stop := make(chan struct{})
 	var conns atomic.Int64
-	var wg sync.WaitGroup
 	addr := "127.0.0.1:" + strconv.Itoa(pr.portA)
 	greet := zmtpGreetingBytes()
-	for i := range 12 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				select {
-				case <-stop:
-					return
-				default:
-				}
-				var c *stdnet.TCPConn
-				if i == 11 {
-					var err error
-					if c, err = zmtpDial(pr.portA, time.Second); err != nil {
-						continue
-					}
-				} else {
-					cc, err := stdnet.DialTimeout("tcp", addr, time.Second)
-					if err != nil {
-						continue
-					}
-					c = cc.(*stdnet.TCPConn)
-				}
-				conns.Add(1)
-				c.SetLinger(0) // reset: no TIME_WAIT, the churn can go on
-				if i >= 3 && i < 11 {
-					c.Write(greet[:10]) // a greeting that stalls
-					time.AfterFunc(1500*time.Millisecond, func() { c.Close() })
-					continue
-				}
-				c.Close()
+	t.Cleanup(func() { time.Sleep(1600 * time.Millisecond) }) // after the attackers stop: the held connections close
+	runAttackers(t, 12, stop, func(i int) {
+		var c *stdnet.TCPConn
+		if i == 11 {
+			var err error
+			if c, err = zmtpDial(pr.portA, time.Second); err != nil {
+				return
 			}
-		}()
-	}
-	t.Cleanup(func() {
-		select {
-		case <-stop:
-		default:
-			close(stop)
+		} else {
+			cc, err := stdnet.DialTimeout("tcp", addr, time.Second)
+			if err != nil {
+				return
+			}
+			c = cc.(*stdnet.TCPConn)
 		}
-		wg.Wait()
-		time.Sleep(1600 * time.Millisecond) // the held connections close
+		conns.Add(1)
+		c.SetLinger(0) // reset: no TIME_WAIT, the churn can go on
+		if i >= 3 && i < 11 {
+			c.Write(greet[:10]) // a greeting that stalls
+			time.AfterFunc(1500*time.Millisecond, func() { c.Close() })
+			return
+		}
+		c.Close()
 	})
 	time.Sleep(time.Second)
 	rate0, at0 := conns.Load(), time.Now()
