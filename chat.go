@@ -210,11 +210,7 @@ func runChat(o chatOptions, stdin io.Reader, stdout, stderr io.Writer) int {
 			out.Close()
 		}
 	}
-	var hist *protocol.History // nil: --ephemeral or --no-history
 	emit := func(ev protocol.Event) {
-		if hist != nil {
-			recordShown(hist, ev)
-		}
 		if s, ok := ev.(protocol.SessionEvent); ok {
 			switch s.State {
 			case protocol.SessionEstablished:
@@ -249,22 +245,35 @@ func runChat(o chatOptions, stdin io.Reader, stdout, stderr io.Writer) int {
 		}
 	}
 
-	// The history database comes first: its lock keeps a second duet with
-	// the same identity and peer from touching anything (the delivery log
-	// included) before it fails.
+	// The database (delivery state and history) comes first: its lock
+	// keeps a second duet with the same identity and peer from touching
+	// anything before it fails. --ephemeral keeps everything in memory.
+	var store protocol.Store
+	var hist *protocol.DB // the history to show; nil: --ephemeral or --no-history
 	var shownHistory []chat.Entry
 	if !o.ephemeral {
-		h, err := openHistory(o, id, check.peerName)
+		db, err := openDB(o, id, check.peerName)
 		if err != nil {
 			fmt.Fprintf(stderr, "duet: %v\n", err)
 			closeOut()
 			return exitRuntime
 		}
-		defer h.Close()
+		defer db.Close()
+		note, err := importDeliveryLog(db, deliveryLogPath(o.identityPath, self, check.peerName))
+		if err != nil {
+			fmt.Fprintf(stderr, "duet: %v\n", err)
+			closeOut()
+			return exitRuntime
+		}
+		if note != "" {
+			fmt.Fprintf(stderr, "duet: %s\n", note)
+			notices = append(notices, note)
+		}
+		store = db
 		if !o.noHistory {
-			hist = h
+			hist = db
 			if o.mode == modeLines {
-				es, _, err := h.Last(linesHistory)
+				es, _, err := db.Last(linesHistory)
 				if err != nil {
 					fmt.Fprintf(stderr, "duet: %v\n", err)
 					closeOut()
@@ -273,20 +282,6 @@ func runChat(o chatOptions, stdin io.Reader, stdout, stderr io.Writer) int {
 				shownHistory = toChatEntries(es)
 			}
 		}
-	}
-
-	// Delivery state (outbox, shown ids) lives beside the identity, one log
-	// per (identity, peer); --ephemeral keeps it in memory.
-	var store protocol.Store
-	if !o.ephemeral {
-		fileStore, err := protocol.OpenFileStore(deliveryLogPath(o.identityPath, self, check.peerName))
-		if err != nil {
-			fmt.Fprintf(stderr, "duet: %v\n", err)
-			closeOut()
-			return exitRuntime
-		}
-		defer fileStore.Close()
-		store = fileStore
 	}
 
 	// SendTimeout: a slow receiver pushes back on the sender (TCP flow
@@ -314,20 +309,15 @@ func runChat(o chatOptions, stdin io.Reader, stdout, stderr io.Writer) int {
 		return exitRuntime
 	}
 
-	var session interface {
-		ui.ScreenSession
-		ui.Session
-	} = node
 	var source ui.HistorySource
 	if hist != nil {
-		session = recordingSession{Node: node, h: hist}
 		source = historyView{hist}
 	}
 	if o.mode == modeScreen {
 		err = ui.RunScreen(ctx, ui.ScreenConfig{
 			SelfName: o.name, PeerName: o.peerName, SelfFP: self.String(),
 			MainPort: tr.MainPort(), SubPort: o.subPort, PeerHost: o.peerHost,
-			PingInterval: o.ping, Session: session, Records: records,
+			PingInterval: o.ping, Session: node, Records: records,
 			MarkVerified: markVerified(check, node),
 			AcceptKey:    acceptKey(check, node),
 			History:      source,
@@ -339,7 +329,7 @@ func runChat(o chatOptions, stdin io.Reader, stdout, stderr io.Writer) int {
 			lines.ShowHistory(shownHistory)
 			lines.Waiting(check.peerName, o.ping)
 		}
-		err = ui.Serve(ctx, stdin, out, session, ui.InputConfig{})
+		err = ui.Serve(ctx, stdin, out, node, ui.InputConfig{})
 	}
 	switch {
 	case err == nil, errors.Is(err, errInterrupted):

@@ -7,10 +7,14 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"duet/crypto"
+	"duet/protocol"
 )
 
 // TestE2EHistoryAcrossRestart: what was said is shown again after a
@@ -68,16 +72,17 @@ func TestE2EHistoryAcrossRestart(t *testing.T) {
 
 // TestE2ESecondInstanceLocked: a second duet with the same identity and
 // peer exits at once naming the running one's database, and touches
-// nothing (the delivery log is the same bytes afterwards).
+// nothing (the database is the same bytes afterwards, and the message
+// queued in it is still there after the first one is killed).
 func TestE2ESecondInstanceLocked(t *testing.T) {
 	pr := newPair(t)
 	a := startDuet(t, "A", pr.args("A", "a.pem")...)
 	a.waitFor(t, readyTimeout, "ready", func(e event) bool { return e.Event == "ready" })
 	a.send("queued while the peer is away")
 	a.waitFor(t, sessionTimeout, "queued", func(e event) bool { return e.Event == "queued" })
-	logs, _ := filepath.Glob(filepath.Join(pr.dir, "delivery", "*.log"))
+	logs, _ := filepath.Glob(filepath.Join(pr.dir, "delivery", "*.db"))
 	if len(logs) != 1 {
-		t.Fatalf("want one delivery log, found %v", logs)
+		t.Fatalf("want one database, found %v", logs)
 	}
 	before, err := os.ReadFile(logs[0])
 	if err != nil {
@@ -108,9 +113,28 @@ func TestE2ESecondInstanceLocked(t *testing.T) {
 		t.Fatal(err)
 	}
 	if !bytes.Equal(before, after) {
-		t.Fatal("the second instance changed the running one's delivery log")
+		t.Fatal("the second instance changed the running one's database")
 	}
 	if !a.running() {
 		t.Fatal("the first instance died")
+	}
+	a.kill()
+	id, err := crypto.LoadIdentity(filepath.Join(pr.dir, "a.pem"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	peer := "127.0.0.1:" + args[slices.Index(args, "--sub")+1]
+	key, err := crypto.HistoryKey(id, peer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	db, err := protocol.OpenDB(logs[0], key, protocol.DBOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	st, _ := db.Load()
+	if len(st.Outbox) != 1 || st.Outbox[0].Text != "queued while the peer is away" {
+		t.Fatalf("outbox after the second instance and a kill: %+v", st.Outbox)
 	}
 }

@@ -1,11 +1,14 @@
 package main
 
-// Wiring of the encrypted chat history (protocol.History) to the node and
+// Wiring of the encrypted chat history (protocol.DB) to the node and
 // the front ends: what is shown or sent is recorded; the screen and the
 // line mode show the stored conversation on start.
 
 import (
+	"errors"
 	"fmt"
+	"io/fs"
+	"os"
 	"path/filepath"
 	"time"
 
@@ -22,11 +25,10 @@ func historyPath(identityPath string, self crypto.Fingerprint, peer string) stri
 	return filepath.Join(filepath.Dir(identityPath), "delivery", fmt.Sprintf("%x-%s.db", self[:8], safeName(peer)))
 }
 
-// openHistory opens the history database: always without --ephemeral,
-// since it also locks the (identity, peer) pair against a second duet
-// before anything else is written; --no-history only stops recording and
-// showing it.
-func openHistory(o chatOptions, id *crypto.Identity, peer string) (*protocol.History, error) {
+// openDB opens the database of delivery state and history: always without
+// --ephemeral (its lock also keeps a second duet off the (identity, peer)
+// pair); --no-history only stops recording and showing the history.
+func openDB(o chatOptions, id *crypto.Identity, peer string) (*protocol.DB, error) {
 	key, err := crypto.HistoryKey(id, peer)
 	if err != nil {
 		return nil, err
@@ -35,7 +37,7 @@ func openHistory(o chatOptions, id *crypto.Identity, peer string) (*protocol.His
 	if o.historyDays > 0 {
 		keep = time.Duration(o.historyDays) * 24 * time.Hour
 	}
-	return protocol.OpenHistory(historyPath(o.identityPath, id.Public().Fingerprint(), peer), key, protocol.HistoryOptions{Retention: keep})
+	return protocol.OpenDB(historyPath(o.identityPath, id.Public().Fingerprint(), peer), key, protocol.DBOptions{Retention: keep, NoHistory: o.noHistory})
 }
 
 func toChatEntries(es []protocol.HistoryEntry) []chat.Entry {
@@ -46,8 +48,8 @@ func toChatEntries(es []protocol.HistoryEntry) []chat.Entry {
 	return out
 }
 
-// historyView is the screen's ui.HistorySource over a protocol.History.
-type historyView struct{ h *protocol.History }
+// historyView is the screen's ui.HistorySource over a protocol.DB.
+type historyView struct{ h *protocol.DB }
 
 func (v historyView) Last(n int) ([]chat.Entry, any, error) {
 	es, c, err := v.h.Last(n)
@@ -67,24 +69,29 @@ func (v historyView) Clear() error { return v.h.Clear() }
 
 var _ ui.HistorySource = historyView{}
 
-// recordingSession is the node as the front ends drive it, recording each
-// message we send in the history once the node accepted it.
-type recordingSession struct {
-	*protocol.Node
-	h *protocol.History
-}
-
-func (r recordingSession) SendMessage(text string) (protocol.Outgoing, error) {
-	out, err := r.Node.SendMessage(text)
-	if err == nil {
-		r.h.Add(protocol.HistoryEntry{ID: out.ID, Own: true, Text: text, At: out.SentAt})
+// importDeliveryLog imports the delivery log an older duet kept at path
+// into db, then removes it (and its leftover temporary file): once. A
+// crash in between imports it again, which changes nothing (Import is
+// idempotent). It returns a note for the user when something was imported.
+func importDeliveryLog(db *protocol.DB, path string) (note string, err error) {
+	if _, err := os.Lstat(path); errors.Is(err, fs.ErrNotExist) {
+		return "", nil
 	}
-	return out, err
-}
-
-// recordShown records a message of the peer's as it reaches the front end.
-func recordShown(h *protocol.History, ev protocol.Event) {
-	if m, ok := ev.(protocol.MessageEvent); ok {
-		h.Add(protocol.HistoryEntry{ID: m.ID, Text: m.Text, At: m.SentAt, PossibleDuplicate: m.PossibleDuplicate})
+	st, torn, err := protocol.ReadDeliveryLog(path)
+	if err != nil {
+		return "", err
 	}
+	if err := db.Import(st); err != nil {
+		return "", fmt.Errorf("importing %s: %w", path, err)
+	}
+	for _, p := range []string{path, path + ".tmp"} {
+		if err := os.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return "", fmt.Errorf("imported %s but cannot remove it: %w", p, err)
+		}
+	}
+	note = fmt.Sprintf("imported the old delivery log %s (%d queued messages) into %s and removed it", path, len(st.Outbox), db.Path())
+	if torn > 0 {
+		note += fmt.Sprintf("; its last %d bytes were an entry cut short by a crash and were skipped", torn)
+	}
+	return note, nil
 }

@@ -16,11 +16,11 @@ import (
 
 // buildLargeHistory writes n entries (one a second from histT0, ~60-byte
 // texts, alternating own/peer) straight into a history database created by
-// OpenHistory, in transactions of 100,000 with NoSync: the layout is
+// OpenDB, in transactions of 100,000 with NoSync: the layout is
 // exactly the one the writer produces.
 func buildLargeHistory(tb testing.TB, path string, n int) {
 	tb.Helper()
-	h, err := OpenHistory(path, testHistKey, HistoryOptions{})
+	h, err := OpenDB(path, testHistKey, DBOptions{})
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -87,12 +87,12 @@ func BenchmarkHistoryLast100of1M(b *testing.B) {
 	b.Logf("built %d entries in %v", n, time.Since(start).Round(time.Millisecond))
 
 	start = time.Now()
-	h, err := OpenHistory(path, testHistKey, HistoryOptions{})
+	h, err := OpenDB(path, testHistKey, DBOptions{})
 	if err != nil {
 		b.Fatal(err)
 	}
 	defer h.Close()
-	b.Logf("OpenHistory of %d entries: %v", n, time.Since(start).Round(time.Microsecond))
+	b.Logf("OpenDB of %d entries: %v", n, time.Since(start).Round(time.Microsecond))
 	if l, _ := h.Len(); l != n {
 		b.Fatalf("Len = %d", l)
 	}
@@ -132,7 +132,7 @@ func BenchmarkHistoryLast100of1M(b *testing.B) {
 	b.Run("OpenLast100Close", func(b *testing.B) {
 		h.Close()
 		for b.Loop() {
-			h, err := OpenHistory(path, testHistKey, HistoryOptions{})
+			h, err := OpenDB(path, testHistKey, DBOptions{})
 			if err != nil {
 				b.Fatal(err)
 			}
@@ -152,7 +152,7 @@ func BenchmarkHistoryAdd(b *testing.B) {
 	for _, size := range []int{60, 1024} {
 		text := strings.Repeat("x", size)
 		b.Run(fmt.Sprintf("grouped/%dB", size), func(b *testing.B) {
-			h := openTestHistory(b, filepath.Join(b.TempDir(), "history.db"), HistoryOptions{})
+			h := openTestHistory(b, filepath.Join(b.TempDir(), "history.db"), DBOptions{})
 			b.SetBytes(int64(size))
 			at := histT0
 			i := uint64(0)
@@ -167,7 +167,7 @@ func BenchmarkHistoryAdd(b *testing.B) {
 		})
 	}
 	b.Run("flush-each/60B", func(b *testing.B) {
-		h := openTestHistory(b, filepath.Join(b.TempDir(), "history.db"), HistoryOptions{})
+		h := openTestHistory(b, filepath.Join(b.TempDir(), "history.db"), DBOptions{})
 		i := uint64(0)
 		for b.Loop() {
 			i++

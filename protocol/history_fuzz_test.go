@@ -11,7 +11,7 @@ import (
 
 // FuzzHistoryValue feeds arbitrary keys and values to the decoder of stored
 // history values (authenticate, decrypt, parse) and arbitrary plaintexts to
-// the parser: either an entry or an error wrapping ErrHistoryCorrupt, never
+// the parser: either an entry or an error wrapping ErrDBCorrupt, never
 // a panic. Valid values (the seeds) must decode to what was sealed.
 func FuzzHistoryValue(f *testing.F) {
 	a, err := crypto.NewAEAD(testHistKey[:])
@@ -39,8 +39,8 @@ func FuzzHistoryValue(f *testing.F) {
 	f.Fuzz(func(t *testing.T, k, v []byte) {
 		e, err := openEntry(a, k, v)
 		if err != nil {
-			if !errors.Is(err, ErrHistoryCorrupt) {
-				t.Fatalf("error %v does not wrap ErrHistoryCorrupt", err)
+			if !errors.Is(err, ErrDBCorrupt) {
+				t.Fatalf("error %v does not wrap ErrDBCorrupt", err)
 			}
 		} else {
 			// Only a genuinely sealed value opens: re-seal and compare.
@@ -59,8 +59,8 @@ func FuzzHistoryValue(f *testing.F) {
 		// The parser alone, on arbitrary plaintext.
 		pe, err := parseEntry(v)
 		if err != nil {
-			if !errors.Is(err, ErrHistoryCorrupt) {
-				t.Fatalf("parse error %v does not wrap ErrHistoryCorrupt", err)
+			if !errors.Is(err, ErrDBCorrupt) {
+				t.Fatalf("parse error %v does not wrap ErrDBCorrupt", err)
 			}
 			return
 		}

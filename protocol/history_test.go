@@ -24,11 +24,11 @@ var testHistKey = [32]byte{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16
 
 var histT0 = time.Date(2026, 11, 26, 4, 0, 0, 0, time.UTC)
 
-func openTestHistory(t testing.TB, path string, opt HistoryOptions) *History {
+func openTestHistory(t testing.TB, path string, opt DBOptions) *DB {
 	t.Helper()
-	h, err := OpenHistory(path, testHistKey, opt)
+	h, err := OpenDB(path, testHistKey, opt)
 	if err != nil {
-		t.Fatalf("OpenHistory: %v", err)
+		t.Fatalf("OpenDB: %v", err)
 	}
 	t.Cleanup(func() { h.Close() })
 	return h
@@ -39,7 +39,7 @@ func histPath(t testing.TB) string {
 }
 
 // allHistory pages through the whole history with Before, n at a time.
-func allHistory(t testing.TB, h *History, n int) []HistoryEntry {
+func allHistory(t testing.TB, h *DB, n int) []HistoryEntry {
 	t.Helper()
 	var all []HistoryEntry
 	page, c, err := h.Last(n)
@@ -83,7 +83,7 @@ func TestHistoryRoundTrip(t *testing.T) {
 		{ID: 7, Own: true, Text: "👩‍👩‍👧 family, ZWJ, and \t tab"},
 	}
 	path := histPath(t)
-	h := openTestHistory(t, path, HistoryOptions{})
+	h := openTestHistory(t, path, DBOptions{})
 	for i := range tests {
 		tests[i].At = histT0.Add(time.Duration(i) * time.Second)
 		h.Add(tests[i])
@@ -103,7 +103,7 @@ func TestHistoryRoundTrip(t *testing.T) {
 	if err := h.Close(); err != nil {
 		t.Fatal(err)
 	}
-	h2 := openTestHistory(t, path, HistoryOptions{})
+	h2 := openTestHistory(t, path, DBOptions{})
 	got, _, err = h2.Last(100)
 	if err != nil {
 		t.Fatal(err)
@@ -113,7 +113,7 @@ func TestHistoryRoundTrip(t *testing.T) {
 
 func TestHistoryOrder(t *testing.T) {
 	path := histPath(t)
-	h := openTestHistory(t, path, HistoryOptions{})
+	h := openTestHistory(t, path, DBOptions{})
 	at := func(s int) time.Time { return histT0.Add(time.Duration(s) * time.Second) }
 	in := []HistoryEntry{
 		{ID: 1, Text: "t5 first", At: at(5)},
@@ -133,7 +133,7 @@ func TestHistoryOrder(t *testing.T) {
 	checkEntries(t, allHistory(t, h, 2), want)
 	// Equal times after a reopen still sort after: seq survives.
 	h.Close()
-	h = openTestHistory(t, path, HistoryOptions{})
+	h = openTestHistory(t, path, DBOptions{})
 	later := HistoryEntry{ID: 6, Text: "t5 after reopen", At: at(5)}
 	h.Add(later)
 	if err := h.Flush(); err != nil {
@@ -156,7 +156,7 @@ func TestHistoryOrder(t *testing.T) {
 
 func TestHistoryDuplicates(t *testing.T) {
 	path := histPath(t)
-	h := openTestHistory(t, path, HistoryOptions{})
+	h := openTestHistory(t, path, DBOptions{})
 	h.Add(HistoryEntry{ID: 42, Own: true, Text: "mine", At: histT0})
 	h.Add(HistoryEntry{ID: 42, Own: true, Text: "mine again", At: histT0.Add(time.Second)}) // same batch
 	h.Add(HistoryEntry{ID: 42, Own: false, Text: "theirs, same id", At: histT0})
@@ -166,7 +166,7 @@ func TestHistoryDuplicates(t *testing.T) {
 	}
 	h.Add(HistoryEntry{ID: 42, Own: false, Text: "theirs again", At: histT0}) // later batch
 	h.Close()
-	h = openTestHistory(t, path, HistoryOptions{})
+	h = openTestHistory(t, path, DBOptions{})
 	h.Add(HistoryEntry{ID: 42, Own: true, Text: "mine after reopen", At: histT0}) // after reopen
 	if err := h.Flush(); err != nil {
 		t.Fatal(err)
@@ -181,7 +181,7 @@ func TestHistoryDuplicates(t *testing.T) {
 }
 
 func TestHistoryPaging(t *testing.T) {
-	h := openTestHistory(t, histPath(t), HistoryOptions{})
+	h := openTestHistory(t, histPath(t), DBOptions{})
 	if got, c, err := h.Last(10); err != nil || len(got) != 0 || c != (HistoryCursor{}) {
 		t.Fatalf("empty Last = %v, %v, %v", got, c, err)
 	}
@@ -230,7 +230,7 @@ func TestHistoryPaging(t *testing.T) {
 
 func TestHistoryClear(t *testing.T) {
 	path := histPath(t)
-	h := openTestHistory(t, path, HistoryOptions{})
+	h := openTestHistory(t, path, DBOptions{})
 	for i := range 100 {
 		h.Add(HistoryEntry{ID: uint64(i + 1), Text: "secret before clear", At: histT0})
 	}
@@ -248,7 +248,7 @@ func TestHistoryClear(t *testing.T) {
 	h.Add(HistoryEntry{ID: 1, Text: "after clear", At: histT0})
 	h.Add(HistoryEntry{ID: 2, Text: "after clear 2", At: histT0})
 	h.Close()
-	h = openTestHistory(t, path, HistoryOptions{})
+	h = openTestHistory(t, path, DBOptions{})
 	checkEntries(t, allHistory(t, h, 10), []HistoryEntry{
 		{ID: 1, Text: "after clear", At: histT0},
 		{ID: 2, Text: "after clear 2", At: histT0},
@@ -262,7 +262,7 @@ func TestHistoryRetention(t *testing.T) {
 	path := histPath(t)
 	now := histT0
 	clock := func() time.Time { return now }
-	h := openTestHistory(t, path, HistoryOptions{Now: clock})
+	h := openTestHistory(t, path, DBOptions{Now: clock})
 	const days = 30
 	var keep []HistoryEntry
 	const n = 3*histPruneBatch + 17 // several prune transactions
@@ -276,7 +276,7 @@ func TestHistoryRetention(t *testing.T) {
 		}
 	}
 	h.Close()
-	h = openTestHistory(t, path, HistoryOptions{Now: clock, Retention: days * 24 * time.Hour})
+	h = openTestHistory(t, path, DBOptions{Now: clock, Retention: days * 24 * time.Hour})
 	got := allHistory(t, h, 1000)
 	checkEntries(t, got, keep)
 	if n, _ := h.Len(); n != len(keep) {
@@ -308,14 +308,14 @@ func TestHistoryRetention(t *testing.T) {
 
 func TestHistoryWrongKey(t *testing.T) {
 	path := histPath(t)
-	h := openTestHistory(t, path, HistoryOptions{})
+	h := openTestHistory(t, path, DBOptions{})
 	h.Add(HistoryEntry{ID: 1, Text: "hello", At: histT0})
 	h.Close()
 	other := testHistKey
 	other[0] ^= 1
-	_, err := OpenHistory(path, other, HistoryOptions{})
-	if !errors.Is(err, ErrHistoryWrongKey) || errors.Is(err, ErrHistoryCorrupt) {
-		t.Fatalf("err = %v, want ErrHistoryWrongKey", err)
+	_, err := OpenDB(path, other, DBOptions{})
+	if !errors.Is(err, ErrDBWrongKey) || errors.Is(err, ErrDBCorrupt) {
+		t.Fatalf("err = %v, want ErrDBWrongKey", err)
 	}
 	if !strings.Contains(err.Error(), path) || !strings.Contains(err.Error(), "another identity") {
 		t.Fatalf("error does not name the file and the cause: %v", err)
@@ -327,17 +327,17 @@ func TestHistoryWrongKey(t *testing.T) {
 	kc, _ := crypto.HistoryKey(ids[0], "carol")
 	ko, _ := crypto.HistoryKey(ids[1], "bob")
 	p2 := histPath(t)
-	h2, err := OpenHistory(p2, kb, HistoryOptions{})
+	h2, err := OpenDB(p2, kb, DBOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	h2.Close()
 	for _, k := range [][32]byte{kc, ko} {
-		if _, err := OpenHistory(p2, k, HistoryOptions{}); !errors.Is(err, ErrHistoryWrongKey) {
-			t.Fatalf("err = %v, want ErrHistoryWrongKey", err)
+		if _, err := OpenDB(p2, k, DBOptions{}); !errors.Is(err, ErrDBWrongKey) {
+			t.Fatalf("err = %v, want ErrDBWrongKey", err)
 		}
 	}
-	h2, err = OpenHistory(p2, kb, HistoryOptions{})
+	h2, err = OpenDB(p2, kb, DBOptions{})
 	if err != nil {
 		t.Fatalf("the right key after wrong ones: %v", err)
 	}
@@ -346,13 +346,13 @@ func TestHistoryWrongKey(t *testing.T) {
 
 func TestHistoryLocked(t *testing.T) {
 	path := histPath(t)
-	h := openTestHistory(t, path, HistoryOptions{})
+	h := openTestHistory(t, path, DBOptions{})
 	// flock locks belong to the open file description, so a second open in
 	// the same process conflicts too.
 	start := time.Now()
-	_, err := OpenHistory(path, testHistKey, HistoryOptions{})
-	if !errors.Is(err, ErrHistoryLocked) || !strings.Contains(err.Error(), path) {
-		t.Fatalf("second open: %v, want ErrHistoryLocked naming %s", err, path)
+	_, err := OpenDB(path, testHistKey, DBOptions{})
+	if !errors.Is(err, ErrDBLocked) || !strings.Contains(err.Error(), path) {
+		t.Fatalf("second open: %v, want ErrDBLocked naming %s", err, path)
 	}
 	if d := time.Since(start); d > 2*time.Second {
 		t.Fatalf("second open took %v", d)
@@ -362,7 +362,7 @@ func TestHistoryLocked(t *testing.T) {
 	if err := h.Close(); err != nil {
 		t.Fatal(err)
 	}
-	h2 := openTestHistory(t, path, HistoryOptions{})
+	h2 := openTestHistory(t, path, DBOptions{})
 	if n, _ := h2.Len(); n != 1 {
 		t.Fatalf("Len = %d", n)
 	}
@@ -372,8 +372,8 @@ func TestHistoryLocked(t *testing.T) {
 // test binary re-executes itself to open the database.
 func TestHistoryLockedSubprocess(t *testing.T) {
 	if p := os.Getenv("DUET_HISTORY_LOCK_CHILD"); p != "" {
-		_, err := OpenHistory(p, testHistKey, HistoryOptions{})
-		if errors.Is(err, ErrHistoryLocked) {
+		_, err := OpenDB(p, testHistKey, DBOptions{})
+		if errors.Is(err, ErrDBLocked) {
 			os.Exit(3)
 		}
 		fmt.Fprintln(os.Stderr, err)
@@ -383,7 +383,7 @@ func TestHistoryLockedSubprocess(t *testing.T) {
 		t.Skip("subprocess")
 	}
 	path := histPath(t)
-	openTestHistory(t, path, HistoryOptions{})
+	openTestHistory(t, path, DBOptions{})
 	exe, err := os.Executable()
 	if err != nil {
 		t.Fatal(err)
@@ -393,14 +393,14 @@ func TestHistoryLockedSubprocess(t *testing.T) {
 	out, err := cmd.CombinedOutput()
 	var ee interface{ ExitCode() int }
 	if !errors.As(err, &ee) || ee.ExitCode() != 3 {
-		t.Fatalf("child: %v, output %s; want exit 3 (ErrHistoryLocked)", err, out)
+		t.Fatalf("child: %v, output %s; want exit 3 (ErrDBLocked)", err, out)
 	}
 }
 
 // buildHistoryFile writes n entries to a fresh database and closes it.
 func buildHistoryFile(t testing.TB, n int, text string) string {
 	path := histPath(t)
-	h, err := OpenHistory(path, testHistKey, HistoryOptions{})
+	h, err := OpenDB(path, testHistKey, DBOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -416,7 +416,7 @@ func buildHistoryFile(t testing.TB, n int, text string) string {
 // exercise opens path and uses every method; it returns the first error.
 // It must never panic or hang.
 func exercise(path string) (err error) {
-	h, err := OpenHistory(path, testHistKey, HistoryOptions{Retention: time.Hour, Now: func() time.Time { return histT0.Add(1000 * time.Second) }})
+	h, err := OpenDB(path, testHistKey, DBOptions{Retention: time.Hour, Now: func() time.Time { return histT0.Add(1000 * time.Second) }})
 	if err != nil {
 		return err
 	}
@@ -474,8 +474,8 @@ func TestHistoryTruncated(t *testing.T) {
 				}
 				return
 			}
-			if !errors.Is(err, ErrHistoryCorrupt) || !strings.Contains(err.Error(), path) || !strings.Contains(err.Error(), "move the file away") {
-				t.Fatalf("truncated to %d: %v, want ErrHistoryCorrupt naming the file", size, err)
+			if !errors.Is(err, ErrDBCorrupt) || !strings.Contains(err.Error(), path) || !strings.Contains(err.Error(), "move the file away") {
+				t.Fatalf("truncated to %d: %v, want ErrDBCorrupt naming the file", size, err)
 			}
 		})
 	}
@@ -531,7 +531,7 @@ func TestHistoryFlippedValue(t *testing.T) {
 			if err := os.WriteFile(p, d, 0o600); err != nil {
 				t.Fatal(err)
 			}
-			h, err := OpenHistory(p, testHistKey, HistoryOptions{})
+			h, err := OpenDB(p, testHistKey, DBOptions{})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -540,8 +540,8 @@ func TestHistoryFlippedValue(t *testing.T) {
 				t.Fatalf("newest entries are intact: %d, %v", len(p), err)
 			}
 			_, _, err = h.Last(500)
-			if !errors.Is(err, ErrHistoryCorrupt) || !strings.Contains(err.Error(), p) {
-				t.Fatalf("Last over the flipped value: %v, want ErrHistoryCorrupt naming the file", err)
+			if !errors.Is(err, ErrDBCorrupt) || !strings.Contains(err.Error(), p) {
+				t.Fatalf("Last over the flipped value: %v, want ErrDBCorrupt naming the file", err)
 			}
 		})
 	}
@@ -591,7 +591,7 @@ func TestHistoryFlippedBytes(t *testing.T) {
 			switch {
 			case err != nil && strings.HasPrefix(err.Error(), "PANIC"):
 				t.Fatalf("flips at %v: %v", at, err)
-			case errors.Is(err, ErrHistoryCorrupt):
+			case errors.Is(err, ErrDBCorrupt):
 				corrupt++
 			case err != nil:
 				other++
@@ -604,7 +604,7 @@ func TestHistoryFlippedBytes(t *testing.T) {
 		}
 		os.Remove(path)
 	}
-	t.Logf("%d runs: %d ErrHistoryCorrupt, %d other errors, %d unnoticed (flip in free or unused bytes)", iters, corrupt, other, clean)
+	t.Logf("%d runs: %d ErrDBCorrupt, %d other errors, %d unnoticed (flip in free or unused bytes)", iters, corrupt, other, clean)
 }
 
 func TestHistoryNotRegular(t *testing.T) {
@@ -636,7 +636,7 @@ func TestHistoryNotRegular(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			errc := make(chan error, 1)
 			go func() {
-				h, err := OpenHistory(tc.path, testHistKey, HistoryOptions{})
+				h, err := OpenDB(tc.path, testHistKey, DBOptions{})
 				if err == nil {
 					h.Close()
 				}
@@ -648,7 +648,7 @@ func TestHistoryNotRegular(t *testing.T) {
 					t.Fatalf("err = %v, want not a regular file (%s) naming %s", err, tc.kind, tc.path)
 				}
 			case <-time.After(5 * time.Second):
-				t.Fatal("OpenHistory hung")
+				t.Fatal("OpenDB hung")
 			}
 		})
 	}
@@ -667,7 +667,7 @@ func TestHistoryMode(t *testing.T) {
 	if err := os.Chmod(path, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	h := openTestHistory(t, path, HistoryOptions{})
+	h := openTestHistory(t, path, DBOptions{})
 	if st, _ := os.Stat(path); st.Mode().Perm() != 0o600 {
 		t.Fatalf("mode after open %04o, want 0600", st.Mode().Perm())
 	}
@@ -700,7 +700,7 @@ func TestHistoryNoPlaintext(t *testing.T) {
 			names = append(names, string(name))
 			return nil
 		})
-		if strings.Join(names, ",") != "history,history_ids,meta" {
+		if strings.Join(names, ",") != "history,history_ids,meta,outbox,seen,showing" {
 			t.Errorf("buckets %v", names)
 		}
 		hist := tx.Bucket(bucketHistory)
@@ -719,7 +719,7 @@ func TestHistoryNoPlaintext(t *testing.T) {
 			t.Errorf("%d distinct nonces for 200 values", len(nonces))
 		}
 		meta := tx.Bucket(bucketMeta)
-		if v := meta.Get(metaVersion); len(v) != 1 || v[0] != 1 {
+		if v := meta.Get(metaVersion); len(v) != 1 || v[0] != histFormat {
 			t.Errorf("version %x", v)
 		}
 		return nil
@@ -748,9 +748,9 @@ func TestHistoryMovedValue(t *testing.T) {
 		return nil
 	})
 	db.Close()
-	h := openTestHistory(t, path, HistoryOptions{})
-	if _, _, err := h.Last(2); !errors.Is(err, ErrHistoryCorrupt) {
-		t.Fatalf("swapped values: %v, want ErrHistoryCorrupt", err)
+	h := openTestHistory(t, path, DBOptions{})
+	if _, _, err := h.Last(2); !errors.Is(err, ErrDBCorrupt) {
+		t.Fatalf("swapped values: %v, want ErrDBCorrupt", err)
 	}
 }
 
@@ -767,8 +767,8 @@ func TestHistoryNotHistory(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			path := filepath.Join(dir, tc.name)
 			os.WriteFile(path, tc.data, 0o600)
-			if err := exercise(path); !errors.Is(err, ErrHistoryCorrupt) || !strings.Contains(err.Error(), path) {
-				t.Fatalf("err = %v, want ErrHistoryCorrupt naming the file", err)
+			if err := exercise(path); !errors.Is(err, ErrDBCorrupt) || !strings.Contains(err.Error(), path) {
+				t.Fatalf("err = %v, want ErrDBCorrupt naming the file", err)
 			}
 		})
 	}
@@ -780,25 +780,25 @@ func TestHistoryNotHistory(t *testing.T) {
 	}
 	db.Update(func(tx *bolt.Tx) error { _, err := tx.CreateBucket(bucketHistory); return err })
 	db.Close()
-	if _, err := OpenHistory(path, testHistKey, HistoryOptions{}); !errors.Is(err, ErrHistoryCorrupt) {
+	if _, err := OpenDB(path, testHistKey, DBOptions{}); !errors.Is(err, ErrDBCorrupt) {
 		t.Fatalf("foreign bbolt file: %v", err)
 	}
 	// A newer format version is refused with its own message.
-	path = buildHistoryFile(t, 1, "v2")
+	path = buildHistoryFile(t, 1, "v3")
 	db, err = bolt.Open(path, 0o600, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	db.Update(func(tx *bolt.Tx) error { return tx.Bucket(bucketMeta).Put(metaVersion, []byte{2}) })
+	db.Update(func(tx *bolt.Tx) error { return tx.Bucket(bucketMeta).Put(metaVersion, []byte{histFormat + 1}) })
 	db.Close()
-	if _, err := OpenHistory(path, testHistKey, HistoryOptions{}); err == nil || !strings.Contains(err.Error(), "newer duet") {
-		t.Fatalf("version 2: %v", err)
+	if _, err := OpenDB(path, testHistKey, DBOptions{}); err == nil || !strings.Contains(err.Error(), "newer duet") {
+		t.Fatalf("version %d: %v", histFormat+1, err)
 	}
 }
 
 func TestHistoryCloseAndConcurrency(t *testing.T) {
 	path := histPath(t)
-	h, err := OpenHistory(path, testHistKey, HistoryOptions{})
+	h, err := OpenDB(path, testHistKey, DBOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -833,13 +833,13 @@ func TestHistoryCloseAndConcurrency(t *testing.T) {
 		t.Fatalf("second Close: %v", err)
 	}
 	h.Add(HistoryEntry{ID: 1, Text: "after close"}) // no panic, no effect
-	if err := h.Flush(); !errors.Is(err, ErrHistoryClosed) {
+	if err := h.Flush(); !errors.Is(err, ErrDBClosed) {
 		t.Fatalf("Flush after Close: %v", err)
 	}
-	if err := h.Clear(); !errors.Is(err, ErrHistoryClosed) {
+	if err := h.Clear(); !errors.Is(err, ErrDBClosed) {
 		t.Fatalf("Clear after Close: %v", err)
 	}
-	h = openTestHistory(t, path, HistoryOptions{})
+	h = openTestHistory(t, path, DBOptions{})
 	if n, _ := h.Len(); n != writers*each {
 		t.Fatalf("Len = %d, want %d", n, writers*each)
 	}
@@ -849,7 +849,7 @@ func TestHistoryCloseAndConcurrency(t *testing.T) {
 }
 
 func TestHistoryGroupCommit(t *testing.T) {
-	h := openTestHistory(t, histPath(t), HistoryOptions{})
+	h := openTestHistory(t, histPath(t), DBOptions{})
 	const n = 20000
 	for i := range n {
 		h.Add(HistoryEntry{ID: uint64(i + 1), Text: "grouped", At: histT0})
@@ -870,7 +870,7 @@ func TestHistoryGroupCommit(t *testing.T) {
 // TestHistoryQueueBoundedInBytes: texts waiting for the disk are bounded in
 // bytes, not only in count (4096 texts of 64 KiB would be 256 MiB).
 func TestHistoryQueueBoundedInBytes(t *testing.T) {
-	h := openTestHistory(t, histPath(t), HistoryOptions{})
+	h := openTestHistory(t, histPath(t), DBOptions{})
 	big := strings.Repeat("x", MaxTextSize)
 	var peak int
 	stop := make(chan struct{})

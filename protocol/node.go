@@ -112,6 +112,7 @@ type Node struct {
 	emit func(Event)
 	self crypto.Fingerprint
 
+	sendMu      sync.Mutex // held by SendMessages: one writer at a time
 	mu          sync.Mutex
 	pending     []*outMsg // written, not yet sealed
 	lastWritten uint64    // id of the last message written (the next one's Prev)
@@ -163,6 +164,12 @@ type Node struct {
 	seenRing        []uint64
 	seenNext        int
 	receipts        []uint64
+	toShow          []MessageEvent // received this turn, shown at its end (showPending)
+	dupAcks         []uint64       // received again: acknowledged after the pending Seen commits
+	storeFailed     bool           // a store error was reported
+	ackMu           sync.Mutex     // guards acks and ackErr (the Store's Seen callbacks)
+	acks            []uint64       // committed as seen: to acknowledge
+	ackErr          error          // a Seen commit failed
 	lastRecord      []byte
 	lastChat        []byte   // the last CHAT record sealed, for /replay
 	lastChatSess    *Session // the session lastChat was sealed in
@@ -229,20 +236,20 @@ func NewNode(cfg Config, tr Transport, emit func(Event)) (*Node, error) {
 	}
 	n.selfDER = cfg.Identity.Public().DER()
 	if cfg.Store != nil {
-		outbox, seen, err := cfg.Store.Load()
+		st, err := cfg.Store.Load()
 		if err != nil {
 			return nil, fmt.Errorf("protocol: load delivery state: %w", err)
 		}
-		for _, c := range outbox {
+		for _, c := range st.Outbox {
 			c.Prev = n.lastWritten
 			n.pending = append(n.pending, &outMsg{chat: c})
 			n.lastWritten = c.ID
 		}
-		n.queued = len(outbox)
-		for _, id := range seen {
+		n.queued = len(st.Outbox)
+		for _, id := range st.Seen {
 			n.markSeen(id)
 		}
-		for _, id := range cfg.Store.Interrupted() {
+		for _, id := range st.Interrupted {
 			n.interrupted[id] = true
 		}
 	}
@@ -265,42 +272,80 @@ func (n *Node) Send(text string) (uint64, error) {
 	return o.ID, err
 }
 
-// SendMessage queues a chat message and returns its id and the time it was
-// written, which is the CHAT payload's sent_at: the peer shows the same
-// time. The message is sent when a session exists, resent until the peer's
-// receipt arrives, and shown by the peer exactly once. text must be valid
-// UTF-8 of at most MaxTextSize bytes; at most Config.MaxUnacked messages
-// may await receipts (ErrQueueFull).
+// SendMessage queues one chat message: SendMessages with one text.
 func (n *Node) SendMessage(text string) (Outgoing, error) {
+	out, err := n.SendMessages([]string{text})
+	if err != nil {
+		return Outgoing{}, err
+	}
+	return out[0], nil
+}
+
+// ValidText reports why text cannot be a chat message (nil if it can): it
+// must be valid UTF-8 of at most MaxTextSize bytes.
+func ValidText(text string) error {
 	if len(text) > MaxTextSize {
-		return Outgoing{}, fmt.Errorf("%w: %d bytes, limit %d", ErrTextTooLarge, len(text), MaxTextSize)
+		return fmt.Errorf("%w: %d bytes, limit %d", ErrTextTooLarge, len(text), MaxTextSize)
 	}
 	if !utf8.ValidString(text) {
-		return Outgoing{}, fmt.Errorf("protocol: message text is not valid UTF-8")
+		return fmt.Errorf("protocol: message text is not valid UTF-8")
 	}
-	var b [8]byte
-	if _, err := io.ReadFull(n.cfg.Rand, b[:]); err != nil {
-		return Outgoing{}, fmt.Errorf("protocol: message id: %w", err)
-	}
-	id := binary.BigEndian.Uint64(b[:]) | 1 // never 0
-	n.mu.Lock()
-	if n.queued >= n.cfg.MaxUnacked {
-		n.mu.Unlock()
-		return Outgoing{}, fmt.Errorf("%w: %d waiting", ErrQueueFull, n.cfg.MaxUnacked)
-	}
-	m := &outMsg{chat: Chat{ID: id, Prev: n.lastWritten, SentAt: n.cfg.Now().UnixNano(), Text: text}}
-	if n.cfg.Store != nil {
-		if err := n.cfg.Store.Queued(m.chat); err != nil {
-			n.mu.Unlock()
-			return Outgoing{}, err
+	return nil
+}
+
+// SendMessages queues chat messages, in order, and returns their ids and
+// the time each was written, which is the CHAT payload's sent_at: the peer
+// shows the same time. With a Store, they are committed to its outbox (one
+// commit for all of them) before SendMessages returns and before they are
+// sent: a message SendMessages returned is never lost. Each is sent when a
+// session exists, resent until the peer's receipt arrives, and shown by the
+// peer exactly once. Every text must pass ValidText; at most
+// Config.MaxUnacked messages may await receipts (ErrQueueFull). On an
+// error no message was queued.
+func (n *Node) SendMessages(texts []string) ([]Outgoing, error) {
+	for _, text := range texts {
+		if err := ValidText(text); err != nil {
+			return nil, err
 		}
 	}
-	n.queued++
-	n.lastWritten = id
-	n.pending = append(n.pending, m)
+	ids := make([]byte, 8*len(texts))
+	if _, err := io.ReadFull(n.cfg.Rand, ids); err != nil {
+		return nil, fmt.Errorf("protocol: message id: %w", err)
+	}
+	// One writer at a time: the Prev chain, the commit order and the send
+	// order are the same.
+	n.sendMu.Lock()
+	defer n.sendMu.Unlock()
+	n.mu.Lock()
+	if n.queued+len(texts) > n.cfg.MaxUnacked {
+		n.mu.Unlock()
+		return nil, fmt.Errorf("%w: %d waiting", ErrQueueFull, n.cfg.MaxUnacked)
+	}
+	prev := n.lastWritten
+	n.mu.Unlock()
+	msgs := make([]*outMsg, len(texts))
+	chats := make([]Chat, len(texts))
+	out := make([]Outgoing, len(texts))
+	now := n.cfg.Now().UnixNano()
+	for i, text := range texts {
+		id := binary.BigEndian.Uint64(ids[8*i:]) | 1 // never 0
+		chats[i] = Chat{ID: id, Prev: prev, SentAt: now, Text: text}
+		msgs[i] = &outMsg{chat: chats[i]}
+		out[i] = Outgoing{ID: id, SentAt: time.Unix(0, now)}
+		prev = id
+	}
+	if n.cfg.Store != nil {
+		if err := n.cfg.Store.Queue(chats); err != nil {
+			return nil, fmt.Errorf("protocol: queue message: %w", err)
+		}
+	}
+	n.mu.Lock()
+	n.queued += len(texts)
+	n.lastWritten = prev
+	n.pending = append(n.pending, msgs...)
 	n.mu.Unlock()
 	n.signal()
-	return Outgoing{ID: id, SentAt: time.Unix(0, m.chat.SentAt)}, nil
+	return out, nil
 }
 
 // Rekey moves this node's sending direction to a fresh key epoch now.
@@ -542,6 +587,8 @@ func (n *Node) Run(ctx context.Context) error {
 			}
 		}
 		if !n.left {
+			n.showPending()
+			n.takeAcks()
 			n.sendReceipts()
 			n.pump()
 			n.flush()

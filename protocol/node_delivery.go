@@ -4,7 +4,7 @@ package protocol
 // the outbox and resends (docs/PROTOCOL.md, section 9).
 
 import (
-	"sync/atomic"
+	"fmt"
 	"time"
 )
 
@@ -25,7 +25,7 @@ type outMsg struct {
 // acknowledged, so the peer resends it) until Prev is shown.
 func (n *Node) receiveChat(c Chat, seq uint32) {
 	if _, dup := n.seen[c.ID]; dup {
-		n.receipts = append(n.receipts, c.ID) // the first receipt may have been lost
+		n.dupAcks = append(n.dupAcks, c.ID) // the first receipt may have been lost
 		return
 	}
 	if c.Prev != 0 {
@@ -71,34 +71,83 @@ func (n *Node) hold(c Chat, seq uint32) {
 	}
 }
 
-// show records a message as showing, emits it, and records it as seen
-// right after the UI wrote it; it is acknowledged only after that. A crash
-// between the two records leaves it "interrupted": shown again after a
-// restart, marked as a possible duplicate.
+// show marks a message seen (in memory) and queues it to be shown at the
+// end of this loop turn (showPending), after earlier ones.
 func (n *Node) show(c Chat, seq uint32) {
 	n.markSeen(c.ID)
-	ev := MessageEvent{ID: c.ID, Seq: seq, Text: c.Text, SentAt: time.Unix(0, c.SentAt), PossibleDuplicate: n.interrupted[c.ID]}
+	n.toShow = append(n.toShow, MessageEvent{ID: c.ID, Seq: seq, Text: c.Text, SentAt: time.Unix(0, c.SentAt), PossibleDuplicate: n.interrupted[c.ID]})
 	delete(n.interrupted, c.ID)
-	var recorded atomic.Bool
-	var storeErr error
-	if n.cfg.Store != nil {
-		if err := n.cfg.Store.Showing(c.ID); err != nil {
-			n.emit(ErrorEvent{Err: err})
+}
+
+// showPending shows the messages received this turn. With a Store, they
+// are first marked showing in one commit (so a crash from here on makes
+// them possible duplicates, never silent ones), shown, then marked seen,
+// and acknowledged once that commit is on disk (takeAcks). Receipts for
+// messages received again wait for the same commit: an id is never
+// acknowledged before it is durably seen.
+func (n *Node) showPending() {
+	if len(n.toShow) == 0 && len(n.dupAcks) == 0 {
+		return
+	}
+	shown, dups := n.toShow, n.dupAcks
+	n.toShow, n.dupAcks = nil, nil
+	if n.cfg.Store == nil {
+		for _, ev := range shown {
+			n.emit(ev)
+			n.receipts = append(n.receipts, ev.ID)
 		}
-		ev.Shown = func() {
-			if recorded.CompareAndSwap(false, true) {
-				storeErr = n.cfg.Store.Seen([]uint64{c.ID})
-			}
+		n.receipts = append(n.receipts, dups...)
+		return
+	}
+	ids := make([]uint64, len(shown))
+	if len(shown) > 0 {
+		entries := make([]HistoryEntry, len(shown))
+		for i, ev := range shown {
+			ids[i] = ev.ID
+			entries[i] = HistoryEntry{ID: ev.ID, Text: ev.Text, At: ev.SentAt, PossibleDuplicate: ev.PossibleDuplicate}
+		}
+		if err := n.cfg.Store.Showing(entries); err != nil {
+			n.reportStoreError(err)
+		}
+		for _, ev := range shown {
+			n.emit(ev)
 		}
 	}
-	n.emit(ev)
-	if ev.Shown != nil {
-		ev.Shown() // no-op if the UI called it; emit has returned either way
-		if storeErr != nil {
-			n.emit(ErrorEvent{Err: storeErr})
+	acks := append(append([]uint64(nil), ids...), dups...)
+	n.cfg.Store.Seen(ids, func(err error) {
+		n.ackMu.Lock()
+		if err == nil {
+			n.acks = append(n.acks, acks...)
+		} else if n.ackErr == nil {
+			n.ackErr = err
 		}
+		n.ackMu.Unlock()
+		n.signal()
+	})
+}
+
+// takeAcks moves the ids the Store committed as seen to the receipts.
+func (n *Node) takeAcks() {
+	n.ackMu.Lock()
+	acks, err := n.acks, n.ackErr
+	n.acks = nil
+	n.ackMu.Unlock()
+	n.receipts = append(n.receipts, acks...)
+	if err != nil {
+		n.reportStoreError(err)
 	}
-	n.receipts = append(n.receipts, c.ID)
+}
+
+// reportStoreError reports the first failure to write the delivery state
+// (a full disk, a damaged file). From then on received messages are still
+// shown but not acknowledged (the peer keeps them and resends), and
+// SendMessages fails: nothing is claimed that is not on disk.
+func (n *Node) reportStoreError(err error) {
+	if n.storeFailed {
+		return
+	}
+	n.storeFailed = true
+	n.emit(ErrorEvent{Err: fmt.Errorf("protocol: delivery state not saved: received messages are shown but not acknowledged until duet is restarted with a working database: %w", err)})
 }
 
 // markSeen records a chat id and reports whether it is new.
@@ -131,9 +180,7 @@ func (n *Node) delivered(ids []uint64) {
 		return
 	}
 	if n.cfg.Store != nil {
-		if err := n.cfg.Store.Delivered(removed); err != nil {
-			n.emit(ErrorEvent{Err: err})
-		}
+		n.cfg.Store.Delivered(append([]uint64(nil), removed...))
 	}
 	n.mu.Lock()
 	n.queued -= len(removed)

@@ -134,10 +134,12 @@ func TestReceiveChatHoldsUntilPrev(t *testing.T) {
 		t.Fatalf("held messages shown %v or acknowledged %v", got, n.receipts)
 	}
 	n.receiveChat(Chat{ID: 1, Text: "a"}, 11)
+	n.showPending() // the end of the loop turn
 	if got := fmt.Sprint(shown()); got != "[1 2 3]" {
 		t.Fatalf("shown %s, want [1 2 3]", got)
 	}
 	n.receiveChat(Chat{ID: 2, Prev: 1, Text: "b"}, 14) // a resend
+	n.showPending()
 	if got := fmt.Sprint(shown()); got != "[1 2 3]" {
 		t.Fatalf("resend shown again: %s", got)
 	}

@@ -7,119 +7,134 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
-	"sync"
 	"syscall"
 	"unicode/utf8"
 )
 
 // Store persists delivery state so that exactly-once delivery survives a
 // crash of either peer: the messages this node wrote that the peer has not
-// acknowledged (the outbox), and the ids of messages already shown. A nil
-// Store keeps both in memory only (--ephemeral).
+// acknowledged (the outbox), and the ids of messages already shown. *DB is
+// the Store (a bbolt database); a nil Store keeps both in memory only
+// (--ephemeral).
 //
-// Ordering the driver guarantees: a message is in the outbox before Send
-// returns its id; a received id is marked showing before it is shown, seen
-// right after, and acknowledged only then. So a crash never loses a message.
-// The only message a crash can show twice is one it interrupted between
-// "showing" and "seen"; after the restart it is shown again marked as a
-// possible duplicate (Interrupted), never silently.
+// Ordering the Node guarantees: a message is committed to the outbox before
+// SendMessage returns and before it is sent; received messages are marked
+// showing (committed) before they are shown, marked seen right after, and
+// acknowledged only once that is committed. So a crash never loses a
+// message, and the only messages a crash can show twice are ones it caught
+// between "showing" and "seen": after the restart they are shown again
+// marked as possible duplicates (Interrupted), never silently.
 type Store interface {
-	// Load returns the outbox in the order written and the seen ids.
-	Load() (outbox []Chat, seen []uint64, err error)
-	Queued(c Chat) error
-	Delivered(ids []uint64) error
-	Seen(ids []uint64) error
-	// Showing records that id is about to be shown.
-	Showing(id uint64) error
-	// Interrupted returns the ids marked showing but never seen: a crash
-	// interrupted them, so they may or may not have been shown.
-	Interrupted() []uint64
-	Close() error
+	// Load returns the state found at open. It is called once, first.
+	Load() (DeliveryState, error)
+	// Queue commits messages to the outbox and returns once they are on disk.
+	Queue(chats []Chat) error
+	// Showing commits showing marks and returns once they are on disk.
+	Showing(msgs []HistoryEntry) error
+	// Seen records shown ids without waiting; done is called (from another
+	// goroutine) once they are on disk, or with the error that prevented it.
+	Seen(ids []uint64, done func(error))
+	// Delivered removes acknowledged ids from the outbox without waiting.
+	Delivered(ids []uint64)
 }
 
-// FileStore is a Store kept in one append-only log file. Entries:
+var _ Store = (*DB)(nil)
+
+// The delivery log: the format duet kept its delivery state in before the
+// database, one append-only file per (identity, peer). It is only read now,
+// to import it (ReadDeliveryLog). Entries:
 //
 //	'Q' u64 id  i64 sent_at  u32 len  text    queued (outbox add)
 //	'D' u64 id                                delivered (outbox remove)
 //	'S' u64 id                                seen (shown)
 //	'P' u64 id                                showing (about to be shown)
-//
-// A torn last entry (a crash mid-write) is ignored. The log is compacted
-// when opened and whenever it grows past compactAt. Writes are not fsynced:
-// they survive a crash of the process, not of the machine.
-type FileStore struct {
-	mu      sync.Mutex
-	path    string
-	f       *os.File
-	size    int64
+
+// deliveryLog is the state a delivery log describes.
+type deliveryLog struct {
 	outbox  map[uint64]Chat
 	order   []uint64
 	seen    []uint64
 	seenSet map[uint64]struct{}
 	showing map[uint64]struct{} // 'P' without a later 'S'
+	torn    int                 // bytes of a torn final entry, ignored
 }
 
-const (
-	storeCompactAt = 64 << 20
-	storeMaxText   = MaxTextSize
-)
-
-// OpenFileStore opens (creating with mode 0600, parent 0700) the log at path.
-func OpenFileStore(path string) (*FileStore, error) {
-	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
-		return nil, fmt.Errorf("protocol: store: %w", err)
+// ReadDeliveryLog reads the delivery log at path for import into a DB. The
+// state is the outbox in the order written, the seen ids (the newest
+// maxSeenIDs) and the ids marked showing and never seen. torn is the size
+// of an incomplete final entry (a crash while writing), which is ignored.
+// A path that is not a regular file, or an entry that cannot be what a
+// duet wrote, is an error naming the file.
+func ReadDeliveryLog(path string) (st DeliveryState, torn int, err error) {
+	f, err := openRegularFile(path)
+	if err != nil {
+		return st, 0, fmt.Errorf("protocol: delivery log %s: %w", path, err)
 	}
-	s := &FileStore{path: path, outbox: map[uint64]Chat{}, seenSet: map[uint64]struct{}{}, showing: map[uint64]struct{}{}}
-	if f, err := openRegularFile(path); err == nil {
-		err = s.replay(bufio.NewReader(f))
-		f.Close()
-		if err != nil {
-			return nil, fmt.Errorf("protocol: store %s: %w", path, err)
+	defer f.Close()
+	l := &deliveryLog{outbox: map[uint64]Chat{}, seenSet: map[uint64]struct{}{}, showing: map[uint64]struct{}{}}
+	if err := l.replay(bufio.NewReader(f)); err != nil {
+		return st, 0, fmt.Errorf("protocol: delivery log %s: %w; move it away to start without its queued messages", path, err)
+	}
+	for _, id := range l.order {
+		if c, ok := l.outbox[id]; ok {
+			st.Outbox = append(st.Outbox, c)
+			delete(l.outbox, id) // a re-queued id appears once
 		}
-	} else if !errors.Is(err, os.ErrNotExist) {
-		return nil, fmt.Errorf("protocol: delivery log %s: %w", path, err)
 	}
-	if err := s.compact(); err != nil {
-		return nil, err
+	st.Seen = l.seen
+	if len(st.Seen) > maxSeenIDs {
+		st.Seen = st.Seen[len(st.Seen)-maxSeenIDs:]
 	}
-	return s, nil
+	for id := range l.showing {
+		st.Interrupted = append(st.Interrupted, id)
+	}
+	return st, l.torn, nil
 }
 
-// replay applies the log. It stops quietly at a torn final entry.
-func (s *FileStore) replay(r io.Reader) error {
+// replay applies the log. A torn final entry is counted in l.torn.
+func (l *deliveryLog) replay(r io.Reader) error {
 	var hdr [9]byte
 	for {
-		if _, err := io.ReadFull(r, hdr[:]); err != nil {
+		n, err := io.ReadFull(r, hdr[:])
+		if err != nil {
+			l.torn = n
 			return nil // EOF or torn entry
 		}
 		id := binary.BigEndian.Uint64(hdr[1:])
 		switch hdr[0] {
 		case 'Q':
 			var meta [12]byte
-			if _, err := io.ReadFull(r, meta[:]); err != nil {
+			if n, err := io.ReadFull(r, meta[:]); err != nil {
+				l.torn = len(hdr) + n
 				return nil
 			}
-			n := binary.BigEndian.Uint32(meta[8:])
-			if n > storeMaxText {
-				return fmt.Errorf("corrupt entry: text of %d bytes", n)
+			size := binary.BigEndian.Uint32(meta[8:])
+			if size > MaxTextSize {
+				return fmt.Errorf("corrupt entry: text of %d bytes", size)
 			}
-			text := make([]byte, n)
-			if _, err := io.ReadFull(r, text); err != nil {
+			text := make([]byte, size)
+			if n, err := io.ReadFull(r, text); err != nil {
+				l.torn = len(hdr) + len(meta) + n
 				return nil
 			}
 			if !utf8.Valid(text) {
 				return errors.New("corrupt entry: text is not UTF-8")
 			}
-			s.addOutbox(Chat{ID: id, SentAt: int64(binary.BigEndian.Uint64(meta[:])), Text: string(text)})
+			if id == 0 {
+				return errors.New("corrupt entry: message id 0")
+			}
+			if _, dup := l.outbox[id]; !dup {
+				l.order = append(l.order, id)
+			}
+			l.outbox[id] = Chat{ID: id, SentAt: int64(binary.BigEndian.Uint64(meta[:])), Text: string(text)}
 		case 'D':
-			delete(s.outbox, id)
+			delete(l.outbox, id)
 		case 'S':
-			s.addSeen(id)
-			delete(s.showing, id)
+			l.addSeen(id)
+			delete(l.showing, id)
 		case 'P':
-			if len(s.showing) < maxSeenIDs {
-				s.showing[id] = struct{}{}
+			if len(l.showing) < maxSeenIDs {
+				l.showing[id] = struct{}{}
 			}
 		default:
 			return fmt.Errorf("corrupt entry kind 0x%02x", hdr[0])
@@ -127,167 +142,18 @@ func (s *FileStore) replay(r io.Reader) error {
 	}
 }
 
-func (s *FileStore) addOutbox(c Chat) {
-	if _, dup := s.outbox[c.ID]; !dup {
-		s.order = append(s.order, c.ID)
-	}
-	s.outbox[c.ID] = c
-}
-
-func (s *FileStore) addSeen(id uint64) {
-	if _, dup := s.seenSet[id]; dup {
+func (l *deliveryLog) addSeen(id uint64) {
+	if _, dup := l.seenSet[id]; dup {
 		return
 	}
-	s.seenSet[id] = struct{}{}
-	s.seen = append(s.seen, id)
-	if len(s.seen) > 2*maxSeenIDs { // keep the newest maxSeenIDs
-		for _, old := range s.seen[:len(s.seen)-maxSeenIDs] {
-			delete(s.seenSet, old)
+	l.seenSet[id] = struct{}{}
+	l.seen = append(l.seen, id)
+	if len(l.seen) > 2*maxSeenIDs { // keep the newest maxSeenIDs
+		for _, old := range l.seen[:len(l.seen)-maxSeenIDs] {
+			delete(l.seenSet, old)
 		}
-		s.seen = append([]uint64(nil), s.seen[len(s.seen)-maxSeenIDs:]...)
+		l.seen = append([]uint64(nil), l.seen[len(l.seen)-maxSeenIDs:]...)
 	}
-}
-
-func (s *FileStore) liveOrder() []uint64 {
-	kept := s.order[:0]
-	for _, id := range s.order {
-		if _, ok := s.outbox[id]; ok {
-			kept = append(kept, id)
-		}
-	}
-	s.order = kept
-	return kept
-}
-
-// compact rewrites the log with only the current state, atomically.
-func (s *FileStore) compact() error {
-	var buf []byte
-	for _, id := range s.liveOrder() {
-		buf = appendQueued(buf, s.outbox[id])
-	}
-	seen := s.seen
-	if len(seen) > maxSeenIDs {
-		seen = seen[len(seen)-maxSeenIDs:]
-	}
-	for _, id := range seen {
-		buf = appendIDEntry(buf, 'S', id)
-	}
-	for id := range s.showing {
-		buf = appendIDEntry(buf, 'P', id)
-	}
-	tmp := s.path + ".tmp"
-	if err := writeNewRegular(tmp, buf); err != nil {
-		return fmt.Errorf("protocol: delivery log %s: %w", tmp, err)
-	}
-	if err := os.Rename(tmp, s.path); err != nil {
-		return fmt.Errorf("protocol: store: %w", err)
-	}
-	if s.f != nil {
-		s.f.Close()
-	}
-	f, err := os.OpenFile(s.path, os.O_WRONLY|os.O_APPEND, 0o600)
-	if err != nil {
-		return fmt.Errorf("protocol: store: %w", err)
-	}
-	s.f, s.size = f, int64(len(buf))
-	return nil
-}
-
-func appendQueued(b []byte, c Chat) []byte {
-	b = appendIDEntry(b, 'Q', c.ID)
-	b = binary.BigEndian.AppendUint64(b, uint64(c.SentAt))
-	b = binary.BigEndian.AppendUint32(b, uint32(len(c.Text)))
-	return append(b, c.Text...)
-}
-
-func appendIDEntry(b []byte, kind byte, id uint64) []byte {
-	return binary.BigEndian.AppendUint64(append(b, kind), id)
-}
-
-func (s *FileStore) write(b []byte) error {
-	if _, err := s.f.Write(b); err != nil {
-		return fmt.Errorf("protocol: store write: %w", err)
-	}
-	s.size += int64(len(b))
-	if s.size > storeCompactAt {
-		return s.compact()
-	}
-	return nil
-}
-
-// Load implements Store.
-func (s *FileStore) Load() ([]Chat, []uint64, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	out := make([]Chat, 0, len(s.outbox))
-	for _, id := range s.liveOrder() {
-		out = append(out, s.outbox[id])
-	}
-	return out, append([]uint64(nil), s.seen...), nil
-}
-
-// Queued implements Store.
-func (s *FileStore) Queued(c Chat) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.addOutbox(c)
-	return s.write(appendQueued(nil, c))
-}
-
-// Delivered implements Store.
-func (s *FileStore) Delivered(ids []uint64) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	var b []byte
-	for _, id := range ids {
-		delete(s.outbox, id)
-		b = appendIDEntry(b, 'D', id)
-	}
-	return s.write(b)
-}
-
-// Seen implements Store.
-func (s *FileStore) Seen(ids []uint64) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	var b []byte
-	for _, id := range ids {
-		s.addSeen(id)
-		delete(s.showing, id)
-		b = appendIDEntry(b, 'S', id)
-	}
-	return s.write(b)
-}
-
-// Showing implements Store.
-func (s *FileStore) Showing(id uint64) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.showing[id] = struct{}{}
-	return s.write(appendIDEntry(nil, 'P', id))
-}
-
-// Interrupted implements Store.
-func (s *FileStore) Interrupted() []uint64 {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	ids := make([]uint64, 0, len(s.showing))
-	for id := range s.showing {
-		ids = append(ids, id)
-	}
-	return ids
-}
-
-// Close implements Store.
-func (s *FileStore) Close() error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.f == nil {
-		return nil
-	}
-	err := s.f.Close()
-	s.f = nil
-	return err
 }
 
 // errNotRegular reports a delivery-log path that is not a regular file.
@@ -313,24 +179,6 @@ func openRegularFile(path string) (*os.File, error) {
 		return nil, err
 	}
 	return f, nil
-}
-
-// writeNewRegular writes data to a fresh file at path (mode 0600): whatever
-// was at path is removed first, and the file is created with O_EXCL, so a
-// FIFO or a symlink planted there is never opened.
-func writeNewRegular(path string, data []byte) error {
-	if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
-		return err
-	}
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-	if err != nil {
-		return err
-	}
-	_, err = f.Write(data)
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	return err
 }
 
 // fileKind names a non-regular file mode for error messages.

@@ -3,6 +3,7 @@ package protocol
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"os"
@@ -12,108 +13,89 @@ import (
 	"syscall"
 	"testing"
 	"time"
+	"unicode/utf8"
 )
 
-func TestFileStoreRoundTrip(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "state", "delivery.log")
-	s, err := OpenFileStore(path)
-	if err != nil {
+// appendQueued and appendIDEntry write the old delivery log's entries.
+func appendQueued(b []byte, c Chat) []byte {
+	b = appendIDEntry(b, 'Q', c.ID)
+	b = binary.BigEndian.AppendUint64(b, uint64(c.SentAt))
+	b = binary.BigEndian.AppendUint32(b, uint32(len(c.Text)))
+	return append(b, c.Text...)
+}
+
+func appendIDEntry(b []byte, kind byte, id uint64) []byte {
+	return binary.BigEndian.AppendUint64(append(b, kind), id)
+}
+
+func writeLog(t testing.TB, data []byte) string {
+	path := filepath.Join(t.TempDir(), "delivery.log")
+	if err := os.WriteFile(path, data, 0o600); err != nil {
 		t.Fatal(err)
 	}
+	return path
+}
+
+// TestReadDeliveryLog: the old log's outbox (in the order written, minus
+// delivered), seen ids and interrupted ids come back.
+func TestReadDeliveryLog(t *testing.T) {
+	var b []byte
 	for i := 1; i <= 5; i++ {
-		if err := s.Queued(Chat{ID: uint64(i), SentAt: int64(i), Text: fmt.Sprintf("m%d ✓", i)}); err != nil {
-			t.Fatal(err)
-		}
+		b = appendQueued(b, Chat{ID: uint64(i), SentAt: int64(i), Text: fmt.Sprintf("m%d ✓", i)})
 	}
-	if err := s.Delivered([]uint64{2, 4}); err != nil {
-		t.Fatal(err)
+	b = appendIDEntry(b, 'D', 2)
+	b = appendIDEntry(b, 'D', 4)
+	b = appendIDEntry(b, 'P', 100)
+	b = appendIDEntry(b, 'S', 100)
+	b = appendIDEntry(b, 'S', 101)
+	b = appendIDEntry(b, 'P', 102) // the crash strikes here
+	st, torn, err := ReadDeliveryLog(writeLog(t, b))
+	if err != nil || torn != 0 {
+		t.Fatal(torn, err)
 	}
-	if err := s.Seen([]uint64{100, 101}); err != nil {
-		t.Fatal(err)
-	}
-	s.Close()
-	if fi, err := os.Stat(path); err != nil || fi.Mode().Perm() != 0o600 {
-		t.Fatalf("store file mode: %v %v", fi.Mode(), err)
-	}
-	s, err = OpenFileStore(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
-	outbox, seen, _ := s.Load()
 	var ids []uint64
-	for _, c := range outbox {
+	for _, c := range st.Outbox {
 		ids = append(ids, c.ID)
 		if c.Text != fmt.Sprintf("m%d ✓", c.ID) || c.SentAt != int64(c.ID) {
 			t.Fatalf("chat %d came back as %+v", c.ID, c)
 		}
 	}
-	if !slices.Equal(ids, []uint64{1, 3, 5}) || !slices.Equal(seen, []uint64{100, 101}) {
-		t.Fatalf("outbox %v seen %v", ids, seen)
+	if !slices.Equal(ids, []uint64{1, 3, 5}) || !slices.Equal(st.Seen, []uint64{100, 101}) || !slices.Equal(st.Interrupted, []uint64{102}) {
+		t.Fatalf("outbox %v seen %v interrupted %v", ids, st.Seen, st.Interrupted)
 	}
 }
 
-// TestFileStoreInterrupted: an id marked showing but never seen survives a
-// reopen as interrupted; one that was seen does not.
-func TestFileStoreInterrupted(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "delivery.log")
-	s, _ := OpenFileStore(path)
-	s.Showing(1)
-	s.Seen([]uint64{1})
-	s.Showing(2) // the crash strikes here
-	s.Close()
-	s, err := OpenFileStore(path)
+// TestReadDeliveryLogTornTail: half an entry at the end (a crash
+// mid-write) is skipped and counted; what comes before it is kept.
+func TestReadDeliveryLogTornTail(t *testing.T) {
+	b := appendQueued(nil, Chat{ID: 7, Text: "kept"})
+	b = append(b, appendQueued(nil, Chat{ID: 8, Text: "torn entry"})[:15]...)
+	st, torn, err := ReadDeliveryLog(writeLog(t, b))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := s.Interrupted(); len(got) != 1 || got[0] != 2 {
-		t.Fatalf("interrupted %v, want [2]", got)
-	}
-	s.Close()
-	s, _ = OpenFileStore(path) // compaction keeps it
-	defer s.Close()
-	if got := s.Interrupted(); len(got) != 1 || got[0] != 2 {
-		t.Fatalf("after compaction: interrupted %v, want [2]", got)
+	if len(st.Outbox) != 1 || st.Outbox[0].ID != 7 || torn != 15 {
+		t.Fatalf("outbox after torn tail: %+v, torn %d", st.Outbox, torn)
 	}
 }
 
-func TestFileStoreTornTailIgnored(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "delivery.log")
-	s, _ := OpenFileStore(path)
-	s.Queued(Chat{ID: 7, Text: "kept"})
-	s.Close()
-	// A crash mid-write leaves half an entry.
-	f, _ := os.OpenFile(path, os.O_WRONLY|os.O_APPEND, 0o600)
-	f.Write(appendQueued(nil, Chat{ID: 8, Text: "torn entry"})[:15])
-	f.Close()
-	s, err := OpenFileStore(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
-	outbox, _, _ := s.Load()
-	if len(outbox) != 1 || outbox[0].ID != 7 {
-		t.Fatalf("outbox after torn tail: %+v", outbox)
-	}
-}
-
-func TestFileStoreRejectsCorruption(t *testing.T) {
+func TestReadDeliveryLogRejectsCorruption(t *testing.T) {
 	for name, data := range map[string][]byte{
 		"unknown kind":  {'X', 0, 0, 0, 0, 0, 0, 0, 1},
 		"huge text":     append(appendIDEntry(nil, 'Q', 1), 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 0xff, 0xff),
 		"invalid UTF-8": appendQueued(nil, Chat{ID: 1, Text: "\xff\xfe"}),
+		"id 0":          appendQueued(nil, Chat{ID: 0, Text: "zero"}),
 	} {
 		t.Run(name, func(t *testing.T) {
-			path := filepath.Join(t.TempDir(), "delivery.log")
-			os.WriteFile(path, data, 0o600)
-			if _, err := OpenFileStore(path); err == nil {
-				t.Fatal("corrupt store accepted")
+			path := writeLog(t, data)
+			if _, _, err := ReadDeliveryLog(path); err == nil || !strings.Contains(err.Error(), path) {
+				t.Fatalf("corrupt log: %v, want an error naming it", err)
 			}
 		})
 	}
 }
 
-// TestNodeRestartExactlyOnce restarts each side with a FileStore: messages
+// TestNodeRestartExactlyOnce restarts each side with a DB: messages
 // written before the sender's crash are delivered after it, and the
 // receiver's restart never shows a message twice.
 func TestNodeRestartExactlyOnce(t *testing.T) {
@@ -122,7 +104,7 @@ func TestNodeRestartExactlyOnce(t *testing.T) {
 	pa, pb := NewPipe(4096)
 	t.Cleanup(func() { pa.Close(); pb.Close() })
 	start := func(i int, p *PipeEnd) (*Node, *recorder, func()) {
-		st, err := OpenFileStore(filepath.Join(dir, fmt.Sprint(i)))
+		st, err := OpenDB(filepath.Join(dir, fmt.Sprint(i)), testHistKey, DBOptions{})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -209,37 +191,38 @@ func contextWithCancel() (context.Context, context.CancelFunc) {
 	return context.WithCancel(context.Background())
 }
 
-// FuzzFileStoreReplay feeds arbitrary log bytes: never a panic, never an
+// FuzzReadDeliveryLog feeds arbitrary log bytes: never a panic, never an
 // allocation beyond the text limit.
-func FuzzFileStoreReplay(f *testing.F) {
+func FuzzReadDeliveryLog(f *testing.F) {
 	f.Add(appendQueued(nil, Chat{ID: 1, SentAt: 2, Text: "hi"}))
 	f.Add(appendIDEntry(appendIDEntry(nil, 'S', 9), 'D', 1))
 	f.Add([]byte{'Q', 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 0xff, 0xff})
 	f.Fuzz(func(t *testing.T, b []byte) {
-		s := &FileStore{outbox: map[uint64]Chat{}, seenSet: map[uint64]struct{}{}, showing: map[uint64]struct{}{}}
-		_ = s.replay(bytes.NewReader(b))
-		for _, c := range s.outbox {
-			if len(c.Text) > storeMaxText {
-				t.Fatalf("text of %d bytes", len(c.Text))
+		l := &deliveryLog{outbox: map[uint64]Chat{}, seenSet: map[uint64]struct{}{}, showing: map[uint64]struct{}{}}
+		err := l.replay(bytes.NewReader(b))
+		for _, c := range l.outbox {
+			if len(c.Text) > MaxTextSize || !utf8.ValidString(c.Text) || c.ID == 0 {
+				t.Fatalf("accepted chat %d of %d bytes", c.ID, len(c.Text))
 			}
+		}
+		if err == nil && l.torn > len(b) {
+			t.Fatalf("torn %d of %d bytes", l.torn, len(b))
 		}
 	})
 }
 
 // TestNodeFlagsInterruptedMessage: a message whose display a crash
-// interrupted (showing recorded, seen not) is shown again after the restart
-// marked PossibleDuplicate; other messages are not marked.
+// interrupted (showing committed, seen not) is shown again after the
+// restart marked PossibleDuplicate; other messages are not marked.
 func TestNodeFlagsInterruptedMessage(t *testing.T) {
 	id := testIdentities(t)
-	path := filepath.Join(t.TempDir(), "delivery.log")
-	st, _ := OpenFileStore(path)
-	st.Showing(42)
-	st.Close()
-	st, err := OpenFileStore(path)
-	if err != nil {
+	path := histPath(t)
+	st := openTestHistory(t, path, DBOptions{})
+	if err := st.Showing([]HistoryEntry{{ID: 42, Text: "interrupted"}}); err != nil {
 		t.Fatal(err)
 	}
-	defer st.Close()
+	st.Close() // the crash strikes here
+	st = openTestHistory(t, path, DBOptions{})
 	pa, _ := NewPipe(1)
 	r := newRecorder()
 	n, err := NewNode(Config{Identity: id[0], Store: st}, pa, r.emit)
@@ -248,6 +231,7 @@ func TestNodeFlagsInterruptedMessage(t *testing.T) {
 	}
 	n.receiveChat(Chat{ID: 42, Text: "interrupted"}, 1)
 	n.receiveChat(Chat{ID: 43, Prev: 42, Text: "fresh"}, 2)
+	n.showPending()
 	var flags []bool
 	for _, e := range r.snapshot() {
 		if m, ok := e.(MessageEvent); ok {
@@ -257,15 +241,20 @@ func TestNodeFlagsInterruptedMessage(t *testing.T) {
 	if fmt.Sprint(flags) != "[true false]" {
 		t.Fatalf("PossibleDuplicate flags %v, want [true false]", flags)
 	}
-	if len(st.Interrupted()) != 0 {
-		t.Fatalf("still interrupted after being shown: %v", st.Interrupted())
+	if err := st.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	st.Close()
+	st = openTestHistory(t, path, DBOptions{})
+	got, _ := st.Load()
+	if len(got.Interrupted) != 0 || !slices.Equal(got.Seen, []uint64{42, 43}) {
+		t.Fatalf("after being shown: interrupted %v seen %v, want none and [42 43]", got.Interrupted, got.Seen)
 	}
 }
 
-// TestDefectFileStoreNotRegular: a FIFO (or directory, socket, device) at
-// the delivery-log path, or at its ".tmp" sibling, is an error naming the
-// path, never a hang.
-func TestDefectFileStoreNotRegular(t *testing.T) {
+// TestDefectDeliveryLogNotRegular: a FIFO (or directory, device) at the
+// old delivery log's path is an error naming the path, never a hang.
+func TestDefectDeliveryLogNotRegular(t *testing.T) {
 	dir := t.TempDir()
 	fifo := filepath.Join(dir, "fifo.log")
 	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
@@ -275,39 +264,16 @@ func TestDefectFileStoreNotRegular(t *testing.T) {
 	if err := os.Mkdir(sub, 0o700); err != nil {
 		t.Fatal(err)
 	}
-	tmpFifo := filepath.Join(dir, "tmpfifo.log")
-	if err := syscall.Mkfifo(tmpFifo+".tmp", 0o600); err != nil {
-		t.Fatal(err)
-	}
-	open := func(path string) error {
+	for _, path := range []string{fifo, sub, "/dev/null"} {
 		done := make(chan error, 1)
-		go func() {
-			s, err := OpenFileStore(path)
-			if err == nil {
-				s.Close()
-			}
-			done <- err
-		}()
+		go func() { _, _, err := ReadDeliveryLog(path); done <- err }()
 		select {
 		case err := <-done:
-			return err
+			if err == nil || !errors.Is(err, errNotRegular) || !strings.Contains(err.Error(), path) {
+				t.Errorf("ReadDeliveryLog(%s): %v, want a not-a-regular-file error naming the path", path, err)
+			}
 		case <-time.After(10 * time.Second):
-			t.Fatalf("OpenFileStore(%s) blocked", path)
-			return nil
+			t.Fatalf("ReadDeliveryLog(%s) blocked", path)
 		}
-	}
-	for _, path := range []string{fifo, sub, "/dev/null"} {
-		err := open(path)
-		if err == nil || !errors.Is(err, errNotRegular) || !strings.Contains(err.Error(), path) {
-			t.Errorf("OpenFileStore(%s): %v, want a not-a-regular-file error naming the path", path, err)
-		}
-		t.Logf("%v", err)
-	}
-	// A FIFO at the temporary file is replaced, never opened.
-	if err := open(tmpFifo); err != nil {
-		t.Errorf("OpenFileStore with a FIFO at .tmp: %v", err)
-	}
-	if st, err := os.Stat(tmpFifo); err != nil || !st.Mode().IsRegular() {
-		t.Errorf("delivery log after compaction: %v %v", st, err)
 	}
 }

@@ -142,18 +142,39 @@ func readLines(in io.Reader, max int, out chan<- inputLine, stop <-chan struct{}
 	}
 }
 
+// BatchSender is a Controller that can queue several messages in one
+// durable commit (*protocol.Node): the input loop hands it the lines that
+// are already waiting, so a burst on stdin costs one disk flush, not one per
+// line, and an idle link waits for nothing.
+type BatchSender interface {
+	SendMessages(texts []string) ([]protocol.Outgoing, error)
+}
+
+// Input batching limits: lines read ahead, and one batch's lines and bytes.
+const (
+	inputReadAhead  = 256
+	inputBatchLines = 256
+	inputBatchBytes = 1 << 20
+)
+
 // RunInput is the input loop shared by the headless and line modes.
 func RunInput(ctx context.Context, in io.Reader, out Output, ctl Controller, cfg InputConfig) error {
-	lines := make(chan inputLine)
+	lines := make(chan inputLine, inputReadAhead)
 	stop := make(chan struct{})
 	defer close(stop)
 	go readLines(in, cfg.maxLine(), lines, stop)
+	bs, _ := ctl.(BatchSender)
+	var carry *inputLine // read while batching, not handled yet
 	for {
 		var l inputLine
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case l = <-lines:
+		if carry != nil {
+			l, carry = *carry, nil
+		} else {
+			select {
+			case <-ctx.Done():
+				return ctx.Err()
+			case l = <-lines:
+			}
 		}
 		switch {
 		case l.err == io.EOF:
@@ -165,11 +186,82 @@ func RunInput(ctx context.Context, in io.Reader, out Output, ctl Controller, cfg
 			out.Emit(protocol.ErrorEvent{Err: fmt.Errorf("line of %d bytes not sent: at most %d bytes", l.tooLong, cfg.maxLine())})
 			continue
 		}
+		if text, ok := messageText(l.text); ok && bs != nil {
+			batch, size := []string{text}, len(text)
+			for carry == nil && len(batch) < inputBatchLines && size < inputBatchBytes {
+				select {
+				case next := <-lines:
+					if t, ok := messageText(next.text); ok && next.err == nil && next.tooLong == 0 {
+						batch, size = append(batch, t), size+len(t)
+					} else {
+						carry = &next
+					}
+					continue
+				default:
+				}
+				break
+			}
+			sendBatch(batch, out, ctl, bs)
+			continue
+		}
 		if quit := handleLine(l.text, out, ctl); quit {
 			waitDelivered(ctx, out, cfg.drain())
 			return nil
 		}
 	}
+}
+
+// messageText returns the chat text a line of input sends, if it is a
+// message (not empty, not a command; "//text" sends "/text").
+func messageText(line string) (string, bool) {
+	switch {
+	case line == "":
+		return "", false
+	case strings.HasPrefix(line, "//"):
+		return line[1:], true
+	case strings.HasPrefix(line, "/"):
+		return "", false
+	}
+	return line, true
+}
+
+// sendBatch queues texts in one commit and reports each. If the batch
+// fails (a text too long, the queue full) each is sent on its own, so that
+// each error is reported with its line and the others still go.
+func sendBatch(texts []string, out Output, ctl Controller, bs BatchSender) {
+	if len(texts) > 1 && allValid(texts) {
+		if outs, err := bs.SendMessages(texts); err == nil {
+			for i, o := range outs {
+				out.pending().add(o.ID)
+				out.Queued(o.ID, texts[i], o.SentAt)
+			}
+			return
+		}
+	}
+	for _, t := range texts {
+		sendOne(t, out, ctl)
+	}
+}
+
+func allValid(texts []string) bool {
+	for _, t := range texts {
+		if protocol.ValidText(t) != nil {
+			return false
+		}
+	}
+	return true
+}
+
+// sendOne queues one message and reports it (or why it was not sent).
+func sendOne(text string, out Output, ctl Controller) {
+	// A receipt reported before SendMessage returns is matched by pendingSet.
+	o, err := ctl.SendMessage(text)
+	if err != nil {
+		out.Emit(protocol.ErrorEvent{Err: err})
+		return
+	}
+	out.pending().add(o.ID)
+	out.Queued(o.ID, text, o.SentAt)
 }
 
 // handleLine runs one line of input and reports whether it was /quit.
@@ -198,14 +290,7 @@ func handleLine(line string, out Output, ctl Controller) (quit bool) {
 		}
 		return false
 	}
-	// A receipt reported before SendMessage returns is matched by pendingSet.
-	o, err := ctl.SendMessage(line)
-	if err != nil {
-		out.Emit(protocol.ErrorEvent{Err: err})
-		return false
-	}
-	out.pending().add(o.ID)
-	out.Queued(o.ID, line, o.SentAt)
+	sendOne(line, out, ctl)
 	return false
 }
 

@@ -12,7 +12,7 @@ package protocol
 //	                 "duet history key check v1", AD = "duet/1 history check")
 //	             a key check value: opening with another key (another
 //	             identity, or another peer's history) fails to authenticate
-//	             it, and OpenHistory refuses with ErrHistoryWrongKey.
+//	             it, and OpenDB refuses with ErrDBWrongKey.
 //	bucket "history"
 //	  key:   u64 at_unix_nano || u64 seq                    (16 bytes)
 //	         at is when the message was written (CHAT sent_at), clamped to
@@ -39,7 +39,7 @@ package protocol
 // The file is created 0600 in a 0700 directory (a wider mode found at open
 // is set back to 0600); only a regular file is opened (no symlink, FIFO,
 // device). bbolt's exclusive flock, taken with a 100 ms timeout, keeps a
-// second duet off the file (ErrHistoryLocked). One writer goroutine commits
+// second duet off the file (ErrDBLocked). One writer goroutine commits
 // everything queued (up to 4096 operations) in one fsynced transaction;
 // the delivery state of the next step joins the same writer and commits.
 
@@ -69,17 +69,17 @@ import (
 
 // Errors of the chat history. Test with errors.Is.
 var (
-	// ErrHistoryLocked: another process (another duet with the same
+	// ErrDBLocked: another process (another duet with the same
 	// identity and peer) holds the database.
-	ErrHistoryLocked = errors.New("protocol: history database is in use by another duet")
-	// ErrHistoryCorrupt: the file is not a bbolt database, fails bbolt's
+	ErrDBLocked = errors.New("protocol: database is in use by another duet")
+	// ErrDBCorrupt: the file is not a bbolt database, fails bbolt's
 	// checks, or an entry fails authentication.
-	ErrHistoryCorrupt = errors.New("protocol: history database is damaged")
-	// ErrHistoryWrongKey: the database was written under another key
+	ErrDBCorrupt = errors.New("protocol: database is damaged")
+	// ErrDBWrongKey: the database was written under another key
 	// (another identity, or the history of another peer).
-	ErrHistoryWrongKey = errors.New("protocol: history database belongs to another identity")
-	// ErrHistoryClosed: the History was closed.
-	ErrHistoryClosed = errors.New("protocol: history is closed")
+	ErrDBWrongKey = errors.New("protocol: database belongs to another identity")
+	// ErrDBClosed: the DB was closed.
+	ErrDBClosed = errors.New("protocol: database is closed")
 )
 
 // HistoryEntry is one chat line kept in the history.
@@ -91,9 +91,10 @@ type HistoryEntry struct {
 	PossibleDuplicate bool      // shown after a crash that may have shown it already
 }
 
-// HistoryOptions tune OpenHistory.
-type HistoryOptions struct {
+// DBOptions tune OpenDB.
+type DBOptions struct {
 	Retention time.Duration    // prune entries older than this at open (0: keep all)
+	NoHistory bool             // Queue and Showing add no history entries (--no-history)
 	Now       func() time.Time // time.Now if nil
 }
 
@@ -104,11 +105,11 @@ type HistoryCursor struct {
 	valid bool
 }
 
-// History is the encrypted chat history. Its methods are safe for
+// DB is the database of one (identity, peer): the encrypted chat history and the delivery state. Its methods are safe for
 // concurrent use. Writes (Add, Clear) go through one writer goroutine that
 // commits in grouped transactions; reads (Last, Before, Len) see what has
 // been committed (call Flush first to see everything added).
-type History struct {
+type DB struct {
 	path string
 	db   *bolt.DB
 	aead *crypto.AEAD
@@ -123,6 +124,14 @@ type History struct {
 	err   error // first write error (sticky), returned by Flush
 
 	commits atomic.Uint64 // write transactions committed by the writer
+	record  bool          // keep history entries for Queue and Showing
+
+	// Delivery state: loaded at open (Load hands it to the Node); outKeys
+	// maps an outbox message id to its key and is owned by the writer once
+	// it runs.
+	loadMu  sync.Mutex
+	loaded  DeliveryState
+	outKeys map[uint64]uint64
 
 	// Bytes of text queued and not yet committed, bounded by
 	// histQueueBytes: Add waits while the budget is used (the count bound
@@ -133,7 +142,7 @@ type History struct {
 }
 
 const (
-	histFormat     = 1
+	histFormat     = 2
 	histValueVer   = 1
 	histKeyLen     = 16
 	histIDKeyLen   = 9
@@ -170,39 +179,48 @@ var (
 type histOpKind uint8
 
 const (
-	histOpAdd histOpKind = iota
-	histOpFlush
-	histOpClear
+	opAdd       histOpKind = iota // entry
+	opFlush                       // nothing: answered after the commit
+	opClear                       // the history buckets
+	opQueue                       // chats: outbox (and own history)
+	opShowing                     // entries: showing marks (and history)
+	opSeen                        // ids: seen marks, showing marks dropped
+	opDelivered                   // ids: removed from the outbox
+	opImport                      // imported: an old delivery log's state
 )
 
-// histOp is one request to the writer goroutine. The next step (delivery
-// state in the same database) adds kinds here, so that outbox, seen and
-// showing changes share the grouped commits.
+// histOp is one request to the writer goroutine: history and delivery
+// changes share its grouped commits.
 type histOp struct {
-	kind  histOpKind
-	entry HistoryEntry
-	done  chan error // Flush, Clear: closed after the commit, with its error
+	kind     histOpKind
+	entry    HistoryEntry
+	entries  []HistoryEntry
+	chats    []Chat
+	ids      []uint64
+	imported DeliveryState
+	done     chan error  // answered after the commit, with its error
+	cb       func(error) // called after the commit, with its error
 }
 
-// OpenHistory opens the history database at path, creating it (mode 0600,
+// OpenDB opens the history database at path, creating it (mode 0600,
 // parent directory 0700) if needed. The path must be a regular file: a
 // symbolic link, FIFO, device, socket or directory is refused with an error
 // naming the path, without blocking. An existing file with a wider mode is
 // fixed to 0600 (its content is encrypted; only metadata would leak). A
-// damaged file gives an error wrapping ErrHistoryCorrupt; a file held by
-// another duet, ErrHistoryLocked; a file written under another key,
-// ErrHistoryWrongKey. Each error names the file and says what to do.
-// Entries older than opt.Retention are deleted before OpenHistory returns.
-func OpenHistory(path string, key [32]byte, opt HistoryOptions) (h *History, err error) {
+// damaged file gives an error wrapping ErrDBCorrupt; a file held by
+// another duet, ErrDBLocked; a file written under another key,
+// ErrDBWrongKey. Each error names the file and says what to do.
+// Entries older than opt.Retention are deleted before OpenDB returns.
+func OpenDB(path string, key [32]byte, opt DBOptions) (h *DB, err error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
-		return nil, fmt.Errorf("protocol: history %s: %w", path, err)
+		return nil, fmt.Errorf("protocol: database %s: %w", path, err)
 	}
 	st, err := os.Lstat(path)
 	existed := err == nil
 	if err == nil && !st.Mode().IsRegular() {
-		return nil, fmt.Errorf("protocol: history %s: %w: it is %s; move it away", path, errNotRegular, histFileKind(st.Mode()))
+		return nil, fmt.Errorf("protocol: database %s: %w: it is %s; move it away", path, errNotRegular, histFileKind(st.Mode()))
 	} else if err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return nil, fmt.Errorf("protocol: history %s: %w", path, err)
+		return nil, fmt.Errorf("protocol: database %s: %w", path, err)
 	}
 	aead, err := crypto.NewAEAD(key[:])
 	if err != nil {
@@ -253,16 +271,16 @@ func OpenHistory(path string, key [32]byte, opt HistoryOptions) (h *History, err
 	if err != nil {
 		switch {
 		case errors.Is(err, berrors.ErrTimeout):
-			return nil, fmt.Errorf("protocol: history %s: %w (is duet already running for this identity and peer?)", path, ErrHistoryLocked)
+			return nil, fmt.Errorf("protocol: database %s: %w (is duet already running for this identity and peer?)", path, ErrDBLocked)
 		case errors.Is(err, errNotRegular):
-			return nil, fmt.Errorf("protocol: history %s: %w; move it away", path, err)
+			return nil, fmt.Errorf("protocol: database %s: %w; move it away", path, err)
 		case errors.Is(err, berrors.ErrInvalid), errors.Is(err, berrors.ErrChecksum),
 			errors.Is(err, berrors.ErrVersionMismatch), isBoltSizeErr(err):
 			return nil, corruptErr(path, err)
 		}
-		return nil, fmt.Errorf("protocol: history %s: %w", path, err)
+		return nil, fmt.Errorf("protocol: database %s: %w", path, err)
 	}
-	h = &History{path: path, db: db, aead: aead, now: opt.Now}
+	h = &DB{path: path, db: db, aead: aead, now: opt.Now, record: !opt.NoHistory}
 	if h.now == nil {
 		h.now = time.Now
 	}
@@ -278,6 +296,10 @@ func OpenHistory(path string, key [32]byte, opt HistoryOptions) (h *History, err
 			db.Close()
 			return nil, err
 		}
+	}
+	if err := h.loadDelivery(); err != nil {
+		db.Close()
+		return nil, err
 	}
 	h.q = make(chan histOp, histQueueLen)
 	h.budgetCond = sync.NewCond(&h.budgetMu)
@@ -300,7 +322,7 @@ func isBoltSizeErr(err error) bool {
 }
 
 func corruptErr(path string, cause error) error {
-	return fmt.Errorf("protocol: history %s: %w (%v); move the file away (duet starts a new history) or restore it from a backup", path, ErrHistoryCorrupt, cause)
+	return fmt.Errorf("protocol: database %s: %w (%v); move the file away (duet starts a new history) or restore it from a backup", path, ErrDBCorrupt, cause)
 }
 
 func histFileKind(m fs.FileMode) string {
@@ -314,12 +336,12 @@ func histFileKind(m fs.FileMode) string {
 // file would otherwise fault when read), its format version and key check
 // value, or, for a new file, writes them. Opening an existing file writes
 // nothing (unless entries are pruned).
-func (h *History) init() error {
+func (h *DB) init() error {
 	st, err := os.Stat(h.path)
 	if err != nil {
-		return fmt.Errorf("protocol: history %s: %w", h.path, err)
+		return fmt.Errorf("protocol: database %s: %w", h.path, err)
 	}
-	create := false
+	create, upgrade := false, false
 	err = h.guard(func() error {
 		return h.db.View(func(tx *bolt.Tx) error {
 			if tx.Size() > st.Size() {
@@ -337,14 +359,19 @@ func (h *History) init() error {
 			if len(v) != 1 {
 				return corruptErr(h.path, errors.New("no format version"))
 			}
-			if v[0] != histFormat {
-				return fmt.Errorf("protocol: history %s: format version %d, this duet reads %d: use a newer duet or move the file away", h.path, v[0], histFormat)
+			if v[0] == 1 {
+				upgrade = true // version 1: no delivery buckets yet
+			} else if v[0] != histFormat {
+				return fmt.Errorf("protocol: database %s: format version %d, this duet reads %d: use a newer duet or move the file away", h.path, v[0], histFormat)
 			}
 			if len(meta.Get(metaSeq)) != 8 || len(meta.Get(metaCount)) != 8 {
 				return corruptErr(h.path, errors.New("bad counters"))
 			}
 			if tx.Bucket(bucketHistory) == nil || tx.Bucket(bucketHistoryIDs) == nil {
 				return corruptErr(h.path, errors.New("history bucket missing"))
+			}
+			if !upgrade && (tx.Bucket(bucketOutbox) == nil || tx.Bucket(bucketSeen) == nil || tx.Bucket(bucketShowing) == nil) {
+				return corruptErr(h.path, errors.New("delivery bucket missing"))
 			}
 			chk := meta.Get(metaCheck)
 			if len(chk) < 1+crypto.NonceSize+crypto.TagSize || chk[0] != histValueVer {
@@ -354,18 +381,30 @@ func (h *History) init() error {
 			copy(nonce[:], chk[1:])
 			pt, err := h.aead.Open(nil, &nonce, chk[1+crypto.NonceSize:], []byte(histCheckAD))
 			if err != nil || string(pt) != histCheckText {
-				return fmt.Errorf("protocol: history %s: %w: it was written under another identity's key (or for another peer), or its key check is damaged; start duet with the identity that wrote it, or move the file away", h.path, ErrHistoryWrongKey)
+				return fmt.Errorf("protocol: database %s: %w: it was written under another identity's key (or for another peer), or its key check is damaged; start duet with the identity that wrote it, or move the file away", h.path, ErrDBWrongKey)
 			}
 			return nil
 		})
 	})
-	if err != nil || !create {
+	switch {
+	case err != nil:
 		return err
+	case upgrade:
+		return h.guard(func() error {
+			return h.db.Update(func(tx *bolt.Tx) error {
+				if err := createDeliveryBuckets(tx); err != nil {
+					return err
+				}
+				return tx.Bucket(bucketMeta).Put(metaVersion, []byte{histFormat})
+			})
+		})
+	case create:
+		return h.guard(func() error { return h.db.Update(h.create) })
 	}
-	return h.guard(func() error { return h.db.Update(h.create) })
+	return nil
 }
 
-func (h *History) create(tx *bolt.Tx) error {
+func (h *DB) create(tx *bolt.Tx) error {
 	meta, err := tx.CreateBucket(bucketMeta)
 	if err != nil {
 		return err
@@ -374,6 +413,9 @@ func (h *History) create(tx *bolt.Tx) error {
 		return err
 	}
 	if _, err := tx.CreateBucket(bucketHistoryIDs); err != nil {
+		return err
+	}
+	if err := createDeliveryBuckets(tx); err != nil {
 		return err
 	}
 	var nonce [crypto.NonceSize]byte
@@ -392,8 +434,8 @@ func (h *History) create(tx *bolt.Tx) error {
 }
 
 // guard runs fn turning a panic or memory fault (bbolt on a damaged file)
-// into ErrHistoryCorrupt.
-func (h *History) guard(fn func() error) (err error) {
+// into ErrDBCorrupt.
+func (h *DB) guard(fn func() error) (err error) {
 	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
 	defer func() {
 		if r := recover(); r != nil {
@@ -441,34 +483,32 @@ func sealEntry(a *crypto.AEAD, k []byte, e HistoryEntry) ([]byte, error) {
 	}
 	binary.BigEndian.PutUint64(pt[1:], e.ID)
 	pt = append(pt, e.Text...)
+	return sealValue(a, pt, nil, k)
+}
+
+// randomNonce returns 12 bytes from crypto/rand.
+func randomNonce() ([crypto.NonceSize]byte, error) {
 	var nonce [crypto.NonceSize]byte
-	if _, err := rand.Read(nonce[:]); err != nil {
-		return nil, err
-	}
-	v := make([]byte, 1+crypto.NonceSize, 1+crypto.NonceSize+len(pt)+crypto.TagSize)
-	v[0] = histValueVer
-	copy(v[1:], nonce[:])
-	return a.Seal(v, &nonce, pt, k), nil
+	_, err := rand.Read(nonce[:])
+	return nonce, err
 }
 
 // openEntry authenticates, decrypts and parses the value v stored under
-// key k. Any failure is an error wrapping ErrHistoryCorrupt (without the
+// key k. Any failure is an error wrapping ErrDBCorrupt (without the
 // file name: the caller adds it).
 func openEntry(a *crypto.AEAD, k, v []byte) (HistoryEntry, error) {
 	if len(k) != histKeyLen {
-		return HistoryEntry{}, fmt.Errorf("%w: key of %d bytes", ErrHistoryCorrupt, len(k))
+		return HistoryEntry{}, fmt.Errorf("%w: key of %d bytes", ErrDBCorrupt, len(k))
 	}
 	if len(v) < histValueMin {
-		return HistoryEntry{}, fmt.Errorf("%w: value of %d bytes", ErrHistoryCorrupt, len(v))
+		return HistoryEntry{}, fmt.Errorf("%w: value of %d bytes", ErrDBCorrupt, len(v))
 	}
 	if v[0] != histValueVer {
-		return HistoryEntry{}, fmt.Errorf("%w: value version %d", ErrHistoryCorrupt, v[0])
+		return HistoryEntry{}, fmt.Errorf("%w: value version %d", ErrDBCorrupt, v[0])
 	}
-	var nonce [crypto.NonceSize]byte
-	copy(nonce[:], v[1:])
-	pt, err := a.Open(nil, &nonce, v[1+crypto.NonceSize:], k)
+	pt, err := openValue(a, v, nil, k)
 	if err != nil {
-		return HistoryEntry{}, fmt.Errorf("%w: entry fails authentication", ErrHistoryCorrupt)
+		return HistoryEntry{}, err
 	}
 	e, err := parseEntry(pt)
 	if err != nil {
@@ -481,10 +521,10 @@ func openEntry(a *crypto.AEAD, k, v []byte) (HistoryEntry, error) {
 // parseEntry parses a decrypted plaintext (At is left zero).
 func parseEntry(pt []byte) (HistoryEntry, error) {
 	if len(pt) < histPTHeader {
-		return HistoryEntry{}, fmt.Errorf("%w: plaintext of %d bytes", ErrHistoryCorrupt, len(pt))
+		return HistoryEntry{}, fmt.Errorf("%w: plaintext of %d bytes", ErrDBCorrupt, len(pt))
 	}
 	if pt[0]&^(histFlagOwn|histFlagDup) != 0 {
-		return HistoryEntry{}, fmt.Errorf("%w: unknown flags %#x", ErrHistoryCorrupt, pt[0])
+		return HistoryEntry{}, fmt.Errorf("%w: unknown flags %#x", ErrDBCorrupt, pt[0])
 	}
 	e := HistoryEntry{
 		Own:               pt[0]&histFlagOwn != 0,
@@ -493,14 +533,14 @@ func parseEntry(pt []byte) (HistoryEntry, error) {
 		Text:              string(pt[histPTHeader:]),
 	}
 	if e.ID == 0 {
-		return HistoryEntry{}, fmt.Errorf("%w: entry with id 0", ErrHistoryCorrupt)
+		return HistoryEntry{}, fmt.Errorf("%w: entry with id 0", ErrDBCorrupt)
 	}
 	return e, nil
 }
 
 // entryErr names the file and the entry for a decoding error.
-func (h *History) entryErr(k []byte, err error) error {
-	return fmt.Errorf("protocol: history %s: entry %s: %w; move the file away (duet starts a new history) or restore it from a backup", h.path, hex.EncodeToString(k), err)
+func (h *DB) entryErr(k []byte, err error) error {
+	return fmt.Errorf("protocol: database %s: entry %s: %w; move the file away (duet starts a new history) or restore it from a backup", h.path, hex.EncodeToString(k), err)
 }
 
 // Add records e. It does not wait for the disk: e goes to a bounded queue
@@ -511,7 +551,7 @@ func (h *History) entryErr(k []byte, err error) error {
 // error (a full disk) is returned by the next Flush or Close, and from then
 // on nothing more is written (the error is sticky). After Close, Add does
 // nothing.
-func (h *History) Add(e HistoryEntry) {
+func (h *DB) Add(e HistoryEntry) {
 	if e.ID == 0 {
 		return
 	}
@@ -527,7 +567,7 @@ func (h *History) Add(e HistoryEntry) {
 		return
 	}
 	select {
-	case h.q <- histOp{kind: histOpAdd, entry: e}:
+	case h.q <- histOp{kind: opAdd, entry: e}:
 	case <-h.quit:
 		h.release(len(e.Text))
 	}
@@ -535,7 +575,7 @@ func (h *History) Add(e HistoryEntry) {
 
 // reserve waits until n more bytes of text fit in the queue budget (one
 // entry always fits in an empty queue); false if the history is closing.
-func (h *History) reserve(n int) bool {
+func (h *DB) reserve(n int) bool {
 	h.budgetMu.Lock()
 	defer h.budgetMu.Unlock()
 	for h.queued > 0 && h.queued+n > histQueueBytes {
@@ -551,25 +591,29 @@ func (h *History) reserve(n int) bool {
 }
 
 // release returns n bytes to the budget.
-func (h *History) release(n int) {
+func (h *DB) release(n int) {
 	h.budgetMu.Lock()
 	h.queued -= n
 	h.budgetMu.Unlock()
 	h.budgetCond.Broadcast()
 }
 
-// request sends op to the writer and waits for its commit.
-func (h *History) request(kind histOpKind) error {
-	op := histOp{kind: kind, done: make(chan error, 1)}
+// request sends an operation of kind to the writer and waits for its commit.
+func (h *DB) request(kind histOpKind) error {
+	return h.send(histOp{kind: kind, done: make(chan error, 1)})
+}
+
+// send queues op (which has a done channel) and waits for its answer.
+func (h *DB) send(op histOp) error {
 	select {
 	case <-h.quit:
-		return ErrHistoryClosed
+		return ErrDBClosed
 	default:
 	}
 	select {
 	case h.q <- op:
 	case <-h.quit:
-		return ErrHistoryClosed
+		return ErrDBClosed
 	}
 	select {
 	case err := <-op.done:
@@ -580,23 +624,23 @@ func (h *History) request(kind histOpKind) error {
 		case err := <-op.done:
 			return err
 		default:
-			return ErrHistoryClosed
+			return ErrDBClosed
 		}
 	}
 }
 
 // Flush waits until everything added so far is committed (fsynced) and
 // returns the first write error, if any.
-func (h *History) Flush() error { return h.request(histOpFlush) }
+func (h *DB) Flush() error { return h.request(opFlush) }
 
 // Clear removes every entry (the /clear command), after committing what
 // was added before it. The file does not shrink: bbolt reuses the freed
 // pages (which still hold ciphertext until reused).
-func (h *History) Clear() error { return h.request(histOpClear) }
+func (h *DB) Clear() error { return h.request(opClear) }
 
 // Close commits what was added, stops the writer and closes the database.
 // It is safe to call twice; later calls return the first result.
-func (h *History) Close() error {
+func (h *DB) Close() error {
 	h.once.Do(func() {
 		close(h.quit)
 		h.budgetMu.Lock() // wake an Add waiting for budget: it sees quit
@@ -612,13 +656,13 @@ func (h *History) Close() error {
 	return h.cerr
 }
 
-func (h *History) stickyErr() error {
+func (h *DB) stickyErr() error {
 	h.errMu.Lock()
 	defer h.errMu.Unlock()
 	return h.err
 }
 
-func (h *History) setErr(err error) {
+func (h *DB) setErr(err error) {
 	h.errMu.Lock()
 	defer h.errMu.Unlock()
 	if h.err == nil {
@@ -628,7 +672,7 @@ func (h *History) setErr(err error) {
 
 // writer is the single goroutine that writes: it takes what is queued
 // (up to histMaxBatch operations) and commits it in one transaction.
-func (h *History) writer() {
+func (h *DB) writer() {
 	defer close(h.done)
 	batch := make([]histOp, 0, histMaxBatch)
 	for {
@@ -653,7 +697,7 @@ func (h *History) writer() {
 }
 
 // take appends queued operations to batch without waiting.
-func (h *History) take(batch *[]histOp) {
+func (h *DB) take(batch *[]histOp) {
 	for len(*batch) < histMaxBatch {
 		select {
 		case op := <-h.q:
@@ -666,20 +710,32 @@ func (h *History) take(batch *[]histOp) {
 
 // commit applies batch in one transaction (a Clear in the batch applies
 // in its place) and answers the waiting Flush/Clear calls.
-func (h *History) commit(batch []histOp) {
+func (h *DB) commit(batch []histOp) {
 	err := h.stickyErr()
 	if err == nil {
-		err = h.guard(func() error { return h.db.Update(func(tx *bolt.Tx) error { return h.apply(tx, batch) }) })
+		var d *deliveryTx
+		var imported []DeliveryState
+		err = h.guard(func() error {
+			return h.db.Update(func(tx *bolt.Tx) error {
+				var err error
+				d, imported, err = h.apply(tx, batch)
+				return err
+			})
+		})
 		if err == nil {
 			h.commits.Add(1)
+			if d != nil {
+				d.committed()
+			}
+			h.addLoaded(imported)
 		} else {
-			h.setErr(fmt.Errorf("protocol: history %s: write: %w", h.path, err))
+			h.setErr(fmt.Errorf("protocol: database %s: write: %w", h.path, err))
 			err = h.stickyErr()
 		}
 	}
 	n := 0 // the budget goes back before any Flush or Clear returns
 	for _, op := range batch {
-		if op.kind == histOpAdd {
+		if op.kind == opAdd {
 			n += len(op.entry.Text)
 		}
 	}
@@ -690,68 +746,194 @@ func (h *History) commit(batch []histOp) {
 		if op.done != nil {
 			op.done <- err
 		}
+		if op.cb != nil {
+			op.cb(err)
+		}
 	}
 }
 
-func (h *History) apply(tx *bolt.Tx, batch []histOp) error {
-	meta := tx.Bucket(bucketMeta)
-	hist, ids := tx.Bucket(bucketHistory), tx.Bucket(bucketHistoryIDs)
-	if meta == nil || hist == nil || ids == nil {
-		return corruptErr(h.path, errors.New("bucket missing"))
+// addLoaded appends imported state to what Load returns.
+func (h *DB) addLoaded(imported []DeliveryState) {
+	if len(imported) == 0 {
+		return
 	}
-	hist.FillPercent = histFillPercent
-	seq := binary.BigEndian.Uint64(meta.Get(metaSeq))
-	count := binary.BigEndian.Uint64(meta.Get(metaCount))
-	for _, op := range batch {
-		switch op.kind {
-		case histOpAdd:
-			e := op.entry
-			idk := histIDKey(e.Own, e.ID)
-			if ids.Get(idk[:]) != nil {
-				continue
-			}
-			seq++
-			k := histKey(histTime(e.At), seq)
-			v, err := sealEntry(h.aead, k[:], e)
-			if err != nil {
-				return err
-			}
-			if err := hist.Put(k[:], v); err != nil {
-				return err
-			}
-			if err := ids.Put(idk[:], k[:]); err != nil {
-				return err
-			}
-			count++
-		case histOpClear:
-			for _, name := range [][]byte{bucketHistory, bucketHistoryIDs} {
-				if err := tx.DeleteBucket(name); err != nil {
-					return err
-				}
-			}
-			var err error
-			if hist, err = tx.CreateBucket(bucketHistory); err != nil {
-				return err
-			}
-			if ids, err = tx.CreateBucket(bucketHistoryIDs); err != nil {
-				return err
-			}
-			hist.FillPercent = histFillPercent
-			count = 0
-		}
+	h.loadMu.Lock()
+	defer h.loadMu.Unlock()
+	for _, st := range imported {
+		h.loaded.Outbox = append(h.loaded.Outbox, st.Outbox...)
+		h.loaded.Seen = append(h.loaded.Seen, st.Seen...)
+		h.loaded.Interrupted = append(h.loaded.Interrupted, st.Interrupted...)
 	}
-	var b [8]byte
-	binary.BigEndian.PutUint64(b[:], seq)
-	if err := meta.Put(metaSeq, b[:]); err != nil {
+}
+
+// historyTx is the state of one write transaction's history changes.
+type historyTx struct {
+	h          *DB
+	hist, ids  *bolt.Bucket
+	seq, count uint64
+}
+
+// add stores e unless its id (own and peer ids separately) is stored.
+func (t *historyTx) add(e HistoryEntry) error {
+	if e.ID == 0 {
+		return nil
+	}
+	if e.At.IsZero() {
+		e.At = t.h.now()
+	}
+	idk := histIDKey(e.Own, e.ID)
+	if t.ids.Get(idk[:]) != nil {
+		return nil
+	}
+	t.seq++
+	k := histKey(histTime(e.At), t.seq)
+	v, err := sealEntry(t.h.aead, k[:], e)
+	if err != nil {
 		return err
 	}
-	binary.BigEndian.PutUint64(b[:], count)
-	return meta.Put(metaCount, b[:])
+	if err := t.hist.Put(k[:], v); err != nil {
+		return err
+	}
+	if err := t.ids.Put(idk[:], k[:]); err != nil {
+		return err
+	}
+	t.count++
+	return nil
+}
+
+// apply applies batch in the transaction. It returns the delivery changes
+// (nil if none) to apply to the in-memory index after the commit, and the
+// state imported.
+func (h *DB) apply(tx *bolt.Tx, batch []histOp) (*deliveryTx, []DeliveryState, error) {
+	meta := tx.Bucket(bucketMeta)
+	t := &historyTx{h: h, hist: tx.Bucket(bucketHistory), ids: tx.Bucket(bucketHistoryIDs)}
+	if meta == nil || t.hist == nil || t.ids == nil {
+		return nil, nil, corruptErr(h.path, errors.New("bucket missing"))
+	}
+	t.hist.FillPercent = histFillPercent
+	t.seq = binary.BigEndian.Uint64(meta.Get(metaSeq))
+	t.count = binary.BigEndian.Uint64(meta.Get(metaCount))
+	var d *deliveryTx
+	var imported []DeliveryState
+	delivery := func() (*deliveryTx, error) {
+		if d != nil {
+			return d, nil
+		}
+		var err error
+		d, err = h.beginDelivery(tx)
+		return d, err
+	}
+	for _, op := range batch {
+		var err error
+		switch op.kind {
+		case opAdd:
+			err = t.add(op.entry)
+		case opClear:
+			err = t.clear(tx)
+		case opQueue:
+			var dt *deliveryTx
+			if dt, err = delivery(); err != nil {
+				break
+			}
+			for _, c := range op.chats {
+				if err = dt.queue(c); err != nil {
+					break
+				}
+				if h.record {
+					if err = t.add(HistoryEntry{ID: c.ID, Own: true, Text: c.Text, At: time.Unix(0, c.SentAt)}); err != nil {
+						break
+					}
+				}
+			}
+		case opShowing:
+			var dt *deliveryTx
+			if dt, err = delivery(); err != nil {
+				break
+			}
+			for _, e := range op.entries {
+				if err = dt.showingMark(e.ID); err != nil {
+					break
+				}
+				if h.record {
+					e.Own = false
+					if err = t.add(e); err != nil {
+						break
+					}
+				}
+			}
+		case opSeen:
+			var dt *deliveryTx
+			if dt, err = delivery(); err != nil {
+				break
+			}
+			for _, id := range op.ids {
+				if err = dt.seenMark(id); err != nil {
+					break
+				}
+			}
+		case opDelivered:
+			var dt *deliveryTx
+			if dt, err = delivery(); err != nil {
+				break
+			}
+			for _, id := range op.ids {
+				if err = dt.delivered(id); err != nil {
+					break
+				}
+			}
+		case opImport:
+			var dt *deliveryTx
+			if dt, err = delivery(); err != nil {
+				break
+			}
+			add := func(e HistoryEntry) error {
+				if !h.record {
+					return nil
+				}
+				return t.add(e)
+			}
+			var st DeliveryState
+			if st, err = dt.importState(op.imported, add); err == nil {
+				imported = append(imported, st)
+			}
+		}
+		if err != nil {
+			return nil, nil, err
+		}
+	}
+	if d != nil {
+		if err := d.finish(); err != nil {
+			return nil, nil, err
+		}
+	}
+	if err := putU64(meta, metaSeq, t.seq); err != nil {
+		return nil, nil, err
+	}
+	return d, imported, putU64(meta, metaCount, t.count)
+}
+
+// clear empties the history buckets (Clear).
+func (t *historyTx) clear(tx *bolt.Tx) error {
+	for _, name := range [][]byte{bucketHistory, bucketHistoryIDs} {
+		if err := tx.DeleteBucket(name); err != nil {
+			return err
+		}
+	}
+	var err error
+	if t.hist, err = tx.CreateBucket(bucketHistory); err != nil {
+		return err
+	}
+	if t.ids, err = tx.CreateBucket(bucketHistoryIDs); err != nil {
+		return err
+	}
+	t.hist.FillPercent = histFillPercent
+	t.count = 0
+	return nil
 }
 
 // prune deletes the entries written before cutoff, in transactions of
 // histPruneBatch entries, from the oldest (keys are time-ordered).
-func (h *History) prune(cutoff time.Time) error {
+func (h *DB) prune(cutoff time.Time) error {
 	end := histKey(histTime(cutoff), 0)
 	for {
 		more := false
@@ -791,7 +973,7 @@ func (h *History) prune(cutoff time.Time) error {
 			})
 		})
 		if err != nil {
-			return fmt.Errorf("protocol: history %s: prune: %w", h.path, err)
+			return fmt.Errorf("protocol: database %s: prune: %w", h.path, err)
 		}
 		if !more {
 			return nil
@@ -801,7 +983,7 @@ func (h *History) prune(cutoff time.Time) error {
 
 // Last returns the newest n committed entries, oldest first, and a cursor
 // for Before (the oldest entry returned).
-func (h *History) Last(n int) ([]HistoryEntry, HistoryCursor, error) {
+func (h *DB) Last(n int) ([]HistoryEntry, HistoryCursor, error) {
 	return h.Before(HistoryCursor{}, n)
 }
 
@@ -809,8 +991,8 @@ func (h *History) Last(n int) ([]HistoryEntry, HistoryCursor, error) {
 // the cursor for the next call. An empty result means the start of the
 // history (the cursor returned is then c). The zero cursor is the end.
 // An entry that fails authentication gives an error wrapping
-// ErrHistoryCorrupt and no entries.
-func (h *History) Before(c HistoryCursor, n int) ([]HistoryEntry, HistoryCursor, error) {
+// ErrDBCorrupt and no entries.
+func (h *DB) Before(c HistoryCursor, n int) ([]HistoryEntry, HistoryCursor, error) {
 	if n <= 0 {
 		return nil, c, nil
 	}
@@ -861,7 +1043,7 @@ func (h *History) Before(c HistoryCursor, n int) ([]HistoryEntry, HistoryCursor,
 }
 
 // Len returns the number of committed entries.
-func (h *History) Len() (int, error) {
+func (h *DB) Len() (int, error) {
 	var n uint64
 	err := h.guard(func() error {
 		return h.db.View(func(tx *bolt.Tx) error {
@@ -877,4 +1059,4 @@ func (h *History) Len() (int, error) {
 }
 
 // Path returns the database file's path.
-func (h *History) Path() string { return h.path }
+func (h *DB) Path() string { return h.path }
