@@ -247,6 +247,7 @@ func runBench(args []string, stdout, stderr io.Writer, usageErr func(string, ...
 	}
 	deps.Raw = func(ctx context.Context) (ui.RawLink, error) { return net.OpenRawPair(ctx) }
 	deps.Transports = openLoopbackPair
+	deps.Stores = func() (protocol.Store, protocol.Store, func(), error) { return openBenchStores(deps.Identities) }
 	if _, err := ui.RunBench(context.Background(), stdout, deps, o); err != nil {
 		fmt.Fprintf(stderr, "duet: %v\n", err)
 		return exitRuntime

@@ -3,32 +3,41 @@ package protocol
 // Delivery state in the database (the Store the Node uses): the outbox, the
 // ids already shown ("seen") and the ids about to be shown ("showing"). It
 // shares the DB's writer goroutine, so every change joins a grouped,
-// fsynced transaction with the history entries it implies: a message of
-// ours is in the outbox and in our history in one commit, and a received
-// message is marked "showing" and put in the history in one commit.
+// fsynced transaction with the history entries it implies: messages of
+// ours are in the outbox and in our history in one commit, and received
+// messages are marked "showing" and put in the history in one commit.
 //
-// File layout (format version 2 adds these to version 1's buckets; a
-// version 1 file gets them, empty, on its first open):
+// Records hold a group of messages (from one Queue, Showing or Seen call;
+// outbox records of at most histRecordEntries messages and histRecordBytes
+// of text), not one each: a record costs one B+tree insert and one seal
+// whatever its size, and messages arrive in groups under load.
+//
+// File layout (format version 2; a version 1 file gets these buckets,
+// empty, on its first open). All integers are big-endian.
 //
 //	bucket "outbox"
-//	  key:   u64 queue_seq             from meta "out_seq", only grows:
+//	  key:   u64 out_seq               from meta "out_seq", only grows:
 //	                                   key order is the order written
 //	  value: u8 version(1) || nonce(12) || AES-256-GCM(key, nonce,
-//	         u64 id || i64 sent_at_unix_nano || text,
-//	         AD = "duet/1 outbox" || the 8 key bytes)
-//	bucket "seen"
-//	  key:   u64 seen_seq              from meta "seen_seq", only grows
-//	  value: u64 id                    a message shown; the newest
-//	                                   maxSeenIDs are kept (meta "seen_count")
+//	         messages, AD = "duet/1 outbox" || the 8 key bytes)
+//	         messages = { u64 id || i64 sent_at_unix_nano || u32 len || text }...
+//	         The record is deleted once every message in it is delivered.
 //	bucket "showing"
-//	  key:   u64 id  ->  value: empty  marked before the message is shown,
-//	                                   removed when it is marked seen
+//	  key:   u64 show_seq              from meta "show_seq"
+//	  value: { u64 id }...             marked before the messages are shown;
+//	                                   deleted once every id is seen
+//	bucket "seen"
+//	  key:   u64 seen_seq              from meta "seen_seq"
+//	  value: { u64 id }...             messages shown; the oldest records
+//	                                   are deleted while more than
+//	                                   maxSeenIDs ids remain (meta "seen_count")
 //
-// What the file reveals without the key: the number of queued messages,
-// their lengths, and the ids shown (random 64-bit numbers).
+// After a crash a record may hold messages already delivered (they are
+// resent, and the peer drops them as seen) or ids already seen (they are
+// not interrupted). What the file reveals without the key: the number and
+// lengths of queued messages, and the ids shown (random 64-bit numbers).
 
 import (
-	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -46,22 +55,34 @@ var (
 	bucketShowing = []byte("showing")
 
 	metaOutSeq    = []byte("out_seq")
+	metaShowSeq   = []byte("show_seq")
 	metaSeenSeq   = []byte("seen_seq")
 	metaSeenCount = []byte("seen_count")
 
 	outboxAD = []byte("duet/1 outbox")
 )
 
-const (
-	outPTHeader = 8 + 8 // id, sent_at
-	outValueMin = 1 + crypto.NonceSize + crypto.TagSize + outPTHeader
-)
+const outMsgHeader = 8 + 8 + 4 // id, sent_at, len
 
 // DeliveryState is the delivery state a DB holds when opened.
 type DeliveryState struct {
 	Outbox      []Chat   // written, not acknowledged, in the order written (Prev is 0)
-	Seen        []uint64 // shown, oldest first (at most maxSeenIDs)
+	Seen        []uint64 // shown, oldest first (the newest maxSeenIDs)
 	Interrupted []uint64 // marked showing and never seen: a crash interrupted them
+}
+
+// deliveryIndex maps ids to the records holding them, with the number of
+// ids each record still needs (a record is deleted when it reaches zero).
+// Only the writer goroutine uses it once the DB is open.
+type deliveryIndex struct {
+	outRec  map[uint64]uint64 // outbox message id -> record key
+	outLeft map[uint64]int    // outbox record key -> messages not delivered
+	showRec map[uint64]uint64 // showing id -> record key
+	showLef map[uint64]int    // showing record key -> ids not seen
+}
+
+func newDeliveryIndex() deliveryIndex {
+	return deliveryIndex{outRec: map[uint64]uint64{}, outLeft: map[uint64]int{}, showRec: map[uint64]uint64{}, showLef: map[uint64]int{}}
 }
 
 // Load returns the delivery state read when the DB was opened (and
@@ -82,8 +103,9 @@ func (h *DB) Queue(chats []Chat) error {
 }
 
 // Showing marks the messages as about to be shown and stores them in the
-// history (unless the DB keeps no history; an id already stored is not
-// stored again), and returns once the commit is on disk.
+// history (unless the DB keeps no history, or the message is a possible
+// duplicate: the commit that marked it showing before stored it), and
+// returns once the commit is on disk.
 func (h *DB) Showing(msgs []HistoryEntry) error {
 	return h.requestOp(histOp{kind: opShowing, entries: msgs})
 }
@@ -111,8 +133,8 @@ func (h *DB) Import(st DeliveryState) error {
 	return h.requestOp(histOp{kind: opImport, imported: st})
 }
 
-// asyncOp queues op without waiting for its commit. After Close (or with
-// the writer stopped) op.cb gets ErrDBClosed.
+// asyncOp queues op without waiting for its commit. After Close op.cb
+// gets ErrDBClosed.
 func (h *DB) asyncOp(op histOp) {
 	select {
 	case <-h.quit:
@@ -137,94 +159,141 @@ func (h *DB) requestOp(op histOp) error {
 	return h.send(op)
 }
 
-// loadDelivery reads the delivery state (called by OpenDB, before the
-// writer starts). A value that fails authentication is an error: queued
-// messages are never dropped silently.
+// loadDelivery reads the delivery state and builds the index (called by
+// OpenDB, before the writer starts). A record that fails authentication is
+// an error: queued messages are never dropped silently.
 func (h *DB) loadDelivery() error {
-	h.outKeys = make(map[uint64]uint64)
-	seenSet := make(map[uint64]struct{})
+	h.dx = newDeliveryIndex()
+	st := &h.loaded
 	return h.guard(func() error {
 		return h.db.View(func(tx *bolt.Tx) error {
 			out, seen, showing := tx.Bucket(bucketOutbox), tx.Bucket(bucketSeen), tx.Bucket(bucketShowing)
 			if out == nil || seen == nil || showing == nil {
 				return corruptErr(h.path, errors.New("delivery bucket missing"))
 			}
-			st := &h.loaded
 			err := out.ForEach(func(k, v []byte) error {
-				c, err := openOutboxValue(h.aead, k, v)
+				chats, err := openOutboxRecord(h.aead, k, v)
 				if err != nil {
-					return fmt.Errorf("protocol: database %s: outbox entry %x: %w; the queued messages in it cannot be read: restore the file from a backup, or move it away (losing them)", h.path, k, err)
+					return fmt.Errorf("protocol: database %s: outbox record %x: %w; the queued messages in it cannot be read: restore the file from a backup, or move it away (losing them)", h.path, k, err)
 				}
-				h.outKeys[c.ID] = binary.BigEndian.Uint64(k)
-				st.Outbox = append(st.Outbox, c)
+				key := binary.BigEndian.Uint64(k)
+				for _, c := range chats {
+					if _, dup := h.dx.outRec[c.ID]; dup {
+						continue
+					}
+					h.dx.outRec[c.ID] = key
+					h.dx.outLeft[key]++
+					st.Outbox = append(st.Outbox, c)
+				}
 				return nil
 			})
 			if err != nil {
 				return err
 			}
+			seenSet := map[uint64]struct{}{}
 			err = seen.ForEach(func(k, v []byte) error {
-				if len(k) != 8 || len(v) != 8 {
-					return corruptErr(h.path, fmt.Errorf("seen entry of %d+%d bytes", len(k), len(v)))
+				if len(k) != 8 || len(v)%8 != 0 {
+					return corruptErr(h.path, fmt.Errorf("seen record of %d+%d bytes", len(k), len(v)))
 				}
-				id := binary.BigEndian.Uint64(v)
-				if _, dup := seenSet[id]; !dup {
-					seenSet[id] = struct{}{}
-					st.Seen = append(st.Seen, id)
+				for ; len(v) > 0; v = v[8:] {
+					id := binary.BigEndian.Uint64(v)
+					if _, dup := seenSet[id]; !dup {
+						seenSet[id] = struct{}{}
+						st.Seen = append(st.Seen, id)
+					}
 				}
 				return nil
 			})
 			if err != nil {
 				return err
 			}
-			return showing.ForEach(func(k, _ []byte) error {
-				if len(k) != 8 {
-					return corruptErr(h.path, fmt.Errorf("showing entry of %d bytes", len(k)))
+			return showing.ForEach(func(k, v []byte) error {
+				if len(k) != 8 || len(v)%8 != 0 {
+					return corruptErr(h.path, fmt.Errorf("showing record of %d+%d bytes", len(k), len(v)))
 				}
-				st.Interrupted = append(st.Interrupted, binary.BigEndian.Uint64(k))
+				key := binary.BigEndian.Uint64(k)
+				h.dx.showLef[key] = 0 // a record whose ids are all seen is deleted by the next commit
+				for ; len(v) > 0; v = v[8:] {
+					id := binary.BigEndian.Uint64(v)
+					if _, done := seenSet[id]; done {
+						continue
+					}
+					if _, dup := h.dx.showRec[id]; dup {
+						continue
+					}
+					h.dx.showRec[id] = key
+					h.dx.showLef[key]++
+					st.Interrupted = append(st.Interrupted, id)
+				}
 				return nil
 			})
 		})
 	})
 }
 
-// sealOutbox encrypts c for the outbox under key k (the 8-byte bucket key).
-func sealOutbox(a *crypto.AEAD, k []byte, c Chat) ([]byte, error) {
-	pt := make([]byte, outPTHeader, outPTHeader+len(c.Text))
-	binary.BigEndian.PutUint64(pt, c.ID)
-	binary.BigEndian.PutUint64(pt[8:], uint64(c.SentAt))
-	pt = append(pt, c.Text...)
+// sealOutboxRecord encrypts chats as one outbox record under key k.
+func sealOutboxRecord(a *crypto.AEAD, k []byte, chats []Chat) ([]byte, error) {
+	n := 0
+	for _, c := range chats {
+		n += outMsgHeader + len(c.Text)
+	}
+	pt := make([]byte, 0, n)
+	for _, c := range chats {
+		pt = binary.BigEndian.AppendUint64(pt, c.ID)
+		pt = binary.BigEndian.AppendUint64(pt, uint64(c.SentAt))
+		pt = binary.BigEndian.AppendUint32(pt, uint32(len(c.Text)))
+		pt = append(pt, c.Text...)
+	}
 	return sealValue(a, pt, outboxAD, k)
 }
 
-// openOutboxValue authenticates and parses an outbox value.
-func openOutboxValue(a *crypto.AEAD, k, v []byte) (Chat, error) {
+// openOutboxRecord authenticates and parses an outbox record.
+func openOutboxRecord(a *crypto.AEAD, k, v []byte) ([]Chat, error) {
 	if len(k) != 8 {
-		return Chat{}, fmt.Errorf("%w: outbox key of %d bytes", ErrDBCorrupt, len(k))
+		return nil, fmt.Errorf("%w: outbox key of %d bytes", ErrDBCorrupt, len(k))
 	}
-	if len(v) < outValueMin || v[0] != histValueVer {
-		return Chat{}, fmt.Errorf("%w: outbox value of %d bytes", ErrDBCorrupt, len(v))
+	if len(v) < 1+crypto.NonceSize+crypto.TagSize || v[0] != histValueVer {
+		return nil, fmt.Errorf("%w: outbox value of %d bytes", ErrDBCorrupt, len(v))
 	}
 	pt, err := openValue(a, v, outboxAD, k)
 	if err != nil {
-		return Chat{}, err
+		return nil, err
 	}
-	c := Chat{ID: binary.BigEndian.Uint64(pt), SentAt: int64(binary.BigEndian.Uint64(pt[8:])), Text: string(pt[outPTHeader:])}
-	if c.ID == 0 || len(c.Text) > MaxTextSize || !utf8.ValidString(c.Text) {
-		return Chat{}, fmt.Errorf("%w: bad outbox message", ErrDBCorrupt)
-	}
-	return c, nil
+	return parseOutbox(pt)
 }
 
-// deliveryTx is the state of one write transaction's delivery changes.
+// parseOutbox parses a decrypted outbox record.
+func parseOutbox(pt []byte) ([]Chat, error) {
+	var chats []Chat
+	for len(pt) > 0 {
+		if len(pt) < outMsgHeader {
+			return nil, fmt.Errorf("%w: outbox record cut short", ErrDBCorrupt)
+		}
+		c := Chat{ID: binary.BigEndian.Uint64(pt), SentAt: int64(binary.BigEndian.Uint64(pt[8:]))}
+		n := binary.BigEndian.Uint32(pt[16:])
+		pt = pt[outMsgHeader:]
+		if n > MaxTextSize || int(n) > len(pt) {
+			return nil, fmt.Errorf("%w: outbox message of %d bytes", ErrDBCorrupt, n)
+		}
+		c.Text = string(pt[:n])
+		pt = pt[n:]
+		if c.ID == 0 || !utf8.ValidString(c.Text) {
+			return nil, fmt.Errorf("%w: bad outbox message", ErrDBCorrupt)
+		}
+		chats = append(chats, c)
+	}
+	return chats, nil
+}
+
+// deliveryTx is one write transaction's delivery changes. The index
+// changes are recorded as undo steps, applied to dx at once and rolled back
+// if the commit fails (the writer goroutine is the only user of dx).
 type deliveryTx struct {
-	h                   *DB
-	out, seen, showing  *bolt.Bucket
-	meta                *bolt.Bucket
-	outSeq, seenSeq     uint64
-	seenCount           uint64
-	seenAdded, outAdded []uint64 // applied to the in-memory indexes after the commit
-	outKeysAdded        []uint64
-	outRemoved          []uint64
+	h                        *DB
+	out, seen, showing, meta *bolt.Bucket
+	outSeq, showSeq, seenSeq uint64
+	seenCount                uint64
+	undo                     []func()
 }
 
 func (h *DB) beginDelivery(tx *bolt.Tx) (*deliveryTx, error) {
@@ -234,7 +303,9 @@ func (h *DB) beginDelivery(tx *bolt.Tx) (*deliveryTx, error) {
 	}
 	d.out.FillPercent = histFillPercent
 	d.seen.FillPercent = histFillPercent
+	d.showing.FillPercent = histFillPercent
 	d.outSeq = metaU64(d.meta, metaOutSeq)
+	d.showSeq = metaU64(d.meta, metaShowSeq)
 	d.seenSeq = metaU64(d.meta, metaSeenSeq)
 	d.seenCount = metaU64(d.meta, metaSeenCount)
 	return d, nil
@@ -253,82 +324,185 @@ func putU64(b *bolt.Bucket, k []byte, v uint64) error {
 	return b.Put(k, buf[:])
 }
 
-func (d *deliveryTx) queue(c Chat) error {
-	if _, dup := d.h.outKeys[c.ID]; dup {
-		return nil
-	}
-	for _, id := range d.outAdded {
-		if id == c.ID {
-			return nil
+func u64Key(v uint64) []byte { return binary.BigEndian.AppendUint64(make([]byte, 0, 8), v) }
+
+// setMap sets m[k] = v, recording how to undo it.
+func setMap[V any](d *deliveryTx, m map[uint64]V, k uint64, v V) {
+	old, had := m[k]
+	m[k] = v
+	d.undo = append(d.undo, func() {
+		if had {
+			m[k] = old
+		} else {
+			delete(m, k)
 		}
+	})
+}
+
+// delMap deletes m[k], recording how to undo it.
+func delMap[V any](d *deliveryTx, m map[uint64]V, k uint64) {
+	old, had := m[k]
+	if !had {
+		return
 	}
+	delete(m, k)
+	d.undo = append(d.undo, func() { m[k] = old })
+}
+
+// rollback undoes the index changes (the commit failed).
+func (d *deliveryTx) rollback() {
+	for i := len(d.undo) - 1; i >= 0; i-- {
+		d.undo[i]()
+	}
+	d.undo = nil
+}
+
+// queue adds the chats not already queued to the outbox, in records of up
+// to histRecordEntries messages and histRecordBytes bytes of text (bbolt
+// handles small values best), and returns them.
+func (d *deliveryTx) queue(chats []Chat) ([]Chat, error) {
+	fresh := make([]Chat, 0, len(chats))
+	for _, c := range chats {
+		if _, dup := d.h.dx.outRec[c.ID]; dup || c.ID == 0 {
+			continue
+		}
+		fresh = append(fresh, c)
+	}
+	for rest := fresh; len(rest) > 0; {
+		n, size := 0, 0
+		for n < len(rest) && n < histRecordEntries && (n == 0 || size+len(rest[n].Text) <= histRecordBytes) {
+			size += len(rest[n].Text)
+			n++
+		}
+		if err := d.putOutbox(rest[:n]); err != nil {
+			return nil, err
+		}
+		rest = rest[n:]
+	}
+	return fresh, nil
+}
+
+// putOutbox writes one outbox record.
+func (d *deliveryTx) putOutbox(chats []Chat) error {
 	d.outSeq++
-	var k [8]byte
-	binary.BigEndian.PutUint64(k[:], d.outSeq)
-	v, err := sealOutbox(d.h.aead, k[:], c)
+	k := u64Key(d.outSeq)
+	v, err := sealOutboxRecord(d.h.aead, k, chats)
 	if err != nil {
 		return err
 	}
-	if err := d.out.Put(k[:], v); err != nil {
+	if err := d.out.Put(k, v); err != nil {
 		return err
 	}
-	d.outAdded = append(d.outAdded, c.ID)
-	d.outKeysAdded = append(d.outKeysAdded, d.outSeq)
+	for _, c := range chats {
+		setMap(d, d.h.dx.outRec, c.ID, d.outSeq)
+	}
+	setMap(d, d.h.dx.outLeft, d.outSeq, len(chats))
 	return nil
 }
 
-func (d *deliveryTx) delivered(id uint64) error {
-	seq, ok := d.h.outKeys[id]
-	if !ok {
+// delivered drops ids from their outbox records, deleting the records
+// left empty.
+func (d *deliveryTx) delivered(ids []uint64) error {
+	for _, id := range ids {
+		key, ok := d.h.dx.outRec[id]
+		if !ok {
+			continue
+		}
+		delMap(d, d.h.dx.outRec, id)
+		left := d.h.dx.outLeft[key] - 1
+		if left > 0 {
+			setMap(d, d.h.dx.outLeft, key, left)
+			continue
+		}
+		delMap(d, d.h.dx.outLeft, key)
+		if err := d.out.Delete(u64Key(key)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// showingMark writes one showing record for ids. An id already marked by
+// an older record (a possible duplicate shown again) moves to this one.
+func (d *deliveryTx) showingMark(ids []uint64) error {
+	if len(ids) == 0 {
 		return nil
 	}
-	var k [8]byte
-	binary.BigEndian.PutUint64(k[:], seq)
-	if err := d.out.Delete(k[:]); err != nil {
+	if err := d.unmarkShowing(ids); err != nil {
 		return err
 	}
-	d.outRemoved = append(d.outRemoved, id)
+	d.showSeq++
+	v := make([]byte, 0, 8*len(ids))
+	for _, id := range ids {
+		v = binary.BigEndian.AppendUint64(v, id)
+		setMap(d, d.h.dx.showRec, id, d.showSeq)
+	}
+	setMap(d, d.h.dx.showLef, d.showSeq, len(ids))
+	return d.showing.Put(u64Key(d.showSeq), v)
+}
+
+// unmarkShowing drops ids from their showing records, deleting the
+// records left empty.
+func (d *deliveryTx) unmarkShowing(ids []uint64) error {
+	for _, id := range ids {
+		key, ok := d.h.dx.showRec[id]
+		if !ok {
+			continue
+		}
+		delMap(d, d.h.dx.showRec, id)
+		left := d.h.dx.showLef[key] - 1
+		if left > 0 {
+			setMap(d, d.h.dx.showLef, key, left)
+			continue
+		}
+		delMap(d, d.h.dx.showLef, key)
+		if err := d.showing.Delete(u64Key(key)); err != nil {
+			return err
+		}
+	}
 	return nil
 }
 
-func (d *deliveryTx) showingMark(id uint64) error {
-	var k [8]byte
-	binary.BigEndian.PutUint64(k[:], id)
-	return d.showing.Put(k[:], nil)
-}
-
-// seenMark records id as seen and drops its showing mark.
-func (d *deliveryTx) seenMark(id uint64) error {
-	var k [8]byte
-	binary.BigEndian.PutUint64(k[:], id)
-	if err := d.showing.Delete(k[:]); err != nil {
+// seenMark records ids as seen (one record) and drops their showing marks.
+func (d *deliveryTx) seenMark(ids []uint64) error {
+	if len(ids) == 0 {
+		return nil
+	}
+	if err := d.unmarkShowing(ids); err != nil {
 		return err
 	}
 	d.seenSeq++
-	var sk [8]byte
-	binary.BigEndian.PutUint64(sk[:], d.seenSeq)
-	if err := d.seen.Put(sk[:], k[:]); err != nil {
-		return err
+	v := make([]byte, 0, 8*len(ids))
+	for _, id := range ids {
+		v = binary.BigEndian.AppendUint64(v, id)
 	}
-	d.seenCount++
-	return nil
+	d.seenCount += uint64(len(ids))
+	return d.seen.Put(u64Key(d.seenSeq), v)
 }
 
-// finish prunes the oldest seen ids past maxSeenIDs and stores the counters.
+// finish deletes showing records left with no unseen id (found at open
+// after a crash), prunes the oldest seen records while more than
+// maxSeenIDs ids remain without them, and stores the counters.
 func (d *deliveryTx) finish() error {
-	if d.seenCount > maxSeenIDs {
-		c := d.seen.Cursor()
-		for k, _ := c.First(); k != nil && d.seenCount > maxSeenIDs; k, _ = c.First() {
-			if err := c.Delete(); err != nil {
+	for key, left := range d.h.dx.showLef {
+		if left == 0 {
+			delMap(d, d.h.dx.showLef, key)
+			if err := d.showing.Delete(u64Key(key)); err != nil {
 				return err
 			}
-			d.seenCount--
+		}
+	}
+	c := d.seen.Cursor()
+	for k, v := c.First(); k != nil && d.seenCount-uint64(len(v)/8) >= maxSeenIDs; k, v = c.First() {
+		d.seenCount -= uint64(len(v) / 8)
+		if err := c.Delete(); err != nil {
+			return err
 		}
 	}
 	for _, kv := range []struct {
 		k []byte
 		v uint64
-	}{{metaOutSeq, d.outSeq}, {metaSeenSeq, d.seenSeq}, {metaSeenCount, d.seenCount}} {
+	}{{metaOutSeq, d.outSeq}, {metaShowSeq, d.showSeq}, {metaSeenSeq, d.seenSeq}, {metaSeenCount, d.seenCount}} {
 		if err := putU64(d.meta, kv.k, kv.v); err != nil {
 			return err
 		}
@@ -336,34 +510,21 @@ func (d *deliveryTx) finish() error {
 	return nil
 }
 
-// committed applies the transaction's changes to the in-memory index
-// (after the commit succeeded; only the writer goroutine calls it).
-func (d *deliveryTx) committed() {
-	for i, id := range d.outAdded {
-		d.h.outKeys[id] = d.outKeysAdded[i]
-	}
-	for _, id := range d.outRemoved {
-		delete(d.h.outKeys, id)
-	}
-}
-
 // importState applies an Import (see DB.Import) inside the transaction.
 func (d *deliveryTx) importState(st DeliveryState, addHistory func(HistoryEntry) error) (added DeliveryState, err error) {
-	for _, c := range st.Outbox {
-		if _, dup := d.h.outKeys[c.ID]; dup || c.ID == 0 {
-			continue
-		}
-		if err := d.queue(c); err != nil {
-			return added, err
-		}
+	fresh, err := d.queue(st.Outbox)
+	if err != nil {
+		return added, err
+	}
+	for _, c := range fresh {
 		if err := addHistory(HistoryEntry{ID: c.ID, Own: true, Text: c.Text, At: time.Unix(0, c.SentAt)}); err != nil {
 			return added, err
 		}
-		added.Outbox = append(added.Outbox, c)
 	}
+	added.Outbox = fresh
 	seenSet := make(map[uint64]struct{})
 	err = d.seen.ForEach(func(_, v []byte) error {
-		if len(v) == 8 {
+		for ; len(v) >= 8; v = v[8:] {
 			seenSet[binary.BigEndian.Uint64(v)] = struct{}{}
 		}
 		return nil
@@ -372,30 +533,22 @@ func (d *deliveryTx) importState(st DeliveryState, addHistory func(HistoryEntry)
 		return added, err
 	}
 	for _, id := range st.Seen {
-		if _, dup := seenSet[id]; dup {
-			continue
+		if _, dup := seenSet[id]; !dup {
+			seenSet[id] = struct{}{}
+			added.Seen = append(added.Seen, id)
 		}
-		if err := d.seenMark(id); err != nil {
-			return added, err
-		}
-		seenSet[id] = struct{}{}
-		added.Seen = append(added.Seen, id)
+	}
+	if err := d.seenMark(added.Seen); err != nil {
+		return added, err
 	}
 	for _, id := range st.Interrupted {
-		var k [8]byte
-		binary.BigEndian.PutUint64(k[:], id)
-		if d.showing.Get(k[:]) != nil {
-			continue
+		_, seen := seenSet[id]
+		_, marked := d.h.dx.showRec[id]
+		if !seen && !marked {
+			added.Interrupted = append(added.Interrupted, id)
 		}
-		if _, seen := seenSet[id]; seen {
-			continue
-		}
-		if err := d.showingMark(id); err != nil {
-			return added, err
-		}
-		added.Interrupted = append(added.Interrupted, id)
 	}
-	return added, nil
+	return added, d.showingMark(added.Interrupted)
 }
 
 // createDeliveryBuckets adds the delivery buckets (a new file, or a
@@ -436,5 +589,5 @@ func concatAD(ad, k []byte) []byte {
 	if len(ad) == 0 {
 		return k
 	}
-	return bytes.Join([][]byte{ad, k}, nil)
+	return append(append(make([]byte, 0, len(ad)+len(k)), ad...), k...)
 }

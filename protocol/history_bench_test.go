@@ -1,7 +1,6 @@
 package protocol
 
 import (
-	"encoding/binary"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -10,69 +9,35 @@ import (
 	"time"
 
 	bolt "go.etcd.io/bbolt"
-
-	"duet/crypto"
 )
 
 // buildLargeHistory writes n entries (one a second from histT0, ~60-byte
-// texts, alternating own/peer) straight into a history database created by
-// OpenDB, in transactions of 100,000 with NoSync: the layout is
-// exactly the one the writer produces.
+// texts, alternating own/peer) into a database created by OpenDB, through
+// the writer's own record code, in transactions of 100,000 entries.
 func buildLargeHistory(tb testing.TB, path string, n int) {
 	tb.Helper()
 	h, err := OpenDB(path, testHistKey, DBOptions{})
 	if err != nil {
 		tb.Fatal(err)
 	}
-	if err := h.Close(); err != nil {
-		tb.Fatal(err)
-	}
-	a, err := crypto.NewAEAD(testHistKey[:])
-	if err != nil {
-		tb.Fatal(err)
-	}
-	db, err := bolt.Open(path, 0o600, &bolt.Options{NoSync: true, NoFreelistSync: true, FreelistType: bolt.FreelistMapType})
-	if err != nil {
-		tb.Fatal(err)
-	}
-	defer db.Close()
+	defer h.Close()
 	const perTx = 100_000
 	for start := 0; start < n; start += perTx {
-		err := db.Update(func(tx *bolt.Tx) error {
-			meta, hist, ids := tx.Bucket(bucketMeta), tx.Bucket(bucketHistory), tx.Bucket(bucketHistoryIDs)
-			hist.FillPercent = 0.9 // keys only grow here
-			seq := binary.BigEndian.Uint64(meta.Get(metaSeq))
-			count := binary.BigEndian.Uint64(meta.Get(metaCount))
-			for i := start; i < min(start+perTx, n); i++ {
-				e := HistoryEntry{ID: uint64(i)*0x9E3779B97F4A7C15 | 1, Own: i%2 == 0,
-					Text: fmt.Sprintf("message number %d of the big history, with some words", i)}
-				seq++
-				k := histKey(uint64(histT0.Add(time.Duration(i)*time.Second).UnixNano()), seq)
-				v, err := sealEntry(a, k[:], e)
-				if err != nil {
-					return err
-				}
-				idk := histIDKey(e.Own, e.ID)
-				if err := hist.Put(k[:], v); err != nil {
-					return err
-				}
-				if err := ids.Put(idk[:], k[:]); err != nil {
-					return err
-				}
-				count++
+		err := h.db.Update(func(tx *bolt.Tx) error {
+			t, err := h.beginHistory(tx)
+			if err != nil {
+				return err
 			}
-			var b [8]byte
-			binary.BigEndian.PutUint64(b[:], seq)
-			meta.Put(metaSeq, b[:])
-			binary.BigEndian.PutUint64(b[:], count)
-			return meta.Put(metaCount, b[:])
+			for i := start; i < min(start+perTx, n); i++ {
+				t.add(HistoryEntry{ID: uint64(i)*0x9E3779B97F4A7C15 | 1, Own: i%2 == 0,
+					Text: fmt.Sprintf("message number %d of the big history, with some words", i),
+					At:   histT0.Add(time.Duration(i) * time.Second)})
+			}
+			return t.finish()
 		})
 		if err != nil {
 			tb.Fatal(err)
 		}
-	}
-	if err := db.Sync(); err != nil {
-		tb.Fatal(err)
 	}
 }
 
@@ -118,7 +83,6 @@ func BenchmarkHistoryLast100of1M(b *testing.B) {
 		}
 	})
 	b.Run("AddGrouped/into1M", func(b *testing.B) {
-		// Random ids: each batch touches that many history_ids pages.
 		i := uint64(n)
 		for b.Loop() {
 			i++

@@ -1,71 +1,101 @@
 package protocol
 
 import (
-	"bytes"
 	"errors"
 	"testing"
-	"time"
 
 	"duet/crypto"
 )
 
-// FuzzHistoryValue feeds arbitrary keys and values to the decoder of stored
-// history values (authenticate, decrypt, parse) and arbitrary plaintexts to
-// the parser: either an entry or an error wrapping ErrDBCorrupt, never
-// a panic. Valid values (the seeds) must decode to what was sealed.
-func FuzzHistoryValue(f *testing.F) {
+// FuzzHistoryRecord feeds arbitrary keys and values to the decoder of
+// stored history records (authenticate, decrypt, parse) and arbitrary
+// plaintexts to the parser: either entries or an error wrapping
+// ErrDBCorrupt, never a panic. Valid records (the seeds) must decode to
+// what was sealed.
+func FuzzHistoryRecord(f *testing.F) {
 	a, err := crypto.NewAEAD(testHistKey[:])
 	if err != nil {
 		f.Fatal(err)
 	}
-	for i, e := range []HistoryEntry{
-		{ID: 1, Own: true, Text: "hi"},
-		{ID: 2, Text: "line\nline 🔒"},
-		{ID: ^uint64(0), PossibleDuplicate: true, Own: true},
-		{ID: 7, PossibleDuplicate: true, Text: "\xff not utf-8"},
+	for i, es := range [][]HistoryEntry{
+		{{ID: 1, Own: true, Text: "hi", At: histT0}},
+		{{ID: 2, Text: "line\nline 🔒", At: histT0}, {ID: ^uint64(0), PossibleDuplicate: true, Own: true, At: histT0}},
+		{{ID: 7, PossibleDuplicate: true, Text: "\xff not utf-8", At: histT0}},
 	} {
 		k := histKey(uint64(histT0.UnixNano()), uint64(i+1))
-		v, err := sealEntry(a, k[:], e)
+		v, err := sealRecord(a, k[:], es)
 		if err != nil {
 			f.Fatal(err)
 		}
-		f.Add(k[:], v)
-		f.Add(k[:], v[:len(v)-1])           // truncated tag
-		f.Add(k[:], v[1+crypto.NonceSize:]) // plaintext-sized garbage
+		f.Add(k[:], v, uint16(len(es)))
+		f.Add(k[:], v[:len(v)-1], uint16(len(es)))         // truncated tag
+		f.Add(k[:], v[histRecordHeader:], uint16(len(es))) // plaintext-sized garbage
 	}
-	f.Add([]byte{}, []byte{})
-	f.Add(make([]byte, 16), []byte{1})
-	f.Add(make([]byte, 16), make([]byte, histValueMin))
-	f.Fuzz(func(t *testing.T, k, v []byte) {
-		e, err := openEntry(a, k, v)
+	f.Add([]byte{}, []byte{}, uint16(0))
+	f.Add(make([]byte, 16), []byte{1}, uint16(1))
+	f.Fuzz(func(t *testing.T, k, v []byte, n uint16) {
+		es, err := openRecord(a, k, v)
 		if err != nil {
 			if !errors.Is(err, ErrDBCorrupt) {
 				t.Fatalf("error %v does not wrap ErrDBCorrupt", err)
 			}
 		} else {
-			// Only a genuinely sealed value opens: re-seal and compare.
-			v2, err := sealEntry(a, k, e)
+			// Only a genuinely sealed record opens: re-seal and compare.
+			v2, err := sealRecord(a, k, es)
 			if err != nil {
 				t.Fatal(err)
 			}
-			e2, err := openEntry(a, k, v2)
-			if err != nil || !sameEntry(e, e2) || e.ID == 0 {
-				t.Fatalf("round trip: %+v vs %+v, %v", e, e2, err)
+			es2, err := openRecord(a, k, v2)
+			if err != nil || len(es2) != len(es) {
+				t.Fatalf("round trip: %d vs %d entries, %v", len(es), len(es2), err)
 			}
-			if !e.At.Equal(time.Unix(0, int64(k[0])<<56|int64(k[1])<<48|int64(k[2])<<40|int64(k[3])<<32|int64(k[4])<<24|int64(k[5])<<16|int64(k[6])<<8|int64(k[7]))) {
-				t.Fatal("At is not the key time")
+			for i := range es {
+				if !sameEntry(es[i], es2[i]) || es[i].ID == 0 {
+					t.Fatalf("round trip: %+v vs %+v", es[i], es2[i])
+				}
 			}
 		}
 		// The parser alone, on arbitrary plaintext.
-		pe, err := parseEntry(v)
-		if err != nil {
+		if es, err := parseRecord(v, int(n)); err != nil {
 			if !errors.Is(err, ErrDBCorrupt) {
 				t.Fatalf("parse error %v does not wrap ErrDBCorrupt", err)
 			}
-			return
+		} else if len(es) != int(n) {
+			t.Fatalf("parsed %d entries of %d", len(es), n)
 		}
-		if len(v) < histPTHeader || !bytes.Equal([]byte(pe.Text), v[histPTHeader:]) {
-			t.Fatal("parse lost text")
+	})
+}
+
+// FuzzOutboxRecord: the outbox record decoder never panics, and whatever
+// it accepts is a valid chat message.
+func FuzzOutboxRecord(f *testing.F) {
+	a, err := crypto.NewAEAD(testHistKey[:])
+	if err != nil {
+		f.Fatal(err)
+	}
+	k := u64Key(1)
+	v, err := sealOutboxRecord(a, k, []Chat{{ID: 1, SentAt: 2, Text: "hi"}, {ID: 3, Text: "🔒"}})
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(k, v)
+	f.Add(k, v[histRecordHeader-2:])
+	f.Add([]byte{}, []byte{1, 2, 3})
+	f.Fuzz(func(t *testing.T, k, v []byte) {
+		check := func(cs []Chat, err error) {
+			if err != nil {
+				if !errors.Is(err, ErrDBCorrupt) {
+					t.Fatalf("error %v does not wrap ErrDBCorrupt", err)
+				}
+				return
+			}
+			for _, c := range cs {
+				if c.ID == 0 || ValidText(c.Text) != nil {
+					t.Fatalf("accepted %+v", c)
+				}
+			}
 		}
+		check(openOutboxRecord(a, k, v))
+		check(parseOutbox(v))
 	})
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"os"
 	"os/exec"
@@ -111,37 +112,41 @@ func TestHistoryRoundTrip(t *testing.T) {
 	checkEntries(t, got, tests)
 }
 
+// TestHistoryOrder: entries come back in the order they were stored (the
+// order they were shown), each with its own time, across records, commits
+// and reopens; extreme times are clamped, not wrapped.
 func TestHistoryOrder(t *testing.T) {
 	path := histPath(t)
 	h := openTestHistory(t, path, DBOptions{})
 	at := func(s int) time.Time { return histT0.Add(time.Duration(s) * time.Second) }
 	in := []HistoryEntry{
 		{ID: 1, Text: "t5 first", At: at(5)},
-		{ID: 2, Text: "t1", At: at(1)},
+		{ID: 2, Text: "t1 (a skewed clock)", At: at(1)},
 		{ID: 3, Text: "t5 second", At: at(5)},
 		{ID: 1, Own: true, Text: "t3 own", At: at(3)},
-		{ID: 4, Text: "t5 third", At: at(5)},
-		{ID: 5, Text: "t0", At: at(0)},
 	}
-	want := []HistoryEntry{in[5], in[1], in[3], in[0], in[2], in[4]}
-	for _, e := range in {
+	for _, e := range in[:2] {
+		h.Add(e)
+	}
+	if err := h.Flush(); err != nil { // a commit between: another record
+		t.Fatal(err)
+	}
+	for _, e := range in[2:] {
 		h.Add(e)
 	}
 	if err := h.Flush(); err != nil {
 		t.Fatal(err)
 	}
-	checkEntries(t, allHistory(t, h, 2), want)
-	// Equal times after a reopen still sort after: seq survives.
+	checkEntries(t, allHistory(t, h, 1), in)
 	h.Close()
 	h = openTestHistory(t, path, DBOptions{})
-	later := HistoryEntry{ID: 6, Text: "t5 after reopen", At: at(5)}
+	later := HistoryEntry{ID: 6, Text: "t0 after reopen", At: at(0)}
 	h.Add(later)
 	if err := h.Flush(); err != nil {
 		t.Fatal(err)
 	}
-	checkEntries(t, allHistory(t, h, 3), append(want, later))
+	checkEntries(t, allHistory(t, h, 3), append(in, later))
 
-	// Extreme times are clamped, not wrapped.
 	h.Add(HistoryEntry{ID: 7, Text: "before 1970", At: time.Date(1900, 1, 1, 0, 0, 0, 0, time.UTC)})
 	h.Add(HistoryEntry{ID: 8, Text: "after 2262", At: time.Date(3000, 1, 1, 0, 0, 0, 0, time.UTC)})
 	h.Add(HistoryEntry{ID: 9, Text: "zero time: now"})
@@ -149,34 +154,64 @@ func TestHistoryOrder(t *testing.T) {
 		t.Fatal(err)
 	}
 	all := allHistory(t, h, 100)
-	if all[0].Text != "before 1970" || all[len(all)-1].Text != "after 2262" {
-		t.Fatalf("clamped times out of order: first %q last %q", all[0].Text, all[len(all)-1].Text)
+	tail := all[len(all)-3:]
+	if tail[0].At.UnixNano() != 0 || tail[1].At.UnixNano() != math.MaxInt64 || tail[2].At.IsZero() {
+		t.Fatalf("clamped times: %v, %v, %v", tail[0].At, tail[1].At, tail[2].At)
 	}
 }
 
-func TestHistoryDuplicates(t *testing.T) {
+// TestHistoryEachMessageOnce: the delivery operations store each message
+// once: ours when queued, the peer's when marked showing; a possible
+// duplicate (a display a crash interrupted, already stored by the commit
+// that marked it showing) is not stored again; id 0 never.
+func TestHistoryEachMessageOnce(t *testing.T) {
 	path := histPath(t)
 	h := openTestHistory(t, path, DBOptions{})
-	h.Add(HistoryEntry{ID: 42, Own: true, Text: "mine", At: histT0})
-	h.Add(HistoryEntry{ID: 42, Own: true, Text: "mine again", At: histT0.Add(time.Second)}) // same batch
-	h.Add(HistoryEntry{ID: 42, Own: false, Text: "theirs, same id", At: histT0})
-	h.Add(HistoryEntry{ID: 0, Text: "id 0 is never stored", At: histT0})
-	if err := h.Flush(); err != nil {
+	if err := h.Queue([]Chat{{ID: 42, SentAt: histT0.UnixNano(), Text: "mine"}}); err != nil {
 		t.Fatal(err)
 	}
-	h.Add(HistoryEntry{ID: 42, Own: false, Text: "theirs again", At: histT0}) // later batch
-	h.Close()
+	if err := h.Showing([]HistoryEntry{{ID: 42, Text: "theirs, same id", At: histT0}, {ID: 7, Text: "theirs", At: histT0.Add(time.Second)}}); err != nil {
+		t.Fatal(err)
+	}
+	h.Close() // a crash: 42 and 7 are interrupted
 	h = openTestHistory(t, path, DBOptions{})
-	h.Add(HistoryEntry{ID: 42, Own: true, Text: "mine after reopen", At: histT0}) // after reopen
+	st, _ := h.Load()
+	if len(st.Interrupted) != 2 {
+		t.Fatalf("interrupted %v", st.Interrupted)
+	}
+	if err := h.Showing([]HistoryEntry{{ID: 7, Text: "theirs", At: histT0.Add(time.Second), PossibleDuplicate: true}}); err != nil {
+		t.Fatal(err)
+	}
+	h.Add(HistoryEntry{ID: 0, Text: "id 0 is never stored", At: histT0})
 	if err := h.Flush(); err != nil {
 		t.Fatal(err)
 	}
 	checkEntries(t, allHistory(t, h, 10), []HistoryEntry{
 		{ID: 42, Own: true, Text: "mine", At: histT0},
 		{ID: 42, Own: false, Text: "theirs, same id", At: histT0},
+		{ID: 7, Own: false, Text: "theirs", At: histT0.Add(time.Second)},
 	})
-	if n, _ := h.Len(); n != 2 {
-		t.Fatalf("Len = %d, want 2", n)
+	if n, _ := h.Len(); n != 3 {
+		t.Fatalf("Len = %d, want 3", n)
+	}
+}
+
+// TestHistoryNoHistory: with NoHistory the delivery state is kept and
+// nothing enters the history.
+func TestHistoryNoHistory(t *testing.T) {
+	path := histPath(t)
+	h := openTestHistory(t, path, DBOptions{NoHistory: true})
+	if err := h.Queue([]Chat{{ID: 1, SentAt: histT0.UnixNano(), Text: "mine"}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.Showing([]HistoryEntry{{ID: 2, Text: "theirs", At: histT0}}); err != nil {
+		t.Fatal(err)
+	}
+	h.Close()
+	h = openTestHistory(t, path, DBOptions{})
+	st, _ := h.Load()
+	if n, _ := h.Len(); n != 0 || len(st.Outbox) != 1 || len(st.Interrupted) != 1 {
+		t.Fatalf("history %d entries, outbox %d, interrupted %d; want 0, 1, 1", n, len(st.Outbox), len(st.Interrupted))
 	}
 }
 
@@ -265,7 +300,7 @@ func TestHistoryRetention(t *testing.T) {
 	h := openTestHistory(t, path, DBOptions{Now: clock})
 	const days = 30
 	var keep []HistoryEntry
-	const n = 3*histPruneBatch + 17 // several prune transactions
+	const n = 2*histPruneBatch*histRecordEntries + 17 // several prune transactions
 	span := 2 * days * 24 * time.Hour
 	cutoff := now.Add(-days * 24 * time.Hour)
 	for i := range n {
@@ -277,21 +312,32 @@ func TestHistoryRetention(t *testing.T) {
 	}
 	h.Close()
 	h = openTestHistory(t, path, DBOptions{Now: clock, Retention: days * 24 * time.Hour})
+	// Whole records go: the one holding the cutoff keeps its older
+	// entries (fewer than a record's worth), all newer ones stay.
 	got := allHistory(t, h, 1000)
-	checkEntries(t, got, keep)
-	if n, _ := h.Len(); n != len(keep) {
-		t.Fatalf("Len = %d, want %d", n, len(keep))
+	extra := len(got) - len(keep)
+	if extra < 0 || extra >= histRecordEntries {
+		t.Fatalf("%d entries kept, want %d newer than the cutoff and fewer than %d older", len(got), len(keep), histRecordEntries)
 	}
-	// A pruned id is forgotten (stored again); a kept one is not.
-	h.Add(HistoryEntry{ID: 1, Own: true, Text: "pruned id again", At: now})
-	h.Add(HistoryEntry{ID: keep[0].ID, Own: keep[0].Own, Text: "kept id again", At: now})
+	for _, e := range got[:extra] {
+		if !e.At.Before(cutoff) {
+			t.Fatalf("entry %+v before the kept ones is not older than the cutoff", e)
+		}
+	}
+	checkEntries(t, got[extra:], keep)
+	if n, _ := h.Len(); n != len(got) {
+		t.Fatalf("Len = %d, want %d", n, len(got))
+	}
+	keep = got
+	// The count stays right after pruning.
+	h.Add(HistoryEntry{ID: 1, Own: true, Text: "new after pruning", At: now})
 	if err := h.Flush(); err != nil {
 		t.Fatal(err)
 	}
 	if n, _ := h.Len(); n != len(keep)+1 {
 		t.Fatalf("Len = %d, want %d", n, len(keep)+1)
 	}
-	// The pruned ids are gone from history_ids.
+	// The count matches the bucket.
 	h.Close()
 	db, err := bolt.Open(path, 0o600, &bolt.Options{ReadOnly: true, Timeout: time.Second})
 	if err != nil {
@@ -299,8 +345,10 @@ func TestHistoryRetention(t *testing.T) {
 	}
 	defer db.Close()
 	db.View(func(tx *bolt.Tx) error {
-		if n, m := tx.Bucket(bucketHistoryIDs).Stats().KeyN, tx.Bucket(bucketHistory).Stats().KeyN; n != m || n != len(keep)+1 {
-			t.Errorf("history_ids has %d keys, history %d, want %d", n, m, len(keep)+1)
+		n := 0
+		tx.Bucket(bucketHistory).ForEach(func(_, v []byte) error { n += recordCount(v); return nil })
+		if n != len(keep)+1 {
+			t.Errorf("history records hold %d entries, want %d", n, len(keep)+1)
 		}
 		return nil
 	})
@@ -490,12 +538,8 @@ func TestHistoryFlippedValue(t *testing.T) {
 	}
 	var val []byte
 	db.View(func(tx *bolt.Tx) error {
-		c := tx.Bucket(bucketHistory).Cursor()
-		c.First()
-		for range 250 {
-			c.Next()
-		}
-		_, v := c.Next()
+		// The oldest record: the newest entries are in another.
+		_, v := tx.Bucket(bucketHistory).Cursor().First()
 		val = bytes.Clone(v)
 		return nil
 	})
@@ -521,7 +565,7 @@ func TestHistoryFlippedValue(t *testing.T) {
 	for _, where := range []struct {
 		name string
 		at   int
-	}{{"version", 0}, {"nonce", 5}, {"ciphertext", 1 + 12 + 3}, {"tag", len(val) - 1}} {
+	}{{"version", 0}, {"count", 2}, {"nonce", 5}, {"ciphertext", histRecordHeader + 3}, {"tag", len(val) - 1}} {
 		t.Run(where.name, func(t *testing.T) {
 			p := filepath.Join(t.TempDir(), "history.db")
 			d := bytes.Clone(data)
@@ -700,23 +744,25 @@ func TestHistoryNoPlaintext(t *testing.T) {
 			names = append(names, string(name))
 			return nil
 		})
-		if strings.Join(names, ",") != "history,history_ids,meta,outbox,seen,showing" {
+		if strings.Join(names, ",") != "history,meta,outbox,seen,showing" {
 			t.Errorf("buckets %v", names)
 		}
 		hist := tx.Bucket(bucketHistory)
-		if n := hist.Stats().KeyN; n != 200 {
-			t.Errorf("%d history keys", n)
-		}
 		nonces := map[string]bool{}
+		entries := 0
 		hist.ForEach(func(k, v []byte) error {
 			if len(k) != 16 || v[0] != 1 || bytes.Contains(v, []byte(secret)) {
-				t.Errorf("bad entry %x %x", k, v)
+				t.Errorf("bad record %x %x", k, v)
 			}
-			nonces[string(v[1:13])] = true
+			entries += recordCount(v)
+			nonces[string(v[3:15])] = true
 			return nil
 		})
-		if len(nonces) != 200 {
-			t.Errorf("%d distinct nonces for 200 values", len(nonces))
+		if entries != 200 {
+			t.Errorf("%d history entries", entries)
+		}
+		if n := hist.Stats().KeyN; len(nonces) != n || n < 1 {
+			t.Errorf("%d distinct nonces for %d records", len(nonces), n)
 		}
 		meta := tx.Bucket(bucketMeta)
 		if v := meta.Get(metaVersion); len(v) != 1 || v[0] != histFormat {
@@ -803,7 +849,7 @@ func TestHistoryCloseAndConcurrency(t *testing.T) {
 		t.Fatal(err)
 	}
 	// More than the queue holds, from many goroutines, with readers
-	// running: nothing dropped (backpressure), nothing stored twice.
+	// running: nothing dropped (backpressure).
 	const writers, each = 8, 1500
 	var wg sync.WaitGroup
 	for w := range writers {
@@ -811,7 +857,6 @@ func TestHistoryCloseAndConcurrency(t *testing.T) {
 			for i := range each {
 				id := uint64(w*each + i + 1)
 				h.Add(HistoryEntry{ID: id, Own: w%2 == 0, Text: "x", At: histT0.Add(time.Duration(i) * time.Microsecond)})
-				h.Add(HistoryEntry{ID: id, Own: w%2 == 0, Text: "dup", At: histT0})
 			}
 		})
 	}

@@ -32,6 +32,10 @@ type BenchDeps struct {
 	Transports func(ctx context.Context) (a, b protocol.Transport, closeBoth func(), err error)
 	// Identities are two stored identities (no key generation is timed).
 	Identities [2]*crypto.Identity
+	// Stores opens two fresh durable stores (the databases duet keeps on
+	// disk, fsynced) and a func closing and removing both; nil skips the
+	// durable measures.
+	Stores func() (a, b protocol.Store, closeBoth func(), err error)
 }
 
 // BenchOptions sizes a bench run.
@@ -44,7 +48,9 @@ type BenchOptions struct {
 // BenchResult holds one run's figures.
 type BenchResult struct {
 	RawRate, DuetRate           map[int]float64 // msgs/s by payload size
+	DurableRate                 map[int]float64 // msgs/s by payload size, with Stores
 	RawLatency, DuetLatency     []time.Duration // sorted one-way samples
+	DurableLatency              []time.Duration // sorted one-way samples, with Stores
 	Handshakes                  []time.Duration // sorted
 	HandshakeCPUTotal, WallTime time.Duration
 }
@@ -63,7 +69,7 @@ func RunBench(ctx context.Context, w io.Writer, deps BenchDeps, opts BenchOption
 	if opts.Handshakes <= 0 {
 		opts.Handshakes = 10
 	}
-	res := &BenchResult{RawRate: map[int]float64{}, DuetRate: map[int]float64{}}
+	res := &BenchResult{RawRate: map[int]float64{}, DuetRate: map[int]float64{}, DurableRate: map[int]float64{}}
 	start := time.Now()
 	for _, size := range benchSizes {
 		r, err := benchRawRate(ctx, deps, size, opts.Messages)
@@ -84,7 +90,28 @@ func RunBench(ctx context.Context, w io.Writer, deps BenchDeps, opts BenchOption
 		res.Handshakes = append(res.Handshakes, d)
 	}
 	slices.Sort(res.Handshakes)
-	pair, err := startBenchPair(ctx, deps)
+	if res.DuetLatency, err = benchDuet(ctx, deps, [2]protocol.Store{}, opts, res.DuetRate); err != nil {
+		return nil, err
+	}
+	if deps.Stores != nil {
+		a, b, closeStores, err := deps.Stores()
+		if err != nil {
+			return nil, fmt.Errorf("bench: stores: %w", err)
+		}
+		defer closeStores()
+		if res.DurableLatency, err = benchDuet(ctx, deps, [2]protocol.Store{a, b}, opts, res.DurableRate); err != nil {
+			return nil, fmt.Errorf("durable: %w", err)
+		}
+	}
+	res.WallTime = time.Since(start)
+	writeBenchTable(w, res, opts)
+	return res, nil
+}
+
+// benchDuet measures one duet pair (with stores, if not nil): the
+// throughput for each size into rates, and the idle latency it returns.
+func benchDuet(ctx context.Context, deps BenchDeps, stores [2]protocol.Store, opts BenchOptions, rates map[int]float64) ([]time.Duration, error) {
+	pair, err := startBenchPair(ctx, deps, stores)
 	if err != nil {
 		return nil, fmt.Errorf("bench: duet pair: %w", err)
 	}
@@ -94,14 +121,13 @@ func RunBench(ctx context.Context, w io.Writer, deps BenchDeps, opts BenchOption
 		if err != nil {
 			return nil, fmt.Errorf("bench: duet %d B: %w", size, err)
 		}
-		res.DuetRate[size] = r
+		rates[size] = r
 	}
-	if res.DuetLatency, err = pair.latency(ctx, opts.LatencySamples); err != nil {
+	lat, err := pair.latency(ctx, opts.LatencySamples)
+	if err != nil {
 		return nil, fmt.Errorf("bench: duet latency: %w", err)
 	}
-	res.WallTime = time.Since(start)
-	writeBenchTable(w, res, opts)
-	return res, nil
+	return lat, nil
 }
 
 func benchRawRate(ctx context.Context, deps BenchDeps, size, n int) (float64, error) {
@@ -183,7 +209,7 @@ type benchPair struct {
 	onMessage atomic.Pointer[func(protocol.MessageEvent)]
 }
 
-func startBenchPair(ctx context.Context, deps BenchDeps) (*benchPair, error) {
+func startBenchPair(ctx context.Context, deps BenchDeps, stores [2]protocol.Store) (*benchPair, error) {
 	ta, tb, closeBoth, err := deps.Transports(ctx)
 	if err != nil {
 		return nil, err
@@ -210,12 +236,12 @@ func startBenchPair(ctx context.Context, deps BenchDeps) (*benchPair, error) {
 		}
 	}
 	cfg := protocol.Config{MaxUnacked: 1 << 20}
-	cfg.Identity = deps.Identities[0]
+	cfg.Identity, cfg.Store = deps.Identities[0], stores[0]
 	if p.a, err = protocol.NewNode(cfg, ta, emitA); err != nil {
 		closeBoth()
 		return nil, err
 	}
-	cfg.Identity = deps.Identities[1]
+	cfg.Identity, cfg.Store = deps.Identities[1], stores[1]
 	if p.b, err = protocol.NewNode(cfg, tb, emitB); err != nil {
 		closeBoth()
 		return nil, err
@@ -243,20 +269,27 @@ func (p *benchPair) close() {
 	p.wg.Wait()
 }
 
-// rate sends n chat messages of size bytes from A and waits until B has
-// shown all of them.
+// rate sends n chat messages of size bytes from A, in batches of up to
+// inputBatchLines as the input loop hands a burst of stdin lines to
+// SendMessages, and waits until B has shown all of them.
 func (p *benchPair) rate(ctx context.Context, size, n int) (float64, error) {
 	text := strings.Repeat("x", size-16) // the chat payload adds id and time
+	batch := make([]string, inputBatchLines)
+	for i := range batch {
+		batch[i] = text
+	}
 	base := p.received.Load()
 	t0 := time.Now()
-	for i := 0; i < n; i++ {
-		for {
-			_, err := p.a.Send(text)
-			if err == nil {
-				break
+	for sent := 0; sent < n; {
+		k := min(len(batch), n-sent)
+		if _, err := p.a.SendMessages(batch[:k]); err != nil {
+			if ctx.Err() != nil {
+				return 0, ctx.Err()
 			}
 			time.Sleep(time.Millisecond) // queue full: let receipts drain it
+			continue
 		}
+		sent += k
 	}
 	deadline := time.Now().Add(2 * time.Minute)
 	for p.received.Load()-base < int64(n) {
@@ -299,7 +332,7 @@ func (p *benchPair) latency(ctx context.Context, samples int) ([]time.Duration, 
 // established.
 func benchHandshake(ctx context.Context, deps BenchDeps) (time.Duration, error) {
 	t0 := time.Now()
-	p, err := startBenchPair(ctx, deps)
+	p, err := startBenchPair(ctx, deps, [2]protocol.Store{})
 	if err != nil {
 		return 0, err
 	}
@@ -327,8 +360,20 @@ func writeBenchTable(w io.Writer, r *BenchResult, o BenchOptions) {
 	rp, dp := percentile(r.RawLatency, 0.99), percentile(r.DuetLatency, 0.99)
 	fmt.Fprintf(w, "%-30s %16s %20s %10.2f\n", "one-way latency, idle, median", fmtDur(rm), fmtDur(dm), float64(dm)/float64(rm))
 	fmt.Fprintf(w, "%-30s %16s %20s %10.2f\n", "one-way latency, idle, p99", fmtDur(rp), fmtDur(dp), float64(dp)/float64(rp))
+	if len(r.DurableLatency) > 0 {
+		for _, s := range benchSizes {
+			fmt.Fprintf(w, "%-30s %12.0f /s %16.0f /s %10.2f\n", fmt.Sprintf("durable, %d B messages", s), r.RawRate[s], r.DurableRate[s], r.DurableRate[s]/r.RawRate[s])
+		}
+		dm, dp := percentile(r.DurableLatency, 0.5), percentile(r.DurableLatency, 0.99)
+		fmt.Fprintf(w, "%-30s %16s %20s %10.2f\n", "durable latency, idle, median", fmtDur(rm), fmtDur(dm), float64(dm)/float64(rm))
+		fmt.Fprintf(w, "%-30s %16s %20s %10.2f\n", "durable latency, idle, p99", fmtDur(rp), fmtDur(dp), float64(dp)/float64(rp))
+	}
 	fmt.Fprintf(w, "%-30s %16s %20s %10s\n", "handshake, median", "-", fmtDur(percentile(r.Handshakes, 0.5)), "")
 	fmt.Fprintf(w, "%-30s %16s %20s %10s\n", "handshake, max", "-", fmtDur(percentile(r.Handshakes, 1)), "")
+	if len(r.DurableLatency) > 0 {
+		fmt.Fprintf(w, "\ncost of durability (durable / in memory): 64 B %.2f, 1024 B %.2f; durable: every message committed (bbolt, fsync) to the sender's outbox before it is sent and to the receiver's database before it is shown and acknowledged\n",
+			r.DurableRate[64]/r.DuetRate[64], r.DurableRate[1024]/r.DuetRate[1024])
+	}
 	fmt.Fprintf(w, "\n%s\n", originalReference)
 	fmt.Fprintf(w, "total bench time %s\n", r.WallTime.Round(time.Millisecond))
 }

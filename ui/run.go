@@ -152,8 +152,8 @@ type BatchSender interface {
 
 // Input batching limits: lines read ahead, and one batch's lines and bytes.
 const (
-	inputReadAhead  = 256
-	inputBatchLines = 256
+	inputReadAhead  = 1024
+	inputBatchLines = 1024
 	inputBatchBytes = 1 << 20
 )
 

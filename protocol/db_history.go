@@ -1,0 +1,560 @@
+package protocol
+
+// The chat history in the database: every message shown or sent, sealed,
+// in records of up to histRecordEntries entries and histRecordBytes bytes
+// of text (a record costs one B+tree insert and one seal, whatever it
+// holds; under load messages are committed in groups).
+//
+//	bucket "history"
+//	  key:   u64 at_unix_nano || u64 seq                    (16 bytes)
+//	         seq comes from meta "seq" and only grows; at is the newest
+//	         entry time in the record, raised to the previous record's at
+//	         if that is later, so key order is the order entries were
+//	         stored (the order they were shown), and a record older than
+//	         a cutoff holds only entries older than it.
+//	  value: u8 version(1) || u16 n || nonce(12) || AES-256-GCM(key, nonce,
+//	         entries, AD = "duet/1 history" || the 16 key bytes || n)
+//	         n is the number of entries (1..histRecordEntries); entries =
+//	         { u8 flags || u64 id || i64 at_unix_nano || u32 len || text }...
+//	         flags: bit 0 own (we wrote it), bit 1 possible duplicate; the
+//	         other bits are zero. Times are clamped to [1970, 2262].
+//
+// What the file reveals without the key: the number of entries, roughly
+// when they were written, and their total size per record. /clear (Clear)
+// deletes the bucket; bbolt keeps the freed pages (still holding
+// ciphertext) in the file for reuse.
+
+import (
+	"bytes"
+	"crypto/rand"
+	"encoding/binary"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"math"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+
+	"duet/crypto"
+)
+
+const (
+	histRecordEntries = 256
+	histRecordBytes   = 64 << 10
+	histEntryHeader   = 1 + 8 + 8 + 4 // flags, id, at, len
+	histRecordHeader  = 1 + 2 + crypto.NonceSize
+
+	histFlagOwn = 1 << 0
+	histFlagDup = 1 << 1
+)
+
+var historyAD = []byte("duet/1 history")
+
+// HistoryEntry is one chat line kept in the history.
+type HistoryEntry struct {
+	ID                uint64    // chat id (ours or the peer's); an entry with ID 0 is never stored
+	Own               bool      // we wrote it
+	Text              string    // the message text
+	At                time.Time // when it was written (CHAT sent_at); zero: the time of Add
+	PossibleDuplicate bool      // shown after a crash that may have shown it already
+}
+
+// HistoryCursor marks a position in the history for Before: an entry of a
+// record. The zero cursor is the end of the history (Before(HistoryCursor{},
+// n) is Last(n)).
+type HistoryCursor struct {
+	key   [histKeyLen]byte
+	index int // the entry's index in the record
+	valid bool
+}
+
+// histTime is the key time of t: Unix nanoseconds clamped to [0, MaxInt64].
+func histTime(t time.Time) uint64 {
+	if t.Before(time.Unix(0, 0)) {
+		return 0
+	}
+	if t.After(time.Unix(0, math.MaxInt64)) {
+		return math.MaxInt64
+	}
+	return uint64(t.UnixNano())
+}
+
+func histKey(at, seq uint64) [histKeyLen]byte {
+	var k [histKeyLen]byte
+	binary.BigEndian.PutUint64(k[:8], at)
+	binary.BigEndian.PutUint64(k[8:], seq)
+	return k
+}
+
+// randomNonce returns 12 bytes from crypto/rand.
+func randomNonce() ([crypto.NonceSize]byte, error) {
+	var nonce [crypto.NonceSize]byte
+	_, err := rand.Read(nonce[:])
+	return nonce, err
+}
+
+func recordAD(k []byte, n uint16) []byte {
+	ad := make([]byte, 0, len(historyAD)+len(k)+2)
+	ad = append(append(ad, historyAD...), k...)
+	return binary.BigEndian.AppendUint16(ad, n)
+}
+
+// sealRecord encrypts entries (1..histRecordEntries) as the record stored
+// under key k.
+func sealRecord(a *crypto.AEAD, k []byte, entries []HistoryEntry) ([]byte, error) {
+	size := 0
+	for _, e := range entries {
+		size += histEntryHeader + len(e.Text)
+	}
+	pt := make([]byte, 0, size)
+	for _, e := range entries {
+		var flags byte
+		if e.Own {
+			flags |= histFlagOwn
+		}
+		if e.PossibleDuplicate {
+			flags |= histFlagDup
+		}
+		pt = append(pt, flags)
+		pt = binary.BigEndian.AppendUint64(pt, e.ID)
+		pt = binary.BigEndian.AppendUint64(pt, histTime(e.At))
+		pt = binary.BigEndian.AppendUint32(pt, uint32(len(e.Text)))
+		pt = append(pt, e.Text...)
+	}
+	nonce, err := randomNonce()
+	if err != nil {
+		return nil, err
+	}
+	n := uint16(len(entries))
+	v := make([]byte, histRecordHeader, histRecordHeader+len(pt)+crypto.TagSize)
+	v[0] = histValueVer
+	binary.BigEndian.PutUint16(v[1:], n)
+	copy(v[3:], nonce[:])
+	return a.Seal(v, &nonce, pt, recordAD(k, n)), nil
+}
+
+// recordCount returns the entry count a record declares (0 if the value
+// is too short to be a record).
+func recordCount(v []byte) int {
+	if len(v) < histRecordHeader+crypto.TagSize {
+		return 0
+	}
+	return int(binary.BigEndian.Uint16(v[1:]))
+}
+
+// openRecord authenticates, decrypts and parses the record v stored under
+// key k. Any failure is an error wrapping ErrDBCorrupt (without the file
+// name: the caller adds it).
+func openRecord(a *crypto.AEAD, k, v []byte) ([]HistoryEntry, error) {
+	if len(k) != histKeyLen {
+		return nil, fmt.Errorf("%w: key of %d bytes", ErrDBCorrupt, len(k))
+	}
+	if len(v) < histRecordHeader+crypto.TagSize {
+		return nil, fmt.Errorf("%w: record of %d bytes", ErrDBCorrupt, len(v))
+	}
+	if v[0] != histValueVer {
+		return nil, fmt.Errorf("%w: record version %d", ErrDBCorrupt, v[0])
+	}
+	n := binary.BigEndian.Uint16(v[1:])
+	var nonce [crypto.NonceSize]byte
+	copy(nonce[:], v[3:])
+	pt, err := a.Open(nil, &nonce, v[histRecordHeader:], recordAD(k, n))
+	if err != nil {
+		return nil, fmt.Errorf("%w: record fails authentication", ErrDBCorrupt)
+	}
+	return parseRecord(pt, int(n))
+}
+
+// parseRecord parses a decrypted record of n entries.
+func parseRecord(pt []byte, n int) ([]HistoryEntry, error) {
+	if n < 1 || n > histRecordEntries {
+		return nil, fmt.Errorf("%w: record of %d entries", ErrDBCorrupt, n)
+	}
+	out := make([]HistoryEntry, 0, n)
+	for len(pt) > 0 {
+		if len(pt) < histEntryHeader {
+			return nil, fmt.Errorf("%w: entry cut short", ErrDBCorrupt)
+		}
+		flags := pt[0]
+		if flags&^(histFlagOwn|histFlagDup) != 0 {
+			return nil, fmt.Errorf("%w: unknown flags %#x", ErrDBCorrupt, flags)
+		}
+		e := HistoryEntry{
+			Own:               flags&histFlagOwn != 0,
+			PossibleDuplicate: flags&histFlagDup != 0,
+			ID:                binary.BigEndian.Uint64(pt[1:]),
+			At:                time.Unix(0, int64(binary.BigEndian.Uint64(pt[9:]))),
+		}
+		size := binary.BigEndian.Uint32(pt[17:])
+		pt = pt[histEntryHeader:]
+		if size > MaxTextSize || int(size) > len(pt) {
+			return nil, fmt.Errorf("%w: entry text of %d bytes", ErrDBCorrupt, size)
+		}
+		e.Text = string(pt[:size])
+		pt = pt[size:]
+		if e.ID == 0 {
+			return nil, fmt.Errorf("%w: entry with id 0", ErrDBCorrupt)
+		}
+		out = append(out, e)
+	}
+	if len(out) != n {
+		return nil, fmt.Errorf("%w: record declares %d entries, holds %d", ErrDBCorrupt, n, len(out))
+	}
+	return out, nil
+}
+
+// recordErr names the file and the record for a decoding error.
+func (h *DB) recordErr(k []byte, err error) error {
+	return fmt.Errorf("protocol: database %s: history record %s: %w; move the file away (duet starts a new history) or restore it from a backup", h.path, hex.EncodeToString(k), err)
+}
+
+// historyTx collects one write transaction's history entries and writes
+// them as records when the transaction ends (finish).
+type historyTx struct {
+	h          *DB
+	tx         *bolt.Tx
+	meta, hist *bolt.Bucket
+	seq, count uint64
+	lastAt     uint64 // the newest record key's at
+	pending    []HistoryEntry
+}
+
+func (h *DB) beginHistory(tx *bolt.Tx) (*historyTx, error) {
+	t := &historyTx{h: h, tx: tx, meta: tx.Bucket(bucketMeta), hist: tx.Bucket(bucketHistory)}
+	if t.meta == nil || t.hist == nil {
+		return nil, corruptErr(h.path, errors.New("bucket missing"))
+	}
+	t.hist.FillPercent = histFillPercent
+	t.seq = metaU64(t.meta, metaSeq)
+	t.count = metaU64(t.meta, metaCount)
+	if k, _ := t.hist.Cursor().Last(); len(k) == histKeyLen {
+		t.lastAt = binary.BigEndian.Uint64(k)
+	}
+	return t, nil
+}
+
+// add queues e for this transaction (id 0 is never stored; a zero At is now).
+func (t *historyTx) add(e HistoryEntry) {
+	if e.ID == 0 {
+		return
+	}
+	if e.At.IsZero() {
+		e.At = t.h.now()
+	}
+	t.pending = append(t.pending, e)
+}
+
+// finish writes the pending entries as records and stores the counters.
+func (t *historyTx) finish() error {
+	for len(t.pending) > 0 {
+		n, size := 0, 0
+		for n < len(t.pending) && n < histRecordEntries && (n == 0 || size+len(t.pending[n].Text) <= histRecordBytes) {
+			size += len(t.pending[n].Text)
+			n++
+		}
+		if err := t.put(t.pending[:n]); err != nil {
+			return err
+		}
+		t.pending = t.pending[n:]
+	}
+	if err := putU64(t.meta, metaSeq, t.seq); err != nil {
+		return err
+	}
+	return putU64(t.meta, metaCount, t.count)
+}
+
+// put writes one record.
+func (t *historyTx) put(entries []HistoryEntry) error {
+	at := t.lastAt
+	for _, e := range entries {
+		at = max(at, histTime(e.At))
+	}
+	t.seq++
+	k := histKey(at, t.seq)
+	v, err := sealRecord(t.h.aead, k[:], entries)
+	if err != nil {
+		return err
+	}
+	if err := t.hist.Put(k[:], v); err != nil {
+		return err
+	}
+	t.lastAt = at
+	t.count += uint64(len(entries))
+	return nil
+}
+
+// clear empties the history (Clear), entries pending in this transaction
+// included.
+func (t *historyTx) clear() error {
+	t.pending = nil
+	if err := t.tx.DeleteBucket(bucketHistory); err != nil {
+		return err
+	}
+	var err error
+	if t.hist, err = t.tx.CreateBucket(bucketHistory); err != nil {
+		return err
+	}
+	t.hist.FillPercent = histFillPercent
+	t.count, t.lastAt = 0, 0
+	return nil
+}
+
+// ownSince returns the ids of our own history entries stored since the
+// oldest of chats was written (records are in storing order and their key
+// time is their newest entry's, so only that range is read).
+func (t *historyTx) ownSince(chats []Chat) (map[uint64]bool, error) {
+	ids := map[uint64]bool{}
+	if len(chats) == 0 {
+		return ids, nil
+	}
+	oldest := chats[0].SentAt
+	for _, c := range chats {
+		oldest = min(oldest, c.SentAt)
+	}
+	start := histKey(histTime(time.Unix(0, oldest)), 0)
+	c := t.hist.Cursor()
+	for k, v := c.Seek(start[:]); k != nil; k, v = c.Next() {
+		es, err := openRecord(t.h.aead, k, v)
+		if err != nil {
+			return nil, t.h.recordErr(k, err)
+		}
+		for _, e := range es {
+			if e.Own {
+				ids[e.ID] = true
+			}
+		}
+	}
+	return ids, nil
+}
+
+// Add records e. It does not wait for the disk: e goes to a bounded queue
+// (4096 entries) that one goroutine commits in grouped transactions; when
+// the queue is full, Add waits (it never drops). Add does not look for an
+// entry with the same ID (the delivery state is what shows a message
+// once); an entry with ID 0 is not stored; a zero At is the time of Add. A
+// write error (a full disk) is returned by the next Flush or Close, and
+// from then on nothing more is written (the error is sticky). After Close,
+// Add does nothing.
+func (h *DB) Add(e HistoryEntry) {
+	if e.ID == 0 {
+		return
+	}
+	if e.At.IsZero() {
+		e.At = h.now()
+	}
+	select {
+	case <-h.quit:
+		return
+	default:
+	}
+	if !h.reserve(len(e.Text)) {
+		return
+	}
+	select {
+	case h.q <- histOp{kind: opAdd, entry: e}:
+	case <-h.quit:
+		h.release(len(e.Text))
+	}
+}
+
+// reserve waits until n more bytes of text fit in the queue budget (one
+// entry always fits in an empty queue); false if the DB is closing.
+func (h *DB) reserve(n int) bool {
+	h.budgetMu.Lock()
+	defer h.budgetMu.Unlock()
+	for h.queued > 0 && h.queued+n > histQueueBytes {
+		select {
+		case <-h.quit:
+			return false
+		default:
+		}
+		h.budgetCond.Wait()
+	}
+	h.queued += n
+	return true
+}
+
+// release returns n bytes to the budget.
+func (h *DB) release(n int) {
+	h.budgetMu.Lock()
+	h.queued -= n
+	h.budgetMu.Unlock()
+	h.budgetCond.Broadcast()
+}
+
+// Flush waits until everything added so far is committed (fsynced) and
+// returns the first write error, if any.
+func (h *DB) Flush() error { return h.request(opFlush) }
+
+// Clear removes every entry (the /clear command), after committing what
+// was added before it. The file does not shrink: bbolt reuses the freed
+// pages (which still hold ciphertext until reused).
+func (h *DB) Clear() error { return h.request(opClear) }
+
+// prune deletes the records whose newest entry was written before cutoff,
+// in transactions of histPruneBatch records, from the oldest.
+func (h *DB) prune(cutoff time.Time) error {
+	end := histKey(histTime(cutoff), 0)
+	for {
+		more := false
+		err := h.guard(func() error {
+			return h.db.Update(func(tx *bolt.Tx) error {
+				meta, hist := tx.Bucket(bucketMeta), tx.Bucket(bucketHistory)
+				count := metaU64(meta, metaCount)
+				c := hist.Cursor()
+				n := 0
+				for k, v := c.First(); k != nil && bytes.Compare(k, end[:]) < 0; k, v = c.First() {
+					if n == histPruneBatch {
+						more = true
+						break
+					}
+					count -= min(count, uint64(recordCount(v)))
+					if err := c.Delete(); err != nil {
+						return err
+					}
+					n++
+				}
+				return putU64(meta, metaCount, count)
+			})
+		})
+		if err != nil {
+			return fmt.Errorf("protocol: database %s: prune: %w", h.path, err)
+		}
+		if !more {
+			return nil
+		}
+	}
+}
+
+// Last returns the newest n committed entries, oldest first, and a cursor
+// for Before (the oldest entry returned).
+func (h *DB) Last(n int) ([]HistoryEntry, HistoryCursor, error) {
+	return h.Before(HistoryCursor{}, n)
+}
+
+// Before returns up to n committed entries older than c, oldest first, and
+// the cursor for the next call. An empty result means the start of the
+// history (the cursor returned is then c). The zero cursor is the end.
+// A record that fails authentication gives an error wrapping ErrDBCorrupt
+// and no entries.
+func (h *DB) Before(c HistoryCursor, n int) ([]HistoryEntry, HistoryCursor, error) {
+	if n <= 0 {
+		return nil, c, nil
+	}
+	var out []HistoryEntry // newest first
+	next := c
+	err := h.guard(func() error {
+		return h.db.View(func(tx *bolt.Tx) error {
+			hist := tx.Bucket(bucketHistory)
+			if hist == nil {
+				return corruptErr(h.path, errors.New("history bucket missing"))
+			}
+			cur := hist.Cursor()
+			var k, v []byte
+			limit := -1 // entries of the first record to take: all
+			if c.valid {
+				k, v = cur.Seek(c.key[:])
+				if k != nil && bytes.Equal(k, c.key[:]) {
+					limit = c.index
+				} else {
+					// c's record is gone (cleared or pruned): start before it.
+					if k == nil {
+						k, v = cur.Last()
+					} else {
+						k, v = cur.Prev()
+					}
+					for k != nil && bytes.Compare(k, c.key[:]) >= 0 {
+						k, v = cur.Prev()
+					}
+				}
+			} else {
+				k, v = cur.Last()
+			}
+			for ; k != nil && len(out) < n; k, v = cur.Prev() {
+				es, err := openRecord(h.aead, k, v)
+				if err != nil {
+					return h.recordErr(k, err)
+				}
+				if limit >= 0 {
+					es = es[:min(limit, len(es))]
+					limit = -1
+				}
+				for i := len(es) - 1; i >= 0 && len(out) < n; i-- {
+					out = append(out, es[i])
+					copy(next.key[:], k)
+					next.index, next.valid = i, true
+				}
+			}
+			return nil
+		})
+	})
+	if err != nil {
+		return nil, c, err
+	}
+	for i, j := 0, len(out)-1; i < j; i, j = i+1, j-1 {
+		out[i], out[j] = out[j], out[i]
+	}
+	return out, next, nil
+}
+
+// Len returns the number of committed entries.
+func (h *DB) Len() (int, error) {
+	var n uint64
+	err := h.guard(func() error {
+		return h.db.View(func(tx *bolt.Tx) error {
+			meta := tx.Bucket(bucketMeta)
+			if meta == nil || len(meta.Get(metaCount)) != 8 {
+				return corruptErr(h.path, errors.New("no entry count"))
+			}
+			n = binary.BigEndian.Uint64(meta.Get(metaCount))
+			return nil
+		})
+	})
+	return int(n), err
+}
+
+// upgradeV1History rewrites a format version 1 history (one value per
+// entry: u8 version || nonce || AES-256-GCM(u8 flags || u64 id || text,
+// AD = the key), key u64 at || u64 seq) as records, in the same order, and
+// deletes "history_ids".
+func (h *DB) upgradeV1History(tx *bolt.Tx) error {
+	old := tx.Bucket(bucketHistory)
+	var entries []HistoryEntry
+	err := old.ForEach(func(k, v []byte) error {
+		if len(k) != histKeyLen || len(v) < 1+crypto.NonceSize+crypto.TagSize+9 || v[0] != histValueVer {
+			return corruptErr(h.path, fmt.Errorf("version 1 history entry %x", k))
+		}
+		var nonce [crypto.NonceSize]byte
+		copy(nonce[:], v[1:])
+		pt, err := h.aead.Open(nil, &nonce, v[1+crypto.NonceSize:], k)
+		if err != nil || pt[0]&^(histFlagOwn|histFlagDup) != 0 {
+			return corruptErr(h.path, fmt.Errorf("version 1 history entry %x fails authentication", k))
+		}
+		entries = append(entries, HistoryEntry{
+			Own: pt[0]&histFlagOwn != 0, PossibleDuplicate: pt[0]&histFlagDup != 0,
+			ID: binary.BigEndian.Uint64(pt[1:]), Text: string(pt[9:]),
+			At: time.Unix(0, int64(binary.BigEndian.Uint64(k))),
+		})
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	if tx.Bucket(bucketHistoryIDs) != nil {
+		if err := tx.DeleteBucket(bucketHistoryIDs); err != nil {
+			return err
+		}
+	}
+	t, err := h.beginHistory(tx)
+	if err != nil {
+		return err
+	}
+	if err := t.clear(); err != nil {
+		return err
+	}
+	for _, e := range entries {
+		t.add(e)
+	}
+	return t.finish()
+}
