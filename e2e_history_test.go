@@ -4,6 +4,10 @@ package main
 
 import (
 	"bytes"
+	"crypto/rand"
+	"encoding/binary"
+	"errors"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -40,6 +44,9 @@ func TestE2EHistoryAcrossRestart(t *testing.T) {
 	dbs, _ := filepath.Glob(filepath.Join(pr.dir, "delivery", "*.db"))
 	if len(dbs) != 2 {
 		t.Fatalf("want a history database for A and one for B, found %v", dbs)
+	}
+	if all, _ := filepath.Glob(filepath.Join(pr.dir, "delivery", "*")); len(all) != len(dbs) {
+		t.Fatalf("files beside the databases (nothing else is kept): %v", all)
 	}
 	for _, db := range dbs {
 		raw, err := os.ReadFile(db)
@@ -136,5 +143,94 @@ func TestE2ESecondInstanceLocked(t *testing.T) {
 	st, _ := db.Load()
 	if len(st.Outbox) != 1 || st.Outbox[0].Text != "queued while the peer is away" {
 		t.Fatalf("outbox after the second instance and a kill: %+v", st.Outbox)
+	}
+}
+
+// TestE2EImportsOldDeliveryLog: a delivery log an older duet left (a
+// message queued and never delivered, a torn last entry) is imported into
+// the database once and removed; the queued message reaches the peer, and
+// a restart does not send it again.
+func TestE2EImportsOldDeliveryLog(t *testing.T) {
+	pr := newPair(t)
+	idPath := filepath.Join(pr.dir, "a.pem")
+	id, _, err := crypto.LoadOrCreateIdentity(idPath, rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	peer := "127.0.0.1:" + strconv.Itoa(pr.portB)
+	logPath := deliveryLogPath(idPath, id.Public().Fingerprint(), peer)
+	if err := os.MkdirAll(filepath.Dir(logPath), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	const text = "queued by an older duet 7d1c"
+	var log []byte
+	log = append(log, 'Q')
+	log = binary.BigEndian.AppendUint64(log, 0x1234567890abcdef)
+	log = binary.BigEndian.AppendUint64(log, uint64(time.Now().UnixNano()))
+	log = binary.BigEndian.AppendUint32(log, uint32(len(text)))
+	log = append(log, text...)
+	log = append(log, 'Q', 0, 0) // torn: a crash mid-write
+	if err := os.WriteFile(logPath, log, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(logPath+".tmp", []byte("stale"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+
+	a, b := startPair(t, pr, "a.pem", "b.pem")
+	b.waitFor(t, msgTimeout, "the imported message", func(e event) bool { return e.Event == "message" && e.Text == text })
+	a.waitFor(t, msgTimeout, "its receipt", isEv("delivered"))
+	if stderr := a.stderrText(); !strings.Contains(stderr, "imported the old delivery log") || !strings.Contains(stderr, "1 queued") || !strings.Contains(stderr, "cut short") {
+		t.Errorf("A's stderr does not report the import:\n%s", stderr)
+	}
+	for _, p := range []string{logPath, logPath + ".tmp"} {
+		if _, err := os.Lstat(p); !errors.Is(err, fs.ErrNotExist) {
+			t.Errorf("%s still there after the import: %v", p, err)
+		}
+	}
+	// Restarted, A has nothing more to send; B shows the message once.
+	a.send("/quit")
+	if code, ok := a.waitExit(exitTimeout); !ok || code != 0 {
+		t.Fatalf("A: /quit exited %v, code %d", ok, code)
+	}
+	a2 := startDuet(t, "A2", pr.args("A", "a.pem")...)
+	a2.waitFor(t, sessionTimeout, "session", established)
+	a2.send("after the restart")
+	b.waitFor(t, msgTimeout, "the next message", func(e event) bool { return e.Event == "message" && e.Text == "after the restart" })
+	if n := b.count(func(e event) bool { return e.Event == "message" && e.Text == text }); n != 1 {
+		t.Errorf("the imported message shown %d times", n)
+	}
+	if strings.Contains(a2.stderrText(), "imported") {
+		t.Errorf("imported twice:\n%s", a2.stderrText())
+	}
+}
+
+// TestE2EDamagedOldDeliveryLog: a delivery log that cannot be what a duet
+// wrote is not imported and not removed: duet exits at once naming it.
+func TestE2EDamagedOldDeliveryLog(t *testing.T) {
+	pr := newPair(t)
+	idPath := filepath.Join(pr.dir, "a.pem")
+	id, _, err := crypto.LoadOrCreateIdentity(idPath, rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	logPath := deliveryLogPath(idPath, id.Public().Fingerprint(), "127.0.0.1:"+strconv.Itoa(pr.portB))
+	if err := os.MkdirAll(filepath.Dir(logPath), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	damaged := []byte{'X', 0, 0, 0, 0, 0, 0, 0, 1}
+	if err := os.WriteFile(logPath, damaged, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	a := startDuet(t, "A", pr.args("A", "a.pem")...)
+	code, ok := a.waitExit(exitTimeout)
+	if !ok || code != exitRuntime {
+		t.Fatalf("A: exited %v, code %d, want %d", ok, code, exitRuntime)
+	}
+	if stderr := a.stderrText(); !strings.Contains(stderr, logPath) || !strings.Contains(stderr, "move it away") {
+		t.Errorf("stderr does not name the log and what to do:\n%s", stderr)
+	}
+	if got, err := os.ReadFile(logPath); err != nil || !bytes.Equal(got, damaged) {
+		t.Errorf("the damaged log was changed or removed: %v", err)
 	}
 }

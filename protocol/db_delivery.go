@@ -29,8 +29,8 @@ package protocol
 //	bucket "seen"
 //	  key:   u64 seen_seq              from meta "seen_seq"
 //	  value: { u64 id }...             messages shown; the oldest records
-//	                                   are deleted while more than
-//	                                   maxSeenIDs ids remain (meta "seen_count")
+//	                                   are deleted while maxSeenIDs ids
+//	                                   remain without them (meta "seen_count")
 //
 // After a crash a record may hold messages already delivered (they are
 // resent, and the peer drops them as seen) or ids already seen (they are
@@ -206,6 +206,9 @@ func (h *DB) loadDelivery() error {
 			})
 			if err != nil {
 				return err
+			}
+			if len(st.Seen) > maxSeenIDs { // records are pruned whole
+				st.Seen = st.Seen[len(st.Seen)-maxSeenIDs:]
 			}
 			return showing.ForEach(func(k, v []byte) error {
 				if len(k) != 8 || len(v)%8 != 0 {
@@ -481,7 +484,7 @@ func (d *deliveryTx) seenMark(ids []uint64) error {
 }
 
 // finish deletes showing records left with no unseen id (found at open
-// after a crash), prunes the oldest seen records while more than
+// after a crash), prunes the oldest seen records while at least
 // maxSeenIDs ids remain without them, and stores the counters.
 func (d *deliveryTx) finish() error {
 	for key, left := range d.h.dx.showLef {

@@ -96,6 +96,9 @@ const (
 )
 
 // MessageEvent is a chat message received from the peer, shown exactly once.
+// The node records it as seen and acknowledges it once the emit callback has
+// returned, so a user interface returns from emitting it only after the
+// message is on the screen or stdout.
 type MessageEvent struct {
 	ID     uint64
 	Seq    uint32
@@ -105,12 +108,6 @@ type MessageEvent struct {
 	// display in an earlier run: it may already have been shown once.
 	// A message without it has never been shown before.
 	PossibleDuplicate bool
-	// Shown, if not nil, is for the user interface to call right after the
-	// message reached the screen or stdout (before the emit callback
-	// returns): it records the message as shown in the delivery store, so
-	// that the gap in which a crash could show it twice is as small as
-	// possible. The driver records it itself if the UI does not call it.
-	Shown func()
 }
 
 // SentEvent reports a chat message sealed and handed to the transport.

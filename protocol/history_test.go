@@ -455,6 +455,15 @@ func buildHistoryFile(t testing.TB, n int, text string) string {
 	for i := range n {
 		h.Add(HistoryEntry{ID: uint64(i + 1), Own: i%2 == 0, Text: fmt.Sprintf("%s %d", text, i), At: histT0.Add(time.Duration(i) * time.Second)})
 	}
+	// Delivery state too, so damage reaches it: a queued message, a
+	// showing mark, seen ids.
+	if err := h.Queue([]Chat{{ID: 1 << 40, SentAt: histT0.UnixNano(), Text: text + " queued"}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.Showing([]HistoryEntry{{ID: 1<<40 + 1, Text: text + " shown", At: histT0}}); err != nil {
+		t.Fatal(err)
+	}
+	h.Seen([]uint64{1<<40 + 1, 1<<40 + 2}, nil)
 	if err := h.Close(); err != nil {
 		t.Fatal(err)
 	}
@@ -487,7 +496,18 @@ func exercise(path string) (err error) {
 		}
 		c = next
 	}
+	if _, err := h.Load(); err != nil {
+		return err
+	}
 	h.Add(HistoryEntry{ID: 99999, Text: "new", At: histT0})
+	if err := h.Queue([]Chat{{ID: 99998, SentAt: histT0.UnixNano(), Text: "queued"}}); err != nil {
+		return err
+	}
+	if err := h.Showing([]HistoryEntry{{ID: 99997, Text: "shown", At: histT0}}); err != nil {
+		return err
+	}
+	h.Seen([]uint64{99997}, nil)
+	h.Delivered([]uint64{99998})
 	return h.Flush()
 }
 
@@ -715,8 +735,12 @@ func TestHistoryMode(t *testing.T) {
 	if st, _ := os.Stat(path); st.Mode().Perm() != 0o600 {
 		t.Fatalf("mode after open %04o, want 0600", st.Mode().Perm())
 	}
-	if n, _ := h.Len(); n != 3 {
+	if n, _ := h.Len(); n != 3+2 { // and the queued and shown messages
 		t.Fatalf("Len = %d", n)
+	}
+	// The delivery state survives the mode fix.
+	if st, _ := h.Load(); len(st.Outbox) != 1 || len(st.Seen) != 2 {
+		t.Fatalf("delivery state after the mode fix: %+v", st)
 	}
 }
 
@@ -758,7 +782,7 @@ func TestHistoryNoPlaintext(t *testing.T) {
 			nonces[string(v[3:15])] = true
 			return nil
 		})
-		if entries != 200 {
+		if entries != 200+2 { // and the queued and shown messages
 			t.Errorf("%d history entries", entries)
 		}
 		if n := hist.Stats().KeyN; len(nonces) != n || n < 1 {

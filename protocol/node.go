@@ -164,12 +164,13 @@ type Node struct {
 	seenRing        []uint64
 	seenNext        int
 	receipts        []uint64
-	toShow          []MessageEvent // received this turn, shown at its end (showPending)
-	dupAcks         []uint64       // received again: acknowledged after the pending Seen commits
-	storeFailed     bool           // a store error was reported
-	ackMu           sync.Mutex     // guards acks and ackErr (the Store's Seen callbacks)
-	acks            []uint64       // committed as seen: to acknowledge
-	ackErr          error          // a Seen commit failed
+	runCtx          context.Context // Run's: once it ends, front ends stop waiting to show
+	toShow          []MessageEvent  // received this turn, shown at its end (showPending)
+	dupAcks         []uint64        // received again: acknowledged after the pending Seen commits
+	storeFailed     bool            // a store error was reported
+	ackMu           sync.Mutex      // guards acks and ackErr (the Store's Seen callbacks)
+	acks            []uint64        // committed as seen: to acknowledge
+	ackErr          error           // a Seen commit failed
 	lastRecord      []byte
 	lastChat        []byte   // the last CHAT record sealed, for /replay
 	lastChatSess    *Session // the session lastChat was sealed in
@@ -530,6 +531,7 @@ func (n *Node) signal() {
 func (n *Node) Run(ctx context.Context) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	n.runCtx = ctx
 	recvErr := make(chan error, 1)
 	var wg sync.WaitGroup
 	wg.Add(2)

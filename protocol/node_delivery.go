@@ -112,6 +112,12 @@ func (n *Node) showPending() {
 		for _, ev := range shown {
 			n.emit(ev)
 		}
+		if n.runCtx != nil && n.runCtx.Err() != nil {
+			// Stopping: a front end may have returned without showing
+			// them. They stay "showing", so the next run shows them again
+			// as possible duplicates, and they are not acknowledged.
+			return
+		}
 	}
 	acks := append(append([]uint64(nil), ids...), dups...)
 	n.cfg.Store.Seen(ids, func(err error) {

@@ -75,15 +75,17 @@ func (h *Headless) encode(v any) []byte {
 }
 
 // Emit writes ev as one JSON line. It is safe for concurrent use. Only a
-// received message waits until its line is written (see putSync); other
-// events are queued and never block (see MaxQueuedBytes).
+// received message waits: Emit returns only once its line is written to
+// stdout (or the output has failed or closed), since the node acknowledges it
+// only after that (see putSync). Other events are queued and never block
+// (see MaxQueuedBytes).
 func (h *Headless) Emit(ev protocol.Event) {
 	if d, ok := ev.(protocol.DeliveredEvent); ok {
 		h.p.delivered(d.ID)
 	}
 	line := h.encode(h.marshalEvent(ev))
-	if m, ok := ev.(protocol.MessageEvent); ok {
-		h.q.putSync(line, m.Shown)
+	if _, ok := ev.(protocol.MessageEvent); ok {
+		h.q.putSync(line)
 		return
 	}
 	h.q.put(line)

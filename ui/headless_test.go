@@ -599,11 +599,15 @@ func TestMessageWrittenBeforeEmitReturns(t *testing.T) {
 	h := newTestHeadless(&buf)
 	for i := range 50 {
 		h.Emit(protocol.MessageEvent{ID: uint64(i), Text: "x"})
-		if n := strings.Count(buf.String(), "\n"); n != i+1 {
-			t.Fatalf("after message %d: %d lines on stdout", i, n)
+		out := buf.String()
+		last := out[strings.LastIndex(strings.TrimSuffix(out, "\n"), "\n")+1:]
+		if n := strings.Count(out, "\n"); n != i+1 || !strings.Contains(last, fmt.Sprintf(`"event":"message",`+T+`,"id":"%d",`, i)) {
+			t.Fatalf("after message %d: %d lines on stdout, last not the message:\n%s", i, n, out)
 		}
 	}
 	h.Close()
+	// Once the output is closed a message is not waited for.
+	emitReturns(t, func() { h.Emit(protocol.MessageEvent{ID: 99, Text: "after close"}) }, "after Close")
 
 	// A stuck stdout holds a message (and the driver) until it is written:
 	// the message must not be acknowledged before it was shown.
@@ -626,5 +630,45 @@ func TestMessageWrittenBeforeEmitReturns(t *testing.T) {
 	h2.Close()
 	if n := strings.Count(w.buf.String(), "\n"); n != 100 {
 		t.Errorf("%d lines written, want 100", n)
+	}
+
+	// A stdout that fails (the reader went away) releases the waiting Emit.
+	f := &failingWriter{release: make(chan struct{})}
+	h3 := newTestHeadless(f)
+	defer h3.Close()
+	emitted = make(chan struct{})
+	go func() {
+		h3.Emit(protocol.MessageEvent{ID: 1, Text: "x"})
+		close(emitted)
+	}()
+	select {
+	case <-emitted:
+		t.Fatal("a message was emitted to a stuck stdout without waiting")
+	case <-time.After(100 * time.Millisecond):
+	}
+	close(f.release)
+	emitReturns(t, func() { <-emitted }, "after stdout failed")
+}
+
+// failingWriter blocks until released, then fails.
+type failingWriter struct{ release chan struct{} }
+
+func (f *failingWriter) Write(p []byte) (int, error) {
+	<-f.release
+	return 0, errors.New("broken pipe")
+}
+
+// emitReturns fails the test if f does not return within 5 seconds.
+func emitReturns(t *testing.T, f func(), when string) {
+	t.Helper()
+	done := make(chan struct{})
+	go func() {
+		f()
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		t.Fatalf("Emit of a message still blocked %s", when)
 	}
 }

@@ -277,3 +277,55 @@ func TestLinesShowHistory(t *testing.T) {
 		t.Fatalf("got:\n%s\nwant:\n%s", got, want)
 	}
 }
+
+func TestLinesMessageWrittenBeforeEmitReturns(t *testing.T) {
+	var buf syncBuffer
+	l := NewLines(&buf, "alice")
+	l.now = func() time.Time { return fixedNow }
+	l.loc = time.UTC
+	for i := range 50 {
+		l.Emit(protocol.MessageEvent{ID: uint64(i + 1), Text: fmt.Sprintf("message %d", i), SentAt: fixedNow})
+		if out := buf.String(); !strings.HasSuffix(out, fmt.Sprintf("] peer: message %d\n", i)) {
+			t.Fatalf("Emit of message %d returned before its line was on stdout:\n%s", i, out)
+		}
+	}
+	l.Close()
+	emitReturns(t, func() { l.Emit(protocol.MessageEvent{ID: 99, Text: "after close"}) }, "after Close")
+
+	// A stuck stdout holds the message (and the node) until it is written.
+	w := &stuckWriter{release: make(chan struct{})}
+	l2 := NewLines(w, "alice")
+	emitted := make(chan struct{})
+	go func() {
+		l2.Emit(protocol.MessageEvent{ID: 1, Text: "held", SentAt: fixedNow})
+		close(emitted)
+	}()
+	select {
+	case <-emitted:
+		t.Fatal("a message was emitted to a stuck stdout without waiting")
+	case <-time.After(200 * time.Millisecond):
+	}
+	close(w.release)
+	emitReturns(t, func() { <-emitted }, "after stdout was released")
+	if out := w.buf.String(); !strings.Contains(out, "] peer: held\n") {
+		t.Fatalf("Emit returned, line not on stdout:\n%s", out)
+	}
+	l2.Close()
+
+	// A stdout that fails (the reader went away) releases the waiting Emit.
+	f := &failingWriter{release: make(chan struct{})}
+	l3 := NewLines(f, "alice")
+	defer l3.Close()
+	emitted = make(chan struct{})
+	go func() {
+		l3.Emit(protocol.MessageEvent{ID: 1, Text: "x", SentAt: fixedNow})
+		close(emitted)
+	}()
+	select {
+	case <-emitted:
+		t.Fatal("a message was emitted to a stuck stdout without waiting")
+	case <-time.After(100 * time.Millisecond):
+	}
+	close(f.release)
+	emitReturns(t, func() { <-emitted }, "after stdout failed")
+}

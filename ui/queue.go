@@ -13,12 +13,6 @@ import (
 // never lost silently, and emitting never blocks the session driver.
 const MaxQueuedBytes = 8 << 20 // with the transport's byte budgets, keeps a stalled stdout under the 64 MiB memory target
 
-// queuedLine is one line and what to run right after it is written.
-type queuedLine struct {
-	b     []byte
-	after func()
-}
-
 // lineQueue writes lines to w from one goroutine, in the order they were
 // queued. put never blocks.
 type lineQueue struct {
@@ -28,7 +22,7 @@ type lineQueue struct {
 
 	mu      sync.Mutex
 	cond    *sync.Cond
-	lines   []queuedLine
+	lines   [][]byte
 	size    int
 	dropped int
 	closed  bool
@@ -63,7 +57,7 @@ func (q *lineQueue) add(line []byte) (seq uint64, ok bool) {
 		q.dropped++
 		return 0, false
 	}
-	q.lines = append(q.lines, queuedLine{b: line})
+	q.lines = append(q.lines, line)
 	q.size += len(line)
 	q.queued++
 	q.cond.Signal()
@@ -72,21 +66,17 @@ func (q *lineQueue) add(line []byte) (seq uint64, ok bool) {
 
 // putSync queues line, even past the bound, and waits until it has been
 // written (or the output has failed or closed). Used for received chat
-// messages: a message is on stdout before the driver records it as shown and
+// messages: a message is on stdout before the node records it as seen and
 // acknowledges it, so a crash never loses one. A reader that stops reading
-// stdout therefore stalls the driver, as a full pipe stalls any Unix
-// program; the peer then sees this node's liveness degrade.
-//
-// after, if not nil, runs on the writing goroutine right after the line is
-// written, so that whatever it records follows the write as closely as
-// possible.
-func (q *lineQueue) putSync(line []byte, after func()) {
+// stdout therefore stalls the node, as a full pipe stalls any Unix program;
+// the peer then sees this node's liveness degrade.
+func (q *lineQueue) putSync(line []byte) {
 	q.mu.Lock()
 	if q.closed {
 		q.mu.Unlock()
 		return
 	}
-	q.lines = append(q.lines, queuedLine{b: line, after: after})
+	q.lines = append(q.lines, line)
 	q.size += len(line)
 	q.queued++
 	seq := q.queued
@@ -128,12 +118,9 @@ func (q *lineQueue) run() {
 		q.mu.Unlock()
 
 		for _, l := range batch {
-			if _, err := q.w.Write(l.b); err != nil {
+			if _, err := q.w.Write(l); err != nil {
 				q.fail()
 				return
-			}
-			if l.after != nil {
-				l.after()
 			}
 			q.wrote(1)
 		}

@@ -852,16 +852,14 @@ func (s *Screen) handleEvent(m eventMsg) tea.Cmd {
 			at = now
 		}
 		s.chat.AddPeer(e.ID, e.Text, at, e.PossibleDuplicate)
-		// The message is in the pane: record it shown and release Emit,
-		// outside Update.
-		shown, done := e.Shown, m.shown
+		// The message is in the pane: release Emit (the node then records
+		// it seen and acknowledges it), from a Cmd run after this Update.
+		done := m.shown
+		if done == nil {
+			return nil
+		}
 		return func() tea.Msg {
-			if shown != nil {
-				shown()
-			}
-			if done != nil {
-				close(done)
-			}
+			close(done)
 			return nil
 		}
 	case protocol.LiveEvent:

@@ -24,9 +24,9 @@ const SinkQueue = 1024
 // empties).
 const sinkReportEvery = 500 * time.Millisecond
 
-// eventMsg carries one protocol event into the screen. For a MessageEvent,
-// shown is closed by a Cmd the screen returns after adding the message to
-// the chat pane (after calling the event's Shown).
+// eventMsg carries one protocol event into the screen. For a MessageEvent
+// emitted through the Sink, shown is closed by a Cmd the screen returns
+// after adding the message to the chat pane.
 type eventMsg struct {
 	ev    protocol.Event
 	shown chan struct{}
@@ -40,9 +40,9 @@ type droppedMsg struct{ Rejections int }
 
 // Sink turns the Node's events into messages for the screen's program. Emit
 // never blocks the Node on the screen, except for a received chat message:
-// Emit returns only once the message is in the chat pane and its Shown has
-// run (exactly-once display), or when the sink is closed (the Node is
-// stopping). A flood of rejections or liveness reports is dropped past
+// Emit returns only once the message is in the chat pane, since the Node
+// records it seen and acknowledges it only after that (exactly-once
+// display), or when the sink is closed (the Node is stopping). A flood of rejections or liveness reports is dropped past
 // SinkQueue and counted; the screen gets one "N more rejections not shown"
 // message.
 type Sink struct {
@@ -111,7 +111,7 @@ func (s *Sink) Emit(ev protocol.Event) {
 		return
 	}
 	select {
-	case <-m.shown: // the screen has it and Shown has run
+	case <-m.shown: // the message is in the chat pane
 	case <-s.done: // the node is stopping: do not wait for a screen that is gone
 	}
 }

@@ -482,17 +482,15 @@ func TestSinkMessageExactlyOnceOrdering(t *testing.T) {
 	ss := &syncSender{s: s}
 	sink := NewSink()
 	defer sink.Close()
-	var shownCalls atomic.Int32
-	var inPaneAtShown atomic.Bool
+	inPane := func() int {
+		ss.mu.Lock()
+		defer ss.mu.Unlock()
+		return s.chat.Len()
+	}
+	before := inPane()
 	returned := make(chan struct{})
-	before := s.chat.Len()
 	go func() {
-		sink.Emit(protocol.MessageEvent{ID: 5, Text: "exactly once", SentAt: screenT0, Shown: func() {
-			ss.mu.Lock()
-			inPaneAtShown.Store(s.chat.Len() == before+1)
-			ss.mu.Unlock()
-			shownCalls.Add(1)
-		}})
+		sink.Emit(protocol.MessageEvent{ID: 5, Text: "exactly once", SentAt: screenT0})
 		close(returned)
 	}()
 	select {
@@ -500,27 +498,99 @@ func TestSinkMessageExactlyOnceOrdering(t *testing.T) {
 		t.Fatal("Emit of a message returned before the screen was attached")
 	case <-time.After(100 * time.Millisecond):
 	}
-	if shownCalls.Load() != 0 {
-		t.Fatal("Shown called before the screen had the message")
-	}
+	// The screen is attached but stalled (Update cannot run): Emit still waits.
+	ss.mu.Lock()
 	sink.Attach(ss)
+	select {
+	case <-returned:
+		ss.mu.Unlock()
+		t.Fatal("Emit of a message returned while the screen was stalled")
+	case <-time.After(100 * time.Millisecond):
+	}
+	if n := s.chat.Len(); n != before {
+		ss.mu.Unlock()
+		t.Fatalf("%d items in the pane before Update ran, want %d", n, before)
+	}
+	ss.mu.Unlock()
 	select {
 	case <-returned:
 	case <-time.After(5 * time.Second):
 		t.Fatal("Emit never returned")
 	}
-	if shownCalls.Load() != 1 || !inPaneAtShown.Load() {
-		t.Fatalf("Shown called %d times, message in the pane then: %v", shownCalls.Load(), inPaneAtShown.Load())
+	// Emit returned: the message is already in the pane, once.
+	if n := inPane(); n != before+1 {
+		t.Fatalf("Emit returned with %d items in the pane, want %d", n, before+1)
+	}
+	time.Sleep(50 * time.Millisecond)
+	if n := inPane(); n != before+1 {
+		t.Fatalf("%d items in the pane later, want %d (shown once)", n, before+1)
 	}
 }
 
+// lockedScreen runs a Screen under a mutex, so that a test can stall its
+// Update and read its state while a Bubble Tea program runs it.
+type lockedScreen struct {
+	mu *sync.Mutex
+	s  *Screen
+}
+
+func (l lockedScreen) Init() tea.Cmd {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.s.Init()
+}
+
+func (l lockedScreen) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	_, cmd := l.s.Update(msg)
+	return l, cmd
+}
+
+func (l lockedScreen) View() tea.View {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.s.View()
+}
+
 func TestSinkMessageOnScreenUnderTeatest(t *testing.T) {
-	f := newFakeScreenSession()
-	_, sink, term, _ := startScreen(t, testScreenConfig(f), 80, 24)
-	var shown atomic.Int32
-	sink.Emit(protocol.MessageEvent{ID: 6, Text: "on the screen", SentAt: screenT0, Shown: func() { shown.Add(1) }})
-	if shown.Load() != 1 {
-		t.Fatalf("Emit returned with Shown called %d times", shown.Load())
+	s := newTestScreen(testScreenConfig(newFakeScreenSession()))
+	var mu sync.Mutex
+	tm := teatest.NewTestModel(t, lockedScreen{mu: &mu, s: s}, teatest.WithInitialTermSize(80, 24))
+	sink := NewSink()
+	sink.Attach(tm)
+	t.Cleanup(func() {
+		sink.Close()
+		_ = tm.Quit()
+		tm.WaitFinished(t, teatest.WithFinalTimeout(5*time.Second))
+	})
+	term := newLiveTerm(t, tm, 80, 24)
+
+	// Stall the program's Update: Emit must wait for it.
+	mu.Lock()
+	before := s.chat.Len()
+	returned := make(chan struct{})
+	go func() {
+		sink.Emit(protocol.MessageEvent{ID: 6, Text: "on the screen", SentAt: screenT0})
+		close(returned)
+	}()
+	select {
+	case <-returned:
+		mu.Unlock()
+		t.Fatal("Emit of a message returned while the screen was stalled")
+	case <-time.After(100 * time.Millisecond):
+	}
+	mu.Unlock()
+	select {
+	case <-returned:
+	case <-time.After(5 * time.Second):
+		t.Fatal("Emit never returned")
+	}
+	mu.Lock()
+	n := s.chat.Len()
+	mu.Unlock()
+	if n != before+1 {
+		t.Fatalf("Emit returned with %d items in the pane, want %d", n, before+1)
 	}
 	term.waitText("on the screen")
 }
@@ -530,23 +600,32 @@ func TestSinkReleasesEmitWhenStopped(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	unwatch := sink.stopWith(ctx)
 	defer unwatch()
-	var shown atomic.Int32
 	done := make(chan struct{})
 	go func() {
-		sink.Emit(protocol.MessageEvent{ID: 1, Text: "x", Shown: func() { shown.Add(1) }})
+		sink.Emit(protocol.MessageEvent{ID: 1, Text: "x"})
 		close(done)
 	}()
-	time.Sleep(50 * time.Millisecond)
+	select {
+	case <-done:
+		t.Fatal("Emit of a message returned with no screen and the node running")
+	case <-time.After(50 * time.Millisecond):
+	}
 	cancel() // the node is being stopped
 	select {
 	case <-done:
 	case <-time.After(5 * time.Second):
 		t.Fatal("Emit still blocked after the node's ctx ended")
 	}
-	if shown.Load() != 0 {
-		t.Fatal("Shown called for a message never shown")
+	returned := make(chan struct{})
+	go func() {
+		sink.Emit(protocol.MessageEvent{ID: 2, Text: "after close"})
+		close(returned)
+	}()
+	select {
+	case <-returned: // at once: the sink is closed
+	case <-time.After(5 * time.Second):
+		t.Fatal("Emit blocked on a closed sink")
 	}
-	sink.Emit(protocol.MessageEvent{ID: 2, Text: "after close"}) // returns at once
 }
 
 type countingSender struct {
