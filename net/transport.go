@@ -187,8 +187,9 @@ type Transport struct {
 	conns    map[*guardedConn]struct{}
 	byTag    map[string]*guardedConn // inbound connections by the Identity duet gave them
 	nextConn uint64
-	accepted atomic.Int64 // established inbound
-	dialed   atomic.Int64 // established outbound
+	accepted atomic.Int64  // established inbound
+	dialed   atomic.Int64  // established outbound
+	peerSeen chan struct{} // closed (and replaced) when an inbound connection registers; t.mu
 
 	stats stats
 	wg    sync.WaitGroup
@@ -208,12 +209,13 @@ func Open(ctx context.Context, cfg Config) (*Transport, error) {
 		return nil, err
 	}
 	t := &Transport{
-		cfg:     cfg,
-		rqReady: make(chan struct{}, 1),
-		budFree: make(chan struct{}),
-		closing: make(chan struct{}),
-		conns:   make(map[*guardedConn]struct{}),
-		byTag:   make(map[string]*guardedConn),
+		cfg:      cfg,
+		rqReady:  make(chan struct{}, 1),
+		budFree:  make(chan struct{}),
+		closing:  make(chan struct{}),
+		conns:    make(map[*guardedConn]struct{}),
+		peerSeen: make(chan struct{}),
+		byTag:    make(map[string]*guardedConn),
 	}
 	t.ctx, t.cancel = context.WithCancel(context.Background())
 	t.log = cfg.Logger
@@ -248,7 +250,9 @@ func Open(ctx context.Context, cfg Config) (*Transport, error) {
 		zmq4.WithLogger(zlog),
 		zmq4.WithAutomaticReconnect(true),
 		zmq4.WithDialerMaxRetries(-1),
-		zmq4.WithDialerRetry(cfg.RedialInterval),
+		// A failed dial waits RedialInterval itself (waitPeerSeen), cut
+		// short when the peer connects to us; zmq4 adds only this.
+		zmq4.WithDialerRetry(dialerRetryPause),
 		zmq4.WithDialerTimeout(cfg.GreetingTimeout),
 		// zmq4 abandons (but does not stop) a write whose Send context
 		// expires; the connection's own write deadline (SendTimeout) must
@@ -738,6 +742,8 @@ func (t *Transport) register(raw *stdnet.TCPConn, s side, replay []byte) *guarde
 		t.byTag[connTag(c.id)] = c
 		t.accepted.Add(1)
 		t.stats.accepted.Add(1)
+		close(t.peerSeen) // wake a dial waiting in waitPeerSeen
+		t.peerSeen = make(chan struct{})
 	}
 	t.mu.Unlock()
 	if victim != nil {
@@ -814,10 +820,48 @@ func (t *Transport) connClosed(c *guardedConn) {
 	}
 }
 
+// dialerRetryPause is zmq4's pause between dial attempts; the rest of
+// RedialInterval is spent in waitPeerSeen.
+const dialerRetryPause = time.Millisecond
+
+// waitPeerSeen waits, for up to RedialInterval, until an inbound
+// connection passes the ZMTP handshake (the peer, or anyone, connected to
+// our ROUTER), and reports whether one did. Every failed dial waits here
+// before it returns, so a peer that starts gets our connection within a
+// millisecond of connecting to us, not up to RedialInterval later. Anyone
+// connecting can shorten the wait, at most once per dial attempt (one
+// extra connection attempt to the peer's address).
+func (t *Transport) waitPeerSeen(ctx context.Context) bool {
+	t.mu.Lock()
+	ch := t.peerSeen
+	t.mu.Unlock()
+	timer := time.NewTimer(t.cfg.RedialInterval)
+	defer timer.Stop()
+	select {
+	case <-ch:
+		return true
+	case <-timer.C:
+	case <-ctx.Done():
+	case <-t.closing:
+	}
+	return false
+}
+
 // dial is the DEALER side of duet-tcp: TCP connect, then duet's greeting and
 // READY, then the peer's (which must be a ROUTER), all under
 // GreetingTimeout. An error makes zmq4 retry after RedialInterval.
 func (t *Transport) dial(ctx context.Context, d transport.Dialer, addr string) (stdnet.Conn, error) {
+	c, err := t.dialOnce(ctx, d, addr)
+	if err != nil && !errors.Is(err, ErrClosed) && t.waitPeerSeen(ctx) {
+		// The peer connected to us: it is up now, so dial again at once
+		// instead of after RedialInterval (start-up and restarts).
+		c, err = t.dialOnce(ctx, d, addr)
+	}
+	return c, err
+}
+
+// dialOnce makes one connection attempt (see dial).
+func (t *Transport) dialOnce(ctx context.Context, d transport.Dialer, addr string) (stdnet.Conn, error) {
 	if t.isClosing() {
 		return nil, ErrClosed
 	}

@@ -235,3 +235,20 @@ func TestOpenCloseNoLeak(t *testing.T) {
 	fd, g := waitBaseline(t, fd0, g0, 4, 6, 30*time.Second)
 	t.Logf("after 20 open/close of both: fds %d (baseline %d), goroutines %d (baseline %d)", fd, fd0, g, g0)
 }
+
+// TestDialWhenPeerAppears: a DEALER redialling a peer that is down connects
+// as soon as the peer connects to us, not at its next redial. With a
+// 20 s RedialInterval, A (started first) must connect well before that.
+func TestDialWhenPeerAppears(t *testing.T) {
+	portA, portB := freePort(t), freePort(t)
+	const redial = 20 * time.Second
+	a := mustOpen(t, Config{MainPort: portA, SubPort: portB, RedialInterval: redial})
+	// A's first attempt fails; it is now waiting out its redial interval.
+	waitFor(t, 10*time.Second, "A's first dial to fail", func() bool { return a.Stats().DialFailures > 0 })
+	start := time.Now()
+	b := mustOpen(t, Config{MainPort: portB, SubPort: portA, RedialInterval: redial})
+	waitFor(t, redial/2, "A connected after B appeared", func() bool { return a.Connected() && b.Connected() })
+	t.Logf("A connected %v after B opened (redial interval %v)", time.Since(start), redial)
+	deliver(t, a, b, []byte("a to b"), 30*time.Second)
+	deliver(t, b, a, []byte("b to a"), 30*time.Second)
+}

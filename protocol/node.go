@@ -89,7 +89,7 @@ const (
 	maxHelloPeers    = 64   // peer keys whose last hello time is remembered
 	maxHeld          = 8192 // received messages waiting for an earlier one
 	sendRetryFor     = time.Second
-	sendRetryEvery   = 20 * time.Millisecond
+	sendRetryEvery   = 2 * time.Millisecond
 	sendRetryDown    = 300 * time.Millisecond
 	// stallAttempts: a StalledEvent is emitted once this many handshake
 	// attempts in a row failed although the peer answered in each.
