@@ -12,7 +12,9 @@ import (
 	"io"
 	stdnet "net"
 	"os"
+	"os/signal"
 	"strings"
+	"syscall"
 	"time"
 
 	"duet/crypto"
@@ -36,7 +38,8 @@ Usage:
   duet --main PORT --sub PORT [flags]   chat with the peer (full screen in a terminal)
   duet                                  in a terminal: asks for the ports first
   duet fingerprint [--identity FILE]    print your fingerprint (creates the key if absent)
-  duet bench [--messages N]             raw zmq4 vs duet: throughput, latency, handshake
+  duet bench [--messages N]             the protocol's own cost: two nodes in one process vs raw zmq4
+  duet bench --processes [--runs N]     what users get: two duet processes vs two raw zmq4 processes
 
 Two people on one machine, each with their own key:
   terminal 1:  duet --main 5555 --sub 5556 --identity ~/.config/duet/alice.pem --name alice --peer-name bob
@@ -96,6 +99,8 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 			return runFingerprint(args[1:], defIdentity, stdout, stderr, usageErr)
 		case "bench":
 			return runBench(args[1:], stdout, stderr, usageErr)
+		case "bench-raw-peer": // hidden: the raw zmq4 processes of bench --processes
+			return runBenchRawPeer(args[1:], stdin, stdout, stderr, usageErr)
 		case "help":
 			fmt.Fprintf(stdout, usageText, defIdentity, defKnown)
 			return exitOK
@@ -229,12 +234,56 @@ func runBench(args []string, stdout, stderr io.Writer, usageErr func(string, ...
 	fs.IntVar(&o.Messages, "messages", 50_000, "")
 	fs.IntVar(&o.LatencySamples, "samples", 300, "")
 	fs.IntVar(&o.Handshakes, "handshakes", 10, "")
+	processes := fs.Bool("processes", false, "")
+	runs := fs.Int("runs", 5, "")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
-			fmt.Fprintln(stdout, "usage: duet bench [--messages N] [--samples N] [--handshakes N]\nCompares raw zmq4 with duet's encrypted session on loopback.")
+			fmt.Fprintln(stdout, "usage: duet bench [--messages N] [--samples N] [--handshakes N]\n"+
+				"       duet bench --processes [--runs N] [--messages N] [--samples N]\n"+
+				"Compares raw zmq4 with duet on loopback. Without --processes: the protocol's own cost, two nodes in one\n"+
+				"process. With --processes: what users get, two real duet processes (--ephemeral and durable) beside raw\n"+
+				"zmq4 between two processes, each run on fresh processes (default 5 runs, 20000 messages, 300 samples).")
 			return exitOK
 		}
 		return usageErr("bench: %v", err)
+	}
+	if fs.NArg() > 0 {
+		return usageErr("bench: unexpected argument %q", fs.Arg(0))
+	}
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	if *processes {
+		po := ui.ProcBenchOptions{Runs: *runs, Messages: 20_000, Samples: o.LatencySamples, Progress: stderr}
+		if set["messages"] {
+			po.Messages = o.Messages
+		}
+		switch {
+		case set["handshakes"]:
+			return usageErr("bench: --handshakes is not a measure of --processes (start to session is)")
+		case po.Runs < 1:
+			return usageErr("bench: --runs %d: must be 1 or more", po.Runs)
+		case po.Messages < 1:
+			return usageErr("bench: --messages %d: must be 1 or more", po.Messages)
+		case po.Samples < 1:
+			return usageErr("bench: --samples %d: must be 1 or more", po.Samples)
+		}
+		exe, err := os.Executable()
+		if err != nil {
+			fmt.Fprintf(stderr, "duet: bench: cannot find duet's own binary: %v\n", err)
+			return exitRuntime
+		}
+		po.Exe = exe
+		// ctrl-c and SIGTERM end the bench; it kills its processes first.
+		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+		defer stop()
+		if _, err := ui.RunProcessBench(ctx, stdout, po); err != nil {
+			fmt.Fprintf(stderr, "duet: %v\n", err)
+			return exitRuntime
+		}
+		return exitOK
+	}
+	if set["runs"] {
+		return usageErr("bench: --runs needs --processes")
 	}
 	var deps ui.BenchDeps
 	for i := range deps.Identities {
@@ -250,6 +299,45 @@ func runBench(args []string, stdout, stderr io.Writer, usageErr func(string, ...
 	deps.Stores = func() (protocol.Store, protocol.Store, func(), error) { return openBenchStores(deps.Identities) }
 	if _, err := ui.RunBench(context.Background(), stdout, deps, o); err != nil {
 		fmt.Fprintf(stderr, "duet: %v\n", err)
+		return exitRuntime
+	}
+	return exitOK
+}
+
+// runBenchRawPeer is one raw zmq4 process of duet bench --processes: --send
+// --connect PORT sends each line of stdin as one message; --recv --listen
+// PORT prints each message received as a line. Both print a ready line
+// first. Not for use with a peer: no encryption, no checks.
+func runBenchRawPeer(args []string, stdin io.Reader, stdout, stderr io.Writer, usageErr func(string, ...any) int) int {
+	fs := flag.NewFlagSet("duet bench-raw-peer", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	send := fs.Bool("send", false, "")
+	recv := fs.Bool("recv", false, "")
+	connect := fs.Int("connect", 0, "")
+	listen := fs.Int("listen", 0, "")
+	if err := fs.Parse(args); err != nil {
+		return usageErr("bench-raw-peer: %v", err)
+	}
+	switch {
+	case fs.NArg() > 0:
+		return usageErr("bench-raw-peer: unexpected argument %q", fs.Arg(0))
+	case *send == *recv:
+		return usageErr("bench-raw-peer: give one of --send and --recv")
+	case *send && (*connect < 1 || *connect > 65535):
+		return usageErr("bench-raw-peer: --send needs --connect PORT")
+	case *recv && (*listen < 0 || *listen > 65535):
+		return usageErr("bench-raw-peer: --listen %d: not a port", *listen)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	var err error
+	if *send {
+		err = net.RawPeerSend(ctx, *connect, stdin, stdout)
+	} else {
+		err = net.RawPeerRecv(ctx, *listen, stdout)
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "duet: bench-raw-peer: %v\n", err)
 		return exitRuntime
 	}
 	return exitOK

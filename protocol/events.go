@@ -187,6 +187,14 @@ type StalledEvent struct {
 // ErrorEvent reports an error that is not a rejection of peer input.
 type ErrorEvent struct{ Err error }
 
+// ShownEvent follows the MessageEvents of one loop turn of the node. A
+// front end returns from emitting it only once every MessageEvent emitted
+// before it is on the screen or stdout (or its output failed or closed):
+// the node then records those messages as seen and acknowledges them. So a
+// front end may queue MessageEvents without waiting, and pay for one wait
+// per group of messages. It shows nothing.
+type ShownEvent struct{}
+
 func (LiveEvent) EventName() string      { return "live" }
 func (HandshakeEvent) EventName() string { return "handshake" }
 func (SessionEvent) EventName() string   { return "session" }
@@ -198,3 +206,4 @@ func (RejectedEvent) EventName() string  { return "rejected" }
 func (ErrorEvent) EventName() string     { return "error" }
 func (ReplayedEvent) EventName() string  { return "replayed" }
 func (StalledEvent) EventName() string   { return "stalled" }
+func (ShownEvent) EventName() string     { return "shown" }

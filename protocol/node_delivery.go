@@ -96,6 +96,9 @@ func (n *Node) showPending() {
 			n.emit(ev)
 			n.receipts = append(n.receipts, ev.ID)
 		}
+		if len(shown) > 0 {
+			n.emit(ShownEvent{})
+		}
 		n.receipts = append(n.receipts, dups...)
 		return
 	}
@@ -112,6 +115,7 @@ func (n *Node) showPending() {
 		for _, ev := range shown {
 			n.emit(ev)
 		}
+		n.emit(ShownEvent{}) // returns once they are all shown
 		if n.runCtx != nil && n.runCtx.Err() != nil {
 			// Stopping: a front end may have returned without showing
 			// them. They stay "showing", so the next run shows them again

@@ -350,7 +350,7 @@ func percentile(sorted []time.Duration, p float64) time.Duration {
 }
 
 func writeBenchTable(w io.Writer, r *BenchResult, o BenchOptions) {
-	fmt.Fprintf(w, "duet bench: two peers on loopback in one process; %d messages per throughput run, %d latency samples, %d handshakes\n\n", o.Messages, o.LatencySamples, o.Handshakes)
+	fmt.Fprintf(w, "duet bench: the protocol's own cost: two nodes in one process, on loopback (duet bench --processes: two real processes); %d messages per throughput run, %d latency samples, %d handshakes\n\n", o.Messages, o.LatencySamples, o.Handshakes)
 	fmt.Fprintf(w, "%-30s %16s %20s %10s\n", "measure", "raw zmq4", "duet (encrypted)", "duet/raw")
 	fmt.Fprintf(w, "%s\n", strings.Repeat("-", 79))
 	for _, s := range benchSizes {

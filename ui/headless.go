@@ -74,21 +74,24 @@ func (h *Headless) encode(v any) []byte {
 	return termsafe.EscapeJSON(b.Bytes())
 }
 
-// Emit writes ev as one JSON line. It is safe for concurrent use. Only a
-// received message waits: Emit returns only once its line is written to
-// stdout (or the output has failed or closed), since the node acknowledges it
-// only after that (see putSync). Other events are queued and never block
-// (see MaxQueuedBytes).
+// Emit writes ev as one JSON line. It is safe for concurrent use. A
+// received message's line is queued even past the bound (never dropped);
+// a ShownEvent returns only once every line queued before it is written to
+// stdout (or the output has failed or closed), since the node acknowledges
+// the messages only after that (see lineQueue.sync). Other events are
+// queued and never block (see MaxQueuedBytes).
 func (h *Headless) Emit(ev protocol.Event) {
-	if d, ok := ev.(protocol.DeliveredEvent); ok {
-		h.p.delivered(d.ID)
-	}
-	line := h.encode(h.marshalEvent(ev))
-	if _, ok := ev.(protocol.MessageEvent); ok {
-		h.q.putSync(line)
+	switch e := ev.(type) {
+	case protocol.ShownEvent:
+		h.q.sync()
+		return
+	case protocol.DeliveredEvent:
+		h.p.delivered(e.ID)
+	case protocol.MessageEvent:
+		h.q.putMust(h.encode(h.marshalEvent(ev)))
 		return
 	}
-	h.q.put(line)
+	h.q.put(h.encode(h.marshalEvent(ev)))
 }
 
 // Ready writes the "ready" line.

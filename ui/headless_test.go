@@ -594,11 +594,12 @@ func (f *fakeSession) Leave(ctx context.Context) error {
 	return nil
 }
 
-func TestMessageWrittenBeforeEmitReturns(t *testing.T) {
+func TestMessageWrittenBeforeShownReturns(t *testing.T) {
 	var buf syncBuffer
 	h := newTestHeadless(&buf)
 	for i := range 50 {
 		h.Emit(protocol.MessageEvent{ID: uint64(i), Text: "x"})
+		h.Emit(protocol.ShownEvent{})
 		out := buf.String()
 		last := out[strings.LastIndex(strings.TrimSuffix(out, "\n"), "\n")+1:]
 		if n := strings.Count(out, "\n"); n != i+1 || !strings.Contains(last, fmt.Sprintf(`"event":"message",`+T+`,"id":"%d",`, i)) {
@@ -607,7 +608,10 @@ func TestMessageWrittenBeforeEmitReturns(t *testing.T) {
 	}
 	h.Close()
 	// Once the output is closed a message is not waited for.
-	emitReturns(t, func() { h.Emit(protocol.MessageEvent{ID: 99, Text: "after close"}) }, "after Close")
+	emitReturns(t, func() {
+		h.Emit(protocol.MessageEvent{ID: 99, Text: "after close"})
+		h.Emit(protocol.ShownEvent{})
+	}, "after Close")
 
 	// A stuck stdout holds a message (and the driver) until it is written:
 	// the message must not be acknowledged before it was shown.
@@ -617,6 +621,7 @@ func TestMessageWrittenBeforeEmitReturns(t *testing.T) {
 	go func() {
 		for i := range 100 {
 			h2.Emit(protocol.MessageEvent{ID: uint64(i), Text: "x"})
+			h2.Emit(protocol.ShownEvent{})
 		}
 		close(emitted)
 	}()
@@ -639,6 +644,7 @@ func TestMessageWrittenBeforeEmitReturns(t *testing.T) {
 	emitted = make(chan struct{})
 	go func() {
 		h3.Emit(protocol.MessageEvent{ID: 1, Text: "x"})
+		h3.Emit(protocol.ShownEvent{})
 		close(emitted)
 	}()
 	select {
@@ -670,5 +676,40 @@ func emitReturns(t *testing.T, f func(), when string) {
 	case <-done:
 	case <-time.After(5 * time.Second):
 		t.Fatalf("Emit of a message still blocked %s", when)
+	}
+}
+
+// TestMessagesQueuedPastTheBound: received messages are queued without
+// waiting and never dropped, even past MaxQueuedBytes with stdout stuck; a
+// ShownEvent waits for all of them and prints nothing itself.
+func TestMessagesQueuedPastTheBound(t *testing.T) {
+	w := &stuckWriter{release: make(chan struct{})}
+	h := newTestHeadless(w)
+	text := strings.Repeat("m", 64<<10)
+	n := 2 * MaxQueuedBytes / len(text)
+	emitReturns(t, func() {
+		for i := range n {
+			h.Emit(protocol.MessageEvent{ID: uint64(i + 1), Text: text})
+		}
+	}, "queueing messages to a stuck stdout")
+	shown := make(chan struct{})
+	go func() {
+		h.Emit(protocol.ShownEvent{})
+		close(shown)
+	}()
+	select {
+	case <-shown:
+		t.Fatal("ShownEvent returned while stdout was stuck")
+	case <-time.After(100 * time.Millisecond):
+	}
+	close(w.release)
+	emitReturns(t, func() { <-shown }, "after stdout was released")
+	h.Close()
+	out := w.buf.String()
+	if got := strings.Count(out, `"event":"message"`); got != n {
+		t.Fatalf("%d message lines written, want %d", got, n)
+	}
+	if strings.Contains(out, `"shown"`) || strings.Count(out, "\n") != n {
+		t.Fatalf("ShownEvent printed something: %d lines for %d messages", strings.Count(out, "\n"), n)
 	}
 }

@@ -202,9 +202,11 @@ func plainReason(reason string) string {
 
 // Emit prints ev for a human. Text from the peer is sanitized: control
 // characters (terminal escape sequences) are shown escaped, never obeyed.
-// For a received message Emit returns only once its line is written to
-// stdout (or the output has failed or closed): the node acknowledges it only
-// after that (see putSync). Other events never block.
+// A received message's line is queued even past the bound (never
+// dropped); a ShownEvent returns only once every line queued before it is
+// written to stdout (or the output has failed or closed): the node
+// acknowledges the messages only after that (see lineQueue.sync). Other
+// events never block.
 func (l *Lines) Emit(ev protocol.Event) {
 	now := l.now()
 	switch e := ev.(type) {
@@ -278,7 +280,9 @@ func (l *Lines) Emit(ev protocol.Event) {
 		l.mu.Lock()
 		l.lastLine = 0
 		l.mu.Unlock()
-		l.q.putSync([]byte(fmt.Sprintf("%s %s: %s%s\n", l.clock(at), Sanitize(l.peerName), Sanitize(e.Text), again)))
+		l.q.putMust([]byte(fmt.Sprintf("%s %s: %s%s\n", l.clock(at), Sanitize(l.peerName), Sanitize(e.Text), again)))
+	case protocol.ShownEvent:
+		l.q.sync()
 	case protocol.SentEvent:
 		// Nothing: the message was printed when queued; its delivery mark follows.
 	case protocol.DeliveredEvent:

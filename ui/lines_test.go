@@ -278,19 +278,23 @@ func TestLinesShowHistory(t *testing.T) {
 	}
 }
 
-func TestLinesMessageWrittenBeforeEmitReturns(t *testing.T) {
+func TestLinesMessageWrittenBeforeShownReturns(t *testing.T) {
 	var buf syncBuffer
 	l := NewLines(&buf, "alice")
 	l.now = func() time.Time { return fixedNow }
 	l.loc = time.UTC
 	for i := range 50 {
 		l.Emit(protocol.MessageEvent{ID: uint64(i + 1), Text: fmt.Sprintf("message %d", i), SentAt: fixedNow})
+		l.Emit(protocol.ShownEvent{})
 		if out := buf.String(); !strings.HasSuffix(out, fmt.Sprintf("] peer: message %d\n", i)) {
 			t.Fatalf("Emit of message %d returned before its line was on stdout:\n%s", i, out)
 		}
 	}
 	l.Close()
-	emitReturns(t, func() { l.Emit(protocol.MessageEvent{ID: 99, Text: "after close"}) }, "after Close")
+	emitReturns(t, func() {
+		l.Emit(protocol.MessageEvent{ID: 99, Text: "after close"})
+		l.Emit(protocol.ShownEvent{})
+	}, "after Close")
 
 	// A stuck stdout holds the message (and the node) until it is written.
 	w := &stuckWriter{release: make(chan struct{})}
@@ -298,6 +302,7 @@ func TestLinesMessageWrittenBeforeEmitReturns(t *testing.T) {
 	emitted := make(chan struct{})
 	go func() {
 		l2.Emit(protocol.MessageEvent{ID: 1, Text: "held", SentAt: fixedNow})
+		l2.Emit(protocol.ShownEvent{})
 		close(emitted)
 	}()
 	select {
@@ -319,6 +324,7 @@ func TestLinesMessageWrittenBeforeEmitReturns(t *testing.T) {
 	emitted = make(chan struct{})
 	go func() {
 		l3.Emit(protocol.MessageEvent{ID: 1, Text: "x", SentAt: fixedNow})
+		l3.Emit(protocol.ShownEvent{})
 		close(emitted)
 	}()
 	select {

@@ -64,23 +64,30 @@ func (q *lineQueue) add(line []byte) (seq uint64, ok bool) {
 	return q.queued, true
 }
 
-// putSync queues line, even past the bound, and waits until it has been
-// written (or the output has failed or closed). Used for received chat
-// messages: a message is on stdout before the node records it as seen and
-// acknowledges it, so a crash never loses one. A reader that stops reading
-// stdout therefore stalls the node, as a full pipe stalls any Unix program;
-// the peer then sees this node's liveness degrade.
-func (q *lineQueue) putSync(line []byte) {
+// putMust queues line even past the bound, without waiting (a received
+// chat message: never dropped; see sync).
+func (q *lineQueue) putMust(line []byte) {
 	q.mu.Lock()
+	defer q.mu.Unlock()
 	if q.closed {
-		q.mu.Unlock()
 		return
 	}
 	q.lines = append(q.lines, line)
 	q.size += len(line)
 	q.queued++
-	seq := q.queued
 	q.cond.Signal()
+}
+
+// sync waits until every line queued so far has been written (or the
+// output has failed or closed). Used after a group of received chat
+// messages (protocol.ShownEvent): they are on stdout before the node
+// records them as seen and acknowledges them, so a crash never loses one.
+// A reader that stops reading stdout therefore stalls the node, as a full
+// pipe stalls any Unix program; the peer then sees this node's liveness
+// degrade.
+func (q *lineQueue) sync() {
+	q.mu.Lock()
+	seq := q.queued
 	for q.written < seq && !q.closed {
 		ch := q.progress
 		q.mu.Unlock()
@@ -99,8 +106,12 @@ func (q *lineQueue) wrote(n int) {
 	q.mu.Unlock()
 }
 
+// writeChunk bounds one write of lines queued together.
+const writeChunk = 64 << 10
+
 func (q *lineQueue) run() {
 	defer close(q.done)
+	var buf []byte
 	for {
 		q.mu.Lock()
 		for len(q.lines) == 0 && q.dropped == 0 && !q.closed {
@@ -117,12 +128,29 @@ func (q *lineQueue) run() {
 		q.dropped = 0
 		q.mu.Unlock()
 
-		for _, l := range batch {
-			if _, err := q.w.Write(l); err != nil {
+		// Lines queued together go out in few writes (one syscall for up
+		// to writeChunk bytes): under load that is most of the cost of
+		// the output; an idle line is written alone, at once.
+		for len(batch) > 0 {
+			n, size := 0, 0
+			for n < len(batch) && (n == 0 || size+len(batch[n]) <= writeChunk) {
+				size += len(batch[n])
+				n++
+			}
+			chunk := batch[0]
+			if n > 1 {
+				buf = buf[:0]
+				for _, l := range batch[:n] {
+					buf = append(buf, l...)
+				}
+				chunk = buf
+			}
+			if _, err := q.w.Write(chunk); err != nil {
 				q.fail()
 				return
 			}
-			q.wrote(1)
+			q.wrote(n)
+			batch = batch[n:]
 		}
 		if dropped > 0 {
 			if _, err := q.w.Write(q.dropMsg(dropped)); err != nil {

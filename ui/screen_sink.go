@@ -78,6 +78,9 @@ func critical(ev protocol.Event) bool {
 // Emit is the Node's emit callback. It may be called before Attach: events
 // queue (a MessageEvent then waits for the screen, as it must).
 func (s *Sink) Emit(ev protocol.Event) {
+	if _, ok := ev.(protocol.ShownEvent); ok {
+		return // each MessageEvent already waited for the screen
+	}
 	m := eventMsg{ev: ev}
 	_, isMsg := ev.(protocol.MessageEvent)
 	if isMsg {
