@@ -14,6 +14,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -889,6 +890,48 @@ func TestE2EBench(t *testing.T) {
 			t.Errorf("unlabelled reference figures: %q", l)
 		}
 	}
+}
+
+// TestE2EBenchProcesses: duet bench --processes measures two real duet
+// processes beside a raw zmq4 pair of processes and prints every row with
+// figures in all three columns where each applies, and the targets.
+func TestE2EBenchProcesses(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts 14 processes")
+	}
+	code, stdout, stderr := runDuet(t, "bench", "--processes", "--runs", "1", "--messages", "2000", "--samples", "20")
+	if code != 0 {
+		t.Fatalf("duet bench --processes: exit %d, stderr %q", code, stderr)
+	}
+	for _, c := range []struct {
+		row     string
+		figures int // value columns with a figure (raw, --ephemeral, durable)
+	}{
+		{"throughput, 1 KiB messages", 3},
+		{"throughput, 64 B messages", 3},
+		{"idle latency, median", 3},
+		{"idle latency, p99", 3},
+		{"start to session", 2},
+		{"restart (kill -9) to session", 1},
+		{"peak RSS, larger process", 3},
+	} {
+		line := ""
+		for _, l := range strings.Split(stdout, "\n") {
+			if strings.HasPrefix(l, c.row+" ") { // the table row, not a footnote
+				line = strings.TrimPrefix(l, c.row)
+				break
+			}
+		}
+		// A value cell is a number with a unit ("36.0k/s", "305 µs", "13.9 MiB").
+		figures := regexp.MustCompile(`[0-9.]+(k/s|M/s|/s| µs| ms| s| MiB| KiB)`).FindAllString(line, -1)
+		if line == "" || len(figures) < c.figures {
+			t.Errorf("row %q: %d figures, want %d:\n%s", c.row, len(figures), c.figures, stdout)
+		}
+	}
+	if !strings.Contains(stdout, "targets met:") || !strings.Contains(stdout, "two real processes") {
+		t.Errorf("no targets line or method:\n%s", stdout)
+	}
+	t.Logf("\n%s", stdout)
 }
 
 func TestE2EUsageErrors(t *testing.T) {

@@ -13,6 +13,7 @@ import (
 	stdnet "net"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"strings"
 	"syscall"
 	"time"
@@ -83,6 +84,16 @@ and lets you accept the new key on purpose).
 var errInterrupted = errors.New("interrupted")
 
 func main() {
+	// DUET_CPUPROFILE=FILE writes a CPU profile of the run (go tool pprof),
+	// for finding where the time goes (docs/DESIGN.md).
+	if path := os.Getenv("DUET_CPUPROFILE"); path != "" {
+		if f, err := os.Create(path); err == nil && pprof.StartCPUProfile(f) == nil {
+			code := run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
+			pprof.StopCPUProfile()
+			f.Close()
+			os.Exit(code)
+		}
+	}
 	os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
 }
 
