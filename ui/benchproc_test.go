@@ -126,7 +126,7 @@ func TestTargets(t *testing.T) {
 		{mLatP99, kindEphemeral, "4.50x ≤1 ms ✓", 1}, // absolute: median 900 µs
 		{mLatP99, kindDurable, "15.00x ≤1 ms ✗", 0},
 		{mStart, kindEphemeral, "-", -1},     // the target is for stored keys
-		{mStart, kindDurable, "≤30 ms ✗", 0},   // median 45 ms
+		{mStart, kindDurable, "≤30 ms ✗", 0}, // median 45 ms
 		{mRestart, kindDurable, "-", -1},
 		{mRSS, kindDurable, "3.00x", -1},
 	} {

@@ -88,10 +88,19 @@ func (h *Headless) Emit(ev protocol.Event) {
 	case protocol.DeliveredEvent:
 		h.p.delivered(e.ID)
 	case protocol.MessageEvent:
-		h.q.putMust(h.encode(h.marshalEvent(ev)))
+		h.q.putMust(h.line(ev))
 		return
 	}
-	h.q.put(h.encode(h.marshalEvent(ev)))
+	h.q.put(h.line(ev))
+}
+
+// line is ev's JSON line: by hand for the per-message events (see
+// fastLine), else through encoding/json.
+func (h *Headless) line(ev protocol.Event) []byte {
+	if b := h.fastLine(ev); b != nil {
+		return b
+	}
+	return h.encode(h.marshalEvent(ev))
 }
 
 // Ready writes the "ready" line.
@@ -109,12 +118,18 @@ func (h *Headless) Ready(main, sub int, fingerprint string) {
 // and the time it was written (the peer's "message" event carries the same
 // sent_at).
 func (h *Headless) Queued(id uint64, _ string, at time.Time) {
-	h.q.put(h.encode(struct {
+	h.q.put(h.queuedLine(id, at))
+}
+
+// queuedSlow is the "queued" line through encoding/json (the reference
+// for queuedLine).
+func (h *Headless) queuedSlow(id uint64, at time.Time) []byte {
+	return h.encode(struct {
 		Event  string `json:"event"`
 		Time   string `json:"time"`
 		ID     string `json:"id"`
 		SentAt string `json:"sent_at"`
-	}{"queued", h.stamp(), formatID(id), at.UTC().Format(TimeFormat)}))
+	}{"queued", h.stamp(), formatID(id), at.UTC().Format(TimeFormat)})
 }
 
 // Close flushes the queued lines (for up to 5 s).
