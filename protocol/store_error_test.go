@@ -1,0 +1,61 @@
+package protocol
+
+import (
+	"errors"
+	"strings"
+	"syscall"
+	"testing"
+)
+
+// failingStore is a Store whose writes fail, as on a full disk.
+type failingStore struct{ err error }
+
+func (f failingStore) Load() (DeliveryState, error)      { return DeliveryState{}, nil }
+func (f failingStore) Queue([]Chat) error                { return f.err }
+func (f failingStore) Showing([]HistoryEntry) error      { return f.err }
+func (f failingStore) Seen(_ []uint64, done func(error)) { done(f.err) }
+func (f failingStore) Delivered([]uint64)                {}
+
+// TestStoreFailureNothingClaimed: when the delivery state cannot be
+// written (a full disk), SendMessages fails and queues nothing, received
+// messages are still shown but never acknowledged (the peer keeps them),
+// and the failure is reported once, naming what failed.
+func TestStoreFailureNothingClaimed(t *testing.T) {
+	id := testIdentities(t)
+	full := &pathErr{op: "write", path: "/x/delivery/a.db", err: syscall.ENOSPC}
+	pa, _ := NewPipe(16)
+	r := newRecorder()
+	n, err := NewNode(Config{Identity: id[0], Store: failingStore{err: full}}, pa, r.emit)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := n.SendMessages([]string{"one", "two"}); !errors.Is(err, syscall.ENOSPC) {
+		t.Fatalf("SendMessages on a full disk: %v", err)
+	}
+	if st := len(n.pending); st != 0 || n.queued != 0 || n.lastWritten != 0 {
+		t.Fatalf("a failed SendMessages queued something: %d pending, %d counted", st, n.queued)
+	}
+	for i := uint64(1); i <= 3; i++ {
+		n.receiveChat(Chat{ID: i, Text: "shown anyway"}, uint32(i))
+	}
+	n.showPending()
+	n.takeAcks()
+	n.receiveChat(Chat{ID: 2, Text: "shown anyway"}, 9) // a resend
+	n.showPending()
+	n.takeAcks()
+	if got := r.count(func(e Event) bool { _, ok := e.(MessageEvent); return ok }); got != 3 {
+		t.Fatalf("%d messages shown, want 3", got)
+	}
+	if len(n.receipts) != 0 {
+		t.Fatalf("acknowledged %v although nothing was saved", n.receipts)
+	}
+	var errs []string
+	for _, e := range r.snapshot() {
+		if ee, ok := e.(ErrorEvent); ok {
+			errs = append(errs, ee.Err.Error())
+		}
+	}
+	if len(errs) != 1 || !strings.Contains(errs[0], "not acknowledged") || !strings.Contains(errs[0], "/x/delivery/a.db") {
+		t.Fatalf("errors reported: %q, want one naming the file", errs)
+	}
+}
