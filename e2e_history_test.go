@@ -234,3 +234,56 @@ func TestE2EDamagedOldDeliveryLog(t *testing.T) {
 		t.Errorf("the damaged log was changed or removed: %v", err)
 	}
 }
+
+// TestE2EOneIdentityTwoPeers: two duets sharing one identity file (the
+// original's run instructions), each with its own peer, run side by side:
+// each has its own database, and neither's conversation leaks into the
+// other's history.
+func TestE2EOneIdentityTwoPeers(t *testing.T) {
+	dir := t.TempDir()
+	ports := freePorts(t, 4)
+	shared := filepath.Join(dir, "shared.pem")
+	start := func(name string, mainP, sub int, identity string) *proc {
+		return startDuet(t, name, "--headless", "--main", strconv.Itoa(mainP), "--sub", strconv.Itoa(sub),
+			"--known-peers", filepath.Join(dir, "kp_"+name), "--ping", "200ms", "--identity", identity)
+	}
+	a1 := start("A1", ports[0], ports[1], shared)
+	b1 := start("B1", ports[1], ports[0], filepath.Join(dir, "b1.pem"))
+	a1.waitFor(t, sessionTimeout, "A1 session", established)
+	a2 := start("A2", ports[2], ports[3], shared) // same identity, another peer
+	b2 := start("B2", ports[3], ports[2], filepath.Join(dir, "b2.pem"))
+	a2.waitFor(t, sessionTimeout, "A2 session", established)
+	a1.send("to the first peer")
+	a2.send("to the second peer")
+	b1.waitFor(t, msgTimeout, "B1's message", func(e event) bool { return e.Event == "message" && e.Text == "to the first peer" })
+	b2.waitFor(t, msgTimeout, "B2's message", func(e event) bool { return e.Event == "message" && e.Text == "to the second peer" })
+	for _, p := range []*proc{a1, a2} {
+		p.send("/quit")
+		if code, ok := p.waitExit(exitTimeout); !ok || code != 0 {
+			t.Fatalf("%s: /quit exited %v, code %d", p.name, ok, code)
+		}
+	}
+	id, err := crypto.LoadIdentity(shared)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		peer int
+		want string
+	}{{ports[1], "to the first peer"}, {ports[3], "to the second peer"}} {
+		peer := "127.0.0.1:" + strconv.Itoa(c.peer)
+		key, err := crypto.HistoryKey(id, peer)
+		if err != nil {
+			t.Fatal(err)
+		}
+		db, err := protocol.OpenDB(historyPath(shared, id.Public().Fingerprint(), peer), key, protocol.DBOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		es, _, err := db.Last(10)
+		db.Close()
+		if err != nil || len(es) != 1 || es[0].Text != c.want {
+			t.Errorf("history with %s: %+v (%v), want only %q", peer, es, err, c.want)
+		}
+	}
+}
