@@ -76,13 +76,13 @@ type DeliveryState struct {
 // Only the writer goroutine uses it once the DB is open.
 type deliveryIndex struct {
 	outRec  map[uint64]uint64 // outbox message id -> record key
-	outLeft map[uint64]int    // outbox record key -> messages not delivered
+	outLeft map[uint64]uint64 // outbox record key -> messages not delivered
 	showRec map[uint64]uint64 // showing id -> record key
-	showLef map[uint64]int    // showing record key -> ids not seen
+	showLef map[uint64]uint64 // showing record key -> ids not seen
 }
 
 func newDeliveryIndex() deliveryIndex {
-	return deliveryIndex{outRec: map[uint64]uint64{}, outLeft: map[uint64]int{}, showRec: map[uint64]uint64{}, showLef: map[uint64]int{}}
+	return deliveryIndex{outRec: map[uint64]uint64{}, outLeft: map[uint64]uint64{}, showRec: map[uint64]uint64{}, showLef: map[uint64]uint64{}}
 }
 
 // Load returns the delivery state read when the DB was opened (and
@@ -240,14 +240,21 @@ func sealOutboxRecord(a *crypto.AEAD, k []byte, chats []Chat) ([]byte, error) {
 	for _, c := range chats {
 		n += outMsgHeader + len(c.Text)
 	}
-	pt := make([]byte, 0, n)
+	// The plaintext is built where its ciphertext goes and sealed in place.
+	v := make([]byte, 1+crypto.NonceSize, 1+crypto.NonceSize+n+crypto.TagSize)
 	for _, c := range chats {
-		pt = binary.BigEndian.AppendUint64(pt, c.ID)
-		pt = binary.BigEndian.AppendUint64(pt, uint64(c.SentAt))
-		pt = binary.BigEndian.AppendUint32(pt, uint32(len(c.Text)))
-		pt = append(pt, c.Text...)
+		v = binary.BigEndian.AppendUint64(v, c.ID)
+		v = binary.BigEndian.AppendUint64(v, uint64(c.SentAt))
+		v = binary.BigEndian.AppendUint32(v, uint32(len(c.Text)))
+		v = append(v, c.Text...)
 	}
-	return sealValue(a, pt, outboxAD, k)
+	nonce, err := randomNonce()
+	if err != nil {
+		return nil, err
+	}
+	v[0] = histValueVer
+	copy(v[1:], nonce[:])
+	return a.Seal(v[:1+crypto.NonceSize], &nonce, v[1+crypto.NonceSize:], concatAD(outboxAD, k)), nil
 }
 
 // openOutboxRecord authenticates and parses an outbox record.
@@ -296,7 +303,7 @@ type deliveryTx struct {
 	out, seen, showing, meta *bolt.Bucket
 	outSeq, showSeq, seenSeq uint64
 	seenCount                uint64
-	undo                     []func()
+	undo                     []undoStep
 }
 
 func (h *DB) beginDelivery(tx *bolt.Tx) (*deliveryTx, error) {
@@ -329,33 +336,38 @@ func putU64(b *bolt.Bucket, k []byte, v uint64) error {
 
 func u64Key(v uint64) []byte { return binary.BigEndian.AppendUint64(make([]byte, 0, 8), v) }
 
+// undoStep restores m[k] to old (or deletes it if it was absent).
+type undoStep struct {
+	m      map[uint64]uint64
+	k, old uint64
+	had    bool
+}
+
 // setMap sets m[k] = v, recording how to undo it.
-func setMap[V any](d *deliveryTx, m map[uint64]V, k uint64, v V) {
+func (d *deliveryTx) setMap(m map[uint64]uint64, k, v uint64) {
 	old, had := m[k]
 	m[k] = v
-	d.undo = append(d.undo, func() {
-		if had {
-			m[k] = old
-		} else {
-			delete(m, k)
-		}
-	})
+	d.undo = append(d.undo, undoStep{m, k, old, had})
 }
 
 // delMap deletes m[k], recording how to undo it.
-func delMap[V any](d *deliveryTx, m map[uint64]V, k uint64) {
+func (d *deliveryTx) delMap(m map[uint64]uint64, k uint64) {
 	old, had := m[k]
 	if !had {
 		return
 	}
 	delete(m, k)
-	d.undo = append(d.undo, func() { m[k] = old })
+	d.undo = append(d.undo, undoStep{m, k, old, true})
 }
 
 // rollback undoes the index changes (the commit failed).
 func (d *deliveryTx) rollback() {
 	for i := len(d.undo) - 1; i >= 0; i-- {
-		d.undo[i]()
+		if u := d.undo[i]; u.had {
+			u.m[u.k] = u.old
+		} else {
+			delete(u.m, u.k)
+		}
 	}
 	d.undo = nil
 }
@@ -397,9 +409,9 @@ func (d *deliveryTx) putOutbox(chats []Chat) error {
 		return err
 	}
 	for _, c := range chats {
-		setMap(d, d.h.dx.outRec, c.ID, d.outSeq)
+		d.setMap(d.h.dx.outRec, c.ID, d.outSeq)
 	}
-	setMap(d, d.h.dx.outLeft, d.outSeq, len(chats))
+	d.setMap(d.h.dx.outLeft, d.outSeq, uint64(len(chats)))
 	return nil
 }
 
@@ -411,13 +423,12 @@ func (d *deliveryTx) delivered(ids []uint64) error {
 		if !ok {
 			continue
 		}
-		delMap(d, d.h.dx.outRec, id)
-		left := d.h.dx.outLeft[key] - 1
-		if left > 0 {
-			setMap(d, d.h.dx.outLeft, key, left)
+		d.delMap(d.h.dx.outRec, id)
+		if left := d.h.dx.outLeft[key]; left > 1 {
+			d.setMap(d.h.dx.outLeft, key, left-1)
 			continue
 		}
-		delMap(d, d.h.dx.outLeft, key)
+		d.delMap(d.h.dx.outLeft, key)
 		if err := d.out.Delete(u64Key(key)); err != nil {
 			return err
 		}
@@ -438,9 +449,9 @@ func (d *deliveryTx) showingMark(ids []uint64) error {
 	v := make([]byte, 0, 8*len(ids))
 	for _, id := range ids {
 		v = binary.BigEndian.AppendUint64(v, id)
-		setMap(d, d.h.dx.showRec, id, d.showSeq)
+		d.setMap(d.h.dx.showRec, id, d.showSeq)
 	}
-	setMap(d, d.h.dx.showLef, d.showSeq, len(ids))
+	d.setMap(d.h.dx.showLef, d.showSeq, uint64(len(ids)))
 	return d.showing.Put(u64Key(d.showSeq), v)
 }
 
@@ -452,13 +463,12 @@ func (d *deliveryTx) unmarkShowing(ids []uint64) error {
 		if !ok {
 			continue
 		}
-		delMap(d, d.h.dx.showRec, id)
-		left := d.h.dx.showLef[key] - 1
-		if left > 0 {
-			setMap(d, d.h.dx.showLef, key, left)
+		d.delMap(d.h.dx.showRec, id)
+		if left := d.h.dx.showLef[key]; left > 1 {
+			d.setMap(d.h.dx.showLef, key, left-1)
 			continue
 		}
-		delMap(d, d.h.dx.showLef, key)
+		d.delMap(d.h.dx.showLef, key)
 		if err := d.showing.Delete(u64Key(key)); err != nil {
 			return err
 		}
@@ -489,7 +499,7 @@ func (d *deliveryTx) seenMark(ids []uint64) error {
 func (d *deliveryTx) finish() error {
 	for key, left := range d.h.dx.showLef {
 		if left == 0 {
-			delMap(d, d.h.dx.showLef, key)
+			d.delMap(d.h.dx.showLef, key)
 			if err := d.showing.Delete(u64Key(key)); err != nil {
 				return err
 			}
@@ -565,19 +575,8 @@ func createDeliveryBuckets(tx *bolt.Tx) error {
 	return nil
 }
 
-// sealValue encrypts pt: u8 version || nonce || AES-256-GCM(pt, AD = ad || k).
-func sealValue(a *crypto.AEAD, pt, ad, k []byte) ([]byte, error) {
-	nonce, err := randomNonce()
-	if err != nil {
-		return nil, err
-	}
-	v := make([]byte, 1+crypto.NonceSize, 1+crypto.NonceSize+len(pt)+crypto.TagSize)
-	v[0] = histValueVer
-	copy(v[1:], nonce[:])
-	return a.Seal(v, &nonce, pt, concatAD(ad, k)), nil
-}
-
-// openValue authenticates and decrypts a value sealed by sealValue.
+// openValue authenticates and decrypts a value u8 version || nonce(12) ||
+// AES-256-GCM(pt, AD = ad || k).
 func openValue(a *crypto.AEAD, v, ad, k []byte) ([]byte, error) {
 	var nonce [crypto.NonceSize]byte
 	copy(nonce[:], v[1:])

@@ -107,7 +107,8 @@ func sealRecord(a *crypto.AEAD, k []byte, entries []HistoryEntry) ([]byte, error
 	for _, e := range entries {
 		size += histEntryHeader + len(e.Text)
 	}
-	pt := make([]byte, 0, size)
+	// The plaintext is built where its ciphertext goes and sealed in place.
+	v := make([]byte, histRecordHeader, histRecordHeader+size+crypto.TagSize)
 	for _, e := range entries {
 		var flags byte
 		if e.Own {
@@ -116,22 +117,21 @@ func sealRecord(a *crypto.AEAD, k []byte, entries []HistoryEntry) ([]byte, error
 		if e.PossibleDuplicate {
 			flags |= histFlagDup
 		}
-		pt = append(pt, flags)
-		pt = binary.BigEndian.AppendUint64(pt, e.ID)
-		pt = binary.BigEndian.AppendUint64(pt, histTime(e.At))
-		pt = binary.BigEndian.AppendUint32(pt, uint32(len(e.Text)))
-		pt = append(pt, e.Text...)
+		v = append(v, flags)
+		v = binary.BigEndian.AppendUint64(v, e.ID)
+		v = binary.BigEndian.AppendUint64(v, histTime(e.At))
+		v = binary.BigEndian.AppendUint32(v, uint32(len(e.Text)))
+		v = append(v, e.Text...)
 	}
 	nonce, err := randomNonce()
 	if err != nil {
 		return nil, err
 	}
 	n := uint16(len(entries))
-	v := make([]byte, histRecordHeader, histRecordHeader+len(pt)+crypto.TagSize)
 	v[0] = histValueVer
 	binary.BigEndian.PutUint16(v[1:], n)
 	copy(v[3:], nonce[:])
-	return a.Seal(v, &nonce, pt, recordAD(k, n)), nil
+	return a.Seal(v[:histRecordHeader], &nonce, v[histRecordHeader:], recordAD(k, n)), nil
 }
 
 // recordCount returns the entry count a record declares (0 if the value
