@@ -168,6 +168,7 @@ type histOp struct {
 	imported DeliveryState
 	done     chan error  // answered after the commit, with its error
 	cb       func(error) // called after the commit, with its error
+	urgent   bool        // committed at once although nobody waits (MarkShowing)
 }
 
 // OpenDB opens the history database at path, creating it (mode 0600,
@@ -511,7 +512,7 @@ func (h *DB) writer() {
 // anyWaited reports whether somebody waits for an operation in batch.
 func anyWaited(batch []histOp) bool {
 	for _, op := range batch {
-		if op.done != nil {
+		if op.done != nil || op.urgent {
 			return true
 		}
 	}
@@ -527,7 +528,7 @@ func (h *DB) gather(batch *[]histOp) {
 		select {
 		case op := <-h.q:
 			*batch = append(*batch, op)
-			if op.done != nil {
+			if op.done != nil || op.urgent {
 				h.take(batch)
 				return
 			}

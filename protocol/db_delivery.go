@@ -110,6 +110,15 @@ func (h *DB) Showing(msgs []HistoryEntry) error {
 	return h.requestOp(histOp{kind: opShowing, entries: msgs})
 }
 
+// MarkShowing is Showing without waiting: done is called from the writer
+// goroutine once the commit is on disk (or with the error that prevented
+// it). It is committed as promptly as Showing (nothing waits to share its
+// commit), so the Node can go on decrypting while the disk syncs, and shows
+// the messages from done onwards.
+func (h *DB) MarkShowing(msgs []HistoryEntry, done func(error)) {
+	h.asyncOp(histOp{kind: opShowing, entries: msgs, cb: done, urgent: true})
+}
+
 // Seen records that ids were shown (replacing their showing marks). It
 // does not wait: done (if not nil) is called from the writer goroutine once
 // the commit is on disk, or with the error that prevented it. The Node

@@ -277,3 +277,13 @@ func (r *recorder) rejections(reason string) int {
 	}
 	return total
 }
+
+// showAll ends a loop turn for a node driven by hand (no Run): it shows
+// what was received, waiting for the showing commits.
+func showAll(n *Node) {
+	n.showPending()
+	for len(n.showing) > 0 {
+		<-n.showing[0].done
+		n.drainShowing()
+	}
+}

@@ -166,6 +166,7 @@ type Node struct {
 	receipts        []uint64
 	runCtx          context.Context // Run's: once it ends, front ends stop waiting to show
 	toShow          []MessageEvent  // received this turn, shown at its end (showPending)
+	showing         []*showBatch    // marked showing (commits in flight), to show in order
 	dupAcks         []uint64        // received again: acknowledged after the pending Seen commits
 	storeFailed     bool            // a store error was reported
 	ackMu           sync.Mutex      // guards acks and ackErr (the Store's Seen callbacks)

@@ -79,61 +79,98 @@ func (n *Node) show(c Chat, seq uint32) {
 	delete(n.interrupted, c.ID)
 }
 
-// showPending shows the messages received this turn. With a Store, they
-// are first marked showing in one commit (so a crash from here on makes
-// them possible duplicates, never silent ones), shown, then marked seen,
-// and acknowledged once that commit is on disk (takeAcks). Receipts for
-// messages received again wait for the same commit: an id is never
-// acknowledged before it is durably seen.
+// showBatch is one turn's received messages on their way to the screen:
+// marked showing (committed when done is closed), then shown, then marked
+// seen, then acknowledged.
+type showBatch struct {
+	evs  []MessageEvent
+	dups []uint64      // received again: acknowledged with this batch
+	done chan struct{} // closed once the showing mark is committed
+	err  error         // the commit's error, set before done is closed
+}
+
+// maxShowing bounds the batches whose showing marks are being committed:
+// past it the loop waits for the oldest (backpressure on the peer).
+const maxShowing = 2
+
+// showPending starts showing the messages received this turn. With a
+// Store, they are first marked showing in one commit (so a crash from
+// there on makes them possible duplicates, never silent ones); the loop
+// goes on decrypting while the disk syncs, and shows them, in order, once
+// the commit is done (drainShowing). Without a Store they are shown at
+// once. Receipts for messages received again travel with the batch: an id
+// is never acknowledged before it is durably seen.
 func (n *Node) showPending() {
-	if len(n.toShow) == 0 && len(n.dupAcks) == 0 {
-		return
-	}
-	shown, dups := n.toShow, n.dupAcks
-	n.toShow, n.dupAcks = nil, nil
-	if n.cfg.Store == nil {
-		for _, ev := range shown {
-			n.emit(ev)
-			n.receipts = append(n.receipts, ev.ID)
+	if len(n.toShow) > 0 || len(n.dupAcks) > 0 {
+		b := &showBatch{evs: n.toShow, dups: n.dupAcks, done: make(chan struct{})}
+		n.toShow, n.dupAcks = nil, nil
+		if n.cfg.Store == nil || len(b.evs) == 0 {
+			close(b.done)
+		} else {
+			entries := make([]HistoryEntry, len(b.evs))
+			for i, ev := range b.evs {
+				entries[i] = HistoryEntry{ID: ev.ID, Text: ev.Text, At: ev.SentAt, PossibleDuplicate: ev.PossibleDuplicate}
+			}
+			n.cfg.Store.MarkShowing(entries, func(err error) {
+				b.err = err
+				close(b.done)
+				n.signal()
+			})
 		}
-		if len(shown) > 0 {
-			n.emit(ShownEvent{})
-		}
-		n.receipts = append(n.receipts, dups...)
-		return
+		n.showing = append(n.showing, b)
 	}
-	ids := make([]uint64, len(shown))
-	if len(shown) > 0 {
-		entries := make([]HistoryEntry, len(shown))
-		for i, ev := range shown {
+	n.drainShowing()
+	for len(n.showing) > maxShowing {
+		<-n.showing[0].done
+		n.drainShowing()
+	}
+}
+
+// drainShowing shows the batches whose showing marks are committed, in
+// order, then marks them seen; they are acknowledged once that commit is
+// on disk (takeAcks).
+func (n *Node) drainShowing() {
+	for len(n.showing) > 0 {
+		b := n.showing[0]
+		select {
+		case <-b.done:
+		default:
+			return
+		}
+		n.showing = n.showing[1:]
+		if b.err != nil {
+			n.reportStoreError(b.err)
+		}
+		ids := make([]uint64, len(b.evs))
+		for i, ev := range b.evs {
 			ids[i] = ev.ID
-			entries[i] = HistoryEntry{ID: ev.ID, Text: ev.Text, At: ev.SentAt, PossibleDuplicate: ev.PossibleDuplicate}
-		}
-		if err := n.cfg.Store.Showing(entries); err != nil {
-			n.reportStoreError(err)
-		}
-		for _, ev := range shown {
 			n.emit(ev)
 		}
-		n.emit(ShownEvent{}) // returns once they are all shown
-		if n.runCtx != nil && n.runCtx.Err() != nil {
+		if len(b.evs) > 0 {
+			n.emit(ShownEvent{}) // returns once they are all shown
+		}
+		if n.cfg.Store == nil {
+			n.receipts = append(append(n.receipts, ids...), b.dups...)
+			continue
+		}
+		if len(b.evs) > 0 && n.runCtx != nil && n.runCtx.Err() != nil {
 			// Stopping: a front end may have returned without showing
 			// them. They stay "showing", so the next run shows them again
 			// as possible duplicates, and they are not acknowledged.
-			return
+			continue
 		}
+		acks := append(append([]uint64(nil), ids...), b.dups...)
+		n.cfg.Store.Seen(ids, func(err error) {
+			n.ackMu.Lock()
+			if err == nil {
+				n.acks = append(n.acks, acks...)
+			} else if n.ackErr == nil {
+				n.ackErr = err
+			}
+			n.ackMu.Unlock()
+			n.signal()
+		})
 	}
-	acks := append(append([]uint64(nil), ids...), dups...)
-	n.cfg.Store.Seen(ids, func(err error) {
-		n.ackMu.Lock()
-		if err == nil {
-			n.acks = append(n.acks, acks...)
-		} else if n.ackErr == nil {
-			n.ackErr = err
-		}
-		n.ackMu.Unlock()
-		n.signal()
-	})
 }
 
 // takeAcks moves the ids the Store committed as seen to the receipts.

@@ -29,10 +29,13 @@ type Store interface {
 	Load() (DeliveryState, error)
 	// Queue commits messages to the outbox and returns once they are on disk.
 	Queue(chats []Chat) error
-	// Showing commits showing marks and returns once they are on disk.
-	Showing(msgs []HistoryEntry) error
+	// MarkShowing commits showing marks without waiting; done is called
+	// (from another goroutine) once they are on disk, or with the error
+	// that prevented it. Calls commit in order.
+	MarkShowing(msgs []HistoryEntry, done func(error))
 	// Seen records shown ids without waiting; done is called (from another
 	// goroutine) once they are on disk, or with the error that prevented it.
+	// Calls commit in order, after earlier MarkShowing calls.
 	Seen(ids []uint64, done func(error))
 	// Delivered removes acknowledged ids from the outbox without waiting.
 	Delivered(ids []uint64)

@@ -10,11 +10,11 @@ import (
 // failingStore is a Store whose writes fail, as on a full disk.
 type failingStore struct{ err error }
 
-func (f failingStore) Load() (DeliveryState, error)      { return DeliveryState{}, nil }
-func (f failingStore) Queue([]Chat) error                { return f.err }
-func (f failingStore) Showing([]HistoryEntry) error      { return f.err }
-func (f failingStore) Seen(_ []uint64, done func(error)) { done(f.err) }
-func (f failingStore) Delivered([]uint64)                {}
+func (f failingStore) Load() (DeliveryState, error)                   { return DeliveryState{}, nil }
+func (f failingStore) Queue([]Chat) error                             { return f.err }
+func (f failingStore) MarkShowing(_ []HistoryEntry, done func(error)) { done(f.err) }
+func (f failingStore) Seen(_ []uint64, done func(error))              { done(f.err) }
+func (f failingStore) Delivered([]uint64)                             {}
 
 // TestStoreFailureNothingClaimed: when the delivery state cannot be
 // written (a full disk), SendMessages fails and queues nothing, received
@@ -38,10 +38,10 @@ func TestStoreFailureNothingClaimed(t *testing.T) {
 	for i := uint64(1); i <= 3; i++ {
 		n.receiveChat(Chat{ID: i, Text: "shown anyway"}, uint32(i))
 	}
-	n.showPending()
+	showAll(n)
 	n.takeAcks()
 	n.receiveChat(Chat{ID: 2, Text: "shown anyway"}, 9) // a resend
-	n.showPending()
+	showAll(n)
 	n.takeAcks()
 	if got := r.count(func(e Event) bool { _, ok := e.(MessageEvent); return ok }); got != 3 {
 		t.Fatalf("%d messages shown, want 3", got)

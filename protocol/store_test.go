@@ -231,7 +231,7 @@ func TestNodeFlagsInterruptedMessage(t *testing.T) {
 	}
 	n.receiveChat(Chat{ID: 42, Text: "interrupted"}, 1)
 	n.receiveChat(Chat{ID: 43, Prev: 42, Text: "fresh"}, 2)
-	n.showPending()
+	showAll(n)
 	var flags []bool
 	for _, e := range r.snapshot() {
 		if m, ok := e.(MessageEvent); ok {
