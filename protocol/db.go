@@ -196,6 +196,12 @@ func OpenDB(path string, key [32]byte, opt DBOptions) (h *DB, err error) {
 		return nil, err
 	}
 
+	if existed {
+		if err := checkBeforeOpen(path); err != nil {
+			return nil, err
+		}
+	}
+
 	// bbolt opens the file itself; this hook makes that open refuse
 	// anything but a regular file, without following a symlink or blocking
 	// on a FIFO swapped in since the Lstat, and fixes a too-wide mode.
@@ -276,6 +282,35 @@ func OpenDB(path string, key [32]byte, opt DBOptions) (h *DB, err error) {
 	h.done = make(chan struct{})
 	go h.writer()
 	return h, nil
+}
+
+// checkBeforeOpen runs checkBolt on the file at path before bbolt reads
+// it. A file that fails while another process holds bbolt's lock (a
+// running duet writing it) is reported as locked, not damaged.
+func checkBeforeOpen(path string) error {
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK|syscall.O_NOFOLLOW|syscall.O_CLOEXEC, 0)
+	if err != nil {
+		if errors.Is(err, syscall.ELOOP) {
+			return fmt.Errorf("protocol: database %s: %w: it is a symbolic link; move it away", path, errNotRegular)
+		}
+		return fmt.Errorf("protocol: database %s: %w", path, err)
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return fmt.Errorf("protocol: database %s: %w", path, err)
+	}
+	if !st.Mode().IsRegular() {
+		return fmt.Errorf("protocol: database %s: %w: it is %s; move it away", path, errNotRegular, histFileKind(st.Mode()))
+	}
+	cerr := checkBolt(f, st.Size())
+	if cerr == nil {
+		return nil
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_SH|syscall.LOCK_NB); errors.Is(err, syscall.EWOULDBLOCK) {
+		return fmt.Errorf("protocol: database %s: %w (is duet already running for this identity and peer?)", path, ErrDBLocked)
+	}
+	return corruptErr(path, cerr)
 }
 
 // syncDir fsyncs a directory, best effort.

@@ -1,0 +1,280 @@
+package protocol
+
+// A structural check of a bbolt file before bbolt reads it. bbolt trusts
+// its pages: it turns the offsets and lengths stored in them into slices
+// with unsafe pointer arithmetic, so a damaged file can make it build a
+// pointer to nowhere, and the garbage collector then stops the process
+// ("found bad pointer in Go heap"), a crash no recover catches. checkBolt
+// reads the same structures with bounds checks (no unsafe): the meta pages
+// and their checksums, the freelist, and every branch and leaf page
+// reachable from the root, with every element's key and value inside its
+// page, every page id below the high-water mark and referenced once, and
+// inline bucket pages inside their values. It reads page headers and
+// element tables, not the values themselves (those are authenticated when
+// opened), so it costs a few small reads per page.
+//
+// The layout is bbolt v1's on-disk format (go.etcd.io/bbolt
+// internal/common, native little-endian on the platforms duet runs on).
+
+import (
+	"encoding/binary"
+	"fmt"
+	"hash/fnv"
+	"io"
+)
+
+const (
+	boltMagic          = 0xED0CDAED
+	boltVersion        = 2
+	boltPageHeader     = 16 // id u64, flags u16, count u16, overflow u32
+	boltElementSize    = 16 // branch: pos, ksize u32, pgid u64; leaf: flags, pos, ksize, vsize u32
+	boltMetaSize       = 64 // magic, version, pageSize, flags u32; root u64, seq u64; freelist, pgid, txid, checksum u64
+	boltBranchPage     = 0x01
+	boltLeafPage       = 0x02
+	boltFreelistPage   = 0x10
+	boltBucketLeafFlag = 0x01
+	boltNoFreelist     = ^uint64(0)
+	boltMaxDepth       = 64
+)
+
+var le = binary.LittleEndian
+
+// boltMeta is the part of a meta page the check uses.
+type boltMeta struct {
+	pageSize       uint64
+	root, freelist uint64
+	hwm, txid      uint64
+}
+
+// checkBolt checks the bbolt file r of size bytes; nil for an empty file
+// (bbolt creates it). Every error wraps ErrDBCorrupt.
+func checkBolt(r io.ReaderAt, size int64) error {
+	if size == 0 {
+		return nil
+	}
+	m, err := boltPickMeta(r)
+	if err != nil {
+		return err
+	}
+	if int64(m.hwm) > size/int64(m.pageSize) {
+		return fmt.Errorf("%w: file is %d bytes, its pages need %d: truncated", ErrDBCorrupt, size, m.hwm*m.pageSize)
+	}
+	c := &boltChecker{r: r, m: m, seen: map[uint64]bool{0: true, 1: true}}
+	if m.freelist != boltNoFreelist {
+		if err := c.freelist(m.freelist); err != nil {
+			return err
+		}
+	}
+	return c.page(m.root, 0)
+}
+
+// boltPickMeta reads both meta pages and returns the valid one with the
+// higher transaction id, as bbolt does.
+func boltPickMeta(r io.ReaderAt) (boltMeta, error) {
+	var best boltMeta
+	found := false
+	m0, err0 := boltReadMeta(r, 0)
+	offsets := []uint64{4096, 8192, 16384, 32768, 65536}
+	if err0 == nil {
+		offsets = []uint64{m0.pageSize}
+		best, found = m0, true
+	}
+	for _, off := range offsets {
+		m1, err := boltReadMeta(r, int64(off))
+		if err != nil || m1.pageSize != off {
+			continue
+		}
+		if !found || m1.txid > best.txid {
+			best, found = m1, true
+		}
+		break
+	}
+	if !found {
+		return boltMeta{}, fmt.Errorf("%w: no valid meta page", ErrDBCorrupt)
+	}
+	return best, nil
+}
+
+func boltReadMeta(r io.ReaderAt, off int64) (boltMeta, error) {
+	var b [boltPageHeader + boltMetaSize]byte
+	if _, err := r.ReadAt(b[:], off); err != nil {
+		return boltMeta{}, fmt.Errorf("%w: meta page: %v", ErrDBCorrupt, err)
+	}
+	meta := b[boltPageHeader:]
+	h := fnv.New64a()
+	h.Write(meta[:56])
+	if le.Uint32(meta) != boltMagic || le.Uint32(meta[4:]) != boltVersion || le.Uint64(meta[56:]) != h.Sum64() {
+		return boltMeta{}, fmt.Errorf("%w: meta page at %d fails its checks", ErrDBCorrupt, off)
+	}
+	m := boltMeta{
+		pageSize: uint64(le.Uint32(meta[8:])),
+		root:     le.Uint64(meta[16:]),
+		freelist: le.Uint64(meta[32:]),
+		hwm:      le.Uint64(meta[40:]),
+		txid:     le.Uint64(meta[48:]),
+	}
+	if m.pageSize < 1024 || m.pageSize > 1<<20 || m.pageSize&(m.pageSize-1) != 0 {
+		return boltMeta{}, fmt.Errorf("%w: page size %d", ErrDBCorrupt, m.pageSize)
+	}
+	if m.hwm < 4 || m.root < 2 || m.root >= m.hwm || (m.freelist != boltNoFreelist && (m.freelist < 2 || m.freelist >= m.hwm)) {
+		return boltMeta{}, fmt.Errorf("%w: meta page at %d points outside the file", ErrDBCorrupt, off)
+	}
+	return m, nil
+}
+
+type boltChecker struct {
+	r    io.ReaderAt
+	m    boltMeta
+	seen map[uint64]bool
+}
+
+// header reads page id's header and checks its id and extent.
+func (c *boltChecker) header(id uint64) (flags uint16, count uint16, span uint64, err error) {
+	if id < 2 || id >= c.m.hwm || c.seen[id] {
+		return 0, 0, 0, fmt.Errorf("%w: page %d referenced twice or outside the file", ErrDBCorrupt, id)
+	}
+	c.seen[id] = true
+	var h [boltPageHeader]byte
+	if _, err := c.r.ReadAt(h[:], int64(id*c.m.pageSize)); err != nil {
+		return 0, 0, 0, fmt.Errorf("%w: page %d: %v", ErrDBCorrupt, id, err)
+	}
+	overflow := uint64(le.Uint32(h[12:]))
+	if le.Uint64(h[:]) != id || id+overflow >= c.m.hwm {
+		return 0, 0, 0, fmt.Errorf("%w: page %d has a wrong id or extent", ErrDBCorrupt, id)
+	}
+	for o := uint64(1); o <= overflow; o++ {
+		c.seen[id+o] = true
+	}
+	return le.Uint16(h[8:]), le.Uint16(h[10:]), (overflow + 1) * c.m.pageSize, nil
+}
+
+func (c *boltChecker) freelist(id uint64) error {
+	flags, count, span, err := c.header(id)
+	if err != nil {
+		return err
+	}
+	if flags != boltFreelistPage {
+		return fmt.Errorf("%w: freelist page %d has flags %#x", ErrDBCorrupt, id, flags)
+	}
+	base, n := int64(id*c.m.pageSize)+boltPageHeader, uint64(count)
+	if count == 0xFFFF {
+		var b [8]byte
+		if _, err := c.r.ReadAt(b[:], base); err != nil {
+			return fmt.Errorf("%w: freelist: %v", ErrDBCorrupt, err)
+		}
+		n, base = le.Uint64(b[:]), base+8
+	}
+	if n > (span-boltPageHeader)/8 {
+		return fmt.Errorf("%w: freelist of %d ids in %d bytes", ErrDBCorrupt, n, span)
+	}
+	ids := make([]byte, 8*n)
+	if _, err := c.r.ReadAt(ids, base); err != nil {
+		return fmt.Errorf("%w: freelist: %v", ErrDBCorrupt, err)
+	}
+	for i := uint64(0); i < n; i++ {
+		if p := le.Uint64(ids[8*i:]); p < 2 || p >= c.m.hwm {
+			return fmt.Errorf("%w: freelist holds page %d", ErrDBCorrupt, p)
+		}
+	}
+	return nil
+}
+
+// page checks the branch or leaf page id and what it references.
+func (c *boltChecker) page(id uint64, depth int) error {
+	if depth > boltMaxDepth {
+		return fmt.Errorf("%w: tree deeper than %d", ErrDBCorrupt, boltMaxDepth)
+	}
+	flags, count, span, err := c.header(id)
+	if err != nil {
+		return err
+	}
+	if flags != boltBranchPage && flags != boltLeafPage {
+		return fmt.Errorf("%w: page %d has flags %#x", ErrDBCorrupt, id, flags)
+	}
+	table := boltPageHeader + uint64(count)*boltElementSize
+	if table > span {
+		return fmt.Errorf("%w: page %d: %d elements do not fit", ErrDBCorrupt, id, count)
+	}
+	elems := make([]byte, table-boltPageHeader)
+	base := int64(id * c.m.pageSize)
+	if _, err := c.r.ReadAt(elems, base+boltPageHeader); err != nil {
+		return fmt.Errorf("%w: page %d: %v", ErrDBCorrupt, id, err)
+	}
+	read := func(off, n uint64) ([]byte, error) {
+		b := make([]byte, n)
+		_, err := c.r.ReadAt(b, base+int64(off))
+		return b, err
+	}
+	return c.elements(id, flags, elems, span, read, depth)
+}
+
+// elements checks a page's element table: each key (and value) lies
+// inside the page's span; a child page or bucket is checked in turn. read
+// reads n bytes at offset off of the page; id 0 is an inline page.
+func (c *boltChecker) elements(id uint64, flags uint16, elems []byte, span uint64, read func(off, n uint64) ([]byte, error), depth int) error {
+	for i := uint64(0); i < uint64(len(elems))/boltElementSize; i++ {
+		e := elems[i*boltElementSize:]
+		at := boltPageHeader + i*boltElementSize // the element's offset in the page
+		if flags == boltBranchPage {
+			pos, ksize, child := uint64(le.Uint32(e)), uint64(le.Uint32(e[4:])), le.Uint64(e[8:])
+			if at+pos+ksize > span {
+				return fmt.Errorf("%w: page %d: key %d outside the page", ErrDBCorrupt, id, i)
+			}
+			if err := c.page(child, depth+1); err != nil {
+				return err
+			}
+			continue
+		}
+		eflags, pos, ksize, vsize := le.Uint32(e), uint64(le.Uint32(e[4:])), uint64(le.Uint32(e[8:])), uint64(le.Uint32(e[12:]))
+		if at+pos+ksize+vsize > span {
+			return fmt.Errorf("%w: page %d: element %d outside the page", ErrDBCorrupt, id, i)
+		}
+		if eflags&boltBucketLeafFlag == 0 {
+			continue
+		}
+		if id == 0 {
+			// bbolt never nests a bucket in an inline bucket; following
+			// one could recurse through the same bytes without end.
+			return fmt.Errorf("%w: a bucket inside an inline bucket", ErrDBCorrupt)
+		}
+		if vsize < 16 {
+			return fmt.Errorf("%w: page %d: bucket value of %d bytes", ErrDBCorrupt, id, vsize)
+		}
+		v, err := read(at+pos+ksize, vsize)
+		if err != nil {
+			return fmt.Errorf("%w: page %d: %v", ErrDBCorrupt, id, err)
+		}
+		if root := le.Uint64(v); root != 0 {
+			if err := c.page(root, depth+1); err != nil {
+				return err
+			}
+			continue
+		}
+		if err := c.inline(v[16:], depth+1); err != nil {
+			return fmt.Errorf("page %d: inline bucket: %w", id, err)
+		}
+	}
+	return nil
+}
+
+// inline checks an inline bucket's page, stored in its value p.
+func (c *boltChecker) inline(p []byte, depth int) error {
+	if uint64(len(p)) < boltPageHeader {
+		return fmt.Errorf("%w: inline page of %d bytes", ErrDBCorrupt, len(p))
+	}
+	flags, count := le.Uint16(p[8:]), uint64(le.Uint16(p[10:]))
+	if flags != boltLeafPage {
+		return fmt.Errorf("%w: inline page has flags %#x", ErrDBCorrupt, flags)
+	}
+	span := uint64(len(p))
+	if boltPageHeader+count*boltElementSize > span {
+		return fmt.Errorf("%w: inline page: %d elements do not fit", ErrDBCorrupt, count)
+	}
+	read := func(off, n uint64) ([]byte, error) {
+		if off+n > span {
+			return nil, io.ErrUnexpectedEOF
+		}
+		return p[off : off+n], nil
+	}
+	return c.elements(0, flags, p[boltPageHeader:boltPageHeader+count*boltElementSize], span, read, depth)
+}
