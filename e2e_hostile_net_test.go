@@ -12,7 +12,6 @@ import (
 	"fmt"
 	"io"
 	stdnet "net"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -246,22 +245,8 @@ func TestHostileNetFloodPublicKeys(t *testing.T) {
 // beyond the byte budgets: the flood is pushed back by TCP. Once stdout is
 // read again every one of B's messages is shown.
 func TestHostileNetFloodStalledStdout(t *testing.T) {
-	needBinary(t)
 	pr := newPair(t)
-	args := pr.args("A", "")
-	a := &proc{t: t, name: "A", args: args, changed: make(chan struct{}), exited: make(chan struct{})}
-	a.cmd = exec.Command(duetBin, args...)
-	a.cmd.Stderr = lockedWriter{&a.mu, &a.stderr}
-	stdout, err := a.cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if a.stdin, err = a.cmd.StdinPipe(); err != nil {
-		t.Fatal(err)
-	}
-	if err := a.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
+	a, stdout := spawnDuet(t, "A", pr.args("A", "")...)
 	readDone := make(chan struct{})
 	resumed := false
 	t.Cleanup(func() {

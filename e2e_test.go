@@ -101,8 +101,9 @@ type proc struct {
 	exit    int // exit code (-1: killed by a signal), valid after exited
 }
 
-// startDuet starts duet with args. The process is killed when the test ends.
-func startDuet(t *testing.T, name string, args ...string) *proc {
+// spawnDuet starts duet with args, stderr collected, and returns its stdout
+// for the caller to read (startDuet parses it into events).
+func spawnDuet(t *testing.T, name string, args ...string) (*proc, io.ReadCloser) {
 	t.Helper()
 	needBinary(t)
 	p := &proc{t: t, name: name, args: args, changed: make(chan struct{}), exited: make(chan struct{})}
@@ -118,6 +119,13 @@ func startDuet(t *testing.T, name string, args ...string) *proc {
 	if err := p.cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
+	return p, stdout
+}
+
+// startDuet starts duet with args. The process is killed when the test ends.
+func startDuet(t *testing.T, name string, args ...string) *proc {
+	t.Helper()
+	p, stdout := spawnDuet(t, name, args...)
 	readDone := make(chan struct{})
 	go p.read(stdout, readDone)
 	go func() {

@@ -207,22 +207,13 @@ func OpenDB(path string, key [32]byte, opt DBOptions) (h *DB, err error) {
 	// on a FIFO swapped in since the Lstat, and fixes a too-wide mode.
 	var opened *os.File
 	openFile := func(name string, flag int, _ os.FileMode) (*os.File, error) {
-		f, err := os.OpenFile(name, flag|syscall.O_NONBLOCK|syscall.O_NOFOLLOW|syscall.O_CLOEXEC, 0o600)
-		if err != nil {
-			if errors.Is(err, syscall.ELOOP) {
-				return nil, fmt.Errorf("%w: it is a symbolic link", errNotRegular)
-			}
-			return nil, err
-		}
-		st, err := f.Stat()
-		if err == nil && !st.Mode().IsRegular() {
-			err = fmt.Errorf("%w: it is %s", errNotRegular, histFileKind(st.Mode()))
-		}
+		f, st, err := openDBFile(name, flag)
 		if err == nil && runtime.GOOS != "windows" && st.Mode().Perm() != 0o600 {
-			err = f.Chmod(0o600)
+			if err = f.Chmod(0o600); err != nil {
+				f.Close()
+			}
 		}
 		if err != nil {
-			f.Close()
 			return nil, err
 		}
 		opened = f
@@ -284,25 +275,40 @@ func OpenDB(path string, key [32]byte, opt DBOptions) (h *DB, err error) {
 	return h, nil
 }
 
+// openDBFile opens path with flag only if it is a regular file: without
+// following a symbolic link or blocking on a FIFO; anything else is an
+// error wrapping errNotRegular that says what it is.
+func openDBFile(path string, flag int) (*os.File, os.FileInfo, error) {
+	f, err := os.OpenFile(path, flag|syscall.O_NONBLOCK|syscall.O_NOFOLLOW|syscall.O_CLOEXEC, 0o600)
+	if err != nil {
+		if errors.Is(err, syscall.ELOOP) {
+			return nil, nil, fmt.Errorf("%w: it is a symbolic link", errNotRegular)
+		}
+		return nil, nil, err
+	}
+	st, err := f.Stat()
+	if err == nil && !st.Mode().IsRegular() {
+		err = fmt.Errorf("%w: it is %s", errNotRegular, histFileKind(st.Mode()))
+	}
+	if err != nil {
+		f.Close()
+		return nil, nil, err
+	}
+	return f, st, nil
+}
+
 // checkBeforeOpen runs checkBolt on the file at path before bbolt reads
 // it. A file that fails while another process holds bbolt's lock (a
 // running duet writing it) is reported as locked, not damaged.
 func checkBeforeOpen(path string) error {
-	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK|syscall.O_NOFOLLOW|syscall.O_CLOEXEC, 0)
+	f, st, err := openDBFile(path, os.O_RDONLY)
 	if err != nil {
-		if errors.Is(err, syscall.ELOOP) {
-			return fmt.Errorf("protocol: database %s: %w: it is a symbolic link; move it away", path, errNotRegular)
+		if errors.Is(err, errNotRegular) {
+			return fmt.Errorf("protocol: database %s: %w; move it away", path, err)
 		}
 		return fmt.Errorf("protocol: database %s: %w", path, err)
 	}
 	defer f.Close()
-	st, err := f.Stat()
-	if err != nil {
-		return fmt.Errorf("protocol: database %s: %w", path, err)
-	}
-	if !st.Mode().IsRegular() {
-		return fmt.Errorf("protocol: database %s: %w: it is %s; move it away", path, errNotRegular, histFileKind(st.Mode()))
-	}
 	cerr := checkBolt(f, st.Size())
 	if cerr == nil {
 		return nil

@@ -103,6 +103,22 @@ func everyCopy(data, val []byte) []int {
 	}
 }
 
+// writeFlipped writes a copy of the database data with one bit flipped at
+// offset at of every copy of a value (offs, from everyCopy: bbolt copies
+// pages on write, so freed pages may hold older copies) and returns its path.
+func writeFlipped(t *testing.T, data []byte, offs []int, at int) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "history.db")
+	d := bytes.Clone(data)
+	for _, off := range offs {
+		d[off+at] ^= 0x20
+	}
+	if err := os.WriteFile(p, d, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
 // TestDeliveryRoundTrip: what Queue, Delivered, Showing and Seen commit
 // comes back after a reopen: the outbox in the order written minus the
 // delivered messages, the seen ids in order, and the ids marked showing
@@ -528,14 +544,7 @@ func TestDeliveryOutboxDamaged(t *testing.T) {
 		at   int
 	}{{"version", 0}, {"nonce", 1}, {"ciphertext", 1 + crypto.NonceSize + 3}, {"text", 1 + crypto.NonceSize + outMsgHeader + 7}, {"tag", len(val) - 1}} {
 		t.Run(where.name, func(t *testing.T) {
-			p := filepath.Join(t.TempDir(), "history.db")
-			d := bytes.Clone(data)
-			for _, off := range offs {
-				d[off+where.at] ^= 0x20
-			}
-			if err := os.WriteFile(p, d, 0o600); err != nil {
-				t.Fatal(err)
-			}
+			p := writeFlipped(t, data, offs, where.at)
 			h, err := OpenDB(p, testHistKey, DBOptions{})
 			if err == nil {
 				h.Close()

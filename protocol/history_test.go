@@ -570,15 +570,7 @@ func TestHistoryFlippedValue(t *testing.T) {
 	}
 	// bbolt copies pages on write, so freed pages may hold older copies of
 	// the value: flip every copy (the live one among them).
-	var offs []int
-	for from := 0; ; {
-		i := bytes.Index(data[from:], val)
-		if i < 0 {
-			break
-		}
-		offs = append(offs, from+i)
-		from += i + 1
-	}
+	offs := everyCopy(data, val)
 	if len(offs) == 0 {
 		t.Fatal("value not found in the file")
 	}
@@ -587,14 +579,7 @@ func TestHistoryFlippedValue(t *testing.T) {
 		at   int
 	}{{"version", 0}, {"count", 2}, {"nonce", 5}, {"ciphertext", histRecordHeader + 3}, {"tag", len(val) - 1}} {
 		t.Run(where.name, func(t *testing.T) {
-			p := filepath.Join(t.TempDir(), "history.db")
-			d := bytes.Clone(data)
-			for _, off := range offs {
-				d[off+where.at] ^= 0x20
-			}
-			if err := os.WriteFile(p, d, 0o600); err != nil {
-				t.Fatal(err)
-			}
+			p := writeFlipped(t, data, offs, where.at)
 			h, err := OpenDB(p, testHistKey, DBOptions{})
 			if err != nil {
 				t.Fatal(err)

@@ -617,19 +617,12 @@ func TestMessageWrittenBeforeShownReturns(t *testing.T) {
 	// the message must not be acknowledged before it was shown.
 	w := &stuckWriter{release: make(chan struct{})}
 	h2 := newTestHeadless(w)
-	emitted := make(chan struct{})
-	go func() {
+	emitted := stillBlocked(t, 200*time.Millisecond, "messages were emitted to a stuck stdout without waiting", func() {
 		for i := range 100 {
 			h2.Emit(protocol.MessageEvent{ID: uint64(i), Text: "x"})
 			h2.Emit(protocol.ShownEvent{})
 		}
-		close(emitted)
-	}()
-	select {
-	case <-emitted:
-		t.Fatal("messages were emitted to a stuck stdout without waiting")
-	case <-time.After(200 * time.Millisecond):
-	}
+	})
 	close(w.release)
 	<-emitted
 	h2.Close()
@@ -641,17 +634,10 @@ func TestMessageWrittenBeforeShownReturns(t *testing.T) {
 	f := &failingWriter{release: make(chan struct{})}
 	h3 := newTestHeadless(f)
 	defer h3.Close()
-	emitted = make(chan struct{})
-	go func() {
+	emitted = stillBlocked(t, 100*time.Millisecond, "a message was emitted to a stuck stdout without waiting", func() {
 		h3.Emit(protocol.MessageEvent{ID: 1, Text: "x"})
 		h3.Emit(protocol.ShownEvent{})
-		close(emitted)
-	}()
-	select {
-	case <-emitted:
-		t.Fatal("a message was emitted to a stuck stdout without waiting")
-	case <-time.After(100 * time.Millisecond):
-	}
+	})
 	close(f.release)
 	emitReturns(t, func() { <-emitted }, "after stdout failed")
 }
@@ -662,6 +648,24 @@ type failingWriter struct{ release chan struct{} }
 func (f *failingWriter) Write(p []byte) (int, error) {
 	<-f.release
 	return 0, errors.New("broken pipe")
+}
+
+// stillBlocked runs emit in a goroutine and fails the test with msg if it
+// returns within d (stdout is stuck, so it must wait); the channel returned
+// is closed once it returns.
+func stillBlocked(t *testing.T, d time.Duration, msg string, emit func()) chan struct{} {
+	t.Helper()
+	done := make(chan struct{})
+	go func() {
+		emit()
+		close(done)
+	}()
+	select {
+	case <-done:
+		t.Fatal(msg)
+	case <-time.After(d):
+	}
+	return done
 }
 
 // emitReturns fails the test if f does not return within 5 seconds.
@@ -692,16 +696,9 @@ func TestMessagesQueuedPastTheBound(t *testing.T) {
 			h.Emit(protocol.MessageEvent{ID: uint64(i + 1), Text: text})
 		}
 	}, "queueing messages to a stuck stdout")
-	shown := make(chan struct{})
-	go func() {
+	shown := stillBlocked(t, 100*time.Millisecond, "ShownEvent returned while stdout was stuck", func() {
 		h.Emit(protocol.ShownEvent{})
-		close(shown)
-	}()
-	select {
-	case <-shown:
-		t.Fatal("ShownEvent returned while stdout was stuck")
-	case <-time.After(100 * time.Millisecond):
-	}
+	})
 	close(w.release)
 	emitReturns(t, func() { <-shown }, "after stdout was released")
 	h.Close()

@@ -299,17 +299,10 @@ func TestLinesMessageWrittenBeforeShownReturns(t *testing.T) {
 	// A stuck stdout holds the message (and the node) until it is written.
 	w := &stuckWriter{release: make(chan struct{})}
 	l2 := NewLines(w, "alice")
-	emitted := make(chan struct{})
-	go func() {
+	emitted := stillBlocked(t, 200*time.Millisecond, "a message was emitted to a stuck stdout without waiting", func() {
 		l2.Emit(protocol.MessageEvent{ID: 1, Text: "held", SentAt: fixedNow})
 		l2.Emit(protocol.ShownEvent{})
-		close(emitted)
-	}()
-	select {
-	case <-emitted:
-		t.Fatal("a message was emitted to a stuck stdout without waiting")
-	case <-time.After(200 * time.Millisecond):
-	}
+	})
 	close(w.release)
 	emitReturns(t, func() { <-emitted }, "after stdout was released")
 	if out := w.buf.String(); !strings.Contains(out, "] peer: held\n") {
@@ -321,17 +314,10 @@ func TestLinesMessageWrittenBeforeShownReturns(t *testing.T) {
 	f := &failingWriter{release: make(chan struct{})}
 	l3 := NewLines(f, "alice")
 	defer l3.Close()
-	emitted = make(chan struct{})
-	go func() {
+	emitted = stillBlocked(t, 100*time.Millisecond, "a message was emitted to a stuck stdout without waiting", func() {
 		l3.Emit(protocol.MessageEvent{ID: 1, Text: "x", SentAt: fixedNow})
 		l3.Emit(protocol.ShownEvent{})
-		close(emitted)
-	}()
-	select {
-	case <-emitted:
-		t.Fatal("a message was emitted to a stuck stdout without waiting")
-	case <-time.After(100 * time.Millisecond):
-	}
+	})
 	close(f.release)
 	emitReturns(t, func() { <-emitted }, "after stdout failed")
 }
