@@ -265,9 +265,10 @@ func runChat(o chatOptions, stdin io.Reader, stdout, stderr io.Writer) int {
 			closeOut()
 			return exitRuntime
 		}
-		if note != "" {
-			fmt.Fprintf(stderr, "duet: %s\n", note)
+		if note != "" && o.mode == modeScreen {
 			notices = append(notices, note)
+		} else if note != "" {
+			fmt.Fprintf(stderr, "duet: %s\n", note)
 		}
 		store = db
 		if !o.noHistory {
