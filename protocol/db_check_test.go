@@ -45,6 +45,9 @@ func TestCheckBoltBadElement(t *testing.T) {
 	if !errors.Is(err, ErrDBCorrupt) || !strings.Contains(err.Error(), path) {
 		t.Fatalf("OpenDB of a file with elements outside their pages: %v, want ErrDBCorrupt naming the file", err)
 	}
+	if after, err := os.ReadFile(path); err != nil || !bytes.Equal(after, data) {
+		t.Fatalf("the refused file was changed (%v)", err)
+	}
 }
 
 // FuzzCheckBolt: the check never panics and never reads outside the file,

@@ -109,14 +109,19 @@ func everyCopy(data, val []byte) []int {
 func writeFlipped(t *testing.T, data []byte, offs []int, at int) string {
 	t.Helper()
 	p := filepath.Join(t.TempDir(), "history.db")
+	if err := os.WriteFile(p, flipped(data, offs, at), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// flipped is data with one bit flipped at offset at of every copy (offs).
+func flipped(data []byte, offs []int, at int) []byte {
 	d := bytes.Clone(data)
 	for _, off := range offs {
 		d[off+at] ^= 0x20
 	}
-	if err := os.WriteFile(p, d, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return p
+	return d
 }
 
 // TestDeliveryRoundTrip: what Queue, Delivered, Showing and Seen commit
@@ -552,6 +557,9 @@ func TestDeliveryOutboxDamaged(t *testing.T) {
 			}
 			if !errors.Is(err, ErrDBCorrupt) || !strings.Contains(err.Error(), p) || !strings.Contains(err.Error(), "queued messages in it cannot be read") {
 				t.Fatalf("err = %v, want ErrDBCorrupt naming %s and the queued messages", err, p)
+			}
+			if after, _ := os.ReadFile(p); !bytes.Equal(after, flipped(data, offs, where.at)) {
+				t.Fatal("the refused file was changed")
 			}
 		})
 	}
