@@ -190,6 +190,7 @@ type Transport struct {
 	accepted atomic.Int64  // established inbound
 	dialed   atomic.Int64  // established outbound
 	peerSeen chan struct{} // closed (and replaced) when an inbound connection registers; t.mu
+	dialUp   chan struct{} // closed (and replaced) when a connection to the peer registers; t.mu
 
 	stats stats
 	wg    sync.WaitGroup
@@ -215,6 +216,7 @@ func Open(ctx context.Context, cfg Config) (*Transport, error) {
 		closing:  make(chan struct{}),
 		conns:    make(map[*guardedConn]struct{}),
 		peerSeen: make(chan struct{}),
+		dialUp:   make(chan struct{}),
 		byTag:    make(map[string]*guardedConn),
 	}
 	t.ctx, t.cancel = context.WithCancel(context.Background())
@@ -281,6 +283,16 @@ func (t *Transport) MainPort() int {
 	_, p, _ := stdnet.SplitHostPort(t.mainAddr)
 	n, _ := strconv.Atoi(p)
 	return n
+}
+
+// Connecting returns a channel that is closed when the next connection to
+// the peer's port is up (after the call), so a Send refused with
+// ErrNotConnected can be retried the moment it would succeed: take the
+// channel before the Send, and wait on it after the refusal.
+func (t *Transport) Connecting() <-chan struct{} {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.dialUp
 }
 
 // Connected reports whether the DEALER has an established connection.
@@ -737,6 +749,8 @@ func (t *Transport) register(raw *stdnet.TCPConn, s side, replay []byte) *guarde
 	if s == sideDialed {
 		t.dialed.Add(1)
 		t.stats.dialed.Add(1)
+		close(t.dialUp) // wake a Send waiting for the connection (Connecting)
+		t.dialUp = make(chan struct{})
 	} else {
 		c.id = t.nextConn
 		t.byTag[connTag(c.id)] = c

@@ -239,6 +239,41 @@ func TestOpenCloseNoLeak(t *testing.T) {
 // TestDialWhenPeerAppears: a DEALER redialling a peer that is down connects
 // as soon as the peer connects to us, not at its next redial. With a
 // 20 s RedialInterval, A (started first) must connect well before that.
+// TestConnectingSignal: the channel Connecting returns is closed when the
+// connection to the peer comes up (so a refused Send can be retried at
+// once), and a Send then succeeds; a channel taken after that waits for
+// the next connection.
+func TestConnectingSignal(t *testing.T) {
+	portA, portB := freePort(t), freePort(t)
+	a := mustOpen(t, Config{MainPort: portA, SubPort: portB})
+	up := a.Connecting()
+	waitFor(t, 10*time.Second, "A's first dial to fail", func() bool { return a.Stats().DialFailures > 0 })
+	if err := a.Send(context.Background(), []byte("too early")); !errors.Is(err, ErrNotConnected) {
+		t.Fatalf("Send before the peer is up: %v, want ErrNotConnected", err)
+	}
+	select {
+	case <-up:
+		t.Fatal("Connecting closed before any connection")
+	default:
+	}
+	b := mustOpen(t, Config{MainPort: portB, SubPort: portA})
+	select {
+	case <-up:
+	case <-time.After(10 * time.Second):
+		t.Fatal("Connecting not closed after the peer appeared")
+	}
+	if !a.Connected() {
+		t.Fatal("Connecting closed but not Connected")
+	}
+	next := a.Connecting()
+	select {
+	case <-next:
+		t.Fatal("a channel taken after the connection is already closed")
+	default:
+	}
+	deliver(t, a, b, []byte("a to b"), 30*time.Second)
+}
+
 func TestDialWhenPeerAppears(t *testing.T) {
 	portA, portB := freePort(t), freePort(t)
 	const redial = 20 * time.Second

@@ -89,7 +89,6 @@ const (
 	maxHelloPeers    = 64   // peer keys whose last hello time is remembered
 	maxHeld          = 8192 // received messages waiting for an earlier one
 	sendRetryFor     = time.Second
-	sendRetryEvery   = 2 * time.Millisecond
 	sendRetryDown    = 300 * time.Millisecond
 	// stallAttempts: a StalledEvent is emitted once this many handshake
 	// attempts in a row failed although the peer answered in each.
@@ -98,6 +97,11 @@ const (
 	// far above a peer's pings (1 a second by default), far below a flood.
 	plainPongRate = 20
 )
+
+// sendRetryEvery is how often a refused batch is tried again when the
+// transport cannot say when its connection comes up (connectNotifier); one
+// that can makes the retry happen at once. A variable for tests only.
+var sendRetryEvery = 2 * time.Millisecond
 
 // ErrLeft is returned by commands given after Leave: a node that left sends
 // nothing more.
@@ -689,7 +693,12 @@ func (n *Node) sendBatch(ctx context.Context, b [][]byte) {
 		retry = sendRetryDown
 	}
 	deadline := time.Now().Add(retry)
+	cn, _ := n.tr.(connectNotifier)
 	for {
+		var up <-chan struct{} // nil: the transport does not tell
+		if cn != nil {
+			up = cn.Connecting() // before Send: a connection that comes up after is seen
+		}
 		err := n.tr.Send(ctx, b...)
 		switch {
 		case err == nil:
@@ -706,6 +715,7 @@ func (n *Node) sendBatch(ctx context.Context, b [][]byte) {
 		select {
 		case <-ctx.Done():
 			return
+		case <-up:
 		case <-time.After(sendRetryEvery):
 		}
 	}

@@ -24,6 +24,17 @@ type Transport interface {
 	Close() error
 }
 
+// connectNotifier is implemented by transports that can say when a
+// connection to the peer comes up (net.Transport). The node's writer then
+// retries a refused batch at once instead of at its next poll
+// (sendRetryEvery): at start-up the first PUBLIC_KEY goes out as soon as
+// the connection exists.
+type connectNotifier interface {
+	// Connecting returns a channel closed when the next connection to the
+	// peer is up, after the call.
+	Connecting() <-chan struct{}
+}
+
 // Transport limits shared by every implementation.
 const (
 	// MaxMessageSize bounds one duet message (one ZeroMQ frame), header
