@@ -280,7 +280,7 @@ func runChat(o chatOptions, stdin io.Reader, stdout, stderr io.Writer) int {
 					closeOut()
 					return exitRuntime
 				}
-				shownHistory = toChatEntries(es)
+				shownHistory = toChatEntries(db, es)
 			}
 		}
 	}

@@ -22,8 +22,9 @@ import (
 )
 
 // TestE2EHistoryAcrossRestart: what was said is shown again after a
-// restart (line mode prints the end of the stored conversation), and the
-// database holds no plaintext.
+// restart (line mode prints the end of the stored conversation, our
+// messages without a receipt marked so), and the database holds no
+// plaintext.
 func TestE2EHistoryAcrossRestart(t *testing.T) {
 	pr := newPair(t)
 	a := startDuet(t, "A", pr.args("A", "a.pem")...)
@@ -34,6 +35,11 @@ func TestE2EHistoryAcrossRestart(t *testing.T) {
 	b.waitFor(t, sessionTimeout, "A's message", func(e event) bool { return e.Event == "message" && e.Text == "remember this 1f2e3d" })
 	b.send("and this reply 4c5b6a")
 	a.waitFor(t, sessionTimeout, "B's reply", func(e event) bool { return e.Event == "message" && e.Text == "and this reply 4c5b6a" })
+	a.waitFor(t, sessionTimeout, "A's message delivered", func(e event) bool { return e.Event == "delivered" })
+	// One more, with B gone: it stays in A's outbox, without a receipt.
+	b.kill()
+	a.send("unanswered 7a8b9c")
+	a.waitFor(t, sessionTimeout, "queued", func(e event) bool { return e.Event == "queued" })
 	a.send("/quit")
 	if code, ok := a.waitExit(exitTimeout); !ok || code != 0 {
 		t.Fatalf("A: /quit exited %v, code %d", ok, code)
@@ -53,7 +59,7 @@ func TestE2EHistoryAcrossRestart(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		for _, secret := range []string{"1f2e3d", "4c5b6a"} {
+		for _, secret := range []string{"1f2e3d", "4c5b6a", "7a8b9c"} {
 			if bytes.Contains(raw, []byte(secret)) {
 				t.Fatalf("%s holds plaintext %q", db, secret)
 			}
@@ -74,6 +80,23 @@ func TestE2EHistoryAcrossRestart(t *testing.T) {
 	j, k := strings.Index(text, "remember this 1f2e3d"), strings.Index(text, "and this reply 4c5b6a")
 	if i < 0 || j < i || k < j {
 		t.Fatalf("restarted A does not show the earlier conversation in order:\n%s", text)
+	}
+	// Our delivered message shows no mark; the one still in the outbox
+	// says it has no receipt yet.
+	for _, c := range []struct {
+		text    string
+		pending bool
+	}{{"remember this 1f2e3d", false}, {"unanswered 7a8b9c", true}} {
+		line := ""
+		for _, l := range strings.Split(text, "\n") {
+			if strings.Contains(l, c.text) {
+				line = l
+				break
+			}
+		}
+		if line == "" || strings.Contains(line, "(no receipt yet)") != c.pending {
+			t.Errorf("history line for %q: %q (want a no-receipt mark: %v)\n%s", c.text, line, c.pending, text)
+		}
 	}
 }
 

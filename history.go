@@ -40,10 +40,20 @@ func openDB(o chatOptions, id *crypto.Identity, peer string) (*protocol.DB, erro
 	return protocol.OpenDB(historyPath(o.identityPath, id.Public().Fingerprint(), peer), key, protocol.DBOptions{Retention: keep, NoHistory: o.noHistory})
 }
 
-func toChatEntries(es []protocol.HistoryEntry) []chat.Entry {
+// toChatEntries converts history entries for the screen and the line mode.
+// Our own messages get their delivery as the database knows it: still in
+// the outbox when it was opened (Queued; the node moves it on when it
+// resends it), else Delivered.
+func toChatEntries(h *protocol.DB, es []protocol.HistoryEntry) []chat.Entry {
 	out := make([]chat.Entry, len(es))
 	for i, e := range es {
 		out[i] = chat.Entry{ID: e.ID, Own: e.Own, Text: e.Text, At: e.At, PossibleDuplicate: e.PossibleDuplicate}
+		if e.Own {
+			out[i].Delivery = chat.Delivered
+			if h.QueuedAtOpen(e.ID) {
+				out[i].Delivery = chat.Queued
+			}
+		}
 	}
 	return out
 }
@@ -53,7 +63,7 @@ type historyView struct{ h *protocol.DB }
 
 func (v historyView) Last(n int) ([]chat.Entry, any, error) {
 	es, c, err := v.h.Last(n)
-	return toChatEntries(es), c, err
+	return toChatEntries(v.h, es), c, err
 }
 
 func (v historyView) Older(pos any, n int) ([]chat.Entry, any, error) {
@@ -62,7 +72,7 @@ func (v historyView) Older(pos any, n int) ([]chat.Entry, any, error) {
 		return nil, pos, fmt.Errorf("history: bad position %T", pos)
 	}
 	es, next, err := v.h.Before(c, n)
-	return toChatEntries(es), next, err
+	return toChatEntries(v.h, es), next, err
 }
 
 func (v historyView) Clear() error { return v.h.Clear() }

@@ -102,6 +102,9 @@ type DB struct {
 	loadMu sync.Mutex
 	loaded DeliveryState
 	dx     deliveryIndex
+	// queuedAtOpen: our message ids in the outbox when the DB was opened
+	// (and those imported since); loadMu. See QueuedAtOpen.
+	queuedAtOpen map[uint64]struct{}
 
 	// Bytes of text queued and not yet committed, bounded by
 	// histQueueBytes: Add waits while the budget is used (the count bound
@@ -645,6 +648,9 @@ func (h *DB) addLoaded(imported []DeliveryState) {
 	h.loadMu.Lock()
 	defer h.loadMu.Unlock()
 	for _, st := range imported {
+		for _, c := range st.Outbox {
+			h.queuedAtOpen[c.ID] = struct{}{}
+		}
 		h.loaded.Outbox = append(h.loaded.Outbox, st.Outbox...)
 		h.loaded.Seen = append(h.loaded.Seen, st.Seen...)
 		h.loaded.Interrupted = append(h.loaded.Interrupted, st.Interrupted...)

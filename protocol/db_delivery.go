@@ -95,6 +95,20 @@ func (h *DB) Load() (DeliveryState, error) {
 	return st, nil
 }
 
+// QueuedAtOpen reports whether our message id was in the outbox when the
+// database was opened, or was imported into it since: not known to be
+// delivered. (An outbox record keeps a delivered message until all of its
+// messages are delivered; this run resends it and the peer acknowledges it
+// again.) An own message in the history for which it is false was
+// delivered before this run: the outbox is the only place an undelivered
+// message is kept. Safe for concurrent use.
+func (h *DB) QueuedAtOpen(id uint64) bool {
+	h.loadMu.Lock()
+	defer h.loadMu.Unlock()
+	_, ok := h.queuedAtOpen[id]
+	return ok
+}
+
 // Queue commits chats to the outbox, in order, with their entries in our
 // history (unless the DB keeps no history), and returns once the commit is
 // on disk. It is what makes SendMessage durable.
@@ -173,6 +187,7 @@ func (h *DB) requestOp(op histOp) error {
 // an error: queued messages are never dropped silently.
 func (h *DB) loadDelivery() error {
 	h.dx = newDeliveryIndex()
+	h.queuedAtOpen = map[uint64]struct{}{}
 	st := &h.loaded
 	return h.guard(func() error {
 		return h.db.View(func(tx *bolt.Tx) error {
@@ -192,6 +207,7 @@ func (h *DB) loadDelivery() error {
 					}
 					h.dx.outRec[c.ID] = key
 					h.dx.outLeft[key]++
+					h.queuedAtOpen[c.ID] = struct{}{}
 					st.Outbox = append(st.Outbox, c)
 				}
 				return nil

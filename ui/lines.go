@@ -145,6 +145,9 @@ func (l *Lines) ShowHistory(entries []chat.Entry) {
 		if e.PossibleDuplicate {
 			again = " (may repeat: shown before a crash)"
 		}
+		if e.Own && e.Delivery == chat.Queued {
+			again += " (no receipt yet)"
+		}
 		stamp := "[" + e.At.In(l.loc).Format("2006-01-02 15:04:05") + "]"
 		l.put("%s %s: %s%s", stamp, Sanitize(who), Sanitize(e.Text), again)
 	}

@@ -265,13 +265,15 @@ func TestLinesShowHistory(t *testing.T) {
 	l.SetPeerName("bob")
 	l.ShowHistory(nil) // nothing stored: nothing printed
 	l.ShowHistory([]chat.Entry{
-		{ID: 1, Own: true, Text: "hi bob", At: fixedNow.Add(-time.Hour)},
+		{ID: 1, Own: true, Text: "hi bob", At: fixedNow.Add(-time.Hour), Delivery: chat.Delivered},
 		{ID: 2, Text: "hi \x1b[31malice", At: fixedNow.Add(-time.Hour + time.Minute), PossibleDuplicate: true},
+		{ID: 3, Own: true, Text: "are you there?", At: fixedNow.Add(-time.Hour + 2*time.Minute), Delivery: chat.Queued},
 	})
 	l.Close()
-	want := "* earlier conversation (the last 2 messages):\n" +
+	want := "* earlier conversation (the last 3 messages):\n" +
 		"[" + fixedNow.Add(-time.Hour).UTC().Format("2006-01-02 15:04:05") + "] alice: hi bob\n" +
 		"[" + fixedNow.Add(-time.Hour+time.Minute).UTC().Format("2006-01-02 15:04:05") + "] bob: hi \\x1b[31malice (may repeat: shown before a crash)\n" +
+		"[" + fixedNow.Add(-time.Hour+2*time.Minute).UTC().Format("2006-01-02 15:04:05") + "] alice: are you there? (no receipt yet)\n" +
 		"* end of the earlier conversation\n"
 	if got := buf.String(); got != want {
 		t.Fatalf("got:\n%s\nwant:\n%s", got, want)

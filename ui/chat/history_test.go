@@ -74,13 +74,27 @@ func TestPrependKeepsTheView(t *testing.T) {
 func TestPrependOwnDelivery(t *testing.T) {
 	at := time.Date(2026, 11, 26, 9, 0, 0, 0, time.UTC)
 	p := newPane(t, 60, 10)
-	p.SetDelivery(1002, Sent) // reported before the history arrived
-	p.Prepend(historyEntries(0, 4, at))
+	p.SetDelivery(1002, Sent)      // reported before the history arrived
+	p.SetDelivery(1006, Delivered) // delivered in this run, before it was scrolled to
+	es := historyEntries(0, 8, at)
+	es[4].Delivery = Delivered // delivered before this run
+	es[6].Delivery = Queued    // still in the outbox at start...
+	p.Prepend(es)
 	if d := p.Delivery(1000); d != 0 {
-		t.Fatalf("own history entry has delivery %d, want none until the node reports one", d)
+		t.Fatalf("own history entry without a known delivery has %d, want none until the node reports one", d)
 	}
 	if d := p.Delivery(1002); d != Sent {
 		t.Fatalf("early state not applied: %d", d)
+	}
+	if d := p.Delivery(1004); d != Delivered {
+		t.Fatalf("the entry's own delivery not applied: %d", d)
+	}
+	if d := p.Delivery(1006); d != Delivered {
+		t.Fatalf("...and delivered since: %d, want Delivered (states only move forward)", d)
+	}
+	p.Bottom()
+	if v := plainRows(t, p); strings.Count(v, deliveryMarks[Delivered]) != 2 {
+		t.Fatalf("want the delivered mark on the two delivered messages:\n%s", v)
 	}
 	p.SetDelivery(1000, Delivered) // resent from the outbox and receipted
 	if d := p.Delivery(1000); d != Delivered {
@@ -88,8 +102,8 @@ func TestPrependOwnDelivery(t *testing.T) {
 	}
 	// An id already in the scrollback is not added twice.
 	p.Prepend([]Entry{{ID: 1000, Own: true, Text: "old 000", At: at}})
-	if p.Len() != 4 {
-		t.Fatalf("Len %d after prepending a duplicate, want 4", p.Len())
+	if p.Len() != 8 {
+		t.Fatalf("Len %d after prepending a duplicate, want 8", p.Len())
 	}
 }
 

@@ -396,13 +396,18 @@ type Entry struct {
 	Text              string
 	At                time.Time
 	PossibleDuplicate bool
+	// Delivery is what is known of our message's delivery when it was
+	// read from the history (0: nothing; Queued: no receipt known yet, it
+	// is resent; Delivered: the peer acknowledged it).
+	Delivery Delivery
 }
 
 // Prepend puts older messages (oldest first) in front of the oldest item,
 // without moving the view: a reader at the top stays on the rows they were
 // reading and can scroll further up. Our own messages from history carry
-// no delivery mark until SetDelivery gives them one (the node reports the
-// ones still in its outbox when it resends them). Only as many as fit under
+// the entry's Delivery, moved forward by any SetDelivery already made for
+// them (the node reports the ones still in its outbox when it resends
+// them). Only as many as fit under
 // MaxItems are kept (the newest of entries); an id already in the
 // scrollback is skipped.
 func (p *Pane) Prepend(entries []Entry) {
@@ -427,9 +432,10 @@ func (p *Pane) Prepend(entries []Entry) {
 		it := &item{id: e.ID, at: e.At.UnixMilli(), text: e.Text, kind: kindPeer, dup: e.PossibleDuplicate}
 		if e.Own {
 			it.kind = kindOwn
+			it.delivery = int8(e.Delivery)
 			if pd, ok := p.pending[e.ID]; ok {
 				delete(p.pending, e.ID)
-				it.delivery = int8(pd.d)
+				it.delivery = int8(max(e.Delivery, pd.d))
 			}
 			p.own[e.ID] = it
 		}
