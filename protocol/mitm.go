@@ -1,0 +1,294 @@
+package protocol
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+)
+
+// This file is the man in the middle of `duet mitm` and `duet demo`: a relay
+// between two peers that passes their messages on unchanged until told to
+// attack one. It holds no key and decrypts nothing: every attack works on
+// the bytes as they travel, and every one must be refused by the receiving
+// peer with the reason docs/PROTOCOL.md gives for it (section 8):
+//
+//	replay   a copy of the last CHAT record sent again   -> "replay"
+//	tamper   one bit of the next CHAT record flipped     -> "tampered"
+//	reorder  the next CHAT record held back, sent after
+//	         the record that follows it                  -> "reorder" (and a gap)
+//	drop     the next CHAT record never delivered        -> a gap
+//
+// The sender's CHAT message is not acknowledged in the last three cases, so
+// the sender resends it and it is shown once, late.
+
+// Flow is one direction through the man in the middle.
+type Flow int
+
+// The two flows.
+const (
+	FlowAB Flow = iota // messages from A to B
+	FlowBA             // messages from B to A
+)
+
+func (f Flow) String() string {
+	if f == FlowAB {
+		return "a->b"
+	}
+	return "b->a"
+}
+
+// Attack is one thing the man in the middle can do to a flow.
+type Attack int
+
+// Attacks; see the file comment for what each does and what the receiver
+// reports.
+const (
+	AttackReplay Attack = iota + 1
+	AttackTamper
+	AttackReorder
+	AttackDrop
+)
+
+var attackNames = [...]string{AttackReplay: "replay", AttackTamper: "tamper", AttackReorder: "reorder", AttackDrop: "drop"}
+
+func (a Attack) String() string {
+	if a >= AttackReplay && a <= AttackDrop {
+		return attackNames[a]
+	}
+	return "unknown"
+}
+
+// ParseAttack returns the attack named s ("replay", "tamper", "reorder",
+// "drop").
+func ParseAttack(s string) (Attack, error) {
+	for a := AttackReplay; a <= AttackDrop; a++ {
+		if attackNames[a] == s {
+			return a, nil
+		}
+	}
+	return 0, fmt.Errorf("%w: %q (replay, tamper, reorder, drop)", ErrUnknownAttack, s)
+}
+
+// Errors of the man in the middle.
+var (
+	ErrUnknownAttack   = errors.New("mitm: unknown attack")
+	ErrNothingToReplay = errors.New("mitm: no CHAT record has gone that way yet")
+	ErrNotRunning      = errors.New("mitm: not relaying")
+)
+
+// What a MITMEvent reports.
+const (
+	MITMRelayed  = "relayed"  // passed on unchanged
+	MITMArmed    = "armed"    // an attack waits for the next CHAT record
+	MITMReplayed = "replayed" // a copy of an earlier record sent again
+	MITMTampered = "tampered" // passed on with one bit flipped
+	MITMHeld     = "held"     // kept back (reorder)
+	MITMReleased = "released" // sent after the record that followed it (reorder)
+	MITMDropped  = "dropped"  // not passed on
+	MITMLost     = "lost"     // could not be passed on (the receiver is not connected)
+)
+
+// MITMEvent is one thing the man in the middle did with a message.
+type MITMEvent struct {
+	Flow   Flow
+	Action string // a MITM* constant
+	Attack Attack // the attack this is part of, 0 for plain relaying
+	Type   byte   // message type byte (0 if the message had none)
+	Seq    uint32 // session records: the header's seq (unauthenticated)
+	HasSeq bool
+	Size   int
+}
+
+// EventName implements Event.
+func (MITMEvent) EventName() string { return "mitm" }
+
+// mitmRetryFor bounds how long a message waits for the receiver's
+// connection before it is reported lost (a peer that is down).
+const mitmRetryFor = time.Second
+
+// MITM relays between the transport facing A and the one facing B; see
+// the file comment. Arm and Replay are safe to call while Run runs.
+type MITM struct {
+	emit func(Event)
+
+	mu      sync.Mutex
+	armed   [2]Attack // the attack waiting for the next CHAT record of each flow
+	held    [2][]byte // reorder: the record held back
+	lastCh  [2][]byte // a copy of the last CHAT record of each flow
+	to      [2]Transport
+	running bool
+	sendMu  [2]sync.Mutex // one sender per flow: a replay and the relay
+}
+
+// NewMITM returns a man in the middle that reports what it does to emit
+// (called from Run's goroutines and from Arm, never concurrently for one
+// flow's relaying).
+func NewMITM(emit func(Event)) *MITM { return &MITM{emit: emit} }
+
+// Arm sets attack a on flow f. A replay happens at once: the last CHAT
+// record that went that way is sent again (ErrNothingToReplay if there is
+// none yet). The others wait for the flow's next CHAT record; arming
+// another attack on the flow replaces the waiting one.
+func (m *MITM) Arm(ctx context.Context, f Flow, a Attack) error {
+	if f != FlowAB && f != FlowBA {
+		return fmt.Errorf("mitm: flow %d", f)
+	}
+	switch a {
+	case AttackReplay:
+		m.mu.Lock()
+		rec, to, running := m.lastCh[f], m.to[f], m.running
+		m.mu.Unlock()
+		if !running {
+			return ErrNotRunning
+		}
+		if rec == nil {
+			return fmt.Errorf("%w (%s)", ErrNothingToReplay, f)
+		}
+		m.sendMu[f].Lock()
+		defer m.sendMu[f].Unlock()
+		if err := send(ctx, to, rec); err != nil {
+			return fmt.Errorf("mitm: replay %s: %w", f, err)
+		}
+		m.emit(m.event(f, MITMReplayed, AttackReplay, rec))
+		return nil
+	case AttackTamper, AttackReorder, AttackDrop:
+		m.mu.Lock()
+		m.armed[f] = a
+		m.mu.Unlock()
+		m.emit(MITMEvent{Flow: f, Action: MITMArmed, Attack: a})
+		return nil
+	}
+	return fmt.Errorf("%w: %d", ErrUnknownAttack, a)
+}
+
+// Run relays between toA (the transport A sends to and receives from) and
+// toB until ctx is done or a transport fails; it returns the first error
+// other than ctx's.
+func (m *MITM) Run(ctx context.Context, toA, toB Transport) error {
+	m.mu.Lock()
+	m.to[FlowAB], m.to[FlowBA], m.running = toB, toA, true
+	m.mu.Unlock()
+	defer func() {
+		m.mu.Lock()
+		m.running = false
+		m.mu.Unlock()
+	}()
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	errc := make(chan error, 2)
+	go func() { errc <- m.pump(ctx, FlowAB, toA, toB) }()
+	go func() { errc <- m.pump(ctx, FlowBA, toB, toA) }()
+	err := <-errc
+	cancel()
+	if err2 := <-errc; err == nil || errors.Is(err, context.Canceled) {
+		err = err2
+	}
+	if errors.Is(err, context.Canceled) && ctx.Err() != nil {
+		return nil
+	}
+	return err
+}
+
+// pump relays one flow.
+func (m *MITM) pump(ctx context.Context, f Flow, from, to Transport) error {
+	for {
+		msg, err := from.Recv(ctx)
+		if err != nil {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			return fmt.Errorf("mitm: receive %s: %w", f, err)
+		}
+		out, evs := m.process(f, msg)
+		m.sendMu[f].Lock()
+		for i, o := range out {
+			if err := send(ctx, to, o); err != nil {
+				if ctx.Err() != nil {
+					m.sendMu[f].Unlock()
+					return ctx.Err()
+				}
+				evs[i].Action = MITMLost
+			}
+		}
+		m.sendMu[f].Unlock()
+		for _, ev := range evs {
+			m.emit(ev)
+		}
+	}
+}
+
+// process applies the flow's armed attack to msg. It returns the messages
+// to send, in order, and one event for each of them, then one for each
+// message it kept back or dropped.
+func (m *MITM) process(f Flow, msg []byte) (out [][]byte, evs []MITMEvent) {
+	t, _ := MessageType(msg)
+	chat := t == TypeChat && len(msg) >= MinRecordSize
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if held := m.held[f]; held != nil && IsRecordType(t) {
+		// Reorder: the record that followed the held one goes first.
+		m.held[f] = nil
+		out = append(out, msg, held)
+		evs = append(evs, m.event(f, MITMRelayed, 0, msg), m.event(f, MITMReleased, AttackReorder, held))
+		if chat {
+			m.lastCh[f] = held
+		}
+		return out, evs
+	}
+	if !chat {
+		return [][]byte{msg}, []MITMEvent{m.event(f, MITMRelayed, 0, msg)}
+	}
+	a := m.armed[f]
+	m.armed[f] = 0
+	switch a {
+	case AttackTamper:
+		bad := append([]byte(nil), msg...)
+		bad[len(bad)-1] ^= 0x01 // the last byte of the GCM tag
+		m.lastCh[f] = msg
+		return [][]byte{bad}, []MITMEvent{m.event(f, MITMTampered, AttackTamper, bad)}
+	case AttackReorder:
+		m.held[f] = msg
+		return nil, []MITMEvent{m.event(f, MITMHeld, AttackReorder, msg)}
+	case AttackDrop:
+		return nil, []MITMEvent{m.event(f, MITMDropped, AttackDrop, msg)}
+	}
+	m.lastCh[f] = msg
+	return [][]byte{msg}, []MITMEvent{m.event(f, MITMRelayed, 0, msg)}
+}
+
+// event describes msg (its type, and seq for a session record).
+func (m *MITM) event(f Flow, action string, a Attack, msg []byte) MITMEvent {
+	ev := MITMEvent{Flow: f, Action: action, Attack: a, Size: len(msg)}
+	if len(msg) >= 2 && msg[0] == Version {
+		ev.Type = msg[1]
+	}
+	if h, err := ParseRecordHeader(msg); err == nil {
+		ev.Seq, ev.HasSeq = h.Seq, true
+	}
+	return ev
+}
+
+// send sends msg, retrying for up to mitmRetryFor while the transport has
+// no connection yet (waking at once when it says one came up).
+func send(ctx context.Context, to Transport, msg []byte) error {
+	deadline := time.Now().Add(mitmRetryFor)
+	cn, _ := to.(connectNotifier)
+	for {
+		var up <-chan struct{}
+		if cn != nil {
+			up = cn.Connecting()
+		}
+		err := to.Send(ctx, msg)
+		if err == nil || ctx.Err() != nil || time.Now().After(deadline) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-up:
+		case <-time.After(sendRetryEvery):
+		}
+	}
+}

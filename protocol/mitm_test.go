@@ -1,0 +1,250 @@
+package protocol
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"testing"
+	"time"
+)
+
+// mitmPair is two nodes talking through a MITM over in-memory pipes.
+type mitmPair struct {
+	a, b   *Node
+	ra, rb *recorder
+	m      *MITM
+	mu     sync.Mutex
+	evs    []MITMEvent
+}
+
+func (p *mitmPair) mitmEvents() []MITMEvent {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return append([]MITMEvent(nil), p.evs...)
+}
+
+func startMITMPair(t *testing.T) *mitmPair {
+	t.Helper()
+	id := testIdentities(t)
+	p := &mitmPair{ra: newRecorder(), rb: newRecorder()}
+	p.m = NewMITM(func(e Event) {
+		p.mu.Lock()
+		p.evs = append(p.evs, e.(MITMEvent))
+		p.mu.Unlock()
+	})
+	aEnd, mA := NewPipe(4096) // A <-> the MITM's side facing A
+	bEnd, mB := NewPipe(4096)
+	ca, cb := testConfig(id[0]), testConfig(id[1])
+	ca.ResendAfter, cb.ResendAfter = 300*time.Millisecond, 300*time.Millisecond
+	p.a = startNode(t, ca, aEnd, p.ra.emit).n
+	p.b = startNode(t, cb, bEnd, p.rb.emit).n
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- p.m.Run(ctx, mA, mB) }()
+	t.Cleanup(func() {
+		cancel()
+		for _, e := range []*PipeEnd{aEnd, bEnd, mA, mB} {
+			e.Close()
+		}
+		if err := <-done; err != nil && !errors.Is(err, ErrPipeClosed) {
+			t.Errorf("MITM.Run: %v", err)
+		}
+	})
+	p.ra.waitFor(t, 10*time.Second, "A established through the MITM", isEstablished)
+	p.rb.waitFor(t, 10*time.Second, "B established through the MITM", isEstablished)
+	return p
+}
+
+// send has A send text and waits until B showed it once.
+func (p *mitmPair) send(t *testing.T, text string) {
+	t.Helper()
+	if _, err := p.a.Send(text); err != nil {
+		t.Fatal(err)
+	}
+	p.rb.waitFor(t, 10*time.Second, "B shows "+text, func(e Event) bool { m, ok := e.(MessageEvent); return ok && m.Text == text })
+}
+
+// TestMITMRelaysUnchanged: with nothing armed, the MITM passes everything
+// on (a session, messages both ways) and reports each message relayed.
+func TestMITMRelaysUnchanged(t *testing.T) {
+	p := startMITMPair(t)
+	p.send(t, "through the middle")
+	if _, err := p.b.Send("and back"); err != nil {
+		t.Fatal(err)
+	}
+	p.ra.waitFor(t, 10*time.Second, "A shows B's reply", func(e Event) bool { m, ok := e.(MessageEvent); return ok && m.Text == "and back" })
+	var chats [2]int
+	for _, ev := range p.mitmEvents() {
+		if ev.Action != MITMRelayed {
+			t.Errorf("unexpected MITM event %+v", ev)
+		}
+		if ev.Type == TypeChat {
+			chats[ev.Flow]++
+			if !ev.HasSeq || ev.Size < MinRecordSize {
+				t.Errorf("CHAT event without its seq or size: %+v", ev)
+			}
+		}
+	}
+	if chats[FlowAB] != 1 || chats[FlowBA] != 1 {
+		t.Errorf("CHAT records relayed a->b %d, b->a %d, want 1 and 1", chats[FlowAB], chats[FlowBA])
+	}
+	for _, r := range []*recorder{p.ra, p.rb} {
+		if n := r.count(func(e Event) bool { _, ok := e.(RejectedEvent); return ok }); n != 0 {
+			t.Errorf("rejections through a passive MITM: %d", n)
+		}
+	}
+}
+
+// TestMITMAttacksRejected: each attack is refused by the receiver with
+// the reason the protocol gives for it, and the message attacked is shown
+// exactly once (late, resent, where the attack kept it from B).
+func TestMITMAttacksRejected(t *testing.T) {
+	for _, c := range []struct {
+		attack Attack
+		reason string // the rejection B reports; "" for none
+		hasSeq bool   // ...with the record's authenticated seq
+		gap    bool   // B reports a gap
+	}{
+		{AttackReplay, ReasonReplay, true, false},
+		{AttackTamper, ReasonTampered, false, false}, // the header did not authenticate
+		{AttackReorder, ReasonReorder, true, true},
+		{AttackDrop, "", false, true},
+	} {
+		t.Run(c.attack.String(), func(t *testing.T) {
+			p := startMITMPair(t)
+			p.send(t, "before the attack")
+			ctx := context.Background()
+			text := "attacked: " + c.attack.String()
+			if c.attack == AttackReplay {
+				if err := p.m.Arm(ctx, FlowAB, AttackReplay); err != nil {
+					t.Fatal(err)
+				}
+				text = "before the attack"
+			} else {
+				if err := p.m.Arm(ctx, FlowAB, c.attack); err != nil {
+					t.Fatal(err)
+				}
+				p.send(t, text)
+			}
+			if c.reason != "" {
+				ev := p.rb.waitFor(t, 10*time.Second, "B rejects "+c.reason, rejected(c.reason)).(RejectedEvent)
+				if ev.HasSeq != c.hasSeq {
+					t.Errorf("rejection %+v: HasSeq %v, want %v", ev, ev.HasSeq, c.hasSeq)
+				}
+			}
+			if c.gap {
+				p.rb.waitFor(t, 10*time.Second, "B reports a gap", func(e Event) bool { _, ok := e.(GapEvent); return ok })
+			}
+			// The session goes on: one more message, then the attacked one
+			// was shown exactly once.
+			p.send(t, "after the attack")
+			if n := p.rb.messageCount(text); n != 1 {
+				t.Errorf("B showed %q %d times, want once", text, n)
+			}
+			for _, r := range []*recorder{p.ra, p.rb} {
+				if n := r.count(func(e Event) bool { s, ok := e.(SessionEvent); return ok && s.State != SessionEstablished }); n != 0 {
+					t.Errorf("the attack changed a session (%d session events)", n)
+				}
+			}
+			want := map[Attack]string{AttackReplay: MITMReplayed, AttackTamper: MITMTampered, AttackReorder: MITMReleased, AttackDrop: MITMDropped}[c.attack]
+			found := false
+			for _, ev := range p.mitmEvents() {
+				if ev.Action == want && ev.Attack == c.attack && ev.Flow == FlowAB && ev.Type == TypeChat {
+					found = true
+				}
+			}
+			if !found {
+				t.Errorf("no %q event for the attacked CHAT: %+v", want, p.mitmEvents())
+			}
+		})
+	}
+}
+
+// TestMITMArmErrors: a replay with nothing to replay, before Run, or an
+// unknown attack is refused and changes nothing.
+func TestMITMArmErrors(t *testing.T) {
+	m := NewMITM(func(Event) {})
+	ctx := context.Background()
+	if err := m.Arm(ctx, FlowAB, AttackReplay); !errors.Is(err, ErrNotRunning) {
+		t.Errorf("replay before Run: %v, want ErrNotRunning", err)
+	}
+	if err := m.Arm(ctx, FlowAB, Attack(99)); !errors.Is(err, ErrUnknownAttack) {
+		t.Errorf("attack 99: %v", err)
+	}
+	if _, err := ParseAttack("nuke"); !errors.Is(err, ErrUnknownAttack) {
+		t.Errorf("ParseAttack(nuke): %v", err)
+	}
+	for a := AttackReplay; a <= AttackDrop; a++ {
+		if got, err := ParseAttack(a.String()); err != nil || got != a {
+			t.Errorf("ParseAttack(%q) = %v, %v", a.String(), got, err)
+		}
+	}
+	p := startMITMPair(t)
+	if err := p.m.Arm(ctx, FlowBA, AttackReplay); !errors.Is(err, ErrNothingToReplay) {
+		t.Errorf("replay before any CHAT: %v, want ErrNothingToReplay", err)
+	}
+}
+
+// TestMITMProcessGarbage: bytes that are no duet message at all, short
+// records, and records of every type pass through process unchanged (the
+// receiver refuses them), with nothing armed.
+func TestMITMProcessGarbage(t *testing.T) {
+	m := NewMITM(func(Event) {})
+	for _, msg := range [][]byte{nil, {}, {0x01}, {0x02, TypeChat}, {Version, TypeChat, 1, 2, 3}, make([]byte, MinRecordSize)} {
+		out, evs := m.process(FlowAB, msg)
+		if len(out) != 1 || string(out[0]) != string(msg) || len(evs) != 1 || evs[0].Action != MITMRelayed {
+			t.Errorf("process(%x) = %x, %+v", msg, out, evs)
+		}
+	}
+}
+
+// FuzzMITMProcess: whatever two messages arrive on a flow, with any attack
+// armed, process never panics, and every message it passes on is one of
+// them unchanged, or (tamper) one of them with exactly one bit flipped.
+func FuzzMITMProcess(f *testing.F) {
+	rec := make([]byte, MinRecordSize+8)
+	rec[0], rec[1] = Version, TypeChat
+	ping := append([]byte(nil), rec...)
+	ping[1] = TypePing
+	f.Add(uint8(0), rec, ping)
+	f.Add(uint8(AttackTamper), rec, ping)
+	f.Add(uint8(AttackReorder), rec, ping)
+	f.Add(uint8(AttackDrop), rec, []byte{})
+	f.Add(uint8(AttackReorder), []byte{Version, TypeChat}, rec)
+	f.Fuzz(func(t *testing.T, attack uint8, m1, m2 []byte) {
+		m := NewMITM(func(Event) {})
+		m.armed[FlowAB] = Attack(attack % 5)
+		in := [][]byte{append([]byte(nil), m1...), append([]byte(nil), m2...)}
+		var out [][]byte
+		for _, msg := range in {
+			o, evs := m.process(FlowAB, msg)
+			if len(evs) < len(o) {
+				t.Fatalf("%d messages out, %d events", len(o), len(evs))
+			}
+			out = append(out, o...)
+		}
+		if len(out) > 2 {
+			t.Fatalf("%d messages out of 2 in", len(out))
+		}
+		for _, o := range out {
+			ok := false
+			for _, i := range [][]byte{m1, m2} {
+				if len(o) != len(i) {
+					continue
+				}
+				diff := 0
+				for k := range o {
+					for x := o[k] ^ i[k]; x != 0; x &= x - 1 {
+						diff++
+					}
+				}
+				if diff == 0 || (diff == 1 && Attack(attack%5) == AttackTamper) {
+					ok = true
+				}
+			}
+			if !ok {
+				t.Fatalf("passed on %x, which is neither input (%x, %x)", o, m1, m2)
+			}
+		}
+	})
+}
