@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"sync"
 	"time"
+
+	"duet/crypto"
 )
 
 // This file is the man in the middle of `duet mitm` and `duet demo`: a relay
@@ -19,9 +21,16 @@ import (
 //	reorder  the next CHAT record held back, sent after
 //	         the record that follows it                  -> "reorder" (and a gap)
 //	drop     the next CHAT record never delivered        -> a gap
+//	keysub   the key in every PUBLIC_KEY replaced by the
+//	         MITM's own, until disarmed                  -> "bad-signature"
 //
-// The sender's CHAT message is not acknowledged in the last three cases, so
-// the sender resends it and it is shown once, late.
+// The sender's CHAT message is not acknowledged in tamper, reorder and
+// drop, so the sender resends it and it is shown once, late. Key
+// substitution acts on handshakes (a peer's start or restart): the
+// receiver takes the MITM's key for its peer's, and the peer's hello,
+// signed over the real keys, fails to verify under it; no session is made
+// while it lasts (the peers retry every step timeout, and succeed once it
+// is disarmed).
 
 // Flow is one direction through the man in the middle.
 type Flow int
@@ -49,26 +58,27 @@ const (
 	AttackTamper
 	AttackReorder
 	AttackDrop
+	AttackKeySub
 )
 
-var attackNames = [...]string{AttackReplay: "replay", AttackTamper: "tamper", AttackReorder: "reorder", AttackDrop: "drop"}
+var attackNames = [...]string{AttackReplay: "replay", AttackTamper: "tamper", AttackReorder: "reorder", AttackDrop: "drop", AttackKeySub: "keysub"}
 
 func (a Attack) String() string {
-	if a >= AttackReplay && a <= AttackDrop {
+	if a >= AttackReplay && a <= AttackKeySub {
 		return attackNames[a]
 	}
 	return "unknown"
 }
 
 // ParseAttack returns the attack named s ("replay", "tamper", "reorder",
-// "drop").
+// "drop", "keysub").
 func ParseAttack(s string) (Attack, error) {
-	for a := AttackReplay; a <= AttackDrop; a++ {
+	for a := AttackReplay; a <= AttackKeySub; a++ {
 		if attackNames[a] == s {
 			return a, nil
 		}
 	}
-	return 0, fmt.Errorf("%w: %q (replay, tamper, reorder, drop)", ErrUnknownAttack, s)
+	return 0, fmt.Errorf("%w: %q (replay, tamper, reorder, drop, keysub)", ErrUnknownAttack, s)
 }
 
 // Errors of the man in the middle.
@@ -80,14 +90,16 @@ var (
 
 // What a MITMEvent reports.
 const (
-	MITMRelayed  = "relayed"  // passed on unchanged
-	MITMArmed    = "armed"    // an attack waits for the next CHAT record
-	MITMReplayed = "replayed" // a copy of an earlier record sent again
-	MITMTampered = "tampered" // passed on with one bit flipped
-	MITMHeld     = "held"     // kept back (reorder)
-	MITMReleased = "released" // sent after the record that followed it (reorder)
-	MITMDropped  = "dropped"  // not passed on
-	MITMLost     = "lost"     // could not be passed on (the receiver is not connected)
+	MITMRelayed  = "relayed"     // passed on unchanged
+	MITMArmed    = "armed"       // an attack waits for the next CHAT record (keysub: on until disarmed)
+	MITMDisarmed = "disarmed"    // the flow's attacks are off
+	MITMReplayed = "replayed"    // a copy of an earlier record sent again
+	MITMTampered = "tampered"    // passed on with one bit flipped
+	MITMHeld     = "held"        // kept back (reorder)
+	MITMReleased = "released"    // sent after the record that followed it (reorder)
+	MITMDropped  = "dropped"     // not passed on
+	MITMLost     = "lost"        // could not be passed on (the receiver is not connected)
+	MITMKeySub   = "substituted" // a PUBLIC_KEY passed on with the MITM's key in it
 )
 
 // MITMEvent is one thing the man in the middle did with a message.
@@ -113,8 +125,11 @@ const mitmRetryFor = time.Second
 type MITM struct {
 	emit func(Event)
 
+	subDER []byte // keysub: the MITM's own key (SPKI DER)
+
 	mu      sync.Mutex
 	armed   [2]Attack // the attack waiting for the next CHAT record of each flow
+	keysub  [2]bool   // replace the key of each PUBLIC_KEY of the flow
 	held    [2][]byte // reorder: the record held back
 	lastCh  [2][]byte // a copy of the last CHAT record of each flow
 	to      [2]Transport
@@ -124,8 +139,15 @@ type MITM struct {
 
 // NewMITM returns a man in the middle that reports what it does to emit
 // (called from Run's goroutines and from Arm, never concurrently for one
-// flow's relaying).
-func NewMITM(emit func(Event)) *MITM { return &MITM{emit: emit} }
+// flow's relaying). own is the key it puts in PUBLIC_KEY messages when
+// keysub is armed (nil: keysub is refused).
+func NewMITM(emit func(Event), own *crypto.PublicKey) *MITM {
+	m := &MITM{emit: emit}
+	if own != nil {
+		m.subDER = own.DER()
+	}
+	return m
+}
 
 // Arm sets attack a on flow f. A replay happens at once: the last CHAT
 // record that went that way is sent again (ErrNothingToReplay if there is
@@ -159,8 +181,26 @@ func (m *MITM) Arm(ctx context.Context, f Flow, a Attack) error {
 		m.mu.Unlock()
 		m.emit(MITMEvent{Flow: f, Action: MITMArmed, Attack: a})
 		return nil
+	case AttackKeySub:
+		if m.subDER == nil {
+			return fmt.Errorf("%w: keysub without a key of its own", ErrUnknownAttack)
+		}
+		m.mu.Lock()
+		m.keysub[f] = true
+		m.mu.Unlock()
+		m.emit(MITMEvent{Flow: f, Action: MITMArmed, Attack: a})
+		return nil
 	}
 	return fmt.Errorf("%w: %d", ErrUnknownAttack, a)
+}
+
+// Disarm turns off flow f's attacks: a waiting one, and key substitution.
+// A record held back for reorder still goes after the next one.
+func (m *MITM) Disarm(f Flow) {
+	m.mu.Lock()
+	m.armed[f], m.keysub[f] = 0, false
+	m.mu.Unlock()
+	m.emit(MITMEvent{Flow: f, Action: MITMDisarmed})
 }
 
 // Run relays between toA (the transport A sends to and receives from) and
@@ -236,6 +276,13 @@ func (m *MITM) process(f Flow, msg []byte) (out [][]byte, evs []MITMEvent) {
 			m.lastCh[f] = held
 		}
 		return out, evs
+	}
+	if t == TypePublicKey && m.keysub[f] {
+		if pk, err := ParsePublicKeyMsg(msg); err == nil {
+			pk.DER = m.subDER
+			sub := AppendPublicKey(nil, pk)
+			return [][]byte{sub}, []MITMEvent{m.event(f, MITMKeySub, AttackKeySub, sub)}
+		}
 	}
 	if !chat {
 		return [][]byte{msg}, []MITMEvent{m.event(f, MITMRelayed, 0, msg)}

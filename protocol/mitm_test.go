@@ -1,11 +1,14 @@
 package protocol
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"sync"
 	"testing"
 	"time"
+
+	"duet/crypto"
 )
 
 // mitmPair is two nodes talking through a MITM over in-memory pipes.
@@ -31,7 +34,7 @@ func startMITMPair(t *testing.T) *mitmPair {
 		p.mu.Lock()
 		p.evs = append(p.evs, e.(MITMEvent))
 		p.mu.Unlock()
-	})
+	}, id[2].Public())
 	aEnd, mA := NewPipe(4096) // A <-> the MITM's side facing A
 	bEnd, mB := NewPipe(4096)
 	ca, cb := testConfig(id[0]), testConfig(id[1])
@@ -163,7 +166,7 @@ func TestMITMAttacksRejected(t *testing.T) {
 // TestMITMArmErrors: a replay with nothing to replay, before Run, or an
 // unknown attack is refused and changes nothing.
 func TestMITMArmErrors(t *testing.T) {
-	m := NewMITM(func(Event) {})
+	m := NewMITM(func(Event) {}, nil)
 	ctx := context.Background()
 	if err := m.Arm(ctx, FlowAB, AttackReplay); !errors.Is(err, ErrNotRunning) {
 		t.Errorf("replay before Run: %v, want ErrNotRunning", err)
@@ -171,10 +174,16 @@ func TestMITMArmErrors(t *testing.T) {
 	if err := m.Arm(ctx, FlowAB, Attack(99)); !errors.Is(err, ErrUnknownAttack) {
 		t.Errorf("attack 99: %v", err)
 	}
+	if err := m.Arm(ctx, FlowAB, AttackKeySub); !errors.Is(err, ErrUnknownAttack) {
+		t.Errorf("keysub without a key of its own: %v", err)
+	}
+	if m.keysub[FlowAB] {
+		t.Error("a refused keysub is on")
+	}
 	if _, err := ParseAttack("nuke"); !errors.Is(err, ErrUnknownAttack) {
 		t.Errorf("ParseAttack(nuke): %v", err)
 	}
-	for a := AttackReplay; a <= AttackDrop; a++ {
+	for a := AttackReplay; a <= AttackKeySub; a++ {
 		if got, err := ParseAttack(a.String()); err != nil || got != a {
 			t.Errorf("ParseAttack(%q) = %v, %v", a.String(), got, err)
 		}
@@ -189,7 +198,7 @@ func TestMITMArmErrors(t *testing.T) {
 // records, and records of every type pass through process unchanged (the
 // receiver refuses them), with nothing armed.
 func TestMITMProcessGarbage(t *testing.T) {
-	m := NewMITM(func(Event) {})
+	m := NewMITM(func(Event) {}, nil)
 	for _, msg := range [][]byte{nil, {}, {0x01}, {0x02, TypeChat}, {Version, TypeChat, 1, 2, 3}, make([]byte, MinRecordSize)} {
 		out, evs := m.process(FlowAB, msg)
 		if len(out) != 1 || string(out[0]) != string(msg) || len(evs) != 1 || evs[0].Action != MITMRelayed {
@@ -198,10 +207,17 @@ func TestMITMProcessGarbage(t *testing.T) {
 	}
 }
 
+var fuzzSubKey *crypto.Identity
+
+func rec0() []byte { r := make([]byte, MinRecordSize); r[0], r[1] = Version, TypeChat; return r }
+
 // FuzzMITMProcess: whatever two messages arrive on a flow, with any attack
 // armed, process never panics, and every message it passes on is one of
-// them unchanged, or (tamper) one of them with exactly one bit flipped.
+// them unchanged, or (tamper) one of them with exactly one bit flipped, or
+// (keysub) a PUBLIC_KEY carrying the MITM's key.
 func FuzzMITMProcess(f *testing.F) {
+	fuzzSubKey = testIdentities(f)[2]
+	f.Add(uint8(0x80), AppendPublicKey(nil, PublicKeyMsg{DER: testIdentities(f)[0].Public().DER()}), rec0())
 	rec := make([]byte, MinRecordSize+8)
 	rec[0], rec[1] = Version, TypeChat
 	ping := append([]byte(nil), rec...)
@@ -212,8 +228,9 @@ func FuzzMITMProcess(f *testing.F) {
 	f.Add(uint8(AttackDrop), rec, []byte{})
 	f.Add(uint8(AttackReorder), []byte{Version, TypeChat}, rec)
 	f.Fuzz(func(t *testing.T, attack uint8, m1, m2 []byte) {
-		m := NewMITM(func(Event) {})
+		m := NewMITM(func(Event) {}, fuzzSubKey.Public())
 		m.armed[FlowAB] = Attack(attack % 5)
+		m.keysub[FlowAB] = attack&0x80 != 0
 		in := [][]byte{append([]byte(nil), m1...), append([]byte(nil), m2...)}
 		var out [][]byte
 		for _, msg := range in {
@@ -227,6 +244,12 @@ func FuzzMITMProcess(f *testing.F) {
 			t.Fatalf("%d messages out of 2 in", len(out))
 		}
 		for _, o := range out {
+			if pk, err := ParsePublicKeyMsg(o); err == nil && m.keysub[FlowAB] {
+				if !bytes.Equal(pk.DER, m.subDER) {
+					t.Fatalf("keysub passed on a PUBLIC_KEY with another key: %x", o)
+				}
+				continue
+			}
 			ok := false
 			for _, i := range [][]byte{m1, m2} {
 				if len(o) != len(i) {
@@ -247,4 +270,69 @@ func FuzzMITMProcess(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestMITMKeySubstitution: with keysub on, the PUBLIC_KEY a peer sends
+// reaches the other carrying the MITM's key; the handshake of a restarted
+// peer then fails its signature check (bad-signature) and no session is
+// made, while the old one goes on untouched. Once disarmed, the restarted
+// peer's next attempt makes the session.
+func TestMITMKeySubstitution(t *testing.T) {
+	id := testIdentities(t)
+	ra, rb := newRecorder(), newRecorder()
+	var mu sync.Mutex
+	var evs []MITMEvent
+	m := NewMITM(func(e Event) { mu.Lock(); evs = append(evs, e.(MITMEvent)); mu.Unlock() }, id[2].Public())
+	aEnd, mA := NewPipe(4096)
+	bEnd, mB := NewPipe(4096)
+	ca, cb := testConfig(id[0]), testConfig(id[1])
+	startNode(t, ca, aEnd, ra.emit)
+	b1 := startNode(t, cb, bEnd, rb.emit)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- m.Run(ctx, mA, mB) }()
+	t.Cleanup(func() {
+		cancel()
+		for _, e := range []*PipeEnd{aEnd, bEnd, mA, mB} {
+			e.Close()
+		}
+		<-done
+	})
+	ra.waitFor(t, 10*time.Second, "A established", isEstablished)
+	rb.waitFor(t, 10*time.Second, "B established", isEstablished)
+
+	for _, f := range []Flow{FlowAB, FlowBA} {
+		if err := m.Arm(ctx, f, AttackKeySub); err != nil {
+			t.Fatal(err)
+		}
+	}
+	b1.stop() // B restarts: a new handshake, through the substituting MITM
+	rb2 := newRecorder()
+	startNode(t, cb, bEnd, rb2.emit)
+	badSig := func() int { return ra.count(rejected(ReasonBadSignature)) + rb2.count(rejected(ReasonBadSignature)) }
+	deadline := time.Now().Add(10 * time.Second)
+	for badSig() == 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("no bad-signature rejection; A: %v\nB: %v", ra.snapshot(), rb2.snapshot())
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	if n := rb2.count(isEstablished); n != 0 {
+		t.Fatalf("restarted B made a session through a key-substituting MITM")
+	}
+	mu.Lock()
+	subs := 0
+	for _, ev := range evs {
+		if ev.Action == MITMKeySub && ev.Type == TypePublicKey {
+			subs++
+		}
+	}
+	mu.Unlock()
+	if subs == 0 {
+		t.Fatal("no PUBLIC_KEY reported substituted")
+	}
+
+	m.Disarm(FlowAB)
+	m.Disarm(FlowBA)
+	rb2.waitFor(t, 10*time.Second, "restarted B established once keysub is off", isEstablished)
 }
