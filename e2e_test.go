@@ -78,6 +78,11 @@ type event struct {
 	Reason          string   `json:"reason"`
 	Detail          string   `json:"detail"`
 	Count           int      `json:"count"` // aggregated rejections: absent (0) means 1
+	// duet mitm's events
+	Flow   string `json:"flow"`
+	Action string `json:"action"`
+	Attack string `json:"attack"`
+	Type   string `json:"type"`
 
 	raw string
 }
@@ -956,6 +961,11 @@ func TestE2EUsageErrors(t *testing.T) {
 		{"--ephemeral", "--identity", filepath.Join(dir, "k"), "--main", "1", "--sub", "2"},
 		{"frobnicate"},
 		{"bench", "--bogus"},
+		{"mitm"},
+		{"mitm", "--a-main", "5555", "--a-sub", "6556", "--b-main", "5556"},
+		{"mitm", "--a-main", "5555", "--a-sub", "5555", "--b-main", "5556", "--b-sub", "6555"},
+		{"mitm", "--a-main", "5555", "--a-sub", "6556", "--b-main", "5556", "--b-sub", "70000"},
+		{"mitm", "--a-main", "5555", "--a-sub", "6556", "--b-main", "5556", "--b-sub", "6555", "extra"},
 		{"demo"},
 	} {
 		code, _, stderr := runDuet(t, args...)

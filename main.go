@@ -41,6 +41,9 @@ Usage:
   duet fingerprint [--identity FILE]    print your fingerprint (creates the key if absent)
   duet bench [--messages N]             the protocol's own cost: two nodes in one process vs raw zmq4
   duet bench --processes [--runs N]     what users get: two duet processes vs two raw zmq4 processes
+  duet mitm --a-main P --a-sub P --b-main P --b-sub P
+                                        a man in the middle that attacks on command
+                                        (duet mitm --help)
 
 Two people on one machine, each with their own key:
   terminal 1:  duet --main 5555 --sub 5556 --identity ~/.config/duet/alice.pem --name alice --peer-name bob
@@ -110,6 +113,8 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 			return runFingerprint(args[1:], defIdentity, stdout, stderr, usageErr)
 		case "bench":
 			return runBench(args[1:], stdout, stderr, usageErr)
+		case "mitm":
+			return runMITM(args[1:], stdin, stdout, stderr, usageErr)
 		case "bench-raw-peer": // hidden: the raw zmq4 processes of bench --processes
 			return runBenchRawPeer(args[1:], stdin, stdout, stderr, usageErr)
 		case "help":
@@ -349,6 +354,114 @@ func runBenchRawPeer(args []string, stdin io.Reader, stdout, stderr io.Writer, u
 	}
 	if err != nil {
 		fmt.Fprintf(stderr, "duet: bench-raw-peer: %v\n", err)
+		return exitRuntime
+	}
+	return exitOK
+}
+
+const mitmUsage = `usage: duet mitm --a-main PORT --a-sub PORT --b-main PORT --b-sub PORT [--peer-host HOST] [--bind ADDR] [--headless] [--all]
+
+A man in the middle between two duet peers, for seeing attacks refused. It
+listens on --a-sub (where A sends: A's --sub) and --b-sub (where B sends),
+and passes each message on to the other peer's --main port, unchanged until
+told otherwise on stdin:
+  replay a    send the last CHAT record A sent again      B refuses it: replay
+  tamper a    flip one bit of A's next CHAT record         B refuses it: tampered
+  reorder a   send A's next CHAT record after the next     B refuses it: reorder
+  drop a      drop A's next CHAT record                    B reports a gap
+  keysub a    put the MITM's own key in A's PUBLIC_KEYs    the next handshake fails: bad-signature
+  pass a      A's messages pass unchanged again
+(b: the same on what B sends.) A message that was kept from its receiver is
+resent by its sender and shown once. It holds no key of the peers and reads
+no message.
+
+  --headless  JSON lines instead of text; --all  also show relayed pings and pongs
+
+Example, three terminals:
+  duet mitm --a-main 5555 --a-sub 6556 --b-main 5556 --b-sub 6555
+  duet --main 5555 --sub 6556 --identity alice.pem
+  duet --main 5556 --sub 6555 --identity bob.pem
+`
+
+// runMITM is duet mitm: two transports (one facing each peer), a
+// protocol.MITM between them, commands from stdin.
+func runMITM(args []string, stdin io.Reader, stdout, stderr io.Writer, usageErr func(string, ...any) int) int {
+	fs := flag.NewFlagSet("duet mitm", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	aMain := fs.Int("a-main", 0, "")
+	aSub := fs.Int("a-sub", 0, "")
+	bMain := fs.Int("b-main", 0, "")
+	bSub := fs.Int("b-sub", 0, "")
+	peerHost := fs.String("peer-host", "127.0.0.1", "")
+	bind := fs.String("bind", "127.0.0.1", "")
+	headless := fs.Bool("headless", false, "")
+	all := fs.Bool("all", false, "")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			fmt.Fprint(stdout, mitmUsage)
+			return exitOK
+		}
+		return usageErr("mitm: %v", err)
+	}
+	if fs.NArg() > 0 {
+		return usageErr("mitm: unexpected argument %q", fs.Arg(0))
+	}
+	ports := map[string]int{"--a-main": *aMain, "--a-sub": *aSub, "--b-main": *bMain, "--b-sub": *bSub}
+	seen := map[int]string{}
+	for _, name := range []string{"--a-main", "--a-sub", "--b-main", "--b-sub"} {
+		p := ports[name]
+		if p < 1 || p > 65535 {
+			return usageErr("mitm: %s PORT is required (1-65535)", name)
+		}
+		if other, dup := seen[p]; dup {
+			return usageErr("mitm: %s and %s are both %d: the four ports must differ", other, name, p)
+		}
+		seen[p] = name
+	}
+	if _, err := net.ResolveHost(*peerHost); err != nil {
+		fmt.Fprintf(stderr, "duet: mitm: --peer-host %s: %v\n", *peerHost, err)
+		return exitRuntime
+	}
+	own, err := crypto.GenerateIdentity(rand.Reader) // keysub's key
+	if err != nil {
+		fmt.Fprintf(stderr, "duet: mitm: %v\n", err)
+		return exitRuntime
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	toA, err := net.Open(ctx, net.Config{Bind: *bind, MainPort: *aSub, PeerHost: *peerHost, SubPort: *aMain})
+	if err != nil {
+		fmt.Fprintf(stderr, "duet: mitm: %v\n", err)
+		return exitRuntime
+	}
+	defer toA.Close()
+	toB, err := net.Open(ctx, net.Config{Bind: *bind, MainPort: *bSub, PeerHost: *peerHost, SubPort: *bMain})
+	if err != nil {
+		fmt.Fprintf(stderr, "duet: mitm: %v\n", err)
+		return exitRuntime
+	}
+	defer toB.Close()
+	out := ui.NewMITMOutput(stdout, *headless, *all)
+	defer out.Close()
+	m := protocol.NewMITM(out.Emit, own.Public())
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	relayErr := make(chan error, 1)
+	go func() { relayErr <- m.Run(ctx, toA, toB) }()
+	out.Ready(*aMain, *aSub, *bMain, *bSub, *peerHost)
+	cmdDone := make(chan error, 1)
+	go func() { cmdDone <- ui.ServeMITM(ctx, stdin, out, m) }()
+	var err1 error
+	select {
+	case err1 = <-relayErr: // the relay failed (or a signal stopped it)
+	case err1 = <-cmdDone: // quit, end of input, or a signal
+		cancel()
+		if err := <-relayErr; err1 == nil {
+			err1 = err
+		}
+	}
+	if err1 != nil {
+		fmt.Fprintf(stderr, "duet: mitm: %v\n", err1)
 		return exitRuntime
 	}
 	return exitOK

@@ -1,0 +1,146 @@
+package ui
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"duet/protocol"
+)
+
+func TestDescribeMITM(t *testing.T) {
+	chat := protocol.MITMEvent{Flow: protocol.FlowAB, Type: protocol.TypeChat, Seq: 7, HasSeq: true, Size: 75}
+	with := func(action string, a protocol.Attack) protocol.MITMEvent {
+		e := chat
+		e.Action, e.Attack = action, a
+		return e
+	}
+	back := with(protocol.MITMReplayed, protocol.AttackReplay)
+	back.Flow = protocol.FlowBA
+	for _, c := range []struct {
+		ev   protocol.MITMEvent
+		want string
+	}{
+		{with(protocol.MITMRelayed, 0), "a->b CHAT seq 7 (75 bytes)"},
+		{with(protocol.MITMReplayed, protocol.AttackReplay), "a->b REPLAYED CHAT seq 7 (75 bytes): B must refuse it (replay)"},
+		{back, "b->a REPLAYED CHAT seq 7 (75 bytes): A must refuse it (replay)"},
+		{with(protocol.MITMTampered, protocol.AttackTamper), "a->b TAMPERED CHAT seq 7 (75 bytes) (one bit flipped): B must refuse it (tampered); A resends the message"},
+		{with(protocol.MITMHeld, protocol.AttackReorder), "a->b HELD BACK CHAT seq 7 (75 bytes): it goes after the next record"},
+		{with(protocol.MITMReleased, protocol.AttackReorder), "a->b RELEASED CHAT seq 7 (75 bytes) out of order: B must refuse it (reorder); A resends the message"},
+		{with(protocol.MITMDropped, protocol.AttackDrop), "a->b DROPPED CHAT seq 7 (75 bytes): B sees a gap; A resends the message"},
+		{with(protocol.MITMLost, 0), "a->b CHAT seq 7 (75 bytes) not passed on: B is not connected"},
+		{protocol.MITMEvent{Flow: protocol.FlowAB, Action: protocol.MITMKeySub, Attack: protocol.AttackKeySub, Type: protocol.TypePublicKey, Size: 315}, "a->b SUBSTITUTED the key in A's PUBLIC_KEY (315 bytes): B must refuse the handshake (bad-signature)"},
+		{protocol.MITMEvent{Flow: protocol.FlowBA, Action: protocol.MITMArmed, Attack: protocol.AttackTamper}, "b->a tamper armed: B's next CHAT record gets one bit flipped"},
+		{protocol.MITMEvent{Flow: protocol.FlowBA, Action: protocol.MITMDisarmed}, "b->a attacks off: B's messages pass unchanged"},
+	} {
+		if got := describeMITM(c.ev); got != c.want {
+			t.Errorf("describeMITM(%+v)\n got %q\nwant %q", c.ev, got, c.want)
+		}
+	}
+}
+
+// TestMITMOutput: text and JSON lines; relayed pings and pongs only with
+// all.
+func TestMITMOutput(t *testing.T) {
+	at := time.Date(2026, 11, 26, 8, 0, 0, 0, time.UTC)
+	ping := protocol.MITMEvent{Flow: protocol.FlowAB, Action: protocol.MITMRelayed, Type: protocol.TypePing, Seq: 3, HasSeq: true, Size: 50}
+	tampered := protocol.MITMEvent{Flow: protocol.FlowBA, Action: protocol.MITMTampered, Attack: protocol.AttackTamper, Type: protocol.TypeChat, Seq: 9, HasSeq: true, Size: 80}
+	for _, all := range []bool{false, true} {
+		var buf syncBuffer
+		o := NewMITMOutput(&buf, true, all)
+		o.now = func() time.Time { return at }
+		o.Emit(ping)
+		o.Emit(tampered)
+		o.Emit(protocol.SessionEvent{}) // not the MITM's: ignored
+		o.Error(errors.New("mitm: boom"))
+		o.Close()
+		lines := strings.Split(strings.TrimSuffix(buf.String(), "\n"), "\n")
+		want := 2
+		if all {
+			want = 3
+		}
+		if len(lines) != want {
+			t.Fatalf("all=%v: %d lines, want %d:\n%s", all, len(lines), want, buf.String())
+		}
+		var m map[string]any
+		if err := json.Unmarshal([]byte(lines[want-2]), &m); err != nil {
+			t.Fatal(err)
+		}
+		for k, v := range map[string]any{"event": "mitm", "time": "2026-11-26T08:00:00Z", "flow": "b->a", "action": "tampered", "attack": "tamper", "type": "CHAT", "seq": 9.0, "size": 80.0} {
+			if m[k] != v && !(k == "time" && strings.HasPrefix(m[k].(string), "2026-11-26T08:00:00")) {
+				t.Errorf("%s = %v, want %v (%s)", k, m[k], v, lines[want-2])
+			}
+		}
+		if !strings.Contains(lines[want-1], `"event":"error"`) || !strings.Contains(lines[want-1], "mitm: boom") {
+			t.Errorf("error line: %s", lines[want-1])
+		}
+	}
+	var buf syncBuffer
+	o := NewMITMOutput(&buf, false, false)
+	o.now = func() time.Time { return at }
+	o.Emit(tampered)
+	o.Close()
+	if got, want := buf.String(), at.Local().Format("15:04:05.000")+" "+describeMITM(tampered)+"\n"; got != want {
+		t.Errorf("text line %q, want %q", got, want)
+	}
+}
+
+type armCall struct {
+	flow   protocol.Flow
+	attack protocol.Attack // 0: Disarm
+}
+
+type fakeMITM struct{ calls []armCall }
+
+func (f *fakeMITM) Arm(_ context.Context, fl protocol.Flow, a protocol.Attack) error {
+	f.calls = append(f.calls, armCall{fl, a})
+	if a == protocol.AttackReplay {
+		return protocol.ErrNothingToReplay
+	}
+	return nil
+}
+
+func (f *fakeMITM) Disarm(fl protocol.Flow) { f.calls = append(f.calls, armCall{fl, 0}) }
+
+// TestServeMITMCommands: commands become Arm and Disarm calls; a bad one
+// is reported and changes nothing; quit ends the loop (what follows is not
+// read), as does the end of input.
+func TestServeMITMCommands(t *testing.T) {
+	in := "tamper a\nreorder B\npass a\n\nbogus a\ntamper\ndrop c\nreplay b\nkeysub b\nquit\ndrop a\n"
+	var buf syncBuffer
+	out := NewMITMOutput(&buf, false, false)
+	f := &fakeMITM{}
+	if err := ServeMITM(context.Background(), strings.NewReader(in), out, f); err != nil {
+		t.Fatal(err)
+	}
+	out.Close()
+	want := []armCall{
+		{protocol.FlowAB, protocol.AttackTamper},
+		{protocol.FlowBA, protocol.AttackReorder},
+		{protocol.FlowAB, 0},
+		{protocol.FlowBA, protocol.AttackReplay},
+		{protocol.FlowBA, protocol.AttackKeySub},
+	}
+	if len(f.calls) != len(want) {
+		t.Fatalf("calls %v, want %v", f.calls, want)
+	}
+	for i := range want {
+		if f.calls[i] != want[i] {
+			t.Fatalf("calls %v, want %v", f.calls, want)
+		}
+	}
+	text := buf.String()
+	for _, e := range []string{`unknown attack: "bogus"`, `"tamper": give a command and a side`, `"c": the side is a`, "no CHAT record has gone that way yet"} {
+		if !strings.Contains(text, e) {
+			t.Errorf("no error %q in:\n%s", e, text)
+		}
+	}
+
+	f = &fakeMITM{}
+	if err := ServeMITM(context.Background(), strings.NewReader("drop a"), out, f); err != nil || len(f.calls) != 1 {
+		t.Errorf("a last line without newline: %v, calls %v", err, f.calls)
+	}
+}
