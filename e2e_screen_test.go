@@ -253,3 +253,55 @@ func TestE2EScreenSIGTERM(t *testing.T) {
 		t.Fatalf("screen not restored after SIGTERM:\n%s", s)
 	}
 }
+
+// TestE2EDemoInTmux: `duet demo` on a terminal: alice's screen gets a
+// session with bob through the man in the middle, bob greets and answers;
+// each /attack is refused on alice's screen with its reason, and bob's
+// attacked message still arrives; keysub fails a handshake (bad-signature)
+// and a new session follows; /quit ends it with status 0 and writes
+// nothing to HOME.
+func TestE2EDemoInTmux(t *testing.T) {
+	needBinary(t)
+	tm := newTmux(t)
+	home := t.TempDir()
+	// 80x24: no sidebar, so a cleared chat pane holds no earlier rejection.
+	tm.start("d", 80, 24, []string{"HOME=" + home, "TERM=xterm-256color", "TZ=UTC"}, []string{duetBin, "demo"})
+	const long = 60 * time.Second
+	tm.waitFor("d", "the session and bob's greeting", long, contains("session established", "hi alice!", "live"))
+
+	tm.typeText("d", "hello bob")
+	tm.keys("d", "Enter")
+	tm.waitFor("d", "bob's answer", long, contains("got it: “hello bob”"))
+
+	for _, c := range []struct{ attack, refused, arrives string }{
+		{"tamper", "rejected tampered", "this message gets one bit flipped"},
+		{"replay", "rejected replay", ""},
+		{"reorder", "rejected reorder", "this message is held back"},
+		{"drop", "never arrived", "this message is dropped on its way"},
+	} {
+		tm.typeText("d", "/attack "+c.attack)
+		tm.keys("d", "Enter")
+		want := []string{c.refused}
+		if c.arrives != "" {
+			want = append(want, "bob    "+c.arrives)
+		}
+		tm.waitFor("d", c.attack+" refused and the message shown", long, contains(want...))
+		tm.typeText("d", "/clear") // the next attack's lines on a clear pane
+		tm.keys("d", "Enter")
+		tm.waitFor("d", "a clear pane", long, func(s string) bool { return !strings.Contains(s, c.refused) })
+	}
+
+	tm.typeText("d", "/attack keysub")
+	tm.keys("d", "Enter")
+	tm.waitFor("d", "a refused handshake", long, contains("rejected bad-signature"))
+	tm.waitFor("d", "a new session once keys pass", long, contains("lets the keys through again", "session established"))
+
+	tm.typeText("d", "/quit")
+	tm.keys("d", "Enter")
+	if code := tm.waitExit("d", long); code != 0 {
+		t.Fatalf("demo exit status %d, want 0", code)
+	}
+	if entries, _ := os.ReadDir(home); len(entries) != 0 {
+		t.Errorf("the demo wrote to HOME: %v", entries)
+	}
+}

@@ -966,7 +966,8 @@ func TestE2EUsageErrors(t *testing.T) {
 		{"mitm", "--a-main", "5555", "--a-sub", "5555", "--b-main", "5556", "--b-sub", "6555"},
 		{"mitm", "--a-main", "5555", "--a-sub", "6556", "--b-main", "5556", "--b-sub", "70000"},
 		{"mitm", "--a-main", "5555", "--a-sub", "6556", "--b-main", "5556", "--b-sub", "6555", "extra"},
-		{"demo"},
+		{"demo"}, // not a terminal: it is the full screen
+		{"demo", "extra"},
 	} {
 		code, _, stderr := runDuet(t, args...)
 		if code != exitUsage {

@@ -15,6 +15,7 @@ import (
 	"os/signal"
 	"runtime/pprof"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -36,6 +37,7 @@ const (
 const usageText = `duet - end-to-end encrypted two-party messenger over ZeroMQ
 
 Usage:
+  duet demo                             try it: you and a bot, a man in the middle between you
   duet --main PORT --sub PORT [flags]   chat with the peer (full screen in a terminal)
   duet                                  in a terminal: asks for the ports first
   duet fingerprint [--identity FILE]    print your fingerprint (creates the key if absent)
@@ -115,6 +117,8 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 			return runBench(args[1:], stdout, stderr, usageErr)
 		case "mitm":
 			return runMITM(args[1:], stdin, stdout, stderr, usageErr)
+		case "demo":
+			return runDemo(args[1:], stdin, stdout, stderr, usageErr)
 		case "bench-raw-peer": // hidden: the raw zmq4 processes of bench --processes
 			return runBenchRawPeer(args[1:], stdin, stdout, stderr, usageErr)
 		case "help":
@@ -422,11 +426,6 @@ func runMITM(args []string, stdin io.Reader, stdout, stderr io.Writer, usageErr 
 		fmt.Fprintf(stderr, "duet: mitm: --peer-host %s: %v\n", *peerHost, err)
 		return exitRuntime
 	}
-	own, err := crypto.GenerateIdentity(rand.Reader) // keysub's key
-	if err != nil {
-		fmt.Fprintf(stderr, "duet: mitm: %v\n", err)
-		return exitRuntime
-	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	toA, err := net.Open(ctx, net.Config{Bind: *bind, MainPort: *aSub, PeerHost: *peerHost, SubPort: *aMain})
@@ -443,7 +442,16 @@ func runMITM(args []string, stdin io.Reader, stdout, stderr io.Writer, usageErr 
 	defer toB.Close()
 	out := ui.NewMITMOutput(stdout, *headless, *all)
 	defer out.Close()
-	m := protocol.NewMITM(out.Emit, own.Public())
+	// keysub's keys are made when it is armed: as many as it takes to
+	// keep the peers' roles (protocol.NewMITM).
+	m := protocol.NewMITM(out.Emit)
+	m.GenerateKeysWith(func() (*crypto.PublicKey, error) {
+		id, err := crypto.GenerateIdentity(rand.Reader)
+		if err != nil {
+			return nil, err
+		}
+		return id.Public(), nil
+	})
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	relayErr := make(chan error, 1)
@@ -467,17 +475,88 @@ func runMITM(args []string, stdin io.Reader, stdout, stderr io.Writer, usageErr 
 	return exitOK
 }
 
+// runDemo is duet demo: three fresh keys, four free loopback ports, and
+// ui.RunDemo on the terminal.
+func runDemo(args []string, stdin io.Reader, stdout, stderr io.Writer, usageErr func(string, ...any) int) int {
+	if len(args) > 0 {
+		if args[0] == "--help" || args[0] == "-h" || args[0] == "-help" {
+			fmt.Fprintln(stdout, "usage: duet demo\nThe full screen as alice, chatting with bob, a bot in this process, through a man in the\nmiddle on loopback; /attack replay|tamper|reorder|drop|keysub shows each attack refused.\nNothing is read from or written to disk.")
+			return exitOK
+		}
+		return usageErr("demo: unexpected argument %q", args[0])
+	}
+	if !isTerminal(stdin) || !isTerminal(stdout) {
+		return usageErr("demo: needs a terminal (it is the full-screen chat); to script duet, see --headless")
+	}
+	ids, err := generateKeys(3)
+	if err != nil {
+		fmt.Fprintf(stderr, "duet: demo: %v\n", err)
+		return exitRuntime
+	}
+	ports, err := freeLoopbackPorts(4)
+	if err != nil {
+		fmt.Fprintf(stderr, "duet: demo: %v\n", err)
+		return exitRuntime
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	deps := ui.DemoDeps{Keys: [3]*crypto.Identity(ids), Ports: [4]int(ports),
+		Open: func(ctx context.Context, main, sub int) (protocol.Transport, error) {
+			return net.Open(ctx, net.Config{MainPort: main, SubPort: sub, SendTimeout: 30 * time.Second})
+		}}
+	if err := ui.RunDemo(ctx, deps, screenIO(stdin, stdout)...); err != nil && !errors.Is(err, context.Canceled) {
+		fmt.Fprintf(stderr, "duet: demo: %v\n", err)
+		return exitRuntime
+	}
+	return exitOK
+}
+
+// generateKeys makes n fresh RSA keys, two at a time.
+func generateKeys(n int) ([]*crypto.Identity, error) {
+	keys := make([]*crypto.Identity, n)
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, 2)
+	for i := range keys {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			keys[i], errs[i] = crypto.GenerateIdentity(rand.Reader)
+		}()
+	}
+	wg.Wait()
+	return keys, errors.Join(errs...)
+}
+
+// freeLoopbackPorts returns n distinct ports that were free on 127.0.0.1
+// a moment ago (another program may take one before duet binds it: then
+// the bind fails with a clear error).
+func freeLoopbackPorts(n int) ([]int, error) {
+	var ls []stdnet.Listener
+	defer func() {
+		for _, l := range ls {
+			l.Close()
+		}
+	}()
+	ports := make([]int, 0, n)
+	for range n {
+		l, err := stdnet.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return nil, err
+		}
+		ls = append(ls, l)
+		ports = append(ports, l.Addr().(*stdnet.TCPAddr).Port)
+	}
+	return ports, nil
+}
+
 // openLoopbackPair opens two duet transports that talk to each other on
 // free loopback ports and waits until both are connected.
 func openLoopbackPair(ctx context.Context) (protocol.Transport, protocol.Transport, func(), error) {
-	var ports [2]int
-	for i := range ports {
-		l, err := stdnet.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			return nil, nil, nil, err
-		}
-		ports[i] = l.Addr().(*stdnet.TCPAddr).Port
-		l.Close()
+	ports, err := freeLoopbackPorts(2)
+	if err != nil {
+		return nil, nil, nil, err
 	}
 	a, err := net.Open(ctx, net.Config{MainPort: ports[0], SubPort: ports[1], SendTimeout: 30 * time.Second})
 	if err != nil {

@@ -125,11 +125,14 @@ const mitmRetryFor = time.Second
 type MITM struct {
 	emit func(Event)
 
-	subDER []byte // keysub: the MITM's own key (SPKI DER)
+	subKeys []*crypto.PublicKey // keysub: the MITM's own keys; mu
+	newKey  func() (*crypto.PublicKey, error)
 
 	mu      sync.Mutex
-	armed   [2]Attack // the attack waiting for the next CHAT record of each flow
-	keysub  [2]bool   // replace the key of each PUBLIC_KEY of the flow
+	armed   [2]Attack             // the attack waiting for the next CHAT record of each flow
+	keysub  [2]bool               // replace the key of each PUBLIC_KEY of the flow
+	real    [2]crypto.Fingerprint // the key of each flow's sender, from its PUBLIC_KEYs
+	realOK  [2]bool
 	held    [2][]byte // reorder: the record held back
 	lastCh  [2][]byte // a copy of the last CHAT record of each flow
 	to      [2]Transport
@@ -139,12 +142,20 @@ type MITM struct {
 
 // NewMITM returns a man in the middle that reports what it does to emit
 // (called from Run's goroutines and from Arm, never concurrently for one
-// flow's relaying). own is the key it puts in PUBLIC_KEY messages when
-// keysub is armed (nil: keysub is refused).
-func NewMITM(emit func(Event), own *crypto.PublicKey) *MITM {
+// flow's relaying). subs are the keys it puts in PUBLIC_KEY messages when
+// keysub is armed (none: keysub is refused). Roles in the handshake follow
+// fingerprint order, so for each message it picks a key that stands to
+// the receiver's as the sender's does: the two sides then take the roles
+// they would take with each other, and the receiver's refusal is the
+// signature check. With no such key among subs (see GenerateKeysWith) the
+// roles may come out wrong (both start, or neither does): no session is
+// made either way.
+func NewMITM(emit func(Event), subs ...*crypto.PublicKey) *MITM {
 	m := &MITM{emit: emit}
-	if own != nil {
-		m.subDER = own.DER()
+	for _, k := range subs {
+		if k != nil {
+			m.subKeys = append(m.subKeys, k)
+		}
 	}
 	return m
 }
@@ -182,8 +193,14 @@ func (m *MITM) Arm(ctx context.Context, f Flow, a Attack) error {
 		m.emit(MITMEvent{Flow: f, Action: MITMArmed, Attack: a})
 		return nil
 	case AttackKeySub:
-		if m.subDER == nil {
+		m.mu.Lock()
+		none := len(m.subKeys) == 0 && m.newKey == nil
+		m.mu.Unlock()
+		if none {
 			return fmt.Errorf("%w: keysub without a key of its own", ErrUnknownAttack)
+		}
+		if err := m.prepareKeys(f); err != nil {
+			return fmt.Errorf("mitm: keysub: %w", err)
 		}
 		m.mu.Lock()
 		m.keysub[f] = true
@@ -192,6 +209,40 @@ func (m *MITM) Arm(ctx context.Context, f Flow, a Attack) error {
 		return nil
 	}
 	return fmt.Errorf("%w: %d", ErrUnknownAttack, a)
+}
+
+// maxKeyTries bounds the keys GenerateKeysWith's function makes for one
+// keysub: each try fits with probability about one half, so 64 tries
+// fail about once in 10^4 (and a failure only changes which refusal the
+// peers report).
+const maxKeyTries = 64
+
+// GenerateKeysWith lets keysub make more keys of its own with newKey when
+// none it has keeps the peers' roles (see NewMITM). Call it before Run.
+func (m *MITM) GenerateKeysWith(newKey func() (*crypto.PublicKey, error)) {
+	m.mu.Lock()
+	m.newKey = newKey
+	m.mu.Unlock()
+}
+
+// prepareKeys makes keys (GenerateKeysWith) until there is one, and one
+// fits flow f if both peers' keys are known.
+func (m *MITM) prepareKeys(f Flow) error {
+	m.mu.Lock()
+	gen := m.newKey
+	ok := len(m.subKeys) > 0 && (m.fits(f) != nil || !m.realOK[f] || !m.realOK[1-f])
+	m.mu.Unlock()
+	for tries := 0; !ok && gen != nil && tries < maxKeyTries; tries++ {
+		k, err := gen()
+		if err != nil {
+			return err
+		}
+		m.mu.Lock()
+		m.subKeys = append(m.subKeys, k)
+		ok = m.fits(f) != nil
+		m.mu.Unlock()
+	}
+	return nil
 }
 
 // Disarm turns off flow f's attacks: a waiting one, and key substitution.
@@ -277,11 +328,16 @@ func (m *MITM) process(f Flow, msg []byte) (out [][]byte, evs []MITMEvent) {
 		}
 		return out, evs
 	}
-	if t == TypePublicKey && m.keysub[f] {
+	if t == TypePublicKey {
 		if pk, err := ParsePublicKeyMsg(msg); err == nil {
-			pk.DER = m.subDER
-			sub := AppendPublicKey(nil, pk)
-			return [][]byte{sub}, []MITMEvent{m.event(f, MITMKeySub, AttackKeySub, sub)}
+			if key, err := crypto.ParsePublicKey(pk.DER); err == nil {
+				m.real[f], m.realOK[f] = key.Fingerprint(), true
+			}
+			if m.keysub[f] {
+				pk.DER = m.pickSub(f).DER()
+				sub := AppendPublicKey(nil, pk)
+				return [][]byte{sub}, []MITMEvent{m.event(f, MITMKeySub, AttackKeySub, sub)}
+			}
 		}
 	}
 	if !chat {
@@ -303,6 +359,33 @@ func (m *MITM) process(f Flow, msg []byte) (out [][]byte, evs []MITMEvent) {
 	}
 	m.lastCh[f] = msg
 	return [][]byte{msg}, []MITMEvent{m.event(f, MITMRelayed, 0, msg)}
+}
+
+// pickSub returns the key to put in a PUBLIC_KEY of flow f: one whose
+// fingerprint orders against the receiver's as the sender's does (see
+// NewMITM), else the first. m.mu is held.
+func (m *MITM) pickSub(f Flow) *crypto.PublicKey {
+	if k := m.fits(f); k != nil {
+		return k
+	}
+	return m.subKeys[0]
+}
+
+// fits returns a key of ours that orders against flow f's receiver's key
+// as f's sender's does, or nil (also when either is not known). m.mu is
+// held.
+func (m *MITM) fits(f Flow) *crypto.PublicKey {
+	y := 1 - f
+	if !m.realOK[f] || !m.realOK[y] {
+		return nil
+	}
+	want := m.real[f].Less(m.real[y])
+	for _, k := range m.subKeys {
+		if fp := k.Fingerprint(); fp != m.real[y] && fp.Less(m.real[y]) == want {
+			return k
+		}
+	}
+	return nil
 }
 
 // event describes msg (its type, and seq for a session record).

@@ -3,7 +3,9 @@ package protocol
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
 	"errors"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -245,7 +247,7 @@ func FuzzMITMProcess(f *testing.F) {
 		}
 		for _, o := range out {
 			if pk, err := ParsePublicKeyMsg(o); err == nil && m.keysub[FlowAB] {
-				if !bytes.Equal(pk.DER, m.subDER) {
+				if !slices.ContainsFunc(m.subKeys, func(k *crypto.PublicKey) bool { return bytes.Equal(k.DER(), pk.DER) }) {
 					t.Fatalf("keysub passed on a PUBLIC_KEY with another key: %x", o)
 				}
 				continue
@@ -335,4 +337,96 @@ func TestMITMKeySubstitution(t *testing.T) {
 	m.Disarm(FlowAB)
 	m.Disarm(FlowBA)
 	rb2.waitFor(t, 10*time.Second, "restarted B established once keysub is off", isEstablished)
+}
+
+// TestMITMPicksRolePreservingKey: keysub puts in each PUBLIC_KEY a key of
+// its own that orders against the receiver's key as the real sender's
+// does, so both sides keep their roles and the receiver's refusal is the
+// signature check; before both real keys are known it uses its first.
+func TestMITMPicksRolePreservingKey(t *testing.T) {
+	var pubs []*crypto.PublicKey
+	for _, k := range testIdentities(t) {
+		pubs = append(pubs, k.Public())
+	}
+	for range 2 {
+		k, err := crypto.GenerateIdentity(rand.Reader)
+		if err != nil {
+			t.Fatal(err)
+		}
+		pubs = append(pubs, k.Public())
+	}
+	slices.SortFunc(pubs, func(a, b *crypto.PublicKey) int {
+		fa, fb := a.Fingerprint(), b.Fingerprint()
+		return bytes.Compare(fa[:], fb[:])
+	})
+	// Fingerprint order: p0 < p1 < p2 < p3 < p4. The peers are p1 and p3;
+	// the MITM has p0, p2 and p4, the first of them p4.
+	a, b := pubs[1], pubs[3]
+	m := NewMITM(func(Event) {}, pubs[4], pubs[0], pubs[2])
+	m.keysub = [2]bool{true, true}
+	pkMsg := func(k *crypto.PublicKey) []byte { return AppendPublicKey(nil, PublicKeyMsg{DER: k.DER()}) }
+	subOf := func(out [][]byte) *crypto.PublicKey {
+		t.Helper()
+		pk, err := ParsePublicKeyMsg(out[0])
+		if err != nil {
+			t.Fatal(err)
+		}
+		k, err := crypto.ParsePublicKey(pk.DER)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return k
+	}
+	// A's key goes to B before B's key is known: the first key.
+	out, _ := m.process(FlowAB, pkMsg(a))
+	if got := subOf(out); got.Fingerprint() != pubs[4].Fingerprint() {
+		t.Errorf("before B's key is known: %s, want the first key", got.Fingerprint().Short())
+	}
+	// B's key goes to A (A < B): a key above A's, so A stays the initiator.
+	out, _ = m.process(FlowBA, pkMsg(b))
+	if got := subOf(out).Fingerprint(); !a.Fingerprint().Less(got) {
+		t.Errorf("B's key replaced by %s, not above A's %s", got.Short(), a.Fingerprint().Short())
+	}
+	// A's key goes to B again: now a key below B's.
+	out, _ = m.process(FlowAB, pkMsg(a))
+	if got := subOf(out).Fingerprint(); !got.Less(b.Fingerprint()) {
+		t.Errorf("A's key replaced by %s, not below B's %s", got.Short(), b.Fingerprint().Short())
+	}
+}
+
+// TestMITMGeneratesFittingKeys: with no key of its own that keeps the
+// peers' roles, arming keysub makes keys until one does (and stops there).
+func TestMITMGeneratesFittingKeys(t *testing.T) {
+	ids := testIdentities(t) // fingerprint order: ids[0] < ids[2] < ids[1]
+	a, b := ids[0].Public(), ids[2].Public()
+	// A's PUBLIC_KEY to B needs a key below B's (A's is). Offered in this
+	// order: two keys above B's, then one below.
+	above := identityOrdered(t, ids[1].Public().Fingerprint(), false)
+	offers := []*crypto.PublicKey{ids[1].Public(), above.Public(), ids[0].Public()}
+	calls := 0
+	m := NewMITM(func(Event) {})
+	m.GenerateKeysWith(func() (*crypto.PublicKey, error) {
+		if calls == len(offers) {
+			return nil, errors.New("out of keys")
+		}
+		calls++
+		return offers[calls-1], nil
+	})
+	pkMsg := func(k *crypto.PublicKey) []byte { return AppendPublicKey(nil, PublicKeyMsg{DER: k.DER()}) }
+	m.process(FlowAB, pkMsg(a))
+	m.process(FlowBA, pkMsg(b))
+	if err := m.Arm(context.Background(), FlowAB, AttackKeySub); err != nil {
+		t.Fatal(err)
+	}
+	k := m.fits(FlowAB)
+	if k == nil || !k.Fingerprint().Less(b.Fingerprint()) {
+		t.Fatalf("no key below B's after arming (%d made)", calls)
+	}
+	if calls != len(offers) {
+		t.Fatalf("%d keys made, want %d (until the first that fits)", calls, len(offers))
+	}
+	made := calls
+	if err := m.Arm(context.Background(), FlowAB, AttackKeySub); err != nil || calls != made {
+		t.Errorf("arming again made %d more keys (err %v)", calls-made, err)
+	}
 }

@@ -108,17 +108,25 @@ func isLivenessType(t byte) bool {
 
 // describeMITM is the text line for e: what was done, and what the
 // receiver must do about it.
-func describeMITM(e protocol.MITMEvent) string {
-	from, to := "A", "B"
+func describeMITM(e protocol.MITMEvent) string { return describeMITMNamed(e, "A", "B", "") }
+
+// describeMITMNamed is describeMITM with the peers' names; the line starts
+// with the flow ("a->b"), or with arrow and the names if arrow is set
+// ("bob → alice").
+func describeMITMNamed(e protocol.MITMEvent, nameA, nameB, arrow string) string {
+	from, to := nameA, nameB
 	if e.Flow == protocol.FlowBA {
-		from, to = "B", "A"
+		from, to = nameB, nameA
+	}
+	flow := e.Flow.String()
+	if arrow != "" {
+		flow = from + arrow + to + ":"
 	}
 	what := protocol.TypeName(e.Type)
 	if e.HasSeq {
 		what += fmt.Sprintf(" seq %d", e.Seq)
 	}
 	what += fmt.Sprintf(" (%d bytes)", e.Size)
-	flow := e.Flow.String()
 	switch e.Action {
 	case protocol.MITMRelayed:
 		return fmt.Sprintf("%s %s", flow, what)

@@ -50,7 +50,27 @@ type ScreenConfig struct {
 	// Notices are shown first in the chat, e.g. that a new identity was
 	// created (what the line mode prints on stderr).
 	Notices []string
-	Now     func() time.Time // time.Now if nil
+	// Extra are commands beyond duet's own (duet demo's /attack), listed in
+	// the help after them.
+	Extra []ExtraCommand
+	Now   func() time.Time // time.Now if nil
+}
+
+// ExtraCommand is a slash command a front end adds to the screen. Run gets
+// what follows the name, runs off the UI goroutine, and returns a line to
+// show as a notice (or an error, shown as a warning).
+type ExtraCommand struct {
+	Name string // "/attack"
+	Help string // one short line for the help overlay
+	Run  func(args string) (string, error)
+}
+
+// NoticeMsg shows a line in the chat as a notice (a warning if Warn): what
+// a front end reports beside the node's events (duet demo's man in the
+// middle). The text is sanitized.
+type NoticeMsg struct {
+	Text string
+	Warn bool
 }
 
 // TrustMsg tells the screen how far the peer's key is trusted.
@@ -105,6 +125,10 @@ type (
 	actionResultMsg struct {
 		what string
 		err  error
+	}
+	extraResultMsg struct {
+		what, notice string
+		err          error
 	}
 	leftMsg        struct{ err error }
 	forceQuitMsg   struct{}
@@ -209,7 +233,7 @@ func NewScreen(cfg ScreenConfig) *Screen {
 	s := &Screen{
 		cfg:      cfg,
 		st:       &st,
-		keys:     DefaultScreenKeyMap(),
+		keys:     DefaultScreenKeyMap(cfg.Extra...),
 		help:     newScreenHelp(&st),
 		now:      cfg.Now,
 		selfName: cfg.SelfName,
@@ -429,6 +453,21 @@ func (s *Screen) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		if m.err != nil {
 			s.chat.AddNotice(chat.NoticeWarn, fmt.Sprintf("%s failed: %s", m.what, termsafe.Sanitize(m.err.Error())), s.now())
 		}
+		return s, nil
+	case extraResultMsg:
+		switch {
+		case m.err != nil:
+			s.chat.AddNotice(chat.NoticeWarn, fmt.Sprintf("%s: %s", m.what, termsafe.Sanitize(m.err.Error())), s.now())
+		case m.notice != "":
+			s.chat.AddNotice(chat.NoticeInfo, termsafe.Sanitize(m.notice), s.now())
+		}
+		return s, nil
+	case NoticeMsg:
+		kind := chat.NoticeInfo
+		if m.Warn {
+			kind = chat.NoticeWarn
+		}
+		s.chat.AddNotice(kind, termsafe.Sanitize(m.Text), s.now())
 		return s, nil
 	case TrustMsg:
 		if m.Trust == panel.TrustVerified && s.trust != panel.TrustVerified {
@@ -746,12 +785,15 @@ func (s *Screen) handleSendResult(m sendResultMsg) tea.Cmd {
 }
 
 // commandList is the list the unknown-command notice gives.
-func commandList() string {
-	names := make([]string, 0, len(screenCommands))
+func (s *Screen) commandList() string {
+	names := make([]string, 0, len(screenCommands)+len(s.cfg.Extra))
 	for _, c := range screenCommands {
 		if c.name != "//text" {
 			names = append(names, c.name)
 		}
+	}
+	for _, c := range s.cfg.Extra {
+		names = append(names, c.Name)
 	}
 	return strings.Join(names, ", ")
 }
@@ -792,8 +834,17 @@ func (s *Screen) command(line string) tea.Cmd {
 		s.chat.Clear()
 		return s.clearHistory()
 	default:
+		for _, c := range s.cfg.Extra {
+			if c.Name == name {
+				run, args := c.Run, strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(line), name))
+				return func() tea.Msg {
+					notice, err := run(args)
+					return extraResultMsg{what: name, notice: notice, err: err}
+				}
+			}
+		}
 		s.chat.AddNotice(chat.NoticeWarn, fmt.Sprintf("unknown command %s (not sent): commands are %s; start a message with // to send a leading /",
-			termsafe.Sanitize(screenSnippet(name, 40)), commandList()), now)
+			termsafe.Sanitize(screenSnippet(name, 40)), s.commandList()), now)
 	}
 	return nil
 }

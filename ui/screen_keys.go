@@ -64,8 +64,9 @@ func helpOnly(keys, desc string) key.Binding {
 	return key.NewBinding(key.WithKeys("help:"+keys), key.WithHelp(keys, desc))
 }
 
-// DefaultScreenKeyMap returns the key bindings of the full-screen UI.
-func DefaultScreenKeyMap() ScreenKeyMap {
+// DefaultScreenKeyMap returns the key bindings of the full-screen UI; the
+// help lists extra's commands after duet's own.
+func DefaultScreenKeyMap(extra ...ExtraCommand) ScreenKeyMap {
 	nb := key.NewBinding
 	k := ScreenKeyMap{
 		Quit:         nb(key.WithKeys("ctrl+c"), key.WithHelp("ctrl+c", "quit (as /quit)")),
@@ -96,6 +97,9 @@ func DefaultScreenKeyMap() ScreenKeyMap {
 	}
 	for _, c := range screenCommands {
 		k.Commands = append(k.Commands, helpOnly(c.name, c.help))
+	}
+	for _, c := range extra {
+		k.Commands = append(k.Commands, helpOnly(c.Name, c.Help))
 	}
 	return k
 }

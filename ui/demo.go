@@ -1,0 +1,390 @@
+package ui
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+	"unicode/utf8"
+
+	tea "charm.land/bubbletea/v2"
+
+	"duet/crypto"
+	"duet/protocol"
+	"duet/ui/panel"
+)
+
+// DemoDeps is what RunDemo needs from main: three keys and a way to open
+// transports on loopback.
+type DemoDeps struct {
+	// Keys are three fresh keys; RunDemo gives them out (demoRoles).
+	Keys [3]*crypto.Identity
+	// Ports: alice's main port, the MITM's port for alice (alice's sub),
+	// bob's main port, the MITM's port for bob (bob's sub).
+	Ports [4]int
+	// Open opens a transport that binds main and sends to sub.
+	Open func(ctx context.Context, main, sub int) (protocol.Transport, error)
+}
+
+// Demo timings.
+const (
+	demoPing         = time.Second
+	demoReplyDelay   = 700 * time.Millisecond // bob "types"
+	demoKeySubLasts  = 8 * time.Second        // then the MITM lets keys pass again
+	demoEchoMaxRunes = 40
+)
+
+// RunDemo is `duet demo`: the full screen as alice, talking to bob, a bot
+// in this process, through a man in the middle (protocol.MITM), all over
+// duet's own ZeroMQ transport on loopback. /attack makes the MITM attack
+// what bob sends, so alice's screen shows each attack refused. It returns
+// when the screen quits.
+func RunDemo(ctx context.Context, d DemoDeps, opts ...tea.ProgramOption) error {
+	pA, mA, pB, mB := d.Ports[0], d.Ports[1], d.Ports[2], d.Ports[3]
+	aliceID, bobID, mitmID := demoRoles(d.Keys)
+	var closers []func() error
+	defer func() {
+		for _, c := range closers {
+			_ = c()
+		}
+	}()
+	open := func(main, sub int) (protocol.Transport, error) {
+		tr, err := d.Open(ctx, main, sub)
+		if err != nil {
+			return nil, fmt.Errorf("demo: %w", err)
+		}
+		closers = append(closers, tr.Close)
+		return tr, nil
+	}
+	ta, err := open(pA, mA)
+	if err != nil {
+		return err
+	}
+	tb, err := open(pB, mB)
+	if err != nil {
+		return err
+	}
+	toA, err := open(mA, pA)
+	if err != nil {
+		return err
+	}
+	toB, err := open(mB, pB)
+	if err != nil {
+		return err
+	}
+
+	sink := NewSink()
+	records := &protocol.RecordLog{}
+	var trusted sync.Once
+	aliceEmit := func(ev protocol.Event) {
+		if e, ok := ev.(protocol.SessionEvent); ok && e.State == protocol.SessionEstablished {
+			// Fresh keys on both sides: bob's is new to alice (kept in
+			// memory only).
+			trusted.Do(func() { sink.Post(TrustMsg{Trust: panel.TrustNew, PeerFP: e.PeerFingerprint}) })
+		}
+		sink.Emit(ev)
+	}
+	alice, err := protocol.NewNode(protocol.Config{Identity: aliceID, PingInterval: demoPing, Records: records}, ta, aliceEmit)
+	if err != nil {
+		return fmt.Errorf("demo: %w", err)
+	}
+	var subMu sync.Mutex
+	var subShown [2]bool // keysub: the first substitution of each flow is told, not every retry's
+	m := protocol.NewMITM(func(ev protocol.Event) {
+		e, ok := ev.(protocol.MITMEvent)
+		if !ok {
+			return
+		}
+		subMu.Lock()
+		switch {
+		case e.Action == protocol.MITMDisarmed:
+			subShown[e.Flow] = false
+		case e.Action == protocol.MITMKeySub && subShown[e.Flow]:
+			ok = false
+		case e.Action == protocol.MITMKeySub:
+			subShown[e.Flow] = true
+		}
+		subMu.Unlock()
+		if ok && demoShows(e) {
+			sink.Post(NoticeMsg{Text: "man in the middle: " + describeMITMNamed(e, "alice", "bob", " → "), Warn: true})
+		}
+	}, mitmID.Public())
+	bob := &demoBob{id: bobID, tr: tb, post: sink.Post}
+	at := &demoAttacks{m: m, bob: bob, post: sink.Post}
+
+	cfg := ScreenConfig{
+		SelfName: "alice", PeerName: "bob", SelfFP: aliceID.Public().Fingerprint().String(),
+		MainPort: pA, SubPort: mA, PeerHost: "127.0.0.1", PingInterval: demoPing,
+		Session: alice, Records: records,
+		MarkVerified: func() error { return nil }, // in memory: the demo writes nothing
+		Notices: []string{
+			fmt.Sprintf("duet demo: you are alice. bob is a bot in this process; a man in the middle sits between you on loopback (alice :%d ⇄ MITM :%d/:%d ⇄ bob :%d) and relays every byte. It holds no key.", pA, mA, mB, pB),
+			"try /attack tamper, /attack replay, /attack reorder, /attack drop, /attack keysub: the man in the middle attacks what bob sends, and your duet refuses it (F4: security log). /quit ends the demo.",
+		},
+		Extra: []ExtraCommand{{Name: "/attack", Help: "demo: replay|tamper|reorder|drop|keysub|off", Run: at.run}},
+	}
+	// The MITM and bob run until alice's node stops (the screen quit).
+	relayCtx, stopRelay := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopRelay()
+	at.ctx = relayCtx
+	run := func(ctx context.Context) error {
+		var wg sync.WaitGroup
+		defer func() { stopRelay(); bob.stop(); wg.Wait() }()
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := m.Run(relayCtx, toA, toB); err != nil {
+				sink.Post(NoticeMsg{Text: "man in the middle stopped: " + err.Error(), Warn: true})
+			}
+		}()
+		if err := bob.start(relayCtx); err != nil {
+			return err
+		}
+		return alice.Run(ctx)
+	}
+	return RunScreen(ctx, cfg, sink, run, opts...)
+}
+
+// demoRoles gives out three keys: the MITM gets the one whose fingerprint
+// lies between the other two, so that keysub keeps each side's handshake
+// role (roles follow fingerprint order) and the refusal is the signature
+// check (see protocol.NewMITM); alice gets the highest, so bob starts the
+// handshake and alice is the one who checks his hello and refuses it, on
+// the screen.
+func demoRoles(keys [3]*crypto.Identity) (alice, bob, mitm *crypto.Identity) {
+	k := keys
+	slices.SortFunc(k[:], func(a, b *crypto.Identity) int {
+		fa, fb := a.Public().Fingerprint(), b.Public().Fingerprint()
+		return bytes.Compare(fa[:], fb[:])
+	})
+	return k[2], k[0], k[1]
+}
+
+// demoShows reports whether the demo tells alice about e: what the man in
+// the middle did to a message, not its plain relaying.
+func demoShows(e protocol.MITMEvent) bool {
+	switch e.Action {
+	case protocol.MITMReplayed, protocol.MITMTampered, protocol.MITMHeld, protocol.MITMReleased, protocol.MITMDropped, protocol.MITMKeySub:
+		return true
+	}
+	return false
+}
+
+// demoBob is the demo's other peer: a node that greets alice, answers
+// each of her messages, and can be restarted (keysub).
+type demoBob struct {
+	id          *crypto.Identity
+	tr          protocol.Transport
+	post        func(tea.Msg)
+	ping        time.Duration // demoPing if 0
+	resendAfter time.Duration // the node's default (3 s) if 0
+
+	mu      sync.Mutex
+	node    *protocol.Node
+	cancel  context.CancelFunc
+	done    chan struct{}
+	ctx     context.Context
+	greeted bool
+	replies int
+}
+
+func (b *demoBob) start(ctx context.Context) error {
+	ping := b.ping
+	if ping == 0 {
+		ping = demoPing
+	}
+	n, err := protocol.NewNode(protocol.Config{Identity: b.id, PingInterval: ping, ResendAfter: b.resendAfter}, b.tr, b.emit)
+	if err != nil {
+		return fmt.Errorf("demo: bob: %w", err)
+	}
+	nctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	b.mu.Lock()
+	b.node, b.cancel, b.done, b.ctx = n, cancel, done, ctx
+	b.mu.Unlock()
+	go func() {
+		defer close(done)
+		_ = n.Run(nctx)
+	}()
+	return nil
+}
+
+// stop stops bob's node and waits for it.
+func (b *demoBob) stop() {
+	b.mu.Lock()
+	cancel, done := b.cancel, b.done
+	b.mu.Unlock()
+	if cancel != nil {
+		cancel()
+		<-done
+	}
+}
+
+// restart stops bob's node and starts a new one with the same key, as a
+// restarted process would be: it begins a new handshake.
+func (b *demoBob) restart() error {
+	b.stop()
+	b.mu.Lock()
+	ctx := b.ctx
+	b.mu.Unlock()
+	if ctx == nil || ctx.Err() != nil {
+		return errors.New("the demo is stopping")
+	}
+	return b.start(ctx)
+}
+
+// say has bob send text (after his typing delay).
+func (b *demoBob) say(text string) {
+	b.mu.Lock()
+	n, ctx := b.node, b.ctx
+	b.mu.Unlock()
+	if n == nil {
+		return
+	}
+	go func() {
+		select {
+		case <-time.After(demoReplyDelay):
+		case <-ctx.Done():
+			return
+		}
+		if _, err := n.SendMessage(text); err != nil {
+			b.post(NoticeMsg{Text: "bob could not send: " + err.Error(), Warn: true})
+		}
+	}()
+}
+
+// sayNow has bob send text at once; it returns the error.
+func (b *demoBob) sayNow(text string) error {
+	b.mu.Lock()
+	n := b.node
+	b.mu.Unlock()
+	if n == nil {
+		return errors.New("bob is not running")
+	}
+	_, err := n.SendMessage(text)
+	return err
+}
+
+var demoReplies = []string{
+	"got it: “%s”. It crossed the man in the middle untouched: only you and I hold the keys.",
+	"received “%s”. Now try /attack replay: the man in the middle sends my last message again.",
+	"read you: “%s”. /attack reorder holds one of my messages back and delivers it late.",
+	"noted: “%s”. /attack drop makes one of mine vanish on the way; my duet sends it again.",
+	"ok: “%s”. /attack keysub restarts me behind a man in the middle that swaps our keys.",
+}
+
+func (b *demoBob) emit(ev protocol.Event) {
+	switch e := ev.(type) {
+	case protocol.SessionEvent:
+		if e.State != protocol.SessionEstablished {
+			return
+		}
+		b.mu.Lock()
+		first := !b.greeted
+		b.greeted = true
+		b.mu.Unlock()
+		if first {
+			b.say("hi alice! I'm bob, a bot in this process. Everything we say goes through a man in the middle: type /attack tamper, and watch.")
+		}
+	case protocol.MessageEvent:
+		b.mu.Lock()
+		i := b.replies % len(demoReplies)
+		b.replies++
+		b.mu.Unlock()
+		b.say(fmt.Sprintf(demoReplies[i], clip(e.Text, demoEchoMaxRunes)))
+	case protocol.RejectedEvent:
+		b.post(NoticeMsg{Text: fmt.Sprintf("bob's duet refused a message: %s", e.Reason), Warn: true})
+	}
+}
+
+// clip shortens s to n runes on one line.
+func clip(s string, n int) string {
+	s = strings.Join(strings.Fields(s), " ")
+	if utf8.RuneCountInString(s) <= n {
+		return s
+	}
+	r := []rune(s)
+	return string(r[:n-1]) + "…"
+}
+
+// demoAttacks is /attack: it arms the MITM against what bob sends.
+type demoAttacks struct {
+	m         *protocol.MITM
+	bob       *demoBob
+	post      func(tea.Msg)
+	ctx       context.Context // the relay's; set before the screen runs
+	keySubFor time.Duration   // how long keysub lasts (demoKeySubLasts if 0)
+}
+
+var demoAttackLines = map[protocol.Attack]string{
+	protocol.AttackTamper:  "this message gets one bit flipped on its way: your duet refuses it, and mine sends it again in 3 s",
+	protocol.AttackReorder: "this message is held back and delivered after my next record: your duet refuses it as out of order, and mine sends it again",
+	protocol.AttackDrop:    "this message is dropped on its way: your duet sees a gap, and mine sends it again in 3 s",
+}
+
+func (a *demoAttacks) keySubLasts() time.Duration {
+	if a.keySubFor > 0 {
+		return a.keySubFor
+	}
+	return demoKeySubLasts
+}
+
+func (a *demoAttacks) run(args string) (string, error) {
+	ctx := a.ctx
+	if ctx == nil {
+		return "", errors.New("the man in the middle is not running yet")
+	}
+	switch args {
+	case "", "help":
+		return "usage: /attack replay|tamper|reorder|drop|keysub|off: the man in the middle attacks what bob sends", nil
+	case "off", "pass":
+		a.m.Disarm(protocol.FlowAB)
+		a.m.Disarm(protocol.FlowBA)
+		return "the man in the middle passes everything on unchanged again", nil
+	}
+	at, err := protocol.ParseAttack(args)
+	if err != nil {
+		return "", err
+	}
+	switch at {
+	case protocol.AttackReplay:
+		if err := a.m.Arm(ctx, protocol.FlowBA, at); err != nil {
+			if errors.Is(err, protocol.ErrNothingToReplay) {
+				return "", errors.New("bob has not sent anything yet to replay")
+			}
+			return "", err
+		}
+		return "replayed bob's last message: your duet must refuse the copy (replay)", nil
+	case protocol.AttackKeySub:
+		for _, f := range []protocol.Flow{protocol.FlowAB, protocol.FlowBA} {
+			if err := a.m.Arm(ctx, f, at); err != nil {
+				return "", err
+			}
+		}
+		if err := a.bob.restart(); err != nil {
+			return "", err
+		}
+		go func() {
+			select {
+			case <-time.After(a.keySubLasts()):
+			case <-ctx.Done():
+				return
+			}
+			a.m.Disarm(protocol.FlowAB)
+			a.m.Disarm(protocol.FlowBA)
+			a.post(NoticeMsg{Text: "the man in the middle lets the keys through again: bob's next attempt makes a new session"})
+		}()
+		return fmt.Sprintf("bob restarted; the man in the middle puts its own key in both public keys: the handshake fails (bad-signature) until it stops, in %v. Your session with bob goes on meanwhile.", a.keySubLasts()), nil
+	}
+	if err := a.m.Arm(ctx, protocol.FlowBA, at); err != nil {
+		return "", err
+	}
+	if err := a.bob.sayNow(demoAttackLines[at]); err != nil {
+		return "", fmt.Errorf("bob could not send: %w", err)
+	}
+	return fmt.Sprintf("armed %s on bob's next message; bob sends one now", at), nil
+}

@@ -1,0 +1,234 @@
+package ui
+
+import (
+	"context"
+	"crypto/rand"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	tea "charm.land/bubbletea/v2"
+
+	"duet/crypto"
+	"duet/protocol"
+)
+
+// demoRig is the demo without its screen: alice's node (its events and
+// the demo's notices recorded), the MITM, bob and /attack, over in-memory
+// pipes.
+type demoRig struct {
+	mu      sync.Mutex
+	events  []protocol.Event
+	notices []string
+	at      *demoAttacks
+	bob     *demoBob
+}
+
+func (r *demoRig) post(m tea.Msg) {
+	if n, ok := m.(NoticeMsg); ok {
+		r.mu.Lock()
+		r.notices = append(r.notices, n.Text)
+		r.mu.Unlock()
+	}
+}
+
+func (r *demoRig) emit(ev protocol.Event) {
+	r.mu.Lock()
+	r.events = append(r.events, ev)
+	r.mu.Unlock()
+}
+
+// waitFor polls alice's events and the notices until ok holds.
+func (r *demoRig) waitFor(t *testing.T, what string, ok func(evs []protocol.Event, notices []string) bool) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		r.mu.Lock()
+		done := ok(r.events, r.notices)
+		r.mu.Unlock()
+		if done {
+			return
+		}
+		if time.Now().After(deadline) {
+			r.mu.Lock()
+			defer r.mu.Unlock()
+			t.Fatalf("timed out waiting for %s\nevents: %v\nnotices: %q", what, r.events, r.notices)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+func shown(text string) func([]protocol.Event, []string) bool {
+	return func(evs []protocol.Event, _ []string) bool {
+		for _, e := range evs {
+			if m, ok := e.(protocol.MessageEvent); ok && strings.HasPrefix(m.Text, text) {
+				return true
+			}
+		}
+		return false
+	}
+}
+
+func refused(reason string) func([]protocol.Event, []string) bool {
+	return func(evs []protocol.Event, _ []string) bool {
+		for _, e := range evs {
+			if r, ok := e.(protocol.RejectedEvent); ok && r.Reason == reason {
+				return true
+			}
+		}
+		return false
+	}
+}
+
+func startDemoRig(t *testing.T) *demoRig {
+	t.Helper()
+	var ids [3]*crypto.Identity
+	for i := range ids {
+		id, err := crypto.GenerateIdentity(rand.Reader)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids[i] = id
+	}
+	r := &demoRig{}
+	aEnd, mA := protocol.NewPipe(4096)
+	bEnd, mB := protocol.NewPipe(4096)
+	aliceID, bobID, mitmID := demoRoles(ids)
+	alice, err := protocol.NewNode(protocol.Config{Identity: aliceID, PingInterval: 50 * time.Millisecond}, aEnd, r.emit)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := protocol.NewMITM(func(ev protocol.Event) {
+		if e, ok := ev.(protocol.MITMEvent); ok && demoShows(e) {
+			r.post(NoticeMsg{Text: describeMITMNamed(e, "alice", "bob", " → ")})
+		}
+	}, mitmID.Public())
+	ctx, cancel := context.WithCancel(context.Background())
+	r.bob = &demoBob{id: bobID, tr: bEnd, post: r.post, ping: 50 * time.Millisecond, resendAfter: 300 * time.Millisecond}
+	r.at = &demoAttacks{m: m, bob: r.bob, post: r.post, ctx: ctx} // keysub lasts as in the demo: the peers retry every 2 s
+	var wg sync.WaitGroup
+	wg.Add(2)
+	go func() { defer wg.Done(); _ = m.Run(ctx, mA, mB) }()
+	go func() { defer wg.Done(); _ = alice.Run(ctx) }()
+	if err := r.bob.start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		cancel()
+		r.bob.stop()
+		for _, e := range []*protocol.PipeEnd{aEnd, bEnd, mA, mB} {
+			e.Close()
+		}
+		wg.Wait()
+	})
+	r.waitFor(t, "bob's greeting", shown("hi alice!"))
+	return r
+}
+
+// TestDemoAttacks: each /attack makes the MITM attack what bob sends, and
+// alice's node refuses it with the protocol's reason, tells what the MITM
+// did, and still shows bob's message, once.
+func TestDemoAttacks(t *testing.T) {
+	r := startDemoRig(t)
+	if _, err := r.at.run("nuke"); err == nil {
+		t.Error("/attack nuke was accepted")
+	}
+	if s, err := r.at.run(""); err != nil || !strings.Contains(s, "usage: /attack") {
+		t.Errorf("/attack alone: %q, %v", s, err)
+	}
+	for _, c := range []struct {
+		attack, reason, text string
+	}{
+		{"replay", protocol.ReasonReplay, "hi alice!"},
+		{"tamper", protocol.ReasonTampered, "this message gets one bit flipped"},
+		{"reorder", protocol.ReasonReorder, "this message is held back"},
+	} {
+		if _, err := r.at.run(c.attack); err != nil {
+			t.Fatalf("/attack %s: %v", c.attack, err)
+		}
+		r.waitFor(t, c.attack+" refused", refused(c.reason))
+		r.waitFor(t, c.attack+"'s message shown", shown(c.text))
+	}
+	if _, err := r.at.run("drop"); err != nil {
+		t.Fatal(err)
+	}
+	r.waitFor(t, "the dropped message shown", shown("this message is dropped"))
+	r.mu.Lock()
+	counts := map[string]int{}
+	for _, e := range r.events {
+		if m, ok := e.(protocol.MessageEvent); ok {
+			counts[m.Text]++
+		}
+	}
+	notices := strings.Join(r.notices, "\n")
+	r.mu.Unlock()
+	for text, n := range counts {
+		if n != 1 {
+			t.Errorf("alice shows %q %d times", text, n)
+		}
+	}
+	for _, want := range []string{"REPLAYED", "TAMPERED", "RELEASED", "DROPPED"} {
+		if !strings.Contains(notices, "bob → alice: "+want) {
+			t.Errorf("no notice of %s in:\n%s", want, notices)
+		}
+	}
+}
+
+// TestDemoKeySub: /attack keysub restarts bob behind a key-substituting
+// MITM: alice refuses his hello (bad-signature) and, once the MITM lets
+// keys through again, a new session is made.
+func TestDemoKeySub(t *testing.T) {
+	r := startDemoRig(t)
+	if _, err := r.at.run("keysub"); err != nil {
+		t.Fatal(err)
+	}
+	r.waitFor(t, "alice refuses bob's hello", refused(protocol.ReasonBadSignature))
+	r.waitFor(t, "a second session", func(evs []protocol.Event, _ []string) bool {
+		n := 0
+		for _, e := range evs {
+			if s, ok := e.(protocol.SessionEvent); ok && s.State == protocol.SessionEstablished {
+				n++
+			}
+		}
+		return n >= 2
+	})
+}
+
+func TestClip(t *testing.T) {
+	for _, c := range []struct {
+		in   string
+		n    int
+		want string
+	}{
+		{"short", 10, "short"},
+		{"two\nlines  here", 20, "two lines here"},
+		{"héllo wörld", 5, "héll…"},
+		{"👋🏽👋🏽👋🏽", 2, "👋…"},
+	} {
+		if got := clip(c.in, c.n); got != c.want {
+			t.Errorf("clip(%q, %d) = %q, want %q", c.in, c.n, got, c.want)
+		}
+	}
+}
+
+// TestDemoRoles: the MITM's key lies between bob's and alice's in
+// fingerprint order (bob's lowest: he starts the handshake, alice checks
+// it), whatever order the keys come in.
+func TestDemoRoles(t *testing.T) {
+	var ids [3]*crypto.Identity
+	for i := range ids {
+		id, err := crypto.GenerateIdentity(rand.Reader)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids[i] = id
+	}
+	for _, perm := range [][3]int{{0, 1, 2}, {2, 1, 0}, {1, 0, 2}, {1, 2, 0}, {2, 0, 1}, {0, 2, 1}} {
+		a, b, m := demoRoles([3]*crypto.Identity{ids[perm[0]], ids[perm[1]], ids[perm[2]]})
+		fa, fb, fm := a.Public().Fingerprint(), b.Public().Fingerprint(), m.Public().Fingerprint()
+		if !fb.Less(fm) || !fm.Less(fa) {
+			t.Errorf("perm %v: bob %s, mitm %s, alice %s: want bob's lowest, the MITM's in between", perm, fb.Short(), fm.Short(), fa.Short())
+		}
+	}
+}
