@@ -190,6 +190,52 @@ func TestScreenCommands(t *testing.T) {
 	}
 }
 
+// TestScreenExtraCommand: a front end's extra command (duet demo's
+// /attack) gets what follows its name, runs off the UI goroutine, and its
+// notice or error is shown; it is in the help and in the unknown-command
+// list; a posted NoticeMsg shows too. Nothing is sent.
+func TestScreenExtraCommand(t *testing.T) {
+	f := newFakeScreenSession()
+	cfg := testScreenConfig(f)
+	var mu sync.Mutex
+	var got []string
+	cfg.Extra = []ExtraCommand{{Name: "/attack", Help: "demo: attack", Run: func(args string) (string, error) {
+		mu.Lock()
+		got = append(got, args)
+		mu.Unlock()
+		if args == "nuke" {
+			return "", errors.New("no such attack")
+		}
+		return "armed " + args + "\x1b[31m", nil
+	}}}
+	tm, sink, term, _ := startScreen(t, cfg, 100, 30)
+	tm.Type("/attack  tamper ")
+	tm.Send(keyPress(tea.KeyEnter))
+	scr := term.waitText("armed tamper")
+	if strings.Contains(scr, "\x1b[31m") {
+		t.Error("an extra command's notice reached the screen unsanitized")
+	}
+	tm.Type("/attack nuke")
+	tm.Send(keyPress(tea.KeyEnter))
+	term.waitText("/attack: no such attack")
+	tm.Type("/bogus")
+	tm.Send(keyPress(tea.KeyEnter))
+	term.waitText("/clear, /attack")
+	sink.Post(NoticeMsg{Text: "man in the middle: TAMPERED", Warn: true})
+	term.waitText("man in the middle: TAMPERED")
+	tm.Type("?")
+	term.waitText("demo: attack")
+	finalScreen(t, tm)
+	mu.Lock()
+	defer mu.Unlock()
+	if len(got) != 2 || got[0] != "tamper" || got[1] != "nuke" {
+		t.Errorf("Run got %q, want [tamper nuke]", got)
+	}
+	if sent, _, _, _, _ := f.snapshot(); len(sent) != 0 {
+		t.Errorf("commands were sent as messages: %q", sent)
+	}
+}
+
 func TestScreenRejectionInChatAndLog(t *testing.T) {
 	f := newFakeScreenSession()
 	_, sink, term, _ := startScreen(t, testScreenConfig(f), 120, 40)
