@@ -122,8 +122,8 @@ func RunDemo(ctx context.Context, d DemoDeps, opts ...tea.ProgramOption) error {
 		Session: alice, Records: records,
 		MarkVerified: func() error { return nil }, // in memory: the demo writes nothing
 		Notices: []string{
-			fmt.Sprintf("duet demo: you are alice. bob is a bot in this process; a man in the middle sits between you on loopback (alice :%d ⇄ MITM :%d/:%d ⇄ bob :%d) and relays every byte. It holds no key.", pA, mA, mB, pB),
-			"try /attack tamper, /attack replay, /attack reorder, /attack drop, /attack keysub: the man in the middle attacks what bob sends, and your duet refuses it (F4: security log). /quit ends the demo.",
+			fmt.Sprintf("duet demo: you are alice; bob is a bot in this process. A man in the middle relays every byte between you (alice :%d ⇄ MITM :%d/:%d ⇄ bob :%d); it holds no key.", pA, mA, mB, pB),
+			"/attack tamper|replay|reorder|drop|keysub: it attacks what bob sends, and your duet refuses it (F4: security log). /quit ends the demo.",
 		},
 		Extra: []ExtraCommand{{Name: "/attack", Help: "demo: replay|tamper|reorder|drop|keysub|off", Run: at.run}},
 	}
