@@ -146,3 +146,52 @@ func waitAny(t *testing.T, timeout time.Duration, what string, cond func() bool)
 		time.Sleep(10 * time.Millisecond)
 	}
 }
+
+// TestE2EMITMImpersonationRefused: peers that recorded each other's key
+// (known_peers, at their first session) refuse a MITM that starts
+// answering each as the other with its own key: each reports key-changed
+// and makes no session with it.
+func TestE2EMITMImpersonationRefused(t *testing.T) {
+	s := startMITM(t)
+	a := startDuet(t, "A", s.peerArgs("A", "a.pem")...)
+	b := startDuet(t, "B", s.peerArgs("B", "b.pem")...)
+	a.waitFor(t, sessionTimeout, "A's session", established)
+	b.waitFor(t, sessionTimeout, "B's session", established)
+	s.mitm.send("impersonate a")
+	for _, p := range []*proc{a, b} {
+		p.waitFor(t, sessionTimeout, p.name+" refuses the impostor", func(e event) bool { return e.Event == "rejected" && e.Reason == "key-changed" })
+		if n := p.count(established); n != 1 {
+			t.Errorf("%s: %d sessions, want the first only", p.name, n)
+		}
+	}
+}
+
+// TestE2EMITMImpersonationFirstContact: peers that know no key yet, behind
+// a MITM impersonating from the start, each get a session, with the MITM:
+// messages pass and the MITM reads them. Only the safety numbers, which
+// differ, show it: this is what /verify is for.
+func TestE2EMITMImpersonationFirstContact(t *testing.T) {
+	s := startMITM(t)
+	s.mitm.send("impersonate a")
+	s.mitm.waitN(t, 2, sessionTimeout, "impersonating both ways", func(e event) bool {
+		return e.Event == "mitm" && e.Action == "armed" && e.Attack == "impersonate"
+	})
+	a := startDuet(t, "A", s.peerArgs("A", "a.pem")...)
+	b := startDuet(t, "B", s.peerArgs("B", "b.pem")...)
+	sa := a.waitFor(t, sessionTimeout, "A's session", established)
+	sb := b.waitFor(t, sessionTimeout, "B's session", established)
+	if sa.SafetyNumber == "" || sa.SafetyNumber == sb.SafetyNumber {
+		t.Fatalf("safety numbers %q and %q: they must differ through an impostor", sa.SafetyNumber, sb.SafetyNumber)
+	}
+	if sa.PeerFingerprint != sb.PeerFingerprint {
+		t.Fatalf("A sees %s, B sees %s: both should see the MITM's key", sa.PeerFingerprint, sb.PeerFingerprint)
+	}
+	s.mitm.waitN(t, 2, sessionTimeout, "the MITM's two sessions", func(e event) bool {
+		return e.Event == "mitm" && e.Action == "impostor-session" && e.PeerFingerprint != ""
+	})
+	a.send("meet me at noon")
+	b.waitFor(t, sessionTimeout, "B gets A's message", shows("meet me at noon"))
+	s.mitm.waitFor(t, sessionTimeout, "the MITM read it", func(e event) bool {
+		return e.Event == "mitm" && e.Action == "intercepted" && e.Flow == "a->b" && e.Text == "meet me at noon"
+	})
+}

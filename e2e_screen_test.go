@@ -258,8 +258,8 @@ func TestE2EScreenSIGTERM(t *testing.T) {
 // session with bob through the man in the middle, bob greets and answers;
 // each /attack is refused on alice's screen with its reason, and bob's
 // attacked message still arrives; keysub fails a handshake (bad-signature)
-// and a new session follows; /quit ends it with status 0 and writes
-// nothing to HOME.
+// and a new session follows; impersonation is refused (key-changed) and
+// bob comes back; /quit ends it with status 0 and writes nothing to HOME.
 func TestE2EDemoInTmux(t *testing.T) {
 	needBinary(t)
 	tm := newTmux(t)
@@ -295,6 +295,17 @@ func TestE2EDemoInTmux(t *testing.T) {
 	tm.keys("d", "Enter")
 	tm.waitFor("d", "a refused handshake", long, contains("rejected bad-signature"))
 	tm.waitFor("d", "a new session once keys pass", long, contains("lets the keys through again", "session established"))
+	tm.typeText("d", "/clear")
+	tm.keys("d", "Enter")
+	tm.waitFor("d", "a clear pane", long, func(s string) bool { return !strings.Contains(s, "lets the keys through") })
+
+	// Impersonation: alice knows bob's key and refuses the MITM's; bob,
+	// who pins nothing, is fooled; when it stops alice has bob back.
+	tm.typeText("d", "/attack impersonate")
+	tm.keys("d", "Enter")
+	tm.waitFor("d", "alice refuses the impostor", long, contains("rejected key-changed"))
+	tm.waitFor("d", "bob is fooled", long, contains("IMPOSTOR SESSION with bob"))
+	tm.waitFor("d", "bob back", long, contains("stops impersonating", "session established"))
 
 	tm.typeText("d", "/quit")
 	tm.keys("d", "Enter")

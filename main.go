@@ -374,10 +374,14 @@ told otherwise on stdin:
   reorder a   send A's next CHAT record after the next     B refuses it: reorder
   drop a      drop A's next CHAT record                    B reports a gap
   keysub a    put the MITM's own key in A's PUBLIC_KEYs    the next handshake fails: bad-signature
-  pass a      A's messages pass unchanged again
+  impersonate a  (both ways) answer each peer as the other, with the MITM's own key,
+              reading and passing on what they say         a peer that knows the other's key
+                                                           refuses it: key-changed
+  pass a      A's messages pass unchanged again (and impersonation stops)
 (b: the same on what B sends.) A message that was kept from its receiver is
-resent by its sender and shown once. It holds no key of the peers and reads
-no message.
+resent by its sender and shown once. It holds no key of the peers; it reads
+messages only when a peer accepts it as the other (impersonate on a first
+contact: the peers' safety numbers then differ, which /verify shows).
 
   --headless  JSON lines instead of text; --all  also show relayed pings and pongs
 
@@ -442,9 +446,16 @@ func runMITM(args []string, stdin io.Reader, stdout, stderr io.Writer, usageErr 
 	defer toB.Close()
 	out := ui.NewMITMOutput(stdout, *headless, *all)
 	defer out.Close()
-	// keysub's keys are made when it is armed: as many as it takes to
-	// keep the peers' roles (protocol.NewMITM).
-	m := protocol.NewMITM(out.Emit)
+	// The MITM's own key, shown to both peers by impersonate and the first
+	// of keysub's; keysub makes more when it is armed, as many as it takes
+	// to keep the peers' roles (protocol.NewMITM).
+	self, err := crypto.GenerateIdentity(rand.Reader)
+	if err != nil {
+		fmt.Fprintf(stderr, "duet: mitm: %v\n", err)
+		return exitRuntime
+	}
+	m := protocol.NewMITM(out.Emit, self.Public())
+	m.ImpersonateAs(self)
 	m.GenerateKeysWith(func() (*crypto.PublicKey, error) {
 		id, err := crypto.GenerateIdentity(rand.Reader)
 		if err != nil {

@@ -24,13 +24,21 @@ import (
 //	keysub   the key in every PUBLIC_KEY replaced by the
 //	         MITM's own, until disarmed                  -> "bad-signature"
 //
+//	impersonate  the MITM ends each peer's handshake itself,
+//	         as the other peer, with its own key, and
+//	         passes chat on, reading it (both ways)     -> "key-changed" from a
+//	                                                       peer that knows the other's key
+//
 // The sender's CHAT message is not acknowledged in tamper, reorder and
 // drop, so the sender resends it and it is shown once, late. Key
 // substitution acts on handshakes (a peer's start or restart): the
 // receiver takes the MITM's key for its peer's, and the peer's hello,
 // signed over the real keys, fails to verify under it; no session is made
 // while it lasts (the peers retry every step timeout, and succeed once it
-// is disarmed).
+// is disarmed). Impersonation is the attack key pinning and the safety
+// number exist for: a peer that knows its peer's key refuses the MITM's
+// (key-changed); one that does not (a first contact) gets a session with
+// the MITM, and only comparing safety numbers shows it.
 
 // Flow is one direction through the man in the middle.
 type Flow int
@@ -59,26 +67,27 @@ const (
 	AttackReorder
 	AttackDrop
 	AttackKeySub
+	AttackImpersonate
 )
 
-var attackNames = [...]string{AttackReplay: "replay", AttackTamper: "tamper", AttackReorder: "reorder", AttackDrop: "drop", AttackKeySub: "keysub"}
+var attackNames = [...]string{AttackReplay: "replay", AttackTamper: "tamper", AttackReorder: "reorder", AttackDrop: "drop", AttackKeySub: "keysub", AttackImpersonate: "impersonate"}
 
 func (a Attack) String() string {
-	if a >= AttackReplay && a <= AttackKeySub {
+	if a >= AttackReplay && a <= AttackImpersonate {
 		return attackNames[a]
 	}
 	return "unknown"
 }
 
 // ParseAttack returns the attack named s ("replay", "tamper", "reorder",
-// "drop", "keysub").
+// "drop", "keysub", "impersonate").
 func ParseAttack(s string) (Attack, error) {
-	for a := AttackReplay; a <= AttackKeySub; a++ {
+	for a := AttackReplay; a <= AttackImpersonate; a++ {
 		if attackNames[a] == s {
 			return a, nil
 		}
 	}
-	return 0, fmt.Errorf("%w: %q (replay, tamper, reorder, drop, keysub)", ErrUnknownAttack, s)
+	return 0, fmt.Errorf("%w: %q (replay, tamper, reorder, drop, keysub, impersonate)", ErrUnknownAttack, s)
 }
 
 // Errors of the man in the middle.
@@ -100,6 +109,10 @@ const (
 	MITMDropped  = "dropped"     // not passed on
 	MITMLost     = "lost"        // could not be passed on (the receiver is not connected)
 	MITMKeySub   = "substituted" // a PUBLIC_KEY passed on with the MITM's key in it
+	// Impersonation: the MITM's own session with a peer (Peer is the
+	// peer's fingerprint), and a chat message it read and passed on (Text).
+	MITMImpostorSession = "impostor-session"
+	MITMIntercepted     = "intercepted"
 )
 
 // MITMEvent is one thing the man in the middle did with a message.
@@ -111,6 +124,8 @@ type MITMEvent struct {
 	Seq    uint32 // session records: the header's seq (unauthenticated)
 	HasSeq bool
 	Size   int
+	Peer   string // MITMImpostorSession: the peer's fingerprint
+	Text   string // MITMIntercepted: the message read (the MITM's own output only)
 }
 
 // EventName implements Event.
@@ -127,6 +142,7 @@ type MITM struct {
 
 	subKeys []*crypto.PublicKey // keysub: the MITM's own keys; mu
 	newKey  func() (*crypto.PublicKey, error)
+	self    *crypto.Identity // impersonate: the MITM's identity (ImpersonateAs)
 
 	mu      sync.Mutex
 	armed   [2]Attack             // the attack waiting for the next CHAT record of each flow
@@ -136,6 +152,8 @@ type MITM struct {
 	held    [2][]byte // reorder: the record held back
 	lastCh  [2][]byte // a copy of the last CHAT record of each flow
 	to      [2]Transport
+	runCtx  context.Context
+	imp     *impostor // impersonating: the MITM's own nodes
 	running bool
 	sendMu  [2]sync.Mutex // one sender per flow: a replay and the relay
 }
@@ -192,6 +210,8 @@ func (m *MITM) Arm(ctx context.Context, f Flow, a Attack) error {
 		m.mu.Unlock()
 		m.emit(MITMEvent{Flow: f, Action: MITMArmed, Attack: a})
 		return nil
+	case AttackImpersonate:
+		return m.impersonate()
 	case AttackKeySub:
 		m.mu.Lock()
 		none := len(m.subKeys) == 0 && m.newKey == nil
@@ -245,12 +265,18 @@ func (m *MITM) prepareKeys(f Flow) error {
 	return nil
 }
 
-// Disarm turns off flow f's attacks: a waiting one, and key substitution.
-// A record held back for reorder still goes after the next one.
+// Disarm turns off flow f's attacks: a waiting one, and key substitution;
+// and impersonation (both ways). A record held back for reorder still
+// goes after the next one.
 func (m *MITM) Disarm(f Flow) {
 	m.mu.Lock()
 	m.armed[f], m.keysub[f] = 0, false
+	imp := m.imp
+	m.imp = nil
 	m.mu.Unlock()
+	if imp != nil {
+		imp.stop()
+	}
 	m.emit(MITMEvent{Flow: f, Action: MITMDisarmed})
 }
 
@@ -259,15 +285,20 @@ func (m *MITM) Disarm(f Flow) {
 // other than ctx's.
 func (m *MITM) Run(ctx context.Context, toA, toB Transport) error {
 	m.mu.Lock()
-	m.to[FlowAB], m.to[FlowBA], m.running = toB, toA, true
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	m.to[FlowAB], m.to[FlowBA], m.running, m.runCtx = toB, toA, true, ctx
 	m.mu.Unlock()
 	defer func() {
 		m.mu.Lock()
 		m.running = false
+		imp := m.imp
+		m.imp = nil
 		m.mu.Unlock()
+		if imp != nil {
+			imp.stop()
+		}
 	}()
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
 	errc := make(chan error, 2)
 	go func() { errc <- m.pump(ctx, FlowAB, toA, toB) }()
 	go func() { errc <- m.pump(ctx, FlowBA, toB, toA) }()
@@ -291,6 +322,13 @@ func (m *MITM) pump(ctx context.Context, f Flow, from, to Transport) error {
 				return ctx.Err()
 			}
 			return fmt.Errorf("mitm: receive %s: %w", f, err)
+		}
+		m.mu.Lock()
+		imp := m.imp
+		m.mu.Unlock()
+		if imp != nil {
+			imp.feed(f, msg) // the impostor facing this flow's sender takes it
+			continue
 		}
 		out, evs := m.process(f, msg)
 		m.sendMu[f].Lock()

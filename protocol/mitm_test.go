@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/rand"
 	"errors"
+	"fmt"
 	"slices"
 	"sync"
 	"testing"
@@ -428,5 +429,117 @@ func TestMITMGeneratesFittingKeys(t *testing.T) {
 	made := calls
 	if err := m.Arm(context.Background(), FlowAB, AttackKeySub); err != nil || calls != made {
 		t.Errorf("arming again made %d more keys (err %v)", calls-made, err)
+	}
+}
+
+// pinTo is a VerifyPeer that accepts only fp (a known_peers entry).
+func pinTo(fp crypto.Fingerprint) func(*crypto.PublicKey) error {
+	return func(k *crypto.PublicKey) error {
+		if k.Fingerprint() != fp {
+			return fmt.Errorf("test pin: %w", crypto.ErrKeyChanged)
+		}
+		return nil
+	}
+}
+
+// mitmRun runs m between two fresh pipes and returns the peers' ends.
+func mitmRun(t *testing.T, m *MITM) (aEnd, bEnd *PipeEnd) {
+	t.Helper()
+	aEnd, mA := NewPipe(4096)
+	bEnd, mB := NewPipe(4096)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- m.Run(ctx, mA, mB) }()
+	t.Cleanup(func() {
+		cancel()
+		for _, e := range []*PipeEnd{aEnd, bEnd, mA, mB} {
+			e.Close()
+		}
+		<-done
+	})
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		m.mu.Lock()
+		running := m.running
+		m.mu.Unlock()
+		if running {
+			return aEnd, bEnd
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("MITM not running")
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+// TestMITMImpersonationRefusedByPinning: peers that know each other's key
+// refuse the MITM's (key-changed) when it starts impersonating both, and
+// make no session with it.
+func TestMITMImpersonationRefusedByPinning(t *testing.T) {
+	id := testIdentities(t)
+	m := NewMITM(func(Event) {})
+	m.ImpersonateAs(id[2])
+	aEnd, bEnd := mitmRun(t, m)
+	ca, cb := testConfig(id[0]), testConfig(id[1])
+	ca.VerifyPeer, cb.VerifyPeer = pinTo(id[1].Public().Fingerprint()), pinTo(id[0].Public().Fingerprint())
+	ra, rb := newRecorder(), newRecorder()
+	startNode(t, ca, aEnd, ra.emit)
+	startNode(t, cb, bEnd, rb.emit)
+	ra.waitFor(t, 10*time.Second, "A established", isEstablished)
+	rb.waitFor(t, 10*time.Second, "B established", isEstablished)
+
+	if err := m.Arm(context.Background(), FlowAB, AttackImpersonate); err != nil {
+		t.Fatal(err)
+	}
+	ra.waitFor(t, 10*time.Second, "A refuses the impostor", rejected(ReasonKeyChanged))
+	rb.waitFor(t, 10*time.Second, "B refuses the impostor", rejected(ReasonKeyChanged))
+	if na, nb := ra.count(isEstablished), rb.count(isEstablished); na != 1 || nb != 1 {
+		t.Errorf("sessions: A %d, B %d; want only the first each", na, nb)
+	}
+}
+
+// TestMITMImpersonationFirstContact: peers that know no key (a first
+// contact) each get a session with the MITM impersonating the other: the
+// messages pass, read by the MITM, and only the safety numbers differ.
+// This is what comparing safety numbers (/verify) is for.
+func TestMITMImpersonationFirstContact(t *testing.T) {
+	id := testIdentities(t)
+	var mu sync.Mutex
+	var read []string
+	m := NewMITM(func(e Event) {
+		if ev, ok := e.(MITMEvent); ok && ev.Action == MITMIntercepted {
+			mu.Lock()
+			read = append(read, ev.Text)
+			mu.Unlock()
+		}
+	})
+	m.ImpersonateAs(id[2])
+	aEnd, bEnd := mitmRun(t, m)
+	if err := m.Arm(context.Background(), FlowAB, AttackImpersonate); err != nil {
+		t.Fatal(err)
+	}
+	ra, rb := newRecorder(), newRecorder()
+	a := startNode(t, testConfig(id[0]), aEnd, ra.emit)
+	startNode(t, testConfig(id[1]), bEnd, rb.emit)
+	sa := ra.waitFor(t, 10*time.Second, "A's session", isEstablished).(SessionEvent)
+	sb := rb.waitFor(t, 10*time.Second, "B's session", isEstablished).(SessionEvent)
+	mitmFP := id[2].Public().Fingerprint().String()
+	if sa.PeerFingerprint != mitmFP || sb.PeerFingerprint != mitmFP {
+		t.Fatalf("peers see %s and %s, want the MITM's key %s", sa.PeerFingerprint, sb.PeerFingerprint, mitmFP)
+	}
+	if sa.SafetyNumber == sb.SafetyNumber {
+		t.Fatal("the two sides show the same safety number through an impostor")
+	}
+	if _, err := a.n.Send("for B's eyes only"); err != nil {
+		t.Fatal(err)
+	}
+	rb.waitFor(t, 10*time.Second, "B gets A's message through the impostor", func(e Event) bool {
+		m, ok := e.(MessageEvent)
+		return ok && m.Text == "for B's eyes only"
+	})
+	mu.Lock()
+	defer mu.Unlock()
+	if len(read) != 1 || read[0] != "for B's eyes only" {
+		t.Errorf("the MITM read %q", read)
 	}
 }

@@ -88,7 +88,7 @@ func RunDemo(ctx context.Context, d DemoDeps, opts ...tea.ProgramOption) error {
 		}
 		sink.Emit(ev)
 	}
-	alice, err := protocol.NewNode(protocol.Config{Identity: aliceID, PingInterval: demoPing, Records: records}, ta, aliceEmit)
+	alice, err := protocol.NewNode(protocol.Config{Identity: aliceID, PingInterval: demoPing, Records: records, VerifyPeer: pinFirst()}, ta, aliceEmit)
 	if err != nil {
 		return fmt.Errorf("demo: %w", err)
 	}
@@ -113,6 +113,7 @@ func RunDemo(ctx context.Context, d DemoDeps, opts ...tea.ProgramOption) error {
 			sink.Post(NoticeMsg{Text: "man in the middle: " + describeMITMNamed(e, "alice", "bob", " → "), Warn: true})
 		}
 	}, mitmID.Public())
+	m.ImpersonateAs(mitmID)
 	bob := &demoBob{id: bobID, tr: tb, post: sink.Post}
 	at := &demoAttacks{m: m, bob: bob, post: sink.Post}
 
@@ -123,9 +124,9 @@ func RunDemo(ctx context.Context, d DemoDeps, opts ...tea.ProgramOption) error {
 		MarkVerified: func() error { return nil }, // in memory: the demo writes nothing
 		Notices: []string{
 			fmt.Sprintf("duet demo: you are alice; bob is a bot in this process. A man in the middle relays every byte between you (alice :%d ⇄ MITM :%d/:%d ⇄ bob :%d); it holds no key.", pA, mA, mB, pB),
-			"/attack tamper|replay|reorder|drop|keysub: it attacks what bob sends, and your duet refuses it (F4: security log). /quit ends the demo.",
+			"/attack tamper|replay|reorder|drop|keysub|impersonate: it attacks what bob sends, and your duet refuses it (F4: security log). /quit ends the demo.",
 		},
-		Extra: []ExtraCommand{{Name: "/attack", Help: "demo: replay|tamper|reorder|drop|keysub|off", Run: at.run}},
+		Extra: []ExtraCommand{{Name: "/attack", Help: "demo: replay|tamper|reorder|drop|keysub|impersonate|off", Run: at.run}},
 	}
 	// The MITM and bob run until alice's node stops (the screen quit).
 	relayCtx, stopRelay := context.WithCancel(context.WithoutCancel(ctx))
@@ -168,10 +169,32 @@ func demoRoles(keys [3]*crypto.Identity) (alice, bob, mitm *crypto.Identity) {
 // the middle did to a message, not its plain relaying.
 func demoShows(e protocol.MITMEvent) bool {
 	switch e.Action {
-	case protocol.MITMReplayed, protocol.MITMTampered, protocol.MITMHeld, protocol.MITMReleased, protocol.MITMDropped, protocol.MITMKeySub:
+	case protocol.MITMReplayed, protocol.MITMTampered, protocol.MITMHeld, protocol.MITMReleased, protocol.MITMDropped, protocol.MITMKeySub,
+		protocol.MITMImpostorSession, protocol.MITMIntercepted:
 		return true
 	}
 	return false
+}
+
+// pinFirst is alice's key pinning, in memory: the first key a handshake
+// shows is bob's; any other is refused as a changed key (key-changed), as
+// known_peers does.
+func pinFirst() func(*crypto.PublicKey) error {
+	var mu sync.Mutex
+	var pinned *crypto.Fingerprint
+	return func(k *crypto.PublicKey) error {
+		mu.Lock()
+		defer mu.Unlock()
+		fp := k.Fingerprint()
+		if pinned == nil {
+			pinned = &fp
+			return nil
+		}
+		if fp != *pinned {
+			return fmt.Errorf("bob's key is %s, this one is %s: %w", pinned.Short(), fp.Short(), crypto.ErrKeyChanged)
+		}
+		return nil
+	}
 }
 
 // demoBob is the demo's other peer: a node that greets alice, answers
@@ -340,7 +363,7 @@ func (a *demoAttacks) run(args string) (string, error) {
 	}
 	switch args {
 	case "", "help":
-		return "usage: /attack replay|tamper|reorder|drop|keysub|off: the man in the middle attacks what bob sends", nil
+		return "usage: /attack replay|tamper|reorder|drop|keysub|impersonate|off: the man in the middle attacks what bob sends", nil
 	case "off", "pass":
 		a.m.Disarm(protocol.FlowAB)
 		a.m.Disarm(protocol.FlowBA)
@@ -359,6 +382,31 @@ func (a *demoAttacks) run(args string) (string, error) {
 			return "", err
 		}
 		return "replayed bob's last message: your duet must refuse the copy (replay)", nil
+	case protocol.AttackImpersonate:
+		if err := a.m.Arm(ctx, protocol.FlowAB, at); err != nil {
+			return "", err
+		}
+		go func() {
+			// bob, who pins nothing, takes the MITM for alice: what he
+			// says now is read by the MITM, and goes no further.
+			select {
+			case <-time.After(2 * time.Second):
+			case <-ctx.Done():
+				return
+			}
+			_ = a.bob.sayNow("alice, are you there? (bob, now talking to the man in the middle without knowing it)")
+			select {
+			case <-time.After(a.keySubLasts()):
+			case <-ctx.Done():
+				return
+			}
+			a.m.Disarm(protocol.FlowAB)
+			a.post(NoticeMsg{Text: "the man in the middle stops impersonating; bob restarts and finds you again"})
+			if err := a.bob.restart(); err != nil {
+				a.post(NoticeMsg{Text: "bob could not restart: " + err.Error(), Warn: true})
+			}
+		}()
+		return fmt.Sprintf("the man in the middle answers each of you as the other, with its own key. You know bob's key: your duet refuses it (key-changed). bob knows none (he pins nothing), so he takes it. For %v.", a.keySubLasts()), nil
 	case protocol.AttackKeySub:
 		for _, f := range []protocol.Flow{protocol.FlowAB, protocol.FlowBA} {
 			if err := a.m.Arm(ctx, f, at); err != nil {

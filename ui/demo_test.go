@@ -95,7 +95,7 @@ func startDemoRig(t *testing.T) *demoRig {
 	aEnd, mA := protocol.NewPipe(4096)
 	bEnd, mB := protocol.NewPipe(4096)
 	aliceID, bobID, mitmID := demoRoles(ids)
-	alice, err := protocol.NewNode(protocol.Config{Identity: aliceID, PingInterval: 50 * time.Millisecond}, aEnd, r.emit)
+	alice, err := protocol.NewNode(protocol.Config{Identity: aliceID, PingInterval: 50 * time.Millisecond, VerifyPeer: pinFirst()}, aEnd, r.emit)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -104,6 +104,7 @@ func startDemoRig(t *testing.T) *demoRig {
 			r.post(NoticeMsg{Text: describeMITMNamed(e, "alice", "bob", " → ")})
 		}
 	}, mitmID.Public())
+	m.ImpersonateAs(mitmID)
 	ctx, cancel := context.WithCancel(context.Background())
 	r.bob = &demoBob{id: bobID, tr: bEnd, post: r.post, ping: 50 * time.Millisecond, resendAfter: 300 * time.Millisecond}
 	r.at = &demoAttacks{m: m, bob: r.bob, post: r.post, ctx: ctx} // keysub lasts as in the demo: the peers retry every 2 s
@@ -230,5 +231,53 @@ func TestDemoRoles(t *testing.T) {
 		if !fb.Less(fm) || !fm.Less(fa) {
 			t.Errorf("perm %v: bob %s, mitm %s, alice %s: want bob's lowest, the MITM's in between", perm, fb.Short(), fm.Short(), fa.Short())
 		}
+	}
+}
+
+// TestDemoImpersonate: /attack impersonate: alice, who knows bob's key,
+// refuses the MITM's (key-changed); bob, who pins nothing, gets a session
+// with it and what he says is read by the MITM and reaches alice no more;
+// when it stops, bob restarts and alice has a session with him again.
+func TestDemoImpersonate(t *testing.T) {
+	r := startDemoRig(t)
+	r.at.keySubFor = 2 * time.Second
+	if _, err := r.at.run("impersonate"); err != nil {
+		t.Fatal(err)
+	}
+	r.waitFor(t, "alice refuses the impostor", refused(protocol.ReasonKeyChanged))
+	noticed := func(sub string) func([]protocol.Event, []string) bool {
+		return func(_ []protocol.Event, notices []string) bool {
+			for _, n := range notices {
+				if strings.Contains(n, sub) {
+					return true
+				}
+			}
+			return false
+		}
+	}
+	r.waitFor(t, "bob's session with the impostor", noticed("IMPOSTOR SESSION with bob"))
+	r.waitFor(t, "the MITM reads bob", noticed("READ bob's message"))
+	r.waitFor(t, "alice's session with bob again", func(evs []protocol.Event, _ []string) bool {
+		n := 0
+		for _, e := range evs {
+			if s, ok := e.(protocol.SessionEvent); ok && s.State == protocol.SessionEstablished {
+				n++
+			}
+		}
+		return n >= 2
+	})
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if shown("alice, are you there?")(r.events, nil) {
+		t.Error("bob's message to the impostor reached alice")
+	}
+	var fps []string
+	for _, e := range r.events {
+		if s, ok := e.(protocol.SessionEvent); ok && s.State == protocol.SessionEstablished {
+			fps = append(fps, s.PeerFingerprint)
+		}
+	}
+	if len(fps) < 2 || fps[0] != fps[len(fps)-1] {
+		t.Errorf("alice's sessions are with %v: want bob's key both times", fps)
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"duet/protocol"
+	"duet/ui/termsafe"
 )
 
 // MITMOutput prints what `duet mitm` does: one line per event, as text for
@@ -44,7 +45,7 @@ func (o *MITMOutput) Ready(aMain, aSub, bMain, bSub int, host string) {
 	o.text("duet mitm: between A (port %d) and B (port %d) on %s; start the peers as", aMain, bMain, host)
 	o.text("  A: duet --main %d --sub %d ...", aMain, aSub)
 	o.text("  B: duet --main %d --sub %d ...", bMain, bSub)
-	o.text("commands: replay|tamper|reorder|drop|keysub a|b (a: what A sends), pass a|b, help, quit")
+	o.text("commands: replay|tamper|reorder|drop|keysub|impersonate a|b (a: what A sends), pass a|b, help, quit")
 }
 
 // Help lists the commands.
@@ -64,6 +65,8 @@ var mitmHelp = []string{
 	"reorder a  hold A's next CHAT record back, send it after the one that follows: B must refuse it (reorder)",
 	"drop a     drop A's next CHAT record: B reports a gap; A resends the message",
 	"keysub a   put the MITM's key in every PUBLIC_KEY from A: a new handshake fails (bad-signature) until pass",
+	"impersonate a  (both ways) answer each peer as the other, with the MITM's own key, reading what passes:",
+	"               a peer that knows the other's key refuses it (key-changed); on a first contact only the safety numbers differ",
 	"pass a     turn A's attacks off",
 	"b instead of a: the same on what B sends; quit (or end of input) stops the relay",
 }
@@ -91,6 +94,12 @@ func (o *MITMOutput) Emit(ev protocol.Event) {
 		}
 		if e.HasSeq {
 			m["seq"] = e.Seq
+		}
+		if e.Peer != "" {
+			m["peer_fingerprint"] = e.Peer
+		}
+		if e.Action == protocol.MITMIntercepted {
+			m["text"] = e.Text
 		}
 		o.q.put(o.encode(m))
 		return
@@ -134,6 +143,8 @@ func describeMITMNamed(e protocol.MITMEvent, nameA, nameB, arrow string) string 
 		return fmt.Sprintf("%s %s not passed on: %s is not connected", flow, what, to)
 	case protocol.MITMArmed:
 		switch e.Attack {
+		case protocol.AttackImpersonate:
+			return fmt.Sprintf("%s impersonating: the MITM answers %s as %s, with its own key; %s refuses it if it knows %s's key (key-changed)", flow, from, to, from, to)
 		case protocol.AttackKeySub:
 			return fmt.Sprintf("%s keysub on: every PUBLIC_KEY from %s now carries the MITM's key (acts on the next handshake: restart a peer)", flow, from)
 		case protocol.AttackTamper:
@@ -157,6 +168,10 @@ func describeMITMNamed(e protocol.MITMEvent, nameA, nameB, arrow string) string 
 		return fmt.Sprintf("%s DROPPED %s: %s sees a gap; %s resends the message", flow, what, to, from)
 	case protocol.MITMKeySub:
 		return fmt.Sprintf("%s SUBSTITUTED the key in %s's %s: %s must refuse the handshake (bad-signature)", flow, from, what, to)
+	case protocol.MITMImpostorSession:
+		return fmt.Sprintf("%s IMPOSTOR SESSION with %s (%s): it took the MITM's key for %s's; only comparing safety numbers shows it", flow, from, e.Peer, to)
+	case protocol.MITMIntercepted:
+		return fmt.Sprintf("%s READ %s's message: %q; it reaches %s only if %s took the MITM's key too", flow, from, e.Text, to, to)
 	}
 	return fmt.Sprintf("%s %s %s", flow, e.Action, what)
 }
@@ -174,12 +189,14 @@ func (o *MITMOutput) errorLine(msg string) []byte {
 	return []byte(o.now().Format("15:04:05.000") + " error: " + Sanitize(msg) + "\n")
 }
 
+// encode is one JSON line; characters a terminal would act on (in an
+// intercepted message) are escaped as in headless output.
 func (o *MITMOutput) encode(v map[string]any) []byte {
 	b, err := json.Marshal(v)
 	if err != nil {
 		b = []byte(`{"event":"error","error":"ui: encode"}`)
 	}
-	return append(b, '\n')
+	return termsafe.EscapeJSON(append(b, '\n'))
 }
 
 // MITMController is what the command loop drives (protocol.MITM).
