@@ -353,7 +353,7 @@ func (m *MITM) pump(ctx context.Context, f Flow, from, to Transport) error {
 // message it kept back or dropped.
 func (m *MITM) process(f Flow, msg []byte) (out [][]byte, evs []MITMEvent) {
 	t, _ := MessageType(msg)
-	chat := t == TypeChat && len(msg) >= MinRecordSize
+	chat := t == TypeChat && len(msg) >= MinRecordSize // a CHAT record, not just its type byte
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if held := m.held[f]; held != nil && IsRecordType(t) {
@@ -361,9 +361,7 @@ func (m *MITM) process(f Flow, msg []byte) (out [][]byte, evs []MITMEvent) {
 		m.held[f] = nil
 		out = append(out, msg, held)
 		evs = append(evs, m.event(f, MITMRelayed, 0, msg), m.event(f, MITMReleased, AttackReorder, held))
-		if chat {
-			m.lastCh[f] = held
-		}
+		m.lastCh[f] = held // a CHAT record, and the last one sent
 		return out, evs
 	}
 	if t == TypePublicKey {
