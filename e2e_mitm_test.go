@@ -1,7 +1,6 @@
 package main
 
 import (
-	"path/filepath"
 	"strconv"
 	"testing"
 	"time"
@@ -28,16 +27,22 @@ func startMITM(t *testing.T) *mitmSetup {
 
 // peerArgs are side's flags: its --main, the MITM's port as its --sub.
 func (s *mitmSetup) peerArgs(side, identity string) []string {
-	mainP, sub := s.aMain, s.aSub
 	if side == "B" {
-		mainP, sub = s.bMain, s.bSub
+		return peerFlags(s.dir, side, identity, s.bMain, s.bSub)
 	}
-	a := []string{"--headless", "--main", strconv.Itoa(mainP), "--sub", strconv.Itoa(sub),
-		"--known-peers", filepath.Join(s.dir, "kp_"+side), "--ping", "200ms"}
-	if identity == "" {
-		return append(a, "--ephemeral")
-	}
-	return append(a, "--identity", filepath.Join(s.dir, identity))
+	return peerFlags(s.dir, side, identity, s.aMain, s.aSub)
+}
+
+// startPeers starts A and B (identity files, "" for --ephemeral) through
+// the MITM and waits for a session on both; it returns their session
+// events.
+func (s *mitmSetup) startPeers(t *testing.T, idA, idB string) (a, b *proc, sa, sb event) {
+	t.Helper()
+	a = startDuet(t, "A", s.peerArgs("A", idA)...)
+	b = startDuet(t, "B", s.peerArgs("B", idB)...)
+	sa = a.waitFor(t, sessionTimeout, "A's session through the MITM", established)
+	sb = b.waitFor(t, sessionTimeout, "B's session through the MITM", established)
+	return a, b, sa, sb
 }
 
 func mitmDid(action, attack string) func(event) bool {
@@ -56,10 +61,7 @@ func shows(text string) func(event) bool {
 // and every message A wrote is shown by B exactly once.
 func TestE2EMITMAttacks(t *testing.T) {
 	s := startMITM(t)
-	a := startDuet(t, "A", s.peerArgs("A", "")...)
-	b := startDuet(t, "B", s.peerArgs("B", "")...)
-	a.waitFor(t, sessionTimeout, "A's session through the MITM", established)
-	b.waitFor(t, sessionTimeout, "B's session through the MITM", established)
+	a, b, _, _ := s.startPeers(t, "", "")
 
 	a.send("first, untouched")
 	b.waitFor(t, sessionTimeout, "B shows the first message", shows("first, untouched"))
@@ -111,10 +113,7 @@ func TestE2EMITMAttacks(t *testing.T) {
 // either side: known_peers still holds the real ones).
 func TestE2EMITMKeySubstitution(t *testing.T) {
 	s := startMITM(t)
-	a := startDuet(t, "A", s.peerArgs("A", "a.pem")...)
-	b := startDuet(t, "B", s.peerArgs("B", "b.pem")...)
-	first := b.waitFor(t, sessionTimeout, "B's session", established)
-	a.waitFor(t, sessionTimeout, "A's session", established)
+	a, b, _, first := s.startPeers(t, "a.pem", "b.pem")
 
 	s.mitm.send("keysub a", "keysub b")
 	s.mitm.waitN(t, 2, sessionTimeout, "keysub on both ways", func(e event) bool { return e.Event == "mitm" && e.Action == "armed" && e.Attack == "keysub" })
@@ -153,10 +152,7 @@ func waitAny(t *testing.T, timeout time.Duration, what string, cond func() bool)
 // and makes no session with it.
 func TestE2EMITMImpersonationRefused(t *testing.T) {
 	s := startMITM(t)
-	a := startDuet(t, "A", s.peerArgs("A", "a.pem")...)
-	b := startDuet(t, "B", s.peerArgs("B", "b.pem")...)
-	a.waitFor(t, sessionTimeout, "A's session", established)
-	b.waitFor(t, sessionTimeout, "B's session", established)
+	a, b, _, _ := s.startPeers(t, "a.pem", "b.pem")
 	s.mitm.send("impersonate a")
 	for _, p := range []*proc{a, b} {
 		p.waitFor(t, sessionTimeout, p.name+" refuses the impostor", func(e event) bool { return e.Event == "rejected" && e.Reason == "key-changed" })
@@ -176,10 +172,7 @@ func TestE2EMITMImpersonationFirstContact(t *testing.T) {
 	s.mitm.waitN(t, 2, sessionTimeout, "impersonating both ways", func(e event) bool {
 		return e.Event == "mitm" && e.Action == "armed" && e.Attack == "impersonate"
 	})
-	a := startDuet(t, "A", s.peerArgs("A", "a.pem")...)
-	b := startDuet(t, "B", s.peerArgs("B", "b.pem")...)
-	sa := a.waitFor(t, sessionTimeout, "A's session", established)
-	sb := b.waitFor(t, sessionTimeout, "B's session", established)
+	a, b, sa, sb := s.startPeers(t, "a.pem", "b.pem")
 	if sa.SafetyNumber == "" || sa.SafetyNumber == sb.SafetyNumber {
 		t.Fatalf("safety numbers %q and %q: they must differ through an impostor", sa.SafetyNumber, sb.SafetyNumber)
 	}

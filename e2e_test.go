@@ -394,12 +394,18 @@ func (pr pair) args(side, identity string, extra ...string) []string {
 	if side == "B" {
 		mainP, sub = pr.portB, pr.portA
 	}
+	return peerFlags(pr.dir, side, identity, mainP, sub, extra...)
+}
+
+// peerFlags are the headless flags of side "A" or "B", files in dir;
+// identity "" means --ephemeral.
+func peerFlags(dir, side, identity string, mainP, sub int, extra ...string) []string {
 	a := []string{"--headless", "--main", strconv.Itoa(mainP), "--sub", strconv.Itoa(sub),
-		"--known-peers", filepath.Join(pr.dir, "kp_"+side), "--ping", "200ms"}
+		"--known-peers", filepath.Join(dir, "kp_"+side), "--ping", "200ms"}
 	if identity == "" {
 		a = append(a, "--ephemeral")
 	} else {
-		a = append(a, "--identity", filepath.Join(pr.dir, identity))
+		a = append(a, "--identity", filepath.Join(dir, identity))
 	}
 	return append(a, extra...)
 }

@@ -10,7 +10,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	stdnet "net"
 	"os"
 	"os/signal"
 	"runtime/pprof"
@@ -504,7 +503,7 @@ func runDemo(args []string, stdin io.Reader, stdout, stderr io.Writer, usageErr 
 		fmt.Fprintf(stderr, "duet: demo: %v\n", err)
 		return exitRuntime
 	}
-	ports, err := freeLoopbackPorts(4)
+	ports, err := net.FreeLoopbackPorts(4)
 	if err != nil {
 		fmt.Fprintf(stderr, "duet: demo: %v\n", err)
 		return exitRuntime
@@ -540,32 +539,10 @@ func generateKeys(n int) ([]*crypto.Identity, error) {
 	return keys, errors.Join(errs...)
 }
 
-// freeLoopbackPorts returns n distinct ports that were free on 127.0.0.1
-// a moment ago (another program may take one before duet binds it: then
-// the bind fails with a clear error).
-func freeLoopbackPorts(n int) ([]int, error) {
-	var ls []stdnet.Listener
-	defer func() {
-		for _, l := range ls {
-			l.Close()
-		}
-	}()
-	ports := make([]int, 0, n)
-	for range n {
-		l, err := stdnet.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			return nil, err
-		}
-		ls = append(ls, l)
-		ports = append(ports, l.Addr().(*stdnet.TCPAddr).Port)
-	}
-	return ports, nil
-}
-
 // openLoopbackPair opens two duet transports that talk to each other on
 // free loopback ports and waits until both are connected.
 func openLoopbackPair(ctx context.Context) (protocol.Transport, protocol.Transport, func(), error) {
-	ports, err := freeLoopbackPorts(2)
+	ports, err := net.FreeLoopbackPorts(2)
 	if err != nil {
 		return nil, nil, nil, err
 	}

@@ -66,3 +66,25 @@ func TalksToItself(bind string, ips []netip.Addr) bool {
 	}
 	return false
 }
+
+// FreeLoopbackPorts returns n distinct ports that were free on 127.0.0.1 a
+// moment ago, for a demo or a benchmark on this machine. Another program
+// may take one before it is bound: the bind then fails with a clear error.
+func FreeLoopbackPorts(n int) ([]int, error) {
+	var ls []stdnet.Listener
+	defer func() {
+		for _, l := range ls {
+			l.Close()
+		}
+	}()
+	ports := make([]int, 0, n)
+	for range n {
+		l, err := stdnet.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return nil, fmt.Errorf("net: a free port: %w", err)
+		}
+		ls = append(ls, l)
+		ports = append(ports, l.Addr().(*stdnet.TCPAddr).Port)
+	}
+	return ports, nil
+}

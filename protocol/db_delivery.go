@@ -443,18 +443,25 @@ func (d *deliveryTx) putOutbox(chats []Chat) error {
 // delivered drops ids from their outbox records, deleting the records
 // left empty.
 func (d *deliveryTx) delivered(ids []uint64) error {
+	return d.dropIDs(ids, d.h.dx.outRec, d.h.dx.outLeft, d.out)
+}
+
+// dropIDs drops ids from the records that hold them (rec: id -> record
+// key; left: record key -> ids it still holds), deleting from b each
+// record left empty. Ids in no record are skipped.
+func (d *deliveryTx) dropIDs(ids []uint64, rec, left map[uint64]uint64, b *bolt.Bucket) error {
 	for _, id := range ids {
-		key, ok := d.h.dx.outRec[id]
+		key, ok := rec[id]
 		if !ok {
 			continue
 		}
-		d.delMap(d.h.dx.outRec, id)
-		if left := d.h.dx.outLeft[key]; left > 1 {
-			d.setMap(d.h.dx.outLeft, key, left-1)
+		d.delMap(rec, id)
+		if n := left[key]; n > 1 {
+			d.setMap(left, key, n-1)
 			continue
 		}
-		d.delMap(d.h.dx.outLeft, key)
-		if err := d.out.Delete(u64Key(key)); err != nil {
+		d.delMap(left, key)
+		if err := b.Delete(u64Key(key)); err != nil {
 			return err
 		}
 	}
@@ -483,22 +490,7 @@ func (d *deliveryTx) showingMark(ids []uint64) error {
 // unmarkShowing drops ids from their showing records, deleting the
 // records left empty.
 func (d *deliveryTx) unmarkShowing(ids []uint64) error {
-	for _, id := range ids {
-		key, ok := d.h.dx.showRec[id]
-		if !ok {
-			continue
-		}
-		d.delMap(d.h.dx.showRec, id)
-		if left := d.h.dx.showLef[key]; left > 1 {
-			d.setMap(d.h.dx.showLef, key, left-1)
-			continue
-		}
-		d.delMap(d.h.dx.showLef, key)
-		if err := d.showing.Delete(u64Key(key)); err != nil {
-			return err
-		}
-	}
-	return nil
+	return d.dropIDs(ids, d.h.dx.showRec, d.h.dx.showLef, d.showing)
 }
 
 // seenMark records ids as seen (one record) and drops their showing marks.

@@ -323,13 +323,6 @@ func (m *MITM) pump(ctx context.Context, f Flow, from, to Transport) error {
 			}
 			return fmt.Errorf("mitm: receive %s: %w", f, err)
 		}
-		m.mu.Lock()
-		imp := m.imp
-		m.mu.Unlock()
-		if imp != nil {
-			imp.feed(f, msg) // the impostor facing this flow's sender takes it
-			continue
-		}
 		out, evs := m.process(f, msg)
 		m.sendMu[f].Lock()
 		for i, o := range out {
@@ -350,12 +343,17 @@ func (m *MITM) pump(ctx context.Context, f Flow, from, to Transport) error {
 
 // process applies the flow's armed attack to msg. It returns the messages
 // to send, in order, and one event for each of them, then one for each
-// message it kept back or dropped.
+// message it kept back or dropped. While impersonating, the impostor node
+// facing f's sender takes msg and nothing is sent.
 func (m *MITM) process(f Flow, msg []byte) (out [][]byte, evs []MITMEvent) {
 	t, _ := MessageType(msg)
 	chat := t == TypeChat && len(msg) >= MinRecordSize // a CHAT record, not just its type byte
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	if m.imp != nil {
+		m.imp.feed(f, msg)
+		return nil, nil
+	}
 	if held := m.held[f]; held != nil && IsRecordType(t) {
 		// Reorder: the record that followed the held one goes first.
 		m.held[f] = nil
@@ -440,21 +438,13 @@ func (m *MITM) event(f Flow, action string, a Attack, msg []byte) MITMEvent {
 // no connection yet (waking at once when it says one came up).
 func send(ctx context.Context, to Transport, msg []byte) error {
 	deadline := time.Now().Add(mitmRetryFor)
-	cn, _ := to.(connectNotifier)
 	for {
-		var up <-chan struct{}
-		if cn != nil {
-			up = cn.Connecting()
-		}
-		err := to.Send(ctx, msg)
+		up, err := trySend(ctx, to, msg)
 		if err == nil || ctx.Err() != nil || time.Now().After(deadline) {
 			return err
 		}
-		select {
-		case <-ctx.Done():
+		if !waitRetry(ctx, up) {
 			return ctx.Err()
-		case <-up:
-		case <-time.After(sendRetryEvery):
 		}
 	}
 }

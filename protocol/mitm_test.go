@@ -14,48 +14,55 @@ import (
 	"duet/crypto"
 )
 
+// mitmLog records a MITM's events.
+type mitmLog struct {
+	mu  sync.Mutex
+	evs []MITMEvent
+}
+
+func (l *mitmLog) emit(e Event) {
+	l.mu.Lock()
+	l.evs = append(l.evs, e.(MITMEvent))
+	l.mu.Unlock()
+}
+
+// count counts the events for which ok holds.
+func (l *mitmLog) count(ok func(MITMEvent) bool) int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	n := 0
+	for _, ev := range l.evs {
+		if ok(ev) {
+			n++
+		}
+	}
+	return n
+}
+
+func (l *mitmLog) mitmEvents() []MITMEvent {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return append([]MITMEvent(nil), l.evs...)
+}
+
 // mitmPair is two nodes talking through a MITM over in-memory pipes.
 type mitmPair struct {
 	a, b   *Node
 	ra, rb *recorder
 	m      *MITM
-	mu     sync.Mutex
-	evs    []MITMEvent
-}
-
-func (p *mitmPair) mitmEvents() []MITMEvent {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return append([]MITMEvent(nil), p.evs...)
+	mitmLog
 }
 
 func startMITMPair(t *testing.T) *mitmPair {
 	t.Helper()
 	id := testIdentities(t)
 	p := &mitmPair{ra: newRecorder(), rb: newRecorder()}
-	p.m = NewMITM(func(e Event) {
-		p.mu.Lock()
-		p.evs = append(p.evs, e.(MITMEvent))
-		p.mu.Unlock()
-	}, id[2].Public())
-	aEnd, mA := NewPipe(4096) // A <-> the MITM's side facing A
-	bEnd, mB := NewPipe(4096)
+	p.m = NewMITM(p.emit, id[2].Public())
+	aEnd, bEnd := mitmRun(t, p.m)
 	ca, cb := testConfig(id[0]), testConfig(id[1])
 	ca.ResendAfter, cb.ResendAfter = 300*time.Millisecond, 300*time.Millisecond
 	p.a = startNode(t, ca, aEnd, p.ra.emit).n
 	p.b = startNode(t, cb, bEnd, p.rb.emit).n
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- p.m.Run(ctx, mA, mB) }()
-	t.Cleanup(func() {
-		cancel()
-		for _, e := range []*PipeEnd{aEnd, bEnd, mA, mB} {
-			e.Close()
-		}
-		if err := <-done; err != nil && !errors.Is(err, ErrPipeClosed) {
-			t.Errorf("MITM.Run: %v", err)
-		}
-	})
 	p.ra.waitFor(t, 10*time.Second, "A established through the MITM", isEstablished)
 	p.rb.waitFor(t, 10*time.Second, "B established through the MITM", isEstablished)
 	return p
@@ -283,24 +290,13 @@ func FuzzMITMProcess(f *testing.F) {
 func TestMITMKeySubstitution(t *testing.T) {
 	id := testIdentities(t)
 	ra, rb := newRecorder(), newRecorder()
-	var mu sync.Mutex
-	var evs []MITMEvent
-	m := NewMITM(func(e Event) { mu.Lock(); evs = append(evs, e.(MITMEvent)); mu.Unlock() }, id[2].Public())
-	aEnd, mA := NewPipe(4096)
-	bEnd, mB := NewPipe(4096)
+	var log mitmLog
+	m := NewMITM(log.emit, id[2].Public())
+	aEnd, bEnd := mitmRun(t, m)
 	ca, cb := testConfig(id[0]), testConfig(id[1])
 	startNode(t, ca, aEnd, ra.emit)
 	b1 := startNode(t, cb, bEnd, rb.emit)
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- m.Run(ctx, mA, mB) }()
-	t.Cleanup(func() {
-		cancel()
-		for _, e := range []*PipeEnd{aEnd, bEnd, mA, mB} {
-			e.Close()
-		}
-		<-done
-	})
+	ctx := context.Background()
 	ra.waitFor(t, 10*time.Second, "A established", isEstablished)
 	rb.waitFor(t, 10*time.Second, "B established", isEstablished)
 
@@ -323,15 +319,7 @@ func TestMITMKeySubstitution(t *testing.T) {
 	if n := rb2.count(isEstablished); n != 0 {
 		t.Fatalf("restarted B made a session through a key-substituting MITM")
 	}
-	mu.Lock()
-	subs := 0
-	for _, ev := range evs {
-		if ev.Action == MITMKeySub && ev.Type == TypePublicKey {
-			subs++
-		}
-	}
-	mu.Unlock()
-	if subs == 0 {
+	if log.count(func(ev MITMEvent) bool { return ev.Action == MITMKeySub && ev.Type == TypePublicKey }) == 0 {
 		t.Fatal("no PUBLIC_KEY reported substituted")
 	}
 
@@ -455,7 +443,9 @@ func mitmRun(t *testing.T, m *MITM) (aEnd, bEnd *PipeEnd) {
 		for _, e := range []*PipeEnd{aEnd, bEnd, mA, mB} {
 			e.Close()
 		}
-		<-done
+		if err := <-done; err != nil && !errors.Is(err, ErrPipeClosed) {
+			t.Errorf("MITM.Run: %v", err)
+		}
 	})
 	deadline := time.Now().Add(10 * time.Second)
 	for {
@@ -504,15 +494,8 @@ func TestMITMImpersonationRefusedByPinning(t *testing.T) {
 // This is what comparing safety numbers (/verify) is for.
 func TestMITMImpersonationFirstContact(t *testing.T) {
 	id := testIdentities(t)
-	var mu sync.Mutex
-	var read []string
-	m := NewMITM(func(e Event) {
-		if ev, ok := e.(MITMEvent); ok && ev.Action == MITMIntercepted {
-			mu.Lock()
-			read = append(read, ev.Text)
-			mu.Unlock()
-		}
-	})
+	var log mitmLog
+	m := NewMITM(log.emit)
 	m.ImpersonateAs(id[2])
 	aEnd, bEnd := mitmRun(t, m)
 	if err := m.Arm(context.Background(), FlowAB, AttackImpersonate); err != nil {
@@ -537,8 +520,12 @@ func TestMITMImpersonationFirstContact(t *testing.T) {
 		m, ok := e.(MessageEvent)
 		return ok && m.Text == "for B's eyes only"
 	})
-	mu.Lock()
-	defer mu.Unlock()
+	var read []string
+	for _, ev := range log.mitmEvents() {
+		if ev.Action == MITMIntercepted {
+			read = append(read, ev.Text)
+		}
+	}
 	if len(read) != 1 || read[0] != "for B's eyes only" {
 		t.Errorf("the MITM read %q", read)
 	}

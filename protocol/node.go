@@ -693,13 +693,8 @@ func (n *Node) sendBatch(ctx context.Context, b [][]byte) {
 		retry = sendRetryDown
 	}
 	deadline := time.Now().Add(retry)
-	cn, _ := n.tr.(connectNotifier)
 	for {
-		var up <-chan struct{} // nil: the transport does not tell
-		if cn != nil {
-			up = cn.Connecting() // before Send: a connection that comes up after is seen
-		}
-		err := n.tr.Send(ctx, b...)
+		up, err := trySend(ctx, n.tr, b...)
 		switch {
 		case err == nil:
 			n.sendDown = false
@@ -712,11 +707,8 @@ func (n *Node) sendBatch(ctx context.Context, b [][]byte) {
 		case n.sendDown && len(n.out) > 0:
 			return // down, and newer batches wait: only the newest gets retries
 		}
-		select {
-		case <-ctx.Done():
+		if !waitRetry(ctx, up) {
 			return
-		case <-up:
-		case <-time.After(sendRetryEvery):
 		}
 	}
 }

@@ -1,6 +1,9 @@
 package protocol
 
-import "context"
+import (
+	"context"
+	"time"
+)
 
 // Transport carries duet messages between the two peers. It is the only thing
 // the session driver needs from the network: net.Transport (ZeroMQ) satisfies
@@ -33,6 +36,30 @@ type connectNotifier interface {
 	// Connecting returns a channel closed when the next connection to the
 	// peer is up, after the call.
 	Connecting() <-chan struct{}
+}
+
+// trySend sends msgs once through tr. With the error it returns a channel
+// closed when tr's connection to the peer next comes up (nil if tr does
+// not tell), taken before the Send so that no such moment is missed: a
+// refused send is retried on it (waitRetry).
+func trySend(ctx context.Context, tr Transport, msgs ...[]byte) (<-chan struct{}, error) {
+	var up <-chan struct{}
+	if cn, ok := tr.(connectNotifier); ok {
+		up = cn.Connecting()
+	}
+	return up, tr.Send(ctx, msgs...)
+}
+
+// waitRetry waits until up is closed or sendRetryEvery has passed; false
+// if ctx ended first.
+func waitRetry(ctx context.Context, up <-chan struct{}) bool {
+	select {
+	case <-ctx.Done():
+		return false
+	case <-up:
+	case <-time.After(sendRetryEvery):
+	}
+	return true
 }
 
 // Transport limits shared by every implementation.

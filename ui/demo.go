@@ -46,36 +46,23 @@ const (
 func RunDemo(ctx context.Context, d DemoDeps, opts ...tea.ProgramOption) error {
 	pA, mA, pB, mB := d.Ports[0], d.Ports[1], d.Ports[2], d.Ports[3]
 	aliceID, bobID, mitmID := demoRoles(d.Keys)
-	var closers []func() error
+	// Four transports: alice's, bob's, and the MITM's facing each.
+	var trs [4]protocol.Transport
 	defer func() {
-		for _, c := range closers {
-			_ = c()
+		for _, tr := range trs {
+			if tr != nil {
+				_ = tr.Close()
+			}
 		}
 	}()
-	open := func(main, sub int) (protocol.Transport, error) {
-		tr, err := d.Open(ctx, main, sub)
+	for i, ends := range [4][2]int{{pA, mA}, {pB, mB}, {mA, pA}, {mB, pB}} {
+		tr, err := d.Open(ctx, ends[0], ends[1])
 		if err != nil {
-			return nil, fmt.Errorf("demo: %w", err)
+			return fmt.Errorf("demo: %w", err)
 		}
-		closers = append(closers, tr.Close)
-		return tr, nil
+		trs[i] = tr
 	}
-	ta, err := open(pA, mA)
-	if err != nil {
-		return err
-	}
-	tb, err := open(pB, mB)
-	if err != nil {
-		return err
-	}
-	toA, err := open(mA, pA)
-	if err != nil {
-		return err
-	}
-	toB, err := open(mB, pB)
-	if err != nil {
-		return err
-	}
+	ta, tb, toA, toB := trs[0], trs[1], trs[2], trs[3]
 
 	sink := NewSink()
 	records := &protocol.RecordLog{}

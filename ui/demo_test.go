@@ -81,6 +81,18 @@ func refused(reason string) func([]protocol.Event, []string) bool {
 	}
 }
 
+// sessionPeers is the peer fingerprint of each session alice established,
+// in order.
+func sessionPeers(evs []protocol.Event) []string {
+	var fps []string
+	for _, e := range evs {
+		if s, ok := e.(protocol.SessionEvent); ok && s.State == protocol.SessionEstablished {
+			fps = append(fps, s.PeerFingerprint)
+		}
+	}
+	return fps
+}
+
 func startDemoRig(t *testing.T) *demoRig {
 	t.Helper()
 	var ids [3]*crypto.Identity
@@ -185,15 +197,7 @@ func TestDemoKeySub(t *testing.T) {
 		t.Fatal(err)
 	}
 	r.waitFor(t, "alice refuses bob's hello", refused(protocol.ReasonBadSignature))
-	r.waitFor(t, "a second session", func(evs []protocol.Event, _ []string) bool {
-		n := 0
-		for _, e := range evs {
-			if s, ok := e.(protocol.SessionEvent); ok && s.State == protocol.SessionEstablished {
-				n++
-			}
-		}
-		return n >= 2
-	})
+	r.waitFor(t, "a second session", func(evs []protocol.Event, _ []string) bool { return len(sessionPeers(evs)) >= 2 })
 }
 
 func TestClip(t *testing.T) {
@@ -257,26 +261,13 @@ func TestDemoImpersonate(t *testing.T) {
 	}
 	r.waitFor(t, "bob's session with the impostor", noticed("IMPOSTOR SESSION with bob"))
 	r.waitFor(t, "the MITM reads bob", noticed("READ bob's message"))
-	r.waitFor(t, "alice's session with bob again", func(evs []protocol.Event, _ []string) bool {
-		n := 0
-		for _, e := range evs {
-			if s, ok := e.(protocol.SessionEvent); ok && s.State == protocol.SessionEstablished {
-				n++
-			}
-		}
-		return n >= 2
-	})
+	r.waitFor(t, "alice's session with bob again", func(evs []protocol.Event, _ []string) bool { return len(sessionPeers(evs)) >= 2 })
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if shown("alice, are you there?")(r.events, nil) {
 		t.Error("bob's message to the impostor reached alice")
 	}
-	var fps []string
-	for _, e := range r.events {
-		if s, ok := e.(protocol.SessionEvent); ok && s.State == protocol.SessionEstablished {
-			fps = append(fps, s.PeerFingerprint)
-		}
-	}
+	fps := sessionPeers(r.events)
 	if len(fps) < 2 || fps[0] != fps[len(fps)-1] {
 		t.Errorf("alice's sessions are with %v: want bob's key both times", fps)
 	}
