@@ -190,6 +190,16 @@ func TestMITMArmErrors(t *testing.T) {
 	if m.keysub[FlowAB] {
 		t.Error("a refused keysub is on")
 	}
+	if err := m.Arm(ctx, FlowAB, AttackImpersonate); !errors.Is(err, ErrUnknownAttack) {
+		t.Errorf("impersonate without an identity of its own: %v", err)
+	}
+	m.ImpersonateAs(testIdentities(t)[2])
+	if err := m.Arm(ctx, FlowAB, AttackImpersonate); !errors.Is(err, ErrNotRunning) {
+		t.Errorf("impersonate before Run: %v, want ErrNotRunning", err)
+	}
+	if m.imp != nil {
+		t.Error("a refused impersonation is on")
+	}
 	if _, err := ParseAttack("nuke"); !errors.Is(err, ErrUnknownAttack) {
 		t.Errorf("ParseAttack(nuke): %v", err)
 	}
