@@ -28,7 +28,6 @@ import (
 	"bytes"
 	"crypto/rand"
 	"encoding/binary"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"math"
@@ -204,10 +203,28 @@ func parseRecord(pt []byte, n int) ([]HistoryEntry, error) {
 	return out, nil
 }
 
-// recordErr names the file and the record for a decoding error.
-func (h *DB) recordErr(k []byte, err error) error {
-	return fmt.Errorf("protocol: database %s: history record %s: %w; move the file away (duet starts a new history) or restore it from a backup", h.path, hex.EncodeToString(k), err)
+// ErrHistorySkipped: some history records failed authentication or
+// decoding and were skipped; the rest of the history and the delivery
+// state are intact.
+var ErrHistorySkipped = errors.New("protocol: damaged history records skipped")
+
+// historySkippedError is Before's error when it skipped damaged records:
+// it names the file and how many records that call skipped, and wraps
+// ErrHistorySkipped.
+type historySkippedError struct {
+	path    string
+	skipped int
 }
+
+func (e *historySkippedError) Error() string {
+	what := "records skipped (they fail"
+	if e.skipped == 1 {
+		what = "record skipped (it fails"
+	}
+	return fmt.Sprintf("protocol: database %s: %d damaged history %s authentication); the rest of the history and undelivered messages are intact; /clear removes the damaged history", e.path, e.skipped, what)
+}
+
+func (e *historySkippedError) Unwrap() error { return ErrHistorySkipped }
 
 // historyTx collects one write transaction's history entries and writes
 // them as records when the transaction ends (finish).
@@ -302,7 +319,8 @@ func (t *historyTx) clear() error {
 
 // ownSince returns the ids of our own history entries stored since the
 // oldest of chats was written (records are in storing order and their key
-// time is their newest entry's, so only that range is read).
+// time is their newest entry's, so only that range is read). Records that
+// fail authentication or decoding are skipped.
 func (t *historyTx) ownSince(chats []Chat) (map[uint64]bool, error) {
 	ids := map[uint64]bool{}
 	if len(chats) == 0 {
@@ -317,7 +335,11 @@ func (t *historyTx) ownSince(chats []Chat) (map[uint64]bool, error) {
 	for k, v := c.Seek(start[:]); k != nil; k, v = c.Next() {
 		es, err := openRecord(t.h.aead, k, v)
 		if err != nil {
-			return nil, t.h.recordErr(k, err)
+			// A damaged record is skipped: its own ids are not known, so
+			// the import may record one of those messages in the history
+			// a second time. That is acceptable; failing the import (and
+			// with it the queued messages) is not.
+			continue
 		}
 		for _, e := range es {
 			if e.Own {
@@ -428,22 +450,32 @@ func (h *DB) prune(cutoff time.Time) error {
 }
 
 // Last returns the newest n committed entries, oldest first, and a cursor
-// for Before (the oldest entry returned).
+// for Before (the oldest entry returned). Damaged records are skipped as
+// in Before: with an error wrapping ErrHistorySkipped the entries and the
+// cursor are valid.
 func (h *DB) Last(n int) ([]HistoryEntry, HistoryCursor, error) {
 	return h.Before(HistoryCursor{}, n)
 }
 
 // Before returns up to n committed entries older than c, oldest first, and
 // the cursor for the next call. An empty result means the start of the
-// history (the cursor returned is then c). The zero cursor is the end.
-// A record that fails authentication gives an error wrapping ErrDBCorrupt
-// and no entries.
+// history (the cursor returned is then c, unless records were skipped).
+// The zero cursor is the end.
+//
+// A record that fails authentication or decoding is skipped: Before reads
+// on until it has n entries or reaches the start, and returns what it read
+// with an error wrapping ErrHistorySkipped that names the file and how many
+// records this call skipped. With such an error the entries and the cursor
+// are valid (the cursor is past the skipped records, so a further call
+// does not report them again). Any other error (a damaged file, wrapping
+// ErrDBCorrupt) comes with no entries and the cursor c.
 func (h *DB) Before(c HistoryCursor, n int) ([]HistoryEntry, HistoryCursor, error) {
 	if n <= 0 {
 		return nil, c, nil
 	}
 	var out []HistoryEntry // newest first
 	next := c
+	skipped := 0
 	err := h.guard(func() error {
 		return h.db.View(func(tx *bolt.Tx) error {
 			hist := tx.Bucket(bucketHistory)
@@ -471,10 +503,22 @@ func (h *DB) Before(c HistoryCursor, n int) ([]HistoryEntry, HistoryCursor, erro
 			} else {
 				k, v = cur.Last()
 			}
+			if limit == 0 {
+				// Nothing of c's record is wanted (c is its first entry, or
+				// the record was skipped as damaged): it is not read.
+				k, v = cur.Prev()
+				limit = -1
+			}
 			for ; k != nil && len(out) < n; k, v = cur.Prev() {
 				es, err := openRecord(h.aead, k, v)
 				if err != nil {
-					return h.recordErr(k, err)
+					// Skipped; the cursor moves past it (index 0: none of
+					// its entries), so the next call starts below it.
+					skipped++
+					copy(next.key[:], k)
+					next.index, next.valid = 0, true
+					limit = -1
+					continue
 				}
 				if limit >= 0 {
 					es = es[:min(limit, len(es))]
@@ -494,6 +538,9 @@ func (h *DB) Before(c HistoryCursor, n int) ([]HistoryEntry, HistoryCursor, erro
 	}
 	for i, j := 0, len(out)-1; i < j; i, j = i+1, j-1 {
 		out[i], out[j] = out[j], out[i]
+	}
+	if skipped > 0 {
+		return out, next, &historySkippedError{path: h.path, skipped: skipped}
 	}
 	return out, next, nil
 }

@@ -9,7 +9,9 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"reflect"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -470,8 +472,10 @@ func buildHistoryFile(t testing.TB, n int, text string) string {
 	return path
 }
 
-// exercise opens path and uses every method; it returns the first error.
-// It must never panic or hang.
+// exercise opens path and uses every method; it returns the first error
+// (an error wrapping ErrHistorySkipped, damaged history records skipped, is
+// returned only if nothing else fails: paging goes on past it). It must
+// never panic or hang.
 func exercise(path string) (err error) {
 	h, err := OpenDB(path, testHistKey, DBOptions{Retention: time.Hour, Now: func() time.Time { return histT0.Add(1000 * time.Second) }})
 	if err != nil {
@@ -486,9 +490,12 @@ func exercise(path string) (err error) {
 		return err
 	}
 	var c HistoryCursor
+	var skipped error
 	for {
 		p, next, err := h.Before(c, 50)
-		if err != nil {
+		if errors.Is(err, ErrHistorySkipped) {
+			skipped = err
+		} else if err != nil {
 			return err
 		}
 		if len(p) == 0 {
@@ -496,6 +503,11 @@ func exercise(path string) (err error) {
 		}
 		c = next
 	}
+	defer func() {
+		if err == nil {
+			err = skipped
+		}
+	}()
 	if _, err := h.Load(); err != nil {
 		return err
 	}
@@ -568,6 +580,15 @@ func TestHistoryFlippedValue(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// What the intact file holds, from a copy of it.
+	intact := filepath.Join(t.TempDir(), "intact.db")
+	if err := os.WriteFile(intact, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	hi := openTestHistory(t, intact, DBOptions{})
+	all := allHistory(t, hi, 1000)
+	wantState, _ := hi.Load()
+	hi.Close()
 	// bbolt copies pages on write, so freed pages may hold older copies of
 	// the value: flip every copy (the live one among them).
 	offs := everyCopy(data, val)
@@ -588,9 +609,16 @@ func TestHistoryFlippedValue(t *testing.T) {
 			if p, _, err := h.Last(100); err != nil || len(p) != 100 {
 				t.Fatalf("newest entries are intact: %d, %v", len(p), err)
 			}
-			_, _, err = h.Last(500)
-			if !errors.Is(err, ErrDBCorrupt) || !strings.Contains(err.Error(), p) {
-				t.Fatalf("Last over the flipped value: %v, want ErrDBCorrupt naming the file", err)
+			// Over the flipped (oldest) record: it is skipped, the other
+			// entries come back with the error.
+			got, _, err := h.Last(1000)
+			checkSkipped(t, err, p, 1)
+			checkEntries(t, got, all[recordCount(val):])
+			if n, err := h.Len(); err != nil || n != len(all) {
+				t.Fatalf("Len = %d, %v; want %d", n, err, len(all))
+			}
+			if st, _ := h.Load(); !reflect.DeepEqual(st, wantState) {
+				t.Fatalf("delivery state %+v, want %+v", st, wantState)
 			}
 		})
 	}
@@ -610,7 +638,7 @@ func TestHistoryFlippedBytes(t *testing.T) {
 	if testing.Short() {
 		iters = 50
 	}
-	var corrupt, other, clean int
+	var corrupt, skipped, other, clean int
 	for i := range iters {
 		d := bytes.Clone(data)
 		var at []int
@@ -642,6 +670,8 @@ func TestHistoryFlippedBytes(t *testing.T) {
 				t.Fatalf("flips at %v: %v", at, err)
 			case errors.Is(err, ErrDBCorrupt):
 				corrupt++
+			case errors.Is(err, ErrHistorySkipped):
+				skipped++
 			case err != nil:
 				other++
 				t.Logf("flips at %v: %v", at, err)
@@ -653,7 +683,7 @@ func TestHistoryFlippedBytes(t *testing.T) {
 		}
 		os.Remove(path)
 	}
-	t.Logf("%d runs: %d ErrDBCorrupt, %d other errors, %d unnoticed (flip in free or unused bytes)", iters, corrupt, other, clean)
+	t.Logf("%d runs: %d ErrDBCorrupt, %d ErrHistorySkipped, %d other errors, %d unnoticed (flip in free or unused bytes)", iters, corrupt, skipped, other, clean)
 }
 
 func TestHistoryNotRegular(t *testing.T) {
@@ -785,12 +815,17 @@ func TestHistoryNoPlaintext(t *testing.T) {
 }
 
 func TestHistoryMovedValue(t *testing.T) {
-	// A value copied under another key (swapping entries) fails: AD binds it.
+	// A value copied under another key (swapping records) fails: AD binds
+	// it. Both records are skipped.
 	path := buildHistoryFile(t, 2, "moved")
+	h := openTestHistory(t, path, DBOptions{})
+	all := allHistory(t, h, 100)
+	h.Close()
 	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
+	swapped := 0 // entries in the two swapped records
 	db.Update(func(tx *bolt.Tx) error {
 		b := tx.Bucket(bucketHistory)
 		c := b.Cursor()
@@ -798,15 +833,16 @@ func TestHistoryMovedValue(t *testing.T) {
 		k2, v2 := c.Next()
 		v1, v2 = bytes.Clone(v1), bytes.Clone(v2)
 		k1, k2 = bytes.Clone(k1), bytes.Clone(k2)
+		swapped = recordCount(v1) + recordCount(v2)
 		b.Put(k1, v2)
 		b.Put(k2, v1)
 		return nil
 	})
 	db.Close()
-	h := openTestHistory(t, path, DBOptions{})
-	if _, _, err := h.Last(2); !errors.Is(err, ErrDBCorrupt) {
-		t.Fatalf("swapped values: %v, want ErrDBCorrupt", err)
-	}
+	h = openTestHistory(t, path, DBOptions{})
+	got, _, err := h.Last(100)
+	checkSkipped(t, err, path, 2)
+	checkEntries(t, got, all[swapped:])
 }
 
 func TestHistoryNotHistory(t *testing.T) {
@@ -961,5 +997,373 @@ func TestHistoryQueueBoundedInBytes(t *testing.T) {
 	h.budgetMu.Unlock()
 	if left != 0 {
 		t.Fatalf("%d bytes still counted after Flush", left)
+	}
+}
+
+// checkSkipped checks that err reports n damaged history records skipped
+// in the file at path, with the exact text, and is not ErrDBCorrupt (the
+// file is usable).
+func checkSkipped(t testing.TB, err error, path string, n int) {
+	t.Helper()
+	want := fmt.Sprintf("protocol: database %s: %d damaged history records skipped (they fail authentication); the rest of the history and undelivered messages are intact; /clear removes the damaged history", path, n)
+	if n == 1 {
+		want = fmt.Sprintf("protocol: database %s: 1 damaged history record skipped (it fails authentication); the rest of the history and undelivered messages are intact; /clear removes the damaged history", path)
+	}
+	if !errors.Is(err, ErrHistorySkipped) || errors.Is(err, ErrDBCorrupt) || err.Error() != want {
+		t.Fatalf("err = %v\nwant %s (ErrHistorySkipped, not ErrDBCorrupt)", err, want)
+	}
+}
+
+// skippedIn returns how many records the error of one call says it
+// skipped (0 for nil); any other error fails the test.
+func skippedIn(t testing.TB, err error) int {
+	t.Helper()
+	if err == nil {
+		return 0
+	}
+	var se *historySkippedError
+	if !errors.As(err, &se) || !errors.Is(err, ErrHistorySkipped) {
+		t.Fatalf("err = %v, want one wrapping ErrHistorySkipped", err)
+	}
+	return se.skipped
+}
+
+// buildRecordsFile writes a database whose history is 7 records of known
+// entries (one commit each: 5 records of 3 entries added, a queued message
+// of ours and a message of the peer marked showing then seen) beside that
+// delivery state. It returns the file's bytes and the entries of each
+// record, oldest first.
+func buildRecordsFile(t *testing.T) ([]byte, [][]HistoryEntry) {
+	t.Helper()
+	path := histPath(t)
+	h := openTestHistory(t, path, DBOptions{})
+	at := func(i int) time.Time { return histT0.Add(time.Duration(i) * time.Second) }
+	var recs [][]HistoryEntry
+	for r := range 5 {
+		var rec []HistoryEntry
+		for i := range 3 {
+			id := r*3 + i + 1
+			e := HistoryEntry{ID: uint64(id), Own: id%2 == 0, Text: fmt.Sprintf("record %d entry %d", r, i), At: at(id)}
+			h.Add(e)
+			rec = append(rec, e)
+		}
+		if err := h.Flush(); err != nil { // one commit, one record
+			t.Fatal(err)
+		}
+		recs = append(recs, rec)
+	}
+	queued := Chat{ID: 1 << 40, SentAt: at(20).UnixNano(), Text: "queued, not delivered"}
+	if err := h.Queue([]Chat{queued}); err != nil {
+		t.Fatal(err)
+	}
+	recs = append(recs, []HistoryEntry{{ID: queued.ID, Own: true, Text: queued.Text, At: at(20)}})
+	shown := HistoryEntry{ID: 1<<40 + 1, Text: "the peer's, seen", At: at(21)}
+	if err := h.Showing([]HistoryEntry{shown}); err != nil {
+		t.Fatal(err)
+	}
+	recs = append(recs, []HistoryEntry{shown})
+	h.Seen([]uint64{shown.ID}, nil)
+	if err := h.Close(); err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	viewRaw(t, path, func(tx *bolt.Tx) error {
+		n = tx.Bucket(bucketHistory).Stats().KeyN
+		return nil
+	})
+	if n != len(recs) {
+		t.Fatalf("%d history records, want %d", n, len(recs))
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return data, recs
+}
+
+// withDamagedRecords writes data with the history records at the indexes
+// damage (oldest first) flipped in every copy bbolt left in the file, and
+// returns its path.
+func withDamagedRecords(t *testing.T, data []byte, damage []int) string {
+	t.Helper()
+	src := filepath.Join(t.TempDir(), "src.db")
+	if err := os.WriteFile(src, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var vals [][]byte
+	viewRaw(t, src, func(tx *bolt.Tx) error {
+		c := tx.Bucket(bucketHistory).Cursor()
+		for _, v := c.First(); v != nil; _, v = c.Next() {
+			vals = append(vals, bytes.Clone(v))
+		}
+		return nil
+	})
+	d := bytes.Clone(data)
+	for _, i := range damage {
+		offs := everyCopy(d, vals[i])
+		if len(offs) == 0 {
+			t.Fatalf("record %d not found in the file", i)
+		}
+		d = flipped(d, offs, histRecordHeader+3) // a ciphertext byte
+	}
+	p := filepath.Join(t.TempDir(), "damaged.db")
+	if err := os.WriteFile(p, d, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// intactState opens a copy of data and returns what it holds.
+func intactState(t *testing.T, data []byte) (all []HistoryEntry, st DeliveryState, n int) {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "intact.db")
+	if err := os.WriteFile(p, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	h := openTestHistory(t, p, DBOptions{})
+	all = allHistory(t, h, 100)
+	st, _ = h.Load()
+	n, err := h.Len()
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.Close()
+	return all, st, n
+}
+
+// TestHistoryDamagedRecordSkipped: history records that fail
+// authentication are skipped. Last and Before return every other entry, in
+// order, exactly once, with an error wrapping ErrHistorySkipped that names
+// the file and counts the records skipped by that call (each reported
+// once); paging ends; the count and the delivery state are untouched.
+func TestHistoryDamagedRecordSkipped(t *testing.T) {
+	data, recs := buildRecordsFile(t)
+	all, wantState, wantLen := intactState(t, data)
+	if len(all) != 17 || wantLen != 17 || len(wantState.Outbox) != 1 || len(wantState.Seen) != 1 {
+		t.Fatalf("intact file: %d entries, Len %d, state %+v", len(all), wantLen, wantState)
+	}
+	for _, tc := range []struct {
+		name   string
+		damage []int // record indexes, oldest first (0..6)
+	}{
+		{"newest", []int{6}},
+		{"middle", []int{2}},
+		{"oldest", []int{0}},
+		{"two apart", []int{1, 4}},
+		{"adjacent", []int{2, 3}},
+		{"newest and oldest", []int{0, 6}},
+		{"all", []int{0, 1, 2, 3, 4, 5, 6}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			path := withDamagedRecords(t, data, tc.damage)
+			var want []HistoryEntry
+			for i, rec := range recs {
+				if !slices.Contains(tc.damage, i) {
+					want = append(want, rec...)
+				}
+			}
+			h := openTestHistory(t, path, DBOptions{})
+			got, c, err := h.Last(100)
+			checkSkipped(t, err, path, len(tc.damage))
+			checkEntries(t, got, want)
+			// The cursor is past everything read: nothing more, no error.
+			if p, c2, err := h.Before(c, 100); len(p) != 0 || err != nil || c2 != c {
+				t.Fatalf("Before after the whole history = %d entries, %v (cursor moved %v)", len(p), err, c2 != c)
+			}
+			if len(want) == 0 && c == (HistoryCursor{}) {
+				t.Fatal("all records damaged: the cursor is still the end")
+			}
+
+			for _, n := range []int{1, 2, 3, 4, 5, 100} {
+				t.Run(fmt.Sprint("pages of ", n), func(t *testing.T) {
+					var got []HistoryEntry
+					var sizes []int
+					skipped := 0
+					var c HistoryCursor
+					for calls := 0; ; calls++ {
+						if calls > len(all)+len(recs)+2 {
+							t.Fatalf("paging does not end: %d calls, pages %v", calls, sizes)
+						}
+						p, next, err := h.Before(c, n)
+						skipped += skippedIn(t, err)
+						if len(p) == 0 {
+							if next != c && err == nil {
+								t.Fatal("an empty page without skipped records moved the cursor")
+							}
+							c = next
+							break
+						}
+						sizes = append(sizes, len(p))
+						got = append(slices.Clone(p), got...)
+						c = next
+					}
+					checkEntries(t, got, want)
+					if skipped != len(tc.damage) {
+						t.Fatalf("%d records reported skipped over the pages, want %d (each once)", skipped, len(tc.damage))
+					}
+					// Full pages until the start: a page short of n is the last.
+					for i, s := range sizes {
+						if s != n && i != len(sizes)-1 {
+							t.Fatalf("page sizes %v for pages of %d", sizes, n)
+						}
+					}
+					if p, _, err := h.Before(c, n); len(p) != 0 || err != nil {
+						t.Fatalf("Before at the start = %d entries, %v; want none, no error", len(p), err)
+					}
+				})
+			}
+
+			if n, err := h.Len(); err != nil || n != wantLen {
+				t.Fatalf("Len = %d, %v; want %d (unchanged)", n, err, wantLen)
+			}
+			if st, err := h.Load(); err != nil || !reflect.DeepEqual(st, wantState) {
+				t.Fatalf("delivery state %+v, %v; want %+v", st, err, wantState)
+			}
+			// The file still works: a new entry is stored and shown after
+			// the others; /clear removes the damaged records.
+			h.Add(HistoryEntry{ID: 99, Own: true, Text: "after the damage", At: histT0.Add(time.Minute)})
+			if err := h.Flush(); err != nil {
+				t.Fatal(err)
+			}
+			got, _, err = h.Last(100)
+			checkSkipped(t, err, path, len(tc.damage))
+			if len(got) != len(want)+1 || got[len(got)-1].ID != 99 {
+				t.Fatalf("after Add: %d entries, want %d ending with the new one", len(got), len(want)+1)
+			}
+			if err := h.Clear(); err != nil {
+				t.Fatal(err)
+			}
+			if got, _, err := h.Last(100); len(got) != 0 || err != nil {
+				t.Fatalf("after Clear: %d entries, %v", len(got), err)
+			}
+		})
+	}
+}
+
+// TestHistoryDamagedCursorRecord: Before from a cursor into a record that
+// is now damaged skips that record and goes on below it; a cursor at a
+// record's first entry does not read the record at all.
+func TestHistoryDamagedCursorRecord(t *testing.T) {
+	data, recs := buildRecordsFile(t)
+	// Cursors from the intact file (cursors are positions: they hold in
+	// the damaged copy too). Entries 0..16 overall; record 3 holds 9..11.
+	p := filepath.Join(t.TempDir(), "intact.db")
+	if err := os.WriteFile(p, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	hi := openTestHistory(t, p, DBOptions{})
+	cursorAt := func(i int) HistoryCursor { // the cursor whose oldest entry is entry i
+		es, c, err := hi.Last(17 - i)
+		if err != nil || len(es) != 17-i {
+			t.Fatalf("Last(%d) = %d entries, %v", 17-i, len(es), err)
+		}
+		return c
+	}
+	inRec3, startOfRec3, inRec4 := cursorAt(10), cursorAt(9), cursorAt(13)
+	hi.Close()
+
+	below := slices.Concat(recs[0], recs[1], recs[2])
+	path := withDamagedRecords(t, data, []int{3})
+	h := openTestHistory(t, path, DBOptions{})
+	for _, tc := range []struct {
+		name    string
+		c       HistoryCursor
+		n       int
+		want    []HistoryEntry
+		skipped int
+		rest    []HistoryEntry // paging on from the cursor returned
+		restSk  int            // records it reports skipped
+	}{
+		{"into the damaged record", inRec3, 100, below, 1, nil, 0},
+		{"into the damaged record, one entry", inRec3, 1, recs[2][2:], 1, below[:8], 0},
+		{"first entry of the damaged record", startOfRec3, 100, below, 0, nil, 0},
+		{"above the damaged record", inRec4, 100, slices.Concat(below, recs[4][:1]), 1, nil, 0},
+		{"above, up to the damaged record", inRec4, 1, recs[4][:1], 0, below, 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, next, err := h.Before(tc.c, tc.n)
+			if s := skippedIn(t, err); s != tc.skipped {
+				t.Fatalf("%d records skipped, want %d", s, tc.skipped)
+			}
+			if tc.skipped > 0 {
+				checkSkipped(t, err, path, tc.skipped)
+			}
+			checkEntries(t, got, tc.want)
+			// Paging on from next gives the rest, reporting record 3 only
+			// if this call did not.
+			rest, sk := allBefore(t, h, next, 2)
+			checkEntries(t, rest, tc.rest)
+			if sk != tc.restSk {
+				t.Fatalf("paging on reports %d records skipped, want %d", sk, tc.restSk)
+			}
+		})
+	}
+}
+
+// allBefore pages with Before from c to the start, n at a time, and
+// returns the entries and how many records the calls reported skipped; it
+// fails on any other error.
+func allBefore(t testing.TB, h *DB, c HistoryCursor, n int) (all []HistoryEntry, skipped int) {
+	t.Helper()
+	for range 1000 {
+		p, next, err := h.Before(c, n)
+		skipped += skippedIn(t, err)
+		if len(p) == 0 {
+			return all, skipped
+		}
+		all = append(p, all...)
+		c = next
+	}
+	t.Fatal("paging does not end")
+	return nil, 0
+}
+
+// TestHistoryDamagedImport: importing an old delivery log reads the
+// history for the own messages already recorded; a damaged record there is
+// skipped (its messages may be recorded again), the import succeeds.
+func TestHistoryDamagedImport(t *testing.T) {
+	path := histPath(t)
+	at := func(i int) int64 { return histT0.Add(time.Duration(i) * time.Second).UnixNano() }
+	outbox := []Chat{
+		{ID: 11, SentAt: at(1), Text: "recorded, intact"},
+		{ID: 12, SentAt: at(2), Text: "recorded, damaged"},
+		{ID: 13, SentAt: at(3), Text: "not recorded"},
+	}
+	h := openTestHistory(t, path, DBOptions{})
+	for _, c := range outbox[:2] { // one record each
+		h.Add(HistoryEntry{ID: c.ID, Own: true, Text: c.Text, At: time.Unix(0, c.SentAt)})
+		if err := h.Flush(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := h.Close(); err != nil {
+		t.Fatal(err)
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := withDamagedRecords(t, data, []int{1})
+	h = openTestHistory(t, p, DBOptions{})
+	imported := DeliveryState{Outbox: outbox, Seen: []uint64{500}}
+	if err := h.Import(imported); err != nil {
+		t.Fatalf("Import over a damaged history record: %v", err)
+	}
+	st, _ := h.Load()
+	checkChats(t, st.Outbox, outbox)
+	if !slices.Equal(st.Seen, []uint64{500}) || len(st.Interrupted) != 0 {
+		t.Fatalf("seen %v interrupted %v", st.Seen, st.Interrupted)
+	}
+	got, _, err := h.Last(100)
+	checkSkipped(t, err, p, 1)
+	// 11 is not recorded again; 12's record is unreadable, so it is
+	// recorded again (acceptable); 13 is new.
+	checkEntries(t, got, []HistoryEntry{
+		{ID: 11, Own: true, Text: outbox[0].Text, At: time.Unix(0, outbox[0].SentAt)},
+		{ID: 12, Own: true, Text: outbox[1].Text, At: time.Unix(0, outbox[1].SentAt)},
+		{ID: 13, Own: true, Text: outbox[2].Text, At: time.Unix(0, outbox[2].SentAt)},
+	})
+	if n, _ := h.Len(); n != 2+2 {
+		t.Fatalf("Len = %d, want 4 (the damaged record still counts)", n)
 	}
 }

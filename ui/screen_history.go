@@ -11,7 +11,10 @@ import (
 
 // HistorySource is the stored conversation the screen shows on start and
 // pages through when the reader scrolls to the top. Its methods run in
-// tea.Cmds, never in Update. A position is opaque to the screen.
+// tea.Cmds, never in Update. A position is opaque to the screen. Entries
+// returned together with an error are shown (and paging continues from the
+// position returned), and the error is shown as a warning; an error without
+// entries stops the paging.
 type HistorySource interface {
 	// Last returns the newest n entries, oldest first, and the position
 	// before the first of them.
@@ -59,12 +62,17 @@ func (s *Screen) loadHistory(initial bool) tea.Cmd {
 	}
 }
 
+// handleHistory shows a loaded page. An error is shown as a warning; the
+// entries that came with it are shown too and paging goes on from them.
+// An error without entries stops the loading.
 func (s *Screen) handleHistory(m historyMsg) {
 	s.histLoading = false
 	if m.err != nil {
-		s.histMore = false
 		s.chat.AddNotice(chat.NoticeWarn, "history: "+termsafe.Sanitize(screenErrText(m.err)), s.now())
-		return
+		if len(m.entries) == 0 {
+			s.histMore = false
+			return
+		}
 	}
 	s.histPos = m.pos
 	s.histMore = len(m.entries) == HistoryPage

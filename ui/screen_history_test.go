@@ -1,6 +1,7 @@
 package ui
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 	"sync"
@@ -114,5 +115,144 @@ func TestScreenStartNotices(t *testing.T) {
 	scr := screenText(t, s)
 	if !strings.Contains(scr, "created a new identity in /home/x/.config/duet/alice.pem") || !strings.Contains(scr, `\x1b[2J`) {
 		t.Fatalf("start notice missing or not escaped:\n%s", scr)
+	}
+}
+
+// historyPage is one scripted answer of scriptedHistory.
+type historyPage struct {
+	from, to int // entries [from, to) of the source; from is the next position
+	err      error
+}
+
+// scriptedHistory is a HistorySource over newFakeHistory's entries whose
+// loads answer with the scripted pages in turn (entries and an error
+// together, as protocol.DB does when it skipped damaged records); it
+// records the position each Older call was given.
+type scriptedHistory struct {
+	mu      sync.Mutex
+	entries []chat.Entry
+	pages   []historyPage
+	calls   []any // nil for Last, the position for Older
+}
+
+func (h *scriptedHistory) next(pos any) ([]chat.Entry, any, error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.calls = append(h.calls, pos)
+	if len(h.pages) == 0 {
+		return nil, pos, errors.New("scriptedHistory: unexpected load")
+	}
+	p := h.pages[0]
+	h.pages = h.pages[1:]
+	return append([]chat.Entry(nil), h.entries[p.from:p.to]...), p.from, p.err
+}
+
+func (h *scriptedHistory) Last(n int) ([]chat.Entry, any, error)           { return h.next(nil) }
+func (h *scriptedHistory) Older(pos any, n int) ([]chat.Entry, any, error) { return h.next(pos) }
+func (h *scriptedHistory) Clear() error                                    { return nil }
+
+func (h *scriptedHistory) loadCalls() []any {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return append([]any(nil), h.calls...)
+}
+
+// TestScreenHistoryPartialError: entries that come with an error (damaged
+// records skipped) are shown, the error is a warning notice, and paging
+// goes on from the position returned; an error without entries stops it.
+func TestScreenHistoryPartialError(t *testing.T) {
+	skipped := errors.New("2 damaged records skipped")
+	tests := []struct {
+		name  string
+		pages []historyPage
+		calls []any // the loads made: nil for Last, the position for Older
+		shown []string
+		gone  []string // not on the screen at the top
+		warns int      // "history: 2 damaged records skipped" notices
+		more  bool
+		pos   any
+	}{{
+		name:  "first page with an error, then the start",
+		pages: []historyPage{{from: 150, to: 250, err: skipped}, {from: 50, to: 150}, {from: 0, to: 50}},
+		calls: []any{nil, 150, 50},
+		shown: []string{"stored 000", "stored 001"},
+		warns: 1, more: false, pos: 0,
+	}, {
+		name:  "older page with an error, paging goes on",
+		pages: []historyPage{{from: 150, to: 250}, {from: 50, to: 150, err: skipped}, {from: 40, to: 50, err: skipped}},
+		calls: []any{nil, 150, 50},
+		shown: []string{"stored 040", "stored 041"},
+		gone:  []string{"stored 039"},
+		warns: 2, more: false, pos: 40,
+	}, {
+		name:  "error without entries stops the loading",
+		pages: []historyPage{{from: 150, to: 250}, {from: 150, to: 150, err: skipped}},
+		calls: []any{nil, 150},
+		shown: []string{"stored 150", "stored 151"},
+		warns: 1, more: false, pos: 150,
+	}, {
+		name:  "first load fails without entries",
+		pages: []historyPage{{from: 0, to: 0, err: skipped}},
+		calls: []any{nil},
+		gone:  []string{"stored"},
+		warns: 1, more: false, pos: nil,
+	}}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			hist := &scriptedHistory{entries: newFakeHistory(250).entries, pages: tc.pages}
+			cfg := testScreenConfig(newFakeScreenSession())
+			cfg.History = hist
+			s := newTestScreen(cfg)
+			drive(t, s, tea.WindowSizeMsg{Width: 80, Height: 24}, keyPress(tea.KeyEscape))
+			runCmd(t, s, s.Init())
+			if tc.pages[0].err != nil {
+				if scr := screenText(t, s); !strings.Contains(scr, "history: 2 damaged records skipped") {
+					t.Fatalf("no warning notice at start-up:\n%s", scr)
+				}
+			}
+			if tc.pages[0].to > 0 {
+				if scr := screenText(t, s); !strings.Contains(scr, "stored 249") {
+					t.Fatalf("start-up screen lacks the newest stored message:\n%s", scr)
+				}
+			}
+			// Scroll to the top until nothing more loads (a few times more
+			// than pages: a stopped load must stay stopped).
+			for range len(tc.pages) + 3 {
+				drive(t, s, ctrlHome())
+			}
+			if got := hist.loadCalls(); fmt.Sprint(got) != fmt.Sprint(tc.calls) {
+				t.Fatalf("loads %v, want %v", got, tc.calls)
+			}
+			scr := screenText(t, s)
+			for _, want := range tc.shown {
+				if !strings.Contains(scr, want) {
+					t.Fatalf("top of the scrollback lacks %q:\n%s", want, scr)
+				}
+			}
+			for _, not := range tc.gone {
+				if strings.Contains(scr, not) {
+					t.Fatalf("top of the scrollback shows %q:\n%s", not, scr)
+				}
+			}
+			// Oldest first at the top.
+			if len(tc.shown) == 2 && strings.Index(scr, tc.shown[0]) > strings.Index(scr, tc.shown[1]) {
+				t.Fatalf("%q below %q:\n%s", tc.shown[0], tc.shown[1], scr)
+			}
+			if s.histMore != tc.more || s.histPos != tc.pos || s.histLoading {
+				t.Fatalf("histMore %v, histPos %v, loading %v; want %v, %v, false", s.histMore, s.histPos, s.histLoading, tc.more, tc.pos)
+			}
+			// Every loaded entry is in the pane once, with the notices.
+			want := tc.warns
+			for _, p := range tc.pages[:len(tc.calls)] {
+				want += p.to - p.from
+			}
+			if n := s.chat.Len(); n < want {
+				t.Fatalf("%d items in the pane, want at least %d (entries and warnings)", n, want)
+			}
+			drive(t, s, ctrlKey(tea.KeyEnd))
+			if warns := strings.Count(screenText(t, s), "history: 2 damaged records skipped"); warns != tc.warns {
+				t.Fatalf("%d warning notices at the bottom, want %d:\n%s", warns, tc.warns, screenText(t, s))
+			}
+		})
 	}
 }
