@@ -56,9 +56,9 @@ safety number both sides show (/verify) out of band.
 
 With stdout on a terminal duet opens a full-screen chat (press ? for keys and
 commands). Otherwise, or with --lines, it runs a line mode: each line of input
-is a message; /quit, /rekey, /replay are commands; start a message with // to
-send a leading /. End of input quits after waiting up to 2 s for the peer's
-receipts.
+is a message; /quit, /rekey, /replay, /clear are commands; start a message
+with // to send a leading /. End of input quits after waiting up to 2 s for
+the peer's receipts.
 
 Flags:
   --main PORT            port to bind (0 picks a free one, see "ready")
@@ -76,7 +76,7 @@ Flags:
   --window DURATION      accepted clock skew either way (default 30s; 1s to 24h)
   --ping DURATION        liveness ping interval (default 1s; 100ms to 1m)
   --no-history           keep no chat history (none is recorded or shown)
-  --history-days N       delete history older than N days at start (default 0: keep all)
+  --history-days N       delete history older than N days at start (default 0: keep all; at most 36500)
   --lines                line mode even on a terminal
   --headless             JSON lines on stdout for scripts (docs/HEADLESS.md)
 
@@ -193,8 +193,8 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return usageErr("--window %v: must be between %v and %v", o.window, minWindow, maxWindow)
 	case o.ping < minPing || o.ping > maxPing:
 		return usageErr("--ping %v: must be between %v and %v", o.ping, minPing, maxPing)
-	case o.historyDays < 0:
-		return usageErr("--history-days %d: must be 0 (keep all) or more", o.historyDays)
+	case o.historyDays < 0 || o.historyDays > maxHistoryDays:
+		return usageErr("--history-days %d: must be between 0 (keep all) and %d (100 years)", o.historyDays, maxHistoryDays)
 	case o.peerHost == "":
 		return usageErr("--peer-host must not be empty")
 	case o.ephemeral && set["identity"]:
@@ -235,6 +235,12 @@ const (
 	minPing   = 100 * time.Millisecond
 	maxPing   = time.Minute
 )
+
+// maxHistoryDays bounds --history-days: 100 years. Days become a
+// time.Duration (int64 nanoseconds, at most about 106,751 days), which
+// wrapped for larger values: 213504 turned into 25 minutes and silently
+// deleted nearly all history, and larger ones went negative (kept all).
+const maxHistoryDays = 36500
 
 // Compile-time checks that net carries what protocol sends.
 var _ protocol.Transport = (*net.Transport)(nil)

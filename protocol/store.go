@@ -70,6 +70,10 @@ type deliveryLog struct {
 // duet wrote, is an error naming the file.
 func ReadDeliveryLog(path string) (st DeliveryState, torn int, err error) {
 	f, err := openRegularFile(path)
+	if errors.Is(err, errNotRegular) {
+		// Nothing a duet wrote: as for the database, say what to do.
+		return st, 0, fmt.Errorf("protocol: delivery log %s: %w; move it away", path, err)
+	}
 	if err != nil {
 		return st, 0, fmt.Errorf("protocol: delivery log %s: %w", path, err)
 	}

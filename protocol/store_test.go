@@ -253,7 +253,9 @@ func TestNodeFlagsInterruptedMessage(t *testing.T) {
 }
 
 // TestDefectDeliveryLogNotRegular: a FIFO (or directory, device) at the
-// old delivery log's path is an error naming the path, never a hang.
+// old delivery log's path is an error naming the path, never a hang, and
+// says what to do ("move it away", as the database's errors do; it used
+// to lack the hint).
 func TestDefectDeliveryLogNotRegular(t *testing.T) {
 	dir := t.TempDir()
 	fifo := filepath.Join(dir, "fifo.log")
@@ -269,8 +271,9 @@ func TestDefectDeliveryLogNotRegular(t *testing.T) {
 		go func() { _, _, err := ReadDeliveryLog(path); done <- err }()
 		select {
 		case err := <-done:
-			if err == nil || !errors.Is(err, errNotRegular) || !strings.Contains(err.Error(), path) {
-				t.Errorf("ReadDeliveryLog(%s): %v, want a not-a-regular-file error naming the path", path, err)
+			if err == nil || !errors.Is(err, errNotRegular) || !strings.Contains(err.Error(), path) ||
+				!strings.HasSuffix(err.Error(), "; move it away") {
+				t.Errorf("ReadDeliveryLog(%s): %v, want a not-a-regular-file error naming the path and ending in \"; move it away\"", path, err)
 			}
 		case <-time.After(10 * time.Second):
 			t.Fatalf("ReadDeliveryLog(%s) blocked", path)

@@ -264,6 +264,11 @@ func (h *Headless) marshalEvent(ev protocol.Event) any {
 			LastStep int     `json:"last_step"`
 			ForMs    float64 `json:"for_ms"`
 		}{name, t, e.Attempts, e.LastStep, millis(e.For)}
+	case HistoryClearedEvent:
+		return struct {
+			Event string `json:"event"`
+			Time  string `json:"time"`
+		}{name, t}
 	}
 	// An event type this version does not know: name and time only.
 	return struct {

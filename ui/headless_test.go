@@ -256,7 +256,7 @@ func TestCommandsDispatch(t *testing.T) {
 		"queued:1",
 		"error:nothing to replay",
 		"queued:2",
-		`error:unknown command "/bogus": commands are /quit, /rekey, /replay (start a message with // to send a leading /)`,
+		`error:unknown command "/bogus": commands are /quit, /rekey, /replay, /clear (start a message with // to send a leading /)`,
 		"queued:3",
 	}
 	if fmt.Sprint(kinds) != fmt.Sprint(want) {
@@ -708,5 +708,44 @@ func TestMessagesQueuedPastTheBound(t *testing.T) {
 	}
 	if strings.Contains(out, `"shown"`) || strings.Count(out, "\n") != n {
 		t.Fatalf("ShownEvent printed something: %d lines for %d messages", strings.Count(out, "\n"), n)
+	}
+}
+
+// TestHeadlessClear: /clear in headless mode used to be an unknown
+// command. It deletes the stored history through InputConfig.Clear (once)
+// and writes a history_cleared event; without a history (nil Clear) and
+// on failure an error event says why not.
+func TestHeadlessClear(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		clear *clearCounter
+		want  string
+	}{
+		{"cleared", &clearCounter{}, `{"event":"history_cleared",` + T + `}`},
+		{"no history", nil, `{"event":"error",` + T + `,"error":"/clear: no stored history to clear (this run keeps none: --ephemeral or --no-history)"}`},
+		{"failed", &clearCounter{err: errors.New("disk full")}, `{"event":"error",` + T + `,"error":"/clear: history not cleared: disk full"}`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var buf syncBuffer
+			h := newTestHeadless(&buf)
+			cfg := noDrain
+			if tc.clear != nil {
+				cfg.Clear = tc.clear.clear
+			}
+			ctl := &fakeCtl{}
+			if err := RunInput(context.Background(), strings.NewReader("/clear \n"), h, ctl, cfg); err != nil {
+				t.Fatal(err)
+			}
+			h.Close()
+			if got := buf.String(); got != tc.want+"\n" {
+				t.Errorf("got  %s\nwant %s", got, tc.want)
+			}
+			if tc.clear != nil && tc.clear.count() != 1 {
+				t.Errorf("Clear called %d times, want 1", tc.clear.count())
+			}
+			if len(ctl.sent) != 0 {
+				t.Errorf("/clear sent %q", ctl.sent)
+			}
+		})
 	}
 }

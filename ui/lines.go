@@ -158,7 +158,7 @@ func (l *Lines) ShowHistory(entries []chat.Entry) {
 func (l *Lines) Ready(main, sub int, fingerprint string) {
 	l.put("* duet: listening on port %d, peer on port %d", main, sub)
 	l.put("* your fingerprint: %s", fingerprint)
-	l.put("* type a message and press Enter; /quit, /rekey, /replay")
+	l.put("* type a message and press Enter; /quit, /rekey, /replay, /clear")
 }
 
 // Queued prints our message at once, with the time it was written and a
@@ -338,6 +338,10 @@ func (l *Lines) Emit(ev protocol.Event) {
 		l.put("%s: %s", s, Sanitize(plainReason(e.Reason)))
 	case protocol.ErrorEvent:
 		l.put("! error: %s", Sanitize(errString(e.Err)))
+	case HistoryClearedEvent:
+		// Lines already printed stay on the terminal: only the stored
+		// history is gone.
+		l.put("* history cleared here (the peer keeps theirs)")
 	default:
 		l.put("* %s", Sanitize(ev.EventName()))
 	}

@@ -48,7 +48,7 @@ func TestLinesFormat(t *testing.T) {
 	l.Close()
 	want := `* duet: listening on port 5555, peer on port 5556
 * your fingerprint: AAAA
-* type a message and press Enter; /quit, /rekey, /replay
+* type a message and press Enter; /quit, /rekey, /replay, /clear
 * peer is live (rtt 1.5 ms)
 ! handshake step 3 (verify) failed: the peer's hello was not signed by the key it came with, or was altered on the way (bad signature)
 * session established with BBBB, safety number 123 456
@@ -322,4 +322,63 @@ func TestLinesMessageWrittenBeforeShownReturns(t *testing.T) {
 	})
 	close(f.release)
 	emitReturns(t, func() { <-emitted }, "after stdout failed")
+}
+
+// clearCounter is a fake InputConfig.Clear: it counts its calls and
+// returns err.
+type clearCounter struct {
+	mu    sync.Mutex
+	calls int
+	err   error
+}
+
+func (c *clearCounter) clear() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.calls++
+	return c.err
+}
+
+func (c *clearCounter) count() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.calls
+}
+
+// TestLinesClear: /clear in the line mode used to be an unknown command.
+// It deletes the stored history through InputConfig.Clear (once) and says
+// so; without a history (nil Clear) and on failure it says why not.
+func TestLinesClear(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		clear *clearCounter
+		want  string
+	}{
+		{"cleared", &clearCounter{}, "* history cleared here (the peer keeps theirs)\n"},
+		{"no history", nil, "! error: /clear: no stored history to clear (this run keeps none: --ephemeral or --no-history)\n"},
+		{"failed", &clearCounter{err: errors.New("disk full\x1b[2J")}, "! error: /clear: history not cleared: disk full\\x1b[2J\n"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var buf syncBuffer
+			l := newTestLines(&buf)
+			cfg := noDrain
+			if tc.clear != nil {
+				cfg.Clear = tc.clear.clear
+			}
+			ctl := &fakeCtl{}
+			if err := RunInput(context.Background(), strings.NewReader("/clear\n"), l, ctl, cfg); err != nil {
+				t.Fatal(err)
+			}
+			l.Close()
+			if got := buf.String(); got != tc.want {
+				t.Errorf("output %q, want %q", got, tc.want)
+			}
+			if tc.clear != nil && tc.clear.count() != 1 {
+				t.Errorf("Clear called %d times, want 1", tc.clear.count())
+			}
+			if len(ctl.sent) != 0 {
+				t.Errorf("/clear sent %q", ctl.sent)
+			}
+		})
+	}
 }

@@ -51,7 +51,22 @@ type InputConfig struct {
 	// Drain is how long to wait for undelivered messages on quit
 	// (DrainTimeout when zero; negative: do not wait).
 	Drain time.Duration
+	// Clear deletes the stored chat history for /clear (ours only: the
+	// peer keeps its own). nil when this run keeps none (--ephemeral,
+	// --no-history): /clear then reports an error event saying so.
+	Clear func() error
 }
+
+// HistoryClearedEvent reports that /clear deleted the stored history:
+// headless writes {"event":"history_cleared"}, the line mode a "*" line.
+// The input loop emits it, not the session driver.
+type HistoryClearedEvent struct{}
+
+// EventName implements protocol.Event.
+func (HistoryClearedEvent) EventName() string { return "history_cleared" }
+
+// errNoHistory is /clear's answer when there is no stored history.
+var errNoHistory = errors.New("/clear: no stored history to clear (this run keeps none: --ephemeral or --no-history)")
 
 func (c InputConfig) maxLine() int {
 	if c.MaxLine > 0 {
@@ -204,7 +219,7 @@ func RunInput(ctx context.Context, in io.Reader, out Output, ctl Controller, cfg
 			sendBatch(batch, out, ctl, bs)
 			continue
 		}
-		if quit := handleLine(l.text, out, ctl); quit {
+		if quit := handleLine(l.text, out, ctl, cfg); quit {
 			waitDelivered(ctx, out, cfg.drain())
 			return nil
 		}
@@ -265,7 +280,7 @@ func sendOne(text string, out Output, ctl Controller) {
 }
 
 // handleLine runs one line of input and reports whether it was /quit.
-func handleLine(line string, out Output, ctl Controller) (quit bool) {
+func handleLine(line string, out Output, ctl Controller, cfg InputConfig) (quit bool) {
 	if line == "" {
 		return false // nothing to send
 	}
@@ -281,9 +296,11 @@ func handleLine(line string, out Output, ctl Controller) (quit bool) {
 			err = ctl.Rekey()
 		case "/replay":
 			err = ctl.Replay()
+		case "/clear":
+			err = clearHistory(out, cfg.Clear)
 		default:
 			name, _, _ := strings.Cut(cmd, " ")
-			err = fmt.Errorf("unknown command %q: commands are /quit, /rekey, /replay (start a message with // to send a leading /)", snippet(name, 40))
+			err = fmt.Errorf("unknown command %q: commands are /quit, /rekey, /replay, /clear (start a message with // to send a leading /)", snippet(name, 40))
 		}
 		if err != nil {
 			out.Emit(protocol.ErrorEvent{Err: err})
@@ -292,6 +309,19 @@ func handleLine(line string, out Output, ctl Controller) (quit bool) {
 	}
 	sendOne(line, out, ctl)
 	return false
+}
+
+// clearHistory runs /clear: it deletes the stored history with clear and
+// reports HistoryClearedEvent, or returns why it did not.
+func clearHistory(out Output, clear func() error) error {
+	if clear == nil {
+		return errNoHistory
+	}
+	if err := clear(); err != nil {
+		return fmt.Errorf("/clear: history not cleared: %w", err)
+	}
+	out.Emit(HistoryClearedEvent{})
+	return nil
 }
 
 // waitDelivered waits until none of our messages await a receipt, for at most d.
