@@ -251,6 +251,7 @@ func runChat(o chatOptions, stdin io.Reader, stdout, stderr io.Writer) int {
 	var store protocol.Store
 	var hist *protocol.DB // the history to show; nil: --ephemeral or --no-history
 	var shownHistory []chat.Entry
+	var warnings []string // for the screen; other modes print them on stderr
 	if !o.ephemeral {
 		db, err := openDB(o, id, check.peerName)
 		if err != nil {
@@ -259,6 +260,13 @@ func runChat(o chatOptions, stdin io.Reader, stdout, stderr io.Writer) int {
 			return exitRuntime
 		}
 		defer db.Close()
+		for _, w := range db.Warnings() {
+			if o.mode == modeScreen {
+				warnings = append(warnings, w)
+			} else {
+				fmt.Fprintf(stderr, "duet: warning: %s\n", w)
+			}
+		}
 		note, err := importDeliveryLog(db, deliveryLogPath(o.identityPath, self, check.peerName))
 		if err != nil {
 			fmt.Fprintf(stderr, "duet: %v\n", err)
@@ -275,7 +283,9 @@ func runChat(o chatOptions, stdin io.Reader, stdout, stderr io.Writer) int {
 			hist = db
 			if o.mode == modeLines {
 				es, _, err := db.Last(linesHistory)
-				if err != nil {
+				if errors.Is(err, protocol.ErrHistorySkipped) {
+					fmt.Fprintf(stderr, "duet: warning: %v\n", err) // the rest is shown
+				} else if err != nil {
 					fmt.Fprintf(stderr, "duet: %v\n", err)
 					closeOut()
 					return exitRuntime
@@ -323,6 +333,7 @@ func runChat(o chatOptions, stdin io.Reader, stdout, stderr io.Writer) int {
 			AcceptKey:    acceptKey(check, node),
 			History:      source,
 			Notices:      notices,
+			Warnings:     warnings,
 		}, sink, node.Run, screenIO(stdin, stdout)...)
 	} else {
 		out.Ready(tr.MainPort(), o.subPort, self.String())
@@ -330,7 +341,7 @@ func runChat(o chatOptions, stdin io.Reader, stdout, stderr io.Writer) int {
 			lines.ShowHistory(shownHistory)
 			lines.Waiting(check.peerName, o.ping)
 		}
-		err = ui.Serve(ctx, stdin, out, node, ui.InputConfig{})
+		err = ui.Serve(ctx, stdin, out, node, ui.InputConfig{Clear: historyClear(hist)})
 	}
 	switch {
 	case err == nil, errors.Is(err, errInterrupted):

@@ -42,6 +42,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"runtime/debug"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -59,7 +60,9 @@ var (
 	// identity and peer) holds the database.
 	ErrDBLocked = errors.New("protocol: database is in use by another duet")
 	// ErrDBCorrupt: the file is not a bbolt database, fails bbolt's
-	// checks, or an entry fails authentication.
+	// checks, or a value that duet cannot do without (the key check, an
+	// outbox record, the delivery marks) fails authentication. A history
+	// record that does is skipped instead (ErrHistorySkipped).
 	ErrDBCorrupt = errors.New("protocol: database is damaged")
 	// ErrDBWrongKey: the database was written under another key
 	// (another identity, or the history of another peer).
@@ -74,6 +77,44 @@ type DBOptions struct {
 	NoHistory bool             // Queue and Showing add no history entries (--no-history)
 	Now       func() time.Time // time.Now if nil
 }
+
+// DBError is an error about the database file at Path: Err says what went
+// wrong (it wraps one of the errors above, or the system's), Hint what the
+// user can do about it. Its text names the file once:
+// "protocol: database /x.db is damaged: truncated; move the file away ...".
+type DBError struct {
+	Path string
+	Err  error
+	Hint string
+}
+
+func (e *DBError) Error() string {
+	reason := e.Err.Error()
+	var msg string
+	if r, ok := strings.CutPrefix(reason, "protocol: database "); ok {
+		msg = "protocol: database " + e.Path + " " + r
+	} else {
+		msg = "protocol: database " + e.Path + ": " + reason
+	}
+	if e.Hint != "" {
+		msg += "; " + e.Hint
+	}
+	return msg
+}
+
+func (e *DBError) Unwrap() error { return e.Err }
+
+func dbErr(path string, err error, hint string) error {
+	return &DBError{Path: path, Err: err, Hint: hint}
+}
+
+const (
+	hintLocked     = "is duet already running for this identity and peer?"
+	hintMoveAway   = "move it away"
+	hintDamaged    = "move the file away (duet then starts a new, empty database; the moved file keeps whatever it still holds) or restore it from a backup"
+	hintNewerDuet  = "use a newer duet or move the file away"
+	hintAnotherKey = "start duet with the identity that wrote it, or move the file away"
+)
 
 // DB is the database of one (identity, peer): the encrypted chat history
 // and the delivery state. Its methods are safe for concurrent use. Writes
@@ -93,6 +134,8 @@ type DB struct {
 	cerr  error
 	errMu sync.Mutex
 	err   error // first write error (sticky), returned by Flush
+
+	warnings []string // found at open, for the user (Warnings)
 
 	commits atomic.Uint64 // write transactions committed by the writer
 	record  bool          // keep history entries for Queue and Showing
@@ -175,34 +218,45 @@ type histOp struct {
 }
 
 // OpenDB opens the history database at path, creating it (mode 0600,
-// parent directory 0700) if needed. The path must be a regular file: a
-// symbolic link, FIFO, device, socket or directory is refused with an error
-// naming the path, without blocking. An existing file with a wider mode is
-// fixed to 0600 (its content is encrypted; only metadata would leak). A
-// damaged file gives an error wrapping ErrDBCorrupt; a file held by
-// another duet, ErrDBLocked; a file written under another key,
-// ErrDBWrongKey. Each error names the file and says what to do.
-// Entries older than opt.Retention are deleted before OpenDB returns.
+// parent directory 0700) if needed, whole (createDBFile). The path must be
+// a regular file: a symbolic link, FIFO, device, socket or directory is
+// refused with an error naming the path, without blocking. An existing
+// file with a wider mode is fixed to 0600 (its content is encrypted; only
+// metadata would leak) and Warnings says so. A damaged file, an empty one
+// included, gives an error wrapping ErrDBCorrupt; a file held by another
+// duet, ErrDBLocked; a file written under another key, ErrDBWrongKey. Each
+// error is a *DBError naming the file and saying what to do. A file whose
+// newest commit record is damaged opens at the commit before it, as bbolt
+// does, and Warnings says so. Entries older than opt.Retention are deleted
+// before OpenDB returns.
 func OpenDB(path string, key [32]byte, opt DBOptions) (h *DB, err error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
-		return nil, fmt.Errorf("protocol: database %s: %w", path, err)
+		return nil, dbErr(path, err, "")
 	}
 	st, err := os.Lstat(path)
 	existed := err == nil
 	if err == nil && !st.Mode().IsRegular() {
-		return nil, fmt.Errorf("protocol: database %s: %w: it is %s; move it away", path, errNotRegular, histFileKind(st.Mode()))
+		return nil, dbErr(path, fmt.Errorf("%w: it is %s", errNotRegular, histFileKind(st.Mode())), hintMoveAway)
 	} else if err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return nil, fmt.Errorf("protocol: database %s: %w", path, err)
+		return nil, dbErr(path, err, "")
 	}
 	aead, err := crypto.NewAEAD(key[:])
 	if err != nil {
 		return nil, err
 	}
 
-	if existed {
-		if err := checkBeforeOpen(path); err != nil {
+	if !existed {
+		if err := createDBFile(path, aead); err != nil {
 			return nil, err
 		}
+	}
+	check, err := checkBeforeOpen(path)
+	if err != nil {
+		return nil, err
+	}
+	var warnings []string
+	if check.fellBack {
+		warnings = append(warnings, fmt.Sprintf("database %s: its newest commit record is damaged (a power cut during a write, or damage to the file), so duet opened the commit before it (transaction %d): what was sent, received or queued just before duet last stopped may be missing; check with your peer", path, check.txid))
 	}
 
 	// bbolt opens the file itself; this hook makes that open refuse
@@ -214,6 +268,8 @@ func OpenDB(path string, key [32]byte, opt DBOptions) (h *DB, err error) {
 		if err == nil && runtime.GOOS != "windows" && st.Mode().Perm() != 0o600 {
 			if err = f.Chmod(0o600); err != nil {
 				f.Close()
+			} else {
+				warnings = append(warnings, fmt.Sprintf("database %s had mode %04o; set back to 0600 (its content is encrypted, but its size and times were visible)", name, st.Mode().Perm()))
 			}
 		}
 		if err != nil {
@@ -240,16 +296,16 @@ func OpenDB(path string, key [32]byte, opt DBOptions) (h *DB, err error) {
 	if err != nil {
 		switch {
 		case errors.Is(err, berrors.ErrTimeout):
-			return nil, fmt.Errorf("protocol: database %s: %w (is duet already running for this identity and peer?)", path, ErrDBLocked)
+			return nil, dbErr(path, ErrDBLocked, hintLocked)
 		case errors.Is(err, errNotRegular):
-			return nil, fmt.Errorf("protocol: database %s: %w; move it away", path, err)
+			return nil, dbErr(path, err, hintMoveAway)
 		case errors.Is(err, berrors.ErrInvalid), errors.Is(err, berrors.ErrChecksum),
 			errors.Is(err, berrors.ErrVersionMismatch), isBoltSizeErr(err):
 			return nil, corruptErr(path, err)
 		}
-		return nil, fmt.Errorf("protocol: database %s: %w", path, err)
+		return nil, dbErr(path, err, "")
 	}
-	h = &DB{path: path, db: db, aead: aead, now: opt.Now, record: !opt.NoHistory}
+	h = &DB{path: path, db: db, aead: aead, now: opt.Now, record: !opt.NoHistory, warnings: warnings}
 	if h.now == nil {
 		h.now = time.Now
 	}
@@ -257,9 +313,7 @@ func OpenDB(path string, key [32]byte, opt DBOptions) (h *DB, err error) {
 		db.Close()
 		return nil, err
 	}
-	if !existed {
-		syncDir(filepath.Dir(path)) // persist the new file's directory entry
-	}
+	removeStaleTemps(path)
 	if opt.Retention > 0 {
 		if err := h.prune(h.now().Add(-opt.Retention)); err != nil {
 			db.Close()
@@ -303,23 +357,80 @@ func openDBFile(path string, flag int) (*os.File, os.FileInfo, error) {
 // checkBeforeOpen runs checkBolt on the file at path before bbolt reads
 // it. A file that fails while another process holds bbolt's lock (a
 // running duet writing it) is reported as locked, not damaged.
-func checkBeforeOpen(path string) error {
+func checkBeforeOpen(path string) (boltCheck, error) {
 	f, st, err := openDBFile(path, os.O_RDONLY)
 	if err != nil {
 		if errors.Is(err, errNotRegular) {
-			return fmt.Errorf("protocol: database %s: %w; move it away", path, err)
+			return boltCheck{}, dbErr(path, err, hintMoveAway)
 		}
-		return fmt.Errorf("protocol: database %s: %w", path, err)
+		return boltCheck{}, dbErr(path, err, "")
 	}
 	defer f.Close()
-	cerr := checkBolt(f, st.Size())
+	c, cerr := checkBolt(f, st.Size())
 	if cerr == nil {
-		return nil
+		return c, nil
 	}
 	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_SH|syscall.LOCK_NB); errors.Is(err, syscall.EWOULDBLOCK) {
-		return fmt.Errorf("protocol: database %s: %w (is duet already running for this identity and peer?)", path, ErrDBLocked)
+		return boltCheck{}, dbErr(path, ErrDBLocked, hintLocked)
 	}
-	return corruptErr(path, cerr)
+	return boltCheck{}, corruptErr(path, cerr)
+}
+
+// createDBFile creates a new, empty database at path whole: it is built
+// and fsynced under a temporary name in the same directory, then linked
+// to path. A link, unlike a rename, never replaces a file that another
+// duet created meanwhile (then that one is used). So a file at path is
+// always a complete database, and an empty or short one is damage, never
+// a creation cut short by a crash. A crash leaves at most a temporary
+// file, removed by the next open (removeStaleTemps).
+func createDBFile(path string, aead *crypto.AEAD) (err error) {
+	dir := filepath.Dir(path)
+	f, err := os.CreateTemp(dir, filepath.Base(path)+dbTempInfix+"*")
+	if err != nil {
+		return dbErr(path, fmt.Errorf("create: %w", err), "")
+	}
+	tmp := f.Name()
+	f.Close()
+	defer os.Remove(tmp)
+	db, err := bolt.Open(tmp, 0o600, &bolt.Options{Timeout: histLockWait, FreelistType: bolt.FreelistMapType})
+	if err != nil {
+		return dbErr(path, fmt.Errorf("create: %w", err), "")
+	}
+	h := &DB{path: tmp, db: db, aead: aead, now: time.Now}
+	err = h.guard(func() error { return db.Update(h.create) })
+	if cerr := db.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return dbErr(path, fmt.Errorf("create: %w", err), "")
+	}
+	if err := os.Link(tmp, path); err != nil && !errors.Is(err, fs.ErrExist) {
+		return dbErr(path, fmt.Errorf("create: %w", err), "")
+	}
+	syncDir(dir) // persist the new directory entry
+	return nil
+}
+
+// dbTempInfix marks createDBFile's temporary files: "<name>.new-<random>".
+const dbTempInfix = ".new-"
+
+// removeStaleTemps removes temporary files that a createDBFile cut short
+// by a crash left beside path: those at least a minute old (a creation
+// takes milliseconds, so none is still being written). Best effort.
+func removeStaleTemps(path string) {
+	dir, prefix := filepath.Dir(path), filepath.Base(path)+dbTempInfix
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return
+	}
+	for _, e := range ents {
+		if !strings.HasPrefix(e.Name(), prefix) || !e.Type().IsRegular() {
+			continue
+		}
+		if info, err := e.Info(); err == nil && time.Since(info.ModTime()) > time.Minute {
+			os.Remove(filepath.Join(dir, e.Name()))
+		}
+	}
 }
 
 // syncDir fsyncs a directory, best effort.
@@ -334,8 +445,13 @@ func isBoltSizeErr(err error) bool {
 	return bytes.Contains([]byte(err.Error()), []byte("file size too small"))
 }
 
+// corruptErr is the error for a damaged file: cause says what is wrong
+// (wrapping ErrDBCorrupt or not).
 func corruptErr(path string, cause error) error {
-	return fmt.Errorf("protocol: database %s: %w (%v); move the file away (duet starts a new history) or restore it from a backup", path, ErrDBCorrupt, cause)
+	if !errors.Is(cause, ErrDBCorrupt) {
+		cause = fmt.Errorf("%w: %v", ErrDBCorrupt, cause)
+	}
+	return dbErr(path, cause, hintDamaged)
 }
 
 func histFileKind(m fs.FileMode) string {
@@ -352,7 +468,7 @@ func histFileKind(m fs.FileMode) string {
 func (h *DB) init() error {
 	st, err := os.Stat(h.path)
 	if err != nil {
-		return fmt.Errorf("protocol: database %s: %w", h.path, err)
+		return dbErr(h.path, err, "")
 	}
 	create, upgrade := false, false
 	err = h.guard(func() error {
@@ -375,7 +491,7 @@ func (h *DB) init() error {
 			if v[0] == 1 {
 				upgrade = true // version 1: entries one by one, no delivery buckets
 			} else if v[0] != histFormat {
-				return fmt.Errorf("protocol: database %s: format version %d, this duet reads %d: use a newer duet or move the file away", h.path, v[0], histFormat)
+				return dbErr(h.path, fmt.Errorf("format version %d, this duet reads %d", v[0], histFormat), hintNewerDuet)
 			}
 			if len(meta.Get(metaSeq)) != 8 || len(meta.Get(metaCount)) != 8 {
 				return corruptErr(h.path, errors.New("bad counters"))
@@ -394,7 +510,7 @@ func (h *DB) init() error {
 			copy(nonce[:], chk[1:])
 			pt, err := h.aead.Open(nil, &nonce, chk[1+crypto.NonceSize:], []byte(histCheckAD))
 			if err != nil || string(pt) != histCheckText {
-				return fmt.Errorf("protocol: database %s: %w: it was written under another identity's key (or for another peer), or its key check is damaged; start duet with the identity that wrote it, or move the file away", h.path, ErrDBWrongKey)
+				return dbErr(h.path, fmt.Errorf("%w: it was written under another identity's key (or for another peer), or its key check is damaged", ErrDBWrongKey), hintAnotherKey)
 			}
 			return nil
 		})
@@ -617,7 +733,7 @@ func (h *DB) commit(batch []histOp) {
 			if d != nil {
 				d.rollback() // the index follows the file
 			}
-			h.setErr(fmt.Errorf("protocol: database %s: write: %w", h.path, err))
+			h.setErr(dbErr(h.path, fmt.Errorf("write: %w", err), ""))
 			err = h.stickyErr()
 		}
 	}
@@ -754,6 +870,12 @@ func (h *DB) applyImport(t *historyTx, d *deliveryTx, st DeliveryState) (Deliver
 		return nil
 	})
 }
+
+// Warnings returns what OpenDB found and the user should know although
+// the database opened: a mode it set back to 0600, or a damaged newest
+// commit record that made it open the commit before (the last moment's
+// messages may be missing). Each names the file.
+func (h *DB) Warnings() []string { return h.warnings }
 
 // Path returns the database file's path.
 func (h *DB) Path() string { return h.path }

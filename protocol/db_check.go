@@ -46,53 +46,79 @@ type boltMeta struct {
 	hwm, txid      uint64
 }
 
-// checkBolt checks the bbolt file r of size bytes; nil for an empty file
-// (bbolt creates it). Every error wraps ErrDBCorrupt.
-func checkBolt(r io.ReaderAt, size int64) error {
+// boltCheck is what checkBolt found besides damage.
+type boltCheck struct {
+	// fellBack: one meta page fails its checks and it may have been the
+	// newer one, so bbolt opens the previous commit (txid) and the last
+	// commit may be lost. bbolt does this silently (it is how it survives
+	// a torn meta write); duet says so.
+	fellBack bool
+	txid     uint64 // the transaction bbolt opens
+}
+
+// checkBolt checks the bbolt file r of size bytes. Every error wraps
+// ErrDBCorrupt. An empty file is damage too: OpenDB creates a database
+// under another name and links it into place whole (createDBFile), so an
+// empty file at the path is not a creation cut short but a truncation.
+func checkBolt(r io.ReaderAt, size int64) (boltCheck, error) {
 	if size == 0 {
-		return nil
+		return boltCheck{}, fmt.Errorf("%w: the file is empty (0 bytes): whatever it held (history, undelivered messages) is gone", ErrDBCorrupt)
 	}
-	m, err := boltPickMeta(r)
+	m, fellBack, err := boltPickMeta(r)
 	if err != nil {
-		return err
+		return boltCheck{}, err
 	}
 	if int64(m.hwm) > size/int64(m.pageSize) {
-		return fmt.Errorf("%w: file is %d bytes, its pages need %d: truncated", ErrDBCorrupt, size, m.hwm*m.pageSize)
+		return boltCheck{}, fmt.Errorf("%w: file is %d bytes, its pages need %d: truncated", ErrDBCorrupt, size, m.hwm*m.pageSize)
 	}
 	c := &boltChecker{r: r, m: m, seen: map[uint64]bool{0: true, 1: true}}
 	if m.freelist != boltNoFreelist {
 		if err := c.freelist(m.freelist); err != nil {
-			return err
+			return boltCheck{}, err
 		}
 	}
-	return c.page(m.root, 0)
+	return boltCheck{fellBack: fellBack, txid: m.txid}, c.page(m.root, 0)
 }
 
 // boltPickMeta reads both meta pages and returns the valid one with the
-// higher transaction id, as bbolt does.
-func boltPickMeta(r io.ReaderAt) (boltMeta, error) {
-	var best boltMeta
-	found := false
+// higher transaction id, as bbolt does. fellBack is set when the other
+// page fails its checks and does not read as the older one: bbolt writes
+// transaction t's meta to page t%2, so after commit T the other page holds
+// T-1; a damaged page whose txid field still reads T-1 was the older page
+// (nothing is lost, and the next commit rewrites it), anything else may
+// have been commit T+1.
+func boltPickMeta(r io.ReaderAt) (m boltMeta, fellBack bool, err error) {
 	m0, err0 := boltReadMeta(r, 0)
-	offsets := []uint64{4096, 8192, 16384, 32768, 65536}
 	if err0 == nil {
-		offsets = []uint64{m0.pageSize}
-		best, found = m0, true
+		m1, err1 := boltReadMeta(r, int64(m0.pageSize))
+		switch {
+		case err1 != nil || m1.pageSize != m0.pageSize:
+			return m0, !boltOlderMeta(r, int64(m0.pageSize), m0.txid), nil
+		case m1.txid > m0.txid:
+			return m1, false, nil
+		}
+		return m0, false, nil
 	}
-	for _, off := range offsets {
+	// Page 0 is damaged: its page size is unknown, so look for page 1 at
+	// each page size bbolt uses.
+	for _, off := range []uint64{4096, 8192, 16384, 32768, 65536} {
 		m1, err := boltReadMeta(r, int64(off))
 		if err != nil || m1.pageSize != off {
 			continue
 		}
-		if !found || m1.txid > best.txid {
-			best, found = m1, true
-		}
-		break
+		return m1, !boltOlderMeta(r, 0, m1.txid), nil
 	}
-	if !found {
-		return boltMeta{}, fmt.Errorf("%w: no valid meta page", ErrDBCorrupt)
+	return boltMeta{}, false, fmt.Errorf("%w: no valid meta page", ErrDBCorrupt)
+}
+
+// boltOlderMeta reports whether the (damaged) meta page at off still
+// reads as the transaction before txid.
+func boltOlderMeta(r io.ReaderAt, off int64, txid uint64) bool {
+	var b [8]byte
+	if _, err := r.ReadAt(b[:], off+boltPageHeader+48); err != nil {
+		return false
 	}
-	return best, nil
+	return txid > 0 && le.Uint64(b[:]) == txid-1
 }
 
 func boltReadMeta(r io.ReaderAt, off int64) (boltMeta, error) {

@@ -18,10 +18,10 @@ func TestCheckBoltBadElement(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := checkBolt(bytes.NewReader(data), int64(len(data))); err != nil {
-		t.Fatalf("a valid file fails the check: %v", err)
+	if c, err := checkBolt(bytes.NewReader(data), int64(len(data))); err != nil || c.fellBack {
+		t.Fatalf("a valid file fails the check: %v (fell back: %v)", err, c.fellBack)
 	}
-	m, err := boltPickMeta(bytes.NewReader(data))
+	m, _, err := boltPickMeta(bytes.NewReader(data))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -62,7 +62,7 @@ func FuzzCheckBolt(f *testing.F) {
 	f.Add(data[:8192])
 	f.Add([]byte("not a database"))
 	f.Fuzz(func(t *testing.T, b []byte) {
-		err := checkBolt(bytes.NewReader(b), int64(len(b)))
+		_, err := checkBolt(bytes.NewReader(b), int64(len(b)))
 		if err != nil && !errors.Is(err, ErrDBCorrupt) {
 			t.Fatalf("error %v does not wrap ErrDBCorrupt", err)
 		}

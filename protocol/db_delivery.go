@@ -198,7 +198,7 @@ func (h *DB) loadDelivery() error {
 			err := out.ForEach(func(k, v []byte) error {
 				chats, err := openOutboxRecord(h.aead, k, v)
 				if err != nil {
-					return fmt.Errorf("protocol: database %s: outbox record %x: %w; the queued messages in it cannot be read: restore the file from a backup, or move it away (losing them)", h.path, k, err)
+					return dbErr(h.path, fmt.Errorf("%w (outbox record %x)", err, k), "the queued messages in it cannot be read: restore the file from a backup, or move it away (losing them)")
 				}
 				key := binary.BigEndian.Uint64(k)
 				for _, c := range chats {

@@ -50,6 +50,9 @@ type ScreenConfig struct {
 	// Notices are shown first in the chat, e.g. that a new identity was
 	// created (what the line mode prints on stderr).
 	Notices []string
+	// Warnings are shown first too, as warnings (e.g. the database was
+	// opened at its previous commit).
+	Warnings []string
 	// Extra are commands beyond duet's own (duet demo's /attack), listed in
 	// the help after them.
 	Extra []ExtraCommand
@@ -264,6 +267,9 @@ func NewScreen(cfg ScreenConfig) *Screen {
 	s.input = newScreenInput(s.st)
 	for _, n := range cfg.Notices {
 		s.chat.AddNotice(chat.NoticeInfo, termsafe.Sanitize(n), now)
+	}
+	for _, w := range cfg.Warnings {
+		s.chat.AddNotice(chat.NoticeWarn, termsafe.Sanitize(w), now)
 	}
 	s.chat.AddNotice(chat.NoticeInfo, fmt.Sprintf("duet: listening on port %d, peer %s:%d; waiting for the peer", cfg.MainPort, host, cfg.SubPort), now)
 	s.resize(80, 24)
