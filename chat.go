@@ -251,6 +251,8 @@ func runChat(o chatOptions, stdin io.Reader, stdout, stderr io.Writer) int {
 	var store protocol.Store
 	var hist *protocol.DB // the history to show; nil: --ephemeral or --no-history
 	var shownHistory []chat.Entry
+	var pending []chat.Entry // --no-history: our undelivered messages from an earlier run
+	var pendingTotal int
 	var warnings []string // for the screen; other modes print them on stderr
 	if !o.ephemeral {
 		db, err := openDB(o, id, check.peerName)
@@ -292,6 +294,12 @@ func runChat(o chatOptions, stdin io.Reader, stdout, stderr io.Writer) int {
 				}
 				shownHistory = toChatEntries(db, es)
 			}
+		} else {
+			n := linesHistory
+			if o.mode == modeScreen {
+				n = ui.HistoryPage
+			}
+			pending, pendingTotal = pendingEntries(db, n)
 		}
 	}
 
@@ -334,11 +342,14 @@ func runChat(o chatOptions, stdin io.Reader, stdout, stderr io.Writer) int {
 			History:      source,
 			Notices:      notices,
 			Warnings:     warnings,
+			Pending:      pending,
+			PendingTotal: pendingTotal,
 		}, sink, node.Run, screenIO(stdin, stdout)...)
 	} else {
 		out.Ready(tr.MainPort(), o.subPort, self.String())
 		if lines, ok := out.(*ui.Lines); ok {
 			lines.ShowHistory(shownHistory)
+			lines.ShowPending(pending, pendingTotal)
 			lines.Waiting(check.peerName, o.ping)
 		}
 		err = ui.Serve(ctx, stdin, out, node, ui.InputConfig{Clear: historyClear(hist)})

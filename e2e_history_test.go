@@ -310,3 +310,33 @@ func TestE2EOneIdentityTwoPeers(t *testing.T) {
 		}
 	}
 }
+
+// TestE2ENoHistoryShowsPending: with --no-history nothing of the
+// conversation is kept, but our messages not delivered when duet quit are
+// still listed at the next start (they are sent when the peer is back), so
+// they never go out unseen.
+func TestE2ENoHistoryShowsPending(t *testing.T) {
+	pr := newPair(t)
+	a := startDuet(t, "A", pr.args("A", "a.pem", "--no-history")...)
+	a.waitFor(t, readyTimeout, "ready", isEv("ready"))
+	a.send("undelivered one", "undelivered two")
+	a.waitN(t, 2, sessionTimeout, "queued", isEv("queued"))
+	a.send("/quit")
+	if code, ok := a.waitExit(exitTimeout); !ok || code != 0 {
+		t.Fatalf("A: /quit exited %v, code %d", ok, code)
+	}
+	args := append([]string{"--lines"}, pr.args("A", "a.pem", "--no-history")[1:]...) // drop --headless
+	cmd := exec.Command(duetBin, args...)
+	cmd.Stdin = strings.NewReader("")
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("A restarted in line mode: %v\n%s%s", err, out.String(), errb.String())
+	}
+	text := out.String()
+	i := strings.Index(text, "the 2 messages below, from an earlier run, are not delivered yet")
+	j, k := strings.Index(text, "undelivered one (no receipt yet)"), strings.Index(text, "undelivered two (no receipt yet)")
+	if i < 0 || j < i || k < j || strings.Contains(text, "earlier conversation") {
+		t.Fatalf("restarted A does not list its undelivered messages (and only them):\n%s", text)
+	}
+}

@@ -59,6 +59,18 @@ func toChatEntries(h *protocol.DB, es []protocol.HistoryEntry) []chat.Entry {
 	return out
 }
 
+// pendingEntries returns the newest n of our messages from an earlier run
+// not delivered yet (db.Pending), for a front end that shows no history,
+// and how many there are in all.
+func pendingEntries(db *protocol.DB, n int) ([]chat.Entry, int) {
+	chats, total := db.Pending(n)
+	out := make([]chat.Entry, len(chats))
+	for i, c := range chats {
+		out[i] = chat.Entry{ID: c.ID, Own: true, Text: c.Text, At: time.Unix(0, c.SentAt), Delivery: chat.Queued}
+	}
+	return out, total
+}
+
 // historyView is the screen's ui.HistorySource over a protocol.DB.
 type historyView struct{ h *protocol.DB }
 

@@ -41,6 +41,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 	"unicode/utf8"
 
@@ -180,6 +181,23 @@ func (h *DB) asyncOp(op histOp) {
 func (h *DB) requestOp(op histOp) error {
 	op.done = make(chan error, 1)
 	return h.send(op)
+}
+
+// Pending returns the newest n of our messages that Load will hand to the
+// Node (the outbox when the DB was opened, and what Import added since),
+// oldest first, and how many there are in all: what a front end that shows
+// no history lists as not delivered yet. After Load it returns nothing.
+// (Like QueuedAtOpen, it may list a message delivered before this run whose
+// outbox record still held others.)
+func (h *DB) Pending(n int) ([]Chat, int) {
+	h.loadMu.Lock()
+	defer h.loadMu.Unlock()
+	out := h.loaded.Outbox
+	total := len(out)
+	if n < len(out) {
+		out = out[len(out)-max(n, 0):]
+	}
+	return slices.Clone(out), total
 }
 
 // loadDelivery reads the delivery state and builds the index (called by

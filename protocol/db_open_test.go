@@ -263,3 +263,36 @@ func TestDBErrorText(t *testing.T) {
 		})
 	}
 }
+
+// TestDBPending: Pending lists our undelivered messages from the outbox at
+// open, oldest first, the newest n of them with the total, only until Load
+// hands them to the Node; it changes nothing Load returns.
+func TestDBPending(t *testing.T) {
+	path := histPath(t)
+	for i, text := range []string{"one", "two", "three"} {
+		queueOne(t, path, uint64(i+1), text)
+	}
+	h := openTestHistory(t, path, DBOptions{NoHistory: true})
+	texts := func(cs []Chat) string {
+		var s []string
+		for _, c := range cs {
+			s = append(s, c.Text)
+		}
+		return strings.Join(s, ",")
+	}
+	for _, tt := range []struct {
+		n    int
+		want string
+	}{{0, ""}, {2, "two,three"}, {3, "one,two,three"}, {10, "one,two,three"}, {-1, ""}} {
+		got, total := h.Pending(tt.n)
+		if texts(got) != tt.want || total != 3 {
+			t.Fatalf("Pending(%d) = %q, %d; want %q, 3", tt.n, texts(got), total, tt.want)
+		}
+	}
+	if got := outboxTexts(t, h); strings.Join(got, ",") != "one,two,three" {
+		t.Fatalf("Load after Pending: %q", got)
+	}
+	if got, total := h.Pending(10); len(got) != 0 || total != 0 {
+		t.Fatalf("Pending after Load = %d entries, total %d; want none", len(got), total)
+	}
+}

@@ -136,6 +136,23 @@ func (l *Lines) ShowHistory(entries []chat.Entry) {
 		return
 	}
 	l.put("* earlier conversation (the last %d messages):", len(entries))
+	l.showEntries(entries)
+	l.put("* end of the earlier conversation")
+}
+
+// ShowPending prints our messages from an earlier run not delivered yet
+// (the newest of total, oldest first), when there is no history to show
+// them: duet sends them when the peer is back.
+func (l *Lines) ShowPending(entries []chat.Entry, total int) {
+	if len(entries) == 0 {
+		return
+	}
+	l.put("* %s", pendingNotice(len(entries), total, "below"))
+	l.showEntries(entries)
+	l.put("* end of the messages not delivered yet")
+}
+
+func (l *Lines) showEntries(entries []chat.Entry) {
 	for _, e := range entries {
 		who := l.peerName
 		if e.Own {
@@ -151,7 +168,6 @@ func (l *Lines) ShowHistory(entries []chat.Entry) {
 		stamp := "[" + e.At.In(l.loc).Format("2006-01-02 15:04:05") + "]"
 		l.put("%s %s: %s%s", stamp, Sanitize(who), Sanitize(e.Text), again)
 	}
-	l.put("* end of the earlier conversation")
 }
 
 // Ready prints where we listen and our fingerprint.

@@ -53,6 +53,11 @@ type ScreenConfig struct {
 	// Warnings are shown first too, as warnings (e.g. the database was
 	// opened at its previous commit).
 	Warnings []string
+	// Pending are our messages from an earlier run not delivered yet
+	// (oldest first, marked Queued), PendingTotal how many there are in
+	// all: shown at the start when there is no History to show them.
+	Pending      []chat.Entry
+	PendingTotal int
 	// Extra are commands beyond duet's own (duet demo's /attack), listed in
 	// the help after them.
 	Extra []ExtraCommand
@@ -265,6 +270,10 @@ func NewScreen(cfg ScreenConfig) *Screen {
 	s.seclog = panel.NewSecurityLog()
 	s.insp = panel.NewInspector()
 	s.input = newScreenInput(s.st)
+	if cfg.History == nil && len(cfg.Pending) > 0 {
+		s.chat.Prepend(cfg.Pending)
+		s.chat.AddNotice(chat.NoticeInfo, pendingNotice(len(cfg.Pending), cfg.PendingTotal, "above"), now)
+	}
 	for _, n := range cfg.Notices {
 		s.chat.AddNotice(chat.NoticeInfo, termsafe.Sanitize(n), now)
 	}
@@ -1034,4 +1043,18 @@ func screenSnippet(s string, n int) string {
 		return s
 	}
 	return string(r[:n]) + "…"
+}
+
+// pendingNotice says what the messages above or below it (where) are:
+// shown of total from an earlier run, not delivered yet.
+func pendingNotice(shown, total int, where string) string {
+	what, it := fmt.Sprintf("the message %s, from an earlier run, is not delivered yet", where), "it"
+	if total > 1 {
+		it = "them"
+		what = fmt.Sprintf("the %d messages %s, from an earlier run, are not delivered yet", total, where)
+	}
+	if shown < total {
+		what = fmt.Sprintf("the newest %d of %d messages from an earlier run (%s) are not delivered yet", shown, total, where)
+	}
+	return what + ": duet sends " + it + " when the peer is back"
 }
