@@ -66,6 +66,9 @@ func screenIO(stdin io.Reader, stdout io.Writer) []tea.ProgramOption {
 	return []tea.ProgramOption{tea.WithInput(stdin), tea.WithOutput(stdout)}
 }
 
+// ownKeyNote is said once when the peer presents our own key.
+const ownKeyNote = "the peer uses your own identity key (both sides run with the same key file): its fingerprint and the safety number cannot tell the two sides apart; give each side its own --identity"
+
 // peerCheck is the node's VerifyPeer: the pinned fingerprint, else
 // known_peers. It also works out how far the peer's key is trusted and what
 // to do about a changed key, which depends on the front end.
@@ -85,6 +88,11 @@ type peerCheck struct {
 	// onChanged is told, once per distinct key, of a key other than the
 	// recorded one presented before any session in this run.
 	onChanged func(*crypto.KeyChangedError)
+	// self is our own key's fingerprint; onOwnKey is told, once, that the
+	// peer presented it (both sides run with one identity file).
+	self     crypto.Fingerprint
+	onOwnKey func()
+	ownKey   sync.Once
 
 	mu       sync.Mutex
 	reported map[crypto.Fingerprint]bool
@@ -111,6 +119,9 @@ func (c *peerCheck) verify(peer *crypto.PublicKey) error {
 	if err == nil {
 		if c.onTrust != nil {
 			c.onTrust(trust, fp)
+		}
+		if fp == c.self && c.onOwnKey != nil {
+			c.ownKey.Do(c.onOwnKey)
 		}
 		return nil
 	}
@@ -171,7 +182,7 @@ func runChat(o chatOptions, stdin io.Reader, stdout, stderr io.Writer) int {
 	}
 	self := id.Public().Fingerprint()
 
-	check := &peerCheck{peerName: stdnet.JoinHostPort(o.peerHost, strconv.Itoa(o.subPort)), pinned: o.pinned}
+	check := &peerCheck{peerName: stdnet.JoinHostPort(o.peerHost, strconv.Itoa(o.subPort)), pinned: o.pinned, self: self}
 	if o.pinned == nil {
 		if check.known, err = crypto.OpenKnownPeers(o.knownPath); err != nil {
 			fmt.Fprintf(stderr, "duet: %v\n", err)
@@ -224,6 +235,13 @@ func runChat(o chatOptions, stdin io.Reader, stdout, stderr io.Writer) int {
 			sink.Emit(ev)
 		} else {
 			out.Emit(ev)
+		}
+	}
+	check.onOwnKey = func() {
+		if sink != nil {
+			sink.Post(ui.NoticeMsg{Text: ownKeyNote, Warn: true})
+		} else {
+			fmt.Fprintf(stderr, "duet: warning: %s\n", ownKeyNote)
 		}
 	}
 	if sink != nil {

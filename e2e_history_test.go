@@ -340,3 +340,31 @@ func TestE2ENoHistoryShowsPending(t *testing.T) {
 		t.Fatalf("restarted A does not list its undelivered messages (and only them):\n%s", text)
 	}
 }
+
+// TestE2ESharedIdentityWarned: two terminals that share one identity file
+// (the original's run instructions) chat, each with its own database, and
+// each is told once that the peer holds its own key, so that equal
+// fingerprints and safety numbers do not pass for a verified peer.
+func TestE2ESharedIdentityWarned(t *testing.T) {
+	pr := newPair(t)
+	if _, _, err := crypto.LoadOrCreateIdentity(filepath.Join(pr.dir, "shared.pem"), rand.Reader); err != nil {
+		t.Fatal(err)
+	}
+	a := startDuet(t, "A", pr.args("A", "shared.pem")...)
+	b := startDuet(t, "B", pr.args("B", "shared.pem")...)
+	a.waitFor(t, sessionTimeout, "session", established)
+	b.waitFor(t, sessionTimeout, "session", established)
+	a.send("from A to itself")
+	b.waitFor(t, msgTimeout, "A's message", textPrefix("from A to itself"))
+	b.send("/rekey") // another handshake step; the note stays single
+	b.send("from B")
+	a.waitFor(t, msgTimeout, "B's message", textPrefix("from B"))
+	for _, p := range []*proc{a, b} {
+		if n := strings.Count(p.stderrText(), "the peer uses your own identity key"); n != 1 {
+			t.Errorf("%s's stderr has the own-key warning %d times, want once:\n%s", p.name, n, p.stderrText())
+		}
+	}
+	if dbs, _ := filepath.Glob(filepath.Join(pr.dir, "delivery", "*.db")); len(dbs) != 2 {
+		t.Errorf("want a database per side, found %v", dbs)
+	}
+}
