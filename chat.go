@@ -267,7 +267,8 @@ func runChat(o chatOptions, stdin io.Reader, stdout, stderr io.Writer) int {
 	// keeps a second duet with the same identity and peer from touching
 	// anything before it fails. --ephemeral keeps everything in memory.
 	var store protocol.Store
-	var hist *protocol.DB // the history to show; nil: --ephemeral or --no-history
+	var hist *protocol.DB   // the history to show; nil: --ephemeral or --no-history
+	var stored *protocol.DB // the database (/clear empties its history); nil: --ephemeral
 	var shownHistory []chat.Entry
 	var pending []chat.Entry // --no-history: our undelivered messages from an earlier run
 	var pendingTotal int
@@ -298,7 +299,7 @@ func runChat(o chatOptions, stdin io.Reader, stdout, stderr io.Writer) int {
 		} else if note != "" {
 			fmt.Fprintf(stderr, "duet: %s\n", note)
 		}
-		store = db
+		store, stored = db, db
 		if !o.noHistory {
 			hist = db
 			if o.mode == modeLines {
@@ -358,6 +359,7 @@ func runChat(o chatOptions, stdin io.Reader, stdout, stderr io.Writer) int {
 			MarkVerified: markVerified(check, node),
 			AcceptKey:    acceptKey(check, node),
 			History:      source,
+			ClearStored:  historyClear(stored),
 			Notices:      notices,
 			Warnings:     warnings,
 			Pending:      pending,
@@ -370,7 +372,7 @@ func runChat(o chatOptions, stdin io.Reader, stdout, stderr io.Writer) int {
 			lines.ShowPending(pending, pendingTotal)
 			lines.Waiting(check.peerName, o.ping)
 		}
-		err = ui.Serve(ctx, stdin, out, node, ui.InputConfig{Clear: historyClear(hist)})
+		err = ui.Serve(ctx, stdin, out, node, ui.InputConfig{Clear: historyClear(stored)})
 	}
 	switch {
 	case err == nil, errors.Is(err, errInterrupted):

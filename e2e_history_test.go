@@ -368,3 +368,39 @@ func TestE2ESharedIdentityWarned(t *testing.T) {
 		t.Errorf("want a database per side, found %v", dbs)
 	}
 }
+
+// TestE2ENoHistoryClear: /clear in a --no-history run deletes the history
+// that earlier runs stored (it used to say there was none to clear while
+// the file still held it).
+func TestE2ENoHistoryClear(t *testing.T) {
+	pr := newPair(t)
+	a := startDuet(t, "A", pr.args("A", "a.pem")...)
+	b := startDuet(t, "B", pr.args("B", "b.pem")...)
+	a.waitFor(t, sessionTimeout, "session", established)
+	a.send("kept in the history")
+	b.waitFor(t, msgTimeout, "A's message", textPrefix("kept in the history"))
+	a.waitFor(t, msgTimeout, "delivered", isEv("delivered"))
+	b.kill()
+	a.send("/quit")
+	if code, ok := a.waitExit(exitTimeout); !ok || code != 0 {
+		t.Fatalf("A: /quit exited %v, code %d", ok, code)
+	}
+	lines := func(extra []string, input string) string {
+		t.Helper()
+		args := append([]string{"--lines"}, pr.args("A", "a.pem", extra...)[1:]...) // drop --headless
+		cmd := exec.Command(duetBin, args...)
+		cmd.Stdin = strings.NewReader(input)
+		var out, errb bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &out, &errb
+		if err := cmd.Run(); err != nil {
+			t.Fatalf("A in line mode %v: %v\n%s%s", extra, err, out.String(), errb.String())
+		}
+		return out.String()
+	}
+	if out := lines([]string{"--no-history"}, "/clear\n"); !strings.Contains(out, "* history cleared here") || strings.Contains(out, "kept in the history") {
+		t.Fatalf("/clear with --no-history:\n%s", out)
+	}
+	if out := lines(nil, ""); strings.Contains(out, "kept in the history") || strings.Contains(out, "earlier conversation") {
+		t.Fatalf("the history is still there after /clear:\n%s", out)
+	}
+}

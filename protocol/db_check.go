@@ -17,10 +17,12 @@ package protocol
 // internal/common, native little-endian on the platforms duet runs on).
 
 import (
+	"bytes"
 	"encoding/binary"
 	"fmt"
 	"hash/fnv"
 	"io"
+	"strings"
 )
 
 const (
@@ -111,14 +113,35 @@ func boltPickMeta(r io.ReaderAt) (m boltMeta, fellBack bool, err error) {
 	return boltMeta{}, false, fmt.Errorf("%w: no valid meta page", ErrDBCorrupt)
 }
 
-// boltOlderMeta reports whether the (damaged) meta page at off still
-// reads as the transaction before txid.
+// boltOlderMeta reports whether the (damaged) meta page at off was the
+// older one, the transaction before txid: its checksum matches with the
+// txid field set to txid-1 (only the txid field is damaged), or else its
+// txid field still reads txid-1 and it does not check out as txid+1
+// (the damage is elsewhere). A page that checks out as txid+1, or whose
+// damage leaves it unknown, may have been the newer one.
 func boltOlderMeta(r io.ReaderAt, off int64, txid uint64) bool {
-	var b [8]byte
-	if _, err := r.ReadAt(b[:], off+boltPageHeader+48); err != nil {
+	if txid == 0 {
 		return false
 	}
-	return txid > 0 && le.Uint64(b[:]) == txid-1
+	var b [boltPageHeader + boltMetaSize]byte
+	if _, err := r.ReadAt(b[:], off); err != nil {
+		return false
+	}
+	meta := b[boltPageHeader:]
+	checksAs := func(t uint64) bool {
+		m := bytes.Clone(meta[:56])
+		le.PutUint64(m[48:], t)
+		h := fnv.New64a()
+		h.Write(m)
+		return h.Sum64() == le.Uint64(meta[56:])
+	}
+	switch {
+	case checksAs(txid - 1):
+		return true
+	case checksAs(txid + 1):
+		return false
+	}
+	return le.Uint64(meta[48:]) == txid-1
 }
 
 func boltReadMeta(r io.ReaderAt, off int64) (boltMeta, error) {
@@ -277,7 +300,7 @@ func (c *boltChecker) elements(id uint64, flags uint16, elems []byte, span uint6
 			continue
 		}
 		if err := c.inline(v[16:], depth+1); err != nil {
-			return fmt.Errorf("page %d: inline bucket: %w", id, err)
+			return fmt.Errorf("%w: page %d: its inline bucket: %s", ErrDBCorrupt, id, strings.TrimPrefix(err.Error(), ErrDBCorrupt.Error()+": "))
 		}
 	}
 	return nil

@@ -63,8 +63,8 @@ func FuzzCheckBolt(f *testing.F) {
 	f.Add([]byte("not a database"))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		_, err := checkBolt(bytes.NewReader(b), int64(len(b)))
-		if err != nil && !errors.Is(err, ErrDBCorrupt) {
-			t.Fatalf("error %v does not wrap ErrDBCorrupt", err)
+		if err != nil && (!errors.Is(err, ErrDBCorrupt) || strings.Count(err.Error(), ErrDBCorrupt.Error()) != 1) {
+			t.Fatalf("error %q does not wrap ErrDBCorrupt, or says so more than once", err)
 		}
 	})
 }

@@ -149,6 +149,9 @@ func TestDBMetaFallbackWarns(t *testing.T) {
 		{"newer meta, checksum", "newer", 56, true, false},
 		{"older meta, root field", "older", 16, false, true},
 		{"older meta, checksum", "older", 60, false, true},
+		{"older meta, txid low byte", "older", 48, false, true},
+		{"older meta, txid high byte", "older", 55, false, true},
+		{"newer meta, txid high byte", "newer", 55, true, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -722,7 +722,7 @@ func TestHeadlessClear(t *testing.T) {
 		want  string
 	}{
 		{"cleared", &clearCounter{}, `{"event":"history_cleared",` + T + `}`},
-		{"no history", nil, `{"event":"error",` + T + `,"error":"/clear: no stored history to clear (this run keeps none: --ephemeral or --no-history)"}`},
+		{"no history", nil, `{"event":"error",` + T + `,"error":"/clear: no stored history to clear (--ephemeral keeps nothing on disk)"}`},
 		{"failed", &clearCounter{err: errors.New("disk full")}, `{"event":"error",` + T + `,"error":"/clear: history not cleared: disk full"}`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -355,7 +355,7 @@ func TestLinesClear(t *testing.T) {
 		want  string
 	}{
 		{"cleared", &clearCounter{}, "* history cleared here (the peer keeps theirs)\n"},
-		{"no history", nil, "! error: /clear: no stored history to clear (this run keeps none: --ephemeral or --no-history)\n"},
+		{"no history", nil, "! error: /clear: no stored history to clear (--ephemeral keeps nothing on disk)\n"},
 		{"failed", &clearCounter{err: errors.New("disk full\x1b[2J")}, "! error: /clear: history not cleared: disk full\\x1b[2J\n"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -52,8 +52,9 @@ type InputConfig struct {
 	// (DrainTimeout when zero; negative: do not wait).
 	Drain time.Duration
 	// Clear deletes the stored chat history for /clear (ours only: the
-	// peer keeps its own). nil when this run keeps none (--ephemeral,
-	// --no-history): /clear then reports an error event saying so.
+	// peer keeps its own; with --no-history, what earlier runs stored).
+	// nil when there is no database (--ephemeral): /clear then reports an
+	// error event saying so.
 	Clear func() error
 }
 
@@ -66,7 +67,7 @@ type HistoryClearedEvent struct{}
 func (HistoryClearedEvent) EventName() string { return "history_cleared" }
 
 // errNoHistory is /clear's answer when there is no stored history.
-var errNoHistory = errors.New("/clear: no stored history to clear (this run keeps none: --ephemeral or --no-history)")
+var errNoHistory = errors.New("/clear: no stored history to clear (--ephemeral keeps nothing on disk)")
 
 func (c InputConfig) maxLine() int {
 	if c.MaxLine > 0 {

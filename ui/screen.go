@@ -58,6 +58,10 @@ type ScreenConfig struct {
 	// all: shown at the start when there is no History to show them.
 	Pending      []chat.Entry
 	PendingTotal int
+	// ClearStored empties the stored history for /clear when there is no
+	// History to show (--no-history: what earlier runs stored); History's
+	// Clear is used when there is one.
+	ClearStored func() error
 	// Extra are commands beyond duet's own (duet demo's /attack), listed in
 	// the help after them.
 	Extra []ExtraCommand

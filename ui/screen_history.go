@@ -90,12 +90,15 @@ func (s *Screen) maybeLoadOlder() tea.Cmd {
 
 // clearHistory is /clear's Cmd for the stored conversation.
 func (s *Screen) clearHistory() tea.Cmd {
-	src := s.cfg.History
-	if src == nil {
+	clear := s.cfg.ClearStored
+	if s.cfg.History != nil {
+		clear = s.cfg.History.Clear
+	}
+	if clear == nil {
 		return nil
 	}
 	s.histMore, s.histPos = false, nil
-	return func() tea.Msg { return historyClearedMsg{err: src.Clear()} }
+	return func() tea.Msg { return historyClearedMsg{err: clear()} }
 }
 
 func (s *Screen) handleHistoryCleared(m historyClearedMsg) {
