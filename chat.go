@@ -274,14 +274,14 @@ func runChat(o chatOptions, stdin io.Reader, stdout, stderr io.Writer) int {
 	var pendingTotal int
 	var warnings []string // for the screen; other modes print them on stderr
 	if !o.ephemeral {
-		db, err := openDB(o, id, check.peerName)
+		db, dbWarnings, err := openDB(o, id, check.peerName)
 		if err != nil {
 			fmt.Fprintf(stderr, "duet: %v\n", err)
 			closeOut()
 			return exitRuntime
 		}
 		defer db.Close()
-		for _, w := range db.Warnings() {
+		for _, w := range dbWarnings {
 			if o.mode == modeScreen {
 				warnings = append(warnings, w)
 			} else {
@@ -305,7 +305,7 @@ func runChat(o chatOptions, stdin io.Reader, stdout, stderr io.Writer) int {
 			if o.mode == modeLines {
 				es, _, err := db.Last(linesHistory)
 				if errors.Is(err, protocol.ErrHistorySkipped) {
-					fmt.Fprintf(stderr, "duet: warning: %v\n", err) // the rest is shown
+					fmt.Fprintf(stderr, "duet: warning: %s\n", strings.TrimPrefix(err.Error(), "protocol: ")) // the rest is shown
 				} else if err != nil {
 					fmt.Fprintf(stderr, "duet: %v\n", err)
 					closeOut()

@@ -153,12 +153,44 @@ func TestE2EDamagedHistoryRecord(t *testing.T) {
 	if text := out.String(); !strings.Contains(text, "in the first record") || strings.Contains(text, "in the second record") {
 		t.Errorf("line mode shows:\n%s\nwant the first message and not the damaged second", text)
 	}
-	if stderr := errb.String(); !strings.Contains(stderr, "duet: warning: protocol: database "+path) || !strings.Contains(stderr, "1 damaged history record skipped") || strings.Contains(stderr, "move the file away") {
+	if stderr := errb.String(); !strings.Contains(stderr, "duet: warning: database "+path) || !strings.Contains(stderr, "1 damaged history record skipped") || strings.Contains(stderr, "move the file away") {
 		t.Errorf("stderr does not say which record was skipped (and must not advise moving the file away):\n%s", stderr)
 	}
 	a := startDuet(t, "A", pr.args("A", "a.pem")...)
 	b := startDuet(t, "B", pr.args("B", "b.pem")...)
 	b.waitFor(t, msgTimeout, "the first queued message", textPrefix("in the first record"))
 	b.waitFor(t, msgTimeout, "the second queued message", textPrefix("in the second record"))
+	a.kill()
+}
+
+// TestE2EModesSetBack: a database and its "delivery" directory found open
+// to other users are set back to 0600 and 0700, and duet says so on
+// stderr, naming each and what the wider mode allowed.
+func TestE2EModesSetBack(t *testing.T) {
+	pr := newPair(t)
+	path := queuedAndQuit(t, pr, "queued")
+	dir := filepath.Dir(path)
+	if err := os.Chmod(path, 0o666); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	a := startDuet(t, "A", pr.args("A", "a.pem")...)
+	a.waitFor(t, readyTimeout, "ready", isEv("ready"))
+	stderr := a.stderrText()
+	for _, want := range []string{
+		"duet: warning: directory " + dir + " had mode 0755",
+		"duet: warning: database " + path + " had mode 0666, so other users could change or damage it; set back to 0600",
+	} {
+		if !strings.Contains(stderr, want) {
+			t.Errorf("stderr lacks %q:\n%s", want, stderr)
+		}
+	}
+	for p, want := range map[string]os.FileMode{path: 0o600, dir: 0o700} {
+		if st, err := os.Stat(p); err != nil || st.Mode().Perm() != want {
+			t.Errorf("%s: mode %v (%v), want %04o", p, st.Mode().Perm(), err, want)
+		}
+	}
 	a.kill()
 }

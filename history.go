@@ -28,17 +28,33 @@ func historyPath(identityPath string, self crypto.Fingerprint, peer string) stri
 
 // openDB opens the database of delivery state and history: always without
 // --ephemeral (its lock also keeps a second duet off the (identity, peer)
-// pair); --no-history only stops recording and showing the history.
-func openDB(o chatOptions, id *crypto.Identity, peer string) (*protocol.DB, error) {
+// pair); --no-history only stops recording and showing the history. It
+// returns what the user should be told although it opened (the database's
+// Warnings, and a "delivery" directory found open to others, set back to
+// 0700: it is duet's own).
+func openDB(o chatOptions, id *crypto.Identity, peer string) (*protocol.DB, []string, error) {
 	key, err := crypto.HistoryKey(id, peer)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
+	}
+	path := historyPath(o.identityPath, id.Public().Fingerprint(), peer)
+	var warnings []string
+	dir := filepath.Dir(path)
+	if st, err := os.Lstat(dir); err == nil && st.IsDir() && st.Mode().Perm()&0o077 != 0 {
+		if err := os.Chmod(dir, 0o700); err != nil {
+			return nil, nil, fmt.Errorf("directory %s has mode %04o and cannot be set to 0700: %w", dir, st.Mode().Perm(), err)
+		}
+		warnings = append(warnings, fmt.Sprintf("directory %s had mode %04o, so other users could list (or change) what duet keeps there; set back to 0700", dir, st.Mode().Perm()))
 	}
 	var keep time.Duration
 	if o.historyDays > 0 {
 		keep = time.Duration(o.historyDays) * 24 * time.Hour
 	}
-	return protocol.OpenDB(historyPath(o.identityPath, id.Public().Fingerprint(), peer), key, protocol.DBOptions{Retention: keep, NoHistory: o.noHistory})
+	db, err := protocol.OpenDB(path, key, protocol.DBOptions{Retention: keep, NoHistory: o.noHistory})
+	if err != nil {
+		return nil, nil, err
+	}
+	return db, append(warnings, db.Warnings()...), nil
 }
 
 // toChatEntries converts history entries for the screen and the line mode.

@@ -269,7 +269,7 @@ func OpenDB(path string, key [32]byte, opt DBOptions) (h *DB, err error) {
 			if err = f.Chmod(0o600); err != nil {
 				f.Close()
 			} else {
-				warnings = append(warnings, fmt.Sprintf("database %s had mode %04o; set back to 0600 (its content is encrypted, but its size and times were visible)", name, st.Mode().Perm()))
+				warnings = append(warnings, fmt.Sprintf("database %s had mode %04o, so %s; set back to 0600", name, st.Mode().Perm(), widerMode(st.Mode().Perm())))
 			}
 		}
 		if err != nil {
@@ -411,6 +411,17 @@ func createDBFile(path string, aead *crypto.AEAD) (err error) {
 	return nil
 }
 
+// widerMode says what a mode wider than 0600 let other users do.
+func widerMode(perm fs.FileMode) string {
+	switch {
+	case perm&0o022 != 0:
+		return "other users could change or damage it"
+	case perm&0o044 != 0:
+		return "other users could read it (its content is encrypted)"
+	}
+	return "other users had access to it"
+}
+
 // dbTempInfix marks createDBFile's temporary files: "<name>.new-<random>".
 const dbTempInfix = ".new-"
 
@@ -470,7 +481,7 @@ func (h *DB) init() error {
 	if err != nil {
 		return dbErr(h.path, err, "")
 	}
-	create, upgrade := false, false
+	create, upgrade, recheck := false, false, false
 	err = h.guard(func() error {
 		return h.db.View(func(tx *bolt.Tx) error {
 			if tx.Size() > st.Size() {
@@ -502,22 +513,40 @@ func (h *DB) init() error {
 			if !upgrade && (tx.Bucket(bucketOutbox) == nil || tx.Bucket(bucketSeen) == nil || tx.Bucket(bucketShowing) == nil) {
 				return corruptErr(h.path, errors.New("delivery bucket missing"))
 			}
-			chk := meta.Get(metaCheck)
-			if len(chk) < 1+crypto.NonceSize+crypto.TagSize || chk[0] != histValueVer {
-				return corruptErr(h.path, errors.New("no key check value"))
+			if h.checkOpens(meta.Get(metaCheck)) {
+				return nil
 			}
-			var nonce [crypto.NonceSize]byte
-			copy(nonce[:], chk[1:])
-			pt, err := h.aead.Open(nil, &nonce, chk[1+crypto.NonceSize:], []byte(histCheckAD))
-			if err != nil || string(pt) != histCheckText {
-				return dbErr(h.path, fmt.Errorf("%w: it was written under another identity's key (or for another peer), or its key check is damaged", ErrDBWrongKey), hintAnotherKey)
+			// Another key, or a damaged check value: the records tell.
+			switch fits, tried := h.recordsOpen(tx, upgrade); {
+			case fits:
+				recheck = true
+				return nil
+			case tried:
+				return dbErr(h.path, fmt.Errorf("%w: it was written under another identity's key (or for another peer): neither its key check nor its records open under this one", ErrDBWrongKey), hintAnotherKey)
 			}
-			return nil
+			return dbErr(h.path, fmt.Errorf("%w: it was written under another identity's key (or for another peer), or its key check is damaged", ErrDBWrongKey), hintAnotherKey)
 		})
 	})
 	switch {
 	case err != nil:
 		return err
+	case recheck:
+		// The key check value is damaged but the records open under this
+		// key: it is this identity's database. Write the check again.
+		err := h.guard(func() error {
+			return h.db.Update(func(tx *bolt.Tx) error {
+				chk, err := h.sealCheck()
+				if err != nil {
+					return err
+				}
+				return tx.Bucket(bucketMeta).Put(metaCheck, chk)
+			})
+		})
+		if err != nil {
+			return dbErr(h.path, fmt.Errorf("rewrite the key check value: %w", err), "")
+		}
+		h.warnings = append(h.warnings, fmt.Sprintf("database %s: its key check value was damaged; its records open under this identity's key, so duet wrote it again", h.path))
+		return nil
 	case upgrade:
 		return h.guard(func() error {
 			return h.db.Update(func(tx *bolt.Tx) error {
@@ -547,12 +576,10 @@ func (h *DB) create(tx *bolt.Tx) error {
 	if err := createDeliveryBuckets(tx); err != nil {
 		return err
 	}
-	var nonce [crypto.NonceSize]byte
-	if _, err := rand.Read(nonce[:]); err != nil {
+	chk, err := h.sealCheck()
+	if err != nil {
 		return err
 	}
-	chk := append([]byte{histValueVer}, nonce[:]...)
-	chk = h.aead.Seal(chk, &nonce, []byte(histCheckText), []byte(histCheckAD))
 	var zero [8]byte
 	for k, v := range map[string][]byte{"version": {histFormat}, "seq": zero[:], "count": zero[:], "check": chk} {
 		if err := meta.Put([]byte(k), v); err != nil {
@@ -560,6 +587,56 @@ func (h *DB) create(tx *bolt.Tx) error {
 		}
 	}
 	return nil
+}
+
+// sealCheck returns a new key check value: u8 1 || nonce || AES-256-GCM
+// of histCheckText.
+func (h *DB) sealCheck() ([]byte, error) {
+	var nonce [crypto.NonceSize]byte
+	if _, err := rand.Read(nonce[:]); err != nil {
+		return nil, err
+	}
+	chk := append([]byte{histValueVer}, nonce[:]...)
+	return h.aead.Seal(chk, &nonce, []byte(histCheckText), []byte(histCheckAD)), nil
+}
+
+// checkOpens reports whether the key check value chk opens under the key.
+func (h *DB) checkOpens(chk []byte) bool {
+	if len(chk) < 1+crypto.NonceSize+crypto.TagSize || chk[0] != histValueVer {
+		return false
+	}
+	var nonce [crypto.NonceSize]byte
+	copy(nonce[:], chk[1:])
+	pt, err := h.aead.Open(nil, &nonce, chk[1+crypto.NonceSize:], []byte(histCheckAD))
+	return err == nil && string(pt) == histCheckText
+}
+
+// recordsOpen tells a damaged key check value from another key: it tries
+// the newest history record and the oldest outbox record (format 2; a
+// version 1 file is not tried). fits: one opens under the key (AES-GCM
+// authenticates it: only this key could have sealed it); tried: there was
+// one to try.
+func (h *DB) recordsOpen(tx *bolt.Tx, v1 bool) (fits, tried bool) {
+	if v1 {
+		return false, false
+	}
+	if b := tx.Bucket(bucketHistory); b != nil {
+		if k, v := b.Cursor().Last(); k != nil {
+			tried = true
+			if _, err := openRecord(h.aead, k, v); err == nil {
+				return true, true
+			}
+		}
+	}
+	if b := tx.Bucket(bucketOutbox); b != nil {
+		if k, v := b.Cursor().First(); k != nil {
+			tried = true
+			if _, err := openOutboxRecord(h.aead, k, v); err == nil {
+				return true, true
+			}
+		}
+	}
+	return false, tried
 }
 
 // guard runs fn turning a panic or memory fault (bbolt on a damaged file)

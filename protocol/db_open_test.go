@@ -1,6 +1,7 @@
 package protocol
 
 import (
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"os"
@@ -9,6 +10,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	bolt "go.etcd.io/bbolt"
 )
 
 // queueOne opens path, queues one message and closes it (one commit).
@@ -297,5 +300,54 @@ func TestDBPending(t *testing.T) {
 	}
 	if got, total := h.Pending(10); len(got) != 0 || total != 0 {
 		t.Fatalf("Pending after Load = %d entries, total %d; want none", len(got), total)
+	}
+}
+
+// TestDBKeyCheckDamaged: a damaged key check value no longer passes for
+// another identity when the records open under the key (only that key
+// could have sealed them): the check is written again, the user told, and
+// nothing else changes. Under another key, with records to try, the error
+// says the records do not open either; an empty database cannot tell.
+func TestDBKeyCheckDamaged(t *testing.T) {
+	path := buildHistoryFile(t, 5, "check")
+	var chk []byte
+	viewRaw(t, path, func(tx *bolt.Tx) error {
+		chk = bytes.Clone(tx.Bucket(bucketMeta).Get(metaCheck))
+		return nil
+	})
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	offs := everyCopy(data, chk)
+	if len(offs) == 0 {
+		t.Fatal("the key check value is not in the file")
+	}
+	damaged := writeFlipped(t, data, offs, len(chk)-1)
+
+	if _, err := OpenDB(damaged, [32]byte{7}, DBOptions{}); !errors.Is(err, ErrDBWrongKey) || !strings.Contains(err.Error(), "neither its key check nor its records open") {
+		t.Fatalf("OpenDB under another key: %v, want ErrDBWrongKey saying the records do not open either", err)
+	}
+	h := openTestHistory(t, damaged, DBOptions{})
+	if w := h.Warnings(); len(w) != 1 || !strings.Contains(w[0], "key check value was damaged") || !strings.Contains(w[0], damaged) {
+		t.Fatalf("warnings %q, want one saying the key check was written again", w)
+	}
+	if n, _ := h.Len(); n != 5+2 {
+		t.Fatalf("Len = %d after the check was rewritten", n)
+	}
+	if got := outboxTexts(t, h); strings.Join(got, ",") != "check queued" {
+		t.Fatalf("outbox %q after the check was rewritten", got)
+	}
+	h.Close()
+	h = openTestHistory(t, damaged, DBOptions{})
+	if w := h.Warnings(); len(w) != 0 {
+		t.Fatalf("warnings after the rewrite: %q", w)
+	}
+	h.Close()
+
+	empty := histPath(t)
+	openTestHistory(t, empty, DBOptions{}).Close()
+	if _, err := OpenDB(empty, [32]byte{7}, DBOptions{}); !errors.Is(err, ErrDBWrongKey) || !strings.Contains(err.Error(), "or its key check is damaged") {
+		t.Fatalf("OpenDB of an empty database under another key: %v", err)
 	}
 }

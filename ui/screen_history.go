@@ -2,6 +2,7 @@ package ui
 
 import (
 	"fmt"
+	"strings"
 
 	tea "charm.land/bubbletea/v2"
 
@@ -68,7 +69,7 @@ func (s *Screen) loadHistory(initial bool) tea.Cmd {
 func (s *Screen) handleHistory(m historyMsg) {
 	s.histLoading = false
 	if m.err != nil {
-		s.chat.AddNotice(chat.NoticeWarn, "history: "+termsafe.Sanitize(screenErrText(m.err)), s.now())
+		s.chat.AddNotice(chat.NoticeWarn, "history: "+termsafe.Sanitize(strings.TrimPrefix(screenErrText(m.err), "protocol: ")), s.now())
 		if len(m.entries) == 0 {
 			s.histMore = false
 			return
