@@ -7,7 +7,6 @@ import (
 	"bytes"
 	"encoding/binary"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -142,18 +141,11 @@ func TestE2EDamagedHistoryRecord(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	args := append([]string{"--lines"}, pr.args("A", "a.pem")[1:]...) // drop --headless
-	cmd := exec.Command(duetBin, args...)
-	cmd.Stdin = strings.NewReader("")
-	var out, errb bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errb
-	if err := cmd.Run(); err != nil {
-		t.Fatalf("line mode over a damaged history record: %v\n%s%s", err, out.String(), errb.String())
-	}
-	if text := out.String(); !strings.Contains(text, "in the first record") || strings.Contains(text, "in the second record") {
+	text, stderr := runLines(t, pr, "")
+	if !strings.Contains(text, "in the first record") || strings.Contains(text, "in the second record") {
 		t.Errorf("line mode shows:\n%s\nwant the first message and not the damaged second", text)
 	}
-	if stderr := errb.String(); !strings.Contains(stderr, "duet: warning: database "+path) || !strings.Contains(stderr, "1 damaged history record skipped") || strings.Contains(stderr, "move the file away") {
+	if !strings.Contains(stderr, "duet: warning: database "+path) || !strings.Contains(stderr, "1 damaged history record skipped") || strings.Contains(stderr, "move the file away") {
 		t.Errorf("stderr does not say which record was skipped (and must not advise moving the file away):\n%s", stderr)
 	}
 	a := startDuet(t, "A", pr.args("A", "a.pem")...)

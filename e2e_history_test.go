@@ -21,6 +21,22 @@ import (
 	"duet/protocol"
 )
 
+// runLines runs A (identity a.pem) once in line mode with input on stdin,
+// until stdin ends, and returns its stdout and stderr; it fails the test
+// if A does not exit 0.
+func runLines(t *testing.T, pr pair, input string, extra ...string) (stdout, stderr string) {
+	t.Helper()
+	args := append([]string{"--lines"}, pr.args("A", "a.pem", extra...)[1:]...) // drop --headless
+	cmd := exec.Command(duetBin, args...)
+	cmd.Stdin = strings.NewReader(input)
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("A in line mode %v: %v\n%s%s", extra, err, out.String(), errb.String())
+	}
+	return out.String(), errb.String()
+}
+
 // TestE2EHistoryAcrossRestart: what was said is shown again after a
 // restart (line mode prints the end of the stored conversation, our
 // messages without a receipt marked so), and the database holds no
@@ -67,15 +83,7 @@ func TestE2EHistoryAcrossRestart(t *testing.T) {
 	}
 
 	// A again, in line mode: the earlier conversation comes first.
-	args := append([]string{"--lines"}, pr.args("A", "a.pem")[1:]...) // drop --headless
-	cmd := exec.Command(duetBin, args...)
-	cmd.Stdin = strings.NewReader("")
-	var out, errb bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errb
-	if err := cmd.Run(); err != nil {
-		t.Fatalf("A restarted in line mode: %v\n%s%s", err, out.String(), errb.String())
-	}
-	text := out.String()
+	text, _ := runLines(t, pr, "")
 	i := strings.Index(text, "earlier conversation")
 	j, k := strings.Index(text, "remember this 1f2e3d"), strings.Index(text, "and this reply 4c5b6a")
 	if i < 0 || j < i || k < j {
@@ -325,15 +333,7 @@ func TestE2ENoHistoryShowsPending(t *testing.T) {
 	if code, ok := a.waitExit(exitTimeout); !ok || code != 0 {
 		t.Fatalf("A: /quit exited %v, code %d", ok, code)
 	}
-	args := append([]string{"--lines"}, pr.args("A", "a.pem", "--no-history")[1:]...) // drop --headless
-	cmd := exec.Command(duetBin, args...)
-	cmd.Stdin = strings.NewReader("")
-	var out, errb bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errb
-	if err := cmd.Run(); err != nil {
-		t.Fatalf("A restarted in line mode: %v\n%s%s", err, out.String(), errb.String())
-	}
-	text := out.String()
+	text, _ := runLines(t, pr, "", "--no-history")
 	i := strings.Index(text, "the 2 messages below, from an earlier run, are not delivered yet")
 	j, k := strings.Index(text, "undelivered one (no receipt yet)"), strings.Index(text, "undelivered two (no receipt yet)")
 	if i < 0 || j < i || k < j || strings.Contains(text, "earlier conversation") {
@@ -385,22 +385,10 @@ func TestE2ENoHistoryClear(t *testing.T) {
 	if code, ok := a.waitExit(exitTimeout); !ok || code != 0 {
 		t.Fatalf("A: /quit exited %v, code %d", ok, code)
 	}
-	lines := func(extra []string, input string) string {
-		t.Helper()
-		args := append([]string{"--lines"}, pr.args("A", "a.pem", extra...)[1:]...) // drop --headless
-		cmd := exec.Command(duetBin, args...)
-		cmd.Stdin = strings.NewReader(input)
-		var out, errb bytes.Buffer
-		cmd.Stdout, cmd.Stderr = &out, &errb
-		if err := cmd.Run(); err != nil {
-			t.Fatalf("A in line mode %v: %v\n%s%s", extra, err, out.String(), errb.String())
-		}
-		return out.String()
-	}
-	if out := lines([]string{"--no-history"}, "/clear\n"); !strings.Contains(out, "* history cleared here") || strings.Contains(out, "kept in the history") {
+	if out, _ := runLines(t, pr, "/clear\n", "--no-history"); !strings.Contains(out, "* history cleared here") || strings.Contains(out, "kept in the history") {
 		t.Fatalf("/clear with --no-history:\n%s", out)
 	}
-	if out := lines(nil, ""); strings.Contains(out, "kept in the history") || strings.Contains(out, "earlier conversation") {
+	if out, _ := runLines(t, pr, ""); strings.Contains(out, "kept in the history") || strings.Contains(out, "earlier conversation") {
 		t.Fatalf("the history is still there after /clear:\n%s", out)
 	}
 }
