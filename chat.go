@@ -13,7 +13,6 @@ import (
 	stdnet "net"
 	"os"
 	"os/signal"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -157,10 +156,37 @@ func (c *peerCheck) accept(got crypto.Fingerprint) error {
 // linesHistory is how many stored messages the line mode prints at start.
 const linesHistory = 20
 
+// startNotes collects what duet tells the user while it starts: the
+// screen shows it in its chat once it runs (it has no stderr), the other
+// modes print it on stderr at once.
+type startNotes struct {
+	screen            bool
+	stderr            io.Writer
+	notices, warnings []string // for the screen
+}
+
+// note tells onScreen on the screen, inLines on stderr otherwise.
+func (n *startNotes) note(onScreen, inLines string) {
+	if n.screen {
+		n.notices = append(n.notices, onScreen)
+	} else {
+		fmt.Fprintf(n.stderr, "duet: %s\n", inLines)
+	}
+}
+
+// warn tells text as a warning.
+func (n *startNotes) warn(text string) {
+	if n.screen {
+		n.warnings = append(n.warnings, text)
+	} else {
+		fmt.Fprintf(n.stderr, "duet: warning: %s\n", text)
+	}
+}
+
 // runChat runs one chat until the user quits and returns the exit code.
 func runChat(o chatOptions, stdin io.Reader, stdout, stderr io.Writer) int {
 	// Identity.
-	var notices []string // for the screen's chat, which has no stderr
+	tell := &startNotes{screen: o.mode == modeScreen, stderr: stderr}
 	var id *crypto.Identity
 	var err error
 	if o.ephemeral {
@@ -169,11 +195,8 @@ func runChat(o chatOptions, stdin io.Reader, stdout, stderr io.Writer) int {
 		var created bool
 		id, created, err = crypto.LoadOrCreateIdentity(o.identityPath, rand.Reader)
 		if err == nil && created {
-			if o.mode == modeScreen {
-				notices = append(notices, "created a new identity in "+o.identityPath+": its fingerprint is yours to share (/fingerprint)")
-			} else {
-				fmt.Fprintf(stderr, "duet: created a new identity in %s\n", o.identityPath)
-			}
+			tell.note("created a new identity in "+o.identityPath+": its fingerprint is yours to share (/fingerprint)",
+				"created a new identity in "+o.identityPath)
 		}
 	}
 	if err != nil {
@@ -272,7 +295,6 @@ func runChat(o chatOptions, stdin io.Reader, stdout, stderr io.Writer) int {
 	var shownHistory []chat.Entry
 	var pending []chat.Entry // --no-history: our undelivered messages from an earlier run
 	var pendingTotal int
-	var warnings []string // for the screen; other modes print them on stderr
 	if !o.ephemeral {
 		db, dbWarnings, err := openDB(o, id, check.peerName)
 		if err != nil {
@@ -282,11 +304,7 @@ func runChat(o chatOptions, stdin io.Reader, stdout, stderr io.Writer) int {
 		}
 		defer db.Close()
 		for _, w := range dbWarnings {
-			if o.mode == modeScreen {
-				warnings = append(warnings, w)
-			} else {
-				fmt.Fprintf(stderr, "duet: warning: %s\n", w)
-			}
+			tell.warn(w)
 		}
 		note, err := importDeliveryLog(db, deliveryLogPath(o.identityPath, self, check.peerName))
 		if err != nil {
@@ -294,10 +312,8 @@ func runChat(o chatOptions, stdin io.Reader, stdout, stderr io.Writer) int {
 			closeOut()
 			return exitRuntime
 		}
-		if note != "" && o.mode == modeScreen {
-			notices = append(notices, note)
-		} else if note != "" {
-			fmt.Fprintf(stderr, "duet: %s\n", note)
+		if note != "" {
+			tell.note(note, note)
 		}
 		store, stored = db, db
 		if !o.noHistory {
@@ -305,7 +321,7 @@ func runChat(o chatOptions, stdin io.Reader, stdout, stderr io.Writer) int {
 			if o.mode == modeLines {
 				es, _, err := db.Last(linesHistory)
 				if errors.Is(err, protocol.ErrHistorySkipped) {
-					fmt.Fprintf(stderr, "duet: warning: %s\n", strings.TrimPrefix(err.Error(), "protocol: ")) // the rest is shown
+					tell.warn(strings.TrimPrefix(err.Error(), "protocol: ")) // the rest is shown
 				} else if err != nil {
 					fmt.Fprintf(stderr, "duet: %v\n", err)
 					closeOut()
@@ -360,8 +376,8 @@ func runChat(o chatOptions, stdin io.Reader, stdout, stderr io.Writer) int {
 			AcceptKey:    acceptKey(check, node),
 			History:      source,
 			ClearStored:  historyClear(stored),
-			Notices:      notices,
-			Warnings:     warnings,
+			Notices:      tell.notices,
+			Warnings:     tell.warnings,
 			Pending:      pending,
 			PendingTotal: pendingTotal,
 		}, sink, node.Run, screenIO(stdin, stdout)...)
@@ -430,7 +446,7 @@ func acceptKey(c *peerCheck, node *protocol.Node) func() error {
 // deliveryLogPath names the delivery log of one (identity, peer) pair, in a
 // "delivery" directory beside the identity file.
 func deliveryLogPath(identityPath string, self crypto.Fingerprint, peer string) string {
-	return filepath.Join(filepath.Dir(identityPath), "delivery", fmt.Sprintf("%x-%s.log", self[:8], safeName(peer)))
+	return strings.TrimSuffix(historyPath(identityPath, self, peer), ".db") + ".log"
 }
 
 // safeName makes a peer name ("host:port") usable in a file name.

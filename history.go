@@ -10,7 +10,6 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"syscall"
 	"time"
 
 	"duet/crypto"
@@ -126,15 +125,9 @@ func historyClear(h *protocol.DB) func() error {
 func importDeliveryLog(db *protocol.DB, path string) (note string, err error) {
 	// A wipe that a crash cut short left its file under the wipe name
 	// (never read as a log): finish it.
-	var wipeFailed []string
-	for _, p := range []string{path + wipeSuffix, path + ".tmp" + wipeSuffix} {
-		werr, err := finishWipe(p)
-		if err != nil {
-			return "", fmt.Errorf("cannot remove %s: %w", p, err)
-		}
-		if werr != "" {
-			wipeFailed = append(wipeFailed, werr)
-		}
+	wipeFailed, err := protocol.FinishDeliveryLogWipes(path)
+	if err != nil {
+		return "", err
 	}
 	if _, err := os.Lstat(path); errors.Is(err, fs.ErrNotExist) {
 		return "", nil
@@ -162,15 +155,11 @@ func importDeliveryLog(db *protocol.DB, path string) (note string, err error) {
 			added++
 		}
 	}
-	for _, p := range []string{path, path + ".tmp"} {
-		werr, err := wipeAndRemove(p)
-		if err != nil {
-			return "", fmt.Errorf("imported %s but cannot remove it: %w", p, err)
-		}
-		if werr != "" {
-			wipeFailed = append(wipeFailed, werr)
-		}
+	failed, err := protocol.RemoveDeliveryLog(path)
+	if err != nil {
+		return "", fmt.Errorf("imported %s but %w", path, err)
 	}
+	wipeFailed = append(wipeFailed, failed...)
 	what := fmt.Sprintf("%d queued messages", added)
 	if added == 1 {
 		what = "1 queued message"
@@ -186,95 +175,6 @@ func importDeliveryLog(db *protocol.DB, path string) (note string, err error) {
 		note += "; " + w
 	}
 	return note, nil
-}
-
-// wipeSuffix names a delivery log (or its .tmp) being wiped: it is renamed
-// first, so that a crash during the wipe never leaves a log of zeros under
-// the log's own name (which would fail to read at the next start), only a
-// file that the next start finishes wiping.
-const wipeSuffix = ".wipe"
-
-// wipeAndRemove renames the file at p to p+wipeSuffix, then overwrites it
-// with zeros and removes it (finishWipe). It returns why the overwrite
-// failed, if it did (the file is removed all the same), and an error if
-// the file could not be removed.
-func wipeAndRemove(p string) (wipeFailed string, err error) {
-	if err := os.Rename(p, p+wipeSuffix); errors.Is(err, fs.ErrNotExist) {
-		return "", nil
-	} else if err != nil {
-		return "", err
-	}
-	syncDir(filepath.Dir(p)) // the rename is on disk before any zero is
-	return finishWipe(p + wipeSuffix)
-}
-
-// finishWipe overwrites the file at p with zeros (overwriteWithZeros),
-// removes it and syncs its directory. A failed overwrite is returned as a
-// note, not an error: the file is removed all the same.
-func finishWipe(p string) (wipeFailed string, err error) {
-	if _, err := os.Lstat(p); errors.Is(err, fs.ErrNotExist) {
-		return "", nil
-	}
-	if err := overwriteWithZeros(p); err != nil {
-		wipeFailed = fmt.Sprintf("could not overwrite %s with zeros before removing it: %v", p, err)
-	}
-	if err := os.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return "", err
-	}
-	syncDir(filepath.Dir(p))
-	return wipeFailed, nil
-}
-
-// overwriteWithZeros overwrites the regular file at p with zeros, in
-// place and at the same length, and fsyncs it, so that the old log's
-// plaintext (message texts) does not stay readable in the blocks a removal
-// frees. Anything but a regular file is left to the removal untouched: a
-// symbolic link is not followed (nothing outside is written), and a FIFO,
-// device or directory is not even opened.
-//
-// Best effort only: on journaling filesystems (ext4 data=journal), on
-// copy-on-write ones (btrfs, ZFS, APFS), under snapshots and on SSDs (wear
-// levelling remaps blocks) the zeros may go to new blocks and leave the old
-// ones readable until they are reused; only an encrypted disk covers that.
-func overwriteWithZeros(p string) error {
-	if st, err := os.Lstat(p); err != nil || !st.Mode().IsRegular() {
-		return nil // gone, or not a regular file
-	}
-	// O_NOFOLLOW and O_NONBLOCK: a link or FIFO swapped in since the Lstat
-	// is neither followed nor waited on; the descriptor is checked again.
-	f, err := os.OpenFile(p, os.O_WRONLY|syscall.O_NOFOLLOW|syscall.O_NONBLOCK|syscall.O_CLOEXEC, 0)
-	if err != nil {
-		if errors.Is(err, syscall.ELOOP) || errors.Is(err, syscall.ENXIO) || errors.Is(err, fs.ErrNotExist) {
-			return nil
-		}
-		return err
-	}
-	defer f.Close()
-	st, err := f.Stat()
-	if err != nil {
-		return err
-	}
-	if !st.Mode().IsRegular() {
-		return nil
-	}
-	zeros := make([]byte, 64<<10)
-	for off, size := int64(0), st.Size(); off < size; {
-		n, err := f.WriteAt(zeros[:min(int64(len(zeros)), size-off)], off)
-		if err != nil {
-			return err
-		}
-		off += int64(n)
-	}
-	return f.Sync()
-}
-
-// syncDir fsyncs a directory, so that a rename or removal in it is on
-// disk (best effort).
-func syncDir(dir string) {
-	if d, err := os.Open(dir); err == nil {
-		d.Sync()
-		d.Close()
-	}
 }
 
 // openBenchStores opens two fresh databases in a temporary directory for

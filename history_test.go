@@ -135,7 +135,7 @@ func TestImportDeliveryLogWipes(t *testing.T) {
 	if err != nil || !strings.Contains(note, "overwrote it with zeros") || strings.Contains(note, "could not overwrite") {
 		t.Fatalf("import: note %q, err %v", note, err)
 	}
-	gone(t, path, path+".tmp", path+wipeSuffix, path+".tmp"+wipeSuffix)
+	gone(t, path, path+".tmp", path+protocol.DeliveryLogWipeSuffix, path+".tmp"+protocol.DeliveryLogWipeSuffix)
 	for p, size := range map[string]int{path + ".keep": len(log), path + ".tmp.keep": len("stale secret")} {
 		got, err := os.ReadFile(p)
 		if err != nil || !bytes.Equal(got, make([]byte, size)) {
@@ -153,20 +153,20 @@ func TestImportDeliveryLogWipes(t *testing.T) {
 	if _, err := importDeliveryLog(db, path); err != nil {
 		t.Fatal(err)
 	}
-	gone(t, path, path+".tmp", path+".tmp"+wipeSuffix)
+	gone(t, path, path+".tmp", path+".tmp"+protocol.DeliveryLogWipeSuffix)
 	if got, err := os.ReadFile(outside); err != nil || string(got) != "keep me" {
 		t.Errorf("the symbolic link's target after the import: %q (%v)", got, err)
 	}
 
 	// A wipe cut short by a crash: finished at the next start, with no log.
-	writeFile(t, path+wipeSuffix, []byte("half wiped secret"))
-	if err := os.Link(path+wipeSuffix, path+".keep2"); err != nil {
+	writeFile(t, path+protocol.DeliveryLogWipeSuffix, []byte("half wiped secret"))
+	if err := os.Link(path+protocol.DeliveryLogWipeSuffix, path+".keep2"); err != nil {
 		t.Fatal(err)
 	}
 	if note, err := importDeliveryLog(db, path); err != nil || note != "" {
 		t.Fatalf("leftover wipe: note %q, err %v", note, err)
 	}
-	gone(t, path+wipeSuffix)
+	gone(t, path+protocol.DeliveryLogWipeSuffix)
 	if got, _ := os.ReadFile(path + ".keep2"); !bytes.Equal(got, make([]byte, len("half wiped secret"))) {
 		t.Errorf("leftover wipe file not overwritten: %q", got)
 	}
