@@ -216,7 +216,8 @@ func TestDBModeWarns(t *testing.T) {
 }
 
 // TestDBErrorText: every refusal names the file once, says what is wrong
-// without repeating itself, says what to do, and keeps its sentinel.
+// without repeating itself, says what to do, keeps its sentinel, and leaves
+// the file as it was.
 func TestDBErrorText(t *testing.T) {
 	tests := []struct {
 		name     string
@@ -253,10 +254,17 @@ func TestDBErrorText(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			path := histPath(t)
 			tt.setup(t, path)
+			before, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatal(err)
+			}
 			h, err := OpenDB(path, testHistKey, DBOptions{})
 			if err == nil {
 				h.Close()
 				t.Fatal("OpenDB succeeded")
+			}
+			if after, rerr := os.ReadFile(path); rerr != nil || !bytes.Equal(after, before) {
+				t.Fatalf("the refused file was changed (%v)", rerr)
 			}
 			msg := err.Error()
 			prefix := "protocol: database " + path + " "
@@ -327,6 +335,9 @@ func TestDBKeyCheckDamaged(t *testing.T) {
 
 	if _, err := OpenDB(damaged, [32]byte{7}, DBOptions{}); !errors.Is(err, ErrDBWrongKey) || !strings.Contains(err.Error(), "neither its key check nor its records open") {
 		t.Fatalf("OpenDB under another key: %v, want ErrDBWrongKey saying the records do not open either", err)
+	}
+	if after, err := os.ReadFile(damaged); err != nil || !bytes.Equal(after, flipped(data, offs, len(chk)-1)) {
+		t.Fatalf("the file refused under another key was changed (%v)", err)
 	}
 	h := openTestHistory(t, damaged, DBOptions{})
 	if w := h.Warnings(); len(w) != 1 || !strings.Contains(w[0], "key check value was damaged") || !strings.Contains(w[0], damaged) {
