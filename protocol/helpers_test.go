@@ -287,3 +287,50 @@ func showAll(n *Node) {
 		n.drainShowing()
 	}
 }
+
+// onLoop runs f on n's Run goroutine and waits for it: the way a test reads
+// a node's unexported state without racing the loop that owns it.
+func onLoop(t testing.TB, n *Node, f func()) {
+	t.Helper()
+	if err := n.command(func() error { f(); return nil }); err != nil {
+		t.Fatalf("running on the node's loop: %v", err)
+	}
+}
+
+// stoppableClock is a Config.Now that follows time.Now until stop is called
+// and then stays at the time it stopped, until resume: while stopped, no
+// token bucket refills and no timer of the node's fires, so a test can
+// compare state before and after some input without depending on timing.
+type stoppableClock struct {
+	mu      sync.Mutex
+	stopped bool
+	at      time.Time
+	offset  time.Duration // subtracted from time.Now after a resume
+}
+
+func (c *stoppableClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.stopped {
+		return c.at
+	}
+	return time.Now().Add(-c.offset)
+}
+
+func (c *stoppableClock) stop() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !c.stopped {
+		c.stopped, c.at = true, time.Now().Add(-c.offset)
+	}
+}
+
+// resume lets the clock run again from where it stopped (it never jumps).
+func (c *stoppableClock) resume() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.stopped {
+		c.stopped = false
+		c.offset = time.Since(c.at)
+	}
+}
