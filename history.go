@@ -5,56 +5,13 @@ package main
 // line mode show the stored conversation on start.
 
 import (
-	"errors"
 	"fmt"
-	"io/fs"
-	"os"
-	"path/filepath"
 	"time"
 
-	"duet/crypto"
 	"duet/protocol"
 	"duet/ui"
 	"duet/ui/chat"
 )
-
-// historyPath names the database of one (identity, peer) pair, beside the
-// delivery log, so that two terminals sharing one identity (each talking to
-// its own peer) keep working side by side.
-func historyPath(identityPath string, self crypto.Fingerprint, peer string) string {
-	return filepath.Join(filepath.Dir(identityPath), "delivery", fmt.Sprintf("%x-%s.db", self[:8], safeName(peer)))
-}
-
-// openDB opens the database of delivery state and history: always without
-// --ephemeral (its lock also keeps a second duet off the (identity, peer)
-// pair); --no-history only stops recording and showing the history. It
-// returns what the user should be told although it opened (the database's
-// Warnings, and a "delivery" directory found open to others, set back to
-// 0700: it is duet's own).
-func openDB(o chatOptions, id *crypto.Identity, peer string) (*protocol.DB, []string, error) {
-	key, err := crypto.HistoryKey(id, peer)
-	if err != nil {
-		return nil, nil, err
-	}
-	path := historyPath(o.identityPath, id.Public().Fingerprint(), peer)
-	var warnings []string
-	dir := filepath.Dir(path)
-	if st, err := os.Lstat(dir); err == nil && st.IsDir() && st.Mode().Perm()&0o077 != 0 {
-		if err := os.Chmod(dir, 0o700); err != nil {
-			return nil, nil, fmt.Errorf("directory %s has mode %04o and cannot be set to 0700: %w", dir, st.Mode().Perm(), err)
-		}
-		warnings = append(warnings, fmt.Sprintf("directory %s had mode %04o, so other users could list (or change) what duet keeps there; set back to 0700", dir, st.Mode().Perm()))
-	}
-	var keep time.Duration
-	if o.historyDays > 0 {
-		keep = time.Duration(o.historyDays) * 24 * time.Hour
-	}
-	db, err := protocol.OpenDB(path, key, protocol.DBOptions{Retention: keep, NoHistory: o.noHistory})
-	if err != nil {
-		return nil, nil, err
-	}
-	return db, append(warnings, db.Warnings()...), nil
-}
 
 // toChatEntries converts history entries for the screen and the line mode.
 // Our own messages get their delivery as the database knows it: still in
@@ -115,94 +72,4 @@ func historyClear(h *protocol.DB) func() error {
 		return nil
 	}
 	return h.Clear
-}
-
-// importDeliveryLog imports the delivery log an older duet kept at path
-// into db, then wipes and removes it (and its leftover temporary file):
-// once. A crash in between imports it again, which changes nothing (Import
-// is idempotent). It returns a note for the user when something was
-// imported.
-func importDeliveryLog(db *protocol.DB, path string) (note string, err error) {
-	// A wipe that a crash cut short left its file under the wipe name
-	// (never read as a log): finish it.
-	wipeFailed, err := protocol.FinishDeliveryLogWipes(path)
-	if err != nil {
-		return "", err
-	}
-	if _, err := os.Lstat(path); errors.Is(err, fs.ErrNotExist) {
-		return "", nil
-	}
-	st, torn, err := protocol.ReadDeliveryLog(path)
-	if err != nil {
-		return "", err
-	}
-	// Count what the import adds, not the log's whole outbox: an import
-	// that a crash interrupted before the removal already queued some (or
-	// all) of it. db.Load would show the outbox, but it is not read-only:
-	// it hands the loaded state to its caller (the Node, later) and empties
-	// it. QueuedAtOpen only reads: it is true for ids in the outbox at open
-	// and for those imported since.
-	queued := make(map[uint64]bool, len(st.Outbox))
-	for _, c := range st.Outbox {
-		queued[c.ID] = db.QueuedAtOpen(c.ID)
-	}
-	if err := db.Import(st); err != nil {
-		return "", fmt.Errorf("importing %s: %w", path, err)
-	}
-	added := 0
-	for id, before := range queued {
-		if !before && db.QueuedAtOpen(id) {
-			added++
-		}
-	}
-	failed, err := protocol.RemoveDeliveryLog(path)
-	if err != nil {
-		return "", fmt.Errorf("imported %s but %w", path, err)
-	}
-	wipeFailed = append(wipeFailed, failed...)
-	what := fmt.Sprintf("%d queued messages", added)
-	if added == 1 {
-		what = "1 queued message"
-	}
-	if again := len(queued) - added; again > 0 {
-		what += fmt.Sprintf("; %d more in it were imported before", again)
-	}
-	note = fmt.Sprintf("imported the old delivery log %s (%s) into %s, overwrote it with zeros and removed it", path, what, db.Path())
-	if torn > 0 {
-		note += fmt.Sprintf("; its last %d bytes were an entry cut short by a crash and were skipped", torn)
-	}
-	for _, w := range wipeFailed {
-		note += "; " + w
-	}
-	return note, nil
-}
-
-// openBenchStores opens two fresh databases in a temporary directory for
-// duet bench's durable measures, and a func closing and removing them.
-func openBenchStores(ids [2]*crypto.Identity) (protocol.Store, protocol.Store, func(), error) {
-	dir, err := os.MkdirTemp("", "duet-bench-")
-	if err != nil {
-		return nil, nil, nil, err
-	}
-	var dbs [2]*protocol.DB
-	cleanup := func() {
-		for _, db := range dbs {
-			if db != nil {
-				db.Close()
-			}
-		}
-		os.RemoveAll(dir)
-	}
-	for i, id := range ids {
-		key, err := crypto.HistoryKey(id, "bench")
-		if err != nil {
-			cleanup()
-			return nil, nil, nil, err
-		}
-		if dbs[i], err = protocol.OpenDB(filepath.Join(dir, fmt.Sprintf("%d.db", i)), key, protocol.DBOptions{}); err != nil {
-			cleanup()
-			return nil, nil, nil, err
-		}
-	}
-	return dbs[0], dbs[1], cleanup, nil
 }

@@ -1,0 +1,75 @@
+package main
+
+// duet demo: fresh keys, free loopback ports, and the demo on the terminal.
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"sync"
+	"syscall"
+	"time"
+
+	"duet/crypto"
+	"duet/net"
+	"duet/protocol"
+	"duet/ui"
+)
+
+// runDemo is duet demo: three fresh keys, four free loopback ports, and
+// ui.RunDemo on the terminal.
+func runDemo(args []string, stdin io.Reader, stdout, stderr io.Writer, usageErr func(string, ...any) int) int {
+	if len(args) > 0 {
+		if args[0] == "--help" || args[0] == "-h" || args[0] == "-help" {
+			fmt.Fprintln(stdout, "usage: duet demo\nThe full screen as alice, chatting with bob, a bot in this process, through a man in the\nmiddle on loopback; /attack replay|tamper|reorder|drop|keysub shows each attack refused.\nNothing is read from or written to disk.")
+			return exitOK
+		}
+		return usageErr("demo: unexpected argument %q", args[0])
+	}
+	if !isTerminal(stdin) || !isTerminal(stdout) {
+		return usageErr("demo: needs a terminal (it is the full-screen chat); to script duet, see --headless")
+	}
+	ids, err := generateKeys(3)
+	if err != nil {
+		fmt.Fprintf(stderr, "duet: demo: %v\n", err)
+		return exitRuntime
+	}
+	ports, err := net.FreeLoopbackPorts(4)
+	if err != nil {
+		fmt.Fprintf(stderr, "duet: demo: %v\n", err)
+		return exitRuntime
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	deps := ui.DemoDeps{Keys: [3]*crypto.Identity(ids), Ports: [4]int(ports),
+		Open: func(ctx context.Context, main, sub int) (protocol.Transport, error) {
+			return net.Open(ctx, net.Config{MainPort: main, SubPort: sub, SendTimeout: 30 * time.Second})
+		}}
+	if err := ui.RunDemo(ctx, deps, screenIO(stdin, stdout)...); err != nil && !errors.Is(err, context.Canceled) {
+		fmt.Fprintf(stderr, "duet: demo: %v\n", err)
+		return exitRuntime
+	}
+	return exitOK
+}
+
+// generateKeys makes n fresh RSA keys, two at a time.
+func generateKeys(n int) ([]*crypto.Identity, error) {
+	keys := make([]*crypto.Identity, n)
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, 2)
+	for i := range keys {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			keys[i], errs[i] = crypto.GenerateIdentity(rand.Reader)
+		}()
+	}
+	wg.Wait()
+	return keys, errors.Join(errs...)
+}
