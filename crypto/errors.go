@@ -23,4 +23,8 @@ var (
 	// (empty, too long, containing whitespace/control characters, or
 	// starting with '#').
 	ErrBadPeerName = errors.New("crypto: bad peer name")
+	// ErrKnownPeersPermissions reports a known_peers file that users other
+	// than its owner can write (mode&0o022 != 0): they could record their
+	// own key for a peer. It is refused, never set back (see OpenKnownPeers).
+	ErrKnownPeersPermissions = errors.New("crypto: known_peers file is writable by others")
 )

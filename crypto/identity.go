@@ -14,6 +14,8 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+
+	"duet/internal/fsafe"
 )
 
 // RSABits is the only accepted RSA modulus size, for identities and peers.
@@ -116,12 +118,14 @@ func ParseIdentityPEM(pemBytes []byte) (*Identity, error) {
 // LoadIdentity reads a PKCS#8 PEM identity from path. Like ssh, it refuses
 // (ErrKeyPermissions) a file whose mode grants any group/other access
 // (mode&0o077 != 0); the error tells the user to run `chmod 600 FILE`.
-// The mode is checked on the opened descriptor, not a separate stat. A path
-// that is not a regular file (a FIFO, device, socket, directory) is refused
-// with an error wrapping ErrNotRegular and ErrBadIdentity, without blocking.
+// The mode is checked on the opened descriptor, not a separate stat. The
+// file is opened under fsafe.UserFile: a path that is not a regular file (a
+// FIFO, device, socket, directory), a symbolic link someone else could have
+// put there, or a key owned by another user is refused with an error
+// wrapping ErrBadIdentity and fsafe's reason, without blocking.
 func LoadIdentity(path string) (*Identity, error) {
-	f, err := openRegular(path, os.O_RDONLY, 0)
-	if errors.Is(err, ErrNotRegular) {
+	f, err := fsafe.Open(path, os.O_RDONLY, 0, fsafe.UserFile)
+	if refusedFile(err) {
 		return nil, fmt.Errorf("crypto: load identity %s: %w", path, badIdentityFile{err})
 	}
 	if err != nil {
@@ -226,10 +230,7 @@ func writeNewFile(path string, data []byte) error {
 		}
 		return err2
 	}
-	if d, err := os.Open(dir); err == nil {
-		d.Sync() // best effort: persist the directory entry
-		d.Close()
-	}
+	fsafe.SyncDir(dir) // best effort: persist the directory entry
 	return nil
 }
 

@@ -9,10 +9,13 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
 	"unicode"
 	"unicode/utf8"
+
+	"duet/internal/fsafe"
 )
 
 // maxPeerNameLen bounds peer names stored in known_peers.
@@ -78,8 +81,41 @@ func OpenKnownPeers(path string) (*KnownPeers, error) {
 	return &KnownPeers{path: path, peers: peers, verified: verified}, nil
 }
 
+// openFile opens the known_peers file at path (flag as os.OpenFile; a
+// created file is 0600) under fsafe.UserFile, and refuses a file that
+// users other than its owner can write (ErrKnownPeersPermissions), as
+// ssh's StrictModes does: they could have recorded their own key for a
+// peer. It is refused rather than set back to a safe mode, because setting
+// it back would bless whatever was written while it was open; the database,
+// whose content is authenticated, is set back instead. The file is left as
+// it is; the error names it, its mode and the chmod that fixes it.
+func openFile(path string, flag int) (*os.File, error) {
+	f, err := fsafe.Open(path, flag, 0o600, fsafe.UserFile)
+	if err != nil {
+		return nil, err
+	}
+	st, err := f.Stat()
+	if err == nil && runtime.GOOS != "windows" && st.Mode().Perm()&0o022 != 0 {
+		perm := st.Mode().Perm()
+		who := "its group and everyone"
+		switch perm & 0o022 {
+		case 0o020:
+			who = "its group"
+		case 0o002:
+			who = "everyone"
+		}
+		err = fmt.Errorf("mode %04o lets other users (%s) write it, and so choose which key duet trusts for a peer; run `chmod go-w %s`: %w",
+			perm, who, path, ErrKnownPeersPermissions)
+	}
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	return f, nil
+}
+
 func readLimited(path string, limit int64) ([]byte, error) {
-	f, err := openRegular(path, os.O_RDONLY, 0)
+	f, err := openFile(path, os.O_RDONLY)
 	if err != nil {
 		return nil, err
 	}
@@ -245,9 +281,15 @@ func (k *KnownPeers) Replace(peer string, fp Fingerprint) error {
 // rewriteKnownPeers replaces peer's lines in the file at path by line (one
 // line, at the place of the first), keeping every other line byte for byte,
 // and writes the result atomically: a temporary file (0600) in the same
-// directory, fsynced, renamed over path, then the directory fsynced. A file
-// that no longer parses is left alone (an error).
+// directory, fsynced, renamed over path, then the directory fsynced. A
+// symbolic link at path that fsafe.UserFile follows stays in place: the
+// file it leads to is the one replaced (fsafe.Resolve). A file that no
+// longer parses is left alone (an error).
 func rewriteKnownPeers(path, peer, line string) error {
+	path, err := fsafe.Resolve(path, fsafe.UserFile)
+	if err != nil {
+		return err
+	}
 	data, err := readLimited(path, maxKnownPeersSize)
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return err
@@ -315,10 +357,7 @@ func writeFileAtomic(path string, data []byte) error {
 		return err
 	}
 	ok = true
-	if d, err := os.Open(dir); err == nil {
-		d.Sync() // best effort: the rename is durable once the directory is
-		d.Close()
-	}
+	fsafe.SyncDir(dir) // best effort: the rename is durable once the directory is
 	return nil
 }
 
@@ -366,7 +405,7 @@ func appendLine(path, line string) error {
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return err
 	}
-	f, err := openRegular(path, os.O_RDWR|os.O_APPEND|os.O_CREATE, 0o600)
+	f, err := openFile(path, os.O_RDWR|os.O_APPEND|os.O_CREATE)
 	if err != nil {
 		return err
 	}

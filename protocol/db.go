@@ -52,6 +52,7 @@ import (
 	berrors "go.etcd.io/bbolt/errors"
 
 	"duet/crypto"
+	"duet/internal/fsafe"
 )
 
 // Errors of the database. Test with errors.Is.
@@ -236,7 +237,7 @@ func OpenDB(path string, key [32]byte, opt DBOptions) (h *DB, err error) {
 	st, err := os.Lstat(path)
 	existed := err == nil
 	if err == nil && !st.Mode().IsRegular() {
-		return nil, dbErr(path, fmt.Errorf("%w: it is %s", errNotRegular, histFileKind(st.Mode())), hintMoveAway)
+		return nil, dbErr(path, fmt.Errorf("%w: it is %s", errNotRegular, fsafe.Kind(st.Mode())), hintMoveAway)
 	} else if err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return nil, dbErr(path, err, "")
 	}
@@ -332,21 +333,15 @@ func OpenDB(path string, key [32]byte, opt DBOptions) (h *DB, err error) {
 	return h, nil
 }
 
-// openDBFile opens path with flag only if it is a regular file: without
-// following a symbolic link or blocking on a FIFO; anything else is an
-// error wrapping errNotRegular that says what it is.
+// openDBFile opens path with flag only if it is a regular file
+// (fsafe.OwnFile): without following a symbolic link or blocking on a FIFO;
+// anything else is an error wrapping errNotRegular that says what it is.
 func openDBFile(path string, flag int) (*os.File, os.FileInfo, error) {
-	f, err := os.OpenFile(path, flag|syscall.O_NONBLOCK|syscall.O_NOFOLLOW|syscall.O_CLOEXEC, 0o600)
+	f, err := fsafe.Open(path, flag, 0o600, fsafe.OwnFile)
 	if err != nil {
-		if errors.Is(err, syscall.ELOOP) {
-			return nil, nil, fmt.Errorf("%w: it is a symbolic link", errNotRegular)
-		}
 		return nil, nil, err
 	}
 	st, err := f.Stat()
-	if err == nil && !st.Mode().IsRegular() {
-		err = fmt.Errorf("%w: it is %s", errNotRegular, histFileKind(st.Mode()))
-	}
 	if err != nil {
 		f.Close()
 		return nil, nil, err
@@ -407,7 +402,7 @@ func createDBFile(path string, aead *crypto.AEAD) (err error) {
 	if err := os.Link(tmp, path); err != nil && !errors.Is(err, fs.ErrExist) {
 		return dbErr(path, fmt.Errorf("create: %w", err), "")
 	}
-	syncDir(dir) // persist the new directory entry
+	fsafe.SyncDir(dir) // persist the new directory entry
 	return nil
 }
 
@@ -444,14 +439,6 @@ func removeStaleTemps(path string) {
 	}
 }
 
-// syncDir fsyncs a directory, best effort.
-func syncDir(dir string) {
-	if d, err := os.Open(dir); err == nil {
-		d.Sync()
-		d.Close()
-	}
-}
-
 func isBoltSizeErr(err error) bool {
 	return bytes.Contains([]byte(err.Error()), []byte("file size too small"))
 }
@@ -463,13 +450,6 @@ func corruptErr(path string, cause error) error {
 		cause = fmt.Errorf("%w: %v", ErrDBCorrupt, cause)
 	}
 	return dbErr(path, cause, hintDamaged)
-}
-
-func histFileKind(m fs.FileMode) string {
-	if m&fs.ModeSymlink != 0 {
-		return "a symbolic link"
-	}
-	return fileKind(m)
 }
 
 // init checks the file's size against bbolt's high-water mark (a truncated

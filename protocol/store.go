@@ -7,8 +7,9 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"syscall"
 	"unicode/utf8"
+
+	"duet/internal/fsafe"
 )
 
 // Store persists delivery state so that exactly-once delivery survives a
@@ -66,10 +67,11 @@ type deliveryLog struct {
 // state is the outbox in the order written, the seen ids (the newest
 // maxSeenIDs) and the ids marked showing and never seen. torn is the size
 // of an incomplete final entry (a crash while writing), which is ignored.
-// A path that is not a regular file, or an entry that cannot be what a
-// duet wrote, is an error naming the file.
+// A path that is not a regular file (a symbolic link included: the log is
+// duet's own file, fsafe.OwnFile), or an entry that cannot be what a duet
+// wrote, is an error naming the file.
 func ReadDeliveryLog(path string) (st DeliveryState, torn int, err error) {
-	f, err := openRegularFile(path)
+	f, err := fsafe.Open(path, os.O_RDONLY, 0, fsafe.OwnFile)
 	if errors.Is(err, errNotRegular) {
 		// Nothing a duet wrote: as for the database, say what to do.
 		return st, 0, fmt.Errorf("protocol: delivery log %s: %w; move it away", path, err)
@@ -163,44 +165,6 @@ func (l *deliveryLog) addSeen(id uint64) {
 	}
 }
 
-// errNotRegular reports a delivery-log path that is not a regular file.
-var errNotRegular = errors.New("not a regular file")
-
-// openRegularFile opens path for reading only if it is a regular file: it
-// is checked with Stat first (a device is not even opened), opened with
-// O_NONBLOCK (a FIFO cannot block the open) and checked again on the
-// descriptor. Anything else is an error wrapping errNotRegular.
-func openRegularFile(path string) (*os.File, error) {
-	if st, err := os.Stat(path); err == nil && !st.Mode().IsRegular() {
-		return nil, fmt.Errorf("%w: it is %s", errNotRegular, fileKind(st.Mode()))
-	}
-	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
-	if err != nil {
-		return nil, err
-	}
-	if st, err := f.Stat(); err != nil || !st.Mode().IsRegular() {
-		f.Close()
-		if err == nil {
-			err = fmt.Errorf("%w: it is %s", errNotRegular, fileKind(st.Mode()))
-		}
-		return nil, err
-	}
-	return f, nil
-}
-
-// fileKind names a non-regular file mode for error messages.
-func fileKind(m os.FileMode) string {
-	switch {
-	case m&os.ModeNamedPipe != 0:
-		return "a named pipe (FIFO)"
-	case m&os.ModeSocket != 0:
-		return "a socket"
-	case m&os.ModeCharDevice != 0:
-		return "a character device"
-	case m&os.ModeDevice != 0:
-		return "a block device"
-	case m.IsDir():
-		return "a directory"
-	}
-	return "a special file"
-}
+// errNotRegular reports a delivery-log or database path that is not a
+// regular file (fsafe.ErrNotRegular).
+var errNotRegular = fsafe.ErrNotRegular

@@ -11,6 +11,8 @@ import (
 	"os"
 	"path/filepath"
 	"syscall"
+
+	"duet/internal/fsafe"
 )
 
 // DeliveryLogWipeSuffix names a delivery log (or its .tmp) being wiped:
@@ -32,7 +34,7 @@ func RemoveDeliveryLog(path string) (wipeFailed []string, err error) {
 		} else if err != nil {
 			return wipeFailed, fmt.Errorf("cannot remove %s: %w", p, err)
 		}
-		syncDir(filepath.Dir(p)) // the rename is on disk before any zero is
+		fsafe.SyncDir(filepath.Dir(p)) // the rename is on disk before any zero is
 		note, err := finishWipe(p + DeliveryLogWipeSuffix)
 		if err != nil {
 			return wipeFailed, err
@@ -72,7 +74,7 @@ func finishWipe(p string) (wipeFailed string, err error) {
 	if err := os.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return "", fmt.Errorf("cannot remove %s: %w", p, err)
 	}
-	syncDir(filepath.Dir(p))
+	fsafe.SyncDir(filepath.Dir(p))
 	return wipeFailed, nil
 }
 
