@@ -220,18 +220,13 @@ func (p *Pane) setStyles(st *style.Styles) {
 }
 
 func (p *Pane) setNames() {
-	p.selfNm = sanitizeName(p.self.Name)
-	p.peerNm = sanitizeName(p.peer.Name)
+	p.selfNm = termsafe.Name(p.self.Name)
+	p.peerNm = termsafe.Name(p.peer.Name)
 	id := p.peer.StableID
 	if id == "" {
 		id = p.peer.Name
 	}
 	p.sty.peer = inline(style.PersonStyle(id))
-}
-
-func sanitizeName(s string) string {
-	s = strings.NewReplacer("\r\n", " ", "\n", " ", "\t", " ").Replace(s)
-	return termsafe.Sanitize(s)
 }
 
 // invalidate drops every cached row and keeps the position valid.

@@ -27,11 +27,9 @@ func styles(st *style.Styles) *style.Styles {
 }
 
 // clean makes untrusted text (from the peer, from an error, from a file
-// name) safe to draw: termsafe.Sanitize escapes control characters, and a
-// tab, which Sanitize keeps, becomes a space so widths stay exact.
-func clean(s string) string {
-	return strings.ReplaceAll(termsafe.Sanitize(s), "\t", " ")
-}
+// name) safe to draw in a panel: the termsafe.Cell policy (widths stay
+// exact). It is that policy's short name in this package.
+func clean(s string) string { return termsafe.Cell(s) }
 
 // fitRow cuts s (which may hold ANSI styles) to width cells, ending it with
 // "…" when it was cut, and pads it with spaces to exactly width cells.

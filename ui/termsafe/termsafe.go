@@ -35,6 +35,20 @@
 // Escapes are Go/JSON style: \x1b, \x7f and \u009b (Sanitize), \u007f and
 // \u202e (JSON, where the text round-trips exactly through any JSON
 // decoder).
+//
+// # Policies
+//
+// Every output goes through one of these, named for what it shows; they
+// differ only in what becomes of a tab and a line break:
+//
+//   - Sanitize: text on a line-oriented output (the line mode, stderr,
+//     the screen's notices and messages, line by line): a tab is kept (the
+//     terminal expands it), a line break is escaped, so one line stays one.
+//   - Cell: text in a fixed-width cell of the full screen (panels, header,
+//     overlays): as Sanitize, and a tab becomes a space so widths are exact.
+//   - Name: a person's display name: a line break or tab becomes a space
+//     (a name is one run of words), then Sanitize.
+//   - EscapeJSON: headless JSON lines.
 package termsafe
 
 import (
@@ -47,7 +61,9 @@ import (
 
 // Sanitize makes s safe to print on a terminal: the characters listed in
 // the package documentation are shown as Go escapes (\x1b, \u202e, \x7f)
-// instead of being written raw. Tab is kept.
+// instead of being written raw. Tab is kept. It is the policy for a line
+// of text: line mode, stderr (file paths and errors included), the
+// screen's notices.
 func Sanitize(s string) string {
 	if clean(s) {
 		return s
@@ -71,6 +87,24 @@ func Sanitize(s string) string {
 		}
 	}
 	return b.String()
+}
+
+// Cell makes s safe to draw in a fixed-width cell of the full screen (a
+// panel row, the header, an overlay): Sanitize, then a tab, which Sanitize
+// keeps, becomes one space, so the cell's width is exact.
+func Cell(s string) string {
+	return strings.ReplaceAll(Sanitize(s), "\t", " ")
+}
+
+// nameBreaks turns a line break or tab in a name into one space.
+var nameBreaks = strings.NewReplacer("\r\n", " ", "\n", " ", "\t", " ")
+
+// Name makes a person's display name safe to show: a line break ("\r\n"
+// or "\n") or a tab becomes one space, since a name is one run of words on
+// one row (an escaped "\n" in a name would read as part of it); then
+// Sanitize (a lone "\r" is escaped).
+func Name(s string) string {
+	return Sanitize(nameBreaks.Replace(s))
 }
 
 // clean reports whether s has nothing to escape (the common case).
