@@ -81,7 +81,7 @@ func (n *startNotes) note(onScreen, inLines string) {
 	if n.screen {
 		n.notices = append(n.notices, onScreen)
 	} else {
-		fmt.Fprintf(n.stderr, "duet: %s\n", inLines)
+		say(n.stderr, "%s", inLines)
 	}
 }
 
@@ -90,7 +90,7 @@ func (n *startNotes) warn(text string) {
 	if n.screen {
 		n.warnings = append(n.warnings, text)
 	} else {
-		fmt.Fprintf(n.stderr, "duet: warning: %s\n", text)
+		say(n.stderr, "warning: %s", text)
 	}
 }
 
@@ -111,7 +111,7 @@ func runChat(o chatOptions, stdin io.Reader, stdout, stderr io.Writer) int {
 		}
 	}
 	if err != nil {
-		fmt.Fprintf(stderr, "duet: %v\n", err)
+		say(stderr, "%v", err)
 		return exitIdentity
 	}
 	self := id.Public().Fingerprint()
@@ -119,7 +119,7 @@ func runChat(o chatOptions, stdin io.Reader, stdout, stderr io.Writer) int {
 	check := &peerCheck{peerName: stdnet.JoinHostPort(o.peerHost, strconv.Itoa(o.subPort)), pinned: o.pinned, self: self}
 	if o.pinned == nil {
 		if check.known, err = crypto.OpenKnownPeers(o.knownPath); err != nil {
-			fmt.Fprintf(stderr, "duet: %v\n", err)
+			say(stderr, "%v", err)
 			return exitIdentity
 		}
 	}
@@ -175,7 +175,7 @@ func runChat(o chatOptions, stdin io.Reader, stdout, stderr io.Writer) int {
 		if sink != nil {
 			sink.Post(ui.NoticeMsg{Text: ownKeyNote, Warn: true})
 		} else {
-			fmt.Fprintf(stderr, "duet: warning: %s\n", ownKeyNote)
+			say(stderr, "warning: %s", ownKeyNote)
 		}
 	}
 	if sink != nil {
@@ -209,7 +209,7 @@ func runChat(o chatOptions, stdin io.Reader, stdout, stderr io.Writer) int {
 	if !o.ephemeral {
 		db, dbWarnings, err := openDB(o, id, check.peerName)
 		if err != nil {
-			fmt.Fprintf(stderr, "duet: %v\n", err)
+			say(stderr, "%v", err)
 			closeOut()
 			return exitRuntime
 		}
@@ -219,7 +219,7 @@ func runChat(o chatOptions, stdin io.Reader, stdout, stderr io.Writer) int {
 		}
 		note, err := importDeliveryLog(db, deliveryLogPath(o.identityPath, self, check.peerName))
 		if err != nil {
-			fmt.Fprintf(stderr, "duet: %v\n", err)
+			say(stderr, "%v", err)
 			closeOut()
 			return exitRuntime
 		}
@@ -234,7 +234,7 @@ func runChat(o chatOptions, stdin io.Reader, stdout, stderr io.Writer) int {
 				if errors.Is(err, protocol.ErrHistorySkipped) {
 					tell.warn(strings.TrimPrefix(err.Error(), "protocol: ")) // the rest is shown
 				} else if err != nil {
-					fmt.Fprintf(stderr, "duet: %v\n", err)
+					say(stderr, "%v", err)
 					closeOut()
 					return exitRuntime
 				}
@@ -254,7 +254,7 @@ func runChat(o chatOptions, stdin io.Reader, stdout, stderr io.Writer) int {
 	// records in flight.
 	tr, err := net.Open(ctx, net.Config{Bind: o.bind, MainPort: o.mainPort, PeerHost: o.peerHost, SubPort: o.subPort, SendTimeout: 30 * time.Second})
 	if err != nil {
-		fmt.Fprintf(stderr, "duet: %v\n", err)
+		say(stderr, "%v", err)
 		closeOut()
 		return exitRuntime
 	}
@@ -269,7 +269,7 @@ func runChat(o chatOptions, stdin io.Reader, stdout, stderr io.Writer) int {
 		Records:      records,
 	}, tr, emit)
 	if err != nil {
-		fmt.Fprintf(stderr, "duet: %v\n", err)
+		say(stderr, "%v", err)
 		closeOut()
 		return exitRuntime
 	}
@@ -305,9 +305,9 @@ func runChat(o chatOptions, stdin io.Reader, stdout, stderr io.Writer) int {
 	case err == nil, errors.Is(err, errInterrupted):
 		return exitOK
 	case errors.Is(err, crypto.ErrKeyChanged):
-		fmt.Fprintf(stderr, "duet: %v\n", err)
+		say(stderr, "%v", err)
 		return exitPeerChanged
 	}
-	fmt.Fprintf(stderr, "duet: %v\n", err)
+	say(stderr, "%v", err)
 	return exitRuntime
 }

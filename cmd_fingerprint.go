@@ -31,11 +31,11 @@ func runFingerprint(args []string, defIdentity string, stdout, stderr io.Writer,
 	}
 	id, created, err := crypto.LoadOrCreateIdentity(*path, rand.Reader)
 	if err != nil {
-		fmt.Fprintf(stderr, "duet: %v\n", err)
+		say(stderr, "%v", err)
 		return exitIdentity
 	}
 	if created {
-		fmt.Fprintf(stderr, "duet: created a new identity in %s\n", *path)
+		say(stderr, "created a new identity in %s", *path)
 	}
 	fmt.Fprintln(stdout, id.Public().Fingerprint().String())
 	return exitOK

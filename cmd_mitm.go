@@ -83,20 +83,20 @@ func runMITM(args []string, stdin io.Reader, stdout, stderr io.Writer, usageErr 
 		seen[p] = name
 	}
 	if _, err := net.ResolveHost(*peerHost); err != nil {
-		fmt.Fprintf(stderr, "duet: mitm: --peer-host %s: %v\n", *peerHost, err)
+		say(stderr, "mitm: --peer-host %s: %v", *peerHost, err)
 		return exitRuntime
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	toA, err := net.Open(ctx, net.Config{Bind: *bind, MainPort: *aSub, PeerHost: *peerHost, SubPort: *aMain})
 	if err != nil {
-		fmt.Fprintf(stderr, "duet: mitm: %v\n", err)
+		say(stderr, "mitm: %v", err)
 		return exitRuntime
 	}
 	defer toA.Close()
 	toB, err := net.Open(ctx, net.Config{Bind: *bind, MainPort: *bSub, PeerHost: *peerHost, SubPort: *bMain})
 	if err != nil {
-		fmt.Fprintf(stderr, "duet: mitm: %v\n", err)
+		say(stderr, "mitm: %v", err)
 		return exitRuntime
 	}
 	defer toB.Close()
@@ -107,7 +107,7 @@ func runMITM(args []string, stdin io.Reader, stdout, stderr io.Writer, usageErr 
 	// to keep the peers' roles (protocol.NewMITM).
 	self, err := crypto.GenerateIdentity(rand.Reader)
 	if err != nil {
-		fmt.Fprintf(stderr, "duet: mitm: %v\n", err)
+		say(stderr, "mitm: %v", err)
 		return exitRuntime
 	}
 	m := protocol.NewMITM(out.Emit, self.Public())
@@ -136,7 +136,7 @@ func runMITM(args []string, stdin io.Reader, stdout, stderr io.Writer, usageErr 
 		}
 	}
 	if err1 != nil {
-		fmt.Fprintf(stderr, "duet: mitm: %v\n", err1)
+		say(stderr, "mitm: %v", err1)
 		return exitRuntime
 	}
 	return exitOK

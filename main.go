@@ -19,6 +19,7 @@ import (
 	"duet/net"
 	"duet/protocol"
 	"duet/ui"
+	"duet/ui/termsafe"
 )
 
 // Exit codes.
@@ -84,6 +85,15 @@ and lets you accept the new key on purpose).
 
 var errInterrupted = errors.New("interrupted")
 
+// say writes "duet: " and the formatted text to w (stderr) as one line.
+// The text goes through termsafe.Sanitize, the policy the full screen
+// shows notices with: it carries file paths, host names, flag names and
+// errors from outside, so a path holding ESC, BEL, U+202E or U+009B comes
+// out escaped (\x1b, \a, \u202e, \u009b), never raw to the terminal.
+func say(w io.Writer, format string, a ...any) {
+	fmt.Fprintf(w, "duet: %s\n", termsafe.Sanitize(fmt.Sprintf(format, a...)))
+}
+
 func main() {
 	// DUET_CPUPROFILE=FILE writes a CPU profile of the run (go tool pprof),
 	// for finding where the time goes (docs/DESIGN.md).
@@ -102,7 +112,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	defIdentity, _ := crypto.DefaultIdentityPath()
 	defKnown, _ := crypto.DefaultKnownPeersPath()
 	usageErr := func(format string, a ...any) int {
-		fmt.Fprintf(stderr, "duet: %s; run duet --help\n", fmt.Sprintf(format, a...))
+		say(stderr, "%s; run duet --help", fmt.Sprintf(format, a...))
 		return exitUsage
 	}
 	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
@@ -118,7 +128,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		case "bench-raw-peer": // hidden: the raw zmq4 processes of bench --processes
 			return runBenchRawPeer(args[1:], stdin, stdout, stderr, usageErr)
 		case "help":
-			fmt.Fprintf(stdout, usageText, defIdentity, defKnown)
+			fmt.Fprintf(stdout, usageText, termsafe.Sanitize(defIdentity), termsafe.Sanitize(defKnown))
 			return exitOK
 		}
 		return usageErr("unknown command %q", args[0])
@@ -145,7 +155,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	headless := fs.Bool("headless", false, "")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
-			fmt.Fprintf(stdout, usageText, defIdentity, defKnown)
+			fmt.Fprintf(stdout, usageText, termsafe.Sanitize(defIdentity), termsafe.Sanitize(defKnown))
 			return exitOK
 		}
 		return usageErr("%v", err)
@@ -167,7 +177,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 			return exitOK
 		}
 		if err != nil {
-			fmt.Fprintf(stderr, "duet: %v\n", err)
+			say(stderr, "%v", err)
 			return exitRuntime
 		}
 		o.mainPort, o.subPort, o.peerHost = choice.Main, choice.Sub, choice.PeerHost
@@ -213,7 +223,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	// but is down is fine (duet keeps trying until the peer comes up).
 	ips, err := net.ResolveHost(o.peerHost)
 	if err != nil {
-		fmt.Fprintf(stderr, "duet: --peer-host %s: %v\n", o.peerHost, err)
+		say(stderr, "--peer-host %s: %v", o.peerHost, err)
 		return exitRuntime
 	}
 	if o.mainPort == o.subPort && net.TalksToItself(o.bind, ips) {
