@@ -45,7 +45,9 @@
 // sent as the user's. A link there is refused, with O_NOFOLLOW on the open
 // itself, so a link swapped in after a check is refused too.
 //
-// Unix only (it reads the owner from syscall.Stat_t), as duet is.
+// Owners and O_NOFOLLOW are Unix's (fsafe_unix.go); elsewhere (the crypto
+// package still builds on Windows) no owner is checked and a link found by
+// the Lstat is still refused or checked, but one swapped in after it is not.
 package fsafe
 
 import (
@@ -121,9 +123,9 @@ func Open(path string, flag int, perm fs.FileMode, p Policy) (*os.File, error) {
 			return nil, notRegular(lst.Mode())
 		}
 	}
-	extra := syscall.O_NONBLOCK | syscall.O_CLOEXEC
+	extra := openFlags
 	if !follow {
-		extra |= syscall.O_NOFOLLOW
+		extra |= noFollow
 	}
 	f, err := os.OpenFile(path, flag|extra, perm)
 	if err != nil {
@@ -201,14 +203,6 @@ func checkOwner(st fs.FileInfo) error {
 		return fmt.Errorf("%w: it belongs to another user (uid %d)", ErrNotOwned, uid)
 	}
 	return nil
-}
-
-func owner(st fs.FileInfo) (uint32, bool) {
-	s, ok := st.Sys().(*syscall.Stat_t)
-	if !ok {
-		return 0, false
-	}
-	return s.Uid, true
 }
 
 // trusted: the user running duet, or root (who can change anything anyway).
