@@ -66,6 +66,8 @@ const verifiedWord = "verified"
 // OpenKnownPeers reads the known_peers file at path. A missing file is an
 // empty store (it is created on first contact). A malformed file is an
 // error naming the file and line number; it is never silently rewritten.
+// The file is opened as openFile says (fsafe.UserFile; refused, as every
+// later append and rewrite is, while others can write it).
 func OpenKnownPeers(path string) (*KnownPeers, error) {
 	data, err := readLimited(path, maxKnownPeersSize)
 	switch {
