@@ -16,6 +16,7 @@ import (
 	"duet/crypto"
 	"duet/protocol"
 	"duet/ui/panel"
+	"duet/ui/words"
 )
 
 // DemoDeps is what RunDemo needs from main: three keys and a way to open
@@ -97,7 +98,7 @@ func RunDemo(ctx context.Context, d DemoDeps, opts ...tea.ProgramOption) error {
 		}
 		subMu.Unlock()
 		if ok && demoShows(e) {
-			sink.Post(NoticeMsg{Text: "man in the middle: " + describeMITMNamed(e, "alice", "bob", " → "), Warn: true})
+			sink.Post(NoticeMsg{Text: "man in the middle: " + words.MITMNamed(e, "alice", "bob", " → "), Warn: true})
 		}
 	}, mitmID.Public())
 	m.ImpersonateAs(mitmID)

@@ -12,6 +12,7 @@ import (
 
 	"duet/crypto"
 	"duet/protocol"
+	"duet/ui/words"
 )
 
 // demoRig is the demo without its screen: alice's node (its events and
@@ -113,7 +114,7 @@ func startDemoRig(t *testing.T) *demoRig {
 	}
 	m := protocol.NewMITM(func(ev protocol.Event) {
 		if e, ok := ev.(protocol.MITMEvent); ok && demoShows(e) {
-			r.post(NoticeMsg{Text: describeMITMNamed(e, "alice", "bob", " → ")})
+			r.post(NoticeMsg{Text: words.MITMNamed(e, "alice", "bob", " → ")})
 		}
 	}, mitmID.Public())
 	m.ImpersonateAs(mitmID)

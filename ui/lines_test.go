@@ -12,6 +12,7 @@ import (
 	"duet/crypto"
 	"duet/protocol"
 	"duet/ui/chat"
+	"duet/ui/termsafe"
 )
 
 func TestLinesFormat(t *testing.T) {
@@ -85,8 +86,8 @@ func TestSanitize(t *testing.T) {
 		"\u0085":                   `\u0085`,
 		"bad \xc3":                 `bad \xc3`,
 	} {
-		if got := Sanitize(in); got != want {
-			t.Errorf("Sanitize(%q) = %q, want %q", in, got, want)
+		if got := termsafe.Sanitize(in); got != want {
+			t.Errorf("termsafe.Sanitize(%q) = %q, want %q", in, got, want)
 		}
 	}
 }

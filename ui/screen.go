@@ -18,6 +18,7 @@ import (
 	"duet/ui/panel"
 	"duet/ui/style"
 	"duet/ui/termsafe"
+	"duet/ui/words"
 )
 
 // ScreenSession is what the screen drives; *protocol.Node satisfies it.
@@ -276,7 +277,7 @@ func NewScreen(cfg ScreenConfig) *Screen {
 	s.input = newScreenInput(s.st)
 	if cfg.History == nil && len(cfg.Pending) > 0 {
 		s.chat.Prepend(cfg.Pending)
-		s.chat.AddNotice(chat.NoticeInfo, pendingNotice(len(cfg.Pending), cfg.PendingTotal, "above"), now)
+		s.chat.AddNotice(chat.NoticeInfo, words.Pending(len(cfg.Pending), cfg.PendingTotal, "above"), now)
 	}
 	for _, n := range cfg.Notices {
 		s.chat.AddNotice(chat.NoticeInfo, termsafe.Sanitize(n), now)
@@ -1015,7 +1016,7 @@ func (s *Screen) rejectNotice(e protocol.RejectedEvent, now time.Time) {
 	if e.HasSeq {
 		text += fmt.Sprintf(" seq %d", e.Seq)
 	}
-	text += ": " + termsafe.Sanitize(panel.PlainReason(e.Reason))
+	text += ": " + termsafe.Sanitize(words.Reason(e.Reason))
 	s.chat.AddNotice(chat.NoticeWarn, text, now)
 }
 
@@ -1047,18 +1048,4 @@ func screenSnippet(s string, n int) string {
 		return s
 	}
 	return string(r[:n]) + "…"
-}
-
-// pendingNotice says what the messages above or below it (where) are:
-// shown of total from an earlier run, not delivered yet.
-func pendingNotice(shown, total int, where string) string {
-	what, it := fmt.Sprintf("the message %s, from an earlier run, is not delivered yet", where), "it"
-	if total > 1 {
-		it = "them"
-		what = fmt.Sprintf("the %d messages %s, from an earlier run, are not delivered yet", total, where)
-	}
-	if shown < total {
-		what = fmt.Sprintf("the newest %d of %d messages from an earlier run (%s) are not delivered yet", shown, total, where)
-	}
-	return what + ": duet sends " + it + " when the peer is back"
 }
