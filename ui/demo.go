@@ -16,6 +16,7 @@ import (
 	"duet/crypto"
 	"duet/protocol"
 	"duet/ui/panel"
+	"duet/ui/screen"
 	"duet/ui/words"
 )
 
@@ -65,14 +66,14 @@ func RunDemo(ctx context.Context, d DemoDeps, opts ...tea.ProgramOption) error {
 	}
 	ta, tb, toA, toB := trs[0], trs[1], trs[2], trs[3]
 
-	sink := NewSink()
+	sink := screen.NewSink()
 	records := &protocol.RecordLog{}
 	var trusted sync.Once
 	aliceEmit := func(ev protocol.Event) {
 		if e, ok := ev.(protocol.SessionEvent); ok && e.State == protocol.SessionEstablished {
 			// Fresh keys on both sides: bob's is new to alice (kept in
 			// memory only).
-			trusted.Do(func() { sink.Post(TrustMsg{Trust: panel.TrustNew, PeerFP: e.PeerFingerprint}) })
+			trusted.Do(func() { sink.Post(screen.TrustMsg{Trust: panel.TrustNew, PeerFP: e.PeerFingerprint}) })
 		}
 		sink.Emit(ev)
 	}
@@ -98,14 +99,14 @@ func RunDemo(ctx context.Context, d DemoDeps, opts ...tea.ProgramOption) error {
 		}
 		subMu.Unlock()
 		if ok && demoShows(e) {
-			sink.Post(NoticeMsg{Text: "man in the middle: " + words.MITMNamed(e, "alice", "bob", " → "), Warn: true})
+			sink.Post(screen.NoticeMsg{Text: "man in the middle: " + words.MITMNamed(e, "alice", "bob", " → "), Warn: true})
 		}
 	}, mitmID.Public())
 	m.ImpersonateAs(mitmID)
 	bob := &demoBob{id: bobID, tr: tb, post: sink.Post}
 	at := &demoAttacks{m: m, bob: bob, post: sink.Post}
 
-	cfg := ScreenConfig{
+	cfg := screen.Config{
 		SelfName: "alice", PeerName: "bob", SelfFP: aliceID.Public().Fingerprint().String(),
 		MainPort: pA, SubPort: mA, PeerHost: "127.0.0.1", PingInterval: demoPing,
 		Session: alice, Records: records,
@@ -114,7 +115,7 @@ func RunDemo(ctx context.Context, d DemoDeps, opts ...tea.ProgramOption) error {
 			fmt.Sprintf("duet demo: you are alice; bob is a bot in this process. A man in the middle relays every byte between you (alice :%d ⇄ MITM :%d/:%d ⇄ bob :%d); it holds no key.", pA, mA, mB, pB),
 			"/attack tamper|replay|reorder|drop|keysub|impersonate: it attacks what bob sends, and your duet refuses it (F4: security log). /quit ends the demo.",
 		},
-		Extra: []ExtraCommand{{Name: "/attack", Help: "demo: replay|tamper|reorder|drop|keysub|impersonate|off", Run: at.run}},
+		Extra: []screen.ExtraCommand{{Name: "/attack", Help: "demo: replay|tamper|reorder|drop|keysub|impersonate|off", Run: at.run}},
 	}
 	// The MITM and bob run until alice's node stops (the screen quit).
 	relayCtx, stopRelay := context.WithCancel(context.WithoutCancel(ctx))
@@ -127,7 +128,7 @@ func RunDemo(ctx context.Context, d DemoDeps, opts ...tea.ProgramOption) error {
 		go func() {
 			defer wg.Done()
 			if err := m.Run(relayCtx, toA, toB); err != nil {
-				sink.Post(NoticeMsg{Text: "man in the middle stopped: " + err.Error(), Warn: true})
+				sink.Post(screen.NoticeMsg{Text: "man in the middle stopped: " + err.Error(), Warn: true})
 			}
 		}()
 		if err := bob.start(relayCtx); err != nil {
@@ -135,7 +136,7 @@ func RunDemo(ctx context.Context, d DemoDeps, opts ...tea.ProgramOption) error {
 		}
 		return alice.Run(ctx)
 	}
-	return RunScreen(ctx, cfg, sink, run, opts...)
+	return screen.Run(ctx, cfg, sink, run, opts...)
 }
 
 // demoRoles gives out three keys: the MITM gets the one whose fingerprint
@@ -263,7 +264,7 @@ func (b *demoBob) say(text string) {
 			return
 		}
 		if _, err := n.SendMessage(text); err != nil {
-			b.post(NoticeMsg{Text: "bob could not send: " + err.Error(), Warn: true})
+			b.post(screen.NoticeMsg{Text: "bob could not send: " + err.Error(), Warn: true})
 		}
 	}()
 }
@@ -308,7 +309,7 @@ func (b *demoBob) emit(ev protocol.Event) {
 		b.mu.Unlock()
 		b.say(fmt.Sprintf(demoReplies[i], clip(e.Text, demoEchoMaxRunes)))
 	case protocol.RejectedEvent:
-		b.post(NoticeMsg{Text: fmt.Sprintf("bob's duet refused a message: %s", e.Reason), Warn: true})
+		b.post(screen.NoticeMsg{Text: fmt.Sprintf("bob's duet refused a message: %s", e.Reason), Warn: true})
 	}
 }
 
@@ -389,9 +390,9 @@ func (a *demoAttacks) run(args string) (string, error) {
 				return
 			}
 			a.m.Disarm(protocol.FlowAB)
-			a.post(NoticeMsg{Text: "the man in the middle stops impersonating; bob restarts and finds you again"})
+			a.post(screen.NoticeMsg{Text: "the man in the middle stops impersonating; bob restarts and finds you again"})
 			if err := a.bob.restart(); err != nil {
-				a.post(NoticeMsg{Text: "bob could not restart: " + err.Error(), Warn: true})
+				a.post(screen.NoticeMsg{Text: "bob could not restart: " + err.Error(), Warn: true})
 			}
 		}()
 		return fmt.Sprintf("the man in the middle answers each of you as the other, with its own key. You know bob's key: your duet refuses it (key-changed). bob knows none (he pins nothing), so he takes it. For %v.", a.keySubLasts()), nil
@@ -412,7 +413,7 @@ func (a *demoAttacks) run(args string) (string, error) {
 			}
 			a.m.Disarm(protocol.FlowAB)
 			a.m.Disarm(protocol.FlowBA)
-			a.post(NoticeMsg{Text: "the man in the middle lets the keys through again: bob's next attempt makes a new session"})
+			a.post(screen.NoticeMsg{Text: "the man in the middle lets the keys through again: bob's next attempt makes a new session"})
 		}()
 		return fmt.Sprintf("bob restarted; the man in the middle puts its own key in both public keys: the handshake fails (bad-signature) until it stops, in %v. Your session with bob goes on meanwhile.", a.keySubLasts()), nil
 	}

@@ -12,6 +12,7 @@ import (
 
 	"duet/crypto"
 	"duet/protocol"
+	"duet/ui/screen"
 	"duet/ui/words"
 )
 
@@ -27,7 +28,7 @@ type demoRig struct {
 }
 
 func (r *demoRig) post(m tea.Msg) {
-	if n, ok := m.(NoticeMsg); ok {
+	if n, ok := m.(screen.NoticeMsg); ok {
 		r.mu.Lock()
 		r.notices = append(r.notices, n.Text)
 		r.mu.Unlock()
@@ -114,7 +115,7 @@ func startDemoRig(t *testing.T) *demoRig {
 	}
 	m := protocol.NewMITM(func(ev protocol.Event) {
 		if e, ok := ev.(protocol.MITMEvent); ok && demoShows(e) {
-			r.post(NoticeMsg{Text: words.MITMNamed(e, "alice", "bob", " → ")})
+			r.post(screen.NoticeMsg{Text: words.MITMNamed(e, "alice", "bob", " → ")})
 		}
 	}, mitmID.Public())
 	m.ImpersonateAs(mitmID)

@@ -1,4 +1,4 @@
-package ui
+package screen
 
 import (
 	"fmt"
@@ -69,7 +69,7 @@ func (s *Screen) loadHistory(initial bool) tea.Cmd {
 func (s *Screen) handleHistory(m historyMsg) {
 	s.histLoading = false
 	if m.err != nil {
-		s.chat.AddNotice(chat.NoticeWarn, "history: "+termsafe.Sanitize(strings.TrimPrefix(screenErrText(m.err), "protocol: ")), s.now())
+		s.chat.AddNotice(chat.NoticeWarn, "history: "+termsafe.Sanitize(strings.TrimPrefix(errText(m.err), "protocol: ")), s.now())
 		if len(m.entries) == 0 {
 			s.histMore = false
 			return
@@ -104,7 +104,7 @@ func (s *Screen) clearHistory() tea.Cmd {
 
 func (s *Screen) handleHistoryCleared(m historyClearedMsg) {
 	if m.err != nil {
-		s.chat.AddNotice(chat.NoticeWarn, fmt.Sprintf("history not cleared: %s", termsafe.Sanitize(screenErrText(m.err))), s.now())
+		s.chat.AddNotice(chat.NoticeWarn, fmt.Sprintf("history not cleared: %s", termsafe.Sanitize(errText(m.err))), s.now())
 		return
 	}
 	s.chat.AddNotice(chat.NoticeInfo, "chat cleared here, and its stored history (the peer keeps theirs)", s.now())

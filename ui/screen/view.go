@@ -1,4 +1,4 @@
-package ui
+package screen
 
 import (
 	"fmt"
@@ -39,7 +39,7 @@ func (s *Screen) render() string {
 	l := s.lay
 	now := s.now()
 	if l.tooSmall {
-		return strings.Join(s.fit(panel.TooSmall(s.st, l.w, l.h, ScreenMinWidth, ScreenMinHeight), l.w, l.h), "\n")
+		return strings.Join(s.fit(panel.TooSmall(s.st, l.w, l.h, MinWidth, MinHeight), l.w, l.h), "\n")
 	}
 	if s.keyChanged != nil {
 		return strings.Join(s.keyChangedRows(), "\n")

@@ -1,4 +1,4 @@
-package ui
+package screen
 
 import (
 	"fmt"
@@ -55,11 +55,11 @@ func BenchmarkScrollPage10k(b *testing.B) {
 	}
 }
 
-// BenchmarkFirstView: from NewScreen to the first frame at 120x40.
+// BenchmarkFirstView: from New to the first frame at 120x40.
 func BenchmarkFirstView(b *testing.B) {
 	cfg := testScreenConfig(newFakeScreenSession())
 	for b.Loop() {
-		s := NewScreen(cfg)
+		s := New(cfg)
 		s.Update(tea.WindowSizeMsg{Width: 120, Height: 40})
 		_ = s.View()
 	}

@@ -1,4 +1,4 @@
-package ui
+package screen
 
 import (
 	"context"
@@ -305,7 +305,7 @@ func TestScreenHelpListsEverything(t *testing.T) {
 			tm, _, term, _ := startScreen(t, testScreenConfig(newFakeScreenSession()), sz[0], sz[1])
 			tm.Send(keyPress(tea.KeyF1))
 			scr := term.waitText("keys and commands")
-			km := DefaultScreenKeyMap()
+			km := DefaultKeyMap()
 			for _, g := range km.FullHelp() {
 				for _, b := range g {
 					if lineWith(scr, b.Help().Key+" ", b.Help().Desc) == "" {
@@ -313,7 +313,7 @@ func TestScreenHelpListsEverything(t *testing.T) {
 					}
 				}
 			}
-			for _, c := range screenCommands {
+			for _, c := range commands {
 				if !strings.Contains(scr, c.name) {
 					t.Errorf("help lacks command %s", c.name)
 				}
@@ -751,7 +751,7 @@ func TestRunScreenEndings(t *testing.T) {
 		stop := errors.New("signal")
 		var nodeStopped atomic.Bool
 		go func() { time.Sleep(200 * time.Millisecond); cancel(stop) }()
-		err := RunScreen(ctx, testScreenConfig(f), NewSink(), func(ctx context.Context) error {
+		err := Run(ctx, testScreenConfig(f), NewSink(), func(ctx context.Context) error {
 			<-ctx.Done()
 			nodeStopped.Store(true)
 			return ctx.Err()
@@ -765,7 +765,7 @@ func TestRunScreenEndings(t *testing.T) {
 	})
 	t.Run("node fails", func(t *testing.T) {
 		boom := errors.New("port in use")
-		err := RunScreen(context.Background(), testScreenConfig(newFakeScreenSession()), NewSink(), func(ctx context.Context) error {
+		err := Run(context.Background(), testScreenConfig(newFakeScreenSession()), NewSink(), func(ctx context.Context) error {
 			time.Sleep(100 * time.Millisecond)
 			return boom
 		}, opts...)
@@ -774,7 +774,7 @@ func TestRunScreenEndings(t *testing.T) {
 		}
 	})
 	t.Run("node panics", func(t *testing.T) {
-		err := RunScreen(context.Background(), testScreenConfig(newFakeScreenSession()), NewSink(), func(ctx context.Context) error {
+		err := Run(context.Background(), testScreenConfig(newFakeScreenSession()), NewSink(), func(ctx context.Context) error {
 			time.Sleep(100 * time.Millisecond)
 			panic("driver bug")
 		}, opts...)
@@ -787,7 +787,7 @@ func TestRunScreenEndings(t *testing.T) {
 		sink := NewSink()
 		emitted := make(chan struct{})
 		go func() { time.Sleep(300 * time.Millisecond); cancel() }()
-		_ = RunScreen(ctx, testScreenConfig(newFakeScreenSession()), sink, func(ctx context.Context) error {
+		_ = Run(ctx, testScreenConfig(newFakeScreenSession()), sink, func(ctx context.Context) error {
 			go func() {
 				sink.Emit(protocol.MessageEvent{ID: 1, Text: "hi"})
 				close(emitted)
@@ -798,7 +798,7 @@ func TestRunScreenEndings(t *testing.T) {
 		select {
 		case <-emitted:
 		case <-time.After(5 * time.Second):
-			t.Fatal("an Emit stayed blocked after RunScreen returned")
+			t.Fatal("an Emit stayed blocked after Run returned")
 		}
 	})
 }

@@ -1,4 +1,10 @@
-package ui
+// Package screen is duet's full-screen terminal UI: one Bubble Tea model
+// (Screen) with the chat pane, the input, the header and status bars, the
+// panels (handshake, record inspector, security log) and the overlays, the
+// Sink that carries the node's events into it, Run that runs it beside the
+// node, and the port form asked for before it. It draws with ui/chat and
+// ui/panel and says what ui/words says; all of its I/O runs in tea.Cmds.
+package screen
 
 import (
 	"context"
@@ -30,8 +36,8 @@ type ScreenSession interface {
 	Status() protocol.Status
 }
 
-// ScreenConfig configures NewScreen.
-type ScreenConfig struct {
+// Config configures New.
+type Config struct {
 	SelfName, PeerName string // display names (--name, --peer-name)
 	SelfFP             string // our fingerprint, grouped
 	MainPort, SubPort  int
@@ -97,14 +103,14 @@ type KeyChangedMsg struct{ Info panel.KeyChangedInfo }
 
 // Sizes of the screen.
 const (
-	// ScreenMinWidth and ScreenMinHeight: below them the screen shows only
+	// MinWidth and MinHeight: below them the screen shows only
 	// a "terminal too small" notice.
-	ScreenMinWidth  = 40
-	ScreenMinHeight = 12
-	// ScreenWideWidth: from this width on, the panels sit in a right
-	// sidebar of ScreenSidebarWidth columns instead of floating overlays.
-	ScreenWideWidth    = 110
-	ScreenSidebarWidth = 40
+	MinWidth  = 40
+	MinHeight = 12
+	// WideWidth: from this width on, the panels sit in a right
+	// sidebar of SidebarWidth columns instead of floating overlays.
+	WideWidth    = 110
+	SidebarWidth = 40
 	// StatusPollInterval is how often the screen reads Session.Status and
 	// the record log.
 	StatusPollInterval = 250 * time.Millisecond
@@ -145,7 +151,7 @@ type (
 	}
 	leftMsg        struct{ err error }
 	forceQuitMsg   struct{}
-	quitRequestMsg struct{} // RunScreen: ctx ended (SIGINT/SIGTERM)
+	quitRequestMsg struct{} // Run: ctx ended (SIGINT/SIGTERM)
 	verifiedMsg    struct{ err error }
 	acceptedMsg    struct{ err error }
 )
@@ -169,8 +175,8 @@ const (
 
 type rect struct{ x, y, w, h int }
 
-// screenLayout holds the rectangles of one terminal size.
-type screenLayout struct {
+// layout holds the rectangles of one terminal size.
+type layout struct {
 	w, h     int
 	tooSmall bool
 	header   rect
@@ -185,9 +191,9 @@ type screenLayout struct {
 // keys and events, the focus and the layout; the chat pane and the panels
 // only render. All I/O runs in tea.Cmds.
 type Screen struct {
-	cfg  ScreenConfig
+	cfg  Config
 	st   *style.Styles
-	keys ScreenKeyMap
+	keys KeyMap
 	help help.Model
 	now  func() time.Time
 
@@ -199,7 +205,7 @@ type Screen struct {
 	insp   *panel.Inspector
 
 	w, h        int
-	lay         screenLayout
+	lay         layout
 	widthMethod ansi.Method
 	headerCache string
 
@@ -240,14 +246,14 @@ type Screen struct {
 	histLoading bool // a load Cmd is in flight
 }
 
-// NewScreen returns the full-screen UI's model.
-func NewScreen(cfg ScreenConfig) *Screen {
+// New returns the full-screen UI's model.
+func New(cfg Config) *Screen {
 	st := style.DefaultStyles()
 	s := &Screen{
 		cfg:      cfg,
 		st:       &st,
-		keys:     DefaultScreenKeyMap(cfg.Extra...),
-		help:     newScreenHelp(&st),
+		keys:     DefaultKeyMap(cfg.Extra...),
+		help:     newHelp(&st),
 		now:      cfg.Now,
 		selfName: cfg.SelfName,
 		peerName: cfg.PeerName,
@@ -274,7 +280,7 @@ func NewScreen(cfg ScreenConfig) *Screen {
 	s.hs = panel.NewHandshake(fmt.Sprintf("%s:%d", host, cfg.SubPort), now, cfg.PingInterval)
 	s.seclog = panel.NewSecurityLog()
 	s.insp = panel.NewInspector()
-	s.input = newScreenInput(s.st)
+	s.input = newInput(s.st)
 	if cfg.History == nil && len(cfg.Pending) > 0 {
 		s.chat.Prepend(cfg.Pending)
 		s.chat.AddNotice(chat.NoticeInfo, words.Pending(len(cfg.Pending), cfg.PendingTotal, "above"), now)
@@ -290,7 +296,7 @@ func NewScreen(cfg ScreenConfig) *Screen {
 	return s
 }
 
-func newScreenInput(st *style.Styles) textarea.Model {
+func newInput(st *style.Styles) textarea.Model {
 	ta := textarea.New()
 	ta.ShowLineNumbers = false
 	ta.Prompt = "› "
@@ -360,15 +366,15 @@ func (s *Screen) resize(w, h int) {
 // relayout recomputes the rectangles and sizes every component.
 func (s *Screen) relayout() {
 	w, h := s.w, s.h
-	l := screenLayout{w: w, h: h}
-	if w < ScreenMinWidth || h < ScreenMinHeight {
+	l := layout{w: w, h: h}
+	if w < MinWidth || h < MinHeight {
 		l.tooSmall = true
 		s.lay = l
 		return
 	}
 	mainW := w
-	if w >= ScreenWideWidth {
-		mainW = w - ScreenSidebarWidth
+	if w >= WideWidth {
+		mainW = w - SidebarWidth
 	}
 	s.headerCache = s.renderHeader(w)
 	headerH := min(lipgloss.Height(s.headerCache), 3)
@@ -500,7 +506,7 @@ func (s *Screen) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		s.headerChanged()
 		return s, nil
 	case verifiedMsg: // MarkVerified failed (success comes as a TrustMsg)
-		s.chat.AddNotice(chat.NoticeWarn, "could not mark the peer verified: "+termsafe.Sanitize(screenErrText(m.err)), s.now())
+		s.chat.AddNotice(chat.NoticeWarn, "could not mark the peer verified: "+termsafe.Sanitize(errText(m.err)), s.now())
 		return s, nil
 	case KeyChangedMsg:
 		info := m.Info
@@ -806,8 +812,8 @@ func (s *Screen) handleSendResult(m sendResultMsg) tea.Cmd {
 
 // commandList is the list the unknown-command notice gives.
 func (s *Screen) commandList() string {
-	names := make([]string, 0, len(screenCommands)+len(s.cfg.Extra))
-	for _, c := range screenCommands {
+	names := make([]string, 0, len(commands)+len(s.cfg.Extra))
+	for _, c := range commands {
 		if c.name != "//text" {
 			names = append(names, c.name)
 		}
@@ -864,7 +870,7 @@ func (s *Screen) command(line string) tea.Cmd {
 			}
 		}
 		s.chat.AddNotice(chat.NoticeWarn, fmt.Sprintf("unknown command %s (not sent): commands are %s; start a message with // to send a leading /",
-			termsafe.Sanitize(screenSnippet(name, 40)), s.commandList()), now)
+			termsafe.Sanitize(snippet(name, 40)), s.commandList()), now)
 	}
 	return nil
 }
@@ -975,7 +981,7 @@ func (s *Screen) handleEvent(m eventMsg) tea.Cmd {
 			"handshake stalled: %d attempts in %s, furthest step %d (%s); the peer answers but may refuse our key (it recorded another key for us, or pins another fingerprint)",
 			e.Attempts, e.For.Round(time.Second), e.LastStep, protocol.StepName(e.LastStep)), now)
 	case protocol.ErrorEvent:
-		s.chat.AddNotice(chat.NoticeWarn, "error: "+termsafe.Sanitize(screenErrText(e.Err)), now)
+		s.chat.AddNotice(chat.NoticeWarn, "error: "+termsafe.Sanitize(errText(e.Err)), now)
 	}
 	return nil
 }
@@ -1033,16 +1039,16 @@ func (s *Screen) flushRejections(now time.Time, force bool) {
 	s.rejWindow, s.rejShown, s.rejHidden = now, 0, 0
 }
 
-// screenErrText is err's text, "unknown error" for nil.
-func screenErrText(err error) string {
+// errText is err's text, "unknown error" for nil.
+func errText(err error) string {
 	if err == nil {
 		return "unknown error"
 	}
 	return err.Error()
 }
 
-// screenSnippet cuts s to n runes, marking the cut with "…".
-func screenSnippet(s string, n int) string {
+// snippet cuts s to n runes, marking the cut with "…".
+func snippet(s string, n int) string {
 	r := []rune(s)
 	if len(r) <= n {
 		return s

@@ -1,4 +1,4 @@
-package ui
+package screen
 
 import (
 	"context"
@@ -93,8 +93,8 @@ func (f *fakeScreenSession) snapshot() (sent []string, ids []uint64, rekeys, rep
 }
 
 // testScreenConfig is a deterministic configuration.
-func testScreenConfig(sess ScreenSession) ScreenConfig {
-	return ScreenConfig{
+func testScreenConfig(sess ScreenSession) Config {
+	return Config{
 		SelfName:     "alice",
 		PeerName:     "bob",
 		SelfFP:       testSelfFP,
@@ -128,12 +128,12 @@ type advance struct{ d time.Duration }
 var screenClocks sync.Map
 
 // newTestScreen returns a screen with a fixed clock and time zone.
-func newTestScreen(cfg ScreenConfig) *Screen {
+func newTestScreen(cfg Config) *Screen {
 	clock := newTestClock()
 	if cfg.Now == nil {
 		cfg.Now = clock.now
 	}
-	s := NewScreen(cfg)
+	s := New(cfg)
 	s.now = func() time.Time { return clock.now() }
 	screenClocks.Store(s, clock)
 	s.chat.SetClock(time.UTC)
@@ -268,7 +268,7 @@ func (l *liveTerm) waitText(sub string) string {
 func strconvQuote(s string) string { return "\"" + s + "\"" }
 
 // startScreen runs a screen under teatest with a sink attached.
-func startScreen(t *testing.T, cfg ScreenConfig, w, h int) (*teatest.TestModel, *Sink, *liveTerm, *Screen) {
+func startScreen(t *testing.T, cfg Config, w, h int) (*teatest.TestModel, *Sink, *liveTerm, *Screen) {
 	t.Helper()
 	s := newTestScreen(cfg)
 	tm := teatest.NewTestModel(t, s, teatest.WithInitialTermSize(w, h))

@@ -1,4 +1,4 @@
-package ui
+package screen
 
 import (
 	"fmt"
@@ -12,8 +12,7 @@ import (
 	"duet/ui/panel"
 )
 
-// goldenTB stores a golden file under testdata/screen/ whatever the test's
-// name.
+// goldenTB stores a golden file under testdata/ whatever the test's name.
 type goldenTB struct {
 	testing.TB
 	name string
@@ -75,13 +74,13 @@ func TestScreenGolden(t *testing.T) {
 				s := newTestScreen(cfg)
 				drive(t, s, tea.WindowSizeMsg{Width: sz[0], Height: sz[1]})
 				drive(t, s, c.msgs()...)
-				golden.RequireEqual(goldenTB{t, "screen/" + name}, screenText(t, s))
+				golden.RequireEqual(goldenTB{t, name}, screenText(t, s))
 			})
 		}
 	}
 	t.Run("toosmall", func(t *testing.T) {
 		s := newTestScreen(testScreenConfig(newFakeScreenSession()))
 		drive(t, s, tea.WindowSizeMsg{Width: 36, Height: 10})
-		golden.RequireEqual(goldenTB{t, "screen/toosmall_36x10"}, screenText(t, s))
+		golden.RequireEqual(goldenTB{t, "toosmall_36x10"}, screenText(t, s))
 	})
 }
