@@ -283,7 +283,7 @@ func runChat(o chatOptions, stdin io.Reader, stdout, stderr io.Writer) int {
 		err = screen.Run(ctx, screen.Config{
 			SelfName: o.name, PeerName: o.peerName, SelfFP: self.String(),
 			MainPort: tr.MainPort(), SubPort: o.subPort, PeerHost: o.peerHost,
-			PingInterval: o.ping, Session: node, Records: records,
+			PingInterval: o.ping, Node: node, Records: records,
 			MarkVerified: markVerified(check, node),
 			AcceptKey:    acceptKey(check, node),
 			History:      source,

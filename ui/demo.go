@@ -109,7 +109,7 @@ func RunDemo(ctx context.Context, d DemoDeps, opts ...tea.ProgramOption) error {
 	cfg := screen.Config{
 		SelfName: "alice", PeerName: "bob", SelfFP: aliceID.Public().Fingerprint().String(),
 		MainPort: pA, SubPort: mA, PeerHost: "127.0.0.1", PingInterval: demoPing,
-		Session: alice, Records: records,
+		Node: alice, Records: records,
 		MarkVerified: func() error { return nil }, // in memory: the demo writes nothing
 		Notices: []string{
 			fmt.Sprintf("duet demo: you are alice; bob is a bot in this process. A man in the middle relays every byte between you (alice :%d ⇄ MITM :%d/:%d ⇄ bob :%d); it holds no key.", pA, mA, mB, pB),

@@ -69,7 +69,7 @@ func TestScreenGolden(t *testing.T) {
 		for _, sz := range sizes {
 			name := fmt.Sprintf("%s_%dx%d", c.name, sz[0], sz[1])
 			t.Run(name, func(t *testing.T) {
-				cfg := testScreenConfig(newFakeScreenSession())
+				cfg := testConfig(newFakeNode())
 				cfg.AcceptKey = func() error { return nil }
 				s := newTestScreen(cfg)
 				drive(t, s, tea.WindowSizeMsg{Width: sz[0], Height: sz[1]})
@@ -79,7 +79,7 @@ func TestScreenGolden(t *testing.T) {
 		}
 	}
 	t.Run("toosmall", func(t *testing.T) {
-		s := newTestScreen(testScreenConfig(newFakeScreenSession()))
+		s := newTestScreen(testConfig(newFakeNode()))
 		drive(t, s, tea.WindowSizeMsg{Width: 36, Height: 10})
 		golden.RequireEqual(goldenTB{t, "toosmall_36x10"}, screenText(t, s))
 	})

@@ -58,7 +58,7 @@ func (h *fakeHistory) Clear() error {
 
 func TestScreenHistory(t *testing.T) {
 	hist := newFakeHistory(250)
-	cfg := testScreenConfig(newFakeScreenSession())
+	cfg := testConfig(newFakeNode())
 	cfg.History = hist
 	s := newTestScreen(cfg)
 	drive(t, s, tea.WindowSizeMsg{Width: 80, Height: 24}, keyPress(tea.KeyEscape)) // no handshake overlay over the chat
@@ -108,7 +108,7 @@ func TestScreenHistory(t *testing.T) {
 func ctrlHome() tea.KeyPressMsg { return tea.KeyPressMsg{Code: tea.KeyHome, Mod: tea.ModCtrl} }
 
 func TestScreenStartNotices(t *testing.T) {
-	cfg := testScreenConfig(newFakeScreenSession())
+	cfg := testConfig(newFakeNode())
 	cfg.Notices = []string{"created a new identity in /home/x/.config/duet/alice.pem\x1b[2J"}
 	s := newTestScreen(cfg)
 	drive(t, s, tea.WindowSizeMsg{Width: 120, Height: 40})
@@ -200,7 +200,7 @@ func TestScreenHistoryPartialError(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			hist := &scriptedHistory{entries: newFakeHistory(250).entries, pages: tc.pages}
-			cfg := testScreenConfig(newFakeScreenSession())
+			cfg := testConfig(newFakeNode())
 			cfg.History = hist
 			s := newTestScreen(cfg)
 			drive(t, s, tea.WindowSizeMsg{Width: 80, Height: 24}, keyPress(tea.KeyEscape))

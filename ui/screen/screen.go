@@ -27,8 +27,9 @@ import (
 	"duet/ui/words"
 )
 
-// ScreenSession is what the screen drives; *protocol.Node satisfies it.
-type ScreenSession interface {
+// Node is the session driver the screen drives and polls: *protocol.Node
+// satisfies it. Every call runs in a tea.Cmd, never in Update.
+type Node interface {
 	SendMessage(text string) (protocol.Outgoing, error)
 	Rekey() error
 	Replay() error
@@ -43,7 +44,7 @@ type Config struct {
 	MainPort, SubPort  int
 	PeerHost           string
 	PingInterval       time.Duration
-	Session            ScreenSession
+	Node               Node                // nil: nothing is sent
 	Records            *protocol.RecordLog // may be nil
 	// MarkVerified marks the peer verified in known_peers (/verify
 	// confirmed); nil if that is not possible (pinned or ephemeral).
@@ -111,7 +112,7 @@ const (
 	// sidebar of SidebarWidth columns instead of floating overlays.
 	WideWidth    = 110
 	SidebarWidth = 40
-	// StatusPollInterval is how often the screen reads Session.Status and
+	// StatusPollInterval is how often the screen reads Node.Status and
 	// the record log.
 	StatusPollInterval = 250 * time.Millisecond
 	// LeaveTimeout bounds telling the peer we leave on /quit.
@@ -341,7 +342,7 @@ func statusTick() tea.Cmd {
 // pollStatus reads the session's status and, when it changed, the newest
 // records: one Cmd, one message.
 func (s *Screen) pollStatus() tea.Cmd {
-	sess, recs, last := s.cfg.Session, s.cfg.Records, s.lastTotal
+	sess, recs, last := s.cfg.Node, s.cfg.Records, s.lastTotal
 	return func() tea.Msg {
 		var m statusMsg
 		if sess != nil {
@@ -537,11 +538,11 @@ func (s *Screen) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 
 // quit starts a clean quit: tell the peer (bounded), then end the program.
 func (s *Screen) quit() tea.Cmd {
-	if s.quitting || s.cfg.Session == nil {
+	if s.quitting || s.cfg.Node == nil {
 		return tea.Quit
 	}
 	s.quitting = true
-	sess := s.cfg.Session
+	sess := s.cfg.Node
 	leave := func() tea.Msg {
 		ctx, cancel := context.WithTimeout(context.Background(), LeaveTimeout)
 		defer cancel()
@@ -760,7 +761,7 @@ func (s *Screen) submit() tea.Cmd {
 		s.chat.AddNotice(chat.NoticeWarn, fmt.Sprintf("message of %d bytes not sent: at most %d bytes (your draft is kept)", len(text), protocol.MaxTextSize), now)
 		return nil
 	}
-	if s.cfg.Session == nil {
+	if s.cfg.Node == nil {
 		s.chat.AddNotice(chat.NoticeWarn, "not sent: no session driver (your draft is kept)", now)
 		return nil
 	}
@@ -780,7 +781,7 @@ func (s *Screen) nextSend() tea.Cmd {
 	text := s.sendQueue[0]
 	s.sendQueue = s.sendQueue[1:]
 	s.sending = true
-	sess := s.cfg.Session
+	sess := s.cfg.Node
 	return func() tea.Msg {
 		out, err := sess.SendMessage(text)
 		return sendResultMsg{text: text, out: out, err: err}
@@ -828,7 +829,7 @@ func (s *Screen) commandList() string {
 func (s *Screen) command(line string) tea.Cmd {
 	name := strings.Fields(line)[0]
 	now := s.now()
-	sess := s.cfg.Session
+	sess := s.cfg.Node
 	switch name {
 	case "/help":
 		s.overlay = overlayHelp
