@@ -201,7 +201,7 @@ func screenText(t testing.TB, s *Screen) string {
 	t.Helper()
 	// A frame holds no queries, so the emulator has no replies to drain.
 	// (Closing it while its replies are read races inside vt.)
-	emu := vt.NewEmulator(s.w, s.h)
+	emu := vt.NewEmulator(s.lay.w, s.lay.h)
 	content := s.View().Content
 	_, _ = emu.WriteString(strings.ReplaceAll(content, "\n", "\r\n"))
 	return trimRight(emu.String())

@@ -238,8 +238,8 @@ func TestScreenHistoryPartialError(t *testing.T) {
 			if len(tc.shown) == 2 && strings.Index(scr, tc.shown[0]) > strings.Index(scr, tc.shown[1]) {
 				t.Fatalf("%q below %q:\n%s", tc.shown[0], tc.shown[1], scr)
 			}
-			if s.histMore != tc.more || s.histPos != tc.pos || s.histLoading {
-				t.Fatalf("histMore %v, histPos %v, loading %v; want %v, %v, false", s.histMore, s.histPos, s.histLoading, tc.more, tc.pos)
+			if s.paging.more != tc.more || s.paging.pos != tc.pos || s.paging.loading {
+				t.Fatalf("paging: more %v, pos %v, loading %v; want %v, %v, false", s.paging.more, s.paging.pos, s.paging.loading, tc.more, tc.pos)
 			}
 			// Every loaded entry is in the pane once, with the notices.
 			want := tc.warns

@@ -9,7 +9,6 @@ package screen
 import (
 	"context"
 	"fmt"
-	"strings"
 	"time"
 
 	"charm.land/bubbles/v2/help"
@@ -117,8 +116,6 @@ const (
 	StatusPollInterval = 250 * time.Millisecond
 	// LeaveTimeout bounds telling the peer we leave on /quit.
 	LeaveTimeout = time.Second
-	// historyMax bounds the recalled inputs.
-	historyMax = 500
 	// rejectNoticesPerSecond bounds the rejection notices in the chat
 	// during a flood; the security log keeps them all.
 	rejectNoticesPerSecond = 10
@@ -154,24 +151,6 @@ type (
 	forceQuitMsg   struct{}
 	quitRequestMsg struct{} // Run: ctx ended (SIGINT/SIGTERM)
 	verifiedMsg    struct{ err error }
-	acceptedMsg    struct{ err error }
-)
-
-type overlayKind int
-
-const (
-	overlayNone overlayKind = iota
-	overlayHelp
-	overlayVerify
-)
-
-type panelKind int
-
-const (
-	panelNone panelKind = iota
-	panelHandshake
-	panelInspector
-	panelSecurityLog
 )
 
 type rect struct{ x, y, w, h int }
@@ -200,12 +179,12 @@ type Screen struct {
 
 	chat   *chat.Pane
 	input  textarea.Model
+	recall recall // earlier inputs, walked with up and down
 	status *panel.StatusBar
 	hs     *panel.Handshake
 	seclog *panel.SecurityLog
 	insp   *panel.Inspector
 
-	w, h        int
 	lay         layout
 	widthMethod ansi.Method
 	headerCache string
@@ -215,36 +194,15 @@ type Screen struct {
 	peerFP, safety     string
 	encrypted          bool
 
-	overlay     overlayKind
-	panel       panelKind // narrow terminals: the floating panel
-	hsDismissed bool      // esc closed the automatic handshake overlay
-	sideHS      bool      // wide terminals: handshake panel pinned (F2)
-	sideInsp    bool      // wide terminals: inspector shown (F3)
-	sideLogOff  bool      // wide terminals: security log hidden (F4)
+	panels    panels     // which panels and overlays are shown
+	keyChange *keyChange // the key-changed dialog; nil: not shown
 
-	keyChanged *panel.KeyChangedInfo
-	keyTyped   string
-	keyErr     string
-	keyBusy    bool
-
-	history   []string
-	histIdx   int // -1: not browsing
-	histDraft string
-
-	sendQueue []string // waiting for the one SendMessage in flight
-	sending   bool
-
+	sends    sendQueue // typed messages, handed to the node one at a time
 	quitting bool
 
-	rejWindow time.Time
-	rejShown  int
-	rejHidden int
-
-	lastTotal uint64
-
-	histPos     any  // position before the oldest entry loaded
-	histMore    bool // older entries may exist
-	histLoading bool // a load Cmd is in flight
+	rejects   rejectLimit // rejection notices in the chat, per second
+	lastTotal uint64      // the record log's total at the last poll
+	paging    paging      // stored history, paged in at the top of the scrollback
 }
 
 // New returns the full-screen UI's model.
@@ -258,7 +216,7 @@ func New(cfg Config) *Screen {
 		now:      cfg.Now,
 		selfName: cfg.SelfName,
 		peerName: cfg.PeerName,
-		histIdx:  -1,
+		recall:   recall{idx: -1},
 	}
 	if s.now == nil {
 		s.now = time.Now
@@ -297,41 +255,6 @@ func New(cfg Config) *Screen {
 	return s
 }
 
-func newInput(st *style.Styles) textarea.Model {
-	ta := textarea.New()
-	ta.ShowLineNumbers = false
-	ta.Prompt = "› "
-	ta.Placeholder = "type a message · /help for commands"
-	ta.CharLimit = 0
-	ta.DynamicHeight = true
-	ta.MinHeight = 1
-	ta.MaxHeight = 6
-	ta.MaxContentHeight = 5000 // visual rows; MaxHeight only bounds what is visible
-	ta.EndOfBufferCharacter = ' '
-	ta.SetVirtualCursor(false)
-	state := textarea.StyleState{
-		Base:             lipgloss.NewStyle(),
-		Text:             lipgloss.NewStyle(),
-		LineNumber:       st.Dim,
-		CursorLineNumber: st.Dim,
-		CursorLine:       lipgloss.NewStyle(),
-		EndOfBuffer:      st.Dim,
-		Placeholder:      st.Dim,
-		Prompt:           st.InputPrompt,
-		Selection:        lipgloss.NewStyle().Reverse(true),
-	}
-	ta.SetStyles(textarea.Styles{Focused: state, Blurred: state, Cursor: textarea.CursorStyle{Shape: tea.CursorBar}})
-	km := textarea.DefaultKeyMap()
-	km.InsertNewline = key.NewBinding(key.WithKeys("alt+enter", "ctrl+j", "shift+enter"))
-	km.InputBegin = key.NewBinding(key.WithKeys("alt+<"))
-	km.InputEnd = key.NewBinding(key.WithKeys("alt+>"))
-	km.PageUp = key.NewBinding(key.WithDisabled())
-	km.PageDown = key.NewBinding(key.WithDisabled())
-	ta.KeyMap = km
-	ta.Focus()
-	return ta
-}
-
 // Init starts the status poll.
 func (s *Screen) Init() tea.Cmd { return tea.Batch(statusTick(), s.loadHistory(true)) }
 
@@ -360,13 +283,13 @@ func (s *Screen) pollStatus() tea.Cmd {
 
 // resize lays the screen out for a w x h terminal.
 func (s *Screen) resize(w, h int) {
-	s.w, s.h = w, h
+	s.lay.w, s.lay.h = w, h
 	s.relayout()
 }
 
 // relayout recomputes the rectangles and sizes every component.
 func (s *Screen) relayout() {
-	w, h := s.w, s.h
+	w, h := s.lay.w, s.lay.h
 	l := layout{w: w, h: h}
 	if w < MinWidth || h < MinHeight {
 		l.tooSmall = true
@@ -420,7 +343,7 @@ func (s *Screen) renderHeader(w int) string {
 func (s *Screen) headerChanged() {
 	if !s.lay.tooSmall {
 		old := lipgloss.Height(s.headerCache)
-		s.headerCache = s.renderHeader(s.w)
+		s.headerCache = s.renderHeader(s.lay.w)
 		if lipgloss.Height(s.headerCache) != old {
 			s.relayout()
 		}
@@ -432,16 +355,8 @@ func (s *Screen) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	switch m := msg.(type) {
 	case tea.WindowSizeMsg:
 		s.resize(m.Width, m.Height)
-		return s, nil
 	case tea.ModeReportMsg:
-		// Bubble Tea's renderer switches to grapheme widths when the
-		// terminal reports mode 2027 (tea.go, eventLoop); the chat pane
-		// must measure as the renderer does.
-		if m.Mode == ansi.ModeUnicodeCore && (m.Value == ansi.ModeReset || m.Value == ansi.ModeSet || m.Value == ansi.ModePermanentlySet) {
-			s.widthMethod = ansi.GraphemeWidth
-			s.chat.SetWidthMethod(ansi.GraphemeWidth)
-		}
-		return s, nil
+		s.handleModeReport(m)
 	case tea.KeyPressMsg:
 		return s, s.handleKey(m)
 	case tea.PasteMsg:
@@ -454,48 +369,57 @@ func (s *Screen) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		return s, s.maybeLoadOlder()
 	case historyClearedMsg:
 		s.handleHistoryCleared(m)
-		return s, nil
 	case eventMsg:
 		return s, s.handleEvent(m)
 	case droppedMsg:
-		if m.Rejections > 0 {
-			text := fmt.Sprintf("%d more rejections not shown: events came faster than the screen could take them", m.Rejections)
-			s.seclog.Note(text, s.now())
-			s.chat.AddNotice(chat.NoticeWarn, text, s.now())
-		}
-		return s, nil
+		s.handleDropped(m)
 	case statusTickMsg:
 		return s, s.pollStatus()
 	case statusMsg:
-		s.status.SetStatus(m.st)
-		if m.changed {
-			s.insp.Set(m.recs)
-			s.lastTotal = m.total
-		}
-		s.flushRejections(s.now(), false)
-		return s, statusTick()
-	case sendResultMsg:
-		return s, s.handleSendResult(m)
-	case actionResultMsg:
-		if m.err != nil {
-			s.chat.AddNotice(chat.NoticeWarn, fmt.Sprintf("%s failed: %s", m.what, termsafe.Sanitize(m.err.Error())), s.now())
-		}
-		return s, nil
-	case extraResultMsg:
-		switch {
-		case m.err != nil:
-			s.chat.AddNotice(chat.NoticeWarn, fmt.Sprintf("%s: %s", m.what, termsafe.Sanitize(m.err.Error())), s.now())
-		case m.notice != "":
-			s.chat.AddNotice(chat.NoticeInfo, termsafe.Sanitize(m.notice), s.now())
-		}
-		return s, nil
+		return s, s.handleStatus(m)
+	case NoticeMsg, TrustMsg, KeyChangedMsg:
+		s.handlePosted(msg)
+	case sendResultMsg, actionResultMsg, extraResultMsg, verifiedMsg, acceptedMsg:
+		return s, s.handleResult(msg)
+	case quitRequestMsg:
+		return s, s.quit()
+	case leftMsg, forceQuitMsg:
+		return s, tea.Quit
+	}
+	return s, nil
+}
+
+// handleModeReport follows the terminal's width method: Bubble Tea's
+// renderer switches to grapheme widths when the terminal reports mode 2027
+// (tea.go, eventLoop); the chat pane must measure as the renderer does.
+func (s *Screen) handleModeReport(m tea.ModeReportMsg) {
+	if m.Mode == ansi.ModeUnicodeCore && (m.Value == ansi.ModeReset || m.Value == ansi.ModeSet || m.Value == ansi.ModePermanentlySet) {
+		s.widthMethod = ansi.GraphemeWidth
+		s.chat.SetWidthMethod(ansi.GraphemeWidth)
+	}
+}
+
+// handleStatus shows a status poll's result and schedules the next poll.
+func (s *Screen) handleStatus(m statusMsg) tea.Cmd {
+	s.status.SetStatus(m.st)
+	if m.changed {
+		s.insp.Set(m.recs)
+		s.lastTotal = m.total
+	}
+	s.flushRejections(s.now(), false)
+	return statusTick()
+}
+
+// handlePosted takes what a front end posts beside the node's events
+// (Sink.Post): a notice, the peer key's trust, the key-changed dialog.
+func (s *Screen) handlePosted(msg tea.Msg) {
+	switch m := msg.(type) {
 	case NoticeMsg:
 		kind := chat.NoticeInfo
 		if m.Warn {
 			kind = chat.NoticeWarn
 		}
 		s.chat.AddNotice(kind, termsafe.Sanitize(m.Text), s.now())
-		return s, nil
 	case TrustMsg:
 		if m.Trust == panel.TrustVerified && s.trust != panel.TrustVerified {
 			s.chat.AddNotice(chat.NoticeInfo, "peer marked verified: you compared the safety number", s.now())
@@ -505,35 +429,43 @@ func (s *Screen) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 			s.peerFP = termsafe.Sanitize(m.PeerFP)
 		}
 		s.headerChanged()
-		return s, nil
+	case KeyChangedMsg:
+		s.keyChange = newKeyChange(m.Info, s.cfg.AcceptKey != nil)
+		s.panels.overlay = overlayNone
+	}
+}
+
+// handleResult takes the result of a Cmd that called the node or the
+// front end: a message sent, /rekey or /replay, an extra command, /verify's
+// mark, the new key's acceptance.
+func (s *Screen) handleResult(msg tea.Msg) tea.Cmd {
+	switch m := msg.(type) {
+	case sendResultMsg:
+		return s.handleSendResult(m)
+	case actionResultMsg:
+		if m.err != nil {
+			s.chat.AddNotice(chat.NoticeWarn, fmt.Sprintf("%s failed: %s", m.what, termsafe.Sanitize(m.err.Error())), s.now())
+		}
+	case extraResultMsg:
+		switch {
+		case m.err != nil:
+			s.chat.AddNotice(chat.NoticeWarn, fmt.Sprintf("%s: %s", m.what, termsafe.Sanitize(m.err.Error())), s.now())
+		case m.notice != "":
+			s.chat.AddNotice(chat.NoticeInfo, termsafe.Sanitize(m.notice), s.now())
+		}
 	case verifiedMsg: // MarkVerified failed (success comes as a TrustMsg)
 		s.chat.AddNotice(chat.NoticeWarn, "could not mark the peer verified: "+termsafe.Sanitize(errText(m.err)), s.now())
-		return s, nil
-	case KeyChangedMsg:
-		info := m.Info
-		if s.cfg.AcceptKey == nil {
-			info.Path = "" // accepting is not offered
-		}
-		s.keyChanged = &info
-		s.keyTyped, s.keyErr, s.keyBusy = "", "", false
-		s.overlay = overlayNone
-		return s, nil
 	case acceptedMsg:
-		s.keyBusy = false
 		if m.err != nil {
-			s.keyErr = "could not record the new key: " + termsafe.Sanitize(m.err.Error())
-			s.keyTyped = ""
-			return s, nil
+			if s.keyChange != nil {
+				s.keyChange.failed(m.err)
+			}
+			return nil
 		}
-		s.keyChanged = nil
+		s.keyChange = nil
 		s.chat.AddNotice(chat.NoticeWarn, "new key accepted: it replaces the recorded one; compare the safety number again (/verify)", s.now())
-		return s, nil
-	case quitRequestMsg:
-		return s, s.quit()
-	case leftMsg, forceQuitMsg:
-		return s, tea.Quit
 	}
-	return s, nil
+	return nil
 }
 
 // quit starts a clean quit: tell the peer (bounded), then end the program.
@@ -553,183 +485,51 @@ func (s *Screen) quit() tea.Cmd {
 	return tea.Batch(leave, force)
 }
 
+// handleKey routes a key: to the key-changed dialog while it is shown,
+// else quit, then an overlay's keys, the panels', scrolling, and last the
+// input.
 func (s *Screen) handleKey(k tea.KeyPressMsg) tea.Cmd {
-	if s.keyChanged != nil {
-		return s.handleKeyChangedKey(k)
+	if s.keyChange != nil {
+		if key.Matches(k, s.keys.Quit) || k.String() == "q" {
+			return s.quit()
+		}
+		return s.keyChange.handleKey(k, s.cfg.AcceptKey)
 	}
 	if key.Matches(k, s.keys.Quit) {
 		return s.quit()
 	}
-	switch s.overlay {
-	case overlayHelp:
-		if key.Matches(k, s.keys.Close, s.keys.Help) || k.String() == "q" {
-			s.overlay = overlayNone
-		}
-		return nil
-	case overlayVerify:
-		switch {
-		case key.Matches(k, s.keys.Confirm):
-			s.overlay = overlayNone
-			return s.confirmVerify()
-		case key.Matches(k, s.keys.Decline):
-			s.overlay = overlayNone
-		}
+	if s.panels.overlay != overlayNone {
+		return s.overlayKey(k)
+	}
+	if s.panelKey(k) {
 		return nil
 	}
+	if cmd, ok := s.scrollKey(k); ok {
+		return cmd
+	}
+	return s.inputKey(k)
+}
+
+// scrollKey takes the keys that scroll the chat (home and end only while
+// the input is empty: else they move within the input line). It reports
+// whether k was one, with the Cmd loading older history at the top.
+func (s *Screen) scrollKey(k tea.KeyPressMsg) (tea.Cmd, bool) {
 	empty := s.input.Value() == ""
-	wide := s.lay.side.w > 0
 	switch {
-	case key.Matches(k, s.keys.Help) && (k.String() != "?" || empty):
-		s.overlay = overlayHelp
-		return nil
-	case key.Matches(k, s.keys.Handshake):
-		if wide {
-			s.sideHS = !s.sideHS
-		} else {
-			s.togglePanel(panelHandshake)
-		}
-		return nil
-	case key.Matches(k, s.keys.Inspector):
-		if wide {
-			s.sideInsp = !s.sideInsp
-		} else {
-			s.togglePanel(panelInspector)
-		}
-		return nil
-	case key.Matches(k, s.keys.Pings):
-		s.insp.SetShowLiveness(!s.insp.ShowLiveness())
-		return nil
-	case key.Matches(k, s.keys.SecurityLog):
-		if wide {
-			s.sideLogOff = !s.sideLogOff
-		} else {
-			s.togglePanel(panelSecurityLog)
-		}
-		return nil
-	case key.Matches(k, s.keys.Close):
-		if s.panel != panelNone {
-			s.panel = panelNone
-		} else if s.autoHandshake() {
-			s.hsDismissed = true
-		}
-		return nil // never clears the draft
 	case key.Matches(k, s.keys.PageUp):
 		s.chat.PageUp()
-		return s.maybeLoadOlder()
+		return s.maybeLoadOlder(), true
 	case key.Matches(k, s.keys.PageDown):
 		s.chat.PageDown()
-		return nil
+		return nil, true
 	case key.Matches(k, s.keys.TopAlways), key.Matches(k, s.keys.Top) && empty:
 		s.chat.Top()
-		return s.maybeLoadOlder()
+		return s.maybeLoadOlder(), true
 	case key.Matches(k, s.keys.BottomAlways), key.Matches(k, s.keys.Bottom) && empty:
 		s.chat.Bottom()
-		return nil
-	case key.Matches(k, s.keys.Send):
-		return s.submit()
-	case key.Matches(k, s.keys.PrevLine) && s.onFirstRow() && (len(s.history) > 0):
-		s.recall(-1)
-		return nil
-	case key.Matches(k, s.keys.NextLine) && s.onLastRow() && s.histIdx >= 0:
-		s.recall(+1)
-		return nil
+		return nil, true
 	}
-	var cmd tea.Cmd
-	s.input, cmd = s.input.Update(k)
-	s.fitInput()
-	return cmd
-}
-
-func (s *Screen) togglePanel(p panelKind) {
-	if s.panel == p {
-		s.panel = panelNone
-		if p == panelHandshake {
-			s.hsDismissed = true
-		}
-		return
-	}
-	s.panel = p
-}
-
-// autoHandshake reports whether the handshake panel floats by itself on a
-// narrow terminal: while a handshake is under way, until esc.
-func (s *Screen) autoHandshake() bool {
-	return s.panel == panelNone && !s.hsDismissed && s.hs.Active(s.now())
-}
-
-func (s *Screen) onFirstRow() bool {
-	return s.input.Line() == 0 && s.input.LineInfo().RowOffset == 0
-}
-
-func (s *Screen) onLastRow() bool {
-	li := s.input.LineInfo()
-	return s.input.Line() == s.input.LineCount()-1 && li.RowOffset >= li.Height-1
-}
-
-// recall walks the input history: dir -1 older, +1 newer (past the newest:
-// back to the draft the walk started from).
-func (s *Screen) recall(dir int) {
-	if s.histIdx < 0 {
-		if dir > 0 {
-			return
-		}
-		s.histDraft = s.input.Value()
-		s.histIdx = len(s.history)
-	}
-	next := s.histIdx + dir
-	switch {
-	case next < 0:
-		return
-	case next >= len(s.history):
-		s.histIdx = -1
-		s.input.SetValue(s.histDraft)
-		s.histDraft = ""
-	default:
-		s.histIdx = next
-		s.input.SetValue(s.history[next])
-	}
-	if dir < 0 {
-		s.input.MoveToBegin()
-	} else {
-		s.input.MoveToEnd()
-	}
-	s.fitInput()
-}
-
-func (s *Screen) remember(text string) {
-	if n := len(s.history); n == 0 || s.history[n-1] != text {
-		s.history = append(s.history, text)
-		if len(s.history) > historyMax {
-			s.history = append([]string(nil), s.history[len(s.history)-historyMax:]...)
-		}
-	}
-	s.histIdx, s.histDraft = -1, ""
-}
-
-func (s *Screen) clearInput() {
-	s.input.Reset()
-	s.fitInput()
-}
-
-// normalizeNewlines turns CRLF and lone CR into LF.
-func normalizeNewlines(t string) string {
-	if !strings.Contains(t, "\r") {
-		return t
-	}
-	return strings.ReplaceAll(strings.ReplaceAll(t, "\r\n", "\n"), "\r", "\n")
-}
-
-// handlePaste inserts a paste into the input (also under an overlay: the
-// draft is there). A paste never sends.
-func (s *Screen) handlePaste(p tea.PasteMsg) tea.Cmd {
-	if s.keyChanged != nil {
-		return nil
-	}
-	p.Content = normalizeNewlines(p.Content)
-	var cmd tea.Cmd
-	s.input, cmd = s.input.Update(p) // inserts; a paste never sends
-	s.fitInput()
-	return cmd
+	return nil, false
 }
 
 func (s *Screen) handleWheel(m tea.MouseWheelMsg) {
@@ -739,305 +539,6 @@ func (s *Screen) handleWheel(m tea.MouseWheelMsg) {
 	case tea.MouseWheelDown:
 		s.chat.ScrollDown(3)
 	}
-}
-
-// submit handles Enter: a command, or a message to send.
-func (s *Screen) submit() tea.Cmd {
-	raw := s.input.Value()
-	if strings.TrimSpace(raw) == "" {
-		return nil
-	}
-	if strings.HasPrefix(raw, "/") && !strings.HasPrefix(raw, "//") {
-		s.remember(raw)
-		s.clearInput()
-		return s.command(strings.TrimSpace(raw))
-	}
-	text := raw
-	if strings.HasPrefix(text, "//") {
-		text = text[1:]
-	}
-	now := s.now()
-	if len(text) > protocol.MaxTextSize {
-		s.chat.AddNotice(chat.NoticeWarn, fmt.Sprintf("message of %d bytes not sent: at most %d bytes (your draft is kept)", len(text), protocol.MaxTextSize), now)
-		return nil
-	}
-	if s.cfg.Node == nil {
-		s.chat.AddNotice(chat.NoticeWarn, "not sent: no session driver (your draft is kept)", now)
-		return nil
-	}
-	s.remember(raw)
-	s.clearInput()
-	s.chat.Bottom()
-	s.sendQueue = append(s.sendQueue, text)
-	return s.nextSend()
-}
-
-// nextSend starts the next SendMessage if none is in flight: one at a time,
-// so messages keep the order they were typed in.
-func (s *Screen) nextSend() tea.Cmd {
-	if s.sending || len(s.sendQueue) == 0 {
-		return nil
-	}
-	text := s.sendQueue[0]
-	s.sendQueue = s.sendQueue[1:]
-	s.sending = true
-	sess := s.cfg.Node
-	return func() tea.Msg {
-		out, err := sess.SendMessage(text)
-		return sendResultMsg{text: text, out: out, err: err}
-	}
-}
-
-func (s *Screen) handleSendResult(m sendResultMsg) tea.Cmd {
-	s.sending = false
-	now := s.now()
-	if m.err != nil {
-		note := "not sent: " + termsafe.Sanitize(m.err.Error())
-		if s.input.Value() == "" {
-			s.input.SetValue(m.text) // the failed message becomes the draft again
-			s.fitInput()
-			note += " (back in the input)"
-		} else {
-			note += " (in the history: ↑)"
-		}
-		s.chat.AddNotice(chat.NoticeWarn, note, now)
-		return s.nextSend()
-	}
-	at := m.out.SentAt
-	if at.IsZero() {
-		at = now
-	}
-	s.chat.AddOwn(m.out.ID, m.text, at)
-	return s.nextSend()
-}
-
-// commandList is the list the unknown-command notice gives.
-func (s *Screen) commandList() string {
-	names := make([]string, 0, len(commands)+len(s.cfg.Extra))
-	for _, c := range commands {
-		if c.name != "//text" {
-			names = append(names, c.name)
-		}
-	}
-	for _, c := range s.cfg.Extra {
-		names = append(names, c.Name)
-	}
-	return strings.Join(names, ", ")
-}
-
-// command runs a slash command. Nothing typed as a command is ever sent.
-func (s *Screen) command(line string) tea.Cmd {
-	name := strings.Fields(line)[0]
-	now := s.now()
-	sess := s.cfg.Node
-	switch name {
-	case "/help":
-		s.overlay = overlayHelp
-	case "/quit":
-		return s.quit()
-	case "/verify":
-		if s.safety == "" {
-			s.chat.AddNotice(chat.NoticeInfo, "nothing to verify yet: no session has been established with the peer", now)
-			return nil
-		}
-		s.overlay = overlayVerify
-	case "/fingerprint":
-		peer := s.peerFP
-		if peer == "" {
-			peer = "not known yet"
-		}
-		s.chat.AddNotice(chat.NoticeInfo, fmt.Sprintf("your fingerprint: %s · %s's fingerprint: %s", termsafe.Sanitize(s.cfg.SelfFP), s.peerName, termsafe.Sanitize(peer)), now)
-	case "/replay":
-		if sess == nil {
-			return nil
-		}
-		return func() tea.Msg { return actionResultMsg{what: "/replay", err: sess.Replay()} }
-	case "/rekey":
-		if sess == nil {
-			return nil
-		}
-		return func() tea.Msg { return actionResultMsg{what: "/rekey", err: sess.Rekey()} }
-	case "/clear":
-		s.chat.Clear()
-		return s.clearHistory()
-	default:
-		for _, c := range s.cfg.Extra {
-			if c.Name == name {
-				run, args := c.Run, strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(line), name))
-				return func() tea.Msg {
-					notice, err := run(args)
-					return extraResultMsg{what: name, notice: notice, err: err}
-				}
-			}
-		}
-		s.chat.AddNotice(chat.NoticeWarn, fmt.Sprintf("unknown command %s (not sent): commands are %s; start a message with // to send a leading /",
-			termsafe.Sanitize(snippet(name, 40)), s.commandList()), now)
-	}
-	return nil
-}
-
-func (s *Screen) confirmVerify() tea.Cmd {
-	mark := s.cfg.MarkVerified
-	if mark == nil {
-		s.chat.AddNotice(chat.NoticeInfo, "this peer cannot be marked verified here (its key is pinned, or the run keeps no known_peers)", s.now())
-		return nil
-	}
-	fp := s.peerFP
-	return func() tea.Msg {
-		if err := mark(); err != nil {
-			return verifiedMsg{err: err}
-		}
-		return TrustMsg{Trust: panel.TrustVerified, PeerFP: fp}
-	}
-}
-
-func (s *Screen) handleKeyChangedKey(k tea.KeyPressMsg) tea.Cmd {
-	if key.Matches(k, s.keys.Quit) || k.String() == "q" {
-		return s.quit()
-	}
-	if s.keyBusy || s.keyChanged.Path == "" {
-		return nil
-	}
-	switch k.String() {
-	case "enter":
-		if s.keyTyped != "accept" {
-			s.keyErr = `type the word "accept" to record the new key, or q to quit`
-			return nil
-		}
-		s.keyBusy = true
-		accept := s.cfg.AcceptKey
-		return func() tea.Msg { return acceptedMsg{err: accept()} }
-	case "backspace":
-		if s.keyTyped != "" {
-			s.keyTyped = s.keyTyped[:len(s.keyTyped)-1]
-		}
-		return nil
-	}
-	if k.Text != "" && len(s.keyTyped) < 16 {
-		s.keyTyped += termsafe.Sanitize(k.Text)
-		s.keyErr = ""
-	}
-	return nil
-}
-
-// handleEvent applies one protocol event to the components.
-func (s *Screen) handleEvent(m eventMsg) tea.Cmd {
-	now := s.now()
-	switch e := m.ev.(type) {
-	case protocol.MessageEvent:
-		at := e.SentAt
-		if at.IsZero() {
-			at = now
-		}
-		s.chat.AddPeer(e.ID, e.Text, at, e.PossibleDuplicate)
-		// The message is in the pane: release Emit (the node then records
-		// it seen and acknowledges it), from a Cmd run after this Update.
-		done := m.shown
-		if done == nil {
-			return nil
-		}
-		return func() tea.Msg {
-			close(done)
-			return nil
-		}
-	case protocol.LiveEvent:
-		s.status.Live(e, now)
-		s.hs.Live(e, now)
-	case protocol.HandshakeEvent:
-		if !s.hs.Active(now) {
-			s.hsDismissed = false // a new attempt shows the panel again
-		}
-		s.hs.Step(e, now)
-	case protocol.SessionEvent:
-		s.hs.Session(e, now)
-		if e.State == protocol.SessionRekeyed {
-			s.hsDismissed = false // a rekey shows the panel again
-		}
-		s.handleSession(e, now)
-	case protocol.SentEvent:
-		s.chat.SetDelivery(e.ID, chat.Sent)
-	case protocol.DeliveredEvent:
-		s.chat.SetDelivery(e.ID, chat.Delivered)
-	case protocol.GapEvent:
-		word := "messages"
-		if e.Missing == 1 {
-			word = "message"
-		}
-		s.chat.AddNotice(chat.NoticeGap, fmt.Sprintf("%d %s never arrived", e.Missing, word), now)
-	case protocol.RejectedEvent:
-		s.seclog.Rejected(e, now)
-		s.rejectNotice(e, now)
-	case protocol.ReplayedEvent:
-		what := protocol.TypeName(e.Type)
-		if e.HasSeq {
-			what = fmt.Sprintf("%s seq %d", what, e.Seq)
-		}
-		text := fmt.Sprintf("/replay: re-sent our last record (%s); the peer should reject it", what)
-		s.seclog.Note(text, now)
-		s.chat.AddNotice(chat.NoticeInfo, text, now)
-	case protocol.StalledEvent:
-		s.hs.Stalled(e, now)
-		s.hsDismissed = false
-		s.chat.AddNotice(chat.NoticeWarn, fmt.Sprintf(
-			"handshake stalled: %d attempts in %s, furthest step %d (%s); the peer answers but may refuse our key (it recorded another key for us, or pins another fingerprint)",
-			e.Attempts, e.For.Round(time.Second), e.LastStep, protocol.StepName(e.LastStep)), now)
-	case protocol.ErrorEvent:
-		s.chat.AddNotice(chat.NoticeWarn, "error: "+termsafe.Sanitize(errText(e.Err)), now)
-	}
-	return nil
-}
-
-func (s *Screen) handleSession(e protocol.SessionEvent, now time.Time) {
-	switch e.State {
-	case protocol.SessionEstablished:
-		s.encrypted = true
-		s.safety = termsafe.Sanitize(e.SafetyNumber)
-		if e.PeerFingerprint != "" {
-			s.peerFP = termsafe.Sanitize(e.PeerFingerprint)
-			s.chat.SetPeer(chat.Person{Name: s.peerName, StableID: s.peerFP})
-		}
-		s.chat.AddNotice(chat.NoticeInfo, fmt.Sprintf("session established: end-to-end encrypted · safety number %s · compare it with your peer: /verify", s.safety), now)
-	case protocol.SessionRekeyed:
-		s.chat.AddNotice(chat.NoticeInfo, "keys renewed (rekey): later messages use fresh keys", now)
-	case protocol.SessionPeerLeft:
-		s.encrypted = false
-		s.status.PeerLeft(now)
-		s.chat.AddNotice(chat.NoticeInfo, fmt.Sprintf("peer left: %s quit; a new session starts if they come back", s.peerName), now)
-	case protocol.SessionClosed:
-		s.encrypted = false
-		s.chat.AddNotice(chat.NoticeWarn, "session closed: messages wait until a new session is established", now)
-	}
-	s.headerChanged()
-}
-
-// rejectNotice puts a rejection in the chat, at most
-// rejectNoticesPerSecond a second; the rest are counted and summed up.
-func (s *Screen) rejectNotice(e protocol.RejectedEvent, now time.Time) {
-	s.flushRejections(now, false)
-	if s.rejShown >= rejectNoticesPerSecond {
-		s.rejHidden++
-		return
-	}
-	s.rejShown++
-	text := "rejected " + termsafe.Sanitize(e.Reason)
-	if e.HasSeq {
-		text += fmt.Sprintf(" seq %d", e.Seq)
-	}
-	text += ": " + termsafe.Sanitize(words.Reason(e.Reason))
-	s.chat.AddNotice(chat.NoticeWarn, text, now)
-}
-
-// flushRejections starts a new one-second window of rejection notices,
-// first reporting how many the last one held back.
-func (s *Screen) flushRejections(now time.Time, force bool) {
-	if !force && now.Sub(s.rejWindow) < time.Second {
-		return
-	}
-	if s.rejHidden > 0 {
-		text := fmt.Sprintf("%d more rejections not shown (all are in the security log)", s.rejHidden)
-		s.chat.AddNotice(chat.NoticeWarn, text, now)
-	}
-	s.rejWindow, s.rejShown, s.rejHidden = now, 0, 0
 }
 
 // errText is err's text, "unknown error" for nil.

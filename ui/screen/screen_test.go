@@ -290,7 +290,7 @@ func TestScreenKeyChangedNotOffered(t *testing.T) {
 	drive(t, s, KeyChangedMsg{Info: panel.KeyChangedInfo{Peer: "bob", Known: testPeerFP, Got: testSelfFP, Path: "/tmp/known_peers"}})
 	drive(t, s, typeText("accept")...)
 	drive(t, s, keyPress(tea.KeyEnter))
-	if s.keyChanged == nil || strings.Contains(screenText(t, s), "type accept") {
+	if s.keyChange == nil || strings.Contains(screenText(t, s), "type accept") {
 		t.Fatal("accepting offered without AcceptKey")
 	}
 	drive(t, s, typeText("q")...)
@@ -329,16 +329,16 @@ func TestScreenQuestionMarkIsTextWhenTyping(t *testing.T) {
 	s := newTestScreen(testConfig(newFakeNode()))
 	drive(t, s, tea.WindowSizeMsg{Width: 80, Height: 24})
 	drive(t, s, typeText("why?")...)
-	if s.overlay != overlayNone || s.input.Value() != "why?" {
-		t.Fatalf("overlay %v, input %q", s.overlay, s.input.Value())
+	if s.panels.overlay != overlayNone || s.input.Value() != "why?" {
+		t.Fatalf("overlay %v, input %q", s.panels.overlay, s.input.Value())
 	}
 	drive(t, s, keyPress(tea.KeyF1))
-	if s.overlay != overlayHelp {
+	if s.panels.overlay != overlayHelp {
 		t.Fatal("f1 did not open the help")
 	}
 	drive(t, s, keyPress(tea.KeyEscape))
-	if s.overlay != overlayNone || s.input.Value() != "why?" {
-		t.Fatalf("esc: overlay %v, draft %q", s.overlay, s.input.Value())
+	if s.panels.overlay != overlayNone || s.input.Value() != "why?" {
+		t.Fatalf("esc: overlay %v, draft %q", s.panels.overlay, s.input.Value())
 	}
 }
 
@@ -406,7 +406,7 @@ func TestScreenVerify(t *testing.T) {
 	drive(t, s, established()...)
 	drive(t, s, typeText("/verify")...)
 	drive(t, s, keyPress(tea.KeyEnter))
-	if s.overlay != overlayVerify || !strings.Contains(screenText(t, s), "34723") {
+	if s.panels.overlay != overlayVerify || !strings.Contains(screenText(t, s), "34723") {
 		t.Fatal("/verify did not show the safety number")
 	}
 	drive(t, s, typeText("y")...)
