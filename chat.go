@@ -28,6 +28,7 @@ import (
 	"duet/ui"
 	"duet/ui/chat"
 	"duet/ui/panel"
+	"duet/ui/screen"
 )
 
 // frontEnd is how a run reports to its user.
@@ -139,7 +140,7 @@ func runChat(o chatOptions, stdin io.Reader, stdout, stderr io.Writer) int {
 
 	// The front end.
 	var out ui.Output
-	var sink *ui.Sink
+	var sink *screen.Sink
 	switch o.mode {
 	case modeHeadless:
 		out = ui.NewHeadless(stdout)
@@ -148,7 +149,7 @@ func runChat(o chatOptions, stdin io.Reader, stdout, stderr io.Writer) int {
 		lines.SetPeerName(o.peerName)
 		out = lines
 	case modeScreen:
-		sink = ui.NewSink()
+		sink = screen.NewSink()
 	}
 	closeOut := func() {
 		if out != nil {
@@ -173,7 +174,7 @@ func runChat(o chatOptions, stdin io.Reader, stdout, stderr io.Writer) int {
 	}
 	check.onOwnKey = func() {
 		if sink != nil {
-			sink.Post(ui.NoticeMsg{Text: ownKeyNote, Warn: true})
+			sink.Post(screen.NoticeMsg{Text: ownKeyNote, Warn: true})
 		} else {
 			say(stderr, "warning: %s", ownKeyNote)
 		}
@@ -181,10 +182,10 @@ func runChat(o chatOptions, stdin io.Reader, stdout, stderr io.Writer) int {
 	if sink != nil {
 		check.changedWhileDown = true
 		check.onTrust = func(t panel.Trust, fp crypto.Fingerprint) {
-			sink.Post(ui.TrustMsg{Trust: t, PeerFP: fp.String()})
+			sink.Post(screen.TrustMsg{Trust: t, PeerFP: fp.String()})
 		}
 		check.onChanged = func(e *crypto.KeyChangedError) {
-			sink.Post(ui.KeyChangedMsg{Info: panel.KeyChangedInfo{Peer: e.Peer, Known: e.Known.String(), Got: e.Got.String(), Path: e.Path}})
+			sink.Post(screen.KeyChangedMsg{Info: panel.KeyChangedInfo{Peer: e.Peer, Known: e.Known.String(), Got: e.Got.String(), Path: e.Path}})
 		}
 	} else {
 		// Line and headless modes: a changed key ends the run with exit 4
@@ -243,7 +244,7 @@ func runChat(o chatOptions, stdin io.Reader, stdout, stderr io.Writer) int {
 		} else {
 			n := linesHistory
 			if o.mode == modeScreen {
-				n = ui.HistoryPage
+				n = screen.HistoryPage
 			}
 			pending, pendingTotal = pendingEntries(db, n)
 		}
@@ -274,15 +275,15 @@ func runChat(o chatOptions, stdin io.Reader, stdout, stderr io.Writer) int {
 		return exitRuntime
 	}
 
-	var source ui.HistorySource
+	var source screen.HistorySource
 	if hist != nil {
 		source = historyView{hist}
 	}
 	if o.mode == modeScreen {
-		err = ui.RunScreen(ctx, ui.ScreenConfig{
+		err = screen.Run(ctx, screen.Config{
 			SelfName: o.name, PeerName: o.peerName, SelfFP: self.String(),
 			MainPort: tr.MainPort(), SubPort: o.subPort, PeerHost: o.peerHost,
-			PingInterval: o.ping, Session: node, Records: records,
+			PingInterval: o.ping, Node: node, Records: records,
 			MarkVerified: markVerified(check, node),
 			AcceptKey:    acceptKey(check, node),
 			History:      source,

@@ -17,11 +17,11 @@ import (
 	"duet/crypto"
 	"duet/net"
 	"duet/protocol"
-	"duet/ui"
+	"duet/ui/demo"
 )
 
 // runDemo is duet demo: three fresh keys, four free loopback ports, and
-// ui.RunDemo on the terminal.
+// demo.Run on the terminal.
 func runDemo(args []string, stdin io.Reader, stdout, stderr io.Writer, usageErr func(string, ...any) int) int {
 	if len(args) > 0 {
 		if args[0] == "--help" || args[0] == "-h" || args[0] == "-help" {
@@ -45,11 +45,11 @@ func runDemo(args []string, stdin io.Reader, stdout, stderr io.Writer, usageErr 
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	deps := ui.DemoDeps{Keys: [3]*crypto.Identity(ids), Ports: [4]int(ports),
+	deps := demo.Deps{Keys: [3]*crypto.Identity(ids), Ports: [4]int(ports),
 		Open: func(ctx context.Context, main, sub int) (protocol.Transport, error) {
 			return net.Open(ctx, net.Config{MainPort: main, SubPort: sub, SendTimeout: 30 * time.Second})
 		}}
-	if err := ui.RunDemo(ctx, deps, screenIO(stdin, stdout)...); err != nil && !errors.Is(err, context.Canceled) {
+	if err := demo.Run(ctx, deps, screenIO(stdin, stdout)...); err != nil && !errors.Is(err, context.Canceled) {
 		fmt.Fprintf(stderr, "duet: demo: %v\n", err)
 		return exitRuntime
 	}

@@ -9,8 +9,8 @@ import (
 	"time"
 
 	"duet/protocol"
-	"duet/ui"
 	"duet/ui/chat"
+	"duet/ui/screen"
 )
 
 // toChatEntries converts history entries for the screen and the line mode.
@@ -43,7 +43,7 @@ func pendingEntries(db *protocol.DB, n int) ([]chat.Entry, int) {
 	return out, total
 }
 
-// historyView is the screen's ui.HistorySource over a protocol.DB.
+// historyView is a screen.HistorySource over a protocol.DB.
 type historyView struct{ h *protocol.DB }
 
 func (v historyView) Last(n int) ([]chat.Entry, any, error) {
@@ -62,7 +62,7 @@ func (v historyView) Older(pos any, n int) ([]chat.Entry, any, error) {
 
 func (v historyView) Clear() error { return v.h.Clear() }
 
-var _ ui.HistorySource = historyView{}
+var _ screen.HistorySource = historyView{}
 
 // historyClear is the line and headless modes' /clear (ui.InputConfig.Clear)
 // for the history h: nil when there is none (--ephemeral, --no-history),

@@ -18,7 +18,7 @@ import (
 	"duet/crypto"
 	"duet/net"
 	"duet/protocol"
-	"duet/ui"
+	"duet/ui/screen"
 	"duet/ui/termsafe"
 )
 
@@ -172,8 +172,8 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	}
 	if o.mode == modeScreen && (!set["main"] || !set["sub"]) && fs.NArg() == 0 {
 		// The original asked for its ports; so does the full screen.
-		choice, err := ui.RunPortForm(context.Background(), screenIO(stdin, stdout)...)
-		if errors.Is(err, ui.ErrFormCancelled) {
+		choice, err := screen.RunPortForm(context.Background(), screenIO(stdin, stdout)...)
+		if errors.Is(err, screen.ErrFormCancelled) {
 			return exitOK
 		}
 		if err != nil {

@@ -19,6 +19,10 @@ const TimeFormat = "2006-01-02T15:04:05.000000000Z07:00"
 // Output is where a running session reports to: the headless JSON lines
 // (Headless) or the human-readable line mode (Lines). All methods are safe for
 // concurrent use and never block for long.
+//
+// Output is sealed: only Headless and Lines implement it, because its
+// unexported pending method (the messages Serve waits for on quit) must be
+// kept by the same code that reports their receipts.
 type Output interface {
 	// Emit reports an event from the session driver.
 	Emit(protocol.Event)

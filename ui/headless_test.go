@@ -161,8 +161,9 @@ func TestTimeIsUTCNanos(t *testing.T) {
 	}
 }
 
-// fakeCtl records what the input loop asked for.
-type fakeCtl struct {
+// fakeNode is a Node that records what the input loop asked for; it runs
+// no session (Run waits for its context, Leave does nothing).
+type fakeNode struct {
 	mu      sync.Mutex
 	sent    []string
 	rekeys  int
@@ -172,7 +173,7 @@ type fakeCtl struct {
 	onSend  func(id uint64)
 }
 
-func (f *fakeCtl) SendMessage(text string) (protocol.Outgoing, error) {
+func (f *fakeNode) SendMessage(text string) (protocol.Outgoing, error) {
 	f.mu.Lock()
 	if f.sendErr != nil {
 		f.mu.Unlock()
@@ -193,14 +194,50 @@ func (f *fakeCtl) SendMessage(text string) (protocol.Outgoing, error) {
 	return protocol.Outgoing{ID: id, SentAt: fixedNow}, nil
 }
 
-func (f *fakeCtl) Rekey() error {
+// SendMessages queues texts together, all or none, as *protocol.Node does.
+func (f *fakeNode) SendMessages(texts []string) ([]protocol.Outgoing, error) {
+	f.mu.Lock()
+	if f.sendErr != nil {
+		f.mu.Unlock()
+		return nil, f.sendErr
+	}
+	for _, text := range texts {
+		if len(text) > protocol.MaxTextSize {
+			f.mu.Unlock()
+			return nil, protocol.ErrTextTooLarge
+		}
+	}
+	outs := make([]protocol.Outgoing, 0, len(texts))
+	for _, text := range texts {
+		f.nextID++
+		outs = append(outs, protocol.Outgoing{ID: f.nextID, SentAt: fixedNow})
+		f.sent = append(f.sent, text)
+	}
+	cb := f.onSend
+	f.mu.Unlock()
+	if cb != nil {
+		for _, o := range outs {
+			cb(o.ID)
+		}
+	}
+	return outs, nil
+}
+
+func (f *fakeNode) Run(ctx context.Context) error {
+	<-ctx.Done()
+	return ctx.Err()
+}
+
+func (f *fakeNode) Leave(context.Context) error { return nil }
+
+func (f *fakeNode) Rekey() error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.rekeys++
 	return nil
 }
 
-func (f *fakeCtl) Replay() error {
+func (f *fakeNode) Replay() error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.replays++
@@ -230,8 +267,8 @@ func TestCommandsDispatch(t *testing.T) {
 	in := strings.NewReader("hello\n/rekey\n/replay\n/replay\n//slash\r\n\n/bogus arg\n  spaced  \n/quit\nafter quit\n")
 	var buf syncBuffer
 	h := newTestHeadless(&buf)
-	ctl := &fakeCtl{}
-	if err := RunInput(context.Background(), in, h, ctl, noDrain); err != nil {
+	ctl := &fakeNode{}
+	if err := runInput(context.Background(), in, h, ctl, noDrain); err != nil {
 		t.Fatal(err)
 	}
 	h.Close()
@@ -267,8 +304,8 @@ func TestCommandsDispatch(t *testing.T) {
 func TestSendErrorIsEvent(t *testing.T) {
 	var buf syncBuffer
 	h := newTestHeadless(&buf)
-	ctl := &fakeCtl{sendErr: protocol.ErrQueueFull}
-	if err := RunHeadless(context.Background(), strings.NewReader("x\n"), h, ctl); err != nil {
+	ctl := &fakeNode{sendErr: protocol.ErrQueueFull}
+	if err := runInput(context.Background(), strings.NewReader("x\n"), h, ctl, InputConfig{}); err != nil {
 		t.Fatal(err)
 	}
 	h.Close()
@@ -303,8 +340,8 @@ func TestLongLine(t *testing.T) {
 	for _, n := range []int{protocol.MaxTextSize + 1, protocol.MaxTextSize + 2, 10 << 20} {
 		var buf syncBuffer
 		h := newTestHeadless(&buf)
-		ctl := &fakeCtl{}
-		if err := RunInput(context.Background(), &endless{n: n}, h, ctl, noDrain); err != nil {
+		ctl := &fakeNode{}
+		if err := runInput(context.Background(), &endless{n: n}, h, ctl, noDrain); err != nil {
 			t.Fatal(err)
 		}
 		h.Close()
@@ -317,9 +354,9 @@ func TestLongLine(t *testing.T) {
 		}
 	}
 	// Exactly the maximum is sent.
-	ctl := &fakeCtl{}
+	ctl := &fakeNode{}
 	h := newTestHeadless(io.Discard)
-	RunInput(context.Background(), strings.NewReader(strings.Repeat("b", protocol.MaxTextSize)+"\r\n"), h, ctl, noDrain)
+	runInput(context.Background(), strings.NewReader(strings.Repeat("b", protocol.MaxTextSize)+"\r\n"), h, ctl, noDrain)
 	h.Close()
 	if len(ctl.sent) != 1 || len(ctl.sent[0]) != protocol.MaxTextSize {
 		t.Errorf("max-size line not sent: %d", len(ctl.sent))
@@ -335,7 +372,7 @@ func TestLongLineMemory(t *testing.T) {
 	var before, after runtimeMem
 	before.read()
 	h := newTestHeadless(io.Discard)
-	RunInput(context.Background(), &endless{n: 100 << 20}, h, &fakeCtl{}, noDrain)
+	runInput(context.Background(), &endless{n: 100 << 20}, h, &fakeNode{}, noDrain)
 	h.Close()
 	after.read()
 	if grow := int64(after.totalAlloc) - int64(before.totalAlloc); grow > 8<<20 {
@@ -346,7 +383,7 @@ func TestLongLineMemory(t *testing.T) {
 func TestEOFWaitsForDelivery(t *testing.T) {
 	var buf syncBuffer
 	h := newTestHeadless(&buf)
-	ctl := &fakeCtl{}
+	ctl := &fakeNode{}
 	ctl.onSend = func(id uint64) {
 		go func() {
 			time.Sleep(100 * time.Millisecond)
@@ -354,7 +391,7 @@ func TestEOFWaitsForDelivery(t *testing.T) {
 		}()
 	}
 	start := time.Now()
-	if err := RunHeadless(context.Background(), strings.NewReader("a\nb\n"), h, ctl); err != nil {
+	if err := runInput(context.Background(), strings.NewReader("a\nb\n"), h, ctl, InputConfig{}); err != nil {
 		t.Fatal(err)
 	}
 	d := time.Since(start)
@@ -362,19 +399,19 @@ func TestEOFWaitsForDelivery(t *testing.T) {
 		t.Errorf("EOF returned after %v, want about 100ms", d)
 	}
 	// Never delivered: gives up after the drain timeout.
-	ctl2 := &fakeCtl{}
+	ctl2 := &fakeNode{}
 	h2 := newTestHeadless(io.Discard)
 	start = time.Now()
-	RunInput(context.Background(), strings.NewReader("a\n"), h2, ctl2, InputConfig{Drain: 200 * time.Millisecond})
+	runInput(context.Background(), strings.NewReader("a\n"), h2, ctl2, InputConfig{Drain: 200 * time.Millisecond})
 	if d := time.Since(start); d < 190*time.Millisecond || d > time.Second {
 		t.Errorf("undelivered: returned after %v", d)
 	}
 	// A receipt that arrives before Send returns still counts.
-	ctl3 := &fakeCtl{}
+	ctl3 := &fakeNode{}
 	h3 := newTestHeadless(io.Discard)
 	ctl3.onSend = func(id uint64) { h3.Emit(protocol.DeliveredEvent{ID: id}) }
 	start = time.Now()
-	RunHeadless(context.Background(), strings.NewReader("a\n/quit\n"), h3, ctl3)
+	runInput(context.Background(), strings.NewReader("a\n/quit\n"), h3, ctl3, InputConfig{})
 	if d := time.Since(start); d > time.Second {
 		t.Errorf("early receipt not matched: %v", d)
 	}
@@ -391,7 +428,7 @@ func TestContextCancel(t *testing.T) {
 	done := make(chan error)
 	br := blockingReader{make(chan struct{})}
 	defer close(br.ch)
-	go func() { done <- RunHeadless(ctx, br, h, &fakeCtl{}) }()
+	go func() { done <- runInput(ctx, br, h, &fakeNode{}, InputConfig{}) }()
 	cancel()
 	select {
 	case err := <-done:
@@ -399,7 +436,7 @@ func TestContextCancel(t *testing.T) {
 			t.Errorf("err %v", err)
 		}
 	case <-time.After(2 * time.Second):
-		t.Fatal("RunHeadless ignored the context")
+		t.Fatal("the input loop ignored the context")
 	}
 }
 
@@ -494,7 +531,7 @@ func TestSlowStdoutNeverBlocksAndReportsDrops(t *testing.T) {
 
 func TestServe(t *testing.T) {
 	// Input ends: Run is cancelled, Serve returns nil.
-	s := &fakeSession{fakeCtl: &fakeCtl{}, ret: make(chan error, 1)}
+	s := &fakeSession{fakeNode: &fakeNode{}, ret: make(chan error, 1)}
 	var buf syncBuffer
 	h := newTestHeadless(&buf)
 	if err := Serve(context.Background(), strings.NewReader("hi\n"), h, s, InputConfig{Drain: -1}); err != nil {
@@ -507,7 +544,7 @@ func TestServe(t *testing.T) {
 		t.Errorf("end of input: Leave called %d times (before Run stopped: %v), want once, before", s.leaves, s.leftBeforeStop)
 	}
 	// Run fails: Serve returns its error even though input is still open.
-	s2 := &fakeSession{fakeCtl: &fakeCtl{}, ret: make(chan error, 1)}
+	s2 := &fakeSession{fakeNode: &fakeNode{}, ret: make(chan error, 1)}
 	s2.ret <- errors.New("transport failed")
 	br := blockingReader{make(chan struct{})}
 	defer close(br.ch)
@@ -517,7 +554,7 @@ func TestServe(t *testing.T) {
 	// Outer context cancelled with a cause: the cause is returned.
 	ctx, cancel := context.WithCancelCause(context.Background())
 	cause := errors.New("key changed")
-	s3 := &fakeSession{fakeCtl: &fakeCtl{}, ret: make(chan error, 1)}
+	s3 := &fakeSession{fakeNode: &fakeNode{}, ret: make(chan error, 1)}
 	go func() { time.Sleep(50 * time.Millisecond); cancel(cause) }()
 	if err := Serve(ctx, br, NewHeadless(io.Discard), s3, InputConfig{}); !errors.Is(err, cause) {
 		t.Fatalf("Serve: %v", err)
@@ -536,7 +573,7 @@ func TestServeQuitLeavesAfterReceipts(t *testing.T) {
 	var order []string
 	var mu sync.Mutex
 	note := func(s string) { mu.Lock(); order = append(order, s); mu.Unlock() }
-	ctl := &fakeCtl{}
+	ctl := &fakeNode{}
 	ctl.onSend = func(id uint64) {
 		go func() {
 			time.Sleep(50 * time.Millisecond)
@@ -544,7 +581,7 @@ func TestServeQuitLeavesAfterReceipts(t *testing.T) {
 			h.Emit(protocol.DeliveredEvent{ID: id})
 		}()
 	}
-	s := &fakeSession{fakeCtl: ctl, ret: make(chan error, 1), onLeave: func(ctx context.Context) error {
+	s := &fakeSession{fakeNode: ctl, ret: make(chan error, 1), onLeave: func(ctx context.Context) error {
 		note("leave")
 		if d, ok := ctx.Deadline(); !ok || time.Until(d) > 2*time.Second {
 			t.Errorf("Leave without a bounded deadline (%v, %v)", d, ok)
@@ -562,7 +599,7 @@ func TestServeQuitLeavesAfterReceipts(t *testing.T) {
 }
 
 type fakeSession struct {
-	*fakeCtl
+	*fakeNode
 	ret            chan error
 	cancelled      bool
 	stopped        bool
@@ -732,8 +769,8 @@ func TestHeadlessClear(t *testing.T) {
 			if tc.clear != nil {
 				cfg.Clear = tc.clear.clear
 			}
-			ctl := &fakeCtl{}
-			if err := RunInput(context.Background(), strings.NewReader("/clear \n"), h, ctl, cfg); err != nil {
+			ctl := &fakeNode{}
+			if err := runInput(context.Background(), strings.NewReader("/clear \n"), h, ctl, cfg); err != nil {
 				t.Fatal(err)
 			}
 			h.Close()
@@ -749,3 +786,6 @@ func TestHeadlessClear(t *testing.T) {
 		})
 	}
 }
+
+// The node the front ends are given in production.
+var _ Node = (*protocol.Node)(nil)

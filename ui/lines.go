@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"strings"
 	"sync"
 	"time"
 	"unicode/utf8"
@@ -12,8 +11,8 @@ import (
 	"duet/crypto"
 	"duet/protocol"
 	"duet/ui/chat"
-	"duet/ui/panel"
 	"duet/ui/termsafe"
+	"duet/ui/words"
 )
 
 // Lines is the plain human-readable line mode (docs/HEADLESS.md, "Line
@@ -98,7 +97,7 @@ func (l *Lines) Waiting(addr string, ping time.Duration) {
 	l.mu.Lock()
 	l.waitAddr, l.waitSince = addr, l.now()
 	l.mu.Unlock()
-	l.put("* waiting for the peer at %s: sending our public key and a ping every %v", Sanitize(addr), ping)
+	l.put("* waiting for the peer at %s: sending our public key and a ping every %v", termsafe.Sanitize(addr), ping)
 	go func() {
 		t := time.NewTicker(WaitingReminder)
 		defer t.Stop()
@@ -125,7 +124,7 @@ func (l *Lines) remindWaiting() {
 	if live == protocol.LiveLive {
 		what = "the peer answers pings but no session yet"
 	}
-	l.put("* still waiting for the peer at %s (%s): %s", Sanitize(addr), l.now().Sub(since).Round(time.Second), what)
+	l.put("* still waiting for the peer at %s (%s): %s", termsafe.Sanitize(addr), l.now().Sub(since).Round(time.Second), what)
 }
 
 // ShowHistory prints the end of the stored conversation (entries oldest
@@ -147,7 +146,7 @@ func (l *Lines) ShowPending(entries []chat.Entry, total int) {
 	if len(entries) == 0 {
 		return
 	}
-	l.put("* %s", pendingNotice(len(entries), total, "below"))
+	l.put("* %s", words.Pending(len(entries), total, "below"))
 	l.showEntries(entries)
 	l.put("* end of the messages not delivered yet")
 }
@@ -166,7 +165,7 @@ func (l *Lines) showEntries(entries []chat.Entry) {
 			again += " (no receipt yet)"
 		}
 		stamp := "[" + e.At.In(l.loc).Format("2006-01-02 15:04:05") + "]"
-		l.put("%s %s: %s%s", stamp, Sanitize(who), Sanitize(e.Text), again)
+		l.put("%s %s: %s%s", stamp, termsafe.Sanitize(who), termsafe.Sanitize(e.Text), again)
 	}
 }
 
@@ -183,7 +182,7 @@ func (l *Lines) Queued(id uint64, text string, at time.Time) {
 	if at.IsZero() {
 		at = l.now()
 	}
-	line := fmt.Sprintf("%s %s: %s (queued)\n", l.clock(at), Sanitize(l.name), Sanitize(text))
+	line := fmt.Sprintf("%s %s: %s (queued)\n", l.clock(at), termsafe.Sanitize(l.name), termsafe.Sanitize(text))
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.q.put([]byte(line))
@@ -213,12 +212,6 @@ func (l *Lines) firstReport(key string) bool {
 	return true
 }
 
-// plainReason is panel.PlainReason without the trailing "(reason)", which
-// the line names already.
-func plainReason(reason string) string {
-	return strings.TrimSuffix(panel.PlainReason(reason), " ("+reason+")")
-}
-
 // Emit prints ev for a human. Text from the peer is sanitized: control
 // characters (terminal escape sequences) are shown escaped, never obeyed.
 // A received message's line is queued even past the bound (never
@@ -243,7 +236,7 @@ func (l *Lines) Emit(ev protocol.Event) {
 		case protocol.LiveWaiting:
 			l.put("* waiting for the peer")
 		default:
-			l.put("* peer is %s", Sanitize(string(e.State)))
+			l.put("* peer is %s", termsafe.Sanitize(string(e.State)))
 		}
 	case protocol.HandshakeEvent:
 		if e.Done {
@@ -255,23 +248,23 @@ func (l *Lines) Emit(ev protocol.Event) {
 				return // the same changed key again
 			}
 		}
-		l.put("! handshake step %d (%s) failed: %s", e.Step, protocol.StepName(e.Step), Sanitize(panel.PlainHandshakeError(e.Step, e.Err)))
+		l.put("! handshake step %d (%s) failed: %s", e.Step, protocol.StepName(e.Step), termsafe.Sanitize(words.HandshakeError(e.Step, e.Err)))
 		if kc != nil {
 			s := fmt.Sprintf("! recorded key %s, presented %s", kc.Known, kc.Got)
 			if kc.Path != "" {
 				s += "; if the peer changed its key on purpose, remove its line from " + kc.Path
 			}
-			l.put("%s", Sanitize(s))
+			l.put("%s", termsafe.Sanitize(s))
 		}
 	case protocol.SessionEvent:
 		switch e.State {
 		case protocol.SessionEstablished:
 			l.setSessionUp(true)
-			l.put("* session established with %s, safety number %s", Sanitize(e.PeerFingerprint), Sanitize(e.SafetyNumber))
+			l.put("* session established with %s, safety number %s", termsafe.Sanitize(e.PeerFingerprint), termsafe.Sanitize(e.SafetyNumber))
 			l.put("* compare the safety number with your peer over another channel")
 		case protocol.SessionPeerLeft:
 			l.setSessionUp(false)
-			l.put("* %s left (it quit)", Sanitize(l.peerName))
+			l.put("* %s left (it quit)", termsafe.Sanitize(l.peerName))
 		case protocol.SessionRekeyed:
 			switch e.Direction {
 			case protocol.DirectionReceive:
@@ -285,7 +278,7 @@ func (l *Lines) Emit(ev protocol.Event) {
 			if e.State == protocol.SessionClosed {
 				l.setSessionUp(false)
 			}
-			l.put("* session %s", Sanitize(string(e.State)))
+			l.put("* session %s", termsafe.Sanitize(string(e.State)))
 		}
 	case protocol.MessageEvent:
 		at := e.SentAt
@@ -299,7 +292,7 @@ func (l *Lines) Emit(ev protocol.Event) {
 		l.mu.Lock()
 		l.lastLine = 0
 		l.mu.Unlock()
-		l.q.putMust([]byte(fmt.Sprintf("%s %s: %s%s\n", l.clock(at), Sanitize(l.peerName), Sanitize(e.Text), again)))
+		l.q.putMust([]byte(fmt.Sprintf("%s %s: %s%s\n", l.clock(at), termsafe.Sanitize(l.peerName), termsafe.Sanitize(e.Text), again)))
 	case protocol.ShownEvent:
 		l.q.sync()
 	case protocol.SentEvent:
@@ -320,7 +313,7 @@ func (l *Lines) Emit(ev protocol.Event) {
 		case right:
 			l.put("  ✓ delivered")
 		case ok:
-			l.put("  ✓ delivered: %s", Sanitize(snippet(t, 40)))
+			l.put("  ✓ delivered: %s", termsafe.Sanitize(snippet(t, 40)))
 		}
 	case protocol.ReplayedEvent:
 		if e.HasSeq {
@@ -338,7 +331,7 @@ func (l *Lines) Emit(ev protocol.Event) {
 		if e.Reason == protocol.ReasonKeyChanged && !l.firstReport("rejected "+e.Detail) {
 			return // the same changed key again (its detail names both keys)
 		}
-		s := "! rejected " + Sanitize(e.Reason)
+		s := "! rejected " + termsafe.Sanitize(e.Reason)
 		if e.Count > 1 {
 			s += fmt.Sprintf(" x%d in the last second(s)", e.Count)
 		}
@@ -351,15 +344,18 @@ func (l *Lines) Emit(ev protocol.Event) {
 				s += ")"
 			}
 		}
-		l.put("%s: %s", s, Sanitize(plainReason(e.Reason)))
+		if why := words.ReasonBare(e.Reason); why != "" { // every reason the protocol reports has words
+			s += ": " + termsafe.Sanitize(why)
+		}
+		l.put("%s", s)
 	case protocol.ErrorEvent:
-		l.put("! error: %s", Sanitize(errString(e.Err)))
+		l.put("! error: %s", termsafe.Sanitize(errString(e.Err)))
 	case HistoryClearedEvent:
 		// Lines already printed stay on the terminal: only the stored
 		// history is gone.
 		l.put("* history cleared here (the peer keeps theirs)")
 	default:
-		l.put("* %s", Sanitize(ev.EventName()))
+		l.put("* %s", termsafe.Sanitize(ev.EventName()))
 	}
 }
 
@@ -393,6 +389,3 @@ func snippet(s string, n int) string {
 	r := []rune(s)
 	return string(r[:n]) + "…"
 }
-
-// Sanitize makes s safe to print on a terminal; see termsafe.Sanitize.
-func Sanitize(s string) string { return termsafe.Sanitize(s) }

@@ -12,6 +12,7 @@ import (
 	"duet/crypto"
 	"duet/protocol"
 	"duet/ui/chat"
+	"duet/ui/termsafe"
 )
 
 func TestLinesFormat(t *testing.T) {
@@ -85,8 +86,8 @@ func TestSanitize(t *testing.T) {
 		"\u0085":                   `\u0085`,
 		"bad \xc3":                 `bad \xc3`,
 	} {
-		if got := Sanitize(in); got != want {
-			t.Errorf("Sanitize(%q) = %q, want %q", in, got, want)
+		if got := termsafe.Sanitize(in); got != want {
+			t.Errorf("termsafe.Sanitize(%q) = %q, want %q", in, got, want)
 		}
 	}
 }
@@ -94,9 +95,9 @@ func TestSanitize(t *testing.T) {
 func TestRunLines(t *testing.T) {
 	var buf syncBuffer
 	l := NewLines(&buf, "bob")
-	ctl := &fakeCtl{}
+	ctl := &fakeNode{}
 	ctl.onSend = func(id uint64) { go l.Emit(protocol.DeliveredEvent{ID: id}) }
-	if err := RunLines(context.Background(), strings.NewReader("hi\n/nope\n"), l, ctl); err != nil {
+	if err := runInput(context.Background(), strings.NewReader("hi\n/nope\n"), l, ctl, InputConfig{}); err != nil {
 		t.Fatal(err)
 	}
 	l.Close()
@@ -118,8 +119,8 @@ func newTestLines(buf *syncBuffer) *Lines {
 func TestLinesQueuedEchoAtOnce(t *testing.T) {
 	var buf syncBuffer
 	l := newTestLines(&buf)
-	ctl := &fakeCtl{}
-	if err := RunInput(context.Background(), strings.NewReader("early bird\n"), l, ctl, noDrain); err != nil {
+	ctl := &fakeNode{}
+	if err := runInput(context.Background(), strings.NewReader("early bird\n"), l, ctl, noDrain); err != nil {
 		t.Fatal(err)
 	}
 	l.q.close(time.Second)
@@ -201,9 +202,9 @@ func TestLinesKeyChangedOncePerKey(t *testing.T) {
 func TestRunLinesReplayAndQuit(t *testing.T) {
 	var buf syncBuffer
 	l := newTestLines(&buf)
-	ctl := &fakeCtl{}
+	ctl := &fakeNode{}
 	ctl.onSend = func(id uint64) { l.Emit(protocol.DeliveredEvent{ID: id}) }
-	if err := RunInput(context.Background(), strings.NewReader("hi\n/replay\n/quit\n"), l, ctl, noDrain); err != nil {
+	if err := runInput(context.Background(), strings.NewReader("hi\n/replay\n/quit\n"), l, ctl, noDrain); err != nil {
 		t.Fatal(err)
 	}
 	l.Emit(protocol.ReplayedEvent{Type: protocol.TypeChat, Seq: 3, HasSeq: true}) // what the node reports
@@ -365,8 +366,8 @@ func TestLinesClear(t *testing.T) {
 			if tc.clear != nil {
 				cfg.Clear = tc.clear.clear
 			}
-			ctl := &fakeCtl{}
-			if err := RunInput(context.Background(), strings.NewReader("/clear\n"), l, ctl, cfg); err != nil {
+			ctl := &fakeNode{}
+			if err := runInput(context.Background(), strings.NewReader("/clear\n"), l, ctl, cfg); err != nil {
 				t.Fatal(err)
 			}
 			l.Close()

@@ -11,6 +11,7 @@ import (
 
 	"duet/protocol"
 	"duet/ui/termsafe"
+	"duet/ui/words"
 )
 
 // MITMOutput prints what `duet mitm` does: one line per event, as text for
@@ -104,7 +105,7 @@ func (o *MITMOutput) Emit(ev protocol.Event) {
 		o.q.put(o.encode(m))
 		return
 	}
-	o.text("%s", describeMITM(e))
+	o.text("%s", words.MITM(e))
 }
 
 func isLivenessType(t byte) bool {
@@ -115,78 +116,17 @@ func isLivenessType(t byte) bool {
 	return false
 }
 
-// describeMITM is the text line for e: what was done, and what the
-// receiver must do about it.
-func describeMITM(e protocol.MITMEvent) string { return describeMITMNamed(e, "A", "B", "") }
-
-// describeMITMNamed is describeMITM with the peers' names; the line starts
-// with the flow ("a->b"), or with arrow and the names if arrow is set
-// ("bob → alice").
-func describeMITMNamed(e protocol.MITMEvent, nameA, nameB, arrow string) string {
-	from, to := nameA, nameB
-	if e.Flow == protocol.FlowBA {
-		from, to = nameB, nameA
-	}
-	flow := e.Flow.String()
-	if arrow != "" {
-		flow = from + arrow + to + ":"
-	}
-	what := protocol.TypeName(e.Type)
-	if e.HasSeq {
-		what += fmt.Sprintf(" seq %d", e.Seq)
-	}
-	what += fmt.Sprintf(" (%d bytes)", e.Size)
-	switch e.Action {
-	case protocol.MITMRelayed:
-		return fmt.Sprintf("%s %s", flow, what)
-	case protocol.MITMLost:
-		return fmt.Sprintf("%s %s not passed on: %s is not connected", flow, what, to)
-	case protocol.MITMArmed:
-		switch e.Attack {
-		case protocol.AttackImpersonate:
-			return fmt.Sprintf("%s impersonating: the MITM answers %s as %s, with its own key; %s refuses it if it knows %s's key (key-changed)", flow, from, to, from, to)
-		case protocol.AttackKeySub:
-			return fmt.Sprintf("%s keysub on: every PUBLIC_KEY from %s now carries the MITM's key (acts on the next handshake: restart a peer)", flow, from)
-		case protocol.AttackTamper:
-			return fmt.Sprintf("%s tamper armed: %s's next CHAT record gets one bit flipped", flow, from)
-		case protocol.AttackReorder:
-			return fmt.Sprintf("%s reorder armed: %s's next CHAT record is held back", flow, from)
-		case protocol.AttackDrop:
-			return fmt.Sprintf("%s drop armed: %s's next CHAT record is dropped", flow, from)
-		}
-	case protocol.MITMDisarmed:
-		return fmt.Sprintf("%s attacks off: %s's messages pass unchanged", flow, from)
-	case protocol.MITMReplayed:
-		return fmt.Sprintf("%s REPLAYED %s: %s must refuse it (replay)", flow, what, to)
-	case protocol.MITMTampered:
-		return fmt.Sprintf("%s TAMPERED %s (one bit flipped): %s must refuse it (tampered); %s resends the message", flow, what, to, from)
-	case protocol.MITMHeld:
-		return fmt.Sprintf("%s HELD BACK %s: it goes after the next record", flow, what)
-	case protocol.MITMReleased:
-		return fmt.Sprintf("%s RELEASED %s out of order: %s must refuse it (reorder); %s resends the message", flow, what, to, from)
-	case protocol.MITMDropped:
-		return fmt.Sprintf("%s DROPPED %s: %s sees a gap; %s resends the message", flow, what, to, from)
-	case protocol.MITMKeySub:
-		return fmt.Sprintf("%s SUBSTITUTED the key in %s's %s: %s must refuse the handshake (bad-signature)", flow, from, what, to)
-	case protocol.MITMImpostorSession:
-		return fmt.Sprintf("%s IMPOSTOR SESSION with %s (%s): it took the MITM's key for %s's; only comparing safety numbers shows it", flow, from, e.Peer, to)
-	case protocol.MITMIntercepted:
-		return fmt.Sprintf("%s READ %s's message: %q; it reaches %s only if %s took the MITM's key too", flow, from, e.Text, to, to)
-	}
-	return fmt.Sprintf("%s %s %s", flow, e.Action, what)
-}
-
 func (o *MITMOutput) stamp() string { return o.now().UTC().Format(TimeFormat) }
 
 func (o *MITMOutput) text(format string, a ...any) {
-	o.q.put([]byte(o.now().Format("15:04:05.000") + " " + Sanitize(fmt.Sprintf(format, a...)) + "\n"))
+	o.q.put([]byte(o.now().Format("15:04:05.000") + " " + termsafe.Sanitize(fmt.Sprintf(format, a...)) + "\n"))
 }
 
 func (o *MITMOutput) errorLine(msg string) []byte {
 	if o.json {
 		return o.encode(map[string]any{"event": "error", "time": o.stamp(), "error": msg})
 	}
-	return []byte(o.now().Format("15:04:05.000") + " error: " + Sanitize(msg) + "\n")
+	return []byte(o.now().Format("15:04:05.000") + " error: " + termsafe.Sanitize(msg) + "\n")
 }
 
 // encode is one JSON line; characters a terminal would act on (in an

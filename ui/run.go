@@ -12,20 +12,23 @@ import (
 	"duet/protocol"
 )
 
-// Controller is what the input loop drives. *protocol.Node satisfies it.
-type Controller interface {
+// Node is the session driver the line and headless front ends run and
+// drive: *protocol.Node satisfies it. Serve runs it (Run) and leaves
+// (Leave) on a clean quit; the input loop sends what is typed
+// (SendMessage, or SendMessages for the lines already waiting) and carries
+// out /rekey and /replay.
+type Node interface {
+	Run(ctx context.Context) error
 	// SendMessage queues a chat message; the Outgoing's SentAt is the time
 	// written, which both sides show.
 	SendMessage(text string) (protocol.Outgoing, error)
+	// SendMessages queues several messages in one durable commit, all or
+	// none: the input loop hands it the lines that are already waiting, so
+	// a burst on stdin costs one disk flush, not one per line, and an idle
+	// link waits for nothing.
+	SendMessages(texts []string) ([]protocol.Outgoing, error)
 	Rekey() error
 	Replay() error
-}
-
-// Session is a Controller that also runs and can leave: *protocol.Node
-// satisfies it.
-type Session interface {
-	Controller
-	Run(ctx context.Context) error
 	// Leave tells the peer we quit (an authenticated GOODBYE) if a session
 	// is up; afterwards the session sends nothing more.
 	Leave(ctx context.Context) error
@@ -84,19 +87,6 @@ func (c InputConfig) drain() time.Duration {
 		return DrainTimeout
 	}
 	return c.Drain
-}
-
-// RunHeadless reads commands and messages from in until /quit, end of input
-// or ctx is done, reporting to h. It returns nil on /quit and end of input
-// (after waiting up to DrainTimeout for undelivered messages), ctx's error if
-// ctx ended first, or the error reading in.
-func RunHeadless(ctx context.Context, in io.Reader, h *Headless, ctl Controller) error {
-	return RunInput(ctx, in, h, ctl, InputConfig{})
-}
-
-// RunLines is RunHeadless for the human line mode.
-func RunLines(ctx context.Context, in io.Reader, l *Lines, ctl Controller) error {
-	return RunInput(ctx, in, l, ctl, InputConfig{})
 }
 
 // inputLine is one line read from the input, or why there is none.
@@ -158,14 +148,6 @@ func readLines(in io.Reader, max int, out chan<- inputLine, stop <-chan struct{}
 	}
 }
 
-// BatchSender is a Controller that can queue several messages in one
-// durable commit (*protocol.Node): the input loop hands it the lines that
-// are already waiting, so a burst on stdin costs one disk flush, not one per
-// line, and an idle link waits for nothing.
-type BatchSender interface {
-	SendMessages(texts []string) ([]protocol.Outgoing, error)
-}
-
 // Input batching limits: lines read ahead, and one batch's lines and bytes.
 const (
 	inputReadAhead  = 1024
@@ -173,13 +155,16 @@ const (
 	inputBatchBytes = 1 << 20
 )
 
-// RunInput is the input loop shared by the headless and line modes.
-func RunInput(ctx context.Context, in io.Reader, out Output, ctl Controller, cfg InputConfig) error {
+// runInput is the input loop shared by the headless and line modes: it
+// reads commands and messages from in until /quit, end of input or ctx is
+// done, reporting to out. It returns nil on /quit and end of input (after
+// waiting up to cfg's drain time for undelivered messages), ctx's error if
+// ctx ended first, or the error reading in.
+func runInput(ctx context.Context, in io.Reader, out Output, node Node, cfg InputConfig) error {
 	lines := make(chan inputLine, inputReadAhead)
 	stop := make(chan struct{})
 	defer close(stop)
 	go readLines(in, cfg.maxLine(), lines, stop)
-	bs, _ := ctl.(BatchSender)
 	var carry *inputLine // read while batching, not handled yet
 	for {
 		var l inputLine
@@ -202,7 +187,7 @@ func RunInput(ctx context.Context, in io.Reader, out Output, ctl Controller, cfg
 			out.Emit(protocol.ErrorEvent{Err: fmt.Errorf("line of %d bytes not sent: at most %d bytes", l.tooLong, cfg.maxLine())})
 			continue
 		}
-		if text, ok := messageText(l.text); ok && bs != nil {
+		if text, ok := messageText(l.text); ok {
 			batch, size := []string{text}, len(text)
 			for carry == nil && len(batch) < inputBatchLines && size < inputBatchBytes {
 				select {
@@ -217,10 +202,10 @@ func RunInput(ctx context.Context, in io.Reader, out Output, ctl Controller, cfg
 				}
 				break
 			}
-			sendBatch(batch, out, ctl, bs)
+			sendBatch(batch, out, node)
 			continue
 		}
-		if quit := handleLine(l.text, out, ctl, cfg); quit {
+		if quit := handleLine(l.text, out, node, cfg); quit {
 			waitDelivered(ctx, out, cfg.drain())
 			return nil
 		}
@@ -244,9 +229,9 @@ func messageText(line string) (string, bool) {
 // sendBatch queues texts in one commit and reports each. If the batch
 // fails (a text too long, the queue full) each is sent on its own, so that
 // each error is reported with its line and the others still go.
-func sendBatch(texts []string, out Output, ctl Controller, bs BatchSender) {
+func sendBatch(texts []string, out Output, node Node) {
 	if len(texts) > 1 && allValid(texts) {
-		if outs, err := bs.SendMessages(texts); err == nil {
+		if outs, err := node.SendMessages(texts); err == nil {
 			for i, o := range outs {
 				out.pending().add(o.ID)
 				out.Queued(o.ID, texts[i], o.SentAt)
@@ -255,7 +240,7 @@ func sendBatch(texts []string, out Output, ctl Controller, bs BatchSender) {
 		}
 	}
 	for _, t := range texts {
-		sendOne(t, out, ctl)
+		sendOne(t, out, node)
 	}
 }
 
@@ -269,9 +254,9 @@ func allValid(texts []string) bool {
 }
 
 // sendOne queues one message and reports it (or why it was not sent).
-func sendOne(text string, out Output, ctl Controller) {
+func sendOne(text string, out Output, node Node) {
 	// A receipt reported before SendMessage returns is matched by pendingSet.
-	o, err := ctl.SendMessage(text)
+	o, err := node.SendMessage(text)
 	if err != nil {
 		out.Emit(protocol.ErrorEvent{Err: err})
 		return
@@ -281,7 +266,7 @@ func sendOne(text string, out Output, ctl Controller) {
 }
 
 // handleLine runs one line of input and reports whether it was /quit.
-func handleLine(line string, out Output, ctl Controller, cfg InputConfig) (quit bool) {
+func handleLine(line string, out Output, node Node, cfg InputConfig) (quit bool) {
 	if line == "" {
 		return false // nothing to send
 	}
@@ -294,9 +279,9 @@ func handleLine(line string, out Output, ctl Controller, cfg InputConfig) (quit 
 		case "/quit":
 			return true
 		case "/rekey":
-			err = ctl.Rekey()
+			err = node.Rekey()
 		case "/replay":
-			err = ctl.Replay()
+			err = node.Replay()
 		case "/clear":
 			err = clearHistory(out, cfg.Clear)
 		default:
@@ -308,7 +293,7 @@ func handleLine(line string, out Output, ctl Controller, cfg InputConfig) (quit 
 		}
 		return false
 	}
-	sendOne(line, out, ctl)
+	sendOne(line, out, node)
 	return false
 }
 
@@ -345,31 +330,33 @@ func waitDelivered(ctx context.Context, out Output, d time.Duration) {
 	}
 }
 
-// Serve runs s and the input loop together until one of them ends: the user
-// quits (nil), ctx ends (context.Cause(ctx)), or s.Run fails (its error). In
-// every case s.Run has returned and out has been flushed when Serve returns.
+// Serve runs the node and the input loop together until one of them ends:
+// the user quits (nil), ctx ends (context.Cause(ctx)), or node.Run fails
+// (its error). In every case node.Run has returned and out has been flushed
+// when Serve returns.
 //
 // On a clean quit (/quit or end of input), after the input loop waited for
-// receipts, Serve calls s.Leave (for at most a second) before stopping s, so
-// that the peer shows "peer left" at once. A signal (ctx ending) stops s
-// without it: the peer then notices through its pings.
-func Serve(ctx context.Context, in io.Reader, out Output, s Session, cfg InputConfig) error {
+// receipts, Serve calls node.Leave (for at most a second) before stopping
+// the node, so that the peer shows "peer left" at once. A signal (ctx
+// ending) stops the node without it: the peer then notices through its
+// pings.
+func Serve(ctx context.Context, in io.Reader, out Output, node Node, cfg InputConfig) error {
 	runCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	runErr := make(chan error, 1)
-	go func() { runErr <- s.Run(runCtx) }()
+	go func() { runErr <- node.Run(runCtx) }()
 
 	inCtx, cancelIn := context.WithCancel(ctx)
 	defer cancelIn()
 	inErr := make(chan error, 1)
-	go func() { inErr <- RunInput(inCtx, in, out, s, cfg) }()
+	go func() { inErr <- runInput(inCtx, in, out, node, cfg) }()
 
 	var err error
 	select {
 	case err = <-inErr:
 		if err == nil && ctx.Err() == nil {
 			lctx, lcancel := context.WithTimeout(ctx, quitLeaveTimeout)
-			_ = s.Leave(lctx) // best effort: an unreachable peer notices through its pings
+			_ = node.Leave(lctx) // best effort: an unreachable peer notices through its pings
 			lcancel()
 		}
 		cancel()

@@ -10,6 +10,7 @@ import (
 
 	"duet/protocol"
 	"duet/ui/style"
+	"duet/ui/words"
 )
 
 // HandshakeLinger is how long Active stays true after an attempt finished
@@ -486,7 +487,7 @@ func (h *Handshake) compactSteps(st *style.Styles, steps [numSteps]stepState, ru
 // failureLines is the reason a step failed, in plain words, indented.
 func failureLines(st *style.Styles, i int, err error, width int, retries bool) []string {
 	var out []string
-	for _, l := range wrap(PlainHandshakeError(i+1, err), width-2, 0) {
+	for _, l := range wrap(words.HandshakeError(i+1, err), width-2, 0) {
 		out = append(out, "  "+st.Bad.Render(l))
 	}
 	if retries && !errors.Is(err, protocol.ErrKeyChanged) {

@@ -1,16 +1,14 @@
 package panel
 
 import (
-	"context"
-	"errors"
 	"fmt"
-	"os"
 	"strings"
 	"testing"
 	"time"
 
 	"duet/crypto"
 	"duet/protocol"
+	"duet/ui/words"
 )
 
 func hsView(h *Handshake, now time.Time) string {
@@ -263,48 +261,6 @@ func TestHandshakePeerLeft(t *testing.T) {
 	}
 }
 
-type timeoutErr struct{}
-
-func (timeoutErr) Error() string { return "i/o timeout" }
-func (timeoutErr) Timeout() bool { return true }
-
-func TestPlainHandshakeError(t *testing.T) {
-	tests := []struct {
-		name string
-		step int
-		err  error
-		want string
-	}{
-		{"nil", 3, nil, "no reason given"},
-		{"key changed", 3, &crypto.KeyChangedError{Peer: "bob"}, "(key changed)"},
-		{"key changed sentinel", 3, fmt.Errorf("x: %w", protocol.ErrKeyChanged), "(key changed)"},
-		{"bad signature", 3, fmt.Errorf("protocol: hello: %w", protocol.ErrBadSignature), "the peer's hello was not signed by the key it came with"},
-		{"stale", 4, fmt.Errorf("a: %w", protocol.ErrStale), "the key transport carries a timestamp too old"},
-		{"future", 3, protocol.ErrFuture, "(future timestamp)"},
-		{"hello replay", 3, protocol.ErrHelloReplay, "(replay)"},
-		{"tampered", 5, crypto.ErrAuth, "acknowledgement failed authentication"},
-		{"decrypt", 4, crypto.ErrDecrypt, "(tampered)"},
-		{"malformed", 2, protocol.ErrMalformed, "(malformed)"},
-		{"unexpected", 2, protocol.ErrUnexpected, "out of turn"},
-		{"deadline", 1, context.DeadlineExceeded, "(timeout)"},
-		{"os deadline", 1, fmt.Errorf("read: %w", os.ErrDeadlineExceeded), "(timeout)"},
-		{"net timeout", 1, timeoutErr{}, "(timeout)"},
-		{"timeout text", 1, errors.New("handshake timed out"), "(timeout)"},
-		{"unknown", 3, errors.New("protocol: something: odd \x1b[1mthing"), `unexpected error: odd \x1b[1mthing`},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			got := PlainHandshakeError(tc.step, tc.err)
-			if !strings.Contains(got, tc.want) {
-				t.Errorf("PlainHandshakeError(%d, %v) = %q, want it to contain %q", tc.step, tc.err, got, tc.want)
-			}
-			if strings.Contains(got, "protocol:") || strings.Contains(got, "crypto:") || strings.Contains(got, "\x1b") {
-				t.Errorf("error chain or control characters in %q", got)
-			}
-		})
-	}
-}
-
 // TestHandshakeSmallPanel: the root's side panel is about 38×9; the panel
 // condenses so the waiting line, the failure reason and the stall
 // diagnosis stay whole.
@@ -330,7 +286,7 @@ func TestHandshakeSmallPanel(t *testing.T) {
 	h = NewHandshake("127.0.0.1:5556", t0, time.Second)
 	h.Step(protocol.HandshakeEvent{Step: 3, Err: fmt.Errorf("x: %w", protocol.ErrStale), Duration: 4 * time.Millisecond}, t0)
 	v = small(h)
-	for _, want := range []string{"✓1 ✓2 ✗3 ·4 ·5 ·6", "✗ 3 verify failed (4 ms)", PlainHandshakeError(3, protocol.ErrStale)} {
+	for _, want := range []string{"✓1 ✓2 ✗3 ·4 ·5 ·6", "✗ 3 verify failed (4 ms)", words.HandshakeError(3, protocol.ErrStale)} {
 		if !strings.Contains(flat(v), want) {
 			t.Errorf("failure: missing %q\n%s", want, v)
 		}

@@ -8,6 +8,7 @@ import (
 	"github.com/charmbracelet/x/ansi"
 
 	"duet/ui/style"
+	"duet/ui/words"
 )
 
 // Trust is how far the peer's key is trusted.
@@ -20,23 +21,6 @@ const (
 	TrustPinned   Trust = "pinned"   // matches --peer-fingerprint
 	TrustVerified Trust = "verified" // the user compared the safety number
 )
-
-// Word is the trust state as the screen shows it; never empty.
-func (t Trust) Word() string {
-	switch t {
-	case TrustUnknown:
-		return "no key yet"
-	case TrustNew:
-		return "new key"
-	case TrustKnown:
-		return "known key"
-	case TrustPinned:
-		return "pinned key"
-	case TrustVerified:
-		return "✓ verified"
-	}
-	return clean(string(t))
-}
 
 // TrustStyle is the style a trust state is drawn in (its word always goes
 // with it: the colour is never the only sign).
@@ -115,7 +99,7 @@ func Header(st *style.Styles, width int, h HeaderInfo) string {
 		{text: ShortFP(h.SelfFP), style: st.Dim, drop: 9, sep: " "},
 		{text: name(h.PeerName, "peer"), style: st.HeaderName, sep: " ⇄ "},
 		{text: peerFP, style: st.Dim, drop: 8, sep: " "},
-		{text: h.Trust.Word(), style: TrustStyle(st, h.Trust), sep: " · "},
+		{text: words.Trust(string(h.Trust)), style: TrustStyle(st, h.Trust), sep: " · "},
 		{text: enc, style: encStyle, drop: 5, sep: " · "},
 	}
 	return bar(st.Header, segs, width)

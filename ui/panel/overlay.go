@@ -8,6 +8,7 @@ import (
 	"github.com/charmbracelet/x/ansi"
 
 	"duet/ui/style"
+	"duet/ui/words"
 )
 
 // section is a run of lines of a full-screen page. When the page is too
@@ -255,7 +256,7 @@ func Verify(st *style.Styles, width, height int, safetyNumber, peerFP string, tr
 			{lines: fp, drop: 2},
 			{lines: para(lipgloss.Style{}, "Compare the safety number with your peer over another channel (in person or by phone, not in this chat). It is the same on both sides.", w), drop: 3},
 			{lines: keys},
-			{lines: []string{"trust now: " + TrustStyle(st, trust).Render(trust.Word())}, drop: 1},
+			{lines: []string{"trust now: " + TrustStyle(st, trust).Render(words.Trust(string(trust)))}, drop: 1},
 		}
 	}
 	return page(st.Overlay, width, height, build)

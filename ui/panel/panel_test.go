@@ -10,6 +10,7 @@ import (
 
 	"duet/protocol"
 	"duet/ui/style"
+	"duet/ui/words"
 )
 
 // Shared fixtures and the size checks every view must pass.
@@ -186,7 +187,7 @@ func TestNoControlFromInput(t *testing.T) {
 		"header":     Header(st, 200, HeaderInfo{SelfName: evil, PeerName: evil, PeerFP: evil}),
 		"keychanged": KeyChanged(st, 200, 40, KeyChangedInfo{Peer: evil, Known: evil, Got: evil, Path: evil}, evil),
 		"verify":     Verify(st, 200, 40, evil, evil, Trust(evil)),
-		"plainerr":   PlainHandshakeError(3, fmt.Errorf("x: %s", evil)),
+		"plainerr":   words.HandshakeError(3, fmt.Errorf("x: %s", evil)),
 	}
 	for name, s := range views {
 		for _, bad := range []string{"\x1b]", "\x07", "\x1b[2J", "\u202e", "\r", "\t"} {

@@ -7,6 +7,7 @@ import (
 
 	"duet/protocol"
 	"duet/ui/style"
+	"duet/ui/words"
 )
 
 // SecurityLogSize is how many entries the security log keeps; older ones
@@ -123,7 +124,7 @@ func entryText(e *logEntry) string {
 	if e.hasSeq {
 		s += fmt.Sprintf(" seq %d", e.seq)
 	}
-	if words := ReasonWords(e.reason); words != "" {
+	if words := words.ReasonBare(e.reason); words != "" {
 		s += ": " + words
 	}
 	if e.repeats > 1 {

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"duet/protocol"
+	"duet/ui/words"
 )
 
 func TestSecurityLogRow(t *testing.T) {
@@ -22,7 +23,7 @@ func TestSecurityLogRow(t *testing.T) {
 				l.Rejected(protocol.RejectedEvent{Reason: r, Seq: 4711, HasSeq: hasSeq, Detail: "protocol: detail"}, t0)
 				raw := l.View(testStyles(), 200, 3)
 				v := plain(raw)
-				for _, want := range []string{"03:00:00", "! rejected " + r, ReasonWords(r), "detail: protocol: detail"} {
+				for _, want := range []string{"03:00:00", "! rejected " + r, words.ReasonBare(r), "detail: protocol: detail"} {
 					if !strings.Contains(v, want) {
 						t.Errorf("missing %q in\n%s", want, v)
 					}

@@ -1,4 +1,4 @@
-package ui
+package screen
 
 import (
 	"strings"
@@ -10,11 +10,11 @@ import (
 	"duet/ui/style"
 )
 
-// ScreenKeyMap is every key the full-screen UI reacts to. It is the single
+// KeyMap is every key the full-screen UI reacts to. It is the single
 // source of both the key handling and the help overlay. Bindings marked
 // "help only" are never matched: they label a group of keys in the help
 // (as "pgup/pgdn") or an action of the terminal or mouse.
-type ScreenKeyMap struct {
+type KeyMap struct {
 	Quit     key.Binding
 	Help     key.Binding
 	Send     key.Binding
@@ -47,8 +47,8 @@ type ScreenKeyMap struct {
 	Commands []key.Binding
 }
 
-// screenCommands are the slash commands, in the order help lists them.
-var screenCommands = []struct{ name, help string }{
+// commands are the slash commands, in the order help lists them.
+var commands = []struct{ name, help string }{
 	{"/help", "this help"},
 	{"/quit", "leave (tells the peer)"},
 	{"/verify", "check the safety number"},
@@ -64,11 +64,11 @@ func helpOnly(keys, desc string) key.Binding {
 	return key.NewBinding(key.WithKeys("help:"+keys), key.WithHelp(keys, desc))
 }
 
-// DefaultScreenKeyMap returns the key bindings of the full-screen UI; the
+// DefaultKeyMap returns the key bindings of the full-screen UI; the
 // help lists extra's commands after duet's own.
-func DefaultScreenKeyMap(extra ...ExtraCommand) ScreenKeyMap {
+func DefaultKeyMap(extra ...ExtraCommand) KeyMap {
 	nb := key.NewBinding
-	k := ScreenKeyMap{
+	k := KeyMap{
 		Quit:         nb(key.WithKeys("ctrl+c"), key.WithHelp("ctrl+c", "quit (as /quit)")),
 		Help:         nb(key.WithKeys("?", "f1"), key.WithHelp("? / f1", "help (? if input empty)")),
 		Send:         nb(key.WithKeys("enter"), key.WithHelp("enter", "send")),
@@ -95,7 +95,7 @@ func DefaultScreenKeyMap(extra ...ExtraCommand) ScreenKeyMap {
 		Confirm:      nb(key.WithKeys("y", "Y"), key.WithHelp("y", "confirm")),
 		Decline:      nb(key.WithKeys("n", "N", "esc"), key.WithHelp("n / esc", "cancel")),
 	}
-	for _, c := range screenCommands {
+	for _, c := range commands {
 		k.Commands = append(k.Commands, helpOnly(c.name, c.help))
 	}
 	for _, c := range extra {
@@ -105,13 +105,13 @@ func DefaultScreenKeyMap(extra ...ExtraCommand) ScreenKeyMap {
 }
 
 // ShortHelp implements help.KeyMap.
-func (k ScreenKeyMap) ShortHelp() []key.Binding {
+func (k KeyMap) ShortHelp() []key.Binding {
 	return []key.Binding{k.Send, k.Newline, k.Help, k.Quit}
 }
 
 // FullHelp implements help.KeyMap: every key and command, in groups
 // (commands split in two columns).
-func (k ScreenKeyMap) FullHelp() [][]key.Binding {
+func (k KeyMap) FullHelp() [][]key.Binding {
 	half := (len(k.Commands) + 1) / 2
 	return [][]key.Binding{
 		{k.Send, k.Newline, k.History, k.Help, k.Close, k.Quit, k.Select},
@@ -121,8 +121,8 @@ func (k ScreenKeyMap) FullHelp() [][]key.Binding {
 	}
 }
 
-// newScreenHelp returns a help model drawn with the UI's styles only.
-func newScreenHelp(st *style.Styles) help.Model {
+// newHelp returns a help model drawn with the UI's styles only.
+func newHelp(st *style.Styles) help.Model {
 	h := help.New()
 	h.Styles = help.Styles{
 		Ellipsis:       st.Dim,

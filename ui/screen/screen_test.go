@@ -1,4 +1,4 @@
-package ui
+package screen
 
 import (
 	"context"
@@ -35,7 +35,7 @@ func lineWith(screen string, parts ...string) string {
 	return ""
 }
 
-func waitSent(t *testing.T, f *fakeScreenSession, want string) {
+func waitSent(t *testing.T, f *fakeNode, want string) {
 	t.Helper()
 	select {
 	case got := <-f.sentCh:
@@ -54,8 +54,8 @@ func finalScreen(t *testing.T, tm *teatest.TestModel) *Screen {
 }
 
 func TestScreenSendQueuedSentDelivered(t *testing.T) {
-	f := newFakeScreenSession()
-	tm, sink, term, _ := startScreen(t, testScreenConfig(f), 80, 24)
+	f := newFakeNode()
+	tm, sink, term, _ := startScreen(t, testConfig(f), 80, 24)
 	tm.Type("hello there")
 	tm.Send(keyPress(tea.KeyEnter))
 	waitSent(t, f, "hello there")
@@ -73,8 +73,8 @@ func TestScreenSendQueuedSentDelivered(t *testing.T) {
 func TestScreenDeliveredBeforeSendResult(t *testing.T) {
 	// The node may report sent and delivered before the SendMessage Cmd's
 	// result reaches the screen: the pane remembers the early state.
-	f := newFakeScreenSession()
-	s := newTestScreen(testScreenConfig(f))
+	f := newFakeNode()
+	s := newTestScreen(testConfig(f))
 	drive(t, s, tea.WindowSizeMsg{Width: 80, Height: 24})
 	drive(t, s, eventMsg{ev: protocol.SentEvent{ID: 1001, Seq: 1}}, eventMsg{ev: protocol.DeliveredEvent{ID: 1001}})
 	drive(t, s, typeText("early")...)
@@ -85,8 +85,8 @@ func TestScreenDeliveredBeforeSendResult(t *testing.T) {
 }
 
 func TestScreenMultilineAndPaste(t *testing.T) {
-	f := newFakeScreenSession()
-	tm, _, _, _ := startScreen(t, testScreenConfig(f), 80, 24)
+	f := newFakeNode()
+	tm, _, _, _ := startScreen(t, testConfig(f), 80, 24)
 	tm.Type("one")
 	tm.Send(ctrlKey('j'))
 	tm.Type("two")
@@ -110,8 +110,8 @@ func TestScreenMultilineAndPaste(t *testing.T) {
 }
 
 func TestScreenHistoryRecall(t *testing.T) {
-	f := newFakeScreenSession()
-	s := newTestScreen(testScreenConfig(f))
+	f := newFakeNode()
+	s := newTestScreen(testConfig(f))
 	drive(t, s, tea.WindowSizeMsg{Width: 80, Height: 24})
 	for _, m := range []string{"first", "second\nline"} {
 		for _, r := range strings.Split(m, "\n") {
@@ -147,8 +147,8 @@ func TestScreenHistoryRecall(t *testing.T) {
 }
 
 func TestScreenCommands(t *testing.T) {
-	f := newFakeScreenSession()
-	tm, sink, term, _ := startScreen(t, testScreenConfig(f), 100, 30)
+	f := newFakeNode()
+	tm, sink, term, _ := startScreen(t, testConfig(f), 100, 30)
 	tm.Type("/bogus now")
 	tm.Send(keyPress(tea.KeyEnter))
 	term.waitText("unknown command /bogus")
@@ -195,8 +195,8 @@ func TestScreenCommands(t *testing.T) {
 // notice or error is shown; it is in the help and in the unknown-command
 // list; a posted NoticeMsg shows too. Nothing is sent.
 func TestScreenExtraCommand(t *testing.T) {
-	f := newFakeScreenSession()
-	cfg := testScreenConfig(f)
+	f := newFakeNode()
+	cfg := testConfig(f)
 	var mu sync.Mutex
 	var got []string
 	cfg.Extra = []ExtraCommand{{Name: "/attack", Help: "demo: attack", Run: func(args string) (string, error) {
@@ -237,8 +237,8 @@ func TestScreenExtraCommand(t *testing.T) {
 }
 
 func TestScreenRejectionInChatAndLog(t *testing.T) {
-	f := newFakeScreenSession()
-	_, sink, term, _ := startScreen(t, testScreenConfig(f), 120, 40)
+	f := newFakeNode()
+	_, sink, term, _ := startScreen(t, testConfig(f), 120, 40)
 	sink.Emit(protocol.RejectedEvent{Reason: protocol.ReasonTampered, Seq: 77, HasSeq: true, Detail: "protocol: message authentication failed"})
 	scr := term.waitText("rejected tampered seq 77")
 	var chatCols []string
@@ -261,8 +261,8 @@ func TestScreenRejectionInChatAndLog(t *testing.T) {
 }
 
 func TestScreenKeyChanged(t *testing.T) {
-	f := newFakeScreenSession()
-	cfg := testScreenConfig(f)
+	f := newFakeNode()
+	cfg := testConfig(f)
 	var accepted atomic.Int32
 	cfg.AcceptKey = func() error { accepted.Add(1); return nil }
 	tm, _, term, _ := startScreen(t, cfg, 100, 30)
@@ -284,13 +284,13 @@ func TestScreenKeyChanged(t *testing.T) {
 }
 
 func TestScreenKeyChangedNotOffered(t *testing.T) {
-	f := newFakeScreenSession()
-	s := newTestScreen(testScreenConfig(f)) // AcceptKey nil
+	f := newFakeNode()
+	s := newTestScreen(testConfig(f)) // AcceptKey nil
 	drive(t, s, tea.WindowSizeMsg{Width: 100, Height: 30})
 	drive(t, s, KeyChangedMsg{Info: panel.KeyChangedInfo{Peer: "bob", Known: testPeerFP, Got: testSelfFP, Path: "/tmp/known_peers"}})
 	drive(t, s, typeText("accept")...)
 	drive(t, s, keyPress(tea.KeyEnter))
-	if s.keyChanged == nil || strings.Contains(screenText(t, s), "type accept") {
+	if s.keyChange == nil || strings.Contains(screenText(t, s), "type accept") {
 		t.Fatal("accepting offered without AcceptKey")
 	}
 	drive(t, s, typeText("q")...)
@@ -302,10 +302,10 @@ func TestScreenKeyChangedNotOffered(t *testing.T) {
 func TestScreenHelpListsEverything(t *testing.T) {
 	for _, sz := range [][2]int{{80, 24}, {120, 40}} {
 		t.Run(fmt.Sprintf("%dx%d", sz[0], sz[1]), func(t *testing.T) {
-			tm, _, term, _ := startScreen(t, testScreenConfig(newFakeScreenSession()), sz[0], sz[1])
+			tm, _, term, _ := startScreen(t, testConfig(newFakeNode()), sz[0], sz[1])
 			tm.Send(keyPress(tea.KeyF1))
 			scr := term.waitText("keys and commands")
-			km := DefaultScreenKeyMap()
+			km := DefaultKeyMap()
 			for _, g := range km.FullHelp() {
 				for _, b := range g {
 					if lineWith(scr, b.Help().Key+" ", b.Help().Desc) == "" {
@@ -313,7 +313,7 @@ func TestScreenHelpListsEverything(t *testing.T) {
 					}
 				}
 			}
-			for _, c := range screenCommands {
+			for _, c := range commands {
 				if !strings.Contains(scr, c.name) {
 					t.Errorf("help lacks command %s", c.name)
 				}
@@ -326,24 +326,24 @@ func TestScreenHelpListsEverything(t *testing.T) {
 }
 
 func TestScreenQuestionMarkIsTextWhenTyping(t *testing.T) {
-	s := newTestScreen(testScreenConfig(newFakeScreenSession()))
+	s := newTestScreen(testConfig(newFakeNode()))
 	drive(t, s, tea.WindowSizeMsg{Width: 80, Height: 24})
 	drive(t, s, typeText("why?")...)
-	if s.overlay != overlayNone || s.input.Value() != "why?" {
-		t.Fatalf("overlay %v, input %q", s.overlay, s.input.Value())
+	if s.panels.overlay != overlayNone || s.input.Value() != "why?" {
+		t.Fatalf("overlay %v, input %q", s.panels.overlay, s.input.Value())
 	}
 	drive(t, s, keyPress(tea.KeyF1))
-	if s.overlay != overlayHelp {
+	if s.panels.overlay != overlayHelp {
 		t.Fatal("f1 did not open the help")
 	}
 	drive(t, s, keyPress(tea.KeyEscape))
-	if s.overlay != overlayNone || s.input.Value() != "why?" {
-		t.Fatalf("esc: overlay %v, draft %q", s.overlay, s.input.Value())
+	if s.panels.overlay != overlayNone || s.input.Value() != "why?" {
+		t.Fatalf("esc: overlay %v, draft %q", s.panels.overlay, s.input.Value())
 	}
 }
 
 func TestScreenResizeAndTooSmall(t *testing.T) {
-	tm, sink, term, _ := startScreen(t, testScreenConfig(newFakeScreenSession()), 80, 24)
+	tm, sink, term, _ := startScreen(t, testConfig(newFakeNode()), 80, 24)
 	sink.Emit(protocol.LiveEvent{State: protocol.LiveLive, RTT: time.Millisecond})
 	term.waitText("live")
 	term.pump()
@@ -366,8 +366,8 @@ func TestScreenResizeAndTooSmall(t *testing.T) {
 }
 
 func TestScreenDraftSurvives(t *testing.T) {
-	f := newFakeScreenSession()
-	s := newTestScreen(testScreenConfig(f))
+	f := newFakeNode()
+	s := newTestScreen(testConfig(f))
 	drive(t, s, tea.WindowSizeMsg{Width: 80, Height: 24})
 	drive(t, s, typeText("my draft")...)
 	for _, m := range []tea.Msg{
@@ -397,8 +397,8 @@ func TestScreenDraftSurvives(t *testing.T) {
 }
 
 func TestScreenVerify(t *testing.T) {
-	f := newFakeScreenSession()
-	cfg := testScreenConfig(f)
+	f := newFakeNode()
+	cfg := testConfig(f)
 	var marked atomic.Int32
 	cfg.MarkVerified = func() error { marked.Add(1); return nil }
 	s := newTestScreen(cfg)
@@ -406,7 +406,7 @@ func TestScreenVerify(t *testing.T) {
 	drive(t, s, established()...)
 	drive(t, s, typeText("/verify")...)
 	drive(t, s, keyPress(tea.KeyEnter))
-	if s.overlay != overlayVerify || !strings.Contains(screenText(t, s), "34723") {
+	if s.panels.overlay != overlayVerify || !strings.Contains(screenText(t, s), "34723") {
 		t.Fatal("/verify did not show the safety number")
 	}
 	drive(t, s, typeText("y")...)
@@ -421,8 +421,8 @@ func TestScreenVerify(t *testing.T) {
 func TestScreenQuitLeaves(t *testing.T) {
 	for _, how := range []string{"/quit", "ctrl+c"} {
 		t.Run(how, func(t *testing.T) {
-			f := newFakeScreenSession()
-			s := newTestScreen(testScreenConfig(f))
+			f := newFakeNode()
+			s := newTestScreen(testConfig(f))
 			tm := teatest.NewTestModel(t, s, teatest.WithInitialTermSize(80, 24))
 			if how == "/quit" {
 				tm.Type("/quit")
@@ -439,7 +439,7 @@ func TestScreenQuitLeaves(t *testing.T) {
 }
 
 func TestScreenEventsToChat(t *testing.T) {
-	s := newTestScreen(testScreenConfig(newFakeScreenSession()))
+	s := newTestScreen(testConfig(newFakeNode()))
 	drive(t, s, tea.WindowSizeMsg{Width: 100, Height: 30})
 	drive(t, s, established()...)
 	drive(t, s,
@@ -459,7 +459,7 @@ func TestScreenEventsToChat(t *testing.T) {
 }
 
 func TestScreenRejectionFloodIsSummarised(t *testing.T) {
-	s := newTestScreen(testScreenConfig(newFakeScreenSession()))
+	s := newTestScreen(testConfig(newFakeNode()))
 	drive(t, s, tea.WindowSizeMsg{Width: 100, Height: 30})
 	before := s.chat.Len()
 	for i := range 500 {
@@ -478,7 +478,7 @@ func TestScreenRejectionFloodIsSummarised(t *testing.T) {
 }
 
 func TestScreenWidthMethodFromModeReport(t *testing.T) {
-	s := newTestScreen(testScreenConfig(newFakeScreenSession()))
+	s := newTestScreen(testConfig(newFakeNode()))
 	drive(t, s, tea.ModeReportMsg{Mode: ansi.ModeUnicodeCore, Value: ansi.ModeReset})
 	if s.chat.WidthMethod() != ansi.GraphemeWidth || s.widthMethod != ansi.GraphemeWidth {
 		t.Fatal("mode 2027 report not forwarded to the chat pane")
@@ -486,7 +486,7 @@ func TestScreenWidthMethodFromModeReport(t *testing.T) {
 }
 
 func TestScreenViewFields(t *testing.T) {
-	s := newTestScreen(testScreenConfig(newFakeScreenSession()))
+	s := newTestScreen(testConfig(newFakeNode()))
 	drive(t, s, tea.WindowSizeMsg{Width: 80, Height: 24})
 	v := s.View()
 	if !v.AltScreen || v.MouseMode != tea.MouseModeCellMotion || v.WindowTitle != "duet — bob" {
@@ -524,7 +524,7 @@ func (ss *syncSender) Send(msg tea.Msg) {
 }
 
 func TestSinkMessageExactlyOnceOrdering(t *testing.T) {
-	s := newTestScreen(testScreenConfig(newFakeScreenSession()))
+	s := newTestScreen(testConfig(newFakeNode()))
 	ss := &syncSender{s: s}
 	sink := NewSink()
 	defer sink.Close()
@@ -600,7 +600,7 @@ func (l lockedScreen) View() tea.View {
 }
 
 func TestSinkMessageOnScreenUnderTeatest(t *testing.T) {
-	s := newTestScreen(testScreenConfig(newFakeScreenSession()))
+	s := newTestScreen(testConfig(newFakeNode()))
 	var mu sync.Mutex
 	tm := teatest.NewTestModel(t, lockedScreen{mu: &mu, s: s}, teatest.WithInitialTermSize(80, 24))
 	sink := NewSink()
@@ -746,12 +746,12 @@ func TestSinkFloodNeverBlocks(t *testing.T) {
 func TestRunScreenEndings(t *testing.T) {
 	opts := []tea.ProgramOption{tea.WithInput(nil), tea.WithOutput(&strings.Builder{}), tea.WithWindowSize(80, 24)}
 	t.Run("ctx ends: clean quit", func(t *testing.T) {
-		f := newFakeScreenSession()
+		f := newFakeNode()
 		ctx, cancel := context.WithCancelCause(context.Background())
 		stop := errors.New("signal")
 		var nodeStopped atomic.Bool
 		go func() { time.Sleep(200 * time.Millisecond); cancel(stop) }()
-		err := RunScreen(ctx, testScreenConfig(f), NewSink(), func(ctx context.Context) error {
+		err := Run(ctx, testConfig(f), NewSink(), func(ctx context.Context) error {
 			<-ctx.Done()
 			nodeStopped.Store(true)
 			return ctx.Err()
@@ -765,7 +765,7 @@ func TestRunScreenEndings(t *testing.T) {
 	})
 	t.Run("node fails", func(t *testing.T) {
 		boom := errors.New("port in use")
-		err := RunScreen(context.Background(), testScreenConfig(newFakeScreenSession()), NewSink(), func(ctx context.Context) error {
+		err := Run(context.Background(), testConfig(newFakeNode()), NewSink(), func(ctx context.Context) error {
 			time.Sleep(100 * time.Millisecond)
 			return boom
 		}, opts...)
@@ -774,7 +774,7 @@ func TestRunScreenEndings(t *testing.T) {
 		}
 	})
 	t.Run("node panics", func(t *testing.T) {
-		err := RunScreen(context.Background(), testScreenConfig(newFakeScreenSession()), NewSink(), func(ctx context.Context) error {
+		err := Run(context.Background(), testConfig(newFakeNode()), NewSink(), func(ctx context.Context) error {
 			time.Sleep(100 * time.Millisecond)
 			panic("driver bug")
 		}, opts...)
@@ -787,7 +787,7 @@ func TestRunScreenEndings(t *testing.T) {
 		sink := NewSink()
 		emitted := make(chan struct{})
 		go func() { time.Sleep(300 * time.Millisecond); cancel() }()
-		_ = RunScreen(ctx, testScreenConfig(newFakeScreenSession()), sink, func(ctx context.Context) error {
+		_ = Run(ctx, testConfig(newFakeNode()), sink, func(ctx context.Context) error {
 			go func() {
 				sink.Emit(protocol.MessageEvent{ID: 1, Text: "hi"})
 				close(emitted)
@@ -798,13 +798,13 @@ func TestRunScreenEndings(t *testing.T) {
 		select {
 		case <-emitted:
 		case <-time.After(5 * time.Second):
-			t.Fatal("an Emit stayed blocked after RunScreen returned")
+			t.Fatal("an Emit stayed blocked after Run returned")
 		}
 	})
 }
 
 func TestScreenScrolling(t *testing.T) {
-	s := newTestScreen(testScreenConfig(newFakeScreenSession()))
+	s := newTestScreen(testConfig(newFakeNode()))
 	drive(t, s, tea.WindowSizeMsg{Width: 80, Height: 24})
 	for i := range 100 {
 		drive(t, s, eventMsg{ev: protocol.MessageEvent{ID: uint64(i + 1), Text: fmt.Sprintf("line %d", i), SentAt: screenT0}})

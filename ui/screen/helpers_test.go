@@ -1,4 +1,4 @@
-package ui
+package screen
 
 import (
 	"context"
@@ -25,8 +25,8 @@ const (
 	testSafety = "34723 68391 27345 72567 04545 97913 62708 74978 16373 71059 61628 96915"
 )
 
-// fakeScreenSession is a ScreenSession that records what the screen asks.
-type fakeScreenSession struct {
+// fakeNode is a Node that records what the screen asks.
+type fakeNode struct {
 	mu      sync.Mutex
 	sent    []string
 	ids     []uint64
@@ -39,11 +39,11 @@ type fakeScreenSession struct {
 	sentCh  chan string
 }
 
-func newFakeScreenSession() *fakeScreenSession {
-	return &fakeScreenSession{nextID: 1000, sentCh: make(chan string, 100)}
+func newFakeNode() *fakeNode {
+	return &fakeNode{nextID: 1000, sentCh: make(chan string, 100)}
 }
 
-func (f *fakeScreenSession) SendMessage(text string) (protocol.Outgoing, error) {
+func (f *fakeNode) SendMessage(text string) (protocol.Outgoing, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.sendErr != nil {
@@ -59,42 +59,42 @@ func (f *fakeScreenSession) SendMessage(text string) (protocol.Outgoing, error) 
 	return protocol.Outgoing{ID: f.nextID, SentAt: screenT0}, nil
 }
 
-func (f *fakeScreenSession) Rekey() error {
+func (f *fakeNode) Rekey() error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.rekeys++
 	return nil
 }
 
-func (f *fakeScreenSession) Replay() error {
+func (f *fakeNode) Replay() error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.replays++
 	return nil
 }
 
-func (f *fakeScreenSession) Leave(ctx context.Context) error {
+func (f *fakeNode) Leave(ctx context.Context) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.leaves++
 	return nil
 }
 
-func (f *fakeScreenSession) Status() protocol.Status {
+func (f *fakeNode) Status() protocol.Status {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return f.status
 }
 
-func (f *fakeScreenSession) snapshot() (sent []string, ids []uint64, rekeys, replays, leaves int) {
+func (f *fakeNode) snapshot() (sent []string, ids []uint64, rekeys, replays, leaves int) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return append([]string(nil), f.sent...), append([]uint64(nil), f.ids...), f.rekeys, f.replays, f.leaves
 }
 
-// testScreenConfig is a deterministic configuration.
-func testScreenConfig(sess ScreenSession) ScreenConfig {
-	return ScreenConfig{
+// testConfig is a deterministic configuration.
+func testConfig(node Node) Config {
+	return Config{
 		SelfName:     "alice",
 		PeerName:     "bob",
 		SelfFP:       testSelfFP,
@@ -102,7 +102,7 @@ func testScreenConfig(sess ScreenSession) ScreenConfig {
 		SubPort:      5556,
 		PeerHost:     "127.0.0.1",
 		PingInterval: time.Second,
-		Session:      sess,
+		Node:         node,
 		Now:          newTestClock().now,
 	}
 }
@@ -128,12 +128,12 @@ type advance struct{ d time.Duration }
 var screenClocks sync.Map
 
 // newTestScreen returns a screen with a fixed clock and time zone.
-func newTestScreen(cfg ScreenConfig) *Screen {
+func newTestScreen(cfg Config) *Screen {
 	clock := newTestClock()
 	if cfg.Now == nil {
 		cfg.Now = clock.now
 	}
-	s := NewScreen(cfg)
+	s := New(cfg)
 	s.now = func() time.Time { return clock.now() }
 	screenClocks.Store(s, clock)
 	s.chat.SetClock(time.UTC)
@@ -201,7 +201,7 @@ func screenText(t testing.TB, s *Screen) string {
 	t.Helper()
 	// A frame holds no queries, so the emulator has no replies to drain.
 	// (Closing it while its replies are read races inside vt.)
-	emu := vt.NewEmulator(s.w, s.h)
+	emu := vt.NewEmulator(s.lay.w, s.lay.h)
 	content := s.View().Content
 	_, _ = emu.WriteString(strings.ReplaceAll(content, "\n", "\r\n"))
 	return trimRight(emu.String())
@@ -268,7 +268,7 @@ func (l *liveTerm) waitText(sub string) string {
 func strconvQuote(s string) string { return "\"" + s + "\"" }
 
 // startScreen runs a screen under teatest with a sink attached.
-func startScreen(t *testing.T, cfg ScreenConfig, w, h int) (*teatest.TestModel, *Sink, *liveTerm, *Screen) {
+func startScreen(t *testing.T, cfg Config, w, h int) (*teatest.TestModel, *Sink, *liveTerm, *Screen) {
 	t.Helper()
 	s := newTestScreen(cfg)
 	tm := teatest.NewTestModel(t, s, teatest.WithInitialTermSize(w, h))
@@ -283,3 +283,6 @@ func startScreen(t *testing.T, cfg ScreenConfig, w, h int) (*teatest.TestModel, 
 }
 
 var errTestSend = errors.New("queue full")
+
+// The node the screen is given in production.
+var _ Node = (*protocol.Node)(nil)

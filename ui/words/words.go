@@ -1,8 +1,13 @@
-// Package panel renders the full-screen UI's side panels and bars: header,
-// status bar, handshake steps, security log, record inspector, the
-// key-changed warning and the /verify overlay. Panels are plain structs that
-// take events and render strings; they do no I/O and own no goroutines.
-package panel
+// Package words is what duet says to people, written once: why a record
+// was rejected or a handshake step failed, how far a peer's key is
+// trusted, what the man in the middle did, and the start-up notices. The
+// screen, its panels, the line mode and the MITM output all take their
+// sentences from here; scripts get the codes themselves (reason tokens,
+// headless JSON), never these words. Text from outside in them (an error's
+// last part, a trust level) is sanitized, except in the MITM's lines, which
+// their printer sanitizes. It renders nothing and imports no UI package
+// but termsafe.
+package words
 
 import (
 	"context"
@@ -12,13 +17,15 @@ import (
 
 	"duet/crypto"
 	"duet/protocol"
+	"duet/ui/termsafe"
 )
 
-// PlainReason says in plain words why a record was rejected, for people
-// rather than for scripts (which get the reason code itself). Every reason
-// the protocol reports has its own sentence; an unknown code is returned
-// as it is.
-func PlainReason(reason string) string {
+// Reason says in plain words why a record was rejected, for people rather
+// than for scripts (which get the reason code itself), ending in the code:
+// "a copy of a record already received (replay)". Every reason the
+// protocol reports has its own sentence; an unknown code is returned as it
+// is.
+func Reason(reason string) string {
 	switch reason {
 	case protocol.ReasonReplay:
 		return "a copy of a record already received (replay)"
@@ -44,23 +51,23 @@ func PlainReason(reason string) string {
 	return reason
 }
 
-// ReasonWords is PlainReason without its trailing "(reason)", for a line
-// that already shows the reason code: "replay: a copy of a record already
+// ReasonBare is Reason without its trailing "(reason)", for a line that
+// already shows the reason code: "replay: a copy of a record already
 // received". An unknown code gives "".
-func ReasonWords(reason string) string {
-	words := PlainReason(reason)
+func ReasonBare(reason string) string {
+	words := Reason(reason)
 	if words == reason {
 		return ""
 	}
 	return strings.TrimSuffix(words, " ("+reason+")")
 }
 
-// PlainHandshakeError says in plain words why handshake step failed, for
-// the handshake panel and the line mode ("handshake step 3 (verify) failed:
+// HandshakeError says in plain words why handshake step failed, for the
+// handshake panel and the line mode ("handshake step 3 (verify) failed:
 // …"). It names the cause (key changed, bad signature, stale or future
 // timestamp, timeout, …), never the Go error chain; an error it does not
 // know is summed up by its last part, sanitized.
-func PlainHandshakeError(step int, err error) string {
+func HandshakeError(step int, err error) string {
 	if err == nil {
 		return "the step failed (no reason given)"
 	}
@@ -127,4 +134,12 @@ func lastPart(err error) string {
 		s = s[i+2:]
 	}
 	return clean(s)
+}
+
+// clean makes s safe to draw in a cell of the screen: termsafe.Sanitize
+// escapes control characters, and a tab, which Sanitize keeps, becomes a
+// space so widths stay exact. It is panel's policy for its cells (the
+// words go into panels).
+func clean(s string) string {
+	return strings.ReplaceAll(termsafe.Sanitize(s), "\t", " ")
 }

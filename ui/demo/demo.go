@@ -1,4 +1,8 @@
-package ui
+// Package demo is `duet demo`: alice's full screen, bob (a bot in this
+// process) and a man in the middle between them, on duet's own transport
+// over loopback. It writes nothing to disk: the keys are fresh and the
+// known key is kept in memory.
+package demo
 
 import (
 	"bytes"
@@ -16,12 +20,16 @@ import (
 	"duet/crypto"
 	"duet/protocol"
 	"duet/ui/panel"
+	"duet/ui/screen"
+	"duet/ui/words"
 )
 
-// DemoDeps is what RunDemo needs from main: three keys and a way to open
-// transports on loopback.
-type DemoDeps struct {
-	// Keys are three fresh keys; RunDemo gives them out (demoRoles).
+// Deps is what Run takes from main: what needs the network (free ports, and
+// a transport opener, since no ui package imports duet/net) and the three
+// keys, made before the ports are chosen so that they stay free for as
+// short a time as possible.
+type Deps struct {
+	// Keys are three fresh keys; Run gives them out (roles).
 	Keys [3]*crypto.Identity
 	// Ports: alice's main port, the MITM's port for alice (alice's sub),
 	// bob's main port, the MITM's port for bob (bob's sub).
@@ -32,20 +40,20 @@ type DemoDeps struct {
 
 // Demo timings.
 const (
-	demoPing         = time.Second
-	demoReplyDelay   = 700 * time.Millisecond // bob "types"
-	demoKeySubLasts  = 8 * time.Second        // then the MITM lets keys pass again
-	demoEchoMaxRunes = 40
+	pingInterval       = time.Second
+	replyDelay         = 700 * time.Millisecond // bob "types"
+	defaultKeySubLasts = 8 * time.Second        // then the MITM lets keys pass again
+	echoMaxRunes       = 40
 )
 
-// RunDemo is `duet demo`: the full screen as alice, talking to bob, a bot
+// Run is `duet demo`: the full screen as alice, talking to bob, a bot
 // in this process, through a man in the middle (protocol.MITM), all over
 // duet's own ZeroMQ transport on loopback. /attack makes the MITM attack
 // what bob sends, so alice's screen shows each attack refused. It returns
 // when the screen quits.
-func RunDemo(ctx context.Context, d DemoDeps, opts ...tea.ProgramOption) error {
+func Run(ctx context.Context, d Deps, opts ...tea.ProgramOption) error {
 	pA, mA, pB, mB := d.Ports[0], d.Ports[1], d.Ports[2], d.Ports[3]
-	aliceID, bobID, mitmID := demoRoles(d.Keys)
+	aliceID, bobID, mitmID := roles(d.Keys)
 	// Four transports: alice's, bob's, and the MITM's facing each.
 	var trs [4]protocol.Transport
 	defer func() {
@@ -64,18 +72,18 @@ func RunDemo(ctx context.Context, d DemoDeps, opts ...tea.ProgramOption) error {
 	}
 	ta, tb, toA, toB := trs[0], trs[1], trs[2], trs[3]
 
-	sink := NewSink()
+	sink := screen.NewSink()
 	records := &protocol.RecordLog{}
 	var trusted sync.Once
 	aliceEmit := func(ev protocol.Event) {
 		if e, ok := ev.(protocol.SessionEvent); ok && e.State == protocol.SessionEstablished {
 			// Fresh keys on both sides: bob's is new to alice (kept in
 			// memory only).
-			trusted.Do(func() { sink.Post(TrustMsg{Trust: panel.TrustNew, PeerFP: e.PeerFingerprint}) })
+			trusted.Do(func() { sink.Post(screen.TrustMsg{Trust: panel.TrustNew, PeerFP: e.PeerFingerprint}) })
 		}
 		sink.Emit(ev)
 	}
-	alice, err := protocol.NewNode(protocol.Config{Identity: aliceID, PingInterval: demoPing, Records: records, VerifyPeer: pinFirst()}, ta, aliceEmit)
+	alice, err := protocol.NewNode(protocol.Config{Identity: aliceID, PingInterval: pingInterval, Records: records, VerifyPeer: pinFirst()}, ta, aliceEmit)
 	if err != nil {
 		return fmt.Errorf("demo: %w", err)
 	}
@@ -96,24 +104,24 @@ func RunDemo(ctx context.Context, d DemoDeps, opts ...tea.ProgramOption) error {
 			subShown[e.Flow] = true
 		}
 		subMu.Unlock()
-		if ok && demoShows(e) {
-			sink.Post(NoticeMsg{Text: "man in the middle: " + describeMITMNamed(e, "alice", "bob", " → "), Warn: true})
+		if ok && tellsAlice(e) {
+			sink.Post(screen.NoticeMsg{Text: "man in the middle: " + words.MITMNamed(e, "alice", "bob", " → "), Warn: true})
 		}
 	}, mitmID.Public())
 	m.ImpersonateAs(mitmID)
-	bob := &demoBob{id: bobID, tr: tb, post: sink.Post}
-	at := &demoAttacks{m: m, bob: bob, post: sink.Post}
+	bob := &bot{id: bobID, tr: tb, post: sink.Post}
+	at := &attacks{m: m, bob: bob, post: sink.Post}
 
-	cfg := ScreenConfig{
+	cfg := screen.Config{
 		SelfName: "alice", PeerName: "bob", SelfFP: aliceID.Public().Fingerprint().String(),
-		MainPort: pA, SubPort: mA, PeerHost: "127.0.0.1", PingInterval: demoPing,
-		Session: alice, Records: records,
+		MainPort: pA, SubPort: mA, PeerHost: "127.0.0.1", PingInterval: pingInterval,
+		Node: alice, Records: records,
 		MarkVerified: func() error { return nil }, // in memory: the demo writes nothing
 		Notices: []string{
 			fmt.Sprintf("duet demo: you are alice; bob is a bot in this process. A man in the middle relays every byte between you (alice :%d ⇄ MITM :%d/:%d ⇄ bob :%d); it holds no key.", pA, mA, mB, pB),
 			"/attack tamper|replay|reorder|drop|keysub|impersonate: it attacks what bob sends, and your duet refuses it (F4: security log). /quit ends the demo.",
 		},
-		Extra: []ExtraCommand{{Name: "/attack", Help: "demo: replay|tamper|reorder|drop|keysub|impersonate|off", Run: at.run}},
+		Extra: []screen.ExtraCommand{{Name: "/attack", Help: "demo: replay|tamper|reorder|drop|keysub|impersonate|off", Run: at.run}},
 	}
 	// The MITM and bob run until alice's node stops (the screen quit).
 	relayCtx, stopRelay := context.WithCancel(context.WithoutCancel(ctx))
@@ -126,7 +134,7 @@ func RunDemo(ctx context.Context, d DemoDeps, opts ...tea.ProgramOption) error {
 		go func() {
 			defer wg.Done()
 			if err := m.Run(relayCtx, toA, toB); err != nil {
-				sink.Post(NoticeMsg{Text: "man in the middle stopped: " + err.Error(), Warn: true})
+				sink.Post(screen.NoticeMsg{Text: "man in the middle stopped: " + err.Error(), Warn: true})
 			}
 		}()
 		if err := bob.start(relayCtx); err != nil {
@@ -134,16 +142,16 @@ func RunDemo(ctx context.Context, d DemoDeps, opts ...tea.ProgramOption) error {
 		}
 		return alice.Run(ctx)
 	}
-	return RunScreen(ctx, cfg, sink, run, opts...)
+	return screen.Run(ctx, cfg, sink, run, opts...)
 }
 
-// demoRoles gives out three keys: the MITM gets the one whose fingerprint
+// roles gives out three keys: the MITM gets the one whose fingerprint
 // lies between the other two, so that keysub keeps each side's handshake
 // role (roles follow fingerprint order) and the refusal is the signature
 // check (see protocol.NewMITM); alice gets the highest, so bob starts the
 // handshake and alice is the one who checks his hello and refuses it, on
 // the screen.
-func demoRoles(keys [3]*crypto.Identity) (alice, bob, mitm *crypto.Identity) {
+func roles(keys [3]*crypto.Identity) (alice, bob, mitm *crypto.Identity) {
 	k := keys
 	slices.SortFunc(k[:], func(a, b *crypto.Identity) int {
 		fa, fb := a.Public().Fingerprint(), b.Public().Fingerprint()
@@ -152,9 +160,9 @@ func demoRoles(keys [3]*crypto.Identity) (alice, bob, mitm *crypto.Identity) {
 	return k[2], k[0], k[1]
 }
 
-// demoShows reports whether the demo tells alice about e: what the man in
+// tellsAlice reports whether the demo tells alice about e: what the man in
 // the middle did to a message, not its plain relaying.
-func demoShows(e protocol.MITMEvent) bool {
+func tellsAlice(e protocol.MITMEvent) bool {
 	switch e.Action {
 	case protocol.MITMReplayed, protocol.MITMTampered, protocol.MITMHeld, protocol.MITMReleased, protocol.MITMDropped, protocol.MITMKeySub,
 		protocol.MITMImpostorSession, protocol.MITMIntercepted:
@@ -184,13 +192,13 @@ func pinFirst() func(*crypto.PublicKey) error {
 	}
 }
 
-// demoBob is the demo's other peer: a node that greets alice, answers
+// bot is the demo's other peer: a node that greets alice, answers
 // each of her messages, and can be restarted (keysub).
-type demoBob struct {
+type bot struct {
 	id          *crypto.Identity
 	tr          protocol.Transport
 	post        func(tea.Msg)
-	ping        time.Duration // demoPing if 0
+	ping        time.Duration // pingInterval if 0
 	resendAfter time.Duration // the node's default (3 s) if 0
 
 	mu      sync.Mutex
@@ -202,10 +210,10 @@ type demoBob struct {
 	replies int
 }
 
-func (b *demoBob) start(ctx context.Context) error {
+func (b *bot) start(ctx context.Context) error {
 	ping := b.ping
 	if ping == 0 {
-		ping = demoPing
+		ping = pingInterval
 	}
 	n, err := protocol.NewNode(protocol.Config{Identity: b.id, PingInterval: ping, ResendAfter: b.resendAfter}, b.tr, b.emit)
 	if err != nil {
@@ -224,7 +232,7 @@ func (b *demoBob) start(ctx context.Context) error {
 }
 
 // stop stops bob's node and waits for it.
-func (b *demoBob) stop() {
+func (b *bot) stop() {
 	b.mu.Lock()
 	cancel, done := b.cancel, b.done
 	b.mu.Unlock()
@@ -236,7 +244,7 @@ func (b *demoBob) stop() {
 
 // restart stops bob's node and starts a new one with the same key, as a
 // restarted process would be: it begins a new handshake.
-func (b *demoBob) restart() error {
+func (b *bot) restart() error {
 	b.stop()
 	b.mu.Lock()
 	ctx := b.ctx
@@ -248,7 +256,7 @@ func (b *demoBob) restart() error {
 }
 
 // say has bob send text (after his typing delay).
-func (b *demoBob) say(text string) {
+func (b *bot) say(text string) {
 	b.mu.Lock()
 	n, ctx := b.node, b.ctx
 	b.mu.Unlock()
@@ -257,18 +265,18 @@ func (b *demoBob) say(text string) {
 	}
 	go func() {
 		select {
-		case <-time.After(demoReplyDelay):
+		case <-time.After(replyDelay):
 		case <-ctx.Done():
 			return
 		}
 		if _, err := n.SendMessage(text); err != nil {
-			b.post(NoticeMsg{Text: "bob could not send: " + err.Error(), Warn: true})
+			b.post(screen.NoticeMsg{Text: "bob could not send: " + err.Error(), Warn: true})
 		}
 	}()
 }
 
 // sayNow has bob send text at once; it returns the error.
-func (b *demoBob) sayNow(text string) error {
+func (b *bot) sayNow(text string) error {
 	b.mu.Lock()
 	n := b.node
 	b.mu.Unlock()
@@ -279,7 +287,7 @@ func (b *demoBob) sayNow(text string) error {
 	return err
 }
 
-var demoReplies = []string{
+var botReplies = []string{
 	"got it: “%s”. It crossed the man in the middle untouched: only you and I hold the keys.",
 	"received “%s”. Now try /attack replay: the man in the middle sends my last message again.",
 	"read you: “%s”. /attack reorder holds one of my messages back and delivers it late.",
@@ -287,7 +295,7 @@ var demoReplies = []string{
 	"ok: “%s”. /attack keysub restarts me behind a man in the middle that swaps our keys.",
 }
 
-func (b *demoBob) emit(ev protocol.Event) {
+func (b *bot) emit(ev protocol.Event) {
 	switch e := ev.(type) {
 	case protocol.SessionEvent:
 		if e.State != protocol.SessionEstablished {
@@ -302,12 +310,12 @@ func (b *demoBob) emit(ev protocol.Event) {
 		}
 	case protocol.MessageEvent:
 		b.mu.Lock()
-		i := b.replies % len(demoReplies)
+		i := b.replies % len(botReplies)
 		b.replies++
 		b.mu.Unlock()
-		b.say(fmt.Sprintf(demoReplies[i], clip(e.Text, demoEchoMaxRunes)))
+		b.say(fmt.Sprintf(botReplies[i], clip(e.Text, echoMaxRunes)))
 	case protocol.RejectedEvent:
-		b.post(NoticeMsg{Text: fmt.Sprintf("bob's duet refused a message: %s", e.Reason), Warn: true})
+		b.post(screen.NoticeMsg{Text: fmt.Sprintf("bob's duet refused a message: %s", e.Reason), Warn: true})
 	}
 }
 
@@ -321,29 +329,29 @@ func clip(s string, n int) string {
 	return string(r[:n-1]) + "…"
 }
 
-// demoAttacks is /attack: it arms the MITM against what bob sends.
-type demoAttacks struct {
+// attacks is /attack: it arms the MITM against what bob sends.
+type attacks struct {
 	m         *protocol.MITM
-	bob       *demoBob
+	bob       *bot
 	post      func(tea.Msg)
 	ctx       context.Context // the relay's; set before the screen runs
-	keySubFor time.Duration   // how long keysub lasts (demoKeySubLasts if 0)
+	keySubFor time.Duration   // how long keysub lasts (defaultKeySubLasts if 0)
 }
 
-var demoAttackLines = map[protocol.Attack]string{
+var attackLines = map[protocol.Attack]string{
 	protocol.AttackTamper:  "this message gets one bit flipped on its way: your duet refuses it, and mine sends it again in 3 s",
 	protocol.AttackReorder: "this message is held back and delivered after my next record: your duet refuses it as out of order, and mine sends it again",
 	protocol.AttackDrop:    "this message is dropped on its way: your duet sees a gap, and mine sends it again in 3 s",
 }
 
-func (a *demoAttacks) keySubLasts() time.Duration {
+func (a *attacks) keySubLasts() time.Duration {
 	if a.keySubFor > 0 {
 		return a.keySubFor
 	}
-	return demoKeySubLasts
+	return defaultKeySubLasts
 }
 
-func (a *demoAttacks) run(args string) (string, error) {
+func (a *attacks) run(args string) (string, error) {
 	ctx := a.ctx
 	if ctx == nil {
 		return "", errors.New("the man in the middle is not running yet")
@@ -388,9 +396,9 @@ func (a *demoAttacks) run(args string) (string, error) {
 				return
 			}
 			a.m.Disarm(protocol.FlowAB)
-			a.post(NoticeMsg{Text: "the man in the middle stops impersonating; bob restarts and finds you again"})
+			a.post(screen.NoticeMsg{Text: "the man in the middle stops impersonating; bob restarts and finds you again"})
 			if err := a.bob.restart(); err != nil {
-				a.post(NoticeMsg{Text: "bob could not restart: " + err.Error(), Warn: true})
+				a.post(screen.NoticeMsg{Text: "bob could not restart: " + err.Error(), Warn: true})
 			}
 		}()
 		return fmt.Sprintf("the man in the middle answers each of you as the other, with its own key. You know bob's key: your duet refuses it (key-changed). bob knows none (he pins nothing), so he takes it. For %v.", a.keySubLasts()), nil
@@ -411,14 +419,14 @@ func (a *demoAttacks) run(args string) (string, error) {
 			}
 			a.m.Disarm(protocol.FlowAB)
 			a.m.Disarm(protocol.FlowBA)
-			a.post(NoticeMsg{Text: "the man in the middle lets the keys through again: bob's next attempt makes a new session"})
+			a.post(screen.NoticeMsg{Text: "the man in the middle lets the keys through again: bob's next attempt makes a new session"})
 		}()
 		return fmt.Sprintf("bob restarted; the man in the middle puts its own key in both public keys: the handshake fails (bad-signature) until it stops, in %v. Your session with bob goes on meanwhile.", a.keySubLasts()), nil
 	}
 	if err := a.m.Arm(ctx, protocol.FlowBA, at); err != nil {
 		return "", err
 	}
-	if err := a.bob.sayNow(demoAttackLines[at]); err != nil {
+	if err := a.bob.sayNow(attackLines[at]); err != nil {
 		return "", fmt.Errorf("bob could not send: %w", err)
 	}
 	return fmt.Sprintf("armed %s on bob's next message; bob sends one now", at), nil

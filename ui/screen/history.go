@@ -1,4 +1,4 @@
-package ui
+package screen
 
 import (
 	"fmt"
@@ -31,6 +31,15 @@ type HistorySource interface {
 // each page fetched at the top of the scrollback.
 const HistoryPage = 100
 
+// paging is where the stored history shown so far begins, paged in at the
+// top of the scrollback one HistoryPage at a time. (Recalling earlier
+// inputs is recall, in recall.go.)
+type paging struct {
+	pos     any  // position before the oldest entry loaded
+	more    bool // older entries may exist
+	loading bool // a load Cmd is in flight
+}
+
 // historyMsg is a page of history loaded by a Cmd.
 type historyMsg struct {
 	entries []chat.Entry
@@ -43,14 +52,14 @@ type historyMsg struct {
 type historyClearedMsg struct{ err error }
 
 // loadHistory returns the Cmd loading the first page (initial) or the page
-// before s.histPos.
+// before s.paging.pos.
 func (s *Screen) loadHistory(initial bool) tea.Cmd {
 	src := s.cfg.History
-	if src == nil || s.histLoading || (!initial && !s.histMore) {
+	if src == nil || s.paging.loading || (!initial && !s.paging.more) {
 		return nil
 	}
-	s.histLoading = true
-	pos := s.histPos
+	s.paging.loading = true
+	pos := s.paging.pos
 	return func() tea.Msg {
 		var m historyMsg
 		m.initial = initial
@@ -67,16 +76,16 @@ func (s *Screen) loadHistory(initial bool) tea.Cmd {
 // entries that came with it are shown too and paging goes on from them.
 // An error without entries stops the loading.
 func (s *Screen) handleHistory(m historyMsg) {
-	s.histLoading = false
+	s.paging.loading = false
 	if m.err != nil {
-		s.chat.AddNotice(chat.NoticeWarn, "history: "+termsafe.Sanitize(strings.TrimPrefix(screenErrText(m.err), "protocol: ")), s.now())
+		s.chat.AddNotice(chat.NoticeWarn, "history: "+termsafe.Sanitize(strings.TrimPrefix(errText(m.err), "protocol: ")), s.now())
 		if len(m.entries) == 0 {
-			s.histMore = false
+			s.paging.more = false
 			return
 		}
 	}
-	s.histPos = m.pos
-	s.histMore = len(m.entries) == HistoryPage
+	s.paging.pos = m.pos
+	s.paging.more = len(m.entries) == HistoryPage
 	s.chat.Prepend(m.entries)
 }
 
@@ -98,13 +107,13 @@ func (s *Screen) clearHistory() tea.Cmd {
 	if clear == nil {
 		return nil
 	}
-	s.histMore, s.histPos = false, nil
+	s.paging.more, s.paging.pos = false, nil
 	return func() tea.Msg { return historyClearedMsg{err: clear()} }
 }
 
 func (s *Screen) handleHistoryCleared(m historyClearedMsg) {
 	if m.err != nil {
-		s.chat.AddNotice(chat.NoticeWarn, fmt.Sprintf("history not cleared: %s", termsafe.Sanitize(screenErrText(m.err))), s.now())
+		s.chat.AddNotice(chat.NoticeWarn, fmt.Sprintf("history not cleared: %s", termsafe.Sanitize(errText(m.err))), s.now())
 		return
 	}
 	s.chat.AddNotice(chat.NoticeInfo, "chat cleared here, and its stored history (the peer keeps theirs)", s.now())

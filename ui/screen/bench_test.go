@@ -1,4 +1,4 @@
-package ui
+package screen
 
 import (
 	"fmt"
@@ -16,7 +16,7 @@ import (
 
 // benchScreen returns a 120x40 screen with n messages in the scrollback.
 func benchScreen(b *testing.B, n int) *Screen {
-	s := newTestScreen(testScreenConfig(newFakeScreenSession()))
+	s := newTestScreen(testConfig(newFakeNode()))
 	drive(b, s, tea.WindowSizeMsg{Width: 120, Height: 40})
 	for i := range n {
 		text := fmt.Sprintf("message %d: the quick brown fox jumps over the lazy dog, and then some more words to wrap", i)
@@ -55,11 +55,11 @@ func BenchmarkScrollPage10k(b *testing.B) {
 	}
 }
 
-// BenchmarkFirstView: from NewScreen to the first frame at 120x40.
+// BenchmarkFirstView: from New to the first frame at 120x40.
 func BenchmarkFirstView(b *testing.B) {
-	cfg := testScreenConfig(newFakeScreenSession())
+	cfg := testConfig(newFakeNode())
 	for b.Loop() {
-		s := NewScreen(cfg)
+		s := New(cfg)
 		s.Update(tea.WindowSizeMsg{Width: 120, Height: 40})
 		_ = s.View()
 	}
@@ -73,7 +73,7 @@ func BenchmarkHeap100k(b *testing.B) {
 		runtime.GC()
 		var before, after runtime.MemStats
 		runtime.ReadMemStats(&before)
-		s := newTestScreen(testScreenConfig(newFakeScreenSession()))
+		s := newTestScreen(testConfig(newFakeNode()))
 		s.Update(tea.WindowSizeMsg{Width: 120, Height: 40})
 		start := time.Now()
 		for i := range 100_000 {

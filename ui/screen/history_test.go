@@ -1,4 +1,4 @@
-package ui
+package screen
 
 import (
 	"errors"
@@ -58,7 +58,7 @@ func (h *fakeHistory) Clear() error {
 
 func TestScreenHistory(t *testing.T) {
 	hist := newFakeHistory(250)
-	cfg := testScreenConfig(newFakeScreenSession())
+	cfg := testConfig(newFakeNode())
 	cfg.History = hist
 	s := newTestScreen(cfg)
 	drive(t, s, tea.WindowSizeMsg{Width: 80, Height: 24}, keyPress(tea.KeyEscape)) // no handshake overlay over the chat
@@ -108,7 +108,7 @@ func TestScreenHistory(t *testing.T) {
 func ctrlHome() tea.KeyPressMsg { return tea.KeyPressMsg{Code: tea.KeyHome, Mod: tea.ModCtrl} }
 
 func TestScreenStartNotices(t *testing.T) {
-	cfg := testScreenConfig(newFakeScreenSession())
+	cfg := testConfig(newFakeNode())
 	cfg.Notices = []string{"created a new identity in /home/x/.config/duet/alice.pem\x1b[2J"}
 	s := newTestScreen(cfg)
 	drive(t, s, tea.WindowSizeMsg{Width: 120, Height: 40})
@@ -200,7 +200,7 @@ func TestScreenHistoryPartialError(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			hist := &scriptedHistory{entries: newFakeHistory(250).entries, pages: tc.pages}
-			cfg := testScreenConfig(newFakeScreenSession())
+			cfg := testConfig(newFakeNode())
 			cfg.History = hist
 			s := newTestScreen(cfg)
 			drive(t, s, tea.WindowSizeMsg{Width: 80, Height: 24}, keyPress(tea.KeyEscape))
@@ -238,8 +238,8 @@ func TestScreenHistoryPartialError(t *testing.T) {
 			if len(tc.shown) == 2 && strings.Index(scr, tc.shown[0]) > strings.Index(scr, tc.shown[1]) {
 				t.Fatalf("%q below %q:\n%s", tc.shown[0], tc.shown[1], scr)
 			}
-			if s.histMore != tc.more || s.histPos != tc.pos || s.histLoading {
-				t.Fatalf("histMore %v, histPos %v, loading %v; want %v, %v, false", s.histMore, s.histPos, s.histLoading, tc.more, tc.pos)
+			if s.paging.more != tc.more || s.paging.pos != tc.pos || s.paging.loading {
+				t.Fatalf("paging: more %v, pos %v, loading %v; want %v, %v, false", s.paging.more, s.paging.pos, s.paging.loading, tc.more, tc.pos)
 			}
 			// Every loaded entry is in the pane once, with the notices.
 			want := tc.warns

@@ -1,4 +1,4 @@
-package ui
+package demo
 
 import (
 	"context"
@@ -12,6 +12,8 @@ import (
 
 	"duet/crypto"
 	"duet/protocol"
+	"duet/ui/screen"
+	"duet/ui/words"
 )
 
 // demoRig is the demo without its screen: alice's node (its events and
@@ -21,12 +23,12 @@ type demoRig struct {
 	mu      sync.Mutex
 	events  []protocol.Event
 	notices []string
-	at      *demoAttacks
-	bob     *demoBob
+	at      *attacks
+	bob     *bot
 }
 
 func (r *demoRig) post(m tea.Msg) {
-	if n, ok := m.(NoticeMsg); ok {
+	if n, ok := m.(screen.NoticeMsg); ok {
 		r.mu.Lock()
 		r.notices = append(r.notices, n.Text)
 		r.mu.Unlock()
@@ -106,20 +108,20 @@ func startDemoRig(t *testing.T) *demoRig {
 	r := &demoRig{}
 	aEnd, mA := protocol.NewPipe(4096)
 	bEnd, mB := protocol.NewPipe(4096)
-	aliceID, bobID, mitmID := demoRoles(ids)
+	aliceID, bobID, mitmID := roles(ids)
 	alice, err := protocol.NewNode(protocol.Config{Identity: aliceID, PingInterval: 50 * time.Millisecond, VerifyPeer: pinFirst()}, aEnd, r.emit)
 	if err != nil {
 		t.Fatal(err)
 	}
 	m := protocol.NewMITM(func(ev protocol.Event) {
-		if e, ok := ev.(protocol.MITMEvent); ok && demoShows(e) {
-			r.post(NoticeMsg{Text: describeMITMNamed(e, "alice", "bob", " → ")})
+		if e, ok := ev.(protocol.MITMEvent); ok && tellsAlice(e) {
+			r.post(screen.NoticeMsg{Text: words.MITMNamed(e, "alice", "bob", " → ")})
 		}
 	}, mitmID.Public())
 	m.ImpersonateAs(mitmID)
 	ctx, cancel := context.WithCancel(context.Background())
-	r.bob = &demoBob{id: bobID, tr: bEnd, post: r.post, ping: 50 * time.Millisecond, resendAfter: 300 * time.Millisecond}
-	r.at = &demoAttacks{m: m, bob: r.bob, post: r.post, ctx: ctx} // keysub lasts as in the demo: the peers retry every 2 s
+	r.bob = &bot{id: bobID, tr: bEnd, post: r.post, ping: 50 * time.Millisecond, resendAfter: 300 * time.Millisecond}
+	r.at = &attacks{m: m, bob: r.bob, post: r.post, ctx: ctx} // keysub lasts as in the demo: the peers retry every 2 s
 	var wg sync.WaitGroup
 	wg.Add(2)
 	go func() { defer wg.Done(); _ = m.Run(ctx, mA, mB) }()
@@ -230,7 +232,7 @@ func TestDemoRoles(t *testing.T) {
 		ids[i] = id
 	}
 	for _, perm := range [][3]int{{0, 1, 2}, {2, 1, 0}, {1, 0, 2}, {1, 2, 0}, {2, 0, 1}, {0, 2, 1}} {
-		a, b, m := demoRoles([3]*crypto.Identity{ids[perm[0]], ids[perm[1]], ids[perm[2]]})
+		a, b, m := roles([3]*crypto.Identity{ids[perm[0]], ids[perm[1]], ids[perm[2]]})
 		fa, fb, fm := a.Public().Fingerprint(), b.Public().Fingerprint(), m.Public().Fingerprint()
 		if !fb.Less(fm) || !fm.Less(fa) {
 			t.Errorf("perm %v: bob %s, mitm %s, alice %s: want bob's lowest, the MITM's in between", perm, fb.Short(), fm.Short(), fa.Short())

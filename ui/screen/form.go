@@ -1,4 +1,4 @@
-package ui
+package screen
 
 import (
 	"context"
@@ -121,7 +121,7 @@ func parsePort(s string) (int, string) {
 	}
 	n, err := strconv.Atoi(s)
 	if err != nil {
-		return 0, fmt.Sprintf("%q is not a number: enter a port from 1 to 65535", screenSnippet(s, 20))
+		return 0, fmt.Sprintf("%q is not a number: enter a port from 1 to 65535", snippet(s, 20))
 	}
 	if n < 1 || n > 65535 {
 		return 0, fmt.Sprintf("%d is out of range: a port is 1 to 65535", n)

@@ -1,4 +1,4 @@
-package ui
+package screen
 
 import (
 	"context"
@@ -133,7 +133,7 @@ func (s *Sink) Post(msg tea.Msg) {
 }
 
 // Attach starts forwarding queued and future events to to, from one
-// goroutine, in order. It is called once, by RunScreen (or a test).
+// goroutine, in order. It is called once, by Run (or a test).
 func (s *Sink) Attach(to Sender) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -146,7 +146,7 @@ func (s *Sink) Attach(to Sender) {
 }
 
 // Close stops forwarding and releases every Emit waiting for the screen. It
-// is called when the Node is being stopped (RunScreen does it). It does not
+// is called when the Node is being stopped (Run does it). It does not
 // wait for a Send in progress (a program's Send returns once the program has
 // ended). Safe to call more than once.
 func (s *Sink) Close() {

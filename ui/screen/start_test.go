@@ -1,4 +1,4 @@
-package ui
+package screen
 
 import (
 	"strings"
@@ -13,7 +13,7 @@ import (
 // TestScreenStartWarnings: warnings given at start (the database opened at
 // its previous commit) are shown in the chat as warnings ("!!"), escaped.
 func TestScreenStartWarnings(t *testing.T) {
-	cfg := testScreenConfig(newFakeScreenSession())
+	cfg := testConfig(newFakeNode())
 	cfg.Warnings = []string{"database /x.db: its newest commit record is damaged\x1b[2J"}
 	s := newTestScreen(cfg)
 	drive(t, s, tea.WindowSizeMsg{Width: 120, Height: 40})
@@ -39,7 +39,7 @@ func TestScreenStartPending(t *testing.T) {
 		{ID: 12, Own: true, Text: "second undelivered", At: time.Now().Add(-time.Minute), Delivery: chat.Queued},
 	}
 	for _, withHistory := range []bool{false, true} {
-		cfg := testScreenConfig(newFakeScreenSession())
+		cfg := testConfig(newFakeNode())
 		cfg.Pending, cfg.PendingTotal = pending, 2
 		if withHistory {
 			cfg.History = newFakeHistory(0)
@@ -71,7 +71,7 @@ func TestScreenStartPending(t *testing.T) {
 // TestScreenClearStored: with no History to show (--no-history), /clear
 // still empties what earlier runs stored, through ClearStored, and says so.
 func TestScreenClearStored(t *testing.T) {
-	cfg := testScreenConfig(newFakeScreenSession())
+	cfg := testConfig(newFakeNode())
 	calls := 0
 	cfg.ClearStored = func() error { calls++; return nil }
 	s := newTestScreen(cfg)

@@ -1,4 +1,4 @@
-package ui
+package screen
 
 import (
 	"fmt"
@@ -16,7 +16,7 @@ func (s *Screen) View() tea.View {
 	v.AltScreen = true
 	v.MouseMode = tea.MouseModeCellMotion
 	v.WindowTitle = s.windowTitle()
-	if s.keyChanged == nil && s.overlay == overlayNone && !s.lay.tooSmall && !s.quitting {
+	if s.keyChange == nil && s.panels.overlay == overlayNone && !s.lay.tooSmall && !s.quitting {
 		if c := s.input.Cursor(); c != nil {
 			c.X += s.lay.input.x
 			c.Y += s.lay.input.y
@@ -39,10 +39,10 @@ func (s *Screen) render() string {
 	l := s.lay
 	now := s.now()
 	if l.tooSmall {
-		return strings.Join(s.fit(panel.TooSmall(s.st, l.w, l.h, ScreenMinWidth, ScreenMinHeight), l.w, l.h), "\n")
+		return strings.Join(s.fit(panel.TooSmall(s.st, l.w, l.h, MinWidth, MinHeight), l.w, l.h), "\n")
 	}
-	if s.keyChanged != nil {
-		return strings.Join(s.keyChangedRows(), "\n")
+	if s.keyChange != nil {
+		return strings.Join(s.keyChange.view(s.st, l.w, l.h, s.fit), "\n")
 	}
 	rows := make([]string, 0, l.h)
 	rows = append(rows, s.fit(s.headerCache, l.w, l.header.h)...)
@@ -65,7 +65,7 @@ func (s *Screen) render() string {
 			s.splice(rows, p, l.chat.x+(l.chat.w-lipgloss.Width(p))/2, l.chat.y)
 		}
 	}
-	switch s.overlay {
+	switch s.panels.overlay {
 	case overlayHelp:
 		s.center(rows, s.helpBox())
 	case overlayVerify:
@@ -75,15 +75,6 @@ func (s *Screen) render() string {
 		s.splice(rows, box, 0, l.header.h)
 	}
 	return strings.Join(rows, "\n")
-}
-
-func (s *Screen) keyChangedRows() []string {
-	l := s.lay
-	if s.keyErr == "" {
-		return s.fit(panel.KeyChanged(s.st, l.w, l.h, *s.keyChanged, s.keyTyped), l.w, l.h)
-	}
-	rows := s.fit(panel.KeyChanged(s.st, l.w, l.h-1, *s.keyChanged, s.keyTyped), l.w, l.h-1)
-	return append(rows, s.fit(s.st.FormError.Render(s.keyErr), l.w, 1)...)
 }
 
 // separator is the rule between the chat and the input: hints, the unread
@@ -99,7 +90,7 @@ func (s *Screen) separator(w int) string {
 		} else {
 			label = s.st.Dim.Render("scrolled up · ctrl+end to jump down")
 		}
-	case s.lay.side.w == 0 && s.panel != panelNone:
+	case s.lay.side.w == 0 && s.panels.floating != panelNone:
 		label = s.st.Dim.Render("esc closes the panel · f2 handshake · f3 records · f4 security log")
 	case s.lay.side.w == 0 && s.autoHandshake():
 		label = s.st.Dim.Render("esc hides the handshake panel · ? help · ctrl+c quit")
@@ -119,9 +110,9 @@ func (s *Screen) separator(w int) string {
 // the security log (unless hidden with F4).
 func (s *Screen) sidebar(w, h int) []string {
 	now := s.now()
-	showHS := s.sideHS || s.hs.Active(now)
-	showLog := !s.sideLogOff
-	showInsp := s.sideInsp
+	showHS := s.panels.sideHS || s.hs.Active(now)
+	showLog := !s.panels.sideLogHidden
+	showInsp := s.panels.sideInsp
 	rows := make([]string, 0, h)
 	rest := h
 	if showHS {
@@ -182,7 +173,7 @@ func (s *Screen) framed(p panelKind, w, h int) []string {
 func (s *Screen) floatingPanel() string {
 	l := s.lay
 	w, h := l.chat.w, l.chat.h
-	p := s.panel
+	p := s.panels.floating
 	if p == panelNone && s.autoHandshake() {
 		p = panelHandshake
 	}

@@ -1,4 +1,4 @@
-package ui
+package screen
 
 import (
 	"fmt"
@@ -12,8 +12,7 @@ import (
 	"duet/ui/panel"
 )
 
-// goldenTB stores a golden file under testdata/screen/ whatever the test's
-// name.
+// goldenTB stores a golden file under testdata/ whatever the test's name.
 type goldenTB struct {
 	testing.TB
 	name string
@@ -70,18 +69,18 @@ func TestScreenGolden(t *testing.T) {
 		for _, sz := range sizes {
 			name := fmt.Sprintf("%s_%dx%d", c.name, sz[0], sz[1])
 			t.Run(name, func(t *testing.T) {
-				cfg := testScreenConfig(newFakeScreenSession())
+				cfg := testConfig(newFakeNode())
 				cfg.AcceptKey = func() error { return nil }
 				s := newTestScreen(cfg)
 				drive(t, s, tea.WindowSizeMsg{Width: sz[0], Height: sz[1]})
 				drive(t, s, c.msgs()...)
-				golden.RequireEqual(goldenTB{t, "screen/" + name}, screenText(t, s))
+				golden.RequireEqual(goldenTB{t, name}, screenText(t, s))
 			})
 		}
 	}
 	t.Run("toosmall", func(t *testing.T) {
-		s := newTestScreen(testScreenConfig(newFakeScreenSession()))
+		s := newTestScreen(testConfig(newFakeNode()))
 		drive(t, s, tea.WindowSizeMsg{Width: 36, Height: 10})
-		golden.RequireEqual(goldenTB{t, "screen/toosmall_36x10"}, screenText(t, s))
+		golden.RequireEqual(goldenTB{t, "toosmall_36x10"}, screenText(t, s))
 	})
 }

@@ -1,4 +1,4 @@
-package ui
+package screen
 
 import (
 	"context"
@@ -10,22 +10,22 @@ import (
 	tea "charm.land/bubbletea/v2"
 )
 
-// screenQuitGrace is how long RunScreen waits for a clean quit (telling the
+// quitGrace is how long Run waits for a clean quit (telling the
 // peer, bounded by LeaveTimeout) after ctx ends before killing the program.
-const screenQuitGrace = 3 * time.Second
+const quitGrace = 3 * time.Second
 
-// RunScreen runs the full-screen UI and the node (runNode) together until
+// Run runs the full-screen UI and the node (runNode) together until
 // the user quits (nil), ctx ends (a clean quit as /quit, then
 // context.Cause(ctx)), or runNode fails (its error; the program is killed
 // and the terminal restored). sink must be the one the node emits into; it
-// is attached to the program here and closed before RunScreen returns, so
-// no Emit stays blocked. In every case runNode has returned when RunScreen
+// is attached to the program here and closed before Run returns, so
+// no Emit stays blocked. In every case runNode has returned when Run
 // returns.
 //
 // Bubble Tea's own SIGINT/SIGTERM handler is turned off: the caller's ctx
 // carries signals, so that a signal quits as cleanly as /quit does.
-func RunScreen(ctx context.Context, cfg ScreenConfig, sink *Sink, runNode func(ctx context.Context) error, opts ...tea.ProgramOption) error {
-	scr := NewScreen(cfg)
+func Run(ctx context.Context, cfg Config, sink *Sink, runNode func(ctx context.Context) error, opts ...tea.ProgramOption) error {
+	scr := New(cfg)
 	opts = append([]tea.ProgramOption{tea.WithoutSignalHandler()}, opts...)
 	p := tea.NewProgram(scr, opts...)
 
@@ -76,7 +76,7 @@ func RunScreen(ctx context.Context, cfg ScreenConfig, sink *Sink, runNode func(c
 		}
 	case <-ctx.Done():
 		p.Send(quitRequestMsg{}) // as /quit: tell the peer, then quit
-		t := time.NewTimer(screenQuitGrace)
+		t := time.NewTimer(quitGrace)
 		select {
 		case <-progErr:
 		case <-t.C:

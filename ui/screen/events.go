@@ -1,0 +1,151 @@
+package screen
+
+import (
+	"fmt"
+	"time"
+
+	tea "charm.land/bubbletea/v2"
+
+	"duet/protocol"
+	"duet/ui/chat"
+	"duet/ui/termsafe"
+	"duet/ui/words"
+)
+
+// rejectLimit bounds the rejection notices in the chat to
+// rejectNoticesPerSecond a second during a flood; the security log keeps
+// them all.
+type rejectLimit struct {
+	window time.Time // start of the current one-second window
+	shown  int       // notices shown in it
+	hidden int       // rejections held back in it, summed up when it ends
+}
+
+// handleDropped reports the rejections the sink dropped during a flood.
+func (s *Screen) handleDropped(m droppedMsg) {
+	if m.Rejections > 0 {
+		text := fmt.Sprintf("%d more rejections not shown: events came faster than the screen could take them", m.Rejections)
+		s.seclog.Note(text, s.now())
+		s.chat.AddNotice(chat.NoticeWarn, text, s.now())
+	}
+}
+
+// handleEvent applies one protocol event to the components.
+func (s *Screen) handleEvent(m eventMsg) tea.Cmd {
+	now := s.now()
+	switch e := m.ev.(type) {
+	case protocol.MessageEvent:
+		at := e.SentAt
+		if at.IsZero() {
+			at = now
+		}
+		s.chat.AddPeer(e.ID, e.Text, at, e.PossibleDuplicate)
+		// The message is in the pane: release Emit (the node then records
+		// it seen and acknowledges it), from a Cmd run after this Update.
+		done := m.shown
+		if done == nil {
+			return nil
+		}
+		return func() tea.Msg {
+			close(done)
+			return nil
+		}
+	case protocol.LiveEvent:
+		s.status.Live(e, now)
+		s.hs.Live(e, now)
+	case protocol.HandshakeEvent:
+		if !s.hs.Active(now) {
+			s.panels.hsDismissed = false // a new attempt shows the panel again
+		}
+		s.hs.Step(e, now)
+	case protocol.SessionEvent:
+		s.hs.Session(e, now)
+		if e.State == protocol.SessionRekeyed {
+			s.panels.hsDismissed = false // a rekey shows the panel again
+		}
+		s.handleSession(e, now)
+	case protocol.SentEvent:
+		s.chat.SetDelivery(e.ID, chat.Sent)
+	case protocol.DeliveredEvent:
+		s.chat.SetDelivery(e.ID, chat.Delivered)
+	case protocol.GapEvent:
+		word := "messages"
+		if e.Missing == 1 {
+			word = "message"
+		}
+		s.chat.AddNotice(chat.NoticeGap, fmt.Sprintf("%d %s never arrived", e.Missing, word), now)
+	case protocol.RejectedEvent:
+		s.seclog.Rejected(e, now)
+		s.rejectNotice(e, now)
+	case protocol.ReplayedEvent:
+		what := protocol.TypeName(e.Type)
+		if e.HasSeq {
+			what = fmt.Sprintf("%s seq %d", what, e.Seq)
+		}
+		text := fmt.Sprintf("/replay: re-sent our last record (%s); the peer should reject it", what)
+		s.seclog.Note(text, now)
+		s.chat.AddNotice(chat.NoticeInfo, text, now)
+	case protocol.StalledEvent:
+		s.hs.Stalled(e, now)
+		s.panels.hsDismissed = false
+		s.chat.AddNotice(chat.NoticeWarn, fmt.Sprintf(
+			"handshake stalled: %d attempts in %s, furthest step %d (%s); the peer answers but may refuse our key (it recorded another key for us, or pins another fingerprint)",
+			e.Attempts, e.For.Round(time.Second), e.LastStep, protocol.StepName(e.LastStep)), now)
+	case protocol.ErrorEvent:
+		s.chat.AddNotice(chat.NoticeWarn, "error: "+termsafe.Sanitize(errText(e.Err)), now)
+	}
+	return nil
+}
+
+func (s *Screen) handleSession(e protocol.SessionEvent, now time.Time) {
+	switch e.State {
+	case protocol.SessionEstablished:
+		s.encrypted = true
+		s.safety = termsafe.Sanitize(e.SafetyNumber)
+		if e.PeerFingerprint != "" {
+			s.peerFP = termsafe.Sanitize(e.PeerFingerprint)
+			s.chat.SetPeer(chat.Person{Name: s.peerName, StableID: s.peerFP})
+		}
+		s.chat.AddNotice(chat.NoticeInfo, fmt.Sprintf("session established: end-to-end encrypted · safety number %s · compare it with your peer: /verify", s.safety), now)
+	case protocol.SessionRekeyed:
+		s.chat.AddNotice(chat.NoticeInfo, "keys renewed (rekey): later messages use fresh keys", now)
+	case protocol.SessionPeerLeft:
+		s.encrypted = false
+		s.status.PeerLeft(now)
+		s.chat.AddNotice(chat.NoticeInfo, fmt.Sprintf("peer left: %s quit; a new session starts if they come back", s.peerName), now)
+	case protocol.SessionClosed:
+		s.encrypted = false
+		s.chat.AddNotice(chat.NoticeWarn, "session closed: messages wait until a new session is established", now)
+	}
+	s.headerChanged()
+}
+
+// rejectNotice puts a rejection in the chat, at most
+// rejectNoticesPerSecond a second; the rest are counted and summed up.
+func (s *Screen) rejectNotice(e protocol.RejectedEvent, now time.Time) {
+	s.flushRejections(now, false)
+	if s.rejects.shown >= rejectNoticesPerSecond {
+		s.rejects.hidden++
+		return
+	}
+	s.rejects.shown++
+	text := "rejected " + termsafe.Sanitize(e.Reason)
+	if e.HasSeq {
+		text += fmt.Sprintf(" seq %d", e.Seq)
+	}
+	text += ": " + termsafe.Sanitize(words.Reason(e.Reason))
+	s.chat.AddNotice(chat.NoticeWarn, text, now)
+}
+
+// flushRejections starts a new one-second window of rejection notices,
+// first reporting how many the last one held back.
+func (s *Screen) flushRejections(now time.Time, force bool) {
+	if !force && now.Sub(s.rejects.window) < time.Second {
+		return
+	}
+	if s.rejects.hidden > 0 {
+		text := fmt.Sprintf("%d more rejections not shown (all are in the security log)", s.rejects.hidden)
+		s.chat.AddNotice(chat.NoticeWarn, text, now)
+	}
+	s.rejects.window, s.rejects.shown, s.rejects.hidden = now, 0, 0
+}

@@ -1,0 +1,68 @@
+package words
+
+import (
+	"fmt"
+
+	"duet/protocol"
+)
+
+// MITM is the text line for e (`duet mitm`'s output): what was done, and
+// what the receiver must do about it. An intercepted message is quoted as
+// a Go string; the line is not sanitized (its printer does that).
+func MITM(e protocol.MITMEvent) string { return MITMNamed(e, "A", "B", "") }
+
+// MITMNamed is MITM with the peers' names; the line starts with the flow
+// ("a->b"), or with arrow and the names if arrow is set ("bob → alice").
+func MITMNamed(e protocol.MITMEvent, nameA, nameB, arrow string) string {
+	from, to := nameA, nameB
+	if e.Flow == protocol.FlowBA {
+		from, to = nameB, nameA
+	}
+	flow := e.Flow.String()
+	if arrow != "" {
+		flow = from + arrow + to + ":"
+	}
+	what := protocol.TypeName(e.Type)
+	if e.HasSeq {
+		what += fmt.Sprintf(" seq %d", e.Seq)
+	}
+	what += fmt.Sprintf(" (%d bytes)", e.Size)
+	switch e.Action {
+	case protocol.MITMRelayed:
+		return fmt.Sprintf("%s %s", flow, what)
+	case protocol.MITMLost:
+		return fmt.Sprintf("%s %s not passed on: %s is not connected", flow, what, to)
+	case protocol.MITMArmed:
+		switch e.Attack {
+		case protocol.AttackImpersonate:
+			return fmt.Sprintf("%s impersonating: the MITM answers %s as %s, with its own key; %s refuses it if it knows %s's key (key-changed)", flow, from, to, from, to)
+		case protocol.AttackKeySub:
+			return fmt.Sprintf("%s keysub on: every PUBLIC_KEY from %s now carries the MITM's key (acts on the next handshake: restart a peer)", flow, from)
+		case protocol.AttackTamper:
+			return fmt.Sprintf("%s tamper armed: %s's next CHAT record gets one bit flipped", flow, from)
+		case protocol.AttackReorder:
+			return fmt.Sprintf("%s reorder armed: %s's next CHAT record is held back", flow, from)
+		case protocol.AttackDrop:
+			return fmt.Sprintf("%s drop armed: %s's next CHAT record is dropped", flow, from)
+		}
+	case protocol.MITMDisarmed:
+		return fmt.Sprintf("%s attacks off: %s's messages pass unchanged", flow, from)
+	case protocol.MITMReplayed:
+		return fmt.Sprintf("%s REPLAYED %s: %s must refuse it (replay)", flow, what, to)
+	case protocol.MITMTampered:
+		return fmt.Sprintf("%s TAMPERED %s (one bit flipped): %s must refuse it (tampered); %s resends the message", flow, what, to, from)
+	case protocol.MITMHeld:
+		return fmt.Sprintf("%s HELD BACK %s: it goes after the next record", flow, what)
+	case protocol.MITMReleased:
+		return fmt.Sprintf("%s RELEASED %s out of order: %s must refuse it (reorder); %s resends the message", flow, what, to, from)
+	case protocol.MITMDropped:
+		return fmt.Sprintf("%s DROPPED %s: %s sees a gap; %s resends the message", flow, what, to, from)
+	case protocol.MITMKeySub:
+		return fmt.Sprintf("%s SUBSTITUTED the key in %s's %s: %s must refuse the handshake (bad-signature)", flow, from, what, to)
+	case protocol.MITMImpostorSession:
+		return fmt.Sprintf("%s IMPOSTOR SESSION with %s (%s): it took the MITM's key for %s's; only comparing safety numbers shows it", flow, from, e.Peer, to)
+	case protocol.MITMIntercepted:
+		return fmt.Sprintf("%s READ %s's message: %q; it reaches %s only if %s took the MITM's key too", flow, from, e.Text, to, to)
+	}
+	return fmt.Sprintf("%s %s %s", flow, e.Action, what)
+}
