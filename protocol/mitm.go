@@ -437,14 +437,5 @@ func (m *MITM) event(f Flow, action string, a Attack, msg []byte) MITMEvent {
 // send sends msg, retrying for up to mitmRetryFor while the transport has
 // no connection yet (waking at once when it says one came up).
 func send(ctx context.Context, to Transport, msg []byte) error {
-	deadline := time.Now().Add(mitmRetryFor)
-	for {
-		up, err := trySend(ctx, to, msg)
-		if err == nil || ctx.Err() != nil || time.Now().After(deadline) {
-			return err
-		}
-		if !waitRetry(ctx, up) {
-			return ctx.Err()
-		}
-	}
+	return SendWhenUp(ctx, to, mitmRetryFor, nil, msg)
 }
