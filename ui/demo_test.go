@@ -12,6 +12,7 @@ import (
 
 	"duet/crypto"
 	"duet/protocol"
+	"duet/protocol/mitm"
 )
 
 // demoRig is the demo without its screen: alice's node (its events and
@@ -111,8 +112,8 @@ func startDemoRig(t *testing.T) *demoRig {
 	if err != nil {
 		t.Fatal(err)
 	}
-	m := protocol.NewMITM(func(ev protocol.Event) {
-		if e, ok := ev.(protocol.MITMEvent); ok && demoShows(e) {
+	m := mitm.New(func(ev protocol.Event) {
+		if e, ok := ev.(mitm.Event); ok && demoShows(e) {
 			r.post(NoticeMsg{Text: describeMITMNamed(e, "alice", "bob", " → ")})
 		}
 	}, mitmID.Public())

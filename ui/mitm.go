@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"duet/protocol"
+	"duet/protocol/mitm"
 	"duet/ui/termsafe"
 )
 
@@ -74,13 +75,13 @@ var mitmHelp = []string{
 // Error reports a command that could not be carried out.
 func (o *MITMOutput) Error(err error) { o.q.put(o.errorLine(err.Error())) }
 
-// Emit prints a protocol.MITMEvent (other events are ignored).
+// Emit prints a mitm.Event (other events are ignored).
 func (o *MITMOutput) Emit(ev protocol.Event) {
-	e, ok := ev.(protocol.MITMEvent)
+	e, ok := ev.(mitm.Event)
 	if !ok {
 		return
 	}
-	if e.Action == protocol.MITMRelayed && !o.all && isLivenessType(e.Type) {
+	if e.Action == mitm.Relayed && !o.all && isLivenessType(e.Type) {
 		return
 	}
 	if o.json {
@@ -98,7 +99,7 @@ func (o *MITMOutput) Emit(ev protocol.Event) {
 		if e.Peer != "" {
 			m["peer_fingerprint"] = e.Peer
 		}
-		if e.Action == protocol.MITMIntercepted {
+		if e.Action == mitm.Intercepted {
 			m["text"] = e.Text
 		}
 		o.q.put(o.encode(m))
@@ -117,14 +118,14 @@ func isLivenessType(t byte) bool {
 
 // describeMITM is the text line for e: what was done, and what the
 // receiver must do about it.
-func describeMITM(e protocol.MITMEvent) string { return describeMITMNamed(e, "A", "B", "") }
+func describeMITM(e mitm.Event) string { return describeMITMNamed(e, "A", "B", "") }
 
 // describeMITMNamed is describeMITM with the peers' names; the line starts
 // with the flow ("a->b"), or with arrow and the names if arrow is set
 // ("bob → alice").
-func describeMITMNamed(e protocol.MITMEvent, nameA, nameB, arrow string) string {
+func describeMITMNamed(e mitm.Event, nameA, nameB, arrow string) string {
 	from, to := nameA, nameB
-	if e.Flow == protocol.FlowBA {
+	if e.Flow == mitm.FlowBA {
 		from, to = nameB, nameA
 	}
 	flow := e.Flow.String()
@@ -137,40 +138,40 @@ func describeMITMNamed(e protocol.MITMEvent, nameA, nameB, arrow string) string 
 	}
 	what += fmt.Sprintf(" (%d bytes)", e.Size)
 	switch e.Action {
-	case protocol.MITMRelayed:
+	case mitm.Relayed:
 		return fmt.Sprintf("%s %s", flow, what)
-	case protocol.MITMLost:
+	case mitm.Lost:
 		return fmt.Sprintf("%s %s not passed on: %s is not connected", flow, what, to)
-	case protocol.MITMArmed:
+	case mitm.Armed:
 		switch e.Attack {
-		case protocol.AttackImpersonate:
+		case mitm.Impersonate:
 			return fmt.Sprintf("%s impersonating: the MITM answers %s as %s, with its own key; %s refuses it if it knows %s's key (key-changed)", flow, from, to, from, to)
-		case protocol.AttackKeySub:
+		case mitm.KeySub:
 			return fmt.Sprintf("%s keysub on: every PUBLIC_KEY from %s now carries the MITM's key (acts on the next handshake: restart a peer)", flow, from)
-		case protocol.AttackTamper:
+		case mitm.Tamper:
 			return fmt.Sprintf("%s tamper armed: %s's next CHAT record gets one bit flipped", flow, from)
-		case protocol.AttackReorder:
+		case mitm.Reorder:
 			return fmt.Sprintf("%s reorder armed: %s's next CHAT record is held back", flow, from)
-		case protocol.AttackDrop:
+		case mitm.Drop:
 			return fmt.Sprintf("%s drop armed: %s's next CHAT record is dropped", flow, from)
 		}
-	case protocol.MITMDisarmed:
+	case mitm.Disarmed:
 		return fmt.Sprintf("%s attacks off: %s's messages pass unchanged", flow, from)
-	case protocol.MITMReplayed:
+	case mitm.Replayed:
 		return fmt.Sprintf("%s REPLAYED %s: %s must refuse it (replay)", flow, what, to)
-	case protocol.MITMTampered:
+	case mitm.Tampered:
 		return fmt.Sprintf("%s TAMPERED %s (one bit flipped): %s must refuse it (tampered); %s resends the message", flow, what, to, from)
-	case protocol.MITMHeld:
+	case mitm.Held:
 		return fmt.Sprintf("%s HELD BACK %s: it goes after the next record", flow, what)
-	case protocol.MITMReleased:
+	case mitm.Released:
 		return fmt.Sprintf("%s RELEASED %s out of order: %s must refuse it (reorder); %s resends the message", flow, what, to, from)
-	case protocol.MITMDropped:
+	case mitm.Dropped:
 		return fmt.Sprintf("%s DROPPED %s: %s sees a gap; %s resends the message", flow, what, to, from)
-	case protocol.MITMKeySub:
+	case mitm.Substituted:
 		return fmt.Sprintf("%s SUBSTITUTED the key in %s's %s: %s must refuse the handshake (bad-signature)", flow, from, what, to)
-	case protocol.MITMImpostorSession:
+	case mitm.ImpostorSession:
 		return fmt.Sprintf("%s IMPOSTOR SESSION with %s (%s): it took the MITM's key for %s's; only comparing safety numbers shows it", flow, from, e.Peer, to)
-	case protocol.MITMIntercepted:
+	case mitm.Intercepted:
 		return fmt.Sprintf("%s READ %s's message: %q; it reaches %s only if %s took the MITM's key too", flow, from, e.Text, to, to)
 	}
 	return fmt.Sprintf("%s %s %s", flow, e.Action, what)
@@ -199,10 +200,10 @@ func (o *MITMOutput) encode(v map[string]any) []byte {
 	return termsafe.EscapeJSON(append(b, '\n'))
 }
 
-// MITMController is what the command loop drives (protocol.MITM).
+// MITMController is what the command loop drives (mitm.Relay).
 type MITMController interface {
-	Arm(ctx context.Context, f protocol.Flow, a protocol.Attack) error
-	Disarm(f protocol.Flow)
+	Arm(ctx context.Context, f mitm.Flow, a mitm.Attack) error
+	Disarm(f mitm.Flow)
 }
 
 // maxCommandLine bounds one command line; a longer one ends the command
@@ -264,12 +265,12 @@ func mitmCommand(ctx context.Context, line string, out *MITMOutput, m MITMContro
 	if len(f) != 2 {
 		return false, fmt.Errorf("%q: give a command and a side, e.g. \"tamper a\" (help lists them)", line)
 	}
-	var flow protocol.Flow
+	var flow mitm.Flow
 	switch f[1] {
 	case "a", "A":
-		flow = protocol.FlowAB
+		flow = mitm.FlowAB
 	case "b", "B":
-		flow = protocol.FlowBA
+		flow = mitm.FlowBA
 	default:
 		return false, fmt.Errorf("%q: the side is a (what A sends) or b (what B sends)", f[1])
 	}
@@ -277,7 +278,7 @@ func mitmCommand(ctx context.Context, line string, out *MITMOutput, m MITMContro
 		m.Disarm(flow)
 		return false, nil
 	}
-	a, err := protocol.ParseAttack(f[0])
+	a, err := mitm.ParseAttack(f[0])
 	if err != nil {
 		return false, err
 	}
