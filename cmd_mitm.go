@@ -15,7 +15,7 @@ import (
 
 	"duet/crypto"
 	"duet/net"
-	"duet/protocol"
+	"duet/protocol/mitm"
 	"duet/ui"
 )
 
@@ -48,7 +48,7 @@ Example, three terminals:
 `
 
 // runMITM is duet mitm: two transports (one facing each peer), a
-// protocol.MITM between them, commands from stdin.
+// mitm.Relay between them, commands from stdin.
 func runMITM(args []string, stdin io.Reader, stdout, stderr io.Writer, usageErr func(string, ...any) int) int {
 	fs := flag.NewFlagSet("duet mitm", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
@@ -104,13 +104,13 @@ func runMITM(args []string, stdin io.Reader, stdout, stderr io.Writer, usageErr 
 	defer out.Close()
 	// The MITM's own key, shown to both peers by impersonate and the first
 	// of keysub's; keysub makes more when it is armed, as many as it takes
-	// to keep the peers' roles (protocol.NewMITM).
+	// to keep the peers' roles (mitm.New).
 	self, err := crypto.GenerateIdentity(rand.Reader)
 	if err != nil {
 		say(stderr, "mitm: %v", err)
 		return exitRuntime
 	}
-	m := protocol.NewMITM(out.Emit, self.Public())
+	m := mitm.New(out.Emit, self.Public())
 	m.ImpersonateAs(self)
 	m.GenerateKeysWith(func() (*crypto.PublicKey, error) {
 		id, err := crypto.GenerateIdentity(rand.Reader)

@@ -692,24 +692,13 @@ func (n *Node) sendBatch(ctx context.Context, b [][]byte) {
 	if n.sendDown {
 		retry = sendRetryDown
 	}
-	deadline := time.Now().Add(retry)
-	for {
-		up, err := trySend(ctx, n.tr, b...)
-		switch {
-		case err == nil:
-			n.sendDown = false
-			return
-		case ctx.Err() != nil:
-			return
-		case time.Now().After(deadline):
-			n.sendDown = true
-			return
-		case n.sendDown && len(n.out) > 0:
-			return // down, and newer batches wait: only the newest gets retries
-		}
-		if !waitRetry(ctx, up) {
-			return
-		}
+	// Down, and newer batches wait: only the newest gets retries.
+	newerWaits := func() bool { return n.sendDown && len(n.out) > 0 }
+	switch err := SendWhenUp(ctx, n.tr, retry, newerWaits, b...); {
+	case err == nil:
+		n.sendDown = false
+	case ctx.Err() == nil:
+		n.sendDown = true // given up: retry passed, or down already
 	}
 }
 

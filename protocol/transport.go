@@ -38,28 +38,37 @@ type connectNotifier interface {
 	Connecting() <-chan struct{}
 }
 
-// trySend sends msgs once through tr. With the error it returns a channel
-// closed when tr's connection to the peer next comes up (nil if tr does
-// not tell), taken before the Send so that no such moment is missed: a
-// refused send is retried on it (waitRetry).
-func trySend(ctx context.Context, tr Transport, msgs ...[]byte) (<-chan struct{}, error) {
-	var up <-chan struct{}
-	if cn, ok := tr.(connectNotifier); ok {
-		up = cn.Connecting()
+// SendWhenUp sends msgs through tr as one unit (Transport.Send) and, while
+// tr refuses them, tries again: at once when tr says its connection to the
+// peer came up (a transport with a Connecting method, connectNotifier, as
+// net.Transport: the channel is taken before each Send so that no such
+// moment is missed), else every sendRetryEvery (2 ms). It is meant for a
+// refusal that passes (the connection not up yet, or being redialled); it
+// cannot tell one that does not, and retries that too until it gives up.
+//
+// It gives up and returns the last refusal once retryFor has passed since
+// the call (checked after each try: with retryFor 0 it tries once), when
+// stop (if not nil) reports true after a refusal, or when ctx is done (its
+// error, if ctx ended during a wait). A nil error means tr took msgs, not
+// that the peer got them (see Transport).
+func SendWhenUp(ctx context.Context, tr Transport, retryFor time.Duration, stop func() bool, msgs ...[]byte) error {
+	deadline := time.Now().Add(retryFor)
+	for {
+		var up <-chan struct{}
+		if cn, ok := tr.(connectNotifier); ok {
+			up = cn.Connecting()
+		}
+		err := tr.Send(ctx, msgs...)
+		if err == nil || ctx.Err() != nil || time.Now().After(deadline) || (stop != nil && stop()) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-up:
+		case <-time.After(sendRetryEvery):
+		}
 	}
-	return up, tr.Send(ctx, msgs...)
-}
-
-// waitRetry waits until up is closed or sendRetryEvery has passed; false
-// if ctx ended first.
-func waitRetry(ctx context.Context, up <-chan struct{}) bool {
-	select {
-	case <-ctx.Done():
-		return false
-	case <-up:
-	case <-time.After(sendRetryEvery):
-	}
-	return true
 }
 
 // Transport limits shared by every implementation.

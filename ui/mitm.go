@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"duet/protocol"
+	"duet/protocol/mitm"
 	"duet/ui/termsafe"
 	"duet/ui/words"
 )
@@ -75,13 +76,13 @@ var mitmHelp = []string{
 // Error reports a command that could not be carried out.
 func (o *MITMOutput) Error(err error) { o.q.put(o.errorLine(err.Error())) }
 
-// Emit prints a protocol.MITMEvent (other events are ignored).
+// Emit prints a mitm.Event (other events are ignored).
 func (o *MITMOutput) Emit(ev protocol.Event) {
-	e, ok := ev.(protocol.MITMEvent)
+	e, ok := ev.(mitm.Event)
 	if !ok {
 		return
 	}
-	if e.Action == protocol.MITMRelayed && !o.all && isLivenessType(e.Type) {
+	if e.Action == mitm.Relayed && !o.all && isLivenessType(e.Type) {
 		return
 	}
 	if o.json {
@@ -99,7 +100,7 @@ func (o *MITMOutput) Emit(ev protocol.Event) {
 		if e.Peer != "" {
 			m["peer_fingerprint"] = e.Peer
 		}
-		if e.Action == protocol.MITMIntercepted {
+		if e.Action == mitm.Intercepted {
 			m["text"] = e.Text
 		}
 		o.q.put(o.encode(m))
@@ -139,10 +140,10 @@ func (o *MITMOutput) encode(v map[string]any) []byte {
 	return termsafe.EscapeJSON(append(b, '\n'))
 }
 
-// MITMController is what the command loop drives (protocol.MITM).
+// MITMController is what the command loop drives (mitm.Relay).
 type MITMController interface {
-	Arm(ctx context.Context, f protocol.Flow, a protocol.Attack) error
-	Disarm(f protocol.Flow)
+	Arm(ctx context.Context, f mitm.Flow, a mitm.Attack) error
+	Disarm(f mitm.Flow)
 }
 
 // maxCommandLine bounds one command line; a longer one ends the command
@@ -204,12 +205,12 @@ func mitmCommand(ctx context.Context, line string, out *MITMOutput, m MITMContro
 	if len(f) != 2 {
 		return false, fmt.Errorf("%q: give a command and a side, e.g. \"tamper a\" (help lists them)", line)
 	}
-	var flow protocol.Flow
+	var flow mitm.Flow
 	switch f[1] {
 	case "a", "A":
-		flow = protocol.FlowAB
+		flow = mitm.FlowAB
 	case "b", "B":
-		flow = protocol.FlowBA
+		flow = mitm.FlowBA
 	default:
 		return false, fmt.Errorf("%q: the side is a (what A sends) or b (what B sends)", f[1])
 	}
@@ -217,7 +218,7 @@ func mitmCommand(ctx context.Context, line string, out *MITMOutput, m MITMContro
 		m.Disarm(flow)
 		return false, nil
 	}
-	a, err := protocol.ParseAttack(f[0])
+	a, err := mitm.ParseAttack(f[0])
 	if err != nil {
 		return false, err
 	}

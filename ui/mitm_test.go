@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"duet/protocol"
+	"duet/protocol/mitm"
 	"duet/ui/words"
 )
 
@@ -16,8 +17,8 @@ import (
 // all.
 func TestMITMOutput(t *testing.T) {
 	at := time.Date(2026, 11, 26, 8, 0, 0, 0, time.UTC)
-	ping := protocol.MITMEvent{Flow: protocol.FlowAB, Action: protocol.MITMRelayed, Type: protocol.TypePing, Seq: 3, HasSeq: true, Size: 50}
-	tampered := protocol.MITMEvent{Flow: protocol.FlowBA, Action: protocol.MITMTampered, Attack: protocol.AttackTamper, Type: protocol.TypeChat, Seq: 9, HasSeq: true, Size: 80}
+	ping := mitm.Event{Flow: mitm.FlowAB, Action: mitm.Relayed, Type: protocol.TypePing, Seq: 3, HasSeq: true, Size: 50}
+	tampered := mitm.Event{Flow: mitm.FlowBA, Action: mitm.Tampered, Attack: mitm.Tamper, Type: protocol.TypeChat, Seq: 9, HasSeq: true, Size: 80}
 	for _, all := range []bool{false, true} {
 		var buf syncBuffer
 		o := NewMITMOutput(&buf, true, all)
@@ -59,21 +60,21 @@ func TestMITMOutput(t *testing.T) {
 }
 
 type armCall struct {
-	flow   protocol.Flow
-	attack protocol.Attack // 0: Disarm
+	flow   mitm.Flow
+	attack mitm.Attack // 0: Disarm
 }
 
 type fakeMITM struct{ calls []armCall }
 
-func (f *fakeMITM) Arm(_ context.Context, fl protocol.Flow, a protocol.Attack) error {
+func (f *fakeMITM) Arm(_ context.Context, fl mitm.Flow, a mitm.Attack) error {
 	f.calls = append(f.calls, armCall{fl, a})
-	if a == protocol.AttackReplay {
-		return protocol.ErrNothingToReplay
+	if a == mitm.Replay {
+		return mitm.ErrNothingToReplay
 	}
 	return nil
 }
 
-func (f *fakeMITM) Disarm(fl protocol.Flow) { f.calls = append(f.calls, armCall{fl, 0}) }
+func (f *fakeMITM) Disarm(fl mitm.Flow) { f.calls = append(f.calls, armCall{fl, 0}) }
 
 // TestServeMITMCommands: commands become Arm and Disarm calls; a bad one
 // is reported and changes nothing; quit ends the loop (what follows is not
@@ -88,11 +89,11 @@ func TestServeMITMCommands(t *testing.T) {
 	}
 	out.Close()
 	want := []armCall{
-		{protocol.FlowAB, protocol.AttackTamper},
-		{protocol.FlowBA, protocol.AttackReorder},
-		{protocol.FlowAB, 0},
-		{protocol.FlowBA, protocol.AttackReplay},
-		{protocol.FlowBA, protocol.AttackKeySub},
+		{mitm.FlowAB, mitm.Tamper},
+		{mitm.FlowBA, mitm.Reorder},
+		{mitm.FlowAB, 0},
+		{mitm.FlowBA, mitm.Replay},
+		{mitm.FlowBA, mitm.KeySub},
 	}
 	if len(f.calls) != len(want) {
 		t.Fatalf("calls %v, want %v", f.calls, want)

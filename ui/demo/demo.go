@@ -19,6 +19,7 @@ import (
 
 	"duet/crypto"
 	"duet/protocol"
+	"duet/protocol/mitm"
 	"duet/ui/panel"
 	"duet/ui/screen"
 	"duet/ui/words"
@@ -47,7 +48,7 @@ const (
 )
 
 // Run is `duet demo`: the full screen as alice, talking to bob, a bot
-// in this process, through a man in the middle (protocol.MITM), all over
+// in this process, through a man in the middle (mitm.Relay), all over
 // duet's own ZeroMQ transport on loopback. /attack makes the MITM attack
 // what bob sends, so alice's screen shows each attack refused. It returns
 // when the screen quits.
@@ -89,18 +90,18 @@ func Run(ctx context.Context, d Deps, opts ...tea.ProgramOption) error {
 	}
 	var subMu sync.Mutex
 	var subShown [2]bool // keysub: the first substitution of each flow is told, not every retry's
-	m := protocol.NewMITM(func(ev protocol.Event) {
-		e, ok := ev.(protocol.MITMEvent)
+	m := mitm.New(func(ev protocol.Event) {
+		e, ok := ev.(mitm.Event)
 		if !ok {
 			return
 		}
 		subMu.Lock()
 		switch {
-		case e.Action == protocol.MITMDisarmed:
+		case e.Action == mitm.Disarmed:
 			subShown[e.Flow] = false
-		case e.Action == protocol.MITMKeySub && subShown[e.Flow]:
+		case e.Action == mitm.Substituted && subShown[e.Flow]:
 			ok = false
-		case e.Action == protocol.MITMKeySub:
+		case e.Action == mitm.Substituted:
 			subShown[e.Flow] = true
 		}
 		subMu.Unlock()
@@ -148,7 +149,7 @@ func Run(ctx context.Context, d Deps, opts ...tea.ProgramOption) error {
 // roles gives out three keys: the MITM gets the one whose fingerprint
 // lies between the other two, so that keysub keeps each side's handshake
 // role (roles follow fingerprint order) and the refusal is the signature
-// check (see protocol.NewMITM); alice gets the highest, so bob starts the
+// check (see mitm.New); alice gets the highest, so bob starts the
 // handshake and alice is the one who checks his hello and refuses it, on
 // the screen.
 func roles(keys [3]*crypto.Identity) (alice, bob, mitm *crypto.Identity) {
@@ -162,10 +163,10 @@ func roles(keys [3]*crypto.Identity) (alice, bob, mitm *crypto.Identity) {
 
 // tellsAlice reports whether the demo tells alice about e: what the man in
 // the middle did to a message, not its plain relaying.
-func tellsAlice(e protocol.MITMEvent) bool {
+func tellsAlice(e mitm.Event) bool {
 	switch e.Action {
-	case protocol.MITMReplayed, protocol.MITMTampered, protocol.MITMHeld, protocol.MITMReleased, protocol.MITMDropped, protocol.MITMKeySub,
-		protocol.MITMImpostorSession, protocol.MITMIntercepted:
+	case mitm.Replayed, mitm.Tampered, mitm.Held, mitm.Released, mitm.Dropped, mitm.Substituted,
+		mitm.ImpostorSession, mitm.Intercepted:
 		return true
 	}
 	return false
@@ -331,17 +332,17 @@ func clip(s string, n int) string {
 
 // attacks is /attack: it arms the MITM against what bob sends.
 type attacks struct {
-	m         *protocol.MITM
+	m         *mitm.Relay
 	bob       *bot
 	post      func(tea.Msg)
 	ctx       context.Context // the relay's; set before the screen runs
 	keySubFor time.Duration   // how long keysub lasts (defaultKeySubLasts if 0)
 }
 
-var attackLines = map[protocol.Attack]string{
-	protocol.AttackTamper:  "this message gets one bit flipped on its way: your duet refuses it, and mine sends it again in 3 s",
-	protocol.AttackReorder: "this message is held back and delivered after my next record: your duet refuses it as out of order, and mine sends it again",
-	protocol.AttackDrop:    "this message is dropped on its way: your duet sees a gap, and mine sends it again in 3 s",
+var attackLines = map[mitm.Attack]string{
+	mitm.Tamper:  "this message gets one bit flipped on its way: your duet refuses it, and mine sends it again in 3 s",
+	mitm.Reorder: "this message is held back and delivered after my next record: your duet refuses it as out of order, and mine sends it again",
+	mitm.Drop:    "this message is dropped on its way: your duet sees a gap, and mine sends it again in 3 s",
 }
 
 func (a *attacks) keySubLasts() time.Duration {
@@ -360,25 +361,25 @@ func (a *attacks) run(args string) (string, error) {
 	case "", "help":
 		return "usage: /attack replay|tamper|reorder|drop|keysub|impersonate|off: the man in the middle attacks what bob sends", nil
 	case "off", "pass":
-		a.m.Disarm(protocol.FlowAB)
-		a.m.Disarm(protocol.FlowBA)
+		a.m.Disarm(mitm.FlowAB)
+		a.m.Disarm(mitm.FlowBA)
 		return "the man in the middle passes everything on unchanged again", nil
 	}
-	at, err := protocol.ParseAttack(args)
+	at, err := mitm.ParseAttack(args)
 	if err != nil {
 		return "", err
 	}
 	switch at {
-	case protocol.AttackReplay:
-		if err := a.m.Arm(ctx, protocol.FlowBA, at); err != nil {
-			if errors.Is(err, protocol.ErrNothingToReplay) {
+	case mitm.Replay:
+		if err := a.m.Arm(ctx, mitm.FlowBA, at); err != nil {
+			if errors.Is(err, mitm.ErrNothingToReplay) {
 				return "", errors.New("bob has not sent anything yet to replay")
 			}
 			return "", err
 		}
 		return "replayed bob's last message: your duet must refuse the copy (replay)", nil
-	case protocol.AttackImpersonate:
-		if err := a.m.Arm(ctx, protocol.FlowAB, at); err != nil {
+	case mitm.Impersonate:
+		if err := a.m.Arm(ctx, mitm.FlowAB, at); err != nil {
 			return "", err
 		}
 		go func() {
@@ -395,15 +396,15 @@ func (a *attacks) run(args string) (string, error) {
 			case <-ctx.Done():
 				return
 			}
-			a.m.Disarm(protocol.FlowAB)
+			a.m.Disarm(mitm.FlowAB)
 			a.post(screen.NoticeMsg{Text: "the man in the middle stops impersonating; bob restarts and finds you again"})
 			if err := a.bob.restart(); err != nil {
 				a.post(screen.NoticeMsg{Text: "bob could not restart: " + err.Error(), Warn: true})
 			}
 		}()
 		return fmt.Sprintf("the man in the middle answers each of you as the other, with its own key. You know bob's key: your duet refuses it (key-changed). bob knows none (he pins nothing), so he takes it. For %v.", a.keySubLasts()), nil
-	case protocol.AttackKeySub:
-		for _, f := range []protocol.Flow{protocol.FlowAB, protocol.FlowBA} {
+	case mitm.KeySub:
+		for _, f := range []mitm.Flow{mitm.FlowAB, mitm.FlowBA} {
 			if err := a.m.Arm(ctx, f, at); err != nil {
 				return "", err
 			}
@@ -417,13 +418,13 @@ func (a *attacks) run(args string) (string, error) {
 			case <-ctx.Done():
 				return
 			}
-			a.m.Disarm(protocol.FlowAB)
-			a.m.Disarm(protocol.FlowBA)
+			a.m.Disarm(mitm.FlowAB)
+			a.m.Disarm(mitm.FlowBA)
 			a.post(screen.NoticeMsg{Text: "the man in the middle lets the keys through again: bob's next attempt makes a new session"})
 		}()
 		return fmt.Sprintf("bob restarted; the man in the middle puts its own key in both public keys: the handshake fails (bad-signature) until it stops, in %v. Your session with bob goes on meanwhile.", a.keySubLasts()), nil
 	}
-	if err := a.m.Arm(ctx, protocol.FlowBA, at); err != nil {
+	if err := a.m.Arm(ctx, mitm.FlowBA, at); err != nil {
 		return "", err
 	}
 	if err := a.bob.sayNow(attackLines[at]); err != nil {

@@ -12,6 +12,7 @@ import (
 
 	"duet/crypto"
 	"duet/protocol"
+	"duet/protocol/mitm"
 	"duet/ui/screen"
 	"duet/ui/words"
 )
@@ -113,8 +114,8 @@ func startDemoRig(t *testing.T) *demoRig {
 	if err != nil {
 		t.Fatal(err)
 	}
-	m := protocol.NewMITM(func(ev protocol.Event) {
-		if e, ok := ev.(protocol.MITMEvent); ok && tellsAlice(e) {
+	m := mitm.New(func(ev protocol.Event) {
+		if e, ok := ev.(mitm.Event); ok && tellsAlice(e) {
 			r.post(screen.NoticeMsg{Text: words.MITMNamed(e, "alice", "bob", " → ")})
 		}
 	}, mitmID.Public())

@@ -4,18 +4,19 @@ import (
 	"fmt"
 
 	"duet/protocol"
+	"duet/protocol/mitm"
 )
 
 // MITM is the text line for e (`duet mitm`'s output): what was done, and
 // what the receiver must do about it. An intercepted message is quoted as
 // a Go string; the line is not sanitized (its printer does that).
-func MITM(e protocol.MITMEvent) string { return MITMNamed(e, "A", "B", "") }
+func MITM(e mitm.Event) string { return MITMNamed(e, "A", "B", "") }
 
 // MITMNamed is MITM with the peers' names; the line starts with the flow
 // ("a->b"), or with arrow and the names if arrow is set ("bob → alice").
-func MITMNamed(e protocol.MITMEvent, nameA, nameB, arrow string) string {
+func MITMNamed(e mitm.Event, nameA, nameB, arrow string) string {
 	from, to := nameA, nameB
-	if e.Flow == protocol.FlowBA {
+	if e.Flow == mitm.FlowBA {
 		from, to = nameB, nameA
 	}
 	flow := e.Flow.String()
@@ -28,40 +29,40 @@ func MITMNamed(e protocol.MITMEvent, nameA, nameB, arrow string) string {
 	}
 	what += fmt.Sprintf(" (%d bytes)", e.Size)
 	switch e.Action {
-	case protocol.MITMRelayed:
+	case mitm.Relayed:
 		return fmt.Sprintf("%s %s", flow, what)
-	case protocol.MITMLost:
+	case mitm.Lost:
 		return fmt.Sprintf("%s %s not passed on: %s is not connected", flow, what, to)
-	case protocol.MITMArmed:
+	case mitm.Armed:
 		switch e.Attack {
-		case protocol.AttackImpersonate:
+		case mitm.Impersonate:
 			return fmt.Sprintf("%s impersonating: the MITM answers %s as %s, with its own key; %s refuses it if it knows %s's key (key-changed)", flow, from, to, from, to)
-		case protocol.AttackKeySub:
+		case mitm.KeySub:
 			return fmt.Sprintf("%s keysub on: every PUBLIC_KEY from %s now carries the MITM's key (acts on the next handshake: restart a peer)", flow, from)
-		case protocol.AttackTamper:
+		case mitm.Tamper:
 			return fmt.Sprintf("%s tamper armed: %s's next CHAT record gets one bit flipped", flow, from)
-		case protocol.AttackReorder:
+		case mitm.Reorder:
 			return fmt.Sprintf("%s reorder armed: %s's next CHAT record is held back", flow, from)
-		case protocol.AttackDrop:
+		case mitm.Drop:
 			return fmt.Sprintf("%s drop armed: %s's next CHAT record is dropped", flow, from)
 		}
-	case protocol.MITMDisarmed:
+	case mitm.Disarmed:
 		return fmt.Sprintf("%s attacks off: %s's messages pass unchanged", flow, from)
-	case protocol.MITMReplayed:
+	case mitm.Replayed:
 		return fmt.Sprintf("%s REPLAYED %s: %s must refuse it (replay)", flow, what, to)
-	case protocol.MITMTampered:
+	case mitm.Tampered:
 		return fmt.Sprintf("%s TAMPERED %s (one bit flipped): %s must refuse it (tampered); %s resends the message", flow, what, to, from)
-	case protocol.MITMHeld:
+	case mitm.Held:
 		return fmt.Sprintf("%s HELD BACK %s: it goes after the next record", flow, what)
-	case protocol.MITMReleased:
+	case mitm.Released:
 		return fmt.Sprintf("%s RELEASED %s out of order: %s must refuse it (reorder); %s resends the message", flow, what, to, from)
-	case protocol.MITMDropped:
+	case mitm.Dropped:
 		return fmt.Sprintf("%s DROPPED %s: %s sees a gap; %s resends the message", flow, what, to, from)
-	case protocol.MITMKeySub:
+	case mitm.Substituted:
 		return fmt.Sprintf("%s SUBSTITUTED the key in %s's %s: %s must refuse the handshake (bad-signature)", flow, from, what, to)
-	case protocol.MITMImpostorSession:
+	case mitm.ImpostorSession:
 		return fmt.Sprintf("%s IMPOSTOR SESSION with %s (%s): it took the MITM's key for %s's; only comparing safety numbers shows it", flow, from, e.Peer, to)
-	case protocol.MITMIntercepted:
+	case mitm.Intercepted:
 		return fmt.Sprintf("%s READ %s's message: %q; it reaches %s only if %s took the MITM's key too", flow, from, e.Text, to, to)
 	}
 	return fmt.Sprintf("%s %s %s", flow, e.Action, what)

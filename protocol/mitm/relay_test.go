@@ -1,4 +1,4 @@
-package protocol
+package mitm
 
 import (
 	"bytes"
@@ -12,22 +12,24 @@ import (
 	"time"
 
 	"duet/crypto"
+	"duet/protocol"
+	"duet/protocol/internal/prototest"
 )
 
-// mitmLog records a MITM's events.
-type mitmLog struct {
+// eventLog records a MITM's events.
+type eventLog struct {
 	mu  sync.Mutex
-	evs []MITMEvent
+	evs []Event
 }
 
-func (l *mitmLog) emit(e Event) {
+func (l *eventLog) emit(e protocol.Event) {
 	l.mu.Lock()
-	l.evs = append(l.evs, e.(MITMEvent))
+	l.evs = append(l.evs, e.(Event))
 	l.mu.Unlock()
 }
 
 // count counts the events for which ok holds.
-func (l *mitmLog) count(ok func(MITMEvent) bool) int {
+func (l *eventLog) count(ok func(Event) bool) int {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	n := 0
@@ -39,61 +41,105 @@ func (l *mitmLog) count(ok func(MITMEvent) bool) int {
 	return n
 }
 
-func (l *mitmLog) mitmEvents() []MITMEvent {
+func (l *eventLog) events() []Event {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	return append([]MITMEvent(nil), l.evs...)
+	return append([]Event(nil), l.evs...)
 }
 
-// mitmPair is two nodes talking through a MITM over in-memory pipes.
-type mitmPair struct {
-	a, b   *Node
-	ra, rb *recorder
-	m      *MITM
-	mitmLog
+// recorder collects a node's events.
+type recorder = prototest.Recorder[protocol.Event]
+
+func newRecorder() *recorder { return prototest.NewRecorder[protocol.Event]() }
+
+// testConfig is the node config of protocol's tests for id: pings every
+// 50 ms, handshake steps time out after 300 ms.
+func testConfig(id *crypto.Identity) protocol.Config {
+	return protocol.Config{Identity: id, PingInterval: 50 * time.Millisecond, StepTimeout: 300 * time.Millisecond}
 }
 
-func startMITMPair(t *testing.T) *mitmPair {
+// startNode runs a node over tr until stop is called or the test ends.
+func startNode(t *testing.T, cfg protocol.Config, tr protocol.Transport, emit func(protocol.Event)) (n *protocol.Node, stop func()) {
 	t.Helper()
-	id := testIdentities(t)
-	p := &mitmPair{ra: newRecorder(), rb: newRecorder()}
-	p.m = NewMITM(p.emit, id[2].Public())
-	aEnd, bEnd := mitmRun(t, p.m)
+	n, err := protocol.NewNode(cfg, tr, emit)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); _ = n.Run(ctx) }()
+	stop = func() { cancel(); <-done }
+	t.Cleanup(stop)
+	return n, stop
+}
+
+func isEstablished(e protocol.Event) bool {
+	s, ok := e.(protocol.SessionEvent)
+	return ok && s.State == protocol.SessionEstablished
+}
+
+// rejected matches RejectedEvents with the given reason.
+func rejected(reason string) func(protocol.Event) bool {
+	return func(e protocol.Event) bool {
+		r, ok := e.(protocol.RejectedEvent)
+		return ok && r.Reason == reason
+	}
+}
+
+// showed matches MessageEvents carrying text.
+func showed(text string) func(protocol.Event) bool {
+	return func(e protocol.Event) bool { m, ok := e.(protocol.MessageEvent); return ok && m.Text == text }
+}
+
+// pair is two nodes talking through a MITM over in-memory pipes.
+type pair struct {
+	a, b   *protocol.Node
+	ra, rb *recorder
+	m      *Relay
+	eventLog
+}
+
+func startPair(t *testing.T) *pair {
+	t.Helper()
+	id := prototest.Identities(t)
+	p := &pair{ra: newRecorder(), rb: newRecorder()}
+	p.m = New(p.emit, id[2].Public())
+	aEnd, bEnd := runRelay(t, p.m)
 	ca, cb := testConfig(id[0]), testConfig(id[1])
 	ca.ResendAfter, cb.ResendAfter = 300*time.Millisecond, 300*time.Millisecond
-	p.a = startNode(t, ca, aEnd, p.ra.emit).n
-	p.b = startNode(t, cb, bEnd, p.rb.emit).n
-	p.ra.waitFor(t, 10*time.Second, "A established through the MITM", isEstablished)
-	p.rb.waitFor(t, 10*time.Second, "B established through the MITM", isEstablished)
+	p.a, _ = startNode(t, ca, aEnd, p.ra.Emit)
+	p.b, _ = startNode(t, cb, bEnd, p.rb.Emit)
+	p.ra.WaitFor(t, 10*time.Second, "A established through the MITM", isEstablished)
+	p.rb.WaitFor(t, 10*time.Second, "B established through the MITM", isEstablished)
 	return p
 }
 
 // send has A send text and waits until B showed it once.
-func (p *mitmPair) send(t *testing.T, text string) {
+func (p *pair) send(t *testing.T, text string) {
 	t.Helper()
 	if _, err := p.a.Send(text); err != nil {
 		t.Fatal(err)
 	}
-	p.rb.waitFor(t, 10*time.Second, "B shows "+text, func(e Event) bool { m, ok := e.(MessageEvent); return ok && m.Text == text })
+	p.rb.WaitFor(t, 10*time.Second, "B shows "+text, func(e protocol.Event) bool { m, ok := e.(protocol.MessageEvent); return ok && m.Text == text })
 }
 
-// TestMITMRelaysUnchanged: with nothing armed, the MITM passes everything
+// TestRelaysUnchanged: with nothing armed, the MITM passes everything
 // on (a session, messages both ways) and reports each message relayed.
-func TestMITMRelaysUnchanged(t *testing.T) {
-	p := startMITMPair(t)
+func TestRelaysUnchanged(t *testing.T) {
+	p := startPair(t)
 	p.send(t, "through the middle")
 	if _, err := p.b.Send("and back"); err != nil {
 		t.Fatal(err)
 	}
-	p.ra.waitFor(t, 10*time.Second, "A shows B's reply", func(e Event) bool { m, ok := e.(MessageEvent); return ok && m.Text == "and back" })
+	p.ra.WaitFor(t, 10*time.Second, "A shows B's reply", func(e protocol.Event) bool { m, ok := e.(protocol.MessageEvent); return ok && m.Text == "and back" })
 	var chats [2]int
-	for _, ev := range p.mitmEvents() {
-		if ev.Action != MITMRelayed {
+	for _, ev := range p.events() {
+		if ev.Action != Relayed {
 			t.Errorf("unexpected MITM event %+v", ev)
 		}
-		if ev.Type == TypeChat {
+		if ev.Type == protocol.TypeChat {
 			chats[ev.Flow]++
-			if !ev.HasSeq || ev.Size < MinRecordSize {
+			if !ev.HasSeq || ev.Size < protocol.MinRecordSize {
 				t.Errorf("CHAT event without its seq or size: %+v", ev)
 			}
 		}
@@ -102,34 +148,34 @@ func TestMITMRelaysUnchanged(t *testing.T) {
 		t.Errorf("CHAT records relayed a->b %d, b->a %d, want 1 and 1", chats[FlowAB], chats[FlowBA])
 	}
 	for _, r := range []*recorder{p.ra, p.rb} {
-		if n := r.count(func(e Event) bool { _, ok := e.(RejectedEvent); return ok }); n != 0 {
+		if n := r.Count(func(e protocol.Event) bool { _, ok := e.(protocol.RejectedEvent); return ok }); n != 0 {
 			t.Errorf("rejections through a passive MITM: %d", n)
 		}
 	}
 }
 
-// TestMITMAttacksRejected: each attack is refused by the receiver with
+// TestAttacksRejected: each attack is refused by the receiver with
 // the reason the protocol gives for it, and the message attacked is shown
 // exactly once (late, resent, where the attack kept it from B).
-func TestMITMAttacksRejected(t *testing.T) {
+func TestAttacksRejected(t *testing.T) {
 	for _, c := range []struct {
 		attack Attack
 		reason string // the rejection B reports; "" for none
 		hasSeq bool   // ...with the record's authenticated seq
 		gap    bool   // B reports a gap
 	}{
-		{AttackReplay, ReasonReplay, true, false},
-		{AttackTamper, ReasonTampered, false, false}, // the header did not authenticate
-		{AttackReorder, ReasonReorder, true, true},
-		{AttackDrop, "", false, true},
+		{Replay, protocol.ReasonReplay, true, false},
+		{Tamper, protocol.ReasonTampered, false, false}, // the header did not authenticate
+		{Reorder, protocol.ReasonReorder, true, true},
+		{Drop, "", false, true},
 	} {
 		t.Run(c.attack.String(), func(t *testing.T) {
-			p := startMITMPair(t)
+			p := startPair(t)
 			p.send(t, "before the attack")
 			ctx := context.Background()
 			text := "attacked: " + c.attack.String()
-			if c.attack == AttackReplay {
-				if err := p.m.Arm(ctx, FlowAB, AttackReplay); err != nil {
+			if c.attack == Replay {
+				if err := p.m.Arm(ctx, FlowAB, Replay); err != nil {
 					t.Fatal(err)
 				}
 				text = "before the attack"
@@ -140,61 +186,64 @@ func TestMITMAttacksRejected(t *testing.T) {
 				p.send(t, text)
 			}
 			if c.reason != "" {
-				ev := p.rb.waitFor(t, 10*time.Second, "B rejects "+c.reason, rejected(c.reason)).(RejectedEvent)
+				ev := p.rb.WaitFor(t, 10*time.Second, "B rejects "+c.reason, rejected(c.reason)).(protocol.RejectedEvent)
 				if ev.HasSeq != c.hasSeq {
 					t.Errorf("rejection %+v: HasSeq %v, want %v", ev, ev.HasSeq, c.hasSeq)
 				}
 			}
 			if c.gap {
-				p.rb.waitFor(t, 10*time.Second, "B reports a gap", func(e Event) bool { _, ok := e.(GapEvent); return ok })
+				p.rb.WaitFor(t, 10*time.Second, "B reports a gap", func(e protocol.Event) bool { _, ok := e.(protocol.GapEvent); return ok })
 			}
 			// The session goes on: one more message, then the attacked one
 			// was shown exactly once.
 			p.send(t, "after the attack")
-			if n := p.rb.messageCount(text); n != 1 {
+			if n := p.rb.Count(showed(text)); n != 1 {
 				t.Errorf("B showed %q %d times, want once", text, n)
 			}
 			for _, r := range []*recorder{p.ra, p.rb} {
-				if n := r.count(func(e Event) bool { s, ok := e.(SessionEvent); return ok && s.State != SessionEstablished }); n != 0 {
+				if n := r.Count(func(e protocol.Event) bool {
+					s, ok := e.(protocol.SessionEvent)
+					return ok && s.State != protocol.SessionEstablished
+				}); n != 0 {
 					t.Errorf("the attack changed a session (%d session events)", n)
 				}
 			}
-			want := map[Attack]string{AttackReplay: MITMReplayed, AttackTamper: MITMTampered, AttackReorder: MITMReleased, AttackDrop: MITMDropped}[c.attack]
+			want := map[Attack]string{Replay: Replayed, Tamper: Tampered, Reorder: Released, Drop: Dropped}[c.attack]
 			found := false
-			for _, ev := range p.mitmEvents() {
-				if ev.Action == want && ev.Attack == c.attack && ev.Flow == FlowAB && ev.Type == TypeChat {
+			for _, ev := range p.events() {
+				if ev.Action == want && ev.Attack == c.attack && ev.Flow == FlowAB && ev.Type == protocol.TypeChat {
 					found = true
 				}
 			}
 			if !found {
-				t.Errorf("no %q event for the attacked CHAT: %+v", want, p.mitmEvents())
+				t.Errorf("no %q event for the attacked CHAT: %+v", want, p.events())
 			}
 		})
 	}
 }
 
-// TestMITMArmErrors: a replay with nothing to replay, before Run, or an
+// TestArmErrors: a replay with nothing to replay, before Run, or an
 // unknown attack is refused and changes nothing.
-func TestMITMArmErrors(t *testing.T) {
-	m := NewMITM(func(Event) {}, nil)
+func TestArmErrors(t *testing.T) {
+	m := New(func(protocol.Event) {}, nil)
 	ctx := context.Background()
-	if err := m.Arm(ctx, FlowAB, AttackReplay); !errors.Is(err, ErrNotRunning) {
+	if err := m.Arm(ctx, FlowAB, Replay); !errors.Is(err, ErrNotRunning) {
 		t.Errorf("replay before Run: %v, want ErrNotRunning", err)
 	}
 	if err := m.Arm(ctx, FlowAB, Attack(99)); !errors.Is(err, ErrUnknownAttack) {
 		t.Errorf("attack 99: %v", err)
 	}
-	if err := m.Arm(ctx, FlowAB, AttackKeySub); !errors.Is(err, ErrUnknownAttack) {
+	if err := m.Arm(ctx, FlowAB, KeySub); !errors.Is(err, ErrUnknownAttack) {
 		t.Errorf("keysub without a key of its own: %v", err)
 	}
 	if m.keysub[FlowAB] {
 		t.Error("a refused keysub is on")
 	}
-	if err := m.Arm(ctx, FlowAB, AttackImpersonate); !errors.Is(err, ErrUnknownAttack) {
+	if err := m.Arm(ctx, FlowAB, Impersonate); !errors.Is(err, ErrUnknownAttack) {
 		t.Errorf("impersonate without an identity of its own: %v", err)
 	}
-	m.ImpersonateAs(testIdentities(t)[2])
-	if err := m.Arm(ctx, FlowAB, AttackImpersonate); !errors.Is(err, ErrNotRunning) {
+	m.ImpersonateAs(prototest.Identities(t)[2])
+	if err := m.Arm(ctx, FlowAB, Impersonate); !errors.Is(err, ErrNotRunning) {
 		t.Errorf("impersonate before Run: %v, want ErrNotRunning", err)
 	}
 	if m.imp != nil {
@@ -203,25 +252,25 @@ func TestMITMArmErrors(t *testing.T) {
 	if _, err := ParseAttack("nuke"); !errors.Is(err, ErrUnknownAttack) {
 		t.Errorf("ParseAttack(nuke): %v", err)
 	}
-	for a := AttackReplay; a <= AttackKeySub; a++ {
+	for a := Replay; a <= KeySub; a++ {
 		if got, err := ParseAttack(a.String()); err != nil || got != a {
 			t.Errorf("ParseAttack(%q) = %v, %v", a.String(), got, err)
 		}
 	}
-	p := startMITMPair(t)
-	if err := p.m.Arm(ctx, FlowBA, AttackReplay); !errors.Is(err, ErrNothingToReplay) {
+	p := startPair(t)
+	if err := p.m.Arm(ctx, FlowBA, Replay); !errors.Is(err, ErrNothingToReplay) {
 		t.Errorf("replay before any CHAT: %v, want ErrNothingToReplay", err)
 	}
 }
 
-// TestMITMProcessGarbage: bytes that are no duet message at all, short
+// TestProcessGarbage: bytes that are no duet message at all, short
 // records, and records of every type pass through process unchanged (the
 // receiver refuses them), with nothing armed.
-func TestMITMProcessGarbage(t *testing.T) {
-	m := NewMITM(func(Event) {}, nil)
-	for _, msg := range [][]byte{nil, {}, {0x01}, {0x02, TypeChat}, {Version, TypeChat, 1, 2, 3}, make([]byte, MinRecordSize)} {
+func TestProcessGarbage(t *testing.T) {
+	m := New(func(protocol.Event) {}, nil)
+	for _, msg := range [][]byte{nil, {}, {0x01}, {0x02, protocol.TypeChat}, {protocol.Version, protocol.TypeChat, 1, 2, 3}, make([]byte, protocol.MinRecordSize)} {
 		out, evs := m.process(FlowAB, msg)
-		if len(out) != 1 || string(out[0]) != string(msg) || len(evs) != 1 || evs[0].Action != MITMRelayed {
+		if len(out) != 1 || string(out[0]) != string(msg) || len(evs) != 1 || evs[0].Action != Relayed {
 			t.Errorf("process(%x) = %x, %+v", msg, out, evs)
 		}
 	}
@@ -229,26 +278,30 @@ func TestMITMProcessGarbage(t *testing.T) {
 
 var fuzzSubKey *crypto.Identity
 
-func rec0() []byte { r := make([]byte, MinRecordSize); r[0], r[1] = Version, TypeChat; return r }
+func rec0() []byte {
+	r := make([]byte, protocol.MinRecordSize)
+	r[0], r[1] = protocol.Version, protocol.TypeChat
+	return r
+}
 
-// FuzzMITMProcess: whatever two messages arrive on a flow, with any attack
+// FuzzProcess: whatever two messages arrive on a flow, with any attack
 // armed, process never panics, and every message it passes on is one of
 // them unchanged, or (tamper) one of them with exactly one bit flipped, or
 // (keysub) a PUBLIC_KEY carrying the MITM's key.
-func FuzzMITMProcess(f *testing.F) {
-	fuzzSubKey = testIdentities(f)[2]
-	f.Add(uint8(0x80), AppendPublicKey(nil, PublicKeyMsg{DER: testIdentities(f)[0].Public().DER()}), rec0())
-	rec := make([]byte, MinRecordSize+8)
-	rec[0], rec[1] = Version, TypeChat
+func FuzzProcess(f *testing.F) {
+	fuzzSubKey = prototest.Identities(f)[2]
+	f.Add(uint8(0x80), protocol.AppendPublicKey(nil, protocol.PublicKeyMsg{DER: prototest.Identities(f)[0].Public().DER()}), rec0())
+	rec := make([]byte, protocol.MinRecordSize+8)
+	rec[0], rec[1] = protocol.Version, protocol.TypeChat
 	ping := append([]byte(nil), rec...)
-	ping[1] = TypePing
+	ping[1] = protocol.TypePing
 	f.Add(uint8(0), rec, ping)
-	f.Add(uint8(AttackTamper), rec, ping)
-	f.Add(uint8(AttackReorder), rec, ping)
-	f.Add(uint8(AttackDrop), rec, []byte{})
-	f.Add(uint8(AttackReorder), []byte{Version, TypeChat}, rec)
+	f.Add(uint8(Tamper), rec, ping)
+	f.Add(uint8(Reorder), rec, ping)
+	f.Add(uint8(Drop), rec, []byte{})
+	f.Add(uint8(Reorder), []byte{protocol.Version, protocol.TypeChat}, rec)
 	f.Fuzz(func(t *testing.T, attack uint8, m1, m2 []byte) {
-		m := NewMITM(func(Event) {}, fuzzSubKey.Public())
+		m := New(func(protocol.Event) {}, fuzzSubKey.Public())
 		m.armed[FlowAB] = Attack(attack % 5)
 		m.keysub[FlowAB] = attack&0x80 != 0
 		in := [][]byte{append([]byte(nil), m1...), append([]byte(nil), m2...)}
@@ -264,7 +317,7 @@ func FuzzMITMProcess(f *testing.F) {
 			t.Fatalf("%d messages out of 2 in", len(out))
 		}
 		for _, o := range out {
-			if pk, err := ParsePublicKeyMsg(o); err == nil && m.keysub[FlowAB] {
+			if pk, err := protocol.ParsePublicKeyMsg(o); err == nil && m.keysub[FlowAB] {
 				if !slices.ContainsFunc(m.subKeys, func(k *crypto.PublicKey) bool { return bytes.Equal(k.DER(), pk.DER) }) {
 					t.Fatalf("keysub passed on a PUBLIC_KEY with another key: %x", o)
 				}
@@ -281,7 +334,7 @@ func FuzzMITMProcess(f *testing.F) {
 						diff++
 					}
 				}
-				if diff == 0 || (diff == 1 && Attack(attack%5) == AttackTamper) {
+				if diff == 0 || (diff == 1 && Attack(attack%5) == Tamper) {
 					ok = true
 				}
 			}
@@ -292,59 +345,61 @@ func FuzzMITMProcess(f *testing.F) {
 	})
 }
 
-// TestMITMKeySubstitution: with keysub on, the PUBLIC_KEY a peer sends
+// TestKeySubstitution: with keysub on, the PUBLIC_KEY a peer sends
 // reaches the other carrying the MITM's key; the handshake of a restarted
 // peer then fails its signature check (bad-signature) and no session is
 // made, while the old one goes on untouched. Once disarmed, the restarted
 // peer's next attempt makes the session.
-func TestMITMKeySubstitution(t *testing.T) {
-	id := testIdentities(t)
+func TestKeySubstitution(t *testing.T) {
+	id := prototest.Identities(t)
 	ra, rb := newRecorder(), newRecorder()
-	var log mitmLog
-	m := NewMITM(log.emit, id[2].Public())
-	aEnd, bEnd := mitmRun(t, m)
+	var log eventLog
+	m := New(log.emit, id[2].Public())
+	aEnd, bEnd := runRelay(t, m)
 	ca, cb := testConfig(id[0]), testConfig(id[1])
-	startNode(t, ca, aEnd, ra.emit)
-	b1 := startNode(t, cb, bEnd, rb.emit)
+	startNode(t, ca, aEnd, ra.Emit)
+	_, stopB1 := startNode(t, cb, bEnd, rb.Emit)
 	ctx := context.Background()
-	ra.waitFor(t, 10*time.Second, "A established", isEstablished)
-	rb.waitFor(t, 10*time.Second, "B established", isEstablished)
+	ra.WaitFor(t, 10*time.Second, "A established", isEstablished)
+	rb.WaitFor(t, 10*time.Second, "B established", isEstablished)
 
 	for _, f := range []Flow{FlowAB, FlowBA} {
-		if err := m.Arm(ctx, f, AttackKeySub); err != nil {
+		if err := m.Arm(ctx, f, KeySub); err != nil {
 			t.Fatal(err)
 		}
 	}
-	b1.stop() // B restarts: a new handshake, through the substituting MITM
+	stopB1() // B restarts: a new handshake, through the substituting MITM
 	rb2 := newRecorder()
-	startNode(t, cb, bEnd, rb2.emit)
-	badSig := func() int { return ra.count(rejected(ReasonBadSignature)) + rb2.count(rejected(ReasonBadSignature)) }
+	startNode(t, cb, bEnd, rb2.Emit)
+	badSig := func() int {
+		return ra.Count(rejected(protocol.ReasonBadSignature)) + rb2.Count(rejected(protocol.ReasonBadSignature))
+	}
 	deadline := time.Now().Add(10 * time.Second)
 	for badSig() == 0 {
 		if time.Now().After(deadline) {
-			t.Fatalf("no bad-signature rejection; A: %v\nB: %v", ra.snapshot(), rb2.snapshot())
+			t.Fatalf("no bad-signature rejection; A: %v\nB: %v", ra.Snapshot(), rb2.Snapshot())
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
-	if n := rb2.count(isEstablished); n != 0 {
+	if n := rb2.Count(isEstablished); n != 0 {
 		t.Fatalf("restarted B made a session through a key-substituting MITM")
 	}
-	if log.count(func(ev MITMEvent) bool { return ev.Action == MITMKeySub && ev.Type == TypePublicKey }) == 0 {
+	if log.count(func(ev Event) bool { return ev.Action == Substituted && ev.Type == protocol.TypePublicKey }) == 0 {
 		t.Fatal("no PUBLIC_KEY reported substituted")
 	}
 
 	m.Disarm(FlowAB)
 	m.Disarm(FlowBA)
-	rb2.waitFor(t, 10*time.Second, "restarted B established once keysub is off", isEstablished)
+	rb2.WaitFor(t, 10*time.Second, "restarted B established once keysub is off", isEstablished)
 }
 
-// TestMITMPicksRolePreservingKey: keysub puts in each PUBLIC_KEY a key of
+// TestPicksRolePreservingKey: keysub puts in each PUBLIC_KEY a key of
 // its own that orders against the receiver's key as the real sender's
 // does, so both sides keep their roles and the receiver's refusal is the
 // signature check; before both real keys are known it uses its first.
-func TestMITMPicksRolePreservingKey(t *testing.T) {
+func TestPicksRolePreservingKey(t *testing.T) {
 	var pubs []*crypto.PublicKey
-	for _, k := range testIdentities(t) {
+	for _, k := range prototest.Identities(t) {
 		pubs = append(pubs, k.Public())
 	}
 	for range 2 {
@@ -361,12 +416,14 @@ func TestMITMPicksRolePreservingKey(t *testing.T) {
 	// Fingerprint order: p0 < p1 < p2 < p3 < p4. The peers are p1 and p3;
 	// the MITM has p0, p2 and p4, the first of them p4.
 	a, b := pubs[1], pubs[3]
-	m := NewMITM(func(Event) {}, pubs[4], pubs[0], pubs[2])
+	m := New(func(protocol.Event) {}, pubs[4], pubs[0], pubs[2])
 	m.keysub = [2]bool{true, true}
-	pkMsg := func(k *crypto.PublicKey) []byte { return AppendPublicKey(nil, PublicKeyMsg{DER: k.DER()}) }
+	pkMsg := func(k *crypto.PublicKey) []byte {
+		return protocol.AppendPublicKey(nil, protocol.PublicKeyMsg{DER: k.DER()})
+	}
 	subOf := func(out [][]byte) *crypto.PublicKey {
 		t.Helper()
-		pk, err := ParsePublicKeyMsg(out[0])
+		pk, err := protocol.ParsePublicKeyMsg(out[0])
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -393,17 +450,17 @@ func TestMITMPicksRolePreservingKey(t *testing.T) {
 	}
 }
 
-// TestMITMGeneratesFittingKeys: with no key of its own that keeps the
+// TestGeneratesFittingKeys: with no key of its own that keeps the
 // peers' roles, arming keysub makes keys until one does (and stops there).
-func TestMITMGeneratesFittingKeys(t *testing.T) {
-	ids := testIdentities(t) // fingerprint order: ids[0] < ids[2] < ids[1]
+func TestGeneratesFittingKeys(t *testing.T) {
+	ids := prototest.Identities(t) // fingerprint order: ids[0] < ids[2] < ids[1]
 	a, b := ids[0].Public(), ids[2].Public()
 	// A's PUBLIC_KEY to B needs a key below B's (A's is). Offered in this
 	// order: two keys above B's, then one below.
-	above := identityOrdered(t, ids[1].Public().Fingerprint(), false)
+	above := prototest.IdentityOrdered(t, ids[1].Public().Fingerprint(), false)
 	offers := []*crypto.PublicKey{ids[1].Public(), above.Public(), ids[0].Public()}
 	calls := 0
-	m := NewMITM(func(Event) {})
+	m := New(func(protocol.Event) {})
 	m.GenerateKeysWith(func() (*crypto.PublicKey, error) {
 		if calls == len(offers) {
 			return nil, errors.New("out of keys")
@@ -411,10 +468,12 @@ func TestMITMGeneratesFittingKeys(t *testing.T) {
 		calls++
 		return offers[calls-1], nil
 	})
-	pkMsg := func(k *crypto.PublicKey) []byte { return AppendPublicKey(nil, PublicKeyMsg{DER: k.DER()}) }
+	pkMsg := func(k *crypto.PublicKey) []byte {
+		return protocol.AppendPublicKey(nil, protocol.PublicKeyMsg{DER: k.DER()})
+	}
 	m.process(FlowAB, pkMsg(a))
 	m.process(FlowBA, pkMsg(b))
-	if err := m.Arm(context.Background(), FlowAB, AttackKeySub); err != nil {
+	if err := m.Arm(context.Background(), FlowAB, KeySub); err != nil {
 		t.Fatal(err)
 	}
 	k := m.fits(FlowAB)
@@ -425,7 +484,7 @@ func TestMITMGeneratesFittingKeys(t *testing.T) {
 		t.Fatalf("%d keys made, want %d (until the first that fits)", calls, len(offers))
 	}
 	made := calls
-	if err := m.Arm(context.Background(), FlowAB, AttackKeySub); err != nil || calls != made {
+	if err := m.Arm(context.Background(), FlowAB, KeySub); err != nil || calls != made {
 		t.Errorf("arming again made %d more keys (err %v)", calls-made, err)
 	}
 }
@@ -440,21 +499,21 @@ func pinTo(fp crypto.Fingerprint) func(*crypto.PublicKey) error {
 	}
 }
 
-// mitmRun runs m between two fresh pipes and returns the peers' ends.
-func mitmRun(t *testing.T, m *MITM) (aEnd, bEnd *PipeEnd) {
+// runRelay runs m between two fresh pipes and returns the peers' ends.
+func runRelay(t *testing.T, m *Relay) (aEnd, bEnd *protocol.PipeEnd) {
 	t.Helper()
-	aEnd, mA := NewPipe(4096)
-	bEnd, mB := NewPipe(4096)
+	aEnd, mA := protocol.NewPipe(4096)
+	bEnd, mB := protocol.NewPipe(4096)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- m.Run(ctx, mA, mB) }()
 	t.Cleanup(func() {
 		cancel()
-		for _, e := range []*PipeEnd{aEnd, bEnd, mA, mB} {
+		for _, e := range []*protocol.PipeEnd{aEnd, bEnd, mA, mB} {
 			e.Close()
 		}
-		if err := <-done; err != nil && !errors.Is(err, ErrPipeClosed) {
-			t.Errorf("MITM.Run: %v", err)
+		if err := <-done; err != nil && !errors.Is(err, protocol.ErrPipeClosed) {
+			t.Errorf("Relay.Run: %v", err)
 		}
 	})
 	deadline := time.Now().Add(10 * time.Second)
@@ -472,50 +531,50 @@ func mitmRun(t *testing.T, m *MITM) (aEnd, bEnd *PipeEnd) {
 	}
 }
 
-// TestMITMImpersonationRefusedByPinning: peers that know each other's key
+// TestImpersonationRefusedByPinning: peers that know each other's key
 // refuse the MITM's (key-changed) when it starts impersonating both, and
 // make no session with it.
-func TestMITMImpersonationRefusedByPinning(t *testing.T) {
-	id := testIdentities(t)
-	m := NewMITM(func(Event) {})
+func TestImpersonationRefusedByPinning(t *testing.T) {
+	id := prototest.Identities(t)
+	m := New(func(protocol.Event) {})
 	m.ImpersonateAs(id[2])
-	aEnd, bEnd := mitmRun(t, m)
+	aEnd, bEnd := runRelay(t, m)
 	ca, cb := testConfig(id[0]), testConfig(id[1])
 	ca.VerifyPeer, cb.VerifyPeer = pinTo(id[1].Public().Fingerprint()), pinTo(id[0].Public().Fingerprint())
 	ra, rb := newRecorder(), newRecorder()
-	startNode(t, ca, aEnd, ra.emit)
-	startNode(t, cb, bEnd, rb.emit)
-	ra.waitFor(t, 10*time.Second, "A established", isEstablished)
-	rb.waitFor(t, 10*time.Second, "B established", isEstablished)
+	startNode(t, ca, aEnd, ra.Emit)
+	startNode(t, cb, bEnd, rb.Emit)
+	ra.WaitFor(t, 10*time.Second, "A established", isEstablished)
+	rb.WaitFor(t, 10*time.Second, "B established", isEstablished)
 
-	if err := m.Arm(context.Background(), FlowAB, AttackImpersonate); err != nil {
+	if err := m.Arm(context.Background(), FlowAB, Impersonate); err != nil {
 		t.Fatal(err)
 	}
-	ra.waitFor(t, 10*time.Second, "A refuses the impostor", rejected(ReasonKeyChanged))
-	rb.waitFor(t, 10*time.Second, "B refuses the impostor", rejected(ReasonKeyChanged))
-	if na, nb := ra.count(isEstablished), rb.count(isEstablished); na != 1 || nb != 1 {
+	ra.WaitFor(t, 10*time.Second, "A refuses the impostor", rejected(protocol.ReasonKeyChanged))
+	rb.WaitFor(t, 10*time.Second, "B refuses the impostor", rejected(protocol.ReasonKeyChanged))
+	if na, nb := ra.Count(isEstablished), rb.Count(isEstablished); na != 1 || nb != 1 {
 		t.Errorf("sessions: A %d, B %d; want only the first each", na, nb)
 	}
 }
 
-// TestMITMImpersonationFirstContact: peers that know no key (a first
+// TestImpersonationFirstContact: peers that know no key (a first
 // contact) each get a session with the MITM impersonating the other: the
 // messages pass, read by the MITM, and only the safety numbers differ.
 // This is what comparing safety numbers (/verify) is for.
-func TestMITMImpersonationFirstContact(t *testing.T) {
-	id := testIdentities(t)
-	var log mitmLog
-	m := NewMITM(log.emit)
+func TestImpersonationFirstContact(t *testing.T) {
+	id := prototest.Identities(t)
+	var log eventLog
+	m := New(log.emit)
 	m.ImpersonateAs(id[2])
-	aEnd, bEnd := mitmRun(t, m)
-	if err := m.Arm(context.Background(), FlowAB, AttackImpersonate); err != nil {
+	aEnd, bEnd := runRelay(t, m)
+	if err := m.Arm(context.Background(), FlowAB, Impersonate); err != nil {
 		t.Fatal(err)
 	}
 	ra, rb := newRecorder(), newRecorder()
-	a := startNode(t, testConfig(id[0]), aEnd, ra.emit)
-	startNode(t, testConfig(id[1]), bEnd, rb.emit)
-	sa := ra.waitFor(t, 10*time.Second, "A's session", isEstablished).(SessionEvent)
-	sb := rb.waitFor(t, 10*time.Second, "B's session", isEstablished).(SessionEvent)
+	a, _ := startNode(t, testConfig(id[0]), aEnd, ra.Emit)
+	startNode(t, testConfig(id[1]), bEnd, rb.Emit)
+	sa := ra.WaitFor(t, 10*time.Second, "A's session", isEstablished).(protocol.SessionEvent)
+	sb := rb.WaitFor(t, 10*time.Second, "B's session", isEstablished).(protocol.SessionEvent)
 	mitmFP := id[2].Public().Fingerprint().String()
 	if sa.PeerFingerprint != mitmFP || sb.PeerFingerprint != mitmFP {
 		t.Fatalf("peers see %s and %s, want the MITM's key %s", sa.PeerFingerprint, sb.PeerFingerprint, mitmFP)
@@ -523,16 +582,16 @@ func TestMITMImpersonationFirstContact(t *testing.T) {
 	if sa.SafetyNumber == sb.SafetyNumber {
 		t.Fatal("the two sides show the same safety number through an impostor")
 	}
-	if _, err := a.n.Send("for B's eyes only"); err != nil {
+	if _, err := a.Send("for B's eyes only"); err != nil {
 		t.Fatal(err)
 	}
-	rb.waitFor(t, 10*time.Second, "B gets A's message through the impostor", func(e Event) bool {
-		m, ok := e.(MessageEvent)
+	rb.WaitFor(t, 10*time.Second, "B gets A's message through the impostor", func(e protocol.Event) bool {
+		m, ok := e.(protocol.MessageEvent)
 		return ok && m.Text == "for B's eyes only"
 	})
 	var read []string
-	for _, ev := range log.mitmEvents() {
-		if ev.Action == MITMIntercepted {
+	for _, ev := range log.events() {
+		if ev.Action == Intercepted {
 			read = append(read, ev.Text)
 		}
 	}

@@ -1,4 +1,4 @@
-package protocol
+package mitm
 
 import (
 	"context"
@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"duet/crypto"
+	"duet/protocol"
 )
 
 // This file is the man in the middle of `duet mitm` and `duet demo`: a relay
@@ -62,18 +63,18 @@ type Attack int
 // Attacks; see the file comment for what each does and what the receiver
 // reports.
 const (
-	AttackReplay Attack = iota + 1
-	AttackTamper
-	AttackReorder
-	AttackDrop
-	AttackKeySub
-	AttackImpersonate
+	Replay Attack = iota + 1
+	Tamper
+	Reorder
+	Drop
+	KeySub
+	Impersonate
 )
 
-var attackNames = [...]string{AttackReplay: "replay", AttackTamper: "tamper", AttackReorder: "reorder", AttackDrop: "drop", AttackKeySub: "keysub", AttackImpersonate: "impersonate"}
+var attackNames = [...]string{Replay: "replay", Tamper: "tamper", Reorder: "reorder", Drop: "drop", KeySub: "keysub", Impersonate: "impersonate"}
 
 func (a Attack) String() string {
-	if a >= AttackReplay && a <= AttackImpersonate {
+	if a >= Replay && a <= Impersonate {
 		return attackNames[a]
 	}
 	return "unknown"
@@ -82,7 +83,7 @@ func (a Attack) String() string {
 // ParseAttack returns the attack named s ("replay", "tamper", "reorder",
 // "drop", "keysub", "impersonate").
 func ParseAttack(s string) (Attack, error) {
-	for a := AttackReplay; a <= AttackImpersonate; a++ {
+	for a := Replay; a <= Impersonate; a++ {
 		if attackNames[a] == s {
 			return a, nil
 		}
@@ -97,48 +98,49 @@ var (
 	ErrNotRunning      = errors.New("mitm: not relaying")
 )
 
-// What a MITMEvent reports.
+// What an Event reports (its Action).
 const (
-	MITMRelayed  = "relayed"     // passed on unchanged
-	MITMArmed    = "armed"       // an attack waits for the next CHAT record (keysub: on until disarmed)
-	MITMDisarmed = "disarmed"    // the flow's attacks are off
-	MITMReplayed = "replayed"    // a copy of an earlier record sent again
-	MITMTampered = "tampered"    // passed on with one bit flipped
-	MITMHeld     = "held"        // kept back (reorder)
-	MITMReleased = "released"    // sent after the record that followed it (reorder)
-	MITMDropped  = "dropped"     // not passed on
-	MITMLost     = "lost"        // could not be passed on (the receiver is not connected)
-	MITMKeySub   = "substituted" // a PUBLIC_KEY passed on with the MITM's key in it
+	Relayed     = "relayed"     // passed on unchanged
+	Armed       = "armed"       // an attack waits for the next CHAT record (keysub: on until disarmed)
+	Disarmed    = "disarmed"    // the flow's attacks are off
+	Replayed    = "replayed"    // a copy of an earlier record sent again
+	Tampered    = "tampered"    // passed on with one bit flipped
+	Held        = "held"        // kept back (reorder)
+	Released    = "released"    // sent after the record that followed it (reorder)
+	Dropped     = "dropped"     // not passed on
+	Lost        = "lost"        // could not be passed on (the receiver is not connected)
+	Substituted = "substituted" // a PUBLIC_KEY passed on with the MITM's key in it
 	// Impersonation: the MITM's own session with a peer (Peer is the
 	// peer's fingerprint), and a chat message it read and passed on (Text).
-	MITMImpostorSession = "impostor-session"
-	MITMIntercepted     = "intercepted"
+	ImpostorSession = "impostor-session"
+	Intercepted     = "intercepted"
 )
 
-// MITMEvent is one thing the man in the middle did with a message.
-type MITMEvent struct {
+// Event is one thing the man in the middle did with a message.
+type Event struct {
 	Flow   Flow
-	Action string // a MITM* constant
+	Action string // one of the actions above (Relayed, Armed, ...)
 	Attack Attack // the attack this is part of, 0 for plain relaying
 	Type   byte   // message type byte (0 if the message had none)
 	Seq    uint32 // session records: the header's seq (unauthenticated)
 	HasSeq bool
 	Size   int
-	Peer   string // MITMImpostorSession: the peer's fingerprint
-	Text   string // MITMIntercepted: the message read (the MITM's own output only)
+	Peer   string // ImpostorSession: the peer's fingerprint
+	Text   string // Intercepted: the message read (the MITM's own output only)
 }
 
-// EventName implements Event.
-func (MITMEvent) EventName() string { return "mitm" }
+// EventName implements protocol.Event.
+func (Event) EventName() string { return "mitm" }
 
-// mitmRetryFor bounds how long a message waits for the receiver's
+// retryFor bounds how long a message waits for the receiver's
 // connection before it is reported lost (a peer that is down).
-const mitmRetryFor = time.Second
+const retryFor = time.Second
 
-// MITM relays between the transport facing A and the one facing B; see
-// the file comment. Arm and Replay are safe to call while Run runs.
-type MITM struct {
-	emit func(Event)
+// Relay is the man in the middle between the transport facing A and the
+// one facing B; see the file comment. Arm and Disarm are safe to call
+// while Run runs.
+type Relay struct {
+	emit func(protocol.Event)
 
 	subKeys []*crypto.PublicKey // keysub: the MITM's own keys; mu
 	newKey  func() (*crypto.PublicKey, error)
@@ -151,14 +153,14 @@ type MITM struct {
 	realOK  [2]bool
 	held    [2][]byte // reorder: the record held back
 	lastCh  [2][]byte // a copy of the last CHAT record of each flow
-	to      [2]Transport
+	to      [2]protocol.Transport
 	runCtx  context.Context
 	imp     *impostor // impersonating: the MITM's own nodes
 	running bool
 	sendMu  [2]sync.Mutex // one sender per flow: a replay and the relay
 }
 
-// NewMITM returns a man in the middle that reports what it does to emit
+// New returns a man in the middle that reports what it does to emit
 // (called from Run's goroutines and from Arm, never concurrently for one
 // flow's relaying). subs are the keys it puts in PUBLIC_KEY messages when
 // keysub is armed (none: keysub is refused). Roles in the handshake follow
@@ -168,8 +170,8 @@ type MITM struct {
 // signature check. With no such key among subs (see GenerateKeysWith) the
 // roles may come out wrong (both start, or neither does): no session is
 // made either way.
-func NewMITM(emit func(Event), subs ...*crypto.PublicKey) *MITM {
-	m := &MITM{emit: emit}
+func New(emit func(protocol.Event), subs ...*crypto.PublicKey) *Relay {
+	m := &Relay{emit: emit}
 	for _, k := range subs {
 		if k != nil {
 			m.subKeys = append(m.subKeys, k)
@@ -182,12 +184,12 @@ func NewMITM(emit func(Event), subs ...*crypto.PublicKey) *MITM {
 // record that went that way is sent again (ErrNothingToReplay if there is
 // none yet). The others wait for the flow's next CHAT record; arming
 // another attack on the flow replaces the waiting one.
-func (m *MITM) Arm(ctx context.Context, f Flow, a Attack) error {
+func (m *Relay) Arm(ctx context.Context, f Flow, a Attack) error {
 	if f != FlowAB && f != FlowBA {
 		return fmt.Errorf("mitm: flow %d", f)
 	}
 	switch a {
-	case AttackReplay:
+	case Replay:
 		m.mu.Lock()
 		rec, to, running := m.lastCh[f], m.to[f], m.running
 		m.mu.Unlock()
@@ -202,17 +204,17 @@ func (m *MITM) Arm(ctx context.Context, f Flow, a Attack) error {
 		if err := send(ctx, to, rec); err != nil {
 			return fmt.Errorf("mitm: replay %s: %w", f, err)
 		}
-		m.emit(m.event(f, MITMReplayed, AttackReplay, rec))
+		m.emit(m.event(f, Replayed, Replay, rec))
 		return nil
-	case AttackTamper, AttackReorder, AttackDrop:
+	case Tamper, Reorder, Drop:
 		m.mu.Lock()
 		m.armed[f] = a
 		m.mu.Unlock()
-		m.emit(MITMEvent{Flow: f, Action: MITMArmed, Attack: a})
+		m.emit(Event{Flow: f, Action: Armed, Attack: a})
 		return nil
-	case AttackImpersonate:
+	case Impersonate:
 		return m.impersonate()
-	case AttackKeySub:
+	case KeySub:
 		m.mu.Lock()
 		none := len(m.subKeys) == 0 && m.newKey == nil
 		m.mu.Unlock()
@@ -225,7 +227,7 @@ func (m *MITM) Arm(ctx context.Context, f Flow, a Attack) error {
 		m.mu.Lock()
 		m.keysub[f] = true
 		m.mu.Unlock()
-		m.emit(MITMEvent{Flow: f, Action: MITMArmed, Attack: a})
+		m.emit(Event{Flow: f, Action: Armed, Attack: a})
 		return nil
 	}
 	return fmt.Errorf("%w: %d", ErrUnknownAttack, a)
@@ -238,8 +240,8 @@ func (m *MITM) Arm(ctx context.Context, f Flow, a Attack) error {
 const maxKeyTries = 64
 
 // GenerateKeysWith lets keysub make more keys of its own with newKey when
-// none it has keeps the peers' roles (see NewMITM). Call it before Run.
-func (m *MITM) GenerateKeysWith(newKey func() (*crypto.PublicKey, error)) {
+// none it has keeps the peers' roles (see New). Call it before Run.
+func (m *Relay) GenerateKeysWith(newKey func() (*crypto.PublicKey, error)) {
 	m.mu.Lock()
 	m.newKey = newKey
 	m.mu.Unlock()
@@ -247,7 +249,7 @@ func (m *MITM) GenerateKeysWith(newKey func() (*crypto.PublicKey, error)) {
 
 // prepareKeys makes keys (GenerateKeysWith) until there is one, and one
 // fits flow f if both peers' keys are known.
-func (m *MITM) prepareKeys(f Flow) error {
+func (m *Relay) prepareKeys(f Flow) error {
 	m.mu.Lock()
 	gen := m.newKey
 	ok := len(m.subKeys) > 0 && (m.fits(f) != nil || !m.realOK[f] || !m.realOK[1-f])
@@ -268,7 +270,7 @@ func (m *MITM) prepareKeys(f Flow) error {
 // Disarm turns off flow f's attacks: a waiting one, and key substitution;
 // and impersonation (both ways). A record held back for reorder still
 // goes after the next one.
-func (m *MITM) Disarm(f Flow) {
+func (m *Relay) Disarm(f Flow) {
 	m.mu.Lock()
 	m.armed[f], m.keysub[f] = 0, false
 	imp := m.imp
@@ -277,13 +279,13 @@ func (m *MITM) Disarm(f Flow) {
 	if imp != nil {
 		imp.stop()
 	}
-	m.emit(MITMEvent{Flow: f, Action: MITMDisarmed})
+	m.emit(Event{Flow: f, Action: Disarmed})
 }
 
 // Run relays between toA (the transport A sends to and receives from) and
 // toB until ctx is done or a transport fails; it returns the first error
 // other than ctx's.
-func (m *MITM) Run(ctx context.Context, toA, toB Transport) error {
+func (m *Relay) Run(ctx context.Context, toA, toB protocol.Transport) error {
 	m.mu.Lock()
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -314,7 +316,7 @@ func (m *MITM) Run(ctx context.Context, toA, toB Transport) error {
 }
 
 // pump relays one flow.
-func (m *MITM) pump(ctx context.Context, f Flow, from, to Transport) error {
+func (m *Relay) pump(ctx context.Context, f Flow, from, to protocol.Transport) error {
 	for {
 		msg, err := from.Recv(ctx)
 		if err != nil {
@@ -331,7 +333,7 @@ func (m *MITM) pump(ctx context.Context, f Flow, from, to Transport) error {
 					m.sendMu[f].Unlock()
 					return ctx.Err()
 				}
-				evs[i].Action = MITMLost
+				evs[i].Action = Lost
 			}
 		}
 		m.sendMu[f].Unlock()
@@ -345,60 +347,60 @@ func (m *MITM) pump(ctx context.Context, f Flow, from, to Transport) error {
 // to send, in order, and one event for each of them, then one for each
 // message it kept back or dropped. While impersonating, the impostor node
 // facing f's sender takes msg and nothing is sent.
-func (m *MITM) process(f Flow, msg []byte) (out [][]byte, evs []MITMEvent) {
-	t, _ := MessageType(msg)
-	chat := t == TypeChat && len(msg) >= MinRecordSize // a CHAT record, not just its type byte
+func (m *Relay) process(f Flow, msg []byte) (out [][]byte, evs []Event) {
+	t, _ := protocol.MessageType(msg)
+	chat := t == protocol.TypeChat && len(msg) >= protocol.MinRecordSize // a CHAT record, not just its type byte
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.imp != nil {
 		m.imp.feed(f, msg)
 		return nil, nil
 	}
-	if held := m.held[f]; held != nil && IsRecordType(t) {
+	if held := m.held[f]; held != nil && protocol.IsRecordType(t) {
 		// Reorder: the record that followed the held one goes first.
 		m.held[f] = nil
 		out = append(out, msg, held)
-		evs = append(evs, m.event(f, MITMRelayed, 0, msg), m.event(f, MITMReleased, AttackReorder, held))
+		evs = append(evs, m.event(f, Relayed, 0, msg), m.event(f, Released, Reorder, held))
 		m.lastCh[f] = held // a CHAT record, and the last one sent
 		return out, evs
 	}
-	if t == TypePublicKey {
-		if pk, err := ParsePublicKeyMsg(msg); err == nil {
+	if t == protocol.TypePublicKey {
+		if pk, err := protocol.ParsePublicKeyMsg(msg); err == nil {
 			if key, err := crypto.ParsePublicKey(pk.DER); err == nil {
 				m.real[f], m.realOK[f] = key.Fingerprint(), true
 			}
 			if m.keysub[f] {
 				pk.DER = m.pickSub(f).DER()
-				sub := AppendPublicKey(nil, pk)
-				return [][]byte{sub}, []MITMEvent{m.event(f, MITMKeySub, AttackKeySub, sub)}
+				sub := protocol.AppendPublicKey(nil, pk)
+				return [][]byte{sub}, []Event{m.event(f, Substituted, KeySub, sub)}
 			}
 		}
 	}
 	if !chat {
-		return [][]byte{msg}, []MITMEvent{m.event(f, MITMRelayed, 0, msg)}
+		return [][]byte{msg}, []Event{m.event(f, Relayed, 0, msg)}
 	}
 	a := m.armed[f]
 	m.armed[f] = 0
 	switch a {
-	case AttackTamper:
+	case Tamper:
 		bad := append([]byte(nil), msg...)
 		bad[len(bad)-1] ^= 0x01 // the last byte of the GCM tag
 		m.lastCh[f] = msg
-		return [][]byte{bad}, []MITMEvent{m.event(f, MITMTampered, AttackTamper, bad)}
-	case AttackReorder:
+		return [][]byte{bad}, []Event{m.event(f, Tampered, Tamper, bad)}
+	case Reorder:
 		m.held[f] = msg
-		return nil, []MITMEvent{m.event(f, MITMHeld, AttackReorder, msg)}
-	case AttackDrop:
-		return nil, []MITMEvent{m.event(f, MITMDropped, AttackDrop, msg)}
+		return nil, []Event{m.event(f, Held, Reorder, msg)}
+	case Drop:
+		return nil, []Event{m.event(f, Dropped, Drop, msg)}
 	}
 	m.lastCh[f] = msg
-	return [][]byte{msg}, []MITMEvent{m.event(f, MITMRelayed, 0, msg)}
+	return [][]byte{msg}, []Event{m.event(f, Relayed, 0, msg)}
 }
 
 // pickSub returns the key to put in a PUBLIC_KEY of flow f: one whose
 // fingerprint orders against the receiver's as the sender's does (see
-// NewMITM), else the first. m.mu is held.
-func (m *MITM) pickSub(f Flow) *crypto.PublicKey {
+// New), else the first. m.mu is held.
+func (m *Relay) pickSub(f Flow) *crypto.PublicKey {
 	if k := m.fits(f); k != nil {
 		return k
 	}
@@ -408,7 +410,7 @@ func (m *MITM) pickSub(f Flow) *crypto.PublicKey {
 // fits returns a key of ours that orders against flow f's receiver's key
 // as f's sender's does, or nil (also when either is not known). m.mu is
 // held.
-func (m *MITM) fits(f Flow) *crypto.PublicKey {
+func (m *Relay) fits(f Flow) *crypto.PublicKey {
 	y := 1 - f
 	if !m.realOK[f] || !m.realOK[y] {
 		return nil
@@ -423,28 +425,19 @@ func (m *MITM) fits(f Flow) *crypto.PublicKey {
 }
 
 // event describes msg (its type, and seq for a session record).
-func (m *MITM) event(f Flow, action string, a Attack, msg []byte) MITMEvent {
-	ev := MITMEvent{Flow: f, Action: action, Attack: a, Size: len(msg)}
-	if len(msg) >= 2 && msg[0] == Version {
+func (m *Relay) event(f Flow, action string, a Attack, msg []byte) Event {
+	ev := Event{Flow: f, Action: action, Attack: a, Size: len(msg)}
+	if len(msg) >= 2 && msg[0] == protocol.Version {
 		ev.Type = msg[1]
 	}
-	if h, err := ParseRecordHeader(msg); err == nil {
+	if h, err := protocol.ParseRecordHeader(msg); err == nil {
 		ev.Seq, ev.HasSeq = h.Seq, true
 	}
 	return ev
 }
 
-// send sends msg, retrying for up to mitmRetryFor while the transport has
+// send sends msg, retrying for up to retryFor while the transport has
 // no connection yet (waking at once when it says one came up).
-func send(ctx context.Context, to Transport, msg []byte) error {
-	deadline := time.Now().Add(mitmRetryFor)
-	for {
-		up, err := trySend(ctx, to, msg)
-		if err == nil || ctx.Err() != nil || time.Now().After(deadline) {
-			return err
-		}
-		if !waitRetry(ctx, up) {
-			return ctx.Err()
-		}
-	}
+func send(ctx context.Context, to protocol.Transport, msg []byte) error {
+	return protocol.SendWhenUp(ctx, to, retryFor, nil, msg)
 }

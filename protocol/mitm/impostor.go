@@ -1,4 +1,4 @@
-package protocol
+package mitm
 
 import (
 	"context"
@@ -7,11 +7,12 @@ import (
 	"time"
 
 	"duet/crypto"
+	"duet/protocol"
 )
 
 // ImpersonateAs gives the MITM an identity of its own, for impersonate:
 // it is the key both peers are shown. Call it before Arm.
-func (m *MITM) ImpersonateAs(id *crypto.Identity) {
+func (m *Relay) ImpersonateAs(id *crypto.Identity) {
 	m.mu.Lock()
 	m.self = id
 	m.mu.Unlock()
@@ -21,19 +22,19 @@ func (m *MITM) ImpersonateAs(id *crypto.Identity) {
 // they are dropped (the peer resends what matters).
 const impostorQueue = 1024
 
-// impostor is the MITM impersonating both peers: a Node facing each one,
-// with the MITM's identity, each passing on to the other the chat
-// messages its peer sends. side[FlowAB] faces A: it gets what A sends and
+// impostor is the MITM impersonating both peers: a protocol.Node facing
+// each one, with the MITM's identity, each passing on to the other the
+// chat messages its peer sends. side[FlowAB] faces A: it gets what A sends and
 // sends to A.
 type impostor struct {
 	side   [2]*impostorLink
-	nodes  [2]*Node
+	nodes  [2]*protocol.Node
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 }
 
 // impersonate starts the impostor (both ways). m.mu is not held.
-func (m *MITM) impersonate() error {
+func (m *Relay) impersonate() error {
 	m.mu.Lock()
 	switch {
 	case m.self == nil:
@@ -53,7 +54,7 @@ func (m *MITM) impersonate() error {
 	}
 	for f := range imp.nodes {
 		flow := Flow(f)
-		n, err := NewNode(Config{Identity: m.self, PingInterval: time.Second}, imp.side[f], func(ev Event) { imp.event(m, flow, ev) })
+		n, err := protocol.NewNode(protocol.Config{Identity: m.self, PingInterval: time.Second}, imp.side[f], func(ev protocol.Event) { imp.event(m, flow, ev) })
 		if err != nil {
 			m.mu.Unlock()
 			cancel()
@@ -71,7 +72,7 @@ func (m *MITM) impersonate() error {
 	m.imp = imp
 	m.mu.Unlock()
 	for _, f := range []Flow{FlowAB, FlowBA} {
-		m.emit(MITMEvent{Flow: f, Action: MITMArmed, Attack: AttackImpersonate})
+		m.emit(Event{Flow: f, Action: Armed, Attack: Impersonate})
 	}
 	return nil
 }
@@ -79,18 +80,18 @@ func (m *MITM) impersonate() error {
 // event handles what the impostor node facing flow f's sender reports: a
 // session with that peer, and a message from it, passed on to the other
 // peer through the other node.
-func (imp *impostor) event(m *MITM, f Flow, ev Event) {
+func (imp *impostor) event(m *Relay, f Flow, ev protocol.Event) {
 	switch e := ev.(type) {
-	case SessionEvent:
-		if e.State == SessionEstablished {
-			m.emit(MITMEvent{Flow: f, Action: MITMImpostorSession, Attack: AttackImpersonate, Peer: e.PeerFingerprint})
+	case protocol.SessionEvent:
+		if e.State == protocol.SessionEstablished {
+			m.emit(Event{Flow: f, Action: ImpostorSession, Attack: Impersonate, Peer: e.PeerFingerprint})
 		}
-	case MessageEvent:
-		action := MITMIntercepted
+	case protocol.MessageEvent:
+		action := Intercepted
 		if _, err := imp.nodes[1-f].SendMessage(e.Text); err != nil {
-			action = MITMLost
+			action = Lost
 		}
-		m.emit(MITMEvent{Flow: f, Action: action, Attack: AttackImpersonate, Type: TypeChat, Text: e.Text})
+		m.emit(Event{Flow: f, Action: action, Attack: Impersonate, Type: protocol.TypeChat, Text: e.Text})
 	}
 }
 
@@ -111,12 +112,12 @@ func (imp *impostor) stop() {
 	}
 }
 
-// impostorLink is an impostor node's Transport: it receives what the pump
-// feeds it and sends through the MITM's transport to its peer (which it
-// does not close).
+// impostorLink is an impostor node's protocol.Transport: it receives what
+// the pump feeds it and sends through the MITM's transport to its peer
+// (which it does not close).
 type impostorLink struct {
 	in   chan []byte
-	out  Transport
+	out  protocol.Transport
 	done chan struct{}
 	once sync.Once
 }
@@ -124,7 +125,7 @@ type impostorLink struct {
 func (l *impostorLink) Send(ctx context.Context, msgs ...[]byte) error {
 	select {
 	case <-l.done:
-		return ErrPipeClosed
+		return protocol.ErrPipeClosed
 	default:
 	}
 	return l.out.Send(ctx, msgs...)
@@ -137,7 +138,7 @@ func (l *impostorLink) Recv(ctx context.Context) ([]byte, error) {
 	case <-ctx.Done():
 		return nil, ctx.Err()
 	case <-l.done:
-		return nil, ErrPipeClosed
+		return nil, protocol.ErrPipeClosed
 	}
 }
 
@@ -146,9 +147,10 @@ func (l *impostorLink) Close() error {
 	return nil
 }
 
-// Connecting passes on the MITM transport's signal (connectNotifier).
+// Connecting passes on the MITM transport's signal that its connection
+// came up, for the impostor node's sends (see protocol.SendWhenUp).
 func (l *impostorLink) Connecting() <-chan struct{} {
-	if cn, ok := l.out.(connectNotifier); ok {
+	if cn, ok := l.out.(interface{ Connecting() <-chan struct{} }); ok {
 		return cn.Connecting()
 	}
 	return nil
