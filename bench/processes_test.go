@@ -1,4 +1,4 @@
-package ui
+package bench
 
 import (
 	"bytes"
@@ -51,15 +51,15 @@ func TestMedianAndSpread(t *testing.T) {
 
 // fixedResult is three runs whose ratio medians differ from the ratio of
 // the medians, so that a table computing the latter is caught.
-func fixedResult() *ProcBenchResult {
+func fixedResult() *ProcessResult {
 	run := func(raw, eph, dur procFigures) [numKinds]procFigures {
 		return [numKinds]procFigures{kindRaw: raw, kindEphemeral: eph, kindDurable: dur}
 	}
 	ms := float64(time.Millisecond)
 	us := float64(time.Microsecond)
 	//                 1 KiB   64 B    lat med    lat p99    floor med  floor p99  start    restart  RSS
-	return &ProcBenchResult{
-		Opts:       ProcBenchOptions{Runs: 3, Messages: 20000, Samples: 300},
+	return &ProcessResult{
+		Opts:       ProcessOptions{Runs: 3, Messages: 20000, Samples: 300},
 		Date:       time.Date(2026, 11, 26, 6, 0, 0, 0, time.UTC),
 		GOMAXPROCS: 2, NumCPU: 2,
 		Wall: 42 * time.Second,
@@ -297,7 +297,7 @@ func runFakeBench(t *testing.T, mode string) ([]int, error) {
 	t.Setenv("PIDS", pids)
 	t.Setenv("FAKE", mode)
 	var out bytes.Buffer
-	_, err := RunProcessBench(context.Background(), &out, ProcBenchOptions{Exe: exe, Runs: 1, Messages: 10, Samples: 2, Timeout: time.Second})
+	_, err := RunProcesses(context.Background(), &out, ProcessOptions{Exe: exe, Runs: 1, Messages: 10, Samples: 2, Timeout: time.Second})
 	if out.Len() > 0 {
 		t.Errorf("a failed bench printed a table:\n%s", out.String())
 	}

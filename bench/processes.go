@@ -1,4 +1,4 @@
-package ui
+package bench
 
 // duet bench --processes: what users get. Each measure runs between two
 // real processes on loopback, driven through stdin and stdout: two headless
@@ -16,7 +16,6 @@ import (
 	"io"
 	"math"
 	"math/rand/v2"
-	stdnet "net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -28,11 +27,12 @@ import (
 	"sync/atomic"
 	"time"
 
+	"duet/net"
 	"duet/protocol"
 )
 
-// ProcBenchOptions sizes `duet bench --processes`.
-type ProcBenchOptions struct {
+// ProcessOptions sizes `duet bench --processes`.
+type ProcessOptions struct {
 	Exe      string        // the duet binary started for every process (os.Executable())
 	Runs     int           // runs, each measuring raw, --ephemeral and durable (default 5)
 	Messages int           // messages per throughput measure (default 20,000)
@@ -72,10 +72,10 @@ const (
 // procFigures are one pair's figures; NaN where not measured.
 type procFigures [numMeasures]float64
 
-// ProcBenchResult holds every run's figures.
-type ProcBenchResult struct {
+// ProcessResult holds every run's figures.
+type ProcessResult struct {
 	Runs       [][numKinds]procFigures // by run, then kind
-	Opts       ProcBenchOptions
+	Opts       ProcessOptions
 	Date       time.Time
 	GOMAXPROCS int
 	NumCPU     int
@@ -90,10 +90,10 @@ func nanFigures() procFigures {
 	return f
 }
 
-// RunProcessBench runs opts.Runs runs of raw zmq4, duet --ephemeral and
+// RunProcesses runs opts.Runs runs of raw zmq4, duet --ephemeral and
 // durable duet, each between two fresh processes of opts.Exe on loopback,
 // and writes the table to w.
-func RunProcessBench(ctx context.Context, w io.Writer, opts ProcBenchOptions) (*ProcBenchResult, error) {
+func RunProcesses(ctx context.Context, w io.Writer, opts ProcessOptions) (*ProcessResult, error) {
 	if opts.Runs <= 0 {
 		opts.Runs = 5
 	}
@@ -110,7 +110,7 @@ func RunProcessBench(ctx context.Context, w io.Writer, opts ProcBenchOptions) (*
 		return nil, errors.New("bench: no duet binary to start")
 	}
 	start := time.Now()
-	res := &ProcBenchResult{Opts: opts, Date: start, GOMAXPROCS: runtime.GOMAXPROCS(0), NumCPU: runtime.NumCPU()}
+	res := &ProcessResult{Opts: opts, Date: start, GOMAXPROCS: runtime.GOMAXPROCS(0), NumCPU: runtime.NumCPU()}
 	root, err := os.MkdirTemp("", "duet-bench-")
 	if err != nil {
 		return nil, fmt.Errorf("bench: %w", err)
@@ -154,7 +154,7 @@ func RunProcessBench(ctx context.Context, w io.Writer, opts ProcBenchOptions) (*
 
 // procHarness starts and measures the pairs.
 type procHarness struct {
-	opts     ProcBenchOptions
+	opts     ProcessOptions
 	dirs     [2]string // per side: identity.pem, known_peers, delivery/
 	floorDir string    // the databases of commitFloor
 }
@@ -262,7 +262,7 @@ func (p *procPair) start(ctx context.Context, f *procFigures) error {
 	h := p.h
 	var err error
 	if p.kind == kindRaw {
-		ports, err := freePorts(1)
+		ports, err := net.FreeLoopbackPorts(1)
 		if err != nil {
 			return err
 		}
@@ -280,7 +280,7 @@ func (p *procPair) start(ctx context.Context, f *procFigures) error {
 			return err
 		}
 	} else {
-		ports, err := freePorts(2)
+		ports, err := net.FreeLoopbackPorts(2)
 		if err != nil {
 			return err
 		}
@@ -582,20 +582,6 @@ func vmHWM(pid int) float64 {
 		}
 	}
 	return 0
-}
-
-// freePorts returns n distinct free loopback ports.
-func freePorts(n int) ([]int, error) {
-	var ports []int
-	for i := 0; i < n; i++ {
-		l, err := stdnet.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			return nil, fmt.Errorf("free port: %w", err)
-		}
-		defer l.Close()
-		ports = append(ports, l.Addr().(*stdnet.TCPAddr).Port)
-	}
-	return ports, nil
 }
 
 // child is one running process. A reader goroutine consumes its stdout
@@ -902,7 +888,7 @@ func finite(xs []float64) []float64 {
 }
 
 // column is one kind's values of measure m, by run.
-func (r *ProcBenchResult) column(k procKind, m procMeasure) []float64 {
+func (r *ProcessResult) column(k procKind, m procMeasure) []float64 {
 	out := make([]float64, len(r.Runs))
 	for i, run := range r.Runs {
 		out[i] = run[k][m]
@@ -911,7 +897,7 @@ func (r *ProcBenchResult) column(k procKind, m procMeasure) []float64 {
 }
 
 // ratios are kind k's values of m divided by raw's, run by run.
-func (r *ProcBenchResult) ratios(k procKind, m procMeasure) []float64 {
+func (r *ProcessResult) ratios(k procKind, m procMeasure) []float64 {
 	out := make([]float64, len(r.Runs))
 	for i, run := range r.Runs {
 		out[i] = run[k][m] / run[kindRaw][m]
@@ -982,7 +968,7 @@ func fmtBytes(v float64) string { return fmt.Sprintf("%.1f MiB", v/(1<<20)) }
 
 // ratioCell is a duet column's median ratio to raw and its target with ✓
 // or ✗; met is nil without a target.
-func (r *ProcBenchResult) ratioCell(row procRow, k procKind) (s string, met *bool) {
+func (r *ProcessResult) ratioCell(row procRow, k procKind) (s string, met *bool) {
 	ratio := math.NaN()
 	var parts []string
 	if row.ratio {
@@ -1056,7 +1042,7 @@ func commitFloor(dir string, n int) ([]time.Duration, error) {
 	return out, nil
 }
 
-func writeProcTable(w io.Writer, r *ProcBenchResult) {
+func writeProcTable(w io.Writer, r *ProcessResult) {
 	o := r.Opts
 	runs := fmt.Sprintf("%d runs", len(r.Runs))
 	if len(r.Runs) == 1 {
