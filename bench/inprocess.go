@@ -15,13 +15,6 @@ import (
 	"duet/protocol"
 )
 
-// Options sizes an in-process run.
-type Options struct {
-	Messages       int // per throughput run (default 50,000)
-	LatencySamples int // idle one-way latency samples (default 300)
-	Handshakes     int // handshakes timed (default 10)
-}
-
 // Result holds one in-process run's figures.
 type Result struct {
 	RawRate, DuetRate           map[int]float64 // msgs/s by payload size
@@ -38,15 +31,7 @@ var sizes = []int{64, 1024}
 // this process on loopback, in one run and writes a table with the ratios
 // to w.
 func Run(ctx context.Context, w io.Writer, opts Options) (*Result, error) {
-	if opts.Messages <= 0 {
-		opts.Messages = 50_000
-	}
-	if opts.LatencySamples <= 0 {
-		opts.LatencySamples = 300
-	}
-	if opts.Handshakes <= 0 {
-		opts.Handshakes = 10
-	}
+	opts = opts.withDefaults()
 	// Two stored identities, made before anything is timed: no key
 	// generation is measured.
 	var ids [2]*crypto.Identity

@@ -26,16 +26,6 @@ import (
 	"duet/net"
 )
 
-// ProcessOptions sizes `duet bench --processes`.
-type ProcessOptions struct {
-	Exe      string        // the duet binary started for every process (os.Executable())
-	Runs     int           // runs, each measuring raw, --ephemeral and durable (default 5)
-	Messages int           // messages per throughput measure (default 20,000)
-	Samples  int           // idle latency samples (default 300)
-	Timeout  time.Duration // a measure without progress for this long fails (default 60 s)
-	Progress io.Writer     // one line per measured pair; nil: none
-}
-
 // procKind is what a pair of processes runs.
 type procKind int
 
@@ -89,18 +79,7 @@ func nanFigures() procFigures {
 // durable duet, each between two fresh processes of opts.Exe on loopback,
 // and writes the table to w.
 func RunProcesses(ctx context.Context, w io.Writer, opts ProcessOptions) (*ProcessResult, error) {
-	if opts.Runs <= 0 {
-		opts.Runs = 5
-	}
-	if opts.Messages <= 0 {
-		opts.Messages = 20_000
-	}
-	if opts.Samples <= 0 {
-		opts.Samples = 300
-	}
-	if opts.Timeout <= 0 {
-		opts.Timeout = 60 * time.Second
-	}
+	opts = opts.withDefaults()
 	if opts.Exe == "" {
 		return nil, errors.New("bench: no duet binary to start")
 	}
