@@ -4,27 +4,21 @@ package main
 
 import (
 	"context"
-	"crypto/rand"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"os"
 	"os/signal"
-	"path/filepath"
 	"syscall"
-	"time"
 
-	"duet/crypto"
-	"duet/net"
-	"duet/protocol"
-	"duet/ui"
+	"duet/bench"
 )
 
 func runBench(args []string, stdout, stderr io.Writer, usageErr func(string, ...any) int) int {
 	fs := flag.NewFlagSet("duet bench", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
-	var o ui.BenchOptions
+	var o bench.Options
 	fs.IntVar(&o.Messages, "messages", 50_000, "")
 	fs.IntVar(&o.LatencySamples, "samples", 300, "")
 	fs.IntVar(&o.Handshakes, "handshakes", 10, "")
@@ -47,7 +41,7 @@ func runBench(args []string, stdout, stderr io.Writer, usageErr func(string, ...
 	set := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
 	if *processes {
-		po := ui.ProcBenchOptions{Runs: *runs, Messages: 20_000, Samples: o.LatencySamples, Progress: stderr}
+		po := bench.ProcessOptions{Runs: *runs, Messages: 20_000, Samples: o.LatencySamples, Progress: stderr}
 		if set["messages"] {
 			po.Messages = o.Messages
 		}
@@ -70,7 +64,7 @@ func runBench(args []string, stdout, stderr io.Writer, usageErr func(string, ...
 		// ctrl-c and SIGTERM end the bench; it kills its processes first.
 		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 		defer stop()
-		if _, err := ui.RunProcessBench(ctx, stdout, po); err != nil {
+		if _, err := bench.RunProcesses(ctx, stdout, po); err != nil {
 			fmt.Fprintf(stderr, "duet: %v\n", err)
 			return exitRuntime
 		}
@@ -79,19 +73,7 @@ func runBench(args []string, stdout, stderr io.Writer, usageErr func(string, ...
 	if set["runs"] {
 		return usageErr("bench: --runs needs --processes")
 	}
-	var deps ui.BenchDeps
-	for i := range deps.Identities {
-		id, err := crypto.GenerateIdentity(rand.Reader)
-		if err != nil {
-			fmt.Fprintf(stderr, "duet: %v\n", err)
-			return exitRuntime
-		}
-		deps.Identities[i] = id
-	}
-	deps.Raw = func(ctx context.Context) (ui.RawLink, error) { return net.OpenRawPair(ctx) }
-	deps.Transports = openLoopbackPair
-	deps.Stores = func() (protocol.Store, protocol.Store, func(), error) { return openBenchStores(deps.Identities) }
-	if _, err := ui.RunBench(context.Background(), stdout, deps, o); err != nil {
+	if _, err := bench.Run(context.Background(), stdout, o); err != nil {
 		fmt.Fprintf(stderr, "duet: %v\n", err)
 		return exitRuntime
 	}
@@ -126,70 +108,13 @@ func runBenchRawPeer(args []string, stdin io.Reader, stdout, stderr io.Writer, u
 	defer stop()
 	var err error
 	if *send {
-		err = net.RawPeerSend(ctx, *connect, stdin, stdout)
+		err = bench.RawPeerSend(ctx, *connect, stdin, stdout)
 	} else {
-		err = net.RawPeerRecv(ctx, *listen, stdout)
+		err = bench.RawPeerRecv(ctx, *listen, stdout)
 	}
 	if err != nil {
 		fmt.Fprintf(stderr, "duet: bench-raw-peer: %v\n", err)
 		return exitRuntime
 	}
 	return exitOK
-}
-
-// openLoopbackPair opens two duet transports that talk to each other on
-// free loopback ports and waits until both are connected.
-func openLoopbackPair(ctx context.Context) (protocol.Transport, protocol.Transport, func(), error) {
-	ports, err := net.FreeLoopbackPorts(2)
-	if err != nil {
-		return nil, nil, nil, err
-	}
-	a, err := net.Open(ctx, net.Config{MainPort: ports[0], SubPort: ports[1], SendTimeout: 30 * time.Second})
-	if err != nil {
-		return nil, nil, nil, err
-	}
-	b, err := net.Open(ctx, net.Config{MainPort: ports[1], SubPort: ports[0], SendTimeout: 30 * time.Second})
-	if err != nil {
-		a.Close()
-		return nil, nil, nil, err
-	}
-	closeBoth := func() { a.Close(); b.Close() }
-	for deadline := time.Now().Add(5 * time.Second); !a.Connected() || !b.Connected(); {
-		if time.Now().After(deadline) {
-			closeBoth()
-			return nil, nil, nil, errors.New("bench transports did not connect")
-		}
-		time.Sleep(time.Millisecond)
-	}
-	return a, b, closeBoth, nil
-}
-
-// openBenchStores opens two fresh databases in a temporary directory for
-// duet bench's durable measures, and a func closing and removing them.
-func openBenchStores(ids [2]*crypto.Identity) (protocol.Store, protocol.Store, func(), error) {
-	dir, err := os.MkdirTemp("", "duet-bench-")
-	if err != nil {
-		return nil, nil, nil, err
-	}
-	var dbs [2]*protocol.DB
-	cleanup := func() {
-		for _, db := range dbs {
-			if db != nil {
-				db.Close()
-			}
-		}
-		os.RemoveAll(dir)
-	}
-	for i, id := range ids {
-		key, err := crypto.HistoryKey(id, "bench")
-		if err != nil {
-			cleanup()
-			return nil, nil, nil, err
-		}
-		if dbs[i], err = protocol.OpenDB(filepath.Join(dir, fmt.Sprintf("%d.db", i)), key, protocol.DBOptions{}); err != nil {
-			cleanup()
-			return nil, nil, nil, err
-		}
-	}
-	return dbs[0], dbs[1], cleanup, nil
 }

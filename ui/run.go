@@ -149,6 +149,8 @@ func readLines(in io.Reader, max int, out chan<- inputLine, stop <-chan struct{}
 }
 
 // Input batching limits: lines read ahead, and one batch's lines and bytes.
+// duet bench's in-process measure batches as this loop does and keeps its
+// own copy of inputBatchLines (bench.batchLines): change both together.
 const (
 	inputReadAhead  = 1024
 	inputBatchLines = 1024

@@ -1,7 +1,8 @@
-package ui
+package bench
 
 import (
 	"context"
+	"crypto/rand"
 	"fmt"
 	"io"
 	"slices"
@@ -14,109 +15,79 @@ import (
 	"duet/protocol"
 )
 
-// RawLink is a one-way message link without duet's protocol (stock zmq4),
-// the baseline duet bench compares against.
-type RawLink interface {
-	Send([]byte) error
-	Recv() ([]byte, error)
-	Close()
-}
-
-// BenchDeps are the pieces duet bench measures; main.go wires them from
-// net/ so that ui/ needs no network code.
-type BenchDeps struct {
-	// Raw opens a stock zmq4 DEALER -> ROUTER link on loopback.
-	Raw func(ctx context.Context) (RawLink, error)
-	// Transports opens two connected duet transports on loopback (a's sub
-	// port is b's main port and the other way round) and a func closing both.
-	Transports func(ctx context.Context) (a, b protocol.Transport, closeBoth func(), err error)
-	// Identities are two stored identities (no key generation is timed).
-	Identities [2]*crypto.Identity
-	// Stores opens two fresh durable stores (the databases duet keeps on
-	// disk, fsynced) and a func closing and removing both; nil skips the
-	// durable measures.
-	Stores func() (a, b protocol.Store, closeBoth func(), err error)
-}
-
-// BenchOptions sizes a bench run.
-type BenchOptions struct {
-	Messages       int // per throughput run (default 50,000)
-	LatencySamples int // idle one-way latency samples (default 300)
-	Handshakes     int // handshakes timed (default 10)
-}
-
-// BenchResult holds one run's figures.
-type BenchResult struct {
+// Result holds one in-process run's figures.
+type Result struct {
 	RawRate, DuetRate           map[int]float64 // msgs/s by payload size
-	DurableRate                 map[int]float64 // msgs/s by payload size, with Stores
+	DurableRate                 map[int]float64 // msgs/s by payload size, with databases
 	RawLatency, DuetLatency     []time.Duration // sorted one-way samples
-	DurableLatency              []time.Duration // sorted one-way samples, with Stores
+	DurableLatency              []time.Duration // sorted one-way samples, with databases
 	Handshakes                  []time.Duration // sorted
 	HandshakeCPUTotal, WallTime time.Duration
 }
 
-var benchSizes = []int{64, 1024}
+var sizes = []int{64, 1024}
 
-// RunBench measures raw zmq4 against duet's encrypted session in one run
-// and writes a table with the ratios to w.
-func RunBench(ctx context.Context, w io.Writer, deps BenchDeps, opts BenchOptions) (*BenchResult, error) {
-	if opts.Messages <= 0 {
-		opts.Messages = 50_000
+// Run measures raw zmq4 against duet's encrypted session, two nodes in
+// this process on loopback, in one run and writes a table with the ratios
+// to w.
+func Run(ctx context.Context, w io.Writer, opts Options) (*Result, error) {
+	opts = opts.withDefaults()
+	// Two stored identities, made before anything is timed: no key
+	// generation is measured.
+	var ids [2]*crypto.Identity
+	for i := range ids {
+		id, err := crypto.GenerateIdentity(rand.Reader)
+		if err != nil {
+			return nil, fmt.Errorf("bench: identity: %w", err)
+		}
+		ids[i] = id
 	}
-	if opts.LatencySamples <= 0 {
-		opts.LatencySamples = 300
-	}
-	if opts.Handshakes <= 0 {
-		opts.Handshakes = 10
-	}
-	res := &BenchResult{RawRate: map[int]float64{}, DuetRate: map[int]float64{}, DurableRate: map[int]float64{}}
+	res := &Result{RawRate: map[int]float64{}, DuetRate: map[int]float64{}, DurableRate: map[int]float64{}}
 	start := time.Now()
-	for _, size := range benchSizes {
-		r, err := benchRawRate(ctx, deps, size, opts.Messages)
+	for _, size := range sizes {
+		r, err := rawRate(ctx, size, opts.Messages)
 		if err != nil {
 			return nil, fmt.Errorf("bench: raw %d B: %w", size, err)
 		}
 		res.RawRate[size] = r
 	}
 	var err error
-	if res.RawLatency, err = benchRawLatency(ctx, deps, opts.LatencySamples); err != nil {
+	if res.RawLatency, err = rawLatency(ctx, opts.LatencySamples); err != nil {
 		return nil, fmt.Errorf("bench: raw latency: %w", err)
 	}
 	for i := 0; i < opts.Handshakes; i++ {
-		d, err := benchHandshake(ctx, deps)
+		d, err := timeHandshake(ctx, ids)
 		if err != nil {
 			return nil, fmt.Errorf("bench: handshake: %w", err)
 		}
 		res.Handshakes = append(res.Handshakes, d)
 	}
 	slices.Sort(res.Handshakes)
-	if res.DuetLatency, err = benchDuet(ctx, deps, [2]protocol.Store{}, opts, res.DuetRate); err != nil {
+	if res.DuetLatency, err = measureDuet(ctx, ids, [2]protocol.Store{}, opts, res.DuetRate); err != nil {
 		return nil, err
 	}
-	if deps.Stores != nil {
-		a, b, closeStores, err := deps.Stores()
-		if err != nil {
-			return nil, fmt.Errorf("bench: stores: %w", err)
-		}
-		defer closeStores()
-		if res.DurableLatency, err = benchDuet(ctx, deps, [2]protocol.Store{a, b}, opts, res.DurableRate); err != nil {
-			return nil, fmt.Errorf("durable: %w", err)
-		}
+	a, b, closeStores, err := openStores(ids)
+	if err != nil {
+		return nil, fmt.Errorf("bench: stores: %w", err)
+	}
+	defer closeStores()
+	if res.DurableLatency, err = measureDuet(ctx, ids, [2]protocol.Store{a, b}, opts, res.DurableRate); err != nil {
+		return nil, fmt.Errorf("durable: %w", err)
 	}
 	res.WallTime = time.Since(start)
-	writeBenchTable(w, res, opts)
+	writeTable(w, res, opts)
 	return res, nil
 }
 
-// benchDuet measures one duet pair (with stores, if not nil): the
+// measureDuet measures one duet pair (with stores, if not nil): the
 // throughput for each size into rates, and the idle latency it returns.
-func benchDuet(ctx context.Context, deps BenchDeps, stores [2]protocol.Store, opts BenchOptions, rates map[int]float64) ([]time.Duration, error) {
-	pair, err := startBenchPair(ctx, deps, stores)
+func measureDuet(ctx context.Context, ids [2]*crypto.Identity, stores [2]protocol.Store, opts Options, rates map[int]float64) ([]time.Duration, error) {
+	pair, err := startPair(ctx, ids, stores)
 	if err != nil {
 		return nil, fmt.Errorf("bench: duet pair: %w", err)
 	}
 	defer pair.close()
-	for _, size := range benchSizes {
+	for _, size := range sizes {
 		r, err := pair.rate(ctx, size, opts.Messages)
 		if err != nil {
 			return nil, fmt.Errorf("bench: duet %d B: %w", size, err)
@@ -130,8 +101,8 @@ func benchDuet(ctx context.Context, deps BenchDeps, stores [2]protocol.Store, op
 	return lat, nil
 }
 
-func benchRawRate(ctx context.Context, deps BenchDeps, size, n int) (float64, error) {
-	link, err := deps.Raw(ctx)
+func rawRate(ctx context.Context, size, n int) (float64, error) {
+	link, err := openRawPair(ctx)
 	if err != nil {
 		return 0, err
 	}
@@ -166,10 +137,10 @@ func benchRawRate(ctx context.Context, deps BenchDeps, size, n int) (float64, er
 	return float64(n) / time.Since(t0).Seconds(), nil
 }
 
-// benchRawLatency sends one 64-byte message every 2 ms carrying its send
+// rawLatency sends one 64-byte message every 2 ms carrying its send
 // time and measures one-way latency at the receiver (same clock).
-func benchRawLatency(ctx context.Context, deps BenchDeps, samples int) ([]time.Duration, error) {
-	link, err := deps.Raw(ctx)
+func rawLatency(ctx context.Context, samples int) ([]time.Duration, error) {
+	link, err := openRawPair(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -199,8 +170,8 @@ func benchRawLatency(ctx context.Context, deps BenchDeps, samples int) ([]time.D
 	return out, nil
 }
 
-// benchPair is two nodes with an established session.
-type benchPair struct {
+// pair is two nodes with an established session.
+type pair struct {
 	a, b      *protocol.Node
 	cancel    context.CancelFunc
 	closeBoth func()
@@ -209,12 +180,12 @@ type benchPair struct {
 	onMessage atomic.Pointer[func(protocol.MessageEvent)]
 }
 
-func startBenchPair(ctx context.Context, deps BenchDeps, stores [2]protocol.Store) (*benchPair, error) {
-	ta, tb, closeBoth, err := deps.Transports(ctx)
+func startPair(ctx context.Context, ids [2]*crypto.Identity, stores [2]protocol.Store) (*pair, error) {
+	ta, tb, closeBoth, err := openLoopbackPair(ctx)
 	if err != nil {
 		return nil, err
 	}
-	p := &benchPair{closeBoth: closeBoth}
+	p := &pair{closeBoth: closeBoth}
 	estA, estB := make(chan struct{}), make(chan struct{})
 	var onceA, onceB sync.Once
 	emitA := func(e protocol.Event) {
@@ -236,12 +207,12 @@ func startBenchPair(ctx context.Context, deps BenchDeps, stores [2]protocol.Stor
 		}
 	}
 	cfg := protocol.Config{MaxUnacked: 1 << 20}
-	cfg.Identity, cfg.Store = deps.Identities[0], stores[0]
+	cfg.Identity, cfg.Store = ids[0], stores[0]
 	if p.a, err = protocol.NewNode(cfg, ta, emitA); err != nil {
 		closeBoth()
 		return nil, err
 	}
-	cfg.Identity, cfg.Store = deps.Identities[1], stores[1]
+	cfg.Identity, cfg.Store = ids[1], stores[1]
 	if p.b, err = protocol.NewNode(cfg, tb, emitB); err != nil {
 		closeBoth()
 		return nil, err
@@ -263,18 +234,26 @@ func startBenchPair(ctx context.Context, deps BenchDeps, stores [2]protocol.Stor
 	return p, nil
 }
 
-func (p *benchPair) close() {
+func (p *pair) close() {
 	p.cancel()
 	p.closeBoth()
 	p.wg.Wait()
 }
 
+// batchLines is the most lines one SendMessages call of the in-process
+// measure carries. It equals ui's inputBatchLines (ui/run.go), the most
+// stdin lines the line and headless input loop hands to SendMessages at
+// once, so that a burst here is batched as a user's burst is; it is a copy
+// rather than an import because the bench is not a front end and imports
+// no ui package. Change both together.
+const batchLines = 1024
+
 // rate sends n chat messages of size bytes from A, in batches of up to
-// inputBatchLines as the input loop hands a burst of stdin lines to
+// batchLines as the input loop hands a burst of stdin lines to
 // SendMessages, and waits until B has shown all of them.
-func (p *benchPair) rate(ctx context.Context, size, n int) (float64, error) {
+func (p *pair) rate(ctx context.Context, size, n int) (float64, error) {
 	text := strings.Repeat("x", size-16) // the chat payload adds id and time
-	batch := make([]string, inputBatchLines)
+	batch := make([]string, batchLines)
 	for i := range batch {
 		batch[i] = text
 	}
@@ -303,7 +282,7 @@ func (p *benchPair) rate(ctx context.Context, size, n int) (float64, error) {
 
 // latency measures idle one-way latency: one 64-byte message every 2 ms,
 // from Send to B's message event.
-func (p *benchPair) latency(ctx context.Context, samples int) ([]time.Duration, error) {
+func (p *pair) latency(ctx context.Context, samples int) ([]time.Duration, error) {
 	got := make(chan time.Duration, samples)
 	f := func(ev protocol.MessageEvent) { got <- time.Since(ev.SentAt) }
 	p.onMessage.Store(&f)
@@ -327,12 +306,12 @@ func (p *benchPair) latency(ctx context.Context, samples int) ([]time.Duration, 
 	return out, nil
 }
 
-// benchHandshake times one handshake between stored identities over
+// timeHandshake times one handshake between stored identities over
 // connected loopback transports: from both nodes starting to both
 // established.
-func benchHandshake(ctx context.Context, deps BenchDeps) (time.Duration, error) {
+func timeHandshake(ctx context.Context, ids [2]*crypto.Identity) (time.Duration, error) {
 	t0 := time.Now()
-	p, err := startBenchPair(ctx, deps, [2]protocol.Store{})
+	p, err := startPair(ctx, ids, [2]protocol.Store{})
 	if err != nil {
 		return 0, err
 	}
@@ -349,11 +328,11 @@ func percentile(sorted []time.Duration, p float64) time.Duration {
 	return sorted[i]
 }
 
-func writeBenchTable(w io.Writer, r *BenchResult, o BenchOptions) {
+func writeTable(w io.Writer, r *Result, o Options) {
 	fmt.Fprintf(w, "duet bench: the protocol's own cost: two nodes in one process, on loopback (duet bench --processes: two real processes); %d messages per throughput run, %d latency samples, %d handshakes\n\n", o.Messages, o.LatencySamples, o.Handshakes)
 	fmt.Fprintf(w, "%-30s %16s %20s %10s\n", "measure", "raw zmq4", "duet (encrypted)", "duet/raw")
 	fmt.Fprintf(w, "%s\n", strings.Repeat("-", 79))
-	for _, s := range benchSizes {
+	for _, s := range sizes {
 		fmt.Fprintf(w, "%-30s %12.0f /s %16.0f /s %10.2f\n", fmt.Sprintf("throughput, %d B messages", s), r.RawRate[s], r.DuetRate[s], r.DuetRate[s]/r.RawRate[s])
 	}
 	rm, dm := percentile(r.RawLatency, 0.5), percentile(r.DuetLatency, 0.5)
@@ -361,7 +340,7 @@ func writeBenchTable(w io.Writer, r *BenchResult, o BenchOptions) {
 	fmt.Fprintf(w, "%-30s %16s %20s %10.2f\n", "one-way latency, idle, median", fmtDur(rm), fmtDur(dm), float64(dm)/float64(rm))
 	fmt.Fprintf(w, "%-30s %16s %20s %10.2f\n", "one-way latency, idle, p99", fmtDur(rp), fmtDur(dp), float64(dp)/float64(rp))
 	if len(r.DurableLatency) > 0 {
-		for _, s := range benchSizes {
+		for _, s := range sizes {
 			fmt.Fprintf(w, "%-30s %12.0f /s %16.0f /s %10.2f\n", fmt.Sprintf("durable, %d B messages", s), r.RawRate[s], r.DurableRate[s], r.DurableRate[s]/r.RawRate[s])
 		}
 		dm, dp := percentile(r.DurableLatency, 0.5), percentile(r.DurableLatency, 0.99)

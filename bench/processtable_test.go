@@ -1,14 +1,9 @@
-package ui
+package bench
 
 import (
 	"bytes"
-	"context"
 	"math"
-	"os"
-	"path/filepath"
-	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 )
@@ -51,15 +46,15 @@ func TestMedianAndSpread(t *testing.T) {
 
 // fixedResult is three runs whose ratio medians differ from the ratio of
 // the medians, so that a table computing the latter is caught.
-func fixedResult() *ProcBenchResult {
+func fixedResult() *ProcessResult {
 	run := func(raw, eph, dur procFigures) [numKinds]procFigures {
 		return [numKinds]procFigures{kindRaw: raw, kindEphemeral: eph, kindDurable: dur}
 	}
 	ms := float64(time.Millisecond)
 	us := float64(time.Microsecond)
 	//                 1 KiB   64 B    lat med    lat p99    floor med  floor p99  start    restart  RSS
-	return &ProcBenchResult{
-		Opts:       ProcBenchOptions{Runs: 3, Messages: 20000, Samples: 300},
+	return &ProcessResult{
+		Opts:       ProcessOptions{Runs: 3, Messages: 20000, Samples: 300},
 		Date:       time.Date(2026, 11, 26, 6, 0, 0, 0, time.UTC),
 		GOMAXPROCS: 2, NumCPU: 2,
 		Wall: 42 * time.Second,
@@ -211,157 +206,5 @@ func TestProcTable(t *testing.T) {
 	// The floor is measured beside durable only: "-" for raw and --ephemeral.
 	if l := rows["disk floor, median"]; !strings.Contains(l, "-                      -                      800 µs [700-900]") {
 		t.Errorf("disk floor row: %q", l)
-	}
-}
-
-func TestLatText(t *testing.T) {
-	for _, i := range []int{0, 7, 299, 9999999} {
-		s := latText(i)
-		if len(s) != 48 {
-			t.Errorf("latText(%d) is %d bytes", i, len(s))
-		}
-		line := []byte(`{"event":"message","id":"1","seq":5,"text":"` + s + `","sent_at":"x"}` + "\n")
-		if got, ok := parseLat(line); !ok || got != i {
-			t.Errorf("parseLat(latText(%d)) = %d, %v", i, got, ok)
-		}
-		if got, ok := parseLat([]byte(s + "\n")); !ok || got != i {
-			t.Errorf("parseLat of the raw line %d = %d, %v", i, got, ok)
-		}
-	}
-	if _, ok := parseLat([]byte(`{"event":"message","text":"xxxx"}`)); ok {
-		t.Error("parseLat found a sample in a throughput message")
-	}
-}
-
-// TestChildLines feeds a child's reader headless lines and raw lines: the
-// counts the bench relies on.
-func TestChildLines(t *testing.T) {
-	c := &child{}
-	c.target.Store(2)
-	in := strings.Join([]string{
-		`{"event":"ready","time":"t","main":1,"sub":2,"fingerprint":"f"}`,
-		`{"event":"live","time":"t","state":"live","rtt_ms":0.5,"authenticated":false}`,
-		`{"event":"session","time":"t","state":"established","peer_fingerprint":"p","safety_number":"s"}`,
-		`{"event":"queued","time":"t","id":"1","sent_at":"t"}`,
-		`{"event":"sent","time":"t","id":"1","seq":3}`,
-		`{"event":"delivered","time":"t","id":"1"}`,
-		`{"event":"message","time":"t","id":"9","seq":4,"text":"\"event\":\"delivered\"","sent_at":"t"}`,
-		`{"event":"message","time":"t","id":"10","seq":5,"text":"x","sent_at":"t"}`,
-		`{"event":"error","time":"t","error":"3 output lines dropped: stdout is not being read"}`,
-		`{"event":"session","time":"t","state":"closed","peer_fingerprint":"p","safety_number":"s"}`,
-	}, "\n") + "\n"
-	c.read(strings.NewReader(in))
-	if !c.ready.Load() || c.sessions.Load() != 1 || c.delivered.Load() != 1 || c.msgs.Load() != 2 || c.doneAt.Load() == 0 {
-		t.Errorf("ready %v sessions %d delivered %d msgs %d doneAt %d", c.ready.Load(), c.sessions.Load(), c.delivered.Load(), c.msgs.Load(), c.doneAt.Load())
-	}
-	if d := strings.Join(c.tail, "\n"); !strings.Contains(d, "output lines dropped") || strings.Contains(d, `"event":"live"`) {
-		t.Errorf("diagnostic lines:\n%s", d)
-	}
-
-	raw := &child{raw: true}
-	raw.read(strings.NewReader("ready 5555\nwarm\n" + latText(3) + "\nlast line without newline"))
-	if !raw.ready.Load() || raw.msgs.Load() != 3 {
-		t.Errorf("raw: ready %v msgs %d", raw.ready.Load(), raw.msgs.Load())
-	}
-}
-
-// fakeDuet is a shell script standing in for duet: it records its pid in
-// $PIDS, "creates" identities, and plays raw peers that misbehave as
-// $FAKE says: "stuck" (the receiver never prints a message) or "die" (it
-// fails at once, with a message on stderr).
-const fakeDuet = `#!/bin/sh
-echo $$ >> "$PIDS"
-case "$1" in
-fingerprint) exit 0 ;;
-bench-raw-peer)
-	case "$FAKE:$2" in
-	stuck:--recv) echo "ready 1"; exec sleep 600 ;;
-	*:--send) echo ready; exec cat >/dev/null ;;
-	esac ;;
-esac
-echo "fake duet: cannot bind: address already in use" >&2
-exit 1
-`
-
-func runFakeBench(t *testing.T, mode string) ([]int, error) {
-	t.Helper()
-	if _, err := os.Stat("/bin/sh"); err != nil {
-		t.Skip("no /bin/sh")
-	}
-	dir := t.TempDir()
-	exe := filepath.Join(dir, "duet")
-	if err := os.WriteFile(exe, []byte(fakeDuet), 0o700); err != nil {
-		t.Fatal(err)
-	}
-	pids := filepath.Join(dir, "pids")
-	t.Setenv("PIDS", pids)
-	t.Setenv("FAKE", mode)
-	var out bytes.Buffer
-	_, err := RunProcessBench(context.Background(), &out, ProcBenchOptions{Exe: exe, Runs: 1, Messages: 10, Samples: 2, Timeout: time.Second})
-	if out.Len() > 0 {
-		t.Errorf("a failed bench printed a table:\n%s", out.String())
-	}
-	b, _ := os.ReadFile(pids)
-	var list []int
-	for _, f := range strings.Fields(string(b)) {
-		pid, _ := strconv.Atoi(f)
-		list = append(list, pid)
-	}
-	return list, err
-}
-
-// TestProcBenchStuck: a measure that makes no progress fails after the
-// timeout, naming the measure, and no process outlives the bench.
-func TestProcBenchStuck(t *testing.T) {
-	start := time.Now()
-	pids, err := runFakeBench(t, "stuck")
-	if err == nil || !strings.Contains(err.Error(), "run 1 of 1, raw zmq4: warm-up message: timed out, nothing moved for 1s: 0 of 1 messages arrived") {
-		t.Fatalf("got %v", err)
-	}
-	if d := time.Since(start); d > 20*time.Second {
-		t.Errorf("took %v", d)
-	}
-	if len(pids) != 4 { // two fingerprints, two raw peers
-		t.Errorf("pids %v, want 4", pids)
-	}
-	for _, pid := range pids {
-		if p, err := os.FindProcess(pid); err == nil && p.Signal(syscall.Signal(0)) == nil {
-			t.Errorf("process %d still runs", pid)
-			p.Kill()
-		}
-	}
-}
-
-// TestProcBenchChildFails: a process that fails at start is retried on
-// other ports, then reported with its stderr.
-func TestProcBenchChildFails(t *testing.T) {
-	pids, err := runFakeBench(t, "die")
-	if err == nil || !strings.Contains(err.Error(), "B (receiver) exited before it was ready") || !strings.Contains(err.Error(), "fake duet: cannot bind: address already in use") {
-		t.Fatalf("got %v", err)
-	}
-	if len(pids) != 2+3 { // two fingerprints, three attempts
-		t.Errorf("pids %v, want 5", pids)
-	}
-}
-
-// TestCommitFloor: the floor times n pairs of real commits (each at least
-// the two fdatasyncs bbolt makes, so never zero), sorted for percentile,
-// and leaves nothing behind.
-func TestCommitFloor(t *testing.T) {
-	dir := filepath.Join(t.TempDir(), "floor")
-	ds, err := commitFloor(dir, 5)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(ds) != 5 {
-		t.Fatalf("%d samples, want 5", len(ds))
-	}
-	for i, d := range ds {
-		if d <= 0 || (i > 0 && d < ds[i-1]) {
-			t.Errorf("sample %d: %v (not positive, or not sorted: %v)", i, d, ds)
-		}
-	}
-	if _, err := os.Stat(dir); !os.IsNotExist(err) {
-		t.Errorf("floor databases left behind: %v", err)
 	}
 }

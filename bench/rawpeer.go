@@ -1,4 +1,4 @@
-package net
+package bench
 
 import (
 	"bufio"
@@ -30,7 +30,7 @@ func RawPeerSend(ctx context.Context, port int, in io.Reader, out io.Writer) err
 	dealer := zmq4.NewDealer(ctx, zmq4.WithLogger(log.New(io.Discard, "", 0)))
 	defer dealer.Close()
 	if err := dealer.Dial("tcp://" + stdnet.JoinHostPort("127.0.0.1", strconv.Itoa(port))); err != nil {
-		return fmt.Errorf("net: raw peer: %w", err)
+		return fmt.Errorf("bench: raw peer: %w", err)
 	}
 	if _, err := io.WriteString(out, "ready\n"); err != nil {
 		return err
@@ -42,7 +42,7 @@ func RawPeerSend(ctx context.Context, port int, in io.Reader, out io.Writer) err
 			// Send writes synchronously, so the reader's buffer may be
 			// reused afterwards.
 			if err := dealer.Send(zmq4.NewMsg(line[:len(line)-1])); err != nil {
-				return fmt.Errorf("net: raw peer: %w", err)
+				return fmt.Errorf("bench: raw peer: %w", err)
 			}
 			continue
 		}
@@ -50,7 +50,7 @@ func RawPeerSend(ctx context.Context, port int, in io.Reader, out io.Writer) err
 		case errors.Is(err, io.EOF):
 			return nil
 		case errors.Is(err, bufio.ErrBufferFull):
-			return fmt.Errorf("net: raw peer: input line longer than %d bytes", rawLineMax)
+			return fmt.Errorf("bench: raw peer: input line longer than %d bytes", rawLineMax)
 		}
 		return err
 	}
@@ -67,7 +67,7 @@ func RawPeerRecv(ctx context.Context, port int, out io.Writer) error {
 	router := zmq4.NewRouter(ctx, zmq4.WithLogger(log.New(io.Discard, "", 0)))
 	defer router.Close()
 	if err := router.Listen("tcp://" + stdnet.JoinHostPort("127.0.0.1", strconv.Itoa(port))); err != nil {
-		return fmt.Errorf("net: raw peer: %w", err)
+		return fmt.Errorf("bench: raw peer: %w", err)
 	}
 	bound := port
 	if a, ok := router.Addr().(*stdnet.TCPAddr); ok {
@@ -87,7 +87,7 @@ func RawPeerRecv(ctx context.Context, port int, out io.Writer) error {
 			switch {
 			case err != nil:
 			case len(m.Frames) < 2:
-				err = fmt.Errorf("net: raw peer: message of %d frames", len(m.Frames))
+				err = fmt.Errorf("bench: raw peer: message of %d frames", len(m.Frames))
 			}
 			var r recv
 			if err != nil {
@@ -119,10 +119,10 @@ func RawPeerRecv(ctx context.Context, port int, out io.Writer) error {
 			if ctx.Err() != nil {
 				return nil
 			}
-			return fmt.Errorf("net: raw peer: %w", r.err)
+			return fmt.Errorf("bench: raw peer: %w", r.err)
 		}
 		if bytes.IndexByte(r.payload, '\n') >= 0 {
-			return errors.New("net: raw peer: payload holds a newline")
+			return errors.New("bench: raw peer: payload holds a newline")
 		}
 		w.Write(r.payload)
 		if err := w.WriteByte('\n'); err != nil {
