@@ -57,7 +57,7 @@ func runBench(args []string, stdout, stderr io.Writer, usageErr func(string, ...
 		}
 		exe, err := os.Executable()
 		if err != nil {
-			fmt.Fprintf(stderr, "duet: bench: cannot find duet's own binary: %v\n", err)
+			say(stderr, "bench: cannot find duet's own binary: %v", err)
 			return exitRuntime
 		}
 		po.Exe = exe
@@ -65,7 +65,7 @@ func runBench(args []string, stdout, stderr io.Writer, usageErr func(string, ...
 		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 		defer stop()
 		if _, err := bench.RunProcesses(ctx, stdout, po); err != nil {
-			fmt.Fprintf(stderr, "duet: %v\n", err)
+			say(stderr, "%v", err)
 			return exitRuntime
 		}
 		return exitOK
@@ -74,7 +74,7 @@ func runBench(args []string, stdout, stderr io.Writer, usageErr func(string, ...
 		return usageErr("bench: --runs needs --processes")
 	}
 	if _, err := bench.Run(context.Background(), stdout, o); err != nil {
-		fmt.Fprintf(stderr, "duet: %v\n", err)
+		say(stderr, "%v", err)
 		return exitRuntime
 	}
 	return exitOK
@@ -113,7 +113,7 @@ func runBenchRawPeer(args []string, stdin io.Reader, stdout, stderr io.Writer, u
 		err = bench.RawPeerRecv(ctx, *listen, stdout)
 	}
 	if err != nil {
-		fmt.Fprintf(stderr, "duet: bench-raw-peer: %v\n", err)
+		say(stderr, "bench-raw-peer: %v", err)
 		return exitRuntime
 	}
 	return exitOK

@@ -35,12 +35,12 @@ func runDemo(args []string, stdin io.Reader, stdout, stderr io.Writer, usageErr 
 	}
 	ids, err := generateKeys(3)
 	if err != nil {
-		fmt.Fprintf(stderr, "duet: demo: %v\n", err)
+		say(stderr, "demo: %v", err)
 		return exitRuntime
 	}
 	ports, err := net.FreeLoopbackPorts(4)
 	if err != nil {
-		fmt.Fprintf(stderr, "duet: demo: %v\n", err)
+		say(stderr, "demo: %v", err)
 		return exitRuntime
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -50,7 +50,7 @@ func runDemo(args []string, stdin io.Reader, stdout, stderr io.Writer, usageErr 
 			return net.Open(ctx, net.Config{MainPort: main, SubPort: sub, SendTimeout: 30 * time.Second})
 		}}
 	if err := demo.Run(ctx, deps, screenIO(stdin, stdout)...); err != nil && !errors.Is(err, context.Canceled) {
-		fmt.Fprintf(stderr, "duet: demo: %v\n", err)
+		say(stderr, "demo: %v", err)
 		return exitRuntime
 	}
 	return exitOK
