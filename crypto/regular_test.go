@@ -39,8 +39,8 @@ func specialFiles(t *testing.T) map[string]string {
 	return out
 }
 
-// within fails the test if f does not return within 10 s (a FIFO used to
-// block the open forever).
+// within fails the test if f does not return within 10 s (opening a FIFO
+// blocks until its other end is opened, which may be never).
 func within(t *testing.T, what string, f func() error) error {
 	t.Helper()
 	done := make(chan error, 1)
@@ -54,7 +54,10 @@ func within(t *testing.T, what string, f func() error) error {
 	}
 }
 
-func TestDefectIdentityNotRegular(t *testing.T) {
+// TestIdentityNotRegularRefused: a FIFO, directory, socket or device at
+// the identity path is refused at once (ErrNotRegular, naming the path),
+// never opened and waited on.
+func TestIdentityNotRegularRefused(t *testing.T) {
 	for kind, path := range specialFiles(t) {
 		t.Run(kind, func(t *testing.T) {
 			err := within(t, "LoadIdentity", func() error { _, err := LoadIdentity(path); return err })
@@ -70,7 +73,10 @@ func TestDefectIdentityNotRegular(t *testing.T) {
 	}
 }
 
-func TestDefectKnownPeersNotRegular(t *testing.T) {
+// TestKnownPeersNotRegularRefused: a FIFO, directory, socket or device at
+// the known_peers path is refused at open (ErrNotRegular, naming the path),
+// and so is one that appears there after the store was opened.
+func TestKnownPeersNotRegularRefused(t *testing.T) {
 	for kind, path := range specialFiles(t) {
 		t.Run(kind, func(t *testing.T) {
 			err := within(t, "OpenKnownPeers", func() error { _, err := OpenKnownPeers(path); return err })
@@ -97,10 +103,10 @@ func TestDefectKnownPeersNotRegular(t *testing.T) {
 	}
 }
 
-// TestDefectKnownPeersFullDisk: first contact on a full disk says what
-// failed (the file and the system error), and records nothing in memory,
-// so the next contact tries again.
-func TestDefectKnownPeersFullDisk(t *testing.T) {
+// TestKnownPeersFullDiskNotRecorded: first contact on a full disk says
+// what failed (the file and the system error), and records nothing in
+// memory, so the next contact tries again.
+func TestKnownPeersFullDiskNotRecorded(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "known_peers")
 	k, err := OpenKnownPeers(path)
 	if err != nil {

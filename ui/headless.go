@@ -153,132 +153,185 @@ func errString(err error) string {
 	return err.Error()
 }
 
-// marshalEvent returns the JSON object for ev, keys in schema order.
+// marshalEvent returns the JSON object for ev, keys in schema order
+// (docs/HEADLESS.md). It only dispatches, one case per event kind; a new
+// kind needs a case here (see the package doc for every other place).
 func (h *Headless) marshalEvent(ev protocol.Event) any {
 	name, t := ev.EventName(), h.stamp()
 	switch e := ev.(type) {
 	case protocol.LiveEvent:
-		return struct {
-			Event         string  `json:"event"`
-			Time          string  `json:"time"`
-			State         string  `json:"state"`
-			RTTms         float64 `json:"rtt_ms"`
-			Authenticated bool    `json:"authenticated"`
-		}{name, t, string(e.State), millis(e.RTT), e.Authenticated}
+		return liveObject(name, t, e)
 	case protocol.HandshakeEvent:
-		state, msg := "done", ""
-		if !e.Done {
-			state, msg = "failed", errString(e.Err)
-		}
-		stepName := e.Name
-		if stepName == "" {
-			stepName = protocol.StepName(e.Step)
-		}
-		return struct {
-			Event string  `json:"event"`
-			Time  string  `json:"time"`
-			Step  int     `json:"step"`
-			Name  string  `json:"name"`
-			State string  `json:"state"`
-			Ms    float64 `json:"ms"`
-			Error string  `json:"error,omitempty"`
-		}{name, t, e.Step, stepName, state, millis(e.Duration), msg}
+		return handshakeObject(name, t, e)
 	case protocol.SessionEvent:
-		return struct {
-			Event           string `json:"event"`
-			Time            string `json:"time"`
-			State           string `json:"state"`
-			PeerFingerprint string `json:"peer_fingerprint"`
-			SafetyNumber    string `json:"safety_number"`
-			// Only for rekeyed: "send" (ours) or "receive" (the peer's).
-			Direction string `json:"direction,omitempty"`
-		}{name, t, string(e.State), e.PeerFingerprint, e.SafetyNumber, e.Direction}
+		return sessionObject(name, t, e)
 	case protocol.MessageEvent:
-		return struct {
-			Event  string `json:"event"`
-			Time   string `json:"time"`
-			ID     string `json:"id"`
-			Seq    uint32 `json:"seq"`
-			Text   string `json:"text"`
-			SentAt string `json:"sent_at"`
-			// Only present (true) when a crash interrupted this message's
-			// display in an earlier run.
-			PossibleDuplicate bool `json:"possible_duplicate,omitempty"`
-		}{name, t, formatID(e.ID), e.Seq, e.Text, e.SentAt.UTC().Format(TimeFormat), e.PossibleDuplicate}
+		return messageObject(name, t, e)
 	case protocol.SentEvent:
-		return struct {
-			Event string `json:"event"`
-			Time  string `json:"time"`
-			ID    string `json:"id"`
-			Seq   uint32 `json:"seq"`
-		}{name, t, formatID(e.ID), e.Seq}
+		return sentObject(name, t, e)
 	case protocol.DeliveredEvent:
-		return struct {
-			Event string `json:"event"`
-			Time  string `json:"time"`
-			ID    string `json:"id"`
-		}{name, t, formatID(e.ID)}
+		return deliveredObject(name, t, e)
 	case protocol.GapEvent:
-		return struct {
-			Event   string `json:"event"`
-			Time    string `json:"time"`
-			Missing uint64 `json:"missing"`
-		}{name, t, e.Missing}
+		return gapObject(name, t, e)
 	case protocol.RejectedEvent:
-		var seq *uint32
-		if e.HasSeq {
-			s := e.Seq
-			seq = &s
-		}
-		count := e.Count // only present when the event stands for several
-		if count <= 1 {
-			count = 0
-		}
-		return struct {
-			Event  string  `json:"event"`
-			Time   string  `json:"time"`
-			Reason string  `json:"reason"`
-			Seq    *uint32 `json:"seq,omitempty"`
-			Detail string  `json:"detail"`
-			Count  int     `json:"count,omitempty"`
-		}{name, t, e.Reason, seq, e.Detail, count}
+		return rejectedObject(name, t, e)
 	case protocol.ErrorEvent:
-		return struct {
-			Event string `json:"event"`
-			Time  string `json:"time"`
-			Error string `json:"error"`
-		}{name, t, errString(e.Err)}
+		return errorObject(name, t, e)
 	case protocol.ReplayedEvent:
-		var seq *uint32
-		if e.HasSeq {
-			s := e.Seq
-			seq = &s
-		}
-		return struct {
-			Event string  `json:"event"`
-			Time  string  `json:"time"`
-			Type  string  `json:"type"`
-			Seq   *uint32 `json:"seq,omitempty"`
-		}{name, t, protocol.TypeName(e.Type), seq}
+		return replayedObject(name, t, e)
 	case protocol.StalledEvent:
-		return struct {
-			Event    string  `json:"event"`
-			Time     string  `json:"time"`
-			Attempts int     `json:"attempts"`
-			LastStep int     `json:"last_step"`
-			ForMs    float64 `json:"for_ms"`
-		}{name, t, e.Attempts, e.LastStep, millis(e.For)}
+		return stalledObject(name, t, e)
 	case HistoryClearedEvent:
-		return struct {
-			Event string `json:"event"`
-			Time  string `json:"time"`
-		}{name, t}
+		return bareObject(name, t)
 	}
 	// An event type this version does not know: name and time only.
+	return bareObject(name, t)
+}
+
+// Each xxxObject below is the JSON object of one event kind: name is its
+// "event", t its "time"; the field order is the schema's.
+
+func liveObject(name, t string, e protocol.LiveEvent) any {
+	return struct {
+		Event         string  `json:"event"`
+		Time          string  `json:"time"`
+		State         string  `json:"state"`
+		RTTms         float64 `json:"rtt_ms"`
+		Authenticated bool    `json:"authenticated"`
+	}{name, t, string(e.State), millis(e.RTT), e.Authenticated}
+}
+
+func handshakeObject(name, t string, e protocol.HandshakeEvent) any {
+	state, msg := "done", ""
+	if !e.Done {
+		state, msg = "failed", errString(e.Err)
+	}
+	stepName := e.Name
+	if stepName == "" {
+		stepName = protocol.StepName(e.Step)
+	}
+	return struct {
+		Event string  `json:"event"`
+		Time  string  `json:"time"`
+		Step  int     `json:"step"`
+		Name  string  `json:"name"`
+		State string  `json:"state"`
+		Ms    float64 `json:"ms"`
+		Error string  `json:"error,omitempty"`
+	}{name, t, e.Step, stepName, state, millis(e.Duration), msg}
+}
+
+func sessionObject(name, t string, e protocol.SessionEvent) any {
+	return struct {
+		Event           string `json:"event"`
+		Time            string `json:"time"`
+		State           string `json:"state"`
+		PeerFingerprint string `json:"peer_fingerprint"`
+		SafetyNumber    string `json:"safety_number"`
+		// Only for rekeyed: "send" (ours) or "receive" (the peer's).
+		Direction string `json:"direction,omitempty"`
+	}{name, t, string(e.State), e.PeerFingerprint, e.SafetyNumber, e.Direction}
+}
+
+// messageObject is the reference for fastLine's "message" line.
+func messageObject(name, t string, e protocol.MessageEvent) any {
+	return struct {
+		Event  string `json:"event"`
+		Time   string `json:"time"`
+		ID     string `json:"id"`
+		Seq    uint32 `json:"seq"`
+		Text   string `json:"text"`
+		SentAt string `json:"sent_at"`
+		// Only present (true) when a crash interrupted this message's
+		// display in an earlier run.
+		PossibleDuplicate bool `json:"possible_duplicate,omitempty"`
+	}{name, t, formatID(e.ID), e.Seq, e.Text, e.SentAt.UTC().Format(TimeFormat), e.PossibleDuplicate}
+}
+
+// sentObject is the reference for fastLine's "sent" line.
+func sentObject(name, t string, e protocol.SentEvent) any {
+	return struct {
+		Event string `json:"event"`
+		Time  string `json:"time"`
+		ID    string `json:"id"`
+		Seq   uint32 `json:"seq"`
+	}{name, t, formatID(e.ID), e.Seq}
+}
+
+// deliveredObject is the reference for fastLine's "delivered" line.
+func deliveredObject(name, t string, e protocol.DeliveredEvent) any {
+	return struct {
+		Event string `json:"event"`
+		Time  string `json:"time"`
+		ID    string `json:"id"`
+	}{name, t, formatID(e.ID)}
+}
+
+func gapObject(name, t string, e protocol.GapEvent) any {
+	return struct {
+		Event   string `json:"event"`
+		Time    string `json:"time"`
+		Missing uint64 `json:"missing"`
+	}{name, t, e.Missing}
+}
+
+func rejectedObject(name, t string, e protocol.RejectedEvent) any {
+	count := e.Count // only present when the event stands for several
+	if count <= 1 {
+		count = 0
+	}
+	return struct {
+		Event  string  `json:"event"`
+		Time   string  `json:"time"`
+		Reason string  `json:"reason"`
+		Seq    *uint32 `json:"seq,omitempty"`
+		Detail string  `json:"detail"`
+		Count  int     `json:"count,omitempty"`
+	}{name, t, e.Reason, optionalSeq(e.HasSeq, e.Seq), e.Detail, count}
+}
+
+func errorObject(name, t string, e protocol.ErrorEvent) any {
+	return struct {
+		Event string `json:"event"`
+		Time  string `json:"time"`
+		Error string `json:"error"`
+	}{name, t, errString(e.Err)}
+}
+
+func replayedObject(name, t string, e protocol.ReplayedEvent) any {
+	return struct {
+		Event string  `json:"event"`
+		Time  string  `json:"time"`
+		Type  string  `json:"type"`
+		Seq   *uint32 `json:"seq,omitempty"`
+	}{name, t, protocol.TypeName(e.Type), optionalSeq(e.HasSeq, e.Seq)}
+}
+
+func stalledObject(name, t string, e protocol.StalledEvent) any {
+	return struct {
+		Event    string  `json:"event"`
+		Time     string  `json:"time"`
+		Attempts int     `json:"attempts"`
+		LastStep int     `json:"last_step"`
+		ForMs    float64 `json:"for_ms"`
+	}{name, t, e.Attempts, e.LastStep, millis(e.For)}
+}
+
+// bareObject is an event with nothing but its name and time.
+func bareObject(name, t string) any {
 	return struct {
 		Event string `json:"event"`
 		Time  string `json:"time"`
 	}{name, t}
+}
+
+// optionalSeq is seq for a field left out when the event has none
+// (",omitempty" on a nil pointer; seq 0 is still written).
+func optionalSeq(has bool, seq uint32) *uint32 {
+	if !has {
+		return nil
+	}
+	return &seq
 }
 
 // pendingSet tracks the ids of our messages not yet delivered, so that quitting

@@ -53,7 +53,9 @@ func appendSeq(b []byte, seq uint32) []byte {
 	return strconv.AppendUint(b, uint64(seq), 10)
 }
 
-// fastLine returns ev's line, or nil when ev takes the general encoder.
+// fastLine returns ev's line, or nil when ev takes the general encoder
+// (marshalEvent): every kind not listed here, and a message whose text
+// needs escaping.
 func (h *Headless) fastLine(ev protocol.Event) []byte {
 	now := h.now()
 	switch e := ev.(type) {

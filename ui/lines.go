@@ -219,108 +219,27 @@ func (l *Lines) firstReport(key string) bool {
 // written to stdout (or the output has failed or closed): the node
 // acknowledges the messages only after that (see lineQueue.sync). Other
 // events never block.
+//
+// Emit only dispatches, one case per event kind; a new kind needs a case
+// here (see the package doc for every other place).
 func (l *Lines) Emit(ev protocol.Event) {
-	now := l.now()
 	switch e := ev.(type) {
 	case protocol.LiveEvent:
-		l.mu.Lock()
-		same := l.live == e.State
-		l.live = e.State
-		l.mu.Unlock()
-		if same {
-			return // pings repeat the state every interval
-		}
-		switch e.State {
-		case protocol.LiveLive:
-			l.put("* peer is live (rtt %.1f ms)", millis(e.RTT))
-		case protocol.LiveWaiting:
-			l.put("* waiting for the peer")
-		default:
-			l.put("* peer is %s", termsafe.Sanitize(string(e.State)))
-		}
+		l.printLive(e)
 	case protocol.HandshakeEvent:
-		if e.Done {
-			return
-		}
-		var kc *crypto.KeyChangedError
-		if errors.As(e.Err, &kc) {
-			if !l.firstReport("handshake " + kc.Known.String() + " " + kc.Got.String()) {
-				return // the same changed key again
-			}
-		}
-		l.put("! handshake step %d (%s) failed: %s", e.Step, protocol.StepName(e.Step), termsafe.Sanitize(words.HandshakeError(e.Step, e.Err)))
-		if kc != nil {
-			s := fmt.Sprintf("! recorded key %s, presented %s", kc.Known, kc.Got)
-			if kc.Path != "" {
-				s += "; if the peer changed its key on purpose, remove its line from " + kc.Path
-			}
-			l.put("%s", termsafe.Sanitize(s))
-		}
+		l.printHandshake(e)
 	case protocol.SessionEvent:
-		switch e.State {
-		case protocol.SessionEstablished:
-			l.setSessionUp(true)
-			l.put("* session established with %s, safety number %s", termsafe.Sanitize(e.PeerFingerprint), termsafe.Sanitize(e.SafetyNumber))
-			l.put("* compare the safety number with your peer over another channel")
-		case protocol.SessionPeerLeft:
-			l.setSessionUp(false)
-			l.put("* %s left (it quit)", termsafe.Sanitize(l.peerName))
-		case protocol.SessionRekeyed:
-			switch e.Direction {
-			case protocol.DirectionReceive:
-				l.put("* session rekeyed (the peer's direction)")
-			case protocol.DirectionSend:
-				l.put("* session rekeyed (our direction)")
-			default:
-				l.put("* session rekeyed")
-			}
-		default:
-			if e.State == protocol.SessionClosed {
-				l.setSessionUp(false)
-			}
-			l.put("* session %s", termsafe.Sanitize(string(e.State)))
-		}
+		l.printSession(e)
 	case protocol.MessageEvent:
-		at := e.SentAt
-		if at.IsZero() {
-			at = now
-		}
-		again := ""
-		if e.PossibleDuplicate {
-			again = " (may repeat: shown before a crash)"
-		}
-		l.mu.Lock()
-		l.lastLine = 0
-		l.mu.Unlock()
-		l.q.putMust([]byte(fmt.Sprintf("%s %s: %s%s\n", l.clock(at), termsafe.Sanitize(l.peerName), termsafe.Sanitize(e.Text), again)))
+		l.printMessage(e)
 	case protocol.ShownEvent:
 		l.q.sync()
 	case protocol.SentEvent:
 		// Nothing: the message was printed when queued; its delivery mark follows.
 	case protocol.DeliveredEvent:
-		l.p.delivered(e.ID)
-		l.mu.Lock()
-		t, ok := l.text[e.ID]
-		delete(l.text, e.ID)
-		right := ok && l.lastLine == e.ID
-		if !ok && len(l.early) < 1<<16 {
-			// Only our own ids are delivered, each once: either Queued has
-			// not been called yet, or this is a repeat (never printed twice).
-			l.early[e.ID] = struct{}{}
-		}
-		l.mu.Unlock()
-		switch {
-		case right:
-			l.put("  ✓ delivered")
-		case ok:
-			l.put("  ✓ delivered: %s", termsafe.Sanitize(snippet(t, 40)))
-		}
+		l.printDelivered(e)
 	case protocol.ReplayedEvent:
-		if e.HasSeq {
-			l.put("* /replay: re-sent our last record (%s seq %d); the peer should reject it as a replay", protocol.TypeName(e.Type), e.Seq)
-		} else {
-			l.put("* /replay: re-sent our last message (%s); the peer should reject it", protocol.TypeName(e.Type))
-		}
+		l.printReplayed(e)
 	case protocol.StalledEvent:
 		l.put("! the peer answers but has not accepted our key after %d attempts: it may have recorded a different key for us"+
 			" (e.g. we changed --identity); the peer must remove our old line from its known_peers"+
@@ -328,26 +247,7 @@ func (l *Lines) Emit(ev protocol.Event) {
 	case protocol.GapEvent:
 		l.put("! %d message(s) from the peer never arrived", e.Missing)
 	case protocol.RejectedEvent:
-		if e.Reason == protocol.ReasonKeyChanged && !l.firstReport("rejected "+e.Detail) {
-			return // the same changed key again (its detail names both keys)
-		}
-		s := "! rejected " + termsafe.Sanitize(e.Reason)
-		if e.Count > 1 {
-			s += fmt.Sprintf(" x%d in the last second(s)", e.Count)
-		}
-		if e.HasSeq {
-			if e.Count > 1 {
-				s += " (last"
-			}
-			s += fmt.Sprintf(" seq %d", e.Seq)
-			if e.Count > 1 {
-				s += ")"
-			}
-		}
-		if why := words.ReasonBare(e.Reason); why != "" { // every reason the protocol reports has words
-			s += ": " + termsafe.Sanitize(why)
-		}
-		l.put("%s", s)
+		l.printRejected(e)
 	case protocol.ErrorEvent:
 		l.put("! error: %s", termsafe.Sanitize(errString(e.Err)))
 	case HistoryClearedEvent:
@@ -357,6 +257,152 @@ func (l *Lines) Emit(ev protocol.Event) {
 	default:
 		l.put("* %s", termsafe.Sanitize(ev.EventName()))
 	}
+}
+
+// printLive prints a change of the peer's liveness; a repeated state
+// prints nothing.
+func (l *Lines) printLive(e protocol.LiveEvent) {
+	l.mu.Lock()
+	same := l.live == e.State
+	l.live = e.State
+	l.mu.Unlock()
+	if same {
+		return // pings repeat the state every interval
+	}
+	switch e.State {
+	case protocol.LiveLive:
+		l.put("* peer is live (rtt %.1f ms)", millis(e.RTT))
+	case protocol.LiveWaiting:
+		l.put("* waiting for the peer")
+	default:
+		l.put("* peer is %s", termsafe.Sanitize(string(e.State)))
+	}
+}
+
+// printHandshake prints a failed handshake step (a step done prints
+// nothing), and a changed peer key only the first time it is seen.
+func (l *Lines) printHandshake(e protocol.HandshakeEvent) {
+	if e.Done {
+		return
+	}
+	var kc *crypto.KeyChangedError
+	if errors.As(e.Err, &kc) {
+		if !l.firstReport("handshake " + kc.Known.String() + " " + kc.Got.String()) {
+			return // the same changed key again
+		}
+	}
+	l.put("! handshake step %d (%s) failed: %s", e.Step, protocol.StepName(e.Step), termsafe.Sanitize(words.HandshakeError(e.Step, e.Err)))
+	if kc != nil {
+		s := fmt.Sprintf("! recorded key %s, presented %s", kc.Known, kc.Got)
+		if kc.Path != "" {
+			s += "; if the peer changed its key on purpose, remove its line from " + kc.Path
+		}
+		l.put("%s", termsafe.Sanitize(s))
+	}
+}
+
+// printSession prints a change of the session's state, and keeps
+// sessionUp (for the waiting reminders) in step with it.
+func (l *Lines) printSession(e protocol.SessionEvent) {
+	switch e.State {
+	case protocol.SessionEstablished:
+		l.setSessionUp(true)
+		l.put("* session established with %s, safety number %s", termsafe.Sanitize(e.PeerFingerprint), termsafe.Sanitize(e.SafetyNumber))
+		l.put("* compare the safety number with your peer over another channel")
+	case protocol.SessionPeerLeft:
+		l.setSessionUp(false)
+		l.put("* %s left (it quit)", termsafe.Sanitize(l.peerName))
+	case protocol.SessionRekeyed:
+		switch e.Direction {
+		case protocol.DirectionReceive:
+			l.put("* session rekeyed (the peer's direction)")
+		case protocol.DirectionSend:
+			l.put("* session rekeyed (our direction)")
+		default:
+			l.put("* session rekeyed")
+		}
+	default:
+		if e.State == protocol.SessionClosed {
+			l.setSessionUp(false)
+		}
+		l.put("* session %s", termsafe.Sanitize(string(e.State)))
+	}
+}
+
+// printMessage prints the peer's message with the time it was written (or
+// received, if it carries none). Its line is queued even past the bound:
+// the node acknowledges it once shown, so it must never be dropped.
+func (l *Lines) printMessage(e protocol.MessageEvent) {
+	at := e.SentAt
+	if at.IsZero() {
+		at = l.now()
+	}
+	again := ""
+	if e.PossibleDuplicate {
+		again = " (may repeat: shown before a crash)"
+	}
+	l.mu.Lock()
+	l.lastLine = 0
+	l.mu.Unlock()
+	l.q.putMust([]byte(fmt.Sprintf("%s %s: %s%s\n", l.clock(at), termsafe.Sanitize(l.peerName), termsafe.Sanitize(e.Text), again)))
+}
+
+// printDelivered prints the receipt of our message: bare right under the
+// message's own line, else naming it by its first 40 characters; a
+// receipt that comes before Queued is remembered in early.
+func (l *Lines) printDelivered(e protocol.DeliveredEvent) {
+	l.p.delivered(e.ID)
+	l.mu.Lock()
+	t, ok := l.text[e.ID]
+	delete(l.text, e.ID)
+	right := ok && l.lastLine == e.ID
+	if !ok && len(l.early) < 1<<16 {
+		// Only our own ids are delivered, each once: either Queued has
+		// not been called yet, or this is a repeat (never printed twice).
+		l.early[e.ID] = struct{}{}
+	}
+	l.mu.Unlock()
+	switch {
+	case right:
+		l.put("  ✓ delivered")
+	case ok:
+		l.put("  ✓ delivered: %s", termsafe.Sanitize(snippet(t, 40)))
+	}
+}
+
+// printReplayed prints what /replay re-sent.
+func (l *Lines) printReplayed(e protocol.ReplayedEvent) {
+	if e.HasSeq {
+		l.put("* /replay: re-sent our last record (%s seq %d); the peer should reject it as a replay", protocol.TypeName(e.Type), e.Seq)
+	} else {
+		l.put("* /replay: re-sent our last message (%s); the peer should reject it", protocol.TypeName(e.Type))
+	}
+}
+
+// printRejected prints a rejection in one line of plain words: its reason
+// token, how many it stands for, the (last) sequence number and why. A
+// changed peer key is printed only the first time it is seen.
+func (l *Lines) printRejected(e protocol.RejectedEvent) {
+	if e.Reason == protocol.ReasonKeyChanged && !l.firstReport("rejected "+e.Detail) {
+		return // the same changed key again (its detail names both keys)
+	}
+	s := "! rejected " + termsafe.Sanitize(e.Reason)
+	if e.Count > 1 {
+		s += fmt.Sprintf(" x%d in the last second(s)", e.Count)
+	}
+	if e.HasSeq {
+		if e.Count > 1 {
+			s += " (last"
+		}
+		s += fmt.Sprintf(" seq %d", e.Seq)
+		if e.Count > 1 {
+			s += ")"
+		}
+	}
+	if why := words.ReasonBare(e.Reason); why != "" { // every reason the protocol reports has words
+		s += ": " + termsafe.Sanitize(why)
+	}
+	l.put("%s", s)
 }
 
 // Close flushes the queued lines (for up to 5 s).

@@ -1,9 +1,9 @@
 package main
 
-// Process-level tests for the "smaller defects" of issue 7: special files
-// at duet's paths, --window/--ping bounds, an unresolvable --peer-host,
-// --main equal to --sub, a full disk at first contact, and escaping of
-// the peer's text in headless JSON and line mode.
+// Process-level tests of duet at its edges: special files at its paths,
+// --window/--ping bounds, an unresolvable --peer-host, --main equal to
+// --sub, a full disk at first contact, and escaping of the peer's text in
+// headless JSON and line mode.
 
 import (
 	"os"
@@ -18,11 +18,12 @@ import (
 	"duet/crypto"
 )
 
-// TestDefectSpecialFiles: a FIFO at the identity, known_peers or
-// delivery-log path used to hang duet forever at start (runDuet gives up
-// after 30 s). Now: a one-line error naming the path, exit 3 for the
-// identity and known_peers, exit 1 for the delivery log.
-func TestDefectSpecialFiles(t *testing.T) {
+// TestE2ENotRegularFilesRefused: a FIFO at the identity, known_peers or
+// delivery-log path (or a directory at known_peers) is refused at start,
+// never opened and waited on (runDuet gives up after 30 s): a one-line
+// error naming the path, exit 3 for the identity and known_peers, exit 1
+// for the delivery log.
+func TestE2ENotRegularFilesRefused(t *testing.T) {
 	dir := t.TempDir()
 	mkfifo := func(path string) {
 		t.Helper()
@@ -72,10 +73,12 @@ func TestDefectSpecialFiles(t *testing.T) {
 	}
 }
 
-// TestDefectWindowPingBounds: --window 2562047h overflowed the timestamp
-// check (no session ever formed) and --ping 1ns burned a core. Both are
-// bounded now (usage error, exit 2); the bounds themselves are accepted.
-func TestDefectWindowPingBounds(t *testing.T) {
+// TestE2EWindowPingBounds: --window and --ping out of their bounds are a
+// usage error (exit 2) naming the flag; a window near the largest
+// duration would overflow the timestamp check (no session would ever
+// form), a ping of 1ns would burn a core. The bounds themselves are
+// accepted and give a session.
+func TestE2EWindowPingBounds(t *testing.T) {
 	for _, args := range [][]string{
 		{"--window", "2562047h"}, {"--window", "25h"}, {"--window", "999ms"}, {"--window", "0s"}, {"--window", "-1s"},
 		{"--ping", "1ns"}, {"--ping", "99ms"}, {"--ping", "61s"}, {"--ping", "0s"},
@@ -94,10 +97,10 @@ func TestDefectWindowPingBounds(t *testing.T) {
 	b.waitFor(t, sessionTimeout, "session established", established)
 }
 
-// TestDefectPeerHost: an unresolvable --peer-host used to run forever
-// with no message; now exit 1 with the host named. A host that resolves
-// but where nobody listens is waited for as before.
-func TestDefectPeerHost(t *testing.T) {
+// TestE2EUnresolvablePeerHost: an unresolvable --peer-host is exit 1 with
+// the host named, not a silent wait forever. A host that resolves but
+// where nobody listens is waited for.
+func TestE2EUnresolvablePeerHost(t *testing.T) {
 	ports := freePorts(t, 2)
 	kp := filepath.Join(t.TempDir(), "kp")
 	start := time.Now()
@@ -120,9 +123,10 @@ func TestDefectPeerHost(t *testing.T) {
 	}
 }
 
-// TestDefectSelfTalk: --main X --sub X with the peer on this machine used
-// to talk to itself ("rejected malformed" forever); now a usage error.
-func TestDefectSelfTalk(t *testing.T) {
+// TestE2ESelfTalkRefused: --main X --sub X with the peer on this machine
+// is a usage error, since duet would talk to itself ("rejected malformed"
+// forever).
+func TestE2ESelfTalkRefused(t *testing.T) {
 	port := strconv.Itoa(freePorts(t, 1)[0])
 	for _, host := range []string{"127.0.0.1", "localhost", "::1", "[::1]", "127.0.0.2"} {
 		code, _, stderr := runDuet(t, "--headless", "--ephemeral", "--known-peers", filepath.Join(t.TempDir(), "kp"),
@@ -133,11 +137,12 @@ func TestDefectSelfTalk(t *testing.T) {
 	}
 }
 
-// TestDefectFullDiskFirstContact: known_peers cannot grow (a file-size
-// limit of 512 bytes on a 512-byte file: writes fail with EFBIG, as on a
-// full disk). A used to report "rejected malformed", retried forever; now
-// an error event says what failed, and nothing is reported as a rejection.
-func TestDefectFullDiskFirstContact(t *testing.T) {
+// TestE2EFullDiskIsErrorNotRejection: known_peers cannot grow (a
+// file-size limit of 512 bytes on a 512-byte file: writes fail with EFBIG,
+// as on a full disk). A's first contact then gives an error event saying
+// what failed; neither side reports it as a rejection (not "rejected
+// malformed", retried forever), and known_peers is left as it was.
+func TestE2EFullDiskIsErrorNotRejection(t *testing.T) {
 	needBinary(t)
 	if _, err := exec.LookPath("sh"); err != nil {
 		t.Skip("no sh")
@@ -174,11 +179,11 @@ func TestDefectFullDiskFirstContact(t *testing.T) {
 	}
 }
 
-// TestDefectEscapingOverTheWire: text with a raw 8-bit CSI, DEL, bidi
+// TestE2EPeerTextEscapedOnStdout: text with a raw 8-bit CSI, DEL, bidi
 // controls, separators, ZWSP and a BOM, sent by a real peer, reaches B's
 // headless stdout and a line-mode stdout only escaped; the JSON text
 // decodes to exactly what was sent.
-func TestDefectEscapingOverTheWire(t *testing.T) {
+func TestE2EPeerTextEscapedOnStdout(t *testing.T) {
 	hostile := []rune{0x9b, 0x7f, 0x85, 0x202e, 0x061c, 0x2066, 0x200e, 0x2028, 0x2029, 0x200b, 0xfeff, 0x00ad}
 	text := "esc-test x\u009b31m\u007f\u0085\u202eevil\u061c\u2066\u200e\u2028\u2029\u200b\ufeff\u00ady"
 	pr := newPair(t)
