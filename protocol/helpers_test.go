@@ -1,103 +1,38 @@
 package protocol
 
 import (
-	"bytes"
 	"context"
-	"crypto/rand"
-	"slices"
 	"sync"
 	"testing"
 	"time"
 
 	"duet/crypto"
+	"duet/protocol/internal/prototest"
 )
 
+// testIdentities and identityOrdered: the test identities (prototest),
+// shared with the store's tests.
 var (
-	idOnce sync.Once
-	ids    [3]*crypto.Identity
+	testIdentities  = prototest.Identities
+	identityOrdered = prototest.IdentityOrdered
 )
 
-// testIdentities returns three RSA-2048 identities generated once per test
-// binary, ordered by fingerprint so that ids[0] plays A towards ids[1] and
-// ids[2] sorts between them; a fourth, sorting after ids[1], waits in
-// extraIDs. So identityOrdered always finds a key on either side of B
-// without generating more.
-func testIdentities(t testing.TB) [3]*crypto.Identity {
-	t.Helper()
-	idOnce.Do(func() {
-		var keys [4]*crypto.Identity
-		for i := range keys {
-			id, err := crypto.GenerateIdentity(rand.Reader)
-			if err != nil {
-				panic(err)
-			}
-			keys[i] = id
-		}
-		slices.SortFunc(keys[:], func(a, b *crypto.Identity) int {
-			fa, fb := a.Public().Fingerprint(), b.Public().Fingerprint()
-			return bytes.Compare(fa[:], fb[:])
-		})
-		ids = [3]*crypto.Identity{keys[0], keys[2], keys[1]}
-		extraMu.Lock()
-		extraIDs = []*crypto.Identity{keys[1], keys[3]}
-		extraMu.Unlock()
-	})
-	return ids
-}
+// recorder collects events from a node (a prototest.Recorder), with the
+// questions protocol's tests ask of them.
+type recorder struct{ *prototest.Recorder[Event] }
 
-// recorder collects events from a node.
-type recorder struct {
-	mu     sync.Mutex
-	events []Event
-	notify chan struct{}
-}
+func newRecorder() *recorder { return &recorder{prototest.NewRecorder[Event]()} }
 
-func newRecorder() *recorder { return &recorder{notify: make(chan struct{}, 1)} }
-
-func (r *recorder) emit(e Event) {
-	r.mu.Lock()
-	r.events = append(r.events, e)
-	r.mu.Unlock()
-	select {
-	case r.notify <- struct{}{}:
-	default:
-	}
-}
-
-func (r *recorder) snapshot() []Event {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return append([]Event(nil), r.events...)
-}
+func (r *recorder) emit(e Event)      { r.Emit(e) }
+func (r *recorder) snapshot() []Event { return r.Snapshot() }
 
 // waitFor waits until pred holds for some event and returns it.
 func (r *recorder) waitFor(t testing.TB, d time.Duration, what string, pred func(Event) bool) Event {
 	t.Helper()
-	deadline := time.After(d)
-	for {
-		for _, e := range r.snapshot() {
-			if pred(e) {
-				return e
-			}
-		}
-		select {
-		case <-r.notify:
-		case <-deadline:
-			t.Fatalf("timed out waiting for %s; events: %v", what, r.snapshot())
-			return nil
-		}
-	}
+	return r.WaitFor(t, d, what, pred)
 }
 
-func (r *recorder) count(pred func(Event) bool) int {
-	n := 0
-	for _, e := range r.snapshot() {
-		if pred(e) {
-			n++
-		}
-	}
-	return n
-}
+func (r *recorder) count(pred func(Event) bool) int { return r.Count(pred) }
 
 func isEstablished(e Event) bool {
 	s, ok := e.(SessionEvent)
@@ -215,32 +150,6 @@ func (r *recorder) waitDelivered(t testing.TB, d time.Duration, ids []uint64) {
 		}
 		return true
 	})
-}
-
-var (
-	extraMu  sync.Mutex
-	extraIDs []*crypto.Identity
-)
-
-// identityOrdered returns an identity other than ids[0] and ids[1] whose
-// fingerprint sorts before (less) or after (!less) fp.
-func identityOrdered(t testing.TB, fp crypto.Fingerprint, less bool) *crypto.Identity {
-	t.Helper()
-	testIdentities(t) // before the lock: it fills extraIDs
-	extraMu.Lock()
-	defer extraMu.Unlock()
-	for i := 0; ; i++ {
-		if i == len(extraIDs) {
-			id, err := crypto.GenerateIdentity(rand.Reader)
-			if err != nil {
-				t.Fatal(err)
-			}
-			extraIDs = append(extraIDs, id)
-		}
-		if extraIDs[i].Public().Fingerprint().Less(fp) == less {
-			return extraIDs[i]
-		}
-	}
 }
 
 // startPairWith is startPair with a hook that runs on the pipe ends before
