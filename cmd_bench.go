@@ -18,6 +18,7 @@ import (
 	"duet/crypto"
 	"duet/net"
 	"duet/protocol"
+	"duet/protocol/store"
 	"duet/ui"
 )
 
@@ -171,7 +172,7 @@ func openBenchStores(ids [2]*crypto.Identity) (protocol.Store, protocol.Store, f
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	var dbs [2]*protocol.DB
+	var dbs [2]*store.DB
 	cleanup := func() {
 		for _, db := range dbs {
 			if db != nil {
@@ -186,7 +187,7 @@ func openBenchStores(ids [2]*crypto.Identity) (protocol.Store, protocol.Store, f
 			cleanup()
 			return nil, nil, nil, err
 		}
-		if dbs[i], err = protocol.OpenDB(filepath.Join(dir, fmt.Sprintf("%d.db", i)), key, protocol.DBOptions{}); err != nil {
+		if dbs[i], err = store.OpenDB(filepath.Join(dir, fmt.Sprintf("%d.db", i)), key, store.DBOptions{}); err != nil {
 			cleanup()
 			return nil, nil, nil, err
 		}

@@ -29,6 +29,7 @@ import (
 	"time"
 
 	"duet/protocol"
+	"duet/protocol/store"
 )
 
 // ProcBenchOptions sizes `duet bench --processes`.
@@ -1026,13 +1027,13 @@ func commitFloor(dir string, n int) ([]time.Duration, error) {
 		return nil, fmt.Errorf("bench: disk floor: %w", err)
 	}
 	defer os.RemoveAll(dir)
-	var dbs [2]*protocol.DB
+	var dbs [2]*store.DB
 	for i := range dbs {
 		var key [32]byte
 		if _, err := crand.Read(key[:]); err != nil {
 			return nil, fmt.Errorf("bench: disk floor: %w", err)
 		}
-		db, err := protocol.OpenDB(filepath.Join(dir, fmt.Sprintf("%c.db", 'a'+i)), key, protocol.DBOptions{})
+		db, err := store.OpenDB(filepath.Join(dir, fmt.Sprintf("%c.db", 'a'+i)), key, store.DBOptions{})
 		if err != nil {
 			return nil, fmt.Errorf("bench: disk floor: %w", err)
 		}

@@ -1,4 +1,4 @@
-package protocol
+package store
 
 import (
 	"bytes"
@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"duet/protocol"
+
 	bolt "go.etcd.io/bbolt"
 )
 
@@ -21,7 +23,7 @@ func queueOne(t *testing.T, path string, id uint64, text string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := h.Queue([]Chat{{ID: id, SentAt: histT0.UnixNano(), Text: text}}); err != nil {
+	if err := h.Queue([]protocol.Chat{{ID: id, SentAt: histT0.UnixNano(), Text: text}}); err != nil {
 		t.Fatal(err)
 	}
 	if err := h.Close(); err != nil {
@@ -287,7 +289,7 @@ func TestDBPending(t *testing.T) {
 		queueOne(t, path, uint64(i+1), text)
 	}
 	h := openTestHistory(t, path, DBOptions{NoHistory: true})
-	texts := func(cs []Chat) string {
+	texts := func(cs []protocol.Chat) string {
 		var s []string
 		for _, c := range cs {
 			s = append(s, c.Text)

@@ -1,4 +1,4 @@
-package protocol
+package store
 
 // The chat history in the database: every message shown or sent, sealed,
 // in records of up to histRecordEntries entries and histRecordBytes bytes
@@ -36,6 +36,7 @@ import (
 	bolt "go.etcd.io/bbolt"
 
 	"duet/crypto"
+	"duet/protocol"
 )
 
 const (
@@ -49,15 +50,6 @@ const (
 )
 
 var historyAD = []byte("duet/1 history")
-
-// HistoryEntry is one chat line kept in the history.
-type HistoryEntry struct {
-	ID                uint64    // chat id (ours or the peer's); an entry with ID 0 is never stored
-	Own               bool      // we wrote it
-	Text              string    // the message text
-	At                time.Time // when it was written (CHAT sent_at); zero: the time of Add
-	PossibleDuplicate bool      // shown after a crash that may have shown it already
-}
 
 // HistoryCursor marks a position in the history for Before: an entry of a
 // record. The zero cursor is the end of the history (Before(HistoryCursor{},
@@ -101,7 +93,7 @@ func recordAD(k []byte, n uint16) []byte {
 
 // sealRecord encrypts entries (1..histRecordEntries) as the record stored
 // under key k.
-func sealRecord(a *crypto.AEAD, k []byte, entries []HistoryEntry) ([]byte, error) {
+func sealRecord(a *crypto.AEAD, k []byte, entries []protocol.HistoryEntry) ([]byte, error) {
 	size := 0
 	for _, e := range entries {
 		size += histEntryHeader + len(e.Text)
@@ -145,7 +137,7 @@ func recordCount(v []byte) int {
 // openRecord authenticates, decrypts and parses the record v stored under
 // key k. Any failure is an error wrapping ErrDBCorrupt (without the file
 // name: the caller adds it).
-func openRecord(a *crypto.AEAD, k, v []byte) ([]HistoryEntry, error) {
+func openRecord(a *crypto.AEAD, k, v []byte) ([]protocol.HistoryEntry, error) {
 	if len(k) != histKeyLen {
 		return nil, fmt.Errorf("%w: key of %d bytes", ErrDBCorrupt, len(k))
 	}
@@ -166,11 +158,11 @@ func openRecord(a *crypto.AEAD, k, v []byte) ([]HistoryEntry, error) {
 }
 
 // parseRecord parses a decrypted record of n entries.
-func parseRecord(pt []byte, n int) ([]HistoryEntry, error) {
+func parseRecord(pt []byte, n int) ([]protocol.HistoryEntry, error) {
 	if n < 1 || n > histRecordEntries {
 		return nil, fmt.Errorf("%w: record of %d entries", ErrDBCorrupt, n)
 	}
-	out := make([]HistoryEntry, 0, n)
+	out := make([]protocol.HistoryEntry, 0, n)
 	for len(pt) > 0 {
 		if len(pt) < histEntryHeader {
 			return nil, fmt.Errorf("%w: entry cut short", ErrDBCorrupt)
@@ -179,7 +171,7 @@ func parseRecord(pt []byte, n int) ([]HistoryEntry, error) {
 		if flags&^(histFlagOwn|histFlagDup) != 0 {
 			return nil, fmt.Errorf("%w: unknown flags %#x", ErrDBCorrupt, flags)
 		}
-		e := HistoryEntry{
+		e := protocol.HistoryEntry{
 			Own:               flags&histFlagOwn != 0,
 			PossibleDuplicate: flags&histFlagDup != 0,
 			ID:                binary.BigEndian.Uint64(pt[1:]),
@@ -187,7 +179,7 @@ func parseRecord(pt []byte, n int) ([]HistoryEntry, error) {
 		}
 		size := binary.BigEndian.Uint32(pt[17:])
 		pt = pt[histEntryHeader:]
-		if size > MaxTextSize || int(size) > len(pt) {
+		if size > protocol.MaxTextSize || int(size) > len(pt) {
 			return nil, fmt.Errorf("%w: entry text of %d bytes", ErrDBCorrupt, size)
 		}
 		e.Text = string(pt[:size])
@@ -234,7 +226,7 @@ type historyTx struct {
 	meta, hist *bolt.Bucket
 	seq, count uint64
 	lastAt     uint64 // the newest record key's at
-	pending    []HistoryEntry
+	pending    []protocol.HistoryEntry
 }
 
 func (h *DB) beginHistory(tx *bolt.Tx) (*historyTx, error) {
@@ -252,7 +244,7 @@ func (h *DB) beginHistory(tx *bolt.Tx) (*historyTx, error) {
 }
 
 // add queues e for this transaction (id 0 is never stored; a zero At is now).
-func (t *historyTx) add(e HistoryEntry) {
+func (t *historyTx) add(e protocol.HistoryEntry) {
 	if e.ID == 0 {
 		return
 	}
@@ -282,7 +274,7 @@ func (t *historyTx) finish() error {
 }
 
 // put writes one record.
-func (t *historyTx) put(entries []HistoryEntry) error {
+func (t *historyTx) put(entries []protocol.HistoryEntry) error {
 	at := t.lastAt
 	for _, e := range entries {
 		at = max(at, histTime(e.At))
@@ -321,7 +313,7 @@ func (t *historyTx) clear() error {
 // oldest of chats was written (records are in storing order and their key
 // time is their newest entry's, so only that range is read). Records that
 // fail authentication or decoding are skipped.
-func (t *historyTx) ownSince(chats []Chat) (map[uint64]bool, error) {
+func (t *historyTx) ownSince(chats []protocol.Chat) (map[uint64]bool, error) {
 	ids := map[uint64]bool{}
 	if len(chats) == 0 {
 		return ids, nil
@@ -358,7 +350,7 @@ func (t *historyTx) ownSince(chats []Chat) (map[uint64]bool, error) {
 // write error (a full disk) is returned by the next Flush or Close, and
 // from then on nothing more is written (the error is sticky). After Close,
 // Add does nothing.
-func (h *DB) Add(e HistoryEntry) {
+func (h *DB) Add(e protocol.HistoryEntry) {
 	if e.ID == 0 {
 		return
 	}
@@ -453,7 +445,7 @@ func (h *DB) prune(cutoff time.Time) error {
 // for Before (the oldest entry returned). Damaged records are skipped as
 // in Before: with an error wrapping ErrHistorySkipped the entries and the
 // cursor are valid.
-func (h *DB) Last(n int) ([]HistoryEntry, HistoryCursor, error) {
+func (h *DB) Last(n int) ([]protocol.HistoryEntry, HistoryCursor, error) {
 	return h.Before(HistoryCursor{}, n)
 }
 
@@ -469,11 +461,11 @@ func (h *DB) Last(n int) ([]HistoryEntry, HistoryCursor, error) {
 // are valid (the cursor is past the skipped records, so a further call
 // does not report them again). Any other error (a damaged file, wrapping
 // ErrDBCorrupt) comes with no entries and the cursor c.
-func (h *DB) Before(c HistoryCursor, n int) ([]HistoryEntry, HistoryCursor, error) {
+func (h *DB) Before(c HistoryCursor, n int) ([]protocol.HistoryEntry, HistoryCursor, error) {
 	if n <= 0 {
 		return nil, c, nil
 	}
-	var out []HistoryEntry // newest first
+	var out []protocol.HistoryEntry // newest first
 	next := c
 	skipped := 0
 	err := h.guard(func() error {
@@ -567,7 +559,7 @@ func (h *DB) Len() (int, error) {
 // deletes "history_ids".
 func (h *DB) upgradeV1History(tx *bolt.Tx) error {
 	old := tx.Bucket(bucketHistory)
-	var entries []HistoryEntry
+	var entries []protocol.HistoryEntry
 	err := old.ForEach(func(k, v []byte) error {
 		if len(k) != histKeyLen || len(v) < 1+crypto.NonceSize+crypto.TagSize+9 || v[0] != histValueVer {
 			return corruptErr(h.path, fmt.Errorf("version 1 history entry %x", k))
@@ -578,7 +570,7 @@ func (h *DB) upgradeV1History(tx *bolt.Tx) error {
 		if err != nil || pt[0]&^(histFlagOwn|histFlagDup) != 0 {
 			return corruptErr(h.path, fmt.Errorf("version 1 history entry %x fails authentication", k))
 		}
-		entries = append(entries, HistoryEntry{
+		entries = append(entries, protocol.HistoryEntry{
 			Own: pt[0]&histFlagOwn != 0, PossibleDuplicate: pt[0]&histFlagDup != 0,
 			ID: binary.BigEndian.Uint64(pt[1:]), Text: string(pt[9:]),
 			At: time.Unix(0, int64(binary.BigEndian.Uint64(k))),

@@ -1,21 +1,21 @@
-package protocol
+package store
 
 // The database of one (identity, peer): a bbolt file holding the
-// encrypted chat history (db_history.go) and the delivery state
-// (db_delivery.go). All integers are big-endian.
+// encrypted chat history (history.go) and the delivery state
+// (delivery.go). All integers are big-endian.
 //
 //	bucket "meta"
 //	  "version"    -> u8 2             the format version of the whole file
 //	  "seq"        -> u64              the last history record sequence number
 //	  "count"      -> u64              the number of entries in "history"
-//	  "out_seq", "show_seq", "seen_seq", "seen_count" -> u64 (db_delivery.go)
+//	  "out_seq", "show_seq", "seen_seq", "seen_count" -> u64 (delivery.go)
 //	  "check"      -> u8 1 || nonce(12) || AES-256-GCM(key, nonce,
 //	                  "duet history key check v1", AD = "duet/1 history check")
 //	                a key check value: opening with another key (another
 //	                identity, or another peer's database) fails to
 //	                authenticate it, and OpenDB refuses with ErrDBWrongKey.
-//	bucket "history"                   (db_history.go)
-//	buckets "outbox", "showing", "seen" (db_delivery.go)
+//	bucket "history"                   (history.go)
+//	buckets "outbox", "showing", "seen" (delivery.go)
 //
 // Format version 1 (history only, one value per entry, and a bucket
 // "history_ids") is upgraded on open: its history is rewritten as records
@@ -52,6 +52,7 @@ import (
 	berrors "go.etcd.io/bbolt/errors"
 
 	"duet/crypto"
+	"duet/protocol"
 )
 
 // Errors of the database. Test with errors.Is.
@@ -143,7 +144,7 @@ type DB struct {
 	// Delivery state: loaded at open (Load hands it to the Node); dx is
 	// owned by the writer once it runs.
 	loadMu sync.Mutex
-	loaded DeliveryState
+	loaded protocol.DeliveryState
 	dx     deliveryIndex
 	// queuedAtOpen: our message ids in the outbox when the DB was opened
 	// (and those imported since); loadMu. See QueuedAtOpen.
@@ -207,11 +208,11 @@ const (
 // changes share its grouped commits.
 type histOp struct {
 	kind     histOpKind
-	entry    HistoryEntry
-	entries  []HistoryEntry
-	chats    []Chat
+	entry    protocol.HistoryEntry
+	entries  []protocol.HistoryEntry
+	chats    []protocol.Chat
 	ids      []uint64
-	imported DeliveryState
+	imported protocol.DeliveryState
 	done     chan error  // answered after the commit, with its error
 	cb       func(error) // called after the commit, with its error
 	urgent   bool        // committed at once although nobody waits (MarkShowing)
@@ -795,7 +796,7 @@ func (h *DB) commit(batch []histOp) {
 	err := h.stickyErr()
 	if err == nil {
 		var d *deliveryTx
-		var imported []DeliveryState
+		var imported []protocol.DeliveryState
 		err = h.guard(func() error {
 			return h.db.Update(func(tx *bolt.Tx) error {
 				var err error
@@ -834,7 +835,7 @@ func (h *DB) commit(batch []histOp) {
 }
 
 // addLoaded appends imported state to what Load returns.
-func (h *DB) addLoaded(imported []DeliveryState) {
+func (h *DB) addLoaded(imported []protocol.DeliveryState) {
 	if len(imported) == 0 {
 		return
 	}
@@ -853,12 +854,12 @@ func (h *DB) addLoaded(imported []DeliveryState) {
 // apply applies batch in the transaction and returns the state imported.
 // *dp is set to the delivery changes, if any (rolled back if the commit
 // fails).
-func (h *DB) apply(tx *bolt.Tx, batch []histOp, dp **deliveryTx) ([]DeliveryState, error) {
+func (h *DB) apply(tx *bolt.Tx, batch []histOp, dp **deliveryTx) ([]protocol.DeliveryState, error) {
 	t, err := h.beginHistory(tx)
 	if err != nil {
 		return nil, err
 	}
-	var imported []DeliveryState
+	var imported []protocol.DeliveryState
 	delivery := func() (*deliveryTx, error) {
 		if *dp != nil {
 			return *dp, nil
@@ -882,7 +883,7 @@ func (h *DB) apply(tx *bolt.Tx, batch []histOp, dp **deliveryTx) ([]DeliveryStat
 		case opImport:
 			var d *deliveryTx
 			if d, err = delivery(); err == nil {
-				var st DeliveryState
+				var st protocol.DeliveryState
 				if st, err = h.applyImport(t, d, op.imported); err == nil {
 					imported = append(imported, st)
 				}
@@ -910,7 +911,7 @@ func (h *DB) applyDelivery(t *historyTx, d *deliveryTx, op histOp) error {
 		}
 		if h.record {
 			for _, c := range fresh {
-				t.add(HistoryEntry{ID: c.ID, Own: true, Text: c.Text, At: time.Unix(0, c.SentAt)})
+				t.add(protocol.HistoryEntry{ID: c.ID, Own: true, Text: c.Text, At: time.Unix(0, c.SentAt)})
 			}
 		}
 	case opShowing:
@@ -935,12 +936,12 @@ func (h *DB) applyDelivery(t *historyTx, d *deliveryTx, op histOp) error {
 
 // applyImport applies an Import. An older duet recorded its own messages
 // in the history as it sent them: those are not recorded again.
-func (h *DB) applyImport(t *historyTx, d *deliveryTx, st DeliveryState) (DeliveryState, error) {
+func (h *DB) applyImport(t *historyTx, d *deliveryTx, st protocol.DeliveryState) (protocol.DeliveryState, error) {
 	stored, err := t.ownSince(st.Outbox)
 	if err != nil {
-		return DeliveryState{}, err
+		return protocol.DeliveryState{}, err
 	}
-	return d.importState(st, func(e HistoryEntry) error {
+	return d.importState(st, func(e protocol.HistoryEntry) error {
 		if h.record && !stored[e.ID] {
 			t.add(e)
 		}

@@ -1,4 +1,4 @@
-package protocol
+package store
 
 import (
 	"fmt"
@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"duet/protocol"
 
 	bolt "go.etcd.io/bbolt"
 )
@@ -29,7 +31,7 @@ func buildLargeHistory(tb testing.TB, path string, n int) {
 				return err
 			}
 			for i := start; i < min(start+perTx, n); i++ {
-				t.add(HistoryEntry{ID: uint64(i)*0x9E3779B97F4A7C15 | 1, Own: i%2 == 0,
+				t.add(protocol.HistoryEntry{ID: uint64(i)*0x9E3779B97F4A7C15 | 1, Own: i%2 == 0,
 					Text: fmt.Sprintf("message number %d of the big history, with some words", i),
 					At:   histT0.Add(time.Duration(i) * time.Second)})
 			}
@@ -86,7 +88,7 @@ func BenchmarkHistoryLast100of1M(b *testing.B) {
 		i := uint64(n)
 		for b.Loop() {
 			i++
-			h.Add(HistoryEntry{ID: i*0x9E3779B97F4A7C15 | 1, Text: "a new message into a big history", At: histT0.Add(time.Duration(i) * time.Second)})
+			h.Add(protocol.HistoryEntry{ID: i*0x9E3779B97F4A7C15 | 1, Text: "a new message into a big history", At: histT0.Add(time.Duration(i) * time.Second)})
 		}
 		if err := h.Flush(); err != nil {
 			b.Fatal(err)
@@ -122,7 +124,7 @@ func BenchmarkHistoryAdd(b *testing.B) {
 			i := uint64(0)
 			for b.Loop() {
 				i++
-				h.Add(HistoryEntry{ID: i*0x9E3779B97F4A7C15 | 1, Own: i%2 == 0, Text: text, At: at.Add(time.Duration(i))}) // ids are random in duet
+				h.Add(protocol.HistoryEntry{ID: i*0x9E3779B97F4A7C15 | 1, Own: i%2 == 0, Text: text, At: at.Add(time.Duration(i))}) // ids are random in duet
 			}
 			if err := h.Flush(); err != nil {
 				b.Fatal(err)
@@ -135,7 +137,7 @@ func BenchmarkHistoryAdd(b *testing.B) {
 		i := uint64(0)
 		for b.Loop() {
 			i++
-			h.Add(HistoryEntry{ID: i, Text: "one durable entry at a time", At: histT0.Add(time.Duration(i))})
+			h.Add(protocol.HistoryEntry{ID: i, Text: "one durable entry at a time", At: histT0.Add(time.Duration(i))})
 			if err := h.Flush(); err != nil {
 				b.Fatal(err)
 			}

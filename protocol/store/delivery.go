@@ -1,4 +1,4 @@
-package protocol
+package store
 
 // Delivery state in the database (the Store the Node uses): the outbox, the
 // ids already shown ("seen") and the ids about to be shown ("showing"). It
@@ -29,7 +29,7 @@ package protocol
 //	bucket "seen"
 //	  key:   u64 seen_seq              from meta "seen_seq"
 //	  value: { u64 id }...             messages shown; the oldest records
-//	                                   are deleted while maxSeenIDs ids
+//	                                   are deleted while MaxSeenIDs ids
 //	                                   remain without them (meta "seen_count")
 //
 // After a crash a record may hold messages already delivered (they are
@@ -48,6 +48,7 @@ import (
 	bolt "go.etcd.io/bbolt"
 
 	"duet/crypto"
+	"duet/protocol"
 )
 
 var (
@@ -65,12 +66,8 @@ var (
 
 const outMsgHeader = 8 + 8 + 4 // id, sent_at, len
 
-// DeliveryState is the delivery state a DB holds when opened.
-type DeliveryState struct {
-	Outbox      []Chat   // written, not acknowledged, in the order written (Prev is 0)
-	Seen        []uint64 // shown, oldest first (the newest maxSeenIDs)
-	Interrupted []uint64 // marked showing and never seen: a crash interrupted them
-}
+// *DB is the Node's Store.
+var _ protocol.Store = (*DB)(nil)
 
 // deliveryIndex maps ids to the records holding them, with the number of
 // ids each record still needs (a record is deleted when it reaches zero).
@@ -88,11 +85,11 @@ func newDeliveryIndex() deliveryIndex {
 
 // Load returns the delivery state read when the DB was opened (and
 // anything Import added since). The Node calls it once, before it runs.
-func (h *DB) Load() (DeliveryState, error) {
+func (h *DB) Load() (protocol.DeliveryState, error) {
 	h.loadMu.Lock()
 	defer h.loadMu.Unlock()
 	st := h.loaded
-	h.loaded = DeliveryState{} // the Node owns it now
+	h.loaded = protocol.DeliveryState{} // the Node owns it now
 	return st, nil
 }
 
@@ -113,7 +110,7 @@ func (h *DB) QueuedAtOpen(id uint64) bool {
 // Queue commits chats to the outbox, in order, with their entries in our
 // history (unless the DB keeps no history), and returns once the commit is
 // on disk. It is what makes SendMessage durable.
-func (h *DB) Queue(chats []Chat) error {
+func (h *DB) Queue(chats []protocol.Chat) error {
 	return h.requestOp(histOp{kind: opQueue, chats: chats})
 }
 
@@ -121,7 +118,7 @@ func (h *DB) Queue(chats []Chat) error {
 // history (unless the DB keeps no history, or the message is a possible
 // duplicate: the commit that marked it showing before stored it), and
 // returns once the commit is on disk.
-func (h *DB) Showing(msgs []HistoryEntry) error {
+func (h *DB) Showing(msgs []protocol.HistoryEntry) error {
 	return h.requestOp(histOp{kind: opShowing, entries: msgs})
 }
 
@@ -130,7 +127,7 @@ func (h *DB) Showing(msgs []HistoryEntry) error {
 // it). It is committed as promptly as Showing (nothing waits to share its
 // commit), so the Node can go on decrypting while the disk syncs, and shows
 // the messages from done onwards.
-func (h *DB) MarkShowing(msgs []HistoryEntry, done func(error)) {
+func (h *DB) MarkShowing(msgs []protocol.HistoryEntry, done func(error)) {
 	h.asyncOp(histOp{kind: opShowing, entries: msgs, cb: done, urgent: true})
 }
 
@@ -153,7 +150,7 @@ func (h *DB) Delivered(ids []uint64) {
 // already queued, seen ids not already seen, and showing marks. It is
 // idempotent, so a crash between Import and removing the old log is
 // harmless. The imported state is part of what Load returns.
-func (h *DB) Import(st DeliveryState) error {
+func (h *DB) Import(st protocol.DeliveryState) error {
 	return h.requestOp(histOp{kind: opImport, imported: st})
 }
 
@@ -189,7 +186,7 @@ func (h *DB) requestOp(op histOp) error {
 // no history lists as not delivered yet. After Load it returns nothing.
 // (Like QueuedAtOpen, it may list a message delivered before this run whose
 // outbox record still held others.)
-func (h *DB) Pending(n int) ([]Chat, int) {
+func (h *DB) Pending(n int) ([]protocol.Chat, int) {
 	h.loadMu.Lock()
 	defer h.loadMu.Unlock()
 	out := h.loaded.Outbox
@@ -250,8 +247,8 @@ func (h *DB) loadDelivery() error {
 			if err != nil {
 				return err
 			}
-			if len(st.Seen) > maxSeenIDs { // records are pruned whole
-				st.Seen = st.Seen[len(st.Seen)-maxSeenIDs:]
+			if len(st.Seen) > protocol.MaxSeenIDs { // records are pruned whole
+				st.Seen = st.Seen[len(st.Seen)-protocol.MaxSeenIDs:]
 			}
 			return showing.ForEach(func(k, v []byte) error {
 				if len(k) != 8 || len(v)%8 != 0 {
@@ -278,7 +275,7 @@ func (h *DB) loadDelivery() error {
 }
 
 // sealOutboxRecord encrypts chats as one outbox record under key k.
-func sealOutboxRecord(a *crypto.AEAD, k []byte, chats []Chat) ([]byte, error) {
+func sealOutboxRecord(a *crypto.AEAD, k []byte, chats []protocol.Chat) ([]byte, error) {
 	n := 0
 	for _, c := range chats {
 		n += outMsgHeader + len(c.Text)
@@ -301,7 +298,7 @@ func sealOutboxRecord(a *crypto.AEAD, k []byte, chats []Chat) ([]byte, error) {
 }
 
 // openOutboxRecord authenticates and parses an outbox record.
-func openOutboxRecord(a *crypto.AEAD, k, v []byte) ([]Chat, error) {
+func openOutboxRecord(a *crypto.AEAD, k, v []byte) ([]protocol.Chat, error) {
 	if len(k) != 8 {
 		return nil, fmt.Errorf("%w: outbox key of %d bytes", ErrDBCorrupt, len(k))
 	}
@@ -316,16 +313,16 @@ func openOutboxRecord(a *crypto.AEAD, k, v []byte) ([]Chat, error) {
 }
 
 // parseOutbox parses a decrypted outbox record.
-func parseOutbox(pt []byte) ([]Chat, error) {
-	var chats []Chat
+func parseOutbox(pt []byte) ([]protocol.Chat, error) {
+	var chats []protocol.Chat
 	for len(pt) > 0 {
 		if len(pt) < outMsgHeader {
 			return nil, fmt.Errorf("%w: outbox record cut short", ErrDBCorrupt)
 		}
-		c := Chat{ID: binary.BigEndian.Uint64(pt), SentAt: int64(binary.BigEndian.Uint64(pt[8:]))}
+		c := protocol.Chat{ID: binary.BigEndian.Uint64(pt), SentAt: int64(binary.BigEndian.Uint64(pt[8:]))}
 		n := binary.BigEndian.Uint32(pt[16:])
 		pt = pt[outMsgHeader:]
-		if n > MaxTextSize || int(n) > len(pt) {
+		if n > protocol.MaxTextSize || int(n) > len(pt) {
 			return nil, fmt.Errorf("%w: outbox message of %d bytes", ErrDBCorrupt, n)
 		}
 		c.Text = string(pt[:n])
@@ -418,8 +415,8 @@ func (d *deliveryTx) rollback() {
 // queue adds the chats not already queued to the outbox, in records of up
 // to histRecordEntries messages and histRecordBytes bytes of text (bbolt
 // handles small values best), and returns them.
-func (d *deliveryTx) queue(chats []Chat) ([]Chat, error) {
-	fresh := make([]Chat, 0, len(chats))
+func (d *deliveryTx) queue(chats []protocol.Chat) ([]protocol.Chat, error) {
+	fresh := make([]protocol.Chat, 0, len(chats))
 	for _, c := range chats {
 		if _, dup := d.h.dx.outRec[c.ID]; dup || c.ID == 0 {
 			continue
@@ -441,7 +438,7 @@ func (d *deliveryTx) queue(chats []Chat) ([]Chat, error) {
 }
 
 // putOutbox writes one outbox record.
-func (d *deliveryTx) putOutbox(chats []Chat) error {
+func (d *deliveryTx) putOutbox(chats []protocol.Chat) error {
 	d.outSeq++
 	k := u64Key(d.outSeq)
 	v, err := sealOutboxRecord(d.h.aead, k, chats)
@@ -530,7 +527,7 @@ func (d *deliveryTx) seenMark(ids []uint64) error {
 
 // finish deletes showing records left with no unseen id (found at open
 // after a crash), prunes the oldest seen records while at least
-// maxSeenIDs ids remain without them, and stores the counters.
+// MaxSeenIDs ids remain without them, and stores the counters.
 func (d *deliveryTx) finish() error {
 	for key, left := range d.h.dx.showLef {
 		if left == 0 {
@@ -541,7 +538,7 @@ func (d *deliveryTx) finish() error {
 		}
 	}
 	c := d.seen.Cursor()
-	for k, v := c.First(); k != nil && d.seenCount-uint64(len(v)/8) >= maxSeenIDs; k, v = c.First() {
+	for k, v := c.First(); k != nil && d.seenCount-uint64(len(v)/8) >= protocol.MaxSeenIDs; k, v = c.First() {
 		d.seenCount -= uint64(len(v) / 8)
 		if err := c.Delete(); err != nil {
 			return err
@@ -559,13 +556,13 @@ func (d *deliveryTx) finish() error {
 }
 
 // importState applies an Import (see DB.Import) inside the transaction.
-func (d *deliveryTx) importState(st DeliveryState, addHistory func(HistoryEntry) error) (added DeliveryState, err error) {
+func (d *deliveryTx) importState(st protocol.DeliveryState, addHistory func(protocol.HistoryEntry) error) (added protocol.DeliveryState, err error) {
 	fresh, err := d.queue(st.Outbox)
 	if err != nil {
 		return added, err
 	}
 	for _, c := range fresh {
-		if err := addHistory(HistoryEntry{ID: c.ID, Own: true, Text: c.Text, At: time.Unix(0, c.SentAt)}); err != nil {
+		if err := addHistory(protocol.HistoryEntry{ID: c.ID, Own: true, Text: c.Text, At: time.Unix(0, c.SentAt)}); err != nil {
 			return added, err
 		}
 	}

@@ -1,4 +1,4 @@
-package protocol
+package store
 
 // A structural check of a bbolt file before bbolt reads it. bbolt trusts
 // its pages: it turns the offsets and lengths stored in them into slices

@@ -1,4 +1,4 @@
-package protocol
+package store
 
 import (
 	"bytes"
@@ -21,6 +21,8 @@ import (
 	bolt "go.etcd.io/bbolt"
 
 	"duet/crypto"
+	"duet/protocol"
+	"duet/protocol/internal/prototest"
 )
 
 var testHistKey = [32]byte{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31, 32}
@@ -42,9 +44,9 @@ func histPath(t testing.TB) string {
 }
 
 // allHistory pages through the whole history with Before, n at a time.
-func allHistory(t testing.TB, h *DB, n int) []HistoryEntry {
+func allHistory(t testing.TB, h *DB, n int) []protocol.HistoryEntry {
 	t.Helper()
-	var all []HistoryEntry
+	var all []protocol.HistoryEntry
 	page, c, err := h.Last(n)
 	for {
 		if err != nil {
@@ -58,11 +60,11 @@ func allHistory(t testing.TB, h *DB, n int) []HistoryEntry {
 	}
 }
 
-func sameEntry(a, b HistoryEntry) bool {
+func sameEntry(a, b protocol.HistoryEntry) bool {
 	return a.ID == b.ID && a.Own == b.Own && a.Text == b.Text && a.At.Equal(b.At) && a.PossibleDuplicate == b.PossibleDuplicate
 }
 
-func checkEntries(t testing.TB, got, want []HistoryEntry) {
+func checkEntries(t testing.TB, got, want []protocol.HistoryEntry) {
 	t.Helper()
 	if len(got) != len(want) {
 		t.Fatalf("%d entries, want %d\ngot  %+v\nwant %+v", len(got), len(want), got, want)
@@ -75,14 +77,14 @@ func checkEntries(t testing.TB, got, want []HistoryEntry) {
 }
 
 func TestHistoryRoundTrip(t *testing.T) {
-	tests := []HistoryEntry{
+	tests := []protocol.HistoryEntry{
 		{ID: 1, Own: true, Text: "hi bob, is this thing encrypted?"},
 		{ID: 2, Own: false, Text: "end to end 🔒"},
 		{ID: 3, Own: true, Text: "line one\nline two\n\nline four"},
 		{ID: 4, Own: false, Text: "maybe twice", PossibleDuplicate: true},
 		{ID: 5, Own: true, Text: "own and dup", PossibleDuplicate: true},
 		{ID: 6, Own: false, Text: ""},
-		{ID: ^uint64(0), Own: false, Text: strings.Repeat("é", MaxTextSize/2)},
+		{ID: ^uint64(0), Own: false, Text: strings.Repeat("é", protocol.MaxTextSize/2)},
 		{ID: 7, Own: true, Text: "👩‍👩‍👧 family, ZWJ, and \t tab"},
 	}
 	path := histPath(t)
@@ -121,7 +123,7 @@ func TestHistoryOrder(t *testing.T) {
 	path := histPath(t)
 	h := openTestHistory(t, path, DBOptions{})
 	at := func(s int) time.Time { return histT0.Add(time.Duration(s) * time.Second) }
-	in := []HistoryEntry{
+	in := []protocol.HistoryEntry{
 		{ID: 1, Text: "t5 first", At: at(5)},
 		{ID: 2, Text: "t1 (a skewed clock)", At: at(1)},
 		{ID: 3, Text: "t5 second", At: at(5)},
@@ -142,16 +144,16 @@ func TestHistoryOrder(t *testing.T) {
 	checkEntries(t, allHistory(t, h, 1), in)
 	h.Close()
 	h = openTestHistory(t, path, DBOptions{})
-	later := HistoryEntry{ID: 6, Text: "t0 after reopen", At: at(0)}
+	later := protocol.HistoryEntry{ID: 6, Text: "t0 after reopen", At: at(0)}
 	h.Add(later)
 	if err := h.Flush(); err != nil {
 		t.Fatal(err)
 	}
 	checkEntries(t, allHistory(t, h, 3), append(in, later))
 
-	h.Add(HistoryEntry{ID: 7, Text: "before 1970", At: time.Date(1900, 1, 1, 0, 0, 0, 0, time.UTC)})
-	h.Add(HistoryEntry{ID: 8, Text: "after 2262", At: time.Date(3000, 1, 1, 0, 0, 0, 0, time.UTC)})
-	h.Add(HistoryEntry{ID: 9, Text: "zero time: now"})
+	h.Add(protocol.HistoryEntry{ID: 7, Text: "before 1970", At: time.Date(1900, 1, 1, 0, 0, 0, 0, time.UTC)})
+	h.Add(protocol.HistoryEntry{ID: 8, Text: "after 2262", At: time.Date(3000, 1, 1, 0, 0, 0, 0, time.UTC)})
+	h.Add(protocol.HistoryEntry{ID: 9, Text: "zero time: now"})
 	if err := h.Flush(); err != nil {
 		t.Fatal(err)
 	}
@@ -169,10 +171,10 @@ func TestHistoryOrder(t *testing.T) {
 func TestHistoryEachMessageOnce(t *testing.T) {
 	path := histPath(t)
 	h := openTestHistory(t, path, DBOptions{})
-	if err := h.Queue([]Chat{{ID: 42, SentAt: histT0.UnixNano(), Text: "mine"}}); err != nil {
+	if err := h.Queue([]protocol.Chat{{ID: 42, SentAt: histT0.UnixNano(), Text: "mine"}}); err != nil {
 		t.Fatal(err)
 	}
-	if err := h.Showing([]HistoryEntry{{ID: 42, Text: "theirs, same id", At: histT0}, {ID: 7, Text: "theirs", At: histT0.Add(time.Second)}}); err != nil {
+	if err := h.Showing([]protocol.HistoryEntry{{ID: 42, Text: "theirs, same id", At: histT0}, {ID: 7, Text: "theirs", At: histT0.Add(time.Second)}}); err != nil {
 		t.Fatal(err)
 	}
 	h.Close() // a crash: 42 and 7 are interrupted
@@ -181,14 +183,14 @@ func TestHistoryEachMessageOnce(t *testing.T) {
 	if len(st.Interrupted) != 2 {
 		t.Fatalf("interrupted %v", st.Interrupted)
 	}
-	if err := h.Showing([]HistoryEntry{{ID: 7, Text: "theirs", At: histT0.Add(time.Second), PossibleDuplicate: true}}); err != nil {
+	if err := h.Showing([]protocol.HistoryEntry{{ID: 7, Text: "theirs", At: histT0.Add(time.Second), PossibleDuplicate: true}}); err != nil {
 		t.Fatal(err)
 	}
-	h.Add(HistoryEntry{ID: 0, Text: "id 0 is never stored", At: histT0})
+	h.Add(protocol.HistoryEntry{ID: 0, Text: "id 0 is never stored", At: histT0})
 	if err := h.Flush(); err != nil {
 		t.Fatal(err)
 	}
-	checkEntries(t, allHistory(t, h, 10), []HistoryEntry{
+	checkEntries(t, allHistory(t, h, 10), []protocol.HistoryEntry{
 		{ID: 42, Own: true, Text: "mine", At: histT0},
 		{ID: 42, Own: false, Text: "theirs, same id", At: histT0},
 		{ID: 7, Own: false, Text: "theirs", At: histT0.Add(time.Second)},
@@ -203,10 +205,10 @@ func TestHistoryEachMessageOnce(t *testing.T) {
 func TestHistoryNoHistory(t *testing.T) {
 	path := histPath(t)
 	h := openTestHistory(t, path, DBOptions{NoHistory: true})
-	if err := h.Queue([]Chat{{ID: 1, SentAt: histT0.UnixNano(), Text: "mine"}}); err != nil {
+	if err := h.Queue([]protocol.Chat{{ID: 1, SentAt: histT0.UnixNano(), Text: "mine"}}); err != nil {
 		t.Fatal(err)
 	}
-	if err := h.Showing([]HistoryEntry{{ID: 2, Text: "theirs", At: histT0}}); err != nil {
+	if err := h.Showing([]protocol.HistoryEntry{{ID: 2, Text: "theirs", At: histT0}}); err != nil {
 		t.Fatal(err)
 	}
 	h.Close()
@@ -222,9 +224,9 @@ func TestHistoryPaging(t *testing.T) {
 	if got, c, err := h.Last(10); err != nil || len(got) != 0 || c != (HistoryCursor{}) {
 		t.Fatalf("empty Last = %v, %v, %v", got, c, err)
 	}
-	var want []HistoryEntry
+	var want []protocol.HistoryEntry
 	for i := range 250 {
-		e := HistoryEntry{ID: uint64(i + 1), Own: i%3 == 0, Text: fmt.Sprintf("message %d", i), At: histT0.Add(time.Duration(i/7) * time.Millisecond)}
+		e := protocol.HistoryEntry{ID: uint64(i + 1), Own: i%3 == 0, Text: fmt.Sprintf("message %d", i), At: histT0.Add(time.Duration(i/7) * time.Millisecond)}
 		want = append(want, e)
 		h.Add(e)
 	}
@@ -269,7 +271,7 @@ func TestHistoryClear(t *testing.T) {
 	path := histPath(t)
 	h := openTestHistory(t, path, DBOptions{})
 	for i := range 100 {
-		h.Add(HistoryEntry{ID: uint64(i + 1), Text: "secret before clear", At: histT0})
+		h.Add(protocol.HistoryEntry{ID: uint64(i + 1), Text: "secret before clear", At: histT0})
 	}
 	// No Flush: Clear orders after what was added.
 	if err := h.Clear(); err != nil {
@@ -282,11 +284,11 @@ func TestHistoryClear(t *testing.T) {
 		t.Fatalf("Last after Clear = %d entries", len(p))
 	}
 	// Ids are forgotten too; new entries still sort after the old seq.
-	h.Add(HistoryEntry{ID: 1, Text: "after clear", At: histT0})
-	h.Add(HistoryEntry{ID: 2, Text: "after clear 2", At: histT0})
+	h.Add(protocol.HistoryEntry{ID: 1, Text: "after clear", At: histT0})
+	h.Add(protocol.HistoryEntry{ID: 2, Text: "after clear 2", At: histT0})
 	h.Close()
 	h = openTestHistory(t, path, DBOptions{})
-	checkEntries(t, allHistory(t, h, 10), []HistoryEntry{
+	checkEntries(t, allHistory(t, h, 10), []protocol.HistoryEntry{
 		{ID: 1, Text: "after clear", At: histT0},
 		{ID: 2, Text: "after clear 2", At: histT0},
 	})
@@ -301,12 +303,12 @@ func TestHistoryRetention(t *testing.T) {
 	clock := func() time.Time { return now }
 	h := openTestHistory(t, path, DBOptions{Now: clock})
 	const days = 30
-	var keep []HistoryEntry
+	var keep []protocol.HistoryEntry
 	const n = 2*histPruneBatch*histRecordEntries + 17 // several prune transactions
 	span := 2 * days * 24 * time.Hour
 	cutoff := now.Add(-days * 24 * time.Hour)
 	for i := range n {
-		e := HistoryEntry{ID: uint64(i + 1), Own: i%2 == 0, Text: fmt.Sprint(i), At: now.Add(-span + time.Duration(i)*(span/n))}
+		e := protocol.HistoryEntry{ID: uint64(i + 1), Own: i%2 == 0, Text: fmt.Sprint(i), At: now.Add(-span + time.Duration(i)*(span/n))}
 		h.Add(e)
 		if !e.At.Before(cutoff) {
 			keep = append(keep, e)
@@ -332,7 +334,7 @@ func TestHistoryRetention(t *testing.T) {
 	}
 	keep = got
 	// The count stays right after pruning.
-	h.Add(HistoryEntry{ID: 1, Own: true, Text: "new after pruning", At: now})
+	h.Add(protocol.HistoryEntry{ID: 1, Own: true, Text: "new after pruning", At: now})
 	if err := h.Flush(); err != nil {
 		t.Fatal(err)
 	}
@@ -359,7 +361,7 @@ func TestHistoryRetention(t *testing.T) {
 func TestHistoryWrongKey(t *testing.T) {
 	path := histPath(t)
 	h := openTestHistory(t, path, DBOptions{})
-	h.Add(HistoryEntry{ID: 1, Text: "hello", At: histT0})
+	h.Add(protocol.HistoryEntry{ID: 1, Text: "hello", At: histT0})
 	h.Close()
 	other := testHistKey
 	other[0] ^= 1
@@ -372,7 +374,7 @@ func TestHistoryWrongKey(t *testing.T) {
 	}
 	// With real identities: another identity's key, or the same identity's
 	// key for another peer, opens nothing.
-	ids := testIdentities(t)
+	ids := prototest.Identities(t)
 	kb, _ := crypto.HistoryKey(ids[0], "bob")
 	kc, _ := crypto.HistoryKey(ids[0], "carol")
 	ko, _ := crypto.HistoryKey(ids[1], "bob")
@@ -408,7 +410,7 @@ func TestHistoryLocked(t *testing.T) {
 		t.Fatalf("second open took %v", d)
 	}
 	// The first still works, and after Close the file opens again.
-	h.Add(HistoryEntry{ID: 1, Text: "still mine", At: histT0})
+	h.Add(protocol.HistoryEntry{ID: 1, Text: "still mine", At: histT0})
 	if err := h.Close(); err != nil {
 		t.Fatal(err)
 	}
@@ -455,14 +457,14 @@ func buildHistoryFile(t testing.TB, n int, text string) string {
 		t.Fatal(err)
 	}
 	for i := range n {
-		h.Add(HistoryEntry{ID: uint64(i + 1), Own: i%2 == 0, Text: fmt.Sprintf("%s %d", text, i), At: histT0.Add(time.Duration(i) * time.Second)})
+		h.Add(protocol.HistoryEntry{ID: uint64(i + 1), Own: i%2 == 0, Text: fmt.Sprintf("%s %d", text, i), At: histT0.Add(time.Duration(i) * time.Second)})
 	}
 	// Delivery state too, so damage reaches it: a queued message, a
 	// showing mark, seen ids.
-	if err := h.Queue([]Chat{{ID: 1 << 40, SentAt: histT0.UnixNano(), Text: text + " queued"}}); err != nil {
+	if err := h.Queue([]protocol.Chat{{ID: 1 << 40, SentAt: histT0.UnixNano(), Text: text + " queued"}}); err != nil {
 		t.Fatal(err)
 	}
-	if err := h.Showing([]HistoryEntry{{ID: 1<<40 + 1, Text: text + " shown", At: histT0}}); err != nil {
+	if err := h.Showing([]protocol.HistoryEntry{{ID: 1<<40 + 1, Text: text + " shown", At: histT0}}); err != nil {
 		t.Fatal(err)
 	}
 	h.Seen([]uint64{1<<40 + 1, 1<<40 + 2}, nil)
@@ -511,11 +513,11 @@ func exercise(path string) (err error) {
 	if _, err := h.Load(); err != nil {
 		return err
 	}
-	h.Add(HistoryEntry{ID: 99999, Text: "new", At: histT0})
-	if err := h.Queue([]Chat{{ID: 99998, SentAt: histT0.UnixNano(), Text: "queued"}}); err != nil {
+	h.Add(protocol.HistoryEntry{ID: 99999, Text: "new", At: histT0})
+	if err := h.Queue([]protocol.Chat{{ID: 99998, SentAt: histT0.UnixNano(), Text: "queued"}}); err != nil {
 		return err
 	}
-	if err := h.Showing([]HistoryEntry{{ID: 99997, Text: "shown", At: histT0}}); err != nil {
+	if err := h.Showing([]protocol.HistoryEntry{{ID: 99997, Text: "shown", At: histT0}}); err != nil {
 		return err
 	}
 	h.Seen([]uint64{99997}, nil)
@@ -901,7 +903,7 @@ func TestHistoryCloseAndConcurrency(t *testing.T) {
 		wg.Go(func() {
 			for i := range each {
 				id := uint64(w*each + i + 1)
-				h.Add(HistoryEntry{ID: id, Own: w%2 == 0, Text: "x", At: histT0.Add(time.Duration(i) * time.Microsecond)})
+				h.Add(protocol.HistoryEntry{ID: id, Own: w%2 == 0, Text: "x", At: histT0.Add(time.Duration(i) * time.Microsecond)})
 			}
 		})
 	}
@@ -922,7 +924,7 @@ func TestHistoryCloseAndConcurrency(t *testing.T) {
 	if err := h.Close(); err != nil {
 		t.Fatalf("second Close: %v", err)
 	}
-	h.Add(HistoryEntry{ID: 1, Text: "after close"}) // no panic, no effect
+	h.Add(protocol.HistoryEntry{ID: 1, Text: "after close"}) // no panic, no effect
 	if err := h.Flush(); !errors.Is(err, ErrDBClosed) {
 		t.Fatalf("Flush after Close: %v", err)
 	}
@@ -942,7 +944,7 @@ func TestHistoryGroupCommit(t *testing.T) {
 	h := openTestHistory(t, histPath(t), DBOptions{})
 	const n = 20000
 	for i := range n {
-		h.Add(HistoryEntry{ID: uint64(i + 1), Text: "grouped", At: histT0})
+		h.Add(protocol.HistoryEntry{ID: uint64(i + 1), Text: "grouped", At: histT0})
 	}
 	if err := h.Flush(); err != nil {
 		t.Fatal(err)
@@ -961,7 +963,7 @@ func TestHistoryGroupCommit(t *testing.T) {
 // bytes, not only in count (4096 texts of 64 KiB would be 256 MiB).
 func TestHistoryQueueBoundedInBytes(t *testing.T) {
 	h := openTestHistory(t, histPath(t), DBOptions{})
-	big := strings.Repeat("x", MaxTextSize)
+	big := strings.Repeat("x", protocol.MaxTextSize)
 	var peak int
 	stop := make(chan struct{})
 	done := make(chan struct{})
@@ -979,7 +981,7 @@ func TestHistoryQueueBoundedInBytes(t *testing.T) {
 		}
 	}()
 	for i := range 500 {
-		h.Add(HistoryEntry{ID: uint64(i + 1), Text: big, At: time.Unix(int64(i), 0)})
+		h.Add(protocol.HistoryEntry{ID: uint64(i + 1), Text: big, At: time.Unix(int64(i), 0)})
 	}
 	if err := h.Flush(); err != nil {
 		t.Fatal(err)
@@ -1033,17 +1035,17 @@ func skippedIn(t testing.TB, err error) int {
 // of ours and a message of the peer marked showing then seen) beside that
 // delivery state. It returns the file's bytes and the entries of each
 // record, oldest first.
-func buildRecordsFile(t *testing.T) ([]byte, [][]HistoryEntry) {
+func buildRecordsFile(t *testing.T) ([]byte, [][]protocol.HistoryEntry) {
 	t.Helper()
 	path := histPath(t)
 	h := openTestHistory(t, path, DBOptions{})
 	at := func(i int) time.Time { return histT0.Add(time.Duration(i) * time.Second) }
-	var recs [][]HistoryEntry
+	var recs [][]protocol.HistoryEntry
 	for r := range 5 {
-		var rec []HistoryEntry
+		var rec []protocol.HistoryEntry
 		for i := range 3 {
 			id := r*3 + i + 1
-			e := HistoryEntry{ID: uint64(id), Own: id%2 == 0, Text: fmt.Sprintf("record %d entry %d", r, i), At: at(id)}
+			e := protocol.HistoryEntry{ID: uint64(id), Own: id%2 == 0, Text: fmt.Sprintf("record %d entry %d", r, i), At: at(id)}
 			h.Add(e)
 			rec = append(rec, e)
 		}
@@ -1052,16 +1054,16 @@ func buildRecordsFile(t *testing.T) ([]byte, [][]HistoryEntry) {
 		}
 		recs = append(recs, rec)
 	}
-	queued := Chat{ID: 1 << 40, SentAt: at(20).UnixNano(), Text: "queued, not delivered"}
-	if err := h.Queue([]Chat{queued}); err != nil {
+	queued := protocol.Chat{ID: 1 << 40, SentAt: at(20).UnixNano(), Text: "queued, not delivered"}
+	if err := h.Queue([]protocol.Chat{queued}); err != nil {
 		t.Fatal(err)
 	}
-	recs = append(recs, []HistoryEntry{{ID: queued.ID, Own: true, Text: queued.Text, At: at(20)}})
-	shown := HistoryEntry{ID: 1<<40 + 1, Text: "the peer's, seen", At: at(21)}
-	if err := h.Showing([]HistoryEntry{shown}); err != nil {
+	recs = append(recs, []protocol.HistoryEntry{{ID: queued.ID, Own: true, Text: queued.Text, At: at(20)}})
+	shown := protocol.HistoryEntry{ID: 1<<40 + 1, Text: "the peer's, seen", At: at(21)}
+	if err := h.Showing([]protocol.HistoryEntry{shown}); err != nil {
 		t.Fatal(err)
 	}
-	recs = append(recs, []HistoryEntry{shown})
+	recs = append(recs, []protocol.HistoryEntry{shown})
 	h.Seen([]uint64{shown.ID}, nil)
 	if err := h.Close(); err != nil {
 		t.Fatal(err)
@@ -1114,7 +1116,7 @@ func withDamagedRecords(t *testing.T, data []byte, damage []int) string {
 }
 
 // intactState opens a copy of data and returns what it holds.
-func intactState(t *testing.T, data []byte) (all []HistoryEntry, st DeliveryState, n int) {
+func intactState(t *testing.T, data []byte) (all []protocol.HistoryEntry, st protocol.DeliveryState, n int) {
 	t.Helper()
 	p := filepath.Join(t.TempDir(), "intact.db")
 	if err := os.WriteFile(p, data, 0o600); err != nil {
@@ -1156,7 +1158,7 @@ func TestHistoryDamagedRecordSkipped(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			path := withDamagedRecords(t, data, tc.damage)
-			var want []HistoryEntry
+			var want []protocol.HistoryEntry
 			for i, rec := range recs {
 				if !slices.Contains(tc.damage, i) {
 					want = append(want, rec...)
@@ -1176,7 +1178,7 @@ func TestHistoryDamagedRecordSkipped(t *testing.T) {
 
 			for _, n := range []int{1, 2, 3, 4, 5, 100} {
 				t.Run(fmt.Sprint("pages of ", n), func(t *testing.T) {
-					var got []HistoryEntry
+					var got []protocol.HistoryEntry
 					var sizes []int
 					skipped := 0
 					var c HistoryCursor
@@ -1221,7 +1223,7 @@ func TestHistoryDamagedRecordSkipped(t *testing.T) {
 			}
 			// The file still works: a new entry is stored and shown after
 			// the others; /clear removes the damaged records.
-			h.Add(HistoryEntry{ID: 99, Own: true, Text: "after the damage", At: histT0.Add(time.Minute)})
+			h.Add(protocol.HistoryEntry{ID: 99, Own: true, Text: "after the damage", At: histT0.Add(time.Minute)})
 			if err := h.Flush(); err != nil {
 				t.Fatal(err)
 			}
@@ -1269,10 +1271,10 @@ func TestHistoryDamagedCursorRecord(t *testing.T) {
 		name    string
 		c       HistoryCursor
 		n       int
-		want    []HistoryEntry
+		want    []protocol.HistoryEntry
 		skipped int
-		rest    []HistoryEntry // paging on from the cursor returned
-		restSk  int            // records it reports skipped
+		rest    []protocol.HistoryEntry // paging on from the cursor returned
+		restSk  int                     // records it reports skipped
 	}{
 		{"into the damaged record", inRec3, 100, below, 1, nil, 0},
 		{"into the damaged record, one entry", inRec3, 1, recs[2][2:], 1, below[:8], 0},
@@ -1303,7 +1305,7 @@ func TestHistoryDamagedCursorRecord(t *testing.T) {
 // allBefore pages with Before from c to the start, n at a time, and
 // returns the entries and how many records the calls reported skipped; it
 // fails on any other error.
-func allBefore(t testing.TB, h *DB, c HistoryCursor, n int) (all []HistoryEntry, skipped int) {
+func allBefore(t testing.TB, h *DB, c HistoryCursor, n int) (all []protocol.HistoryEntry, skipped int) {
 	t.Helper()
 	for range 1000 {
 		p, next, err := h.Before(c, n)
@@ -1324,14 +1326,14 @@ func allBefore(t testing.TB, h *DB, c HistoryCursor, n int) (all []HistoryEntry,
 func TestHistoryDamagedImport(t *testing.T) {
 	path := histPath(t)
 	at := func(i int) int64 { return histT0.Add(time.Duration(i) * time.Second).UnixNano() }
-	outbox := []Chat{
+	outbox := []protocol.Chat{
 		{ID: 11, SentAt: at(1), Text: "recorded, intact"},
 		{ID: 12, SentAt: at(2), Text: "recorded, damaged"},
 		{ID: 13, SentAt: at(3), Text: "not recorded"},
 	}
 	h := openTestHistory(t, path, DBOptions{})
 	for _, c := range outbox[:2] { // one record each
-		h.Add(HistoryEntry{ID: c.ID, Own: true, Text: c.Text, At: time.Unix(0, c.SentAt)})
+		h.Add(protocol.HistoryEntry{ID: c.ID, Own: true, Text: c.Text, At: time.Unix(0, c.SentAt)})
 		if err := h.Flush(); err != nil {
 			t.Fatal(err)
 		}
@@ -1345,7 +1347,7 @@ func TestHistoryDamagedImport(t *testing.T) {
 	}
 	p := withDamagedRecords(t, data, []int{1})
 	h = openTestHistory(t, p, DBOptions{})
-	imported := DeliveryState{Outbox: outbox, Seen: []uint64{500}}
+	imported := protocol.DeliveryState{Outbox: outbox, Seen: []uint64{500}}
 	if err := h.Import(imported); err != nil {
 		t.Fatalf("Import over a damaged history record: %v", err)
 	}
@@ -1358,7 +1360,7 @@ func TestHistoryDamagedImport(t *testing.T) {
 	checkSkipped(t, err, p, 1)
 	// 11 is not recorded again; 12's record is unreadable, so it is
 	// recorded again (acceptable); 13 is new.
-	checkEntries(t, got, []HistoryEntry{
+	checkEntries(t, got, []protocol.HistoryEntry{
 		{ID: 11, Own: true, Text: outbox[0].Text, At: time.Unix(0, outbox[0].SentAt)},
 		{ID: 12, Own: true, Text: outbox[1].Text, At: time.Unix(0, outbox[1].SentAt)},
 		{ID: 13, Own: true, Text: outbox[2].Text, At: time.Unix(0, outbox[2].SentAt)},

@@ -1,10 +1,11 @@
-package protocol
+package store
 
 import (
 	"errors"
 	"testing"
 
 	"duet/crypto"
+	"duet/protocol"
 )
 
 // FuzzHistoryRecord feeds arbitrary keys and values to the decoder of
@@ -17,7 +18,7 @@ func FuzzHistoryRecord(f *testing.F) {
 	if err != nil {
 		f.Fatal(err)
 	}
-	for i, es := range [][]HistoryEntry{
+	for i, es := range [][]protocol.HistoryEntry{
 		{{ID: 1, Own: true, Text: "hi", At: histT0}},
 		{{ID: 2, Text: "line\nline 🔒", At: histT0}, {ID: ^uint64(0), PossibleDuplicate: true, Own: true, At: histT0}},
 		{{ID: 7, PossibleDuplicate: true, Text: "\xff not utf-8", At: histT0}},
@@ -74,7 +75,7 @@ func FuzzOutboxRecord(f *testing.F) {
 		f.Fatal(err)
 	}
 	k := u64Key(1)
-	v, err := sealOutboxRecord(a, k, []Chat{{ID: 1, SentAt: 2, Text: "hi"}, {ID: 3, Text: "🔒"}})
+	v, err := sealOutboxRecord(a, k, []protocol.Chat{{ID: 1, SentAt: 2, Text: "hi"}, {ID: 3, Text: "🔒"}})
 	if err != nil {
 		f.Fatal(err)
 	}
@@ -82,7 +83,7 @@ func FuzzOutboxRecord(f *testing.F) {
 	f.Add(k, v[histRecordHeader-2:])
 	f.Add([]byte{}, []byte{1, 2, 3})
 	f.Fuzz(func(t *testing.T, k, v []byte) {
-		check := func(cs []Chat, err error) {
+		check := func(cs []protocol.Chat, err error) {
 			if err != nil {
 				if !errors.Is(err, ErrDBCorrupt) {
 					t.Fatalf("error %v does not wrap ErrDBCorrupt", err)
@@ -90,7 +91,7 @@ func FuzzOutboxRecord(f *testing.F) {
 				return
 			}
 			for _, c := range cs {
-				if c.ID == 0 || ValidText(c.Text) != nil {
+				if c.ID == 0 || protocol.ValidText(c.Text) != nil {
 					t.Fatalf("accepted %+v", c)
 				}
 			}
