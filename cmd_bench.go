@@ -187,7 +187,7 @@ func openBenchStores(ids [2]*crypto.Identity) (protocol.Store, protocol.Store, f
 			cleanup()
 			return nil, nil, nil, err
 		}
-		if dbs[i], err = store.OpenDB(filepath.Join(dir, fmt.Sprintf("%d.db", i)), key, store.DBOptions{}); err != nil {
+		if dbs[i], err = store.Open(filepath.Join(dir, fmt.Sprintf("%d.db", i)), key, store.Options{}); err != nil {
 			cleanup()
 			return nil, nil, nil, err
 		}

@@ -166,7 +166,7 @@ func TestE2ESecondInstanceLocked(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	db, err := store.OpenDB(logs[0], key, store.DBOptions{})
+	db, err := store.Open(logs[0], key, store.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -307,7 +307,7 @@ func TestE2EOneIdentityTwoPeers(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		db, err := store.OpenDB(historyPath(shared, id.Public().Fingerprint(), peer), key, store.DBOptions{})
+		db, err := store.Open(historyPath(shared, id.Public().Fingerprint(), peer), key, store.Options{})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -63,7 +63,7 @@ func openDB(o chatOptions, id *crypto.Identity, peer string) (*store.DB, []strin
 	if o.historyDays > 0 {
 		keep = time.Duration(o.historyDays) * 24 * time.Hour
 	}
-	db, err := store.OpenDB(path, key, store.DBOptions{Retention: keep, NoHistory: o.noHistory})
+	db, err := store.Open(path, key, store.Options{Retention: keep, NoHistory: o.noHistory})
 	if err != nil {
 		return nil, nil, err
 	}

@@ -56,7 +56,7 @@ func queuedEntry(id uint64, sentAt int64, text string) []byte {
 
 func openTestDB(t *testing.T) *store.DB {
 	t.Helper()
-	db, err := store.OpenDB(filepath.Join(t.TempDir(), "delivery", "test.db"), [32]byte{1, 2, 3}, store.DBOptions{})
+	db, err := store.Open(filepath.Join(t.TempDir(), "delivery", "test.db"), [32]byte{1, 2, 3}, store.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1033,7 +1033,7 @@ func commitFloor(dir string, n int) ([]time.Duration, error) {
 		if _, err := crand.Read(key[:]); err != nil {
 			return nil, fmt.Errorf("bench: disk floor: %w", err)
 		}
-		db, err := store.OpenDB(filepath.Join(dir, fmt.Sprintf("%c.db", 'a'+i)), key, store.DBOptions{})
+		db, err := store.Open(filepath.Join(dir, fmt.Sprintf("%c.db", 'a'+i)), key, store.Options{})
 		if err != nil {
 			return nil, fmt.Errorf("bench: disk floor: %w", err)
 		}

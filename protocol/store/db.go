@@ -13,7 +13,7 @@ package store
 //	                  "duet history key check v1", AD = "duet/1 history check")
 //	                a key check value: opening with another key (another
 //	                identity, or another peer's database) fails to
-//	                authenticate it, and OpenDB refuses with ErrDBWrongKey.
+//	                authenticate it, and Open refuses with ErrWrongKey.
 //	bucket "history"                   (history.go)
 //	buckets "outbox", "showing", "seen" (delivery.go)
 //
@@ -29,7 +29,7 @@ package store
 // The file is created 0600 in a 0700 directory (a wider mode found at open
 // is set back to 0600); only a regular file is opened (no symlink, FIFO,
 // device). bbolt's exclusive flock, taken with a 100 ms timeout, keeps a
-// second duet off the file (ErrDBLocked). One writer goroutine commits
+// second duet off the file (ErrLocked). One writer goroutine commits
 // everything queued (up to 4096 operations) in one fsynced transaction.
 
 import (
@@ -57,39 +57,39 @@ import (
 
 // Errors of the database. Test with errors.Is.
 var (
-	// ErrDBLocked: another process (another duet with the same
+	// ErrLocked: another process (another duet with the same
 	// identity and peer) holds the database.
-	ErrDBLocked = errors.New("protocol: database is in use by another duet")
-	// ErrDBCorrupt: the file is not a bbolt database, fails bbolt's
+	ErrLocked = errors.New("protocol: database is in use by another duet")
+	// ErrCorrupt: the file is not a bbolt database, fails bbolt's
 	// checks, or a value that duet cannot do without (the key check, an
 	// outbox record, the delivery marks) fails authentication. A history
 	// record that does is skipped instead (ErrHistorySkipped).
-	ErrDBCorrupt = errors.New("protocol: database is damaged")
-	// ErrDBWrongKey: the database was written under another key
+	ErrCorrupt = errors.New("protocol: database is damaged")
+	// ErrWrongKey: the database was written under another key
 	// (another identity, or the history of another peer).
-	ErrDBWrongKey = errors.New("protocol: database belongs to another identity")
-	// ErrDBClosed: the DB was closed.
-	ErrDBClosed = errors.New("protocol: database is closed")
+	ErrWrongKey = errors.New("protocol: database belongs to another identity")
+	// ErrClosed: the DB was closed.
+	ErrClosed = errors.New("protocol: database is closed")
 )
 
-// DBOptions tune OpenDB.
-type DBOptions struct {
+// Options tune Open.
+type Options struct {
 	Retention time.Duration    // prune entries older than this at open (0: keep all)
 	NoHistory bool             // Queue and Showing add no history entries (--no-history)
 	Now       func() time.Time // time.Now if nil
 }
 
-// DBError is an error about the database file at Path: Err says what went
+// Error is an error about the database file at Path: Err says what went
 // wrong (it wraps one of the errors above, or the system's), Hint what the
 // user can do about it. Its text names the file once:
 // "protocol: database /x.db is damaged: truncated; move the file away ...".
-type DBError struct {
+type Error struct {
 	Path string
 	Err  error
 	Hint string
 }
 
-func (e *DBError) Error() string {
+func (e *Error) Error() string {
 	reason := e.Err.Error()
 	var msg string
 	if r, ok := strings.CutPrefix(reason, "protocol: database "); ok {
@@ -103,10 +103,10 @@ func (e *DBError) Error() string {
 	return msg
 }
 
-func (e *DBError) Unwrap() error { return e.Err }
+func (e *Error) Unwrap() error { return e.Err }
 
 func dbErr(path string, err error, hint string) error {
-	return &DBError{Path: path, Err: err, Hint: hint}
+	return &Error{Path: path, Err: err, Hint: hint}
 }
 
 const (
@@ -218,19 +218,19 @@ type histOp struct {
 	urgent   bool        // committed at once although nobody waits (MarkShowing)
 }
 
-// OpenDB opens the history database at path, creating it (mode 0600,
+// Open opens the history database at path, creating it (mode 0600,
 // parent directory 0700) if needed, whole (createDBFile). The path must be
 // a regular file: a symbolic link, FIFO, device, socket or directory is
 // refused with an error naming the path, without blocking. An existing
 // file with a wider mode is fixed to 0600 (its content is encrypted; only
 // metadata would leak) and Warnings says so. A damaged file, an empty one
-// included, gives an error wrapping ErrDBCorrupt; a file held by another
-// duet, ErrDBLocked; a file written under another key, ErrDBWrongKey. Each
-// error is a *DBError naming the file and saying what to do. A file whose
+// included, gives an error wrapping ErrCorrupt; a file held by another
+// duet, ErrLocked; a file written under another key, ErrWrongKey. Each
+// error is a *Error naming the file and saying what to do. A file whose
 // newest commit record is damaged opens at the commit before it, as bbolt
 // does, and Warnings says so. Entries older than opt.Retention are deleted
-// before OpenDB returns.
-func OpenDB(path string, key [32]byte, opt DBOptions) (h *DB, err error) {
+// before Open returns.
+func Open(path string, key [32]byte, opt Options) (h *DB, err error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return nil, dbErr(path, err, "")
 	}
@@ -297,7 +297,7 @@ func OpenDB(path string, key [32]byte, opt DBOptions) (h *DB, err error) {
 	if err != nil {
 		switch {
 		case errors.Is(err, berrors.ErrTimeout):
-			return nil, dbErr(path, ErrDBLocked, hintLocked)
+			return nil, dbErr(path, ErrLocked, hintLocked)
 		case errors.Is(err, errNotRegular):
 			return nil, dbErr(path, err, hintMoveAway)
 		case errors.Is(err, berrors.ErrInvalid), errors.Is(err, berrors.ErrChecksum),
@@ -372,7 +372,7 @@ func checkBeforeOpen(path string) (boltCheck, error) {
 		return c, nil
 	}
 	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_SH|syscall.LOCK_NB); errors.Is(err, syscall.EWOULDBLOCK) {
-		return boltCheck{}, dbErr(path, ErrDBLocked, hintLocked)
+		return boltCheck{}, dbErr(path, ErrLocked, hintLocked)
 	}
 	return boltCheck{}, corruptErr(path, cerr)
 }
@@ -458,10 +458,10 @@ func isBoltSizeErr(err error) bool {
 }
 
 // corruptErr is the error for a damaged file: cause says what is wrong
-// (wrapping ErrDBCorrupt or not).
+// (wrapping ErrCorrupt or not).
 func corruptErr(path string, cause error) error {
-	if !errors.Is(cause, ErrDBCorrupt) {
-		cause = fmt.Errorf("%w: %v", ErrDBCorrupt, cause)
+	if !errors.Is(cause, ErrCorrupt) {
+		cause = fmt.Errorf("%w: %v", ErrCorrupt, cause)
 	}
 	return dbErr(path, cause, hintDamaged)
 }
@@ -523,9 +523,9 @@ func (h *DB) init() error {
 				recheck = true
 				return nil
 			case tried:
-				return dbErr(h.path, fmt.Errorf("%w: it was written under another identity's key (or for another peer): neither its key check nor its records open under this one", ErrDBWrongKey), hintAnotherKey)
+				return dbErr(h.path, fmt.Errorf("%w: it was written under another identity's key (or for another peer): neither its key check nor its records open under this one", ErrWrongKey), hintAnotherKey)
 			}
-			return dbErr(h.path, fmt.Errorf("%w: it was written under another identity's key (or for another peer), or its key check is damaged", ErrDBWrongKey), hintAnotherKey)
+			return dbErr(h.path, fmt.Errorf("%w: it was written under another identity's key (or for another peer), or its key check is damaged", ErrWrongKey), hintAnotherKey)
 		})
 	})
 	switch {
@@ -641,7 +641,7 @@ func (h *DB) recordsOpen(tx *bolt.Tx, v1 bool) (fits, tried bool) {
 }
 
 // guard runs fn turning a panic or memory fault (bbolt on a damaged file)
-// into ErrDBCorrupt.
+// into ErrCorrupt.
 func (h *DB) guard(fn func() error) (err error) {
 	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
 	defer func() {
@@ -661,13 +661,13 @@ func (h *DB) request(kind histOpKind) error {
 func (h *DB) send(op histOp) error {
 	select {
 	case <-h.quit:
-		return ErrDBClosed
+		return ErrClosed
 	default:
 	}
 	select {
 	case h.q <- op:
 	case <-h.quit:
-		return ErrDBClosed
+		return ErrClosed
 	}
 	select {
 	case err := <-op.done:
@@ -678,7 +678,7 @@ func (h *DB) send(op histOp) error {
 		case err := <-op.done:
 			return err
 		default:
-			return ErrDBClosed
+			return ErrClosed
 		}
 	}
 }
@@ -949,7 +949,7 @@ func (h *DB) applyImport(t *historyTx, d *deliveryTx, st protocol.DeliveryState)
 	})
 }
 
-// Warnings returns what OpenDB found and the user should know although
+// Warnings returns what Open found and the user should know although
 // the database opened: a mode it set back to 0600, or a damaged newest
 // commit record that made it open the commit before (the last moment's
 // messages may be missing). Each names the file.

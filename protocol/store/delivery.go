@@ -155,12 +155,12 @@ func (h *DB) Import(st protocol.DeliveryState) error {
 }
 
 // asyncOp queues op without waiting for its commit. After Close op.cb
-// gets ErrDBClosed.
+// gets ErrClosed.
 func (h *DB) asyncOp(op histOp) {
 	select {
 	case <-h.quit:
 		if op.cb != nil {
-			op.cb(ErrDBClosed)
+			op.cb(ErrClosed)
 		}
 		return
 	default:
@@ -169,7 +169,7 @@ func (h *DB) asyncOp(op histOp) {
 	case h.q <- op:
 	case <-h.quit:
 		if op.cb != nil {
-			op.cb(ErrDBClosed)
+			op.cb(ErrClosed)
 		}
 	}
 }
@@ -198,7 +198,7 @@ func (h *DB) Pending(n int) ([]protocol.Chat, int) {
 }
 
 // loadDelivery reads the delivery state and builds the index (called by
-// OpenDB, before the writer starts). A record that fails authentication is
+// Open, before the writer starts). A record that fails authentication is
 // an error: queued messages are never dropped silently.
 func (h *DB) loadDelivery() error {
 	h.dx = newDeliveryIndex()
@@ -300,10 +300,10 @@ func sealOutboxRecord(a *crypto.AEAD, k []byte, chats []protocol.Chat) ([]byte, 
 // openOutboxRecord authenticates and parses an outbox record.
 func openOutboxRecord(a *crypto.AEAD, k, v []byte) ([]protocol.Chat, error) {
 	if len(k) != 8 {
-		return nil, fmt.Errorf("%w: outbox key of %d bytes", ErrDBCorrupt, len(k))
+		return nil, fmt.Errorf("%w: outbox key of %d bytes", ErrCorrupt, len(k))
 	}
 	if len(v) < 1+crypto.NonceSize+crypto.TagSize || v[0] != histValueVer {
-		return nil, fmt.Errorf("%w: outbox value of %d bytes", ErrDBCorrupt, len(v))
+		return nil, fmt.Errorf("%w: outbox value of %d bytes", ErrCorrupt, len(v))
 	}
 	pt, err := openValue(a, v, outboxAD, k)
 	if err != nil {
@@ -317,18 +317,18 @@ func parseOutbox(pt []byte) ([]protocol.Chat, error) {
 	var chats []protocol.Chat
 	for len(pt) > 0 {
 		if len(pt) < outMsgHeader {
-			return nil, fmt.Errorf("%w: outbox record cut short", ErrDBCorrupt)
+			return nil, fmt.Errorf("%w: outbox record cut short", ErrCorrupt)
 		}
 		c := protocol.Chat{ID: binary.BigEndian.Uint64(pt), SentAt: int64(binary.BigEndian.Uint64(pt[8:]))}
 		n := binary.BigEndian.Uint32(pt[16:])
 		pt = pt[outMsgHeader:]
 		if n > protocol.MaxTextSize || int(n) > len(pt) {
-			return nil, fmt.Errorf("%w: outbox message of %d bytes", ErrDBCorrupt, n)
+			return nil, fmt.Errorf("%w: outbox message of %d bytes", ErrCorrupt, n)
 		}
 		c.Text = string(pt[:n])
 		pt = pt[n:]
 		if c.ID == 0 || !utf8.ValidString(c.Text) {
-			return nil, fmt.Errorf("%w: bad outbox message", ErrDBCorrupt)
+			return nil, fmt.Errorf("%w: bad outbox message", ErrCorrupt)
 		}
 		chats = append(chats, c)
 	}
@@ -614,7 +614,7 @@ func openValue(a *crypto.AEAD, v, ad, k []byte) ([]byte, error) {
 	copy(nonce[:], v[1:])
 	pt, err := a.Open(nil, &nonce, v[1+crypto.NonceSize:], concatAD(ad, k))
 	if err != nil {
-		return nil, fmt.Errorf("%w: value fails authentication", ErrDBCorrupt)
+		return nil, fmt.Errorf("%w: value fails authentication", ErrCorrupt)
 	}
 	return pt, nil
 }

@@ -131,7 +131,7 @@ func flipped(data []byte, offs []int, at int) []byte {
 // and never seen as interrupted. Load hands the state over once.
 func TestDeliveryRoundTrip(t *testing.T) {
 	path := histPath(t)
-	h := openTestHistory(t, path, DBOptions{})
+	h := openTestHistory(t, path, Options{})
 	if st, err := h.Load(); err != nil || len(st.Outbox)+len(st.Seen)+len(st.Interrupted) != 0 {
 		t.Fatalf("Load of a new DB = %+v, %v; want an empty state", st, err)
 	}
@@ -198,7 +198,7 @@ func TestDeliveryRoundTrip(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	h = openTestHistory(t, path, DBOptions{})
+	h = openTestHistory(t, path, Options{})
 	st, err := h.Load()
 	if err != nil {
 		t.Fatal(err)
@@ -273,7 +273,7 @@ func TestDeliveryRecordsSplit(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			path := histPath(t)
-			h := openTestHistory(t, path, DBOptions{})
+			h := openTestHistory(t, path, Options{})
 			chats := make([]protocol.Chat, tc.n)
 			for i := range chats {
 				text := fmt.Sprintf("é%04d", i) // 6 bytes, 2 of them one rune
@@ -307,7 +307,7 @@ func TestDeliveryRecordsSplit(t *testing.T) {
 			}
 			checkChats(t, got, chats)
 
-			h = openTestHistory(t, path, DBOptions{})
+			h = openTestHistory(t, path, Options{})
 			st, _ := h.Load()
 			checkChats(t, st.Outbox, chats)
 			ids := chatIDs(chats)
@@ -322,7 +322,7 @@ func TestDeliveryRecordsSplit(t *testing.T) {
 				}
 				return nil
 			})
-			h = openTestHistory(t, path, DBOptions{})
+			h = openTestHistory(t, path, Options{})
 			if st, _ := h.Load(); len(st.Outbox) != 0 {
 				t.Fatalf("outbox after delivery: %d messages", len(st.Outbox))
 			}
@@ -376,7 +376,7 @@ func TestDeliverySeenPruned(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			path := histPath(t)
-			h := openTestHistory(t, path, DBOptions{})
+			h := openTestHistory(t, path, Options{})
 			for _, c := range tc.calls {
 				errc := make(chan error, 1)
 				h.Seen(c, func(err error) { errc <- err })
@@ -387,7 +387,7 @@ func TestDeliverySeenPruned(t *testing.T) {
 			if err := h.Close(); err != nil {
 				t.Fatal(err)
 			}
-			h = openTestHistory(t, path, DBOptions{})
+			h = openTestHistory(t, path, Options{})
 			st, _ := h.Load()
 			if want := tc.want[max(0, len(tc.want)-protocol.MaxSeenIDs):]; !slices.Equal(st.Seen, want) {
 				t.Fatalf("Seen holds %d ids, want %d", len(st.Seen), len(want))
@@ -427,7 +427,7 @@ func TestDeliveryImport(t *testing.T) {
 	}
 	// An older duet recorded its messages in the history as it sent them
 	// (11 and 13), and a message of the peer with the id of one of ours.
-	h := openTestHistory(t, path, DBOptions{})
+	h := openTestHistory(t, path, Options{})
 	older := []protocol.HistoryEntry{
 		{ID: 11, Own: true, Text: outbox[0].Text, At: time.Unix(0, outbox[0].SentAt)},
 		{ID: 12, Own: false, Text: "the peer's, same id as ours", At: time.Unix(0, outbox[1].SentAt)},
@@ -458,7 +458,7 @@ func TestDeliveryImport(t *testing.T) {
 		}
 	}
 
-	h = openTestHistory(t, path, DBOptions{})
+	h = openTestHistory(t, path, Options{})
 	if err := h.Import(imported); err != nil {
 		t.Fatal(err)
 	}
@@ -479,7 +479,7 @@ func TestDeliveryImport(t *testing.T) {
 
 	// After a reopen the file holds the imported state once, and a third
 	// Import (the first Load already taken) adds nothing either.
-	h = openTestHistory(t, path, DBOptions{})
+	h = openTestHistory(t, path, Options{})
 	st, _ = h.Load()
 	checkState(t, st, want)
 	if err := h.Import(imported); err != nil {
@@ -498,7 +498,7 @@ func TestDeliveryImport(t *testing.T) {
 func buildOutboxFile(t testing.TB, n int) (string, []protocol.Chat) {
 	t.Helper()
 	path := histPath(t)
-	h, err := OpenDB(path, testHistKey, DBOptions{})
+	h, err := Open(path, testHistKey, Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -518,7 +518,7 @@ func buildOutboxFile(t testing.TB, n int) (string, []protocol.Chat) {
 }
 
 // TestDeliveryOutboxDamaged: an outbox record that fails authentication
-// makes OpenDB fail (ErrDBCorrupt, naming the file and the lost queued
+// makes Open fail (ErrCorrupt, naming the file and the lost queued
 // messages): queued messages are never dropped silently. A file cut below
 // bbolt's high-water mark fails too.
 func TestDeliveryOutboxDamaged(t *testing.T) {
@@ -551,13 +551,13 @@ func TestDeliveryOutboxDamaged(t *testing.T) {
 	}{{"version", 0}, {"nonce", 1}, {"ciphertext", 1 + crypto.NonceSize + 3}, {"text", 1 + crypto.NonceSize + outMsgHeader + 7}, {"tag", len(val) - 1}} {
 		t.Run(where.name, func(t *testing.T) {
 			p := writeFlipped(t, data, offs, where.at)
-			h, err := OpenDB(p, testHistKey, DBOptions{})
+			h, err := Open(p, testHistKey, Options{})
 			if err == nil {
 				h.Close()
-				t.Fatal("OpenDB of a file with a damaged outbox record succeeded")
+				t.Fatal("Open of a file with a damaged outbox record succeeded")
 			}
-			if !errors.Is(err, ErrDBCorrupt) || !strings.Contains(err.Error(), p) || !strings.Contains(err.Error(), "queued messages in it cannot be read") {
-				t.Fatalf("err = %v, want ErrDBCorrupt naming %s and the queued messages", err, p)
+			if !errors.Is(err, ErrCorrupt) || !strings.Contains(err.Error(), p) || !strings.Contains(err.Error(), "queued messages in it cannot be read") {
+				t.Fatalf("err = %v, want ErrCorrupt naming %s and the queued messages", err, p)
 			}
 			if after, _ := os.ReadFile(p); !bytes.Equal(after, flipped(data, offs, where.at)) {
 				t.Fatal("the refused file was changed")
@@ -566,7 +566,7 @@ func TestDeliveryOutboxDamaged(t *testing.T) {
 	}
 
 	// The intact file opens (the flips above are what fails).
-	h, err := OpenDB(orig, testHistKey, DBOptions{})
+	h, err := Open(orig, testHistKey, Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -587,13 +587,13 @@ func TestDeliveryOutboxDamaged(t *testing.T) {
 			if err := os.WriteFile(p, data[:size], 0o600); err != nil {
 				t.Fatal(err)
 			}
-			h, err := OpenDB(p, testHistKey, DBOptions{})
+			h, err := Open(p, testHistKey, Options{})
 			if err == nil {
 				h.Close()
-				t.Fatal("OpenDB of a truncated file succeeded")
+				t.Fatal("Open of a truncated file succeeded")
 			}
-			if !errors.Is(err, ErrDBCorrupt) || !strings.Contains(err.Error(), p) {
-				t.Fatalf("err = %v, want ErrDBCorrupt naming %s", err, p)
+			if !errors.Is(err, ErrCorrupt) || !strings.Contains(err.Error(), p) {
+				t.Fatalf("err = %v, want ErrCorrupt naming %s", err, p)
 			}
 		})
 	}
@@ -605,8 +605,8 @@ func TestDeliveryNoPlaintext(t *testing.T) {
 	const ours, theirs = "the falcon flies at dawn ✈", "la contraseña es pájaro"
 	for _, opt := range []struct {
 		name string
-		opt  DBOptions
-	}{{"history", DBOptions{}}, {"no history", DBOptions{NoHistory: true}}} {
+		opt  Options
+	}{{"history", Options{}}, {"no history", Options{NoHistory: true}}} {
 		t.Run(opt.name, func(t *testing.T) {
 			path := histPath(t)
 			h := openTestHistory(t, path, opt.opt)
@@ -635,7 +635,7 @@ func TestDeliveryNoPlaintext(t *testing.T) {
 				}
 			}
 			// And they are there, under the key.
-			h = openTestHistory(t, path, DBOptions{})
+			h = openTestHistory(t, path, Options{})
 			st, _ := h.Load()
 			if len(st.Outbox) != 50 || len(st.Interrupted) != 50 || st.Outbox[0].Text != ours+" 0" {
 				t.Fatalf("outbox %d, interrupted %d", len(st.Outbox), len(st.Interrupted))
@@ -650,7 +650,7 @@ func TestDeliveryNoPlaintext(t *testing.T) {
 func writeV1File(t testing.TB, entries []protocol.HistoryEntry) string {
 	t.Helper()
 	path := histPath(t)
-	h, err := OpenDB(path, testHistKey, DBOptions{})
+	h, err := Open(path, testHistKey, Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -739,9 +739,9 @@ func TestDBUpgradeV1(t *testing.T) {
 
 	t.Run("upgrade", func(t *testing.T) {
 		path := writeV1File(t, entries)
-		h, err := OpenDB(path, testHistKey, DBOptions{})
+		h, err := Open(path, testHistKey, Options{})
 		if err != nil {
-			t.Fatalf("OpenDB of a version 1 file: %v", err)
+			t.Fatalf("Open of a version 1 file: %v", err)
 		}
 		t.Cleanup(func() { h.Close() })
 		checkEntries(t, allHistory(t, h, 64), entries)
@@ -777,7 +777,7 @@ func TestDBUpgradeV1(t *testing.T) {
 			}
 			return nil
 		})
-		h = openTestHistory(t, path, DBOptions{})
+		h = openTestHistory(t, path, Options{})
 		all := allHistory(t, h, 100)
 		checkEntries(t, all[:len(entries)], entries)
 		if st, _ := h.Load(); len(st.Outbox) != 1 || st.Outbox[0].ID != 9999 {
@@ -802,13 +802,13 @@ func TestDBUpgradeV1(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		h, err := OpenDB(path, testHistKey, DBOptions{})
+		h, err := Open(path, testHistKey, Options{})
 		if err == nil {
 			h.Close()
-			t.Fatal("OpenDB of a version 1 file with a damaged entry succeeded")
+			t.Fatal("Open of a version 1 file with a damaged entry succeeded")
 		}
-		if !errors.Is(err, ErrDBCorrupt) || !strings.Contains(err.Error(), path) {
-			t.Fatalf("err = %v, want ErrDBCorrupt naming %s", err, path)
+		if !errors.Is(err, ErrCorrupt) || !strings.Contains(err.Error(), path) {
+			t.Fatalf("err = %v, want ErrCorrupt naming %s", err, path)
 		}
 		viewRaw(t, path, func(tx *bolt.Tx) error {
 			if v := tx.Bucket(bucketMeta).Get(metaVersion); len(v) != 1 || v[0] != 1 {
@@ -829,7 +829,7 @@ func TestDBUpgradeV1(t *testing.T) {
 func TestQueuedAtOpen(t *testing.T) {
 	path := histPath(t)
 	at := func(i int) int64 { return histT0.Add(time.Duration(i) * time.Second).UnixNano() }
-	h := openTestHistory(t, path, DBOptions{})
+	h := openTestHistory(t, path, Options{})
 	// Two outbox records: a record keeps a delivered message until all of
 	// its messages are delivered (the next run resends it, and the peer
 	// acknowledges it again).
@@ -846,7 +846,7 @@ func TestQueuedAtOpen(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	h = openTestHistory(t, path, DBOptions{})
+	h = openTestHistory(t, path, Options{})
 	for _, c := range []struct {
 		id   uint64
 		want bool

@@ -135,24 +135,24 @@ func recordCount(v []byte) int {
 }
 
 // openRecord authenticates, decrypts and parses the record v stored under
-// key k. Any failure is an error wrapping ErrDBCorrupt (without the file
+// key k. Any failure is an error wrapping ErrCorrupt (without the file
 // name: the caller adds it).
 func openRecord(a *crypto.AEAD, k, v []byte) ([]protocol.HistoryEntry, error) {
 	if len(k) != histKeyLen {
-		return nil, fmt.Errorf("%w: key of %d bytes", ErrDBCorrupt, len(k))
+		return nil, fmt.Errorf("%w: key of %d bytes", ErrCorrupt, len(k))
 	}
 	if len(v) < histRecordHeader+crypto.TagSize {
-		return nil, fmt.Errorf("%w: record of %d bytes", ErrDBCorrupt, len(v))
+		return nil, fmt.Errorf("%w: record of %d bytes", ErrCorrupt, len(v))
 	}
 	if v[0] != histValueVer {
-		return nil, fmt.Errorf("%w: record version %d", ErrDBCorrupt, v[0])
+		return nil, fmt.Errorf("%w: record version %d", ErrCorrupt, v[0])
 	}
 	n := binary.BigEndian.Uint16(v[1:])
 	var nonce [crypto.NonceSize]byte
 	copy(nonce[:], v[3:])
 	pt, err := a.Open(nil, &nonce, v[histRecordHeader:], recordAD(k, n))
 	if err != nil {
-		return nil, fmt.Errorf("%w: record fails authentication", ErrDBCorrupt)
+		return nil, fmt.Errorf("%w: record fails authentication", ErrCorrupt)
 	}
 	return parseRecord(pt, int(n))
 }
@@ -160,16 +160,16 @@ func openRecord(a *crypto.AEAD, k, v []byte) ([]protocol.HistoryEntry, error) {
 // parseRecord parses a decrypted record of n entries.
 func parseRecord(pt []byte, n int) ([]protocol.HistoryEntry, error) {
 	if n < 1 || n > histRecordEntries {
-		return nil, fmt.Errorf("%w: record of %d entries", ErrDBCorrupt, n)
+		return nil, fmt.Errorf("%w: record of %d entries", ErrCorrupt, n)
 	}
 	out := make([]protocol.HistoryEntry, 0, n)
 	for len(pt) > 0 {
 		if len(pt) < histEntryHeader {
-			return nil, fmt.Errorf("%w: entry cut short", ErrDBCorrupt)
+			return nil, fmt.Errorf("%w: entry cut short", ErrCorrupt)
 		}
 		flags := pt[0]
 		if flags&^(histFlagOwn|histFlagDup) != 0 {
-			return nil, fmt.Errorf("%w: unknown flags %#x", ErrDBCorrupt, flags)
+			return nil, fmt.Errorf("%w: unknown flags %#x", ErrCorrupt, flags)
 		}
 		e := protocol.HistoryEntry{
 			Own:               flags&histFlagOwn != 0,
@@ -180,17 +180,17 @@ func parseRecord(pt []byte, n int) ([]protocol.HistoryEntry, error) {
 		size := binary.BigEndian.Uint32(pt[17:])
 		pt = pt[histEntryHeader:]
 		if size > protocol.MaxTextSize || int(size) > len(pt) {
-			return nil, fmt.Errorf("%w: entry text of %d bytes", ErrDBCorrupt, size)
+			return nil, fmt.Errorf("%w: entry text of %d bytes", ErrCorrupt, size)
 		}
 		e.Text = string(pt[:size])
 		pt = pt[size:]
 		if e.ID == 0 {
-			return nil, fmt.Errorf("%w: entry with id 0", ErrDBCorrupt)
+			return nil, fmt.Errorf("%w: entry with id 0", ErrCorrupt)
 		}
 		out = append(out, e)
 	}
 	if len(out) != n {
-		return nil, fmt.Errorf("%w: record declares %d entries, holds %d", ErrDBCorrupt, n, len(out))
+		return nil, fmt.Errorf("%w: record declares %d entries, holds %d", ErrCorrupt, n, len(out))
 	}
 	return out, nil
 }
@@ -460,7 +460,7 @@ func (h *DB) Last(n int) ([]protocol.HistoryEntry, HistoryCursor, error) {
 // records this call skipped. With such an error the entries and the cursor
 // are valid (the cursor is past the skipped records, so a further call
 // does not report them again). Any other error (a damaged file, wrapping
-// ErrDBCorrupt) comes with no entries and the cursor c.
+// ErrCorrupt) comes with no entries and the cursor c.
 func (h *DB) Before(c HistoryCursor, n int) ([]protocol.HistoryEntry, HistoryCursor, error) {
 	if n <= 0 {
 		return nil, c, nil

@@ -14,11 +14,11 @@ import (
 )
 
 // buildLargeHistory writes n entries (one a second from histT0, ~60-byte
-// texts, alternating own/peer) into a database created by OpenDB, through
+// texts, alternating own/peer) into a database created by Open, through
 // the writer's own record code, in transactions of 100,000 entries.
 func buildLargeHistory(tb testing.TB, path string, n int) {
 	tb.Helper()
-	h, err := OpenDB(path, testHistKey, DBOptions{})
+	h, err := Open(path, testHistKey, Options{})
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -54,12 +54,12 @@ func BenchmarkHistoryLast100of1M(b *testing.B) {
 	b.Logf("built %d entries in %v", n, time.Since(start).Round(time.Millisecond))
 
 	start = time.Now()
-	h, err := OpenDB(path, testHistKey, DBOptions{})
+	h, err := Open(path, testHistKey, Options{})
 	if err != nil {
 		b.Fatal(err)
 	}
 	defer h.Close()
-	b.Logf("OpenDB of %d entries: %v", n, time.Since(start).Round(time.Microsecond))
+	b.Logf("Open of %d entries: %v", n, time.Since(start).Round(time.Microsecond))
 	if l, _ := h.Len(); l != n {
 		b.Fatalf("Len = %d", l)
 	}
@@ -98,7 +98,7 @@ func BenchmarkHistoryLast100of1M(b *testing.B) {
 	b.Run("OpenLast100Close", func(b *testing.B) {
 		h.Close()
 		for b.Loop() {
-			h, err := OpenDB(path, testHistKey, DBOptions{})
+			h, err := Open(path, testHistKey, Options{})
 			if err != nil {
 				b.Fatal(err)
 			}
@@ -118,7 +118,7 @@ func BenchmarkHistoryAdd(b *testing.B) {
 	for _, size := range []int{60, 1024} {
 		text := strings.Repeat("x", size)
 		b.Run(fmt.Sprintf("grouped/%dB", size), func(b *testing.B) {
-			h := openTestHistory(b, filepath.Join(b.TempDir(), "history.db"), DBOptions{})
+			h := openTestHistory(b, filepath.Join(b.TempDir(), "history.db"), Options{})
 			b.SetBytes(int64(size))
 			at := histT0
 			i := uint64(0)
@@ -133,7 +133,7 @@ func BenchmarkHistoryAdd(b *testing.B) {
 		})
 	}
 	b.Run("flush-each/60B", func(b *testing.B) {
-		h := openTestHistory(b, filepath.Join(b.TempDir(), "history.db"), DBOptions{})
+		h := openTestHistory(b, filepath.Join(b.TempDir(), "history.db"), Options{})
 		i := uint64(0)
 		for b.Loop() {
 			i++

@@ -11,7 +11,7 @@ import (
 // FuzzHistoryRecord feeds arbitrary keys and values to the decoder of
 // stored history records (authenticate, decrypt, parse) and arbitrary
 // plaintexts to the parser: either entries or an error wrapping
-// ErrDBCorrupt, never a panic. Valid records (the seeds) must decode to
+// ErrCorrupt, never a panic. Valid records (the seeds) must decode to
 // what was sealed.
 func FuzzHistoryRecord(f *testing.F) {
 	a, err := crypto.NewAEAD(testHistKey[:])
@@ -37,8 +37,8 @@ func FuzzHistoryRecord(f *testing.F) {
 	f.Fuzz(func(t *testing.T, k, v []byte, n uint16) {
 		es, err := openRecord(a, k, v)
 		if err != nil {
-			if !errors.Is(err, ErrDBCorrupt) {
-				t.Fatalf("error %v does not wrap ErrDBCorrupt", err)
+			if !errors.Is(err, ErrCorrupt) {
+				t.Fatalf("error %v does not wrap ErrCorrupt", err)
 			}
 		} else {
 			// Only a genuinely sealed record opens: re-seal and compare.
@@ -58,8 +58,8 @@ func FuzzHistoryRecord(f *testing.F) {
 		}
 		// The parser alone, on arbitrary plaintext.
 		if es, err := parseRecord(v, int(n)); err != nil {
-			if !errors.Is(err, ErrDBCorrupt) {
-				t.Fatalf("parse error %v does not wrap ErrDBCorrupt", err)
+			if !errors.Is(err, ErrCorrupt) {
+				t.Fatalf("parse error %v does not wrap ErrCorrupt", err)
 			}
 		} else if len(es) != int(n) {
 			t.Fatalf("parsed %d entries of %d", len(es), n)
@@ -85,8 +85,8 @@ func FuzzOutboxRecord(f *testing.F) {
 	f.Fuzz(func(t *testing.T, k, v []byte) {
 		check := func(cs []protocol.Chat, err error) {
 			if err != nil {
-				if !errors.Is(err, ErrDBCorrupt) {
-					t.Fatalf("error %v does not wrap ErrDBCorrupt", err)
+				if !errors.Is(err, ErrCorrupt) {
+					t.Fatalf("error %v does not wrap ErrCorrupt", err)
 				}
 				return
 			}

@@ -29,11 +29,11 @@ var testHistKey = [32]byte{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16
 
 var histT0 = time.Date(2026, 11, 26, 4, 0, 0, 0, time.UTC)
 
-func openTestHistory(t testing.TB, path string, opt DBOptions) *DB {
+func openTestHistory(t testing.TB, path string, opt Options) *DB {
 	t.Helper()
-	h, err := OpenDB(path, testHistKey, opt)
+	h, err := Open(path, testHistKey, opt)
 	if err != nil {
-		t.Fatalf("OpenDB: %v", err)
+		t.Fatalf("Open: %v", err)
 	}
 	t.Cleanup(func() { h.Close() })
 	return h
@@ -88,7 +88,7 @@ func TestHistoryRoundTrip(t *testing.T) {
 		{ID: 7, Own: true, Text: "👩‍👩‍👧 family, ZWJ, and \t tab"},
 	}
 	path := histPath(t)
-	h := openTestHistory(t, path, DBOptions{})
+	h := openTestHistory(t, path, Options{})
 	for i := range tests {
 		tests[i].At = histT0.Add(time.Duration(i) * time.Second)
 		h.Add(tests[i])
@@ -108,7 +108,7 @@ func TestHistoryRoundTrip(t *testing.T) {
 	if err := h.Close(); err != nil {
 		t.Fatal(err)
 	}
-	h2 := openTestHistory(t, path, DBOptions{})
+	h2 := openTestHistory(t, path, Options{})
 	got, _, err = h2.Last(100)
 	if err != nil {
 		t.Fatal(err)
@@ -121,7 +121,7 @@ func TestHistoryRoundTrip(t *testing.T) {
 // and reopens; extreme times are clamped, not wrapped.
 func TestHistoryOrder(t *testing.T) {
 	path := histPath(t)
-	h := openTestHistory(t, path, DBOptions{})
+	h := openTestHistory(t, path, Options{})
 	at := func(s int) time.Time { return histT0.Add(time.Duration(s) * time.Second) }
 	in := []protocol.HistoryEntry{
 		{ID: 1, Text: "t5 first", At: at(5)},
@@ -143,7 +143,7 @@ func TestHistoryOrder(t *testing.T) {
 	}
 	checkEntries(t, allHistory(t, h, 1), in)
 	h.Close()
-	h = openTestHistory(t, path, DBOptions{})
+	h = openTestHistory(t, path, Options{})
 	later := protocol.HistoryEntry{ID: 6, Text: "t0 after reopen", At: at(0)}
 	h.Add(later)
 	if err := h.Flush(); err != nil {
@@ -170,7 +170,7 @@ func TestHistoryOrder(t *testing.T) {
 // that marked it showing) is not stored again; id 0 never.
 func TestHistoryEachMessageOnce(t *testing.T) {
 	path := histPath(t)
-	h := openTestHistory(t, path, DBOptions{})
+	h := openTestHistory(t, path, Options{})
 	if err := h.Queue([]protocol.Chat{{ID: 42, SentAt: histT0.UnixNano(), Text: "mine"}}); err != nil {
 		t.Fatal(err)
 	}
@@ -178,7 +178,7 @@ func TestHistoryEachMessageOnce(t *testing.T) {
 		t.Fatal(err)
 	}
 	h.Close() // a crash: 42 and 7 are interrupted
-	h = openTestHistory(t, path, DBOptions{})
+	h = openTestHistory(t, path, Options{})
 	st, _ := h.Load()
 	if len(st.Interrupted) != 2 {
 		t.Fatalf("interrupted %v", st.Interrupted)
@@ -204,7 +204,7 @@ func TestHistoryEachMessageOnce(t *testing.T) {
 // nothing enters the history.
 func TestHistoryNoHistory(t *testing.T) {
 	path := histPath(t)
-	h := openTestHistory(t, path, DBOptions{NoHistory: true})
+	h := openTestHistory(t, path, Options{NoHistory: true})
 	if err := h.Queue([]protocol.Chat{{ID: 1, SentAt: histT0.UnixNano(), Text: "mine"}}); err != nil {
 		t.Fatal(err)
 	}
@@ -212,7 +212,7 @@ func TestHistoryNoHistory(t *testing.T) {
 		t.Fatal(err)
 	}
 	h.Close()
-	h = openTestHistory(t, path, DBOptions{})
+	h = openTestHistory(t, path, Options{})
 	st, _ := h.Load()
 	if n, _ := h.Len(); n != 0 || len(st.Outbox) != 1 || len(st.Interrupted) != 1 {
 		t.Fatalf("history %d entries, outbox %d, interrupted %d; want 0, 1, 1", n, len(st.Outbox), len(st.Interrupted))
@@ -220,7 +220,7 @@ func TestHistoryNoHistory(t *testing.T) {
 }
 
 func TestHistoryPaging(t *testing.T) {
-	h := openTestHistory(t, histPath(t), DBOptions{})
+	h := openTestHistory(t, histPath(t), Options{})
 	if got, c, err := h.Last(10); err != nil || len(got) != 0 || c != (HistoryCursor{}) {
 		t.Fatalf("empty Last = %v, %v, %v", got, c, err)
 	}
@@ -269,7 +269,7 @@ func TestHistoryPaging(t *testing.T) {
 
 func TestHistoryClear(t *testing.T) {
 	path := histPath(t)
-	h := openTestHistory(t, path, DBOptions{})
+	h := openTestHistory(t, path, Options{})
 	for i := range 100 {
 		h.Add(protocol.HistoryEntry{ID: uint64(i + 1), Text: "secret before clear", At: histT0})
 	}
@@ -287,7 +287,7 @@ func TestHistoryClear(t *testing.T) {
 	h.Add(protocol.HistoryEntry{ID: 1, Text: "after clear", At: histT0})
 	h.Add(protocol.HistoryEntry{ID: 2, Text: "after clear 2", At: histT0})
 	h.Close()
-	h = openTestHistory(t, path, DBOptions{})
+	h = openTestHistory(t, path, Options{})
 	checkEntries(t, allHistory(t, h, 10), []protocol.HistoryEntry{
 		{ID: 1, Text: "after clear", At: histT0},
 		{ID: 2, Text: "after clear 2", At: histT0},
@@ -301,7 +301,7 @@ func TestHistoryRetention(t *testing.T) {
 	path := histPath(t)
 	now := histT0
 	clock := func() time.Time { return now }
-	h := openTestHistory(t, path, DBOptions{Now: clock})
+	h := openTestHistory(t, path, Options{Now: clock})
 	const days = 30
 	var keep []protocol.HistoryEntry
 	const n = 2*histPruneBatch*histRecordEntries + 17 // several prune transactions
@@ -315,7 +315,7 @@ func TestHistoryRetention(t *testing.T) {
 		}
 	}
 	h.Close()
-	h = openTestHistory(t, path, DBOptions{Now: clock, Retention: days * 24 * time.Hour})
+	h = openTestHistory(t, path, Options{Now: clock, Retention: days * 24 * time.Hour})
 	// Whole records go: the one holding the cutoff keeps its older
 	// entries (fewer than a record's worth), all newer ones stay.
 	got := allHistory(t, h, 1000)
@@ -360,14 +360,14 @@ func TestHistoryRetention(t *testing.T) {
 
 func TestHistoryWrongKey(t *testing.T) {
 	path := histPath(t)
-	h := openTestHistory(t, path, DBOptions{})
+	h := openTestHistory(t, path, Options{})
 	h.Add(protocol.HistoryEntry{ID: 1, Text: "hello", At: histT0})
 	h.Close()
 	other := testHistKey
 	other[0] ^= 1
-	_, err := OpenDB(path, other, DBOptions{})
-	if !errors.Is(err, ErrDBWrongKey) || errors.Is(err, ErrDBCorrupt) {
-		t.Fatalf("err = %v, want ErrDBWrongKey", err)
+	_, err := Open(path, other, Options{})
+	if !errors.Is(err, ErrWrongKey) || errors.Is(err, ErrCorrupt) {
+		t.Fatalf("err = %v, want ErrWrongKey", err)
 	}
 	if !strings.Contains(err.Error(), path) || !strings.Contains(err.Error(), "another identity") {
 		t.Fatalf("error does not name the file and the cause: %v", err)
@@ -379,17 +379,17 @@ func TestHistoryWrongKey(t *testing.T) {
 	kc, _ := crypto.HistoryKey(ids[0], "carol")
 	ko, _ := crypto.HistoryKey(ids[1], "bob")
 	p2 := histPath(t)
-	h2, err := OpenDB(p2, kb, DBOptions{})
+	h2, err := Open(p2, kb, Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	h2.Close()
 	for _, k := range [][32]byte{kc, ko} {
-		if _, err := OpenDB(p2, k, DBOptions{}); !errors.Is(err, ErrDBWrongKey) {
-			t.Fatalf("err = %v, want ErrDBWrongKey", err)
+		if _, err := Open(p2, k, Options{}); !errors.Is(err, ErrWrongKey) {
+			t.Fatalf("err = %v, want ErrWrongKey", err)
 		}
 	}
-	h2, err = OpenDB(p2, kb, DBOptions{})
+	h2, err = Open(p2, kb, Options{})
 	if err != nil {
 		t.Fatalf("the right key after wrong ones: %v", err)
 	}
@@ -398,13 +398,13 @@ func TestHistoryWrongKey(t *testing.T) {
 
 func TestHistoryLocked(t *testing.T) {
 	path := histPath(t)
-	h := openTestHistory(t, path, DBOptions{})
+	h := openTestHistory(t, path, Options{})
 	// flock locks belong to the open file description, so a second open in
 	// the same process conflicts too.
 	start := time.Now()
-	_, err := OpenDB(path, testHistKey, DBOptions{})
-	if !errors.Is(err, ErrDBLocked) || !strings.Contains(err.Error(), path) {
-		t.Fatalf("second open: %v, want ErrDBLocked naming %s", err, path)
+	_, err := Open(path, testHistKey, Options{})
+	if !errors.Is(err, ErrLocked) || !strings.Contains(err.Error(), path) {
+		t.Fatalf("second open: %v, want ErrLocked naming %s", err, path)
 	}
 	if d := time.Since(start); d > 2*time.Second {
 		t.Fatalf("second open took %v", d)
@@ -414,7 +414,7 @@ func TestHistoryLocked(t *testing.T) {
 	if err := h.Close(); err != nil {
 		t.Fatal(err)
 	}
-	h2 := openTestHistory(t, path, DBOptions{})
+	h2 := openTestHistory(t, path, Options{})
 	if n, _ := h2.Len(); n != 1 {
 		t.Fatalf("Len = %d", n)
 	}
@@ -424,8 +424,8 @@ func TestHistoryLocked(t *testing.T) {
 // test binary re-executes itself to open the database.
 func TestHistoryLockedSubprocess(t *testing.T) {
 	if p := os.Getenv("DUET_HISTORY_LOCK_CHILD"); p != "" {
-		_, err := OpenDB(p, testHistKey, DBOptions{})
-		if errors.Is(err, ErrDBLocked) {
+		_, err := Open(p, testHistKey, Options{})
+		if errors.Is(err, ErrLocked) {
 			os.Exit(3)
 		}
 		fmt.Fprintln(os.Stderr, err)
@@ -435,7 +435,7 @@ func TestHistoryLockedSubprocess(t *testing.T) {
 		t.Skip("subprocess")
 	}
 	path := histPath(t)
-	openTestHistory(t, path, DBOptions{})
+	openTestHistory(t, path, Options{})
 	exe, err := os.Executable()
 	if err != nil {
 		t.Fatal(err)
@@ -445,14 +445,14 @@ func TestHistoryLockedSubprocess(t *testing.T) {
 	out, err := cmd.CombinedOutput()
 	var ee interface{ ExitCode() int }
 	if !errors.As(err, &ee) || ee.ExitCode() != 3 {
-		t.Fatalf("child: %v, output %s; want exit 3 (ErrDBLocked)", err, out)
+		t.Fatalf("child: %v, output %s; want exit 3 (ErrLocked)", err, out)
 	}
 }
 
 // buildHistoryFile writes n entries to a fresh database and closes it.
 func buildHistoryFile(t testing.TB, n int, text string) string {
 	path := histPath(t)
-	h, err := OpenDB(path, testHistKey, DBOptions{})
+	h, err := Open(path, testHistKey, Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -479,7 +479,7 @@ func buildHistoryFile(t testing.TB, n int, text string) string {
 // returned only if nothing else fails: paging goes on past it). It must
 // never panic or hang.
 func exercise(path string) (err error) {
-	h, err := OpenDB(path, testHistKey, DBOptions{Retention: time.Hour, Now: func() time.Time { return histT0.Add(1000 * time.Second) }})
+	h, err := Open(path, testHistKey, Options{Retention: time.Hour, Now: func() time.Time { return histT0.Add(1000 * time.Second) }})
 	if err != nil {
 		return err
 	}
@@ -556,8 +556,8 @@ func TestHistoryTruncated(t *testing.T) {
 				}
 				return
 			}
-			if !errors.Is(err, ErrDBCorrupt) || !strings.Contains(err.Error(), path) || !strings.Contains(err.Error(), "move the file away") {
-				t.Fatalf("truncated to %d: %v, want ErrDBCorrupt naming the file", size, err)
+			if !errors.Is(err, ErrCorrupt) || !strings.Contains(err.Error(), path) || !strings.Contains(err.Error(), "move the file away") {
+				t.Fatalf("truncated to %d: %v, want ErrCorrupt naming the file", size, err)
 			}
 		})
 	}
@@ -587,7 +587,7 @@ func TestHistoryFlippedValue(t *testing.T) {
 	if err := os.WriteFile(intact, data, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	hi := openTestHistory(t, intact, DBOptions{})
+	hi := openTestHistory(t, intact, Options{})
 	all := allHistory(t, hi, 1000)
 	wantState, _ := hi.Load()
 	hi.Close()
@@ -603,7 +603,7 @@ func TestHistoryFlippedValue(t *testing.T) {
 	}{{"version", 0}, {"count", 2}, {"nonce", 5}, {"ciphertext", histRecordHeader + 3}, {"tag", len(val) - 1}} {
 		t.Run(where.name, func(t *testing.T) {
 			p := writeFlipped(t, data, offs, where.at)
-			h, err := OpenDB(p, testHistKey, DBOptions{})
+			h, err := Open(p, testHistKey, Options{})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -670,7 +670,7 @@ func TestHistoryFlippedBytes(t *testing.T) {
 			switch {
 			case err != nil && strings.HasPrefix(err.Error(), "PANIC"):
 				t.Fatalf("flips at %v: %v", at, err)
-			case errors.Is(err, ErrDBCorrupt):
+			case errors.Is(err, ErrCorrupt):
 				corrupt++
 			case errors.Is(err, ErrHistorySkipped):
 				skipped++
@@ -685,7 +685,7 @@ func TestHistoryFlippedBytes(t *testing.T) {
 		}
 		os.Remove(path)
 	}
-	t.Logf("%d runs: %d ErrDBCorrupt, %d ErrHistorySkipped, %d other errors, %d unnoticed (flip in free or unused bytes)", iters, corrupt, skipped, other, clean)
+	t.Logf("%d runs: %d ErrCorrupt, %d ErrHistorySkipped, %d other errors, %d unnoticed (flip in free or unused bytes)", iters, corrupt, skipped, other, clean)
 }
 
 func TestHistoryNotRegular(t *testing.T) {
@@ -717,7 +717,7 @@ func TestHistoryNotRegular(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			errc := make(chan error, 1)
 			go func() {
-				h, err := OpenDB(tc.path, testHistKey, DBOptions{})
+				h, err := Open(tc.path, testHistKey, Options{})
 				if err == nil {
 					h.Close()
 				}
@@ -729,7 +729,7 @@ func TestHistoryNotRegular(t *testing.T) {
 					t.Fatalf("err = %v, want not a regular file (%s) naming %s", err, tc.kind, tc.path)
 				}
 			case <-time.After(5 * time.Second):
-				t.Fatal("OpenDB hung")
+				t.Fatal("Open hung")
 			}
 		})
 	}
@@ -748,7 +748,7 @@ func TestHistoryMode(t *testing.T) {
 	if err := os.Chmod(path, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	h := openTestHistory(t, path, DBOptions{})
+	h := openTestHistory(t, path, Options{})
 	if st, _ := os.Stat(path); st.Mode().Perm() != 0o600 {
 		t.Fatalf("mode after open %04o, want 0600", st.Mode().Perm())
 	}
@@ -820,7 +820,7 @@ func TestHistoryMovedValue(t *testing.T) {
 	// A value copied under another key (swapping records) fails: AD binds
 	// it. Both records are skipped.
 	path := buildHistoryFile(t, 2, "moved")
-	h := openTestHistory(t, path, DBOptions{})
+	h := openTestHistory(t, path, Options{})
 	all := allHistory(t, h, 100)
 	h.Close()
 	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: time.Second})
@@ -841,7 +841,7 @@ func TestHistoryMovedValue(t *testing.T) {
 		return nil
 	})
 	db.Close()
-	h = openTestHistory(t, path, DBOptions{})
+	h = openTestHistory(t, path, Options{})
 	got, _, err := h.Last(100)
 	checkSkipped(t, err, path, 2)
 	checkEntries(t, got, all[swapped:])
@@ -860,8 +860,8 @@ func TestHistoryNotHistory(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			path := filepath.Join(dir, tc.name)
 			os.WriteFile(path, tc.data, 0o600)
-			if err := exercise(path); !errors.Is(err, ErrDBCorrupt) || !strings.Contains(err.Error(), path) {
-				t.Fatalf("err = %v, want ErrDBCorrupt naming the file", err)
+			if err := exercise(path); !errors.Is(err, ErrCorrupt) || !strings.Contains(err.Error(), path) {
+				t.Fatalf("err = %v, want ErrCorrupt naming the file", err)
 			}
 		})
 	}
@@ -873,7 +873,7 @@ func TestHistoryNotHistory(t *testing.T) {
 	}
 	db.Update(func(tx *bolt.Tx) error { _, err := tx.CreateBucket(bucketHistory); return err })
 	db.Close()
-	if _, err := OpenDB(path, testHistKey, DBOptions{}); !errors.Is(err, ErrDBCorrupt) {
+	if _, err := Open(path, testHistKey, Options{}); !errors.Is(err, ErrCorrupt) {
 		t.Fatalf("foreign bbolt file: %v", err)
 	}
 	// A newer format version is refused with its own message.
@@ -884,14 +884,14 @@ func TestHistoryNotHistory(t *testing.T) {
 	}
 	db.Update(func(tx *bolt.Tx) error { return tx.Bucket(bucketMeta).Put(metaVersion, []byte{histFormat + 1}) })
 	db.Close()
-	if _, err := OpenDB(path, testHistKey, DBOptions{}); err == nil || !strings.Contains(err.Error(), "newer duet") {
+	if _, err := Open(path, testHistKey, Options{}); err == nil || !strings.Contains(err.Error(), "newer duet") {
 		t.Fatalf("version %d: %v", histFormat+1, err)
 	}
 }
 
 func TestHistoryCloseAndConcurrency(t *testing.T) {
 	path := histPath(t)
-	h, err := OpenDB(path, testHistKey, DBOptions{})
+	h, err := Open(path, testHistKey, Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -925,13 +925,13 @@ func TestHistoryCloseAndConcurrency(t *testing.T) {
 		t.Fatalf("second Close: %v", err)
 	}
 	h.Add(protocol.HistoryEntry{ID: 1, Text: "after close"}) // no panic, no effect
-	if err := h.Flush(); !errors.Is(err, ErrDBClosed) {
+	if err := h.Flush(); !errors.Is(err, ErrClosed) {
 		t.Fatalf("Flush after Close: %v", err)
 	}
-	if err := h.Clear(); !errors.Is(err, ErrDBClosed) {
+	if err := h.Clear(); !errors.Is(err, ErrClosed) {
 		t.Fatalf("Clear after Close: %v", err)
 	}
-	h = openTestHistory(t, path, DBOptions{})
+	h = openTestHistory(t, path, Options{})
 	if n, _ := h.Len(); n != writers*each {
 		t.Fatalf("Len = %d, want %d", n, writers*each)
 	}
@@ -941,7 +941,7 @@ func TestHistoryCloseAndConcurrency(t *testing.T) {
 }
 
 func TestHistoryGroupCommit(t *testing.T) {
-	h := openTestHistory(t, histPath(t), DBOptions{})
+	h := openTestHistory(t, histPath(t), Options{})
 	const n = 20000
 	for i := range n {
 		h.Add(protocol.HistoryEntry{ID: uint64(i + 1), Text: "grouped", At: histT0})
@@ -962,7 +962,7 @@ func TestHistoryGroupCommit(t *testing.T) {
 // TestHistoryQueueBoundedInBytes: texts waiting for the disk are bounded in
 // bytes, not only in count (4096 texts of 64 KiB would be 256 MiB).
 func TestHistoryQueueBoundedInBytes(t *testing.T) {
-	h := openTestHistory(t, histPath(t), DBOptions{})
+	h := openTestHistory(t, histPath(t), Options{})
 	big := strings.Repeat("x", protocol.MaxTextSize)
 	var peak int
 	stop := make(chan struct{})
@@ -1003,7 +1003,7 @@ func TestHistoryQueueBoundedInBytes(t *testing.T) {
 }
 
 // checkSkipped checks that err reports n damaged history records skipped
-// in the file at path, with the exact text, and is not ErrDBCorrupt (the
+// in the file at path, with the exact text, and is not ErrCorrupt (the
 // file is usable).
 func checkSkipped(t testing.TB, err error, path string, n int) {
 	t.Helper()
@@ -1011,8 +1011,8 @@ func checkSkipped(t testing.TB, err error, path string, n int) {
 	if n == 1 {
 		want = fmt.Sprintf("protocol: database %s: 1 damaged history record skipped (it fails authentication); the rest of the history and undelivered messages are intact; /clear removes the damaged history", path)
 	}
-	if !errors.Is(err, ErrHistorySkipped) || errors.Is(err, ErrDBCorrupt) || err.Error() != want {
-		t.Fatalf("err = %v\nwant %s (ErrHistorySkipped, not ErrDBCorrupt)", err, want)
+	if !errors.Is(err, ErrHistorySkipped) || errors.Is(err, ErrCorrupt) || err.Error() != want {
+		t.Fatalf("err = %v\nwant %s (ErrHistorySkipped, not ErrCorrupt)", err, want)
 	}
 }
 
@@ -1038,7 +1038,7 @@ func skippedIn(t testing.TB, err error) int {
 func buildRecordsFile(t *testing.T) ([]byte, [][]protocol.HistoryEntry) {
 	t.Helper()
 	path := histPath(t)
-	h := openTestHistory(t, path, DBOptions{})
+	h := openTestHistory(t, path, Options{})
 	at := func(i int) time.Time { return histT0.Add(time.Duration(i) * time.Second) }
 	var recs [][]protocol.HistoryEntry
 	for r := range 5 {
@@ -1122,7 +1122,7 @@ func intactState(t *testing.T, data []byte) (all []protocol.HistoryEntry, st pro
 	if err := os.WriteFile(p, data, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	h := openTestHistory(t, p, DBOptions{})
+	h := openTestHistory(t, p, Options{})
 	all = allHistory(t, h, 100)
 	st, _ = h.Load()
 	n, err := h.Len()
@@ -1164,7 +1164,7 @@ func TestHistoryDamagedRecordSkipped(t *testing.T) {
 					want = append(want, rec...)
 				}
 			}
-			h := openTestHistory(t, path, DBOptions{})
+			h := openTestHistory(t, path, Options{})
 			got, c, err := h.Last(100)
 			checkSkipped(t, err, path, len(tc.damage))
 			checkEntries(t, got, want)
@@ -1253,7 +1253,7 @@ func TestHistoryDamagedCursorRecord(t *testing.T) {
 	if err := os.WriteFile(p, data, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	hi := openTestHistory(t, p, DBOptions{})
+	hi := openTestHistory(t, p, Options{})
 	cursorAt := func(i int) HistoryCursor { // the cursor whose oldest entry is entry i
 		es, c, err := hi.Last(17 - i)
 		if err != nil || len(es) != 17-i {
@@ -1266,7 +1266,7 @@ func TestHistoryDamagedCursorRecord(t *testing.T) {
 
 	below := slices.Concat(recs[0], recs[1], recs[2])
 	path := withDamagedRecords(t, data, []int{3})
-	h := openTestHistory(t, path, DBOptions{})
+	h := openTestHistory(t, path, Options{})
 	for _, tc := range []struct {
 		name    string
 		c       HistoryCursor
@@ -1331,7 +1331,7 @@ func TestHistoryDamagedImport(t *testing.T) {
 		{ID: 12, SentAt: at(2), Text: "recorded, damaged"},
 		{ID: 13, SentAt: at(3), Text: "not recorded"},
 	}
-	h := openTestHistory(t, path, DBOptions{})
+	h := openTestHistory(t, path, Options{})
 	for _, c := range outbox[:2] { // one record each
 		h.Add(protocol.HistoryEntry{ID: c.ID, Own: true, Text: c.Text, At: time.Unix(0, c.SentAt)})
 		if err := h.Flush(); err != nil {
@@ -1346,7 +1346,7 @@ func TestHistoryDamagedImport(t *testing.T) {
 		t.Fatal(err)
 	}
 	p := withDamagedRecords(t, data, []int{1})
-	h = openTestHistory(t, p, DBOptions{})
+	h = openTestHistory(t, p, Options{})
 	imported := protocol.DeliveryState{Outbox: outbox, Seen: []uint64{500}}
 	if err := h.Import(imported); err != nil {
 		t.Fatalf("Import over a damaged history record: %v", err)

@@ -28,7 +28,7 @@ func isEstablished(e protocol.Event) bool {
 
 func openDB(t testing.TB, path string) *store.DB {
 	t.Helper()
-	db, err := store.OpenDB(path, testKey, store.DBOptions{})
+	db, err := store.Open(path, testKey, store.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
