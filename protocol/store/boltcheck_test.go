@@ -41,7 +41,7 @@ func TestCheckBoltBadElement(t *testing.T) {
 	if err := os.WriteFile(path, data, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	_, err = Open(path, testHistKey, Options{})
+	_, err = Open(path, testKey, Options{})
 	if !errors.Is(err, ErrCorrupt) || !strings.Contains(err.Error(), path) {
 		t.Fatalf("Open of a file with elements outside their pages: %v, want ErrCorrupt naming the file", err)
 	}

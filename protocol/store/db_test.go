@@ -19,7 +19,7 @@ import (
 // queueOne opens path, queues one message and closes it (one commit).
 func queueOne(t *testing.T, path string, id uint64, text string) {
 	t.Helper()
-	h, err := Open(path, testHistKey, Options{})
+	h, err := Open(path, testKey, Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -48,12 +48,12 @@ func outboxTexts(t *testing.T, h *DB) []string {
 // damaged (naming the file and saying its content is gone), not silently
 // started afresh, and the empty file is left as it is.
 func TestDBEmptyFileIsDamage(t *testing.T) {
-	path := histPath(t)
+	path := testDBPath(t)
 	queueOne(t, path, 7, "queued before the file was emptied")
 	if err := os.Truncate(path, 0); err != nil {
 		t.Fatal(err)
 	}
-	h, err := Open(path, testHistKey, Options{})
+	h, err := Open(path, testKey, Options{})
 	if err == nil {
 		h.Close()
 		t.Fatal("Open of an emptied database succeeded: its queued message would be lost silently")
@@ -74,7 +74,7 @@ func TestDBEmptyFileIsDamage(t *testing.T) {
 // creating the same database at once end with one holding it and the
 // other refused as locked.
 func TestDBCreatedWhole(t *testing.T) {
-	path := histPath(t)
+	path := testDBPath(t)
 	dir := filepath.Dir(path)
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		t.Fatal(err)
@@ -95,7 +95,7 @@ func TestDBCreatedWhole(t *testing.T) {
 	var dbs [2]*DB
 	var errs [2]error
 	for i := range dbs {
-		wg.Go(func() { dbs[i], errs[i] = Open(path, testHistKey, Options{}) })
+		wg.Go(func() { dbs[i], errs[i] = Open(path, testKey, Options{}) })
 	}
 	wg.Wait()
 	opened := 0
@@ -160,7 +160,7 @@ func TestDBMetaFallbackWarns(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			path := histPath(t)
+			path := testDBPath(t)
 			queueOne(t, path, 1, "first")
 			queueOne(t, path, 2, "last commit")
 			data, err := os.ReadFile(path)
@@ -177,7 +177,7 @@ func TestDBMetaFallbackWarns(t *testing.T) {
 				t.Fatal(err)
 			}
 
-			h := openTestHistory(t, path, Options{})
+			h := openTestDB(t, path, Options{})
 			warnings := h.Warnings()
 			gotWarn := len(warnings) == 1 && strings.Contains(warnings[0], path) && strings.Contains(warnings[0], "newest commit record is damaged")
 			if gotWarn != tt.warn || (!tt.warn && len(warnings) != 0) {
@@ -198,9 +198,9 @@ func TestDBMetaFallbackWarns(t *testing.T) {
 // TestDBModeWarns: a database found with a wider mode is set back to 0600
 // and the user is told, naming the file and the mode found.
 func TestDBModeWarns(t *testing.T) {
-	path := histPath(t)
+	path := testDBPath(t)
 	queueOne(t, path, 1, "mode")
-	h := openTestHistory(t, path, Options{})
+	h := openTestDB(t, path, Options{})
 	if w := h.Warnings(); len(w) != 0 {
 		t.Fatalf("warnings on a sound 0600 file: %q", w)
 	}
@@ -208,7 +208,7 @@ func TestDBModeWarns(t *testing.T) {
 	if err := os.Chmod(path, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	h = openTestHistory(t, path, Options{})
+	h = openTestDB(t, path, Options{})
 	if w := h.Warnings(); len(w) != 1 || !strings.Contains(w[0], path) || !strings.Contains(w[0], "0644") {
 		t.Fatalf("warnings after opening a 0644 file: %q, want one naming the file and 0644", w)
 	}
@@ -242,7 +242,7 @@ func TestDBErrorText(t *testing.T) {
 			}
 		}, ErrCorrupt, "is damaged: the file is empty"},
 		{"locked", func(t *testing.T, path string) {
-			openTestHistory(t, path, Options{})
+			openTestDB(t, path, Options{})
 		}, ErrLocked, "is in use by another duet; is duet already running"},
 		{"another key", func(t *testing.T, path string) {
 			h, err := Open(path, [32]byte{9}, Options{})
@@ -254,13 +254,13 @@ func TestDBErrorText(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			path := histPath(t)
+			path := testDBPath(t)
 			tt.setup(t, path)
 			before, err := os.ReadFile(path)
 			if err != nil {
 				t.Fatal(err)
 			}
-			h, err := Open(path, testHistKey, Options{})
+			h, err := Open(path, testKey, Options{})
 			if err == nil {
 				h.Close()
 				t.Fatal("Open succeeded")
@@ -284,11 +284,11 @@ func TestDBErrorText(t *testing.T) {
 // open, oldest first, the newest n of them with the total, only until Load
 // hands them to the Node; it changes nothing Load returns.
 func TestDBPending(t *testing.T) {
-	path := histPath(t)
+	path := testDBPath(t)
 	for i, text := range []string{"one", "two", "three"} {
 		queueOne(t, path, uint64(i+1), text)
 	}
-	h := openTestHistory(t, path, Options{NoHistory: true})
+	h := openTestDB(t, path, Options{NoHistory: true})
 	texts := func(cs []protocol.Chat) string {
 		var s []string
 		for _, c := range cs {
@@ -341,7 +341,7 @@ func TestDBKeyCheckDamaged(t *testing.T) {
 	if after, err := os.ReadFile(damaged); err != nil || !bytes.Equal(after, flipped(data, offs, len(chk)-1)) {
 		t.Fatalf("the file refused under another key was changed (%v)", err)
 	}
-	h := openTestHistory(t, damaged, Options{})
+	h := openTestDB(t, damaged, Options{})
 	if w := h.Warnings(); len(w) != 1 || !strings.Contains(w[0], "key check value was damaged") || !strings.Contains(w[0], damaged) {
 		t.Fatalf("warnings %q, want one saying the key check was written again", w)
 	}
@@ -352,14 +352,14 @@ func TestDBKeyCheckDamaged(t *testing.T) {
 		t.Fatalf("outbox %q after the check was rewritten", got)
 	}
 	h.Close()
-	h = openTestHistory(t, damaged, Options{})
+	h = openTestDB(t, damaged, Options{})
 	if w := h.Warnings(); len(w) != 0 {
 		t.Fatalf("warnings after the rewrite: %q", w)
 	}
 	h.Close()
 
-	empty := histPath(t)
-	openTestHistory(t, empty, Options{}).Close()
+	empty := testDBPath(t)
+	openTestDB(t, empty, Options{}).Close()
 	if _, err := Open(empty, [32]byte{7}, Options{}); !errors.Is(err, ErrWrongKey) || !strings.Contains(err.Error(), "or its key check is damaged") {
 		t.Fatalf("Open of an empty database under another key: %v", err)
 	}

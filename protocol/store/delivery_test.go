@@ -72,7 +72,7 @@ func viewRaw(t testing.TB, path string, fn func(tx *bolt.Tx) error) {
 // in key order.
 func outboxRecords(t testing.TB, path string) [][]protocol.Chat {
 	t.Helper()
-	a, err := crypto.NewAEAD(testHistKey[:])
+	a, err := crypto.NewAEAD(testKey[:])
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -130,8 +130,8 @@ func flipped(data []byte, offs []int, at int) []byte {
 // delivered messages, the seen ids in order, and the ids marked showing
 // and never seen as interrupted. Load hands the state over once.
 func TestDeliveryRoundTrip(t *testing.T) {
-	path := histPath(t)
-	h := openTestHistory(t, path, Options{})
+	path := testDBPath(t)
+	h := openTestDB(t, path, Options{})
 	if st, err := h.Load(); err != nil || len(st.Outbox)+len(st.Seen)+len(st.Interrupted) != 0 {
 		t.Fatalf("Load of a new DB = %+v, %v; want an empty state", st, err)
 	}
@@ -198,7 +198,7 @@ func TestDeliveryRoundTrip(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	h = openTestHistory(t, path, Options{})
+	h = openTestDB(t, path, Options{})
 	st, err := h.Load()
 	if err != nil {
 		t.Fatal(err)
@@ -272,8 +272,8 @@ func TestDeliveryRecordsSplit(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			path := histPath(t)
-			h := openTestHistory(t, path, Options{})
+			path := testDBPath(t)
+			h := openTestDB(t, path, Options{})
 			chats := make([]protocol.Chat, tc.n)
 			for i := range chats {
 				text := fmt.Sprintf("é%04d", i) // 6 bytes, 2 of them one rune
@@ -307,7 +307,7 @@ func TestDeliveryRecordsSplit(t *testing.T) {
 			}
 			checkChats(t, got, chats)
 
-			h = openTestHistory(t, path, Options{})
+			h = openTestDB(t, path, Options{})
 			st, _ := h.Load()
 			checkChats(t, st.Outbox, chats)
 			ids := chatIDs(chats)
@@ -322,7 +322,7 @@ func TestDeliveryRecordsSplit(t *testing.T) {
 				}
 				return nil
 			})
-			h = openTestHistory(t, path, Options{})
+			h = openTestDB(t, path, Options{})
 			if st, _ := h.Load(); len(st.Outbox) != 0 {
 				t.Fatalf("outbox after delivery: %d messages", len(st.Outbox))
 			}
@@ -375,8 +375,8 @@ func TestDeliverySeenPruned(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			path := histPath(t)
-			h := openTestHistory(t, path, Options{})
+			path := testDBPath(t)
+			h := openTestDB(t, path, Options{})
 			for _, c := range tc.calls {
 				errc := make(chan error, 1)
 				h.Seen(c, func(err error) { errc <- err })
@@ -387,7 +387,7 @@ func TestDeliverySeenPruned(t *testing.T) {
 			if err := h.Close(); err != nil {
 				t.Fatal(err)
 			}
-			h = openTestHistory(t, path, Options{})
+			h = openTestDB(t, path, Options{})
 			st, _ := h.Load()
 			if want := tc.want[max(0, len(tc.want)-protocol.MaxSeenIDs):]; !slices.Equal(st.Seen, want) {
 				t.Fatalf("Seen holds %d ids, want %d", len(st.Seen), len(want))
@@ -417,7 +417,7 @@ func TestDeliverySeenPruned(t *testing.T) {
 // messages an older duet already recorded in the history are not recorded
 // again; importing again changes nothing.
 func TestDeliveryImport(t *testing.T) {
-	path := histPath(t)
+	path := testDBPath(t)
 	at := func(i int) int64 { return histT0.Add(time.Duration(i) * time.Second).UnixNano() }
 	outbox := []protocol.Chat{
 		{ID: 11, SentAt: at(1), Text: "recorded by the old duet"},
@@ -427,7 +427,7 @@ func TestDeliveryImport(t *testing.T) {
 	}
 	// An older duet recorded its messages in the history as it sent them
 	// (11 and 13), and a message of the peer with the id of one of ours.
-	h := openTestHistory(t, path, Options{})
+	h := openTestDB(t, path, Options{})
 	older := []protocol.HistoryEntry{
 		{ID: 11, Own: true, Text: outbox[0].Text, At: time.Unix(0, outbox[0].SentAt)},
 		{ID: 12, Own: false, Text: "the peer's, same id as ours", At: time.Unix(0, outbox[1].SentAt)},
@@ -458,7 +458,7 @@ func TestDeliveryImport(t *testing.T) {
 		}
 	}
 
-	h = openTestHistory(t, path, Options{})
+	h = openTestDB(t, path, Options{})
 	if err := h.Import(imported); err != nil {
 		t.Fatal(err)
 	}
@@ -479,7 +479,7 @@ func TestDeliveryImport(t *testing.T) {
 
 	// After a reopen the file holds the imported state once, and a third
 	// Import (the first Load already taken) adds nothing either.
-	h = openTestHistory(t, path, Options{})
+	h = openTestDB(t, path, Options{})
 	st, _ = h.Load()
 	checkState(t, st, want)
 	if err := h.Import(imported); err != nil {
@@ -497,8 +497,8 @@ func TestDeliveryImport(t *testing.T) {
 // and closes the DB.
 func buildOutboxFile(t testing.TB, n int) (string, []protocol.Chat) {
 	t.Helper()
-	path := histPath(t)
-	h, err := Open(path, testHistKey, Options{})
+	path := testDBPath(t)
+	h, err := Open(path, testKey, Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -551,7 +551,7 @@ func TestDeliveryOutboxDamaged(t *testing.T) {
 	}{{"version", 0}, {"nonce", 1}, {"ciphertext", 1 + crypto.NonceSize + 3}, {"text", 1 + crypto.NonceSize + outMsgHeader + 7}, {"tag", len(val) - 1}} {
 		t.Run(where.name, func(t *testing.T) {
 			p := writeFlipped(t, data, offs, where.at)
-			h, err := Open(p, testHistKey, Options{})
+			h, err := Open(p, testKey, Options{})
 			if err == nil {
 				h.Close()
 				t.Fatal("Open of a file with a damaged outbox record succeeded")
@@ -566,7 +566,7 @@ func TestDeliveryOutboxDamaged(t *testing.T) {
 	}
 
 	// The intact file opens (the flips above are what fails).
-	h, err := Open(orig, testHistKey, Options{})
+	h, err := Open(orig, testKey, Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -587,7 +587,7 @@ func TestDeliveryOutboxDamaged(t *testing.T) {
 			if err := os.WriteFile(p, data[:size], 0o600); err != nil {
 				t.Fatal(err)
 			}
-			h, err := Open(p, testHistKey, Options{})
+			h, err := Open(p, testKey, Options{})
 			if err == nil {
 				h.Close()
 				t.Fatal("Open of a truncated file succeeded")
@@ -608,8 +608,8 @@ func TestDeliveryNoPlaintext(t *testing.T) {
 		opt  Options
 	}{{"history", Options{}}, {"no history", Options{NoHistory: true}}} {
 		t.Run(opt.name, func(t *testing.T) {
-			path := histPath(t)
-			h := openTestHistory(t, path, opt.opt)
+			path := testDBPath(t)
+			h := openTestDB(t, path, opt.opt)
 			var chats []protocol.Chat
 			var shown []protocol.HistoryEntry
 			for i := range 50 {
@@ -635,7 +635,7 @@ func TestDeliveryNoPlaintext(t *testing.T) {
 				}
 			}
 			// And they are there, under the key.
-			h = openTestHistory(t, path, Options{})
+			h = openTestDB(t, path, Options{})
 			st, _ := h.Load()
 			if len(st.Outbox) != 50 || len(st.Interrupted) != 50 || st.Outbox[0].Text != ours+" 0" {
 				t.Fatalf("outbox %d, interrupted %d", len(st.Outbox), len(st.Interrupted))
@@ -649,15 +649,15 @@ func TestDeliveryNoPlaintext(t *testing.T) {
 // "history_ids" bucket, no delivery buckets).
 func writeV1File(t testing.TB, entries []protocol.HistoryEntry) string {
 	t.Helper()
-	path := histPath(t)
-	h, err := Open(path, testHistKey, Options{})
+	path := testDBPath(t)
+	h, err := Open(path, testKey, Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if err := h.Close(); err != nil {
 		t.Fatal(err)
 	}
-	a, err := crypto.NewAEAD(testHistKey[:])
+	a, err := crypto.NewAEAD(testKey[:])
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -695,7 +695,7 @@ func writeV1File(t testing.TB, entries []protocol.HistoryEntry) string {
 			if err != nil {
 				return err
 			}
-			v := append([]byte{histValueVer}, nonce[:]...)
+			v := append([]byte{valueVersion}, nonce[:]...)
 			v = a.Seal(v, &nonce, pt, k[:])
 			if err := hist.Put(k[:], v); err != nil {
 				return err
@@ -739,7 +739,7 @@ func TestDBUpgradeV1(t *testing.T) {
 
 	t.Run("upgrade", func(t *testing.T) {
 		path := writeV1File(t, entries)
-		h, err := Open(path, testHistKey, Options{})
+		h, err := Open(path, testKey, Options{})
 		if err != nil {
 			t.Fatalf("Open of a version 1 file: %v", err)
 		}
@@ -759,8 +759,8 @@ func TestDBUpgradeV1(t *testing.T) {
 			t.Fatal(err)
 		}
 		viewRaw(t, path, func(tx *bolt.Tx) error {
-			if v := tx.Bucket(bucketMeta).Get(metaVersion); len(v) != 1 || v[0] != histFormat {
-				t.Errorf("version %x, want %d", v, histFormat)
+			if v := tx.Bucket(bucketMeta).Get(metaVersion); len(v) != 1 || v[0] != formatVersion {
+				t.Errorf("version %x, want %d", v, formatVersion)
 			}
 			if tx.Bucket(bucketHistoryIDs) != nil {
 				t.Error(`"history_ids" bucket still there`)
@@ -777,7 +777,7 @@ func TestDBUpgradeV1(t *testing.T) {
 			}
 			return nil
 		})
-		h = openTestHistory(t, path, Options{})
+		h = openTestDB(t, path, Options{})
 		all := allHistory(t, h, 100)
 		checkEntries(t, all[:len(entries)], entries)
 		if st, _ := h.Load(); len(st.Outbox) != 1 || st.Outbox[0].ID != 9999 {
@@ -802,7 +802,7 @@ func TestDBUpgradeV1(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		h, err := Open(path, testHistKey, Options{})
+		h, err := Open(path, testKey, Options{})
 		if err == nil {
 			h.Close()
 			t.Fatal("Open of a version 1 file with a damaged entry succeeded")
@@ -827,9 +827,9 @@ func TestDBUpgradeV1(t *testing.T) {
 // since); one delivered before, one queued only in this run and an unknown
 // id are not.
 func TestQueuedAtOpen(t *testing.T) {
-	path := histPath(t)
+	path := testDBPath(t)
 	at := func(i int) int64 { return histT0.Add(time.Duration(i) * time.Second).UnixNano() }
-	h := openTestHistory(t, path, Options{})
+	h := openTestDB(t, path, Options{})
 	// Two outbox records: a record keeps a delivered message until all of
 	// its messages are delivered (the next run resends it, and the peer
 	// acknowledges it again).
@@ -846,7 +846,7 @@ func TestQueuedAtOpen(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	h = openTestHistory(t, path, Options{})
+	h = openTestDB(t, path, Options{})
 	for _, c := range []struct {
 		id   uint64
 		want bool

@@ -18,14 +18,14 @@ import (
 // the writer's own record code, in transactions of 100,000 entries.
 func buildLargeHistory(tb testing.TB, path string, n int) {
 	tb.Helper()
-	h, err := Open(path, testHistKey, Options{})
+	h, err := Open(path, testKey, Options{})
 	if err != nil {
 		tb.Fatal(err)
 	}
 	defer h.Close()
 	const perTx = 100_000
 	for start := 0; start < n; start += perTx {
-		err := h.db.Update(func(tx *bolt.Tx) error {
+		err := h.bolt.Update(func(tx *bolt.Tx) error {
 			t, err := h.beginHistory(tx)
 			if err != nil {
 				return err
@@ -54,7 +54,7 @@ func BenchmarkHistoryLast100of1M(b *testing.B) {
 	b.Logf("built %d entries in %v", n, time.Since(start).Round(time.Millisecond))
 
 	start = time.Now()
-	h, err := Open(path, testHistKey, Options{})
+	h, err := Open(path, testKey, Options{})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -98,7 +98,7 @@ func BenchmarkHistoryLast100of1M(b *testing.B) {
 	b.Run("OpenLast100Close", func(b *testing.B) {
 		h.Close()
 		for b.Loop() {
-			h, err := Open(path, testHistKey, Options{})
+			h, err := Open(path, testKey, Options{})
 			if err != nil {
 				b.Fatal(err)
 			}
@@ -118,7 +118,7 @@ func BenchmarkHistoryAdd(b *testing.B) {
 	for _, size := range []int{60, 1024} {
 		text := strings.Repeat("x", size)
 		b.Run(fmt.Sprintf("grouped/%dB", size), func(b *testing.B) {
-			h := openTestHistory(b, filepath.Join(b.TempDir(), "history.db"), Options{})
+			h := openTestDB(b, filepath.Join(b.TempDir(), "history.db"), Options{})
 			b.SetBytes(int64(size))
 			at := histT0
 			i := uint64(0)
@@ -133,7 +133,7 @@ func BenchmarkHistoryAdd(b *testing.B) {
 		})
 	}
 	b.Run("flush-each/60B", func(b *testing.B) {
-		h := openTestHistory(b, filepath.Join(b.TempDir(), "history.db"), Options{})
+		h := openTestDB(b, filepath.Join(b.TempDir(), "history.db"), Options{})
 		i := uint64(0)
 		for b.Loop() {
 			i++

@@ -14,7 +14,7 @@ import (
 // ErrCorrupt, never a panic. Valid records (the seeds) must decode to
 // what was sealed.
 func FuzzHistoryRecord(f *testing.F) {
-	a, err := crypto.NewAEAD(testHistKey[:])
+	a, err := crypto.NewAEAD(testKey[:])
 	if err != nil {
 		f.Fatal(err)
 	}
@@ -70,7 +70,7 @@ func FuzzHistoryRecord(f *testing.F) {
 // FuzzOutboxRecord: the outbox record decoder never panics, and whatever
 // it accepts is a valid chat message.
 func FuzzOutboxRecord(f *testing.F) {
-	a, err := crypto.NewAEAD(testHistKey[:])
+	a, err := crypto.NewAEAD(testKey[:])
 	if err != nil {
 		f.Fatal(err)
 	}

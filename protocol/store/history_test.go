@@ -25,13 +25,13 @@ import (
 	"duet/protocol/internal/prototest"
 )
 
-var testHistKey = [32]byte{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31, 32}
+var testKey = [32]byte{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31, 32}
 
 var histT0 = time.Date(2026, 11, 26, 4, 0, 0, 0, time.UTC)
 
-func openTestHistory(t testing.TB, path string, opt Options) *DB {
+func openTestDB(t testing.TB, path string, opt Options) *DB {
 	t.Helper()
-	h, err := Open(path, testHistKey, opt)
+	h, err := Open(path, testKey, opt)
 	if err != nil {
 		t.Fatalf("Open: %v", err)
 	}
@@ -39,7 +39,7 @@ func openTestHistory(t testing.TB, path string, opt Options) *DB {
 	return h
 }
 
-func histPath(t testing.TB) string {
+func testDBPath(t testing.TB) string {
 	return filepath.Join(t.TempDir(), "sub", "history.db")
 }
 
@@ -87,8 +87,8 @@ func TestHistoryRoundTrip(t *testing.T) {
 		{ID: ^uint64(0), Own: false, Text: strings.Repeat("é", protocol.MaxTextSize/2)},
 		{ID: 7, Own: true, Text: "👩‍👩‍👧 family, ZWJ, and \t tab"},
 	}
-	path := histPath(t)
-	h := openTestHistory(t, path, Options{})
+	path := testDBPath(t)
+	h := openTestDB(t, path, Options{})
 	for i := range tests {
 		tests[i].At = histT0.Add(time.Duration(i) * time.Second)
 		h.Add(tests[i])
@@ -108,7 +108,7 @@ func TestHistoryRoundTrip(t *testing.T) {
 	if err := h.Close(); err != nil {
 		t.Fatal(err)
 	}
-	h2 := openTestHistory(t, path, Options{})
+	h2 := openTestDB(t, path, Options{})
 	got, _, err = h2.Last(100)
 	if err != nil {
 		t.Fatal(err)
@@ -120,8 +120,8 @@ func TestHistoryRoundTrip(t *testing.T) {
 // order they were shown), each with its own time, across records, commits
 // and reopens; extreme times are clamped, not wrapped.
 func TestHistoryOrder(t *testing.T) {
-	path := histPath(t)
-	h := openTestHistory(t, path, Options{})
+	path := testDBPath(t)
+	h := openTestDB(t, path, Options{})
 	at := func(s int) time.Time { return histT0.Add(time.Duration(s) * time.Second) }
 	in := []protocol.HistoryEntry{
 		{ID: 1, Text: "t5 first", At: at(5)},
@@ -143,7 +143,7 @@ func TestHistoryOrder(t *testing.T) {
 	}
 	checkEntries(t, allHistory(t, h, 1), in)
 	h.Close()
-	h = openTestHistory(t, path, Options{})
+	h = openTestDB(t, path, Options{})
 	later := protocol.HistoryEntry{ID: 6, Text: "t0 after reopen", At: at(0)}
 	h.Add(later)
 	if err := h.Flush(); err != nil {
@@ -169,8 +169,8 @@ func TestHistoryOrder(t *testing.T) {
 // duplicate (a display a crash interrupted, already stored by the commit
 // that marked it showing) is not stored again; id 0 never.
 func TestHistoryEachMessageOnce(t *testing.T) {
-	path := histPath(t)
-	h := openTestHistory(t, path, Options{})
+	path := testDBPath(t)
+	h := openTestDB(t, path, Options{})
 	if err := h.Queue([]protocol.Chat{{ID: 42, SentAt: histT0.UnixNano(), Text: "mine"}}); err != nil {
 		t.Fatal(err)
 	}
@@ -178,7 +178,7 @@ func TestHistoryEachMessageOnce(t *testing.T) {
 		t.Fatal(err)
 	}
 	h.Close() // a crash: 42 and 7 are interrupted
-	h = openTestHistory(t, path, Options{})
+	h = openTestDB(t, path, Options{})
 	st, _ := h.Load()
 	if len(st.Interrupted) != 2 {
 		t.Fatalf("interrupted %v", st.Interrupted)
@@ -203,8 +203,8 @@ func TestHistoryEachMessageOnce(t *testing.T) {
 // TestHistoryNoHistory: with NoHistory the delivery state is kept and
 // nothing enters the history.
 func TestHistoryNoHistory(t *testing.T) {
-	path := histPath(t)
-	h := openTestHistory(t, path, Options{NoHistory: true})
+	path := testDBPath(t)
+	h := openTestDB(t, path, Options{NoHistory: true})
 	if err := h.Queue([]protocol.Chat{{ID: 1, SentAt: histT0.UnixNano(), Text: "mine"}}); err != nil {
 		t.Fatal(err)
 	}
@@ -212,7 +212,7 @@ func TestHistoryNoHistory(t *testing.T) {
 		t.Fatal(err)
 	}
 	h.Close()
-	h = openTestHistory(t, path, Options{})
+	h = openTestDB(t, path, Options{})
 	st, _ := h.Load()
 	if n, _ := h.Len(); n != 0 || len(st.Outbox) != 1 || len(st.Interrupted) != 1 {
 		t.Fatalf("history %d entries, outbox %d, interrupted %d; want 0, 1, 1", n, len(st.Outbox), len(st.Interrupted))
@@ -220,7 +220,7 @@ func TestHistoryNoHistory(t *testing.T) {
 }
 
 func TestHistoryPaging(t *testing.T) {
-	h := openTestHistory(t, histPath(t), Options{})
+	h := openTestDB(t, testDBPath(t), Options{})
 	if got, c, err := h.Last(10); err != nil || len(got) != 0 || c != (HistoryCursor{}) {
 		t.Fatalf("empty Last = %v, %v, %v", got, c, err)
 	}
@@ -268,8 +268,8 @@ func TestHistoryPaging(t *testing.T) {
 }
 
 func TestHistoryClear(t *testing.T) {
-	path := histPath(t)
-	h := openTestHistory(t, path, Options{})
+	path := testDBPath(t)
+	h := openTestDB(t, path, Options{})
 	for i := range 100 {
 		h.Add(protocol.HistoryEntry{ID: uint64(i + 1), Text: "secret before clear", At: histT0})
 	}
@@ -287,7 +287,7 @@ func TestHistoryClear(t *testing.T) {
 	h.Add(protocol.HistoryEntry{ID: 1, Text: "after clear", At: histT0})
 	h.Add(protocol.HistoryEntry{ID: 2, Text: "after clear 2", At: histT0})
 	h.Close()
-	h = openTestHistory(t, path, Options{})
+	h = openTestDB(t, path, Options{})
 	checkEntries(t, allHistory(t, h, 10), []protocol.HistoryEntry{
 		{ID: 1, Text: "after clear", At: histT0},
 		{ID: 2, Text: "after clear 2", At: histT0},
@@ -298,10 +298,10 @@ func TestHistoryClear(t *testing.T) {
 }
 
 func TestHistoryRetention(t *testing.T) {
-	path := histPath(t)
+	path := testDBPath(t)
 	now := histT0
 	clock := func() time.Time { return now }
-	h := openTestHistory(t, path, Options{Now: clock})
+	h := openTestDB(t, path, Options{Now: clock})
 	const days = 30
 	var keep []protocol.HistoryEntry
 	const n = 2*histPruneBatch*histRecordEntries + 17 // several prune transactions
@@ -315,7 +315,7 @@ func TestHistoryRetention(t *testing.T) {
 		}
 	}
 	h.Close()
-	h = openTestHistory(t, path, Options{Now: clock, Retention: days * 24 * time.Hour})
+	h = openTestDB(t, path, Options{Now: clock, Retention: days * 24 * time.Hour})
 	// Whole records go: the one holding the cutoff keeps its older
 	// entries (fewer than a record's worth), all newer ones stay.
 	got := allHistory(t, h, 1000)
@@ -359,11 +359,11 @@ func TestHistoryRetention(t *testing.T) {
 }
 
 func TestHistoryWrongKey(t *testing.T) {
-	path := histPath(t)
-	h := openTestHistory(t, path, Options{})
+	path := testDBPath(t)
+	h := openTestDB(t, path, Options{})
 	h.Add(protocol.HistoryEntry{ID: 1, Text: "hello", At: histT0})
 	h.Close()
-	other := testHistKey
+	other := testKey
 	other[0] ^= 1
 	_, err := Open(path, other, Options{})
 	if !errors.Is(err, ErrWrongKey) || errors.Is(err, ErrCorrupt) {
@@ -378,7 +378,7 @@ func TestHistoryWrongKey(t *testing.T) {
 	kb, _ := crypto.HistoryKey(ids[0], "bob")
 	kc, _ := crypto.HistoryKey(ids[0], "carol")
 	ko, _ := crypto.HistoryKey(ids[1], "bob")
-	p2 := histPath(t)
+	p2 := testDBPath(t)
 	h2, err := Open(p2, kb, Options{})
 	if err != nil {
 		t.Fatal(err)
@@ -397,12 +397,12 @@ func TestHistoryWrongKey(t *testing.T) {
 }
 
 func TestHistoryLocked(t *testing.T) {
-	path := histPath(t)
-	h := openTestHistory(t, path, Options{})
+	path := testDBPath(t)
+	h := openTestDB(t, path, Options{})
 	// flock locks belong to the open file description, so a second open in
 	// the same process conflicts too.
 	start := time.Now()
-	_, err := Open(path, testHistKey, Options{})
+	_, err := Open(path, testKey, Options{})
 	if !errors.Is(err, ErrLocked) || !strings.Contains(err.Error(), path) {
 		t.Fatalf("second open: %v, want ErrLocked naming %s", err, path)
 	}
@@ -414,7 +414,7 @@ func TestHistoryLocked(t *testing.T) {
 	if err := h.Close(); err != nil {
 		t.Fatal(err)
 	}
-	h2 := openTestHistory(t, path, Options{})
+	h2 := openTestDB(t, path, Options{})
 	if n, _ := h2.Len(); n != 1 {
 		t.Fatalf("Len = %d", n)
 	}
@@ -424,7 +424,7 @@ func TestHistoryLocked(t *testing.T) {
 // test binary re-executes itself to open the database.
 func TestHistoryLockedSubprocess(t *testing.T) {
 	if p := os.Getenv("DUET_HISTORY_LOCK_CHILD"); p != "" {
-		_, err := Open(p, testHistKey, Options{})
+		_, err := Open(p, testKey, Options{})
 		if errors.Is(err, ErrLocked) {
 			os.Exit(3)
 		}
@@ -434,8 +434,8 @@ func TestHistoryLockedSubprocess(t *testing.T) {
 	if testing.Short() {
 		t.Skip("subprocess")
 	}
-	path := histPath(t)
-	openTestHistory(t, path, Options{})
+	path := testDBPath(t)
+	openTestDB(t, path, Options{})
 	exe, err := os.Executable()
 	if err != nil {
 		t.Fatal(err)
@@ -451,8 +451,8 @@ func TestHistoryLockedSubprocess(t *testing.T) {
 
 // buildHistoryFile writes n entries to a fresh database and closes it.
 func buildHistoryFile(t testing.TB, n int, text string) string {
-	path := histPath(t)
-	h, err := Open(path, testHistKey, Options{})
+	path := testDBPath(t)
+	h, err := Open(path, testKey, Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -479,7 +479,7 @@ func buildHistoryFile(t testing.TB, n int, text string) string {
 // returned only if nothing else fails: paging goes on past it). It must
 // never panic or hang.
 func exercise(path string) (err error) {
-	h, err := Open(path, testHistKey, Options{Retention: time.Hour, Now: func() time.Time { return histT0.Add(1000 * time.Second) }})
+	h, err := Open(path, testKey, Options{Retention: time.Hour, Now: func() time.Time { return histT0.Add(1000 * time.Second) }})
 	if err != nil {
 		return err
 	}
@@ -587,7 +587,7 @@ func TestHistoryFlippedValue(t *testing.T) {
 	if err := os.WriteFile(intact, data, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	hi := openTestHistory(t, intact, Options{})
+	hi := openTestDB(t, intact, Options{})
 	all := allHistory(t, hi, 1000)
 	wantState, _ := hi.Load()
 	hi.Close()
@@ -603,7 +603,7 @@ func TestHistoryFlippedValue(t *testing.T) {
 	}{{"version", 0}, {"count", 2}, {"nonce", 5}, {"ciphertext", histRecordHeader + 3}, {"tag", len(val) - 1}} {
 		t.Run(where.name, func(t *testing.T) {
 			p := writeFlipped(t, data, offs, where.at)
-			h, err := Open(p, testHistKey, Options{})
+			h, err := Open(p, testKey, Options{})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -717,7 +717,7 @@ func TestHistoryNotRegular(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			errc := make(chan error, 1)
 			go func() {
-				h, err := Open(tc.path, testHistKey, Options{})
+				h, err := Open(tc.path, testKey, Options{})
 				if err == nil {
 					h.Close()
 				}
@@ -748,7 +748,7 @@ func TestHistoryMode(t *testing.T) {
 	if err := os.Chmod(path, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	h := openTestHistory(t, path, Options{})
+	h := openTestDB(t, path, Options{})
 	if st, _ := os.Stat(path); st.Mode().Perm() != 0o600 {
 		t.Fatalf("mode after open %04o, want 0600", st.Mode().Perm())
 	}
@@ -806,7 +806,7 @@ func TestHistoryNoPlaintext(t *testing.T) {
 			t.Errorf("%d distinct nonces for %d records", len(nonces), n)
 		}
 		meta := tx.Bucket(bucketMeta)
-		if v := meta.Get(metaVersion); len(v) != 1 || v[0] != histFormat {
+		if v := meta.Get(metaVersion); len(v) != 1 || v[0] != formatVersion {
 			t.Errorf("version %x", v)
 		}
 		return nil
@@ -820,7 +820,7 @@ func TestHistoryMovedValue(t *testing.T) {
 	// A value copied under another key (swapping records) fails: AD binds
 	// it. Both records are skipped.
 	path := buildHistoryFile(t, 2, "moved")
-	h := openTestHistory(t, path, Options{})
+	h := openTestDB(t, path, Options{})
 	all := allHistory(t, h, 100)
 	h.Close()
 	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: time.Second})
@@ -841,7 +841,7 @@ func TestHistoryMovedValue(t *testing.T) {
 		return nil
 	})
 	db.Close()
-	h = openTestHistory(t, path, Options{})
+	h = openTestDB(t, path, Options{})
 	got, _, err := h.Last(100)
 	checkSkipped(t, err, path, 2)
 	checkEntries(t, got, all[swapped:])
@@ -873,7 +873,7 @@ func TestHistoryNotHistory(t *testing.T) {
 	}
 	db.Update(func(tx *bolt.Tx) error { _, err := tx.CreateBucket(bucketHistory); return err })
 	db.Close()
-	if _, err := Open(path, testHistKey, Options{}); !errors.Is(err, ErrCorrupt) {
+	if _, err := Open(path, testKey, Options{}); !errors.Is(err, ErrCorrupt) {
 		t.Fatalf("foreign bbolt file: %v", err)
 	}
 	// A newer format version is refused with its own message.
@@ -882,16 +882,16 @@ func TestHistoryNotHistory(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	db.Update(func(tx *bolt.Tx) error { return tx.Bucket(bucketMeta).Put(metaVersion, []byte{histFormat + 1}) })
+	db.Update(func(tx *bolt.Tx) error { return tx.Bucket(bucketMeta).Put(metaVersion, []byte{formatVersion + 1}) })
 	db.Close()
-	if _, err := Open(path, testHistKey, Options{}); err == nil || !strings.Contains(err.Error(), "newer duet") {
-		t.Fatalf("version %d: %v", histFormat+1, err)
+	if _, err := Open(path, testKey, Options{}); err == nil || !strings.Contains(err.Error(), "newer duet") {
+		t.Fatalf("version %d: %v", formatVersion+1, err)
 	}
 }
 
 func TestHistoryCloseAndConcurrency(t *testing.T) {
-	path := histPath(t)
-	h, err := Open(path, testHistKey, Options{})
+	path := testDBPath(t)
+	h, err := Open(path, testKey, Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -931,7 +931,7 @@ func TestHistoryCloseAndConcurrency(t *testing.T) {
 	if err := h.Clear(); !errors.Is(err, ErrClosed) {
 		t.Fatalf("Clear after Close: %v", err)
 	}
-	h = openTestHistory(t, path, Options{})
+	h = openTestDB(t, path, Options{})
 	if n, _ := h.Len(); n != writers*each {
 		t.Fatalf("Len = %d, want %d", n, writers*each)
 	}
@@ -941,7 +941,7 @@ func TestHistoryCloseAndConcurrency(t *testing.T) {
 }
 
 func TestHistoryGroupCommit(t *testing.T) {
-	h := openTestHistory(t, histPath(t), Options{})
+	h := openTestDB(t, testDBPath(t), Options{})
 	const n = 20000
 	for i := range n {
 		h.Add(protocol.HistoryEntry{ID: uint64(i + 1), Text: "grouped", At: histT0})
@@ -962,7 +962,7 @@ func TestHistoryGroupCommit(t *testing.T) {
 // TestHistoryQueueBoundedInBytes: texts waiting for the disk are bounded in
 // bytes, not only in count (4096 texts of 64 KiB would be 256 MiB).
 func TestHistoryQueueBoundedInBytes(t *testing.T) {
-	h := openTestHistory(t, histPath(t), Options{})
+	h := openTestDB(t, testDBPath(t), Options{})
 	big := strings.Repeat("x", protocol.MaxTextSize)
 	var peak int
 	stop := make(chan struct{})
@@ -988,8 +988,8 @@ func TestHistoryQueueBoundedInBytes(t *testing.T) {
 	}
 	close(stop)
 	<-done
-	if peak > histQueueBytes {
-		t.Fatalf("queued text peaked at %d bytes, budget %d", peak, histQueueBytes)
+	if peak > writeQueueBytes {
+		t.Fatalf("queued text peaked at %d bytes, budget %d", peak, writeQueueBytes)
 	}
 	if n, err := h.Len(); err != nil || n != 500 {
 		t.Fatalf("Len %d, %v; want 500 (nothing dropped)", n, err)
@@ -1037,8 +1037,8 @@ func skippedIn(t testing.TB, err error) int {
 // record, oldest first.
 func buildRecordsFile(t *testing.T) ([]byte, [][]protocol.HistoryEntry) {
 	t.Helper()
-	path := histPath(t)
-	h := openTestHistory(t, path, Options{})
+	path := testDBPath(t)
+	h := openTestDB(t, path, Options{})
 	at := func(i int) time.Time { return histT0.Add(time.Duration(i) * time.Second) }
 	var recs [][]protocol.HistoryEntry
 	for r := range 5 {
@@ -1122,7 +1122,7 @@ func intactState(t *testing.T, data []byte) (all []protocol.HistoryEntry, st pro
 	if err := os.WriteFile(p, data, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	h := openTestHistory(t, p, Options{})
+	h := openTestDB(t, p, Options{})
 	all = allHistory(t, h, 100)
 	st, _ = h.Load()
 	n, err := h.Len()
@@ -1164,7 +1164,7 @@ func TestHistoryDamagedRecordSkipped(t *testing.T) {
 					want = append(want, rec...)
 				}
 			}
-			h := openTestHistory(t, path, Options{})
+			h := openTestDB(t, path, Options{})
 			got, c, err := h.Last(100)
 			checkSkipped(t, err, path, len(tc.damage))
 			checkEntries(t, got, want)
@@ -1253,7 +1253,7 @@ func TestHistoryDamagedCursorRecord(t *testing.T) {
 	if err := os.WriteFile(p, data, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	hi := openTestHistory(t, p, Options{})
+	hi := openTestDB(t, p, Options{})
 	cursorAt := func(i int) HistoryCursor { // the cursor whose oldest entry is entry i
 		es, c, err := hi.Last(17 - i)
 		if err != nil || len(es) != 17-i {
@@ -1266,7 +1266,7 @@ func TestHistoryDamagedCursorRecord(t *testing.T) {
 
 	below := slices.Concat(recs[0], recs[1], recs[2])
 	path := withDamagedRecords(t, data, []int{3})
-	h := openTestHistory(t, path, Options{})
+	h := openTestDB(t, path, Options{})
 	for _, tc := range []struct {
 		name    string
 		c       HistoryCursor
@@ -1324,14 +1324,14 @@ func allBefore(t testing.TB, h *DB, c HistoryCursor, n int) (all []protocol.Hist
 // history for the own messages already recorded; a damaged record there is
 // skipped (its messages may be recorded again), the import succeeds.
 func TestHistoryDamagedImport(t *testing.T) {
-	path := histPath(t)
+	path := testDBPath(t)
 	at := func(i int) int64 { return histT0.Add(time.Duration(i) * time.Second).UnixNano() }
 	outbox := []protocol.Chat{
 		{ID: 11, SentAt: at(1), Text: "recorded, intact"},
 		{ID: 12, SentAt: at(2), Text: "recorded, damaged"},
 		{ID: 13, SentAt: at(3), Text: "not recorded"},
 	}
-	h := openTestHistory(t, path, Options{})
+	h := openTestDB(t, path, Options{})
 	for _, c := range outbox[:2] { // one record each
 		h.Add(protocol.HistoryEntry{ID: c.ID, Own: true, Text: c.Text, At: time.Unix(0, c.SentAt)})
 		if err := h.Flush(); err != nil {
@@ -1346,7 +1346,7 @@ func TestHistoryDamagedImport(t *testing.T) {
 		t.Fatal(err)
 	}
 	p := withDamagedRecords(t, data, []int{1})
-	h = openTestHistory(t, p, Options{})
+	h = openTestDB(t, p, Options{})
 	imported := protocol.DeliveryState{Outbox: outbox, Seen: []uint64{500}}
 	if err := h.Import(imported); err != nil {
 		t.Fatalf("Import over a damaged history record: %v", err)
