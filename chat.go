@@ -25,6 +25,7 @@ import (
 	"duet/crypto"
 	"duet/net"
 	"duet/protocol"
+	"duet/protocol/store"
 	"duet/ui"
 	"duet/ui/chat"
 	"duet/ui/panel"
@@ -201,9 +202,9 @@ func runChat(o chatOptions, stdin io.Reader, stdout, stderr io.Writer) int {
 	// The database (delivery state and history) comes first: its lock
 	// keeps a second duet with the same identity and peer from touching
 	// anything before it fails. --ephemeral keeps everything in memory.
-	var store protocol.Store
-	var hist *protocol.DB   // the history to show; nil: --ephemeral or --no-history
-	var stored *protocol.DB // the database (/clear empties its history); nil: --ephemeral
+	var nodeStore protocol.Store
+	var hist *store.DB   // the history to show; nil: --ephemeral or --no-history
+	var stored *store.DB // the database (/clear empties its history); nil: --ephemeral
 	var shownHistory []chat.Entry
 	var pending []chat.Entry // --no-history: our undelivered messages from an earlier run
 	var pendingTotal int
@@ -227,12 +228,12 @@ func runChat(o chatOptions, stdin io.Reader, stdout, stderr io.Writer) int {
 		if note != "" {
 			tell.note(note, note)
 		}
-		store, stored = db, db
+		nodeStore, stored = db, db
 		if !o.noHistory {
 			hist = db
 			if o.mode == modeLines {
 				es, _, err := db.Last(linesHistory)
-				if errors.Is(err, protocol.ErrHistorySkipped) {
+				if errors.Is(err, store.ErrHistorySkipped) {
 					tell.warn(strings.TrimPrefix(err.Error(), "protocol: ")) // the rest is shown
 				} else if err != nil {
 					say(stderr, "%v", err)
@@ -266,7 +267,7 @@ func runChat(o chatOptions, stdin io.Reader, stdout, stderr io.Writer) int {
 		VerifyPeer:   check.verify,
 		Window:       o.window,
 		PingInterval: o.ping,
-		Store:        store,
+		Store:        nodeStore,
 		Records:      records,
 	}, tr, emit)
 	if err != nil {

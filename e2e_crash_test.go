@@ -18,6 +18,7 @@ import (
 
 	"duet/crypto"
 	"duet/protocol"
+	"duet/protocol/store"
 )
 
 const (
@@ -158,7 +159,7 @@ func (s *crashSide) readDB(t *testing.T) []protocol.HistoryEntry {
 		}
 		s.dbPath = historyPath(s.idPath, id.Public().Fingerprint(), s.peerName)
 	}
-	db, err := protocol.OpenDB(s.dbPath, s.key, protocol.DBOptions{})
+	db, err := store.Open(s.dbPath, s.key, store.Options{})
 	if err != nil {
 		t.Fatalf("%s: opening the database after the process ended: %v", s.name, err)
 	}

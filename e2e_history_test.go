@@ -18,7 +18,7 @@ import (
 	"time"
 
 	"duet/crypto"
-	"duet/protocol"
+	"duet/protocol/store"
 )
 
 // runLines runs A (identity a.pem) once in line mode with input on stdin,
@@ -166,7 +166,7 @@ func TestE2ESecondInstanceLocked(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	db, err := protocol.OpenDB(logs[0], key, protocol.DBOptions{})
+	db, err := store.Open(logs[0], key, store.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -307,7 +307,7 @@ func TestE2EOneIdentityTwoPeers(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		db, err := protocol.OpenDB(historyPath(shared, id.Public().Fingerprint(), peer), key, protocol.DBOptions{})
+		db, err := store.Open(historyPath(shared, id.Public().Fingerprint(), peer), key, store.Options{})
 		if err != nil {
 			t.Fatal(err)
 		}

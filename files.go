@@ -13,7 +13,7 @@ import (
 	"time"
 
 	"duet/crypto"
-	"duet/protocol"
+	"duet/protocol/store"
 )
 
 // deliveryLogPath names the delivery log of one (identity, peer) pair, in a
@@ -45,7 +45,7 @@ func historyPath(identityPath string, self crypto.Fingerprint, peer string) stri
 // returns what the user should be told although it opened (the database's
 // Warnings, and a "delivery" directory found open to others, set back to
 // 0700: it is duet's own).
-func openDB(o chatOptions, id *crypto.Identity, peer string) (*protocol.DB, []string, error) {
+func openDB(o chatOptions, id *crypto.Identity, peer string) (*store.DB, []string, error) {
 	key, err := crypto.HistoryKey(id, peer)
 	if err != nil {
 		return nil, nil, err
@@ -63,7 +63,7 @@ func openDB(o chatOptions, id *crypto.Identity, peer string) (*protocol.DB, []st
 	if o.historyDays > 0 {
 		keep = time.Duration(o.historyDays) * 24 * time.Hour
 	}
-	db, err := protocol.OpenDB(path, key, protocol.DBOptions{Retention: keep, NoHistory: o.noHistory})
+	db, err := store.Open(path, key, store.Options{Retention: keep, NoHistory: o.noHistory})
 	if err != nil {
 		return nil, nil, err
 	}
@@ -75,17 +75,17 @@ func openDB(o chatOptions, id *crypto.Identity, peer string) (*protocol.DB, []st
 // once. A crash in between imports it again, which changes nothing (Import
 // is idempotent). It returns a note for the user when something was
 // imported.
-func importDeliveryLog(db *protocol.DB, path string) (note string, err error) {
+func importDeliveryLog(db *store.DB, path string) (note string, err error) {
 	// A wipe that a crash cut short left its file under the wipe name
 	// (never read as a log): finish it.
-	wipeFailed, err := protocol.FinishDeliveryLogWipes(path)
+	wipeFailed, err := store.FinishDeliveryLogWipes(path)
 	if err != nil {
 		return "", err
 	}
 	if _, err := os.Lstat(path); errors.Is(err, fs.ErrNotExist) {
 		return "", nil
 	}
-	st, torn, err := protocol.ReadDeliveryLog(path)
+	st, torn, err := store.ReadDeliveryLog(path)
 	if err != nil {
 		return "", err
 	}
@@ -108,7 +108,7 @@ func importDeliveryLog(db *protocol.DB, path string) (note string, err error) {
 			added++
 		}
 	}
-	failed, err := protocol.RemoveDeliveryLog(path)
+	failed, err := store.RemoveDeliveryLog(path)
 	if err != nil {
 		return "", fmt.Errorf("imported %s but %w", path, err)
 	}

@@ -1,6 +1,6 @@
 package main
 
-// Wiring of the encrypted chat history (protocol.DB) to the node and
+// Wiring of the encrypted chat history (store.DB) to the node and
 // the front ends: what is shown or sent is recorded; the screen and the
 // line mode show the stored conversation on start.
 
@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"duet/protocol"
+	"duet/protocol/store"
 	"duet/ui/chat"
 	"duet/ui/screen"
 )
@@ -17,7 +18,7 @@ import (
 // Our own messages get their delivery as the database knows it: still in
 // the outbox when it was opened (Queued; the node moves it on when it
 // resends it), else Delivered.
-func toChatEntries(h *protocol.DB, es []protocol.HistoryEntry) []chat.Entry {
+func toChatEntries(h *store.DB, es []protocol.HistoryEntry) []chat.Entry {
 	out := make([]chat.Entry, len(es))
 	for i, e := range es {
 		out[i] = chat.Entry{ID: e.ID, Own: e.Own, Text: e.Text, At: e.At, PossibleDuplicate: e.PossibleDuplicate}
@@ -34,7 +35,7 @@ func toChatEntries(h *protocol.DB, es []protocol.HistoryEntry) []chat.Entry {
 // pendingEntries returns the newest n of our messages from an earlier run
 // not delivered yet (db.Pending), for a front end that shows no history,
 // and how many there are in all.
-func pendingEntries(db *protocol.DB, n int) ([]chat.Entry, int) {
+func pendingEntries(db *store.DB, n int) ([]chat.Entry, int) {
 	chats, total := db.Pending(n)
 	out := make([]chat.Entry, len(chats))
 	for i, c := range chats {
@@ -43,8 +44,8 @@ func pendingEntries(db *protocol.DB, n int) ([]chat.Entry, int) {
 	return out, total
 }
 
-// historyView is a screen.HistorySource over a protocol.DB.
-type historyView struct{ h *protocol.DB }
+// historyView is a screen.HistorySource over a store.DB.
+type historyView struct{ h *store.DB }
 
 func (v historyView) Last(n int) ([]chat.Entry, any, error) {
 	es, c, err := v.h.Last(n)
@@ -52,7 +53,7 @@ func (v historyView) Last(n int) ([]chat.Entry, any, error) {
 }
 
 func (v historyView) Older(pos any, n int) ([]chat.Entry, any, error) {
-	c, ok := pos.(protocol.HistoryCursor)
+	c, ok := pos.(store.HistoryCursor)
 	if !ok {
 		return nil, pos, fmt.Errorf("history: bad position %T", pos)
 	}
@@ -67,7 +68,7 @@ var _ screen.HistorySource = historyView{}
 // historyClear is the line and headless modes' /clear (ui.InputConfig.Clear)
 // for the history h: nil when there is none (--ephemeral, --no-history),
 // so that /clear says so. (h.Clear on a nil h would be a non-nil func.)
-func historyClear(h *protocol.DB) func() error {
+func historyClear(h *store.DB) func() error {
 	if h == nil {
 		return nil
 	}

@@ -14,6 +14,7 @@ import (
 	"testing"
 
 	"duet/protocol"
+	"duet/protocol/store"
 )
 
 // TestHistoryDaysBounded: --history-days N became N*24h in a
@@ -45,7 +46,7 @@ func TestHistoryDaysBounded(t *testing.T) {
 	}
 }
 
-// queuedEntry is one 'Q' entry of the old delivery log (protocol/store.go).
+// queuedEntry is one 'Q' entry of the old delivery log (protocol/store/deliverylog.go).
 func queuedEntry(id uint64, sentAt int64, text string) []byte {
 	b := binary.BigEndian.AppendUint64([]byte{'Q'}, id)
 	b = binary.BigEndian.AppendUint64(b, uint64(sentAt))
@@ -53,9 +54,9 @@ func queuedEntry(id uint64, sentAt int64, text string) []byte {
 	return append(b, text...)
 }
 
-func openTestDB(t *testing.T) *protocol.DB {
+func openTestDB(t *testing.T) *store.DB {
 	t.Helper()
-	db, err := protocol.OpenDB(filepath.Join(t.TempDir(), "delivery", "test.db"), [32]byte{1, 2, 3}, protocol.DBOptions{})
+	db, err := store.Open(filepath.Join(t.TempDir(), "delivery", "test.db"), [32]byte{1, 2, 3}, store.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -135,7 +136,7 @@ func TestImportDeliveryLogWipes(t *testing.T) {
 	if err != nil || !strings.Contains(note, "overwrote it with zeros") || strings.Contains(note, "could not overwrite") {
 		t.Fatalf("import: note %q, err %v", note, err)
 	}
-	gone(t, path, path+".tmp", path+protocol.DeliveryLogWipeSuffix, path+".tmp"+protocol.DeliveryLogWipeSuffix)
+	gone(t, path, path+".tmp", path+store.DeliveryLogWipeSuffix, path+".tmp"+store.DeliveryLogWipeSuffix)
 	for p, size := range map[string]int{path + ".keep": len(log), path + ".tmp.keep": len("stale secret")} {
 		got, err := os.ReadFile(p)
 		if err != nil || !bytes.Equal(got, make([]byte, size)) {
@@ -153,20 +154,20 @@ func TestImportDeliveryLogWipes(t *testing.T) {
 	if _, err := importDeliveryLog(db, path); err != nil {
 		t.Fatal(err)
 	}
-	gone(t, path, path+".tmp", path+".tmp"+protocol.DeliveryLogWipeSuffix)
+	gone(t, path, path+".tmp", path+".tmp"+store.DeliveryLogWipeSuffix)
 	if got, err := os.ReadFile(outside); err != nil || string(got) != "keep me" {
 		t.Errorf("the symbolic link's target after the import: %q (%v)", got, err)
 	}
 
 	// A wipe cut short by a crash: finished at the next start, with no log.
-	writeFile(t, path+protocol.DeliveryLogWipeSuffix, []byte("half wiped secret"))
-	if err := os.Link(path+protocol.DeliveryLogWipeSuffix, path+".keep2"); err != nil {
+	writeFile(t, path+store.DeliveryLogWipeSuffix, []byte("half wiped secret"))
+	if err := os.Link(path+store.DeliveryLogWipeSuffix, path+".keep2"); err != nil {
 		t.Fatal(err)
 	}
 	if note, err := importDeliveryLog(db, path); err != nil || note != "" {
 		t.Fatalf("leftover wipe: note %q, err %v", note, err)
 	}
-	gone(t, path+protocol.DeliveryLogWipeSuffix)
+	gone(t, path+store.DeliveryLogWipeSuffix)
 	if got, _ := os.ReadFile(path + ".keep2"); !bytes.Equal(got, make([]byte, len("half wiped secret"))) {
 		t.Errorf("leftover wipe file not overwritten: %q", got)
 	}
@@ -176,7 +177,7 @@ func TestImportDeliveryLogWipes(t *testing.T) {
 // a history (so it says there is none) and clears the database with one.
 func TestHistoryClearFunc(t *testing.T) {
 	if historyClear(nil) != nil {
-		t.Fatal("historyClear(nil) is not nil: /clear would call Clear on a nil *protocol.DB")
+		t.Fatal("historyClear(nil) is not nil: /clear would call Clear on a nil *store.DB")
 	}
 	db := openTestDB(t)
 	db.Add(protocol.HistoryEntry{ID: 1, Text: "to be cleared"})

@@ -15,6 +15,7 @@ import (
 
 	"duet/crypto"
 	"duet/protocol"
+	"duet/protocol/store"
 )
 
 // openStores opens two fresh databases in a temporary directory for
@@ -24,7 +25,7 @@ func openStores(ids [2]*crypto.Identity) (protocol.Store, protocol.Store, func()
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	var dbs [2]*protocol.DB
+	var dbs [2]*store.DB
 	cleanup := func() {
 		for _, db := range dbs {
 			if db != nil {
@@ -39,7 +40,7 @@ func openStores(ids [2]*crypto.Identity) (protocol.Store, protocol.Store, func()
 			cleanup()
 			return nil, nil, nil, err
 		}
-		if dbs[i], err = protocol.OpenDB(filepath.Join(dir, fmt.Sprintf("%d.db", i)), key, protocol.DBOptions{}); err != nil {
+		if dbs[i], err = store.Open(filepath.Join(dir, fmt.Sprintf("%d.db", i)), key, store.Options{}); err != nil {
 			cleanup()
 			return nil, nil, nil, err
 		}
@@ -61,13 +62,13 @@ func commitFloor(dir string, n int) ([]time.Duration, error) {
 		return nil, fmt.Errorf("bench: disk floor: %w", err)
 	}
 	defer os.RemoveAll(dir)
-	var dbs [2]*protocol.DB
+	var dbs [2]*store.DB
 	for i := range dbs {
 		var key [32]byte
 		if _, err := rand.Read(key[:]); err != nil {
 			return nil, fmt.Errorf("bench: disk floor: %w", err)
 		}
-		db, err := protocol.OpenDB(filepath.Join(dir, fmt.Sprintf("%c.db", 'a'+i)), key, protocol.DBOptions{})
+		db, err := store.Open(filepath.Join(dir, fmt.Sprintf("%c.db", 'a'+i)), key, store.Options{})
 		if err != nil {
 			return nil, fmt.Errorf("bench: disk floor: %w", err)
 		}

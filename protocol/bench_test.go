@@ -1,10 +1,8 @@
 package protocol
 
 import (
-	"context"
 	"crypto/rand"
 	"fmt"
-	"path/filepath"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -142,60 +140,4 @@ func BenchmarkNodeThroughput(b *testing.B) {
 		b.Fatalf("%d of %d messages delivered", got.Load(), b.N)
 	}
 	b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "msgs/s")
-}
-
-// BenchmarkDurableDelivery1KiB: 1 KiB messages from one node to another
-// over a Pipe, each side with its database (fsynced), sent as the input
-// loop sends a burst (SendMessages of 1,024); an op is one message
-// committed by the sender, shown by the receiver after its commit.
-// Target (issue 8): >= 50,000 msgs/s. duet bench measures the same over
-// loopback ZeroMQ.
-func BenchmarkDurableDelivery1KiB(b *testing.B) {
-	id := testIdentities(b)
-	pa, pb := NewPipe(4096)
-	var got atomic.Int64
-	est := make(chan struct{}, 2)
-	emit := func(e Event) {
-		switch ev := e.(type) {
-		case MessageEvent:
-			got.Add(1)
-		case SessionEvent:
-			if ev.State == SessionEstablished {
-				est <- struct{}{}
-			}
-		}
-	}
-	var nodes [2]*Node
-	for i, p := range []*PipeEnd{pa, pb} {
-		db := openTestHistory(b, filepath.Join(b.TempDir(), "db"), DBOptions{})
-		n, err := NewNode(Config{Identity: id[i], Store: db, MaxUnacked: 1 << 22}, p, emit)
-		if err != nil {
-			b.Fatal(err)
-		}
-		nodes[i] = n
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	for _, n := range nodes {
-		go n.Run(ctx)
-	}
-	<-est
-	<-est
-	batch := make([]string, 1024)
-	for i := range batch {
-		batch[i] = string(make([]byte, 1000))
-	}
-	b.SetBytes(1000)
-	b.ResetTimer()
-	for sent := 0; sent < b.N; {
-		k := min(len(batch), b.N-sent)
-		if _, err := nodes[0].SendMessages(batch[:k]); err != nil {
-			b.Fatal(err)
-		}
-		sent += k
-	}
-	for got.Load() < int64(b.N) {
-		time.Sleep(100 * time.Microsecond)
-	}
-	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "msgs/s")
 }

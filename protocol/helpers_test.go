@@ -10,15 +10,15 @@ import (
 	"duet/protocol/internal/prototest"
 )
 
-// testIdentities is prototest.Identities: three identities, ids[0] < ids[2]
-// < ids[1] by fingerprint, generated once per test binary.
-func testIdentities(t testing.TB) [3]*crypto.Identity {
-	t.Helper()
-	return prototest.Identities(t)
-}
+// testIdentities and identityOrdered: the test identities (prototest),
+// shared with the store's tests.
+var (
+	testIdentities  = prototest.Identities
+	identityOrdered = prototest.IdentityOrdered
+)
 
-// recorder collects events from a node: a prototest.Recorder, with the
-// queries protocol's tests add below.
+// recorder collects events from a node (a prototest.Recorder), with the
+// questions protocol's tests ask of them.
 type recorder struct{ *prototest.Recorder[Event] }
 
 func newRecorder() *recorder { return &recorder{prototest.NewRecorder[Event]()} }
@@ -150,14 +150,6 @@ func (r *recorder) waitDelivered(t testing.TB, d time.Duration, ids []uint64) {
 		}
 		return true
 	})
-}
-
-// identityOrdered is prototest.IdentityOrdered: an identity other than
-// ids[0] and ids[1] whose fingerprint sorts before (less) or after (!less)
-// fp.
-func identityOrdered(t testing.TB, fp crypto.Fingerprint, less bool) *crypto.Identity {
-	t.Helper()
-	return prototest.IdentityOrdered(t, fp, less)
 }
 
 // startPairWith is startPair with a hook that runs on the pipe ends before

@@ -83,7 +83,7 @@ func (c *Config) fill() error {
 const (
 	outQueueBatches  = 256     // batches waiting for the transport writer
 	inQueueMessages  = 1024    // received messages waiting for the loop
-	maxSeenIDs       = 1 << 20 // chat ids remembered for exactly-once display
+	MaxSeenIDs       = 1 << 20 // chat ids remembered for exactly-once display; a Store keeps as many
 	maxResendPerTick = 4096
 	prevSessionGrace = 5 * time.Second
 	maxHelloPeers    = 64   // peer keys whose last hello time is remembered

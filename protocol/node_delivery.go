@@ -202,12 +202,12 @@ func (n *Node) markSeen(id uint64) bool {
 	if _, dup := n.seen[id]; dup {
 		return false
 	}
-	if len(n.seenRing) < maxSeenIDs {
+	if len(n.seenRing) < MaxSeenIDs {
 		n.seenRing = append(n.seenRing, id)
 	} else {
 		delete(n.seen, n.seenRing[n.seenNext])
 		n.seenRing[n.seenNext] = id
-		n.seenNext = (n.seenNext + 1) % maxSeenIDs
+		n.seenNext = (n.seenNext + 1) % MaxSeenIDs
 	}
 	n.seen[id] = struct{}{}
 	return true

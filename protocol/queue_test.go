@@ -151,3 +151,23 @@ func TestNodeSourcedTransport(t *testing.T) {
 		t.Errorf("%d refusal events in %v, want at most %d", events, time.Since(start), limit)
 	}
 }
+
+func TestSendQueueFull(t *testing.T) {
+	id := testIdentities(t)
+	pa, _ := NewPipe(1)
+	n, err := NewNode(Config{Identity: id[0], MaxUnacked: 3}, pa, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 3; i++ {
+		if _, err := n.Send("x"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := n.Send("x"); !errors.Is(err, ErrQueueFull) {
+		t.Fatalf("4th send: %v, want ErrQueueFull", err)
+	}
+	if _, err := n.Send(string(make([]byte, MaxTextSize+1))); !errors.Is(err, ErrTextTooLarge) {
+		t.Fatalf("oversized text: %v", err)
+	}
+}

@@ -126,7 +126,7 @@ type historyPage struct {
 
 // scriptedHistory is a HistorySource over newFakeHistory's entries whose
 // loads answer with the scripted pages in turn (entries and an error
-// together, as protocol.DB does when it skipped damaged records); it
+// together, as store.DB does when it skipped damaged records); it
 // records the position each Older call was given.
 type scriptedHistory struct {
 	mu      sync.Mutex

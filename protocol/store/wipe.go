@@ -1,6 +1,6 @@
-package protocol
+package store
 
-// Removing an old delivery log (store.go) once it is imported: the log
+// Removing an old delivery log (deliverylog.go) once it is imported: the log
 // holds message texts in plaintext, so it is overwritten with zeros before
 // it is removed.
 

@@ -1,8 +1,9 @@
-// Package prototest holds the test helpers that the tests of protocol and
-// of its subpackages share: identities in a known fingerprint order, and a
-// recorder of events to wait on. It imports no duet package but crypto, so
-// protocol's own in-package tests can use it as well as external ones.
-// It is for tests only.
+// Package prototest holds test helpers shared by the tests of protocol and
+// of the packages beside it (protocol/store): test identities and an event
+// recorder. It imports nothing of protocol, so that protocol's own
+// (in-package) tests can use it without an import cycle; the recorder is
+// generic over the event type for that reason. It is imported by tests
+// only.
 package prototest
 
 import (
@@ -11,6 +12,7 @@ import (
 	"slices"
 	"sync"
 	"testing"
+	"time"
 
 	"duet/crypto"
 )
@@ -72,4 +74,63 @@ func IdentityOrdered(t testing.TB, fp crypto.Fingerprint, less bool) *crypto.Ide
 			return extraIDs[i]
 		}
 	}
+}
+
+// Recorder collects events from a node (E is protocol.Event).
+type Recorder[E any] struct {
+	mu     sync.Mutex
+	events []E
+	notify chan struct{}
+}
+
+// NewRecorder returns an empty Recorder.
+func NewRecorder[E any]() *Recorder[E] { return &Recorder[E]{notify: make(chan struct{}, 1)} }
+
+// Emit records e; it is a node's emit function.
+func (r *Recorder[E]) Emit(e E) {
+	r.mu.Lock()
+	r.events = append(r.events, e)
+	r.mu.Unlock()
+	select {
+	case r.notify <- struct{}{}:
+	default:
+	}
+}
+
+// Snapshot returns the events recorded so far, oldest first.
+func (r *Recorder[E]) Snapshot() []E {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]E(nil), r.events...)
+}
+
+// WaitFor waits until pred holds for some event and returns it.
+func (r *Recorder[E]) WaitFor(t testing.TB, d time.Duration, what string, pred func(E) bool) E {
+	t.Helper()
+	deadline := time.After(d)
+	for {
+		for _, e := range r.Snapshot() {
+			if pred(e) {
+				return e
+			}
+		}
+		select {
+		case <-r.notify:
+		case <-deadline:
+			t.Fatalf("timed out waiting for %s; events: %v", what, r.Snapshot())
+			var zero E
+			return zero
+		}
+	}
+}
+
+// Count returns the number of events for which pred holds.
+func (r *Recorder[E]) Count(pred func(E) bool) int {
+	n := 0
+	for _, e := range r.Snapshot() {
+		if pred(e) {
+			n++
+		}
+	}
+	return n
 }

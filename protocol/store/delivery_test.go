@@ -1,4 +1,4 @@
-package protocol
+package store
 
 import (
 	"bytes"
@@ -16,10 +16,11 @@ import (
 	bolt "go.etcd.io/bbolt"
 
 	"duet/crypto"
+	"duet/protocol"
 )
 
 // chatIDs returns the ids of chats, in order.
-func chatIDs(chats []Chat) []uint64 {
+func chatIDs(chats []protocol.Chat) []uint64 {
 	ids := make([]uint64, len(chats))
 	for i, c := range chats {
 		ids[i] = c.ID
@@ -28,7 +29,7 @@ func chatIDs(chats []Chat) []uint64 {
 }
 
 // checkChats compares chats field by field (Prev is always 0 in a Load).
-func checkChats(t testing.TB, got, want []Chat) {
+func checkChats(t testing.TB, got, want []protocol.Chat) {
 	t.Helper()
 	if len(got) != len(want) {
 		t.Fatalf("%d chats %v, want %d %v", len(got), chatIDs(got), len(want), chatIDs(want))
@@ -41,8 +42,8 @@ func checkChats(t testing.TB, got, want []Chat) {
 }
 
 // chatsByID picks chats out of all, in the order of ids.
-func chatsByID(all []Chat, ids ...uint64) []Chat {
-	var out []Chat
+func chatsByID(all []protocol.Chat, ids ...uint64) []protocol.Chat {
+	var out []protocol.Chat
 	for _, id := range ids {
 		for _, c := range all {
 			if c.ID == id {
@@ -69,13 +70,13 @@ func viewRaw(t testing.TB, path string, fn func(tx *bolt.Tx) error) {
 
 // outboxRecords returns the outbox records in the file at path, decrypted,
 // in key order.
-func outboxRecords(t testing.TB, path string) [][]Chat {
+func outboxRecords(t testing.TB, path string) [][]protocol.Chat {
 	t.Helper()
-	a, err := crypto.NewAEAD(testHistKey[:])
+	a, err := crypto.NewAEAD(testKey[:])
 	if err != nil {
 		t.Fatal(err)
 	}
-	var recs [][]Chat
+	var recs [][]protocol.Chat
 	viewRaw(t, path, func(tx *bolt.Tx) error {
 		return tx.Bucket(bucketOutbox).ForEach(func(k, v []byte) error {
 			chats, err := openOutboxRecord(a, k, v)
@@ -129,13 +130,13 @@ func flipped(data []byte, offs []int, at int) []byte {
 // delivered messages, the seen ids in order, and the ids marked showing
 // and never seen as interrupted. Load hands the state over once.
 func TestDeliveryRoundTrip(t *testing.T) {
-	path := histPath(t)
-	h := openTestHistory(t, path, DBOptions{})
+	path := testDBPath(t)
+	h := openTestDB(t, path, Options{})
 	if st, err := h.Load(); err != nil || len(st.Outbox)+len(st.Seen)+len(st.Interrupted) != 0 {
 		t.Fatalf("Load of a new DB = %+v, %v; want an empty state", st, err)
 	}
 	at := func(i int) int64 { return histT0.Add(time.Duration(i) * time.Second).UnixNano() }
-	groups := [][]Chat{
+	groups := [][]protocol.Chat{
 		{
 			{ID: 1, SentAt: at(1), Text: "héllo wörld"},
 			{ID: 2, SentAt: at(2), Text: "日本語のテキスト"},
@@ -162,7 +163,7 @@ func TestDeliveryRoundTrip(t *testing.T) {
 	h.Delivered([]uint64{4, 7, 999})
 	h.Delivered([]uint64{5})
 
-	shown := []HistoryEntry{
+	shown := []protocol.HistoryEntry{
 		{ID: 100, Text: "ça va ?", At: histT0.Add(10 * time.Second)},
 		{ID: 101, Text: "straße", At: histT0.Add(11 * time.Second)},
 		{ID: 102, Text: "中文", At: histT0.Add(12 * time.Second)},
@@ -170,7 +171,7 @@ func TestDeliveryRoundTrip(t *testing.T) {
 		{ID: 104, Text: "interrupted, its neighbour seen", At: histT0.Add(14 * time.Second)},
 		{ID: 105, Text: "seen 🙂", At: histT0.Add(15 * time.Second)},
 	}
-	for _, g := range [][]HistoryEntry{shown[:3], shown[3:4], shown[4:]} {
+	for _, g := range [][]protocol.HistoryEntry{shown[:3], shown[3:4], shown[4:]} {
 		if err := h.Showing(g); err != nil {
 			t.Fatal(err)
 		}
@@ -197,7 +198,7 @@ func TestDeliveryRoundTrip(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	h = openTestHistory(t, path, DBOptions{})
+	h = openTestDB(t, path, Options{})
 	st, err := h.Load()
 	if err != nil {
 		t.Fatal(err)
@@ -220,9 +221,9 @@ func TestDeliveryRoundTrip(t *testing.T) {
 	}
 	// Each message is in the history once: ours when queued (the ignored
 	// re-queue of 2 is not), the peer's when marked showing.
-	var want []HistoryEntry
+	var want []protocol.HistoryEntry
 	for _, c := range all {
-		want = append(want, HistoryEntry{ID: c.ID, Own: true, Text: c.Text, At: time.Unix(0, c.SentAt)})
+		want = append(want, protocol.HistoryEntry{ID: c.ID, Own: true, Text: c.Text, At: time.Unix(0, c.SentAt)})
 	}
 	want = append(want, shown...)
 	checkEntries(t, allHistory(t, h, 4), want)
@@ -267,13 +268,13 @@ func TestDeliveryRecordsSplit(t *testing.T) {
 	}{
 		{"1 KiB texts: split by bytes", 600, 1 << 10, (600 + 63) / 64},
 		{"1 byte texts: split by count", 600, 1, (600 + histRecordEntries - 1) / histRecordEntries},
-		{"a text of MaxTextSize fills a record", 3, MaxTextSize, 3},
+		{"a text of MaxTextSize fills a record", 3, protocol.MaxTextSize, 3},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			path := histPath(t)
-			h := openTestHistory(t, path, DBOptions{})
-			chats := make([]Chat, tc.n)
+			path := testDBPath(t)
+			h := openTestDB(t, path, Options{})
+			chats := make([]protocol.Chat, tc.n)
 			for i := range chats {
 				text := fmt.Sprintf("é%04d", i) // 6 bytes, 2 of them one rune
 				text += strings.Repeat("x", max(0, tc.size-len(text)))
@@ -281,7 +282,7 @@ func TestDeliveryRecordsSplit(t *testing.T) {
 				if !utf8.ValidString(text) {
 					text = strings.Repeat("y", tc.size)
 				}
-				chats[i] = Chat{ID: uint64(i + 1), SentAt: histT0.Add(time.Duration(i) * time.Millisecond).UnixNano(), Text: text}
+				chats[i] = protocol.Chat{ID: uint64(i + 1), SentAt: histT0.Add(time.Duration(i) * time.Millisecond).UnixNano(), Text: text}
 			}
 			if err := h.Queue(chats); err != nil {
 				t.Fatal(err)
@@ -293,7 +294,7 @@ func TestDeliveryRecordsSplit(t *testing.T) {
 			if len(recs) != tc.records {
 				t.Fatalf("%d outbox records, want %d", len(recs), tc.records)
 			}
-			var got []Chat
+			var got []protocol.Chat
 			for i, r := range recs {
 				size := 0
 				for _, c := range r {
@@ -306,7 +307,7 @@ func TestDeliveryRecordsSplit(t *testing.T) {
 			}
 			checkChats(t, got, chats)
 
-			h = openTestHistory(t, path, DBOptions{})
+			h = openTestDB(t, path, Options{})
 			st, _ := h.Load()
 			checkChats(t, st.Outbox, chats)
 			ids := chatIDs(chats)
@@ -321,7 +322,7 @@ func TestDeliveryRecordsSplit(t *testing.T) {
 				}
 				return nil
 			})
-			h = openTestHistory(t, path, DBOptions{})
+			h = openTestDB(t, path, Options{})
 			if st, _ := h.Load(); len(st.Outbox) != 0 {
 				t.Fatalf("outbox after delivery: %d messages", len(st.Outbox))
 			}
@@ -334,7 +335,7 @@ func TestDeliveryRecordsSplit(t *testing.T) {
 }
 
 // TestDeliverySeenPruned: the oldest seen records are deleted while the
-// newer ones hold at least maxSeenIDs ids; the newest maxSeenIDs are
+// newer ones hold at least MaxSeenIDs ids; the newest MaxSeenIDs are
 // always kept.
 func TestDeliverySeenPruned(t *testing.T) {
 	if testing.Short() {
@@ -350,13 +351,13 @@ func TestDeliverySeenPruned(t *testing.T) {
 	tests := []struct {
 		name  string
 		calls [][]uint64 // Seen calls, oldest first
-		want  []uint64   // the ids in the seen records kept (Load returns the newest maxSeenIDs)
+		want  []uint64   // the ids in the seen records kept (Load returns the newest MaxSeenIDs)
 	}{
 		{
-			// The newer record alone holds maxSeenIDs ids: the older goes.
-			name:  "exactly maxSeenIDs kept",
-			calls: [][]uint64{ids(1, 100_000), ids(1<<30, maxSeenIDs)},
-			want:  ids(1<<30, maxSeenIDs),
+			// The newer record alone holds MaxSeenIDs ids: the older goes.
+			name:  "exactly MaxSeenIDs kept",
+			calls: [][]uint64{ids(1, 100_000), ids(1<<30, protocol.MaxSeenIDs)},
+			want:  ids(1<<30, protocol.MaxSeenIDs),
 		},
 		{
 			// Below the bound nothing goes.
@@ -374,8 +375,8 @@ func TestDeliverySeenPruned(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			path := histPath(t)
-			h := openTestHistory(t, path, DBOptions{})
+			path := testDBPath(t)
+			h := openTestDB(t, path, Options{})
 			for _, c := range tc.calls {
 				errc := make(chan error, 1)
 				h.Seen(c, func(err error) { errc <- err })
@@ -386,13 +387,13 @@ func TestDeliverySeenPruned(t *testing.T) {
 			if err := h.Close(); err != nil {
 				t.Fatal(err)
 			}
-			h = openTestHistory(t, path, DBOptions{})
+			h = openTestDB(t, path, Options{})
 			st, _ := h.Load()
-			if want := tc.want[max(0, len(tc.want)-maxSeenIDs):]; !slices.Equal(st.Seen, want) {
+			if want := tc.want[max(0, len(tc.want)-protocol.MaxSeenIDs):]; !slices.Equal(st.Seen, want) {
 				t.Fatalf("Seen holds %d ids, want %d", len(st.Seen), len(want))
 			}
 			newest := slices.Concat(tc.calls...)
-			newest = newest[max(0, len(newest)-maxSeenIDs):]
+			newest = newest[max(0, len(newest)-protocol.MaxSeenIDs):]
 			if len(st.Seen) < len(newest) || !slices.Equal(st.Seen[len(st.Seen)-len(newest):], newest) {
 				t.Fatalf("the newest %d ids are not all kept", len(newest))
 			}
@@ -403,9 +404,9 @@ func TestDeliverySeenPruned(t *testing.T) {
 				}
 				return nil
 			})
-			t.Run("at most maxSeenIDs", func(t *testing.T) {
-				if len(st.Seen) > maxSeenIDs {
-					t.Fatalf("Load().Seen holds %d ids, more than maxSeenIDs (%d)", len(st.Seen), maxSeenIDs)
+			t.Run("at most MaxSeenIDs", func(t *testing.T) {
+				if len(st.Seen) > protocol.MaxSeenIDs {
+					t.Fatalf("Load().Seen holds %d ids, more than MaxSeenIDs (%d)", len(st.Seen), protocol.MaxSeenIDs)
 				}
 			})
 		})
@@ -416,9 +417,9 @@ func TestDeliverySeenPruned(t *testing.T) {
 // messages an older duet already recorded in the history are not recorded
 // again; importing again changes nothing.
 func TestDeliveryImport(t *testing.T) {
-	path := histPath(t)
+	path := testDBPath(t)
 	at := func(i int) int64 { return histT0.Add(time.Duration(i) * time.Second).UnixNano() }
-	outbox := []Chat{
+	outbox := []protocol.Chat{
 		{ID: 11, SentAt: at(1), Text: "recorded by the old duet"},
 		{ID: 12, SentAt: at(2), Text: "nicht aufgezeichnet"},
 		{ID: 13, SentAt: at(3), Text: "記録済み"},
@@ -426,8 +427,8 @@ func TestDeliveryImport(t *testing.T) {
 	}
 	// An older duet recorded its messages in the history as it sent them
 	// (11 and 13), and a message of the peer with the id of one of ours.
-	h := openTestHistory(t, path, DBOptions{})
-	older := []HistoryEntry{
+	h := openTestDB(t, path, Options{})
+	older := []protocol.HistoryEntry{
 		{ID: 11, Own: true, Text: outbox[0].Text, At: time.Unix(0, outbox[0].SentAt)},
 		{ID: 12, Own: false, Text: "the peer's, same id as ours", At: time.Unix(0, outbox[1].SentAt)},
 		{ID: 13, Own: true, Text: outbox[2].Text, At: time.Unix(0, outbox[2].SentAt)},
@@ -439,17 +440,17 @@ func TestDeliveryImport(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	imported := DeliveryState{
+	imported := protocol.DeliveryState{
 		Outbox:      outbox,
 		Seen:        []uint64{500, 501, 502},
 		Interrupted: []uint64{600, 502, 601}, // 502 is seen: not interrupted
 	}
-	want := DeliveryState{Outbox: outbox, Seen: []uint64{500, 501, 502}, Interrupted: []uint64{600, 601}}
+	want := protocol.DeliveryState{Outbox: outbox, Seen: []uint64{500, 501, 502}, Interrupted: []uint64{600, 601}}
 	wantHistory := append(slices.Clone(older),
-		HistoryEntry{ID: 12, Own: true, Text: outbox[1].Text, At: time.Unix(0, outbox[1].SentAt)},
-		HistoryEntry{ID: 14, Own: true, Text: outbox[3].Text, At: time.Unix(0, outbox[3].SentAt)},
+		protocol.HistoryEntry{ID: 12, Own: true, Text: outbox[1].Text, At: time.Unix(0, outbox[1].SentAt)},
+		protocol.HistoryEntry{ID: 14, Own: true, Text: outbox[3].Text, At: time.Unix(0, outbox[3].SentAt)},
 	)
-	checkState := func(t *testing.T, got, want DeliveryState) {
+	checkState := func(t *testing.T, got, want protocol.DeliveryState) {
 		t.Helper()
 		checkChats(t, got.Outbox, want.Outbox)
 		if !slices.Equal(got.Seen, want.Seen) || !slices.Equal(got.Interrupted, want.Interrupted) {
@@ -457,7 +458,7 @@ func TestDeliveryImport(t *testing.T) {
 		}
 	}
 
-	h = openTestHistory(t, path, DBOptions{})
+	h = openTestDB(t, path, Options{})
 	if err := h.Import(imported); err != nil {
 		t.Fatal(err)
 	}
@@ -470,7 +471,7 @@ func TestDeliveryImport(t *testing.T) {
 		t.Fatal(err)
 	}
 	st, _ = h.Load()
-	checkState(t, st, DeliveryState{})
+	checkState(t, st, protocol.DeliveryState{})
 	checkEntries(t, allHistory(t, h, 10), wantHistory)
 	if err := h.Close(); err != nil {
 		t.Fatal(err)
@@ -478,14 +479,14 @@ func TestDeliveryImport(t *testing.T) {
 
 	// After a reopen the file holds the imported state once, and a third
 	// Import (the first Load already taken) adds nothing either.
-	h = openTestHistory(t, path, DBOptions{})
+	h = openTestDB(t, path, Options{})
 	st, _ = h.Load()
 	checkState(t, st, want)
 	if err := h.Import(imported); err != nil {
 		t.Fatal(err)
 	}
 	st, _ = h.Load()
-	checkState(t, st, DeliveryState{})
+	checkState(t, st, protocol.DeliveryState{})
 	checkEntries(t, allHistory(t, h, 10), wantHistory)
 	if n, _ := h.Len(); n != len(wantHistory) {
 		t.Fatalf("Len = %d, want %d", n, len(wantHistory))
@@ -494,16 +495,16 @@ func TestDeliveryImport(t *testing.T) {
 
 // buildOutboxFile queues n messages of about 1 KiB in several Queue calls
 // and closes the DB.
-func buildOutboxFile(t testing.TB, n int) (string, []Chat) {
+func buildOutboxFile(t testing.TB, n int) (string, []protocol.Chat) {
 	t.Helper()
-	path := histPath(t)
-	h, err := OpenDB(path, testHistKey, DBOptions{})
+	path := testDBPath(t)
+	h, err := Open(path, testKey, Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	var chats []Chat
+	var chats []protocol.Chat
 	for i := range n {
-		chats = append(chats, Chat{ID: uint64(i + 1), SentAt: histT0.Add(time.Duration(i) * time.Second).UnixNano(), Text: fmt.Sprintf("queued %d %s", i, strings.Repeat("ü", 500))})
+		chats = append(chats, protocol.Chat{ID: uint64(i + 1), SentAt: histT0.Add(time.Duration(i) * time.Second).UnixNano(), Text: fmt.Sprintf("queued %d %s", i, strings.Repeat("ü", 500))})
 	}
 	for g := range slices.Chunk(chats, 50) {
 		if err := h.Queue(g); err != nil {
@@ -517,7 +518,7 @@ func buildOutboxFile(t testing.TB, n int) (string, []Chat) {
 }
 
 // TestDeliveryOutboxDamaged: an outbox record that fails authentication
-// makes OpenDB fail (ErrDBCorrupt, naming the file and the lost queued
+// makes Open fail (ErrCorrupt, naming the file and the lost queued
 // messages): queued messages are never dropped silently. A file cut below
 // bbolt's high-water mark fails too.
 func TestDeliveryOutboxDamaged(t *testing.T) {
@@ -550,13 +551,13 @@ func TestDeliveryOutboxDamaged(t *testing.T) {
 	}{{"version", 0}, {"nonce", 1}, {"ciphertext", 1 + crypto.NonceSize + 3}, {"text", 1 + crypto.NonceSize + outMsgHeader + 7}, {"tag", len(val) - 1}} {
 		t.Run(where.name, func(t *testing.T) {
 			p := writeFlipped(t, data, offs, where.at)
-			h, err := OpenDB(p, testHistKey, DBOptions{})
+			h, err := Open(p, testKey, Options{})
 			if err == nil {
 				h.Close()
-				t.Fatal("OpenDB of a file with a damaged outbox record succeeded")
+				t.Fatal("Open of a file with a damaged outbox record succeeded")
 			}
-			if !errors.Is(err, ErrDBCorrupt) || !strings.Contains(err.Error(), p) || !strings.Contains(err.Error(), "queued messages in it cannot be read") {
-				t.Fatalf("err = %v, want ErrDBCorrupt naming %s and the queued messages", err, p)
+			if !errors.Is(err, ErrCorrupt) || !strings.Contains(err.Error(), p) || !strings.Contains(err.Error(), "queued messages in it cannot be read") {
+				t.Fatalf("err = %v, want ErrCorrupt naming %s and the queued messages", err, p)
 			}
 			if after, _ := os.ReadFile(p); !bytes.Equal(after, flipped(data, offs, where.at)) {
 				t.Fatal("the refused file was changed")
@@ -565,7 +566,7 @@ func TestDeliveryOutboxDamaged(t *testing.T) {
 	}
 
 	// The intact file opens (the flips above are what fails).
-	h, err := OpenDB(orig, testHistKey, DBOptions{})
+	h, err := Open(orig, testKey, Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -586,13 +587,13 @@ func TestDeliveryOutboxDamaged(t *testing.T) {
 			if err := os.WriteFile(p, data[:size], 0o600); err != nil {
 				t.Fatal(err)
 			}
-			h, err := OpenDB(p, testHistKey, DBOptions{})
+			h, err := Open(p, testKey, Options{})
 			if err == nil {
 				h.Close()
-				t.Fatal("OpenDB of a truncated file succeeded")
+				t.Fatal("Open of a truncated file succeeded")
 			}
-			if !errors.Is(err, ErrDBCorrupt) || !strings.Contains(err.Error(), p) {
-				t.Fatalf("err = %v, want ErrDBCorrupt naming %s", err, p)
+			if !errors.Is(err, ErrCorrupt) || !strings.Contains(err.Error(), p) {
+				t.Fatalf("err = %v, want ErrCorrupt naming %s", err, p)
 			}
 		})
 	}
@@ -604,16 +605,16 @@ func TestDeliveryNoPlaintext(t *testing.T) {
 	const ours, theirs = "the falcon flies at dawn ✈", "la contraseña es pájaro"
 	for _, opt := range []struct {
 		name string
-		opt  DBOptions
-	}{{"history", DBOptions{}}, {"no history", DBOptions{NoHistory: true}}} {
+		opt  Options
+	}{{"history", Options{}}, {"no history", Options{NoHistory: true}}} {
 		t.Run(opt.name, func(t *testing.T) {
-			path := histPath(t)
-			h := openTestHistory(t, path, opt.opt)
-			var chats []Chat
-			var shown []HistoryEntry
+			path := testDBPath(t)
+			h := openTestDB(t, path, opt.opt)
+			var chats []protocol.Chat
+			var shown []protocol.HistoryEntry
 			for i := range 50 {
-				chats = append(chats, Chat{ID: uint64(i + 1), SentAt: histT0.UnixNano(), Text: fmt.Sprintf("%s %d", ours, i)})
-				shown = append(shown, HistoryEntry{ID: uint64(1000 + i), Text: fmt.Sprintf("%s %d", theirs, i), At: histT0})
+				chats = append(chats, protocol.Chat{ID: uint64(i + 1), SentAt: histT0.UnixNano(), Text: fmt.Sprintf("%s %d", ours, i)})
+				shown = append(shown, protocol.HistoryEntry{ID: uint64(1000 + i), Text: fmt.Sprintf("%s %d", theirs, i), At: histT0})
 			}
 			if err := h.Queue(chats); err != nil {
 				t.Fatal(err)
@@ -634,7 +635,7 @@ func TestDeliveryNoPlaintext(t *testing.T) {
 				}
 			}
 			// And they are there, under the key.
-			h = openTestHistory(t, path, DBOptions{})
+			h = openTestDB(t, path, Options{})
 			st, _ := h.Load()
 			if len(st.Outbox) != 50 || len(st.Interrupted) != 50 || st.Outbox[0].Text != ours+" 0" {
 				t.Fatalf("outbox %d, interrupted %d", len(st.Outbox), len(st.Interrupted))
@@ -646,17 +647,17 @@ func TestDeliveryNoPlaintext(t *testing.T) {
 // writeV1File makes a format version 1 file holding entries: a current
 // file taken back to version 1 by hand (one value per entry, a
 // "history_ids" bucket, no delivery buckets).
-func writeV1File(t testing.TB, entries []HistoryEntry) string {
+func writeV1File(t testing.TB, entries []protocol.HistoryEntry) string {
 	t.Helper()
-	path := histPath(t)
-	h, err := OpenDB(path, testHistKey, DBOptions{})
+	path := testDBPath(t)
+	h, err := Open(path, testKey, Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if err := h.Close(); err != nil {
 		t.Fatal(err)
 	}
-	a, err := crypto.NewAEAD(testHistKey[:])
+	a, err := crypto.NewAEAD(testKey[:])
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -694,7 +695,7 @@ func writeV1File(t testing.TB, entries []HistoryEntry) string {
 			if err != nil {
 				return err
 			}
-			v := append([]byte{histValueVer}, nonce[:]...)
+			v := append([]byte{valueVersion}, nonce[:]...)
 			v = a.Seal(v, &nonce, pt, k[:])
 			if err := hist.Put(k[:], v); err != nil {
 				return err
@@ -723,9 +724,9 @@ func writeV1File(t testing.TB, entries []HistoryEntry) string {
 // becomes version 2 with the delivery buckets and without "history_ids".
 // A damaged version 1 entry fails the upgrade and leaves the file as it was.
 func TestDBUpgradeV1(t *testing.T) {
-	var entries []HistoryEntry
+	var entries []protocol.HistoryEntry
 	for i := range 300 { // more than a record's worth
-		entries = append(entries, HistoryEntry{
+		entries = append(entries, protocol.HistoryEntry{
 			ID:                uint64(i + 1),
 			Own:               i%2 == 0,
 			PossibleDuplicate: i%7 == 3,
@@ -738,9 +739,9 @@ func TestDBUpgradeV1(t *testing.T) {
 
 	t.Run("upgrade", func(t *testing.T) {
 		path := writeV1File(t, entries)
-		h, err := OpenDB(path, testHistKey, DBOptions{})
+		h, err := Open(path, testKey, Options{})
 		if err != nil {
-			t.Fatalf("OpenDB of a version 1 file: %v", err)
+			t.Fatalf("Open of a version 1 file: %v", err)
 		}
 		t.Cleanup(func() { h.Close() })
 		checkEntries(t, allHistory(t, h, 64), entries)
@@ -751,15 +752,15 @@ func TestDBUpgradeV1(t *testing.T) {
 			t.Fatalf("Load after the upgrade = %+v, want empty", st)
 		}
 		// The upgraded file works as a version 2 one.
-		if err := h.Queue([]Chat{{ID: 9999, SentAt: histT0.Add(time.Hour).UnixNano(), Text: "after the upgrade"}}); err != nil {
+		if err := h.Queue([]protocol.Chat{{ID: 9999, SentAt: histT0.Add(time.Hour).UnixNano(), Text: "after the upgrade"}}); err != nil {
 			t.Fatal(err)
 		}
 		if err := h.Close(); err != nil {
 			t.Fatal(err)
 		}
 		viewRaw(t, path, func(tx *bolt.Tx) error {
-			if v := tx.Bucket(bucketMeta).Get(metaVersion); len(v) != 1 || v[0] != histFormat {
-				t.Errorf("version %x, want %d", v, histFormat)
+			if v := tx.Bucket(bucketMeta).Get(metaVersion); len(v) != 1 || v[0] != formatVersion {
+				t.Errorf("version %x, want %d", v, formatVersion)
 			}
 			if tx.Bucket(bucketHistoryIDs) != nil {
 				t.Error(`"history_ids" bucket still there`)
@@ -776,7 +777,7 @@ func TestDBUpgradeV1(t *testing.T) {
 			}
 			return nil
 		})
-		h = openTestHistory(t, path, DBOptions{})
+		h = openTestDB(t, path, Options{})
 		all := allHistory(t, h, 100)
 		checkEntries(t, all[:len(entries)], entries)
 		if st, _ := h.Load(); len(st.Outbox) != 1 || st.Outbox[0].ID != 9999 {
@@ -801,13 +802,13 @@ func TestDBUpgradeV1(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		h, err := OpenDB(path, testHistKey, DBOptions{})
+		h, err := Open(path, testKey, Options{})
 		if err == nil {
 			h.Close()
-			t.Fatal("OpenDB of a version 1 file with a damaged entry succeeded")
+			t.Fatal("Open of a version 1 file with a damaged entry succeeded")
 		}
-		if !errors.Is(err, ErrDBCorrupt) || !strings.Contains(err.Error(), path) {
-			t.Fatalf("err = %v, want ErrDBCorrupt naming %s", err, path)
+		if !errors.Is(err, ErrCorrupt) || !strings.Contains(err.Error(), path) {
+			t.Fatalf("err = %v, want ErrCorrupt naming %s", err, path)
 		}
 		viewRaw(t, path, func(tx *bolt.Tx) error {
 			if v := tx.Bucket(bucketMeta).Get(metaVersion); len(v) != 1 || v[0] != 1 {
@@ -826,14 +827,14 @@ func TestDBUpgradeV1(t *testing.T) {
 // since); one delivered before, one queued only in this run and an unknown
 // id are not.
 func TestQueuedAtOpen(t *testing.T) {
-	path := histPath(t)
+	path := testDBPath(t)
 	at := func(i int) int64 { return histT0.Add(time.Duration(i) * time.Second).UnixNano() }
-	h := openTestHistory(t, path, DBOptions{})
+	h := openTestDB(t, path, Options{})
 	// Two outbox records: a record keeps a delivered message until all of
 	// its messages are delivered (the next run resends it, and the peer
 	// acknowledges it again).
-	for _, c := range []Chat{{ID: 1, SentAt: at(1), Text: "delivered"}, {ID: 2, SentAt: at(2), Text: "waiting"}} {
-		if err := h.Queue([]Chat{c}); err != nil {
+	for _, c := range []protocol.Chat{{ID: 1, SentAt: at(1), Text: "delivered"}, {ID: 2, SentAt: at(2), Text: "waiting"}} {
+		if err := h.Queue([]protocol.Chat{c}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -845,7 +846,7 @@ func TestQueuedAtOpen(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	h = openTestHistory(t, path, DBOptions{})
+	h = openTestDB(t, path, Options{})
 	for _, c := range []struct {
 		id   uint64
 		want bool
@@ -854,7 +855,7 @@ func TestQueuedAtOpen(t *testing.T) {
 			t.Errorf("QueuedAtOpen(%d) = %v, want %v", c.id, got, c.want)
 		}
 	}
-	if err := h.Import(DeliveryState{Outbox: []Chat{{ID: 7, SentAt: at(7), Text: "from an old log"}}}); err != nil {
+	if err := h.Import(protocol.DeliveryState{Outbox: []protocol.Chat{{ID: 7, SentAt: at(7), Text: "from an old log"}}}); err != nil {
 		t.Fatal(err)
 	}
 	if !h.QueuedAtOpen(7) {

@@ -1,23 +1,24 @@
-package protocol
+package store
 
 import (
 	"errors"
 	"testing"
 
 	"duet/crypto"
+	"duet/protocol"
 )
 
 // FuzzHistoryRecord feeds arbitrary keys and values to the decoder of
 // stored history records (authenticate, decrypt, parse) and arbitrary
 // plaintexts to the parser: either entries or an error wrapping
-// ErrDBCorrupt, never a panic. Valid records (the seeds) must decode to
+// ErrCorrupt, never a panic. Valid records (the seeds) must decode to
 // what was sealed.
 func FuzzHistoryRecord(f *testing.F) {
-	a, err := crypto.NewAEAD(testHistKey[:])
+	a, err := crypto.NewAEAD(testKey[:])
 	if err != nil {
 		f.Fatal(err)
 	}
-	for i, es := range [][]HistoryEntry{
+	for i, es := range [][]protocol.HistoryEntry{
 		{{ID: 1, Own: true, Text: "hi", At: histT0}},
 		{{ID: 2, Text: "line\nline 🔒", At: histT0}, {ID: ^uint64(0), PossibleDuplicate: true, Own: true, At: histT0}},
 		{{ID: 7, PossibleDuplicate: true, Text: "\xff not utf-8", At: histT0}},
@@ -36,8 +37,8 @@ func FuzzHistoryRecord(f *testing.F) {
 	f.Fuzz(func(t *testing.T, k, v []byte, n uint16) {
 		es, err := openRecord(a, k, v)
 		if err != nil {
-			if !errors.Is(err, ErrDBCorrupt) {
-				t.Fatalf("error %v does not wrap ErrDBCorrupt", err)
+			if !errors.Is(err, ErrCorrupt) {
+				t.Fatalf("error %v does not wrap ErrCorrupt", err)
 			}
 		} else {
 			// Only a genuinely sealed record opens: re-seal and compare.
@@ -57,8 +58,8 @@ func FuzzHistoryRecord(f *testing.F) {
 		}
 		// The parser alone, on arbitrary plaintext.
 		if es, err := parseRecord(v, int(n)); err != nil {
-			if !errors.Is(err, ErrDBCorrupt) {
-				t.Fatalf("parse error %v does not wrap ErrDBCorrupt", err)
+			if !errors.Is(err, ErrCorrupt) {
+				t.Fatalf("parse error %v does not wrap ErrCorrupt", err)
 			}
 		} else if len(es) != int(n) {
 			t.Fatalf("parsed %d entries of %d", len(es), n)
@@ -69,12 +70,12 @@ func FuzzHistoryRecord(f *testing.F) {
 // FuzzOutboxRecord: the outbox record decoder never panics, and whatever
 // it accepts is a valid chat message.
 func FuzzOutboxRecord(f *testing.F) {
-	a, err := crypto.NewAEAD(testHistKey[:])
+	a, err := crypto.NewAEAD(testKey[:])
 	if err != nil {
 		f.Fatal(err)
 	}
 	k := u64Key(1)
-	v, err := sealOutboxRecord(a, k, []Chat{{ID: 1, SentAt: 2, Text: "hi"}, {ID: 3, Text: "🔒"}})
+	v, err := sealOutboxRecord(a, k, []protocol.Chat{{ID: 1, SentAt: 2, Text: "hi"}, {ID: 3, Text: "🔒"}})
 	if err != nil {
 		f.Fatal(err)
 	}
@@ -82,15 +83,15 @@ func FuzzOutboxRecord(f *testing.F) {
 	f.Add(k, v[histRecordHeader-2:])
 	f.Add([]byte{}, []byte{1, 2, 3})
 	f.Fuzz(func(t *testing.T, k, v []byte) {
-		check := func(cs []Chat, err error) {
+		check := func(cs []protocol.Chat, err error) {
 			if err != nil {
-				if !errors.Is(err, ErrDBCorrupt) {
-					t.Fatalf("error %v does not wrap ErrDBCorrupt", err)
+				if !errors.Is(err, ErrCorrupt) {
+					t.Fatalf("error %v does not wrap ErrCorrupt", err)
 				}
 				return
 			}
 			for _, c := range cs {
-				if c.ID == 0 || ValidText(c.Text) != nil {
+				if c.ID == 0 || protocol.ValidText(c.Text) != nil {
 					t.Fatalf("accepted %+v", c)
 				}
 			}

@@ -1,4 +1,4 @@
-package protocol
+package store
 
 // Delivery state in the database (the Store the Node uses): the outbox, the
 // ids already shown ("seen") and the ids about to be shown ("showing"). It
@@ -29,7 +29,7 @@ package protocol
 //	bucket "seen"
 //	  key:   u64 seen_seq              from meta "seen_seq"
 //	  value: { u64 id }...             messages shown; the oldest records
-//	                                   are deleted while maxSeenIDs ids
+//	                                   are deleted while MaxSeenIDs ids
 //	                                   remain without them (meta "seen_count")
 //
 // After a crash a record may hold messages already delivered (they are
@@ -48,6 +48,7 @@ import (
 	bolt "go.etcd.io/bbolt"
 
 	"duet/crypto"
+	"duet/protocol"
 )
 
 var (
@@ -65,12 +66,8 @@ var (
 
 const outMsgHeader = 8 + 8 + 4 // id, sent_at, len
 
-// DeliveryState is the delivery state a DB holds when opened.
-type DeliveryState struct {
-	Outbox      []Chat   // written, not acknowledged, in the order written (Prev is 0)
-	Seen        []uint64 // shown, oldest first (the newest maxSeenIDs)
-	Interrupted []uint64 // marked showing and never seen: a crash interrupted them
-}
+// *DB is the Node's Store.
+var _ protocol.Store = (*DB)(nil)
 
 // deliveryIndex maps ids to the records holding them, with the number of
 // ids each record still needs (a record is deleted when it reaches zero).
@@ -88,11 +85,11 @@ func newDeliveryIndex() deliveryIndex {
 
 // Load returns the delivery state read when the DB was opened (and
 // anything Import added since). The Node calls it once, before it runs.
-func (h *DB) Load() (DeliveryState, error) {
-	h.loadMu.Lock()
-	defer h.loadMu.Unlock()
-	st := h.loaded
-	h.loaded = DeliveryState{} // the Node owns it now
+func (db *DB) Load() (protocol.DeliveryState, error) {
+	db.loadMu.Lock()
+	defer db.loadMu.Unlock()
+	st := db.loaded
+	db.loaded = protocol.DeliveryState{} // the Node owns it now
 	return st, nil
 }
 
@@ -103,26 +100,26 @@ func (h *DB) Load() (DeliveryState, error) {
 // again.) An own message in the history for which it is false was
 // delivered before this run: the outbox is the only place an undelivered
 // message is kept. Safe for concurrent use.
-func (h *DB) QueuedAtOpen(id uint64) bool {
-	h.loadMu.Lock()
-	defer h.loadMu.Unlock()
-	_, ok := h.queuedAtOpen[id]
+func (db *DB) QueuedAtOpen(id uint64) bool {
+	db.loadMu.Lock()
+	defer db.loadMu.Unlock()
+	_, ok := db.queuedAtOpen[id]
 	return ok
 }
 
 // Queue commits chats to the outbox, in order, with their entries in our
 // history (unless the DB keeps no history), and returns once the commit is
 // on disk. It is what makes SendMessage durable.
-func (h *DB) Queue(chats []Chat) error {
-	return h.requestOp(histOp{kind: opQueue, chats: chats})
+func (db *DB) Queue(chats []protocol.Chat) error {
+	return db.requestOp(writeOp{kind: opQueue, chats: chats})
 }
 
 // Showing marks the messages as about to be shown and stores them in the
 // history (unless the DB keeps no history, or the message is a possible
 // duplicate: the commit that marked it showing before stored it), and
 // returns once the commit is on disk.
-func (h *DB) Showing(msgs []HistoryEntry) error {
-	return h.requestOp(histOp{kind: opShowing, entries: msgs})
+func (db *DB) Showing(msgs []protocol.HistoryEntry) error {
+	return db.requestOp(writeOp{kind: opShowing, entries: msgs})
 }
 
 // MarkShowing is Showing without waiting: done is called from the writer
@@ -130,57 +127,57 @@ func (h *DB) Showing(msgs []HistoryEntry) error {
 // it). It is committed as promptly as Showing (nothing waits to share its
 // commit), so the Node can go on decrypting while the disk syncs, and shows
 // the messages from done onwards.
-func (h *DB) MarkShowing(msgs []HistoryEntry, done func(error)) {
-	h.asyncOp(histOp{kind: opShowing, entries: msgs, cb: done, urgent: true})
+func (db *DB) MarkShowing(msgs []protocol.HistoryEntry, done func(error)) {
+	db.asyncOp(writeOp{kind: opShowing, entries: msgs, cb: done, urgent: true})
 }
 
 // Seen records that ids were shown (replacing their showing marks). It
 // does not wait: done (if not nil) is called from the writer goroutine once
 // the commit is on disk, or with the error that prevented it. The Node
 // acknowledges the messages only then.
-func (h *DB) Seen(ids []uint64, done func(error)) {
-	h.asyncOp(histOp{kind: opSeen, ids: ids, cb: done})
+func (db *DB) Seen(ids []uint64, done func(error)) {
+	db.asyncOp(writeOp{kind: opSeen, ids: ids, cb: done})
 }
 
 // Delivered removes acknowledged messages from the outbox. It does not
 // wait: a crash before the commit only makes the peer see (and drop) a
 // resend.
-func (h *DB) Delivered(ids []uint64) {
-	h.asyncOp(histOp{kind: opDelivered, ids: ids})
+func (db *DB) Delivered(ids []uint64) {
+	db.asyncOp(writeOp{kind: opDelivered, ids: ids})
 }
 
 // Import adds an old delivery log's state (migration): outbox messages not
 // already queued, seen ids not already seen, and showing marks. It is
 // idempotent, so a crash between Import and removing the old log is
 // harmless. The imported state is part of what Load returns.
-func (h *DB) Import(st DeliveryState) error {
-	return h.requestOp(histOp{kind: opImport, imported: st})
+func (db *DB) Import(st protocol.DeliveryState) error {
+	return db.requestOp(writeOp{kind: opImport, imported: st})
 }
 
 // asyncOp queues op without waiting for its commit. After Close op.cb
-// gets ErrDBClosed.
-func (h *DB) asyncOp(op histOp) {
+// gets ErrClosed.
+func (db *DB) asyncOp(op writeOp) {
 	select {
-	case <-h.quit:
+	case <-db.quit:
 		if op.cb != nil {
-			op.cb(ErrDBClosed)
+			op.cb(ErrClosed)
 		}
 		return
 	default:
 	}
 	select {
-	case h.q <- op:
-	case <-h.quit:
+	case db.q <- op:
+	case <-db.quit:
 		if op.cb != nil {
-			op.cb(ErrDBClosed)
+			op.cb(ErrClosed)
 		}
 	}
 }
 
 // requestOp queues op and waits for its commit.
-func (h *DB) requestOp(op histOp) error {
+func (db *DB) requestOp(op writeOp) error {
 	op.done = make(chan error, 1)
-	return h.send(op)
+	return db.send(op)
 }
 
 // Pending returns the newest n of our messages that Load will hand to the
@@ -189,10 +186,10 @@ func (h *DB) requestOp(op histOp) error {
 // no history lists as not delivered yet. After Load it returns nothing.
 // (Like QueuedAtOpen, it may list a message delivered before this run whose
 // outbox record still held others.)
-func (h *DB) Pending(n int) ([]Chat, int) {
-	h.loadMu.Lock()
-	defer h.loadMu.Unlock()
-	out := h.loaded.Outbox
+func (db *DB) Pending(n int) ([]protocol.Chat, int) {
+	db.loadMu.Lock()
+	defer db.loadMu.Unlock()
+	out := db.loaded.Outbox
 	total := len(out)
 	if n < len(out) {
 		out = out[len(out)-max(n, 0):]
@@ -201,31 +198,31 @@ func (h *DB) Pending(n int) ([]Chat, int) {
 }
 
 // loadDelivery reads the delivery state and builds the index (called by
-// OpenDB, before the writer starts). A record that fails authentication is
+// Open, before the writer starts). A record that fails authentication is
 // an error: queued messages are never dropped silently.
-func (h *DB) loadDelivery() error {
-	h.dx = newDeliveryIndex()
-	h.queuedAtOpen = map[uint64]struct{}{}
-	st := &h.loaded
-	return h.guard(func() error {
-		return h.db.View(func(tx *bolt.Tx) error {
+func (db *DB) loadDelivery() error {
+	db.dx = newDeliveryIndex()
+	db.queuedAtOpen = map[uint64]struct{}{}
+	st := &db.loaded
+	return db.guard(func() error {
+		return db.bolt.View(func(tx *bolt.Tx) error {
 			out, seen, showing := tx.Bucket(bucketOutbox), tx.Bucket(bucketSeen), tx.Bucket(bucketShowing)
 			if out == nil || seen == nil || showing == nil {
-				return corruptErr(h.path, errors.New("delivery bucket missing"))
+				return corruptErr(db.path, errors.New("delivery bucket missing"))
 			}
 			err := out.ForEach(func(k, v []byte) error {
-				chats, err := openOutboxRecord(h.aead, k, v)
+				chats, err := openOutboxRecord(db.aead, k, v)
 				if err != nil {
-					return dbErr(h.path, fmt.Errorf("%w (outbox record %x)", err, k), "the queued messages in it cannot be read: restore the file from a backup, or move it away (losing them)")
+					return dbErr(db.path, fmt.Errorf("%w (outbox record %x)", err, k), "the queued messages in it cannot be read: restore the file from a backup, or move it away (losing them)")
 				}
 				key := binary.BigEndian.Uint64(k)
 				for _, c := range chats {
-					if _, dup := h.dx.outRec[c.ID]; dup {
+					if _, dup := db.dx.outRec[c.ID]; dup {
 						continue
 					}
-					h.dx.outRec[c.ID] = key
-					h.dx.outLeft[key]++
-					h.queuedAtOpen[c.ID] = struct{}{}
+					db.dx.outRec[c.ID] = key
+					db.dx.outLeft[key]++
+					db.queuedAtOpen[c.ID] = struct{}{}
 					st.Outbox = append(st.Outbox, c)
 				}
 				return nil
@@ -236,7 +233,7 @@ func (h *DB) loadDelivery() error {
 			seenSet := map[uint64]struct{}{}
 			err = seen.ForEach(func(k, v []byte) error {
 				if len(k) != 8 || len(v)%8 != 0 {
-					return corruptErr(h.path, fmt.Errorf("seen record of %d+%d bytes", len(k), len(v)))
+					return corruptErr(db.path, fmt.Errorf("seen record of %d+%d bytes", len(k), len(v)))
 				}
 				for ; len(v) > 0; v = v[8:] {
 					id := binary.BigEndian.Uint64(v)
@@ -250,25 +247,25 @@ func (h *DB) loadDelivery() error {
 			if err != nil {
 				return err
 			}
-			if len(st.Seen) > maxSeenIDs { // records are pruned whole
-				st.Seen = st.Seen[len(st.Seen)-maxSeenIDs:]
+			if len(st.Seen) > protocol.MaxSeenIDs { // records are pruned whole
+				st.Seen = st.Seen[len(st.Seen)-protocol.MaxSeenIDs:]
 			}
 			return showing.ForEach(func(k, v []byte) error {
 				if len(k) != 8 || len(v)%8 != 0 {
-					return corruptErr(h.path, fmt.Errorf("showing record of %d+%d bytes", len(k), len(v)))
+					return corruptErr(db.path, fmt.Errorf("showing record of %d+%d bytes", len(k), len(v)))
 				}
 				key := binary.BigEndian.Uint64(k)
-				h.dx.showLef[key] = 0 // a record whose ids are all seen is deleted by the next commit
+				db.dx.showLef[key] = 0 // a record whose ids are all seen is deleted by the next commit
 				for ; len(v) > 0; v = v[8:] {
 					id := binary.BigEndian.Uint64(v)
 					if _, done := seenSet[id]; done {
 						continue
 					}
-					if _, dup := h.dx.showRec[id]; dup {
+					if _, dup := db.dx.showRec[id]; dup {
 						continue
 					}
-					h.dx.showRec[id] = key
-					h.dx.showLef[key]++
+					db.dx.showRec[id] = key
+					db.dx.showLef[key]++
 					st.Interrupted = append(st.Interrupted, id)
 				}
 				return nil
@@ -278,7 +275,7 @@ func (h *DB) loadDelivery() error {
 }
 
 // sealOutboxRecord encrypts chats as one outbox record under key k.
-func sealOutboxRecord(a *crypto.AEAD, k []byte, chats []Chat) ([]byte, error) {
+func sealOutboxRecord(a *crypto.AEAD, k []byte, chats []protocol.Chat) ([]byte, error) {
 	n := 0
 	for _, c := range chats {
 		n += outMsgHeader + len(c.Text)
@@ -295,18 +292,18 @@ func sealOutboxRecord(a *crypto.AEAD, k []byte, chats []Chat) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	v[0] = histValueVer
+	v[0] = valueVersion
 	copy(v[1:], nonce[:])
 	return a.Seal(v[:1+crypto.NonceSize], &nonce, v[1+crypto.NonceSize:], concatAD(outboxAD, k)), nil
 }
 
 // openOutboxRecord authenticates and parses an outbox record.
-func openOutboxRecord(a *crypto.AEAD, k, v []byte) ([]Chat, error) {
+func openOutboxRecord(a *crypto.AEAD, k, v []byte) ([]protocol.Chat, error) {
 	if len(k) != 8 {
-		return nil, fmt.Errorf("%w: outbox key of %d bytes", ErrDBCorrupt, len(k))
+		return nil, fmt.Errorf("%w: outbox key of %d bytes", ErrCorrupt, len(k))
 	}
-	if len(v) < 1+crypto.NonceSize+crypto.TagSize || v[0] != histValueVer {
-		return nil, fmt.Errorf("%w: outbox value of %d bytes", ErrDBCorrupt, len(v))
+	if len(v) < 1+crypto.NonceSize+crypto.TagSize || v[0] != valueVersion {
+		return nil, fmt.Errorf("%w: outbox value of %d bytes", ErrCorrupt, len(v))
 	}
 	pt, err := openValue(a, v, outboxAD, k)
 	if err != nil {
@@ -316,22 +313,22 @@ func openOutboxRecord(a *crypto.AEAD, k, v []byte) ([]Chat, error) {
 }
 
 // parseOutbox parses a decrypted outbox record.
-func parseOutbox(pt []byte) ([]Chat, error) {
-	var chats []Chat
+func parseOutbox(pt []byte) ([]protocol.Chat, error) {
+	var chats []protocol.Chat
 	for len(pt) > 0 {
 		if len(pt) < outMsgHeader {
-			return nil, fmt.Errorf("%w: outbox record cut short", ErrDBCorrupt)
+			return nil, fmt.Errorf("%w: outbox record cut short", ErrCorrupt)
 		}
-		c := Chat{ID: binary.BigEndian.Uint64(pt), SentAt: int64(binary.BigEndian.Uint64(pt[8:]))}
+		c := protocol.Chat{ID: binary.BigEndian.Uint64(pt), SentAt: int64(binary.BigEndian.Uint64(pt[8:]))}
 		n := binary.BigEndian.Uint32(pt[16:])
 		pt = pt[outMsgHeader:]
-		if n > MaxTextSize || int(n) > len(pt) {
-			return nil, fmt.Errorf("%w: outbox message of %d bytes", ErrDBCorrupt, n)
+		if n > protocol.MaxTextSize || int(n) > len(pt) {
+			return nil, fmt.Errorf("%w: outbox message of %d bytes", ErrCorrupt, n)
 		}
 		c.Text = string(pt[:n])
 		pt = pt[n:]
 		if c.ID == 0 || !utf8.ValidString(c.Text) {
-			return nil, fmt.Errorf("%w: bad outbox message", ErrDBCorrupt)
+			return nil, fmt.Errorf("%w: bad outbox message", ErrCorrupt)
 		}
 		chats = append(chats, c)
 	}
@@ -342,17 +339,17 @@ func parseOutbox(pt []byte) ([]Chat, error) {
 // changes are recorded as undo steps, applied to dx at once and rolled back
 // if the commit fails (the writer goroutine is the only user of dx).
 type deliveryTx struct {
-	h                        *DB
+	db                       *DB
 	out, seen, showing, meta *bolt.Bucket
 	outSeq, showSeq, seenSeq uint64
 	seenCount                uint64
 	undo                     []undoStep
 }
 
-func (h *DB) beginDelivery(tx *bolt.Tx) (*deliveryTx, error) {
-	d := &deliveryTx{h: h, meta: tx.Bucket(bucketMeta), out: tx.Bucket(bucketOutbox), seen: tx.Bucket(bucketSeen), showing: tx.Bucket(bucketShowing)}
+func (db *DB) beginDelivery(tx *bolt.Tx) (*deliveryTx, error) {
+	d := &deliveryTx{db: db, meta: tx.Bucket(bucketMeta), out: tx.Bucket(bucketOutbox), seen: tx.Bucket(bucketSeen), showing: tx.Bucket(bucketShowing)}
 	if d.meta == nil || d.out == nil || d.seen == nil || d.showing == nil {
-		return nil, corruptErr(h.path, errors.New("delivery bucket missing"))
+		return nil, corruptErr(db.path, errors.New("delivery bucket missing"))
 	}
 	d.out.FillPercent = histFillPercent
 	d.seen.FillPercent = histFillPercent
@@ -418,10 +415,10 @@ func (d *deliveryTx) rollback() {
 // queue adds the chats not already queued to the outbox, in records of up
 // to histRecordEntries messages and histRecordBytes bytes of text (bbolt
 // handles small values best), and returns them.
-func (d *deliveryTx) queue(chats []Chat) ([]Chat, error) {
-	fresh := make([]Chat, 0, len(chats))
+func (d *deliveryTx) queue(chats []protocol.Chat) ([]protocol.Chat, error) {
+	fresh := make([]protocol.Chat, 0, len(chats))
 	for _, c := range chats {
-		if _, dup := d.h.dx.outRec[c.ID]; dup || c.ID == 0 {
+		if _, dup := d.db.dx.outRec[c.ID]; dup || c.ID == 0 {
 			continue
 		}
 		fresh = append(fresh, c)
@@ -441,10 +438,10 @@ func (d *deliveryTx) queue(chats []Chat) ([]Chat, error) {
 }
 
 // putOutbox writes one outbox record.
-func (d *deliveryTx) putOutbox(chats []Chat) error {
+func (d *deliveryTx) putOutbox(chats []protocol.Chat) error {
 	d.outSeq++
 	k := u64Key(d.outSeq)
-	v, err := sealOutboxRecord(d.h.aead, k, chats)
+	v, err := sealOutboxRecord(d.db.aead, k, chats)
 	if err != nil {
 		return err
 	}
@@ -452,16 +449,16 @@ func (d *deliveryTx) putOutbox(chats []Chat) error {
 		return err
 	}
 	for _, c := range chats {
-		d.setMap(d.h.dx.outRec, c.ID, d.outSeq)
+		d.setMap(d.db.dx.outRec, c.ID, d.outSeq)
 	}
-	d.setMap(d.h.dx.outLeft, d.outSeq, uint64(len(chats)))
+	d.setMap(d.db.dx.outLeft, d.outSeq, uint64(len(chats)))
 	return nil
 }
 
 // delivered drops ids from their outbox records, deleting the records
 // left empty.
 func (d *deliveryTx) delivered(ids []uint64) error {
-	return d.dropIDs(ids, d.h.dx.outRec, d.h.dx.outLeft, d.out)
+	return d.dropIDs(ids, d.db.dx.outRec, d.db.dx.outLeft, d.out)
 }
 
 // dropIDs drops ids from the records that hold them (rec: id -> record
@@ -499,16 +496,16 @@ func (d *deliveryTx) showingMark(ids []uint64) error {
 	v := make([]byte, 0, 8*len(ids))
 	for _, id := range ids {
 		v = binary.BigEndian.AppendUint64(v, id)
-		d.setMap(d.h.dx.showRec, id, d.showSeq)
+		d.setMap(d.db.dx.showRec, id, d.showSeq)
 	}
-	d.setMap(d.h.dx.showLef, d.showSeq, uint64(len(ids)))
+	d.setMap(d.db.dx.showLef, d.showSeq, uint64(len(ids)))
 	return d.showing.Put(u64Key(d.showSeq), v)
 }
 
 // unmarkShowing drops ids from their showing records, deleting the
 // records left empty.
 func (d *deliveryTx) unmarkShowing(ids []uint64) error {
-	return d.dropIDs(ids, d.h.dx.showRec, d.h.dx.showLef, d.showing)
+	return d.dropIDs(ids, d.db.dx.showRec, d.db.dx.showLef, d.showing)
 }
 
 // seenMark records ids as seen (one record) and drops their showing marks.
@@ -530,18 +527,18 @@ func (d *deliveryTx) seenMark(ids []uint64) error {
 
 // finish deletes showing records left with no unseen id (found at open
 // after a crash), prunes the oldest seen records while at least
-// maxSeenIDs ids remain without them, and stores the counters.
+// MaxSeenIDs ids remain without them, and stores the counters.
 func (d *deliveryTx) finish() error {
-	for key, left := range d.h.dx.showLef {
+	for key, left := range d.db.dx.showLef {
 		if left == 0 {
-			d.delMap(d.h.dx.showLef, key)
+			d.delMap(d.db.dx.showLef, key)
 			if err := d.showing.Delete(u64Key(key)); err != nil {
 				return err
 			}
 		}
 	}
 	c := d.seen.Cursor()
-	for k, v := c.First(); k != nil && d.seenCount-uint64(len(v)/8) >= maxSeenIDs; k, v = c.First() {
+	for k, v := c.First(); k != nil && d.seenCount-uint64(len(v)/8) >= protocol.MaxSeenIDs; k, v = c.First() {
 		d.seenCount -= uint64(len(v) / 8)
 		if err := c.Delete(); err != nil {
 			return err
@@ -559,13 +556,13 @@ func (d *deliveryTx) finish() error {
 }
 
 // importState applies an Import (see DB.Import) inside the transaction.
-func (d *deliveryTx) importState(st DeliveryState, addHistory func(HistoryEntry) error) (added DeliveryState, err error) {
+func (d *deliveryTx) importState(st protocol.DeliveryState, addHistory func(protocol.HistoryEntry) error) (added protocol.DeliveryState, err error) {
 	fresh, err := d.queue(st.Outbox)
 	if err != nil {
 		return added, err
 	}
 	for _, c := range fresh {
-		if err := addHistory(HistoryEntry{ID: c.ID, Own: true, Text: c.Text, At: time.Unix(0, c.SentAt)}); err != nil {
+		if err := addHistory(protocol.HistoryEntry{ID: c.ID, Own: true, Text: c.Text, At: time.Unix(0, c.SentAt)}); err != nil {
 			return added, err
 		}
 	}
@@ -591,7 +588,7 @@ func (d *deliveryTx) importState(st DeliveryState, addHistory func(HistoryEntry)
 	}
 	for _, id := range st.Interrupted {
 		_, seen := seenSet[id]
-		_, marked := d.h.dx.showRec[id]
+		_, marked := d.db.dx.showRec[id]
 		if !seen && !marked {
 			added.Interrupted = append(added.Interrupted, id)
 		}
@@ -617,7 +614,7 @@ func openValue(a *crypto.AEAD, v, ad, k []byte) ([]byte, error) {
 	copy(nonce[:], v[1:])
 	pt, err := a.Open(nil, &nonce, v[1+crypto.NonceSize:], concatAD(ad, k))
 	if err != nil {
-		return nil, fmt.Errorf("%w: value fails authentication", ErrDBCorrupt)
+		return nil, fmt.Errorf("%w: value fails authentication", ErrCorrupt)
 	}
 	return pt, nil
 }

@@ -1,4 +1,4 @@
-package protocol
+package store
 
 import (
 	"bytes"
@@ -21,30 +21,32 @@ import (
 	bolt "go.etcd.io/bbolt"
 
 	"duet/crypto"
+	"duet/protocol"
+	"duet/protocol/internal/prototest"
 )
 
-var testHistKey = [32]byte{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31, 32}
+var testKey = [32]byte{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31, 32}
 
 var histT0 = time.Date(2026, 11, 26, 4, 0, 0, 0, time.UTC)
 
-func openTestHistory(t testing.TB, path string, opt DBOptions) *DB {
+func openTestDB(t testing.TB, path string, opt Options) *DB {
 	t.Helper()
-	h, err := OpenDB(path, testHistKey, opt)
+	h, err := Open(path, testKey, opt)
 	if err != nil {
-		t.Fatalf("OpenDB: %v", err)
+		t.Fatalf("Open: %v", err)
 	}
 	t.Cleanup(func() { h.Close() })
 	return h
 }
 
-func histPath(t testing.TB) string {
+func testDBPath(t testing.TB) string {
 	return filepath.Join(t.TempDir(), "sub", "history.db")
 }
 
 // allHistory pages through the whole history with Before, n at a time.
-func allHistory(t testing.TB, h *DB, n int) []HistoryEntry {
+func allHistory(t testing.TB, h *DB, n int) []protocol.HistoryEntry {
 	t.Helper()
-	var all []HistoryEntry
+	var all []protocol.HistoryEntry
 	page, c, err := h.Last(n)
 	for {
 		if err != nil {
@@ -58,11 +60,11 @@ func allHistory(t testing.TB, h *DB, n int) []HistoryEntry {
 	}
 }
 
-func sameEntry(a, b HistoryEntry) bool {
+func sameEntry(a, b protocol.HistoryEntry) bool {
 	return a.ID == b.ID && a.Own == b.Own && a.Text == b.Text && a.At.Equal(b.At) && a.PossibleDuplicate == b.PossibleDuplicate
 }
 
-func checkEntries(t testing.TB, got, want []HistoryEntry) {
+func checkEntries(t testing.TB, got, want []protocol.HistoryEntry) {
 	t.Helper()
 	if len(got) != len(want) {
 		t.Fatalf("%d entries, want %d\ngot  %+v\nwant %+v", len(got), len(want), got, want)
@@ -75,18 +77,18 @@ func checkEntries(t testing.TB, got, want []HistoryEntry) {
 }
 
 func TestHistoryRoundTrip(t *testing.T) {
-	tests := []HistoryEntry{
+	tests := []protocol.HistoryEntry{
 		{ID: 1, Own: true, Text: "hi bob, is this thing encrypted?"},
 		{ID: 2, Own: false, Text: "end to end 🔒"},
 		{ID: 3, Own: true, Text: "line one\nline two\n\nline four"},
 		{ID: 4, Own: false, Text: "maybe twice", PossibleDuplicate: true},
 		{ID: 5, Own: true, Text: "own and dup", PossibleDuplicate: true},
 		{ID: 6, Own: false, Text: ""},
-		{ID: ^uint64(0), Own: false, Text: strings.Repeat("é", MaxTextSize/2)},
+		{ID: ^uint64(0), Own: false, Text: strings.Repeat("é", protocol.MaxTextSize/2)},
 		{ID: 7, Own: true, Text: "👩‍👩‍👧 family, ZWJ, and \t tab"},
 	}
-	path := histPath(t)
-	h := openTestHistory(t, path, DBOptions{})
+	path := testDBPath(t)
+	h := openTestDB(t, path, Options{})
 	for i := range tests {
 		tests[i].At = histT0.Add(time.Duration(i) * time.Second)
 		h.Add(tests[i])
@@ -106,7 +108,7 @@ func TestHistoryRoundTrip(t *testing.T) {
 	if err := h.Close(); err != nil {
 		t.Fatal(err)
 	}
-	h2 := openTestHistory(t, path, DBOptions{})
+	h2 := openTestDB(t, path, Options{})
 	got, _, err = h2.Last(100)
 	if err != nil {
 		t.Fatal(err)
@@ -118,10 +120,10 @@ func TestHistoryRoundTrip(t *testing.T) {
 // order they were shown), each with its own time, across records, commits
 // and reopens; extreme times are clamped, not wrapped.
 func TestHistoryOrder(t *testing.T) {
-	path := histPath(t)
-	h := openTestHistory(t, path, DBOptions{})
+	path := testDBPath(t)
+	h := openTestDB(t, path, Options{})
 	at := func(s int) time.Time { return histT0.Add(time.Duration(s) * time.Second) }
-	in := []HistoryEntry{
+	in := []protocol.HistoryEntry{
 		{ID: 1, Text: "t5 first", At: at(5)},
 		{ID: 2, Text: "t1 (a skewed clock)", At: at(1)},
 		{ID: 3, Text: "t5 second", At: at(5)},
@@ -141,17 +143,17 @@ func TestHistoryOrder(t *testing.T) {
 	}
 	checkEntries(t, allHistory(t, h, 1), in)
 	h.Close()
-	h = openTestHistory(t, path, DBOptions{})
-	later := HistoryEntry{ID: 6, Text: "t0 after reopen", At: at(0)}
+	h = openTestDB(t, path, Options{})
+	later := protocol.HistoryEntry{ID: 6, Text: "t0 after reopen", At: at(0)}
 	h.Add(later)
 	if err := h.Flush(); err != nil {
 		t.Fatal(err)
 	}
 	checkEntries(t, allHistory(t, h, 3), append(in, later))
 
-	h.Add(HistoryEntry{ID: 7, Text: "before 1970", At: time.Date(1900, 1, 1, 0, 0, 0, 0, time.UTC)})
-	h.Add(HistoryEntry{ID: 8, Text: "after 2262", At: time.Date(3000, 1, 1, 0, 0, 0, 0, time.UTC)})
-	h.Add(HistoryEntry{ID: 9, Text: "zero time: now"})
+	h.Add(protocol.HistoryEntry{ID: 7, Text: "before 1970", At: time.Date(1900, 1, 1, 0, 0, 0, 0, time.UTC)})
+	h.Add(protocol.HistoryEntry{ID: 8, Text: "after 2262", At: time.Date(3000, 1, 1, 0, 0, 0, 0, time.UTC)})
+	h.Add(protocol.HistoryEntry{ID: 9, Text: "zero time: now"})
 	if err := h.Flush(); err != nil {
 		t.Fatal(err)
 	}
@@ -167,28 +169,28 @@ func TestHistoryOrder(t *testing.T) {
 // duplicate (a display a crash interrupted, already stored by the commit
 // that marked it showing) is not stored again; id 0 never.
 func TestHistoryEachMessageOnce(t *testing.T) {
-	path := histPath(t)
-	h := openTestHistory(t, path, DBOptions{})
-	if err := h.Queue([]Chat{{ID: 42, SentAt: histT0.UnixNano(), Text: "mine"}}); err != nil {
+	path := testDBPath(t)
+	h := openTestDB(t, path, Options{})
+	if err := h.Queue([]protocol.Chat{{ID: 42, SentAt: histT0.UnixNano(), Text: "mine"}}); err != nil {
 		t.Fatal(err)
 	}
-	if err := h.Showing([]HistoryEntry{{ID: 42, Text: "theirs, same id", At: histT0}, {ID: 7, Text: "theirs", At: histT0.Add(time.Second)}}); err != nil {
+	if err := h.Showing([]protocol.HistoryEntry{{ID: 42, Text: "theirs, same id", At: histT0}, {ID: 7, Text: "theirs", At: histT0.Add(time.Second)}}); err != nil {
 		t.Fatal(err)
 	}
 	h.Close() // a crash: 42 and 7 are interrupted
-	h = openTestHistory(t, path, DBOptions{})
+	h = openTestDB(t, path, Options{})
 	st, _ := h.Load()
 	if len(st.Interrupted) != 2 {
 		t.Fatalf("interrupted %v", st.Interrupted)
 	}
-	if err := h.Showing([]HistoryEntry{{ID: 7, Text: "theirs", At: histT0.Add(time.Second), PossibleDuplicate: true}}); err != nil {
+	if err := h.Showing([]protocol.HistoryEntry{{ID: 7, Text: "theirs", At: histT0.Add(time.Second), PossibleDuplicate: true}}); err != nil {
 		t.Fatal(err)
 	}
-	h.Add(HistoryEntry{ID: 0, Text: "id 0 is never stored", At: histT0})
+	h.Add(protocol.HistoryEntry{ID: 0, Text: "id 0 is never stored", At: histT0})
 	if err := h.Flush(); err != nil {
 		t.Fatal(err)
 	}
-	checkEntries(t, allHistory(t, h, 10), []HistoryEntry{
+	checkEntries(t, allHistory(t, h, 10), []protocol.HistoryEntry{
 		{ID: 42, Own: true, Text: "mine", At: histT0},
 		{ID: 42, Own: false, Text: "theirs, same id", At: histT0},
 		{ID: 7, Own: false, Text: "theirs", At: histT0.Add(time.Second)},
@@ -201,16 +203,16 @@ func TestHistoryEachMessageOnce(t *testing.T) {
 // TestHistoryNoHistory: with NoHistory the delivery state is kept and
 // nothing enters the history.
 func TestHistoryNoHistory(t *testing.T) {
-	path := histPath(t)
-	h := openTestHistory(t, path, DBOptions{NoHistory: true})
-	if err := h.Queue([]Chat{{ID: 1, SentAt: histT0.UnixNano(), Text: "mine"}}); err != nil {
+	path := testDBPath(t)
+	h := openTestDB(t, path, Options{NoHistory: true})
+	if err := h.Queue([]protocol.Chat{{ID: 1, SentAt: histT0.UnixNano(), Text: "mine"}}); err != nil {
 		t.Fatal(err)
 	}
-	if err := h.Showing([]HistoryEntry{{ID: 2, Text: "theirs", At: histT0}}); err != nil {
+	if err := h.Showing([]protocol.HistoryEntry{{ID: 2, Text: "theirs", At: histT0}}); err != nil {
 		t.Fatal(err)
 	}
 	h.Close()
-	h = openTestHistory(t, path, DBOptions{})
+	h = openTestDB(t, path, Options{})
 	st, _ := h.Load()
 	if n, _ := h.Len(); n != 0 || len(st.Outbox) != 1 || len(st.Interrupted) != 1 {
 		t.Fatalf("history %d entries, outbox %d, interrupted %d; want 0, 1, 1", n, len(st.Outbox), len(st.Interrupted))
@@ -218,13 +220,13 @@ func TestHistoryNoHistory(t *testing.T) {
 }
 
 func TestHistoryPaging(t *testing.T) {
-	h := openTestHistory(t, histPath(t), DBOptions{})
+	h := openTestDB(t, testDBPath(t), Options{})
 	if got, c, err := h.Last(10); err != nil || len(got) != 0 || c != (HistoryCursor{}) {
 		t.Fatalf("empty Last = %v, %v, %v", got, c, err)
 	}
-	var want []HistoryEntry
+	var want []protocol.HistoryEntry
 	for i := range 250 {
-		e := HistoryEntry{ID: uint64(i + 1), Own: i%3 == 0, Text: fmt.Sprintf("message %d", i), At: histT0.Add(time.Duration(i/7) * time.Millisecond)}
+		e := protocol.HistoryEntry{ID: uint64(i + 1), Own: i%3 == 0, Text: fmt.Sprintf("message %d", i), At: histT0.Add(time.Duration(i/7) * time.Millisecond)}
 		want = append(want, e)
 		h.Add(e)
 	}
@@ -266,10 +268,10 @@ func TestHistoryPaging(t *testing.T) {
 }
 
 func TestHistoryClear(t *testing.T) {
-	path := histPath(t)
-	h := openTestHistory(t, path, DBOptions{})
+	path := testDBPath(t)
+	h := openTestDB(t, path, Options{})
 	for i := range 100 {
-		h.Add(HistoryEntry{ID: uint64(i + 1), Text: "secret before clear", At: histT0})
+		h.Add(protocol.HistoryEntry{ID: uint64(i + 1), Text: "secret before clear", At: histT0})
 	}
 	// No Flush: Clear orders after what was added.
 	if err := h.Clear(); err != nil {
@@ -282,11 +284,11 @@ func TestHistoryClear(t *testing.T) {
 		t.Fatalf("Last after Clear = %d entries", len(p))
 	}
 	// Ids are forgotten too; new entries still sort after the old seq.
-	h.Add(HistoryEntry{ID: 1, Text: "after clear", At: histT0})
-	h.Add(HistoryEntry{ID: 2, Text: "after clear 2", At: histT0})
+	h.Add(protocol.HistoryEntry{ID: 1, Text: "after clear", At: histT0})
+	h.Add(protocol.HistoryEntry{ID: 2, Text: "after clear 2", At: histT0})
 	h.Close()
-	h = openTestHistory(t, path, DBOptions{})
-	checkEntries(t, allHistory(t, h, 10), []HistoryEntry{
+	h = openTestDB(t, path, Options{})
+	checkEntries(t, allHistory(t, h, 10), []protocol.HistoryEntry{
 		{ID: 1, Text: "after clear", At: histT0},
 		{ID: 2, Text: "after clear 2", At: histT0},
 	})
@@ -296,24 +298,24 @@ func TestHistoryClear(t *testing.T) {
 }
 
 func TestHistoryRetention(t *testing.T) {
-	path := histPath(t)
+	path := testDBPath(t)
 	now := histT0
 	clock := func() time.Time { return now }
-	h := openTestHistory(t, path, DBOptions{Now: clock})
+	h := openTestDB(t, path, Options{Now: clock})
 	const days = 30
-	var keep []HistoryEntry
+	var keep []protocol.HistoryEntry
 	const n = 2*histPruneBatch*histRecordEntries + 17 // several prune transactions
 	span := 2 * days * 24 * time.Hour
 	cutoff := now.Add(-days * 24 * time.Hour)
 	for i := range n {
-		e := HistoryEntry{ID: uint64(i + 1), Own: i%2 == 0, Text: fmt.Sprint(i), At: now.Add(-span + time.Duration(i)*(span/n))}
+		e := protocol.HistoryEntry{ID: uint64(i + 1), Own: i%2 == 0, Text: fmt.Sprint(i), At: now.Add(-span + time.Duration(i)*(span/n))}
 		h.Add(e)
 		if !e.At.Before(cutoff) {
 			keep = append(keep, e)
 		}
 	}
 	h.Close()
-	h = openTestHistory(t, path, DBOptions{Now: clock, Retention: days * 24 * time.Hour})
+	h = openTestDB(t, path, Options{Now: clock, Retention: days * 24 * time.Hour})
 	// Whole records go: the one holding the cutoff keeps its older
 	// entries (fewer than a record's worth), all newer ones stay.
 	got := allHistory(t, h, 1000)
@@ -332,7 +334,7 @@ func TestHistoryRetention(t *testing.T) {
 	}
 	keep = got
 	// The count stays right after pruning.
-	h.Add(HistoryEntry{ID: 1, Own: true, Text: "new after pruning", At: now})
+	h.Add(protocol.HistoryEntry{ID: 1, Own: true, Text: "new after pruning", At: now})
 	if err := h.Flush(); err != nil {
 		t.Fatal(err)
 	}
@@ -357,37 +359,37 @@ func TestHistoryRetention(t *testing.T) {
 }
 
 func TestHistoryWrongKey(t *testing.T) {
-	path := histPath(t)
-	h := openTestHistory(t, path, DBOptions{})
-	h.Add(HistoryEntry{ID: 1, Text: "hello", At: histT0})
+	path := testDBPath(t)
+	h := openTestDB(t, path, Options{})
+	h.Add(protocol.HistoryEntry{ID: 1, Text: "hello", At: histT0})
 	h.Close()
-	other := testHistKey
+	other := testKey
 	other[0] ^= 1
-	_, err := OpenDB(path, other, DBOptions{})
-	if !errors.Is(err, ErrDBWrongKey) || errors.Is(err, ErrDBCorrupt) {
-		t.Fatalf("err = %v, want ErrDBWrongKey", err)
+	_, err := Open(path, other, Options{})
+	if !errors.Is(err, ErrWrongKey) || errors.Is(err, ErrCorrupt) {
+		t.Fatalf("err = %v, want ErrWrongKey", err)
 	}
 	if !strings.Contains(err.Error(), path) || !strings.Contains(err.Error(), "another identity") {
 		t.Fatalf("error does not name the file and the cause: %v", err)
 	}
 	// With real identities: another identity's key, or the same identity's
 	// key for another peer, opens nothing.
-	ids := testIdentities(t)
+	ids := prototest.Identities(t)
 	kb, _ := crypto.HistoryKey(ids[0], "bob")
 	kc, _ := crypto.HistoryKey(ids[0], "carol")
 	ko, _ := crypto.HistoryKey(ids[1], "bob")
-	p2 := histPath(t)
-	h2, err := OpenDB(p2, kb, DBOptions{})
+	p2 := testDBPath(t)
+	h2, err := Open(p2, kb, Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	h2.Close()
 	for _, k := range [][32]byte{kc, ko} {
-		if _, err := OpenDB(p2, k, DBOptions{}); !errors.Is(err, ErrDBWrongKey) {
-			t.Fatalf("err = %v, want ErrDBWrongKey", err)
+		if _, err := Open(p2, k, Options{}); !errors.Is(err, ErrWrongKey) {
+			t.Fatalf("err = %v, want ErrWrongKey", err)
 		}
 	}
-	h2, err = OpenDB(p2, kb, DBOptions{})
+	h2, err = Open(p2, kb, Options{})
 	if err != nil {
 		t.Fatalf("the right key after wrong ones: %v", err)
 	}
@@ -395,24 +397,24 @@ func TestHistoryWrongKey(t *testing.T) {
 }
 
 func TestHistoryLocked(t *testing.T) {
-	path := histPath(t)
-	h := openTestHistory(t, path, DBOptions{})
+	path := testDBPath(t)
+	h := openTestDB(t, path, Options{})
 	// flock locks belong to the open file description, so a second open in
 	// the same process conflicts too.
 	start := time.Now()
-	_, err := OpenDB(path, testHistKey, DBOptions{})
-	if !errors.Is(err, ErrDBLocked) || !strings.Contains(err.Error(), path) {
-		t.Fatalf("second open: %v, want ErrDBLocked naming %s", err, path)
+	_, err := Open(path, testKey, Options{})
+	if !errors.Is(err, ErrLocked) || !strings.Contains(err.Error(), path) {
+		t.Fatalf("second open: %v, want ErrLocked naming %s", err, path)
 	}
 	if d := time.Since(start); d > 2*time.Second {
 		t.Fatalf("second open took %v", d)
 	}
 	// The first still works, and after Close the file opens again.
-	h.Add(HistoryEntry{ID: 1, Text: "still mine", At: histT0})
+	h.Add(protocol.HistoryEntry{ID: 1, Text: "still mine", At: histT0})
 	if err := h.Close(); err != nil {
 		t.Fatal(err)
 	}
-	h2 := openTestHistory(t, path, DBOptions{})
+	h2 := openTestDB(t, path, Options{})
 	if n, _ := h2.Len(); n != 1 {
 		t.Fatalf("Len = %d", n)
 	}
@@ -422,8 +424,8 @@ func TestHistoryLocked(t *testing.T) {
 // test binary re-executes itself to open the database.
 func TestHistoryLockedSubprocess(t *testing.T) {
 	if p := os.Getenv("DUET_HISTORY_LOCK_CHILD"); p != "" {
-		_, err := OpenDB(p, testHistKey, DBOptions{})
-		if errors.Is(err, ErrDBLocked) {
+		_, err := Open(p, testKey, Options{})
+		if errors.Is(err, ErrLocked) {
 			os.Exit(3)
 		}
 		fmt.Fprintln(os.Stderr, err)
@@ -432,8 +434,8 @@ func TestHistoryLockedSubprocess(t *testing.T) {
 	if testing.Short() {
 		t.Skip("subprocess")
 	}
-	path := histPath(t)
-	openTestHistory(t, path, DBOptions{})
+	path := testDBPath(t)
+	openTestDB(t, path, Options{})
 	exe, err := os.Executable()
 	if err != nil {
 		t.Fatal(err)
@@ -443,26 +445,26 @@ func TestHistoryLockedSubprocess(t *testing.T) {
 	out, err := cmd.CombinedOutput()
 	var ee interface{ ExitCode() int }
 	if !errors.As(err, &ee) || ee.ExitCode() != 3 {
-		t.Fatalf("child: %v, output %s; want exit 3 (ErrDBLocked)", err, out)
+		t.Fatalf("child: %v, output %s; want exit 3 (ErrLocked)", err, out)
 	}
 }
 
 // buildHistoryFile writes n entries to a fresh database and closes it.
 func buildHistoryFile(t testing.TB, n int, text string) string {
-	path := histPath(t)
-	h, err := OpenDB(path, testHistKey, DBOptions{})
+	path := testDBPath(t)
+	h, err := Open(path, testKey, Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	for i := range n {
-		h.Add(HistoryEntry{ID: uint64(i + 1), Own: i%2 == 0, Text: fmt.Sprintf("%s %d", text, i), At: histT0.Add(time.Duration(i) * time.Second)})
+		h.Add(protocol.HistoryEntry{ID: uint64(i + 1), Own: i%2 == 0, Text: fmt.Sprintf("%s %d", text, i), At: histT0.Add(time.Duration(i) * time.Second)})
 	}
 	// Delivery state too, so damage reaches it: a queued message, a
 	// showing mark, seen ids.
-	if err := h.Queue([]Chat{{ID: 1 << 40, SentAt: histT0.UnixNano(), Text: text + " queued"}}); err != nil {
+	if err := h.Queue([]protocol.Chat{{ID: 1 << 40, SentAt: histT0.UnixNano(), Text: text + " queued"}}); err != nil {
 		t.Fatal(err)
 	}
-	if err := h.Showing([]HistoryEntry{{ID: 1<<40 + 1, Text: text + " shown", At: histT0}}); err != nil {
+	if err := h.Showing([]protocol.HistoryEntry{{ID: 1<<40 + 1, Text: text + " shown", At: histT0}}); err != nil {
 		t.Fatal(err)
 	}
 	h.Seen([]uint64{1<<40 + 1, 1<<40 + 2}, nil)
@@ -477,7 +479,7 @@ func buildHistoryFile(t testing.TB, n int, text string) string {
 // returned only if nothing else fails: paging goes on past it). It must
 // never panic or hang.
 func exercise(path string) (err error) {
-	h, err := OpenDB(path, testHistKey, DBOptions{Retention: time.Hour, Now: func() time.Time { return histT0.Add(1000 * time.Second) }})
+	h, err := Open(path, testKey, Options{Retention: time.Hour, Now: func() time.Time { return histT0.Add(1000 * time.Second) }})
 	if err != nil {
 		return err
 	}
@@ -511,11 +513,11 @@ func exercise(path string) (err error) {
 	if _, err := h.Load(); err != nil {
 		return err
 	}
-	h.Add(HistoryEntry{ID: 99999, Text: "new", At: histT0})
-	if err := h.Queue([]Chat{{ID: 99998, SentAt: histT0.UnixNano(), Text: "queued"}}); err != nil {
+	h.Add(protocol.HistoryEntry{ID: 99999, Text: "new", At: histT0})
+	if err := h.Queue([]protocol.Chat{{ID: 99998, SentAt: histT0.UnixNano(), Text: "queued"}}); err != nil {
 		return err
 	}
-	if err := h.Showing([]HistoryEntry{{ID: 99997, Text: "shown", At: histT0}}); err != nil {
+	if err := h.Showing([]protocol.HistoryEntry{{ID: 99997, Text: "shown", At: histT0}}); err != nil {
 		return err
 	}
 	h.Seen([]uint64{99997}, nil)
@@ -554,8 +556,8 @@ func TestHistoryTruncated(t *testing.T) {
 				}
 				return
 			}
-			if !errors.Is(err, ErrDBCorrupt) || !strings.Contains(err.Error(), path) || !strings.Contains(err.Error(), "move the file away") {
-				t.Fatalf("truncated to %d: %v, want ErrDBCorrupt naming the file", size, err)
+			if !errors.Is(err, ErrCorrupt) || !strings.Contains(err.Error(), path) || !strings.Contains(err.Error(), "move the file away") {
+				t.Fatalf("truncated to %d: %v, want ErrCorrupt naming the file", size, err)
 			}
 		})
 	}
@@ -585,7 +587,7 @@ func TestHistoryFlippedValue(t *testing.T) {
 	if err := os.WriteFile(intact, data, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	hi := openTestHistory(t, intact, DBOptions{})
+	hi := openTestDB(t, intact, Options{})
 	all := allHistory(t, hi, 1000)
 	wantState, _ := hi.Load()
 	hi.Close()
@@ -601,7 +603,7 @@ func TestHistoryFlippedValue(t *testing.T) {
 	}{{"version", 0}, {"count", 2}, {"nonce", 5}, {"ciphertext", histRecordHeader + 3}, {"tag", len(val) - 1}} {
 		t.Run(where.name, func(t *testing.T) {
 			p := writeFlipped(t, data, offs, where.at)
-			h, err := OpenDB(p, testHistKey, DBOptions{})
+			h, err := Open(p, testKey, Options{})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -668,7 +670,7 @@ func TestHistoryFlippedBytes(t *testing.T) {
 			switch {
 			case err != nil && strings.HasPrefix(err.Error(), "PANIC"):
 				t.Fatalf("flips at %v: %v", at, err)
-			case errors.Is(err, ErrDBCorrupt):
+			case errors.Is(err, ErrCorrupt):
 				corrupt++
 			case errors.Is(err, ErrHistorySkipped):
 				skipped++
@@ -683,7 +685,7 @@ func TestHistoryFlippedBytes(t *testing.T) {
 		}
 		os.Remove(path)
 	}
-	t.Logf("%d runs: %d ErrDBCorrupt, %d ErrHistorySkipped, %d other errors, %d unnoticed (flip in free or unused bytes)", iters, corrupt, skipped, other, clean)
+	t.Logf("%d runs: %d ErrCorrupt, %d ErrHistorySkipped, %d other errors, %d unnoticed (flip in free or unused bytes)", iters, corrupt, skipped, other, clean)
 }
 
 func TestHistoryNotRegular(t *testing.T) {
@@ -715,7 +717,7 @@ func TestHistoryNotRegular(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			errc := make(chan error, 1)
 			go func() {
-				h, err := OpenDB(tc.path, testHistKey, DBOptions{})
+				h, err := Open(tc.path, testKey, Options{})
 				if err == nil {
 					h.Close()
 				}
@@ -727,7 +729,7 @@ func TestHistoryNotRegular(t *testing.T) {
 					t.Fatalf("err = %v, want not a regular file (%s) naming %s", err, tc.kind, tc.path)
 				}
 			case <-time.After(5 * time.Second):
-				t.Fatal("OpenDB hung")
+				t.Fatal("Open hung")
 			}
 		})
 	}
@@ -746,7 +748,7 @@ func TestHistoryMode(t *testing.T) {
 	if err := os.Chmod(path, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	h := openTestHistory(t, path, DBOptions{})
+	h := openTestDB(t, path, Options{})
 	if st, _ := os.Stat(path); st.Mode().Perm() != 0o600 {
 		t.Fatalf("mode after open %04o, want 0600", st.Mode().Perm())
 	}
@@ -804,7 +806,7 @@ func TestHistoryNoPlaintext(t *testing.T) {
 			t.Errorf("%d distinct nonces for %d records", len(nonces), n)
 		}
 		meta := tx.Bucket(bucketMeta)
-		if v := meta.Get(metaVersion); len(v) != 1 || v[0] != histFormat {
+		if v := meta.Get(metaVersion); len(v) != 1 || v[0] != formatVersion {
 			t.Errorf("version %x", v)
 		}
 		return nil
@@ -818,7 +820,7 @@ func TestHistoryMovedValue(t *testing.T) {
 	// A value copied under another key (swapping records) fails: AD binds
 	// it. Both records are skipped.
 	path := buildHistoryFile(t, 2, "moved")
-	h := openTestHistory(t, path, DBOptions{})
+	h := openTestDB(t, path, Options{})
 	all := allHistory(t, h, 100)
 	h.Close()
 	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: time.Second})
@@ -839,7 +841,7 @@ func TestHistoryMovedValue(t *testing.T) {
 		return nil
 	})
 	db.Close()
-	h = openTestHistory(t, path, DBOptions{})
+	h = openTestDB(t, path, Options{})
 	got, _, err := h.Last(100)
 	checkSkipped(t, err, path, 2)
 	checkEntries(t, got, all[swapped:])
@@ -858,8 +860,8 @@ func TestHistoryNotHistory(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			path := filepath.Join(dir, tc.name)
 			os.WriteFile(path, tc.data, 0o600)
-			if err := exercise(path); !errors.Is(err, ErrDBCorrupt) || !strings.Contains(err.Error(), path) {
-				t.Fatalf("err = %v, want ErrDBCorrupt naming the file", err)
+			if err := exercise(path); !errors.Is(err, ErrCorrupt) || !strings.Contains(err.Error(), path) {
+				t.Fatalf("err = %v, want ErrCorrupt naming the file", err)
 			}
 		})
 	}
@@ -871,7 +873,7 @@ func TestHistoryNotHistory(t *testing.T) {
 	}
 	db.Update(func(tx *bolt.Tx) error { _, err := tx.CreateBucket(bucketHistory); return err })
 	db.Close()
-	if _, err := OpenDB(path, testHistKey, DBOptions{}); !errors.Is(err, ErrDBCorrupt) {
+	if _, err := Open(path, testKey, Options{}); !errors.Is(err, ErrCorrupt) {
 		t.Fatalf("foreign bbolt file: %v", err)
 	}
 	// A newer format version is refused with its own message.
@@ -880,16 +882,16 @@ func TestHistoryNotHistory(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	db.Update(func(tx *bolt.Tx) error { return tx.Bucket(bucketMeta).Put(metaVersion, []byte{histFormat + 1}) })
+	db.Update(func(tx *bolt.Tx) error { return tx.Bucket(bucketMeta).Put(metaVersion, []byte{formatVersion + 1}) })
 	db.Close()
-	if _, err := OpenDB(path, testHistKey, DBOptions{}); err == nil || !strings.Contains(err.Error(), "newer duet") {
-		t.Fatalf("version %d: %v", histFormat+1, err)
+	if _, err := Open(path, testKey, Options{}); err == nil || !strings.Contains(err.Error(), "newer duet") {
+		t.Fatalf("version %d: %v", formatVersion+1, err)
 	}
 }
 
 func TestHistoryCloseAndConcurrency(t *testing.T) {
-	path := histPath(t)
-	h, err := OpenDB(path, testHistKey, DBOptions{})
+	path := testDBPath(t)
+	h, err := Open(path, testKey, Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -901,7 +903,7 @@ func TestHistoryCloseAndConcurrency(t *testing.T) {
 		wg.Go(func() {
 			for i := range each {
 				id := uint64(w*each + i + 1)
-				h.Add(HistoryEntry{ID: id, Own: w%2 == 0, Text: "x", At: histT0.Add(time.Duration(i) * time.Microsecond)})
+				h.Add(protocol.HistoryEntry{ID: id, Own: w%2 == 0, Text: "x", At: histT0.Add(time.Duration(i) * time.Microsecond)})
 			}
 		})
 	}
@@ -922,14 +924,14 @@ func TestHistoryCloseAndConcurrency(t *testing.T) {
 	if err := h.Close(); err != nil {
 		t.Fatalf("second Close: %v", err)
 	}
-	h.Add(HistoryEntry{ID: 1, Text: "after close"}) // no panic, no effect
-	if err := h.Flush(); !errors.Is(err, ErrDBClosed) {
+	h.Add(protocol.HistoryEntry{ID: 1, Text: "after close"}) // no panic, no effect
+	if err := h.Flush(); !errors.Is(err, ErrClosed) {
 		t.Fatalf("Flush after Close: %v", err)
 	}
-	if err := h.Clear(); !errors.Is(err, ErrDBClosed) {
+	if err := h.Clear(); !errors.Is(err, ErrClosed) {
 		t.Fatalf("Clear after Close: %v", err)
 	}
-	h = openTestHistory(t, path, DBOptions{})
+	h = openTestDB(t, path, Options{})
 	if n, _ := h.Len(); n != writers*each {
 		t.Fatalf("Len = %d, want %d", n, writers*each)
 	}
@@ -939,10 +941,10 @@ func TestHistoryCloseAndConcurrency(t *testing.T) {
 }
 
 func TestHistoryGroupCommit(t *testing.T) {
-	h := openTestHistory(t, histPath(t), DBOptions{})
+	h := openTestDB(t, testDBPath(t), Options{})
 	const n = 20000
 	for i := range n {
-		h.Add(HistoryEntry{ID: uint64(i + 1), Text: "grouped", At: histT0})
+		h.Add(protocol.HistoryEntry{ID: uint64(i + 1), Text: "grouped", At: histT0})
 	}
 	if err := h.Flush(); err != nil {
 		t.Fatal(err)
@@ -960,8 +962,8 @@ func TestHistoryGroupCommit(t *testing.T) {
 // TestHistoryQueueBoundedInBytes: texts waiting for the disk are bounded in
 // bytes, not only in count (4096 texts of 64 KiB would be 256 MiB).
 func TestHistoryQueueBoundedInBytes(t *testing.T) {
-	h := openTestHistory(t, histPath(t), DBOptions{})
-	big := strings.Repeat("x", MaxTextSize)
+	h := openTestDB(t, testDBPath(t), Options{})
+	big := strings.Repeat("x", protocol.MaxTextSize)
 	var peak int
 	stop := make(chan struct{})
 	done := make(chan struct{})
@@ -979,15 +981,15 @@ func TestHistoryQueueBoundedInBytes(t *testing.T) {
 		}
 	}()
 	for i := range 500 {
-		h.Add(HistoryEntry{ID: uint64(i + 1), Text: big, At: time.Unix(int64(i), 0)})
+		h.Add(protocol.HistoryEntry{ID: uint64(i + 1), Text: big, At: time.Unix(int64(i), 0)})
 	}
 	if err := h.Flush(); err != nil {
 		t.Fatal(err)
 	}
 	close(stop)
 	<-done
-	if peak > histQueueBytes {
-		t.Fatalf("queued text peaked at %d bytes, budget %d", peak, histQueueBytes)
+	if peak > writeQueueBytes {
+		t.Fatalf("queued text peaked at %d bytes, budget %d", peak, writeQueueBytes)
 	}
 	if n, err := h.Len(); err != nil || n != 500 {
 		t.Fatalf("Len %d, %v; want 500 (nothing dropped)", n, err)
@@ -1001,7 +1003,7 @@ func TestHistoryQueueBoundedInBytes(t *testing.T) {
 }
 
 // checkSkipped checks that err reports n damaged history records skipped
-// in the file at path, with the exact text, and is not ErrDBCorrupt (the
+// in the file at path, with the exact text, and is not ErrCorrupt (the
 // file is usable).
 func checkSkipped(t testing.TB, err error, path string, n int) {
 	t.Helper()
@@ -1009,8 +1011,8 @@ func checkSkipped(t testing.TB, err error, path string, n int) {
 	if n == 1 {
 		want = fmt.Sprintf("protocol: database %s: 1 damaged history record skipped (it fails authentication); the rest of the history and undelivered messages are intact; /clear removes the damaged history", path)
 	}
-	if !errors.Is(err, ErrHistorySkipped) || errors.Is(err, ErrDBCorrupt) || err.Error() != want {
-		t.Fatalf("err = %v\nwant %s (ErrHistorySkipped, not ErrDBCorrupt)", err, want)
+	if !errors.Is(err, ErrHistorySkipped) || errors.Is(err, ErrCorrupt) || err.Error() != want {
+		t.Fatalf("err = %v\nwant %s (ErrHistorySkipped, not ErrCorrupt)", err, want)
 	}
 }
 
@@ -1033,17 +1035,17 @@ func skippedIn(t testing.TB, err error) int {
 // of ours and a message of the peer marked showing then seen) beside that
 // delivery state. It returns the file's bytes and the entries of each
 // record, oldest first.
-func buildRecordsFile(t *testing.T) ([]byte, [][]HistoryEntry) {
+func buildRecordsFile(t *testing.T) ([]byte, [][]protocol.HistoryEntry) {
 	t.Helper()
-	path := histPath(t)
-	h := openTestHistory(t, path, DBOptions{})
+	path := testDBPath(t)
+	h := openTestDB(t, path, Options{})
 	at := func(i int) time.Time { return histT0.Add(time.Duration(i) * time.Second) }
-	var recs [][]HistoryEntry
+	var recs [][]protocol.HistoryEntry
 	for r := range 5 {
-		var rec []HistoryEntry
+		var rec []protocol.HistoryEntry
 		for i := range 3 {
 			id := r*3 + i + 1
-			e := HistoryEntry{ID: uint64(id), Own: id%2 == 0, Text: fmt.Sprintf("record %d entry %d", r, i), At: at(id)}
+			e := protocol.HistoryEntry{ID: uint64(id), Own: id%2 == 0, Text: fmt.Sprintf("record %d entry %d", r, i), At: at(id)}
 			h.Add(e)
 			rec = append(rec, e)
 		}
@@ -1052,16 +1054,16 @@ func buildRecordsFile(t *testing.T) ([]byte, [][]HistoryEntry) {
 		}
 		recs = append(recs, rec)
 	}
-	queued := Chat{ID: 1 << 40, SentAt: at(20).UnixNano(), Text: "queued, not delivered"}
-	if err := h.Queue([]Chat{queued}); err != nil {
+	queued := protocol.Chat{ID: 1 << 40, SentAt: at(20).UnixNano(), Text: "queued, not delivered"}
+	if err := h.Queue([]protocol.Chat{queued}); err != nil {
 		t.Fatal(err)
 	}
-	recs = append(recs, []HistoryEntry{{ID: queued.ID, Own: true, Text: queued.Text, At: at(20)}})
-	shown := HistoryEntry{ID: 1<<40 + 1, Text: "the peer's, seen", At: at(21)}
-	if err := h.Showing([]HistoryEntry{shown}); err != nil {
+	recs = append(recs, []protocol.HistoryEntry{{ID: queued.ID, Own: true, Text: queued.Text, At: at(20)}})
+	shown := protocol.HistoryEntry{ID: 1<<40 + 1, Text: "the peer's, seen", At: at(21)}
+	if err := h.Showing([]protocol.HistoryEntry{shown}); err != nil {
 		t.Fatal(err)
 	}
-	recs = append(recs, []HistoryEntry{shown})
+	recs = append(recs, []protocol.HistoryEntry{shown})
 	h.Seen([]uint64{shown.ID}, nil)
 	if err := h.Close(); err != nil {
 		t.Fatal(err)
@@ -1114,13 +1116,13 @@ func withDamagedRecords(t *testing.T, data []byte, damage []int) string {
 }
 
 // intactState opens a copy of data and returns what it holds.
-func intactState(t *testing.T, data []byte) (all []HistoryEntry, st DeliveryState, n int) {
+func intactState(t *testing.T, data []byte) (all []protocol.HistoryEntry, st protocol.DeliveryState, n int) {
 	t.Helper()
 	p := filepath.Join(t.TempDir(), "intact.db")
 	if err := os.WriteFile(p, data, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	h := openTestHistory(t, p, DBOptions{})
+	h := openTestDB(t, p, Options{})
 	all = allHistory(t, h, 100)
 	st, _ = h.Load()
 	n, err := h.Len()
@@ -1156,13 +1158,13 @@ func TestHistoryDamagedRecordSkipped(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			path := withDamagedRecords(t, data, tc.damage)
-			var want []HistoryEntry
+			var want []protocol.HistoryEntry
 			for i, rec := range recs {
 				if !slices.Contains(tc.damage, i) {
 					want = append(want, rec...)
 				}
 			}
-			h := openTestHistory(t, path, DBOptions{})
+			h := openTestDB(t, path, Options{})
 			got, c, err := h.Last(100)
 			checkSkipped(t, err, path, len(tc.damage))
 			checkEntries(t, got, want)
@@ -1176,7 +1178,7 @@ func TestHistoryDamagedRecordSkipped(t *testing.T) {
 
 			for _, n := range []int{1, 2, 3, 4, 5, 100} {
 				t.Run(fmt.Sprint("pages of ", n), func(t *testing.T) {
-					var got []HistoryEntry
+					var got []protocol.HistoryEntry
 					var sizes []int
 					skipped := 0
 					var c HistoryCursor
@@ -1221,7 +1223,7 @@ func TestHistoryDamagedRecordSkipped(t *testing.T) {
 			}
 			// The file still works: a new entry is stored and shown after
 			// the others; /clear removes the damaged records.
-			h.Add(HistoryEntry{ID: 99, Own: true, Text: "after the damage", At: histT0.Add(time.Minute)})
+			h.Add(protocol.HistoryEntry{ID: 99, Own: true, Text: "after the damage", At: histT0.Add(time.Minute)})
 			if err := h.Flush(); err != nil {
 				t.Fatal(err)
 			}
@@ -1251,7 +1253,7 @@ func TestHistoryDamagedCursorRecord(t *testing.T) {
 	if err := os.WriteFile(p, data, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	hi := openTestHistory(t, p, DBOptions{})
+	hi := openTestDB(t, p, Options{})
 	cursorAt := func(i int) HistoryCursor { // the cursor whose oldest entry is entry i
 		es, c, err := hi.Last(17 - i)
 		if err != nil || len(es) != 17-i {
@@ -1264,15 +1266,15 @@ func TestHistoryDamagedCursorRecord(t *testing.T) {
 
 	below := slices.Concat(recs[0], recs[1], recs[2])
 	path := withDamagedRecords(t, data, []int{3})
-	h := openTestHistory(t, path, DBOptions{})
+	h := openTestDB(t, path, Options{})
 	for _, tc := range []struct {
 		name    string
 		c       HistoryCursor
 		n       int
-		want    []HistoryEntry
+		want    []protocol.HistoryEntry
 		skipped int
-		rest    []HistoryEntry // paging on from the cursor returned
-		restSk  int            // records it reports skipped
+		rest    []protocol.HistoryEntry // paging on from the cursor returned
+		restSk  int                     // records it reports skipped
 	}{
 		{"into the damaged record", inRec3, 100, below, 1, nil, 0},
 		{"into the damaged record, one entry", inRec3, 1, recs[2][2:], 1, below[:8], 0},
@@ -1303,7 +1305,7 @@ func TestHistoryDamagedCursorRecord(t *testing.T) {
 // allBefore pages with Before from c to the start, n at a time, and
 // returns the entries and how many records the calls reported skipped; it
 // fails on any other error.
-func allBefore(t testing.TB, h *DB, c HistoryCursor, n int) (all []HistoryEntry, skipped int) {
+func allBefore(t testing.TB, h *DB, c HistoryCursor, n int) (all []protocol.HistoryEntry, skipped int) {
 	t.Helper()
 	for range 1000 {
 		p, next, err := h.Before(c, n)
@@ -1322,16 +1324,16 @@ func allBefore(t testing.TB, h *DB, c HistoryCursor, n int) (all []HistoryEntry,
 // history for the own messages already recorded; a damaged record there is
 // skipped (its messages may be recorded again), the import succeeds.
 func TestHistoryDamagedImport(t *testing.T) {
-	path := histPath(t)
+	path := testDBPath(t)
 	at := func(i int) int64 { return histT0.Add(time.Duration(i) * time.Second).UnixNano() }
-	outbox := []Chat{
+	outbox := []protocol.Chat{
 		{ID: 11, SentAt: at(1), Text: "recorded, intact"},
 		{ID: 12, SentAt: at(2), Text: "recorded, damaged"},
 		{ID: 13, SentAt: at(3), Text: "not recorded"},
 	}
-	h := openTestHistory(t, path, DBOptions{})
+	h := openTestDB(t, path, Options{})
 	for _, c := range outbox[:2] { // one record each
-		h.Add(HistoryEntry{ID: c.ID, Own: true, Text: c.Text, At: time.Unix(0, c.SentAt)})
+		h.Add(protocol.HistoryEntry{ID: c.ID, Own: true, Text: c.Text, At: time.Unix(0, c.SentAt)})
 		if err := h.Flush(); err != nil {
 			t.Fatal(err)
 		}
@@ -1344,8 +1346,8 @@ func TestHistoryDamagedImport(t *testing.T) {
 		t.Fatal(err)
 	}
 	p := withDamagedRecords(t, data, []int{1})
-	h = openTestHistory(t, p, DBOptions{})
-	imported := DeliveryState{Outbox: outbox, Seen: []uint64{500}}
+	h = openTestDB(t, p, Options{})
+	imported := protocol.DeliveryState{Outbox: outbox, Seen: []uint64{500}}
 	if err := h.Import(imported); err != nil {
 		t.Fatalf("Import over a damaged history record: %v", err)
 	}
@@ -1358,7 +1360,7 @@ func TestHistoryDamagedImport(t *testing.T) {
 	checkSkipped(t, err, p, 1)
 	// 11 is not recorded again; 12's record is unreadable, so it is
 	// recorded again (acceptable); 13 is new.
-	checkEntries(t, got, []HistoryEntry{
+	checkEntries(t, got, []protocol.HistoryEntry{
 		{ID: 11, Own: true, Text: outbox[0].Text, At: time.Unix(0, outbox[0].SentAt)},
 		{ID: 12, Own: true, Text: outbox[1].Text, At: time.Unix(0, outbox[1].SentAt)},
 		{ID: 13, Own: true, Text: outbox[2].Text, At: time.Unix(0, outbox[2].SentAt)},

@@ -1,4 +1,4 @@
-package protocol
+package store
 
 import (
 	"bytes"
@@ -11,17 +11,19 @@ import (
 	"testing"
 	"time"
 
+	"duet/protocol"
+
 	bolt "go.etcd.io/bbolt"
 )
 
 // queueOne opens path, queues one message and closes it (one commit).
 func queueOne(t *testing.T, path string, id uint64, text string) {
 	t.Helper()
-	h, err := OpenDB(path, testHistKey, DBOptions{})
+	h, err := Open(path, testKey, Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := h.Queue([]Chat{{ID: id, SentAt: histT0.UnixNano(), Text: text}}); err != nil {
+	if err := h.Queue([]protocol.Chat{{ID: id, SentAt: histT0.UnixNano(), Text: text}}); err != nil {
 		t.Fatal(err)
 	}
 	if err := h.Close(); err != nil {
@@ -46,19 +48,19 @@ func outboxTexts(t *testing.T, h *DB) []string {
 // damaged (naming the file and saying its content is gone), not silently
 // started afresh, and the empty file is left as it is.
 func TestDBEmptyFileIsDamage(t *testing.T) {
-	path := histPath(t)
+	path := testDBPath(t)
 	queueOne(t, path, 7, "queued before the file was emptied")
 	if err := os.Truncate(path, 0); err != nil {
 		t.Fatal(err)
 	}
-	h, err := OpenDB(path, testHistKey, DBOptions{})
+	h, err := Open(path, testKey, Options{})
 	if err == nil {
 		h.Close()
-		t.Fatal("OpenDB of an emptied database succeeded: its queued message would be lost silently")
+		t.Fatal("Open of an emptied database succeeded: its queued message would be lost silently")
 	}
-	var de *DBError
-	if !errors.Is(err, ErrDBCorrupt) || !errors.As(err, &de) || de.Path != path || !strings.Contains(err.Error(), "empty") {
-		t.Fatalf("OpenDB of an empty file: %v, want a *DBError wrapping ErrDBCorrupt naming %s and saying it is empty", err, path)
+	var de *Error
+	if !errors.Is(err, ErrCorrupt) || !errors.As(err, &de) || de.Path != path || !strings.Contains(err.Error(), "empty") {
+		t.Fatalf("Open of an empty file: %v, want a *Error wrapping ErrCorrupt naming %s and saying it is empty", err, path)
 	}
 	if st, err := os.Stat(path); err != nil || st.Size() != 0 {
 		t.Fatalf("the refused empty file was changed: %v, %v", st, err)
@@ -72,7 +74,7 @@ func TestDBEmptyFileIsDamage(t *testing.T) {
 // creating the same database at once end with one holding it and the
 // other refused as locked.
 func TestDBCreatedWhole(t *testing.T) {
-	path := histPath(t)
+	path := testDBPath(t)
 	dir := filepath.Dir(path)
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		t.Fatal(err)
@@ -93,7 +95,7 @@ func TestDBCreatedWhole(t *testing.T) {
 	var dbs [2]*DB
 	var errs [2]error
 	for i := range dbs {
-		wg.Go(func() { dbs[i], errs[i] = OpenDB(path, testHistKey, DBOptions{}) })
+		wg.Go(func() { dbs[i], errs[i] = Open(path, testKey, Options{}) })
 	}
 	wg.Wait()
 	opened := 0
@@ -102,8 +104,8 @@ func TestDBCreatedWhole(t *testing.T) {
 		case errs[i] == nil:
 			opened++
 			defer dbs[i].Close()
-		case !errors.Is(errs[i], ErrDBLocked):
-			t.Fatalf("concurrent create %d: %v, want success or ErrDBLocked", i, errs[i])
+		case !errors.Is(errs[i], ErrLocked):
+			t.Fatalf("concurrent create %d: %v, want success or ErrLocked", i, errs[i])
 		}
 	}
 	if opened != 1 {
@@ -158,7 +160,7 @@ func TestDBMetaFallbackWarns(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			path := histPath(t)
+			path := testDBPath(t)
 			queueOne(t, path, 1, "first")
 			queueOne(t, path, 2, "last commit")
 			data, err := os.ReadFile(path)
@@ -175,7 +177,7 @@ func TestDBMetaFallbackWarns(t *testing.T) {
 				t.Fatal(err)
 			}
 
-			h := openTestHistory(t, path, DBOptions{})
+			h := openTestDB(t, path, Options{})
 			warnings := h.Warnings()
 			gotWarn := len(warnings) == 1 && strings.Contains(warnings[0], path) && strings.Contains(warnings[0], "newest commit record is damaged")
 			if gotWarn != tt.warn || (!tt.warn && len(warnings) != 0) {
@@ -196,9 +198,9 @@ func TestDBMetaFallbackWarns(t *testing.T) {
 // TestDBModeWarns: a database found with a wider mode is set back to 0600
 // and the user is told, naming the file and the mode found.
 func TestDBModeWarns(t *testing.T) {
-	path := histPath(t)
+	path := testDBPath(t)
 	queueOne(t, path, 1, "mode")
-	h := openTestHistory(t, path, DBOptions{})
+	h := openTestDB(t, path, Options{})
 	if w := h.Warnings(); len(w) != 0 {
 		t.Fatalf("warnings on a sound 0600 file: %q", w)
 	}
@@ -206,7 +208,7 @@ func TestDBModeWarns(t *testing.T) {
 	if err := os.Chmod(path, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	h = openTestHistory(t, path, DBOptions{})
+	h = openTestDB(t, path, Options{})
 	if w := h.Warnings(); len(w) != 1 || !strings.Contains(w[0], path) || !strings.Contains(w[0], "0644") {
 		t.Fatalf("warnings after opening a 0644 file: %q, want one naming the file and 0644", w)
 	}
@@ -230,7 +232,7 @@ func TestDBErrorText(t *testing.T) {
 			if err := os.Truncate(path, 4096); err != nil {
 				t.Fatal(err)
 			}
-		}, ErrDBCorrupt, "is damaged: "},
+		}, ErrCorrupt, "is damaged: "},
 		{"empty", func(t *testing.T, path string) {
 			if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 				t.Fatal(err)
@@ -238,30 +240,30 @@ func TestDBErrorText(t *testing.T) {
 			if err := os.WriteFile(path, nil, 0o600); err != nil {
 				t.Fatal(err)
 			}
-		}, ErrDBCorrupt, "is damaged: the file is empty"},
+		}, ErrCorrupt, "is damaged: the file is empty"},
 		{"locked", func(t *testing.T, path string) {
-			openTestHistory(t, path, DBOptions{})
-		}, ErrDBLocked, "is in use by another duet; is duet already running"},
+			openTestDB(t, path, Options{})
+		}, ErrLocked, "is in use by another duet; is duet already running"},
 		{"another key", func(t *testing.T, path string) {
-			h, err := OpenDB(path, [32]byte{9}, DBOptions{})
+			h, err := Open(path, [32]byte{9}, Options{})
 			if err != nil {
 				t.Fatal(err)
 			}
 			h.Close()
-		}, ErrDBWrongKey, "belongs to another identity: "},
+		}, ErrWrongKey, "belongs to another identity: "},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			path := histPath(t)
+			path := testDBPath(t)
 			tt.setup(t, path)
 			before, err := os.ReadFile(path)
 			if err != nil {
 				t.Fatal(err)
 			}
-			h, err := OpenDB(path, testHistKey, DBOptions{})
+			h, err := Open(path, testKey, Options{})
 			if err == nil {
 				h.Close()
-				t.Fatal("OpenDB succeeded")
+				t.Fatal("Open succeeded")
 			}
 			if after, rerr := os.ReadFile(path); rerr != nil || !bytes.Equal(after, before) {
 				t.Fatalf("the refused file was changed (%v)", rerr)
@@ -282,12 +284,12 @@ func TestDBErrorText(t *testing.T) {
 // open, oldest first, the newest n of them with the total, only until Load
 // hands them to the Node; it changes nothing Load returns.
 func TestDBPending(t *testing.T) {
-	path := histPath(t)
+	path := testDBPath(t)
 	for i, text := range []string{"one", "two", "three"} {
 		queueOne(t, path, uint64(i+1), text)
 	}
-	h := openTestHistory(t, path, DBOptions{NoHistory: true})
-	texts := func(cs []Chat) string {
+	h := openTestDB(t, path, Options{NoHistory: true})
+	texts := func(cs []protocol.Chat) string {
 		var s []string
 		for _, c := range cs {
 			s = append(s, c.Text)
@@ -333,13 +335,13 @@ func TestDBKeyCheckDamaged(t *testing.T) {
 	}
 	damaged := writeFlipped(t, data, offs, len(chk)-1)
 
-	if _, err := OpenDB(damaged, [32]byte{7}, DBOptions{}); !errors.Is(err, ErrDBWrongKey) || !strings.Contains(err.Error(), "neither its key check nor its records open") {
-		t.Fatalf("OpenDB under another key: %v, want ErrDBWrongKey saying the records do not open either", err)
+	if _, err := Open(damaged, [32]byte{7}, Options{}); !errors.Is(err, ErrWrongKey) || !strings.Contains(err.Error(), "neither its key check nor its records open") {
+		t.Fatalf("Open under another key: %v, want ErrWrongKey saying the records do not open either", err)
 	}
 	if after, err := os.ReadFile(damaged); err != nil || !bytes.Equal(after, flipped(data, offs, len(chk)-1)) {
 		t.Fatalf("the file refused under another key was changed (%v)", err)
 	}
-	h := openTestHistory(t, damaged, DBOptions{})
+	h := openTestDB(t, damaged, Options{})
 	if w := h.Warnings(); len(w) != 1 || !strings.Contains(w[0], "key check value was damaged") || !strings.Contains(w[0], damaged) {
 		t.Fatalf("warnings %q, want one saying the key check was written again", w)
 	}
@@ -350,15 +352,15 @@ func TestDBKeyCheckDamaged(t *testing.T) {
 		t.Fatalf("outbox %q after the check was rewritten", got)
 	}
 	h.Close()
-	h = openTestHistory(t, damaged, DBOptions{})
+	h = openTestDB(t, damaged, Options{})
 	if w := h.Warnings(); len(w) != 0 {
 		t.Fatalf("warnings after the rewrite: %q", w)
 	}
 	h.Close()
 
-	empty := histPath(t)
-	openTestHistory(t, empty, DBOptions{}).Close()
-	if _, err := OpenDB(empty, [32]byte{7}, DBOptions{}); !errors.Is(err, ErrDBWrongKey) || !strings.Contains(err.Error(), "or its key check is damaged") {
-		t.Fatalf("OpenDB of an empty database under another key: %v", err)
+	empty := testDBPath(t)
+	openTestDB(t, empty, Options{}).Close()
+	if _, err := Open(empty, [32]byte{7}, Options{}); !errors.Is(err, ErrWrongKey) || !strings.Contains(err.Error(), "or its key check is damaged") {
+		t.Fatalf("Open of an empty database under another key: %v", err)
 	}
 }

@@ -1,4 +1,4 @@
-package protocol
+package store
 
 // The chat history in the database: every message shown or sent, sealed,
 // in records of up to histRecordEntries entries and histRecordBytes bytes
@@ -36,6 +36,7 @@ import (
 	bolt "go.etcd.io/bbolt"
 
 	"duet/crypto"
+	"duet/protocol"
 )
 
 const (
@@ -49,15 +50,6 @@ const (
 )
 
 var historyAD = []byte("duet/1 history")
-
-// HistoryEntry is one chat line kept in the history.
-type HistoryEntry struct {
-	ID                uint64    // chat id (ours or the peer's); an entry with ID 0 is never stored
-	Own               bool      // we wrote it
-	Text              string    // the message text
-	At                time.Time // when it was written (CHAT sent_at); zero: the time of Add
-	PossibleDuplicate bool      // shown after a crash that may have shown it already
-}
 
 // HistoryCursor marks a position in the history for Before: an entry of a
 // record. The zero cursor is the end of the history (Before(HistoryCursor{},
@@ -101,7 +93,7 @@ func recordAD(k []byte, n uint16) []byte {
 
 // sealRecord encrypts entries (1..histRecordEntries) as the record stored
 // under key k.
-func sealRecord(a *crypto.AEAD, k []byte, entries []HistoryEntry) ([]byte, error) {
+func sealRecord(a *crypto.AEAD, k []byte, entries []protocol.HistoryEntry) ([]byte, error) {
 	size := 0
 	for _, e := range entries {
 		size += histEntryHeader + len(e.Text)
@@ -127,7 +119,7 @@ func sealRecord(a *crypto.AEAD, k []byte, entries []HistoryEntry) ([]byte, error
 		return nil, err
 	}
 	n := uint16(len(entries))
-	v[0] = histValueVer
+	v[0] = valueVersion
 	binary.BigEndian.PutUint16(v[1:], n)
 	copy(v[3:], nonce[:])
 	return a.Seal(v[:histRecordHeader], &nonce, v[histRecordHeader:], recordAD(k, n)), nil
@@ -143,43 +135,43 @@ func recordCount(v []byte) int {
 }
 
 // openRecord authenticates, decrypts and parses the record v stored under
-// key k. Any failure is an error wrapping ErrDBCorrupt (without the file
+// key k. Any failure is an error wrapping ErrCorrupt (without the file
 // name: the caller adds it).
-func openRecord(a *crypto.AEAD, k, v []byte) ([]HistoryEntry, error) {
+func openRecord(a *crypto.AEAD, k, v []byte) ([]protocol.HistoryEntry, error) {
 	if len(k) != histKeyLen {
-		return nil, fmt.Errorf("%w: key of %d bytes", ErrDBCorrupt, len(k))
+		return nil, fmt.Errorf("%w: key of %d bytes", ErrCorrupt, len(k))
 	}
 	if len(v) < histRecordHeader+crypto.TagSize {
-		return nil, fmt.Errorf("%w: record of %d bytes", ErrDBCorrupt, len(v))
+		return nil, fmt.Errorf("%w: record of %d bytes", ErrCorrupt, len(v))
 	}
-	if v[0] != histValueVer {
-		return nil, fmt.Errorf("%w: record version %d", ErrDBCorrupt, v[0])
+	if v[0] != valueVersion {
+		return nil, fmt.Errorf("%w: record version %d", ErrCorrupt, v[0])
 	}
 	n := binary.BigEndian.Uint16(v[1:])
 	var nonce [crypto.NonceSize]byte
 	copy(nonce[:], v[3:])
 	pt, err := a.Open(nil, &nonce, v[histRecordHeader:], recordAD(k, n))
 	if err != nil {
-		return nil, fmt.Errorf("%w: record fails authentication", ErrDBCorrupt)
+		return nil, fmt.Errorf("%w: record fails authentication", ErrCorrupt)
 	}
 	return parseRecord(pt, int(n))
 }
 
 // parseRecord parses a decrypted record of n entries.
-func parseRecord(pt []byte, n int) ([]HistoryEntry, error) {
+func parseRecord(pt []byte, n int) ([]protocol.HistoryEntry, error) {
 	if n < 1 || n > histRecordEntries {
-		return nil, fmt.Errorf("%w: record of %d entries", ErrDBCorrupt, n)
+		return nil, fmt.Errorf("%w: record of %d entries", ErrCorrupt, n)
 	}
-	out := make([]HistoryEntry, 0, n)
+	out := make([]protocol.HistoryEntry, 0, n)
 	for len(pt) > 0 {
 		if len(pt) < histEntryHeader {
-			return nil, fmt.Errorf("%w: entry cut short", ErrDBCorrupt)
+			return nil, fmt.Errorf("%w: entry cut short", ErrCorrupt)
 		}
 		flags := pt[0]
 		if flags&^(histFlagOwn|histFlagDup) != 0 {
-			return nil, fmt.Errorf("%w: unknown flags %#x", ErrDBCorrupt, flags)
+			return nil, fmt.Errorf("%w: unknown flags %#x", ErrCorrupt, flags)
 		}
-		e := HistoryEntry{
+		e := protocol.HistoryEntry{
 			Own:               flags&histFlagOwn != 0,
 			PossibleDuplicate: flags&histFlagDup != 0,
 			ID:                binary.BigEndian.Uint64(pt[1:]),
@@ -187,18 +179,18 @@ func parseRecord(pt []byte, n int) ([]HistoryEntry, error) {
 		}
 		size := binary.BigEndian.Uint32(pt[17:])
 		pt = pt[histEntryHeader:]
-		if size > MaxTextSize || int(size) > len(pt) {
-			return nil, fmt.Errorf("%w: entry text of %d bytes", ErrDBCorrupt, size)
+		if size > protocol.MaxTextSize || int(size) > len(pt) {
+			return nil, fmt.Errorf("%w: entry text of %d bytes", ErrCorrupt, size)
 		}
 		e.Text = string(pt[:size])
 		pt = pt[size:]
 		if e.ID == 0 {
-			return nil, fmt.Errorf("%w: entry with id 0", ErrDBCorrupt)
+			return nil, fmt.Errorf("%w: entry with id 0", ErrCorrupt)
 		}
 		out = append(out, e)
 	}
 	if len(out) != n {
-		return nil, fmt.Errorf("%w: record declares %d entries, holds %d", ErrDBCorrupt, n, len(out))
+		return nil, fmt.Errorf("%w: record declares %d entries, holds %d", ErrCorrupt, n, len(out))
 	}
 	return out, nil
 }
@@ -229,18 +221,18 @@ func (e *historySkippedError) Unwrap() error { return ErrHistorySkipped }
 // historyTx collects one write transaction's history entries and writes
 // them as records when the transaction ends (finish).
 type historyTx struct {
-	h          *DB
+	db         *DB
 	tx         *bolt.Tx
 	meta, hist *bolt.Bucket
 	seq, count uint64
 	lastAt     uint64 // the newest record key's at
-	pending    []HistoryEntry
+	pending    []protocol.HistoryEntry
 }
 
-func (h *DB) beginHistory(tx *bolt.Tx) (*historyTx, error) {
-	t := &historyTx{h: h, tx: tx, meta: tx.Bucket(bucketMeta), hist: tx.Bucket(bucketHistory)}
+func (db *DB) beginHistory(tx *bolt.Tx) (*historyTx, error) {
+	t := &historyTx{db: db, tx: tx, meta: tx.Bucket(bucketMeta), hist: tx.Bucket(bucketHistory)}
 	if t.meta == nil || t.hist == nil {
-		return nil, corruptErr(h.path, errors.New("bucket missing"))
+		return nil, corruptErr(db.path, errors.New("bucket missing"))
 	}
 	t.hist.FillPercent = histFillPercent
 	t.seq = metaU64(t.meta, metaSeq)
@@ -252,12 +244,12 @@ func (h *DB) beginHistory(tx *bolt.Tx) (*historyTx, error) {
 }
 
 // add queues e for this transaction (id 0 is never stored; a zero At is now).
-func (t *historyTx) add(e HistoryEntry) {
+func (t *historyTx) add(e protocol.HistoryEntry) {
 	if e.ID == 0 {
 		return
 	}
 	if e.At.IsZero() {
-		e.At = t.h.now()
+		e.At = t.db.now()
 	}
 	t.pending = append(t.pending, e)
 }
@@ -282,14 +274,14 @@ func (t *historyTx) finish() error {
 }
 
 // put writes one record.
-func (t *historyTx) put(entries []HistoryEntry) error {
+func (t *historyTx) put(entries []protocol.HistoryEntry) error {
 	at := t.lastAt
 	for _, e := range entries {
 		at = max(at, histTime(e.At))
 	}
 	t.seq++
 	k := histKey(at, t.seq)
-	v, err := sealRecord(t.h.aead, k[:], entries)
+	v, err := sealRecord(t.db.aead, k[:], entries)
 	if err != nil {
 		return err
 	}
@@ -321,7 +313,7 @@ func (t *historyTx) clear() error {
 // oldest of chats was written (records are in storing order and their key
 // time is their newest entry's, so only that range is read). Records that
 // fail authentication or decoding are skipped.
-func (t *historyTx) ownSince(chats []Chat) (map[uint64]bool, error) {
+func (t *historyTx) ownSince(chats []protocol.Chat) (map[uint64]bool, error) {
 	ids := map[uint64]bool{}
 	if len(chats) == 0 {
 		return ids, nil
@@ -333,7 +325,7 @@ func (t *historyTx) ownSince(chats []Chat) (map[uint64]bool, error) {
 	start := histKey(histTime(time.Unix(0, oldest)), 0)
 	c := t.hist.Cursor()
 	for k, v := c.Seek(start[:]); k != nil; k, v = c.Next() {
-		es, err := openRecord(t.h.aead, k, v)
+		es, err := openRecord(t.db.aead, k, v)
 		if err != nil {
 			// A damaged record is skipped: its own ids are not known, so
 			// the import may record one of those messages in the history
@@ -358,70 +350,70 @@ func (t *historyTx) ownSince(chats []Chat) (map[uint64]bool, error) {
 // write error (a full disk) is returned by the next Flush or Close, and
 // from then on nothing more is written (the error is sticky). After Close,
 // Add does nothing.
-func (h *DB) Add(e HistoryEntry) {
+func (db *DB) Add(e protocol.HistoryEntry) {
 	if e.ID == 0 {
 		return
 	}
 	if e.At.IsZero() {
-		e.At = h.now()
+		e.At = db.now()
 	}
 	select {
-	case <-h.quit:
+	case <-db.quit:
 		return
 	default:
 	}
-	if !h.reserve(len(e.Text)) {
+	if !db.reserve(len(e.Text)) {
 		return
 	}
 	select {
-	case h.q <- histOp{kind: opAdd, entry: e}:
-	case <-h.quit:
-		h.release(len(e.Text))
+	case db.q <- writeOp{kind: opAdd, entry: e}:
+	case <-db.quit:
+		db.release(len(e.Text))
 	}
 }
 
 // reserve waits until n more bytes of text fit in the queue budget (one
 // entry always fits in an empty queue); false if the DB is closing.
-func (h *DB) reserve(n int) bool {
-	h.budgetMu.Lock()
-	defer h.budgetMu.Unlock()
-	for h.queued > 0 && h.queued+n > histQueueBytes {
+func (db *DB) reserve(n int) bool {
+	db.budgetMu.Lock()
+	defer db.budgetMu.Unlock()
+	for db.queued > 0 && db.queued+n > writeQueueBytes {
 		select {
-		case <-h.quit:
+		case <-db.quit:
 			return false
 		default:
 		}
-		h.budgetCond.Wait()
+		db.budgetCond.Wait()
 	}
-	h.queued += n
+	db.queued += n
 	return true
 }
 
 // release returns n bytes to the budget.
-func (h *DB) release(n int) {
-	h.budgetMu.Lock()
-	h.queued -= n
-	h.budgetMu.Unlock()
-	h.budgetCond.Broadcast()
+func (db *DB) release(n int) {
+	db.budgetMu.Lock()
+	db.queued -= n
+	db.budgetMu.Unlock()
+	db.budgetCond.Broadcast()
 }
 
 // Flush waits until everything added so far is committed (fsynced) and
 // returns the first write error, if any.
-func (h *DB) Flush() error { return h.request(opFlush) }
+func (db *DB) Flush() error { return db.request(opFlush) }
 
 // Clear removes every entry (the /clear command), after committing what
 // was added before it. The file does not shrink: bbolt reuses the freed
 // pages (which still hold ciphertext until reused).
-func (h *DB) Clear() error { return h.request(opClear) }
+func (db *DB) Clear() error { return db.request(opClear) }
 
 // prune deletes the records whose newest entry was written before cutoff,
 // in transactions of histPruneBatch records, from the oldest.
-func (h *DB) prune(cutoff time.Time) error {
+func (db *DB) prune(cutoff time.Time) error {
 	end := histKey(histTime(cutoff), 0)
 	for {
 		more := false
-		err := h.guard(func() error {
-			return h.db.Update(func(tx *bolt.Tx) error {
+		err := db.guard(func() error {
+			return db.bolt.Update(func(tx *bolt.Tx) error {
 				meta, hist := tx.Bucket(bucketMeta), tx.Bucket(bucketHistory)
 				count := metaU64(meta, metaCount)
 				c := hist.Cursor()
@@ -441,7 +433,7 @@ func (h *DB) prune(cutoff time.Time) error {
 			})
 		})
 		if err != nil {
-			return fmt.Errorf("protocol: database %s: prune: %w", h.path, err)
+			return fmt.Errorf("protocol: database %s: prune: %w", db.path, err)
 		}
 		if !more {
 			return nil
@@ -453,8 +445,8 @@ func (h *DB) prune(cutoff time.Time) error {
 // for Before (the oldest entry returned). Damaged records are skipped as
 // in Before: with an error wrapping ErrHistorySkipped the entries and the
 // cursor are valid.
-func (h *DB) Last(n int) ([]HistoryEntry, HistoryCursor, error) {
-	return h.Before(HistoryCursor{}, n)
+func (db *DB) Last(n int) ([]protocol.HistoryEntry, HistoryCursor, error) {
+	return db.Before(HistoryCursor{}, n)
 }
 
 // Before returns up to n committed entries older than c, oldest first, and
@@ -468,19 +460,19 @@ func (h *DB) Last(n int) ([]HistoryEntry, HistoryCursor, error) {
 // records this call skipped. With such an error the entries and the cursor
 // are valid (the cursor is past the skipped records, so a further call
 // does not report them again). Any other error (a damaged file, wrapping
-// ErrDBCorrupt) comes with no entries and the cursor c.
-func (h *DB) Before(c HistoryCursor, n int) ([]HistoryEntry, HistoryCursor, error) {
+// ErrCorrupt) comes with no entries and the cursor c.
+func (db *DB) Before(c HistoryCursor, n int) ([]protocol.HistoryEntry, HistoryCursor, error) {
 	if n <= 0 {
 		return nil, c, nil
 	}
-	var out []HistoryEntry // newest first
+	var out []protocol.HistoryEntry // newest first
 	next := c
 	skipped := 0
-	err := h.guard(func() error {
-		return h.db.View(func(tx *bolt.Tx) error {
+	err := db.guard(func() error {
+		return db.bolt.View(func(tx *bolt.Tx) error {
 			hist := tx.Bucket(bucketHistory)
 			if hist == nil {
-				return corruptErr(h.path, errors.New("history bucket missing"))
+				return corruptErr(db.path, errors.New("history bucket missing"))
 			}
 			cur := hist.Cursor()
 			var k, v []byte
@@ -510,7 +502,7 @@ func (h *DB) Before(c HistoryCursor, n int) ([]HistoryEntry, HistoryCursor, erro
 				limit = -1
 			}
 			for ; k != nil && len(out) < n; k, v = cur.Prev() {
-				es, err := openRecord(h.aead, k, v)
+				es, err := openRecord(db.aead, k, v)
 				if err != nil {
 					// Skipped; the cursor moves past it (index 0: none of
 					// its entries), so the next call starts below it.
@@ -540,19 +532,19 @@ func (h *DB) Before(c HistoryCursor, n int) ([]HistoryEntry, HistoryCursor, erro
 		out[i], out[j] = out[j], out[i]
 	}
 	if skipped > 0 {
-		return out, next, &historySkippedError{path: h.path, skipped: skipped}
+		return out, next, &historySkippedError{path: db.path, skipped: skipped}
 	}
 	return out, next, nil
 }
 
 // Len returns the number of committed entries.
-func (h *DB) Len() (int, error) {
+func (db *DB) Len() (int, error) {
 	var n uint64
-	err := h.guard(func() error {
-		return h.db.View(func(tx *bolt.Tx) error {
+	err := db.guard(func() error {
+		return db.bolt.View(func(tx *bolt.Tx) error {
 			meta := tx.Bucket(bucketMeta)
 			if meta == nil || len(meta.Get(metaCount)) != 8 {
-				return corruptErr(h.path, errors.New("no entry count"))
+				return corruptErr(db.path, errors.New("no entry count"))
 			}
 			n = binary.BigEndian.Uint64(meta.Get(metaCount))
 			return nil
@@ -565,20 +557,20 @@ func (h *DB) Len() (int, error) {
 // entry: u8 version || nonce || AES-256-GCM(u8 flags || u64 id || text,
 // AD = the key), key u64 at || u64 seq) as records, in the same order, and
 // deletes "history_ids".
-func (h *DB) upgradeV1History(tx *bolt.Tx) error {
+func (db *DB) upgradeV1History(tx *bolt.Tx) error {
 	old := tx.Bucket(bucketHistory)
-	var entries []HistoryEntry
+	var entries []protocol.HistoryEntry
 	err := old.ForEach(func(k, v []byte) error {
-		if len(k) != histKeyLen || len(v) < 1+crypto.NonceSize+crypto.TagSize+9 || v[0] != histValueVer {
-			return corruptErr(h.path, fmt.Errorf("version 1 history entry %x", k))
+		if len(k) != histKeyLen || len(v) < 1+crypto.NonceSize+crypto.TagSize+9 || v[0] != valueVersion {
+			return corruptErr(db.path, fmt.Errorf("version 1 history entry %x", k))
 		}
 		var nonce [crypto.NonceSize]byte
 		copy(nonce[:], v[1:])
-		pt, err := h.aead.Open(nil, &nonce, v[1+crypto.NonceSize:], k)
+		pt, err := db.aead.Open(nil, &nonce, v[1+crypto.NonceSize:], k)
 		if err != nil || pt[0]&^(histFlagOwn|histFlagDup) != 0 {
-			return corruptErr(h.path, fmt.Errorf("version 1 history entry %x fails authentication", k))
+			return corruptErr(db.path, fmt.Errorf("version 1 history entry %x fails authentication", k))
 		}
-		entries = append(entries, HistoryEntry{
+		entries = append(entries, protocol.HistoryEntry{
 			Own: pt[0]&histFlagOwn != 0, PossibleDuplicate: pt[0]&histFlagDup != 0,
 			ID: binary.BigEndian.Uint64(pt[1:]), Text: string(pt[9:]),
 			At: time.Unix(0, int64(binary.BigEndian.Uint64(k))),
@@ -593,7 +585,7 @@ func (h *DB) upgradeV1History(tx *bolt.Tx) error {
 			return err
 		}
 	}
-	t, err := h.beginHistory(tx)
+	t, err := db.beginHistory(tx)
 	if err != nil {
 		return err
 	}

@@ -1,4 +1,4 @@
-package protocol
+package store
 
 import (
 	"bytes"
@@ -11,7 +11,7 @@ import (
 
 // TestCheckBoltBadElement: a leaf element whose offsets point outside its
 // page (which bbolt would follow with unsafe pointer arithmetic) is
-// refused by OpenDB as damaged, naming the file, before bbolt reads it.
+// refused by Open as damaged, naming the file, before bbolt reads it.
 func TestCheckBoltBadElement(t *testing.T) {
 	path := buildHistoryFile(t, 50, "element")
 	data, err := os.ReadFile(path)
@@ -41,9 +41,9 @@ func TestCheckBoltBadElement(t *testing.T) {
 	if err := os.WriteFile(path, data, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	_, err = OpenDB(path, testHistKey, DBOptions{})
-	if !errors.Is(err, ErrDBCorrupt) || !strings.Contains(err.Error(), path) {
-		t.Fatalf("OpenDB of a file with elements outside their pages: %v, want ErrDBCorrupt naming the file", err)
+	_, err = Open(path, testKey, Options{})
+	if !errors.Is(err, ErrCorrupt) || !strings.Contains(err.Error(), path) {
+		t.Fatalf("Open of a file with elements outside their pages: %v, want ErrCorrupt naming the file", err)
 	}
 	if after, err := os.ReadFile(path); err != nil || !bytes.Equal(after, data) {
 		t.Fatalf("the refused file was changed (%v)", err)
@@ -63,8 +63,8 @@ func FuzzCheckBolt(f *testing.F) {
 	f.Add([]byte("not a database"))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		_, err := checkBolt(bytes.NewReader(b), int64(len(b)))
-		if err != nil && (!errors.Is(err, ErrDBCorrupt) || strings.Count(err.Error(), ErrDBCorrupt.Error()) != 1) {
-			t.Fatalf("error %q does not wrap ErrDBCorrupt, or says so more than once", err)
+		if err != nil && (!errors.Is(err, ErrCorrupt) || strings.Count(err.Error(), ErrCorrupt.Error()) != 1) {
+			t.Fatalf("error %q does not wrap ErrCorrupt, or says so more than once", err)
 		}
 	})
 }

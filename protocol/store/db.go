@@ -1,21 +1,21 @@
-package protocol
+package store
 
 // The database of one (identity, peer): a bbolt file holding the
-// encrypted chat history (db_history.go) and the delivery state
-// (db_delivery.go). All integers are big-endian.
+// encrypted chat history (history.go) and the delivery state
+// (delivery.go). All integers are big-endian.
 //
 //	bucket "meta"
 //	  "version"    -> u8 2             the format version of the whole file
 //	  "seq"        -> u64              the last history record sequence number
 //	  "count"      -> u64              the number of entries in "history"
-//	  "out_seq", "show_seq", "seen_seq", "seen_count" -> u64 (db_delivery.go)
+//	  "out_seq", "show_seq", "seen_seq", "seen_count" -> u64 (delivery.go)
 //	  "check"      -> u8 1 || nonce(12) || AES-256-GCM(key, nonce,
 //	                  "duet history key check v1", AD = "duet/1 history check")
 //	                a key check value: opening with another key (another
 //	                identity, or another peer's database) fails to
-//	                authenticate it, and OpenDB refuses with ErrDBWrongKey.
-//	bucket "history"                   (db_history.go)
-//	buckets "outbox", "showing", "seen" (db_delivery.go)
+//	                authenticate it, and Open refuses with ErrWrongKey.
+//	bucket "history"                   (history.go)
+//	buckets "outbox", "showing", "seen" (delivery.go)
 //
 // Format version 1 (history only, one value per entry, and a bucket
 // "history_ids") is upgraded on open: its history is rewritten as records
@@ -29,7 +29,7 @@ package protocol
 // The file is created 0600 in a 0700 directory (a wider mode found at open
 // is set back to 0600); only a regular file is opened (no symlink, FIFO,
 // device). bbolt's exclusive flock, taken with a 100 ms timeout, keeps a
-// second duet off the file (ErrDBLocked). One writer goroutine commits
+// second duet off the file (ErrLocked). One writer goroutine commits
 // everything queued (up to 4096 operations) in one fsynced transaction.
 
 import (
@@ -53,43 +53,44 @@ import (
 
 	"duet/crypto"
 	"duet/internal/fsafe"
+	"duet/protocol"
 )
 
 // Errors of the database. Test with errors.Is.
 var (
-	// ErrDBLocked: another process (another duet with the same
+	// ErrLocked: another process (another duet with the same
 	// identity and peer) holds the database.
-	ErrDBLocked = errors.New("protocol: database is in use by another duet")
-	// ErrDBCorrupt: the file is not a bbolt database, fails bbolt's
+	ErrLocked = errors.New("protocol: database is in use by another duet")
+	// ErrCorrupt: the file is not a bbolt database, fails bbolt's
 	// checks, or a value that duet cannot do without (the key check, an
 	// outbox record, the delivery marks) fails authentication. A history
 	// record that does is skipped instead (ErrHistorySkipped).
-	ErrDBCorrupt = errors.New("protocol: database is damaged")
-	// ErrDBWrongKey: the database was written under another key
+	ErrCorrupt = errors.New("protocol: database is damaged")
+	// ErrWrongKey: the database was written under another key
 	// (another identity, or the history of another peer).
-	ErrDBWrongKey = errors.New("protocol: database belongs to another identity")
-	// ErrDBClosed: the DB was closed.
-	ErrDBClosed = errors.New("protocol: database is closed")
+	ErrWrongKey = errors.New("protocol: database belongs to another identity")
+	// ErrClosed: the DB was closed.
+	ErrClosed = errors.New("protocol: database is closed")
 )
 
-// DBOptions tune OpenDB.
-type DBOptions struct {
+// Options tune Open.
+type Options struct {
 	Retention time.Duration    // prune entries older than this at open (0: keep all)
 	NoHistory bool             // Queue and Showing add no history entries (--no-history)
 	Now       func() time.Time // time.Now if nil
 }
 
-// DBError is an error about the database file at Path: Err says what went
+// Error is an error about the database file at Path: Err says what went
 // wrong (it wraps one of the errors above, or the system's), Hint what the
 // user can do about it. Its text names the file once:
 // "protocol: database /x.db is damaged: truncated; move the file away ...".
-type DBError struct {
+type Error struct {
 	Path string
 	Err  error
 	Hint string
 }
 
-func (e *DBError) Error() string {
+func (e *Error) Error() string {
 	reason := e.Err.Error()
 	var msg string
 	if r, ok := strings.CutPrefix(reason, "protocol: database "); ok {
@@ -103,10 +104,10 @@ func (e *DBError) Error() string {
 	return msg
 }
 
-func (e *DBError) Unwrap() error { return e.Err }
+func (e *Error) Unwrap() error { return e.Err }
 
 func dbErr(path string, err error, hint string) error {
-	return &DBError{Path: path, Err: err, Hint: hint}
+	return &Error{Path: path, Err: err, Hint: hint}
 }
 
 const (
@@ -124,11 +125,11 @@ const (
 // to see everything added).
 type DB struct {
 	path string
-	db   *bolt.DB
+	bolt *bolt.DB
 	aead *crypto.AEAD
 	now  func() time.Time
 
-	q     chan histOp
+	q     chan writeOp
 	quit  chan struct{} // closed by Close: the writer drains q and exits
 	done  chan struct{} // closed when the writer has exited
 	once  sync.Once
@@ -144,14 +145,14 @@ type DB struct {
 	// Delivery state: loaded at open (Load hands it to the Node); dx is
 	// owned by the writer once it runs.
 	loadMu sync.Mutex
-	loaded DeliveryState
+	loaded protocol.DeliveryState
 	dx     deliveryIndex
 	// queuedAtOpen: our message ids in the outbox when the DB was opened
 	// (and those imported since); loadMu. See QueuedAtOpen.
 	queuedAtOpen map[uint64]struct{}
 
 	// Bytes of text queued and not yet committed, bounded by
-	// histQueueBytes: Add waits while the budget is used (the count bound
+	// writeQueueBytes: Add waits while the budget is used (the count bound
 	// alone would allow 4096 texts of 64 KiB).
 	budgetMu   sync.Mutex
 	budgetCond *sync.Cond
@@ -159,25 +160,25 @@ type DB struct {
 }
 
 const (
-	histFormat     = 2
-	histValueVer   = 1
-	histKeyLen     = 16
-	histValueMin   = 1 + crypto.NonceSize + crypto.TagSize
-	histQueueLen   = 4096
-	histQueueBytes = 8 << 20 // text bytes queued and not yet committed
-	histMaxBatch   = 4096
-	histPruneBatch = 100 // records (of up to 64 KiB) per prune transaction
-	histLockWait   = 100 * time.Millisecond
-	// histAsyncDelay: how long changes nobody waits for (seen marks, and
+	formatVersion   = 2
+	valueVersion    = 1
+	histKeyLen      = 16
+	valueMinLen     = 1 + crypto.NonceSize + crypto.TagSize
+	writeQueueLen   = 4096
+	writeQueueBytes = 8 << 20 // text bytes queued and not yet committed
+	maxBatch        = 4096
+	histPruneBatch  = 100 // records (of up to 64 KiB) per prune transaction
+	lockWait        = 100 * time.Millisecond
+	// asyncDelay: how long changes nobody waits for (seen marks, and
 	// so receipts; outbox removals; Add) wait to share a commit.
-	histAsyncDelay = 5 * time.Millisecond
+	asyncDelay = 5 * time.Millisecond
 
 	// histFillPercent: history keys are nearly always appended (time
 	// order), so split pages 90% full instead of bbolt's default half.
 	histFillPercent = 0.9
 
-	histCheckText = "duet history key check v1"
-	histCheckAD   = "duet/1 history check"
+	keyCheckText = "duet history key check v1"
+	keyCheckAD   = "duet/1 history check"
 )
 
 var (
@@ -191,46 +192,46 @@ var (
 	metaCheck   = []byte("check")
 )
 
-type histOpKind uint8
+type writeOpKind uint8
 
 const (
-	opAdd       histOpKind = iota // entry
-	opFlush                       // nothing: answered after the commit
-	opClear                       // the history buckets
-	opQueue                       // chats: outbox (and own history)
-	opShowing                     // entries: showing marks (and history)
-	opSeen                        // ids: seen marks, showing marks dropped
-	opDelivered                   // ids: removed from the outbox
-	opImport                      // imported: an old delivery log's state
+	opAdd       writeOpKind = iota // entry
+	opFlush                        // nothing: answered after the commit
+	opClear                        // the history buckets
+	opQueue                        // chats: outbox (and own history)
+	opShowing                      // entries: showing marks (and history)
+	opSeen                         // ids: seen marks, showing marks dropped
+	opDelivered                    // ids: removed from the outbox
+	opImport                       // imported: an old delivery log's state
 )
 
-// histOp is one request to the writer goroutine: history and delivery
+// writeOp is one request to the writer goroutine: history and delivery
 // changes share its grouped commits.
-type histOp struct {
-	kind     histOpKind
-	entry    HistoryEntry
-	entries  []HistoryEntry
-	chats    []Chat
+type writeOp struct {
+	kind     writeOpKind
+	entry    protocol.HistoryEntry
+	entries  []protocol.HistoryEntry
+	chats    []protocol.Chat
 	ids      []uint64
-	imported DeliveryState
+	imported protocol.DeliveryState
 	done     chan error  // answered after the commit, with its error
 	cb       func(error) // called after the commit, with its error
 	urgent   bool        // committed at once although nobody waits (MarkShowing)
 }
 
-// OpenDB opens the history database at path, creating it (mode 0600,
+// Open opens the history database at path, creating it (mode 0600,
 // parent directory 0700) if needed, whole (createDBFile). The path must be
 // a regular file: a symbolic link, FIFO, device, socket or directory is
 // refused with an error naming the path, without blocking. An existing
 // file with a wider mode is fixed to 0600 (its content is encrypted; only
 // metadata would leak) and Warnings says so. A damaged file, an empty one
-// included, gives an error wrapping ErrDBCorrupt; a file held by another
-// duet, ErrDBLocked; a file written under another key, ErrDBWrongKey. Each
-// error is a *DBError naming the file and saying what to do. A file whose
+// included, gives an error wrapping ErrCorrupt; a file held by another
+// duet, ErrLocked; a file written under another key, ErrWrongKey. Each
+// error is a *Error naming the file and saying what to do. A file whose
 // newest commit record is damaged opens at the commit before it, as bbolt
 // does, and Warnings says so. Entries older than opt.Retention are deleted
-// before OpenDB returns.
-func OpenDB(path string, key [32]byte, opt DBOptions) (h *DB, err error) {
+// before Open returns.
+func Open(path string, key [32]byte, opt Options) (db *DB, err error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return nil, dbErr(path, err, "")
 	}
@@ -282,22 +283,22 @@ func OpenDB(path string, key [32]byte, opt DBOptions) (h *DB, err error) {
 
 	// bbolt may panic (or fault on the mapping) on a damaged file.
 	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
-	var db *bolt.DB
+	var bdb *bolt.DB
 	defer func() {
 		if r := recover(); r != nil {
-			if db != nil {
-				db.Close()
+			if bdb != nil {
+				bdb.Close()
 			} else if opened != nil {
 				opened.Close() // releases the lock
 			}
-			h, err = nil, corruptErr(path, fmt.Errorf("%v", r))
+			db, err = nil, corruptErr(path, fmt.Errorf("%v", r))
 		}
 	}()
-	db, err = bolt.Open(path, 0o600, &bolt.Options{Timeout: histLockWait, OpenFile: openFile, FreelistType: bolt.FreelistMapType})
+	bdb, err = bolt.Open(path, 0o600, &bolt.Options{Timeout: lockWait, OpenFile: openFile, FreelistType: bolt.FreelistMapType})
 	if err != nil {
 		switch {
 		case errors.Is(err, berrors.ErrTimeout):
-			return nil, dbErr(path, ErrDBLocked, hintLocked)
+			return nil, dbErr(path, ErrLocked, hintLocked)
 		case errors.Is(err, errNotRegular):
 			return nil, dbErr(path, err, hintMoveAway)
 		case errors.Is(err, berrors.ErrInvalid), errors.Is(err, berrors.ErrChecksum),
@@ -306,31 +307,31 @@ func OpenDB(path string, key [32]byte, opt DBOptions) (h *DB, err error) {
 		}
 		return nil, dbErr(path, err, "")
 	}
-	h = &DB{path: path, db: db, aead: aead, now: opt.Now, record: !opt.NoHistory, warnings: warnings}
-	if h.now == nil {
-		h.now = time.Now
+	db = &DB{path: path, bolt: bdb, aead: aead, now: opt.Now, record: !opt.NoHistory, warnings: warnings}
+	if db.now == nil {
+		db.now = time.Now
 	}
-	if err := h.init(); err != nil {
-		db.Close()
+	if err := db.init(); err != nil {
+		bdb.Close()
 		return nil, err
 	}
 	removeStaleTemps(path)
 	if opt.Retention > 0 {
-		if err := h.prune(h.now().Add(-opt.Retention)); err != nil {
-			db.Close()
+		if err := db.prune(db.now().Add(-opt.Retention)); err != nil {
+			bdb.Close()
 			return nil, err
 		}
 	}
-	if err := h.loadDelivery(); err != nil {
-		db.Close()
+	if err := db.loadDelivery(); err != nil {
+		bdb.Close()
 		return nil, err
 	}
-	h.q = make(chan histOp, histQueueLen)
-	h.budgetCond = sync.NewCond(&h.budgetMu)
-	h.quit = make(chan struct{})
-	h.done = make(chan struct{})
-	go h.writer()
-	return h, nil
+	db.q = make(chan writeOp, writeQueueLen)
+	db.budgetCond = sync.NewCond(&db.budgetMu)
+	db.quit = make(chan struct{})
+	db.done = make(chan struct{})
+	go db.writer()
+	return db, nil
 }
 
 // openDBFile opens path with flag only if it is a regular file
@@ -366,7 +367,7 @@ func checkBeforeOpen(path string) (boltCheck, error) {
 		return c, nil
 	}
 	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_SH|syscall.LOCK_NB); errors.Is(err, syscall.EWOULDBLOCK) {
-		return boltCheck{}, dbErr(path, ErrDBLocked, hintLocked)
+		return boltCheck{}, dbErr(path, ErrLocked, hintLocked)
 	}
 	return boltCheck{}, corruptErr(path, cerr)
 }
@@ -387,13 +388,13 @@ func createDBFile(path string, aead *crypto.AEAD) (err error) {
 	tmp := f.Name()
 	f.Close()
 	defer os.Remove(tmp)
-	db, err := bolt.Open(tmp, 0o600, &bolt.Options{Timeout: histLockWait, FreelistType: bolt.FreelistMapType})
+	bdb, err := bolt.Open(tmp, 0o600, &bolt.Options{Timeout: lockWait, FreelistType: bolt.FreelistMapType})
 	if err != nil {
 		return dbErr(path, fmt.Errorf("create: %w", err), "")
 	}
-	h := &DB{path: tmp, db: db, aead: aead, now: time.Now}
-	err = h.guard(func() error { return db.Update(h.create) })
-	if cerr := db.Close(); err == nil {
+	db := &DB{path: tmp, bolt: bdb, aead: aead, now: time.Now}
+	err = db.guard(func() error { return bdb.Update(db.create) })
+	if cerr := bdb.Close(); err == nil {
 		err = cerr
 	}
 	if err != nil {
@@ -444,10 +445,10 @@ func isBoltSizeErr(err error) bool {
 }
 
 // corruptErr is the error for a damaged file: cause says what is wrong
-// (wrapping ErrDBCorrupt or not).
+// (wrapping ErrCorrupt or not).
 func corruptErr(path string, cause error) error {
-	if !errors.Is(cause, ErrDBCorrupt) {
-		cause = fmt.Errorf("%w: %v", ErrDBCorrupt, cause)
+	if !errors.Is(cause, ErrCorrupt) {
+		cause = fmt.Errorf("%w: %v", ErrCorrupt, cause)
 	}
 	return dbErr(path, cause, hintDamaged)
 }
@@ -456,55 +457,55 @@ func corruptErr(path string, cause error) error {
 // file would otherwise fault when read), its format version and key check
 // value, or, for a new file, writes them. Opening an existing file writes
 // nothing (unless entries are pruned).
-func (h *DB) init() error {
-	st, err := os.Stat(h.path)
+func (db *DB) init() error {
+	st, err := os.Stat(db.path)
 	if err != nil {
-		return dbErr(h.path, err, "")
+		return dbErr(db.path, err, "")
 	}
 	create, upgrade, recheck := false, false, false
-	err = h.guard(func() error {
-		return h.db.View(func(tx *bolt.Tx) error {
+	err = db.guard(func() error {
+		return db.bolt.View(func(tx *bolt.Tx) error {
 			if tx.Size() > st.Size() {
-				return corruptErr(h.path, fmt.Errorf("file is %d bytes, its pages need %d: truncated", st.Size(), tx.Size()))
+				return corruptErr(db.path, fmt.Errorf("file is %d bytes, its pages need %d: truncated", st.Size(), tx.Size()))
 			}
 			meta := tx.Bucket(bucketMeta)
 			if meta == nil {
 				if tx.Bucket(bucketHistory) != nil {
-					return corruptErr(h.path, errors.New("meta bucket missing"))
+					return corruptErr(db.path, errors.New("meta bucket missing"))
 				}
 				create = true
 				return nil
 			}
 			v := meta.Get(metaVersion)
 			if len(v) != 1 {
-				return corruptErr(h.path, errors.New("no format version"))
+				return corruptErr(db.path, errors.New("no format version"))
 			}
 			if v[0] == 1 {
 				upgrade = true // version 1: entries one by one, no delivery buckets
-			} else if v[0] != histFormat {
-				return dbErr(h.path, fmt.Errorf("format version %d, this duet reads %d", v[0], histFormat), hintNewerDuet)
+			} else if v[0] != formatVersion {
+				return dbErr(db.path, fmt.Errorf("format version %d, this duet reads %d", v[0], formatVersion), hintNewerDuet)
 			}
 			if len(meta.Get(metaSeq)) != 8 || len(meta.Get(metaCount)) != 8 {
-				return corruptErr(h.path, errors.New("bad counters"))
+				return corruptErr(db.path, errors.New("bad counters"))
 			}
 			if tx.Bucket(bucketHistory) == nil {
-				return corruptErr(h.path, errors.New("history bucket missing"))
+				return corruptErr(db.path, errors.New("history bucket missing"))
 			}
 			if !upgrade && (tx.Bucket(bucketOutbox) == nil || tx.Bucket(bucketSeen) == nil || tx.Bucket(bucketShowing) == nil) {
-				return corruptErr(h.path, errors.New("delivery bucket missing"))
+				return corruptErr(db.path, errors.New("delivery bucket missing"))
 			}
-			if h.checkOpens(meta.Get(metaCheck)) {
+			if db.checkOpens(meta.Get(metaCheck)) {
 				return nil
 			}
 			// Another key, or a damaged check value: the records tell.
-			switch fits, tried := h.recordsOpen(tx, upgrade); {
+			switch fits, tried := db.recordsOpen(tx, upgrade); {
 			case fits:
 				recheck = true
 				return nil
 			case tried:
-				return dbErr(h.path, fmt.Errorf("%w: it was written under another identity's key (or for another peer): neither its key check nor its records open under this one", ErrDBWrongKey), hintAnotherKey)
+				return dbErr(db.path, fmt.Errorf("%w: it was written under another identity's key (or for another peer): neither its key check nor its records open under this one", ErrWrongKey), hintAnotherKey)
 			}
-			return dbErr(h.path, fmt.Errorf("%w: it was written under another identity's key (or for another peer), or its key check is damaged", ErrDBWrongKey), hintAnotherKey)
+			return dbErr(db.path, fmt.Errorf("%w: it was written under another identity's key (or for another peer), or its key check is damaged", ErrWrongKey), hintAnotherKey)
 		})
 	})
 	switch {
@@ -513,9 +514,9 @@ func (h *DB) init() error {
 	case recheck:
 		// The key check value is damaged but the records open under this
 		// key: it is this identity's database. Write the check again.
-		err := h.guard(func() error {
-			return h.db.Update(func(tx *bolt.Tx) error {
-				chk, err := h.sealCheck()
+		err := db.guard(func() error {
+			return db.bolt.Update(func(tx *bolt.Tx) error {
+				chk, err := db.sealCheck()
 				if err != nil {
 					return err
 				}
@@ -523,29 +524,29 @@ func (h *DB) init() error {
 			})
 		})
 		if err != nil {
-			return dbErr(h.path, fmt.Errorf("rewrite the key check value: %w", err), "")
+			return dbErr(db.path, fmt.Errorf("rewrite the key check value: %w", err), "")
 		}
-		h.warnings = append(h.warnings, fmt.Sprintf("database %s: its key check value was damaged; its records open under this identity's key, so duet wrote it again", h.path))
+		db.warnings = append(db.warnings, fmt.Sprintf("database %s: its key check value was damaged; its records open under this identity's key, so duet wrote it again", db.path))
 		return nil
 	case upgrade:
-		return h.guard(func() error {
-			return h.db.Update(func(tx *bolt.Tx) error {
+		return db.guard(func() error {
+			return db.bolt.Update(func(tx *bolt.Tx) error {
 				if err := createDeliveryBuckets(tx); err != nil {
 					return err
 				}
-				if err := h.upgradeV1History(tx); err != nil {
+				if err := db.upgradeV1History(tx); err != nil {
 					return err
 				}
-				return tx.Bucket(bucketMeta).Put(metaVersion, []byte{histFormat})
+				return tx.Bucket(bucketMeta).Put(metaVersion, []byte{formatVersion})
 			})
 		})
 	case create:
-		return h.guard(func() error { return h.db.Update(h.create) })
+		return db.guard(func() error { return db.bolt.Update(db.create) })
 	}
 	return nil
 }
 
-func (h *DB) create(tx *bolt.Tx) error {
+func (db *DB) create(tx *bolt.Tx) error {
 	meta, err := tx.CreateBucket(bucketMeta)
 	if err != nil {
 		return err
@@ -556,12 +557,12 @@ func (h *DB) create(tx *bolt.Tx) error {
 	if err := createDeliveryBuckets(tx); err != nil {
 		return err
 	}
-	chk, err := h.sealCheck()
+	chk, err := db.sealCheck()
 	if err != nil {
 		return err
 	}
 	var zero [8]byte
-	for k, v := range map[string][]byte{"version": {histFormat}, "seq": zero[:], "count": zero[:], "check": chk} {
+	for k, v := range map[string][]byte{"version": {formatVersion}, "seq": zero[:], "count": zero[:], "check": chk} {
 		if err := meta.Put([]byte(k), v); err != nil {
 			return err
 		}
@@ -570,25 +571,25 @@ func (h *DB) create(tx *bolt.Tx) error {
 }
 
 // sealCheck returns a new key check value: u8 1 || nonce || AES-256-GCM
-// of histCheckText.
-func (h *DB) sealCheck() ([]byte, error) {
+// of keyCheckText.
+func (db *DB) sealCheck() ([]byte, error) {
 	var nonce [crypto.NonceSize]byte
 	if _, err := rand.Read(nonce[:]); err != nil {
 		return nil, err
 	}
-	chk := append([]byte{histValueVer}, nonce[:]...)
-	return h.aead.Seal(chk, &nonce, []byte(histCheckText), []byte(histCheckAD)), nil
+	chk := append([]byte{valueVersion}, nonce[:]...)
+	return db.aead.Seal(chk, &nonce, []byte(keyCheckText), []byte(keyCheckAD)), nil
 }
 
 // checkOpens reports whether the key check value chk opens under the key.
-func (h *DB) checkOpens(chk []byte) bool {
-	if len(chk) < 1+crypto.NonceSize+crypto.TagSize || chk[0] != histValueVer {
+func (db *DB) checkOpens(chk []byte) bool {
+	if len(chk) < 1+crypto.NonceSize+crypto.TagSize || chk[0] != valueVersion {
 		return false
 	}
 	var nonce [crypto.NonceSize]byte
 	copy(nonce[:], chk[1:])
-	pt, err := h.aead.Open(nil, &nonce, chk[1+crypto.NonceSize:], []byte(histCheckAD))
-	return err == nil && string(pt) == histCheckText
+	pt, err := db.aead.Open(nil, &nonce, chk[1+crypto.NonceSize:], []byte(keyCheckAD))
+	return err == nil && string(pt) == keyCheckText
 }
 
 // recordsOpen tells a damaged key check value from another key: it tries
@@ -596,14 +597,14 @@ func (h *DB) checkOpens(chk []byte) bool {
 // version 1 file is not tried). fits: one opens under the key (AES-GCM
 // authenticates it: only this key could have sealed it); tried: there was
 // one to try.
-func (h *DB) recordsOpen(tx *bolt.Tx, v1 bool) (fits, tried bool) {
+func (db *DB) recordsOpen(tx *bolt.Tx, v1 bool) (fits, tried bool) {
 	if v1 {
 		return false, false
 	}
 	if b := tx.Bucket(bucketHistory); b != nil {
 		if k, v := b.Cursor().Last(); k != nil {
 			tried = true
-			if _, err := openRecord(h.aead, k, v); err == nil {
+			if _, err := openRecord(db.aead, k, v); err == nil {
 				return true, true
 			}
 		}
@@ -611,7 +612,7 @@ func (h *DB) recordsOpen(tx *bolt.Tx, v1 bool) (fits, tried bool) {
 	if b := tx.Bucket(bucketOutbox); b != nil {
 		if k, v := b.Cursor().First(); k != nil {
 			tried = true
-			if _, err := openOutboxRecord(h.aead, k, v); err == nil {
+			if _, err := openOutboxRecord(db.aead, k, v); err == nil {
 				return true, true
 			}
 		}
@@ -620,114 +621,114 @@ func (h *DB) recordsOpen(tx *bolt.Tx, v1 bool) (fits, tried bool) {
 }
 
 // guard runs fn turning a panic or memory fault (bbolt on a damaged file)
-// into ErrDBCorrupt.
-func (h *DB) guard(fn func() error) (err error) {
+// into ErrCorrupt.
+func (db *DB) guard(fn func() error) (err error) {
 	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
 	defer func() {
 		if r := recover(); r != nil {
-			err = corruptErr(h.path, fmt.Errorf("%v", r))
+			err = corruptErr(db.path, fmt.Errorf("%v", r))
 		}
 	}()
 	return fn()
 }
 
 // request sends an operation of kind to the writer and waits for its commit.
-func (h *DB) request(kind histOpKind) error {
-	return h.send(histOp{kind: kind, done: make(chan error, 1)})
+func (db *DB) request(kind writeOpKind) error {
+	return db.send(writeOp{kind: kind, done: make(chan error, 1)})
 }
 
 // send queues op (which has a done channel) and waits for its answer.
-func (h *DB) send(op histOp) error {
+func (db *DB) send(op writeOp) error {
 	select {
-	case <-h.quit:
-		return ErrDBClosed
+	case <-db.quit:
+		return ErrClosed
 	default:
 	}
 	select {
-	case h.q <- op:
-	case <-h.quit:
-		return ErrDBClosed
+	case db.q <- op:
+	case <-db.quit:
+		return ErrClosed
 	}
 	select {
 	case err := <-op.done:
 		return err
-	case <-h.done:
+	case <-db.done:
 		// The writer drained q before exiting, so op was answered.
 		select {
 		case err := <-op.done:
 			return err
 		default:
-			return ErrDBClosed
+			return ErrClosed
 		}
 	}
 }
 
 // Close commits what was added, stops the writer and closes the database.
 // It is safe to call twice; later calls return the first result.
-func (h *DB) Close() error {
-	h.once.Do(func() {
-		close(h.quit)
-		h.budgetMu.Lock() // wake an Add waiting for budget: it sees quit
-		h.budgetCond.Broadcast()
-		h.budgetMu.Unlock()
-		<-h.done
-		err := h.stickyErr()
-		if cerr := h.db.Close(); err == nil {
+func (db *DB) Close() error {
+	db.once.Do(func() {
+		close(db.quit)
+		db.budgetMu.Lock() // wake an Add waiting for budget: it sees quit
+		db.budgetCond.Broadcast()
+		db.budgetMu.Unlock()
+		<-db.done
+		err := db.stickyErr()
+		if cerr := db.bolt.Close(); err == nil {
 			err = cerr
 		}
-		h.cerr = err
+		db.cerr = err
 	})
-	return h.cerr
+	return db.cerr
 }
 
-func (h *DB) stickyErr() error {
-	h.errMu.Lock()
-	defer h.errMu.Unlock()
-	return h.err
+func (db *DB) stickyErr() error {
+	db.errMu.Lock()
+	defer db.errMu.Unlock()
+	return db.err
 }
 
-func (h *DB) setErr(err error) {
-	h.errMu.Lock()
-	defer h.errMu.Unlock()
-	if h.err == nil {
-		h.err = err
+func (db *DB) setErr(err error) {
+	db.errMu.Lock()
+	defer db.errMu.Unlock()
+	if db.err == nil {
+		db.err = err
 	}
 }
 
 // writer is the single goroutine that writes: it takes what is queued
-// (up to histMaxBatch operations) and commits it in one transaction. A batch
+// (up to maxBatch operations) and commits it in one transaction. A batch
 // of operations nobody waits for (Add, Seen, Delivered) waits up to
-// histAsyncDelay for one somebody waits for (Queue, Showing, Flush), so
+// asyncDelay for one somebody waits for (Queue, Showing, Flush), so
 // that under load they share its commit: each commit costs two fsyncs.
-func (h *DB) writer() {
-	defer close(h.done)
-	batch := make([]histOp, 0, histMaxBatch)
+func (db *DB) writer() {
+	defer close(db.done)
+	batch := make([]writeOp, 0, maxBatch)
 	for {
 		batch = batch[:0]
 		select {
-		case op := <-h.q:
+		case op := <-db.q:
 			batch = append(batch, op)
-		case <-h.quit:
+		case <-db.quit:
 			// Drain what is left, then stop.
 			for {
 				batch = batch[:0]
-				h.take(&batch)
+				db.take(&batch)
 				if len(batch) == 0 {
 					return
 				}
-				h.commit(batch)
+				db.commit(batch)
 			}
 		}
-		h.take(&batch)
+		db.take(&batch)
 		if !anyWaited(batch) {
-			h.gather(&batch)
+			db.gather(&batch)
 		}
-		h.commit(batch)
+		db.commit(batch)
 	}
 }
 
 // anyWaited reports whether somebody waits for an operation in batch.
-func anyWaited(batch []histOp) bool {
+func anyWaited(batch []writeOp) bool {
 	for _, op := range batch {
 		if op.done != nil || op.urgent {
 			return true
@@ -737,31 +738,31 @@ func anyWaited(batch []histOp) bool {
 }
 
 // gather adds operations to batch until one that is waited for arrives,
-// the batch is full, histAsyncDelay has passed or the DB is closing.
-func (h *DB) gather(batch *[]histOp) {
-	t := time.NewTimer(histAsyncDelay)
+// the batch is full, asyncDelay has passed or the DB is closing.
+func (db *DB) gather(batch *[]writeOp) {
+	t := time.NewTimer(asyncDelay)
 	defer t.Stop()
-	for len(*batch) < histMaxBatch {
+	for len(*batch) < maxBatch {
 		select {
-		case op := <-h.q:
+		case op := <-db.q:
 			*batch = append(*batch, op)
 			if op.done != nil || op.urgent {
-				h.take(batch)
+				db.take(batch)
 				return
 			}
 		case <-t.C:
 			return
-		case <-h.quit:
+		case <-db.quit:
 			return
 		}
 	}
 }
 
 // take appends queued operations to batch without waiting.
-func (h *DB) take(batch *[]histOp) {
-	for len(*batch) < histMaxBatch {
+func (db *DB) take(batch *[]writeOp) {
+	for len(*batch) < maxBatch {
 		select {
-		case op := <-h.q:
+		case op := <-db.q:
 			*batch = append(*batch, op)
 		default:
 			return
@@ -771,27 +772,27 @@ func (h *DB) take(batch *[]histOp) {
 
 // commit applies batch in one transaction (a Clear in the batch applies
 // in its place) and answers the waiting calls.
-func (h *DB) commit(batch []histOp) {
-	err := h.stickyErr()
+func (db *DB) commit(batch []writeOp) {
+	err := db.stickyErr()
 	if err == nil {
 		var d *deliveryTx
-		var imported []DeliveryState
-		err = h.guard(func() error {
-			return h.db.Update(func(tx *bolt.Tx) error {
+		var imported []protocol.DeliveryState
+		err = db.guard(func() error {
+			return db.bolt.Update(func(tx *bolt.Tx) error {
 				var err error
-				imported, err = h.apply(tx, batch, &d)
+				imported, err = db.apply(tx, batch, &d)
 				return err
 			})
 		})
 		if err == nil {
-			h.commits.Add(1)
-			h.addLoaded(imported)
+			db.commits.Add(1)
+			db.addLoaded(imported)
 		} else {
 			if d != nil {
 				d.rollback() // the index follows the file
 			}
-			h.setErr(dbErr(h.path, fmt.Errorf("write: %w", err), ""))
-			err = h.stickyErr()
+			db.setErr(dbErr(db.path, fmt.Errorf("write: %w", err), ""))
+			err = db.stickyErr()
 		}
 	}
 	n := 0 // the budget goes back before any Flush or Clear returns
@@ -801,7 +802,7 @@ func (h *DB) commit(batch []histOp) {
 		}
 	}
 	if n > 0 {
-		h.release(n)
+		db.release(n)
 	}
 	for _, op := range batch {
 		if op.done != nil {
@@ -814,37 +815,37 @@ func (h *DB) commit(batch []histOp) {
 }
 
 // addLoaded appends imported state to what Load returns.
-func (h *DB) addLoaded(imported []DeliveryState) {
+func (db *DB) addLoaded(imported []protocol.DeliveryState) {
 	if len(imported) == 0 {
 		return
 	}
-	h.loadMu.Lock()
-	defer h.loadMu.Unlock()
+	db.loadMu.Lock()
+	defer db.loadMu.Unlock()
 	for _, st := range imported {
 		for _, c := range st.Outbox {
-			h.queuedAtOpen[c.ID] = struct{}{}
+			db.queuedAtOpen[c.ID] = struct{}{}
 		}
-		h.loaded.Outbox = append(h.loaded.Outbox, st.Outbox...)
-		h.loaded.Seen = append(h.loaded.Seen, st.Seen...)
-		h.loaded.Interrupted = append(h.loaded.Interrupted, st.Interrupted...)
+		db.loaded.Outbox = append(db.loaded.Outbox, st.Outbox...)
+		db.loaded.Seen = append(db.loaded.Seen, st.Seen...)
+		db.loaded.Interrupted = append(db.loaded.Interrupted, st.Interrupted...)
 	}
 }
 
 // apply applies batch in the transaction and returns the state imported.
 // *dp is set to the delivery changes, if any (rolled back if the commit
 // fails).
-func (h *DB) apply(tx *bolt.Tx, batch []histOp, dp **deliveryTx) ([]DeliveryState, error) {
-	t, err := h.beginHistory(tx)
+func (db *DB) apply(tx *bolt.Tx, batch []writeOp, dp **deliveryTx) ([]protocol.DeliveryState, error) {
+	t, err := db.beginHistory(tx)
 	if err != nil {
 		return nil, err
 	}
-	var imported []DeliveryState
+	var imported []protocol.DeliveryState
 	delivery := func() (*deliveryTx, error) {
 		if *dp != nil {
 			return *dp, nil
 		}
 		var err error
-		*dp, err = h.beginDelivery(tx)
+		*dp, err = db.beginDelivery(tx)
 		return *dp, err
 	}
 	for _, op := range batch {
@@ -857,13 +858,13 @@ func (h *DB) apply(tx *bolt.Tx, batch []histOp, dp **deliveryTx) ([]DeliveryStat
 		case opQueue, opShowing, opSeen, opDelivered:
 			var d *deliveryTx
 			if d, err = delivery(); err == nil {
-				err = h.applyDelivery(t, d, op)
+				err = db.applyDelivery(t, d, op)
 			}
 		case opImport:
 			var d *deliveryTx
 			if d, err = delivery(); err == nil {
-				var st DeliveryState
-				if st, err = h.applyImport(t, d, op.imported); err == nil {
+				var st protocol.DeliveryState
+				if st, err = db.applyImport(t, d, op.imported); err == nil {
 					imported = append(imported, st)
 				}
 			}
@@ -881,16 +882,16 @@ func (h *DB) apply(tx *bolt.Tx, batch []histOp, dp **deliveryTx) ([]DeliveryStat
 }
 
 // applyDelivery applies one Queue, Showing, Seen or Delivered operation.
-func (h *DB) applyDelivery(t *historyTx, d *deliveryTx, op histOp) error {
+func (db *DB) applyDelivery(t *historyTx, d *deliveryTx, op writeOp) error {
 	switch op.kind {
 	case opQueue:
 		fresh, err := d.queue(op.chats)
 		if err != nil {
 			return err
 		}
-		if h.record {
+		if db.record {
 			for _, c := range fresh {
-				t.add(HistoryEntry{ID: c.ID, Own: true, Text: c.Text, At: time.Unix(0, c.SentAt)})
+				t.add(protocol.HistoryEntry{ID: c.ID, Own: true, Text: c.Text, At: time.Unix(0, c.SentAt)})
 			}
 		}
 	case opShowing:
@@ -899,7 +900,7 @@ func (h *DB) applyDelivery(t *historyTx, d *deliveryTx, op histOp) error {
 			ids[i] = e.ID
 			// A possible duplicate was interrupted after the commit that
 			// stored it: it is in the history already.
-			if h.record && !e.PossibleDuplicate {
+			if db.record && !e.PossibleDuplicate {
 				e.Own = false
 				t.add(e)
 			}
@@ -915,24 +916,24 @@ func (h *DB) applyDelivery(t *historyTx, d *deliveryTx, op histOp) error {
 
 // applyImport applies an Import. An older duet recorded its own messages
 // in the history as it sent them: those are not recorded again.
-func (h *DB) applyImport(t *historyTx, d *deliveryTx, st DeliveryState) (DeliveryState, error) {
+func (db *DB) applyImport(t *historyTx, d *deliveryTx, st protocol.DeliveryState) (protocol.DeliveryState, error) {
 	stored, err := t.ownSince(st.Outbox)
 	if err != nil {
-		return DeliveryState{}, err
+		return protocol.DeliveryState{}, err
 	}
-	return d.importState(st, func(e HistoryEntry) error {
-		if h.record && !stored[e.ID] {
+	return d.importState(st, func(e protocol.HistoryEntry) error {
+		if db.record && !stored[e.ID] {
 			t.add(e)
 		}
 		return nil
 	})
 }
 
-// Warnings returns what OpenDB found and the user should know although
+// Warnings returns what Open found and the user should know although
 // the database opened: a mode it set back to 0600, or a damaged newest
 // commit record that made it open the commit before (the last moment's
 // messages may be missing). Each names the file.
-func (h *DB) Warnings() []string { return h.warnings }
+func (db *DB) Warnings() []string { return db.warnings }
 
 // Path returns the database file's path.
-func (h *DB) Path() string { return h.path }
+func (db *DB) Path() string { return db.path }

@@ -1,4 +1,4 @@
-package protocol
+package store
 
 import (
 	"fmt"
@@ -8,28 +8,30 @@ import (
 	"testing"
 	"time"
 
+	"duet/protocol"
+
 	bolt "go.etcd.io/bbolt"
 )
 
 // buildLargeHistory writes n entries (one a second from histT0, ~60-byte
-// texts, alternating own/peer) into a database created by OpenDB, through
+// texts, alternating own/peer) into a database created by Open, through
 // the writer's own record code, in transactions of 100,000 entries.
 func buildLargeHistory(tb testing.TB, path string, n int) {
 	tb.Helper()
-	h, err := OpenDB(path, testHistKey, DBOptions{})
+	h, err := Open(path, testKey, Options{})
 	if err != nil {
 		tb.Fatal(err)
 	}
 	defer h.Close()
 	const perTx = 100_000
 	for start := 0; start < n; start += perTx {
-		err := h.db.Update(func(tx *bolt.Tx) error {
+		err := h.bolt.Update(func(tx *bolt.Tx) error {
 			t, err := h.beginHistory(tx)
 			if err != nil {
 				return err
 			}
 			for i := start; i < min(start+perTx, n); i++ {
-				t.add(HistoryEntry{ID: uint64(i)*0x9E3779B97F4A7C15 | 1, Own: i%2 == 0,
+				t.add(protocol.HistoryEntry{ID: uint64(i)*0x9E3779B97F4A7C15 | 1, Own: i%2 == 0,
 					Text: fmt.Sprintf("message number %d of the big history, with some words", i),
 					At:   histT0.Add(time.Duration(i) * time.Second)})
 			}
@@ -52,12 +54,12 @@ func BenchmarkHistoryLast100of1M(b *testing.B) {
 	b.Logf("built %d entries in %v", n, time.Since(start).Round(time.Millisecond))
 
 	start = time.Now()
-	h, err := OpenDB(path, testHistKey, DBOptions{})
+	h, err := Open(path, testKey, Options{})
 	if err != nil {
 		b.Fatal(err)
 	}
 	defer h.Close()
-	b.Logf("OpenDB of %d entries: %v", n, time.Since(start).Round(time.Microsecond))
+	b.Logf("Open of %d entries: %v", n, time.Since(start).Round(time.Microsecond))
 	if l, _ := h.Len(); l != n {
 		b.Fatalf("Len = %d", l)
 	}
@@ -86,7 +88,7 @@ func BenchmarkHistoryLast100of1M(b *testing.B) {
 		i := uint64(n)
 		for b.Loop() {
 			i++
-			h.Add(HistoryEntry{ID: i*0x9E3779B97F4A7C15 | 1, Text: "a new message into a big history", At: histT0.Add(time.Duration(i) * time.Second)})
+			h.Add(protocol.HistoryEntry{ID: i*0x9E3779B97F4A7C15 | 1, Text: "a new message into a big history", At: histT0.Add(time.Duration(i) * time.Second)})
 		}
 		if err := h.Flush(); err != nil {
 			b.Fatal(err)
@@ -96,7 +98,7 @@ func BenchmarkHistoryLast100of1M(b *testing.B) {
 	b.Run("OpenLast100Close", func(b *testing.B) {
 		h.Close()
 		for b.Loop() {
-			h, err := OpenDB(path, testHistKey, DBOptions{})
+			h, err := Open(path, testKey, Options{})
 			if err != nil {
 				b.Fatal(err)
 			}
@@ -116,13 +118,13 @@ func BenchmarkHistoryAdd(b *testing.B) {
 	for _, size := range []int{60, 1024} {
 		text := strings.Repeat("x", size)
 		b.Run(fmt.Sprintf("grouped/%dB", size), func(b *testing.B) {
-			h := openTestHistory(b, filepath.Join(b.TempDir(), "history.db"), DBOptions{})
+			h := openTestDB(b, filepath.Join(b.TempDir(), "history.db"), Options{})
 			b.SetBytes(int64(size))
 			at := histT0
 			i := uint64(0)
 			for b.Loop() {
 				i++
-				h.Add(HistoryEntry{ID: i*0x9E3779B97F4A7C15 | 1, Own: i%2 == 0, Text: text, At: at.Add(time.Duration(i))}) // ids are random in duet
+				h.Add(protocol.HistoryEntry{ID: i*0x9E3779B97F4A7C15 | 1, Own: i%2 == 0, Text: text, At: at.Add(time.Duration(i))}) // ids are random in duet
 			}
 			if err := h.Flush(); err != nil {
 				b.Fatal(err)
@@ -131,11 +133,11 @@ func BenchmarkHistoryAdd(b *testing.B) {
 		})
 	}
 	b.Run("flush-each/60B", func(b *testing.B) {
-		h := openTestHistory(b, filepath.Join(b.TempDir(), "history.db"), DBOptions{})
+		h := openTestDB(b, filepath.Join(b.TempDir(), "history.db"), Options{})
 		i := uint64(0)
 		for b.Loop() {
 			i++
-			h.Add(HistoryEntry{ID: i, Text: "one durable entry at a time", At: histT0.Add(time.Duration(i))})
+			h.Add(protocol.HistoryEntry{ID: i, Text: "one durable entry at a time", At: histT0.Add(time.Duration(i))})
 			if err := h.Flush(); err != nil {
 				b.Fatal(err)
 			}

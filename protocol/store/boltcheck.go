@@ -1,4 +1,4 @@
-package protocol
+package store
 
 // A structural check of a bbolt file before bbolt reads it. bbolt trusts
 // its pages: it turns the offsets and lengths stored in them into slices
@@ -59,19 +59,19 @@ type boltCheck struct {
 }
 
 // checkBolt checks the bbolt file r of size bytes. Every error wraps
-// ErrDBCorrupt. An empty file is damage too: OpenDB creates a database
+// ErrCorrupt. An empty file is damage too: Open creates a database
 // under another name and links it into place whole (createDBFile), so an
 // empty file at the path is not a creation cut short but a truncation.
 func checkBolt(r io.ReaderAt, size int64) (boltCheck, error) {
 	if size == 0 {
-		return boltCheck{}, fmt.Errorf("%w: the file is empty (0 bytes): whatever it held (history, undelivered messages) is gone", ErrDBCorrupt)
+		return boltCheck{}, fmt.Errorf("%w: the file is empty (0 bytes): whatever it held (history, undelivered messages) is gone", ErrCorrupt)
 	}
 	m, fellBack, err := boltPickMeta(r)
 	if err != nil {
 		return boltCheck{}, err
 	}
 	if int64(m.hwm) > size/int64(m.pageSize) {
-		return boltCheck{}, fmt.Errorf("%w: file is %d bytes, its pages need %d: truncated", ErrDBCorrupt, size, m.hwm*m.pageSize)
+		return boltCheck{}, fmt.Errorf("%w: file is %d bytes, its pages need %d: truncated", ErrCorrupt, size, m.hwm*m.pageSize)
 	}
 	c := &boltChecker{r: r, m: m, seen: map[uint64]bool{0: true, 1: true}}
 	if m.freelist != boltNoFreelist {
@@ -110,7 +110,7 @@ func boltPickMeta(r io.ReaderAt) (m boltMeta, fellBack bool, err error) {
 		}
 		return m1, !boltOlderMeta(r, 0, m1.txid), nil
 	}
-	return boltMeta{}, false, fmt.Errorf("%w: no valid meta page", ErrDBCorrupt)
+	return boltMeta{}, false, fmt.Errorf("%w: no valid meta page", ErrCorrupt)
 }
 
 // boltOlderMeta reports whether the (damaged) meta page at off was the
@@ -147,13 +147,13 @@ func boltOlderMeta(r io.ReaderAt, off int64, txid uint64) bool {
 func boltReadMeta(r io.ReaderAt, off int64) (boltMeta, error) {
 	var b [boltPageHeader + boltMetaSize]byte
 	if _, err := r.ReadAt(b[:], off); err != nil {
-		return boltMeta{}, fmt.Errorf("%w: meta page: %v", ErrDBCorrupt, err)
+		return boltMeta{}, fmt.Errorf("%w: meta page: %v", ErrCorrupt, err)
 	}
 	meta := b[boltPageHeader:]
 	h := fnv.New64a()
 	h.Write(meta[:56])
 	if le.Uint32(meta) != boltMagic || le.Uint32(meta[4:]) != boltVersion || le.Uint64(meta[56:]) != h.Sum64() {
-		return boltMeta{}, fmt.Errorf("%w: meta page at %d fails its checks", ErrDBCorrupt, off)
+		return boltMeta{}, fmt.Errorf("%w: meta page at %d fails its checks", ErrCorrupt, off)
 	}
 	m := boltMeta{
 		pageSize: uint64(le.Uint32(meta[8:])),
@@ -163,10 +163,10 @@ func boltReadMeta(r io.ReaderAt, off int64) (boltMeta, error) {
 		txid:     le.Uint64(meta[48:]),
 	}
 	if m.pageSize < 1024 || m.pageSize > 1<<20 || m.pageSize&(m.pageSize-1) != 0 {
-		return boltMeta{}, fmt.Errorf("%w: page size %d", ErrDBCorrupt, m.pageSize)
+		return boltMeta{}, fmt.Errorf("%w: page size %d", ErrCorrupt, m.pageSize)
 	}
 	if m.hwm < 4 || m.root < 2 || m.root >= m.hwm || (m.freelist != boltNoFreelist && (m.freelist < 2 || m.freelist >= m.hwm)) {
-		return boltMeta{}, fmt.Errorf("%w: meta page at %d points outside the file", ErrDBCorrupt, off)
+		return boltMeta{}, fmt.Errorf("%w: meta page at %d points outside the file", ErrCorrupt, off)
 	}
 	return m, nil
 }
@@ -180,16 +180,16 @@ type boltChecker struct {
 // header reads page id's header and checks its id and extent.
 func (c *boltChecker) header(id uint64) (flags uint16, count uint16, span uint64, err error) {
 	if id < 2 || id >= c.m.hwm || c.seen[id] {
-		return 0, 0, 0, fmt.Errorf("%w: page %d referenced twice or outside the file", ErrDBCorrupt, id)
+		return 0, 0, 0, fmt.Errorf("%w: page %d referenced twice or outside the file", ErrCorrupt, id)
 	}
 	c.seen[id] = true
 	var h [boltPageHeader]byte
 	if _, err := c.r.ReadAt(h[:], int64(id*c.m.pageSize)); err != nil {
-		return 0, 0, 0, fmt.Errorf("%w: page %d: %v", ErrDBCorrupt, id, err)
+		return 0, 0, 0, fmt.Errorf("%w: page %d: %v", ErrCorrupt, id, err)
 	}
 	overflow := uint64(le.Uint32(h[12:]))
 	if le.Uint64(h[:]) != id || id+overflow >= c.m.hwm {
-		return 0, 0, 0, fmt.Errorf("%w: page %d has a wrong id or extent", ErrDBCorrupt, id)
+		return 0, 0, 0, fmt.Errorf("%w: page %d has a wrong id or extent", ErrCorrupt, id)
 	}
 	for o := uint64(1); o <= overflow; o++ {
 		c.seen[id+o] = true
@@ -203,26 +203,26 @@ func (c *boltChecker) freelist(id uint64) error {
 		return err
 	}
 	if flags != boltFreelistPage {
-		return fmt.Errorf("%w: freelist page %d has flags %#x", ErrDBCorrupt, id, flags)
+		return fmt.Errorf("%w: freelist page %d has flags %#x", ErrCorrupt, id, flags)
 	}
 	base, n := int64(id*c.m.pageSize)+boltPageHeader, uint64(count)
 	if count == 0xFFFF {
 		var b [8]byte
 		if _, err := c.r.ReadAt(b[:], base); err != nil {
-			return fmt.Errorf("%w: freelist: %v", ErrDBCorrupt, err)
+			return fmt.Errorf("%w: freelist: %v", ErrCorrupt, err)
 		}
 		n, base = le.Uint64(b[:]), base+8
 	}
 	if n > (span-boltPageHeader)/8 {
-		return fmt.Errorf("%w: freelist of %d ids in %d bytes", ErrDBCorrupt, n, span)
+		return fmt.Errorf("%w: freelist of %d ids in %d bytes", ErrCorrupt, n, span)
 	}
 	ids := make([]byte, 8*n)
 	if _, err := c.r.ReadAt(ids, base); err != nil {
-		return fmt.Errorf("%w: freelist: %v", ErrDBCorrupt, err)
+		return fmt.Errorf("%w: freelist: %v", ErrCorrupt, err)
 	}
 	for i := uint64(0); i < n; i++ {
 		if p := le.Uint64(ids[8*i:]); p < 2 || p >= c.m.hwm {
-			return fmt.Errorf("%w: freelist holds page %d", ErrDBCorrupt, p)
+			return fmt.Errorf("%w: freelist holds page %d", ErrCorrupt, p)
 		}
 	}
 	return nil
@@ -231,23 +231,23 @@ func (c *boltChecker) freelist(id uint64) error {
 // page checks the branch or leaf page id and what it references.
 func (c *boltChecker) page(id uint64, depth int) error {
 	if depth > boltMaxDepth {
-		return fmt.Errorf("%w: tree deeper than %d", ErrDBCorrupt, boltMaxDepth)
+		return fmt.Errorf("%w: tree deeper than %d", ErrCorrupt, boltMaxDepth)
 	}
 	flags, count, span, err := c.header(id)
 	if err != nil {
 		return err
 	}
 	if flags != boltBranchPage && flags != boltLeafPage {
-		return fmt.Errorf("%w: page %d has flags %#x", ErrDBCorrupt, id, flags)
+		return fmt.Errorf("%w: page %d has flags %#x", ErrCorrupt, id, flags)
 	}
 	table := boltPageHeader + uint64(count)*boltElementSize
 	if table > span {
-		return fmt.Errorf("%w: page %d: %d elements do not fit", ErrDBCorrupt, id, count)
+		return fmt.Errorf("%w: page %d: %d elements do not fit", ErrCorrupt, id, count)
 	}
 	elems := make([]byte, table-boltPageHeader)
 	base := int64(id * c.m.pageSize)
 	if _, err := c.r.ReadAt(elems, base+boltPageHeader); err != nil {
-		return fmt.Errorf("%w: page %d: %v", ErrDBCorrupt, id, err)
+		return fmt.Errorf("%w: page %d: %v", ErrCorrupt, id, err)
 	}
 	read := func(off, n uint64) ([]byte, error) {
 		b := make([]byte, n)
@@ -267,7 +267,7 @@ func (c *boltChecker) elements(id uint64, flags uint16, elems []byte, span uint6
 		if flags == boltBranchPage {
 			pos, ksize, child := uint64(le.Uint32(e)), uint64(le.Uint32(e[4:])), le.Uint64(e[8:])
 			if at+pos+ksize > span {
-				return fmt.Errorf("%w: page %d: key %d outside the page", ErrDBCorrupt, id, i)
+				return fmt.Errorf("%w: page %d: key %d outside the page", ErrCorrupt, id, i)
 			}
 			if err := c.page(child, depth+1); err != nil {
 				return err
@@ -276,7 +276,7 @@ func (c *boltChecker) elements(id uint64, flags uint16, elems []byte, span uint6
 		}
 		eflags, pos, ksize, vsize := le.Uint32(e), uint64(le.Uint32(e[4:])), uint64(le.Uint32(e[8:])), uint64(le.Uint32(e[12:]))
 		if at+pos+ksize+vsize > span {
-			return fmt.Errorf("%w: page %d: element %d outside the page", ErrDBCorrupt, id, i)
+			return fmt.Errorf("%w: page %d: element %d outside the page", ErrCorrupt, id, i)
 		}
 		if eflags&boltBucketLeafFlag == 0 {
 			continue
@@ -284,14 +284,14 @@ func (c *boltChecker) elements(id uint64, flags uint16, elems []byte, span uint6
 		if id == 0 {
 			// bbolt never nests a bucket in an inline bucket; following
 			// one could recurse through the same bytes without end.
-			return fmt.Errorf("%w: a bucket inside an inline bucket", ErrDBCorrupt)
+			return fmt.Errorf("%w: a bucket inside an inline bucket", ErrCorrupt)
 		}
 		if vsize < 16 {
-			return fmt.Errorf("%w: page %d: bucket value of %d bytes", ErrDBCorrupt, id, vsize)
+			return fmt.Errorf("%w: page %d: bucket value of %d bytes", ErrCorrupt, id, vsize)
 		}
 		v, err := read(at+pos+ksize, vsize)
 		if err != nil {
-			return fmt.Errorf("%w: page %d: %v", ErrDBCorrupt, id, err)
+			return fmt.Errorf("%w: page %d: %v", ErrCorrupt, id, err)
 		}
 		if root := le.Uint64(v); root != 0 {
 			if err := c.page(root, depth+1); err != nil {
@@ -300,7 +300,7 @@ func (c *boltChecker) elements(id uint64, flags uint16, elems []byte, span uint6
 			continue
 		}
 		if err := c.inline(v[16:], depth+1); err != nil {
-			return fmt.Errorf("%w: page %d: its inline bucket: %s", ErrDBCorrupt, id, strings.TrimPrefix(err.Error(), ErrDBCorrupt.Error()+": "))
+			return fmt.Errorf("%w: page %d: its inline bucket: %s", ErrCorrupt, id, strings.TrimPrefix(err.Error(), ErrCorrupt.Error()+": "))
 		}
 	}
 	return nil
@@ -309,15 +309,15 @@ func (c *boltChecker) elements(id uint64, flags uint16, elems []byte, span uint6
 // inline checks an inline bucket's page, stored in its value p.
 func (c *boltChecker) inline(p []byte, depth int) error {
 	if uint64(len(p)) < boltPageHeader {
-		return fmt.Errorf("%w: inline page of %d bytes", ErrDBCorrupt, len(p))
+		return fmt.Errorf("%w: inline page of %d bytes", ErrCorrupt, len(p))
 	}
 	flags, count := le.Uint16(p[8:]), uint64(le.Uint16(p[10:]))
 	if flags != boltLeafPage {
-		return fmt.Errorf("%w: inline page has flags %#x", ErrDBCorrupt, flags)
+		return fmt.Errorf("%w: inline page has flags %#x", ErrCorrupt, flags)
 	}
 	span := uint64(len(p))
 	if boltPageHeader+count*boltElementSize > span {
-		return fmt.Errorf("%w: inline page: %d elements do not fit", ErrDBCorrupt, count)
+		return fmt.Errorf("%w: inline page: %d elements do not fit", ErrCorrupt, count)
 	}
 	read := func(off, n uint64) ([]byte, error) {
 		if off+n > span {
