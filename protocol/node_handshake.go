@@ -132,16 +132,36 @@ func (n *Node) sendHelloA() {
 	n.queue(hello)
 }
 
+// handlePublicKey handles a PUBLIC_KEY (docs/PROTOCOL.md, section 4): it
+// decides whether the sender's key is the candidate, what the message
+// proves about the candidate's challenge, how to answer it, and whether A
+// sends a hello now.
 func (n *Node) handlePublicKey(m []byte) {
+	msg, pk, ok := n.readPublicKey(m)
+	if !ok {
+		return
+	}
+	echoed := msg.Echo == n.challenge
+	candidate := n.chooseCandidate(pk, echoed)
+	changed := candidate && n.noteChallenge(msg.Challenge, echoed)
+	n.answerPublicKey(msg, candidate, echoed)
+	if candidate {
+		n.maybeSendHello(pk.Fingerprint(), msg.ReplyRequested, echoed, changed)
+	}
+}
+
+// readPublicKey parses a PUBLIC_KEY and its key. It rejects a malformed
+// one and our own sent back, and ignores a key pinning refused.
+func (n *Node) readPublicKey(m []byte) (PublicKeyMsg, *crypto.PublicKey, bool) {
 	msg, err := ParsePublicKeyMsg(m)
 	if err != nil {
 		n.reject(err, 0, false)
-		return
+		return msg, nil, false
 	}
 	pk, err := crypto.ParsePublicKey(msg.DER)
 	if err != nil {
 		n.reject(fmt.Errorf("%w: %v", ErrMalformed, err), 0, false)
-		return
+		return msg, nil, false
 	}
 	fp := pk.Fingerprint()
 	if fp == n.self && msg.Challenge == n.challenge {
@@ -149,58 +169,78 @@ func (n *Node) handlePublicKey(m []byte) {
 		// another process sharing this identity, as when both peers run
 		// under one account with the default identity file.)
 		n.reject(fmt.Errorf("%w: our own public key", ErrReflected), 0, false)
-		return
+		return msg, nil, false
 	}
 	if fp == n.hs.blockedPeer {
 		n.ignore()
-		return // already reported; AcceptPeerKey or a restart is needed to accept it
+		return msg, nil, false // already reported; AcceptPeerKey or a restart is needed to accept it
 	}
-	echoed := msg.Echo == n.challenge
-	candidate := n.hs.peer != nil && n.hs.peer.Fingerprint() == fp
-	if !candidate {
-		// Which candidate to keep: one that echoed our challenge (it gets
-		// what we send to our sub port) is only displaced by another that
-		// does; one that proved its key (a verified hello) within the step
-		// timeout likewise. A changed key of the real peer is reachable, so
-		// it displaces the old one and is then refused, and reported, by
-		// key pinning.
-		keep := n.hs.peer != nil && !echoed &&
-			(n.hs.reachable || !n.hs.verified.IsZero() && n.now.Sub(n.hs.verified) < n.cfg.StepTimeout)
-		if !keep {
-			n.hs.peer, n.hs.init, n.hs.resp, n.hs.pendingSess, n.hs.verified, n.hs.reachable = pk, nil, nil, nil, time.Time{}, false
-			candidate = true
-		}
+	return msg, pk, true
+}
+
+// chooseCandidate reports whether pk is the candidate after this message:
+// it already was, or it displaces the one we had (whose attempt is then
+// dropped). echoed tells whether the message echoed our challenge.
+func (n *Node) chooseCandidate(pk *crypto.PublicKey, echoed bool) bool {
+	if n.hs.peer != nil && n.hs.peer.Fingerprint() == pk.Fingerprint() {
+		return true
 	}
-	// The candidate's challenge (the cookie of our hellos and key
-	// transports) changes only through a message that proves its sender
-	// gets what we send: one that echoes our challenge. Anyone can send the
-	// peer's public key (it travels in clear), so a public key that does not
-	// echo ours leaves a reachable candidate's challenge and reachability as
-	// they are; before reachability is proven there is nothing to protect.
-	changed := false
-	if candidate {
-		n.tally.answered = true // the peer (or what claims to be) answers
-		if echoed || !n.hs.reachable {
-			changed = n.hs.reachable && n.hs.peerChallenge != msg.Challenge
-			n.hs.peerChallenge = msg.Challenge
-		}
-		if echoed {
-			n.hs.reachable = true
-		}
-		if n.hs.reachable {
-			n.tally.stepDone(StepPublicKeys) // both keys known, and it gets what we send
-		}
+	// Which candidate to keep: one that echoed our challenge (it gets
+	// what we send to our sub port) is only displaced by another that
+	// does; one that proved its key (a verified hello) within the step
+	// timeout likewise. A changed key of the real peer is reachable, so
+	// it displaces the old one and is then refused, and reported, by
+	// key pinning.
+	keep := n.hs.peer != nil && !echoed &&
+		(n.hs.reachable || !n.hs.verified.IsZero() && n.now.Sub(n.hs.verified) < n.cfg.StepTimeout)
+	if keep {
+		return false
 	}
-	// Answer with our challenge, echoing the sender's, even when it is not
-	// the candidate: that is how a peer with a new key (or a new process)
-	// gets the challenge it must echo. Replies go to our sub port, so only a
-	// reachable host ever sees them, and they are rate-limited. A message
-	// that echoed our challenge has a budget of its own, so requests from
-	// elsewhere (a flood) cannot starve the peer. The reply asks for a
-	// reply only if we still need the sender's echo: it did not echo our
-	// challenge, and its key is not our reachable candidate or its
-	// challenge is not the one we hold. So no loops, and a copy of the
-	// peer's key cannot make the peer and us bounce requests (and hellos).
+	n.hs.peer, n.hs.init, n.hs.resp, n.hs.pendingSess, n.hs.verified, n.hs.reachable = pk, nil, nil, nil, time.Time{}, false
+	return true
+}
+
+// noteChallenge records what a public key of the candidate proves: that
+// the peer answers, its challenge, and its reachability if it echoed ours.
+// It reports whether the challenge of a reachable candidate changed (a
+// new process of the peer).
+//
+// The candidate's challenge (the cookie of our hellos and key
+// transports) changes only through a message that proves its sender
+// gets what we send: one that echoes our challenge. Anyone can send the
+// peer's public key (it travels in clear), so a public key that does not
+// echo ours leaves a reachable candidate's challenge and reachability as
+// they are; before reachability is proven there is nothing to protect.
+func (n *Node) noteChallenge(challenge [ChallengeSize]byte, echoed bool) (changed bool) {
+	n.tally.answered = true // the peer (or what claims to be) answers
+	if echoed || !n.hs.reachable {
+		changed = n.hs.reachable && n.hs.peerChallenge != challenge
+		n.hs.peerChallenge = challenge
+	}
+	if echoed {
+		n.hs.reachable = true
+	}
+	if n.hs.reachable {
+		n.tally.stepDone(StepPublicKeys) // both keys known, and it gets what we send
+	}
+	return changed
+}
+
+// answerPublicKey answers a public key with ours, within the reply
+// budgets, and arms retryProof for an unproven new challenge of the
+// reachable candidate.
+//
+// Answer with our challenge, echoing the sender's, even when it is not
+// the candidate: that is how a peer with a new key (or a new process)
+// gets the challenge it must echo. Replies go to our sub port, so only a
+// reachable host ever sees them, and they are rate-limited. A message
+// that echoed our challenge has a budget of its own, so requests from
+// elsewhere (a flood) cannot starve the peer. The reply asks for a
+// reply only if we still need the sender's echo: it did not echo our
+// challenge, and its key is not our reachable candidate or its
+// challenge is not the one we hold. So no loops, and a copy of the
+// peer's key cannot make the peer and us bounce requests (and hellos).
+func (n *Node) answerPublicKey(msg PublicKeyMsg, candidate, echoed bool) {
 	proven := candidate && echoed
 	needEcho := !proven && (!candidate || !n.hs.reachable || msg.Challenge != n.hs.peerChallenge)
 	switch {
@@ -221,9 +261,12 @@ func (n *Node) handlePublicKey(m []byte) {
 	case candidate && !n.hs.reachable && budget.allow(n.now):
 		n.sendPublicKey(true) // ask for an echo of our challenge
 	}
-	if !candidate {
-		return
-	}
+}
+
+// maybeSendHello sends a fresh hello after a public key of the candidate
+// fp when we are A and one is due. replyRequested and echoed describe the
+// message; changed tells that the reachable candidate's challenge changed.
+func (n *Node) maybeSendHello(fp crypto.Fingerprint, replyRequested, echoed, changed bool) {
 	if !n.hs.reachable || !n.isInitiator(fp) {
 		return // B waits for A's hello; nobody signs for an unreachable key
 	}
@@ -235,7 +278,7 @@ func (n *Node) handlePublicKey(m []byte) {
 	// it did not get our last hello, so send a fresh one (the sign budget
 	// bounds this). Otherwise a hello is sent only if no attempt is under way.
 	fresh := n.hs.init != nil && n.now.Sub(n.hs.attempt) < n.cfg.StepTimeout
-	if !(echoed && msg.ReplyRequested) && !changed && (fresh || n.sess != nil) {
+	if !(echoed && replyRequested) && !changed && (fresh || n.sess != nil) {
 		return
 	}
 	if !changed && n.hs.init != nil && n.hs.init.state == 0 && n.now.Sub(n.hs.lastOwnHello) < n.cfg.StepTimeout/4 {
