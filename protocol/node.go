@@ -504,16 +504,7 @@ func (n *Node) Run(ctx context.Context) error {
 			return fmt.Errorf("protocol: transport: %w", err)
 		case m := <-n.link.in:
 			n.now = n.cfg.Now()
-			n.handleIn(m)
-			for i := 0; i < inQueueMessages; i++ { // drain what is queued
-				select {
-				case m = <-n.link.in:
-					n.handleIn(m)
-					continue
-				default:
-				}
-				break
-			}
+			n.handleQueued(m)
 		case <-n.link.refused.pending:
 			n.now = n.cfg.Now()
 			n.reportRefusals(n.now)
@@ -533,16 +524,37 @@ func (n *Node) Run(ctx context.Context) error {
 				n.checkTimers()
 			}
 		}
-		if !n.left {
-			n.showPending()
-			n.takeAcks()
-			n.sendReceipts()
-			n.pump()
-			n.flush()
-		}
-		n.reportRefusals(n.now)
-		n.publishStatus()
+		n.endTurn()
 	}
+}
+
+// handleQueued handles m, then up to inQueueMessages more that are already
+// queued, in one loop turn.
+func (n *Node) handleQueued(m inMsg) {
+	n.handleIn(m)
+	for i := 0; i < inQueueMessages; i++ {
+		select {
+		case m = <-n.link.in:
+			n.handleIn(m)
+		default:
+			return
+		}
+	}
+}
+
+// endTurn ends a loop turn: it shows what was received, acknowledges what
+// is durably seen, seals what is pending, hands the batch to the writer,
+// and publishes the Status.
+func (n *Node) endTurn() {
+	if !n.left {
+		n.showPending()
+		n.takeAcks()
+		n.sendReceipts()
+		n.pump()
+		n.flush()
+	}
+	n.reportRefusals(n.now)
+	n.publishStatus()
 }
 
 func (n *Node) close() {
@@ -781,54 +793,70 @@ func (n *Node) handleMsg(m []byte) {
 	case TypePublicKey:
 		n.handlePublicKey(m)
 	case TypeHello, TypeKeyTransport:
-		// Both cost an RSA verification. First the cookie: only a host that
-		// receives what we send to our sub port knows our challenge, so a
-		// flood from anywhere else is dropped for the price of a compare.
-		// Then the budget.
-		if c, ok := Cookie(m); !ok || subtle.ConstantTimeCompare(c[:], n.challenge[:]) != 1 {
-			n.ignore()
-			return
-		}
-		if !n.budget.verify.allow(n.now) {
-			n.ignore()
-			return // flood: dropped without spending RSA time
-		}
-		if t == TypeHello {
-			n.handleHello(m)
-		} else {
-			n.handleKeyTransport(m)
-		}
+		n.handleSigned(t, m)
 	case TypeAck:
 		n.handleAck(m)
 	case TypePlainPing:
-		id, err := ParsePlainPing(m, TypePlainPing)
-		if err != nil {
-			n.reject(err, 0, false)
-			return
-		}
-		// Anyone can send a plain ping, and the answer goes to the peer:
-		// answers are rate-limited so a flood is not reflected onto it.
-		if !n.budget.pong.allow(n.now) {
-			n.ignore()
-			return
-		}
-		n.queue(AppendPlainPing(nil, TypePlainPong, id))
-		n.kickHandshake()
+		n.handlePlainPing(m)
 	case TypePlainPong:
-		id, err := ParsePlainPing(m, TypePlainPong)
-		if err != nil {
-			n.reject(err, 0, false)
-			return
-		}
-		if n.sess == nil { // once a session exists only authenticated pongs count
-			n.tally.answered = true
-			n.gotPong(id, false)
-			n.kickHandshake()
-		} else {
-			n.ignore()
-		}
+		n.handlePlainPong(m)
 	default:
 		n.handleRecord(m)
+	}
+}
+
+// handleSigned admits a HELLO or KEY_TRANSPORT (type t) to its handler, or
+// drops it before any RSA work.
+func (n *Node) handleSigned(t byte, m []byte) {
+	// Both cost an RSA verification. First the cookie: only a host that
+	// receives what we send to our sub port knows our challenge, so a
+	// flood from anywhere else is dropped for the price of a compare.
+	// Then the budget.
+	if c, ok := Cookie(m); !ok || subtle.ConstantTimeCompare(c[:], n.challenge[:]) != 1 {
+		n.ignore()
+		return
+	}
+	if !n.budget.verify.allow(n.now) {
+		n.ignore()
+		return // flood: dropped without spending RSA time
+	}
+	if t == TypeHello {
+		n.handleHello(m)
+	} else {
+		n.handleKeyTransport(m)
+	}
+}
+
+// handlePlainPing answers a PLAIN_PING with a PLAIN_PONG.
+func (n *Node) handlePlainPing(m []byte) {
+	id, err := ParsePlainPing(m, TypePlainPing)
+	if err != nil {
+		n.reject(err, 0, false)
+		return
+	}
+	// Anyone can send a plain ping, and the answer goes to the peer:
+	// answers are rate-limited so a flood is not reflected onto it.
+	if !n.budget.pong.allow(n.now) {
+		n.ignore()
+		return
+	}
+	n.queue(AppendPlainPing(nil, TypePlainPong, id))
+	n.kickHandshake()
+}
+
+// handlePlainPong counts a PLAIN_PONG for liveness while no session exists.
+func (n *Node) handlePlainPong(m []byte) {
+	id, err := ParsePlainPing(m, TypePlainPong)
+	if err != nil {
+		n.reject(err, 0, false)
+		return
+	}
+	if n.sess == nil { // once a session exists only authenticated pongs count
+		n.tally.answered = true
+		n.gotPong(id, false)
+		n.kickHandshake()
+	} else {
+		n.ignore()
 	}
 }
 

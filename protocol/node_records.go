@@ -30,6 +30,9 @@ type recordState struct {
 	openBuf      []byte // Open's scratch buffer
 }
 
+// handleRecord handles a session record (docs/PROTOCOL.md, sections 5 to
+// 9): the confirmation of the pending session, or a record opened in the
+// current session (or the one it replaced) and acted on by type.
 func (n *Node) handleRecord(m []byte) {
 	h, err := ParseRecordHeader(m)
 	if err != nil {
@@ -46,10 +49,27 @@ func (n *Node) handleRecord(m []byte) {
 		n.establish(n.hs.pendingSess)
 		return
 	}
+	s, o, ok := n.openRecord(m, h)
+	if !ok {
+		return
+	}
+	if o.Gap > 0 && s == n.sess {
+		n.emit(GapEvent{Missing: o.Gap})
+	}
+	if o.Rekeyed {
+		n.emitRekeyed(s, DirectionReceive)
+	}
+	n.actOnRecord(s, h, o)
+}
+
+// openRecord opens m, whose header is h, in the current session or, if it
+// fails there, in the session just replaced. It returns the session that
+// opened it; a record that opens in neither is rejected or ignored.
+func (n *Node) openRecord(m []byte, h RecordHeader) (*Session, Opened, bool) {
 	s := n.sess
 	if s == nil {
 		n.ignore()
-		return // a record from a session this process does not have: the peer will re-handshake
+		return nil, Opened{}, false // a record from a session this process does not have: the peer will re-handshake
 	}
 	o, err := s.Open(n.rec.openBuf, m, n.now)
 	if errors.Is(err, ErrTampered) && n.rec.prev != nil && n.now.Before(n.rec.prevUntil) {
@@ -59,18 +79,17 @@ func (n *Node) handleRecord(m []byte) {
 		}
 	}
 	if err != nil {
-		// The header parsed above, so every failure but the tag's was found
-		// after the record authenticated: its seq is the peer's (a malformed
-		// payload included).
+		// The header parsed (handleRecord), so every failure but the tag's
+		// was found after the record authenticated: its seq is the peer's
+		// (a malformed payload included).
 		n.reject(err, h.Seq, !errors.Is(err, ErrTampered))
-		return
+		return nil, Opened{}, false
 	}
-	if o.Gap > 0 && s == n.sess {
-		n.emit(GapEvent{Missing: o.Gap})
-	}
-	if o.Rekeyed {
-		n.emitRekeyed(s, DirectionReceive)
-	}
+	return s, o, true
+}
+
+// actOnRecord acts on an authenticated record of session s.
+func (n *Node) actOnRecord(s *Session, h RecordHeader, o Opened) {
 	switch h.Type {
 	case TypeChat:
 		c, _ := ParseChat(o.Payload) // validated by Open
