@@ -37,9 +37,9 @@ type outbox struct {
 // the last maxSeenIDs, in the order of seenRing). A message is shown only
 // after the one its sender wrote before it (held, keyed by that Prev, up
 // to maxHeld), first into toShow, then as a showBatch once the Store
-// committed its showing mark, and acknowledged (receipts) only once the
-// Store committed it as seen: nothing is acknowledged that a crash could
-// lose. The Store's callbacks run on its goroutine: they touch only acks
+// committed its showing mark, and acknowledged (receipts) once shown and,
+// with a Store, only once the Store committed it as seen: nothing is
+// acknowledged that a crash could lose. The Store's callbacks run on its goroutine: they touch only acks
 // and ackErr, under ackMu. Everything else is the Run goroutine's.
 type inbox struct {
 	seen        map[uint64]struct{}

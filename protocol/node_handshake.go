@@ -18,14 +18,14 @@ import (
 // believed to be (the candidate), the attempt under way with it, and the
 // attempts it replaced.
 //
-// The candidate is peer, the key the next handshake runs with. Its
-// challenge, reachability and last verified hello are reset whenever
-// another key becomes the candidate (handlePublicKey), and with it when
-// the peer leaves; reachable and peerChallenge mean nothing while peer is
-// nil. reachable is set only by a public key that echoed our challenge:
-// its sender gets what we send to our sub port. Once it is set, the
-// candidate's challenge changes only through such a message, so a copy of
-// the peer's public key (it travels in clear) cannot move the cookie.
+// The candidate is peer, the key the next handshake runs with. When
+// another key becomes the candidate (chooseCandidate), reachable and
+// verified are reset and the attempt is dropped; peerLeft forgets the
+// candidate the same way. reachable and peerChallenge mean nothing while
+// peer is nil. reachable is set only by a public key that echoed our
+// challenge: its sender gets what we send to our sub port. Once it is set,
+// the candidate's challenge changes only through such a message, so a copy
+// of the peer's public key (it travels in clear) cannot move the cookie.
 //
 // The attempt is the pure machine of our role, init (A) or resp (B), at
 // most one of them set, and pendingSess, the session it produced, waiting
