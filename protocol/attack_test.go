@@ -596,7 +596,7 @@ func TestNodeBadConfirmLeavesStateUnchanged(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	n.now, n.peer, n.pendingSess = testNow, id[0].Public(), sb
+	n.now, n.hs.peer, n.hs.pendingSess = testNow, id[0].Public(), sb
 	wrong := make([]byte, HashSize)
 	bad, _, err := sa.Seal(nil, TypeConfirm, wrong, testNow)
 	if err != nil {
@@ -633,7 +633,7 @@ func TestNodeDropsWrongCookie(t *testing.T) {
 	// wrong-cookie message took would show as a difference.
 	clock.stop()
 	var before, after float64
-	onLoop(t, p.b, func() { before = p.b.verifyBudg.tokens })
+	onLoop(t, p.b, func() { before = p.b.budget.verify.tokens })
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	for i := 0; i < 5000; i++ {
@@ -649,7 +649,7 @@ func TestNodeDropsWrongCookie(t *testing.T) {
 	// The pipe is in order: once A's message reached B's screen, B had
 	// handled every injected message before it.
 	roundTrip(t, p, "after wrong cookies")
-	onLoop(t, p.b, func() { after = p.b.verifyBudg.tokens })
+	onLoop(t, p.b, func() { after = p.b.budget.verify.tokens })
 	clock.resume()
 	if c := p.rb.count(func(e Event) bool { _, ok := e.(RejectedEvent); return ok }); c != 0 {
 		t.Errorf("%d rejections: wrong-cookie messages reached verification", c)

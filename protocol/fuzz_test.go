@@ -277,7 +277,7 @@ func FuzzNodeHandle(f *testing.F) {
 	if err != nil {
 		f.Fatal(err)
 	}
-	n.now, n.peer, n.sess = testNow, id[0].Public(), sb
+	n.now, n.hs.peer, n.sess = testNow, id[0].Public(), sb
 	addSeeds(f)
 	for i := range 3 {
 		f.Add(sealChat(f, a, uint64(i), testNow))
@@ -290,9 +290,9 @@ func FuzzNodeHandle(f *testing.F) {
 	f.Fuzz(func(t *testing.T, m []byte) {
 		n.now = n.now.Add(time.Millisecond) // refills the token buckets slowly
 		n.handle(m)
-		n.batch = n.batch[:0]
-		for len(n.out) > 0 {
-			<-n.out
+		n.link.batch = n.link.batch[:0]
+		for len(n.link.out) > 0 {
+			<-n.link.out
 		}
 	})
 }

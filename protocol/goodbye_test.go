@@ -156,7 +156,7 @@ func goodbyeNode(t *testing.T) (*Node, *Session, *recorder, *RecordLog) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	n.now, n.peer, n.reachable, n.sess = testNow, id[0].Public(), true, sb
+	n.now, n.hs.peer, n.hs.reachable, n.sess = testNow, id[0].Public(), true, sb
 	return n, a, r, log
 }
 
@@ -236,7 +236,7 @@ func TestNodeGoodbyeRejections(t *testing.T) {
 	if l, ok := evs[1].(LiveEvent); !ok || l.State != LiveWaiting {
 		t.Fatalf("second event %v, want LiveEvent waiting", evs[1])
 	}
-	if n.sess != nil || n.peer != nil || n.reachable {
+	if n.sess != nil || n.hs.peer != nil || n.hs.reachable {
 		t.Fatal("session or candidate kept after GOODBYE")
 	}
 	if last, _ := log.Last(nil, 1); last[0].Verdict != VerdictAccepted || last[0].Seq != goodSeq {

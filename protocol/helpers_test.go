@@ -191,8 +191,8 @@ func (r *recorder) rejections(reason string) int {
 // what was received, waiting for the showing commits.
 func showAll(n *Node) {
 	n.showPending()
-	for len(n.showing) > 0 {
-		<-n.showing[0].done
+	for len(n.inbox.showing) > 0 {
+		<-n.inbox.showing[0].done
 		n.drainShowing()
 	}
 }

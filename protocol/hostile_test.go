@@ -12,7 +12,7 @@ import (
 // Run goroutine.
 func challengeState(t *testing.T, n *Node) (c [ChallengeSize]byte, reachable bool) {
 	t.Helper()
-	if err := n.command(func() error { c, reachable = n.peerChallenge, n.reachable; return nil }); err != nil {
+	if err := n.command(func() error { c, reachable = n.hs.peerChallenge, n.hs.reachable; return nil }); err != nil {
 		t.Fatal(err)
 	}
 	return c, reachable

@@ -2,6 +2,8 @@ package protocol
 
 import "time"
 
+// Driven by node_records.go (sendPing, gotPong) through the methods below.
+//
 // liveness tracks the peer's liveness from pings and pongs: waiting until
 // the first pong, live after any pong, degraded after DegradedAfter pings in
 // a row went unanswered, down after DownAfter, live again on the next pong.

@@ -109,100 +109,40 @@ var ErrLeft = errors.New("protocol: node has left")
 
 // Node drives one duet endpoint: handshake, session, liveness, delivery.
 // Its methods are safe for concurrent use; all protocol state is owned by
-// the goroutine running Run.
+// the goroutine running Run, except where a part says otherwise (the
+// outbox's pending messages, the inbox's acks, what pub publishes, the
+// transport side of link). Each part is documented, and mostly driven, by
+// the file named on its field.
 type Node struct {
 	cfg  Config
 	tr   Transport
 	emit func(Event)
-	self crypto.Fingerprint
 
-	sendMu      sync.Mutex // held by SendMessages: one writer at a time
-	mu          sync.Mutex
-	pending     []*outMsg // written, not yet sealed
-	lastWritten uint64    // id of the last message written (the next one's Prev)
-	queued      int       // pending + unacked
-	peerFP      crypto.Fingerprint
-	safety      string
-	hasPeer     bool
-	wake        chan struct{}
-	commands    chan func()
+	// Who we are in every handshake, fixed by NewNode.
+	self      crypto.Fingerprint
+	selfDER   []byte
+	challenge [ChallengeSize]byte // ours, for the life of the process
+
+	wake     chan struct{}
+	commands chan func()
+	pub      published // observe.go: what other goroutines read (Peer, Status)
+	link     link      // queue.go: the queues to and from the transport
 
 	// Owned by the Run goroutine.
-	in              chan inMsg
-	out             chan [][]byte
-	inBudget        *byteBudget     // bytes in in: the reader waits (TCP pushes back)
-	outBudget       *byteBudget     // bytes in out: flush drops past it
-	src             sourceTransport // tr, if it names connections (net)
-	refused         refusals        // refused transport messages to report
-	markedSrc       uint64          // the connection last reported authenticated
-	batch           [][]byte
-	batchBytes      int
-	now             time.Time
-	peer            *crypto.PublicKey
-	blockedPeer     crypto.Fingerprint // a key VerifyPeer refused; ignored afterwards
-	init            *Initiator
-	resp            *Responder
-	oldInits        [keptAttempts]retired[*Initiator] // attempts init replaced, for stale retries
-	oldResps        [keptAttempts]retired[*Responder]
-	lastOwnHello    time.Time           // timestamp of our last hello as A: the next is later
-	attempt         time.Time           // start of the handshake attempt, zero if none
-	progress        time.Time           // last handshake progress
-	verified        time.Time           // last verified hello from the candidate peer key
-	challenge       [ChallengeSize]byte // ours, for the life of the process
-	peerChallenge   [ChallengeSize]byte // the candidate's, echoed in our public keys
-	reachable       bool                // the candidate echoed our challenge
-	proofAsked      time.Time           // when an unproven new challenge of the candidate was answered (a restart?)
-	proofEcho       [ChallengeSize]byte // that challenge
-	selfDER         []byte
-	lastHelloTS     map[crypto.Fingerprint]int64 // newest hello accepted per peer key
-	pendingSess     *Session
-	sess            *Session
-	prevSess        *Session
-	prevUntil       time.Time
-	unacked         map[uint64]*outMsg
-	order           []uint64 // unacked ids in send order (lazily compacted)
-	seen            map[uint64]struct{}
-	held            map[uint64]heldChat // received before their Prev was shown, keyed by Prev
-	heldOrder       []uint64            // Prev keys in arrival order, for eviction
-	interrupted     map[uint64]bool     // ids whose display a crash interrupted
-	seenRing        []uint64
-	seenNext        int
-	receipts        []uint64
-	runCtx          context.Context // Run's: once it ends, front ends stop waiting to show
-	toShow          []MessageEvent  // received this turn, shown at its end (showPending)
-	showing         []*showBatch    // marked showing (commits in flight), to show in order
-	dupAcks         []uint64        // received again: acknowledged after the pending Seen commits
-	storeFailed     bool            // a store error was reported
-	ackMu           sync.Mutex      // guards acks and ackErr (the Store's Seen callbacks)
-	acks            []uint64        // committed as seen: to acknowledge
-	ackErr          error           // a Seen commit failed
-	lastRecord      []byte
-	lastChat        []byte   // the last CHAT record sealed, for /replay
-	lastChatSess    *Session // the session lastChat was sealed in
-	live            liveness
-	pingID          uint64
-	signBudget      *tokenBucket // private-key work for unauthenticated input
-	verifyBudg      *tokenBucket
-	replyBudget     *tokenBucket
-	peerReplyBudget *tokenBucket // replies to the reachable candidate
-	pongBudget      *tokenBucket // PLAIN_PONG answers to (unauthenticated) PLAIN_PINGs
-	rejects         *rejectLog
-	openBuf         []byte
-	sendDown        bool // owned by the writer goroutine: the last batch was given up
+	runCtx  context.Context // Run's: once it ends, front ends stop waiting to show
+	now     time.Time
+	verdict string   // verdict of the message being handled
+	left    bool     // Leave was called: send nothing, handle nothing
+	sess    *Session // the established session, nil if none
 
-	// Owned by the Run goroutine: what the user interface observes.
-	verdict         string    // verdict of the message being handled
-	left            bool      // Leave was called: send nothing, handle nothing
-	attempts        int       // counted handshake attempts since start or the last session
-	attemptCounted  time.Time // start of the counted attempt, zero if none
-	attemptStep     int       // furthest step done in the counted attempt
-	attemptAnswered bool      // the peer answered during the counted attempt
-	firstAttempt    time.Time // start of the first counted attempt since start or the last session
-	answeredRuns    int       // counted attempts in a row that failed while the peer answered
-	stallReported   bool
-
-	statusMu sync.Mutex
-	status   Status // published by the Run goroutine at the end of each loop turn
+	hs      handshakeState // node_handshake.go: the candidate peer and the attempt with it
+	tally   attemptTally   // node_handshake.go: attempts as the user interface sees them
+	rec     recordState    // node_records.go: the record layer beside sess
+	live    liveness       // liveness.go
+	budget  budgets        // ratelimit.go: work unauthenticated input may cause
+	rejects *rejectLog     // rejections.go
+	outbox  outbox         // node_delivery.go: what we wrote, until the peer's receipt
+	inbox   inbox          // node_delivery.go: what we received, until shown and receipted
 }
 
 // NewNode returns a node that will run over tr and report through emit.
@@ -215,28 +155,28 @@ func NewNode(cfg Config, tr Transport, emit func(Event)) (*Node, error) {
 	}
 	n := &Node{
 		cfg: cfg, tr: tr, emit: emit, self: cfg.Identity.Public().Fingerprint(),
-		wake:            make(chan struct{}, 1),
-		commands:        make(chan func(), 16),
-		in:              make(chan inMsg, inQueueMessages),
-		out:             make(chan [][]byte, outQueueBatches),
-		inBudget:        newByteBudget(inQueueBytes),
-		outBudget:       newByteBudget(outQueueBytes),
-		refused:         refusals{pending: make(chan struct{}, 1)},
-		unacked:         make(map[uint64]*outMsg),
-		seen:            make(map[uint64]struct{}),
-		held:            make(map[uint64]heldChat),
-		interrupted:     make(map[uint64]bool),
-		lastHelloTS:     make(map[crypto.Fingerprint]int64),
-		live:            newLiveness(),
-		signBudget:      newTokenBucket(4, 4),
-		verifyBudg:      newTokenBucket(500, 100),
-		replyBudget:     newTokenBucket(20, 10),
-		peerReplyBudget: newTokenBucket(20, 10),
-		pongBudget:      newTokenBucket(plainPongRate, plainPongRate),
-		rejects:         newRejectLog(),
-		openBuf:         make([]byte, 0, 2048),
+		wake:     make(chan struct{}, 1),
+		commands: make(chan func(), 16),
+		link: link{
+			in:        make(chan inMsg, inQueueMessages),
+			out:       make(chan [][]byte, outQueueBatches),
+			inBudget:  newByteBudget(inQueueBytes),
+			outBudget: newByteBudget(outQueueBytes),
+			refused:   refusals{pending: make(chan struct{}, 1)},
+		},
+		outbox: outbox{unacked: make(map[uint64]*outMsg)},
+		inbox: inbox{
+			seen:        make(map[uint64]struct{}),
+			held:        make(map[uint64]heldChat),
+			interrupted: make(map[uint64]bool),
+		},
+		hs:      handshakeState{lastHelloTS: make(map[crypto.Fingerprint]int64)},
+		live:    newLiveness(),
+		budget:  newBudgets(),
+		rejects: newRejectLog(),
+		rec:     recordState{openBuf: make([]byte, 0, 2048)},
 	}
-	n.src, _ = tr.(sourceTransport)
+	n.link.src, _ = tr.(sourceTransport)
 	if _, err := io.ReadFull(cfg.Rand, n.challenge[:]); err != nil {
 		return nil, fmt.Errorf("protocol: challenge: %w", err)
 	}
@@ -247,16 +187,16 @@ func NewNode(cfg Config, tr Transport, emit func(Event)) (*Node, error) {
 			return nil, fmt.Errorf("protocol: load delivery state: %w", err)
 		}
 		for _, c := range st.Outbox {
-			c.Prev = n.lastWritten
-			n.pending = append(n.pending, &outMsg{chat: c})
-			n.lastWritten = c.ID
+			c.Prev = n.outbox.lastWritten
+			n.outbox.pending = append(n.outbox.pending, &outMsg{chat: c})
+			n.outbox.lastWritten = c.ID
 		}
-		n.queued = len(st.Outbox)
+		n.outbox.queued = len(st.Outbox)
 		for _, id := range st.Seen {
-			n.markSeen(id)
+			n.inbox.markSeen(id)
 		}
 		for _, id := range st.Interrupted {
-			n.interrupted[id] = true
+			n.inbox.interrupted[id] = true
 		}
 	}
 	return n, nil
@@ -267,9 +207,9 @@ func (n *Node) Fingerprint() crypto.Fingerprint { return n.self }
 
 // Peer returns the established peer's fingerprint and the safety number.
 func (n *Node) Peer() (fp crypto.Fingerprint, safetyNumber string, ok bool) {
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	return n.peerFP, n.safety, n.hasPeer
+	n.pub.mu.Lock()
+	defer n.pub.mu.Unlock()
+	return n.pub.peerFP, n.pub.safety, n.pub.hasPeer
 }
 
 // Send is SendMessage returning only the id.
@@ -320,15 +260,15 @@ func (n *Node) SendMessages(texts []string) ([]Outgoing, error) {
 	}
 	// One writer at a time: the Prev chain, the commit order and the send
 	// order are the same.
-	n.sendMu.Lock()
-	defer n.sendMu.Unlock()
-	n.mu.Lock()
-	if n.queued+len(texts) > n.cfg.MaxUnacked {
-		n.mu.Unlock()
+	n.outbox.writeMu.Lock()
+	defer n.outbox.writeMu.Unlock()
+	n.outbox.mu.Lock()
+	if n.outbox.queued+len(texts) > n.cfg.MaxUnacked {
+		n.outbox.mu.Unlock()
 		return nil, fmt.Errorf("%w: %d waiting", ErrQueueFull, n.cfg.MaxUnacked)
 	}
-	prev := n.lastWritten
-	n.mu.Unlock()
+	prev := n.outbox.lastWritten
+	n.outbox.mu.Unlock()
 	msgs := make([]*outMsg, len(texts))
 	chats := make([]Chat, len(texts))
 	out := make([]Outgoing, len(texts))
@@ -345,11 +285,11 @@ func (n *Node) SendMessages(texts []string) ([]Outgoing, error) {
 			return nil, fmt.Errorf("protocol: queue message: %w", err)
 		}
 	}
-	n.mu.Lock()
-	n.queued += len(texts)
-	n.lastWritten = prev
-	n.pending = append(n.pending, msgs...)
-	n.mu.Unlock()
+	n.outbox.mu.Lock()
+	n.outbox.queued += len(texts)
+	n.outbox.lastWritten = prev
+	n.outbox.pending = append(n.outbox.pending, msgs...)
+	n.outbox.mu.Unlock()
 	n.signal()
 	return out, nil
 }
@@ -377,9 +317,9 @@ func (n *Node) Replay() error {
 		}
 		// The last CHAT of this session makes the clearest demonstration
 		// (the peer must not show it twice); else the last record of any type.
-		rec := n.lastRecord
-		if n.lastChat != nil && n.lastChatSess == n.sess {
-			rec = n.lastChat
+		rec := n.rec.last
+		if n.rec.lastChat != nil && n.rec.lastChatSess == n.sess {
+			rec = n.rec.lastChat
 		}
 		if rec == nil {
 			return errors.New("protocol: replay: nothing sent yet")
@@ -401,7 +341,7 @@ func (n *Node) Replay() error {
 // Until then a refused key is ignored, at no cost, for the life of the node.
 func (n *Node) AcceptPeerKey() {
 	_ = n.command(func() error {
-		n.blockedPeer = crypto.Fingerprint{}
+		n.hs.blockedPeer = crypto.Fingerprint{}
 		return nil
 	})
 }
@@ -435,14 +375,14 @@ func (n *Node) Leave(ctx context.Context) error {
 				return err
 			}
 			// What this turn queued goes first, in the same transport unit.
-			if len(n.batch) >= MaxBatch || n.batchBytes+len(r) > MaxMessageSize {
+			if len(n.link.batch) >= MaxBatch || n.link.batchBytes+len(r) > MaxMessageSize {
 				n.flush()
 			}
-			msgs = append(n.batch, r)
+			msgs = append(n.link.batch, r)
 			n.logOut(r, VerdictSent)
 		}
 		n.left = true
-		n.batch, n.batchBytes = nil, 0
+		n.link.batch, n.link.batchBytes = nil, 0
 		return nil
 	})
 	if err != nil {
@@ -469,9 +409,9 @@ func (n *Node) Leave(ctx context.Context) error {
 // its last loop turn (the zero Status before Run started). It takes a short
 // mutex and never waits for the session.
 func (n *Node) Status() Status {
-	n.statusMu.Lock()
-	defer n.statusMu.Unlock()
-	return n.status
+	n.pub.mu.Lock()
+	defer n.pub.mu.Unlock()
+	return n.pub.status
 }
 
 // publishStatus copies the Run goroutine's state into the snapshot.
@@ -481,9 +421,9 @@ func (n *Node) publishStatus() {
 		RTT:            n.live.rtt,
 		LastPong:       n.live.lastPong,
 		Authenticated:  n.live.authenticated,
-		HandshakeStep:  n.attemptStep,
-		AttemptStarted: n.attemptCounted,
-		Attempts:       n.attempts,
+		HandshakeStep:  n.tally.step,
+		AttemptStarted: n.tally.start,
+		Attempts:       n.tally.count,
 	}
 	if s := n.sess; s != nil {
 		st.HasSession = true
@@ -491,12 +431,12 @@ func (n *Node) publishStatus() {
 		st.SendEpoch, st.RecvEpoch = s.SendEpoch(), s.RecvEpoch()
 		st.NextRekey = s.NextRekey()
 	}
-	n.mu.Lock()
-	st.Unacked = n.queued
-	n.mu.Unlock()
-	n.statusMu.Lock()
-	n.status = st
-	n.statusMu.Unlock()
+	n.outbox.mu.Lock()
+	st.Unacked = n.outbox.queued
+	n.outbox.mu.Unlock()
+	n.pub.mu.Lock()
+	n.pub.status = st
+	n.pub.mu.Unlock()
 }
 
 // command runs f on the Run goroutine and waits for its result, for up to
@@ -562,19 +502,10 @@ func (n *Node) Run(ctx context.Context) error {
 		case err := <-recvErr:
 			n.close()
 			return fmt.Errorf("protocol: transport: %w", err)
-		case m := <-n.in:
+		case m := <-n.link.in:
 			n.now = n.cfg.Now()
-			n.handleIn(m)
-			for i := 0; i < inQueueMessages; i++ { // drain what is queued
-				select {
-				case m = <-n.in:
-					n.handleIn(m)
-					continue
-				default:
-				}
-				break
-			}
-		case <-n.refused.pending:
+			n.handleQueued(m)
+		case <-n.link.refused.pending:
 			n.now = n.cfg.Now()
 			n.reportRefusals(n.now)
 		case f := <-n.commands:
@@ -593,16 +524,37 @@ func (n *Node) Run(ctx context.Context) error {
 				n.checkTimers()
 			}
 		}
-		if !n.left {
-			n.showPending()
-			n.takeAcks()
-			n.sendReceipts()
-			n.pump()
-			n.flush()
-		}
-		n.reportRefusals(n.now)
-		n.publishStatus()
+		n.endTurn()
 	}
+}
+
+// handleQueued handles m, then up to inQueueMessages more that are already
+// queued, in one loop turn.
+func (n *Node) handleQueued(m inMsg) {
+	n.handleIn(m)
+	for i := 0; i < inQueueMessages; i++ {
+		select {
+		case m = <-n.link.in:
+			n.handleIn(m)
+		default:
+			return
+		}
+	}
+}
+
+// endTurn ends a loop turn: it shows what was received, acknowledges what
+// is durably seen, seals what is pending, hands the batch to the writer,
+// and publishes the Status.
+func (n *Node) endTurn() {
+	if !n.left {
+		n.showPending()
+		n.takeAcks()
+		n.sendReceipts()
+		n.pump()
+		n.flush()
+	}
+	n.reportRefusals(n.now)
+	n.publishStatus()
 }
 
 func (n *Node) close() {
@@ -619,14 +571,14 @@ func (n *Node) readLoop(ctx context.Context, errc chan<- error) {
 	for {
 		var m inMsg
 		var err error
-		if n.src != nil {
-			m.b, m.src, err = n.src.RecvFrom(ctx)
+		if n.link.src != nil {
+			m.b, m.src, err = n.link.src.RecvFrom(ctx)
 		} else {
 			m.b, err = n.tr.Recv(ctx)
 		}
 		if err != nil {
 			if r, ok := isRefused(err); ok {
-				n.refused.add(r)
+				n.link.refused.add(r)
 				continue
 			}
 			if ctx.Err() == nil {
@@ -634,11 +586,11 @@ func (n *Node) readLoop(ctx context.Context, errc chan<- error) {
 			}
 			return
 		}
-		if err := n.inBudget.acquire(ctx, len(m.b)); err != nil {
+		if err := n.link.inBudget.acquire(ctx, len(m.b)); err != nil {
 			return
 		}
 		select {
-		case n.in <- m:
+		case n.link.in <- m:
 		case <-ctx.Done():
 			return
 		}
@@ -650,10 +602,10 @@ func (n *Node) readLoop(ctx context.Context, errc chan<- error) {
 // connection it came from.
 func (n *Node) handleIn(m inMsg) {
 	n.handle(m.b)
-	n.inBudget.release(len(m.b))
-	if m.src != 0 && m.src != n.markedSrc && n.src != nil && n.verdict == VerdictAccepted && len(m.b) >= 2 && authenticates(m.b[1]) {
-		n.src.MarkAuthenticated(m.src)
-		n.markedSrc = m.src
+	n.link.inBudget.release(len(m.b))
+	if m.src != 0 && m.src != n.link.markedSrc && n.link.src != nil && n.verdict == VerdictAccepted && len(m.b) >= 2 && authenticates(m.b[1]) {
+		n.link.src.MarkAuthenticated(m.src)
+		n.link.markedSrc = m.src
 	}
 }
 
@@ -670,9 +622,9 @@ func (n *Node) writeLoop(ctx context.Context) {
 		select {
 		case <-ctx.Done():
 			return
-		case b := <-n.out:
+		case b := <-n.link.out:
 			n.sendBatch(ctx, b)
-			n.outBudget.release(batchBytes(b))
+			n.link.outBudget.release(batchBytes(b))
 			n.signal()
 		}
 	}
@@ -689,16 +641,16 @@ func (n *Node) writeLoop(ctx context.Context) {
 // resent.
 func (n *Node) sendBatch(ctx context.Context, b [][]byte) {
 	retry := sendRetryFor
-	if n.sendDown {
+	if n.link.sendDown {
 		retry = sendRetryDown
 	}
 	// Down, and newer batches wait: only the newest gets retries.
-	newerWaits := func() bool { return n.sendDown && len(n.out) > 0 }
+	newerWaits := func() bool { return n.link.sendDown && len(n.link.out) > 0 }
 	switch err := SendWhenUp(ctx, n.tr, retry, newerWaits, b...); {
 	case err == nil:
-		n.sendDown = false
+		n.link.sendDown = false
 	case ctx.Err() == nil:
-		n.sendDown = true // given up: retry passed, or down already
+		n.link.sendDown = true // given up: retry passed, or down already
 	}
 }
 
@@ -713,12 +665,12 @@ func (n *Node) queueAs(m []byte, verdict string) {
 		return
 	}
 	n.logOut(m, verdict)
-	if n.batchBytes+len(m) > MaxMessageSize {
+	if n.link.batchBytes+len(m) > MaxMessageSize {
 		n.flush()
 	}
-	n.batch = append(n.batch, m)
-	n.batchBytes += len(m)
-	if len(n.batch) == MaxBatch {
+	n.link.batch = append(n.link.batch, m)
+	n.link.batchBytes += len(m)
+	if len(n.link.batch) == MaxBatch {
 		n.flush()
 	}
 }
@@ -727,21 +679,21 @@ func (n *Node) queueAs(m []byte, verdict string) {
 // batches or in bytes, outQueueBytes) the batch is dropped: everything in
 // it is either resent (chat) or periodic.
 func (n *Node) flush() {
-	if len(n.batch) == 0 {
+	if len(n.link.batch) == 0 {
 		return
 	}
-	if n.outBudget.tryAcquire(n.batchBytes) {
+	if n.link.outBudget.tryAcquire(n.link.batchBytes) {
 		select {
-		case n.out <- n.batch:
+		case n.link.out <- n.link.batch:
 		default:
-			n.outBudget.release(n.batchBytes)
+			n.link.outBudget.release(n.link.batchBytes)
 		}
 	}
-	n.batch, n.batchBytes = nil, 0
+	n.link.batch, n.link.batchBytes = nil, 0
 }
 
 func (n *Node) writerHasRoom() bool {
-	return len(n.out) < outQueueBatches/2 && n.outBudget.below(0.5)
+	return len(n.link.out) < outQueueBatches/2 && n.link.outBudget.below(0.5)
 }
 
 // reject reports refused peer input. State did not change.
@@ -799,11 +751,11 @@ func (n *Node) recordInfo(m []byte, dir Direction, verdict string) RecordInfo {
 
 func (n *Node) handshakeEvent(step int, err error) {
 	var d time.Duration
-	if !n.attempt.IsZero() {
-		d = n.now.Sub(n.attempt)
+	if !n.hs.attempt.IsZero() {
+		d = n.now.Sub(n.hs.attempt)
 	}
 	if err == nil {
-		n.stepDone(step)
+		n.tally.stepDone(step)
 	}
 	n.emit(HandshakeEvent{Step: step, Name: StepName(step), Done: err == nil, Duration: d, Err: err})
 }
@@ -830,70 +782,86 @@ func (n *Node) handleMsg(m []byte) {
 	case TypePublicKey:
 		n.handlePublicKey(m)
 	case TypeHello, TypeKeyTransport:
-		// Both cost an RSA verification. First the cookie: only a host that
-		// receives what we send to our sub port knows our challenge, so a
-		// flood from anywhere else is dropped for the price of a compare.
-		// Then the budget.
-		if c, ok := Cookie(m); !ok || subtle.ConstantTimeCompare(c[:], n.challenge[:]) != 1 {
-			n.ignore()
-			return
-		}
-		if !n.verifyBudg.allow(n.now) {
-			n.ignore()
-			return // flood: dropped without spending RSA time
-		}
-		if t == TypeHello {
-			n.handleHello(m)
-		} else {
-			n.handleKeyTransport(m)
-		}
+		n.handleSigned(t, m)
 	case TypeAck:
 		n.handleAck(m)
 	case TypePlainPing:
-		id, err := ParsePlainPing(m, TypePlainPing)
-		if err != nil {
-			n.reject(err, 0, false)
-			return
-		}
-		// Anyone can send a plain ping, and the answer goes to the peer:
-		// answers are rate-limited so a flood is not reflected onto it.
-		if !n.pongBudget.allow(n.now) {
-			n.ignore()
-			return
-		}
-		n.queue(AppendPlainPing(nil, TypePlainPong, id))
-		n.kickHandshake()
+		n.handlePlainPing(m)
 	case TypePlainPong:
-		id, err := ParsePlainPing(m, TypePlainPong)
-		if err != nil {
-			n.reject(err, 0, false)
-			return
-		}
-		if n.sess == nil { // once a session exists only authenticated pongs count
-			n.attemptAnswered = true
-			n.gotPong(id, false)
-			n.kickHandshake()
-		} else {
-			n.ignore()
-		}
+		n.handlePlainPong(m)
 	default:
 		n.handleRecord(m)
+	}
+}
+
+// handleSigned admits a HELLO or KEY_TRANSPORT (type t) to its handler, or
+// drops it before any RSA work.
+func (n *Node) handleSigned(t byte, m []byte) {
+	// Both cost an RSA verification. First the cookie: only a host that
+	// receives what we send to our sub port knows our challenge, so a
+	// flood from anywhere else is dropped for the price of a compare.
+	// Then the budget.
+	if c, ok := Cookie(m); !ok || subtle.ConstantTimeCompare(c[:], n.challenge[:]) != 1 {
+		n.ignore()
+		return
+	}
+	if !n.budget.verify.allow(n.now) {
+		n.ignore()
+		return // flood: dropped without spending RSA time
+	}
+	if t == TypeHello {
+		n.handleHello(m)
+	} else {
+		n.handleKeyTransport(m)
+	}
+}
+
+// handlePlainPing answers a PLAIN_PING with a PLAIN_PONG.
+func (n *Node) handlePlainPing(m []byte) {
+	id, err := ParsePlainPing(m, TypePlainPing)
+	if err != nil {
+		n.reject(err, 0, false)
+		return
+	}
+	// Anyone can send a plain ping, and the answer goes to the peer:
+	// answers are rate-limited so a flood is not reflected onto it.
+	if !n.budget.pong.allow(n.now) {
+		n.ignore()
+		return
+	}
+	n.queue(AppendPlainPing(nil, TypePlainPong, id))
+	n.kickHandshake()
+}
+
+// handlePlainPong counts a PLAIN_PONG for liveness while no session exists.
+func (n *Node) handlePlainPong(m []byte) {
+	id, err := ParsePlainPing(m, TypePlainPong)
+	if err != nil {
+		n.reject(err, 0, false)
+		return
+	}
+	if n.sess == nil { // once a session exists only authenticated pongs count
+		n.tally.answered = true
+		n.gotPong(id, false)
+		n.kickHandshake()
+	} else {
+		n.ignore()
 	}
 }
 
 // checkTimers retries a stalled handshake and resends unacknowledged
 // messages while the peer answers pings.
 func (n *Node) checkTimers() {
-	if !n.attempt.IsZero() && n.now.Sub(n.progress) >= n.cfg.StepTimeout {
+	if !n.hs.attempt.IsZero() && n.now.Sub(n.hs.progress) >= n.cfg.StepTimeout {
 		if n.sess == nil {
 			n.startHandshake()
 		} else {
 			// A second handshake while a session is up stalled: it was not
 			// the peer's (a replayed public key) or the peer will retry.
-			n.retire()
-			n.init, n.resp, n.pendingSess, n.attempt = nil, nil, nil, time.Time{}
+			n.hs.retire(n.now)
+			n.hs.init, n.hs.resp, n.hs.pendingSess, n.hs.attempt = nil, nil, nil, time.Time{}
 		}
-	} else if n.sess == nil && n.attempt.IsZero() {
+	} else if n.sess == nil && n.hs.attempt.IsZero() {
 		n.startHandshake()
 	}
 	if n.sess != nil && n.live.state == LiveLive {

@@ -5,8 +5,59 @@ package protocol
 
 import (
 	"fmt"
+	"sync"
 	"time"
 )
+
+// Driven by node_delivery.go, and by SendMessages (node.go) for pending.
+//
+// outbox is the chat messages this node wrote, until the peer's receipt.
+// SendMessages, from any goroutine and one at a time (writeMu), commits
+// messages to the Store before it appends them to pending, under mu; the
+// Run goroutine moves them to unacked as it seals them (pump), resends
+// them from there in the order written (resend), and drops them on the
+// peer's receipt (delivered). queued is len(pending) + len(unacked) between
+// loop turns: it is what Config.MaxUnacked bounds.
+type outbox struct {
+	writeMu     sync.Mutex // held by SendMessages: one writer at a time
+	mu          sync.Mutex // guards pending, lastWritten and queued
+	pending     []*outMsg  // written, not yet sealed
+	lastWritten uint64     // id of the last message written (the next one's Prev)
+	queued      int        // pending + unacked
+
+	// Owned by the Run goroutine.
+	unacked map[uint64]*outMsg
+	order   []uint64 // unacked ids in send order (lazily compacted)
+}
+
+// Driven by node_delivery.go.
+//
+// inbox is the chat messages this node received, from their record to
+// the peer's receipt. An id in seen is never shown again (seen remembers
+// the last MaxSeenIDs, in the order of seenRing). A message is shown only
+// after the one its sender wrote before it (held, keyed by that Prev, up
+// to maxHeld), first into toShow, then as a showBatch once the Store
+// committed its showing mark, and acknowledged (receipts) once shown and,
+// with a Store, only once the Store committed it as seen: nothing is
+// acknowledged that a crash could lose. The Store's callbacks run on its goroutine: they touch only acks
+// and ackErr, under ackMu. Everything else is the Run goroutine's.
+type inbox struct {
+	seen        map[uint64]struct{}
+	seenRing    []uint64
+	seenNext    int
+	held        map[uint64]heldChat // received before their Prev was shown, keyed by Prev
+	heldOrder   []uint64            // Prev keys in arrival order, for eviction
+	interrupted map[uint64]bool     // ids whose display a crash interrupted
+	toShow      []MessageEvent      // received this turn, shown at its end (showPending)
+	dupAcks     []uint64            // received again: acknowledged after the pending Seen commits
+	showing     []*showBatch        // marked showing (commits in flight), to show in order
+	receipts    []uint64            // to acknowledge in this loop turn (sendReceipts)
+	storeFailed bool                // a store error was reported
+
+	ackMu  sync.Mutex // guards acks and ackErr (the Store's Seen callbacks)
+	acks   []uint64   // committed as seen: to acknowledge
+	ackErr error      // a Seen commit failed
+}
 
 // outMsg is a chat message this node wrote, kept until the peer's receipt.
 // heldChat is a received message waiting for the one written before it.
@@ -24,59 +75,59 @@ type outMsg struct {
 // wrote it: a message whose Prev has not been shown is held (and not
 // acknowledged, so the peer resends it) until Prev is shown.
 func (n *Node) receiveChat(c Chat, seq uint32) {
-	if _, dup := n.seen[c.ID]; dup {
-		n.dupAcks = append(n.dupAcks, c.ID) // the first receipt may have been lost
+	if _, dup := n.inbox.seen[c.ID]; dup {
+		n.inbox.dupAcks = append(n.inbox.dupAcks, c.ID) // the first receipt may have been lost
 		return
 	}
 	if c.Prev != 0 {
-		if _, ok := n.seen[c.Prev]; !ok {
-			n.hold(c, seq)
+		if _, ok := n.inbox.seen[c.Prev]; !ok {
+			n.inbox.hold(c, seq)
 			return
 		}
 	}
 	for {
 		n.show(c, seq)
-		next, ok := n.held[c.ID]
+		next, ok := n.inbox.held[c.ID]
 		if !ok {
 			return
 		}
-		delete(n.held, c.ID)
-		if _, dup := n.seen[next.chat.ID]; dup {
+		delete(n.inbox.held, c.ID)
+		if _, dup := n.inbox.seen[next.chat.ID]; dup {
 			return
 		}
 		c, seq = next.chat, next.seq
 	}
 }
 
-func (n *Node) hold(c Chat, seq uint32) {
-	if _, ok := n.held[c.Prev]; !ok {
-		for len(n.held) >= maxHeld && len(n.heldOrder) > 0 {
+func (in *inbox) hold(c Chat, seq uint32) {
+	if _, ok := in.held[c.Prev]; !ok {
+		for len(in.held) >= maxHeld && len(in.heldOrder) > 0 {
 			// The oldest waits for a message that may never come (its
 			// sender lost it); dropping it unacknowledged loses nothing the
 			// sender still has.
-			delete(n.held, n.heldOrder[0])
-			n.heldOrder = n.heldOrder[1:]
+			delete(in.held, in.heldOrder[0])
+			in.heldOrder = in.heldOrder[1:]
 		}
-		n.heldOrder = append(n.heldOrder, c.Prev)
+		in.heldOrder = append(in.heldOrder, c.Prev)
 	}
-	n.held[c.Prev] = heldChat{chat: c, seq: seq}
-	if len(n.heldOrder) > 2*maxHeld { // compact keys already released
-		kept := n.heldOrder[:0]
-		for _, k := range n.heldOrder {
-			if _, ok := n.held[k]; ok {
+	in.held[c.Prev] = heldChat{chat: c, seq: seq}
+	if len(in.heldOrder) > 2*maxHeld { // compact keys already released
+		kept := in.heldOrder[:0]
+		for _, k := range in.heldOrder {
+			if _, ok := in.held[k]; ok {
 				kept = append(kept, k)
 			}
 		}
-		n.heldOrder = kept
+		in.heldOrder = kept
 	}
 }
 
 // show marks a message seen (in memory) and queues it to be shown at the
 // end of this loop turn (showPending), after earlier ones.
 func (n *Node) show(c Chat, seq uint32) {
-	n.markSeen(c.ID)
-	n.toShow = append(n.toShow, MessageEvent{ID: c.ID, Seq: seq, Text: c.Text, SentAt: time.Unix(0, c.SentAt), PossibleDuplicate: n.interrupted[c.ID]})
-	delete(n.interrupted, c.ID)
+	n.inbox.markSeen(c.ID)
+	n.inbox.toShow = append(n.inbox.toShow, MessageEvent{ID: c.ID, Seq: seq, Text: c.Text, SentAt: time.Unix(0, c.SentAt), PossibleDuplicate: n.inbox.interrupted[c.ID]})
+	delete(n.inbox.interrupted, c.ID)
 }
 
 // showBatch is one turn's received messages on their way to the screen:
@@ -101,9 +152,9 @@ const maxShowing = 2
 // once. Receipts for messages received again travel with the batch: an id
 // is never acknowledged before it is durably seen.
 func (n *Node) showPending() {
-	if len(n.toShow) > 0 || len(n.dupAcks) > 0 {
-		b := &showBatch{evs: n.toShow, dups: n.dupAcks, done: make(chan struct{})}
-		n.toShow, n.dupAcks = nil, nil
+	if len(n.inbox.toShow) > 0 || len(n.inbox.dupAcks) > 0 {
+		b := &showBatch{evs: n.inbox.toShow, dups: n.inbox.dupAcks, done: make(chan struct{})}
+		n.inbox.toShow, n.inbox.dupAcks = nil, nil
 		if n.cfg.Store == nil || len(b.evs) == 0 {
 			close(b.done)
 		} else {
@@ -117,11 +168,11 @@ func (n *Node) showPending() {
 				n.signal()
 			})
 		}
-		n.showing = append(n.showing, b)
+		n.inbox.showing = append(n.inbox.showing, b)
 	}
 	n.drainShowing()
-	for len(n.showing) > maxShowing {
-		<-n.showing[0].done
+	for len(n.inbox.showing) > maxShowing {
+		<-n.inbox.showing[0].done
 		n.drainShowing()
 	}
 }
@@ -130,14 +181,14 @@ func (n *Node) showPending() {
 // order, then marks them seen; they are acknowledged once that commit is
 // on disk (takeAcks).
 func (n *Node) drainShowing() {
-	for len(n.showing) > 0 {
-		b := n.showing[0]
+	for len(n.inbox.showing) > 0 {
+		b := n.inbox.showing[0]
 		select {
 		case <-b.done:
 		default:
 			return
 		}
-		n.showing = n.showing[1:]
+		n.inbox.showing = n.inbox.showing[1:]
 		if b.err != nil {
 			n.reportStoreError(b.err)
 		}
@@ -150,7 +201,7 @@ func (n *Node) drainShowing() {
 			n.emit(ShownEvent{}) // returns once they are all shown
 		}
 		if n.cfg.Store == nil {
-			n.receipts = append(append(n.receipts, ids...), b.dups...)
+			n.inbox.receipts = append(append(n.inbox.receipts, ids...), b.dups...)
 			continue
 		}
 		if len(b.evs) > 0 && n.runCtx != nil && n.runCtx.Err() != nil {
@@ -161,13 +212,13 @@ func (n *Node) drainShowing() {
 		}
 		acks := append(append([]uint64(nil), ids...), b.dups...)
 		n.cfg.Store.Seen(ids, func(err error) {
-			n.ackMu.Lock()
+			n.inbox.ackMu.Lock()
 			if err == nil {
-				n.acks = append(n.acks, acks...)
-			} else if n.ackErr == nil {
-				n.ackErr = err
+				n.inbox.acks = append(n.inbox.acks, acks...)
+			} else if n.inbox.ackErr == nil {
+				n.inbox.ackErr = err
 			}
-			n.ackMu.Unlock()
+			n.inbox.ackMu.Unlock()
 			n.signal()
 		})
 	}
@@ -175,11 +226,11 @@ func (n *Node) drainShowing() {
 
 // takeAcks moves the ids the Store committed as seen to the receipts.
 func (n *Node) takeAcks() {
-	n.ackMu.Lock()
-	acks, err := n.acks, n.ackErr
-	n.acks = nil
-	n.ackMu.Unlock()
-	n.receipts = append(n.receipts, acks...)
+	n.inbox.ackMu.Lock()
+	acks, err := n.inbox.acks, n.inbox.ackErr
+	n.inbox.acks = nil
+	n.inbox.ackMu.Unlock()
+	n.inbox.receipts = append(n.inbox.receipts, acks...)
 	if err != nil {
 		n.reportStoreError(err)
 	}
@@ -190,36 +241,36 @@ func (n *Node) takeAcks() {
 // shown but not acknowledged (the peer keeps them and resends), and
 // SendMessages fails: nothing is claimed that is not on disk.
 func (n *Node) reportStoreError(err error) {
-	if n.storeFailed {
+	if n.inbox.storeFailed {
 		return
 	}
-	n.storeFailed = true
+	n.inbox.storeFailed = true
 	n.emit(ErrorEvent{Err: fmt.Errorf("protocol: delivery state not saved: received messages are shown but not acknowledged until duet is restarted with a working database: %w", err)})
 }
 
 // markSeen records a chat id and reports whether it is new.
-func (n *Node) markSeen(id uint64) bool {
-	if _, dup := n.seen[id]; dup {
+func (in *inbox) markSeen(id uint64) bool {
+	if _, dup := in.seen[id]; dup {
 		return false
 	}
-	if len(n.seenRing) < MaxSeenIDs {
-		n.seenRing = append(n.seenRing, id)
+	if len(in.seenRing) < MaxSeenIDs {
+		in.seenRing = append(in.seenRing, id)
 	} else {
-		delete(n.seen, n.seenRing[n.seenNext])
-		n.seenRing[n.seenNext] = id
-		n.seenNext = (n.seenNext + 1) % MaxSeenIDs
+		delete(in.seen, in.seenRing[in.seenNext])
+		in.seenRing[in.seenNext] = id
+		in.seenNext = (in.seenNext + 1) % MaxSeenIDs
 	}
-	n.seen[id] = struct{}{}
+	in.seen[id] = struct{}{}
 	return true
 }
 
 func (n *Node) delivered(ids []uint64) {
 	removed := ids[:0]
 	for _, id := range ids {
-		if _, ok := n.unacked[id]; !ok {
+		if _, ok := n.outbox.unacked[id]; !ok {
 			continue
 		}
-		delete(n.unacked, id)
+		delete(n.outbox.unacked, id)
 		removed = append(removed, id)
 		n.emit(DeliveredEvent{ID: id})
 	}
@@ -229,27 +280,27 @@ func (n *Node) delivered(ids []uint64) {
 	if n.cfg.Store != nil {
 		n.cfg.Store.Delivered(append([]uint64(nil), removed...))
 	}
-	n.mu.Lock()
-	n.queued -= len(removed)
-	n.mu.Unlock()
-	if len(n.order) > 1024 && len(n.order) > 2*len(n.unacked) {
-		kept := n.order[:0]
-		for _, id := range n.order {
-			if _, ok := n.unacked[id]; ok {
+	n.outbox.mu.Lock()
+	n.outbox.queued -= len(removed)
+	n.outbox.mu.Unlock()
+	if len(n.outbox.order) > 1024 && len(n.outbox.order) > 2*len(n.outbox.unacked) {
+		kept := n.outbox.order[:0]
+		for _, id := range n.outbox.order {
+			if _, ok := n.outbox.unacked[id]; ok {
 				kept = append(kept, id)
 			}
 		}
-		n.order = kept
+		n.outbox.order = kept
 	}
 }
 
 func (n *Node) sendReceipts() {
-	for len(n.receipts) > 0 && n.sess != nil {
-		k := min(len(n.receipts), MaxReceiptIDs)
-		n.sealAndQueue(TypeReceipt, AppendReceipt(nil, n.receipts[:k]))
-		n.receipts = n.receipts[k:]
+	for len(n.inbox.receipts) > 0 && n.sess != nil {
+		k := min(len(n.inbox.receipts), MaxReceiptIDs)
+		n.sealAndQueue(TypeReceipt, AppendReceipt(nil, n.inbox.receipts[:k]))
+		n.inbox.receipts = n.inbox.receipts[k:]
 	}
-	n.receipts = n.receipts[:0]
+	n.inbox.receipts = n.inbox.receipts[:0]
 }
 
 // pump seals pending chat messages while the writer has room.
@@ -258,20 +309,20 @@ func (n *Node) pump() {
 		return
 	}
 	for n.writerHasRoom() {
-		n.mu.Lock()
-		k := min(len(n.pending), MaxBatch)
-		take := n.pending[:k:k]
-		n.pending = n.pending[k:]
-		if len(n.pending) == 0 {
-			n.pending = nil
+		n.outbox.mu.Lock()
+		k := min(len(n.outbox.pending), MaxBatch)
+		take := n.outbox.pending[:k:k]
+		n.outbox.pending = n.outbox.pending[k:]
+		if len(n.outbox.pending) == 0 {
+			n.outbox.pending = nil
 		}
-		n.mu.Unlock()
+		n.outbox.mu.Unlock()
 		if k == 0 {
 			return
 		}
 		for _, m := range take {
-			n.unacked[m.chat.ID] = m
-			n.order = append(n.order, m.chat.ID)
+			n.outbox.unacked[m.chat.ID] = m
+			n.outbox.order = append(n.outbox.order, m.chat.ID)
 			n.sendChat(m)
 		}
 		n.flush()
@@ -280,16 +331,16 @@ func (n *Node) pump() {
 
 // chatPayload encodes m, keeping Prev only while the peer has not
 // acknowledged it (an acknowledged message has been shown).
-func (n *Node) chatPayload(m *outMsg) []byte {
+func (o *outbox) chatPayload(m *outMsg) []byte {
 	c := m.chat
-	if _, unacked := n.unacked[c.Prev]; !unacked {
+	if _, unacked := o.unacked[c.Prev]; !unacked {
 		c.Prev = 0
 	}
 	return AppendChat(make([]byte, 0, ChatHeaderSize+len(c.Text)), &c)
 }
 
 func (n *Node) sendChat(m *outMsg) {
-	if seq, ok := n.sealAndQueue(TypeChat, n.chatPayload(m)); ok {
+	if seq, ok := n.sealAndQueue(TypeChat, n.outbox.chatPayload(m)); ok {
 		first := m.lastSend.IsZero()
 		m.lastSend = n.now
 		if first {
@@ -305,15 +356,15 @@ func (n *Node) resend(limit int) {
 		return
 	}
 	sent := 0
-	for _, id := range n.order {
+	for _, id := range n.outbox.order {
 		if sent >= limit || !n.writerHasRoom() {
 			break
 		}
-		m, ok := n.unacked[id]
+		m, ok := n.outbox.unacked[id]
 		if !ok || (!m.lastSend.IsZero() && n.now.Sub(m.lastSend) < n.cfg.ResendAfter) {
 			continue
 		}
-		if _, ok := n.sealAndQueue(TypeChat, n.chatPayload(m)); ok {
+		if _, ok := n.sealAndQueue(TypeChat, n.outbox.chatPayload(m)); ok {
 			m.lastSend = n.now
 			sent++
 		}

@@ -12,11 +12,63 @@ import (
 	"duet/crypto"
 )
 
+// Driven by node_handshake.go.
+//
+// handshakeState is the handshake side of the node: who the peer is
+// believed to be (the candidate), the attempt under way with it, and the
+// attempts it replaced.
+//
+// The candidate is peer, the key the next handshake runs with. When
+// another key becomes the candidate (chooseCandidate), reachable and
+// verified are reset and the attempt is dropped; peerLeft forgets the
+// candidate the same way. reachable and peerChallenge mean nothing while
+// peer is nil. reachable is set only by a public key that echoed our
+// challenge: its sender gets what we send to our sub port. Once it is set,
+// the candidate's challenge changes only through such a message, so a copy
+// of the peer's public key (it travels in clear) cannot move the cookie.
+//
+// The attempt is the pure machine of our role, init (A) or resp (B), at
+// most one of them set, and pendingSess, the session it produced, waiting
+// for the peer's confirmation. attempt is when it started; while it is
+// zero, init, resp and pendingSess are nil. An attempt replaced by another
+// is kept in oldInits or oldResps for staleFor, so that its messages still
+// in flight are ignored rather than rejected.
+//
+// lastOwnHello, lastHelloTS and blockedPeer outlive attempts and
+// candidates: our hello timestamps strictly increase, a peer's hello must
+// be newer than the last one accepted from its key, and a key pinning
+// refused is ignored until AcceptPeerKey.
+type handshakeState struct {
+	// The candidate.
+	peer          *crypto.PublicKey
+	peerChallenge [ChallengeSize]byte // the candidate's, echoed in our public keys
+	reachable     bool                // the candidate echoed our challenge
+	verified      time.Time           // last verified hello from the candidate peer key
+	proofAsked    time.Time           // when an unproven new challenge of the candidate was answered (a restart?)
+	proofEcho     [ChallengeSize]byte // that challenge
+
+	// The attempt.
+	init        *Initiator
+	resp        *Responder
+	pendingSess *Session
+	attempt     time.Time // start of the handshake attempt, zero if none
+	progress    time.Time // last handshake progress
+
+	// Replaced attempts, for stale retries.
+	oldInits [keptAttempts]retired[*Initiator]
+	oldResps [keptAttempts]retired[*Responder]
+
+	// Across attempts and candidates.
+	lastOwnHello time.Time                    // timestamp of our last hello as A: the next is later
+	lastHelloTS  map[crypto.Fingerprint]int64 // newest hello accepted per peer key
+	blockedPeer  crypto.Fingerprint           // a key VerifyPeer refused; ignored afterwards
+}
+
 // kickHandshake resends our public key when the peer's port is live but we
 // have not heard its key: the first one was probably sent before the peer
 // was listening. Rate-limited like every public-key reply.
 func (n *Node) kickHandshake() {
-	if n.sess == nil && n.peer == nil && n.replyBudget.allow(n.now) {
+	if n.sess == nil && n.hs.peer == nil && n.budget.reply.allow(n.now) {
 		n.sendPublicKey(true)
 	}
 }
@@ -26,13 +78,13 @@ func (n *Node) kickHandshake() {
 // themselves by their challenges instead.
 func (n *Node) isInitiator(peer crypto.Fingerprint) bool {
 	if peer == n.self {
-		return bytes.Compare(n.challenge[:], n.peerChallenge[:]) < 0
+		return bytes.Compare(n.challenge[:], n.hs.peerChallenge[:]) < 0
 	}
 	return n.self.Less(peer)
 }
 
 func (n *Node) sendPublicKey(replyRequested bool) {
-	n.sendPublicKeyEcho(replyRequested, n.peerChallenge)
+	n.sendPublicKeyEcho(replyRequested, n.hs.peerChallenge)
 }
 
 // sendPublicKeyEcho sends our public key and challenge, echoing echo.
@@ -45,51 +97,71 @@ func (n *Node) sendPublicKeyEcho(replyRequested bool, echo [ChallengeSize]byte) 
 // startHandshake (re)starts an attempt: our public key with a reply
 // request, and, if we are A towards a known peer, a fresh hello.
 func (n *Node) startHandshake() {
-	n.retire()
-	n.init, n.resp, n.pendingSess = nil, nil, nil
-	n.attempt, n.progress = n.now, n.now
+	n.hs.retire(n.now)
+	n.hs.init, n.hs.resp, n.hs.pendingSess = nil, nil, nil
+	n.hs.attempt, n.hs.progress = n.now, n.now
 	n.countAttempt()
 	n.sendPublicKey(true)
-	if n.peer != nil && n.reachable && n.isInitiator(n.peer.Fingerprint()) {
+	if n.hs.peer != nil && n.hs.reachable && n.isInitiator(n.hs.peer.Fingerprint()) {
 		n.sendHelloA()
 	}
 }
 
 func (n *Node) sendHelloA() {
-	if !n.signBudget.allow(n.now) {
+	if !n.budget.sign.allow(n.now) {
 		return // the step timer retries
 	}
 	// Hello timestamps strictly increase: the peer refuses a hello not
 	// newer than the last it accepted (a replay), and two hellos sent in
 	// one loop turn would otherwise carry the same time.
 	ts := n.now
-	if !ts.After(n.lastOwnHello) {
-		ts = n.lastOwnHello.Add(time.Nanosecond)
+	if !ts.After(n.hs.lastOwnHello) {
+		ts = n.hs.lastOwnHello.Add(time.Nanosecond)
 	}
-	init, hello, err := NewInitiator(n.cfg.Identity, n.peer, n.cfg.Rand, ts, n.cfg.Window)
+	init, hello, err := NewInitiator(n.cfg.Identity, n.hs.peer, n.cfg.Rand, ts, n.cfg.Window)
 	if err != nil {
 		n.emit(ErrorEvent{Err: err})
 		return
 	}
-	n.retire()
-	n.lastOwnHello = ts
-	n.init, n.resp, n.pendingSess = init, nil, nil
-	n.attempt, n.progress = n.now, n.now
+	n.hs.retire(n.now)
+	n.hs.lastOwnHello = ts
+	n.hs.init, n.hs.resp, n.hs.pendingSess = init, nil, nil
+	n.hs.attempt, n.hs.progress = n.now, n.now
 	n.countAttempt()
-	SetCookie(hello, n.peerChallenge)
+	SetCookie(hello, n.hs.peerChallenge)
 	n.queue(hello)
 }
 
+// handlePublicKey handles a PUBLIC_KEY (docs/PROTOCOL.md, section 4): it
+// decides whether the sender's key is the candidate, what the message
+// proves about the candidate's challenge, how to answer it, and whether A
+// sends a hello now.
 func (n *Node) handlePublicKey(m []byte) {
+	msg, pk, ok := n.readPublicKey(m)
+	if !ok {
+		return
+	}
+	echoed := msg.Echo == n.challenge
+	candidate := n.chooseCandidate(pk, echoed)
+	changed := candidate && n.noteChallenge(msg.Challenge, echoed)
+	n.answerPublicKey(msg, candidate, echoed)
+	if candidate {
+		n.maybeSendHello(pk.Fingerprint(), msg.ReplyRequested, echoed, changed)
+	}
+}
+
+// readPublicKey parses a PUBLIC_KEY and its key. It rejects a malformed
+// one and our own sent back, and ignores a key pinning refused.
+func (n *Node) readPublicKey(m []byte) (PublicKeyMsg, *crypto.PublicKey, bool) {
 	msg, err := ParsePublicKeyMsg(m)
 	if err != nil {
 		n.reject(err, 0, false)
-		return
+		return msg, nil, false
 	}
 	pk, err := crypto.ParsePublicKey(msg.DER)
 	if err != nil {
 		n.reject(fmt.Errorf("%w: %v", ErrMalformed, err), 0, false)
-		return
+		return msg, nil, false
 	}
 	fp := pk.Fingerprint()
 	if fp == n.self && msg.Challenge == n.challenge {
@@ -97,96 +169,119 @@ func (n *Node) handlePublicKey(m []byte) {
 		// another process sharing this identity, as when both peers run
 		// under one account with the default identity file.)
 		n.reject(fmt.Errorf("%w: our own public key", ErrReflected), 0, false)
-		return
+		return msg, nil, false
 	}
-	if fp == n.blockedPeer {
+	if fp == n.hs.blockedPeer {
 		n.ignore()
-		return // already reported; AcceptPeerKey or a restart is needed to accept it
+		return msg, nil, false // already reported; AcceptPeerKey or a restart is needed to accept it
 	}
-	echoed := msg.Echo == n.challenge
-	candidate := n.peer != nil && n.peer.Fingerprint() == fp
-	if !candidate {
-		// Which candidate to keep: one that echoed our challenge (it gets
-		// what we send to our sub port) is only displaced by another that
-		// does; one that proved its key (a verified hello) within the step
-		// timeout likewise. A changed key of the real peer is reachable, so
-		// it displaces the old one and is then refused, and reported, by
-		// key pinning.
-		keep := n.peer != nil && !echoed &&
-			(n.reachable || !n.verified.IsZero() && n.now.Sub(n.verified) < n.cfg.StepTimeout)
-		if !keep {
-			n.peer, n.init, n.resp, n.pendingSess, n.verified, n.reachable = pk, nil, nil, nil, time.Time{}, false
-			candidate = true
-		}
+	return msg, pk, true
+}
+
+// chooseCandidate reports whether pk is the candidate after this message:
+// it already was, or it displaces the one we had (whose attempt is then
+// dropped). echoed tells whether the message echoed our challenge.
+func (n *Node) chooseCandidate(pk *crypto.PublicKey, echoed bool) bool {
+	if n.hs.peer != nil && n.hs.peer.Fingerprint() == pk.Fingerprint() {
+		return true
 	}
-	// The candidate's challenge (the cookie of our hellos and key
-	// transports) changes only through a message that proves its sender
-	// gets what we send: one that echoes our challenge. Anyone can send the
-	// peer's public key (it travels in clear), so a public key that does not
-	// echo ours leaves a reachable candidate's challenge and reachability as
-	// they are; before reachability is proven there is nothing to protect.
-	changed := false
-	if candidate {
-		n.attemptAnswered = true // the peer (or what claims to be) answers
-		if echoed || !n.reachable {
-			changed = n.reachable && n.peerChallenge != msg.Challenge
-			n.peerChallenge = msg.Challenge
-		}
-		if echoed {
-			n.reachable = true
-		}
-		if n.reachable {
-			n.stepDone(StepPublicKeys) // both keys known, and it gets what we send
-		}
+	// Which candidate to keep: one that echoed our challenge (it gets
+	// what we send to our sub port) is only displaced by another that
+	// does; one that proved its key (a verified hello) within the step
+	// timeout likewise. A changed key of the real peer is reachable, so
+	// it displaces the old one and is then refused, and reported, by
+	// key pinning.
+	keep := n.hs.peer != nil && !echoed &&
+		(n.hs.reachable || !n.hs.verified.IsZero() && n.now.Sub(n.hs.verified) < n.cfg.StepTimeout)
+	if keep {
+		return false
 	}
-	// Answer with our challenge, echoing the sender's, even when it is not
-	// the candidate: that is how a peer with a new key (or a new process)
-	// gets the challenge it must echo. Replies go to our sub port, so only a
-	// reachable host ever sees them, and they are rate-limited. A message
-	// that echoed our challenge has a budget of its own, so requests from
-	// elsewhere (a flood) cannot starve the peer. The reply asks for a
-	// reply only if we still need the sender's echo: it did not echo our
-	// challenge, and its key is not our reachable candidate or its
-	// challenge is not the one we hold. So no loops, and a copy of the
-	// peer's key cannot make the peer and us bounce requests (and hellos).
+	n.hs.peer, n.hs.init, n.hs.resp, n.hs.pendingSess, n.hs.verified, n.hs.reachable = pk, nil, nil, nil, time.Time{}, false
+	return true
+}
+
+// noteChallenge records what a public key of the candidate proves: that
+// the peer answers, its challenge, and its reachability if it echoed ours.
+// It reports whether the challenge of a reachable candidate changed (a
+// new process of the peer).
+//
+// The candidate's challenge (the cookie of our hellos and key
+// transports) changes only through a message that proves its sender
+// gets what we send: one that echoes our challenge. Anyone can send the
+// peer's public key (it travels in clear), so a public key that does not
+// echo ours leaves a reachable candidate's challenge and reachability as
+// they are; before reachability is proven there is nothing to protect.
+func (n *Node) noteChallenge(challenge [ChallengeSize]byte, echoed bool) (changed bool) {
+	n.tally.answered = true // the peer (or what claims to be) answers
+	if echoed || !n.hs.reachable {
+		changed = n.hs.reachable && n.hs.peerChallenge != challenge
+		n.hs.peerChallenge = challenge
+	}
+	if echoed {
+		n.hs.reachable = true
+	}
+	if n.hs.reachable {
+		n.tally.stepDone(StepPublicKeys) // both keys known, and it gets what we send
+	}
+	return changed
+}
+
+// answerPublicKey answers a public key with ours, within the reply
+// budgets, and arms retryProof for an unproven new challenge of the
+// reachable candidate.
+//
+// Answer with our challenge, echoing the sender's, even when it is not
+// the candidate: that is how a peer with a new key (or a new process)
+// gets the challenge it must echo. Replies go to our sub port, so only a
+// reachable host ever sees them, and they are rate-limited. A message
+// that echoed our challenge has a budget of its own, so requests from
+// elsewhere (a flood) cannot starve the peer. The reply asks for a
+// reply only if we still need the sender's echo: it did not echo our
+// challenge, and its key is not our reachable candidate or its
+// challenge is not the one we hold. So no loops, and a copy of the
+// peer's key cannot make the peer and us bounce requests (and hellos).
+func (n *Node) answerPublicKey(msg PublicKeyMsg, candidate, echoed bool) {
 	proven := candidate && echoed
-	needEcho := !proven && (!candidate || !n.reachable || msg.Challenge != n.peerChallenge)
+	needEcho := !proven && (!candidate || !n.hs.reachable || msg.Challenge != n.hs.peerChallenge)
 	switch {
 	case proven:
-		n.proofAsked = time.Time{}
-	case candidate && n.reachable && msg.Challenge != n.peerChallenge:
+		n.hs.proofAsked = time.Time{}
+	case candidate && n.hs.reachable && msg.Challenge != n.hs.peerChallenge:
 		// Probably the peer restarted (same key, new challenge); our answer
 		// may be lost while our transport redials it: retryProof repeats it.
-		n.proofAsked, n.proofEcho = n.now, msg.Challenge
+		n.hs.proofAsked, n.hs.proofEcho = n.now, msg.Challenge
 	}
-	budget := n.replyBudget
+	budget := n.budget.reply
 	if proven {
-		budget = n.peerReplyBudget
+		budget = n.budget.peerReply
 	}
 	switch {
 	case msg.ReplyRequested && budget.allow(n.now):
 		n.sendPublicKeyEcho(needEcho, msg.Challenge)
-	case candidate && !n.reachable && budget.allow(n.now):
+	case candidate && !n.hs.reachable && budget.allow(n.now):
 		n.sendPublicKey(true) // ask for an echo of our challenge
 	}
-	if !candidate {
-		return
-	}
-	if !n.reachable || !n.isInitiator(fp) {
+}
+
+// maybeSendHello sends a fresh hello after a public key of the candidate
+// fp when we are A and one is due. replyRequested and echoed describe the
+// message; changed tells that the reachable candidate's challenge changed.
+func (n *Node) maybeSendHello(fp crypto.Fingerprint, replyRequested, echoed, changed bool) {
+	if !n.hs.reachable || !n.isInitiator(fp) {
 		return // B waits for A's hello; nobody signs for an unreachable key
 	}
-	if !echoed && n.init != nil {
+	if !echoed && n.hs.init != nil {
 		return // unproven: it cannot make us sign again (we asked for an echo)
 	}
 	// A peer that proved it gets our traffic and asks for our key, or that
 	// runs a new process (a new challenge), is (re)starting its handshake:
 	// it did not get our last hello, so send a fresh one (the sign budget
 	// bounds this). Otherwise a hello is sent only if no attempt is under way.
-	fresh := n.init != nil && n.now.Sub(n.attempt) < n.cfg.StepTimeout
-	if !(echoed && msg.ReplyRequested) && !changed && (fresh || n.sess != nil) {
+	fresh := n.hs.init != nil && n.now.Sub(n.hs.attempt) < n.cfg.StepTimeout
+	if !(echoed && replyRequested) && !changed && (fresh || n.sess != nil) {
 		return
 	}
-	if !changed && n.init != nil && n.init.state == 0 && n.now.Sub(n.lastOwnHello) < n.cfg.StepTimeout/4 {
+	if !changed && n.hs.init != nil && n.hs.init.state == 0 && n.now.Sub(n.hs.lastOwnHello) < n.cfg.StepTimeout/4 {
 		// Our hello is younger than a retry could be: the request crossed
 		// it (several often arrive together). Another hello would only
 		// cross this one.
@@ -196,21 +291,21 @@ func (n *Node) handlePublicKey(m []byte) {
 }
 
 func (n *Node) handleHello(m []byte) {
-	if n.peer == nil || !n.reachable {
+	if n.hs.peer == nil || !n.hs.reachable {
 		n.ignore()
 		return // no reachable candidate: nothing to verify against (a flood costs nothing)
 	}
-	if n.isInitiator(n.peer.Fingerprint()) {
+	if n.isInitiator(n.hs.peer.Fingerprint()) {
 		n.handleHelloB(m)
 		return
 	}
-	h, err := CheckHelloA(m, n.cfg.Identity, n.peer, n.now, n.cfg.Window)
-	peerFP := n.peer.Fingerprint()
-	if err == nil && h.Timestamp <= n.lastHelloTS[peerFP] {
+	h, err := CheckHelloA(m, n.cfg.Identity, n.hs.peer, n.now, n.cfg.Window)
+	peerFP := n.hs.peer.Fingerprint()
+	if err == nil && h.Timestamp <= n.hs.lastHelloTS[peerFP] {
 		err = fmt.Errorf("protocol: hello: %w", ErrHelloReplay)
 	}
 	if err == nil {
-		if perr := n.pin(n.peer); perr != nil {
+		if perr := n.pin(n.hs.peer); perr != nil {
 			err = &pinError{perr}
 		}
 	}
@@ -220,35 +315,35 @@ func (n *Node) handleHello(m []byte) {
 		n.dropBlockedPeer()
 		return
 	}
-	if _, known := n.lastHelloTS[peerFP]; !known && len(n.lastHelloTS) >= maxHelloPeers {
+	if _, known := n.hs.lastHelloTS[peerFP]; !known && len(n.hs.lastHelloTS) >= maxHelloPeers {
 		// Entries older than the window protect nothing: the window does.
-		for fp, ts := range n.lastHelloTS {
+		for fp, ts := range n.hs.lastHelloTS {
 			if ts < n.now.Add(-n.cfg.Window).UnixNano() {
-				delete(n.lastHelloTS, fp)
+				delete(n.hs.lastHelloTS, fp)
 			}
 		}
-		if len(n.lastHelloTS) >= maxHelloPeers {
+		if len(n.hs.lastHelloTS) >= maxHelloPeers {
 			n.ignore()
 			return // 64 keys passed pinning within one window: refuse new ones
 		}
 	}
-	if !n.signBudget.allow(n.now) {
+	if !n.budget.sign.allow(n.now) {
 		n.ignore()
 		return // over the sign budget: dropped like any flood; A retries
 	}
-	resp, hb, err := NewResponder(n.cfg.Identity, n.peer, h, n.cfg.Rand, n.now, n.cfg.Window)
+	resp, hb, err := NewResponder(n.cfg.Identity, n.hs.peer, h, n.cfg.Rand, n.now, n.cfg.Window)
 	if err != nil {
 		n.ignore()
 		n.emit(ErrorEvent{Err: err})
 		return
 	}
-	n.lastHelloTS[peerFP] = h.Timestamp
-	n.verified = n.now
-	n.retire()
-	n.resp, n.init, n.pendingSess = resp, nil, nil
-	n.attempt, n.progress = n.now, n.now
+	n.hs.lastHelloTS[peerFP] = h.Timestamp
+	n.hs.verified = n.now
+	n.hs.retire(n.now)
+	n.hs.resp, n.hs.init, n.hs.pendingSess = resp, nil, nil
+	n.hs.attempt, n.hs.progress = n.now, n.now
 	n.countAttempt()
-	SetCookie(hb, n.peerChallenge)
+	SetCookie(hb, n.hs.peerChallenge)
 	n.queue(hb)
 	n.handshakeEvent(StepPublicKeys, nil)
 	n.handshakeEvent(StepHello, nil)
@@ -260,7 +355,7 @@ func (n *Node) handleHello(m []byte) {
 func (n *Node) pin(peer *crypto.PublicKey) error {
 	if err := n.cfg.VerifyPeer(peer); err != nil {
 		if errors.Is(err, crypto.ErrKeyChanged) {
-			n.blockedPeer = peer.Fingerprint()
+			n.hs.blockedPeer = peer.Fingerprint()
 		}
 		return err
 	}
@@ -269,13 +364,13 @@ func (n *Node) pin(peer *crypto.PublicKey) error {
 
 // dropBlockedPeer forgets a handshake with a key pinning refused.
 func (n *Node) dropBlockedPeer() {
-	if n.peer != nil && n.peer.Fingerprint() == n.blockedPeer {
-		n.peer, n.init, n.resp, n.pendingSess = nil, nil, nil, nil
+	if n.hs.peer != nil && n.hs.peer.Fingerprint() == n.hs.blockedPeer {
+		n.hs.peer, n.hs.init, n.hs.resp, n.hs.pendingSess = nil, nil, nil, nil
 	}
 }
 
 func (n *Node) handleHelloB(m []byte) {
-	if n.init == nil || n.init.state != 0 {
+	if n.hs.init == nil || n.hs.init.state != 0 {
 		if n.staleHelloB(m) {
 			n.ignore()
 			return
@@ -283,7 +378,7 @@ func (n *Node) handleHelloB(m []byte) {
 		n.reject(fmt.Errorf("%w: hello without our hello", ErrUnexpected), 0, false)
 		return
 	}
-	kt, err := n.init.HandleHello(m, n.now, n.pin)
+	kt, err := n.hs.init.HandleHello(m, n.now, n.pin)
 	if err != nil {
 		if errors.Is(err, ErrBadSignature) && n.staleHelloB(m) {
 			n.ignore()
@@ -299,8 +394,8 @@ func (n *Node) handleHelloB(m []byte) {
 		n.dropBlockedPeer()
 		return
 	}
-	n.progress, n.verified = n.now, n.now
-	SetCookie(kt, n.peerChallenge)
+	n.hs.progress, n.hs.verified = n.now, n.now
+	SetCookie(kt, n.hs.peerChallenge)
 	n.queue(kt)
 	n.handshakeEvent(StepPublicKeys, nil)
 	n.handshakeEvent(StepHello, nil)
@@ -309,7 +404,7 @@ func (n *Node) handleHelloB(m []byte) {
 }
 
 func (n *Node) handleKeyTransport(m []byte) {
-	if n.resp == nil || n.resp.done {
+	if n.hs.resp == nil || n.hs.resp.done {
 		if n.staleKeyTransport(m) {
 			n.ignore()
 			return
@@ -317,7 +412,7 @@ func (n *Node) handleKeyTransport(m []byte) {
 		n.reject(fmt.Errorf("%w: key transport without hello", ErrUnexpected), 0, false)
 		return
 	}
-	ack, res, err := n.resp.HandleKeyTransport(m, n.now)
+	ack, res, err := n.hs.resp.HandleKeyTransport(m, n.now)
 	if err != nil {
 		if errors.Is(err, ErrBadSignature) && n.staleKeyTransport(m) {
 			n.ignore()
@@ -334,7 +429,7 @@ func (n *Node) handleKeyTransport(m []byte) {
 }
 
 func (n *Node) handleAck(m []byte) {
-	if n.init == nil || n.init.state != 1 {
+	if n.hs.init == nil || n.hs.init.state != 1 {
 		if n.staleAck(m) {
 			n.ignore()
 			return
@@ -342,7 +437,7 @@ func (n *Node) handleAck(m []byte) {
 		n.reject(fmt.Errorf("%w: ack without key transport", ErrUnexpected), 0, false)
 		return
 	}
-	res, err := n.init.HandleAck(m, n.now)
+	res, err := n.hs.init.HandleAck(m, n.now)
 	if err != nil {
 		if errors.Is(err, ErrTampered) && n.staleAck(m) {
 			n.ignore()
@@ -372,7 +467,7 @@ func (n *Node) keysReady(res *HandshakeResult) {
 		n.emit(ErrorEvent{Err: err})
 		return
 	}
-	n.pendingSess, n.progress = s, n.now
+	n.hs.pendingSess, n.hs.progress = s, n.now
 	n.queue(rec)
 }
 
@@ -380,24 +475,24 @@ func (n *Node) keysReady(res *HandshakeResult) {
 // not yet acknowledged.
 func (n *Node) establish(s *Session) {
 	if n.sess != nil {
-		n.prevSess, n.prevUntil = n.sess, n.now.Add(prevSessionGrace)
+		n.rec.prev, n.rec.prevUntil = n.sess, n.now.Add(prevSessionGrace)
 	}
-	n.retire()
-	n.sess, n.pendingSess, n.init, n.resp = s, nil, nil, nil
+	n.hs.retire(n.now)
+	n.sess, n.hs.pendingSess, n.hs.init, n.hs.resp = s, nil, nil, nil
 	n.handshakeEvent(StepConfirm, nil)
-	n.attempt = time.Time{}
-	n.resetAttempts()
+	n.hs.attempt = time.Time{}
+	n.tally.reset()
 	peerFP := s.PeerKey().Fingerprint()
-	n.mu.Lock()
-	n.peerFP, n.safety, n.hasPeer = peerFP, crypto.SafetyNumber(n.self, peerFP), true
-	n.mu.Unlock()
+	n.pub.mu.Lock()
+	n.pub.peerFP, n.pub.safety, n.pub.hasPeer = peerFP, crypto.SafetyNumber(n.self, peerFP), true
+	n.pub.mu.Unlock()
 	n.emitSession(SessionEstablished, s)
-	for _, id := range n.order {
-		if m, ok := n.unacked[id]; ok {
+	for _, id := range n.outbox.order {
+		if m, ok := n.outbox.unacked[id]; ok {
 			m.lastSend = time.Time{}
 		}
 	}
-	n.resend(len(n.order))
+	n.resend(len(n.outbox.order))
 }
 
 func (n *Node) emitSession(state SessionState, s *Session) {
@@ -405,27 +500,40 @@ func (n *Node) emitSession(state SessionState, s *Session) {
 	n.emit(SessionEvent{State: state, PeerFingerprint: fp.String(), SafetyNumber: crypto.SafetyNumber(n.self, fp)})
 }
 
-// Handshake attempts as the user interface sees them (Status, StalledEvent).
-// The protocol restarts its attempt whenever the peer asks for a fresh hello,
-// which a live but refusing peer does every ping; so an attempt is counted at
-// most once per StepTimeout, and one that begins within StepTimeout of the
-// last counted one is the same attempt. Attempts beside an established
-// session (a peer's restart) are not counted.
+// Driven by node_handshake.go (countAttempt, closeAttempt); published by
+// publishStatus.
+//
+// attemptTally counts handshake attempts as the user interface sees them
+// (Status, StalledEvent). The protocol restarts its attempt whenever the
+// peer asks for a fresh hello, which a live but refusing peer does every
+// ping; so an attempt is counted at most once per StepTimeout, and one
+// that begins within StepTimeout of the last counted one is the same
+// attempt. Attempts beside an established session (a peer's restart) are
+// not counted. A session established or ended starts the count over.
+type attemptTally struct {
+	count         int       // counted handshake attempts since start or the last session
+	start         time.Time // start of the counted attempt, zero if none
+	step          int       // furthest step done in the counted attempt
+	answered      bool      // the peer answered during the counted attempt
+	first         time.Time // start of the first counted attempt since start or the last session
+	answeredRuns  int       // counted attempts in a row that failed while the peer answered
+	stallReported bool
+}
 
 // countAttempt counts a handshake attempt starting now.
 func (n *Node) countAttempt() {
 	if n.sess != nil {
 		return
 	}
-	if !n.attemptCounted.IsZero() && n.now.Sub(n.attemptCounted) < n.cfg.StepTimeout {
+	if !n.tally.start.IsZero() && n.now.Sub(n.tally.start) < n.cfg.StepTimeout {
 		return
 	}
 	n.closeAttempt()
-	n.attempts++
-	if n.attempts == 1 {
-		n.firstAttempt = n.now
+	n.tally.count++
+	if n.tally.count == 1 {
+		n.tally.first = n.now
 	}
-	n.attemptCounted, n.attemptStep, n.attemptAnswered = n.now, 0, false
+	n.tally.start, n.tally.step, n.tally.answered = n.now, 0, false
 }
 
 // closeAttempt ends the counted attempt without a session, and reports a
@@ -436,33 +544,30 @@ func (n *Node) countAttempt() {
 // reported why and reports no stall. An attempt in which nothing answered
 // starts the count over.
 func (n *Node) closeAttempt() {
-	if n.attemptCounted.IsZero() {
+	if n.tally.start.IsZero() {
 		return
 	}
-	if !n.attemptAnswered {
-		n.answeredRuns, n.stallReported = 0, false
+	if !n.tally.answered {
+		n.tally.answeredRuns, n.tally.stallReported = 0, false
 		return
 	}
-	n.answeredRuns++
-	if n.answeredRuns >= stallAttempts && !n.stallReported && n.blockedPeer == (crypto.Fingerprint{}) {
-		n.stallReported = true
-		n.emit(StalledEvent{Attempts: n.attempts, LastStep: n.attemptStep, For: n.now.Sub(n.firstAttempt)})
+	n.tally.answeredRuns++
+	if n.tally.answeredRuns >= stallAttempts && !n.tally.stallReported && n.hs.blockedPeer == (crypto.Fingerprint{}) {
+		n.tally.stallReported = true
+		n.emit(StalledEvent{Attempts: n.tally.count, LastStep: n.tally.step, For: n.now.Sub(n.tally.first)})
 	}
 }
 
 // stepDone records a handshake step done in the counted attempt.
-func (n *Node) stepDone(step int) {
-	if !n.attemptCounted.IsZero() && step > n.attemptStep {
-		n.attemptStep = step
+func (t *attemptTally) stepDone(step int) {
+	if !t.start.IsZero() && step > t.step {
+		t.step = step
 	}
 }
 
-// resetAttempts starts the attempt count over: a session was established
-// or ended.
-func (n *Node) resetAttempts() {
-	n.attempts, n.attemptCounted, n.attemptStep, n.attemptAnswered = 0, time.Time{}, 0, false
-	n.firstAttempt, n.answeredRuns, n.stallReported = time.Time{}, 0, false
-}
+// reset starts the attempt count over: a session was established or
+// ended.
+func (t *attemptTally) reset() { *t = attemptTally{} }
 
 // retired is a handshake attempt replaced by a newer one, kept a short
 // while (staleFor) to recognise messages still in flight for it.
@@ -481,15 +586,15 @@ const keptAttempts = 4
 // frees the memory.
 func (n *Node) staleFor() time.Duration { return max(n.cfg.Window, 2*n.cfg.StepTimeout) }
 
-// retire remembers the current attempt before it is replaced.
-func (n *Node) retire() {
-	if n.init != nil {
-		copy(n.oldInits[1:], n.oldInits[:keptAttempts-1])
-		n.oldInits[0] = retired[*Initiator]{n.init, n.now}
+// retire remembers the current attempt, at now, before it is replaced.
+func (h *handshakeState) retire(now time.Time) {
+	if h.init != nil {
+		copy(h.oldInits[1:], h.oldInits[:keptAttempts-1])
+		h.oldInits[0] = retired[*Initiator]{h.init, now}
 	}
-	if n.resp != nil {
-		copy(n.oldResps[1:], n.oldResps[:keptAttempts-1])
-		n.oldResps[0] = retired[*Responder]{n.resp, n.now}
+	if h.resp != nil {
+		copy(h.oldResps[1:], h.oldResps[:keptAttempts-1])
+		h.oldResps[0] = retired[*Responder]{h.resp, now}
 	}
 }
 
@@ -497,10 +602,10 @@ func (n *Node) retire() {
 // hellos, the current one (answered twice) or a recently replaced one:
 // a crossing retry, not an attack. Bounded by the verify budget.
 func (n *Node) staleHelloB(m []byte) bool {
-	if n.init.AnswersHello(m, n.now) {
+	if n.hs.init.AnswersHello(m, n.now) {
 		return true
 	}
-	for _, o := range n.oldInits {
+	for _, o := range n.hs.oldInits {
 		if o.h != nil && n.now.Sub(o.at) < n.staleFor() && o.h.AnswersHello(m, n.now) {
 			return true
 		}
@@ -511,7 +616,7 @@ func (n *Node) staleHelloB(m []byte) bool {
 // staleKeyTransport reports whether m is A's key transport for one of our
 // recently replaced (or completed) responder attempts.
 func (n *Node) staleKeyTransport(m []byte) bool {
-	for _, o := range n.oldResps {
+	for _, o := range n.hs.oldResps {
 		if o.h != nil && n.now.Sub(o.at) < n.staleFor() && o.h.AnswersHello(m) {
 			return true
 		}
@@ -522,7 +627,7 @@ func (n *Node) staleKeyTransport(m []byte) bool {
 // staleAck reports whether m is B's ack for one of our recently replaced
 // (or completed) key transports. A MAC check: no RSA work.
 func (n *Node) staleAck(m []byte) bool {
-	for _, o := range n.oldInits {
+	for _, o := range n.hs.oldInits {
 		if o.h != nil && n.now.Sub(o.at) < n.staleFor() && o.h.AnswersKeyTransport(m) {
 			return true
 		}
@@ -539,14 +644,14 @@ func (n *Node) staleAck(m []byte) bool {
 // public-key reply, so a flood of copies of the peer's key costs one
 // message a tick.
 func (n *Node) retryProof() {
-	if n.proofAsked.IsZero() {
+	if n.hs.proofAsked.IsZero() {
 		return
 	}
-	if n.now.Sub(n.proofAsked) > 2*n.cfg.StepTimeout || !n.reachable {
-		n.proofAsked = time.Time{}
+	if n.now.Sub(n.hs.proofAsked) > 2*n.cfg.StepTimeout || !n.hs.reachable {
+		n.hs.proofAsked = time.Time{}
 		return
 	}
-	if n.replyBudget.allow(n.now) {
-		n.sendPublicKeyEcho(true, n.proofEcho)
+	if n.budget.reply.allow(n.now) {
+		n.sendPublicKeyEcho(true, n.hs.proofEcho)
 	}
 }

@@ -11,39 +11,46 @@ import (
 	"duet/crypto"
 )
 
+// Driven by node_records.go.
+//
+// recordState is the record layer's memory beside the current session
+// (Node.sess). prev is the session sess replaced: records still in flight
+// in it are accepted until prevUntil (prevSessionGrace after the switch),
+// and its GOODBYE only forgets it. last and lastChat are the last record,
+// and the last CHAT record, sealed, which /replay re-sends byte for byte;
+// lastChatSess is the session lastChat was sealed in (Replay prefers it
+// only while that session is current).
+type recordState struct {
+	prev         *Session
+	prevUntil    time.Time
+	last         []byte
+	lastChat     []byte
+	lastChatSess *Session
+	pingID       uint64 // the last ping's id, plain or authenticated
+	openBuf      []byte // Open's scratch buffer
+}
+
+// handleRecord handles a session record (docs/PROTOCOL.md, sections 5 to
+// 9): the confirmation of the pending session, or a record opened in the
+// current session (or the one it replaced) and acted on by type.
 func (n *Node) handleRecord(m []byte) {
 	h, err := ParseRecordHeader(m)
 	if err != nil {
 		n.reject(err, 0, false)
 		return
 	}
-	if h.Type == TypeConfirm && n.pendingSess != nil {
-		_, err := n.pendingSess.Open(n.openBuf, m, n.now) // checks the payload against TH
+	if h.Type == TypeConfirm && n.hs.pendingSess != nil {
+		_, err := n.hs.pendingSess.Open(n.rec.openBuf, m, n.now) // checks the payload against TH
 		if err != nil {
 			n.reject(err, h.Seq, errors.Is(err, ErrBadConfirm))
 			n.handshakeEvent(StepConfirm, err)
 			return
 		}
-		n.establish(n.pendingSess)
+		n.establish(n.hs.pendingSess)
 		return
 	}
-	s := n.sess
-	if s == nil {
-		n.ignore()
-		return // a record from a session this process does not have: the peer will re-handshake
-	}
-	o, err := s.Open(n.openBuf, m, n.now)
-	if errors.Is(err, ErrTampered) && n.prevSess != nil && n.now.Before(n.prevUntil) {
-		// In flight from the session just replaced: accept it there.
-		if po, perr := n.prevSess.Open(n.openBuf, m, n.now); perr == nil {
-			s, o, err = n.prevSess, po, nil
-		}
-	}
-	if err != nil {
-		// The header parsed above, so every failure but the tag's was found
-		// after the record authenticated: its seq is the peer's (a malformed
-		// payload included).
-		n.reject(err, h.Seq, !errors.Is(err, ErrTampered))
+	s, o, ok := n.openRecord(m, h)
+	if !ok {
 		return
 	}
 	if o.Gap > 0 && s == n.sess {
@@ -52,6 +59,37 @@ func (n *Node) handleRecord(m []byte) {
 	if o.Rekeyed {
 		n.emitRekeyed(s, DirectionReceive)
 	}
+	n.actOnRecord(s, h, o)
+}
+
+// openRecord opens m, whose header is h, in the current session or, if it
+// fails there, in the session just replaced. It returns the session that
+// opened it; a record that opens in neither is rejected or ignored.
+func (n *Node) openRecord(m []byte, h RecordHeader) (*Session, Opened, bool) {
+	s := n.sess
+	if s == nil {
+		n.ignore()
+		return nil, Opened{}, false // a record from a session this process does not have: the peer will re-handshake
+	}
+	o, err := s.Open(n.rec.openBuf, m, n.now)
+	if errors.Is(err, ErrTampered) && n.rec.prev != nil && n.now.Before(n.rec.prevUntil) {
+		// In flight from the session just replaced: accept it there.
+		if po, perr := n.rec.prev.Open(n.rec.openBuf, m, n.now); perr == nil {
+			s, o, err = n.rec.prev, po, nil
+		}
+	}
+	if err != nil {
+		// The header parsed (handleRecord), so every failure but the tag's
+		// was found after the record authenticated: its seq is the peer's
+		// (a malformed payload included).
+		n.reject(err, h.Seq, !errors.Is(err, ErrTampered))
+		return nil, Opened{}, false
+	}
+	return s, o, true
+}
+
+// actOnRecord acts on an authenticated record of session s.
+func (n *Node) actOnRecord(s *Session, h RecordHeader, o Opened) {
 	switch h.Type {
 	case TypeChat:
 		c, _ := ParseChat(o.Payload) // validated by Open
@@ -73,7 +111,7 @@ func (n *Node) handleRecord(m []byte) {
 		if s == n.sess {
 			n.peerLeft()
 		} else {
-			n.prevSess = nil // the replaced session's end: nothing to report
+			n.rec.prev = nil // the replaced session's end: nothing to report
 		}
 	}
 }
@@ -87,11 +125,11 @@ func (n *Node) handleRecord(m []byte) {
 // until the returning peer answers a plain ping.
 func (n *Node) peerLeft() {
 	s := n.sess
-	n.sess, n.prevSess, n.pendingSess, n.init, n.resp = nil, nil, nil, nil, nil
-	n.peer, n.reachable, n.verified = nil, false, time.Time{}
-	n.attempt, n.progress = time.Time{}, time.Time{}
-	n.receipts = n.receipts[:0]
-	n.resetAttempts()
+	n.sess, n.rec.prev, n.hs.pendingSess, n.hs.init, n.hs.resp = nil, nil, nil, nil, nil
+	n.hs.peer, n.hs.reachable, n.hs.verified = nil, false, time.Time{}
+	n.hs.attempt, n.hs.progress = time.Time{}, time.Time{}
+	n.inbox.receipts = n.inbox.receipts[:0]
+	n.tally.reset()
 	n.emitSession(SessionPeerLeft, s)
 	n.live = newLiveness()
 	n.emit(n.live.event())
@@ -114,12 +152,12 @@ func (n *Node) sealAndQueue(typ byte, payload []byte) (uint32, bool) {
 		n.emit(ErrorEvent{Err: err})
 		return 0, false
 	}
-	if s.SeqExhausted() && n.attempt.IsZero() {
+	if s.SeqExhausted() && n.hs.attempt.IsZero() {
 		n.startHandshake()
 	}
-	n.lastRecord = rec
+	n.rec.last = rec
 	if typ == TypeChat {
-		n.lastChat, n.lastChatSess = rec, s
+		n.rec.lastChat, n.rec.lastChatSess = rec, s
 	}
 	n.queue(rec)
 	return seq, true
@@ -131,24 +169,24 @@ func (n *Node) rekey() error {
 		n.emit(ErrorEvent{Err: err})
 		return err
 	}
-	n.lastRecord = rec
+	n.rec.last = rec
 	n.queue(rec)
 	n.emitRekeyed(n.sess, DirectionSend)
 	return nil
 }
 
 func (n *Node) sendPing() {
-	n.pingID++
-	if n.live.pingSent(n.pingID, n.now) {
+	n.rec.pingID++
+	if n.live.pingSent(n.rec.pingID, n.now) {
 		n.emit(n.live.event())
 	}
 	if n.sess != nil {
 		var p [8]byte
-		binary.BigEndian.PutUint64(p[:], n.pingID)
+		binary.BigEndian.PutUint64(p[:], n.rec.pingID)
 		n.sealAndQueue(TypePing, p[:])
 		return
 	}
-	n.queue(AppendPlainPing(nil, TypePlainPing, n.pingID))
+	n.queue(AppendPlainPing(nil, TypePlainPing, n.rec.pingID))
 }
 
 func (n *Node) gotPong(id uint64, authenticated bool) {

@@ -2,7 +2,6 @@ package protocol
 
 import (
 	"context"
-	"duet/crypto"
 	"fmt"
 	"runtime"
 	"strings"
@@ -10,6 +9,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"duet/crypto"
 )
 
 func TestNodeHandshakeAndChat(t *testing.T) {
@@ -130,8 +131,8 @@ func TestReceiveChatHoldsUntilPrev(t *testing.T) {
 	}
 	n.receiveChat(Chat{ID: 3, Prev: 2, Text: "c"}, 13)
 	n.receiveChat(Chat{ID: 2, Prev: 1, Text: "b"}, 12)
-	if got := shown(); len(got) != 0 || len(n.receipts) != 0 {
-		t.Fatalf("held messages shown %v or acknowledged %v", got, n.receipts)
+	if got := shown(); len(got) != 0 || len(n.inbox.receipts) != 0 {
+		t.Fatalf("held messages shown %v or acknowledged %v", got, n.inbox.receipts)
 	}
 	n.receiveChat(Chat{ID: 1, Text: "a"}, 11)
 	n.showPending() // the end of the loop turn
@@ -143,11 +144,11 @@ func TestReceiveChatHoldsUntilPrev(t *testing.T) {
 	if got := fmt.Sprint(shown()); got != "[1 2 3]" {
 		t.Fatalf("resend shown again: %s", got)
 	}
-	if fmt.Sprint(n.receipts) != "[1 2 3 2]" {
-		t.Fatalf("receipts %v, want every shown id and the duplicate", n.receipts)
+	if fmt.Sprint(n.inbox.receipts) != "[1 2 3 2]" {
+		t.Fatalf("receipts %v, want every shown id and the duplicate", n.inbox.receipts)
 	}
-	if len(n.held) != 0 {
-		t.Fatalf("%d messages still held", len(n.held))
+	if len(n.inbox.held) != 0 {
+		t.Fatalf("%d messages still held", len(n.inbox.held))
 	}
 }
 

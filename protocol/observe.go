@@ -9,6 +9,8 @@ package protocol
 import (
 	"sync"
 	"time"
+
+	"duet/crypto"
 )
 
 // Direction is which way a record travelled.
@@ -168,6 +170,21 @@ type Status struct {
 	Attempts       int
 	// Unacked counts our messages written but not yet receipted.
 	Unacked int
+}
+
+// Driven by node.go (publishStatus, Peer, Status) and node_handshake.go
+// (establish).
+//
+// published is what goroutines other than Run read of a Node, under mu:
+// the peer of the last established session (Peer; hasPeer is false until
+// one was) and the Status snapshot, which the Run goroutine copies at the
+// end of each loop turn. Readers never wait for the session.
+type published struct {
+	mu      sync.Mutex
+	peerFP  crypto.Fingerprint
+	safety  string
+	hasPeer bool
+	status  Status
 }
 
 // Outgoing is a chat message accepted by Node.SendMessage.

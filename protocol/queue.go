@@ -25,6 +25,32 @@ const (
 	refusedReportEvery = time.Second
 )
 
+// Driven by node.go (readLoop, writeLoop, queue, flush) and, for refusals,
+// by reportRefusals below.
+//
+// link is what stands between the Run goroutine and the transport. The
+// reader goroutine fills in (waiting in inBudget, which counts the bytes in
+// in, so that TCP pushes back) and adds refusals; the Run goroutine drains
+// in, builds batch (at most MaxBatch messages and MaxMessageSize bytes,
+// batchBytes of them) and hands it to out, dropping it if outBudget, which
+// counts the bytes in out, is used up; the writer goroutine drains out and
+// alone owns sendDown.
+type link struct {
+	in        chan inMsg
+	out       chan [][]byte
+	inBudget  *byteBudget     // bytes in in: the reader waits (TCP pushes back)
+	outBudget *byteBudget     // bytes in out: flush drops past it
+	src       sourceTransport // the transport, if it names connections (net)
+	refused   refusals        // refused transport messages to report
+
+	// Owned by the Run goroutine.
+	markedSrc  uint64 // the connection last reported authenticated
+	batch      [][]byte
+	batchBytes int
+
+	sendDown bool // owned by the writer goroutine: the last batch was given up
+}
+
 // inMsg is one received message and the transport connection it came from
 // (0 when the transport does not say).
 type inMsg struct {
@@ -149,7 +175,7 @@ func (r *refusals) add(err refusedError) {
 // report emits the aggregated refusals if any are due at now; it returns
 // whether some remain to be reported later.
 func (n *Node) reportRefusals(now time.Time) bool {
-	r := &n.refused
+	r := &n.link.refused
 	r.mu.Lock()
 	if r.count == 0 {
 		r.mu.Unlock()

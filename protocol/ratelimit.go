@@ -31,3 +31,29 @@ func (b *tokenBucket) allow(now time.Time) bool {
 	b.tokens--
 	return true
 }
+
+// Driven by node.go (verify, pong) and node_handshake.go (sign, reply,
+// peerReply).
+//
+// budgets bound the private-key work and the replies that input nobody
+// authenticated yet can cause. Each message is charged to one bucket, at
+// the point where the work would start, and one that finds its bucket
+// empty is dropped as ignored. A flood therefore costs us at most a
+// bucket's rate, and is not reflected onto the peer beyond it.
+type budgets struct {
+	sign      *tokenBucket // RSA signatures: our hellos as A, our answers as B
+	verify    *tokenBucket // RSA verifications: hellos and key transports that passed the cookie
+	reply     *tokenBucket // public keys sent in answer to anyone
+	peerReply *tokenBucket // public keys sent in answer to the candidate that echoed our challenge
+	pong      *tokenBucket // PLAIN_PONG answers to (unauthenticated) PLAIN_PINGs
+}
+
+func newBudgets() budgets {
+	return budgets{
+		sign:      newTokenBucket(4, 4),
+		verify:    newTokenBucket(500, 100),
+		reply:     newTokenBucket(20, 10),
+		peerReply: newTokenBucket(20, 10),
+		pong:      newTokenBucket(plainPongRate, plainPongRate),
+	}
+}

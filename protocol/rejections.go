@@ -27,6 +27,8 @@ type pendingReject struct {
 	detail string
 }
 
+// Driven by node.go (reject, checkTimers, close).
+//
 // rejectLog holds the aggregation state. Owned by the Run goroutine.
 type rejectLog struct {
 	byKey  map[string]*pendingReject // reason, or reason+"/auth"

@@ -32,8 +32,8 @@ func TestStoreFailureNothingClaimed(t *testing.T) {
 	if _, err := n.SendMessages([]string{"one", "two"}); !errors.Is(err, syscall.ENOSPC) {
 		t.Fatalf("SendMessages on a full disk: %v", err)
 	}
-	if st := len(n.pending); st != 0 || n.queued != 0 || n.lastWritten != 0 {
-		t.Fatalf("a failed SendMessages queued something: %d pending, %d counted", st, n.queued)
+	if st := len(n.outbox.pending); st != 0 || n.outbox.queued != 0 || n.outbox.lastWritten != 0 {
+		t.Fatalf("a failed SendMessages queued something: %d pending, %d counted", st, n.outbox.queued)
 	}
 	for i := uint64(1); i <= 3; i++ {
 		n.receiveChat(Chat{ID: i, Text: "shown anyway"}, uint32(i))
@@ -46,8 +46,8 @@ func TestStoreFailureNothingClaimed(t *testing.T) {
 	if got := r.count(func(e Event) bool { _, ok := e.(MessageEvent); return ok }); got != 3 {
 		t.Fatalf("%d messages shown, want 3", got)
 	}
-	if len(n.receipts) != 0 {
-		t.Fatalf("acknowledged %v although nothing was saved", n.receipts)
+	if len(n.inbox.receipts) != 0 {
+		t.Fatalf("acknowledged %v although nothing was saved", n.inbox.receipts)
 	}
 	var errs []string
 	for _, e := range r.snapshot() {
