@@ -115,62 +115,54 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		say(stderr, "%s; run duet --help", fmt.Sprintf(format, a...))
 		return exitUsage
 	}
-	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
-		switch args[0] {
-		case "fingerprint":
-			return runFingerprint(args[1:], defIdentity, stdout, stderr, usageErr)
-		case "bench":
-			return runBench(args[1:], stdout, stderr, usageErr)
-		case "mitm":
-			return runMITM(args[1:], stdin, stdout, stderr, usageErr)
-		case "demo":
-			return runDemo(args[1:], stdin, stdout, stderr, usageErr)
-		case "bench-raw-peer": // hidden: the raw zmq4 processes of bench --processes
-			return runBenchRawPeer(args[1:], stdin, stdout, stderr, usageErr)
-		case "help":
-			fmt.Fprintf(stdout, usageText, termsafe.Sanitize(defIdentity), termsafe.Sanitize(defKnown))
-			return exitOK
-		}
-		return usageErr("unknown command %q", args[0])
+	help := func() int {
+		fmt.Fprintf(stdout, usageText, termsafe.Sanitize(defIdentity), termsafe.Sanitize(defKnown))
+		return exitOK
 	}
+	if len(args) == 0 || strings.HasPrefix(args[0], "-") {
+		return runChatCommand(args, chatFlagDefaults{defIdentity, defKnown}, stdin, stdout, stderr, usageErr, help)
+	}
+	switch args[0] {
+	case "fingerprint":
+		return runFingerprint(args[1:], defIdentity, stdout, stderr, usageErr)
+	case "bench":
+		return runBench(args[1:], stdout, stderr, usageErr)
+	case "mitm":
+		return runMITM(args[1:], stdin, stdout, stderr, usageErr)
+	case "demo":
+		return runDemo(args[1:], stdin, stdout, stderr, usageErr)
+	case "bench-raw-peer": // hidden: the raw zmq4 processes of bench --processes
+		return runBenchRawPeer(args[1:], stdin, stdout, stderr, usageErr)
+	case "help":
+		return help()
+	}
+	return usageErr("unknown command %q", args[0])
+}
 
-	fs := flag.NewFlagSet("duet", flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
-	var o chatOptions
-	fs.IntVar(&o.mainPort, "main", -1, "")
-	fs.IntVar(&o.subPort, "sub", -1, "")
-	fs.StringVar(&o.peerHost, "peer-host", "127.0.0.1", "")
-	fs.StringVar(&o.bind, "bind", "127.0.0.1", "")
-	fs.StringVar(&o.name, "name", os.Getenv("USER"), "")
-	fs.StringVar(&o.peerName, "peer-name", "peer", "")
-	fs.StringVar(&o.identityPath, "identity", defIdentity, "")
-	fs.StringVar(&o.knownPath, "known-peers", defKnown, "")
-	pin := fs.String("peer-fingerprint", "", "")
-	fs.BoolVar(&o.ephemeral, "ephemeral", false, "")
-	fs.DurationVar(&o.window, "window", 30*time.Second, "")
-	fs.DurationVar(&o.ping, "ping", time.Second, "")
-	fs.BoolVar(&o.noHistory, "no-history", false, "")
-	fs.IntVar(&o.historyDays, "history-days", 0, "")
-	lines := fs.Bool("lines", false, "")
-	headless := fs.Bool("headless", false, "")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			fmt.Fprintf(stdout, usageText, termsafe.Sanitize(defIdentity), termsafe.Sanitize(defKnown))
-			return exitOK
-		}
+// chatFlagDefaults are the default paths the chat flags start from.
+type chatFlagDefaults struct{ identity, known string }
+
+// chatFlags is what the chat's flags say beyond chatOptions: which flags
+// were given, and the raw values checked later.
+type chatFlags struct {
+	set             map[string]bool
+	pin             string
+	lines, headless bool
+	args            []string // left after the flags (none allowed)
+}
+
+// runChatCommand is duet without a subcommand: its flags are parsed and
+// checked (every usage error before anything starts), the full screen asks
+// for missing ports, the peer's host must resolve, and then one chat runs.
+func runChatCommand(args []string, def chatFlagDefaults, stdin io.Reader, stdout, stderr io.Writer, usageErr func(string, ...any) int, help func() int) int {
+	o, f, err := parseChatFlags(args, def)
+	if errors.Is(err, flag.ErrHelp) {
+		return help()
+	} else if err != nil {
 		return usageErr("%v", err)
 	}
-	set := map[string]bool{}
-	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
-	switch {
-	case *headless:
-		o.mode = modeHeadless
-	case *lines || !isTerminal(stdin) || !isTerminal(stdout):
-		o.mode = modeLines
-	default:
-		o.mode = modeScreen
-	}
-	if o.mode == modeScreen && (!set["main"] || !set["sub"]) && fs.NArg() == 0 {
+	o.mode = pickFrontEnd(f, stdin, stdout)
+	if o.mode == modeScreen && (!f.set["main"] || !f.set["sub"]) && len(f.args) == 0 {
 		// The original asked for its ports; so does the full screen.
 		choice, err := screen.RunPortForm(context.Background(), screenIO(stdin, stdout)...)
 		if errors.Is(err, screen.ErrFormCancelled) {
@@ -181,38 +173,13 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 			return exitRuntime
 		}
 		o.mainPort, o.subPort, o.peerHost = choice.Main, choice.Sub, choice.PeerHost
-		set["main"], set["sub"] = true, true
+		f.set["main"], f.set["sub"] = true, true
 	}
-	switch {
-	case fs.NArg() > 0:
-		return usageErr("unexpected argument %q", fs.Arg(0))
-	case *headless && *lines:
-		return usageErr("--headless and --lines exclude each other")
-	case !set["main"]:
-		return usageErr("--main PORT is required")
-	case !set["sub"]:
-		return usageErr("--sub PORT is required")
-	case o.mainPort < 0 || o.mainPort > 65535:
-		return usageErr("--main %d: not a port", o.mainPort)
-	case o.subPort < 1 || o.subPort > 65535:
-		return usageErr("--sub %d: not a port", o.subPort)
-	case o.window < minWindow || o.window > maxWindow:
-		return usageErr("--window %v: must be between %v and %v", o.window, minWindow, maxWindow)
-	case o.ping < minPing || o.ping > maxPing:
-		return usageErr("--ping %v: must be between %v and %v", o.ping, minPing, maxPing)
-	case o.historyDays < 0 || o.historyDays > maxHistoryDays:
-		return usageErr("--history-days %d: must be between 0 (keep all) and %d (100 years)", o.historyDays, maxHistoryDays)
-	case o.peerHost == "":
-		return usageErr("--peer-host must not be empty")
-	case o.ephemeral && set["identity"]:
-		return usageErr("--ephemeral and --identity exclude each other")
-	case !o.ephemeral && o.identityPath == "":
-		return usageErr("no default identity path: give --identity FILE")
-	case *pin == "" && o.knownPath == "":
-		return usageErr("no default known_peers path: give --known-peers FILE")
+	if msg := checkChatFlags(o, f); msg != "" {
+		return usageErr("%s", msg)
 	}
-	if *pin != "" {
-		fp, err := crypto.ParseFingerprint(*pin)
+	if f.pin != "" {
+		fp, err := crypto.ParseFingerprint(f.pin)
 		if err != nil {
 			return usageErr("--peer-fingerprint: %v", err)
 		}
@@ -232,6 +199,81 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	return runChat(o, stdin, stdout, stderr)
 }
 
+// parseChatFlags parses the chat's flags (flag.ErrHelp for --help).
+func parseChatFlags(args []string, def chatFlagDefaults) (chatOptions, chatFlags, error) {
+	fs := flag.NewFlagSet("duet", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	var o chatOptions
+	fs.IntVar(&o.mainPort, "main", -1, "")
+	fs.IntVar(&o.subPort, "sub", -1, "")
+	fs.StringVar(&o.peerHost, "peer-host", "127.0.0.1", "")
+	fs.StringVar(&o.bind, "bind", "127.0.0.1", "")
+	fs.StringVar(&o.name, "name", os.Getenv("USER"), "")
+	fs.StringVar(&o.peerName, "peer-name", "peer", "")
+	fs.StringVar(&o.identityPath, "identity", def.identity, "")
+	fs.StringVar(&o.knownPath, "known-peers", def.known, "")
+	pin := fs.String("peer-fingerprint", "", "")
+	fs.BoolVar(&o.ephemeral, "ephemeral", false, "")
+	fs.DurationVar(&o.window, "window", 30*time.Second, "")
+	fs.DurationVar(&o.ping, "ping", time.Second, "")
+	fs.BoolVar(&o.noHistory, "no-history", false, "")
+	fs.IntVar(&o.historyDays, "history-days", 0, "")
+	lines := fs.Bool("lines", false, "")
+	headless := fs.Bool("headless", false, "")
+	if err := fs.Parse(args); err != nil {
+		return o, chatFlags{}, err
+	}
+	f := chatFlags{set: map[string]bool{}, pin: *pin, lines: *lines, headless: *headless, args: fs.Args()}
+	fs.Visit(func(fl *flag.Flag) { f.set[fl.Name] = true })
+	return o, f, nil
+}
+
+// pickFrontEnd chooses the front end: --headless, else the line mode when
+// asked or when stdin or stdout is not a terminal, else the full screen.
+func pickFrontEnd(f chatFlags, stdin io.Reader, stdout io.Writer) frontEnd {
+	switch {
+	case f.headless:
+		return modeHeadless
+	case f.lines || !isTerminal(stdin) || !isTerminal(stdout):
+		return modeLines
+	}
+	return modeScreen
+}
+
+// checkChatFlags returns what is wrong with the chat's flags as a usage
+// error's text, or "" when nothing is.
+func checkChatFlags(o chatOptions, f chatFlags) string {
+	switch {
+	case len(f.args) > 0:
+		return fmt.Sprintf("unexpected argument %q", f.args[0])
+	case f.headless && f.lines:
+		return "--headless and --lines exclude each other"
+	case !f.set["main"]:
+		return "--main PORT is required"
+	case !f.set["sub"]:
+		return "--sub PORT is required"
+	case o.mainPort < 0 || o.mainPort > 65535:
+		return fmt.Sprintf("--main %d: not a port", o.mainPort)
+	case o.subPort < 1 || o.subPort > 65535:
+		return fmt.Sprintf("--sub %d: not a port", o.subPort)
+	case o.window < minWindow || o.window > maxWindow:
+		return fmt.Sprintf("--window %v: must be between %v and %v", o.window, minWindow, maxWindow)
+	case o.ping < minPing || o.ping > maxPing:
+		return fmt.Sprintf("--ping %v: must be between %v and %v", o.ping, minPing, maxPing)
+	case o.historyDays < 0 || o.historyDays > maxHistoryDays:
+		return fmt.Sprintf("--history-days %d: must be between 0 (keep all) and %d (100 years)", o.historyDays, maxHistoryDays)
+	case o.peerHost == "":
+		return "--peer-host must not be empty"
+	case o.ephemeral && f.set["identity"]:
+		return "--ephemeral and --identity exclude each other"
+	case !o.ephemeral && o.identityPath == "":
+		return "no default identity path: give --identity FILE"
+	case f.pin == "" && o.knownPath == "":
+		return "no default known_peers path: give --known-peers FILE"
+	}
+	return ""
+}
+
 // Bounds of --window and --ping. A window of hours already accepts any
 // sane clock; beyond 24 h the timestamp arithmetic has no meaning (and
 // near 2562047h it overflows). A ping below 100 ms only burns CPU; above a
@@ -243,10 +285,9 @@ const (
 	maxPing   = time.Minute
 )
 
-// maxHistoryDays bounds --history-days: 100 years. Days become a
-// time.Duration (int64 nanoseconds, at most about 106,751 days), which
-// wrapped for larger values: 213504 turned into 25 minutes and silently
-// deleted nearly all history, and larger ones went negative (kept all).
+// maxHistoryDays bounds --history-days: 100 years, well inside what a
+// time.Duration (int64 nanoseconds, about 106,751 days) can hold, so the
+// retention never wraps (TestHistoryDaysBounded).
 const maxHistoryDays = 36500
 
 // Compile-time checks that net carries what protocol sends.
