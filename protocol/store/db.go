@@ -232,15 +232,9 @@ type writeOp struct {
 // does, and Warnings says so. Entries older than opt.Retention are deleted
 // before Open returns.
 func Open(path string, key [32]byte, opt Options) (db *DB, err error) {
-	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
-		return nil, dbErr(path, err, "")
-	}
-	st, err := os.Lstat(path)
-	existed := err == nil
-	if err == nil && !st.Mode().IsRegular() {
-		return nil, dbErr(path, fmt.Errorf("%w: it is %s", errNotRegular, fsafe.Kind(st.Mode())), hintMoveAway)
-	} else if err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return nil, dbErr(path, err, "")
+	existed, err := checkPath(path)
+	if err != nil {
+		return nil, err
 	}
 	aead, err := crypto.NewAEAD(key[:])
 	if err != nil {
@@ -326,12 +320,34 @@ func Open(path string, key [32]byte, opt Options) (db *DB, err error) {
 		bdb.Close()
 		return nil, err
 	}
+	db.startWriter()
+	return db, nil
+}
+
+// checkPath makes the database's directory (0700) and reports whether a
+// file is at path; anything there but a regular file (a symbolic link
+// included, by Lstat) is refused.
+func checkPath(path string) (existed bool, err error) {
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return false, dbErr(path, err, "")
+	}
+	st, err := os.Lstat(path)
+	switch {
+	case err == nil && !st.Mode().IsRegular():
+		return false, dbErr(path, fmt.Errorf("%w: it is %s", errNotRegular, fsafe.Kind(st.Mode())), hintMoveAway)
+	case err != nil && !errors.Is(err, fs.ErrNotExist):
+		return false, dbErr(path, err, "")
+	}
+	return err == nil, nil
+}
+
+// startWriter starts the one goroutine that writes to the file.
+func (db *DB) startWriter() {
 	db.q = make(chan writeOp, writeQueueLen)
 	db.budgetCond = sync.NewCond(&db.budgetMu)
 	db.quit = make(chan struct{})
 	db.done = make(chan struct{})
 	go db.writer()
-	return db, nil
 }
 
 // openDBFile opens path with flag only if it is a regular file
