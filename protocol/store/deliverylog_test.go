@@ -116,11 +116,10 @@ func FuzzReadDeliveryLog(f *testing.F) {
 	})
 }
 
-// TestDefectDeliveryLogNotRegular: a FIFO (or directory, device) at the
+// TestDeliveryLogNotRegularRefused: a FIFO (or directory, device) at the
 // old delivery log's path is an error naming the path, never a hang, and
-// says what to do ("move it away", as the database's errors do; it used
-// to lack the hint).
-func TestDefectDeliveryLogNotRegular(t *testing.T) {
+// says what to do ("move it away", as the database's errors do).
+func TestDeliveryLogNotRegularRefused(t *testing.T) {
 	dir := t.TempDir()
 	fifo := filepath.Join(dir, "fifo.log")
 	if err := syscall.Mkfifo(fifo, 0o600); err != nil {

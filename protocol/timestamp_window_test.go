@@ -7,10 +7,10 @@ import (
 	"time"
 )
 
-// TestDefectTimestampWindowOverflow: a window near math.MaxInt64 (what
-// --window 2562047h gave before main.go bounded it) used to overflow
-// now+window, so every timestamp was "in the future" and no session formed.
-func TestDefectTimestampWindowOverflow(t *testing.T) {
+// TestTimestampWindowNearMaxDoesNotOverflow: a window near math.MaxInt64
+// does not overflow now+window (which would put every timestamp "in the
+// future", so no session would form); main.go also bounds --window.
+func TestTimestampWindowNearMaxDoesNotOverflow(t *testing.T) {
 	now := time.Unix(1_790_000_000, 0)
 	n := now.UnixNano()
 	for _, c := range []struct {
