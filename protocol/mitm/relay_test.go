@@ -41,6 +41,19 @@ func (l *eventLog) count(ok func(Event) bool) int {
 	return n
 }
 
+// waitFor waits up to d for an event for which ok holds: the relay reports
+// some actions after the message they concern has moved on (Intercepted
+// after the impostor passed the text on), so a test that saw the message
+// arrive waits for the report rather than reading the log at once.
+func (l *eventLog) waitFor(t *testing.T, d time.Duration, what string, ok func(Event) bool) {
+	t.Helper()
+	for deadline := time.Now().Add(d); l.count(ok) == 0; time.Sleep(2 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("no %s within %v: %v", what, d, l.events())
+		}
+	}
+}
+
 func (l *eventLog) events() []Event {
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -589,6 +602,7 @@ func TestImpersonationFirstContact(t *testing.T) {
 		m, ok := e.(protocol.MessageEvent)
 		return ok && m.Text == "for B's eyes only"
 	})
+	log.waitFor(t, 10*time.Second, "intercepted report", func(ev Event) bool { return ev.Action == Intercepted })
 	var read []string
 	for _, ev := range log.events() {
 		if ev.Action == Intercepted {
