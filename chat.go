@@ -182,7 +182,7 @@ func runChat(o chatOptions, stdin io.Reader, stdout, stderr io.Writer) int {
 	}
 	if sink != nil {
 		check.changedWhileDown = true
-		check.onTrust = func(t panel.Trust, fp crypto.Fingerprint) {
+		check.onTrust = func(t crypto.Trust, fp crypto.Fingerprint) {
 			sink.Post(screen.TrustMsg{Trust: t, PeerFP: fp.String()})
 		}
 		check.onChanged = func(e *crypto.KeyChangedError) {

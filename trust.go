@@ -10,7 +10,6 @@ import (
 
 	"duet/crypto"
 	"duet/protocol"
-	"duet/ui/panel"
 )
 
 // ownKeyNote is said once when the peer presents our own key.
@@ -31,7 +30,7 @@ type peerCheck struct {
 	// first session (line modes, which exit).
 	changedWhileDown bool
 	// onTrust is told the trust of every key that passes (nil: nobody asks).
-	onTrust func(panel.Trust, crypto.Fingerprint)
+	onTrust func(crypto.Trust, crypto.Fingerprint)
 	// onChanged is told, once per distinct key, of a key other than the
 	// recorded one presented before any session in this run.
 	onChanged func(*crypto.KeyChangedError)
@@ -48,19 +47,19 @@ type peerCheck struct {
 func (c *peerCheck) verify(peer *crypto.PublicKey) error {
 	fp := peer.Fingerprint()
 	var err error
-	trust := panel.TrustKnown
+	trust := crypto.TrustKnown
 	switch {
 	case c.pinned != nil:
 		err = crypto.CheckPinned(*c.pinned, fp)
-		trust = panel.TrustPinned
+		trust = crypto.TrustPinned
 	default:
 		var first bool
 		first, err = c.known.Check(c.peerName, fp)
 		switch {
 		case first:
-			trust = panel.TrustNew
+			trust = crypto.TrustNew
 		case c.known.Verified(c.peerName, fp):
-			trust = panel.TrustVerified
+			trust = crypto.TrustVerified
 		}
 	}
 	if err == nil {

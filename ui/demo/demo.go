@@ -20,7 +20,6 @@ import (
 	"duet/crypto"
 	"duet/protocol"
 	"duet/protocol/mitm"
-	"duet/ui/panel"
 	"duet/ui/screen"
 	"duet/ui/words"
 )
@@ -80,7 +79,7 @@ func Run(ctx context.Context, d Deps, opts ...tea.ProgramOption) error {
 		if e, ok := ev.(protocol.SessionEvent); ok && e.State == protocol.SessionEstablished {
 			// Fresh keys on both sides: bob's is new to alice (kept in
 			// memory only).
-			trusted.Do(func() { sink.Post(screen.TrustMsg{Trust: panel.TrustNew, PeerFP: e.PeerFingerprint}) })
+			trusted.Do(func() { sink.Post(screen.TrustMsg{Trust: crypto.TrustNew, PeerFP: e.PeerFingerprint}) })
 		}
 		sink.Emit(ev)
 	}

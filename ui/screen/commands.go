@@ -6,8 +6,8 @@ import (
 
 	tea "charm.land/bubbletea/v2"
 
+	"duet/crypto"
 	"duet/ui/chat"
-	"duet/ui/panel"
 	"duet/ui/termsafe"
 )
 
@@ -87,6 +87,6 @@ func (s *Screen) confirmVerify() tea.Cmd {
 		if err := mark(); err != nil {
 			return verifiedMsg{err: err}
 		}
-		return TrustMsg{Trust: panel.TrustVerified, PeerFP: fp}
+		return TrustMsg{Trust: crypto.TrustVerified, PeerFP: fp}
 	}
 }

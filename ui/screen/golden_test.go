@@ -8,6 +8,7 @@ import (
 	tea "charm.land/bubbletea/v2"
 	"github.com/charmbracelet/x/exp/golden"
 
+	"duet/crypto"
 	"duet/protocol"
 	"duet/ui/panel"
 )
@@ -27,7 +28,7 @@ func established() []tea.Msg {
 		msgs = append(msgs, eventMsg{ev: protocol.HandshakeEvent{Step: step, Name: protocol.StepName(step), Done: true, Duration: time.Duration(step) * time.Millisecond}})
 	}
 	msgs = append(msgs, eventMsg{ev: protocol.SessionEvent{State: protocol.SessionEstablished, PeerFingerprint: testPeerFP, SafetyNumber: testSafety}})
-	msgs = append(msgs, TrustMsg{Trust: panel.TrustKnown, PeerFP: testPeerFP})
+	msgs = append(msgs, TrustMsg{Trust: crypto.TrustKnown, PeerFP: testPeerFP})
 	return append(msgs, advance{4 * time.Second}) // the handshake panel has gone
 }
 

@@ -18,6 +18,7 @@ import (
 	"charm.land/lipgloss/v2"
 	"github.com/charmbracelet/x/ansi"
 
+	"duet/crypto"
 	"duet/protocol"
 	"duet/ui/chat"
 	"duet/ui/panel"
@@ -94,7 +95,7 @@ type NoticeMsg struct {
 
 // TrustMsg tells the screen how far the peer's key is trusted.
 type TrustMsg struct {
-	Trust  panel.Trust
+	Trust  crypto.Trust
 	PeerFP string
 }
 
@@ -190,7 +191,7 @@ type Screen struct {
 	headerCache string
 
 	selfName, peerName string
-	trust              panel.Trust
+	trust              crypto.Trust
 	peerFP, safety     string
 	encrypted          bool
 
@@ -421,7 +422,7 @@ func (s *Screen) handlePosted(msg tea.Msg) {
 		}
 		s.chat.AddNotice(kind, termsafe.Sanitize(m.Text), s.now())
 	case TrustMsg:
-		if m.Trust == panel.TrustVerified && s.trust != panel.TrustVerified {
+		if m.Trust == crypto.TrustVerified && s.trust != crypto.TrustVerified {
 			s.chat.AddNotice(chat.NoticeInfo, "peer marked verified: you compared the safety number", s.now())
 		}
 		s.trust = m.Trust

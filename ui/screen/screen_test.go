@@ -14,6 +14,7 @@ import (
 	"github.com/charmbracelet/x/ansi"
 	"github.com/charmbracelet/x/exp/teatest/v2"
 
+	"duet/crypto"
 	"duet/protocol"
 	"duet/ui/panel"
 )
@@ -410,7 +411,7 @@ func TestScreenVerify(t *testing.T) {
 		t.Fatal("/verify did not show the safety number")
 	}
 	drive(t, s, typeText("y")...)
-	if marked.Load() != 1 || s.trust != panel.TrustVerified {
+	if marked.Load() != 1 || s.trust != crypto.TrustVerified {
 		t.Fatalf("y: MarkVerified %d, trust %q", marked.Load(), s.trust)
 	}
 	if !strings.Contains(screenText(t, s), "verified") {
@@ -874,7 +875,7 @@ func TestSinkPostKeepsOrderAndIsNeverDropped(t *testing.T) {
 	for range SinkQueue {
 		sink.Emit(protocol.RejectedEvent{Reason: protocol.ReasonMalformed})
 	}
-	sink.Post(TrustMsg{Trust: panel.TrustNew, PeerFP: "AAAA"})
+	sink.Post(TrustMsg{Trust: crypto.TrustNew, PeerFP: "AAAA"})
 	sink.Emit(protocol.SessionEvent{State: protocol.SessionEstablished})
 	sink.Post(KeyChangedMsg{Info: panel.KeyChangedInfo{Got: "BBBB"}})
 	sink.Post(nil) // ignored
