@@ -2,6 +2,9 @@ package words
 
 import "duet/crypto"
 
+// OwnKey is said once when the peer presents our own key.
+const OwnKey = "the peer uses your own identity key (both sides run with the same key file): its fingerprint and the safety number cannot tell the two sides apart; give each side its own --identity"
+
 // Trust is a trust level as the screen shows it; never empty. A level it
 // does not know is shown as it is, sanitized.
 func Trust(level crypto.Trust) string {
