@@ -129,8 +129,7 @@ func runChat(o chatOptions, stdin io.Reader, stdout, stderr io.Writer) int {
 		return exitRuntime
 	}
 	defer r.tr.Close()
-	r.tell = tell
-	return exitCode(r.serve(ctx, stdin, stdout), stderr)
+	return exitCode(r.serve(ctx, stdin, stdout, tell), stderr)
 }
 
 // openIdentity loads (or creates) the identity key, or makes a fresh one
@@ -302,7 +301,6 @@ type chatRun struct {
 	check   *peerCheck
 	st      *chatStore
 	fe      *front
-	tell    *startNotes
 	tr      *net.Transport
 	node    *protocol.Node
 	records *protocol.RecordLog
@@ -333,8 +331,9 @@ func newNode(ctx context.Context, o chatOptions, id *crypto.Identity, check *pee
 	return &chatRun{o: o, self: id.Public().Fingerprint(), check: check, st: st, fe: fe, tr: tr, node: node, records: records}, nil
 }
 
-// serve runs the front end with the node until the run ends.
-func (r *chatRun) serve(ctx context.Context, stdin io.Reader, stdout io.Writer) error {
+// serve runs the front end with the node until the run ends; the screen
+// shows what tell collected.
+func (r *chatRun) serve(ctx context.Context, stdin io.Reader, stdout io.Writer, tell *startNotes) error {
 	o := r.o
 	if o.mode == modeScreen {
 		var source screen.HistorySource
@@ -349,8 +348,8 @@ func (r *chatRun) serve(ctx context.Context, stdin io.Reader, stdout io.Writer) 
 			AcceptKey:    acceptKey(r.check, r.node),
 			History:      source,
 			ClearStored:  historyClear(r.st.db),
-			Notices:      r.tell.notices,
-			Warnings:     r.tell.warnings,
+			Notices:      tell.notices,
+			Warnings:     tell.warnings,
 			Pending:      r.st.pending,
 			PendingTotal: r.st.pendingTotal,
 		}, r.fe.sink, r.node.Run, screenIO(stdin, stdout)...)
