@@ -7,8 +7,9 @@ import (
 )
 
 // Event is something the session driver reports to its user interface. The
-// headless mode prints each as one JSON line; the full-screen UI receives each
-// as a tea.Msg. Events never carry secret material.
+// headless mode prints each as one JSON line (but PeerKeyEvent, which main
+// acts on); the full-screen UI receives each as a tea.Msg. Events never
+// carry secret material.
 type Event interface{ EventName() string }
 
 // LiveState is the liveness of the peer as seen through pings.
