@@ -8,14 +8,12 @@ import (
 	"context"
 	"crypto/rand"
 	"errors"
-	"fmt"
 	"io"
 	stdnet "net"
 	"os"
 	"os/signal"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"time"
 
@@ -28,7 +26,6 @@ import (
 	"duet/protocol/store"
 	"duet/ui"
 	"duet/ui/chat"
-	"duet/ui/panel"
 	"duet/ui/screen"
 )
 
@@ -97,40 +94,75 @@ func (n *startNotes) warn(text string) {
 }
 
 // runChat runs one chat until the user quits and returns the exit code.
+// runChat runs one chat until the user quits and returns the exit code. Its
+// steps: the identity, known_peers (or the pinned fingerprint), the
+// signals, the front end, the database, the transport and the node, and
+// serving the front end until the run ends.
 func runChat(o chatOptions, stdin io.Reader, stdout, stderr io.Writer) int {
-	// Identity.
 	tell := &startNotes{screen: o.mode == modeScreen, stderr: stderr}
-	var id *crypto.Identity
-	var err error
-	if o.ephemeral {
-		id, err = crypto.GenerateIdentity(rand.Reader)
-	} else {
-		var created bool
-		id, created, err = crypto.LoadOrCreateIdentity(o.identityPath, rand.Reader)
-		if err == nil && created {
-			tell.note("created a new identity in "+o.identityPath+": its fingerprint is yours to share (/fingerprint)",
-				"created a new identity in "+o.identityPath)
-		}
-	}
+	id, err := openIdentity(o, tell)
 	if err != nil {
 		say(stderr, "%v", err)
 		return exitIdentity
 	}
-	self := id.Public().Fingerprint()
-
-	check := &peerCheck{peerName: stdnet.JoinHostPort(o.peerHost, strconv.Itoa(o.subPort)), pinned: o.pinned, self: self}
-	if o.pinned == nil {
-		if check.known, err = crypto.OpenKnownPeers(o.knownPath); err != nil {
-			say(stderr, "%v", err)
-			return exitIdentity
-		}
+	check, err := openKnownPeers(o)
+	if err != nil {
+		say(stderr, "%v", err)
+		return exitIdentity
 	}
-
 	ctx, cancel := context.WithCancelCause(context.Background())
 	defer cancel(nil)
+	defer cancelOnSignal(ctx, cancel)()
+
+	fe := newFrontEnd(o, stdout, stderr, cancel)
+	st, err := openStore(o, id, check.peerName, tell)
+	if err != nil {
+		say(stderr, "%v", err)
+		fe.close()
+		return exitRuntime
+	}
+	defer st.close()
+	r, err := newNode(ctx, o, id, check, st, fe)
+	if err != nil {
+		say(stderr, "%v", err)
+		fe.close()
+		return exitRuntime
+	}
+	defer r.tr.Close()
+	return exitCode(r.serve(ctx, stdin, stdout, tell), stderr)
+}
+
+// openIdentity loads (or creates) the identity key, or makes a fresh one
+// for --ephemeral.
+func openIdentity(o chatOptions, tell *startNotes) (*crypto.Identity, error) {
+	if o.ephemeral {
+		return crypto.GenerateIdentity(rand.Reader)
+	}
+	id, created, err := crypto.LoadOrCreateIdentity(o.identityPath, rand.Reader)
+	if err == nil && created {
+		tell.note("created a new identity in "+o.identityPath+": its fingerprint is yours to share (/fingerprint)",
+			"created a new identity in "+o.identityPath)
+	}
+	return id, err
+}
+
+// openKnownPeers returns the node's key check: the pinned fingerprint, else
+// known_peers.
+func openKnownPeers(o chatOptions) (*peerCheck, error) {
+	check := &peerCheck{peerName: stdnet.JoinHostPort(o.peerHost, strconv.Itoa(o.subPort)), pinned: o.pinned}
+	if o.pinned != nil {
+		return check, nil
+	}
+	var err error
+	check.known, err = crypto.OpenKnownPeers(o.knownPath)
+	return check, err
+}
+
+// cancelOnSignal cancels ctx with errInterrupted on an interrupt, SIGTERM
+// or SIGHUP. It returns the func that stops watching.
+func cancelOnSignal(ctx context.Context, cancel context.CancelCauseFunc) (stop func()) {
 	sigs := make(chan os.Signal, 1)
 	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM, syscall.SIGHUP) // SIGHUP: the terminal went away; still say goodbye
-	defer signal.Stop(sigs)
 	go func() {
 		select {
 		case <-sigs:
@@ -138,171 +170,202 @@ func runChat(o chatOptions, stdin io.Reader, stdout, stderr io.Writer) int {
 		case <-ctx.Done():
 		}
 	}()
+	return func() { signal.Stop(sigs) }
+}
 
-	// The front end.
-	var out ui.Output
-	var sink *screen.Sink
+// front is the run's front end: the full screen's sink, or a line output
+// (line mode, headless) with what those do about the node's key reports.
+type front struct {
+	sink  *screen.Sink // full screen
+	out   ui.Output    // line and headless modes
+	watch *keyWatch    // line and headless modes
+}
+
+// newFrontEnd makes the front end of o.mode. In the line and headless
+// modes, a changed key before any session ends the run through cancel.
+func newFrontEnd(o chatOptions, stdout, stderr io.Writer, cancel context.CancelCauseFunc) *front {
+	watch := &keyWatch{stderr: stderr, cancel: cancel}
 	switch o.mode {
 	case modeHeadless:
-		out = ui.NewHeadless(stdout)
+		return &front{out: ui.NewHeadless(stdout), watch: watch}
 	case modeLines:
 		lines := ui.NewLines(stdout, o.name)
 		lines.SetPeerName(o.peerName)
-		out = lines
-	case modeScreen:
-		sink = screen.NewSink()
+		return &front{out: lines, watch: watch}
 	}
-	closeOut := func() {
-		if out != nil {
-			out.Close()
-		}
-	}
-	emit := func(ev protocol.Event) {
-		if s, ok := ev.(protocol.SessionEvent); ok {
-			switch s.State {
-			case protocol.SessionEstablished:
-				check.established.Store(true)
-				check.sessionUp.Store(true)
-			case protocol.SessionClosed, protocol.SessionPeerLeft:
-				check.sessionUp.Store(false)
-			}
-		}
-		if sink != nil {
-			sink.Emit(ev)
-		} else {
-			out.Emit(ev)
-		}
-	}
-	check.onOwnKey = func() {
-		if sink != nil {
-			sink.Post(screen.NoticeMsg{Text: ownKeyNote, Warn: true})
-		} else {
-			say(stderr, "warning: %s", ownKeyNote)
-		}
-	}
-	if sink != nil {
-		check.changedWhileDown = true
-		check.onTrust = func(t panel.Trust, fp crypto.Fingerprint) {
-			sink.Post(screen.TrustMsg{Trust: t, PeerFP: fp.String()})
-		}
-		check.onChanged = func(e *crypto.KeyChangedError) {
-			sink.Post(screen.KeyChangedMsg{Info: panel.KeyChangedInfo{Peer: e.Peer, Known: e.Known.String(), Got: e.Got.String(), Path: e.Path}})
-		}
-	} else {
-		// Line and headless modes: a changed key ends the run with exit 4
-		// once the node has reported it (the timer covers a node that
-		// reports nothing).
-		var once sync.Once
-		check.onChanged = func(e *crypto.KeyChangedError) {
-			err := fmt.Errorf("handshake aborted: %w", e)
-			time.AfterFunc(500*time.Millisecond, func() { once.Do(func() { cancel(err) }) })
-		}
-	}
+	return &front{sink: screen.NewSink()}
+}
 
-	// The database (delivery state and history) comes first: its lock
-	// keeps a second duet with the same identity and peer from touching
-	// anything before it fails. --ephemeral keeps everything in memory.
-	var nodeStore protocol.Store
-	var hist *store.DB   // the history to show; nil: --ephemeral or --no-history
-	var stored *store.DB // the database (/clear empties its history); nil: --ephemeral
-	var shownHistory []chat.Entry
-	var pending []chat.Entry // --no-history: our undelivered messages from an earlier run
-	var pendingTotal int
-	if !o.ephemeral {
-		db, dbWarnings, err := openDB(o, id, check.peerName)
-		if err != nil {
-			say(stderr, "%v", err)
-			closeOut()
-			return exitRuntime
-		}
-		defer db.Close()
-		for _, w := range dbWarnings {
-			tell.warn(w)
-		}
-		note, err := importDeliveryLog(db, deliveryLogPath(o.identityPath, self, check.peerName))
-		if err != nil {
-			say(stderr, "%v", err)
-			closeOut()
-			return exitRuntime
-		}
-		if note != "" {
-			tell.note(note, note)
-		}
-		nodeStore, stored = db, db
-		if !o.noHistory {
-			hist = db
-			if o.mode == modeLines {
-				es, _, err := db.Last(linesHistory)
-				if errors.Is(err, store.ErrHistorySkipped) {
-					tell.warn(strings.TrimPrefix(err.Error(), "protocol: ")) // the rest is shown
-				} else if err != nil {
-					say(stderr, "%v", err)
-					closeOut()
-					return exitRuntime
-				}
-				shownHistory = toChatEntries(db, es)
-			}
-		} else {
-			n := linesHistory
-			if o.mode == modeScreen {
-				n = screen.HistoryPage
-			}
-			pending, pendingTotal = pendingEntries(db, n)
-		}
+// emit is the node's emit callback.
+func (f *front) emit(ev protocol.Event) {
+	if f.sink != nil {
+		f.sink.Emit(ev)
+		return
 	}
+	f.watch.see(ev)
+	f.out.Emit(ev)
+}
 
+// close closes a line output (the screen's sink is closed by screen.Run).
+func (f *front) close() {
+	if f.out != nil {
+		f.out.Close()
+	}
+}
+
+// chatStore is the run's database (delivery state and history) and what
+// the front end shows of it at start. Everything is nil with --ephemeral.
+type chatStore struct {
+	db           *store.DB    // the database (/clear empties its history)
+	hist         *store.DB    // the history to show; nil: --ephemeral or --no-history
+	shown        []chat.Entry // the line mode's last messages
+	pending      []chat.Entry // --no-history: our undelivered messages from an earlier run
+	pendingTotal int
+}
+
+// openStore opens the database and reads what the front end shows at
+// start. The database comes first: its lock keeps a second duet with the
+// same identity and peer from touching anything before it fails.
+// --ephemeral keeps everything in memory.
+func openStore(o chatOptions, id *crypto.Identity, peerName string, tell *startNotes) (*chatStore, error) {
+	st := &chatStore{}
+	if o.ephemeral {
+		return st, nil
+	}
+	db, dbWarnings, err := openDB(o, id, peerName)
+	if err != nil {
+		return nil, err
+	}
+	st.db = db
+	for _, w := range dbWarnings {
+		tell.warn(w)
+	}
+	if err := st.load(o, id, peerName, tell); err != nil {
+		db.Close()
+		return nil, err
+	}
+	return st, nil
+}
+
+// load imports an old delivery log and reads the history or the pending
+// messages the front end shows at start.
+func (st *chatStore) load(o chatOptions, id *crypto.Identity, peerName string, tell *startNotes) error {
+	db := st.db
+	note, err := importDeliveryLog(db, deliveryLogPath(o.identityPath, id.Public().Fingerprint(), peerName))
+	if err != nil {
+		return err
+	}
+	if note != "" {
+		tell.note(note, note)
+	}
+	if o.noHistory {
+		n := linesHistory
+		if o.mode == modeScreen {
+			n = screen.HistoryPage
+		}
+		st.pending, st.pendingTotal = pendingEntries(db, n)
+		return nil
+	}
+	st.hist = db
+	if o.mode != modeLines {
+		return nil
+	}
+	es, _, err := db.Last(linesHistory)
+	if errors.Is(err, store.ErrHistorySkipped) {
+		tell.warn(strings.TrimPrefix(err.Error(), "protocol: ")) // the rest is shown
+	} else if err != nil {
+		return err
+	}
+	st.shown = toChatEntries(db, es)
+	return nil
+}
+
+// nodeStore is what the node persists to; nil: in memory only.
+func (st *chatStore) nodeStore() protocol.Store {
+	if st.db == nil {
+		return nil
+	}
+	return st.db
+}
+
+func (st *chatStore) close() {
+	if st.db != nil {
+		st.db.Close()
+	}
+}
+
+// chatRun is a run's parts once the node exists, for serve.
+type chatRun struct {
+	o       chatOptions
+	self    crypto.Fingerprint
+	check   *peerCheck
+	st      *chatStore
+	fe      *front
+	tr      *net.Transport
+	node    *protocol.Node
+	records *protocol.RecordLog
+}
+
+// newNode opens the transport and makes the node over it.
+func newNode(ctx context.Context, o chatOptions, id *crypto.Identity, check *peerCheck, st *chatStore, fe *front) (*chatRun, error) {
 	// SendTimeout: a slow receiver pushes back on the sender (TCP flow
 	// control) instead of having its connection reset, which would lose
 	// records in flight.
 	tr, err := net.Open(ctx, net.Config{Bind: o.bind, MainPort: o.mainPort, PeerHost: o.peerHost, SubPort: o.subPort, SendTimeout: 30 * time.Second})
 	if err != nil {
-		say(stderr, "%v", err)
-		closeOut()
-		return exitRuntime
+		return nil, err
 	}
-	defer tr.Close()
 	records := &protocol.RecordLog{}
 	node, err := protocol.NewNode(protocol.Config{
 		Identity:     id,
 		VerifyPeer:   check.verify,
 		Window:       o.window,
 		PingInterval: o.ping,
-		Store:        nodeStore,
+		Store:        st.nodeStore(),
 		Records:      records,
-	}, tr, emit)
+	}, tr, fe.emit)
 	if err != nil {
-		say(stderr, "%v", err)
-		closeOut()
-		return exitRuntime
+		tr.Close()
+		return nil, err
 	}
+	return &chatRun{o: o, self: id.Public().Fingerprint(), check: check, st: st, fe: fe, tr: tr, node: node, records: records}, nil
+}
 
-	var source screen.HistorySource
-	if hist != nil {
-		source = historyView{hist}
-	}
+// serve runs the front end with the node until the run ends; the screen
+// shows what tell collected.
+func (r *chatRun) serve(ctx context.Context, stdin io.Reader, stdout io.Writer, tell *startNotes) error {
+	o := r.o
 	if o.mode == modeScreen {
-		err = screen.Run(ctx, screen.Config{
-			SelfName: o.name, PeerName: o.peerName, SelfFP: self.String(),
-			MainPort: tr.MainPort(), SubPort: o.subPort, PeerHost: o.peerHost,
-			PingInterval: o.ping, Node: node, Records: records,
-			MarkVerified: markVerified(check, node),
-			AcceptKey:    acceptKey(check, node),
+		var source screen.HistorySource
+		if r.st.hist != nil {
+			source = historyView{r.st.hist}
+		}
+		return screen.Run(ctx, screen.Config{
+			SelfName: o.name, PeerName: o.peerName, SelfFP: r.self.String(),
+			MainPort: r.tr.MainPort(), SubPort: o.subPort, PeerHost: o.peerHost,
+			PingInterval: o.ping, Node: r.node, Records: r.records,
+			MarkVerified: markVerified(r.check, r.node),
+			AcceptKey:    acceptKey(r.check, r.node),
 			History:      source,
-			ClearStored:  historyClear(stored),
+			ClearStored:  historyClear(r.st.db),
 			Notices:      tell.notices,
 			Warnings:     tell.warnings,
-			Pending:      pending,
-			PendingTotal: pendingTotal,
-		}, sink, node.Run, screenIO(stdin, stdout)...)
-	} else {
-		out.Ready(tr.MainPort(), o.subPort, self.String())
-		if lines, ok := out.(*ui.Lines); ok {
-			lines.ShowHistory(shownHistory)
-			lines.ShowPending(pending, pendingTotal)
-			lines.Waiting(check.peerName, o.ping)
-		}
-		err = ui.Serve(ctx, stdin, out, node, ui.InputConfig{Clear: historyClear(stored)})
+			Pending:      r.st.pending,
+			PendingTotal: r.st.pendingTotal,
+		}, r.fe.sink, r.node.Run, screenIO(stdin, stdout)...)
 	}
+	out := r.fe.out
+	out.Ready(r.tr.MainPort(), o.subPort, r.self.String())
+	if lines, ok := out.(*ui.Lines); ok {
+		lines.ShowHistory(r.st.shown)
+		lines.ShowPending(r.st.pending, r.st.pendingTotal)
+		lines.Waiting(r.check.peerName, o.ping)
+	}
+	return ui.Serve(ctx, stdin, out, r.node, ui.InputConfig{Clear: historyClear(r.st.db)})
+}
+
+// exitCode says why the run ended, if it failed, and returns its exit code.
+func exitCode(err error, stderr io.Writer) int {
 	switch {
 	case err == nil, errors.Is(err, errInterrupted):
 		return exitOK

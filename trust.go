@@ -1,96 +1,50 @@
 package main
 
 // How far the peer's key is trusted: the node's VerifyPeer (pinned
-// fingerprint, else known_peers) and what a changed key does, per front end.
+// fingerprint, else known_peers), accepting a changed key and /verify's
+// mark; and what the line and headless modes do about the node's
+// PeerKeyEvents (the full screen handles them as it does every event).
 
 import (
+	"context"
 	"errors"
+	"fmt"
+	"io"
 	"sync"
-	"sync/atomic"
+	"time"
 
 	"duet/crypto"
 	"duet/protocol"
-	"duet/ui/panel"
+	"duet/ui/words"
 )
 
-// ownKeyNote is said once when the peer presents our own key.
-const ownKeyNote = "the peer uses your own identity key (both sides run with the same key file): its fingerprint and the safety number cannot tell the two sides apart; give each side its own --identity"
-
 // peerCheck is the node's VerifyPeer: the pinned fingerprint, else
-// known_peers. It also works out how far the peer's key is trusted and what
-// to do about a changed key, which depends on the front end.
+// known_peers. The node reports its verdicts (PeerKeyEvent).
 type peerCheck struct {
 	peerName string // "host:port", the known_peers entry
 	pinned   *crypto.Fingerprint
 	known    *crypto.KnownPeers
-
-	established atomic.Bool // a session was established in this run
-	sessionUp   atomic.Bool // a session is up now (not closed, the peer did not leave)
-	// changedWhileDown: report a changed key whenever no session is up
-	// (the full screen, which only warns), rather than only before the
-	// first session (line modes, which exit).
-	changedWhileDown bool
-	// onTrust is told the trust of every key that passes (nil: nobody asks).
-	onTrust func(panel.Trust, crypto.Fingerprint)
-	// onChanged is told, once per distinct key, of a key other than the
-	// recorded one presented before any session in this run.
-	onChanged func(*crypto.KeyChangedError)
-	// self is our own key's fingerprint; onOwnKey is told, once, that the
-	// peer presented it (both sides run with one identity file).
-	self     crypto.Fingerprint
-	onOwnKey func()
-	ownKey   sync.Once
-
-	mu       sync.Mutex
-	reported map[crypto.Fingerprint]bool
 }
 
-func (c *peerCheck) verify(peer *crypto.PublicKey) error {
+// verify checks peer's key and says how far it is trusted.
+func (c *peerCheck) verify(peer *crypto.PublicKey) (crypto.Trust, error) {
 	fp := peer.Fingerprint()
-	var err error
-	trust := panel.TrustKnown
+	if c.pinned != nil {
+		if err := crypto.CheckPinned(*c.pinned, fp); err != nil {
+			return crypto.TrustUnknown, err
+		}
+		return crypto.TrustPinned, nil
+	}
+	first, err := c.known.Check(c.peerName, fp)
 	switch {
-	case c.pinned != nil:
-		err = crypto.CheckPinned(*c.pinned, fp)
-		trust = panel.TrustPinned
-	default:
-		var first bool
-		first, err = c.known.Check(c.peerName, fp)
-		switch {
-		case first:
-			trust = panel.TrustNew
-		case c.known.Verified(c.peerName, fp):
-			trust = panel.TrustVerified
-		}
+	case err != nil:
+		return crypto.TrustUnknown, err
+	case first:
+		return crypto.TrustNew, nil
+	case c.known.Verified(c.peerName, fp):
+		return crypto.TrustVerified, nil
 	}
-	if err == nil {
-		if c.onTrust != nil {
-			c.onTrust(trust, fp)
-		}
-		if fp == c.self && c.onOwnKey != nil {
-			c.ownKey.Do(c.onOwnKey)
-		}
-		return nil
-	}
-	// A changed key before any session is established is shown (screen) or
-	// ends the run (exit 4), as ssh does. Once a session is up, another key
-	// is only a rejected attempt: anyone can hold a key, and must not be
-	// able to end a verified conversation with it.
-	var changed *crypto.KeyChangedError
-	before := !c.established.Load() || (c.changedWhileDown && !c.sessionUp.Load())
-	if errors.As(err, &changed) && before && c.onChanged != nil {
-		c.mu.Lock()
-		first := !c.reported[fp]
-		if c.reported == nil {
-			c.reported = make(map[crypto.Fingerprint]bool)
-		}
-		c.reported[fp] = true
-		c.mu.Unlock()
-		if first {
-			c.onChanged(changed)
-		}
-	}
-	return err
+	return crypto.TrustKnown, nil
 }
 
 // accept records a changed key the user accepted on purpose.
@@ -116,29 +70,54 @@ func markVerified(c *peerCheck, node *protocol.Node) func() error {
 	}
 }
 
-// acceptKey is the key-changed screen's "accept": the newest changed key the
-// peer presented replaces the recorded one, and the node retries it. nil
-// when the peer is pinned (the flag must change instead).
-func acceptKey(c *peerCheck, node *protocol.Node) func() error {
+// acceptKey is the key-changed screen's "accept": got, the changed key the
+// dialog showed (from the node's PeerKeyEvent), replaces the recorded one,
+// and the node retries it. nil when the peer is pinned (the flag must
+// change instead).
+func acceptKey(c *peerCheck, node *protocol.Node) func(got crypto.Fingerprint) error {
 	if c.known == nil {
 		return nil
 	}
-	var last atomic.Pointer[crypto.Fingerprint]
-	prev := c.onChanged
-	c.onChanged = func(e *crypto.KeyChangedError) {
-		got := e.Got
-		last.Store(&got)
-		prev(e)
-	}
-	return func() error {
-		got := last.Load()
-		if got == nil {
-			return errors.New("no changed key to accept")
-		}
-		if err := c.accept(*got); err != nil {
+	return func(got crypto.Fingerprint) error {
+		if err := c.accept(got); err != nil {
 			return err
 		}
 		node.AcceptPeerKey()
 		return nil
+	}
+}
+
+// changedKeyGrace is how long the line modes wait, after a changed key,
+// for the node to report it before the run ends.
+const changedKeyGrace = 500 * time.Millisecond
+
+// keyWatch is what the line and headless modes, which do not print
+// PeerKeyEvents, do about them: a changed key ends the run, our own key is
+// warned about on stderr once.
+type keyWatch struct {
+	stderr io.Writer
+	cancel context.CancelCauseFunc
+	ownKey sync.Once
+	end    sync.Once
+}
+
+// see acts on ev if it is a PeerKeyEvent.
+func (w *keyWatch) see(ev protocol.Event) {
+	e, ok := ev.(protocol.PeerKeyEvent)
+	if !ok {
+		return
+	}
+	switch {
+	case e.Changed != nil && !e.Established:
+		// A changed key before any session is established ends the run
+		// (exit 4), as ssh does, once the node has reported it (the timer
+		// covers a node that reports nothing). Once a session was
+		// established, another key is only a rejected attempt: anyone can
+		// hold a key, and must not be able to end a verified conversation
+		// with it.
+		err := fmt.Errorf("handshake aborted: %w", e.Changed)
+		time.AfterFunc(changedKeyGrace, func() { w.end.Do(func() { w.cancel(err) }) })
+	case e.Changed == nil && e.OwnKey:
+		w.ownKey.Do(func() { say(w.stderr, "warning: %s", words.OwnKey) })
 	}
 }

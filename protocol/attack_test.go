@@ -254,13 +254,13 @@ func TestAttackPinning(t *testing.T) {
 		t.Run(side, func(t *testing.T) {
 			var calls atomic.Int32
 			var badKey atomic.Bool
-			verify := func(wantFP crypto.Fingerprint) func(*crypto.PublicKey) error {
-				return func(pk *crypto.PublicKey) error {
+			verify := func(wantFP crypto.Fingerprint) func(*crypto.PublicKey) (crypto.Trust, error) {
+				return func(pk *crypto.PublicKey) (crypto.Trust, error) {
 					calls.Add(1)
 					if pk.Fingerprint() != wantFP {
 						badKey.Store(true)
 					}
-					return &crypto.KeyChangedError{Peer: "peer", Known: id[2].Public().Fingerprint(), Got: pk.Fingerprint(), Path: "known_peers"}
+					return crypto.TrustUnknown, &crypto.KeyChangedError{Peer: "peer", Known: id[2].Public().Fingerprint(), Got: pk.Fingerprint(), Path: "known_peers"}
 				}
 			}
 			p := startPair(t, func(a, b *Config) {

@@ -1,10 +1,15 @@
 package protocol
 
-import "time"
+import (
+	"time"
+
+	"duet/crypto"
+)
 
 // Event is something the session driver reports to its user interface. The
-// headless mode prints each as one JSON line; the full-screen UI receives each
-// as a tea.Msg. Events never carry secret material.
+// headless mode prints each as one JSON line (but PeerKeyEvent, which main
+// acts on); the full-screen UI receives each as a tea.Msg. Events never
+// carry secret material.
 type Event interface{ EventName() string }
 
 // LiveState is the liveness of the peer as seen through pings.
@@ -184,6 +189,32 @@ type StalledEvent struct {
 	For      time.Duration // since the first of those attempts
 }
 
+// PeerKeyEvent reports key pinning's verdict on a peer key that proved
+// possession of its private key (handshake step 3, Config.VerifyPeer):
+// either the key passed, with how far it is trusted, or it is a changed key
+// (Changed set: not the recorded or pinned one). A key that passes is
+// reported every time it passes; a changed key once per key for the life
+// of the node (it is refused, and ignored afterwards, until
+// Node.AcceptPeerKey). Nothing is reported without a Config.VerifyPeer.
+//
+// A changed key before any session was established in this run is the
+// ssh case (the line modes end the run); once a session is up it is only a
+// rejected attempt: anyone can hold a key, and must not be able to end a
+// verified conversation with it.
+type PeerKeyEvent struct {
+	Fingerprint crypto.Fingerprint
+	Trust       crypto.Trust // the key passed with this trust (Changed nil)
+	// Changed is set when the key was refused as a changed key.
+	Changed *crypto.KeyChangedError
+	// OwnKey: the key is our own identity's (both sides run with one key
+	// file): its fingerprint and the safety number cannot tell the two
+	// sides apart.
+	OwnKey bool
+	// Established: a session was established earlier in this run; SessionUp:
+	// one is up now. Set with Changed only.
+	Established, SessionUp bool
+}
+
 // ErrorEvent reports an error that is not a rejection of peer input.
 type ErrorEvent struct{ Err error }
 
@@ -204,6 +235,7 @@ func (DeliveredEvent) EventName() string { return "delivered" }
 func (GapEvent) EventName() string       { return "gap" }
 func (RejectedEvent) EventName() string  { return "rejected" }
 func (ErrorEvent) EventName() string     { return "error" }
+func (PeerKeyEvent) EventName() string   { return "peer-key" }
 func (ReplayedEvent) EventName() string  { return "replayed" }
 func (StalledEvent) EventName() string   { return "stalled" }
 func (ShownEvent) EventName() string     { return "shown" }

@@ -20,10 +20,12 @@ type Config struct {
 	Identity *crypto.Identity // required: this node's long-term RSA-2048 key
 	// VerifyPeer is called with the peer's public key during step 3, after
 	// the peer proved possession of it and before any secret is sent to it.
-	// It implements key pinning (known_peers, --peer-fingerprint). A non-nil
-	// error aborts the handshake; errors wrapping crypto.ErrKeyChanged are
-	// reported with reason "key-changed".
-	VerifyPeer    func(peer *crypto.PublicKey) error
+	// It implements key pinning (known_peers, --peer-fingerprint) and says
+	// how far a key that passes is trusted. A non-nil error aborts the
+	// handshake; errors wrapping crypto.ErrKeyChanged are reported with
+	// reason "key-changed". The node reports each verdict as a
+	// PeerKeyEvent (nil: every key passes, and none is reported).
+	VerifyPeer    func(peer *crypto.PublicKey) (crypto.Trust, error)
 	Window        time.Duration    // accepted timestamp skew either way (30 s)
 	PingInterval  time.Duration    // (1 s)
 	StepTimeout   time.Duration    // per handshake step before a retry (2 s)
@@ -72,9 +74,6 @@ func (c *Config) fill() error {
 	}
 	if c.Rand == nil {
 		c.Rand = cryptorand.Reader
-	}
-	if c.VerifyPeer == nil {
-		c.VerifyPeer = func(*crypto.PublicKey) error { return nil }
 	}
 	return nil
 }

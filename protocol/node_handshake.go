@@ -62,6 +62,12 @@ type handshakeState struct {
 	lastOwnHello time.Time                    // timestamp of our last hello as A: the next is later
 	lastHelloTS  map[crypto.Fingerprint]int64 // newest hello accepted per peer key
 	blockedPeer  crypto.Fingerprint           // a key VerifyPeer refused; ignored afterwards
+	established  bool                         // a session was established in this run
+	// changed holds the changed keys (crypto.KeyChangedError) reported in
+	// a PeerKeyEvent, each reported once. It is not bounded: each entry is
+	// a key that proved possession of its private key in a signed hello,
+	// within the sign budget, and was refused.
+	changed map[crypto.Fingerprint]bool
 }
 
 // kickHandshake resends our public key when the peer's port is live but we
@@ -351,15 +357,32 @@ func (n *Node) handleHello(m []byte) {
 }
 
 // pin runs key pinning on a peer key that proved possession of its private
-// key. A refused key is blocked until restart.
+// key, and reports the verdict (PeerKeyEvent): every key that passes, and a
+// changed key (crypto.KeyChangedError) the first time it is refused. A
+// refused key is blocked until restart.
 func (n *Node) pin(peer *crypto.PublicKey) error {
-	if err := n.cfg.VerifyPeer(peer); err != nil {
-		if errors.Is(err, crypto.ErrKeyChanged) {
-			n.hs.blockedPeer = peer.Fingerprint()
-		}
-		return err
+	if n.cfg.VerifyPeer == nil {
+		return nil
 	}
-	return nil
+	fp := peer.Fingerprint()
+	trust, err := n.cfg.VerifyPeer(peer)
+	if err == nil {
+		n.emit(PeerKeyEvent{Fingerprint: fp, Trust: trust, OwnKey: fp == n.self})
+		return nil
+	}
+	if errors.Is(err, crypto.ErrKeyChanged) {
+		n.hs.blockedPeer = fp
+	}
+	var changed *crypto.KeyChangedError
+	if errors.As(err, &changed) && !n.hs.changed[fp] {
+		if n.hs.changed == nil {
+			n.hs.changed = make(map[crypto.Fingerprint]bool)
+		}
+		n.hs.changed[fp] = true
+		n.emit(PeerKeyEvent{Fingerprint: fp, Changed: changed, OwnKey: fp == n.self,
+			Established: n.hs.established, SessionUp: n.sess != nil})
+	}
+	return err
 }
 
 // dropBlockedPeer forgets a handshake with a key pinning refused.
@@ -479,6 +502,7 @@ func (n *Node) establish(s *Session) {
 	}
 	n.hs.retire(n.now)
 	n.sess, n.hs.pendingSess, n.hs.init, n.hs.resp = s, nil, nil, nil
+	n.hs.established = true
 	n.handshakeEvent(StepConfirm, nil)
 	n.hs.attempt = time.Time{}
 	n.tally.reset()

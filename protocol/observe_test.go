@@ -207,8 +207,8 @@ func isStalled(e Event) bool { _, ok := e.(StalledEvent); return ok }
 // whichever role it plays. The refusing side reports no stall.
 func TestNodeStalledWhenPeerRefusesOurKey(t *testing.T) {
 	id := testIdentities(t)
-	refuse := func(pk *crypto.PublicKey) error {
-		return &crypto.KeyChangedError{Peer: "peer", Known: id[2].Public().Fingerprint(), Got: pk.Fingerprint(), Path: "known_peers"}
+	refuse := func(pk *crypto.PublicKey) (crypto.Trust, error) {
+		return crypto.TrustUnknown, &crypto.KeyChangedError{Peer: "peer", Known: id[2].Public().Fingerprint(), Got: pk.Fingerprint(), Path: "known_peers"}
 	}
 	for _, refused := range []string{"A", "B"} {
 		t.Run("refused "+refused, func(t *testing.T) {
@@ -264,12 +264,12 @@ func TestNodeAcceptPeerKey(t *testing.T) {
 	var accept atomic.Bool
 	var calls atomic.Int32
 	p := startPair(t, func(a, b *Config) {
-		b.VerifyPeer = func(pk *crypto.PublicKey) error {
+		b.VerifyPeer = func(pk *crypto.PublicKey) (crypto.Trust, error) {
 			calls.Add(1)
 			if accept.Load() {
-				return nil
+				return crypto.TrustKnown, nil
 			}
-			return &crypto.KeyChangedError{Peer: "peer", Known: id[2].Public().Fingerprint(), Got: pk.Fingerprint()}
+			return crypto.TrustUnknown, &crypto.KeyChangedError{Peer: "peer", Known: id[2].Public().Fingerprint(), Got: pk.Fingerprint()}
 		}
 	})
 	p.rb.waitFor(t, 5*time.Second, "key-changed", rejected(ReasonKeyChanged))

@@ -16,8 +16,8 @@ import (
 // error saying what failed, not "rejected malformed", on both roles.
 func TestDefectPinFailureIsNotARejection(t *testing.T) {
 	const msg = "crypto: could not record the peer's key in /x/known_peers: write /x/known_peers: no space left on device"
-	fail := func(*crypto.PublicKey) error {
-		return fmt.Errorf("crypto: could not record the peer's key in /x/known_peers: %w",
+	fail := func(*crypto.PublicKey) (crypto.Trust, error) {
+		return crypto.TrustUnknown, fmt.Errorf("crypto: could not record the peer's key in /x/known_peers: %w",
 			&pathErr{op: "write", path: "/x/known_peers", err: syscall.ENOSPC})
 	}
 	p := startPair(t, func(a, b *Config) { a.VerifyPeer, b.VerifyPeer = fail, fail })

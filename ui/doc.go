@@ -26,11 +26,14 @@
 //   - critical (ui/screen/sink.go): whether the screen's sink may drop it
 //     when events come faster than the screen takes them (every kind is
 //     critical unless listed there).
+//   - Or, for an event a front end must not print, a case ignoring it
+//     explicitly in Headless.Emit and Lines.Emit (as PeerKeyEvent: main
+//     acts on it, and the JSON schema and the line mode's text stay as they
+//     are).
 //   - docs/HEADLESS.md: the event table (its name and fields are interface)
 //     and the line mode section; and the tests of each front end
 //     (TestHeadlessEventsJSON, TestLinesNewEvents, the screen's).
 //
 // A new state of an existing event (a protocol.SessionState, say) needs the
-// same places, and also the session watcher in package main (runChat's
-// emit), which keeps the trust policy in step with the session.
+// same places.
 package ui

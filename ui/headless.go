@@ -94,6 +94,8 @@ func (h *Headless) Emit(ev protocol.Event) {
 	case protocol.MessageEvent:
 		h.q.putMust(h.line(ev))
 		return
+	case protocol.PeerKeyEvent:
+		return // not printed (the JSON schema has no such event): main acts on it
 	}
 	h.q.put(h.line(ev))
 }

@@ -236,6 +236,9 @@ func (l *Lines) Emit(ev protocol.Event) {
 		l.q.sync()
 	case protocol.SentEvent:
 		// Nothing: the message was printed when queued; its delivery mark follows.
+	case protocol.PeerKeyEvent:
+		// Nothing: main acts on it (a changed key ends the run; our own
+		// key is warned about on stderr).
 	case protocol.DeliveredEvent:
 		l.printDelivered(e)
 	case protocol.ReplayedEvent:

@@ -503,12 +503,12 @@ func TestGeneratesFittingKeys(t *testing.T) {
 }
 
 // pinTo is a VerifyPeer that accepts only fp (a known_peers entry).
-func pinTo(fp crypto.Fingerprint) func(*crypto.PublicKey) error {
-	return func(k *crypto.PublicKey) error {
+func pinTo(fp crypto.Fingerprint) func(*crypto.PublicKey) (crypto.Trust, error) {
+	return func(k *crypto.PublicKey) (crypto.Trust, error) {
 		if k.Fingerprint() != fp {
-			return fmt.Errorf("test pin: %w", crypto.ErrKeyChanged)
+			return crypto.TrustUnknown, fmt.Errorf("test pin: %w", crypto.ErrKeyChanged)
 		}
-		return nil
+		return crypto.TrustKnown, nil
 	}
 }
 

@@ -20,7 +20,6 @@ import (
 	"duet/crypto"
 	"duet/protocol"
 	"duet/protocol/mitm"
-	"duet/ui/panel"
 	"duet/ui/screen"
 	"duet/ui/words"
 )
@@ -75,16 +74,8 @@ func Run(ctx context.Context, d Deps, opts ...tea.ProgramOption) error {
 
 	sink := screen.NewSink()
 	records := &protocol.RecordLog{}
-	var trusted sync.Once
-	aliceEmit := func(ev protocol.Event) {
-		if e, ok := ev.(protocol.SessionEvent); ok && e.State == protocol.SessionEstablished {
-			// Fresh keys on both sides: bob's is new to alice (kept in
-			// memory only).
-			trusted.Do(func() { sink.Post(screen.TrustMsg{Trust: panel.TrustNew, PeerFP: e.PeerFingerprint}) })
-		}
-		sink.Emit(ev)
-	}
-	alice, err := protocol.NewNode(protocol.Config{Identity: aliceID, PingInterval: pingInterval, Records: records, VerifyPeer: pinFirst()}, ta, aliceEmit)
+	pin := &pinFirst{}
+	alice, err := protocol.NewNode(protocol.Config{Identity: aliceID, PingInterval: pingInterval, Records: records, VerifyPeer: pin.verify}, ta, sink.Emit)
 	if err != nil {
 		return fmt.Errorf("demo: %w", err)
 	}
@@ -117,7 +108,7 @@ func Run(ctx context.Context, d Deps, opts ...tea.ProgramOption) error {
 		SelfName: "alice", PeerName: "bob", SelfFP: aliceID.Public().Fingerprint().String(),
 		MainPort: pA, SubPort: mA, PeerHost: "127.0.0.1", PingInterval: pingInterval,
 		Node: alice, Records: records,
-		MarkVerified: func() error { return nil }, // in memory: the demo writes nothing
+		MarkVerified: pin.markVerified, // in memory: the demo writes nothing
 		Notices: []string{
 			fmt.Sprintf("duet demo: you are alice; bob is a bot in this process. A man in the middle relays every byte between you (alice :%d ⇄ MITM :%d/:%d ⇄ bob :%d); it holds no key.", pA, mA, mB, pB),
 			"/attack tamper|replay|reorder|drop|keysub|impersonate: it attacks what bob sends, and your duet refuses it (F4: security log). /quit ends the demo.",
@@ -173,24 +164,38 @@ func tellsAlice(e mitm.Event) bool {
 }
 
 // pinFirst is alice's key pinning, in memory: the first key a handshake
-// shows is bob's; any other is refused as a changed key (key-changed), as
-// known_peers does.
-func pinFirst() func(*crypto.PublicKey) error {
-	var mu sync.Mutex
-	var pinned *crypto.Fingerprint
-	return func(k *crypto.PublicKey) error {
-		mu.Lock()
-		defer mu.Unlock()
-		fp := k.Fingerprint()
-		if pinned == nil {
-			pinned = &fp
-			return nil
-		}
-		if fp != *pinned {
-			return fmt.Errorf("bob's key is %s, this one is %s: %w", pinned.Short(), fp.Short(), crypto.ErrKeyChanged)
-		}
-		return nil
+// shows is bob's (fresh keys on both sides: new to alice, until /verify);
+// any other is refused as a changed key (key-changed), as known_peers does.
+type pinFirst struct {
+	mu       sync.Mutex
+	pinned   *crypto.Fingerprint
+	verified bool
+}
+
+// verify is alice's Config.VerifyPeer.
+func (p *pinFirst) verify(k *crypto.PublicKey) (crypto.Trust, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	fp := k.Fingerprint()
+	if p.pinned == nil {
+		p.pinned = &fp
 	}
+	if fp != *p.pinned {
+		return crypto.TrustUnknown, fmt.Errorf("bob's key is %s, this one is %s: %w", p.pinned.Short(), fp.Short(), crypto.ErrKeyChanged)
+	}
+	if p.verified {
+		return crypto.TrustVerified, nil
+	}
+	return crypto.TrustNew, nil
+}
+
+// markVerified is /verify's confirmation: bob's key is verified from now
+// on (in memory).
+func (p *pinFirst) markVerified() error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.verified = true
+	return nil
 }
 
 // bot is the demo's other peer: a node that greets alice, answers

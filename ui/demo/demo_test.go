@@ -110,7 +110,7 @@ func startDemoRig(t *testing.T) *demoRig {
 	aEnd, mA := protocol.NewPipe(4096)
 	bEnd, mB := protocol.NewPipe(4096)
 	aliceID, bobID, mitmID := roles(ids)
-	alice, err := protocol.NewNode(protocol.Config{Identity: aliceID, PingInterval: 50 * time.Millisecond, VerifyPeer: pinFirst()}, aEnd, r.emit)
+	alice, err := protocol.NewNode(protocol.Config{Identity: aliceID, PingInterval: 50 * time.Millisecond, VerifyPeer: (&pinFirst{}).verify}, aEnd, r.emit)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -8,6 +8,7 @@ import (
 
 	"github.com/charmbracelet/x/exp/golden"
 
+	"duet/crypto"
 	"duet/protocol"
 )
 
@@ -30,8 +31,8 @@ func TestGolden(t *testing.T) {
 		"inspector":  fullInspector().View(testStyles(), 100, 7),
 		"seclog":     fullLog().View(testStyles(), 60, 8),
 		"keychanged": KeyChanged(testStyles(), 80, 30, KeyChangedInfo{Peer: "bob", Known: testFP, Got: otherFP, Path: "/home/alice/.config/duet/known_peers"}, "acc"),
-		"verify":     Verify(testStyles(), 80, 24, testSafe, testFP, TrustKnown),
-		"header":     Header(testStyles(), 100, HeaderInfo{SelfName: "alice", PeerName: "bob", SelfFP: testFP, PeerFP: otherFP, Trust: TrustNew, Encrypted: true}),
+		"verify":     Verify(testStyles(), 80, 24, testSafe, testFP, crypto.TrustKnown),
+		"header":     Header(testStyles(), 100, HeaderInfo{SelfName: "alice", PeerName: "bob", SelfFP: testFP, PeerFP: otherFP, Trust: crypto.TrustNew, Encrypted: true}),
 	}
 	for name, view := range tests {
 		t.Run(name, func(t *testing.T) {

@@ -7,31 +7,22 @@ import (
 	"charm.land/lipgloss/v2"
 	"github.com/charmbracelet/x/ansi"
 
+	"duet/crypto"
+
 	"duet/ui/style"
 	"duet/ui/words"
 )
 
-// Trust is how far the peer's key is trusted.
-type Trust string
-
-const (
-	TrustUnknown  Trust = ""         // no key seen yet
-	TrustNew      Trust = "new"      // first contact: just recorded in known_peers
-	TrustKnown    Trust = "known"    // matches the key recorded in known_peers
-	TrustPinned   Trust = "pinned"   // matches --peer-fingerprint
-	TrustVerified Trust = "verified" // the user compared the safety number
-)
-
 // TrustStyle is the style a trust state is drawn in (its word always goes
 // with it: the colour is never the only sign).
-func TrustStyle(st *style.Styles, t Trust) lipgloss.Style {
+func TrustStyle(st *style.Styles, t crypto.Trust) lipgloss.Style {
 	st = styles(st)
 	switch t {
-	case TrustVerified:
+	case crypto.TrustVerified:
 		return st.Good
-	case TrustNew:
+	case crypto.TrustNew:
 		return st.Warn
-	case TrustKnown, TrustPinned:
+	case crypto.TrustKnown, crypto.TrustPinned:
 		return st.Neutral
 	}
 	return st.Dim
@@ -41,7 +32,7 @@ func TrustStyle(st *style.Styles, t Trust) lipgloss.Style {
 type HeaderInfo struct {
 	SelfName, PeerName string
 	SelfFP, PeerFP     string // grouped form; the header shows the first 4 groups
-	Trust              Trust
+	Trust              crypto.Trust
 	Encrypted          bool // a session is up
 }
 
@@ -99,7 +90,7 @@ func Header(st *style.Styles, width int, h HeaderInfo) string {
 		{text: ShortFP(h.SelfFP), style: st.Dim, drop: 9, sep: " "},
 		{text: name(h.PeerName, "peer"), style: st.HeaderName, sep: " ⇄ "},
 		{text: peerFP, style: st.Dim, drop: 8, sep: " "},
-		{text: words.Trust(string(h.Trust)), style: TrustStyle(st, h.Trust), sep: " · "},
+		{text: words.Trust(h.Trust), style: TrustStyle(st, h.Trust), sep: " · "},
 		{text: enc, style: encStyle, drop: 5, sep: " · "},
 	}
 	return bar(st.Header, segs, width)

@@ -7,6 +7,7 @@ import (
 	"charm.land/lipgloss/v2"
 	"github.com/charmbracelet/x/ansi"
 
+	"duet/crypto"
 	"duet/ui/style"
 	"duet/ui/words"
 )
@@ -224,7 +225,7 @@ func SafetyGroups(safetyNumber string) []string {
 // groups of 5 digits, the peer's full fingerprint, what to do (compare over
 // another channel; y marks the peer verified, n or esc closes) and the
 // current trust.
-func Verify(st *style.Styles, width, height int, safetyNumber, peerFP string, trust Trust) string {
+func Verify(st *style.Styles, width, height int, safetyNumber, peerFP string, trust crypto.Trust) string {
 	st = styles(st)
 	build := func(w int) []section {
 		sn := []string{st.FormLabel.Render("Safety number")}
@@ -256,7 +257,7 @@ func Verify(st *style.Styles, width, height int, safetyNumber, peerFP string, tr
 			{lines: fp, drop: 2},
 			{lines: para(lipgloss.Style{}, "Compare the safety number with your peer over another channel (in person or by phone, not in this chat). It is the same on both sides.", w), drop: 3},
 			{lines: keys},
-			{lines: []string{"trust now: " + TrustStyle(st, trust).Render(words.Trust(string(trust)))}, drop: 1},
+			{lines: []string{"trust now: " + TrustStyle(st, trust).Render(words.Trust(trust))}, drop: 1},
 		}
 	}
 	return page(st.Overlay, width, height, build)

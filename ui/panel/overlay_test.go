@@ -5,6 +5,8 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+
+	"duet/crypto"
 )
 
 // hexOnly keeps the hex digits of s (fingerprints split over rows and
@@ -95,7 +97,7 @@ func TestVerify(t *testing.T) {
 	for _, size := range [][2]int{{120, 40}, {80, 24}, {40, 30}} {
 		w, h := size[0], size[1]
 		t.Run(fmt.Sprintf("%dx%d", w, h), func(t *testing.T) {
-			v := plain(Verify(testStyles(), w, h, testSafe, testFP, TrustKnown))
+			v := plain(Verify(testStyles(), w, h, testSafe, testFP, crypto.TrustKnown))
 			// 4 rows of 3 groups of 5 digits.
 			row := regexp.MustCompile(`\b(\d{5}) (\d{5}) (\d{5})\b`)
 			var found []string
@@ -121,10 +123,10 @@ func TestVerify(t *testing.T) {
 			}
 		})
 	}
-	if v := joined(Verify(testStyles(), 80, 24, "", "", TrustUnknown)); !strings.Contains(v, "none yet") || !strings.Contains(v, "no key yet") {
+	if v := joined(Verify(testStyles(), 80, 24, "", "", crypto.TrustUnknown)); !strings.Contains(v, "none yet") || !strings.Contains(v, "no key yet") {
 		t.Errorf("no session: %s", v)
 	}
-	if v := joined(Verify(testStyles(), 80, 24, testSafe, testFP, TrustVerified)); !strings.Contains(v, "trust now: ✓ verified") {
+	if v := joined(Verify(testStyles(), 80, 24, testSafe, testFP, crypto.TrustVerified)); !strings.Contains(v, "trust now: ✓ verified") {
 		t.Errorf("verified: %s", v)
 	}
 }
@@ -144,7 +146,7 @@ func TestTooSmall(t *testing.T) {
 }
 
 func TestHeader(t *testing.T) {
-	h := HeaderInfo{SelfName: "alice", PeerName: "bob", SelfFP: testFP, PeerFP: otherFP, Trust: TrustVerified, Encrypted: true}
+	h := HeaderInfo{SelfName: "alice", PeerName: "bob", SelfFP: testFP, PeerFP: otherFP, Trust: crypto.TrustVerified, Encrypted: true}
 	v := plain(Header(testStyles(), 120, h))
 	for _, want := range []string{"alice", "bob", "1a2b 3c4d 5e6f 7a8b", "ffee ddcc bbaa 9988", "✓ verified", "encrypted"} {
 		if !strings.Contains(v, want) {
@@ -154,7 +156,7 @@ func TestHeader(t *testing.T) {
 	if strings.Contains(v, "9c0d") {
 		t.Errorf("fingerprint not short: %q", v)
 	}
-	for trust, word := range map[Trust]string{TrustUnknown: "no key yet", TrustNew: "new key", TrustKnown: "known key", TrustPinned: "pinned key", TrustVerified: "✓ verified"} {
+	for trust, word := range map[crypto.Trust]string{crypto.TrustUnknown: "no key yet", crypto.TrustNew: "new key", crypto.TrustKnown: "known key", crypto.TrustPinned: "pinned key", crypto.TrustVerified: "✓ verified"} {
 		h.Trust = trust
 		for _, w := range []int{120, 40, 24} {
 			if v := plain(Header(testStyles(), w, h)); !strings.Contains(v, word) {
@@ -167,7 +169,7 @@ func TestHeader(t *testing.T) {
 		t.Errorf("not encrypted: %q", v)
 	}
 	// Narrow: the fingerprints go first, the peer and the trust word stay.
-	h.Trust = TrustNew
+	h.Trust = crypto.TrustNew
 	v = plain(Header(testStyles(), 40, h))
 	if strings.Contains(v, "1a2b") || !strings.Contains(v, "bob") || !strings.Contains(v, "new key") {
 		t.Errorf("narrow header: %q", v)

@@ -8,6 +8,7 @@ import (
 
 	"github.com/charmbracelet/x/ansi"
 
+	"duet/crypto"
 	"duet/protocol"
 	"duet/ui/style"
 	"duet/ui/words"
@@ -124,7 +125,7 @@ func TestViewSizes(t *testing.T) {
 	established.Session(protocol.SessionEvent{State: protocol.SessionEstablished}, t0)
 	established.Session(protocol.SessionEvent{State: protocol.SessionRekeyed}, t0)
 	kc := KeyChangedInfo{Peer: "bob", Known: testFP, Got: otherFP, Path: "/home/alice/.config/duet/known_peers"}
-	hinfo := HeaderInfo{SelfName: "alice", PeerName: "李小龍👋🏽 the very long name of a peer", SelfFP: testFP, PeerFP: otherFP, Trust: TrustVerified, Encrypted: true}
+	hinfo := HeaderInfo{SelfName: "alice", PeerName: "李小龍👋🏽 the very long name of a peer", SelfFP: testFP, PeerFP: otherFP, Trust: crypto.TrustVerified, Encrypted: true}
 
 	views := map[string]func(st *style.Styles, w, h int) string{
 		"handshake/new": func(st *style.Styles, w, h int) string {
@@ -141,8 +142,8 @@ func TestViewSizes(t *testing.T) {
 		"keychanged/pinned": func(st *style.Styles, w, h int) string {
 			return KeyChanged(st, w, h, KeyChangedInfo{Peer: "bob", Known: testFP, Got: otherFP}, "")
 		},
-		"verify":       func(st *style.Styles, w, h int) string { return Verify(st, w, h, testSafe, testFP, TrustPinned) },
-		"verify/empty": func(st *style.Styles, w, h int) string { return Verify(st, w, h, "", "", TrustUnknown) },
+		"verify":       func(st *style.Styles, w, h int) string { return Verify(st, w, h, testSafe, testFP, crypto.TrustPinned) },
+		"verify/empty": func(st *style.Styles, w, h int) string { return Verify(st, w, h, "", "", crypto.TrustUnknown) },
 		"toosmall":     func(st *style.Styles, w, h int) string { return TooSmall(st, w, h, 60, 20) },
 	}
 	oneRow := map[string]func(st *style.Styles, w int) string{
@@ -186,7 +187,7 @@ func TestNoControlFromInput(t *testing.T) {
 		"inspector":  in.View(st, 200, 3),
 		"header":     Header(st, 200, HeaderInfo{SelfName: evil, PeerName: evil, PeerFP: evil}),
 		"keychanged": KeyChanged(st, 200, 40, KeyChangedInfo{Peer: evil, Known: evil, Got: evil, Path: evil}, evil),
-		"verify":     Verify(st, 200, 40, evil, evil, Trust(evil)),
+		"verify":     Verify(st, 200, 40, evil, evil, crypto.Trust(evil)),
 		"plainerr":   words.HandshakeError(3, fmt.Errorf("x: %s", evil)),
 	}
 	for name, s := range views {

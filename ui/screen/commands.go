@@ -7,7 +7,6 @@ import (
 	tea "charm.land/bubbletea/v2"
 
 	"duet/ui/chat"
-	"duet/ui/panel"
 	"duet/ui/termsafe"
 )
 
@@ -84,9 +83,6 @@ func (s *Screen) confirmVerify() tea.Cmd {
 	}
 	fp := s.peerFP
 	return func() tea.Msg {
-		if err := mark(); err != nil {
-			return verifiedMsg{err: err}
-		}
-		return TrustMsg{Trust: panel.TrustVerified, PeerFP: fp}
+		return verifiedMsg{err: mark(), fp: fp}
 	}
 }

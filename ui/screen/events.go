@@ -93,8 +93,31 @@ func (s *Screen) handleEvent(m eventMsg) tea.Cmd {
 			e.Attempts, e.For.Round(time.Second), e.LastStep, protocol.StepName(e.LastStep)), now)
 	case protocol.ErrorEvent:
 		s.chat.AddNotice(chat.NoticeWarn, "error: "+termsafe.Sanitize(errText(e.Err)), now)
+	case protocol.PeerKeyEvent:
+		s.handlePeerKey(e, now)
 	}
 	return nil
+}
+
+// handlePeerKey shows key pinning's verdict: the trust of a key that
+// passed (and, once, that it is our own key), or the key-changed dialog
+// for a changed key while no session is up. Once a session is up another
+// key is only a rejected attempt (the rejection is shown): anyone can hold
+// a key, and must not be able to cover a verified conversation with a
+// dialog.
+func (s *Screen) handlePeerKey(e protocol.PeerKeyEvent, now time.Time) {
+	if e.Changed != nil {
+		if !e.SessionUp {
+			s.keyChange = newKeyChange(e.Changed, s.cfg.AcceptKey != nil)
+			s.panels.overlay = overlayNone
+		}
+		return
+	}
+	s.setTrust(e.Trust, e.Fingerprint.String())
+	if e.OwnKey && !s.ownKeyWarned {
+		s.ownKeyWarned = true
+		s.chat.AddNotice(chat.NoticeWarn, words.OwnKey, now)
+	}
 }
 
 func (s *Screen) handleSession(e protocol.SessionEvent, now time.Time) {

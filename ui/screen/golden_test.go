@@ -8,8 +8,8 @@ import (
 	tea "charm.land/bubbletea/v2"
 	"github.com/charmbracelet/x/exp/golden"
 
+	"duet/crypto"
 	"duet/protocol"
-	"duet/ui/panel"
 )
 
 // goldenTB stores a golden file under testdata/ whatever the test's name.
@@ -27,7 +27,7 @@ func established() []tea.Msg {
 		msgs = append(msgs, eventMsg{ev: protocol.HandshakeEvent{Step: step, Name: protocol.StepName(step), Done: true, Duration: time.Duration(step) * time.Millisecond}})
 	}
 	msgs = append(msgs, eventMsg{ev: protocol.SessionEvent{State: protocol.SessionEstablished, PeerFingerprint: testPeerFP, SafetyNumber: testSafety}})
-	msgs = append(msgs, TrustMsg{Trust: panel.TrustKnown, PeerFP: testPeerFP})
+	msgs = append(msgs, eventMsg{ev: protocol.PeerKeyEvent{Fingerprint: testFP(testPeerFP), Trust: crypto.TrustKnown}})
 	return append(msgs, advance{4 * time.Second}) // the handshake panel has gone
 }
 
@@ -61,7 +61,7 @@ func TestScreenGolden(t *testing.T) {
 			return append(append(liveChat(), typeText("/verify")...), keyPress(tea.KeyEnter))
 		}},
 		{"keychanged", func() []tea.Msg {
-			return []tea.Msg{KeyChangedMsg{Info: panel.KeyChangedInfo{Peer: "bob", Known: testPeerFP, Got: testSelfFP, Path: "/home/alice/.config/duet/known_peers"}}}
+			return []tea.Msg{keyChanged("/home/alice/.config/duet/known_peers")}
 		}},
 	}
 	sizes := [][2]int{{80, 24}, {120, 40}}
@@ -70,7 +70,7 @@ func TestScreenGolden(t *testing.T) {
 			name := fmt.Sprintf("%s_%dx%d", c.name, sz[0], sz[1])
 			t.Run(name, func(t *testing.T) {
 				cfg := testConfig(newFakeNode())
-				cfg.AcceptKey = func() error { return nil }
+				cfg.AcceptKey = func(crypto.Fingerprint) error { return nil }
 				s := newTestScreen(cfg)
 				drive(t, s, tea.WindowSizeMsg{Width: sz[0], Height: sz[1]})
 				drive(t, s, c.msgs()...)

@@ -13,6 +13,7 @@ import (
 	"github.com/charmbracelet/x/exp/teatest/v2"
 	"github.com/charmbracelet/x/vt"
 
+	"duet/crypto"
 	"duet/protocol"
 )
 
@@ -24,6 +25,24 @@ const (
 	testPeerFP = "68ff 3d42 f629 0e0e ad8f e34f c5f7 17fa 085e f8ab b404 3cca 3ee3 2f1f 1eee 6512"
 	testSafety = "34723 68391 27345 72567 04545 97913 62708 74978 16373 71059 61628 96915"
 )
+
+// testFP parses a grouped fingerprint of these tests.
+func testFP(s string) crypto.Fingerprint {
+	fp, err := crypto.ParseFingerprint(s)
+	if err != nil {
+		panic(err)
+	}
+	return fp
+}
+
+// keyChanged is the node's report of a changed key (testSelfFP presented,
+// testPeerFP recorded in path) while no session is up.
+func keyChanged(path string) eventMsg {
+	return eventMsg{ev: protocol.PeerKeyEvent{
+		Fingerprint: testFP(testSelfFP),
+		Changed:     &crypto.KeyChangedError{Peer: "bob", Known: testFP(testPeerFP), Got: testFP(testSelfFP), Path: path},
+	}}
+}
 
 // fakeNode is a Node that records what the screen asks.
 type fakeNode struct {

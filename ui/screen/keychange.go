@@ -3,38 +3,41 @@ package screen
 import (
 	tea "charm.land/bubbletea/v2"
 
+	"duet/crypto"
 	"duet/ui/panel"
 	"duet/ui/style"
 	"duet/ui/termsafe"
 )
 
-// keyChange is the key-changed dialog (KeyChangedMsg): the peer presented
-// a key other than the one recorded for it. It covers the whole screen and
-// takes every key and paste: q or ctrl+c quits (the screen sees to that);
-// when accepting is offered (info.Path set), typing the word "accept" and
-// Enter records the new key (Config.AcceptKey, in a Cmd).
+// keyChange is the key-changed dialog (a PeerKeyEvent with Changed): the
+// peer presented a key other than the one recorded for it. It covers the
+// whole screen and takes every key and paste: q or ctrl+c quits (the screen
+// sees to that); when accepting is offered (info.Path set), typing the word
+// "accept" and Enter records the new key, got (Config.AcceptKey, in a Cmd).
 type keyChange struct {
 	info  panel.KeyChangedInfo
-	typed string // typed so far toward "accept", sanitized, at most 16 bytes
-	err   string // why the last Enter did nothing, or why recording failed
-	busy  bool   // AcceptKey is running
+	got   crypto.Fingerprint // the key presented, which accepting records
+	typed string             // typed so far toward "accept", sanitized, at most 16 bytes
+	err   string             // why the last Enter did nothing, or why recording failed
+	busy  bool               // AcceptKey is running
 }
 
 // acceptedMsg is AcceptKey's result.
 type acceptedMsg struct{ err error }
 
-// newKeyChange opens the dialog for info; accepting the new key is offered
+// newKeyChange opens the dialog for e; accepting the new key is offered
 // only if offer.
-func newKeyChange(info panel.KeyChangedInfo, offer bool) *keyChange {
+func newKeyChange(e *crypto.KeyChangedError, offer bool) *keyChange {
+	info := panel.KeyChangedInfo{Peer: e.Peer, Known: e.Known.String(), Got: e.Got.String(), Path: e.Path}
 	if !offer {
 		info.Path = "" // accepting is not offered
 	}
-	return &keyChange{info: info}
+	return &keyChange{info: info, got: e.Got}
 }
 
 // handleKey takes a key other than quitting. It returns the Cmd recording
 // the new key once "accept" is typed and Enter pressed.
-func (d *keyChange) handleKey(k tea.KeyPressMsg, accept func() error) tea.Cmd {
+func (d *keyChange) handleKey(k tea.KeyPressMsg, accept func(crypto.Fingerprint) error) tea.Cmd {
 	if d.busy || d.info.Path == "" {
 		return nil
 	}
@@ -45,7 +48,8 @@ func (d *keyChange) handleKey(k tea.KeyPressMsg, accept func() error) tea.Cmd {
 			return nil
 		}
 		d.busy = true
-		return func() tea.Msg { return acceptedMsg{err: accept()} }
+		got := d.got
+		return func() tea.Msg { return acceptedMsg{err: accept(got)} }
 	case "backspace":
 		if d.typed != "" {
 			d.typed = d.typed[:len(d.typed)-1]

@@ -18,6 +18,7 @@ import (
 	"charm.land/lipgloss/v2"
 	"github.com/charmbracelet/x/ansi"
 
+	"duet/crypto"
 	"duet/protocol"
 	"duet/ui/chat"
 	"duet/ui/panel"
@@ -48,9 +49,10 @@ type Config struct {
 	// MarkVerified marks the peer verified in known_peers (/verify
 	// confirmed); nil if that is not possible (pinned or ephemeral).
 	MarkVerified func() error
-	// AcceptKey records the peer's new key (the user typed "accept" on the
-	// key-changed screen); nil if that is not possible.
-	AcceptKey func() error
+	// AcceptKey records got, the peer's new key shown in the key-changed
+	// dialog (the user typed "accept" there), and lets the node retry it;
+	// nil if that is not possible.
+	AcceptKey func(got crypto.Fingerprint) error
 	// History is the stored conversation shown on start and paged in at
 	// the top of the scrollback; nil: none (--no-history, --ephemeral).
 	History HistorySource
@@ -91,15 +93,6 @@ type NoticeMsg struct {
 	Text string
 	Warn bool
 }
-
-// TrustMsg tells the screen how far the peer's key is trusted.
-type TrustMsg struct {
-	Trust  panel.Trust
-	PeerFP string
-}
-
-// KeyChangedMsg shows the full-screen key-changed warning.
-type KeyChangedMsg struct{ Info panel.KeyChangedInfo }
 
 // Sizes of the screen.
 const (
@@ -150,7 +143,10 @@ type (
 	leftMsg        struct{ err error }
 	forceQuitMsg   struct{}
 	quitRequestMsg struct{} // Run: ctx ended (SIGINT/SIGTERM)
-	verifiedMsg    struct{ err error }
+	verifiedMsg    struct {
+		err error  // nil: marked verified
+		fp  string // the peer's fingerprint when /verify was confirmed
+	}
 )
 
 type rect struct{ x, y, w, h int }
@@ -190,12 +186,13 @@ type Screen struct {
 	headerCache string
 
 	selfName, peerName string
-	trust              panel.Trust
+	trust              crypto.Trust
 	peerFP, safety     string
 	encrypted          bool
 
-	panels    panels     // which panels and overlays are shown
-	keyChange *keyChange // the key-changed dialog; nil: not shown
+	panels       panels     // which panels and overlays are shown
+	keyChange    *keyChange // the key-changed dialog; nil: not shown
+	ownKeyWarned bool       // the peer's key is our own: said once
 
 	sends    sendQueue // typed messages, handed to the node one at a time
 	quitting bool
@@ -377,8 +374,8 @@ func (s *Screen) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		return s, s.pollStatus()
 	case statusMsg:
 		return s, s.handleStatus(m)
-	case NoticeMsg, TrustMsg, KeyChangedMsg:
-		s.handlePosted(msg)
+	case NoticeMsg:
+		s.handleNotice(m)
 	case sendResultMsg, actionResultMsg, extraResultMsg, verifiedMsg, acceptedMsg:
 		return s, s.handleResult(msg)
 	case quitRequestMsg:
@@ -410,29 +407,27 @@ func (s *Screen) handleStatus(m statusMsg) tea.Cmd {
 	return statusTick()
 }
 
-// handlePosted takes what a front end posts beside the node's events
-// (Sink.Post): a notice, the peer key's trust, the key-changed dialog.
-func (s *Screen) handlePosted(msg tea.Msg) {
-	switch m := msg.(type) {
-	case NoticeMsg:
-		kind := chat.NoticeInfo
-		if m.Warn {
-			kind = chat.NoticeWarn
-		}
-		s.chat.AddNotice(kind, termsafe.Sanitize(m.Text), s.now())
-	case TrustMsg:
-		if m.Trust == panel.TrustVerified && s.trust != panel.TrustVerified {
-			s.chat.AddNotice(chat.NoticeInfo, "peer marked verified: you compared the safety number", s.now())
-		}
-		s.trust = m.Trust
-		if m.PeerFP != "" {
-			s.peerFP = termsafe.Sanitize(m.PeerFP)
-		}
-		s.headerChanged()
-	case KeyChangedMsg:
-		s.keyChange = newKeyChange(m.Info, s.cfg.AcceptKey != nil)
-		s.panels.overlay = overlayNone
+// handleNotice shows a notice a front end posts beside the node's events
+// (Sink.Post).
+func (s *Screen) handleNotice(m NoticeMsg) {
+	kind := chat.NoticeInfo
+	if m.Warn {
+		kind = chat.NoticeWarn
 	}
+	s.chat.AddNotice(kind, termsafe.Sanitize(m.Text), s.now())
+}
+
+// setTrust shows how far the peer's key (fp, grouped; "": unchanged) is
+// trusted.
+func (s *Screen) setTrust(t crypto.Trust, fp string) {
+	if t == crypto.TrustVerified && s.trust != crypto.TrustVerified {
+		s.chat.AddNotice(chat.NoticeInfo, "peer marked verified: you compared the safety number", s.now())
+	}
+	s.trust = t
+	if fp != "" {
+		s.peerFP = termsafe.Sanitize(fp)
+	}
+	s.headerChanged()
 }
 
 // handleResult takes the result of a Cmd that called the node or the
@@ -453,7 +448,11 @@ func (s *Screen) handleResult(msg tea.Msg) tea.Cmd {
 		case m.notice != "":
 			s.chat.AddNotice(chat.NoticeInfo, termsafe.Sanitize(m.notice), s.now())
 		}
-	case verifiedMsg: // MarkVerified failed (success comes as a TrustMsg)
+	case verifiedMsg:
+		if m.err == nil {
+			s.setTrust(crypto.TrustVerified, m.fp)
+			return nil
+		}
 		s.chat.AddNotice(chat.NoticeWarn, "could not mark the peer verified: "+termsafe.Sanitize(errText(m.err)), s.now())
 	case acceptedMsg:
 		if m.err != nil {

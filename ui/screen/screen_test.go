@@ -14,8 +14,8 @@ import (
 	"github.com/charmbracelet/x/ansi"
 	"github.com/charmbracelet/x/exp/teatest/v2"
 
+	"duet/crypto"
 	"duet/protocol"
-	"duet/ui/panel"
 )
 
 // lineWith returns the first screen line containing every part, or "".
@@ -264,10 +264,11 @@ func TestScreenKeyChanged(t *testing.T) {
 	f := newFakeNode()
 	cfg := testConfig(f)
 	var accepted atomic.Int32
-	cfg.AcceptKey = func() error { accepted.Add(1); return nil }
+	var got atomic.Pointer[crypto.Fingerprint]
+	cfg.AcceptKey = func(fp crypto.Fingerprint) error { accepted.Add(1); got.Store(&fp); return nil }
 	tm, _, term, _ := startScreen(t, cfg, 100, 30)
 	tm.Type("draft")
-	tm.Send(KeyChangedMsg{Info: panel.KeyChangedInfo{Peer: "bob", Known: testPeerFP, Got: testSelfFP, Path: "/tmp/known_peers"}})
+	tm.Send(keyChanged("/tmp/known_peers"))
 	term.waitText("KEY HAS CHANGED")
 	tm.Type("accep")
 	tm.Send(keyPress(tea.KeyEnter))
@@ -278,8 +279,40 @@ func TestScreenKeyChanged(t *testing.T) {
 	if accepted.Load() != 1 {
 		t.Fatalf("AcceptKey called %d times", accepted.Load())
 	}
+	if fp := got.Load(); fp == nil || *fp != testFP(testSelfFP) {
+		t.Fatalf("AcceptKey got %v, want the presented key %s", fp, testSelfFP)
+	}
 	if s := finalScreen(t, tm); s.input.Value() != "draft" {
 		t.Fatalf("draft %q lost", s.input.Value())
+	}
+}
+
+// TestScreenPeerKeyEvent: the node's verdict on the peer key sets the
+// header's trust, warns once of our own key, and opens the key-changed
+// dialog only while no session is up.
+func TestScreenPeerKeyEvent(t *testing.T) {
+	s := newTestScreen(testConfig(newFakeNode()))
+	drive(t, s, tea.WindowSizeMsg{Width: 100, Height: 40})
+	drive(t, s, eventMsg{ev: protocol.PeerKeyEvent{Fingerprint: testFP(testPeerFP), Trust: crypto.TrustNew}})
+	if s.trust != crypto.TrustNew || s.peerFP != testPeerFP {
+		t.Fatalf("trust %q, peer %q", s.trust, s.peerFP)
+	}
+	own := eventMsg{ev: protocol.PeerKeyEvent{Fingerprint: testFP(testSelfFP), Trust: crypto.TrustKnown, OwnKey: true}}
+	drive(t, s, own, own)
+	if n := strings.Count(screenText(t, s), "the peer uses your own"); n != 1 {
+		t.Fatalf("own-key warning shown %d times, want 1", n)
+	}
+	up := keyChanged("/tmp/known_peers")
+	pk := up.ev.(protocol.PeerKeyEvent)
+	pk.Established, pk.SessionUp = true, true
+	drive(t, s, eventMsg{ev: pk})
+	if s.keyChange != nil {
+		t.Fatal("key-changed dialog shown while a session is up")
+	}
+	pk.SessionUp = false
+	drive(t, s, eventMsg{ev: pk})
+	if s.keyChange == nil {
+		t.Fatal("no key-changed dialog after the session went down")
 	}
 }
 
@@ -287,7 +320,7 @@ func TestScreenKeyChangedNotOffered(t *testing.T) {
 	f := newFakeNode()
 	s := newTestScreen(testConfig(f)) // AcceptKey nil
 	drive(t, s, tea.WindowSizeMsg{Width: 100, Height: 30})
-	drive(t, s, KeyChangedMsg{Info: panel.KeyChangedInfo{Peer: "bob", Known: testPeerFP, Got: testSelfFP, Path: "/tmp/known_peers"}})
+	drive(t, s, keyChanged("/tmp/known_peers"))
 	drive(t, s, typeText("accept")...)
 	drive(t, s, keyPress(tea.KeyEnter))
 	if s.keyChange == nil || strings.Contains(screenText(t, s), "type accept") {
@@ -410,7 +443,7 @@ func TestScreenVerify(t *testing.T) {
 		t.Fatal("/verify did not show the safety number")
 	}
 	drive(t, s, typeText("y")...)
-	if marked.Load() != 1 || s.trust != panel.TrustVerified {
+	if marked.Load() != 1 || s.trust != crypto.TrustVerified {
 		t.Fatalf("y: MarkVerified %d, trust %q", marked.Load(), s.trust)
 	}
 	if !strings.Contains(screenText(t, s), "verified") {
@@ -854,10 +887,8 @@ func (r *postRecorder) Send(msg tea.Msg) {
 	switch m := msg.(type) {
 	case eventMsg:
 		r.got = append(r.got, m.ev.EventName())
-	case TrustMsg:
-		r.got = append(r.got, "trust:"+string(m.Trust))
-	case KeyChangedMsg:
-		r.got = append(r.got, "keychanged:"+m.Info.Got)
+	case NoticeMsg:
+		r.got = append(r.got, "notice:"+m.Text)
 	}
 }
 
@@ -874,13 +905,13 @@ func TestSinkPostKeepsOrderAndIsNeverDropped(t *testing.T) {
 	for range SinkQueue {
 		sink.Emit(protocol.RejectedEvent{Reason: protocol.ReasonMalformed})
 	}
-	sink.Post(TrustMsg{Trust: panel.TrustNew, PeerFP: "AAAA"})
+	sink.Post(NoticeMsg{Text: "AAAA"})
 	sink.Emit(protocol.SessionEvent{State: protocol.SessionEstablished})
-	sink.Post(KeyChangedMsg{Info: panel.KeyChangedInfo{Got: "BBBB"}})
+	sink.Post(NoticeMsg{Text: "BBBB"})
 	sink.Post(nil) // ignored
 	r := &postRecorder{}
 	sink.Attach(r)
-	want := []string{"trust:new", "session", "keychanged:BBBB"}
+	want := []string{"notice:AAAA", "session", "notice:BBBB"}
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		var tail []string

@@ -30,7 +30,7 @@ const sinkReportEvery = 500 * time.Millisecond
 type eventMsg struct {
 	ev    protocol.Event
 	shown chan struct{}
-	// post, when not nil, is a message from main (TrustMsg, KeyChangedMsg)
+	// post, when not nil, is a message from the front end (a NoticeMsg)
 	// forwarded as it is instead of ev.
 	post tea.Msg
 }
@@ -119,9 +119,9 @@ func (s *Sink) Emit(ev protocol.Event) {
 	}
 }
 
-// Post queues a message for the screen (TrustMsg, KeyChangedMsg) in order
-// with the events: it is never dropped and never blocks. Callers are main's
-// key checks, which run on the Node's goroutine.
+// Post queues a message for the screen (a NoticeMsg: duet demo's man in the
+// middle and bot) in order with the events: it is never dropped and never
+// blocks.
 func (s *Sink) Post(msg tea.Msg) {
 	s.mu.Lock()
 	defer s.mu.Unlock()

@@ -1,23 +1,24 @@
 package words
 
-// Trust is a trust level (panel.Trust's value: "", "new", "known", "pinned"
-// or "verified") as the screen shows it; never empty. A level it does not
-// know is shown as it is, sanitized.
-//
-// It takes the level's string, not panel.Trust, because panel draws these
-// words and so imports this package.
-func Trust(level string) string {
+import "duet/crypto"
+
+// OwnKey is said once when the peer presents our own key.
+const OwnKey = "the peer uses your own identity key (both sides run with the same key file): its fingerprint and the safety number cannot tell the two sides apart; give each side its own --identity"
+
+// Trust is a trust level as the screen shows it; never empty. A level it
+// does not know is shown as it is, sanitized.
+func Trust(level crypto.Trust) string {
 	switch level {
-	case "":
+	case crypto.TrustUnknown:
 		return "no key yet"
-	case "new":
+	case crypto.TrustNew:
 		return "new key"
-	case "known":
+	case crypto.TrustKnown:
 		return "known key"
-	case "pinned":
+	case crypto.TrustPinned:
 		return "pinned key"
-	case "verified":
+	case crypto.TrustVerified:
 		return "✓ verified"
 	}
-	return clean(level)
+	return clean(string(level))
 }
