@@ -11,10 +11,10 @@ import (
 	"duet/crypto"
 )
 
-// TestDefectPinFailureIsNotARejection: when VerifyPeer fails for a local
+// TestPinFailureIsErrorNotRejection: when VerifyPeer fails for a local
 // reason (known_peers cannot be written: a full disk), the node reports an
 // error saying what failed, not "rejected malformed", on both roles.
-func TestDefectPinFailureIsNotARejection(t *testing.T) {
+func TestPinFailureIsErrorNotRejection(t *testing.T) {
 	const msg = "crypto: could not record the peer's key in /x/known_peers: write /x/known_peers: no space left on device"
 	fail := func(*crypto.PublicKey) (crypto.Trust, error) {
 		return crypto.TrustUnknown, fmt.Errorf("crypto: could not record the peer's key in /x/known_peers: %w",
