@@ -85,11 +85,8 @@ func parseTree(t *testing.T) (map[string]*pkgInfo, *token.FileSet) {
 		if !strings.HasSuffix(path, ".go") || strings.HasSuffix(path, "_test.go") {
 			return nil
 		}
-		f, err := parser.ParseFile(fset, path, nil, parser.ImportsOnly|parser.ParseComments)
+		f, err := parser.ParseFile(fset, path, nil, parser.ParseComments)
 		if err != nil {
-			return err
-		}
-		if f, err = parser.ParseFile(fset, path, nil, parser.ParseComments); err != nil {
 			return err
 		}
 		ip := module

@@ -197,9 +197,15 @@ func runCmd(t testing.TB, s *Screen, cmd tea.Cmd) {
 	res := make(chan tea.Msg, 1)
 	go func() { res <- cmd() }()
 	var msg tea.Msg
+	// The screen's only commands that wait are its two ticks (the status
+	// poll, 250 ms, and the forced quit, LeaveTimeout+500 ms), whose
+	// messages are not driven here; every other command returns at once.
+	// The limit is far above what a loaded machine takes to run one, so a
+	// slow history load is never taken for a tick (100 ms was: a loaded
+	// 2-core machine dropped one).
 	select {
 	case msg = <-res:
-	case <-time.After(100 * time.Millisecond):
+	case <-time.After(2 * time.Second):
 		return // a tick: not driven here
 	}
 	switch m := msg.(type) {
