@@ -112,7 +112,7 @@ func (t *Transport) rqLen() int {
 // TestIdleConnsEvicted: MaxConns connections that completed the handshake
 // and stay silent do not keep a legitimate peer out: the oldest idle one is
 // closed for it. A connection that carried an authenticated message
-// (MarkAuthenticated) is never evicted; when every one has, newcomers are
+// (MarkProven) is never evicted; when every one has, newcomers are
 // refused.
 func TestIdleConnsEvicted(t *testing.T) {
 	a := mustOpen(t, Config{SubPort: freePort(t), MaxConns: 3})
@@ -154,7 +154,7 @@ func TestIdleConnsEvicted(t *testing.T) {
 			t.Fatal("b never delivered")
 		}
 	}
-	a.MarkAuthenticated(src)
+	a.MarkProven(src)
 	for range 10 {
 		c := rawDealer(t, a.MainAddr())
 		idle = append(idle, c)

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	stdnet "net"
+	"net/netip"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -36,10 +37,10 @@ type guardedConn struct {
 	side side
 	id   uint64 // inbound: the number in the Identity duet gave it (connTag)
 
-	proven     atomic.Bool   // carried a message the layer above authenticated
-	delivered  atomic.Bool   // delivered at least one complete message
-	lastActive atomic.Int64  // monoNow of its last complete message (or of its arrival)
-	deadCh     chan struct{} // closed by shutdown: wakes a reader waiting for budget
+	proven atomic.Bool   // the layer above found it proven (MarkProven); set under t.mu
+	src    netip.Addr    // inbound: its source IP (pool key)
+	inPool bool          // inbound: in the unproven pool; t.mu
+	deadCh chan struct{} // closed by shutdown: wakes a reader waiting for budget
 
 	// Receive budget (inbound only): acct follows the bytes handed to zmq4;
 	// charged is how much of acct.doneBytes was counted in the transport's
@@ -84,7 +85,6 @@ func newGuardedConn(t *Transport, raw stdnet.Conn, s side, replay []byte) *guard
 		deadCh:     make(chan struct{}),
 		acct:       unlimitedScanner(),
 	}
-	c.lastActive.Store(monoNow())
 	return c
 }
 

@@ -20,6 +20,7 @@ import (
 	"io"
 	"log"
 	stdnet "net"
+	"net/netip"
 	"strconv"
 	"strings"
 	"sync"
@@ -42,6 +43,14 @@ const (
 	// DefaultRecvBudget bounds the bytes of received messages held between
 	// the sockets and Recv (see Config.RecvBudget).
 	DefaultRecvBudget = 2 << 20
+	// DefaultMaxConns bounds the established inbound connections. duet
+	// needs one (two during a peer's restart); the rest is room for
+	// unproven newcomers, each of which outlives at least this many later
+	// arrivals minus the proven ones, so a churner must open this many
+	// connections within a peer's round trip to keep it out (512 within
+	// ~60 ms at 8k connections/s; docs/DESIGN.md, "Memory and connection
+	// bounds").
+	DefaultMaxConns = 512
 )
 
 // Config configures a Transport. Zero fields take the documented defaults.
@@ -57,7 +66,7 @@ type Config struct {
 	RecvBudget      int           // default DefaultRecvBudget (2 MiB): bytes of complete messages between the sockets and Recv; past it, connections stop being read (TCP pushes back)
 	GreetingTimeout time.Duration // default 2 s for the peer's whole greeting + READY
 	MaxPendingConns int           // default 256 inbound connections in greeting at once (the oldest is evicted for a newcomer)
-	MaxConns        int           // default 8 established inbound connections (duet needs 1; more only during a peer's restart)
+	MaxConns        int           // default 512 established inbound connections; those that have not proven reachability (MarkProven) are evicted oldest first for newcomers (see srcQueue)
 	SendTimeout     time.Duration // default 1 s: bound on one Send's write
 	RedialInterval  time.Duration // default 100 ms between DEALER redials
 
@@ -96,7 +105,7 @@ func (c *Config) setDefaults() error {
 		c.MaxPendingConns = 256
 	}
 	if c.MaxConns <= 0 {
-		c.MaxConns = 8
+		c.MaxConns = DefaultMaxConns
 	}
 	if c.SendTimeout <= 0 {
 		c.SendTimeout = time.Second
@@ -125,7 +134,7 @@ type Stats struct {
 	RejectedTooManyPending  uint64
 	RejectedTooManyConns    uint64
 	EvictedPending          uint64 // oldest pending greetings closed to admit a newcomer
-	EvictedConns            uint64 // established, never authenticated connections closed to admit a newcomer
+	EvictedConns            uint64 // established, unproven connections closed to admit a newcomer
 	RefusedMessages         uint64 // messages refused by the frame guard (over a limit, malformed)
 	WriteFailures           uint64 // writes that failed or hit SendTimeout
 }
@@ -185,7 +194,10 @@ type Transport struct {
 	mu       sync.Mutex
 	closed   bool
 	conns    map[*guardedConn]struct{}
-	byTag    map[string]*guardedConn // inbound connections by the Identity duet gave them
+	byTag    map[string]*guardedConn  // inbound connections by the Identity duet gave them
+	pool     map[netip.Addr]*srcQueue // unproven inbound connections by source (pool.go)
+	unproven int                      // inbound connections in pool
+	proven   int                      // open inbound connections marked proven
 	nextConn uint64
 	accepted atomic.Int64  // established inbound
 	dialed   atomic.Int64  // established outbound
@@ -218,6 +230,7 @@ func Open(ctx context.Context, cfg Config) (*Transport, error) {
 		peerSeen: make(chan struct{}),
 		dialUp:   make(chan struct{}),
 		byTag:    make(map[string]*guardedConn),
+		pool:     make(map[netip.Addr]*srcQueue),
 	}
 	t.ctx, t.cancel = context.WithCancel(context.Background())
 	t.log = cfg.Logger
@@ -365,7 +378,7 @@ func (t *Transport) Recv(ctx context.Context) ([]byte, error) {
 }
 
 // RecvFrom is Recv that also names the connection the frame came from (src,
-// for MarkAuthenticated; 0 if unknown) and reports refused messages: when
+// for MarkProven; 0 if unknown) and reports refused messages: when
 // the frame guard refused messages since the last call (a frame or message
 // over the limits, a malformed frame: the connection was dropped), it
 // returns a *RefusedError first, once for all of them. A *RefusedError is
@@ -375,21 +388,26 @@ func (t *Transport) RecvFrom(ctx context.Context) (b []byte, src uint64, err err
 	return f.b, f.src, err
 }
 
-// MarkAuthenticated tells the transport that a frame from connection src
-// (from RecvFrom) was authenticated by the layer above. Such a connection
-// is never evicted to admit a newcomer; until then a connection may be
-// (the one least recently active), so that idle or hostile connections
-// cannot hold the peer's place. net itself knows no cryptography.
-func (t *Transport) MarkAuthenticated(src uint64) {
+// MarkProven tells the transport that a frame from connection src (from
+// RecvFrom) proved, to the layer above, that its sender is reachable (it
+// answered a challenge sent elsewhere, or was authenticated). Such a
+// connection is never evicted to admit a newcomer; until then a connection
+// may be (see srcQueue), so that idle or hostile connections cannot hold
+// the peer's place. An unknown, closed or evicted src is ignored. net
+// itself knows no cryptography.
+func (t *Transport) MarkProven(src uint64) {
 	if src == 0 {
 		return
 	}
 	t.mu.Lock()
+	defer t.mu.Unlock()
 	c := t.byTag[connTag(src)]
-	t.mu.Unlock()
-	if c != nil {
-		c.proven.Store(true)
+	if c == nil || !c.inPool || c.dead.Load() {
+		return
 	}
+	t.poolRemove(c)
+	c.proven.Store(true)
+	t.proven++
 }
 
 // RefusedError reports messages the transport refused before they reached
@@ -569,8 +587,6 @@ func (t *Transport) pump() {
 		t.mu.Lock()
 		if c := t.byTag[string(msg.Frames[0])]; c != nil {
 			src = c.id
-			c.lastActive.Store(monoNow())
-			c.delivered.Store(true)
 		}
 		t.mu.Unlock()
 		t.enqueue(msg.Frames[1:], src)
@@ -719,9 +735,9 @@ func (t *Transport) reject(err error, addr stdnet.Addr) {
 //
 // An inbound connection gets an Identity of duet's own in the READY replayed
 // to zmq4 (so each message names its connection, see pump). When MaxConns
-// inbound connections are established, the least recently active one that
-// never carried an authenticated message (MarkAuthenticated) is closed to
-// make room; if every one has, the newcomer is refused (nil).
+// inbound connections are established, an unproven one is closed to make
+// room (evictable, see srcQueue); if every one is proven (MarkProven), the
+// newcomer is refused (nil).
 func (t *Transport) register(raw *stdnet.TCPConn, s side, replay []byte) *guardedConn {
 	t.mu.Lock()
 	if t.closed {
@@ -731,7 +747,7 @@ func (t *Transport) register(raw *stdnet.TCPConn, s side, replay []byte) *guarde
 	}
 	var victim *guardedConn
 	if s == sideAccepted {
-		if int(t.accepted.Load()) >= t.cfg.MaxConns {
+		if t.unproven+t.proven >= t.cfg.MaxConns {
 			victim = t.evictable()
 			if victim == nil {
 				t.mu.Unlock()
@@ -739,6 +755,7 @@ func (t *Transport) register(raw *stdnet.TCPConn, s side, replay []byte) *guarde
 				t.reject(ErrTooManyConns, raw.RemoteAddr())
 				return nil
 			}
+			t.poolRemove(victim)
 			t.stats.evictedConns.Add(1)
 		}
 		t.nextConn++
@@ -753,7 +770,9 @@ func (t *Transport) register(raw *stdnet.TCPConn, s side, replay []byte) *guarde
 		t.dialUp = make(chan struct{})
 	} else {
 		c.id = t.nextConn
+		c.src = sourceOf(raw.RemoteAddr())
 		t.byTag[connTag(c.id)] = c
+		t.poolAdd(c)
 		t.accepted.Add(1)
 		t.stats.accepted.Add(1)
 		close(t.peerSeen) // wake a dial waiting in waitPeerSeen
@@ -762,56 +781,19 @@ func (t *Transport) register(raw *stdnet.TCPConn, s side, replay []byte) *guarde
 	t.mu.Unlock()
 	if victim != nil {
 		if t.log != nil {
-			t.log.Printf("net: closed idle connection from %s to admit %s", victim.raw.RemoteAddr(), raw.RemoteAddr())
+			t.log.Printf("net: closed unproven connection from %s to admit %s", victim.raw.RemoteAddr(), raw.RemoteAddr())
 		}
 		victim.shutdown()
 	}
 	return c
 }
 
-// evictable returns the established inbound connection to close to make
-// room, or nil: never one that carried an authenticated message; first the
-// oldest of those that never delivered a message (idle since their
-// handshake), else the least recently active. t.mu held.
-func (t *Transport) evictable() *guardedConn {
-	var v *guardedConn
-	for c := range t.conns {
-		if c.side != sideAccepted || c.proven.Load() || c.dead.Load() {
-			continue
-		}
-		if v == nil {
-			v = c
-			continue
-		}
-		cd, vd := c.delivered.Load(), v.delivered.Load()
-		if (!cd && vd) || (cd == vd && c.lastActive.Load() < v.lastActive.Load()) {
-			v = c
-		}
-	}
-	return v
-}
-
 // fullOfProven reports whether MaxConns inbound connections are established
-// and each carried an authenticated message: no room can be made.
+// and each has proven reachability (MarkProven): no room can be made.
 func (t *Transport) fullOfProven() bool {
-	if int(t.accepted.Load()) < t.cfg.MaxConns {
-		return false
-	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	return t.provenConns() >= t.cfg.MaxConns
-}
-
-// provenConns counts inbound connections that carried an authenticated
-// message; t.mu held.
-func (t *Transport) provenConns() int {
-	n := 0
-	for c := range t.conns {
-		if c.side == sideAccepted && c.proven.Load() && !c.dead.Load() {
-			n++
-		}
-	}
-	return n
+	return t.proven >= t.cfg.MaxConns
 }
 
 // connTag is the Identity duet gives inbound connection id in zmq4's eyes.
@@ -826,6 +808,10 @@ func (t *Transport) connClosed(c *guardedConn) {
 	delete(t.conns, c)
 	if c.side == sideAccepted && c.id != 0 {
 		delete(t.byTag, connTag(c.id))
+		t.poolRemove(c)
+		if c.proven.Load() {
+			t.proven--
+		}
 	}
 	if c.side == sideDialed {
 		t.dialed.Add(-1)

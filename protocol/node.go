@@ -597,23 +597,32 @@ func (n *Node) readLoop(ctx context.Context, errc chan<- error) {
 }
 
 // handleIn handles one received message, gives its bytes back to the
-// queue budget, and tells the transport when it authenticated the
-// connection it came from.
+// queue budget, and tells the transport when the message proved the
+// connection it came from (see proves).
 func (n *Node) handleIn(m inMsg) {
 	n.handle(m.b)
 	n.link.inBudget.release(len(m.b))
-	if m.src != 0 && m.src != n.link.markedSrc && n.link.src != nil && n.verdict == VerdictAccepted && len(m.b) >= 2 && authenticates(m.b[1]) {
-		n.link.src.MarkAuthenticated(m.src)
+	if m.src != 0 && m.src != n.link.markedSrc && n.link.src != nil && n.verdict == VerdictAccepted && n.proves(m.b) {
+		n.link.src.MarkProven(m.src)
 		n.link.markedSrc = m.src
 	}
 }
 
-// authenticates reports whether an accepted message of type t proves its
-// sender: a session record opened under the session key, or a handshake
-// message that passed the cookie (only a host that sees our traffic knows
-// it) and its signature or MAC.
-func authenticates(t byte) bool {
-	return IsRecordType(t) || t == TypeHello || t == TypeKeyTransport || t == TypeAck
+// proves reports whether accepted message m proves that its sender is
+// reachable, so the transport never evicts its connection for a newcomer:
+// a PUBLIC_KEY whose echo is our challenge (only a host that gets what we
+// send to our sub port knows it), a session record opened under the
+// session key, or a handshake message that passed the cookie (our
+// challenge, the same proof) and its signature or MAC.
+func (n *Node) proves(m []byte) bool {
+	if len(m) < 2 {
+		return false
+	}
+	if m[1] == TypePublicKey {
+		pk, err := ParsePublicKeyMsg(m)
+		return err == nil && pk.Echo == n.challenge
+	}
+	return IsRecordType(m[1]) || m[1] == TypeHello || m[1] == TypeKeyTransport || m[1] == TypeAck
 }
 
 func (n *Node) writeLoop(ctx context.Context) {

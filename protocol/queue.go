@@ -44,7 +44,7 @@ type link struct {
 	refused   refusals        // refused transport messages to report
 
 	// Owned by the Run goroutine.
-	markedSrc  uint64 // the connection last reported authenticated
+	markedSrc  uint64 // the connection last reported proven
 	batch      [][]byte
 	batchBytes int
 
@@ -59,14 +59,14 @@ type inMsg struct {
 }
 
 // sourceTransport is implemented by transports that name the connection a
-// message came from and want to know which connections carried
-// authenticated messages (net.Transport: such connections keep their place
-// when idle or hostile ones are evicted). RecvFrom may also return an error
+// message came from and want to know which connections proved their
+// sender reachable (Node.proves; net.Transport: such connections keep
+// their place when unproven ones are evicted). RecvFrom may also return an error
 // with a RefusedCount method: messages the transport refused (over its
 // limits), which the node reports and which are not fatal.
 type sourceTransport interface {
 	RecvFrom(ctx context.Context) ([]byte, uint64, error)
-	MarkAuthenticated(src uint64)
+	MarkProven(src uint64)
 }
 
 // refusedError is what a transport's RecvFrom returns for refused messages.

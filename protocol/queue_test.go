@@ -76,7 +76,7 @@ func (p *sourcedPipe) RecvFrom(ctx context.Context) ([]byte, uint64, error) {
 	}
 }
 
-func (p *sourcedPipe) MarkAuthenticated(src uint64) {
+func (p *sourcedPipe) MarkProven(src uint64) {
 	p.mu.Lock()
 	p.marked[src]++
 	p.mu.Unlock()
