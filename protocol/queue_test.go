@@ -171,3 +171,52 @@ func TestSendQueueFull(t *testing.T) {
 		t.Fatalf("oversized text: %v", err)
 	}
 }
+
+// TestNodeMarksEchoProven: before any session, a PUBLIC_KEY that echoes
+// the node's challenge marks its connection proven (its sender gets what
+// the node sends to its sub port); one that echoes anything else does not.
+func TestNodeMarksEchoProven(t *testing.T) {
+	id := testIdentities(t)
+	pa, pb := NewPipe(4096)
+	t.Cleanup(func() { pa.Close(); pb.Close() })
+	sp := &sourcedPipe{PipeEnd: pa, marked: map[uint64]int{}, kick: make(chan struct{}, 1), pending: make(chan []byte, 16)}
+	startNode(t, testConfig(id[0]), sp, func(Event) {})
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	// nextPK returns the node's next PUBLIC_KEY that echoes echo.
+	nextPK := func(echo [ChallengeSize]byte) PublicKeyMsg {
+		for {
+			m, err := pb.Recv(ctx)
+			if err != nil {
+				t.Fatalf("waiting for the node's public key: %v", err)
+			}
+			if pk, err := ParsePublicKeyMsg(m); err == nil && pk.Echo == echo {
+				return pk
+			}
+		}
+	}
+	marked := func() int {
+		sp.mu.Lock()
+		defer sp.mu.Unlock()
+		return sp.marked[7]
+	}
+	ours := nextPK([ChallengeSize]byte{})
+	peer := PublicKeyMsg{ReplyRequested: true, Challenge: [ChallengeSize]byte{1, 2, 3}, DER: id[1].Public().DER()}
+	peer.Echo = ours.Challenge
+	peer.Echo[0] ^= 1 // not the node's challenge
+	sp.pending <- AppendPublicKey(nil, peer)
+	nextPK(peer.Challenge) // answered: handled
+	if n := marked(); n != 0 {
+		t.Fatalf("a public key echoing another challenge marked its connection (%d)", n)
+	}
+	peer.Echo = ours.Challenge
+	peer.Challenge = [ChallengeSize]byte{4, 5, 6}
+	sp.pending <- AppendPublicKey(nil, peer)
+	for marked() == 0 {
+		select {
+		case <-ctx.Done():
+			t.Fatal("a public key echoing the node's challenge never marked its connection")
+		case <-time.After(5 * time.Millisecond):
+		}
+	}
+}
