@@ -682,6 +682,67 @@ func TestMeasureChurn(t *testing.T) {
 		t.Logf("churn target %.0f/s (measured median %.0f/s): fresh %s; restarted %s; within 1 s: %d+%d of %d+%d; A's peak RSS %d MiB",
 			tc.rate, rates[len(rates)/2], durSummary(fr), durSummary(rs), within(fr, time.Second), within(rs, time.Second), runs, runs, hwm>>10)
 	}
+	var took []time.Duration
+	var rates []float64
+	for i := range runs {
+		t.Run(fmt.Sprintf("reset-%d", i), func(t *testing.T) {
+			d, r := resetChurn(t, 30*time.Second)
+			took, rates = append(took, d), append(rates, r)
+		})
+	}
+	if len(rates) == runs {
+		slices.Sort(rates)
+		t.Logf("connect+reset churn from 4 threads (median %.0f/s, %.0f-%.0f): B's session %s (target median < 300 ms)",
+			rates[len(rates)/2], rates[0], rates[len(rates)-1], durSummary(took))
+	}
+}
+
+// startResetChurn is issue 15 item 2's churn: threads goroutines
+// connecting to port and closing at once with a reset, as fast as they go.
+func startResetChurn(port, threads int) *churner {
+	c := &churner{stop: make(chan struct{})}
+	addr := "127.0.0.1:" + strconv.Itoa(port)
+	for range threads {
+		c.wg.Add(1)
+		go func() {
+			defer c.wg.Done()
+			for {
+				select {
+				case <-c.stop:
+					return
+				default:
+				}
+				nc, err := stdnet.DialTimeout("tcp", addr, time.Second)
+				if err != nil {
+					continue
+				}
+				nc.(*stdnet.TCPConn).SetLinger(0)
+				nc.Close()
+				c.made.Add(1)
+			}
+		}()
+	}
+	return c
+}
+
+// resetChurn runs issue 15 item 2 once: A up, 4 threads connecting and
+// resetting on A's port, then B (fresh). It returns the time from B's
+// ready to its session and the churn's rate.
+func resetChurn(t *testing.T, bound time.Duration) (took time.Duration, rate float64) {
+	pr := newPair(t)
+	a := startDuet(t, "A", pr.args("A", "")...)
+	a.waitFor(t, readyTimeout, "ready", isEv("ready"))
+	ch := startResetChurn(pr.portA, 4)
+	t.Cleanup(ch.close)
+	rate = ch.rate(time.Second)
+	b := startDuet(t, "B", pr.args("B", "")...)
+	b.waitFor(t, readyTimeout, "ready", isEv("ready"))
+	t0 := time.Now()
+	b.waitFor(t, bound, "B's session under churn", established)
+	took = time.Since(t0)
+	a.waitFor(t, bound, "A's session under churn", established)
+	ch.close()
+	return took, rate
 }
 
 func durSummary(ds []time.Duration) string {

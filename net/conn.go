@@ -12,8 +12,13 @@ import (
 
 const (
 	readBufSize = 32 << 10 // read-ahead buffer: fewer syscalls than zmq4's 2-byte header reads
-	bigWrite    = 32 << 10 // writes at least this large go out directly (writev), uncopied
-	flushSize   = 64 << 10 // flush the coalescing buffer beyond this
+	// firstReadBuf is the read-ahead buffer a connection starts with; it
+	// doubles after each read that filled it, up to readBufSize. Hundreds of
+	// unproven connections sending small messages (MaxConns) then hold
+	// 512 bytes each, not 32 KiB.
+	firstReadBuf = 512
+	bigWrite     = 32 << 10 // writes at least this large go out directly (writev), uncopied
+	flushSize    = 64 << 10 // flush the coalescing buffer beyond this
 )
 
 type side uint8
@@ -54,6 +59,7 @@ type guardedConn struct {
 	rbuf   []byte
 	r, w   int
 	rerr   error
+	grow   bool // the last read filled rbuf: the next one gets readBufSize
 
 	handedOff atomic.Bool // zmq4 read the whole replay: its Open succeeds and a reader goroutine owns the conn
 	zmqClosed atomic.Bool // zmq4 called Close (its reader goroutine exited)
@@ -165,10 +171,12 @@ func (c *guardedConn) readData(p []byte) (int, error) {
 			}
 			continue
 		}
-		if c.rbuf == nil {
-			c.rbuf = make([]byte, readBufSize)
+		if c.rbuf == nil || c.grow {
+			c.rbuf = make([]byte, min(readBufSize, max(firstReadBuf, 2*len(c.rbuf))))
+			c.grow = false
 		}
 		n, err := c.raw.Read(c.rbuf)
+		c.grow = n == len(c.rbuf) && n < readBufSize
 		ok := c.check(c.rbuf[:n])
 		c.r, c.w = 0, ok
 		if err != nil && c.rerr == nil {

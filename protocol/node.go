@@ -162,6 +162,7 @@ func NewNode(cfg Config, tr Transport, emit func(Event)) (*Node, error) {
 			inBudget:  newByteBudget(inQueueBytes),
 			outBudget: newByteBudget(outQueueBytes),
 			refused:   refusals{pending: make(chan struct{}, 1)},
+			up:        make(chan struct{}, 1),
 		},
 		outbox: outbox{unacked: make(map[uint64]*outMsg)},
 		inbox: inbox{
@@ -481,6 +482,10 @@ func (n *Node) Run(ctx context.Context) error {
 	wg.Add(2)
 	go func() { defer wg.Done(); n.readLoop(ctx, recvErr) }()
 	go func() { defer wg.Done(); n.writeLoop(ctx) }()
+	if cn, ok := n.tr.(connectNotifier); ok {
+		wg.Add(1)
+		go func() { defer wg.Done(); n.link.watchUp(ctx, cn) }()
+	}
 	defer wg.Wait()
 	defer cancel() // before Wait: the loops stop on ctx
 
@@ -507,6 +512,9 @@ func (n *Node) Run(ctx context.Context) error {
 		case <-n.link.refused.pending:
 			n.now = n.cfg.Now()
 			n.reportRefusals(n.now)
+		case <-n.link.up:
+			n.now = n.cfg.Now()
+			n.reconnected()
 		case f := <-n.commands:
 			n.now = n.cfg.Now()
 			f()

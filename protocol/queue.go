@@ -42,6 +42,7 @@ type link struct {
 	outBudget *byteBudget     // bytes in out: flush drops past it
 	src       sourceTransport // the transport, if it names connections (net)
 	refused   refusals        // refused transport messages to report
+	up        chan struct{}   // the transport's connection to the peer came up (watchUp)
 
 	// Owned by the Run goroutine.
 	markedSrc  uint64 // the connection last reported proven
@@ -201,4 +202,35 @@ func isRefused(err error) (refusedError, bool) {
 		return r, true
 	}
 	return nil, false
+}
+
+// watchUp signals l.up (without blocking; one pending signal stands for
+// any number) each time cn's connection to the peer comes up, until ctx
+// ends.
+func (l *link) watchUp(ctx context.Context, cn connectNotifier) {
+	for {
+		ch := cn.Connecting()
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return
+		}
+		select {
+		case l.up <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// reconnected handles the transport's connection to the peer coming up
+// (again) before a session exists: what was sent on the connection it
+// replaces may be lost (the peer's transport evicts unproven connections
+// under churn), so the node sends its public key at once instead of at the
+// next step timeout (2 s). Once the peer's challenge is known the key
+// echoes it, which proves this connection to the peer's transport with its
+// first message. Rate-limited like every public-key reply.
+func (n *Node) reconnected() {
+	if !n.left && n.sess == nil && n.budget.reply.allow(n.now) {
+		n.sendPublicKey(true)
+	}
 }

@@ -220,3 +220,37 @@ func TestNodeMarksEchoProven(t *testing.T) {
 		}
 	}
 }
+
+// TestReconnectResendsPublicKey: when the transport's connection to the
+// peer comes up again before a session exists (net redials after the
+// peer's transport evicted it, and what was sent on it may be lost), the
+// node sends its public key at once. The step timeout is an hour here, so
+// only the reconnection can make it send another.
+func TestReconnectResendsPublicKey(t *testing.T) {
+	id := testIdentities(t)
+	pa, pb := NewPipe(4096)
+	t.Cleanup(func() { pa.Close(); pb.Close() })
+	ua := newUnplugged(pa)
+	ua.plug()
+	cfg := testConfig(id[0])
+	cfg.StepTimeout = time.Hour
+	startNode(t, cfg, ua, func(Event) {})
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	nextPK := func(what string) {
+		for {
+			m, err := pb.Recv(ctx)
+			if err != nil {
+				t.Fatalf("waiting for %s: %v", what, err)
+			}
+			if _, err := ParsePublicKeyMsg(m); err == nil {
+				return
+			}
+		}
+	}
+	nextPK("the first public key")
+	for i := range 3 {
+		ua.plug() // the connection came up again
+		nextPK("the public key after reconnection " + string(rune('1'+i)))
+	}
+}
