@@ -2,7 +2,7 @@ package net
 
 // Memory and connection bounds (docs/DESIGN.md, "Memory and connection
 // bounds"): the receive budget in bytes with TCP pushback, eviction of
-// connections that never carried an authenticated message, refused
+// connections that never proved reachability (also pool_test.go), refused
 // over-limit messages reported once, the port-in-use error.
 
 import (

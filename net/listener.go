@@ -118,9 +118,9 @@ func (l *listener) acceptLoop() {
 }
 
 // admit takes a new connection into greeting (evicting the oldest pending
-// one when MaxPendingConns are pending), or closes it at once when MaxConns established connections all carried
-// authenticated messages (otherwise one of them may be evicted, see
-// register).
+// one when MaxPendingConns are pending), or closes it at once when MaxConns
+// established connections are all proven (otherwise an unproven one may be
+// evicted, see register).
 func (l *listener) admit(c *stdnet.TCPConn) bool {
 	l.mu.Lock()
 	if l.stopped {
@@ -190,8 +190,8 @@ func (l *listener) handshake(c *stdnet.TCPConn) {
 		l.t.reject(fmt.Errorf("%w: %v", ErrBadGreeting, err), c.RemoteAddr())
 		return
 	}
-	// register makes room by evicting an unauthenticated connection, or
-	// refuses when every established one is authenticated.
+	// register makes room by evicting an unproven connection, or refuses
+	// when every established one is proven.
 	gc := l.t.register(c, sideAccepted, hs.raw)
 	if gc == nil {
 		return
