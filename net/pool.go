@@ -13,9 +13,12 @@ import (
 // established: never a proven connection; otherwise the oldest admitted
 // connection of the source holding the most unproven connections (ties: the
 // source whose oldest is older). Hence:
-//   - Every newcomer is admitted (unless all MaxConns are proven) and
-//     outlives at least MaxConns-1-proven later arrivals: the grace is
-//     counted in arrivals, as for the greeting pool. A grace in time instead
+//   - Every newcomer is admitted (unless all MaxConns are proven), and a
+//     connection goes only as the oldest of the largest source, every
+//     other connection of which arrived after it: from one source it
+//     outlives MaxConns-1-proven later arrivals, among s sources at least
+//     (MaxConns-proven)/s-1. The grace is counted in arrivals, as for the
+//     greeting pool. A grace in time instead
 //     (refusing newcomers while every slot is within it) would give each
 //     slot that frees up to whoever connects next, and a churner connects
 //     thousands of times a second while the peer redials every 100 ms.
