@@ -554,14 +554,21 @@ func TestSpecRecordsWithoutSession(t *testing.T) {
 		n.establish(b2)
 		sn.take()
 		n.now = testNow.Add(5*time.Second - time.Nanosecond)
-		n.handle(seal(t, a1, TypePing, ping))
+		old := seal(t, a1, TypePing, ping)
+		n.handle(old)
 		if v := sn.lastVerdict(t); v != VerdictAccepted {
 			t.Fatalf("within the grace: verdict %q, want accepted", v)
 		}
 		if pongs := ofType(sn.take(), TypePong); len(pongs) != 1 {
 			t.Fatalf("%d pongs, want one", len(pongs))
 		}
+		// Failing in the replaced session too: the current session's verdict.
+		n.handle(old)
+		if v := sn.lastVerdict(t); v != ReasonTampered {
+			t.Fatalf("a replay within the grace: verdict %q, want tampered", v)
+		}
 		n.now = testNow.Add(5 * time.Second) // the grace of section 8, as a number: the spec states it
+		n.rejects = newRejectLog()           // reported on its own, not counted with the replay's
 		events := len(sn.r.snapshot())
 		n.handle(seal(t, a1, TypePing, ping))
 		evs := sn.r.snapshot()[events:]
