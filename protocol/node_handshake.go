@@ -89,8 +89,15 @@ func (n *Node) isInitiator(peer crypto.Fingerprint) bool {
 	return n.self.Less(peer)
 }
 
+// sendPublicKey sends our public key echoing our copy of the candidate's
+// challenge, or zeros when there is no candidate (docs/PROTOCOL.md, 4.1:
+// the echo field).
 func (n *Node) sendPublicKey(replyRequested bool) {
-	n.sendPublicKeyEcho(replyRequested, n.hs.peerChallenge)
+	var echo [ChallengeSize]byte
+	if n.hs.peer != nil {
+		echo = n.hs.peerChallenge
+	}
+	n.sendPublicKeyEcho(replyRequested, echo)
 }
 
 // sendPublicKeyEcho sends our public key and challenge, echoing echo.
@@ -249,12 +256,15 @@ func (n *Node) noteChallenge(challenge [ChallengeSize]byte, echoed bool) (change
 func (n *Node) answerPublicKey(msg PublicKeyMsg, candidate, echoed bool) {
 	proven := candidate && echoed
 	needEcho := !proven && (!candidate || !n.hs.reachable || msg.Challenge != n.hs.peerChallenge)
+	// A new challenge of the reachable candidate, unproven: probably the
+	// peer restarted (same key, new challenge).
+	restart := candidate && n.hs.reachable && msg.Challenge != n.hs.peerChallenge
 	switch {
 	case proven:
 		n.hs.proofAsked = time.Time{}
-	case candidate && n.hs.reachable && msg.Challenge != n.hs.peerChallenge:
-		// Probably the peer restarted (same key, new challenge); our answer
-		// may be lost while our transport redials it: retryProof repeats it.
+	case restart:
+		// Our answer may be lost while our transport redials the peer:
+		// retryProof repeats it.
 		n.hs.proofAsked, n.hs.proofEcho = n.now, msg.Challenge
 	}
 	budget := n.budget.reply
@@ -266,6 +276,10 @@ func (n *Node) answerPublicKey(msg PublicKeyMsg, candidate, echoed bool) {
 		n.sendPublicKeyEcho(needEcho, msg.Challenge)
 	case candidate && !n.hs.reachable && budget.allow(n.now):
 		n.sendPublicKey(true) // ask for an echo of our challenge
+	case restart && budget.allow(n.now):
+		// Answered at once whether or not it asked for a reply, like every
+		// repetition of retryProof (docs/PROTOCOL.md, 4.1).
+		n.sendPublicKeyEcho(true, msg.Challenge)
 	}
 }
 

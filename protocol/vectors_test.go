@@ -412,6 +412,23 @@ func checkHandshakeVector(t *testing.T, v *handshakeVector) {
 	if int64(binary.BigEndian.Uint64(v.GoodbyeA[6:])) != v.TimeUnixNano {
 		t.Fatal("goodbye A timestamp")
 	}
+	// Every timestamp in the file is time_unix_nano (docs/PROTOCOL.md,
+	// section 11): both hellos, both handshake plaintexts, every record's
+	// header and the CHAT's sent_at; the GOODBYE's "at the same time" means
+	// exactly this value.
+	for _, ts := range []struct {
+		name string
+		at   []byte
+	}{
+		{"hello A", v.HelloA[23:31]}, {"hello B", v.HelloB[23:31]},
+		{"key transport plaintext", plain[36:44]}, {"ack plaintext", ackPlain[7:15]},
+		{"confirm A", v.ConfirmA[6:14]}, {"confirm B", v.ConfirmB[6:14]},
+		{"chat A", v.ChatA[6:14]}, {"chat A sent_at", chat[16:24]}, {"goodbye A", v.GoodbyeA[6:14]},
+	} {
+		if got := int64(binary.BigEndian.Uint64(ts.at)); got != v.TimeUnixNano {
+			t.Errorf("%s timestamp %d, want time_unix_nano %d", ts.name, got, v.TimeUnixNano)
+		}
+	}
 	// Record nonces come from A's stream after the 176 handshake bytes
 	// (32 + 12 + 32 + 32 + 4 + 32 + 32), 12 each: CONFIRM, CHAT, GOODBYE.
 	streamA := firstBytes(v.ARandomSeed, 176+3*12)
