@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -123,7 +124,7 @@ func Run(ctx context.Context, d Deps, opts ...tea.ProgramOption) error {
 		Notices: []string{
 			fmt.Sprintf("duet demo: you are alice; bob is a bot in this process. A man in the middle relays every byte between you (alice :%d ⇄ MITM :%d/:%d ⇄ bob :%d); it holds no key.", pA, mA, mB, pB),
 			"/attack " + attackList + ": it attacks what bob sends (reflect: what you send), bob sends one message, and your duet refuses the attack (F4: security log). /quit ends the demo.",
-			fmt.Sprintf("This demo's timestamp window is %v (duet's default is 30 s), so that /attack stale is over in %v.", demoWindow, demoWindow+time.Second),
+			fmt.Sprintf("This demo's timestamp window is %s (duet's default is 30 s), so that /attack stale is over in %s.", seconds(demoWindow), seconds(demoWindow+time.Second)),
 		},
 		Extra: []screen.ExtraCommand{{Name: "/attack", Help: "demo: " + attackList + "|off", Run: at.run}},
 	}
@@ -342,6 +343,11 @@ func (b *bot) emit(ev protocol.Event) {
 	}
 }
 
+// seconds is d as people write it: "5 s".
+func seconds(d time.Duration) string {
+	return strconv.FormatFloat(d.Seconds(), 'f', -1, 64) + " s"
+}
+
 // clip shortens s to n runes on one line.
 func clip(s string, n int) string {
 	s = strings.Join(strings.Fields(s), " ")
@@ -482,7 +488,7 @@ func (a *attacks) run(args string) (string, error) {
 	}
 	line := attackLines[at]
 	if at == mitm.Stale {
-		line = fmt.Sprintf(line, a.window+time.Second, a.window)
+		line = fmt.Sprintf(line, seconds(a.window+time.Second), seconds(a.window))
 	}
 	if err := a.bob.sayNow(line); err != nil {
 		return "", fmt.Errorf("bob could not send: %w", err)

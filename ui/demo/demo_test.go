@@ -174,7 +174,7 @@ func TestDemoAttacks(t *testing.T) {
 		{"tamper", protocol.ReasonTampered, "this message gets one bit flipped"},
 		{"reorder", protocol.ReasonReorder, "this message is held back"},
 		{"drop", "", "this message is dropped"},
-		{"stale", protocol.ReasonStale, "this message, and all I send after it, is held back for 3s, past your 2s time window"},
+		{"stale", protocol.ReasonStale, "this message, and all I send after it, is held back for 3 s, past your 2 s time window"},
 		{"reflect", protocol.ReasonReflected, "this message passes untouched"},
 	} {
 		if _, err := r.at.run(c.attack); err != nil {

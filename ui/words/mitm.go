@@ -67,7 +67,7 @@ func MITMNamed(e mitm.Event, nameA, nameB, arrow string) string {
 		}
 		return fmt.Sprintf("%s RELEASED %s out of order: %s must refuse it (reorder); %s resends the message", flow, what, to, from)
 	case mitm.Reflected:
-		return fmt.Sprintf("%s REFLECTED %s's own %s back to it: %s must refuse it (reflected)", flow, to, what, to)
+		return fmt.Sprintf("%s REFLECTED %s's own %s back to %s: %s must refuse it (reflected)", flow, to, what, to, to)
 	case mitm.Dropped:
 		return fmt.Sprintf("%s DROPPED %s: %s sees a gap; %s resends the message", flow, what, to, from)
 	case mitm.Substituted:

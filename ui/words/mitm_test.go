@@ -33,7 +33,7 @@ func TestMITM(t *testing.T) {
 		{mitm.Event{Flow: mitm.FlowBA, Action: mitm.Disarmed}, "b->a attacks off: B's messages pass unchanged"},
 		{with(mitm.Held, mitm.Stale), "a->b HELD BACK CHAT seq 7 (75 bytes) past the timestamp window, with all that follows it"},
 		{with(mitm.Released, mitm.Stale), "a->b RELEASED CHAT seq 7 (75 bytes) late, in order: B must refuse it if it is older than the window (stale); A resends the message"},
-		{mitm.Event{Flow: mitm.FlowBA, Action: mitm.Reflected, Attack: mitm.Reflect, Type: protocol.TypePing, Seq: 9, HasSeq: true, Size: 50}, "b->a REFLECTED A's own PING seq 9 (50 bytes) back to it: A must refuse it (reflected)"},
+		{mitm.Event{Flow: mitm.FlowBA, Action: mitm.Reflected, Attack: mitm.Reflect, Type: protocol.TypePing, Seq: 9, HasSeq: true, Size: 50}, "b->a REFLECTED A's own PING seq 9 (50 bytes) back to A: A must refuse it (reflected)"},
 		{mitm.Event{Flow: mitm.FlowAB, Action: mitm.Armed, Attack: mitm.Stale}, "a->b stale armed: A's next CHAT record, and all A sends after it, is held past the timestamp window, then released in order"},
 		{mitm.Event{Flow: mitm.FlowAB, Action: mitm.Armed, Attack: mitm.Reflect}, "a->b reflect armed: A's next record also goes back to A"},
 	} {
