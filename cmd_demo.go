@@ -25,7 +25,7 @@ import (
 func runDemo(args []string, stdin io.Reader, stdout, stderr io.Writer, usageErr func(string, ...any) int) int {
 	if len(args) > 0 {
 		if args[0] == "--help" || args[0] == "-h" || args[0] == "-help" {
-			fmt.Fprintln(stdout, "usage: duet demo\nThe full screen as alice, chatting with bob, a bot in this process, through a man in the\nmiddle on loopback; /attack replay|tamper|reorder|drop|keysub shows each attack refused.\nNothing is read from or written to disk.")
+			fmt.Fprintln(stdout, "usage: duet demo\nThe full screen as alice, chatting with bob, a bot in this process, through a man in the\nmiddle on loopback; /attack replay|tamper|reorder|drop|stale|reflect|keysub|impersonate\nshows each attack refused, bob's one message shown once. The timestamp window is 5 s.\nNothing is read from or written to disk.")
 			return exitOK
 		}
 		return usageErr("demo: unexpected argument %q", args[0])

@@ -15,11 +15,12 @@ import (
 
 	"duet/crypto"
 	"duet/net"
+	"duet/protocol"
 	"duet/protocol/mitm"
 	"duet/ui"
 )
 
-const mitmUsage = `usage: duet mitm --a-main PORT --a-sub PORT --b-main PORT --b-sub PORT [--peer-host HOST] [--bind ADDR] [--headless] [--all]
+const mitmUsage = `usage: duet mitm --a-main PORT --a-sub PORT --b-main PORT --b-sub PORT [--peer-host HOST] [--bind ADDR] [--window DURATION] [--headless] [--all]
 
 A man in the middle between two duet peers, for seeing attacks refused. It
 listens on --a-sub (where A sends: A's --sub) and --b-sub (where B sends),
@@ -30,6 +31,10 @@ told otherwise on stdin:
   reorder a   send A's next CHAT record after the next     B refuses it: reorder
   drop a      drop A's next CHAT record                    B reports a gap
   keysub a    put the MITM's own key in A's PUBLIC_KEYs    the next handshake fails: bad-signature
+  stale a     hold A's next CHAT record and all A sends    B refuses those older than the
+              after it for the window plus 1 s, then       window: stale
+              release them in order
+  reflect a   send A's next record back to A as well      A refuses it: reflected
   impersonate a  (both ways) answer each peer as the other, with the MITM's own key,
               reading and passing on what they say         a peer that knows the other's key
                                                            refuses it: key-changed
@@ -39,6 +44,7 @@ resent by its sender and shown once. It holds no key of the peers; it reads
 messages only when a peer accepts it as the other (impersonate on a first
 contact: the peers' safety numbers then differ, which /verify shows).
 
+  --window DURATION  the peers' timestamp window (their --window; default 30s): stale holds for it plus 1 s
   --headless  JSON lines instead of text; --all  also show relayed pings and pongs
 
 Example, three terminals:
@@ -60,6 +66,7 @@ func runMITM(args []string, stdin io.Reader, stdout, stderr io.Writer, usageErr 
 	bind := fs.String("bind", "127.0.0.1", "")
 	headless := fs.Bool("headless", false, "")
 	all := fs.Bool("all", false, "")
+	window := fs.Duration("window", protocol.DefaultWindow, "")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			fmt.Fprint(stdout, mitmUsage)
@@ -69,6 +76,9 @@ func runMITM(args []string, stdin io.Reader, stdout, stderr io.Writer, usageErr 
 	}
 	if fs.NArg() > 0 {
 		return usageErr("mitm: unexpected argument %q", fs.Arg(0))
+	}
+	if *window < minWindow || *window > maxWindow {
+		return usageErr("mitm: --window %v: must be between %v and %v", *window, minWindow, maxWindow)
 	}
 	ports := map[string]int{"--a-main": *aMain, "--a-sub": *aSub, "--b-main": *bMain, "--b-sub": *bSub}
 	seen := map[int]string{}
@@ -112,6 +122,7 @@ func runMITM(args []string, stdin io.Reader, stdout, stderr io.Writer, usageErr 
 	}
 	m := mitm.New(out.Emit, self.Public())
 	m.ImpersonateAs(self)
+	m.SetWindow(*window)
 	m.GenerateKeysWith(func() (*crypto.PublicKey, error) {
 		id, err := crypto.GenerateIdentity(rand.Reader)
 		if err != nil {

@@ -14,23 +14,25 @@ type mitmSetup struct {
 	mitm        *proc
 }
 
-func startMITM(t *testing.T) *mitmSetup {
+func startMITM(t *testing.T, extra ...string) *mitmSetup {
 	t.Helper()
 	p := freePorts(t, 4)
 	s := &mitmSetup{dir: t.TempDir(), aMain: p[0], aSub: p[1], bMain: p[2], bSub: p[3]}
-	s.mitm = startDuet(t, "MITM", "mitm", "--headless",
+	args := append([]string{"mitm", "--headless",
 		"--a-main", strconv.Itoa(s.aMain), "--a-sub", strconv.Itoa(s.aSub),
-		"--b-main", strconv.Itoa(s.bMain), "--b-sub", strconv.Itoa(s.bSub))
+		"--b-main", strconv.Itoa(s.bMain), "--b-sub", strconv.Itoa(s.bSub)}, extra...)
+	s.mitm = startDuet(t, "MITM", args...)
 	s.mitm.waitFor(t, readyTimeout, "the MITM ready", isEv("ready"))
 	return s
 }
 
-// peerArgs are side's flags: its --main, the MITM's port as its --sub.
-func (s *mitmSetup) peerArgs(side, identity string) []string {
+// peerArgs are side's flags: its --main, the MITM's port as its --sub,
+// then extra.
+func (s *mitmSetup) peerArgs(side, identity string, extra ...string) []string {
 	if side == "B" {
-		return peerFlags(s.dir, side, identity, s.bMain, s.bSub)
+		return peerFlags(s.dir, side, identity, s.bMain, s.bSub, extra...)
 	}
-	return peerFlags(s.dir, side, identity, s.aMain, s.aSub)
+	return peerFlags(s.dir, side, identity, s.aMain, s.aSub, extra...)
 }
 
 // startPeers starts A and B (identity files, "" for --ephemeral) through
@@ -187,4 +189,66 @@ func TestE2EMITMImpersonationFirstContact(t *testing.T) {
 	s.mitm.waitFor(t, sessionTimeout, "the MITM read it", func(e event) bool {
 		return e.Event == "mitm" && e.Action == "intercepted" && e.Flow == "a->b" && e.Text == "meet me at noon"
 	})
+}
+
+// TestE2EMITMStale: `stale a` holds A's next CHAT record and everything A
+// sends after it for the peers' window (5 s here, --window on all three)
+// plus a second, then releases the run in order: B refuses the CHAT
+// record `stale` with its seq (in order, so not reorder), and the message,
+// resent by A's delivery layer, is shown by B exactly once.
+func TestE2EMITMStale(t *testing.T) {
+	s := startMITM(t, "--window", "5s")
+	a := startDuet(t, "A", s.peerArgs("A", "", "--window", "5s")...)
+	b := startDuet(t, "B", s.peerArgs("B", "", "--window", "5s")...)
+	a.waitFor(t, sessionTimeout, "A's session through the MITM", established)
+	b.waitFor(t, sessionTimeout, "B's session through the MITM", established)
+
+	s.mitm.send("stale a")
+	s.mitm.waitFor(t, sessionTimeout, "armed", func(e event) bool { return e.Event == "mitm" && e.Action == "armed" && e.Attack == "stale" })
+	a.send("held past the window")
+	s.mitm.waitFor(t, sessionTimeout, "the MITM holds the CHAT record", mitmDid("held", "stale"))
+	s.mitm.waitFor(t, sessionTimeout, "the MITM releases it", mitmDid("released", "stale"))
+	stale := b.waitFor(t, sessionTimeout, "B refuses it: stale", func(e event) bool { return e.Event == "rejected" && e.Reason == "stale" })
+	if stale.Seq == nil {
+		t.Errorf("stale rejection without the record's seq: %+v", stale)
+	}
+	a.send("after stale")
+	b.waitFor(t, sessionTimeout, "B shows the held message", shows("held past the window"))
+	b.waitFor(t, sessionTimeout, "B shows the next one", shows("after stale"))
+	if n := b.count(shows("held past the window")); n != 1 {
+		t.Errorf("B showed the held message %d times, want once", n)
+	}
+	if n := b.count(func(e event) bool { return e.Event == "rejected" && e.Reason == "reorder" }); n != 0 {
+		t.Errorf("B reported %d records out of order: the run is released in order", n)
+	}
+}
+
+// TestE2EMITMReflect: `reflect a` passes A's next record on to B and sends
+// a copy back to A: A refuses its own record `reflected` (not tampered),
+// with its seq, and the session goes on: A's message is shown by B once.
+func TestE2EMITMReflect(t *testing.T) {
+	s := startMITM(t)
+	a, b, _, _ := s.startPeers(t, "", "")
+	s.mitm.send("reflect a")
+	s.mitm.waitFor(t, sessionTimeout, "armed", func(e event) bool { return e.Event == "mitm" && e.Action == "armed" && e.Attack == "reflect" })
+	a.send("sent while reflecting")
+	s.mitm.waitFor(t, sessionTimeout, "the MITM reflects a record", func(e event) bool {
+		return e.Event == "mitm" && e.Flow == "b->a" && e.Action == "reflected" && e.Attack == "reflect" && e.Seq != nil
+	})
+	r := a.waitFor(t, sessionTimeout, "A refuses its own record: reflected", func(e event) bool { return e.Event == "rejected" && e.Reason == "reflected" })
+	if r.Seq == nil {
+		t.Errorf("reflected rejection without a seq: %+v", r)
+	}
+	b.waitFor(t, sessionTimeout, "B shows A's message", shows("sent while reflecting"))
+	a.send("after reflect")
+	b.waitFor(t, sessionTimeout, "B shows the next one", shows("after reflect"))
+	if n := b.count(shows("sent while reflecting")); n != 1 {
+		t.Errorf("B showed the message %d times, want once", n)
+	}
+	if n := a.count(func(e event) bool { return e.Event == "rejected" && e.Reason == "tampered" }); n != 0 {
+		t.Errorf("A reported %d tampered records", n)
+	}
+	if n := b.count(isEv("rejected")); n != 0 {
+		t.Errorf("B rejected %d records", n)
+	}
 }

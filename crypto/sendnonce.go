@@ -66,6 +66,16 @@ func (s *SendNonces) Reset() {
 	s.mu.Unlock()
 }
 
+// Issued reports whether nonce was issued in the current epoch (since the
+// last Reset). The record layer uses it to recognise its own records sent
+// back to it (reflection) before it tries to authenticate them.
+func (s *SendNonces) Issued(nonce [12]byte) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	_, ok := s.seen[nonce]
+	return ok
+}
+
 // Len is the number of nonces issued in the current epoch.
 func (s *SendNonces) Len() int {
 	s.mu.Lock()

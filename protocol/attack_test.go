@@ -658,3 +658,55 @@ func TestNodeDropsWrongCookie(t *testing.T) {
 		t.Errorf("verify budget spent on wrong cookies: %.2f tokens before the flood, %.2f after", before, after)
 	}
 }
+
+// TestAttackReflectRecord: the man in the middle sends A's own CHAT record
+// back to A. A refuses it `reflected` with the record's (A's own,
+// authenticated) seq, shows nothing, and the session carries on both ways.
+func TestAttackReflectRecord(t *testing.T) {
+	var (
+		mu   sync.Mutex
+		chat []byte
+	)
+	p := startPairWith(t, nil, func(pa, _ *PipeEnd) {
+		pa.SetFilter(func(m []byte) [][]byte {
+			if len(m) > 1 && m[1] == TypeChat {
+				mu.Lock()
+				chat = append([]byte(nil), m...)
+				mu.Unlock()
+			}
+			return [][]byte{m}
+		})
+	})
+	p.establish(t)
+	p.ra.waitDelivered(t, 5*time.Second, sendAll(t, p.a, "mine"))
+	mu.Lock()
+	rec := chat
+	mu.Unlock()
+	h, err := ParseRecordHeader(rec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := p.pa.Inject(ctx, rec); err != nil {
+		t.Fatal(err)
+	}
+	e := p.ra.waitFor(t, 5*time.Second, "reflected rejection", rejected(ReasonReflected)).(RejectedEvent)
+	if !e.HasSeq || e.Seq != h.Seq {
+		t.Errorf("reflected rejection %+v, want seq %d (A's own record)", e, h.Seq)
+	}
+	if n := p.ra.rejections(ReasonTampered); n != 0 {
+		t.Errorf("A reported %d tampered records, want 0", n)
+	}
+	// Nothing moved: B's next message reaches A, A's next reaches B, once each.
+	p.rb.waitDelivered(t, 5*time.Second, sendAll(t, p.b, "yours"))
+	p.ra.waitDelivered(t, 5*time.Second, sendAll(t, p.a, "mine again"))
+	exactlyOnce(t, p.ra, "yours")
+	exactlyOnce(t, p.rb, "mine", "mine again")
+	if n := p.ra.messageCount("mine"); n != 0 {
+		t.Errorf("A displayed its own reflected message %d times", n)
+	}
+	if n := p.ra.count(isEstablished); n != 1 {
+		t.Errorf("A established %d sessions, want 1", n)
+	}
+}

@@ -21,8 +21,13 @@ var (
 	ErrNonceReuse  = errors.New("protocol: nonce reused")
 	ErrBadConfirm  = errors.New("protocol: confirmation does not match transcript")
 	ErrReflected   = errors.New("protocol: own message reflected back")
-	ErrUnexpected  = errors.New("protocol: message not expected in this state")
-	ErrHelloReplay = errors.New("protocol: hello not newer than the last accepted")
+	// ErrRecordReflected is a session record this side sealed itself, sent
+	// back to it: its nonce is one of the current send epoch's and it
+	// authenticates under the send key. Reported as ReasonReflected (a
+	// reflected PUBLIC_KEY, ErrReflected, stays "malformed").
+	ErrRecordReflected = errors.New("protocol: own record reflected back")
+	ErrUnexpected      = errors.New("protocol: message not expected in this state")
+	ErrHelloReplay     = errors.New("protocol: hello not newer than the last accepted")
 
 	// Errors re-exported from crypto so callers need one import.
 	ErrBadSignature = crypto.ErrBadSignature
@@ -38,6 +43,8 @@ var (
 // Reason returns the RejectedEvent reason for a rejection error.
 func Reason(err error) string {
 	switch {
+	case errors.Is(err, ErrRecordReflected):
+		return ReasonReflected
 	case errors.Is(err, ErrReplay), errors.Is(err, ErrHelloReplay):
 		return ReasonReplay
 	case errors.Is(err, ErrReorder):

@@ -140,6 +140,7 @@ const (
 	ReasonTooLarge     = "too-large"
 	ReasonBadSignature = "bad-signature"
 	ReasonKeyChanged   = "key-changed"
+	ReasonReflected    = "reflected" // a session record of our own sent back to us
 )
 
 // RejectedEvent reports an incoming message that was refused. State did not

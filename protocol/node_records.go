@@ -74,14 +74,19 @@ func (n *Node) openRecord(m []byte, h RecordHeader) (*Session, Opened, bool) {
 	o, err := s.Open(n.rec.openBuf, m, n.now)
 	if errors.Is(err, ErrTampered) && n.rec.prev != nil && n.now.Before(n.rec.prevUntil) {
 		// In flight from the session just replaced: accept it there.
-		if po, perr := n.rec.prev.Open(n.rec.openBuf, m, n.now); perr == nil {
+		po, perr := n.rec.prev.Open(n.rec.openBuf, m, n.now)
+		switch {
+		case perr == nil:
 			s, o, err = n.rec.prev, po, nil
+		case errors.Is(perr, ErrRecordReflected):
+			err = perr // our own record of the replaced session
 		}
 	}
 	if err != nil {
 		// The header parsed (handleRecord), so every failure but the tag's
 		// was found after the record authenticated: its seq is the peer's
-		// (a malformed payload included).
+		// (a malformed payload included), or, for a reflected record, our
+		// own, authenticated by our own send key.
 		n.reject(err, h.Seq, !errors.Is(err, ErrTampered))
 		return nil, Opened{}, false
 	}

@@ -180,8 +180,8 @@ type Opened struct {
 }
 
 // Open checks a record in the order of docs/PROTOCOL.md ("Receiving a
-// record"): length bounds, version and type, AEAD tag, seq, timestamp,
-// nonce. State changes only when every check passed. buf is reused for the
+// record"): length bounds, version and type, reflection, AEAD tag, seq,
+// timestamp, nonce. State changes only when every check passed. buf is reused for the
 // plaintext.
 func (s *Session) Open(buf, rec []byte, now time.Time) (Opened, error) {
 	h, err := ParseRecordHeader(rec)
@@ -189,6 +189,9 @@ func (s *Session) Open(buf, rec []byte, now time.Time) (Opened, error) {
 		return Opened{}, err
 	}
 	ad, body := rec[:RecordHeaderSize], rec[RecordHeaderSize:]
+	if s.reflected(h, body, ad, buf) {
+		return Opened{}, fmt.Errorf("protocol: record %d: %w", h.Seq, ErrRecordReflected)
+	}
 	key := s.recv
 	payload, err := key.aead.Open(buf[:0], &h.Nonce, body, ad)
 	if err != nil {
@@ -241,6 +244,22 @@ func (s *Session) Open(buf, rec []byte, now time.Time) (Opened, error) {
 		s.recv, s.recvNext, o.Rekeyed = next, nil, true
 	}
 	return o, nil
+}
+
+// reflected reports whether the record is one this side sealed in its
+// current send epoch, sent back to it: its nonce is among the epoch's
+// issued nonces and it authenticates under the send key. Only a record that
+// authenticates under our own key is called reflected, so an attacker
+// cannot make a record reflected by copying a nonce (that record is then
+// tampered); the extra AEAD check is made only for records carrying one of
+// our nonces. Records sealed in an earlier send epoch are not recognised
+// (their nonces are forgotten at the rekey) and fail as tampered.
+func (s *Session) reflected(h RecordHeader, body, ad, buf []byte) bool {
+	if !s.nonces.Issued(h.Nonce) {
+		return false
+	}
+	_, err := s.send.aead.Open(buf[:0], &h.Nonce, body, ad)
+	return err == nil
 }
 
 // checkRecordPayload validates the authenticated payload's shape for its

@@ -129,6 +129,9 @@ func TestSessionRejections(t *testing.T) {
 			}
 			return r1, testNow
 		}, ErrReorder},
+		{"reflected", SessionConfig{}, func(t *testing.T, a, b *Session) ([]byte, time.Time) {
+			return sealChat(t, b, 1, testNow), testNow // b's own record, back to b
+		}, ErrRecordReflected},
 		{"stale", SessionConfig{}, func(t *testing.T, a, b *Session) ([]byte, time.Time) {
 			return sealChat(t, a, 1, testNow.Add(-w-time.Second)), testNow
 		}, ErrStale},
@@ -256,21 +259,60 @@ func TestSessionRejections(t *testing.T) {
 	}
 }
 
+// TestSessionReflection: a record sent back to its sender is refused
+// ErrRecordReflected (docs/PROTOCOL.md section 8, step 3), before the
+// receive key's tag check, and changes nothing: the sender's seq and the
+// receive state stay, and the next genuine records either way are accepted.
 func TestSessionReflection(t *testing.T) {
 	a, b := newSessionPair(t, SessionConfig{})
 	for name, s := range map[string]*Session{"A": a, "B": b} {
 		r := sealChat(t, s, 1, testNow)
-		before := snapSession(s)
-		if _, err := s.Open(nil, r, testNow); !errors.Is(err, ErrTampered) {
-			t.Fatalf("%s opened its own record: %v, want ErrTampered", name, err)
+		before, sent := snapSession(s), s.SendSeq()
+		_, err := s.Open(nil, r, testNow)
+		if !errors.Is(err, ErrRecordReflected) || Reason(err) != ReasonReflected {
+			t.Fatalf("%s opened its own record: %v (reason %q), want ErrRecordReflected", name, err, Reason(err))
 		}
-		if after := snapSession(s); after != before {
-			t.Fatalf("%s: state changed: %+v -> %+v", name, before, after)
+		if after := snapSession(s); after != before || s.SendSeq() != sent {
+			t.Fatalf("%s: state changed: %+v -> %+v, send seq %d -> %d", name, before, after, sent, s.SendSeq())
+		}
+		// Again: still reflected (nothing was consumed).
+		if _, err := s.Open(nil, r, testNow); !errors.Is(err, ErrRecordReflected) {
+			t.Fatalf("%s: second reflection: %v", name, err)
 		}
 	}
 	// The records still open at their real receivers.
 	mustOpen(t, b, sealChat(t, a, 2, testNow), testNow)
 	mustOpen(t, a, sealChat(t, b, 2, testNow), testNow)
+}
+
+// TestSessionReflectionNeedsOwnKey: a record is reported reflected only if
+// it authenticates under the receiver's own send key; copying one of its
+// nonces into a forged record gives tampered, and so does its own record
+// from a send epoch it has left (the nonces are forgotten at the rekey).
+func TestSessionReflectionNeedsOwnKey(t *testing.T) {
+	a, b := newSessionPair(t, SessionConfig{})
+	own := sealChat(t, a, 1, testNow)
+	forged := flip(append([]byte(nil), own...), len(own)-1, 0x01)
+	if _, err := a.Open(nil, forged, testNow); !errors.Is(err, ErrTampered) {
+		t.Fatalf("forged record with our nonce: %v, want ErrTampered", err)
+	}
+	h, err := ParseRecordHeader(own)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.Seq = b.SendSeq() + 1
+	if _, err := a.Open(nil, handBuild(b, h, AppendChat(nil, &Chat{ID: 9, SentAt: testNow.UnixNano(), Text: "x"})), testNow); err != nil {
+		t.Fatalf("the peer's record that happens to carry one of our nonces: %v, want accepted", err)
+	}
+	if _, err := a.Rekey(nil, testNow); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.Open(nil, own, testNow); !errors.Is(err, ErrTampered) {
+		t.Fatalf("own record of the previous send epoch: %v, want ErrTampered", err)
+	}
+	if _, err := a.Open(nil, sealChat(t, a, 2, testNow), testNow); !errors.Is(err, ErrRecordReflected) {
+		t.Fatalf("own record of the new send epoch: %v, want ErrRecordReflected", err)
+	}
 }
 
 func TestSessionAnySingleByteTamper(t *testing.T) {

@@ -339,7 +339,7 @@ func checkChat(p []byte) error {
 	}
 	text := p[ChatHeaderSize:]
 	if len(text) > MaxTextSize {
-		// A payload-shape failure (section 8, step 7), not the step-1 size
+		// A payload-shape failure (section 8, step 8), not the step-1 size
 		// limit: the record itself is well within 1 MiB.
 		return fmt.Errorf("%w: chat text of %d bytes, at most %d", ErrMalformed, len(text), MaxTextSize)
 	}

@@ -47,7 +47,7 @@ func (o *MITMOutput) Ready(aMain, aSub, bMain, bSub int, host string) {
 	o.text("duet mitm: between A (port %d) and B (port %d) on %s; start the peers as", aMain, bMain, host)
 	o.text("  A: duet --main %d --sub %d ...", aMain, aSub)
 	o.text("  B: duet --main %d --sub %d ...", bMain, bSub)
-	o.text("commands: replay|tamper|reorder|drop|keysub|impersonate a|b (a: what A sends), pass a|b, help, quit")
+	o.text("commands: replay|tamper|reorder|drop|keysub|impersonate|stale|reflect a|b (a: what A sends), pass a|b, help, quit")
 }
 
 // Help lists the commands.
@@ -67,6 +67,9 @@ var mitmHelp = []string{
 	"reorder a  hold A's next CHAT record back, send it after the one that follows: B must refuse it (reorder)",
 	"drop a     drop A's next CHAT record: B reports a gap; A resends the message",
 	"keysub a   put the MITM's key in every PUBLIC_KEY from A: a new handshake fails (bad-signature) until pass",
+	"stale a    hold A's next CHAT record and all A sends after it for the window (--window) plus 1 s, then release them in order:",
+	"           B must refuse those older than the window (stale); A resends the message",
+	"reflect a  send A's next record back to A as well: A must refuse it (reflected)",
 	"impersonate a  (both ways) answer each peer as the other, with the MITM's own key, reading what passes:",
 	"               a peer that knows the other's key refuses it (key-changed); on a first contact only the safety numbers differ",
 	"pass a     turn A's attacks off",
@@ -82,7 +85,8 @@ func (o *MITMOutput) Emit(ev protocol.Event) {
 	if !ok {
 		return
 	}
-	if e.Action == mitm.Relayed && !o.all && isLivenessType(e.Type) {
+	stale := e.Attack == mitm.Stale && (e.Action == mitm.Held || e.Action == mitm.Released)
+	if (e.Action == mitm.Relayed || stale) && !o.all && isLivenessType(e.Type) {
 		return
 	}
 	if o.json {
@@ -151,7 +155,7 @@ type MITMController interface {
 const maxCommandLine = 4096
 
 // ServeMITM reads commands from in, one a line, until "quit", the end of
-// in or ctx: "<attack> a|b" (replay, tamper, reorder, drop, keysub),
+// in or ctx: "<attack> a|b" (replay, tamper, reorder, drop, keysub, impersonate, stale, reflect),
 // "pass a|b", "help". A command it cannot carry out is reported on out.
 func ServeMITM(ctx context.Context, in io.Reader, out *MITMOutput, m MITMController) error {
 	lines := make(chan string)

@@ -24,14 +24,22 @@ import (
 //	drop     the next CHAT record never delivered        -> a gap
 //	keysub   the key in every PUBLIC_KEY replaced by the
 //	         MITM's own, until disarmed                  -> "bad-signature"
+//	stale    the next CHAT record and every message of
+//	         the flow after it held for the timestamp
+//	         window plus 1 s, then released in order     -> "stale" for each record
+//	                                                       older than the window
+//	reflect  the next session record (any type) passed
+//	         on, and a copy sent back to its sender      -> "reflected" (from the sender)
 //
 //	impersonate  the MITM ends each peer's handshake itself,
 //	         as the other peer, with its own key, and
 //	         passes chat on, reading it (both ways)     -> "key-changed" from a
 //	                                                       peer that knows the other's key
 //
-// The sender's CHAT message is not acknowledged in tamper, reorder and
-// drop, so the sender resends it and it is shown once, late. Key
+// The sender's CHAT message is not acknowledged in tamper, reorder, drop
+// and stale, so the sender resends it and it is shown once, late (in
+// stale, a resend held with the rest is accepted if it is released inside
+// the window; else the next resend after the release is). Key
 // substitution acts on handshakes (a peer's start or restart): the
 // receiver takes the MITM's key for its peer's, and the peer's hello,
 // signed over the real keys, fails to verify under it; no session is made
@@ -69,26 +77,28 @@ const (
 	Drop
 	KeySub
 	Impersonate
+	Stale
+	Reflect
 )
 
-var attackNames = [...]string{Replay: "replay", Tamper: "tamper", Reorder: "reorder", Drop: "drop", KeySub: "keysub", Impersonate: "impersonate"}
+var attackNames = [...]string{Replay: "replay", Tamper: "tamper", Reorder: "reorder", Drop: "drop", KeySub: "keysub", Impersonate: "impersonate", Stale: "stale", Reflect: "reflect"}
 
 func (a Attack) String() string {
-	if a >= Replay && a <= Impersonate {
+	if a >= Replay && a <= Reflect {
 		return attackNames[a]
 	}
 	return "unknown"
 }
 
 // ParseAttack returns the attack named s ("replay", "tamper", "reorder",
-// "drop", "keysub", "impersonate").
+// "drop", "keysub", "impersonate", "stale", "reflect").
 func ParseAttack(s string) (Attack, error) {
-	for a := Replay; a <= Impersonate; a++ {
+	for a := Replay; a <= Reflect; a++ {
 		if attackNames[a] == s {
 			return a, nil
 		}
 	}
-	return 0, fmt.Errorf("%w: %q (replay, tamper, reorder, drop, keysub, impersonate)", ErrUnknownAttack, s)
+	return 0, fmt.Errorf("%w: %q (replay, tamper, reorder, drop, keysub, impersonate, stale, reflect)", ErrUnknownAttack, s)
 }
 
 // Errors of the man in the middle.
@@ -105,8 +115,9 @@ const (
 	Disarmed    = "disarmed"    // the flow's attacks are off
 	Replayed    = "replayed"    // a copy of an earlier record sent again
 	Tampered    = "tampered"    // passed on with one bit flipped
-	Held        = "held"        // kept back (reorder)
-	Released    = "released"    // sent after the record that followed it (reorder)
+	Held        = "held"        // kept back (reorder; stale: this and what follows it)
+	Released    = "released"    // sent after the record that followed it (reorder), or late, in order (stale)
+	Reflected   = "reflected"   // a copy of a record sent back to its own sender (Flow: the way back)
 	Dropped     = "dropped"     // not passed on
 	Lost        = "lost"        // could not be passed on (the receiver is not connected)
 	Substituted = "substituted" // a PUBLIC_KEY passed on with the MITM's key in it
@@ -147,12 +158,14 @@ type Relay struct {
 	self    *crypto.Identity // impersonate: the MITM's identity (ImpersonateAs)
 
 	mu      sync.Mutex
-	armed   [2]Attack             // the attack waiting for the next CHAT record of each flow
+	armed   [2]Attack             // the attack waiting for the next CHAT record (reflect: session record) of each flow
 	keysub  [2]bool               // replace the key of each PUBLIC_KEY of the flow
 	real    [2]crypto.Fingerprint // the key of each flow's sender, from its PUBLIC_KEYs
 	realOK  [2]bool
-	held    [2][]byte // reorder: the record held back
-	lastCh  [2][]byte // a copy of the last CHAT record of each flow
+	held    [2][]byte     // reorder: the record held back
+	stale   [2][][]byte   // stale: the messages held back, in order; nil when not holding
+	hold    time.Duration // stale: how long (SetWindow)
+	lastCh  [2][]byte     // a copy of the last CHAT record of each flow
 	to      [2]protocol.Transport
 	runCtx  context.Context
 	imp     *impostor // impersonating: the MITM's own nodes
@@ -171,7 +184,7 @@ type Relay struct {
 // roles may come out wrong (both start, or neither does): no session is
 // made either way.
 func New(emit func(protocol.Event), subs ...*crypto.PublicKey) *Relay {
-	m := &Relay{emit: emit}
+	m := &Relay{emit: emit, hold: protocol.DefaultWindow + time.Second}
 	for _, k := range subs {
 		if k != nil {
 			m.subKeys = append(m.subKeys, k)
@@ -180,10 +193,20 @@ func New(emit func(protocol.Event), subs ...*crypto.PublicKey) *Relay {
 	return m
 }
 
+// SetWindow tells the relay the peers' timestamp window (--window; the
+// default is protocol.DefaultWindow): stale holds messages for w plus one
+// second. Call it before Run.
+func (m *Relay) SetWindow(w time.Duration) {
+	m.mu.Lock()
+	m.hold = w + time.Second
+	m.mu.Unlock()
+}
+
 // Arm sets attack a on flow f. A replay happens at once: the last CHAT
 // record that went that way is sent again (ErrNothingToReplay if there is
-// none yet). The others wait for the flow's next CHAT record; arming
-// another attack on the flow replaces the waiting one.
+// none yet). Reflect waits for the flow's next session record, of any
+// type; the others wait for its next CHAT record. Arming another attack on
+// the flow replaces the waiting one.
 func (m *Relay) Arm(ctx context.Context, f Flow, a Attack) error {
 	if f != FlowAB && f != FlowBA {
 		return fmt.Errorf("mitm: flow %d", f)
@@ -206,7 +229,7 @@ func (m *Relay) Arm(ctx context.Context, f Flow, a Attack) error {
 		}
 		m.emit(m.event(f, Replayed, Replay, rec))
 		return nil
-	case Tamper, Reorder, Drop:
+	case Tamper, Reorder, Drop, Stale, Reflect:
 		m.mu.Lock()
 		m.armed[f] = a
 		m.mu.Unlock()
@@ -269,7 +292,8 @@ func (m *Relay) prepareKeys(f Flow) error {
 
 // Disarm turns off flow f's attacks: a waiting one, and key substitution;
 // and impersonation (both ways). A record held back for reorder still
-// goes after the next one.
+// goes after the next one, and records held back for stale are released
+// when their time is up.
 func (m *Relay) Disarm(f Flow) {
 	m.mu.Lock()
 	m.armed[f], m.keysub[f] = 0, false
@@ -325,7 +349,7 @@ func (m *Relay) pump(ctx context.Context, f Flow, from, to protocol.Transport) e
 			}
 			return fmt.Errorf("mitm: receive %s: %w", f, err)
 		}
-		out, evs := m.process(f, msg)
+		out, evs, back := m.process(f, msg)
 		m.sendMu[f].Lock()
 		for i, o := range out {
 			if err := send(ctx, to, o); err != nil {
@@ -340,21 +364,86 @@ func (m *Relay) pump(ctx context.Context, f Flow, from, to protocol.Transport) e
 		for _, ev := range evs {
 			m.emit(ev)
 		}
+		if back != nil {
+			if err := m.sendBack(ctx, f, back); err != nil {
+				return err
+			}
+		}
+	}
+}
+
+// sendBack sends rec, a record of flow f, back to its sender (reflect).
+func (m *Relay) sendBack(ctx context.Context, f Flow, rec []byte) error {
+	y := 1 - f
+	m.mu.Lock()
+	to := m.to[y]
+	m.mu.Unlock()
+	ev := m.event(y, Reflected, Reflect, rec)
+	m.sendMu[y].Lock()
+	err := send(ctx, to, rec)
+	m.sendMu[y].Unlock()
+	if err != nil {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		ev.Action = Lost
+	}
+	m.emit(ev)
+	return nil
+}
+
+// releaseStale sends flow f's messages held back for stale, in order, and
+// stops holding. It holds the flow's send lock throughout, so a message
+// the pump lets through after the hold ended goes after them.
+func (m *Relay) releaseStale(f Flow) {
+	m.sendMu[f].Lock()
+	defer m.sendMu[f].Unlock()
+	m.mu.Lock()
+	q, to, ctx, running := m.stale[f], m.to[f], m.runCtx, m.running
+	m.stale[f] = nil
+	for _, msg := range q {
+		if t, _ := protocol.MessageType(msg); t == protocol.TypeChat {
+			m.lastCh[f] = msg
+		}
+	}
+	m.mu.Unlock()
+	if !running {
+		return
+	}
+	for _, msg := range q {
+		ev := m.event(f, Released, Stale, msg)
+		if err := send(ctx, to, msg); err != nil {
+			if ctx.Err() != nil {
+				return
+			}
+			ev.Action = Lost
+		}
+		m.emit(ev)
 	}
 }
 
 // process applies the flow's armed attack to msg. It returns the messages
 // to send, in order, and one event for each of them, then one for each
-// message it kept back or dropped. While impersonating, the impostor node
-// facing f's sender takes msg and nothing is sent.
-func (m *Relay) process(f Flow, msg []byte) (out [][]byte, evs []Event) {
+// message it kept back or dropped; and (reflect) a record to send back to
+// its sender. While impersonating, the impostor node facing f's sender
+// takes msg and nothing is sent.
+func (m *Relay) process(f Flow, msg []byte) (out [][]byte, evs []Event, back []byte) {
 	t, _ := protocol.MessageType(msg)
 	chat := t == protocol.TypeChat && len(msg) >= protocol.MinRecordSize // a CHAT record, not just its type byte
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.imp != nil {
 		m.imp.feed(f, msg)
-		return nil, nil
+		return nil, nil, nil
+	}
+	if m.stale[f] != nil {
+		// Stale: everything on the flow waits with the held CHAT record.
+		m.stale[f] = append(m.stale[f], msg)
+		return nil, []Event{m.event(f, Held, Stale, msg)}, nil
+	}
+	if m.armed[f] == Reflect && protocol.IsRecordType(t) && len(msg) >= protocol.MinRecordSize {
+		m.armed[f] = 0
+		return [][]byte{msg}, []Event{m.event(f, Relayed, 0, msg)}, append([]byte(nil), msg...)
 	}
 	if held := m.held[f]; held != nil && protocol.IsRecordType(t) {
 		// Reorder: the record that followed the held one goes first.
@@ -362,7 +451,7 @@ func (m *Relay) process(f Flow, msg []byte) (out [][]byte, evs []Event) {
 		out = append(out, msg, held)
 		evs = append(evs, m.event(f, Relayed, 0, msg), m.event(f, Released, Reorder, held))
 		m.lastCh[f] = held // a CHAT record, and the last one sent
-		return out, evs
+		return out, evs, nil
 	}
 	if t == protocol.TypePublicKey {
 		if pk, err := protocol.ParsePublicKeyMsg(msg); err == nil {
@@ -372,12 +461,12 @@ func (m *Relay) process(f Flow, msg []byte) (out [][]byte, evs []Event) {
 			if m.keysub[f] {
 				pk.DER = m.pickSub(f).DER()
 				sub := protocol.AppendPublicKey(nil, pk)
-				return [][]byte{sub}, []Event{m.event(f, Substituted, KeySub, sub)}
+				return [][]byte{sub}, []Event{m.event(f, Substituted, KeySub, sub)}, nil
 			}
 		}
 	}
 	if !chat {
-		return [][]byte{msg}, []Event{m.event(f, Relayed, 0, msg)}
+		return [][]byte{msg}, []Event{m.event(f, Relayed, 0, msg)}, nil
 	}
 	a := m.armed[f]
 	m.armed[f] = 0
@@ -386,15 +475,19 @@ func (m *Relay) process(f Flow, msg []byte) (out [][]byte, evs []Event) {
 		bad := append([]byte(nil), msg...)
 		bad[len(bad)-1] ^= 0x01 // the last byte of the GCM tag
 		m.lastCh[f] = msg
-		return [][]byte{bad}, []Event{m.event(f, Tampered, Tamper, bad)}
+		return [][]byte{bad}, []Event{m.event(f, Tampered, Tamper, bad)}, nil
 	case Reorder:
 		m.held[f] = msg
-		return nil, []Event{m.event(f, Held, Reorder, msg)}
+		return nil, []Event{m.event(f, Held, Reorder, msg)}, nil
 	case Drop:
-		return nil, []Event{m.event(f, Dropped, Drop, msg)}
+		return nil, []Event{m.event(f, Dropped, Drop, msg)}, nil
+	case Stale:
+		m.stale[f] = [][]byte{msg}
+		time.AfterFunc(m.hold, func() { m.releaseStale(f) })
+		return nil, []Event{m.event(f, Held, Stale, msg)}, nil
 	}
 	m.lastCh[f] = msg
-	return [][]byte{msg}, []Event{m.event(f, Relayed, 0, msg)}
+	return [][]byte{msg}, []Event{m.event(f, Relayed, 0, msg)}, nil
 }
 
 // pickSub returns the key to put in a PUBLIC_KEY of flow f: one whose

@@ -112,14 +112,24 @@ type pair struct {
 	eventLog
 }
 
-func startPair(t *testing.T) *pair {
+func startPair(t *testing.T) *pair { t.Helper(); return startPairWith(t, nil) }
+
+// startPairWith is startPair with the nodes' configs changed by tweak
+// (and the relay told their timestamp window) before they start.
+func startPairWith(t *testing.T, tweak func(a, b *protocol.Config)) *pair {
 	t.Helper()
 	id := prototest.Identities(t)
 	p := &pair{ra: newRecorder(), rb: newRecorder()}
 	p.m = New(p.emit, id[2].Public())
-	aEnd, bEnd := runRelay(t, p.m)
 	ca, cb := testConfig(id[0]), testConfig(id[1])
 	ca.ResendAfter, cb.ResendAfter = 300*time.Millisecond, 300*time.Millisecond
+	if tweak != nil {
+		tweak(&ca, &cb)
+		if cb.Window > 0 {
+			p.m.SetWindow(cb.Window)
+		}
+	}
+	aEnd, bEnd := runRelay(t, p.m)
 	p.a, _ = startNode(t, ca, aEnd, p.ra.Emit)
 	p.b, _ = startNode(t, cb, bEnd, p.rb.Emit)
 	p.ra.WaitFor(t, 10*time.Second, "A established through the MITM", isEstablished)
@@ -265,7 +275,7 @@ func TestArmErrors(t *testing.T) {
 	if _, err := ParseAttack("nuke"); !errors.Is(err, ErrUnknownAttack) {
 		t.Errorf("ParseAttack(nuke): %v", err)
 	}
-	for a := Replay; a <= KeySub; a++ {
+	for a := Replay; a <= Reflect; a++ {
 		if got, err := ParseAttack(a.String()); err != nil || got != a {
 			t.Errorf("ParseAttack(%q) = %v, %v", a.String(), got, err)
 		}
@@ -282,8 +292,8 @@ func TestArmErrors(t *testing.T) {
 func TestProcessGarbage(t *testing.T) {
 	m := New(func(protocol.Event) {}, nil)
 	for _, msg := range [][]byte{nil, {}, {0x01}, {0x02, protocol.TypeChat}, {protocol.Version, protocol.TypeChat, 1, 2, 3}, make([]byte, protocol.MinRecordSize)} {
-		out, evs := m.process(FlowAB, msg)
-		if len(out) != 1 || string(out[0]) != string(msg) || len(evs) != 1 || evs[0].Action != Relayed {
+		out, evs, back := m.process(FlowAB, msg)
+		if len(out) != 1 || string(out[0]) != string(msg) || len(evs) != 1 || evs[0].Action != Relayed || back != nil {
 			t.Errorf("process(%x) = %x, %+v", msg, out, evs)
 		}
 	}
@@ -298,9 +308,10 @@ func rec0() []byte {
 }
 
 // FuzzProcess: whatever two messages arrive on a flow, with any attack
-// armed, process never panics, and every message it passes on is one of
-// them unchanged, or (tamper) one of them with exactly one bit flipped, or
-// (keysub) a PUBLIC_KEY carrying the MITM's key.
+// armed, process never panics, and every message it passes on (or, for
+// reflect, sends back) is one of them unchanged, or (tamper) one of them
+// with exactly one bit flipped, or (keysub) a PUBLIC_KEY carrying the
+// MITM's key.
 func FuzzProcess(f *testing.F) {
 	fuzzSubKey = prototest.Identities(f)[2]
 	f.Add(uint8(0x80), protocol.AppendPublicKey(nil, protocol.PublicKeyMsg{DER: prototest.Identities(f)[0].Public().DER()}), rec0())
@@ -315,18 +326,29 @@ func FuzzProcess(f *testing.F) {
 	f.Add(uint8(Reorder), []byte{protocol.Version, protocol.TypeChat}, rec)
 	f.Fuzz(func(t *testing.T, attack uint8, m1, m2 []byte) {
 		m := New(func(protocol.Event) {}, fuzzSubKey.Public())
-		m.armed[FlowAB] = Attack(attack % 5)
+		m.SetWindow(time.Hour) // stale: the release (not running: dropped) never comes during the test
+		switch a := Attack(attack % 9); a {
+		case KeySub, Impersonate:
+		default:
+			m.armed[FlowAB] = a
+		}
 		m.keysub[FlowAB] = attack&0x80 != 0
 		in := [][]byte{append([]byte(nil), m1...), append([]byte(nil), m2...)}
 		var out [][]byte
 		for _, msg := range in {
-			o, evs := m.process(FlowAB, msg)
+			o, evs, back := m.process(FlowAB, msg)
 			if len(evs) < len(o) {
 				t.Fatalf("%d messages out, %d events", len(o), len(evs))
 			}
 			out = append(out, o...)
+			if back != nil {
+				if Attack(attack%9) != Reflect || !bytes.Equal(back, msg) {
+					t.Fatalf("sent back %x (attack %d, message %x)", back, attack%9, msg)
+				}
+				out = append(out, back)
+			}
 		}
-		if len(out) > 2 {
+		if len(out) > 3 {
 			t.Fatalf("%d messages out of 2 in", len(out))
 		}
 		for _, o := range out {
@@ -347,7 +369,7 @@ func FuzzProcess(f *testing.F) {
 						diff++
 					}
 				}
-				if diff == 0 || (diff == 1 && Attack(attack%5) == Tamper) {
+				if diff == 0 || (diff == 1 && Attack(attack%9) == Tamper) {
 					ok = true
 				}
 			}
@@ -447,17 +469,17 @@ func TestPicksRolePreservingKey(t *testing.T) {
 		return k
 	}
 	// A's key goes to B before B's key is known: the first key.
-	out, _ := m.process(FlowAB, pkMsg(a))
+	out, _, _ := m.process(FlowAB, pkMsg(a))
 	if got := subOf(out); got.Fingerprint() != pubs[4].Fingerprint() {
 		t.Errorf("before B's key is known: %s, want the first key", got.Fingerprint().Short())
 	}
 	// B's key goes to A (A < B): a key above A's, so A stays the initiator.
-	out, _ = m.process(FlowBA, pkMsg(b))
+	out, _, _ = m.process(FlowBA, pkMsg(b))
 	if got := subOf(out).Fingerprint(); !a.Fingerprint().Less(got) {
 		t.Errorf("B's key replaced by %s, not above A's %s", got.Short(), a.Fingerprint().Short())
 	}
 	// A's key goes to B again: now a key below B's.
-	out, _ = m.process(FlowAB, pkMsg(a))
+	out, _, _ = m.process(FlowAB, pkMsg(a))
 	if got := subOf(out).Fingerprint(); !got.Less(b.Fingerprint()) {
 		t.Errorf("A's key replaced by %s, not below B's %s", got.Short(), b.Fingerprint().Short())
 	}
@@ -611,5 +633,87 @@ func TestImpersonationFirstContact(t *testing.T) {
 	}
 	if len(read) != 1 || read[0] != "for B's eyes only" {
 		t.Errorf("the MITM read %q", read)
+	}
+}
+
+// TestStaleAttack: stale holds A's next CHAT record and everything A sends
+// after it for B's timestamp window plus a second, then releases them in
+// order: B refuses the CHAT record `stale` (with its authenticated seq;
+// the seq check passes, the run being in order), and A's message, resent
+// by its delivery layer, is shown exactly once. The session goes on.
+func TestStaleAttack(t *testing.T) {
+	const window = time.Second
+	p := startPairWith(t, func(a, b *protocol.Config) { a.Window, b.Window = window, window })
+	p.send(t, "before the attack")
+	if err := p.m.Arm(context.Background(), FlowAB, Stale); err != nil {
+		t.Fatal(err)
+	}
+	id, err := p.a.Send("held past the window")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.waitFor(t, 10*time.Second, "the CHAT record held", func(e Event) bool {
+		return e.Action == Held && e.Attack == Stale && e.Type == protocol.TypeChat && e.Flow == FlowAB
+	})
+	ev := p.rb.WaitFor(t, 20*time.Second, "B refuses the held record", rejected(protocol.ReasonStale)).(protocol.RejectedEvent)
+	if !ev.HasSeq {
+		t.Errorf("stale rejection without the record's seq: %+v", ev)
+	}
+	p.ra.WaitFor(t, 20*time.Second, "A's message delivered", func(e protocol.Event) bool { d, ok := e.(protocol.DeliveredEvent); return ok && d.ID == id })
+	p.send(t, "after the attack")
+	if n := p.rb.Count(showed("held past the window")); n != 1 {
+		t.Errorf("B showed the held message %d times, want once", n)
+	}
+	if n := p.rb.Count(rejected(protocol.ReasonReorder)); n != 0 {
+		t.Errorf("B reported %d records out of order: the run is released in order", n)
+	}
+	var released []uint32
+	for _, e := range p.events() {
+		if e.Action == Released && e.Attack == Stale && e.HasSeq {
+			released = append(released, e.Seq)
+		}
+	}
+	if len(released) == 0 || !slices.IsSorted(released) {
+		t.Errorf("released seqs %v: want the held records, in order", released)
+	}
+	for _, r := range []*recorder{p.ra, p.rb} {
+		if n := r.Count(func(e protocol.Event) bool {
+			s, ok := e.(protocol.SessionEvent)
+			return ok && s.State != protocol.SessionEstablished && s.State != protocol.SessionRekeyed
+		}); n != 0 {
+			t.Errorf("the attack changed a session (%d session events)", n)
+		}
+	}
+}
+
+// TestReflectAttack: reflect passes A's next session record on to B and
+// sends a copy back to A: A refuses it `reflected` (with its own seq),
+// never `tampered`, and the session goes on both ways, B none the wiser.
+func TestReflectAttack(t *testing.T) {
+	p := startPair(t)
+	p.send(t, "before the attack")
+	if err := p.m.Arm(context.Background(), FlowAB, Reflect); err != nil {
+		t.Fatal(err)
+	}
+	ev := p.ra.WaitFor(t, 10*time.Second, "A refuses its own record", rejected(protocol.ReasonReflected)).(protocol.RejectedEvent)
+	p.waitFor(t, 10*time.Second, "the reflected event", func(e Event) bool {
+		return e.Action == Reflected && e.Attack == Reflect && e.Flow == FlowBA && e.HasSeq && e.Seq == ev.Seq
+	})
+	if !ev.HasSeq {
+		t.Errorf("reflected rejection without a seq: %+v", ev)
+	}
+	p.send(t, "after the attack")
+	if _, err := p.b.Send("and back"); err != nil {
+		t.Fatal(err)
+	}
+	p.ra.WaitFor(t, 10*time.Second, "A shows B's message", showed("and back"))
+	if n := p.ra.Count(rejected(protocol.ReasonTampered)); n != 0 {
+		t.Errorf("A reported %d tampered records", n)
+	}
+	if n := p.rb.Count(func(e protocol.Event) bool { _, ok := e.(protocol.RejectedEvent); return ok }); n != 0 {
+		t.Errorf("B rejected %d records", n)
+	}
+	if n := p.count(func(e Event) bool { return e.Action == Reflected }); n != 1 {
+		t.Errorf("%d records reflected, want 1 (one-shot)", n)
 	}
 }

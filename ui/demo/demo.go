@@ -10,8 +10,10 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 	"unicode/utf8"
 
@@ -44,7 +46,14 @@ const (
 	replyDelay         = 700 * time.Millisecond // bob "types"
 	defaultKeySubLasts = 8 * time.Second        // then the MITM lets keys pass again
 	echoMaxRunes       = 40
+	// demoWindow is both nodes' timestamp window (the default is 30 s), so
+	// that /attack stale, which holds bob's records for the window plus a
+	// second, is over in 6 s. The screen says so.
+	demoWindow = 5 * time.Second
 )
+
+// attackList is what /attack offers, in the order its help lists them.
+const attackList = "replay|tamper|reorder|drop|stale|reflect|keysub|impersonate"
 
 // Run is `duet demo`: the full screen as alice, talking to bob, a bot
 // in this process, through a man in the middle (mitm.Relay), all over
@@ -75,17 +84,19 @@ func Run(ctx context.Context, d Deps, opts ...tea.ProgramOption) error {
 	sink := screen.NewSink()
 	records := &protocol.RecordLog{}
 	pin := &pinFirst{}
-	alice, err := protocol.NewNode(protocol.Config{Identity: aliceID, PingInterval: pingInterval, Records: records, VerifyPeer: pin.verify}, ta, sink.Emit)
+	alice, err := protocol.NewNode(protocol.Config{Identity: aliceID, PingInterval: pingInterval, Window: demoWindow, Records: records, VerifyPeer: pin.verify}, ta, sink.Emit)
 	if err != nil {
 		return fmt.Errorf("demo: %w", err)
 	}
 	var subMu sync.Mutex
 	var subShown [2]bool // keysub: the first substitution of each flow is told, not every retry's
+	var at *attacks      // set before the relay runs
 	m := mitm.New(func(ev protocol.Event) {
 		e, ok := ev.(mitm.Event)
 		if !ok {
 			return
 		}
+		at.relayed(e)
 		subMu.Lock()
 		switch {
 		case e.Action == mitm.Disarmed:
@@ -101,8 +112,9 @@ func Run(ctx context.Context, d Deps, opts ...tea.ProgramOption) error {
 		}
 	}, mitmID.Public())
 	m.ImpersonateAs(mitmID)
-	bob := &bot{id: bobID, tr: tb, post: sink.Post}
-	at := &attacks{m: m, bob: bob, post: sink.Post}
+	m.SetWindow(demoWindow)
+	bob := &bot{id: bobID, tr: tb, post: sink.Post, window: demoWindow}
+	at = &attacks{m: m, bob: bob, post: sink.Post, window: demoWindow}
 
 	cfg := screen.Config{
 		SelfName: "alice", PeerName: "bob", SelfFP: aliceID.Public().Fingerprint().String(),
@@ -111,9 +123,10 @@ func Run(ctx context.Context, d Deps, opts ...tea.ProgramOption) error {
 		MarkVerified: pin.markVerified, // in memory: the demo writes nothing
 		Notices: []string{
 			fmt.Sprintf("duet demo: you are alice; bob is a bot in this process. A man in the middle relays every byte between you (alice :%d ⇄ MITM :%d/:%d ⇄ bob :%d); it holds no key.", pA, mA, mB, pB),
-			"/attack tamper|replay|reorder|drop|keysub|impersonate: it attacks what bob sends, and your duet refuses it (F4: security log). /quit ends the demo.",
+			"/attack " + attackList + ": it attacks what bob sends (reflect: what you send), bob sends one message, and your duet refuses the attack (F4: security log). /quit ends the demo.",
+			fmt.Sprintf("This demo's timestamp window is %s (duet's default is 30 s), so that /attack stale is over in %s.", seconds(demoWindow), seconds(demoWindow+time.Second)),
 		},
-		Extra: []screen.ExtraCommand{{Name: "/attack", Help: "demo: replay|tamper|reorder|drop|keysub|impersonate|off", Run: at.run}},
+		Extra: []screen.ExtraCommand{{Name: "/attack", Help: "demo: " + attackList + "|off", Run: at.run}},
 	}
 	// The MITM and bob run until alice's node stops (the screen quit).
 	relayCtx, stopRelay := context.WithCancel(context.WithoutCancel(ctx))
@@ -156,8 +169,11 @@ func roles(keys [3]*crypto.Identity) (alice, bob, mitm *crypto.Identity) {
 // the middle did to a message, not its plain relaying.
 func tellsAlice(e mitm.Event) bool {
 	switch e.Action {
-	case mitm.Replayed, mitm.Tampered, mitm.Held, mitm.Released, mitm.Dropped, mitm.Substituted,
-		mitm.ImpostorSession, mitm.Intercepted:
+	case mitm.Held, mitm.Released:
+		// stale holds every record of the flow: told for CHAT records only
+		return e.Attack != mitm.Stale || e.Type == protocol.TypeChat
+	case mitm.Replayed, mitm.Tampered, mitm.Dropped, mitm.Substituted,
+		mitm.ImpostorSession, mitm.Intercepted, mitm.Reflected:
 		return true
 	}
 	return false
@@ -206,6 +222,7 @@ type bot struct {
 	post        func(tea.Msg)
 	ping        time.Duration // pingInterval if 0
 	resendAfter time.Duration // the node's default (3 s) if 0
+	window      time.Duration // the node's default (30 s) if 0
 
 	mu      sync.Mutex
 	node    *protocol.Node
@@ -221,7 +238,7 @@ func (b *bot) start(ctx context.Context) error {
 	if ping == 0 {
 		ping = pingInterval
 	}
-	n, err := protocol.NewNode(protocol.Config{Identity: b.id, PingInterval: ping, ResendAfter: b.resendAfter}, b.tr, b.emit)
+	n, err := protocol.NewNode(protocol.Config{Identity: b.id, PingInterval: ping, ResendAfter: b.resendAfter, Window: b.window}, b.tr, b.emit)
 	if err != nil {
 		return fmt.Errorf("demo: bob: %w", err)
 	}
@@ -299,6 +316,7 @@ var botReplies = []string{
 	"read you: “%s”. /attack reorder holds one of my messages back and delivers it late.",
 	"noted: “%s”. /attack drop makes one of mine vanish on the way; my duet sends it again.",
 	"ok: “%s”. /attack keysub restarts me behind a man in the middle that swaps our keys.",
+	"heard: “%s”. /attack stale holds my next message past your time window; /attack reflect sends your own records back to you.",
 }
 
 func (b *bot) emit(ev protocol.Event) {
@@ -325,6 +343,11 @@ func (b *bot) emit(ev protocol.Event) {
 	}
 }
 
+// seconds is d as people write it: "5 s".
+func seconds(d time.Duration) string {
+	return strconv.FormatFloat(d.Seconds(), 'f', -1, 64) + " s"
+}
+
 // clip shortens s to n runes on one line.
 func clip(s string, n int) string {
 	s = strings.Join(strings.Fields(s), " ")
@@ -335,19 +358,40 @@ func clip(s string, n int) string {
 	return string(r[:n-1]) + "…"
 }
 
-// attacks is /attack: it arms the MITM against what bob sends.
+// attacks is /attack: it arms the MITM against what bob sends (reflect:
+// what alice sends), and has bob send one message.
 type attacks struct {
 	m         *mitm.Relay
 	bob       *bot
 	post      func(tea.Msg)
 	ctx       context.Context // the relay's; set before the screen runs
 	keySubFor time.Duration   // how long keysub lasts (defaultKeySubLasts if 0)
+	window    time.Duration   // the nodes' timestamp window (the MITM's SetWindow)
+
+	replayNext atomic.Bool // replay bob's next CHAT record once it is relayed
 }
 
 var attackLines = map[mitm.Attack]string{
+	mitm.Replay:  "the man in the middle sends this message to you twice: your duet shows it once and refuses the copy (replay)",
 	mitm.Tamper:  "this message gets one bit flipped on its way: your duet refuses it, and mine sends it again in 3 s",
 	mitm.Reorder: "this message is held back and delivered after my next record: your duet refuses it as out of order, and mine sends it again",
 	mitm.Drop:    "this message is dropped on its way: your duet sees a gap, and mine sends it again in 3 s",
+	mitm.Stale:   "this message, and all I send after it, is held back for %v, past your %v time window: your duet refuses it as stale, and mine sends it again",
+	mitm.Reflect: "this message passes untouched; the man in the middle sends your own next record back to you: your duet knows it for its own and refuses it (reflected)",
+	mitm.KeySub:  "I restarted behind a man in the middle that swaps our keys: this message waits on my side until our new session",
+}
+
+// relayed is called with each of the MITM's events: it replays bob's
+// CHAT record once it has gone through (/attack replay).
+func (a *attacks) relayed(e mitm.Event) {
+	if a == nil || e.Action != mitm.Relayed || e.Flow != mitm.FlowBA || e.Type != protocol.TypeChat || !a.replayNext.CompareAndSwap(true, false) {
+		return
+	}
+	go func() {
+		if err := a.m.Arm(a.ctx, mitm.FlowBA, mitm.Replay); err != nil {
+			a.post(screen.NoticeMsg{Text: "the man in the middle could not replay: " + err.Error(), Warn: true})
+		}
+	}()
 }
 
 func (a *attacks) keySubLasts() time.Duration {
@@ -364,7 +408,7 @@ func (a *attacks) run(args string) (string, error) {
 	}
 	switch args {
 	case "", "help":
-		return "usage: /attack replay|tamper|reorder|drop|keysub|impersonate|off: the man in the middle attacks what bob sends", nil
+		return "usage: /attack " + attackList + "|off: the man in the middle attacks what bob sends (reflect: what you send), and bob sends one message", nil
 	case "off", "pass":
 		a.m.Disarm(mitm.FlowAB)
 		a.m.Disarm(mitm.FlowBA)
@@ -376,13 +420,20 @@ func (a *attacks) run(args string) (string, error) {
 	}
 	switch at {
 	case mitm.Replay:
-		if err := a.m.Arm(ctx, mitm.FlowBA, at); err != nil {
-			if errors.Is(err, mitm.ErrNothingToReplay) {
-				return "", errors.New("bob has not sent anything yet to replay")
-			}
+		a.replayNext.Store(true)
+		if err := a.bob.sayNow(attackLines[at]); err != nil {
+			a.replayNext.Store(false)
+			return "", fmt.Errorf("bob could not send: %w", err)
+		}
+		return "bob sends one message; once it has gone through, the man in the middle sends it again: your duet must refuse the copy (replay)", nil
+	case mitm.Reflect:
+		if err := a.m.Arm(ctx, mitm.FlowAB, at); err != nil {
 			return "", err
 		}
-		return "replayed bob's last message: your duet must refuse the copy (replay)", nil
+		if err := a.bob.sayNow(attackLines[at]); err != nil {
+			return "", fmt.Errorf("bob could not send: %w", err)
+		}
+		return "armed reflect on your next record: the man in the middle passes it on to bob and sends a copy back to you; bob sends one message", nil
 	case mitm.Impersonate:
 		if err := a.m.Arm(ctx, mitm.FlowAB, at); err != nil {
 			return "", err
@@ -417,6 +468,9 @@ func (a *attacks) run(args string) (string, error) {
 		if err := a.bob.restart(); err != nil {
 			return "", err
 		}
+		if err := a.bob.sayNow(attackLines[at]); err != nil {
+			return "", fmt.Errorf("bob could not send: %w", err)
+		}
 		go func() {
 			select {
 			case <-time.After(a.keySubLasts()):
@@ -432,7 +486,11 @@ func (a *attacks) run(args string) (string, error) {
 	if err := a.m.Arm(ctx, mitm.FlowBA, at); err != nil {
 		return "", err
 	}
-	if err := a.bob.sayNow(attackLines[at]); err != nil {
+	line := attackLines[at]
+	if at == mitm.Stale {
+		line = fmt.Sprintf(line, seconds(a.window+time.Second), seconds(a.window))
+	}
+	if err := a.bob.sayNow(line); err != nil {
 		return "", fmt.Errorf("bob could not send: %w", err)
 	}
 	return fmt.Sprintf("armed %s on bob's next message; bob sends one now", at), nil

@@ -96,6 +96,10 @@ func sessionPeers(evs []protocol.Event) []string {
 	return fps
 }
 
+// rigWindow is the rig's timestamp window (the demo's is demoWindow):
+// stale holds bob's records for 3 s.
+const rigWindow = 2 * time.Second
+
 func startDemoRig(t *testing.T) *demoRig {
 	t.Helper()
 	var ids [3]*crypto.Identity
@@ -110,19 +114,27 @@ func startDemoRig(t *testing.T) *demoRig {
 	aEnd, mA := protocol.NewPipe(4096)
 	bEnd, mB := protocol.NewPipe(4096)
 	aliceID, bobID, mitmID := roles(ids)
-	alice, err := protocol.NewNode(protocol.Config{Identity: aliceID, PingInterval: 50 * time.Millisecond, VerifyPeer: (&pinFirst{}).verify}, aEnd, r.emit)
+	alice, err := protocol.NewNode(protocol.Config{Identity: aliceID, PingInterval: 50 * time.Millisecond, Window: rigWindow, VerifyPeer: (&pinFirst{}).verify}, aEnd, r.emit)
 	if err != nil {
 		t.Fatal(err)
 	}
+	var at *attacks // set before the relay runs
 	m := mitm.New(func(ev protocol.Event) {
-		if e, ok := ev.(mitm.Event); ok && tellsAlice(e) {
+		e, ok := ev.(mitm.Event)
+		if !ok {
+			return
+		}
+		at.relayed(e)
+		if tellsAlice(e) {
 			r.post(screen.NoticeMsg{Text: words.MITMNamed(e, "alice", "bob", " → ")})
 		}
 	}, mitmID.Public())
 	m.ImpersonateAs(mitmID)
+	m.SetWindow(rigWindow)
 	ctx, cancel := context.WithCancel(context.Background())
-	r.bob = &bot{id: bobID, tr: bEnd, post: r.post, ping: 50 * time.Millisecond, resendAfter: 300 * time.Millisecond}
-	r.at = &attacks{m: m, bob: r.bob, post: r.post, ctx: ctx} // keysub lasts as in the demo: the peers retry every 2 s
+	r.bob = &bot{id: bobID, tr: bEnd, post: r.post, ping: 50 * time.Millisecond, resendAfter: 300 * time.Millisecond, window: rigWindow}
+	at = &attacks{m: m, bob: r.bob, post: r.post, ctx: ctx, window: rigWindow} // keysub lasts as in the demo: the peers retry every 2 s
+	r.at = at
 	var wg sync.WaitGroup
 	wg.Add(2)
 	go func() { defer wg.Done(); _ = m.Run(ctx, mA, mB) }()
@@ -142,9 +154,10 @@ func startDemoRig(t *testing.T) *demoRig {
 	return r
 }
 
-// TestDemoAttacks: each /attack makes the MITM attack what bob sends, and
-// alice's node refuses it with the protocol's reason, tells what the MITM
-// did, and still shows bob's message, once.
+// TestDemoAttacks: each /attack makes the MITM attack what bob sends (or,
+// reflect, what alice sends) while bob sends exactly one message; alice's
+// node refuses the attack with the protocol's reason, the demo tells what
+// the MITM did, and alice shows bob's message exactly once.
 func TestDemoAttacks(t *testing.T) {
 	r := startDemoRig(t)
 	if _, err := r.at.run("nuke"); err == nil {
@@ -153,41 +166,65 @@ func TestDemoAttacks(t *testing.T) {
 	if s, err := r.at.run(""); err != nil || !strings.Contains(s, "usage: /attack") {
 		t.Errorf("/attack alone: %q, %v", s, err)
 	}
+	sent := []string{"hi alice!"}
 	for _, c := range []struct {
-		attack, reason, text string
+		attack, reason, text string // reason "": alice reports a gap
 	}{
-		{"replay", protocol.ReasonReplay, "hi alice!"},
+		{"replay", protocol.ReasonReplay, "the man in the middle sends this message to you twice"},
 		{"tamper", protocol.ReasonTampered, "this message gets one bit flipped"},
 		{"reorder", protocol.ReasonReorder, "this message is held back"},
+		{"drop", "", "this message is dropped"},
+		{"stale", protocol.ReasonStale, "this message, and all I send after it, is held back for 3 s, past your 2 s time window"},
+		{"reflect", protocol.ReasonReflected, "this message passes untouched"},
 	} {
 		if _, err := r.at.run(c.attack); err != nil {
 			t.Fatalf("/attack %s: %v", c.attack, err)
 		}
-		r.waitFor(t, c.attack+" refused", refused(c.reason))
+		sent = append(sent, c.text)
+		if c.reason != "" {
+			r.waitFor(t, c.attack+" refused", refused(c.reason))
+		}
 		r.waitFor(t, c.attack+"'s message shown", shown(c.text))
 	}
-	if _, err := r.at.run("drop"); err != nil {
-		t.Fatal(err)
-	}
-	r.waitFor(t, "the dropped message shown", shown("this message is dropped"))
+	r.waitFor(t, "a gap (drop)", func(evs []protocol.Event, _ []string) bool {
+		for _, e := range evs {
+			if _, ok := e.(protocol.GapEvent); ok {
+				return true
+			}
+		}
+		return false
+	})
 	r.mu.Lock()
-	counts := map[string]int{}
+	var texts []string
 	for _, e := range r.events {
 		if m, ok := e.(protocol.MessageEvent); ok {
-			counts[m.Text]++
+			texts = append(texts, m.Text)
 		}
 	}
 	notices := strings.Join(r.notices, "\n")
 	r.mu.Unlock()
-	for text, n := range counts {
+	// Bob sent one message per attack (and his greeting), each shown once.
+	if len(texts) != len(sent) {
+		t.Errorf("alice shows %d messages, want %d (the greeting and one per attack): %q", len(texts), len(sent), texts)
+	}
+	for _, want := range sent {
+		n := 0
+		for _, got := range texts {
+			if strings.HasPrefix(got, want) {
+				n++
+			}
+		}
 		if n != 1 {
-			t.Errorf("alice shows %q %d times", text, n)
+			t.Errorf("alice shows %q %d times, want once", want, n)
 		}
 	}
-	for _, want := range []string{"REPLAYED", "TAMPERED", "RELEASED", "DROPPED"} {
+	for _, want := range []string{"REPLAYED", "TAMPERED", "RELEASED", "DROPPED", "HELD BACK CHAT", "REFLECTED alice's own"} {
 		if !strings.Contains(notices, "bob → alice: "+want) {
 			t.Errorf("no notice of %s in:\n%s", want, notices)
 		}
+	}
+	if strings.Contains(notices, "HELD BACK PING") || strings.Contains(notices, "RELEASED PING") {
+		t.Errorf("stale told about every held ping:\n%s", notices)
 	}
 }
 
@@ -201,6 +238,20 @@ func TestDemoKeySub(t *testing.T) {
 	}
 	r.waitFor(t, "alice refuses bob's hello", refused(protocol.ReasonBadSignature))
 	r.waitFor(t, "a second session", func(evs []protocol.Event, _ []string) bool { return len(sessionPeers(evs)) >= 2 })
+	// bob's one message, written right after his restart, waited for the
+	// new session and is shown once.
+	r.waitFor(t, "bob's message", shown(attackLines[mitm.KeySub]))
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	n := 0
+	for _, e := range r.events {
+		if m, ok := e.(protocol.MessageEvent); ok && m.Text == attackLines[mitm.KeySub] {
+			n++
+		}
+	}
+	if n != 1 {
+		t.Errorf("alice shows bob's keysub message %d times, want once", n)
+	}
 }
 
 func TestClip(t *testing.T) {

@@ -15,6 +15,7 @@ func TestSecurityLogRow(t *testing.T) {
 		protocol.ReasonReplay, protocol.ReasonReorder, protocol.ReasonStale, protocol.ReasonFuture,
 		protocol.ReasonTampered, protocol.ReasonNonceReuse, protocol.ReasonMalformed,
 		protocol.ReasonTooLarge, protocol.ReasonBadSignature, protocol.ReasonKeyChanged,
+		protocol.ReasonReflected,
 	}
 	for _, r := range reasons {
 		for _, hasSeq := range []bool{true, false} {

@@ -45,6 +45,10 @@ func MITMNamed(e mitm.Event, nameA, nameB, arrow string) string {
 			return fmt.Sprintf("%s reorder armed: %s's next CHAT record is held back", flow, from)
 		case mitm.Drop:
 			return fmt.Sprintf("%s drop armed: %s's next CHAT record is dropped", flow, from)
+		case mitm.Stale:
+			return fmt.Sprintf("%s stale armed: %s's next CHAT record, and all %s sends after it, is held past the timestamp window, then released in order", flow, from, from)
+		case mitm.Reflect:
+			return fmt.Sprintf("%s reflect armed: %s's next record also goes back to %s", flow, from, from)
 		}
 	case mitm.Disarmed:
 		return fmt.Sprintf("%s attacks off: %s's messages pass unchanged", flow, from)
@@ -53,9 +57,17 @@ func MITMNamed(e mitm.Event, nameA, nameB, arrow string) string {
 	case mitm.Tampered:
 		return fmt.Sprintf("%s TAMPERED %s (one bit flipped): %s must refuse it (tampered); %s resends the message", flow, what, to, from)
 	case mitm.Held:
+		if e.Attack == mitm.Stale {
+			return fmt.Sprintf("%s HELD BACK %s past the timestamp window, with all that follows it", flow, what)
+		}
 		return fmt.Sprintf("%s HELD BACK %s: it goes after the next record", flow, what)
 	case mitm.Released:
+		if e.Attack == mitm.Stale {
+			return fmt.Sprintf("%s RELEASED %s late, in order: %s must refuse it if it is older than the window (stale); %s resends the message", flow, what, to, from)
+		}
 		return fmt.Sprintf("%s RELEASED %s out of order: %s must refuse it (reorder); %s resends the message", flow, what, to, from)
+	case mitm.Reflected:
+		return fmt.Sprintf("%s REFLECTED %s's own %s back to %s: %s must refuse it (reflected)", flow, to, what, to, to)
 	case mitm.Dropped:
 		return fmt.Sprintf("%s DROPPED %s: %s sees a gap; %s resends the message", flow, what, to, from)
 	case mitm.Substituted:

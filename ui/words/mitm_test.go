@@ -31,6 +31,11 @@ func TestMITM(t *testing.T) {
 		{mitm.Event{Flow: mitm.FlowAB, Action: mitm.Substituted, Attack: mitm.KeySub, Type: protocol.TypePublicKey, Size: 315}, "a->b SUBSTITUTED the key in A's PUBLIC_KEY (315 bytes): B must refuse the handshake (bad-signature)"},
 		{mitm.Event{Flow: mitm.FlowBA, Action: mitm.Armed, Attack: mitm.Tamper}, "b->a tamper armed: B's next CHAT record gets one bit flipped"},
 		{mitm.Event{Flow: mitm.FlowBA, Action: mitm.Disarmed}, "b->a attacks off: B's messages pass unchanged"},
+		{with(mitm.Held, mitm.Stale), "a->b HELD BACK CHAT seq 7 (75 bytes) past the timestamp window, with all that follows it"},
+		{with(mitm.Released, mitm.Stale), "a->b RELEASED CHAT seq 7 (75 bytes) late, in order: B must refuse it if it is older than the window (stale); A resends the message"},
+		{mitm.Event{Flow: mitm.FlowBA, Action: mitm.Reflected, Attack: mitm.Reflect, Type: protocol.TypePing, Seq: 9, HasSeq: true, Size: 50}, "b->a REFLECTED A's own PING seq 9 (50 bytes) back to A: A must refuse it (reflected)"},
+		{mitm.Event{Flow: mitm.FlowAB, Action: mitm.Armed, Attack: mitm.Stale}, "a->b stale armed: A's next CHAT record, and all A sends after it, is held past the timestamp window, then released in order"},
+		{mitm.Event{Flow: mitm.FlowAB, Action: mitm.Armed, Attack: mitm.Reflect}, "a->b reflect armed: A's next record also goes back to A"},
 	} {
 		if got := MITM(c.ev); got != c.want {
 			t.Errorf("MITM(%+v)\n got %q\nwant %q", c.ev, got, c.want)

@@ -47,6 +47,8 @@ func Reason(reason string) string {
 		return "its signature did not verify (bad-signature)"
 	case protocol.ReasonKeyChanged:
 		return "the peer presented a key other than the recorded one (key-changed)"
+	case protocol.ReasonReflected:
+		return "it was our own record, sent back to us (reflected)"
 	}
 	return reason
 }

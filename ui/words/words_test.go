@@ -17,6 +17,7 @@ func TestReasonAndReasonBare(t *testing.T) {
 		protocol.ReasonReplay, protocol.ReasonReorder, protocol.ReasonStale, protocol.ReasonFuture,
 		protocol.ReasonTampered, protocol.ReasonNonceReuse, protocol.ReasonMalformed,
 		protocol.ReasonTooLarge, protocol.ReasonBadSignature, protocol.ReasonKeyChanged,
+		protocol.ReasonReflected,
 	} {
 		p := Reason(r)
 		if p == r || !strings.HasSuffix(p, " ("+r+")") {
