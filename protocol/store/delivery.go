@@ -77,6 +77,10 @@ type deliveryIndex struct {
 	outLeft map[uint64]uint64 // outbox record key -> messages not delivered
 	showRec map[uint64]uint64 // showing id -> record key
 	showLef map[uint64]uint64 // showing record key -> ids not seen
+	// seenCount: the ids in the seen records, counted at open (the
+	// meta "seen_count" is not trusted: a lowered one made the pruning
+	// subtraction wrap) and kept by the writer.
+	seenCount uint64
 }
 
 func newDeliveryIndex() deliveryIndex {
@@ -235,6 +239,7 @@ func (db *DB) loadDelivery() error {
 				if len(k) != 8 || len(v)%8 != 0 {
 					return corruptErr(db.path, fmt.Errorf("seen record of %d+%d bytes", len(k), len(v)))
 				}
+				db.dx.seenCount += uint64(len(v) / 8)
 				for ; len(v) > 0; v = v[8:] {
 					id := binary.BigEndian.Uint64(v)
 					if _, dup := seenSet[id]; !dup {
@@ -342,7 +347,7 @@ type deliveryTx struct {
 	db                       *DB
 	out, seen, showing, meta *bolt.Bucket
 	outSeq, showSeq, seenSeq uint64
-	seenCount                uint64
+	seenCount, seenCount0    uint64 // now, and at the start (rollback)
 	undo                     []undoStep
 }
 
@@ -357,7 +362,8 @@ func (db *DB) beginDelivery(tx *bolt.Tx) (*deliveryTx, error) {
 	d.outSeq = metaU64(d.meta, metaOutSeq)
 	d.showSeq = metaU64(d.meta, metaShowSeq)
 	d.seenSeq = metaU64(d.meta, metaSeenSeq)
-	d.seenCount = metaU64(d.meta, metaSeenCount)
+	d.seenCount = db.dx.seenCount
+	d.seenCount0 = d.seenCount
 	return d, nil
 }
 
@@ -410,6 +416,7 @@ func (d *deliveryTx) rollback() {
 		}
 	}
 	d.undo = nil
+	d.db.dx.seenCount = d.seenCount0
 }
 
 // queue adds the chats not already queued to the outbox, in records of up
@@ -537,18 +544,34 @@ func (d *deliveryTx) finish() error {
 			}
 		}
 	}
-	c := d.seen.Cursor()
-	for k, v := c.First(); k != nil && d.seenCount-uint64(len(v)/8) >= protocol.MaxSeenIDs; k, v = c.First() {
-		d.seenCount -= uint64(len(v) / 8)
-		if err := c.Delete(); err != nil {
-			return err
-		}
+	if err := d.pruneSeen(); err != nil {
+		return err
 	}
+	d.db.dx.seenCount = d.seenCount
 	for _, kv := range []struct {
 		k []byte
 		v uint64
 	}{{metaOutSeq, d.outSeq}, {metaShowSeq, d.showSeq}, {metaSeenSeq, d.seenSeq}, {metaSeenCount, d.seenCount}} {
 		if err := putU64(d.meta, kv.k, kv.v); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// pruneSeen deletes the oldest seen records while at least MaxSeenIDs
+// ids remain without them. The arithmetic is checked: a count below a
+// record's size stops the pruning instead of wrapping around (which would
+// delete every record).
+func (d *deliveryTx) pruneSeen() error {
+	c := d.seen.Cursor()
+	for k, v := c.First(); k != nil; k, v = c.First() {
+		n := uint64(len(v) / 8)
+		if d.seenCount < n || d.seenCount-n < protocol.MaxSeenIDs {
+			return nil
+		}
+		d.seenCount -= n
+		if err := c.Delete(); err != nil {
 			return err
 		}
 	}
