@@ -247,16 +247,13 @@ func openStore(o chatOptions, id *crypto.Identity, peerName string, tell *startN
 	return st, nil
 }
 
-// load imports an old delivery log and reads the history or the pending
+// load names an old delivery log left beside the database (it is not
+// imported: oldDeliveryLogNotes) and reads the history or the pending
 // messages the front end shows at start.
 func (st *chatStore) load(o chatOptions, id *crypto.Identity, peerName string, tell *startNotes) error {
 	db := st.db
-	note, err := importDeliveryLog(db, deliveryLogPath(o.identityPath, id.Public().Fingerprint(), peerName))
-	if err != nil {
-		return err
-	}
-	if note != "" {
-		tell.note(note, note)
+	for _, w := range oldDeliveryLogNotes(deliveryLogPath(o.identityPath, id.Public().Fingerprint(), peerName)) {
+		tell.warn(w)
 	}
 	if o.noHistory {
 		n := linesHistory

@@ -14,15 +14,13 @@ import (
 	"syscall"
 	"testing"
 	"time"
-
-	"duet/crypto"
 )
 
-// TestE2ENotRegularFilesRefused: a FIFO at the identity, known_peers or
-// delivery-log path (or a directory at known_peers) is refused at start,
-// never opened and waited on (runDuet gives up after 30 s): a one-line
-// error naming the path, exit 3 for the identity and known_peers, exit 1
-// for the delivery log.
+// TestE2ENotRegularFilesRefused: a FIFO at the identity or known_peers
+// path (or a directory at known_peers) is refused at start, never opened
+// and waited on (runDuet gives up after 30 s): a one-line error naming the
+// path, exit 3. (The old delivery log is no longer opened at all:
+// TestOldDeliveryLogOnlyNamed.)
 func TestE2ENotRegularFilesRefused(t *testing.T) {
 	dir := t.TempDir()
 	mkfifo := func(path string) {
@@ -41,17 +39,6 @@ func TestE2ENotRegularFilesRefused(t *testing.T) {
 	mkfifo(fifoID)
 	fifoKP := filepath.Join(dir, "fifo-kp")
 	mkfifo(fifoKP)
-	key := filepath.Join(dir, "id.pem")
-	code, fpOut, stderr := runDuet(t, "fingerprint", "--identity", key)
-	if code != 0 {
-		t.Fatalf("fingerprint: exit %d, %s", code, stderr)
-	}
-	fp, err := crypto.ParseFingerprint(strings.TrimSpace(fpOut))
-	if err != nil {
-		t.Fatal(err)
-	}
-	logPath := deliveryLogPath(key, fp, "127.0.0.1:"+sub)
-	mkfifo(logPath)
 
 	for _, c := range []struct {
 		name string
@@ -63,7 +50,6 @@ func TestE2ENotRegularFilesRefused(t *testing.T) {
 		{"identity", []string{"--headless", "--identity", fifoID, "--known-peers", filepath.Join(dir, "kp"), "--main", main, "--sub", sub}, fifoID, exitIdentity},
 		{"known_peers", []string{"--headless", "--ephemeral", "--known-peers", fifoKP, "--main", main, "--sub", sub}, fifoKP, exitIdentity},
 		{"known_peers is a directory", []string{"--headless", "--ephemeral", "--known-peers", dir, "--main", main, "--sub", sub}, dir, exitIdentity},
-		{"delivery log", []string{"--headless", "--identity", key, "--known-peers", filepath.Join(dir, "kp"), "--main", main, "--sub", sub}, logPath, exitRuntime},
 	} {
 		code, _, stderr := runDuet(t, c.args...)
 		if code != c.code || !strings.Contains(stderr, c.path) || !strings.Contains(stderr, "not a regular file") ||

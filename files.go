@@ -1,12 +1,11 @@
 package main
 
 // Where duet keeps its files beside the identity: the database of one
-// (identity, peer) pair and the pre-database delivery log it imports.
+// (identity, peer) pair, and the pre-database delivery log it names (and no
+// longer imports).
 
 import (
-	"errors"
 	"fmt"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -70,62 +69,21 @@ func openDB(o chatOptions, id *crypto.Identity, peer string) (*store.DB, []strin
 	return db, append(warnings, db.Warnings()...), nil
 }
 
-// importDeliveryLog imports the delivery log an older duet kept at path
-// into db, then wipes and removes it (and its leftover temporary file):
-// once. A crash in between imports it again, which changes nothing (Import
-// is idempotent). It returns a note for the user when something was
-// imported.
-func importDeliveryLog(db *store.DB, path string) (note string, err error) {
-	// A wipe that a crash cut short left its file under the wipe name
-	// (never read as a log): finish it.
-	wipeFailed, err := store.FinishDeliveryLogWipes(path)
-	if err != nil {
-		return "", err
-	}
-	if _, err := os.Lstat(path); errors.Is(err, fs.ErrNotExist) {
-		return "", nil
-	}
-	st, torn, err := store.ReadDeliveryLog(path)
-	if err != nil {
-		return "", err
-	}
-	// Count what the import adds, not the log's whole outbox: an import
-	// that a crash interrupted before the removal already queued some (or
-	// all) of it. db.Load would show the outbox, but it is not read-only:
-	// it hands the loaded state to its caller (the Node, later) and empties
-	// it. QueuedAtOpen only reads: it is true for ids in the outbox at open
-	// and for those imported since.
-	queued := make(map[uint64]bool, len(st.Outbox))
-	for _, c := range st.Outbox {
-		queued[c.ID] = db.QueuedAtOpen(c.ID)
-	}
-	if err := db.Import(st); err != nil {
-		return "", fmt.Errorf("importing %s: %w", path, err)
-	}
-	added := 0
-	for id, before := range queued {
-		if !before && db.QueuedAtOpen(id) {
-			added++
+// oldDeliveryLogNotes returns a warning for each file at path (the
+// delivery log a duet older than the database kept for this identity and
+// peer) or beside it (its temporary file, or a wipe a crash cut short):
+// duet no longer reads them (issue 16 item 3: the log is plaintext and
+// unauthenticated, so whoever could write the directory could have duet
+// send messages as the user). They are only named, never opened, changed
+// or removed (they may hold the text of messages the user wants to read),
+// at every start until the user deletes them.
+func oldDeliveryLogNotes(path string) []string {
+	var notes []string
+	for _, p := range []string{path, path + ".tmp", path + ".wipe", path + ".tmp.wipe"} {
+		if _, err := os.Lstat(p); err != nil {
+			continue
 		}
+		notes = append(notes, fmt.Sprintf("found %s, a delivery log from a duet older than its database: duet no longer imports it and sent nothing from it; it may hold message text in plaintext: read it if you need to, and delete it by hand", p))
 	}
-	failed, err := store.RemoveDeliveryLog(path)
-	if err != nil {
-		return "", fmt.Errorf("imported %s but %w", path, err)
-	}
-	wipeFailed = append(wipeFailed, failed...)
-	what := fmt.Sprintf("%d queued messages", added)
-	if added == 1 {
-		what = "1 queued message"
-	}
-	if again := len(queued) - added; again > 0 {
-		what += fmt.Sprintf("; %d more in it were imported before", again)
-	}
-	note = fmt.Sprintf("imported the old delivery log %s (%s) into %s, overwrote it with zeros and removed it", path, what, db.Path())
-	if torn > 0 {
-		note += fmt.Sprintf("; its last %d bytes were an entry cut short by a crash and were skipped", torn)
-	}
-	for _, w := range wipeFailed {
-		note += "; " + w
-	}
-	return note, nil
+	return notes
 }

@@ -5,12 +5,12 @@ package main
 
 import (
 	"bytes"
-	"encoding/binary"
 	"errors"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 
 	"duet/protocol"
@@ -46,14 +46,6 @@ func TestHistoryDaysBounded(t *testing.T) {
 	}
 }
 
-// queuedEntry is one 'Q' entry of the old delivery log (protocol/store/deliverylog.go).
-func queuedEntry(id uint64, sentAt int64, text string) []byte {
-	b := binary.BigEndian.AppendUint64([]byte{'Q'}, id)
-	b = binary.BigEndian.AppendUint64(b, uint64(sentAt))
-	b = binary.BigEndian.AppendUint32(b, uint32(len(text)))
-	return append(b, text...)
-}
-
 func openTestDB(t *testing.T) *store.DB {
 	t.Helper()
 	db, err := store.Open(filepath.Join(t.TempDir(), "delivery", "test.db"), [32]byte{1, 2, 3}, store.Options{})
@@ -71,105 +63,39 @@ func writeFile(t *testing.T, path string, data []byte) {
 	}
 }
 
-func gone(t *testing.T, paths ...string) {
-	t.Helper()
-	for _, p := range paths {
-		if _, err := os.Lstat(p); !errors.Is(err, fs.ErrNotExist) {
-			t.Errorf("%s still there: %v", p, err)
-		}
-	}
-}
-
-// TestImportDeliveryLogCountsAdded: the note used to say "(N queued
-// messages)" for every outbox entry in the log, also for those an earlier
-// import had already queued (Import skips them). It now counts what the
-// import added.
-func TestImportDeliveryLogCountsAdded(t *testing.T) {
-	db := openTestDB(t)
-	path := filepath.Join(t.TempDir(), "old.log")
-	two := append(queuedEntry(11, 1, "first"), queuedEntry(12, 2, "second")...)
-	writeFile(t, path, two)
-	note, err := importDeliveryLog(db, path)
-	if err != nil || !strings.Contains(note, "(2 queued messages)") {
-		t.Fatalf("first import: note %q, err %v; want 2 queued messages", note, err)
-	}
-	gone(t, path)
-
-	// The same log again (as after a crash before its removal), one
-	// message longer: one message is new.
-	writeFile(t, path, append(two, queuedEntry(13, 3, "third")...))
-	note, err = importDeliveryLog(db, path)
-	if err != nil || !strings.Contains(note, "(1 queued message; 2 more in it were imported before)") {
-		t.Fatalf("second import: note %q, err %v; want 1 new queued message, 2 imported before", note, err)
-	}
-	writeFile(t, path, two)
-	note, err = importDeliveryLog(db, path)
-	if err != nil || !strings.Contains(note, "(0 queued messages; 2 more in it were imported before)") {
-		t.Fatalf("third import: note %q, err %v; want 0 new queued messages", note, err)
-	}
-	st, err := db.Load()
-	if err != nil || len(st.Outbox) != 3 {
-		t.Fatalf("outbox after the imports: %d messages (%v), want 3", len(st.Outbox), err)
-	}
-}
-
-// TestImportDeliveryLogWipes: the old log holds message texts in the
-// clear; it used to be only removed, leaving them in the freed blocks. It
-// (and its .tmp) are now overwritten with zeros of the same length and
-// synced before the removal: a second hard link to each file, which keeps
-// its inode alive, shows zeros afterwards. A symbolic link at .tmp is
-// removed without writing through it, and a wipe a crash cut short
-// (a leftover .wipe file) is finished at the next start.
-func TestImportDeliveryLogWipes(t *testing.T) {
-	db := openTestDB(t)
+// TestOldDeliveryLogOnlyNamed (issue 16 item 3): an old delivery log and
+// its leftovers are named at start (each by path, saying that nothing was
+// sent from it and that it can be deleted by hand) and never opened,
+// changed or removed: a FIFO there does not block, a link is not followed.
+func TestOldDeliveryLogOnlyNamed(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "old.log")
-	log := append(queuedEntry(21, 1, "secret plaintext 4f2a"), 'Q', 0, 0) // torn tail
-	writeFile(t, path, log)
-	writeFile(t, path+".tmp", []byte("stale secret"))
-	for _, p := range []string{path, path + ".tmp"} {
-		if err := os.Link(p, p+".keep"); err != nil {
-			t.Skipf("no hard links here: %v", err)
+	if notes := oldDeliveryLogNotes(path); len(notes) != 0 {
+		t.Fatalf("no log: notes %q", notes)
+	}
+	forged := []byte("Q forged by whoever could write the directory")
+	writeFile(t, path, forged)
+	if err := syscall.Mkfifo(path+".tmp", 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(filepath.Join(dir, "elsewhere"), path+".wipe"); err != nil {
+		t.Fatal(err)
+	}
+	notes := oldDeliveryLogNotes(path)
+	if len(notes) != 3 {
+		t.Fatalf("%d notes, want 3: %q", len(notes), notes)
+	}
+	for i, p := range []string{path, path + ".tmp", path + ".wipe"} {
+		if !strings.Contains(notes[i], p) || !strings.Contains(notes[i], "no longer imports it and sent nothing from it") ||
+			!strings.Contains(notes[i], "delete it by hand") {
+			t.Errorf("note %d %q does not name %s and say what to do", i, notes[i], p)
 		}
 	}
-	note, err := importDeliveryLog(db, path)
-	if err != nil || !strings.Contains(note, "overwrote it with zeros") || strings.Contains(note, "could not overwrite") {
-		t.Fatalf("import: note %q, err %v", note, err)
+	if got, err := os.ReadFile(path); err != nil || !bytes.Equal(got, forged) {
+		t.Errorf("the log changed: %q (%v)", got, err)
 	}
-	gone(t, path, path+".tmp", path+store.DeliveryLogWipeSuffix, path+".tmp"+store.DeliveryLogWipeSuffix)
-	for p, size := range map[string]int{path + ".keep": len(log), path + ".tmp.keep": len("stale secret")} {
-		got, err := os.ReadFile(p)
-		if err != nil || !bytes.Equal(got, make([]byte, size)) {
-			t.Errorf("%s after the import: %q (%v), want %d zero bytes", p, got, err, size)
-		}
-	}
-
-	// A symbolic link at .tmp: the link goes, its target is untouched.
-	outside := filepath.Join(t.TempDir(), "not ours")
-	writeFile(t, outside, []byte("keep me"))
-	if err := os.Symlink(outside, path+".tmp"); err != nil {
-		t.Fatal(err)
-	}
-	writeFile(t, path, queuedEntry(22, 2, "two"))
-	if _, err := importDeliveryLog(db, path); err != nil {
-		t.Fatal(err)
-	}
-	gone(t, path, path+".tmp", path+".tmp"+store.DeliveryLogWipeSuffix)
-	if got, err := os.ReadFile(outside); err != nil || string(got) != "keep me" {
-		t.Errorf("the symbolic link's target after the import: %q (%v)", got, err)
-	}
-
-	// A wipe cut short by a crash: finished at the next start, with no log.
-	writeFile(t, path+store.DeliveryLogWipeSuffix, []byte("half wiped secret"))
-	if err := os.Link(path+store.DeliveryLogWipeSuffix, path+".keep2"); err != nil {
-		t.Fatal(err)
-	}
-	if note, err := importDeliveryLog(db, path); err != nil || note != "" {
-		t.Fatalf("leftover wipe: note %q, err %v", note, err)
-	}
-	gone(t, path+store.DeliveryLogWipeSuffix)
-	if got, _ := os.ReadFile(path + ".keep2"); !bytes.Equal(got, make([]byte, len("half wiped secret"))) {
-		t.Errorf("leftover wipe file not overwritten: %q", got)
+	if _, err := os.Lstat(filepath.Join(dir, "elsewhere")); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("the link was followed: %v", err)
 	}
 }
 

@@ -18,9 +18,8 @@
 //	its temporary file         -         created O_EXCL (os.CreateTemp, never
 //	                                     through a link) in the database's
 //	                                     directory, which duet keeps 0700
-//	old delivery log (import)  OwnFile   refused
-//	old delivery log (wipe)    OwnFile   not followed: the link is removed
-//	                                     and nothing outside is overwritten
+//	old delivery log           -         never opened (only named, by
+//	                                     lstat): duet no longer imports it
 //	the lock                   -         bbolt's flock on the database's own
 //	                                     descriptor: no separate file
 //
@@ -38,12 +37,11 @@
 // StrictModes asks; the callers check its mode (crypto: an identity readable
 // by others, a known_peers writable by others, are refused).
 //
-// The database and the old delivery log are duet's own data in duet's own
-// directory, never placed by hand: nothing is gained by following a link
-// there, and a link would let whoever put it have bbolt write (and
-// truncate) a file of their choosing, or have an old log's queued messages
-// sent as the user's. A link there is refused, with O_NOFOLLOW on the open
-// itself, so a link swapped in after a check is refused too.
+// The database is duet's own data in duet's own directory, never placed by
+// hand: nothing is gained by following a link there, and a link would let
+// whoever put it have bbolt write (and truncate) a file of their
+// choosing. A link there is refused, with O_NOFOLLOW on the open itself,
+// so a link swapped in after a check is refused too.
 //
 // Owners and O_NOFOLLOW are Unix's (fsafe_unix.go); elsewhere (the crypto
 // package still builds on Windows) no owner is checked and a link found by

@@ -147,8 +147,8 @@ type DB struct {
 	loadMu sync.Mutex
 	loaded protocol.DeliveryState
 	dx     deliveryIndex
-	// queuedAtOpen: our message ids in the outbox when the DB was opened
-	// (and those imported since); loadMu. See QueuedAtOpen.
+	// queuedAtOpen: our message ids in the outbox when the DB was
+	// opened; loadMu. See QueuedAtOpen.
 	queuedAtOpen map[uint64]struct{}
 
 	// Bytes of text queued and not yet committed, bounded by
@@ -202,21 +202,19 @@ const (
 	opShowing                      // entries: showing marks (and history)
 	opSeen                         // ids: seen marks, showing marks dropped
 	opDelivered                    // ids: removed from the outbox
-	opImport                       // imported: an old delivery log's state
 )
 
 // writeOp is one request to the writer goroutine: history and delivery
 // changes share its grouped commits.
 type writeOp struct {
-	kind     writeOpKind
-	entry    protocol.HistoryEntry
-	entries  []protocol.HistoryEntry
-	chats    []protocol.Chat
-	ids      []uint64
-	imported protocol.DeliveryState
-	done     chan error  // answered after the commit, with its error
-	cb       func(error) // called after the commit, with its error
-	urgent   bool        // committed at once although nobody waits (MarkShowing)
+	kind    writeOpKind
+	entry   protocol.HistoryEntry
+	entries []protocol.HistoryEntry
+	chats   []protocol.Chat
+	ids     []uint64
+	done    chan error  // answered after the commit, with its error
+	cb      func(error) // called after the commit, with its error
+	urgent  bool        // committed at once although nobody waits (MarkShowing)
 }
 
 // Open opens the history database at path, creating it (mode 0600,
@@ -792,17 +790,13 @@ func (db *DB) commit(batch []writeOp) {
 	err := db.stickyErr()
 	if err == nil {
 		var d *deliveryTx
-		var imported []protocol.DeliveryState
 		err = db.guard(func() error {
 			return db.bolt.Update(func(tx *bolt.Tx) error {
-				var err error
-				imported, err = db.apply(tx, batch, &d)
-				return err
+				return db.apply(tx, batch, &d)
 			})
 		})
 		if err == nil {
 			db.commits.Add(1)
-			db.addLoaded(imported)
 		} else {
 			if d != nil {
 				d.rollback() // the index follows the file
@@ -830,32 +824,13 @@ func (db *DB) commit(batch []writeOp) {
 	}
 }
 
-// addLoaded appends imported state to what Load returns.
-func (db *DB) addLoaded(imported []protocol.DeliveryState) {
-	if len(imported) == 0 {
-		return
-	}
-	db.loadMu.Lock()
-	defer db.loadMu.Unlock()
-	for _, st := range imported {
-		for _, c := range st.Outbox {
-			db.queuedAtOpen[c.ID] = struct{}{}
-		}
-		db.loaded.Outbox = append(db.loaded.Outbox, st.Outbox...)
-		db.loaded.Seen = append(db.loaded.Seen, st.Seen...)
-		db.loaded.Interrupted = append(db.loaded.Interrupted, st.Interrupted...)
-	}
-}
-
-// apply applies batch in the transaction and returns the state imported.
-// *dp is set to the delivery changes, if any (rolled back if the commit
-// fails).
-func (db *DB) apply(tx *bolt.Tx, batch []writeOp, dp **deliveryTx) ([]protocol.DeliveryState, error) {
+// apply applies batch in the transaction. *dp is set to the delivery
+// changes, if any (rolled back if the commit fails).
+func (db *DB) apply(tx *bolt.Tx, batch []writeOp, dp **deliveryTx) error {
 	t, err := db.beginHistory(tx)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	var imported []protocol.DeliveryState
 	delivery := func() (*deliveryTx, error) {
 		if *dp != nil {
 			return *dp, nil
@@ -876,25 +851,17 @@ func (db *DB) apply(tx *bolt.Tx, batch []writeOp, dp **deliveryTx) ([]protocol.D
 			if d, err = delivery(); err == nil {
 				err = db.applyDelivery(t, d, op)
 			}
-		case opImport:
-			var d *deliveryTx
-			if d, err = delivery(); err == nil {
-				var st protocol.DeliveryState
-				if st, err = db.applyImport(t, d, op.imported); err == nil {
-					imported = append(imported, st)
-				}
-			}
 		}
 		if err != nil {
-			return nil, err
+			return err
 		}
 	}
 	if *dp != nil {
 		if err := (*dp).finish(); err != nil {
-			return nil, err
+			return err
 		}
 	}
-	return imported, t.finish()
+	return t.finish()
 }
 
 // applyDelivery applies one Queue, Showing, Seen or Delivered operation.
@@ -930,21 +897,6 @@ func (db *DB) applyDelivery(t *historyTx, d *deliveryTx, op writeOp) error {
 	return nil
 }
 
-// applyImport applies an Import. An older duet recorded its own messages
-// in the history as it sent them: those are not recorded again.
-func (db *DB) applyImport(t *historyTx, d *deliveryTx, st protocol.DeliveryState) (protocol.DeliveryState, error) {
-	stored, err := t.ownSince(st.Outbox)
-	if err != nil {
-		return protocol.DeliveryState{}, err
-	}
-	return d.importState(st, func(e protocol.HistoryEntry) error {
-		if db.record && !stored[e.ID] {
-			t.add(e)
-		}
-		return nil
-	})
-}
-
 // Warnings returns what Open found and the user should know although
 // the database opened: a mode it set back to 0600, or a damaged newest
 // commit record that made it open the commit before (the last moment's
@@ -953,3 +905,7 @@ func (db *DB) Warnings() []string { return db.warnings }
 
 // Path returns the database file's path.
 func (db *DB) Path() string { return db.path }
+
+// errNotRegular reports a database path that is not a regular file
+// (fsafe.ErrNotRegular).
+var errNotRegular = fsafe.ErrNotRegular

@@ -42,7 +42,6 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"time"
 	"unicode/utf8"
 
 	bolt "go.etcd.io/bbolt"
@@ -87,8 +86,7 @@ func newDeliveryIndex() deliveryIndex {
 	return deliveryIndex{outRec: map[uint64]uint64{}, outLeft: map[uint64]uint64{}, showRec: map[uint64]uint64{}, showLef: map[uint64]uint64{}}
 }
 
-// Load returns the delivery state read when the DB was opened (and
-// anything Import added since). The Node calls it once, before it runs.
+// Load returns the delivery state read when the DB was opened. The Node calls it once, before it runs.
 func (db *DB) Load() (protocol.DeliveryState, error) {
 	db.loadMu.Lock()
 	defer db.loadMu.Unlock()
@@ -98,7 +96,7 @@ func (db *DB) Load() (protocol.DeliveryState, error) {
 }
 
 // QueuedAtOpen reports whether our message id was in the outbox when the
-// database was opened, or was imported into it since: not known to be
+// database was opened: not known to be
 // delivered. (An outbox record keeps a delivered message until all of its
 // messages are delivered; this run resends it and the peer acknowledges it
 // again.) An own message in the history for which it is false was
@@ -150,14 +148,6 @@ func (db *DB) Delivered(ids []uint64) {
 	db.asyncOp(writeOp{kind: opDelivered, ids: ids})
 }
 
-// Import adds an old delivery log's state (migration): outbox messages not
-// already queued, seen ids not already seen, and showing marks. It is
-// idempotent, so a crash between Import and removing the old log is
-// harmless. The imported state is part of what Load returns.
-func (db *DB) Import(st protocol.DeliveryState) error {
-	return db.requestOp(writeOp{kind: opImport, imported: st})
-}
-
 // asyncOp queues op without waiting for its commit. After Close op.cb
 // gets ErrClosed.
 func (db *DB) asyncOp(op writeOp) {
@@ -185,7 +175,7 @@ func (db *DB) requestOp(op writeOp) error {
 }
 
 // Pending returns the newest n of our messages that Load will hand to the
-// Node (the outbox when the DB was opened, and what Import added since),
+// Node (the outbox when the DB was opened),
 // oldest first, and how many there are in all: what a front end that shows
 // no history lists as not delivered yet. After Load it returns nothing.
 // (Like QueuedAtOpen, it may list a message delivered before this run whose
@@ -576,47 +566,6 @@ func (d *deliveryTx) pruneSeen() error {
 		}
 	}
 	return nil
-}
-
-// importState applies an Import (see DB.Import) inside the transaction.
-func (d *deliveryTx) importState(st protocol.DeliveryState, addHistory func(protocol.HistoryEntry) error) (added protocol.DeliveryState, err error) {
-	fresh, err := d.queue(st.Outbox)
-	if err != nil {
-		return added, err
-	}
-	for _, c := range fresh {
-		if err := addHistory(protocol.HistoryEntry{ID: c.ID, Own: true, Text: c.Text, At: time.Unix(0, c.SentAt)}); err != nil {
-			return added, err
-		}
-	}
-	added.Outbox = fresh
-	seenSet := make(map[uint64]struct{})
-	err = d.seen.ForEach(func(_, v []byte) error {
-		for ; len(v) >= 8; v = v[8:] {
-			seenSet[binary.BigEndian.Uint64(v)] = struct{}{}
-		}
-		return nil
-	})
-	if err != nil {
-		return added, err
-	}
-	for _, id := range st.Seen {
-		if _, dup := seenSet[id]; !dup {
-			seenSet[id] = struct{}{}
-			added.Seen = append(added.Seen, id)
-		}
-	}
-	if err := d.seenMark(added.Seen); err != nil {
-		return added, err
-	}
-	for _, id := range st.Interrupted {
-		_, seen := seenSet[id]
-		_, marked := d.db.dx.showRec[id]
-		if !seen && !marked {
-			added.Interrupted = append(added.Interrupted, id)
-		}
-	}
-	return added, d.showingMark(added.Interrupted)
 }
 
 // createDeliveryBuckets adds the delivery buckets (a new file, or a

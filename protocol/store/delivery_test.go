@@ -413,86 +413,6 @@ func TestDeliverySeenPruned(t *testing.T) {
 	}
 }
 
-// TestDeliveryImport: Import adds an old delivery log's state; own
-// messages an older duet already recorded in the history are not recorded
-// again; importing again changes nothing.
-func TestDeliveryImport(t *testing.T) {
-	path := testDBPath(t)
-	at := func(i int) int64 { return histT0.Add(time.Duration(i) * time.Second).UnixNano() }
-	outbox := []protocol.Chat{
-		{ID: 11, SentAt: at(1), Text: "recorded by the old duet"},
-		{ID: 12, SentAt: at(2), Text: "nicht aufgezeichnet"},
-		{ID: 13, SentAt: at(3), Text: "記録済み"},
-		{ID: 14, SentAt: at(4), Text: "not recorded 🙂"},
-	}
-	// An older duet recorded its messages in the history as it sent them
-	// (11 and 13), and a message of the peer with the id of one of ours.
-	h := openTestDB(t, path, Options{})
-	older := []protocol.HistoryEntry{
-		{ID: 11, Own: true, Text: outbox[0].Text, At: time.Unix(0, outbox[0].SentAt)},
-		{ID: 12, Own: false, Text: "the peer's, same id as ours", At: time.Unix(0, outbox[1].SentAt)},
-		{ID: 13, Own: true, Text: outbox[2].Text, At: time.Unix(0, outbox[2].SentAt)},
-	}
-	for _, e := range older {
-		h.Add(e)
-	}
-	if err := h.Close(); err != nil {
-		t.Fatal(err)
-	}
-
-	imported := protocol.DeliveryState{
-		Outbox:      outbox,
-		Seen:        []uint64{500, 501, 502},
-		Interrupted: []uint64{600, 502, 601}, // 502 is seen: not interrupted
-	}
-	want := protocol.DeliveryState{Outbox: outbox, Seen: []uint64{500, 501, 502}, Interrupted: []uint64{600, 601}}
-	wantHistory := append(slices.Clone(older),
-		protocol.HistoryEntry{ID: 12, Own: true, Text: outbox[1].Text, At: time.Unix(0, outbox[1].SentAt)},
-		protocol.HistoryEntry{ID: 14, Own: true, Text: outbox[3].Text, At: time.Unix(0, outbox[3].SentAt)},
-	)
-	checkState := func(t *testing.T, got, want protocol.DeliveryState) {
-		t.Helper()
-		checkChats(t, got.Outbox, want.Outbox)
-		if !slices.Equal(got.Seen, want.Seen) || !slices.Equal(got.Interrupted, want.Interrupted) {
-			t.Fatalf("seen %v interrupted %v, want %v %v", got.Seen, got.Interrupted, want.Seen, want.Interrupted)
-		}
-	}
-
-	h = openTestDB(t, path, Options{})
-	if err := h.Import(imported); err != nil {
-		t.Fatal(err)
-	}
-	st, _ := h.Load()
-	checkState(t, st, want)
-	checkEntries(t, allHistory(t, h, 10), wantHistory)
-
-	// Again, as after a crash before the old log was removed: nothing new.
-	if err := h.Import(imported); err != nil {
-		t.Fatal(err)
-	}
-	st, _ = h.Load()
-	checkState(t, st, protocol.DeliveryState{})
-	checkEntries(t, allHistory(t, h, 10), wantHistory)
-	if err := h.Close(); err != nil {
-		t.Fatal(err)
-	}
-
-	// After a reopen the file holds the imported state once, and a third
-	// Import (the first Load already taken) adds nothing either.
-	h = openTestDB(t, path, Options{})
-	st, _ = h.Load()
-	checkState(t, st, want)
-	if err := h.Import(imported); err != nil {
-		t.Fatal(err)
-	}
-	st, _ = h.Load()
-	checkState(t, st, protocol.DeliveryState{})
-	checkEntries(t, allHistory(t, h, 10), wantHistory)
-	if n, _ := h.Len(); n != len(wantHistory) {
-		t.Fatalf("Len = %d, want %d", n, len(wantHistory))
-	}
-}
-
 // buildOutboxFile queues n messages of about 1 KiB in several Queue calls
 // and closes the DB.
 func buildOutboxFile(t testing.TB, n int) (string, []protocol.Chat) {
@@ -823,8 +743,7 @@ func TestDBUpgradeV1(t *testing.T) {
 }
 
 // TestQueuedAtOpen: an own message is reported queued at open exactly when
-// it was still in the outbox when the database was opened (or imported
-// since); one delivered before, one queued only in this run and an unknown
+// it was still in the outbox when the database was opened; one delivered before, one queued only in this run and an unknown
 // id are not.
 func TestQueuedAtOpen(t *testing.T) {
 	path := testDBPath(t)
@@ -854,12 +773,6 @@ func TestQueuedAtOpen(t *testing.T) {
 		if got := h.QueuedAtOpen(c.id); got != c.want {
 			t.Errorf("QueuedAtOpen(%d) = %v, want %v", c.id, got, c.want)
 		}
-	}
-	if err := h.Import(protocol.DeliveryState{Outbox: []protocol.Chat{{ID: 7, SentAt: at(7), Text: "from an old log"}}}); err != nil {
-		t.Fatal(err)
-	}
-	if !h.QueuedAtOpen(7) {
-		t.Error("an imported outbox message is not reported as queued")
 	}
 	// Delivered in this run: still "queued at open" (the front end moves
 	// it on from the node's events); the state does not change under it.

@@ -6,9 +6,10 @@
 // history key.
 // A structural checker (boltcheck.go) reads the file before bbolt does, so
 // a damaged file is refused as damaged instead of crashing the process; one
-// writer goroutine commits in grouped, fsynced transactions (db.go). It
-// also reads and wipes the delivery log that duet kept before the database
-// (deliverylog.go, wipe.go). store is the only package of duet that
+// writer goroutine commits in grouped, fsynced transactions (db.go). The
+// delivery log that duet kept before the database is no longer read (it is
+// plaintext and unauthenticated: the front end only names it). store is
+// the only package of duet that
 // imports bbolt. Package protocol does not import it: the Node consumes
 // the database through the protocol.Store interface, which *DB implements;
 // store imports protocol for the types they share (Chat, HistoryEntry,

@@ -309,39 +309,6 @@ func (t *historyTx) clear() error {
 	return nil
 }
 
-// ownSince returns the ids of our own history entries stored since the
-// oldest of chats was written (records are in storing order and their key
-// time is their newest entry's, so only that range is read). Records that
-// fail authentication or decoding are skipped.
-func (t *historyTx) ownSince(chats []protocol.Chat) (map[uint64]bool, error) {
-	ids := map[uint64]bool{}
-	if len(chats) == 0 {
-		return ids, nil
-	}
-	oldest := chats[0].SentAt
-	for _, c := range chats {
-		oldest = min(oldest, c.SentAt)
-	}
-	start := histKey(histTime(time.Unix(0, oldest)), 0)
-	c := t.hist.Cursor()
-	for k, v := c.Seek(start[:]); k != nil; k, v = c.Next() {
-		es, err := openRecord(t.db.aead, k, v)
-		if err != nil {
-			// A damaged record is skipped: its own ids are not known, so
-			// the import may record one of those messages in the history
-			// a second time. That is acceptable; failing the import (and
-			// with it the queued messages) is not.
-			continue
-		}
-		for _, e := range es {
-			if e.Own {
-				ids[e.ID] = true
-			}
-		}
-	}
-	return ids, nil
-}
-
 // Add records e. It does not wait for the disk: e goes to a bounded queue
 // (4096 entries) that one goroutine commits in grouped transactions; when
 // the queue is full, Add waits (it never drops). Add does not look for an
