@@ -5,10 +5,9 @@ package store
 // (delivery.go). All integers are big-endian.
 //
 //	bucket "meta"
-//	  "version"    -> u8 2             the format version of the whole file
-//	  "seq"        -> u64              the last history record sequence number
-//	  "count"      -> u64              the number of entries in "history"
-//	  "out_seq", "show_seq", "seen_seq", "seen_count" -> u64 (delivery.go)
+//	  "version"    -> u8 3             the format version of the whole file
+//	  "state"      -> the sealed state (state.go): file id, generation,
+//	                  counters and a digest of each bucket's keys
 //	  "check"      -> u8 1 || nonce(12) || AES-256-GCM(key, nonce,
 //	                  "duet history key check v1", AD = "duet/1 history check")
 //	                a key check value: opening with another key (another
@@ -17,14 +16,19 @@ package store
 //	bucket "history"                   (history.go)
 //	buckets "outbox", "showing", "seen" (delivery.go)
 //
-// Format version 1 (history only, one value per entry, and a bucket
-// "history_ids") is upgraded on open: its history is rewritten as records
-// and "history_ids" is deleted.
+// Older formats are migrated at open, in one transaction, all or nothing
+// (migrate.go): version 1 (history only, one value per entry, a bucket
+// "history_ids") and version 2 (plaintext counters "seq", "count",
+// "out_seq", "show_seq", "seen_seq", "seen_count" in meta; no state; AD
+// without a file id; plaintext "showing" and "seen"), also from the
+// legacy key (Options.LegacyKey).
 //
 // The key is crypto.HistoryKey(identity, peer). Every value is sealed as
 // u8 version(1) || nonce(12) || AES-256-GCM(key, nonce, plaintext, AD),
 // with 12 random nonce bytes (crypto/rand) per value and an AD binding
-// the value to its bucket and key, so values cannot be moved.
+// the value to its bucket, key and file (the file id), so values cannot
+// be moved; the sealed state binds the set of keys, so records cannot be
+// removed or copied back unnoticed (state.go says what it cannot see).
 //
 // The file is created 0600 in a 0700 directory (a wider mode found at open
 // is set back to 0600); only a regular file is opened (no symlink, FIFO,
@@ -78,6 +82,10 @@ type Options struct {
 	Retention time.Duration    // prune entries older than this at open (0: keep all)
 	NoHistory bool             // Queue and Showing add no history entries (--no-history)
 	Now       func() time.Time // time.Now if nil
+	// LegacyKey, if not nil, is the key older duets derived for this
+	// identity and peer (crypto.LegacyHistoryKey): a format 1 or 2 file
+	// written under it is sealed again under the key at open.
+	LegacyKey *[32]byte
 }
 
 // Error is an error about the database file at Path: Err says what went
@@ -124,10 +132,11 @@ const (
 // reads (Last, Before, Len) see what has been committed (call Flush first
 // to see everything added).
 type DB struct {
-	path string
-	bolt *bolt.DB
-	aead *crypto.AEAD
-	now  func() time.Time
+	path      string
+	bolt      *bolt.DB
+	aead      *crypto.AEAD
+	digestKey []byte // the state's set digest key (state.go)
+	now       func() time.Time
 
 	q     chan writeOp
 	quit  chan struct{} // closed by Close: the writer drains q and exits
@@ -160,7 +169,7 @@ type DB struct {
 }
 
 const (
-	formatVersion   = 2
+	formatVersion   = 3
 	valueVersion    = 1
 	histKeyLen      = 16
 	valueMinLen     = 1 + crypto.NonceSize + crypto.TagSize
@@ -238,9 +247,19 @@ func Open(path string, key [32]byte, opt Options) (db *DB, err error) {
 	if err != nil {
 		return nil, err
 	}
+	var legacy *crypto.AEAD
+	if opt.LegacyKey != nil && *opt.LegacyKey != key {
+		if legacy, err = crypto.NewAEAD(opt.LegacyKey[:]); err != nil {
+			return nil, err
+		}
+	}
+	digestKey, err := digestKeyFor(key)
+	if err != nil {
+		return nil, err
+	}
 
 	if !existed {
-		if err := createDBFile(path, aead); err != nil {
+		if err := createDBFile(path, aead, digestKey); err != nil {
 			return nil, err
 		}
 	}
@@ -299,11 +318,11 @@ func Open(path string, key [32]byte, opt Options) (db *DB, err error) {
 		}
 		return nil, dbErr(path, err, "")
 	}
-	db = &DB{path: path, bolt: bdb, aead: aead, now: opt.Now, record: !opt.NoHistory, warnings: warnings}
+	db = &DB{path: path, bolt: bdb, aead: aead, digestKey: digestKey, now: opt.Now, record: !opt.NoHistory, warnings: warnings}
 	if db.now == nil {
 		db.now = time.Now
 	}
-	if err := db.init(); err != nil {
+	if err := db.init(legacy); err != nil {
 		bdb.Close()
 		return nil, err
 	}
@@ -393,7 +412,7 @@ func checkBeforeOpen(path string) (boltCheck, error) {
 // always a complete database, and an empty or short one is damage, never
 // a creation cut short by a crash. A crash leaves at most a temporary
 // file, removed by the next open (removeStaleTemps).
-func createDBFile(path string, aead *crypto.AEAD) (err error) {
+func createDBFile(path string, aead *crypto.AEAD, digestKey []byte) (err error) {
 	dir := filepath.Dir(path)
 	f, err := os.CreateTemp(dir, filepath.Base(path)+dbTempInfix+"*")
 	if err != nil {
@@ -406,7 +425,7 @@ func createDBFile(path string, aead *crypto.AEAD) (err error) {
 	if err != nil {
 		return dbErr(path, fmt.Errorf("create: %w", err), "")
 	}
-	db := &DB{path: tmp, bolt: bdb, aead: aead, now: time.Now}
+	db := &DB{path: tmp, bolt: bdb, aead: aead, digestKey: digestKey, now: time.Now}
 	err = db.guard(func() error { return bdb.Update(db.create) })
 	if cerr := bdb.Close(); err == nil {
 		err = cerr
@@ -467,102 +486,163 @@ func corruptErr(path string, cause error) error {
 	return dbErr(path, cause, hintDamaged)
 }
 
+// openPlan is what init found in the file and will do about it.
+type openPlan struct {
+	create, upgrade, migrate, recheck, fixState bool
+	version                                     byte
+	from                                        *crypto.AEAD // the key a format 1 or 2 file opens under
+	state                                       *fileState   // format 3: the state read (fixed if fixState)
+}
+
 // init checks the file's size against bbolt's high-water mark (a truncated
-// file would otherwise fault when read), its format version and key check
-// value, or, for a new file, writes them. Opening an existing file writes
-// nothing (unless entries are pruned).
-func (db *DB) init() error {
+// file would otherwise fault when read), its format version, key check
+// value and (format 3) sealed state against the records, or, for a new
+// file, writes them. A format 1 or 2 file is migrated to format 3 in one
+// transaction (migrate.go), under the key or, if it was written under the
+// legacy key (Options.LegacyKey), from that one. Opening a format 3 file
+// that checks out writes nothing (unless entries are pruned).
+func (db *DB) init(legacy *crypto.AEAD) error {
 	st, err := os.Stat(db.path)
 	if err != nil {
 		return dbErr(db.path, err, "")
 	}
-	create, upgrade, recheck := false, false, false
+	var p openPlan
 	err = db.guard(func() error {
 		return db.bolt.View(func(tx *bolt.Tx) error {
 			if tx.Size() > st.Size() {
 				return corruptErr(db.path, fmt.Errorf("file is %d bytes, its pages need %d: truncated", st.Size(), tx.Size()))
 			}
-			meta := tx.Bucket(bucketMeta)
-			if meta == nil {
-				if tx.Bucket(bucketHistory) != nil {
-					return corruptErr(db.path, errors.New("meta bucket missing"))
-				}
-				create = true
-				return nil
-			}
-			v := meta.Get(metaVersion)
-			if len(v) != 1 {
-				return corruptErr(db.path, errors.New("no format version"))
-			}
-			if v[0] == 1 {
-				upgrade = true // version 1: entries one by one, no delivery buckets
-			} else if v[0] != formatVersion {
-				return dbErr(db.path, fmt.Errorf("format version %d, this duet reads %d", v[0], formatVersion), hintNewerDuet)
-			}
-			if len(meta.Get(metaSeq)) != 8 || len(meta.Get(metaCount)) != 8 {
-				return corruptErr(db.path, errors.New("bad counters"))
-			}
-			if tx.Bucket(bucketHistory) == nil {
-				return corruptErr(db.path, errors.New("history bucket missing"))
-			}
-			if !upgrade && (tx.Bucket(bucketOutbox) == nil || tx.Bucket(bucketSeen) == nil || tx.Bucket(bucketShowing) == nil) {
-				return corruptErr(db.path, errors.New("delivery bucket missing"))
-			}
-			if db.checkOpens(meta.Get(metaCheck)) {
-				return nil
-			}
-			// Another key, or a damaged check value: the records tell.
-			switch fits, tried := db.recordsOpen(tx, upgrade); {
-			case fits:
-				recheck = true
-				return nil
-			case tried:
-				return dbErr(db.path, fmt.Errorf("%w: it was written under another identity's key (or for another peer): neither its key check nor its records open under this one", ErrWrongKey), hintAnotherKey)
-			}
-			return dbErr(db.path, fmt.Errorf("%w: it was written under another identity's key (or for another peer), or its key check is damaged", ErrWrongKey), hintAnotherKey)
+			return db.inspect(tx, legacy, &p)
 		})
 	})
-	switch {
-	case err != nil:
+	if err != nil {
 		return err
-	case recheck:
-		// The key check value is damaged but the records open under this
-		// key: it is this identity's database. Write the check again.
-		err := db.guard(func() error {
-			return db.bolt.Update(func(tx *bolt.Tx) error {
-				chk, err := db.sealCheck()
-				if err != nil {
-					return err
-				}
-				return tx.Bucket(bucketMeta).Put(metaCheck, chk)
-			})
-		})
-		if err != nil {
-			return dbErr(db.path, fmt.Errorf("rewrite the key check value: %w", err), "")
+	}
+	return db.carryOut(&p)
+}
+
+// inspect fills p from the file (a read transaction).
+func (db *DB) inspect(tx *bolt.Tx, legacy *crypto.AEAD, p *openPlan) error {
+	meta := tx.Bucket(bucketMeta)
+	if meta == nil {
+		if tx.Bucket(bucketHistory) != nil {
+			return corruptErr(db.path, errors.New("meta bucket missing"))
 		}
-		db.warnings = append(db.warnings, fmt.Sprintf("database %s: its key check value was damaged; its records open under this identity's key, so duet wrote it again", db.path))
+		p.create = true
 		return nil
-	case upgrade:
-		return db.guard(func() error {
-			return db.bolt.Update(func(tx *bolt.Tx) error {
-				if err := createDeliveryBuckets(tx); err != nil {
-					return err
-				}
-				if err := db.upgradeV1History(tx); err != nil {
-					return err
-				}
-				return tx.Bucket(bucketMeta).Put(metaVersion, []byte{formatVersion})
-			})
-		})
-	case create:
-		return db.guard(func() error { return db.bolt.Update(db.create) })
+	}
+	v := meta.Get(metaVersion)
+	if len(v) != 1 {
+		return corruptErr(db.path, errors.New("no format version"))
+	}
+	p.version = v[0]
+	switch {
+	case p.version == 1:
+		p.upgrade = true // entries one by one, no delivery buckets
+	case p.version == 2:
+		p.migrate = true // plaintext counters, no sealed state
+	case p.version != formatVersion:
+		return dbErr(db.path, fmt.Errorf("format version %d, this duet reads %d", v[0], formatVersion), hintNewerDuet)
+	}
+	if p.version < formatVersion && (len(meta.Get(metaSeq)) != 8 || len(meta.Get(metaCount)) != 8) {
+		return corruptErr(db.path, errors.New("bad counters"))
+	}
+	if tx.Bucket(bucketHistory) == nil {
+		return corruptErr(db.path, errors.New("history bucket missing"))
+	}
+	if !p.upgrade && (tx.Bucket(bucketOutbox) == nil || tx.Bucket(bucketSeen) == nil || tx.Bucket(bucketShowing) == nil) {
+		return corruptErr(db.path, errors.New("delivery bucket missing"))
+	}
+	if err := db.pickKey(tx, legacy, p); err != nil {
+		return err
+	}
+	if p.version != formatVersion {
+		return nil
+	}
+	s, err := db.readState(tx)
+	if err != nil {
+		return err
+	}
+	warnings, fix, err := db.checkSets(tx, s)
+	if err != nil {
+		return err
+	}
+	db.warnings = append(db.warnings, warnings...)
+	p.state, p.fixState = s, fix
+	return nil
+}
+
+// pickKey finds the key the file was written under: the key, or (format
+// 1 or 2) the legacy key. A damaged key check value with records that open
+// under the key is rewritten (recheck); anything else is ErrWrongKey.
+func (db *DB) pickKey(tx *bolt.Tx, legacy *crypto.AEAD, p *openPlan) error {
+	chk := tx.Bucket(bucketMeta).Get(metaCheck)
+	p.from = db.aead
+	if checkOpens(db.aead, chk) {
+		return nil
+	}
+	if p.version < formatVersion && legacy != nil && checkOpens(legacy, chk) {
+		p.from = legacy
+		return nil
+	}
+	// Another key, or a damaged check value: the records tell.
+	tried := false
+	for _, a := range []*crypto.AEAD{db.aead, legacy} {
+		if a == nil || (a == legacy && p.version == formatVersion) {
+			continue
+		}
+		fits, t := db.recordsOpen(tx, a, p.version)
+		tried = tried || t
+		if fits {
+			p.from, p.recheck = a, true
+			return nil
+		}
+	}
+	if tried {
+		return dbErr(db.path, fmt.Errorf("%w: it was written under another identity's key (or for another peer): neither its key check nor its records open under this one", ErrWrongKey), hintAnotherKey)
+	}
+	return dbErr(db.path, fmt.Errorf("%w: it was written under another identity's key (or for another peer), or its key check is damaged", ErrWrongKey), hintAnotherKey)
+}
+
+// carryOut writes what inspect found must be written, in one transaction.
+func (db *DB) carryOut(p *openPlan) error {
+	var fn func(tx *bolt.Tx) error
+	switch {
+	case p.create:
+		fn = db.create
+	case p.upgrade:
+		fn = func(tx *bolt.Tx) error { return db.upgradeV1(tx, p.from) }
+	case p.migrate:
+		fn = func(tx *bolt.Tx) error { return db.migrateV2(tx, p.from) }
+	case p.recheck || p.fixState:
+		fn = func(tx *bolt.Tx) error {
+			if err := db.putCheck(tx); err != nil {
+				return err
+			}
+			return db.writeState(tx, p.state)
+		}
+	default:
+		return nil
+	}
+	if err := db.guard(func() error { return db.bolt.Update(fn) }); err != nil {
+		var e *Error
+		if errors.As(err, &e) {
+			return err
+		}
+		return dbErr(db.path, fmt.Errorf("write at open: %w", err), "")
+	}
+	if p.recheck && !p.upgrade && !p.migrate {
+		db.warnings = append(db.warnings, fmt.Sprintf("database %s: its key check value was damaged; its records open under this identity's key, so duet wrote it again", db.path))
+	}
+	if p.from != db.aead {
+		db.warnings = append(db.warnings, fmt.Sprintf("database %s: sealed again under the history key's stable derivation (it was written under the one older duets took from Go's encoding of the identity key)", db.path))
 	}
 	return nil
 }
 
+// create makes the buckets, key check value and state of a new file.
 func (db *DB) create(tx *bolt.Tx) error {
-	meta, err := tx.CreateBucket(bucketMeta)
-	if err != nil {
+	if _, err := tx.CreateBucket(bucketMeta); err != nil {
 		return err
 	}
 	if _, err := tx.CreateBucket(bucketHistory); err != nil {
@@ -571,17 +651,38 @@ func (db *DB) create(tx *bolt.Tx) error {
 	if err := createDeliveryBuckets(tx); err != nil {
 		return err
 	}
+	s, err := newFileState(db.digestKey)
+	if err != nil {
+		return err
+	}
+	return db.finishFormat(tx, s)
+}
+
+// finishFormat writes the format version, the key check value and the
+// state s (the last step of create and of the migrations).
+func (db *DB) finishFormat(tx *bolt.Tx, s *fileState) error {
+	meta := tx.Bucket(bucketMeta)
+	for _, k := range [][]byte{metaSeq, metaCount, metaOutSeq, metaShowSeq, metaSeenSeq, metaSeenCount} {
+		if err := meta.Delete(k); err != nil { // format 2's plaintext counters
+			return err
+		}
+	}
+	if err := meta.Put(metaVersion, []byte{formatVersion}); err != nil {
+		return err
+	}
+	if err := db.putCheck(tx); err != nil {
+		return err
+	}
+	return db.writeState(tx, s)
+}
+
+// putCheck writes a new key check value.
+func (db *DB) putCheck(tx *bolt.Tx) error {
 	chk, err := db.sealCheck()
 	if err != nil {
 		return err
 	}
-	var zero [8]byte
-	for k, v := range map[string][]byte{"version": {formatVersion}, "seq": zero[:], "count": zero[:], "check": chk} {
-		if err := meta.Put([]byte(k), v); err != nil {
-			return err
-		}
-	}
-	return nil
+	return tx.Bucket(bucketMeta).Put(metaCheck, chk)
 }
 
 // sealCheck returns a new key check value: u8 1 || nonce || AES-256-GCM
@@ -595,30 +696,35 @@ func (db *DB) sealCheck() ([]byte, error) {
 	return db.aead.Seal(chk, &nonce, []byte(keyCheckText), []byte(keyCheckAD)), nil
 }
 
-// checkOpens reports whether the key check value chk opens under the key.
-func (db *DB) checkOpens(chk []byte) bool {
+// checkOpens reports whether the key check value chk opens under a.
+func checkOpens(a *crypto.AEAD, chk []byte) bool {
 	if len(chk) < 1+crypto.NonceSize+crypto.TagSize || chk[0] != valueVersion {
 		return false
 	}
 	var nonce [crypto.NonceSize]byte
 	copy(nonce[:], chk[1:])
-	pt, err := db.aead.Open(nil, &nonce, chk[1+crypto.NonceSize:], []byte(keyCheckAD))
+	pt, err := a.Open(nil, &nonce, chk[1+crypto.NonceSize:], []byte(keyCheckAD))
 	return err == nil && string(pt) == keyCheckText
 }
 
 // recordsOpen tells a damaged key check value from another key: it tries
-// the newest history record and the oldest outbox record (format 2; a
-// version 1 file is not tried). fits: one opens under the key (AES-GCM
-// authenticates it: only this key could have sealed it); tried: there was
-// one to try.
-func (db *DB) recordsOpen(tx *bolt.Tx, v1 bool) (fits, tried bool) {
-	if v1 {
+// (format 3) the sealed state, or (format 2) the newest history record and
+// the oldest outbox record, under a; a version 1 file is not tried. fits:
+// one opens under the key (AES-GCM authenticates it: only this key could
+// have sealed it); tried: there was one to try.
+func (db *DB) recordsOpen(tx *bolt.Tx, a *crypto.AEAD, version byte) (fits, tried bool) {
+	switch version {
+	case 1:
 		return false, false
+	case formatVersion:
+		v := tx.Bucket(bucketMeta).Get(metaState)
+		_, err := openState(a, v, db.digestKey)
+		return err == nil, v != nil
 	}
 	if b := tx.Bucket(bucketHistory); b != nil {
 		if k, v := b.Cursor().Last(); k != nil {
 			tried = true
-			if _, err := openRecord(db.aead, k, v); err == nil {
+			if _, err := openRecord(a, historyADv2, k, v); err == nil {
 				return true, true
 			}
 		}
@@ -626,7 +732,7 @@ func (db *DB) recordsOpen(tx *bolt.Tx, v1 bool) (fits, tried bool) {
 	if b := tx.Bucket(bucketOutbox); b != nil {
 		if k, v := b.Cursor().First(); k != nil {
 			tried = true
-			if _, err := openOutboxRecord(db.aead, k, v); err == nil {
+			if _, err := openOutboxRecord(a, outboxADv2, k, v); err == nil {
 				return true, true
 			}
 		}
@@ -827,7 +933,11 @@ func (db *DB) commit(batch []writeOp) {
 // apply applies batch in the transaction. *dp is set to the delivery
 // changes, if any (rolled back if the commit fails).
 func (db *DB) apply(tx *bolt.Tx, batch []writeOp, dp **deliveryTx) error {
-	t, err := db.beginHistory(tx)
+	s, err := db.readState(tx)
+	if err != nil {
+		return err
+	}
+	t, err := db.beginHistory(tx, s)
 	if err != nil {
 		return err
 	}
@@ -836,7 +946,7 @@ func (db *DB) apply(tx *bolt.Tx, batch []writeOp, dp **deliveryTx) error {
 			return *dp, nil
 		}
 		var err error
-		*dp, err = db.beginDelivery(tx)
+		*dp, err = db.beginDelivery(tx, s)
 		return *dp, err
 	}
 	for _, op := range batch {
@@ -861,7 +971,10 @@ func (db *DB) apply(tx *bolt.Tx, batch []writeOp, dp **deliveryTx) error {
 			return err
 		}
 	}
-	return t.finish()
+	if err := t.finish(); err != nil {
+		return err
+	}
+	return db.writeState(tx, s)
 }
 
 // applyDelivery applies one Queue, Showing, Seen or Delivered operation.

@@ -317,7 +317,7 @@ func TestDBPending(t *testing.T) {
 // another identity when the records open under the key (only that key
 // could have sealed them): the check is written again, the user told, and
 // nothing else changes. Under another key, with records to try, the error
-// says the records do not open either; an empty database cannot tell.
+// says the records (or the sealed state) do not open either.
 func TestDBKeyCheckDamaged(t *testing.T) {
 	path := buildHistoryFile(t, 5, "check")
 	var chk []byte
@@ -358,9 +358,10 @@ func TestDBKeyCheckDamaged(t *testing.T) {
 	}
 	h.Close()
 
+	// An empty database has its sealed state to try (format 3).
 	empty := testDBPath(t)
 	openTestDB(t, empty, Options{}).Close()
-	if _, err := Open(empty, [32]byte{7}, Options{}); !errors.Is(err, ErrWrongKey) || !strings.Contains(err.Error(), "or its key check is damaged") {
+	if _, err := Open(empty, [32]byte{7}, Options{}); !errors.Is(err, ErrWrongKey) || !strings.Contains(err.Error(), "neither its key check nor its records open") {
 		t.Fatalf("Open of an empty database under another key: %v", err)
 	}
 }

@@ -12,25 +12,34 @@ package store
 // of text), not one each: a record costs one B+tree insert and one seal
 // whatever its size, and messages arrive in groups under load.
 //
-// File layout (format version 2; a version 1 file gets these buckets,
-// empty, on its first open). All integers are big-endian.
+// File layout (format version 3; a version 1 file gets these buckets,
+// empty, on its first open; a version 2 file's are sealed again: migrate.go).
+// All integers are big-endian. The sequence numbers are the sealed
+// state's (state.go); every key is written once.
 //
 //	bucket "outbox"
-//	  key:   u64 out_seq               from meta "out_seq", only grows:
-//	                                   key order is the order written
+//	  key:   u64 out_seq               only grows: key order is the order
+//	                                   written; an existing key is never
+//	                                   overwritten (the write fails)
 //	  value: u8 version(1) || nonce(12) || AES-256-GCM(key, nonce,
-//	         messages, AD = "duet/1 outbox" || the 8 key bytes)
+//	         messages, AD = "duet/3 outbox" || file id || the 8 key bytes)
 //	         messages = { u64 id || i64 sent_at_unix_nano || u32 len || text }...
 //	         The record is deleted once every message in it is delivered.
 //	bucket "showing"
-//	  key:   u64 show_seq              from meta "show_seq"
-//	  value: { u64 id }...             marked before the messages are shown;
+//	  key:   u64 show_seq
+//	  value: u8 version(1) || nonce(12) || AES-256-GCM(key, nonce,
+//	         { u64 id }..., AD = "duet/3 showing" || file id || key)
+//	                                   marked before the messages are shown;
 //	                                   deleted once every id is seen
 //	bucket "seen"
-//	  key:   u64 seen_seq              from meta "seen_seq"
-//	  value: { u64 id }...             messages shown; the oldest records
+//	  key:   u64 seen_seq
+//	  value: as "showing", AD = "duet/3 seen" || file id || key
+//	                                   messages shown; the oldest records
 //	                                   are deleted while MaxSeenIDs ids
-//	                                   remain without them (meta "seen_count")
+//	                                   remain without them (counted at open)
+//
+// (Format 2 had AD "duet/1 outbox" || key, and plaintext "showing" and
+// "seen" values.)
 //
 // After a crash a record may hold messages already delivered (they are
 // resent, and the peer drops them as seen) or ids already seen (they are
@@ -55,12 +64,13 @@ var (
 	bucketSeen    = []byte("seen")
 	bucketShowing = []byte("showing")
 
+	// Format 2's plaintext counters (migrate.go reads and deletes them).
 	metaOutSeq    = []byte("out_seq")
 	metaShowSeq   = []byte("show_seq")
 	metaSeenSeq   = []byte("seen_seq")
 	metaSeenCount = []byte("seen_count")
 
-	outboxAD = []byte("duet/1 outbox")
+	outboxADv2 = []byte("duet/1 outbox")
 )
 
 const outMsgHeader = 8 + 8 + 4 // id, sent_at, len
@@ -204,8 +214,13 @@ func (db *DB) loadDelivery() error {
 			if out == nil || seen == nil || showing == nil {
 				return corruptErr(db.path, errors.New("delivery bucket missing"))
 			}
-			err := out.ForEach(func(k, v []byte) error {
-				chats, err := openOutboxRecord(db.aead, k, v)
+			fs, err := db.readState(tx)
+			if err != nil {
+				return err
+			}
+			outPre, seenPre, showPre := fs.outboxAD(), fs.seenAD(), fs.showingAD()
+			err = out.ForEach(func(k, v []byte) error {
+				chats, err := openOutboxRecord(db.aead, outPre, k, v)
 				if err != nil {
 					return dbErr(db.path, fmt.Errorf("%w (outbox record %x)", err, k), "the queued messages in it cannot be read: restore the file from a backup, or move it away (losing them)")
 				}
@@ -226,8 +241,9 @@ func (db *DB) loadDelivery() error {
 			}
 			seenSet := map[uint64]struct{}{}
 			err = seen.ForEach(func(k, v []byte) error {
-				if len(k) != 8 || len(v)%8 != 0 {
-					return corruptErr(db.path, fmt.Errorf("seen record of %d+%d bytes", len(k), len(v)))
+				v, err := openIDs(db.aead, seenPre, k, v)
+				if err != nil {
+					return corruptErr(db.path, fmt.Errorf("seen record %x: %w", k, err))
 				}
 				db.dx.seenCount += uint64(len(v) / 8)
 				for ; len(v) > 0; v = v[8:] {
@@ -246,8 +262,9 @@ func (db *DB) loadDelivery() error {
 				st.Seen = st.Seen[len(st.Seen)-protocol.MaxSeenIDs:]
 			}
 			return showing.ForEach(func(k, v []byte) error {
-				if len(k) != 8 || len(v)%8 != 0 {
-					return corruptErr(db.path, fmt.Errorf("showing record of %d+%d bytes", len(k), len(v)))
+				v, err := openIDs(db.aead, showPre, k, v)
+				if err != nil {
+					return corruptErr(db.path, fmt.Errorf("showing record %x: %w", k, err))
 				}
 				key := binary.BigEndian.Uint64(k)
 				db.dx.showLef[key] = 0 // a record whose ids are all seen is deleted by the next commit
@@ -269,8 +286,42 @@ func (db *DB) loadDelivery() error {
 	})
 }
 
-// sealOutboxRecord encrypts chats as one outbox record under key k.
-func sealOutboxRecord(a *crypto.AEAD, k []byte, chats []protocol.Chat) ([]byte, error) {
+// sealIDs encrypts ids as one showing or seen record under key k, with
+// the AD prefix pre.
+func sealIDs(a *crypto.AEAD, pre, k []byte, ids []uint64) ([]byte, error) {
+	nonce, err := randomNonce()
+	if err != nil {
+		return nil, err
+	}
+	v := make([]byte, 1+crypto.NonceSize, 1+crypto.NonceSize+8*len(ids)+crypto.TagSize)
+	v[0] = valueVersion
+	copy(v[1:], nonce[:])
+	pt := make([]byte, 0, 8*len(ids))
+	for _, id := range ids {
+		pt = binary.BigEndian.AppendUint64(pt, id)
+	}
+	return a.Seal(v, &nonce, pt, concatAD(pre, k)), nil
+}
+
+// openIDs authenticates a showing or seen record and returns its ids
+// (u64 each, at least one).
+func openIDs(a *crypto.AEAD, pre, k, v []byte) ([]byte, error) {
+	if len(k) != 8 || len(v) < valueMinLen || v[0] != valueVersion {
+		return nil, fmt.Errorf("%w: record of %d+%d bytes", ErrCorrupt, len(k), len(v))
+	}
+	pt, err := openValue(a, v, pre, k)
+	if err != nil {
+		return nil, err
+	}
+	if len(pt) == 0 || len(pt)%8 != 0 {
+		return nil, fmt.Errorf("%w: %d bytes of ids", ErrCorrupt, len(pt))
+	}
+	return pt, nil
+}
+
+// sealOutboxRecord encrypts chats as one outbox record under key k, with
+// the AD prefix pre.
+func sealOutboxRecord(a *crypto.AEAD, pre, k []byte, chats []protocol.Chat) ([]byte, error) {
 	n := 0
 	for _, c := range chats {
 		n += outMsgHeader + len(c.Text)
@@ -289,18 +340,19 @@ func sealOutboxRecord(a *crypto.AEAD, k []byte, chats []protocol.Chat) ([]byte, 
 	}
 	v[0] = valueVersion
 	copy(v[1:], nonce[:])
-	return a.Seal(v[:1+crypto.NonceSize], &nonce, v[1+crypto.NonceSize:], concatAD(outboxAD, k)), nil
+	return a.Seal(v[:1+crypto.NonceSize], &nonce, v[1+crypto.NonceSize:], concatAD(pre, k)), nil
 }
 
-// openOutboxRecord authenticates and parses an outbox record.
-func openOutboxRecord(a *crypto.AEAD, k, v []byte) ([]protocol.Chat, error) {
+// openOutboxRecord authenticates and parses an outbox record sealed with
+// the AD prefix pre.
+func openOutboxRecord(a *crypto.AEAD, pre, k, v []byte) ([]protocol.Chat, error) {
 	if len(k) != 8 {
 		return nil, fmt.Errorf("%w: outbox key of %d bytes", ErrCorrupt, len(k))
 	}
 	if len(v) < 1+crypto.NonceSize+crypto.TagSize || v[0] != valueVersion {
 		return nil, fmt.Errorf("%w: outbox value of %d bytes", ErrCorrupt, len(v))
 	}
-	pt, err := openValue(a, v, outboxAD, k)
+	pt, err := openValue(a, v, pre, k)
 	if err != nil {
 		return nil, err
 	}
@@ -333,25 +385,24 @@ func parseOutbox(pt []byte) ([]protocol.Chat, error) {
 // deliveryTx is one write transaction's delivery changes. The index
 // changes are recorded as undo steps, applied to dx at once and rolled back
 // if the commit fails (the writer goroutine is the only user of dx).
+// Its sequence numbers and key sets are the state s's (written by the
+// caller).
 type deliveryTx struct {
-	db                       *DB
-	out, seen, showing, meta *bolt.Bucket
-	outSeq, showSeq, seenSeq uint64
-	seenCount, seenCount0    uint64 // now, and at the start (rollback)
-	undo                     []undoStep
+	db                    *DB
+	s                     *fileState
+	out, seen, showing    *bolt.Bucket
+	seenCount, seenCount0 uint64 // now, and at the start (rollback)
+	undo                  []undoStep
 }
 
-func (db *DB) beginDelivery(tx *bolt.Tx) (*deliveryTx, error) {
-	d := &deliveryTx{db: db, meta: tx.Bucket(bucketMeta), out: tx.Bucket(bucketOutbox), seen: tx.Bucket(bucketSeen), showing: tx.Bucket(bucketShowing)}
-	if d.meta == nil || d.out == nil || d.seen == nil || d.showing == nil {
+func (db *DB) beginDelivery(tx *bolt.Tx, s *fileState) (*deliveryTx, error) {
+	d := &deliveryTx{db: db, s: s, out: tx.Bucket(bucketOutbox), seen: tx.Bucket(bucketSeen), showing: tx.Bucket(bucketShowing)}
+	if d.out == nil || d.seen == nil || d.showing == nil {
 		return nil, corruptErr(db.path, errors.New("delivery bucket missing"))
 	}
 	d.out.FillPercent = histFillPercent
 	d.seen.FillPercent = histFillPercent
 	d.showing.FillPercent = histFillPercent
-	d.outSeq = metaU64(d.meta, metaOutSeq)
-	d.showSeq = metaU64(d.meta, metaShowSeq)
-	d.seenSeq = metaU64(d.meta, metaSeenSeq)
 	d.seenCount = db.dx.seenCount
 	d.seenCount0 = d.seenCount
 	return d, nil
@@ -362,12 +413,6 @@ func metaU64(b *bolt.Bucket, k []byte) uint64 {
 		return binary.BigEndian.Uint64(v)
 	}
 	return 0
-}
-
-func putU64(b *bolt.Bucket, k []byte, v uint64) error {
-	var buf [8]byte
-	binary.BigEndian.PutUint64(buf[:], v)
-	return b.Put(k, buf[:])
 }
 
 func u64Key(v uint64) []byte { return binary.BigEndian.AppendUint64(make([]byte, 0, 8), v) }
@@ -434,34 +479,44 @@ func (d *deliveryTx) queue(chats []protocol.Chat) ([]protocol.Chat, error) {
 	return fresh, nil
 }
 
-// putOutbox writes one outbox record.
+// ErrOutboxKeyExists: an outbox record would overwrite another (its
+// sequence number went back): the write fails, the queued messages in
+// both are kept.
+var ErrOutboxKeyExists = errors.New("protocol: database outbox record exists")
+
+// putOutbox writes one outbox record. It never overwrites one: a key in
+// use fails the transaction with ErrOutboxKeyExists.
 func (d *deliveryTx) putOutbox(chats []protocol.Chat) error {
-	d.outSeq++
-	k := u64Key(d.outSeq)
-	v, err := sealOutboxRecord(d.db.aead, k, chats)
+	d.s.outSeq++
+	k := u64Key(d.s.outSeq)
+	if d.out.Get(k) != nil {
+		return fmt.Errorf("%w: key %d", ErrOutboxKeyExists, d.s.outSeq)
+	}
+	v, err := sealOutboxRecord(d.db.aead, d.s.outboxAD(), k, chats)
 	if err != nil {
 		return err
 	}
 	if err := d.out.Put(k, v); err != nil {
 		return err
 	}
+	d.s.added(setOutbox, k)
 	for _, c := range chats {
-		d.setMap(d.db.dx.outRec, c.ID, d.outSeq)
+		d.setMap(d.db.dx.outRec, c.ID, d.s.outSeq)
 	}
-	d.setMap(d.db.dx.outLeft, d.outSeq, uint64(len(chats)))
+	d.setMap(d.db.dx.outLeft, d.s.outSeq, uint64(len(chats)))
 	return nil
 }
 
 // delivered drops ids from their outbox records, deleting the records
 // left empty.
 func (d *deliveryTx) delivered(ids []uint64) error {
-	return d.dropIDs(ids, d.db.dx.outRec, d.db.dx.outLeft, d.out)
+	return d.dropIDs(ids, d.db.dx.outRec, d.db.dx.outLeft, d.out, setOutbox)
 }
 
 // dropIDs drops ids from the records that hold them (rec: id -> record
 // key; left: record key -> ids it still holds), deleting from b each
 // record left empty. Ids in no record are skipped.
-func (d *deliveryTx) dropIDs(ids []uint64, rec, left map[uint64]uint64, b *bolt.Bucket) error {
+func (d *deliveryTx) dropIDs(ids []uint64, rec, left map[uint64]uint64, b *bolt.Bucket, set int) error {
 	for _, id := range ids {
 		key, ok := rec[id]
 		if !ok {
@@ -473,10 +528,40 @@ func (d *deliveryTx) dropIDs(ids []uint64, rec, left map[uint64]uint64, b *bolt.
 			continue
 		}
 		d.delMap(left, key)
-		if err := b.Delete(u64Key(key)); err != nil {
+		if err := d.deleteRecord(b, set, u64Key(key)); err != nil {
 			return err
 		}
 	}
+	return nil
+}
+
+// deleteRecord deletes key k of set i (if it is there) and updates the
+// state's key set.
+func (d *deliveryTx) deleteRecord(b *bolt.Bucket, i int, k []byte) error {
+	if b.Get(k) == nil {
+		return nil
+	}
+	if err := b.Delete(k); err != nil {
+		return err
+	}
+	d.s.removed(i, k)
+	return nil
+}
+
+// putIDs writes a showing or seen record (set i) of ids under k, which is
+// new (its sequence number just grew).
+func (d *deliveryTx) putIDs(b *bolt.Bucket, i int, pre, k []byte, ids []uint64) error {
+	if b.Get(k) != nil {
+		return fmt.Errorf("%w: %s key %x exists", ErrTampered, setNames[i], k)
+	}
+	v, err := sealIDs(d.db.aead, pre, k, ids)
+	if err != nil {
+		return err
+	}
+	if err := b.Put(k, v); err != nil {
+		return err
+	}
+	d.s.added(i, k)
 	return nil
 }
 
@@ -489,20 +574,18 @@ func (d *deliveryTx) showingMark(ids []uint64) error {
 	if err := d.unmarkShowing(ids); err != nil {
 		return err
 	}
-	d.showSeq++
-	v := make([]byte, 0, 8*len(ids))
+	d.s.showSeq++
 	for _, id := range ids {
-		v = binary.BigEndian.AppendUint64(v, id)
-		d.setMap(d.db.dx.showRec, id, d.showSeq)
+		d.setMap(d.db.dx.showRec, id, d.s.showSeq)
 	}
-	d.setMap(d.db.dx.showLef, d.showSeq, uint64(len(ids)))
-	return d.showing.Put(u64Key(d.showSeq), v)
+	d.setMap(d.db.dx.showLef, d.s.showSeq, uint64(len(ids)))
+	return d.putIDs(d.showing, setShowing, d.s.showingAD(), u64Key(d.s.showSeq), ids)
 }
 
 // unmarkShowing drops ids from their showing records, deleting the
 // records left empty.
 func (d *deliveryTx) unmarkShowing(ids []uint64) error {
-	return d.dropIDs(ids, d.db.dx.showRec, d.db.dx.showLef, d.showing)
+	return d.dropIDs(ids, d.db.dx.showRec, d.db.dx.showLef, d.showing, setShowing)
 }
 
 // seenMark records ids as seen (one record) and drops their showing marks.
@@ -513,23 +596,19 @@ func (d *deliveryTx) seenMark(ids []uint64) error {
 	if err := d.unmarkShowing(ids); err != nil {
 		return err
 	}
-	d.seenSeq++
-	v := make([]byte, 0, 8*len(ids))
-	for _, id := range ids {
-		v = binary.BigEndian.AppendUint64(v, id)
-	}
+	d.s.seenSeq++
 	d.seenCount += uint64(len(ids))
-	return d.seen.Put(u64Key(d.seenSeq), v)
+	return d.putIDs(d.seen, setSeen, d.s.seenAD(), u64Key(d.s.seenSeq), ids)
 }
 
 // finish deletes showing records left with no unseen id (found at open
-// after a crash), prunes the oldest seen records while at least
-// MaxSeenIDs ids remain without them, and stores the counters.
+// after a crash) and prunes the oldest seen records while at least
+// MaxSeenIDs ids remain without them.
 func (d *deliveryTx) finish() error {
 	for key, left := range d.db.dx.showLef {
 		if left == 0 {
 			d.delMap(d.db.dx.showLef, key)
-			if err := d.showing.Delete(u64Key(key)); err != nil {
+			if err := d.deleteRecord(d.showing, setShowing, u64Key(key)); err != nil {
 				return err
 			}
 		}
@@ -538,14 +617,6 @@ func (d *deliveryTx) finish() error {
 		return err
 	}
 	d.db.dx.seenCount = d.seenCount
-	for _, kv := range []struct {
-		k []byte
-		v uint64
-	}{{metaOutSeq, d.outSeq}, {metaShowSeq, d.showSeq}, {metaSeenSeq, d.seenSeq}, {metaSeenCount, d.seenCount}} {
-		if err := putU64(d.meta, kv.k, kv.v); err != nil {
-			return err
-		}
-	}
 	return nil
 }
 
@@ -556,11 +627,12 @@ func (d *deliveryTx) finish() error {
 func (d *deliveryTx) pruneSeen() error {
 	c := d.seen.Cursor()
 	for k, v := c.First(); k != nil; k, v = c.First() {
-		n := uint64(len(v) / 8)
+		n := uint64(max(len(v)-valueMinLen, 0) / 8) // sealed ids: 8 bytes each
 		if d.seenCount < n || d.seenCount-n < protocol.MaxSeenIDs {
 			return nil
 		}
 		d.seenCount -= n
+		d.s.removed(setSeen, k)
 		if err := c.Delete(); err != nil {
 			return err
 		}

@@ -77,9 +77,10 @@ func outboxRecords(t testing.TB, path string) [][]protocol.Chat {
 		t.Fatal(err)
 	}
 	var recs [][]protocol.Chat
+	pre := fileStateOf(t, path).outboxAD()
 	viewRaw(t, path, func(tx *bolt.Tx) error {
 		return tx.Bucket(bucketOutbox).ForEach(func(k, v []byte) error {
-			chats, err := openOutboxRecord(a, k, v)
+			chats, err := openOutboxRecord(a, pre, k, v)
 			if err != nil {
 				return fmt.Errorf("outbox record %x: %w", k, err)
 			}
@@ -239,9 +240,18 @@ func TestDeliveryRoundTrip(t *testing.T) {
 	if len(recs) != 2 || !slices.Equal(chatIDs(recs[0]), []uint64{1, 2, 3}) || !slices.Equal(chatIDs(recs[1]), []uint64{6, 7, 8}) {
 		t.Fatalf("outbox records %v, want [1 2 3] [6 7 8]", recs)
 	}
+	a, err := crypto.NewAEAD(testKey[:])
+	if err != nil {
+		t.Fatal(err)
+	}
+	pre := fileStateOf(t, path).showingAD()
 	viewRaw(t, path, func(tx *bolt.Tx) error {
 		var marks [][]uint64
-		tx.Bucket(bucketShowing).ForEach(func(_, v []byte) error {
+		tx.Bucket(bucketShowing).ForEach(func(k, v []byte) error {
+			v, err := openIDs(a, pre, k, v)
+			if err != nil {
+				t.Errorf("showing record %x: %v", k, err)
+			}
 			var ids []uint64
 			for ; len(v) >= 8; v = v[8:] {
 				ids = append(ids, binary.BigEndian.Uint64(v))

@@ -13,7 +13,9 @@ package store
 //	         stored (the order they were shown), and a record older than
 //	         a cutoff holds only entries older than it.
 //	  value: u8 version(1) || u16 n || nonce(12) || AES-256-GCM(key, nonce,
-//	         entries, AD = "duet/1 history" || the 16 key bytes || n)
+//	         entries, AD = "duet/3 history" || file id(16) || u64 clear
+//	         epoch || the 16 key bytes || n)    (state.go; format 2 had
+//	         AD = "duet/1 history" || the 16 key bytes || n)
 //	         n is the number of entries (1..histRecordEntries); entries =
 //	         { u8 flags || u64 id || i64 at_unix_nano || u32 len || text }...
 //	         flags: bit 0 own (we wrote it), bit 1 possible duplicate; the
@@ -49,7 +51,8 @@ const (
 	histFlagDup = 1 << 1
 )
 
-var historyAD = []byte("duet/1 history")
+// historyADv2 is the AD prefix of format 2's history records (migrate.go).
+var historyADv2 = []byte("duet/1 history")
 
 // HistoryCursor marks a position in the history for Before: an entry of a
 // record. The zero cursor is the end of the history (Before(HistoryCursor{},
@@ -85,15 +88,17 @@ func randomNonce() ([crypto.NonceSize]byte, error) {
 	return nonce, err
 }
 
-func recordAD(k []byte, n uint16) []byte {
-	ad := make([]byte, 0, len(historyAD)+len(k)+2)
-	ad = append(append(ad, historyAD...), k...)
+// recordAD is a history record's AD: the prefix pre (fileState.histAD),
+// the key and the entry count.
+func recordAD(pre, k []byte, n uint16) []byte {
+	ad := make([]byte, 0, len(pre)+len(k)+2)
+	ad = append(append(ad, pre...), k...)
 	return binary.BigEndian.AppendUint16(ad, n)
 }
 
 // sealRecord encrypts entries (1..histRecordEntries) as the record stored
-// under key k.
-func sealRecord(a *crypto.AEAD, k []byte, entries []protocol.HistoryEntry) ([]byte, error) {
+// under key k, with the AD prefix pre.
+func sealRecord(a *crypto.AEAD, pre, k []byte, entries []protocol.HistoryEntry) ([]byte, error) {
 	size := 0
 	for _, e := range entries {
 		size += histEntryHeader + len(e.Text)
@@ -122,7 +127,7 @@ func sealRecord(a *crypto.AEAD, k []byte, entries []protocol.HistoryEntry) ([]by
 	v[0] = valueVersion
 	binary.BigEndian.PutUint16(v[1:], n)
 	copy(v[3:], nonce[:])
-	return a.Seal(v[:histRecordHeader], &nonce, v[histRecordHeader:], recordAD(k, n)), nil
+	return a.Seal(v[:histRecordHeader], &nonce, v[histRecordHeader:], recordAD(pre, k, n)), nil
 }
 
 // recordCount returns the entry count a record declares (0 if the value
@@ -135,9 +140,9 @@ func recordCount(v []byte) int {
 }
 
 // openRecord authenticates, decrypts and parses the record v stored under
-// key k. Any failure is an error wrapping ErrCorrupt (without the file
+// key k, with the AD prefix pre. Any failure is an error wrapping ErrCorrupt (without the file
 // name: the caller adds it).
-func openRecord(a *crypto.AEAD, k, v []byte) ([]protocol.HistoryEntry, error) {
+func openRecord(a *crypto.AEAD, pre, k, v []byte) ([]protocol.HistoryEntry, error) {
 	if len(k) != histKeyLen {
 		return nil, fmt.Errorf("%w: key of %d bytes", ErrCorrupt, len(k))
 	}
@@ -150,7 +155,7 @@ func openRecord(a *crypto.AEAD, k, v []byte) ([]protocol.HistoryEntry, error) {
 	n := binary.BigEndian.Uint16(v[1:])
 	var nonce [crypto.NonceSize]byte
 	copy(nonce[:], v[3:])
-	pt, err := a.Open(nil, &nonce, v[histRecordHeader:], recordAD(k, n))
+	pt, err := a.Open(nil, &nonce, v[histRecordHeader:], recordAD(pre, k, n))
 	if err != nil {
 		return nil, fmt.Errorf("%w: record fails authentication", ErrCorrupt)
 	}
@@ -220,23 +225,22 @@ func (e *historySkippedError) Unwrap() error { return ErrHistorySkipped }
 
 // historyTx collects one write transaction's history entries and writes
 // them as records when the transaction ends (finish).
+// Its counters and key set are the state s's (written by the caller).
 type historyTx struct {
-	db         *DB
-	tx         *bolt.Tx
-	meta, hist *bolt.Bucket
-	seq, count uint64
-	lastAt     uint64 // the newest record key's at
-	pending    []protocol.HistoryEntry
+	db      *DB
+	tx      *bolt.Tx
+	s       *fileState
+	hist    *bolt.Bucket
+	lastAt  uint64 // the newest record key's at
+	pending []protocol.HistoryEntry
 }
 
-func (db *DB) beginHistory(tx *bolt.Tx) (*historyTx, error) {
-	t := &historyTx{db: db, tx: tx, meta: tx.Bucket(bucketMeta), hist: tx.Bucket(bucketHistory)}
-	if t.meta == nil || t.hist == nil {
+func (db *DB) beginHistory(tx *bolt.Tx, s *fileState) (*historyTx, error) {
+	t := &historyTx{db: db, tx: tx, s: s, hist: tx.Bucket(bucketHistory)}
+	if t.hist == nil {
 		return nil, corruptErr(db.path, errors.New("bucket missing"))
 	}
 	t.hist.FillPercent = histFillPercent
-	t.seq = metaU64(t.meta, metaSeq)
-	t.count = metaU64(t.meta, metaCount)
 	if k, _ := t.hist.Cursor().Last(); len(k) == histKeyLen {
 		t.lastAt = binary.BigEndian.Uint64(k)
 	}
@@ -254,7 +258,7 @@ func (t *historyTx) add(e protocol.HistoryEntry) {
 	t.pending = append(t.pending, e)
 }
 
-// finish writes the pending entries as records and stores the counters.
+// finish writes the pending entries as records.
 func (t *historyTx) finish() error {
 	for len(t.pending) > 0 {
 		n, size := 0, 0
@@ -267,10 +271,7 @@ func (t *historyTx) finish() error {
 		}
 		t.pending = t.pending[n:]
 	}
-	if err := putU64(t.meta, metaSeq, t.seq); err != nil {
-		return err
-	}
-	return putU64(t.meta, metaCount, t.count)
+	return nil
 }
 
 // put writes one record.
@@ -279,22 +280,27 @@ func (t *historyTx) put(entries []protocol.HistoryEntry) error {
 	for _, e := range entries {
 		at = max(at, histTime(e.At))
 	}
-	t.seq++
-	k := histKey(at, t.seq)
-	v, err := sealRecord(t.db.aead, k[:], entries)
+	t.s.histSeq++
+	k := histKey(at, t.s.histSeq)
+	v, err := sealRecord(t.db.aead, t.s.histAD(), k[:], entries)
 	if err != nil {
 		return err
+	}
+	if t.hist.Get(k[:]) != nil {
+		return fmt.Errorf("%w: history key %x exists (its sequence number went back)", ErrTampered, k)
 	}
 	if err := t.hist.Put(k[:], v); err != nil {
 		return err
 	}
+	t.s.added(setHistory, k[:])
 	t.lastAt = at
-	t.count += uint64(len(entries))
+	t.s.histEntries += uint64(len(entries))
 	return nil
 }
 
 // clear empties the history (Clear), entries pending in this transaction
-// included.
+// included, and raises the clear epoch: records copied back from before
+// it do not open.
 func (t *historyTx) clear() error {
 	t.pending = nil
 	if err := t.tx.DeleteBucket(bucketHistory); err != nil {
@@ -305,7 +311,10 @@ func (t *historyTx) clear() error {
 		return err
 	}
 	t.hist.FillPercent = histFillPercent
-	t.count, t.lastAt = 0, 0
+	t.lastAt = 0
+	t.s.histEntries = 0
+	t.s.epoch++
+	t.s.clearSet(setHistory)
 	return nil
 }
 
@@ -381,8 +390,11 @@ func (db *DB) prune(cutoff time.Time) error {
 		more := false
 		err := db.guard(func() error {
 			return db.bolt.Update(func(tx *bolt.Tx) error {
-				meta, hist := tx.Bucket(bucketMeta), tx.Bucket(bucketHistory)
-				count := metaU64(meta, metaCount)
+				s, err := db.readState(tx)
+				if err != nil {
+					return err
+				}
+				hist := tx.Bucket(bucketHistory)
 				c := hist.Cursor()
 				n := 0
 				for k, v := c.First(); k != nil && bytes.Compare(k, end[:]) < 0; k, v = c.First() {
@@ -390,13 +402,17 @@ func (db *DB) prune(cutoff time.Time) error {
 						more = true
 						break
 					}
-					count -= min(count, uint64(recordCount(v)))
+					s.histEntries -= min(s.histEntries, uint64(recordCount(v)))
+					s.removed(setHistory, k)
 					if err := c.Delete(); err != nil {
 						return err
 					}
 					n++
 				}
-				return putU64(meta, metaCount, count)
+				if n == 0 {
+					return nil
+				}
+				return db.writeState(tx, s)
 			})
 		})
 		if err != nil {
@@ -441,6 +457,11 @@ func (db *DB) Before(c HistoryCursor, n int) ([]protocol.HistoryEntry, HistoryCu
 			if hist == nil {
 				return corruptErr(db.path, errors.New("history bucket missing"))
 			}
+			s, err := db.readState(tx)
+			if err != nil {
+				return err
+			}
+			pre := s.histAD()
 			cur := hist.Cursor()
 			var k, v []byte
 			limit := -1 // entries of the first record to take: all
@@ -469,7 +490,7 @@ func (db *DB) Before(c HistoryCursor, n int) ([]protocol.HistoryEntry, HistoryCu
 				limit = -1
 			}
 			for ; k != nil && len(out) < n; k, v = cur.Prev() {
-				es, err := openRecord(db.aead, k, v)
+				es, err := openRecord(db.aead, pre, k, v)
 				if err != nil {
 					// Skipped; the cursor moves past it (index 0: none of
 					// its entries), so the next call starts below it.
@@ -509,11 +530,11 @@ func (db *DB) Len() (int, error) {
 	var n uint64
 	err := db.guard(func() error {
 		return db.bolt.View(func(tx *bolt.Tx) error {
-			meta := tx.Bucket(bucketMeta)
-			if meta == nil || len(meta.Get(metaCount)) != 8 {
-				return corruptErr(db.path, errors.New("no entry count"))
+			s, err := db.readState(tx)
+			if err != nil {
+				return err
 			}
-			n = binary.BigEndian.Uint64(meta.Get(metaCount))
+			n = s.histEntries
 			return nil
 		})
 	})
@@ -522,9 +543,9 @@ func (db *DB) Len() (int, error) {
 
 // upgradeV1History rewrites a format version 1 history (one value per
 // entry: u8 version || nonce || AES-256-GCM(u8 flags || u64 id || text,
-// AD = the key), key u64 at || u64 seq) as records, in the same order, and
-// deletes "history_ids".
-func (db *DB) upgradeV1History(tx *bolt.Tx) error {
+// AD = the key), key u64 at || u64 seq) as records, in the same order,
+// sealed for the state s, and deletes "history_ids".
+func (db *DB) upgradeV1History(tx *bolt.Tx, s *fileState, from *crypto.AEAD) error {
 	old := tx.Bucket(bucketHistory)
 	var entries []protocol.HistoryEntry
 	err := old.ForEach(func(k, v []byte) error {
@@ -533,7 +554,7 @@ func (db *DB) upgradeV1History(tx *bolt.Tx) error {
 		}
 		var nonce [crypto.NonceSize]byte
 		copy(nonce[:], v[1:])
-		pt, err := db.aead.Open(nil, &nonce, v[1+crypto.NonceSize:], k)
+		pt, err := from.Open(nil, &nonce, v[1+crypto.NonceSize:], k)
 		if err != nil || pt[0]&^(histFlagOwn|histFlagDup) != 0 {
 			return corruptErr(db.path, fmt.Errorf("version 1 history entry %x fails authentication", k))
 		}
@@ -552,13 +573,14 @@ func (db *DB) upgradeV1History(tx *bolt.Tx) error {
 			return err
 		}
 	}
-	t, err := db.beginHistory(tx)
+	t, err := db.beginHistory(tx, s)
 	if err != nil {
 		return err
 	}
 	if err := t.clear(); err != nil {
 		return err
 	}
+	s.epoch = 0
 	for _, e := range entries {
 		t.add(e)
 	}

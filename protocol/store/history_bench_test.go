@@ -26,7 +26,11 @@ func buildLargeHistory(tb testing.TB, path string, n int) {
 	const perTx = 100_000
 	for start := 0; start < n; start += perTx {
 		err := h.bolt.Update(func(tx *bolt.Tx) error {
-			t, err := h.beginHistory(tx)
+			st, err := h.readState(tx)
+			if err != nil {
+				return err
+			}
+			t, err := h.beginHistory(tx, st)
 			if err != nil {
 				return err
 			}
@@ -35,7 +39,10 @@ func buildLargeHistory(tb testing.TB, path string, n int) {
 					Text: fmt.Sprintf("message number %d of the big history, with some words", i),
 					At:   histT0.Add(time.Duration(i) * time.Second)})
 			}
-			return t.finish()
+			if err := t.finish(); err != nil {
+				return err
+			}
+			return h.writeState(tx, st)
 		})
 		if err != nil {
 			tb.Fatal(err)

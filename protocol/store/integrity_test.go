@@ -1,10 +1,13 @@
 package store
 
 import (
+	"encoding/binary"
 	"slices"
 	"testing"
 
 	bolt "go.etcd.io/bbolt"
+
+	"duet/crypto"
 )
 
 // seenSync calls Seen and waits for its commit.
@@ -59,4 +62,28 @@ func TestSeenCountLoweredKeepsSeen(t *testing.T) {
 	if want := []uint64{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11}; !slices.Equal(st.Seen, want) {
 		t.Fatalf("seen ids after a lowered seen_count: %v, want %v", st.Seen, want)
 	}
+}
+
+func putU64(b *bolt.Bucket, k []byte, v uint64) error {
+	return b.Put(k, binary.BigEndian.AppendUint64(nil, v))
+}
+
+// fileStateOf reads the sealed state of the (closed) file at path, under
+// testKey.
+func fileStateOf(t testing.TB, path string) *fileState {
+	t.Helper()
+	a, err := crypto.NewAEAD(testKey[:])
+	if err != nil {
+		t.Fatal(err)
+	}
+	dk, err := digestKeyFor(testKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var s *fileState
+	viewRaw(t, path, func(tx *bolt.Tx) error {
+		s, err = openState(a, tx.Bucket(bucketMeta).Get(metaState), dk)
+		return err
+	})
+	return s
 }
