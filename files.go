@@ -49,6 +49,13 @@ func openDB(o chatOptions, id *crypto.Identity, peer string) (*store.DB, []strin
 	if err != nil {
 		return nil, nil, err
 	}
+	// A database an older duet wrote is under the legacy key: Open seals
+	// it again under key. (Nil if this Go cannot encode the key as older
+	// duets did: only such a database would then fail to open.)
+	var legacy *[32]byte
+	if lk, err := crypto.LegacyHistoryKey(id, peer); err == nil {
+		legacy = &lk
+	}
 	path := historyPath(o.identityPath, id.Public().Fingerprint(), peer)
 	var warnings []string
 	dir := filepath.Dir(path)
@@ -62,7 +69,7 @@ func openDB(o chatOptions, id *crypto.Identity, peer string) (*store.DB, []strin
 	if o.historyDays > 0 {
 		keep = time.Duration(o.historyDays) * 24 * time.Hour
 	}
-	db, err := store.Open(path, key, store.Options{Retention: keep, NoHistory: o.noHistory})
+	db, err := store.Open(path, key, store.Options{Retention: keep, NoHistory: o.noHistory, LegacyKey: legacy})
 	if err != nil {
 		return nil, nil, err
 	}

@@ -14,17 +14,31 @@ func TestHistoryKey(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// Known construction: HKDF-SHA-256(PKCS#8 DER, no salt, label 0 peer).
-	der, err := x509.MarshalPKCS8PrivateKey(f.a.key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	want, err := hkdf.Key(sha256.New, der, nil, "duet/1 history key\x00bob", 32)
+	// Known construction: HKDF-SHA-256(d || n fixed-length big-endian, no
+	// salt, label 0 peer), independent of any encoding Go chooses.
+	size := (f.a.key.N.BitLen() + 7) / 8
+	secret := append(f.a.key.D.FillBytes(make([]byte, size)), f.a.key.N.FillBytes(make([]byte, size))...)
+	want, err := hkdf.Key(sha256.New, secret, nil, "duet/2 history key\x00bob", 32)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if string(a1[:]) != string(want) {
-		t.Fatal("HistoryKey does not match HKDF-SHA-256(PKCS#8, nil, label||0||peer)")
+		t.Fatal("HistoryKey does not match HKDF-SHA-256(d||n, nil, label||0||peer)")
+	}
+	// The legacy key is the old construction over PKCS#8 DER, and differs.
+	der, err := x509.MarshalPKCS8PrivateKey(f.a.key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	legacy, err := LegacyHistoryKey(f.a, "bob")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if wantLegacy, _ := hkdf.Key(sha256.New, der, nil, "duet/1 history key\x00bob", 32); string(legacy[:]) != string(wantLegacy) {
+		t.Fatal("LegacyHistoryKey does not match HKDF-SHA-256(PKCS#8, nil, duet/1 label||0||peer)")
+	}
+	if legacy == a1 {
+		t.Fatal("the history key is still the legacy one")
 	}
 
 	// Same key after a PEM round trip (the identity as loaded from disk).

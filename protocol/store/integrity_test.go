@@ -87,3 +87,29 @@ func fileStateOf(t testing.TB, path string) *fileState {
 	})
 	return s
 }
+
+// idsOnDisk returns the ids in the sealed records of set (setShowing or
+// setSeen) of the closed file at path, in key order.
+func idsOnDisk(t testing.TB, path string, set int) []uint64 {
+	t.Helper()
+	a, err := crypto.NewAEAD(testKey[:])
+	if err != nil {
+		t.Fatal(err)
+	}
+	fs := fileStateOf(t, path)
+	pre := map[int][]byte{setShowing: fs.showingAD(), setSeen: fs.seenAD()}[set]
+	var ids []uint64
+	viewRaw(t, path, func(tx *bolt.Tx) error {
+		return tx.Bucket(setBuckets[set]).ForEach(func(k, v []byte) error {
+			pt, err := openIDs(a, pre, k, v)
+			if err != nil {
+				return err
+			}
+			for ; len(pt) > 0; pt = pt[8:] {
+				ids = append(ids, binary.BigEndian.Uint64(pt))
+			}
+			return nil
+		})
+	})
+	return ids
+}
