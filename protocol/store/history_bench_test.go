@@ -152,3 +152,47 @@ func BenchmarkHistoryAdd(b *testing.B) {
 		b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "entries/s")
 	})
 }
+
+// BenchmarkOpenOutbox100k: Open of a file with 100,000 queued messages,
+// one outbox record each (the worst case for the sealed state's key-set
+// check at open: state.go), and Load.
+func BenchmarkOpenOutbox100k(b *testing.B) {
+	path := testDBPath(b)
+	h, err := Open(path, testKey, Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	err = h.bolt.Update(func(tx *bolt.Tx) error {
+		s, err := h.readState(tx)
+		if err != nil {
+			return err
+		}
+		d, err := h.beginDelivery(tx, s)
+		if err != nil {
+			return err
+		}
+		for i := range 100_000 {
+			if err := d.putOutbox([]protocol.Chat{{ID: uint64(i + 1), SentAt: int64(i), Text: "queued while the peer is away"}}); err != nil {
+				return err
+			}
+		}
+		return h.writeState(tx, s)
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := h.Close(); err != nil {
+		b.Fatal(err)
+	}
+	b.ResetTimer()
+	for range b.N {
+		h, err := Open(path, testKey, Options{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		if st, _ := h.Load(); len(st.Outbox) != 100_000 {
+			b.Fatalf("%d queued", len(st.Outbox))
+		}
+		h.Close()
+	}
+}
