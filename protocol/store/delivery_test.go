@@ -648,7 +648,7 @@ func writeV1File(t testing.TB, entries []protocol.HistoryEntry) string {
 
 // TestDBUpgradeV1: a format version 1 file opens: its entries come back in
 // order with their texts, flags and times, rewritten as records; the file
-// becomes version 2 with the delivery buckets and without "history_ids".
+// becomes version 3 with the delivery buckets and without "history_ids".
 // A damaged version 1 entry fails the upgrade and leaves the file as it was.
 func TestDBUpgradeV1(t *testing.T) {
 	var entries []protocol.HistoryEntry

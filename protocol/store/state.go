@@ -278,7 +278,7 @@ func (db *DB) checkSets(tx *bolt.Tx, s *fileState) (warnings []string, fix bool,
 		return nil, false, dbErr(db.path, fmt.Errorf("%w: %s (queued messages removed, or records copied back from an older copy of the file)", ErrTampered, setFinding(setOutbox, s.sets[setOutbox], got[setOutbox])), hintTampered)
 	}
 	var found []string
-	for i := range got {
+	for i := range got { // the outbox matches (above)
 		if got[i] != s.sets[i] {
 			found = append(found, setFinding(i, s.sets[i], got[i]))
 			s.sets[i] = got[i]
@@ -287,10 +287,6 @@ func (db *DB) checkSets(tx *bolt.Tx, s *fileState) (warnings []string, fix bool,
 	if len(found) == 0 {
 		return nil, false, nil
 	}
-	what := map[bool]string{true: "records that do not open (from another copy of the file) are skipped as damaged", false: ""}[got[setHistory] != s.sets[setHistory]]
-	w := fmt.Sprintf("database %s does not match its sealed state: %s (changed by someone who could write the file, or records copied from an older copy); duet goes on with what it holds", db.path, strings.Join(found, ", "))
-	if what != "" {
-		w += "; " + what
-	}
+	w := fmt.Sprintf("database %s does not match its sealed state: %s (changed by someone who could write the file, or records copied from an older copy); nothing was sent from them, duet goes on with what it holds, and history records that do not open are skipped as damaged", db.path, strings.Join(found, ", "))
 	return []string{w}, true, nil
 }
