@@ -243,17 +243,7 @@ func Open(path string, key [32]byte, opt Options) (db *DB, err error) {
 	if err != nil {
 		return nil, err
 	}
-	aead, err := crypto.NewAEAD(key[:])
-	if err != nil {
-		return nil, err
-	}
-	var legacy *crypto.AEAD
-	if opt.LegacyKey != nil && *opt.LegacyKey != key {
-		if legacy, err = crypto.NewAEAD(opt.LegacyKey[:]); err != nil {
-			return nil, err
-		}
-	}
-	digestKey, err := digestKeyFor(key)
+	aead, legacy, digestKey, err := openKeys(key, opt.LegacyKey)
 	if err != nil {
 		return nil, err
 	}
@@ -339,6 +329,23 @@ func Open(path string, key [32]byte, opt Options) (db *DB, err error) {
 	}
 	db.startWriter()
 	return db, nil
+}
+
+// openKeys makes the AEADs of key and of the legacy key (nil if none, or
+// the same) and derives the state's digest key.
+func openKeys(key [32]byte, legacyKey *[32]byte) (aead, legacy *crypto.AEAD, digestKey []byte, err error) {
+	if aead, err = crypto.NewAEAD(key[:]); err != nil {
+		return nil, nil, nil, err
+	}
+	if legacyKey != nil && *legacyKey != key {
+		if legacy, err = crypto.NewAEAD(legacyKey[:]); err != nil {
+			return nil, nil, nil, err
+		}
+	}
+	if digestKey, err = digestKeyFor(key); err != nil {
+		return nil, nil, nil, err
+	}
+	return aead, legacy, digestKey, nil
 }
 
 // checkPath makes the database's directory (0700) and reports whether a
