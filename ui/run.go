@@ -61,6 +61,14 @@ type InputConfig struct {
 	Clear func() error
 }
 
+// NotSavedEvent reports that the line queued as ID was not saved: the
+// disk is full, so it is kept in memory (protocol.Outgoing.Unsaved) until a
+// protocol.SavedEvent.
+type NotSavedEvent struct{ ID uint64 }
+
+// EventName is "not_saved".
+func (NotSavedEvent) EventName() string { return "not_saved" }
+
 // HistoryClearedEvent reports that /clear deleted the stored history:
 // headless writes {"event":"history_cleared"}, the line mode a "*" line.
 // The input loop emits it, not the session driver.
@@ -237,6 +245,9 @@ func sendBatch(texts []string, out Output, node Node) {
 			for i, o := range outs {
 				out.pending().add(o.ID)
 				out.Queued(o.ID, texts[i], o.SentAt)
+				if o.Unsaved {
+					out.Emit(NotSavedEvent{ID: o.ID})
+				}
 			}
 			return
 		}
@@ -265,6 +276,9 @@ func sendOne(text string, out Output, node Node) {
 	}
 	out.pending().add(o.ID)
 	out.Queued(o.ID, text, o.SentAt)
+	if o.Unsaved {
+		out.Emit(NotSavedEvent{ID: o.ID})
+	}
 }
 
 // handleLine runs one line of input and reports whether it was /quit.

@@ -13,6 +13,7 @@ import (
 	"duet/ui/chat"
 	"duet/ui/style"
 	"duet/ui/termsafe"
+	"duet/ui/words"
 )
 
 // sendQueue holds typed messages while one SendMessage is in flight: the
@@ -195,5 +196,8 @@ func (s *Screen) handleSendResult(m sendResultMsg) tea.Cmd {
 		at = now
 	}
 	s.chat.AddOwn(m.out.ID, m.text, at)
+	if m.out.Unsaved {
+		s.chat.AddNotice(chat.NoticeWarn, words.NotSavedLine, now)
+	}
 	return s.nextSend()
 }
