@@ -21,6 +21,9 @@ import (
 type sendQueue struct {
 	waiting []string
 	busy    bool // a SendMessage is in flight
+	// quitWarned: a quit was refused once because lines typed while the
+	// disk was full are not saved (the next quits anyway).
+	quitWarned bool
 }
 
 func newInput(st *style.Styles) textarea.Model {

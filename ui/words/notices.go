@@ -35,3 +35,22 @@ const NotSavedLine = NotSaved + " (disk full): kept in memory, saved and sent on
 
 // Saved says that a line typed while the disk was full is saved now.
 const Saved = "saved (it was typed while the disk was full); sending"
+
+// QuitUnsaved warns that quitting now loses n lines typed while the disk
+// was full (again: what quits anyway).
+func QuitUnsaved(n int, again string) string {
+	what := "1 line you typed is"
+	if n != 1 {
+		what = fmt.Sprintf("%d lines you typed are", n)
+	}
+	return what + " " + NotSaved + " (the disk is full) and would be lost: free space and wait for \"saved\", or " + again + " to quit and lose them"
+}
+
+// LostUnsaved says that n lines typed while the disk was full were lost
+// (the input ended before there was room).
+func LostUnsaved(n int) string {
+	if n == 1 {
+		return "1 line typed while the disk was full was never saved and is lost (the input ended before there was room)"
+	}
+	return fmt.Sprintf("%d lines typed while the disk was full were never saved and are lost (the input ended before there was room)", n)
+}
