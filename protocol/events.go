@@ -219,6 +219,21 @@ type PeerKeyEvent struct {
 // ErrorEvent reports an error that is not a rejection of peer input.
 type ErrorEvent struct{ Err error }
 
+// DiskEvent reports that the Store's disk is full (Full, once when the
+// Node starts keeping what it cannot save in memory; Err says which file
+// system and what to free) or has room again (not Full, once when all of
+// it is saved). While full, received messages wait unshown and
+// unacknowledged (the peer resends them) and lines written are kept
+// unsaved (Outgoing.Unsaved).
+type DiskEvent struct {
+	Full bool
+	Err  error
+}
+
+// SavedEvent reports that a message written while the disk was full
+// (Outgoing.Unsaved) is saved now; it is sent from here on.
+type SavedEvent struct{ ID uint64 }
+
 // ShownEvent follows the MessageEvents of one loop turn of the node. A
 // front end returns from emitting it only once every MessageEvent emitted
 // before it is on the screen or stdout (or its output failed or closed):
@@ -236,6 +251,8 @@ func (DeliveredEvent) EventName() string { return "delivered" }
 func (GapEvent) EventName() string       { return "gap" }
 func (RejectedEvent) EventName() string  { return "rejected" }
 func (ErrorEvent) EventName() string     { return "error" }
+func (DiskEvent) EventName() string      { return "disk" }
+func (SavedEvent) EventName() string     { return "saved" }
 func (PeerKeyEvent) EventName() string   { return "peer-key" }
 func (ReplayedEvent) EventName() string  { return "replayed" }
 func (StalledEvent) EventName() string   { return "stalled" }

@@ -33,6 +33,7 @@ type Config struct {
 	RekeyAfter    uint32           // records per key epoch before a rekey (1<<24)
 	MaxUnacked    int              // chat messages awaiting receipt (100000)
 	ResendAfter   time.Duration    // resend an unacknowledged message after (3 s)
+	DiskRetry     time.Duration    // while the Store's disk is full, try again every (500 ms)
 	Now           func() time.Time // (time.Now)
 	Rand          io.Reader        // (crypto/rand.Reader)
 	// NonceCacheSize caps the receiver's seen-nonce cache (1<<20 entries).
@@ -68,6 +69,9 @@ func (c *Config) fill() error {
 	}
 	if c.ResendAfter <= 0 {
 		c.ResendAfter = 3 * time.Second
+	}
+	if c.DiskRetry <= 0 {
+		c.DiskRetry = defaultDiskRetry
 	}
 	if c.Now == nil {
 		c.Now = time.Now
@@ -142,6 +146,7 @@ type Node struct {
 	rejects *rejectLog     // rejections.go
 	outbox  outbox         // node_delivery.go: what we wrote, until the peer's receipt
 	inbox   inbox          // node_delivery.go: what we received, until shown and receipted
+	disk    diskState      // node_disk.go: while the Store's disk is full
 }
 
 // NewNode returns a node that will run over tr and report through emit.
@@ -168,6 +173,7 @@ func NewNode(cfg Config, tr Transport, emit func(Event)) (*Node, error) {
 		inbox: inbox{
 			seen:        make(map[uint64]struct{}),
 			held:        make(map[uint64]heldChat),
+			unsavedIDs:  make(map[uint64]struct{}),
 			interrupted: make(map[uint64]bool),
 		},
 		hs:      handshakeState{lastHelloTS: make(map[crypto.Fingerprint]int64)},
@@ -281,7 +287,23 @@ func (n *Node) SendMessages(texts []string) ([]Outgoing, error) {
 		prev = id
 	}
 	if n.cfg.Store != nil {
-		if err := n.cfg.Store.Queue(chats); err != nil {
+		n.outbox.mu.Lock()
+		waiting := len(n.outbox.unsaved) > 0
+		n.outbox.mu.Unlock()
+		var err error
+		if !waiting {
+			err = n.cfg.Store.Queue(chats)
+		}
+		if waiting || errors.Is(err, ErrDiskFull) {
+			// Kept in memory, after the lines not saved yet (node_disk.go).
+			n.keepUnsaved(msgs, err)
+			for i := range out {
+				out[i].Unsaved = true
+			}
+			n.signal()
+			return out, nil
+		}
+		if err != nil {
 			return nil, fmt.Errorf("protocol: queue message: %w", err)
 		}
 	}
@@ -487,6 +509,7 @@ func (n *Node) Run(ctx context.Context) error {
 		go func() { defer wg.Done(); n.link.watchUp(ctx, cn) }()
 	}
 	defer wg.Wait()
+	defer n.stopDisk()
 	defer cancel() // before Wait: the loops stop on ctx
 
 	n.now = n.cfg.Now()
@@ -520,6 +543,9 @@ func (n *Node) Run(ctx context.Context) error {
 			f()
 		case <-n.wake:
 			n.now = n.cfg.Now()
+		case <-n.disk.tick:
+			n.now = n.cfg.Now()
+			n.retryDisk()
 		case <-ping.C:
 			n.now = n.cfg.Now()
 			if !n.left {
@@ -557,6 +583,7 @@ func (n *Node) endTurn() {
 		n.showPending()
 		n.takeAcks()
 		n.sendReceipts()
+		n.checkDisk()
 		n.pump()
 		n.flush()
 	}

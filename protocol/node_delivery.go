@@ -4,6 +4,7 @@ package protocol
 // the outbox and resends (docs/PROTOCOL.md, section 9).
 
 import (
+	"errors"
 	"fmt"
 	"sync"
 	"time"
@@ -23,7 +24,17 @@ type outbox struct {
 	mu          sync.Mutex // guards pending, lastWritten and queued
 	pending     []*outMsg  // written, not yet sealed
 	lastWritten uint64     // id of the last message written (the next one's Prev)
-	queued      int        // pending + unacked
+	queued      int        // pending + unacked + unsaved
+
+	// While the disk is full (node_disk.go), under mu: written and not
+	// saved yet, in order (they count in queued); saved since the last
+	// loop turn (for SavedEvents); the last ErrDiskFull; another error
+	// that stopped the saving (stuck).
+	unsaved []*outMsg
+	saved   []uint64
+	fullErr error
+	saveErr error
+	stuck   bool
 
 	// Owned by the Run goroutine.
 	unacked map[uint64]*outMsg
@@ -54,10 +65,24 @@ type inbox struct {
 	receipts    []uint64            // to acknowledge in this loop turn (sendReceipts)
 	storeFailed bool                // a store error was reported
 
+	// While showing marks cannot be saved (node_disk.go): batches held
+	// unshown, in order, and their ids; the retried mark in flight; stuck:
+	// an error other than a full disk, so no retry.
+	unsaved    []*showBatch
+	unsavedIDs map[uint64]struct{}
+	retry      *showBatch
+	stuck      bool
+
 	ackMu  sync.Mutex // guards acks and ackErr (the Store's Seen callbacks)
 	acks   []uint64   // committed as seen: to acknowledge
 	ackErr error      // a Seen commit failed
+	// Seen commits a full disk refused, to retry.
+	seenWait []seenRetry
 }
+
+// seenRetry is a Seen to commit again: ids, and what to acknowledge once
+// it is committed.
+type seenRetry struct{ ids, acks []uint64 }
 
 // outMsg is a chat message this node wrote, kept until the peer's receipt.
 // heldChat is a received message waiting for the one written before it.
@@ -76,8 +101,13 @@ type outMsg struct {
 // acknowledged, so the peer resends it) until Prev is shown.
 func (n *Node) receiveChat(c Chat, seq uint32) {
 	if _, dup := n.inbox.seen[c.ID]; dup {
-		n.inbox.dupAcks = append(n.inbox.dupAcks, c.ID) // the first receipt may have been lost
+		if _, held := n.inbox.unsavedIDs[c.ID]; !held {
+			n.inbox.dupAcks = append(n.inbox.dupAcks, c.ID) // the first receipt may have been lost
+		}
 		return
+	}
+	if len(n.inbox.unsaved) > 0 {
+		return // the disk is full: not seen, not acknowledged; the peer resends it
 	}
 	if c.Prev != 0 {
 		if _, ok := n.inbox.seen[c.Prev]; !ok {
@@ -138,6 +168,8 @@ type showBatch struct {
 	dups []uint64      // received again: acknowledged with this batch
 	done chan struct{} // closed once the showing mark is committed
 	err  error         // the commit's error, set before done is closed
+	// marked: committed although held (an earlier batch's mark failed).
+	marked bool
 }
 
 // maxShowing bounds the batches whose showing marks are being committed:
@@ -158,11 +190,7 @@ func (n *Node) showPending() {
 		if n.cfg.Store == nil || len(b.evs) == 0 {
 			close(b.done)
 		} else {
-			entries := make([]HistoryEntry, len(b.evs))
-			for i, ev := range b.evs {
-				entries[i] = HistoryEntry{ID: ev.ID, Text: ev.Text, At: ev.SentAt, PossibleDuplicate: ev.PossibleDuplicate}
-			}
-			n.cfg.Store.MarkShowing(entries, func(err error) {
+			n.cfg.Store.MarkShowing(b.entries(), func(err error) {
 				b.err = err
 				close(b.done)
 				n.signal()
@@ -179,8 +207,10 @@ func (n *Node) showPending() {
 
 // drainShowing shows the batches whose showing marks are committed, in
 // order, then marks them seen; they are acknowledged once that commit is
-// on disk (takeAcks).
+// on disk (takeAcks). A batch whose mark failed, and every batch after it,
+// is held unshown (holdUnsaved) until a retried mark commits.
 func (n *Node) drainShowing() {
+	n.resolveRetry()
 	for len(n.inbox.showing) > 0 {
 		b := n.inbox.showing[0]
 		select {
@@ -189,8 +219,9 @@ func (n *Node) drainShowing() {
 			return
 		}
 		n.inbox.showing = n.inbox.showing[1:]
-		if b.err != nil {
-			n.reportStoreError(b.err)
+		if b.err != nil || len(n.inbox.unsaved) > 0 {
+			n.holdUnsaved(b)
+			continue
 		}
 		ids := make([]uint64, len(b.evs))
 		for i, ev := range b.evs {
@@ -210,18 +241,26 @@ func (n *Node) drainShowing() {
 			// as possible duplicates, and they are not acknowledged.
 			continue
 		}
-		acks := append(append([]uint64(nil), ids...), b.dups...)
-		n.cfg.Store.Seen(ids, func(err error) {
-			n.inbox.ackMu.Lock()
-			if err == nil {
-				n.inbox.acks = append(n.inbox.acks, acks...)
-			} else if n.inbox.ackErr == nil {
-				n.inbox.ackErr = err
-			}
-			n.inbox.ackMu.Unlock()
-			n.signal()
-		})
+		n.storeSeen(ids, append(append([]uint64(nil), ids...), b.dups...))
 	}
+}
+
+// storeSeen marks ids seen in the Store; acks are acknowledged once that
+// is committed. A full disk keeps it to retry (retryDisk).
+func (n *Node) storeSeen(ids, acks []uint64) {
+	n.cfg.Store.Seen(ids, func(err error) {
+		n.inbox.ackMu.Lock()
+		switch {
+		case err == nil:
+			n.inbox.acks = append(n.inbox.acks, acks...)
+		case errors.Is(err, ErrDiskFull):
+			n.inbox.seenWait = append(n.inbox.seenWait, seenRetry{ids, acks})
+		case n.inbox.ackErr == nil:
+			n.inbox.ackErr = err
+		}
+		n.inbox.ackMu.Unlock()
+		n.signal()
+	})
 }
 
 // takeAcks moves the ids the Store committed as seen to the receipts.
@@ -237,15 +276,16 @@ func (n *Node) takeAcks() {
 }
 
 // reportStoreError reports the first failure to write the delivery state
-// (a full disk, a damaged file). From then on received messages are still
-// shown but not acknowledged (the peer keeps them and resends), and
-// SendMessages fails: nothing is claimed that is not on disk.
+// other than a full disk (an I/O error, a damaged file: the Store refuses
+// every later write). From then on received messages are not shown nor
+// acknowledged (the peer keeps them and resends), and SendMessages fails:
+// nothing is shown or claimed that is not on disk.
 func (n *Node) reportStoreError(err error) {
 	if n.inbox.storeFailed {
 		return
 	}
 	n.inbox.storeFailed = true
-	n.emit(ErrorEvent{Err: fmt.Errorf("protocol: delivery state not saved: received messages are shown but not acknowledged until duet is restarted with a working database: %w", err)})
+	n.emit(ErrorEvent{Err: fmt.Errorf("protocol: delivery state not saved: received messages are not shown or acknowledged (the peer keeps them) until duet is restarted with a working database: %w", err)})
 }
 
 // markSeen records a chat id and reports whether it is new.

@@ -193,4 +193,8 @@ type Outgoing struct {
 	// SentAt is the time the message was written, as carried in the CHAT
 	// payload's sent_at: both sides show this time.
 	SentAt time.Time
+	// Unsaved: the Store's disk is full, so the message is kept in memory
+	// only (lost if duet stops before it is saved); the Node saves it and
+	// then sends it once there is room, and reports that (SavedEvent).
+	Unsaved bool
 }

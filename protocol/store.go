@@ -1,6 +1,9 @@
 package protocol
 
-import "time"
+import (
+	"errors"
+	"time"
+)
 
 // Store persists delivery state so that exactly-once delivery survives a
 // crash of either peer: the messages this node wrote that the peer has not
@@ -48,3 +51,12 @@ type DeliveryState struct {
 	Seen        []uint64 // shown, oldest first (the newest MaxSeenIDs)
 	Interrupted []uint64 // marked showing and never seen: a crash interrupted them
 }
+
+// ErrDiskFull: a Store write found no space left on the file system
+// (ENOSPC, or EDQUOT: the user's quota). Nothing of that write is on disk
+// and the Store is still usable: the same call can be made again, and
+// succeeds once there is room. Queue, MarkShowing and Seen report it (their
+// error wraps it); a write that nobody waits for (Delivered) is kept by the
+// Store and retried by itself. Any other write error is permanent for the
+// Store's life.
+var ErrDiskFull = errors.New("disk full")

@@ -17,9 +17,10 @@ func (f failingStore) Seen(_ []uint64, done func(error))              { done(f.e
 func (f failingStore) Delivered([]uint64)                             {}
 
 // TestStoreFailureNothingClaimed: when the delivery state cannot be
-// written (a full disk), SendMessages fails and queues nothing, received
-// messages are still shown but never acknowledged (the peer keeps them),
-// and the failure is reported once, naming what failed.
+// written (an error the Store does not recover from), SendMessages fails
+// and queues nothing, received messages are neither shown (nothing is
+// shown before its showing mark is committed) nor acknowledged (the peer
+// keeps them), and the failure is reported once, naming what failed.
 func TestStoreFailureNothingClaimed(t *testing.T) {
 	id := testIdentities(t)
 	full := &pathErr{op: "write", path: "/x/delivery/a.db", err: syscall.ENOSPC}
@@ -36,15 +37,15 @@ func TestStoreFailureNothingClaimed(t *testing.T) {
 		t.Fatalf("a failed SendMessages queued something: %d pending, %d counted", st, n.outbox.queued)
 	}
 	for i := uint64(1); i <= 3; i++ {
-		n.receiveChat(Chat{ID: i, Text: "shown anyway"}, uint32(i))
+		n.receiveChat(Chat{ID: i, Text: "not shown"}, uint32(i))
 	}
 	showAll(n)
 	n.takeAcks()
-	n.receiveChat(Chat{ID: 2, Text: "shown anyway"}, 9) // a resend
+	n.receiveChat(Chat{ID: 2, Text: "not shown"}, 9) // a resend
 	showAll(n)
 	n.takeAcks()
-	if got := r.count(func(e Event) bool { _, ok := e.(MessageEvent); return ok }); got != 3 {
-		t.Fatalf("%d messages shown, want 3", got)
+	if got := r.count(func(e Event) bool { _, ok := e.(MessageEvent); return ok }); got != 0 {
+		t.Fatalf("%d messages shown, want none", got)
 	}
 	if len(n.inbox.receipts) != 0 {
 		t.Fatalf("acknowledged %v although nothing was saved", n.inbox.receipts)
@@ -55,7 +56,7 @@ func TestStoreFailureNothingClaimed(t *testing.T) {
 			errs = append(errs, ee.Err.Error())
 		}
 	}
-	if len(errs) != 1 || !strings.Contains(errs[0], "not acknowledged") || !strings.Contains(errs[0], "/x/delivery/a.db") {
+	if len(errs) != 1 || !strings.Contains(errs[0], "not shown or acknowledged") || !strings.Contains(errs[0], "/x/delivery/a.db") {
 		t.Fatalf("errors reported: %q, want one naming the file", errs)
 	}
 }

@@ -185,6 +185,12 @@ func (h *Headless) marshalEvent(ev protocol.Event) any {
 		return stalledObject(name, t, e)
 	case HistoryClearedEvent:
 		return bareObject(name, t)
+	case protocol.DiskEvent:
+		return diskObject(name, t, e)
+	case protocol.SavedEvent:
+		return idObject(name, t, e.ID)
+	case NotSavedEvent:
+		return idObject(name, t, e.ID)
 	}
 	// An event type this version does not know: name and time only.
 	return bareObject(name, t)
@@ -290,6 +296,29 @@ func rejectedObject(name, t string, e protocol.RejectedEvent) any {
 		Detail string  `json:"detail"`
 		Count  int     `json:"count,omitempty"`
 	}{name, t, e.Reason, optionalSeq(e.HasSeq, e.Seq), e.Detail, count}
+}
+
+// diskObject: "state" is "full" (with "error": the database, the file
+// system to free space on, the system's reason) or "room".
+func diskObject(name, t string, e protocol.DiskEvent) any {
+	state, detail := "room", ""
+	if e.Full {
+		state, detail = "full", errString(e.Err)
+	}
+	return struct {
+		Event string `json:"event"`
+		Time  string `json:"time"`
+		State string `json:"state"`
+		Error string `json:"error,omitempty"`
+	}{name, t, state, detail}
+}
+
+func idObject(name, t string, id uint64) any {
+	return struct {
+		Event string `json:"event"`
+		Time  string `json:"time"`
+		ID    string `json:"id"`
+	}{name, t, formatID(id)}
 }
 
 func errorObject(name, t string, e protocol.ErrorEvent) any {

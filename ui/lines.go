@@ -253,6 +253,16 @@ func (l *Lines) Emit(ev protocol.Event) {
 		l.printRejected(e)
 	case protocol.ErrorEvent:
 		l.put("! error: %s", termsafe.Sanitize(errString(e.Err)))
+	case protocol.DiskEvent:
+		if e.Full {
+			l.put("! %s", termsafe.Sanitize(words.DiskFull(errString(e.Err))))
+		} else {
+			l.put("* %s", words.DiskRoom)
+		}
+	case protocol.SavedEvent:
+		l.put("  %s", words.Saved)
+	case NotSavedEvent:
+		l.put("  ! %s", words.NotSavedLine)
 	case HistoryClearedEvent:
 		// Lines already printed stay on the terminal: only the stored
 		// history is gone.

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"duet/protocol"
+	"duet/ui/words"
 )
 
 // Node is the session driver the line and headless front ends run and
@@ -60,6 +61,14 @@ type InputConfig struct {
 	// error event saying so.
 	Clear func() error
 }
+
+// NotSavedEvent reports that the line queued as ID was not saved: the
+// disk is full, so it is kept in memory (protocol.Outgoing.Unsaved) until a
+// protocol.SavedEvent.
+type NotSavedEvent struct{ ID uint64 }
+
+// EventName is "not_saved".
+func (NotSavedEvent) EventName() string { return "not_saved" }
 
 // HistoryClearedEvent reports that /clear deleted the stored history:
 // headless writes {"event":"history_cleared"}, the line mode a "*" line.
@@ -168,6 +177,7 @@ func runInput(ctx context.Context, in io.Reader, out Output, node Node, cfg Inpu
 	defer close(stop)
 	go readLines(in, cfg.maxLine(), lines, stop)
 	var carry *inputLine // read while batching, not handled yet
+	warned := false      // /quit warned that lines typed while the disk was full would be lost
 	for {
 		var l inputLine
 		if carry != nil {
@@ -181,6 +191,7 @@ func runInput(ctx context.Context, in io.Reader, out Output, node Node, cfg Inpu
 		}
 		switch {
 		case l.err == io.EOF:
+			waitSaved(ctx, out, node, cfg.drain())
 			waitDelivered(ctx, out, cfg.drain())
 			return nil
 		case l.err != nil:
@@ -207,10 +218,46 @@ func runInput(ctx context.Context, in io.Reader, out Output, node Node, cfg Inpu
 			sendBatch(batch, out, node)
 			continue
 		}
-		if quit := handleLine(l.text, out, node, cfg); quit {
+		if quit := handleLine(l.text, out, node, cfg); quit && !warnUnsaved(out, node, &warned) {
 			waitDelivered(ctx, out, cfg.drain())
 			return nil
 		}
+	}
+}
+
+// unsavedCounter is implemented by *protocol.Node: lines typed while the
+// disk was full and not saved yet.
+type unsavedCounter interface{ Unsaved() int }
+
+func unsaved(node Node) int {
+	if u, ok := node.(unsavedCounter); ok {
+		return u.Unsaved()
+	}
+	return 0
+}
+
+// warnUnsaved reports whether /quit must not quit yet: lines typed while
+// the disk was full are not saved, and this is the first /quit since; it
+// says so.
+func warnUnsaved(out Output, node Node, warned *bool) bool {
+	n := unsaved(node)
+	if n == 0 || *warned {
+		return false
+	}
+	*warned = true
+	out.Emit(protocol.ErrorEvent{Err: errors.New(words.QuitUnsaved(n, "/quit again"))})
+	return true
+}
+
+// waitSaved waits up to d for lines typed while the disk was full to be
+// saved (the input ended: nobody can be asked), and says how many are lost.
+func waitSaved(ctx context.Context, out Output, node Node, d time.Duration) {
+	end := time.Now().Add(d)
+	for unsaved(node) > 0 && time.Now().Before(end) && ctx.Err() == nil {
+		time.Sleep(50 * time.Millisecond)
+	}
+	if n := unsaved(node); n > 0 {
+		out.Emit(protocol.ErrorEvent{Err: errors.New(words.LostUnsaved(n))})
 	}
 }
 
@@ -237,6 +284,9 @@ func sendBatch(texts []string, out Output, node Node) {
 			for i, o := range outs {
 				out.pending().add(o.ID)
 				out.Queued(o.ID, texts[i], o.SentAt)
+				if o.Unsaved {
+					out.Emit(NotSavedEvent{ID: o.ID})
+				}
 			}
 			return
 		}
@@ -265,6 +315,9 @@ func sendOne(text string, out Output, node Node) {
 	}
 	out.pending().add(o.ID)
 	out.Queued(o.ID, text, o.SentAt)
+	if o.Unsaved {
+		out.Emit(NotSavedEvent{ID: o.ID})
+	}
 }
 
 // handleLine runs one line of input and reports whether it was /quit.

@@ -149,7 +149,10 @@ type DB struct {
 	warnings []string // found at open, for the user (Warnings)
 
 	commits atomic.Uint64 // write transactions committed by the writer
-	record  bool          // keep history entries for Queue and Showing
+	full    atomic.Bool   // the last write transaction found the disk full (full.go)
+	fault   atomic.Pointer[writeFault]
+	kept    []writeOp // writer's: ops nobody waits for, kept while the disk is full
+	record  bool      // keep history entries for Queue and Showing
 
 	// Delivery state: loaded at open (Load hands it to the Node); dx is
 	// owned by the writer once it runs.
@@ -827,30 +830,39 @@ func (db *DB) setErr(err error) {
 // of operations nobody waits for (Add, Seen, Delivered) waits up to
 // asyncDelay for one somebody waits for (Queue, Showing, Flush), so
 // that under load they share its commit: each commit costs two fsyncs.
+// While it keeps operations that a full disk refused (commit), it retries
+// them every fullRetry.
 func (db *DB) writer() {
 	defer close(db.done)
 	batch := make([]writeOp, 0, maxBatch)
+	var retry <-chan time.Time
 	for {
 		batch = batch[:0]
 		select {
 		case op := <-db.q:
 			batch = append(batch, op)
+		case <-retry:
 		case <-db.quit:
 			// Drain what is left, then stop.
 			for {
 				batch = batch[:0]
 				db.take(&batch)
 				if len(batch) == 0 {
+					db.commit(nil) // one last try for what a full disk refused
 					return
 				}
 				db.commit(batch)
 			}
 		}
 		db.take(&batch)
-		if !anyWaited(batch) {
+		if len(batch) > 0 && !anyWaited(batch) {
 			db.gather(&batch)
 		}
 		db.commit(batch)
+		retry = nil
+		if len(db.kept) > 0 {
+			retry = time.After(fullRetry)
+		}
 	}
 }
 
@@ -897,28 +909,72 @@ func (db *DB) take(batch *[]writeOp) {
 	}
 }
 
-// commit applies batch in one transaction (a Clear in the batch applies
-// in its place) and answers the waiting calls.
+// commit applies batch, after the operations kept from a commit that found
+// the disk full, in one transaction (a Clear in the batch applies in its
+// place) and answers the waiting calls. A full disk (isDiskFull) is not
+// sticky: the calls get an error wrapping protocol.ErrDiskFull and the
+// operations nobody waits for are kept for the next commit (keep). Any
+// other error is sticky: every later call gets it.
 func (db *DB) commit(batch []writeOp) {
+	if len(db.kept) > 0 {
+		batch = append(db.kept, batch...)
+		db.kept = nil
+	}
+	if len(batch) == 0 {
+		return
+	}
 	err := db.stickyErr()
 	if err == nil {
 		var d *deliveryTx
 		err = db.guard(func() error {
 			return db.bolt.Update(func(tx *bolt.Tx) error {
-				return db.apply(tx, batch, &d)
+				if err := db.apply(tx, batch, &d); err != nil {
+					return err
+				}
+				return db.faultErr()
 			})
 		})
-		if err == nil {
+		switch {
+		case err == nil:
 			db.commits.Add(1)
-		} else {
+			db.full.Store(false)
+		case isDiskFull(err):
 			if d != nil {
 				d.rollback() // the index follows the file
+			}
+			db.full.Store(true)
+			err = fullErr(db.path, err)
+			batch = db.keep(batch)
+		default:
+			if d != nil {
+				d.rollback()
 			}
 			db.setErr(dbErr(db.path, fmt.Errorf("write: %w", err), ""))
 			err = db.stickyErr()
 		}
 	}
-	n := 0 // the budget goes back before any Flush or Clear returns
+	db.answer(batch, err)
+}
+
+// keep keeps the operations of batch that nobody waits for (Add,
+// Delivered) for the next commit, with their budget, and returns the
+// others.
+func (db *DB) keep(batch []writeOp) []writeOp {
+	answered := batch[:0:0]
+	for _, op := range batch {
+		if op.done == nil && op.cb == nil {
+			db.kept = append(db.kept, op)
+		} else {
+			answered = append(answered, op)
+		}
+	}
+	return answered
+}
+
+// answer gives the budget of batch back (before any Flush or Clear
+// returns) and answers its calls with err.
+func (db *DB) answer(batch []writeOp, err error) {
+	n := 0
 	for _, op := range batch {
 		if op.kind == opAdd {
 			n += len(op.entry.Text)

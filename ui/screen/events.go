@@ -93,6 +93,14 @@ func (s *Screen) handleEvent(m eventMsg) tea.Cmd {
 			e.Attempts, e.For.Round(time.Second), e.LastStep, protocol.StepName(e.LastStep)), now)
 	case protocol.ErrorEvent:
 		s.chat.AddNotice(chat.NoticeWarn, "error: "+termsafe.Sanitize(errText(e.Err)), now)
+	case protocol.DiskEvent:
+		if e.Full {
+			s.chat.AddNotice(chat.NoticeWarn, termsafe.Sanitize(words.DiskFull(errText(e.Err))), now)
+		} else {
+			s.chat.AddNotice(chat.NoticeInfo, words.DiskRoom, now)
+		}
+	case protocol.SavedEvent:
+		s.chat.AddNotice(chat.NoticeInfo, words.Saved, now)
 	case protocol.PeerKeyEvent:
 		s.handlePeerKey(e, now)
 	}

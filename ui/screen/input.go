@@ -13,6 +13,7 @@ import (
 	"duet/ui/chat"
 	"duet/ui/style"
 	"duet/ui/termsafe"
+	"duet/ui/words"
 )
 
 // sendQueue holds typed messages while one SendMessage is in flight: the
@@ -20,6 +21,9 @@ import (
 type sendQueue struct {
 	waiting []string
 	busy    bool // a SendMessage is in flight
+	// quitWarned: a quit was refused once because lines typed while the
+	// disk was full are not saved (the next quits anyway).
+	quitWarned bool
 }
 
 func newInput(st *style.Styles) textarea.Model {
@@ -195,5 +199,8 @@ func (s *Screen) handleSendResult(m sendResultMsg) tea.Cmd {
 		at = now
 	}
 	s.chat.AddOwn(m.out.ID, m.text, at)
+	if m.out.Unsaved {
+		s.chat.AddNotice(chat.NoticeWarn, words.NotSavedLine, now)
+	}
 	return s.nextSend()
 }

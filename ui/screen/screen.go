@@ -472,6 +472,11 @@ func (s *Screen) quit() tea.Cmd {
 	if s.quitting || s.cfg.Node == nil {
 		return tea.Quit
 	}
+	if u, ok := s.cfg.Node.(interface{ Unsaved() int }); ok && u.Unsaved() > 0 && !s.sends.quitWarned {
+		s.sends.quitWarned = true
+		s.chat.AddNotice(chat.NoticeWarn, words.QuitUnsaved(u.Unsaved(), "/quit or ctrl+c again"), s.now())
+		return nil
+	}
 	s.quitting = true
 	sess := s.cfg.Node
 	leave := func() tea.Msg {

@@ -16,3 +16,41 @@ func Pending(shown, total int, where string) string {
 	}
 	return what + ": duet sends " + it + " when the peer is back"
 }
+
+// DiskFull says that the database's disk is full (detail: the error, which
+// names the database, the file system to free space on, and the system's
+// reason) and what duet does meanwhile.
+func DiskFull(detail string) string {
+	return "disk full: " + detail + ". Meanwhile received messages wait unshown (the peer keeps resending them) and lines you type are kept in memory, marked \"" + NotSaved + "\"; duet checks twice a second and resumes by itself"
+}
+
+// DiskRoom says that the disk has room again.
+const DiskRoom = "the disk has room again: what waited is saved; messages are shown and sent again"
+
+// NotSaved marks a line typed while the disk is full: in memory only.
+const NotSaved = "not saved"
+
+// NotSavedLine explains the mark on one line.
+const NotSavedLine = NotSaved + " (disk full): kept in memory, saved and sent once there is room; lost if duet stops before"
+
+// Saved says that a line typed while the disk was full is saved now.
+const Saved = "saved (it was typed while the disk was full); sending"
+
+// QuitUnsaved warns that quitting now loses n lines typed while the disk
+// was full (again: what quits anyway).
+func QuitUnsaved(n int, again string) string {
+	what := "1 line you typed is"
+	if n != 1 {
+		what = fmt.Sprintf("%d lines you typed are", n)
+	}
+	return what + " " + NotSaved + " (the disk is full) and would be lost: free space and wait for \"saved\", or " + again + " to quit and lose them"
+}
+
+// LostUnsaved says that n lines typed while the disk was full were lost
+// (the input ended before there was room).
+func LostUnsaved(n int) string {
+	if n == 1 {
+		return "1 line typed while the disk was full was never saved and is lost (the input ended before there was room)"
+	}
+	return fmt.Sprintf("%d lines typed while the disk was full were never saved and are lost (the input ended before there was room)", n)
+}
