@@ -126,7 +126,8 @@ func (in *inbox) hold(c Chat, seq uint32) {
 // end of this loop turn (showPending), after earlier ones.
 func (n *Node) show(c Chat, seq uint32) {
 	n.inbox.markSeen(c.ID)
-	n.inbox.toShow = append(n.inbox.toShow, MessageEvent{ID: c.ID, Seq: seq, Text: c.Text, SentAt: time.Unix(0, c.SentAt), PossibleDuplicate: n.inbox.interrupted[c.ID]})
+	shown, odd := shownTime(c.SentAt, n.now, n.cfg.Window, n.cfg.NotBefore)
+	n.inbox.toShow = append(n.inbox.toShow, MessageEvent{ID: c.ID, Seq: seq, Text: c.Text, SentAt: time.Unix(0, c.SentAt), ShownAt: shown, ClockImplausible: odd, PossibleDuplicate: n.inbox.interrupted[c.ID]})
 	delete(n.inbox.interrupted, c.ID)
 }
 
@@ -160,7 +161,7 @@ func (n *Node) showPending() {
 		} else {
 			entries := make([]HistoryEntry, len(b.evs))
 			for i, ev := range b.evs {
-				entries[i] = HistoryEntry{ID: ev.ID, Text: ev.Text, At: ev.SentAt, PossibleDuplicate: ev.PossibleDuplicate}
+				entries[i] = HistoryEntry{ID: ev.ID, Text: ev.Text, At: ev.ShownAt, PossibleDuplicate: ev.PossibleDuplicate}
 			}
 			n.cfg.Store.MarkShowing(entries, func(err error) {
 				b.err = err
