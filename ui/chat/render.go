@@ -7,6 +7,7 @@ import (
 	"charm.land/lipgloss/v2"
 
 	"duet/ui/termsafe"
+	"duet/ui/words"
 )
 
 const (
@@ -227,6 +228,9 @@ func (p *Pane) renderItem(it *item) []string {
 		name, nameSt = p.peerNm, p.sty.peer
 		if it.dup {
 			textFlag = dupFlag
+		}
+		if says, ok := p.says[it.seq]; ok {
+			textFlag = strings.TrimSpace(textFlag + " " + words.PeerClockSays(says.In(p.loc)))
 		}
 	case kindNotice:
 		name = noticeMarks[it.notice]

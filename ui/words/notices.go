@@ -1,6 +1,9 @@
 package words
 
-import "fmt"
+import (
+	"fmt"
+	"time"
+)
 
 // Pending says what the messages above or below it (where) are: shown of
 // total from an earlier run, not delivered yet. The screen shows it above
@@ -15,4 +18,12 @@ func Pending(shown, total int, where string) string {
 		what = fmt.Sprintf("the newest %d of %d messages from an earlier run (%s) are not delivered yet", shown, total, where)
 	}
 	return what + ": duet sends " + it + " when the peer is back"
+}
+
+// PeerClockSays marks a peer's message shown at its arrival time because
+// the time it carries is implausible (protocol.MessageEvent's
+// ClockImplausible): "(peer's clock says 2200-01-01 00:00)", the claimed
+// time in t's location. ASCII only.
+func PeerClockSays(t time.Time) string {
+	return "(peer's clock says " + t.Format("2006-01-02 15:04") + ")"
 }
