@@ -5,7 +5,9 @@ package main
 // longer imports).
 
 import (
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -15,14 +17,34 @@ import (
 	"duet/protocol/store"
 )
 
-// deliveryLogPath names the delivery log of one (identity, peer) pair, in a
-// "delivery" directory beside the identity file.
+// deliveryLogPath names the delivery log an older duet kept for one
+// (identity, peer) pair, in a "delivery" directory beside the identity
+// file: under the old name (legacySafeName), the only one it ever had.
 func deliveryLogPath(identityPath string, self crypto.Fingerprint, peer string) string {
-	return strings.TrimSuffix(historyPath(identityPath, self, peer), ".db") + ".log"
+	return strings.TrimSuffix(legacyHistoryPath(identityPath, self, peer), ".db") + ".log"
 }
 
-// safeName makes a peer name ("host:port") usable in a file name.
+// safeName makes a peer name ("host:port") usable in a file name, one to
+// one: lowercase letters, digits, '.' and '-' stay, every other byte
+// (uppercase letters too, for case-insensitive file systems, and '%'
+// itself) becomes %XX with uppercase hex. Two peer names never share a
+// file name, and no new name contains '_' (legacySafeName's mark).
 func safeName(peer string) string {
+	var b strings.Builder
+	for i := 0; i < len(peer); i++ {
+		c := peer[i]
+		if c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c == '.' || c == '-' {
+			b.WriteByte(c)
+		} else {
+			fmt.Fprintf(&b, "%%%02X", c)
+		}
+	}
+	return b.String()
+}
+
+// legacySafeName is the mapping duet used before issue 16: not one to
+// one (every other character became '_'), so "a:1" and "a/1" shared a file.
+func legacySafeName(peer string) string {
 	return strings.Map(func(r rune) rune {
 		if r >= '0' && r <= '9' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r == '.' || r == '-' {
 			return r
@@ -36,6 +58,43 @@ func safeName(peer string) string {
 // its own peer) keep working side by side.
 func historyPath(identityPath string, self crypto.Fingerprint, peer string) string {
 	return filepath.Join(filepath.Dir(identityPath), "delivery", fmt.Sprintf("%x-%s.db", self[:8], safeName(peer)))
+}
+
+// legacyHistoryPath is historyPath under legacySafeName.
+func legacyHistoryPath(identityPath string, self crypto.Fingerprint, peer string) string {
+	return filepath.Join(filepath.Dir(identityPath), "delivery", fmt.Sprintf("%x-%s.db", self[:8], legacySafeName(peer)))
+}
+
+// migrateLegacyDB moves the database an older duet kept for this pair
+// under the old name to path, when that is unambiguous: path does not
+// exist and the old file opens under this peer's key. An old file that
+// another peer name mapped to as well (it was written under that peer's
+// key: ErrWrongKey) is left as it is and reported, never guessed at. It
+// returns a note for the user, or "".
+func migrateLegacyDB(path, legacy string, key [32]byte, opt store.Options) (string, error) {
+	if legacy == path {
+		return "", nil
+	}
+	if _, err := os.Lstat(path); !errors.Is(err, fs.ErrNotExist) {
+		return "", nil
+	}
+	if _, err := os.Lstat(legacy); errors.Is(err, fs.ErrNotExist) {
+		return "", nil
+	}
+	old, err := store.Open(legacy, key, store.Options{Now: opt.Now, LegacyKey: opt.LegacyKey})
+	switch {
+	case errors.Is(err, store.ErrWrongKey):
+		return fmt.Sprintf("the database %s was written for another peer name that an older duet mapped to the same file name; it is left as it is, and this peer starts a new database at %s", legacy, path), nil
+	case err != nil:
+		return "", err
+	}
+	if err := old.Close(); err != nil {
+		return "", err
+	}
+	if err := os.Rename(legacy, path); err != nil {
+		return "", fmt.Errorf("moving the database %s to %s: %w", legacy, path, err)
+	}
+	return "", nil
 }
 
 // openDB opens the database of delivery state and history: always without
@@ -68,6 +127,13 @@ func openDB(o chatOptions, id *crypto.Identity, peer string) (*store.DB, []strin
 	var keep time.Duration
 	if o.historyDays > 0 {
 		keep = time.Duration(o.historyDays) * 24 * time.Hour
+	}
+	note, err := migrateLegacyDB(path, legacyHistoryPath(o.identityPath, id.Public().Fingerprint(), peer), key, store.Options{LegacyKey: legacy})
+	if err != nil {
+		return nil, nil, err
+	}
+	if note != "" {
+		warnings = append(warnings, note)
 	}
 	db, err := store.Open(path, key, store.Options{Retention: keep, NoHistory: o.noHistory, LegacyKey: legacy})
 	if err != nil {

@@ -14,6 +14,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"strings"
 
 	"duet/internal/fsafe"
 )
@@ -83,9 +84,11 @@ func NewIdentity(key *rsa.PrivateKey) (*Identity, error) {
 }
 
 // ParseIdentityPEM parses a single PEM block of type "PRIVATE KEY"
-// holding a PKCS#8 RSA-2048 (e=65537) key. Encrypted PEM, PEM headers,
-// other block types, trailing non-whitespace data and inputs over 64 KiB
-// are refused. Errors wrap ErrBadIdentity and never include key bytes.
+// holding a PKCS#8 RSA-2048 (e=65537) key. The input is the block and
+// nothing else: only whitespace (spaces, tabs, CR, LF) may come before
+// its BEGIN line or after its END line. Text before or after the block,
+// encrypted PEM, PEM headers, other block types and inputs over 64 KiB are
+// refused. Errors wrap ErrBadIdentity and never include key bytes.
 func ParseIdentityPEM(pemBytes []byte) (*Identity, error) {
 	if len(pemBytes) > maxPEMSize {
 		return nil, fmt.Errorf("%w: PEM larger than %d bytes", ErrBadIdentity, maxPEMSize)
@@ -94,14 +97,22 @@ func ParseIdentityPEM(pemBytes []byte) (*Identity, error) {
 	if block == nil {
 		return nil, fmt.Errorf("%w: no PEM block found", ErrBadIdentity)
 	}
+	// pem.Decode skips anything before a BEGIN line: an identity file is
+	// read as the key it holds and nothing else, so the block must come
+	// first (whitespace aside), and its BEGIN line is the only one (a
+	// broken block before it would be skipped too).
+	begin := []byte("-----BEGIN ")
+	if !bytes.HasPrefix(bytes.TrimLeft(pemBytes, " \t\r\n"), begin) || bytes.Count(pemBytes, begin) != 1 {
+		return nil, fmt.Errorf("%w: text before the PEM block (the file must hold the key and nothing else)", ErrBadIdentity)
+	}
 	if block.Type != pemTypePrivateKey {
 		return nil, fmt.Errorf("%w: PEM block type %q, want %q (PKCS#8)", ErrBadIdentity, block.Type, pemTypePrivateKey)
 	}
 	if len(block.Headers) != 0 {
 		return nil, fmt.Errorf("%w: PEM headers are not supported (encrypted key?)", ErrBadIdentity)
 	}
-	if len(bytes.TrimSpace(rest)) != 0 {
-		return nil, fmt.Errorf("%w: trailing data after PEM block", ErrBadIdentity)
+	if len(bytes.Trim(rest, " \t\r\n")) != 0 {
+		return nil, fmt.Errorf("%w: text after the PEM block (the file must hold the key and nothing else)", ErrBadIdentity)
 	}
 	k, err := x509.ParsePKCS8PrivateKey(block.Bytes)
 	if err != nil {
@@ -157,8 +168,18 @@ func LoadIdentity(path string) (*Identity, error) {
 // file in the same directory, fsyncs it, then links it into place, which
 // fails if path appeared meanwhile (O_EXCL semantics: an existing key is
 // never overwritten; a concurrent creator wins and its key is loaded).
-// created reports whether a new key was written.
+// created reports whether a new key was written. Once the identity is in
+// place, the temporary files a crash during an earlier creation left
+// beside it are removed (removeStaleTemps).
 func LoadOrCreateIdentity(path string, rand io.Reader) (id *Identity, created bool, err error) {
+	id, created, err = loadOrCreateIdentity(path, rand)
+	if err == nil {
+		removeStaleTemps(path)
+	}
+	return id, created, err
+}
+
+func loadOrCreateIdentity(path string, rand io.Reader) (id *Identity, created bool, err error) {
 	id, err = LoadIdentity(path)
 	if err == nil || !errors.Is(err, fs.ErrNotExist) {
 		return id, false, err
@@ -181,17 +202,55 @@ func LoadOrCreateIdentity(path string, rand io.Reader) (id *Identity, created bo
 	return id, true, nil
 }
 
+// tempPrefix starts the name of writeNewFile's temporary file for path;
+// os.CreateTemp adds decimal digits.
+func tempPrefix(path string) string { return ".tmp-" + filepath.Base(path) + "-" }
+
+// tempCreated is called with writeNewFile's temporary file right after it
+// is created, before anything is written to it (tests look at its mode).
+var tempCreated = func(*os.File) {}
+
+// removeStaleTemps removes what a crash during writeNewFile left beside
+// path: names of the form tempPrefix(path) followed by digits only, that
+// are regular files (a symbolic link is never followed, nor removed) owned
+// by the user. It unlinks them and never overwrites them first: a crash
+// between the link and the removal leaves the temporary name as a second
+// link to the identity itself. Best effort: what cannot be read or removed
+// stays (nothing is lost by that; it is tried again at the next start).
+// Called once the identity is in place, so a concurrent creator whose
+// temporary file goes loses to the existing key anyway (its Link then
+// fails, and its O_EXCL fallback finds the key).
+func removeStaleTemps(path string) {
+	dir, prefix := filepath.Dir(path), tempPrefix(path)
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return
+	}
+	for _, e := range entries {
+		digits, ok := strings.CutPrefix(e.Name(), prefix)
+		if !ok || digits == "" || strings.Trim(digits, "0123456789") != "" {
+			continue
+		}
+		name := filepath.Join(dir, e.Name())
+		if st, err := os.Lstat(name); err == nil && st.Mode().IsRegular() && fsafe.OwnedByUser(st) {
+			os.Remove(name)
+		}
+	}
+}
+
 // writeNewFile atomically creates path (mode 0600, parents 0700) with data,
-// failing with an fs.ErrExist error if path already exists.
+// failing with an fs.ErrExist error if path already exists. The temporary
+// file is 0600 from its creation (os.CreateTemp), before the key is in it.
 func writeNewFile(path string, data []byte) error {
 	dir := filepath.Dir(path)
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return err
 	}
-	tmp, err := os.CreateTemp(dir, ".tmp-"+filepath.Base(path)+"-*") // mode 0600
+	tmp, err := os.CreateTemp(dir, tempPrefix(path)+"*") // mode 0600
 	if err != nil {
 		return err
 	}
+	tempCreated(tmp)
 	tmpName := tmp.Name()
 	defer os.Remove(tmpName)
 	if err := tmp.Chmod(0o600); err != nil && runtime.GOOS != "windows" {

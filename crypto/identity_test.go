@@ -168,6 +168,14 @@ func TestParseIdentityPEM(t *testing.T) {
 	}{
 		{"round trip", good, true},
 		{"trailing whitespace", append(bytes.Clone(good), "\n\n  "...), true},
+		{"leading whitespace", append([]byte("\r\n \t\n"), good...), true},
+		{"CRLF line ends", bytes.ReplaceAll(good, []byte("\n"), []byte("\r\n")), true},
+		{"text before", append([]byte("hello\n"), good...), false},
+		{"comment before", append([]byte("# my key\n"), good...), false},
+		{"another block's END before", append([]byte("-----END PRIVATE KEY-----\n"), good...), false},
+		{"a broken BEGIN before", append([]byte("-----BEGIN PRIVATE KEY-----\n"), good...), false},
+		{"text after", append(bytes.Clone(good), "bye\n"...), false},
+		{"form feed after", append(bytes.Clone(good), "\f"...), false},
 		{"two blocks", append(bytes.Clone(good), good...), false},
 		{"headers", pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Headers: map[string]string{"Proc-Type": "4,ENCRYPTED"}, Bytes: []byte{0}}), false},
 		{"empty", nil, false},
@@ -313,5 +321,111 @@ func TestDeterminism(t *testing.T) {
 	e2, _ := GenerateEphemeral(repeatReader(5))
 	if !bytes.Equal(e1.PublicBytes(), e2.PublicBytes()) {
 		t.Error("GenerateEphemeral with fixed rand not deterministic")
+	}
+}
+
+// TestParseIdentityPEMSaysWhere: text around the block is refused with an
+// error that says where the stray text is, not a generic parse failure.
+func TestParseIdentityPEMSaysWhere(t *testing.T) {
+	f := testFixtures(t)
+	good, _ := f.a.MarshalPEM()
+	for in, want := range map[string]string{
+		"Bag Attributes\n" + string(good): "text before the PEM block",
+		string(good) + "junk":             "text after the PEM block",
+	} {
+		_, err := ParseIdentityPEM([]byte(in))
+		if !errors.Is(err, ErrBadIdentity) || !strings.Contains(err.Error(), want) {
+			t.Errorf("err = %v, want ErrBadIdentity saying %q", err, want)
+		}
+	}
+}
+
+// TestTempIdentityFile: the temporary copy of a new key is 0600 and empty
+// when it is created (nothing is written before its mode is right), and
+// what a crash left of such copies is removed at the next start: only
+// regular files of duet's own pattern owned by the user, never through a
+// symbolic link, and never by overwriting (a leftover can be a second link
+// to the identity itself).
+func TestTempIdentityFile(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "identity.pem")
+	var seen bool
+	tempCreated = func(f *os.File) {
+		st, err := f.Stat()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if seen = true; st.Mode().Perm() != 0o600 || st.Size() != 0 {
+			t.Errorf("temporary file created with mode %04o and %d bytes, want 0600 and empty", st.Mode().Perm(), st.Size())
+		}
+	}
+	t.Cleanup(func() { tempCreated = func(*os.File) {} })
+	if _, _, err := LoadOrCreateIdentity(path, rand.Reader); err != nil {
+		t.Fatal(err)
+	}
+	if !seen {
+		t.Fatal("writeNewFile did not report its temporary file")
+	}
+	key, _ := os.ReadFile(path)
+
+	// A crash between the link and the removal: the leftover is the
+	// identity's own inode. A crash before the link: a copy of some key.
+	stale := []string{".tmp-identity.pem-123", ".tmp-identity.pem-4294967295"}
+	if err := os.Link(path, filepath.Join(dir, stale[0])); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, stale[1]), key, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	outside := filepath.Join(t.TempDir(), "target")
+	if err := os.WriteFile(outside, []byte("not duet's"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	kept := []string{".tmp-identity.pem-abc", ".tmp-identity.pem-", ".tmp-other.pem-123", "tmp-identity.pem-1", ".tmp-identity.pem-12x"}
+	for _, n := range kept {
+		if err := os.WriteFile(filepath.Join(dir, n), []byte("x"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.Symlink(outside, filepath.Join(dir, ".tmp-identity.pem-77")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Mkdir(filepath.Join(dir, ".tmp-identity.pem-78"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	kept = append(kept, ".tmp-identity.pem-77", ".tmp-identity.pem-78")
+	if os.Geteuid() == 0 { // a file of another user's, where root can make one
+		n := ".tmp-identity.pem-79"
+		if err := os.WriteFile(filepath.Join(dir, n), []byte("x"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chown(filepath.Join(dir, n), 12345, 12345); err != nil {
+			t.Fatal(err)
+		}
+		kept = append(kept, n)
+	}
+
+	id, created, err := LoadOrCreateIdentity(path, rand.Reader)
+	if err != nil || created {
+		t.Fatalf("next start: created=%v err=%v", created, err)
+	}
+	for _, n := range stale {
+		if _, err := os.Lstat(filepath.Join(dir, n)); !errors.Is(err, fs.ErrNotExist) {
+			t.Errorf("%s left behind (err %v)", n, err)
+		}
+	}
+	for _, n := range kept {
+		if _, err := os.Lstat(filepath.Join(dir, n)); err != nil {
+			t.Errorf("%s removed: %v", n, err)
+		}
+	}
+	if data, _ := os.ReadFile(outside); string(data) != "not duet's" {
+		t.Errorf("symlink target changed: %q", data)
+	}
+	if data, _ := os.ReadFile(path); !bytes.Equal(data, key) {
+		t.Error("the identity changed when its second link was removed")
+	}
+	if id2, err := LoadIdentity(path); err != nil || id2.Public().Fingerprint() != id.Public().Fingerprint() {
+		t.Fatalf("identity after cleanup: %v", err)
 	}
 }

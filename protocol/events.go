@@ -105,10 +105,20 @@ const (
 // returned, so a user interface returns from emitting it only after the
 // message is on the screen or stdout.
 type MessageEvent struct {
-	ID     uint64
-	Seq    uint32
-	Text   string
+	ID   uint64
+	Seq  uint32
+	Text string
+	// SentAt is the CHAT's sent_at as the peer's clock gave it, whatever
+	// it is (int64's extremes included): show ShownAt instead.
 	SentAt time.Time
+	// ShownAt is when the message is shown and stored in the history:
+	// SentAt, or, when ClockImplausible, the local time it arrived.
+	ShownAt time.Time
+	// ClockImplausible is set when SentAt is later than the arrival plus
+	// the timestamp window (Config.Window) or earlier than
+	// Config.NotBefore: the message is shown at its arrival, and a user
+	// interface says what the peer's clock claimed ("peer's clock says").
+	ClockImplausible bool
 	// PossibleDuplicate is set when a crash interrupted this message's
 	// display in an earlier run: it may already have been shown once.
 	// A message without it has never been shown before.

@@ -25,8 +25,12 @@ type Config struct {
 	// handshake; errors wrapping crypto.ErrKeyChanged are reported with
 	// reason "key-changed". The node reports each verdict as a
 	// PeerKeyEvent (nil: every key passes, and none is reported).
-	VerifyPeer    func(peer *crypto.PublicKey) (crypto.Trust, error)
-	Window        time.Duration    // accepted timestamp skew either way (30 s)
+	VerifyPeer func(peer *crypto.PublicKey) (crypto.Trust, error)
+	Window     time.Duration // accepted timestamp skew either way (30 s)
+	// NotBefore is the earliest plausible sent_at of a received message
+	// (DefaultNotBefore): an earlier one is shown at its arrival time, as
+	// one later than the arrival plus Window is (MessageEvent).
+	NotBefore     time.Time
 	PingInterval  time.Duration    // (1 s)
 	StepTimeout   time.Duration    // per handshake step before a retry (2 s)
 	RekeyInterval time.Duration    // (1 h)
@@ -57,6 +61,9 @@ func (c *Config) fill() error {
 	}
 	if c.Window <= 0 {
 		c.Window = DefaultWindow
+	}
+	if c.NotBefore.IsZero() {
+		c.NotBefore = DefaultNotBefore
 	}
 	if c.PingInterval <= 0 {
 		c.PingInterval = DefaultPingInterval

@@ -156,7 +156,8 @@ func (in *inbox) hold(c Chat, seq uint32) {
 // end of this loop turn (showPending), after earlier ones.
 func (n *Node) show(c Chat, seq uint32) {
 	n.inbox.markSeen(c.ID)
-	n.inbox.toShow = append(n.inbox.toShow, MessageEvent{ID: c.ID, Seq: seq, Text: c.Text, SentAt: time.Unix(0, c.SentAt), PossibleDuplicate: n.inbox.interrupted[c.ID]})
+	shown, odd := shownTime(c.SentAt, n.now, n.cfg.Window, n.cfg.NotBefore)
+	n.inbox.toShow = append(n.inbox.toShow, MessageEvent{ID: c.ID, Seq: seq, Text: c.Text, SentAt: time.Unix(0, c.SentAt), ShownAt: shown, ClockImplausible: odd, PossibleDuplicate: n.inbox.interrupted[c.ID]})
 	delete(n.inbox.interrupted, c.ID)
 }
 

@@ -133,11 +133,12 @@ func (n *Node) retryShowing() {
 	})
 }
 
-// entries returns the history entries of b's messages.
+// entries returns the history entries of b's messages, each at the time
+// it is shown (ShownAt: the peer's sent_at unless implausible).
 func (b *showBatch) entries() []HistoryEntry {
 	entries := make([]HistoryEntry, len(b.evs))
 	for i, ev := range b.evs {
-		entries[i] = HistoryEntry{ID: ev.ID, Text: ev.Text, At: ev.SentAt, PossibleDuplicate: ev.PossibleDuplicate}
+		entries[i] = HistoryEntry{ID: ev.ID, Text: ev.Text, At: ev.ShownAt, PossibleDuplicate: ev.PossibleDuplicate}
 	}
 	return entries
 }

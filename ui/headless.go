@@ -253,7 +253,20 @@ func messageObject(name, t string, e protocol.MessageEvent) any {
 		// Only present (true) when a crash interrupted this message's
 		// display in an earlier run.
 		PossibleDuplicate bool `json:"possible_duplicate,omitempty"`
-	}{name, t, formatID(e.ID), e.Seq, e.Text, e.SentAt.UTC().Format(TimeFormat), e.PossibleDuplicate}
+		// Only present when sent_at is implausible: the local arrival
+		// time the message is shown and stored at, and true.
+		ShownAt          string `json:"shown_at,omitempty"`
+		ClockImplausible bool   `json:"clock_implausible,omitempty"`
+	}{name, t, formatID(e.ID), e.Seq, e.Text, e.SentAt.UTC().Format(TimeFormat), e.PossibleDuplicate, shownAt(e), e.ClockImplausible}
+}
+
+// shownAt is the "shown_at" field of a message: only for an implausible
+// sent_at (the others are shown at sent_at).
+func shownAt(e protocol.MessageEvent) string {
+	if !e.ClockImplausible {
+		return ""
+	}
+	return e.ShownAt.UTC().Format(TimeFormat)
 }
 
 // sentObject is the reference for fastLine's "sent" line.

@@ -73,6 +73,10 @@ func (h *Headless) fastLine(ev protocol.Event) []byte {
 		if e.PossibleDuplicate {
 			b = append(b, `,"possible_duplicate":true`...)
 		}
+		if e.ClockImplausible {
+			b = appendTime(b, "shown_at", e.ShownAt)
+			b = append(b, `,"clock_implausible":true`...)
+		}
 		return append(b, '}', '\n')
 	case protocol.SentEvent:
 		b := make([]byte, 0, 96)

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"strings"
 	"sync"
 	"testing"
@@ -68,6 +69,10 @@ func TestHeadlessEventsJSON(t *testing.T) {
 			`{"event":"message",` + T + `,"id":"18446744073709551615","seq":7,"text":"héllo \"x\"\n<b>","sent_at":"2026-05-09T12:00:00.000000005Z"}`},
 		{"message-possible-duplicate", protocol.MessageEvent{ID: 5, Seq: 8, Text: "x", SentAt: sentAt, PossibleDuplicate: true},
 			`{"event":"message",` + T + `,"id":"5","seq":8,"text":"x","sent_at":"2026-05-09T12:00:00.000000005Z","possible_duplicate":true}`},
+		{"message-clock-implausible", protocol.MessageEvent{ID: 6, Seq: 9, Text: "x", SentAt: time.Unix(0, math.MaxInt64), ShownAt: sentAt, ClockImplausible: true},
+			`{"event":"message",` + T + `,"id":"6","seq":9,"text":"x","sent_at":"2262-04-11T23:47:16.854775807Z","shown_at":"2026-05-09T12:00:00.000000005Z","clock_implausible":true}`},
+		{"message-clock-implausible-escaped", protocol.MessageEvent{ID: 6, Seq: 9, Text: "é", SentAt: time.Unix(0, -1), ShownAt: sentAt, ClockImplausible: true},
+			`{"event":"message",` + T + `,"id":"6","seq":9,"text":"é","sent_at":"1969-12-31T23:59:59.999999999Z","shown_at":"2026-05-09T12:00:00.000000005Z","clock_implausible":true}`},
 		{"sent", protocol.SentEvent{ID: 9007199254740993, Seq: 1},
 			`{"event":"sent",` + T + `,"id":"9007199254740993","seq":1}`},
 		{"delivered", protocol.DeliveredEvent{ID: 42},

@@ -346,13 +346,19 @@ func (l *Lines) printSession(e protocol.SessionEvent) {
 // received, if it carries none). Its line is queued even past the bound:
 // the node acknowledges it once shown, so it must never be dropped.
 func (l *Lines) printMessage(e protocol.MessageEvent) {
-	at := e.SentAt
+	at := e.ShownAt
+	if at.IsZero() { // an event made without it: as before
+		at = e.SentAt
+	}
 	if at.IsZero() {
 		at = l.now()
 	}
 	again := ""
+	if e.ClockImplausible {
+		again = " " + words.PeerClockSays(e.SentAt.In(l.loc))
+	}
 	if e.PossibleDuplicate {
-		again = " (may repeat: shown before a crash)"
+		again += " (may repeat: shown before a crash)"
 	}
 	l.mu.Lock()
 	l.lastLine = 0

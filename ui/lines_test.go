@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"strings"
 	"sync"
 	"testing"
@@ -381,5 +382,22 @@ func TestLinesClear(t *testing.T) {
 				t.Errorf("/clear sent %q", ctl.sent)
 			}
 		})
+	}
+}
+
+// TestLinesPeerClock: a message with an implausible sent_at is printed at
+// its arrival time with the claim after its text, in the usual layout.
+func TestLinesPeerClock(t *testing.T) {
+	var buf syncBuffer
+	l := NewLines(&buf, "alice")
+	l.now = func() time.Time { return fixedNow }
+	l.loc = time.UTC
+	l.Emit(protocol.MessageEvent{ID: 1, Seq: 1, Text: "hi", SentAt: time.Unix(0, math.MaxInt64), ShownAt: fixedNow, ClockImplausible: true})
+	l.Emit(protocol.MessageEvent{ID: 2, Seq: 2, Text: "old", SentAt: time.Unix(0, -1), ShownAt: fixedNow, ClockImplausible: true, PossibleDuplicate: true})
+	l.Close()
+	want := "[12:01:02] peer: hi (peer's clock says 2262-04-11 23:47)\n" +
+		"[12:01:02] peer: old (peer's clock says 1969-12-31 23:59) (may repeat: shown before a crash)\n"
+	if got := buf.String(); got != want {
+		t.Fatalf("got\n%s\nwant\n%s", got, want)
 	}
 }

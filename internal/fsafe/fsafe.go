@@ -203,6 +203,15 @@ func checkOwner(st fs.FileInfo) error {
 	return nil
 }
 
+// OwnedByUser reports whether st (from Lstat or Stat) describes a file
+// owned by the user running duet; true where owners are not known
+// (fsafe_other.go). Root's files are not the user's here: it is for
+// deciding what duet may remove as its own leftovers.
+func OwnedByUser(st fs.FileInfo) bool {
+	uid, ok := owner(st)
+	return !ok || int(uid) == os.Geteuid()
+}
+
 // trusted: the user running duet, or root (who can change anything anyway).
 func trusted(uid uint32) bool { return uid == 0 || int(uid) == os.Geteuid() }
 

@@ -79,7 +79,10 @@ var (
 
 // Options tune Open.
 type Options struct {
-	Retention time.Duration    // prune entries older than this at open (0: keep all)
+	// Retention: at open, prune the history records stored (by the local
+	// clock) longer ago than this; an entry's own time, which a peer's
+	// sent_at sets, does not count (0: keep all).
+	Retention time.Duration
 	NoHistory bool             // Queue and Showing add no history entries (--no-history)
 	Now       func() time.Time // time.Now if nil
 	// LegacyKey, if not nil, is the key older duets derived for this
@@ -239,8 +242,8 @@ type writeOp struct {
 // duet, ErrLocked; a file written under another key, ErrWrongKey. Each
 // error is a *Error naming the file and saying what to do. A file whose
 // newest commit record is damaged opens at the commit before it, as bbolt
-// does, and Warnings says so. Entries older than opt.Retention are deleted
-// before Open returns.
+// does, and Warnings says so. Records stored longer ago than
+// opt.Retention are deleted before Open returns.
 func Open(path string, key [32]byte, opt Options) (db *DB, err error) {
 	existed, err := checkPath(path)
 	if err != nil {

@@ -7,11 +7,16 @@ package store
 //
 //	bucket "history"
 //	  key:   u64 at_unix_nano || u64 seq                    (16 bytes)
-//	         seq comes from meta "seq" and only grows; at is the newest
-//	         entry time in the record, raised to the previous record's at
-//	         if that is later, so key order is the order entries were
-//	         stored (the order they were shown), and a record older than
-//	         a cutoff holds only entries older than it.
+//	         seq comes from meta "seq" and only grows; at is the time the
+//	         record was stored, by the local clock (never an entry's time:
+//	         a peer's sent_at cannot move it), raised to the previous
+//	         record's at if that is later by less than histClockBack, so
+//	         key order is the order entries were stored (the order they
+//	         were shown), and retention (prune) goes by the local time of
+//	         storing. Records written before this rule (at: their newest
+//	         entry's time) keep their keys; one of them dated far ahead is
+//	         not followed by later records, and goes when its own time
+//	         passes the cutoff.
 //	  value: u8 version(1) || u16 n || nonce(12) || AES-256-GCM(key, nonce,
 //	         entries, AD = "duet/3 history" || file id(16) || u64 clear
 //	         epoch || the 16 key bytes || n)    (state.go; format 2 had
@@ -62,6 +67,14 @@ type HistoryCursor struct {
 	index int // the entry's index in the record
 	valid bool
 }
+
+// histClockBack is how far the local clock may have gone back since the
+// previous record for the new one to still take the previous record's
+// time (keeping key order the storing order across a clock step). A
+// previous key further ahead is not followed: that is a record keyed by a
+// far-future entry time under the old rule, or a clock that was wrong,
+// and following it would keep every later record from being pruned.
+const histClockBack = 24 * time.Hour
 
 // histTime is the key time of t: Unix nanoseconds clamped to [0, MaxInt64].
 func histTime(t time.Time) uint64 {
@@ -232,11 +245,12 @@ type historyTx struct {
 	s       *fileState
 	hist    *bolt.Bucket
 	lastAt  uint64 // the newest record key's at
+	now     uint64 // the time of storing (histTime of the DB's clock)
 	pending []protocol.HistoryEntry
 }
 
 func (db *DB) beginHistory(tx *bolt.Tx, s *fileState) (*historyTx, error) {
-	t := &historyTx{db: db, tx: tx, s: s, hist: tx.Bucket(bucketHistory)}
+	t := &historyTx{db: db, tx: tx, s: s, hist: tx.Bucket(bucketHistory), now: histTime(db.now())}
 	if t.hist == nil {
 		return nil, corruptErr(db.path, errors.New("bucket missing"))
 	}
@@ -274,12 +288,9 @@ func (t *historyTx) finish() error {
 	return nil
 }
 
-// put writes one record.
+// put writes one record, keyed by the time of storing (recordTime).
 func (t *historyTx) put(entries []protocol.HistoryEntry) error {
-	at := t.lastAt
-	for _, e := range entries {
-		at = max(at, histTime(e.At))
-	}
+	at := recordTime(t.now, t.lastAt)
 	t.s.histSeq++
 	k := histKey(at, t.s.histSeq)
 	v, err := sealRecord(t.db.aead, t.s.histAD(), k[:], entries)
@@ -296,6 +307,16 @@ func (t *historyTx) put(entries []protocol.HistoryEntry) error {
 	t.lastAt = at
 	t.s.histEntries += uint64(len(entries))
 	return nil
+}
+
+// recordTime is the key time of a record stored at now after a record
+// keyed lastAt: now, or lastAt when the clock went back by less than
+// histClockBack since (see the key's description above).
+func recordTime(now, lastAt uint64) uint64 {
+	if lastAt > now && lastAt-now < uint64(histClockBack) {
+		return lastAt
+	}
+	return now
 }
 
 // clear empties the history (Clear), entries pending in this transaction

@@ -297,24 +297,54 @@ func TestHistoryClear(t *testing.T) {
 	}
 }
 
+// testClock is a DB clock a test sets while the writer goroutine reads it.
+type testClock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *testClock) set(t time.Time) {
+	c.mu.Lock()
+	c.t = t
+	c.mu.Unlock()
+}
+
+func (c *testClock) now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
 func TestHistoryRetention(t *testing.T) {
 	path := testDBPath(t)
 	now := histT0
-	clock := func() time.Time { return now }
-	h := openTestDB(t, path, Options{Now: clock})
+	var stored testClock
+	h := openTestDB(t, path, Options{Now: stored.now})
 	const days = 30
 	var keep []protocol.HistoryEntry
 	const n = 2*histPruneBatch*histRecordEntries + 17 // several prune transactions
 	span := 2 * days * 24 * time.Hour
 	cutoff := now.Add(-days * 24 * time.Hour)
-	for i := range n {
-		e := protocol.HistoryEntry{ID: uint64(i + 1), Own: i%2 == 0, Text: fmt.Sprint(i), At: now.Add(-span + time.Duration(i)*(span/n))}
-		h.Add(e)
-		if !e.At.Before(cutoff) {
-			keep = append(keep, e)
+	at := func(i int) time.Time { return now.Add(-span + time.Duration(i)*(span/n)) }
+	// Records are kept by the time they were stored: each group of
+	// entries is stored (Flush) at the time of its newest entry.
+	const group = histRecordEntries / 2
+	for first := 0; first < n; first += group {
+		last := min(first+group, n) - 1
+		stored.set(at(last))
+		for i := first; i <= last; i++ {
+			e := protocol.HistoryEntry{ID: uint64(i + 1), Own: i%2 == 0, Text: fmt.Sprint(i), At: at(i)}
+			h.Add(e)
+			if !e.At.Before(cutoff) {
+				keep = append(keep, e)
+			}
+		}
+		if err := h.Flush(); err != nil {
+			t.Fatal(err)
 		}
 	}
 	h.Close()
+	clock := func() time.Time { return now }
 	h = openTestDB(t, path, Options{Now: clock, Retention: days * 24 * time.Hour})
 	// Whole records go: the one holding the cutoff keeps its older
 	// entries (fewer than a record's worth), all newer ones stay.
@@ -1318,4 +1348,85 @@ func allBefore(t testing.TB, h *DB, c HistoryCursor, n int) (all []protocol.Hist
 	}
 	t.Fatal("paging does not end")
 	return nil, 0
+}
+
+// TestHistoryRetentionByStoringTime: a record is kept by the local time it
+// was stored, not by its entries' times: one entry dated 2200 (a peer's
+// clock, or a forgery) does not keep later records from being pruned, and
+// goes itself once it was stored longer ago than the retention.
+func TestHistoryRetentionByStoringTime(t *testing.T) {
+	path := testDBPath(t)
+	var clock testClock
+	day := func(d int) time.Time { return histT0.Add(time.Duration(d) * 24 * time.Hour) }
+	h := openTestDB(t, path, Options{Now: clock.now})
+	future := time.Date(2200, 1, 1, 0, 0, 0, 0, time.UTC)
+	add := func(at time.Time, e protocol.HistoryEntry) {
+		t.Helper()
+		clock.set(at)
+		h.Add(e)
+		if err := h.Flush(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	add(day(0), protocol.HistoryEntry{ID: 1, Text: "dated 2200", At: future})
+	for d := 1; d <= 5; d++ {
+		add(day(d), protocol.HistoryEntry{ID: uint64(d + 1), Text: fmt.Sprint("day ", d), At: day(d)})
+	}
+	h.Close()
+	h = openTestDB(t, path, Options{Now: func() time.Time { return day(35) }, Retention: 30 * 24 * time.Hour})
+	checkEntries(t, allHistory(t, h, 10), []protocol.HistoryEntry{{ID: 6, Text: "day 5", At: day(5)}})
+	if n, _ := h.Len(); n != 1 {
+		t.Fatalf("Len = %d, want 1", n)
+	}
+}
+
+// TestHistoryFarAheadKeyNotFollowed: a database whose newest record is
+// keyed far ahead (written by a duet that keyed records by their entries'
+// times, or under a clock that was years ahead) does not pin the records
+// stored after it: they are keyed by the local time and pruned by it,
+// while the far-ahead record stays until its own time passes (and is
+// listed last, by its key).
+func TestHistoryFarAheadKeyNotFollowed(t *testing.T) {
+	path := testDBPath(t)
+	var clock testClock
+	day := func(d int) time.Time { return histT0.Add(time.Duration(d) * 24 * time.Hour) }
+	h := openTestDB(t, path, Options{Now: clock.now})
+	add := func(at time.Time, e protocol.HistoryEntry) {
+		t.Helper()
+		clock.set(at)
+		h.Add(e)
+		if err := h.Flush(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	future := time.Date(2200, 1, 1, 0, 0, 0, 0, time.UTC)
+	add(future, protocol.HistoryEntry{ID: 1, Text: "keyed 2200", At: future})
+	for d := 1; d <= 5; d++ {
+		add(day(d), protocol.HistoryEntry{ID: uint64(d + 1), Text: fmt.Sprint("day ", d), At: day(d)})
+	}
+	h.Close()
+	h = openTestDB(t, path, Options{Now: func() time.Time { return day(35) }, Retention: 30 * 24 * time.Hour})
+	checkEntries(t, allHistory(t, h, 10), []protocol.HistoryEntry{
+		{ID: 6, Text: "day 5", At: day(5)},
+		{ID: 1, Text: "keyed 2200", At: future},
+	})
+}
+
+// TestRecordTime: the key time rule on its own, int64's extremes included.
+func TestRecordTime(t *testing.T) {
+	hour, dayNs := uint64(time.Hour), uint64(histClockBack)
+	now := uint64(histT0.UnixNano())
+	for _, c := range []struct{ now, last, want uint64 }{
+		{now, 0, now},
+		{now, now - hour, now},
+		{now, now + hour, now + hour},       // a small step back: storing order kept
+		{now, now + dayNs, now},             // a day or more ahead: not followed
+		{now, math.MaxInt64, now},           // the old key of an int64-max entry
+		{0, math.MaxInt64, 0},               // a clock before 1970 (clamped)
+		{math.MaxInt64, now, math.MaxInt64}, // a clock past 2262 (clamped)
+	} {
+		if got := recordTime(c.now, c.last); got != c.want {
+			t.Errorf("recordTime(%d, %d) = %d, want %d", c.now, c.last, got, c.want)
+		}
+	}
 }

@@ -159,6 +159,10 @@ type Pane struct {
 	items   []*item
 	nextSeq uint64
 	own     map[uint64]*item // our messages by id
+	// says holds, by item seq, what the peer's clock claimed for the
+	// messages shown at their arrival (AddPeerClock): rare, so not a
+	// field of every item.
+	says map[uint64]time.Time
 
 	pending  map[uint64]pendingDelivery
 	pendingQ []pendingKey
@@ -188,6 +192,7 @@ func New(st *style.Styles, self, peer Person) *Pane {
 		gen:     1,
 		nextSeq: firstSeq,
 		own:     make(map[uint64]*item),
+		says:    make(map[uint64]time.Time),
 		pending: make(map[uint64]pendingDelivery),
 		follow:  true,
 	}
@@ -375,6 +380,15 @@ func (p *Pane) AddPeer(id uint64, text string, at time.Time, possibleDuplicate b
 	}
 }
 
+// AddPeerClock is AddPeer for a message shown at at, its local arrival
+// time, because the time it carries (says) is implausible: its text is
+// flagged "(peer's clock says ...)" with says in the pane's time zone, and
+// its row (and day separators) go by at.
+func (p *Pane) AddPeerClock(id uint64, text string, at, says time.Time, possibleDuplicate bool) {
+	p.AddPeer(id, text, at, possibleDuplicate)
+	p.says[p.items[len(p.items)-1].seq] = says
+}
+
 // AddNotice appends a notice row, such as "session established", "3
 // messages never arrived" (NoticeGap) or "peer left".
 func (p *Pane) AddNotice(kind NoticeKind, text string, at time.Time) {
@@ -476,6 +490,7 @@ func (p *Pane) dropOldest(k int) {
 		if it.kind == kindOwn && p.own[it.id] == it {
 			delete(p.own, it.id)
 		}
+		delete(p.says, it.seq)
 		p.items[i] = nil
 	}
 	p.items = p.items[k:]
@@ -500,6 +515,7 @@ func (p *Pane) dropOldest(k int) {
 func (p *Pane) Clear() {
 	p.items = nil
 	clear(p.own)
+	clear(p.says)
 	p.toBottom()
 }
 

@@ -7,6 +7,7 @@ import (
 	"charm.land/lipgloss/v2"
 
 	"duet/ui/termsafe"
+	"duet/ui/words"
 )
 
 const (
@@ -225,9 +226,7 @@ func (p *Pane) renderItem(it *item) []string {
 		}
 	case kindPeer:
 		name, nameSt = p.peerNm, p.sty.peer
-		if it.dup {
-			textFlag = dupFlag
-		}
+		textFlag = p.peerFlag(it)
 	case kindNotice:
 		name = noticeMarks[it.notice]
 		switch NoticeKind(it.notice) {
@@ -294,6 +293,19 @@ func (p *Pane) renderItem(it *item) []string {
 		}
 	}
 	return rows
+}
+
+// peerFlag is the flag before a peer message's text: "[possible
+// duplicate]", then "(peer's clock says ...)" for one shown at arrival.
+func (p *Pane) peerFlag(it *item) string {
+	var flag string
+	if it.dup {
+		flag = dupFlag
+	}
+	if says, ok := p.says[it.seq]; ok {
+		flag = strings.TrimSpace(flag + " " + words.PeerClockSays(says.In(p.loc)))
+	}
+	return flag
 }
 
 // styleFlag styles the flag that starts the wrapped rows, however the

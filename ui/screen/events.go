@@ -35,11 +35,18 @@ func (s *Screen) handleEvent(m eventMsg) tea.Cmd {
 	now := s.now()
 	switch e := m.ev.(type) {
 	case protocol.MessageEvent:
-		at := e.SentAt
+		at := e.ShownAt
+		if at.IsZero() { // an event made without it: as before
+			at = e.SentAt
+		}
 		if at.IsZero() {
 			at = now
 		}
-		s.chat.AddPeer(e.ID, e.Text, at, e.PossibleDuplicate)
+		if e.ClockImplausible {
+			s.chat.AddPeerClock(e.ID, e.Text, at, e.SentAt, e.PossibleDuplicate)
+		} else {
+			s.chat.AddPeer(e.ID, e.Text, at, e.PossibleDuplicate)
+		}
 		// The message is in the pane: release Emit (the node then records
 		// it seen and acknowledges it), from a Cmd run after this Update.
 		done := m.shown

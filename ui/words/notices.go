@@ -1,6 +1,9 @@
 package words
 
-import "fmt"
+import (
+	"fmt"
+	"time"
+)
 
 // Pending says what the messages above or below it (where) are: shown of
 // total from an earlier run, not delivered yet. The screen shows it above
@@ -53,4 +56,12 @@ func LostUnsaved(n int) string {
 		return "1 line typed while the disk was full was never saved and is lost (the input ended before there was room)"
 	}
 	return fmt.Sprintf("%d lines typed while the disk was full were never saved and are lost (the input ended before there was room)", n)
+}
+
+// PeerClockSays marks a peer's message shown at its arrival time because
+// the time it carries is implausible (protocol.MessageEvent's
+// ClockImplausible): "(peer's clock says 2200-01-01 00:00)", the claimed
+// time in t's location. ASCII only.
+func PeerClockSays(t time.Time) string {
+	return "(peer's clock says " + t.Format("2006-01-02 15:04") + ")"
 }
