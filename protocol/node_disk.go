@@ -134,11 +134,15 @@ func (n *Node) retryShowing() {
 }
 
 // entries returns the history entries of b's messages, each at the time
-// it is shown (ShownAt: the peer's sent_at unless implausible).
+// it is shown (ShownAt: the peer's sent_at unless implausible, then kept
+// as ClaimedAt for the marker).
 func (b *showBatch) entries() []HistoryEntry {
 	entries := make([]HistoryEntry, len(b.evs))
 	for i, ev := range b.evs {
 		entries[i] = HistoryEntry{ID: ev.ID, Text: ev.Text, At: ev.ShownAt, PossibleDuplicate: ev.PossibleDuplicate}
+		if ev.ClockImplausible {
+			entries[i].ClaimedAt = ev.SentAt
+		}
 	}
 	return entries
 }

@@ -29,8 +29,8 @@ func (s *showingStore) Delivered([]uint64)                {}
 // at the time the peer wrote it, offline waits of hours included, unless
 // that time is later than its arrival plus the timestamp window or before
 // duet existed (DefaultNotBefore): then it is shown and stored at its
-// arrival, the claimed time is kept in SentAt, and ClockImplausible says
-// so. int64's extremes and negative times never become the shown time.
+// arrival, the claimed time is kept in SentAt (and stored as the history
+// entry's ClaimedAt, for the marker), and ClockImplausible says so. int64's extremes and negative times never become the shown time.
 func TestShownTime(t *testing.T) {
 	arrival := time.Date(2026, 12, 5, 17, 0, 0, 0, time.UTC)
 	window := DefaultWindow
@@ -87,6 +87,9 @@ func TestShownTime(t *testing.T) {
 		}
 		if !stored.At.Equal(m.ShownAt) {
 			t.Errorf("%s: stored at %v, shown at %v: the history must keep what was shown", tt.name, stored.At, m.ShownAt)
+		}
+		if tt.odd && (stored.ClaimedAt.IsZero() || stored.ClaimedAt.UnixNano() != tt.sentAt) || !tt.odd && !stored.ClaimedAt.IsZero() {
+			t.Errorf("%s: stored claimed time %v, want the marker's %d only when implausible (%v)", tt.name, stored.ClaimedAt, tt.sentAt, tt.odd)
 		}
 		if y := m.ShownAt.Year(); y != 2026 {
 			t.Errorf("%s: shown in year %d", tt.name, y)

@@ -43,6 +43,10 @@ type HistoryEntry struct {
 	Text              string    // the message text
 	At                time.Time // when it was written (CHAT sent_at); zero: the time of Add
 	PossibleDuplicate bool      // shown after a crash that may have shown it already
+	// ClaimedAt is zero, or the peer's sent_at when it was implausible
+	// (MessageEvent.ClockImplausible): At is then the arrival time it was
+	// shown at, and the screen marks it "peer's clock says ClaimedAt".
+	ClaimedAt time.Time
 }
 
 // DeliveryState is the delivery state a Store holds when opened (Load).

@@ -22,9 +22,12 @@ package store
 //	         epoch || the 16 key bytes || n)    (state.go; format 2 had
 //	         AD = "duet/1 history" || the 16 key bytes || n)
 //	         n is the number of entries (1..histRecordEntries); entries =
-//	         { u8 flags || u64 id || i64 at_unix_nano || u32 len || text }...
-//	         flags: bit 0 own (we wrote it), bit 1 possible duplicate; the
-//	         other bits are zero. Times are clamped to [1970, 2262].
+//	         { u8 flags || u64 id || i64 at_unix_nano || u32 len || text
+//	         [|| i64 claimed_unix_nano] }...
+//	         flags: bit 0 own (we wrote it), bit 1 possible duplicate, bit 2
+//	         claimed: the peer's implausible sent_at follows the text, as
+//	         it came (any int64), and at is the arrival it was shown at;
+//	         the other bits are zero. at is clamped to [1970, 2262].
 //
 // What the file reveals without the key: the number of entries, roughly
 // when they were written, and their total size per record. /clear (Clear)
@@ -52,8 +55,11 @@ const (
 	histEntryHeader   = 1 + 8 + 8 + 4 // flags, id, at, len
 	histRecordHeader  = 1 + 2 + crypto.NonceSize
 
-	histFlagOwn = 1 << 0
-	histFlagDup = 1 << 1
+	histFlagOwn     = 1 << 0
+	histFlagDup     = 1 << 1
+	histFlagClaimed = 1 << 2 // an i64 claimed time follows the text
+
+	histFlagsV1 = histFlagOwn | histFlagDup // the flags a version 1 entry may have
 )
 
 // historyADv2 is the AD prefix of format 2's history records (migrate.go).
@@ -114,7 +120,7 @@ func recordAD(pre, k []byte, n uint16) []byte {
 func sealRecord(a *crypto.AEAD, pre, k []byte, entries []protocol.HistoryEntry) ([]byte, error) {
 	size := 0
 	for _, e := range entries {
-		size += histEntryHeader + len(e.Text)
+		size += histEntryHeader + len(e.Text) + 8
 	}
 	// The plaintext is built where its ciphertext goes and sealed in place.
 	v := make([]byte, histRecordHeader, histRecordHeader+size+crypto.TagSize)
@@ -126,11 +132,18 @@ func sealRecord(a *crypto.AEAD, pre, k []byte, entries []protocol.HistoryEntry) 
 		if e.PossibleDuplicate {
 			flags |= histFlagDup
 		}
+		claimed := !e.ClaimedAt.IsZero()
+		if claimed {
+			flags |= histFlagClaimed
+		}
 		v = append(v, flags)
 		v = binary.BigEndian.AppendUint64(v, e.ID)
 		v = binary.BigEndian.AppendUint64(v, histTime(e.At))
 		v = binary.BigEndian.AppendUint32(v, uint32(len(e.Text)))
 		v = append(v, e.Text...)
+		if claimed {
+			v = binary.BigEndian.AppendUint64(v, uint64(e.ClaimedAt.UnixNano()))
+		}
 	}
 	nonce, err := randomNonce()
 	if err != nil {
@@ -186,7 +199,7 @@ func parseRecord(pt []byte, n int) ([]protocol.HistoryEntry, error) {
 			return nil, fmt.Errorf("%w: entry cut short", ErrCorrupt)
 		}
 		flags := pt[0]
-		if flags&^(histFlagOwn|histFlagDup) != 0 {
+		if flags&^(histFlagOwn|histFlagDup|histFlagClaimed) != 0 {
 			return nil, fmt.Errorf("%w: unknown flags %#x", ErrCorrupt, flags)
 		}
 		e := protocol.HistoryEntry{
@@ -202,6 +215,13 @@ func parseRecord(pt []byte, n int) ([]protocol.HistoryEntry, error) {
 		}
 		e.Text = string(pt[:size])
 		pt = pt[size:]
+		if flags&histFlagClaimed != 0 {
+			if len(pt) < 8 {
+				return nil, fmt.Errorf("%w: entry's claimed time cut short", ErrCorrupt)
+			}
+			e.ClaimedAt = time.Unix(0, int64(binary.BigEndian.Uint64(pt)))
+			pt = pt[8:]
+		}
 		if e.ID == 0 {
 			return nil, fmt.Errorf("%w: entry with id 0", ErrCorrupt)
 		}
@@ -576,7 +596,7 @@ func (db *DB) upgradeV1History(tx *bolt.Tx, s *fileState, from *crypto.AEAD) err
 		var nonce [crypto.NonceSize]byte
 		copy(nonce[:], v[1:])
 		pt, err := from.Open(nil, &nonce, v[1+crypto.NonceSize:], k)
-		if err != nil || pt[0]&^(histFlagOwn|histFlagDup) != 0 {
+		if err != nil || pt[0]&^histFlagsV1 != 0 {
 			return corruptErr(db.path, fmt.Errorf("version 1 history entry %x fails authentication", k))
 		}
 		entries = append(entries, protocol.HistoryEntry{

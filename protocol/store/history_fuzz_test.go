@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"testing"
+	"time"
 
 	"duet/crypto"
 	"duet/protocol"
@@ -27,6 +28,7 @@ func FuzzHistoryRecord(f *testing.F) {
 		{{ID: 1, Own: true, Text: "hi", At: histT0}},
 		{{ID: 2, Text: "line\nline 🔒", At: histT0}, {ID: ^uint64(0), PossibleDuplicate: true, Own: true, At: histT0}},
 		{{ID: 7, PossibleDuplicate: true, Text: "\xff not utf-8", At: histT0}},
+		{{ID: 8, Text: "claimed", At: histT0, ClaimedAt: time.Unix(0, -1)}, {ID: 9, Text: "", At: histT0, ClaimedAt: histT0.Add(time.Hour)}},
 	} {
 		k := histKey(uint64(histT0.UnixNano()), uint64(i+1))
 		v, err := sealRecord(a, fuzzPre, k[:], es)

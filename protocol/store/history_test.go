@@ -61,7 +61,7 @@ func allHistory(t testing.TB, h *DB, n int) []protocol.HistoryEntry {
 }
 
 func sameEntry(a, b protocol.HistoryEntry) bool {
-	return a.ID == b.ID && a.Own == b.Own && a.Text == b.Text && a.At.Equal(b.At) && a.PossibleDuplicate == b.PossibleDuplicate
+	return a.ID == b.ID && a.Own == b.Own && a.Text == b.Text && a.At.Equal(b.At) && a.PossibleDuplicate == b.PossibleDuplicate && a.ClaimedAt.Equal(b.ClaimedAt)
 }
 
 func checkEntries(t testing.TB, got, want []protocol.HistoryEntry) {
@@ -1428,5 +1428,47 @@ func TestRecordTime(t *testing.T) {
 		if got := recordTime(c.now, c.last); got != c.want {
 			t.Errorf("recordTime(%d, %d) = %d, want %d", c.now, c.last, got, c.want)
 		}
+	}
+}
+
+// TestHistoryClaimedTime: an entry shown at its arrival because the peer's
+// sent_at was implausible keeps that claimed time (any int64, 1677 and 2262
+// included) beside the shown one, so a restart shows the same marker; a
+// record whose claimed time is cut short is refused as corrupt.
+func TestHistoryClaimedTime(t *testing.T) {
+	h := openTestDB(t, testDBPath(t), Options{})
+	want := []protocol.HistoryEntry{
+		{ID: 1, Text: "dated 2200", At: histT0, ClaimedAt: time.Date(2200, 1, 1, 0, 0, 0, 0, time.UTC)},
+		{ID: 2, Text: "int64 min", At: histT0, ClaimedAt: time.Unix(0, math.MinInt64)},
+		{ID: 3, Text: "int64 max", At: histT0, ClaimedAt: time.Unix(0, math.MaxInt64), PossibleDuplicate: true},
+		{ID: 4, Text: "plausible", At: histT0},
+	}
+	for _, e := range want {
+		h.Add(e)
+	}
+	if err := h.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	got, _, err := h.Last(10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkEntries(t, got, want)
+
+	a, err := crypto.NewAEAD(testKey[:])
+	if err != nil {
+		t.Fatal(err)
+	}
+	k := histKey(uint64(histT0.UnixNano()), 1)
+	v, err := sealRecord(a, fuzzPre, k[:], want[:1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	pt, err := a.Open(nil, (*[crypto.NonceSize]byte)(v[3:histRecordHeader]), v[histRecordHeader:], recordAD(fuzzPre, k[:], 1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := parseRecord(pt[:len(pt)-1], 1); !errors.Is(err, ErrCorrupt) || !strings.Contains(err.Error(), "claimed time cut short") {
+		t.Errorf("claimed time cut short: %v, want ErrCorrupt saying so", err)
 	}
 }
