@@ -21,7 +21,7 @@ import (
 func toChatEntries(h *store.DB, es []protocol.HistoryEntry) []chat.Entry {
 	out := make([]chat.Entry, len(es))
 	for i, e := range es {
-		out[i] = chat.Entry{ID: e.ID, Own: e.Own, Text: e.Text, At: e.At, PossibleDuplicate: e.PossibleDuplicate}
+		out[i] = chat.Entry{ID: e.ID, Own: e.Own, Text: e.Text, At: e.At, PossibleDuplicate: e.PossibleDuplicate, ClaimedAt: e.ClaimedAt}
 		if e.Own {
 			out[i].Delivery = chat.Delivered
 			if h.QueuedAtOpen(e.ID) {

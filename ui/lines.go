@@ -158,8 +158,11 @@ func (l *Lines) showEntries(entries []chat.Entry) {
 			who = l.name
 		}
 		again := ""
+		if !e.ClaimedAt.IsZero() {
+			again = " " + words.PeerClockSays(e.ClaimedAt.In(l.loc))
+		}
 		if e.PossibleDuplicate {
-			again = " (may repeat: shown before a crash)"
+			again += " (may repeat: shown before a crash)"
 		}
 		if e.Own && e.Delivery == chat.Queued {
 			again += " (no receipt yet)"

@@ -409,6 +409,10 @@ type Entry struct {
 	// read from the history (0: nothing; Queued: no receipt known yet, it
 	// is resent; Delivered: the peer acknowledged it).
 	Delivery Delivery
+	// ClaimedAt is zero, or the time a peer's message claimed when it was
+	// implausible (At is then its arrival): it is flagged "(peer's clock
+	// says ...)" as when it arrived.
+	ClaimedAt time.Time
 }
 
 // Prepend puts older messages (oldest first) in front of the oldest item,
