@@ -49,6 +49,11 @@
 //   - Name: a person's display name: a line break or tab becomes a space
 //     (a name is one run of words), then Sanitize.
 //   - EscapeJSON: headless JSON lines.
+//   - InSequence: text inside an escape sequence, where an escape would be
+//     parsed rather than shown: what Sanitize escapes is dropped, and the
+//     length is bounded. Title, Link (OSC 8, only where the shown text is
+//     the target), Notification (OSC 9 and OSC 777) and Clipboard (OSC 52)
+//     build their sequences with it (sequence.go).
 package termsafe
 
 import (
