@@ -504,32 +504,7 @@ func (db *DB) Before(c HistoryCursor, n int) ([]protocol.HistoryEntry, HistoryCu
 			}
 			pre := s.histAD()
 			cur := hist.Cursor()
-			var k, v []byte
-			limit := -1 // entries of the first record to take: all
-			if c.valid {
-				k, v = cur.Seek(c.key[:])
-				if k != nil && bytes.Equal(k, c.key[:]) {
-					limit = c.index
-				} else {
-					// c's record is gone (cleared or pruned): start before it.
-					if k == nil {
-						k, v = cur.Last()
-					} else {
-						k, v = cur.Prev()
-					}
-					for k != nil && bytes.Compare(k, c.key[:]) >= 0 {
-						k, v = cur.Prev()
-					}
-				}
-			} else {
-				k, v = cur.Last()
-			}
-			if limit == 0 {
-				// Nothing of c's record is wanted (c is its first entry, or
-				// the record was skipped as damaged): it is not read.
-				k, v = cur.Prev()
-				limit = -1
-			}
+			k, v, limit := startBefore(cur, c)
 			for ; k != nil && len(out) < n; k, v = cur.Prev() {
 				es, err := openRecord(db.aead, pre, k, v)
 				if err != nil {

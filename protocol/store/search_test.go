@@ -1,0 +1,116 @@
+package store
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"testing"
+	"time"
+
+	"duet/protocol"
+)
+
+// searchDB holds 700 entries in 7 records of 100 ("message i"), every
+// 10th also containing "Needle" (mixed case).
+func searchDB(t *testing.T) (*DB, string) {
+	t.Helper()
+	path := testDBPath(t)
+	h := openTestDB(t, path, Options{})
+	for r := range 7 {
+		for j := range 100 {
+			i := r*100 + j
+			text := fmt.Sprintf("message %d", i)
+			if i%10 == 0 {
+				text += " with a NeEdLe"
+			}
+			h.Add(protocol.HistoryEntry{ID: uint64(i + 1), Text: text, At: histT0.Add(time.Duration(i) * time.Second)})
+		}
+		if err := h.Flush(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return h, path
+}
+
+// TestSearch: hits come newest first, case-insensitively; paging by n
+// returns every hit exactly once; each hit's Pos gives the entries before
+// it; an empty query or n 0 finds nothing.
+func TestSearch(t *testing.T) {
+	h, _ := searchDB(t)
+	var ids []uint64
+	var c HistoryCursor
+	for calls := 0; ; calls++ {
+		hits, next, done, err := h.Search("needle", c, 7)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, hit := range hits {
+			ids = append(ids, hit.Entry.ID)
+			before, _, err := h.Before(hit.Pos, 1)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if hit.Entry.ID > 1 && (len(before) != 1 || before[0].ID != hit.Entry.ID-1) {
+				t.Errorf("Before(hit %d's Pos, 1) = %+v, want entry %d", hit.Entry.ID, before, hit.Entry.ID-1)
+			}
+		}
+		c = next
+		if done || calls > 100 {
+			break
+		}
+		if len(hits) == 0 {
+			t.Fatal("a call found nothing and is not done")
+		}
+	}
+	if len(ids) != 70 {
+		t.Fatalf("%d hits, want 70: %v", len(ids), ids)
+	}
+	for k, id := range ids {
+		if want := uint64(691 - 10*k); id != want {
+			t.Fatalf("hit %d is entry %d, want %d (newest first, each once)", k, id, want)
+		}
+	}
+	if hits, _, _, _ := h.Search("", HistoryCursor{}, 10); len(hits) != 0 {
+		t.Errorf("empty query: %d hits", len(hits))
+	}
+	if hits, _, _, _ := h.Search("needle", HistoryCursor{}, 0); len(hits) != 0 {
+		t.Errorf("n 0: %d hits", len(hits))
+	}
+	if hits, _, done, err := h.Search("not there", HistoryCursor{}, 10); len(hits) != 0 || !done || err != nil {
+		t.Errorf("no match: %d hits, done %v, %v", len(hits), done, err)
+	}
+}
+
+// TestSearchSkipsDamaged: a record that fails authentication is skipped
+// with ErrHistorySkipped; the hits of the others are found.
+func TestSearchSkipsDamaged(t *testing.T) {
+	h, path := searchDB(t)
+	if err := h.Close(); err != nil {
+		t.Fatal(err)
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h = openTestDB(t, withDamagedRecords(t, data, []int{6}), Options{})
+	var n int
+	var c HistoryCursor
+	var skippedErr error
+	for {
+		hits, next, done, err := h.Search("needle", c, 100)
+		if err != nil {
+			if !errors.Is(err, ErrHistorySkipped) {
+				t.Fatal(err)
+			}
+			skippedErr = err
+		}
+		n += len(hits)
+		c = next
+		if done {
+			break
+		}
+	}
+	if n != 60 || skippedErr == nil {
+		t.Errorf("%d hits (want 60: one record of 10 damaged), skipped error %v", n, skippedErr)
+	}
+}
