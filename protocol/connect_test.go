@@ -19,6 +19,7 @@ type unplugged struct {
 	mu      sync.Mutex
 	up      bool
 	ch      chan struct{}
+	handed  chan struct{} // the channel Connecting last returned
 	refused atomic.Int64
 }
 
@@ -38,7 +39,30 @@ func (u *unplugged) Send(ctx context.Context, msgs ...[]byte) error {
 func (u *unplugged) Connecting() <-chan struct{} {
 	u.mu.Lock()
 	defer u.mu.Unlock()
+	u.handed = u.ch
 	return u.ch
+}
+
+// plugWhenWatched waits until a watcher holds the current Connecting
+// channel, then plugs: a connection that comes up while nobody is waiting
+// for the signal (the node's watcher between two calls) would otherwise be
+// missed by the test's own ordering, not by the node.
+func (u *unplugged) plugWhenWatched(t *testing.T, ctx context.Context) {
+	t.Helper()
+	for {
+		u.mu.Lock()
+		watched := u.handed == u.ch
+		u.mu.Unlock()
+		if watched {
+			u.plug()
+			return
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatal("nobody watched for the connection coming up")
+		case <-time.After(time.Millisecond):
+		}
+	}
 }
 
 func (u *unplugged) plug() {

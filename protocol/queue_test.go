@@ -250,7 +250,7 @@ func TestReconnectResendsPublicKey(t *testing.T) {
 	}
 	nextPK("the first public key")
 	for i := range 3 {
-		ua.plug() // the connection came up again
+		ua.plugWhenWatched(t, ctx) // the connection came up again
 		nextPK("the public key after reconnection " + string(rune('1'+i)))
 	}
 }
