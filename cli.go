@@ -21,8 +21,14 @@ const maxSuggestDistance = 2
 
 // flagError is the command tree's flag-error hook: pflag's error, said with
 // the flag spelled as help spells it (--name), and for an unknown flag the
-// nearest known one.
-func flagError(cmd *cobra.Command, err error) error {
+// nearest known one. args are the command line's words, where a
+// single-dash long flag (-main) is found whole: pflag reads it as the
+// shorthands -m -a -i -n and reports only what follows the first known one.
+func flagError(args []string) func(*cobra.Command, error) error {
+	return func(cmd *cobra.Command, err error) error { return sayFlagError(cmd, err, args) }
+}
+
+func sayFlagError(cmd *cobra.Command, err error, args []string) error {
 	var notExist *pflag.NotExistError
 	var required *pflag.ValueRequiredError
 	var invalid *pflag.InvalidValueError
@@ -30,7 +36,7 @@ func flagError(cmd *cobra.Command, err error) error {
 	case errors.As(err, &notExist):
 		given := "--" + notExist.GetSpecifiedName()
 		if s := notExist.GetSpecifiedShortnames(); s != "" {
-			given = "-" + s // a single-dash long flag: -main
+			given = singleDashWord(args, s) // a single-dash long flag: -main
 		}
 		return fmt.Errorf("unknown flag %s%s", given, suggestFlag(cmd, given))
 	case errors.As(err, &required):
@@ -43,6 +49,20 @@ func flagError(cmd *cobra.Command, err error) error {
 		return fmt.Errorf("%s %q: %v", name, invalid.GetValue(), errors.Unwrap(err))
 	}
 	return err
+}
+
+// singleDashWord is the word of args that pflag read as the shorthands
+// ending in rest: "-history-days" for "istory-days" (after -h).
+func singleDashWord(args []string, rest string) string {
+	for _, a := range args {
+		if a == "--" {
+			break
+		}
+		if strings.HasPrefix(a, "-") && !strings.HasPrefix(a, "--") && strings.HasSuffix(a, rest) {
+			return a
+		}
+	}
+	return "-" + rest
 }
 
 // flagSpelling is how help writes the flag pflag named: --name.
@@ -119,16 +139,21 @@ func noArgs(cmd *cobra.Command, args []string) error {
 	return nil
 }
 
-// version is duet's version for --version: the module version when built
-// from a module (go install duet@v1.2.3), else "devel" with the VCS
-// revision and "-dirty" for a modified tree, else "devel".
+// version is duet's version for --version (versionFrom of the build).
 func version() string {
-	info, ok := debug.ReadBuildInfo()
-	if !ok {
+	info, _ := debug.ReadBuildInfo()
+	return versionFrom(info)
+}
+
+// versionFrom is the version a build says: its module version when built
+// as a released module (go install duet@v1.2.3), else "devel" with the
+// VCS revision (12 digits) and "-dirty" for a modified tree, else "devel".
+// Since Go 1.24 a build in a clone gets a pseudo-version holding the
+// revision (v0.0.0-20261205234449-5f46d2ce38a3, "+dirty" when modified):
+// that is a development build too.
+func versionFrom(info *debug.BuildInfo) string {
+	if info == nil {
 		return "devel"
-	}
-	if v := info.Main.Version; v != "" && v != "(devel)" {
-		return v
 	}
 	var rev, modified string
 	for _, s := range info.Settings {
@@ -139,14 +164,18 @@ func version() string {
 			modified = s.Value
 		}
 	}
-	if rev == "" {
-		return "devel"
-	}
 	if len(rev) > 12 {
 		rev = rev[:12]
 	}
-	if modified == "true" {
-		rev += "-dirty"
+	v := info.Main.Version
+	release := v != "" && v != "(devel)" && !strings.HasSuffix(v, "+dirty") && (rev == "" || !strings.Contains(v, rev))
+	switch {
+	case release:
+		return v
+	case rev == "":
+		return "devel"
+	case modified == "true":
+		return "devel " + rev + "-dirty"
 	}
 	return "devel " + rev
 }

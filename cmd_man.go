@@ -5,6 +5,7 @@ package main
 
 import (
 	"fmt"
+	"strings"
 
 	mcobra "github.com/muesli/mango-cobra"
 	"github.com/muesli/roff"
@@ -35,7 +36,18 @@ func manPage(root *cobra.Command) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("man page: %w", err)
 	}
-	page = page.WithSection("Exit status", exitCodesText).
+	page = page.WithLongDescription(paragraphs(root.Long)).
+		WithSection("Exit status", paragraphs(exitCodesText)).
 		WithSection("Files", "$XDG_CONFIG_HOME/duet/ (default ~/.config/duet/): identity.pem (the key, mode 0600), known_peers (the peers' recorded fingerprints and trust), the database of each peer's history and delivery state.")
 	return page.Build(roff.NewDocument()), nil
+}
+
+// paragraphs joins the lines of each paragraph of help text (split by
+// blank lines) for roff, which breaks a line at every newline it is given.
+func paragraphs(text string) string {
+	ps := strings.Split(strings.TrimSpace(text), "\n\n")
+	for i, p := range ps {
+		ps[i] = strings.Join(strings.Fields(p), " ")
+	}
+	return strings.Join(ps, "\n\n")
 }

@@ -111,6 +111,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	c.defIdentity, _ = crypto.DefaultIdentityPath()
 	c.defKnown, _ = crypto.DefaultKnownPeersPath()
 	root := c.rootCmd()
+	root.SetFlagErrorFunc(flagError(args))
 	root.SetArgs(args)
 	root.SetIn(stdin)
 	root.SetOut(stdout)
@@ -144,7 +145,6 @@ func (c *cli) rootCmd() *cobra.Command {
 		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error { return refuseFlagValues(cmd.Flags()) },
 	}
 	addChatFlags(root.Flags(), &o, &f, c)
-	root.SetFlagErrorFunc(flagError)
 	root.AddCommand(c.demoCmd(), c.fingerprintCmd(), c.benchCmd(), c.mitmCmd(), c.benchRawPeerCmd(), c.manCmd())
 	return root
 }
