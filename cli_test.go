@@ -60,6 +60,14 @@ func TestFlagErrors(t *testing.T) {
 		{[]string{"--main", "x", "--sub", "2"}, `--main "x"`},
 		{append([]string{"--no-history", "--history-days", "3"}, base...), "--no-history and --history-days exclude each other"},
 		{[]string{"fingerprint", "extra"}, `fingerprint: unexpected argument "extra"`},
+		{[]string{"dmeo"}, `unknown command or saved peer "dmeo"`},
+		{[]string{"dmeo"}, "(did you mean duet demo?)"},
+		{[]string{"peer", "add", "demo", "--sub", "5556"}, `"demo" is a duet command`},
+		{[]string{"peer", "add", "help", "--sub", "5556"}, `"help" is a duet command`},
+		{[]string{"peer", "add", "../bob", "--sub", "5556"}, "not a peer name"},
+		{[]string{"peer", "add", "bob"}, "--sub PORT is required"},
+		{[]string{"peer", "add", "bob", "--sub", "5556", "--name", "--main"}, "--name needs a value, got the flag --main"},
+		{[]string{"peer", "add", "bob", "--sbu", "5556"}, "(did you mean --sub?)"},
 	} {
 		code, _, stderr := runIn(t, c.args...)
 		if code != exitUsage || !strings.Contains(stderr, c.want) || strings.Count(stderr, "\n") != 1 ||
@@ -119,8 +127,11 @@ func TestVersionFrom(t *testing.T) {
 func commands(root *cobra.Command) [][]string {
 	out := [][]string{nil}
 	for _, c := range root.Commands() {
-		if !c.Hidden && c.Name() != "help" {
-			out = append(out, []string{c.Name()})
+		if c.Hidden || c.Name() == "help" {
+			continue
+		}
+		for _, sub := range commands(c) {
+			out = append(out, append([]string{c.Name()}, sub...))
 		}
 	}
 	return out

@@ -128,25 +128,34 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 
 // rootCmd is the command tree: duet (the chat) and its subcommands.
 func (c *cli) rootCmd() *cobra.Command {
+	root := c.chatCmd("duet [PEER] [flags]")
+	root.Short = "end-to-end encrypted two-party messenger over ZeroMQ"
+	root.Long = rootLong
+	root.Example = rootExample
+	root.PersistentPreRunE = func(cmd *cobra.Command, _ []string) error { return refuseFlagValues(cmd.Flags()) }
+	chat := c.chatCmd("chat [PEER] [flags]")
+	chat.Short = "chat with a saved peer, or as duet with flags"
+	chat.Long = "duet chat bob is duet bob: the chat with the peer saved as bob (duet peer add), flags overriding\nthe config file. Without a peer it is duet itself."
+	root.AddCommand(chat, c.peerCmd(), c.demoCmd(), c.fingerprintCmd(), c.benchCmd(), c.mitmCmd(), c.benchRawPeerCmd(), c.manCmd())
+	return root
+}
+
+// chatCmd is a command that runs the chat: duet itself and duet chat.
+func (c *cli) chatCmd(use string) *cobra.Command {
 	var o chatOptions
 	var f chatFlags
-	root := &cobra.Command{
-		Use:     "duet [flags]",
-		Short:   "end-to-end encrypted two-party messenger over ZeroMQ",
-		Long:    rootLong,
-		Example: rootExample,
-		Args:    cobra.ArbitraryArgs,
+	cmd := &cobra.Command{
+		Use:  use,
+		Args: cobra.ArbitraryArgs, // the saved peer, checked by runChatCommand
 		RunE: func(cmd *cobra.Command, args []string) error {
 			f.args = args
 			f.set = changedFlags(cmd.Flags())
-			c.code = c.runChatCommand(o, f)
+			c.code = c.runChatCommand(cmd, o, f)
 			return nil
 		},
-		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error { return refuseFlagValues(cmd.Flags()) },
 	}
-	addChatFlags(root.Flags(), &o, &f, c)
-	root.AddCommand(c.demoCmd(), c.fingerprintCmd(), c.benchCmd(), c.mitmCmd(), c.benchRawPeerCmd(), c.manCmd())
-	return root
+	addChatFlags(cmd.Flags(), &o, &f, c)
+	return cmd
 }
 
 // addChatFlags defines the chat's flags on fs: flags and defaults as
@@ -169,6 +178,7 @@ func addChatFlags(fs *pflag.FlagSet, o *chatOptions, f *chatFlags, c *cli) {
 	fs.IntVar(&o.historyDays, "history-days", 0, "delete history older than N days at start (0: keep all; at most 36500)")
 	fs.BoolVar(&f.lines, "lines", false, "line mode even on a terminal")
 	fs.BoolVar(&f.headless, "headless", false, "print one JSON event per line on stdout, for scripts (docs/HEADLESS.md)")
+	fs.StringVar(&f.config, "config", c.defConfig(), "the config file (defaults and saved peers)")
 	// The --name default is the user's login, which differs per machine:
 	// help names it instead of showing it.
 	fs.Lookup("name").DefValue = ""
@@ -188,19 +198,26 @@ type chatFlags struct {
 	set             map[string]bool
 	pin             string
 	lines, headless bool
-	args            []string // left after the flags (none allowed)
+	args            []string // left after the flags: the saved peer's name, if any
+	config          string   // the config file
+	fromConfig      []string // flags the config file gave a value (main, sub)
 }
 
 // runChatCommand is duet without a subcommand: its flags are checked
 // (every usage error before anything starts), the full screen asks for
-// missing ports, the peer's host must resolve, and then one chat runs.
-func (c *cli) runChatCommand(o chatOptions, f chatFlags) int {
+// missing ports, the peer's host must resolve, and then one chat runs. The
+// config file's defaults and the saved peer named in the arguments fill
+// what the flags leave unset.
+func (c *cli) runChatCommand(cmd *cobra.Command, o chatOptions, f chatFlags) int {
 	stdin, stdout, stderr := c.stdin, c.stdout, c.stderr
-	if len(f.args) > 0 {
-		return c.usageErr("unknown command %q", f.args[0])
+	if msg := c.applyConfig(cmd, &o, &f); msg != "" {
+		return c.usageErr("%s", msg)
 	}
 	if f.set["no-history"] && f.set["history-days"] {
 		return c.usageErr("--no-history and --history-days exclude each other (--no-history keeps nothing to delete)")
+	}
+	for _, name := range f.fromConfig {
+		f.set[name] = true
 	}
 	o.mode = pickFrontEnd(f, stdin, stdout)
 	if o.mode == modeScreen && (!f.set["main"] || !f.set["sub"]) {
