@@ -58,6 +58,9 @@ the peer's receipts.
 
 const rootExample = `# try it: you and a bot, a man in the middle between you
 duet demo
+# save the peer once (config.toml), then chat by name
+duet peer add bob --main 5555 --sub 5556 --name alice
+duet chat bob
 # two people on one machine, each with their own key
 duet --main 5555 --sub 5556 --identity ~/.config/duet/alice.pem --name alice --peer-name bob
 duet --main 5556 --sub 5555 --identity ~/.config/duet/bob.pem --name bob --peer-name alice`
