@@ -138,7 +138,7 @@ func (c *cli) runPeerList(path string, named bool) int {
 		fmt.Fprintf(c.stdout, "no saved peers in %s (duet peer add NAME --sub PORT)\n", path)
 		return exitOK
 	}
-	known := c.knownPeersFor(file)
+	known := map[string]*crypto.KnownPeers{} // by path, each opened once
 	w := tabwriter.NewWriter(c.stdout, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(w, "NAME\tADDRESS\tMAIN\tTRUST")
 	for _, name := range file.Names() {
@@ -152,20 +152,31 @@ func (c *cli) runPeerList(path string, named bool) int {
 		if p.Main != 0 {
 			main = strconv.Itoa(p.Main)
 		}
-		fmt.Fprintf(w, "%s\t%s\t%s\t%s\n", name, addr, main, trustOf(known, addr))
+		kp := c.knownPeersPath(file, p)
+		if _, ok := known[kp]; !ok {
+			known[kp] = c.openKnownPeers(kp)
+		}
+		fmt.Fprintf(w, "%s\t%s\t%s\t%s\n", name, addr, main, trustOf(known[kp], addr))
 	}
 	w.Flush()
 	return exitOK
 }
 
-// knownPeersFor opens the known_peers file the chats use (the config's
-// known_peers, else the default); nil, said on stderr, when it cannot be
-// read.
-func (c *cli) knownPeersFor(file *config.File) *crypto.KnownPeers {
-	path := file.Defaults.KnownPeers
-	if path == "" {
-		path = c.defKnown
+// knownPeersPath is the known_peers file a chat with p checks: the
+// peer's table's, else the file's default, else duet's default.
+func (c *cli) knownPeersPath(file *config.File, p config.Peer) string {
+	switch {
+	case p.KnownPeers != "":
+		return p.KnownPeers
+	case file.Defaults.KnownPeers != "":
+		return file.Defaults.KnownPeers
 	}
+	return c.defKnown
+}
+
+// openKnownPeers opens a known_peers file read-only for peer list; nil,
+// said on stderr, when it cannot be read.
+func (c *cli) openKnownPeers(path string) *crypto.KnownPeers {
 	k, err := crypto.OpenKnownPeers(path)
 	if err != nil {
 		say(c.stderr, "peer list: trust unknown: %v", err)
