@@ -32,7 +32,7 @@ func (c *cli) peerCmd() *cobra.Command {
 			"(or duet NAME) starts that chat. Their keys and trust stay in known_peers.",
 		Args: noArgs,
 	}
-	cmd.PersistentFlags().StringVar(&path, "config", c.defConfig(), "the config file (defaults and saved peers)")
+	cmd.PersistentFlags().StringVar(&path, "config", c.defConfig(), "saved peers")
 	cmd.AddCommand(c.peerAddCmd(&path), c.peerListCmd(&path))
 	return cmd
 }

@@ -172,16 +172,16 @@ func addChatFlags(fs *pflag.FlagSet, o *chatOptions, f *chatFlags, c *cli) {
 	fs.StringVar(&o.name, "name", os.Getenv("USER"), "your display name (default $USER)")
 	fs.StringVar(&o.peerName, "peer-name", "peer", "the peer's display name on your screen")
 	fs.StringVar(&o.identityPath, "identity", c.defIdentity, "identity key")
-	fs.StringVar(&o.knownPath, "known-peers", c.defKnown, "recorded peer fingerprints")
-	fs.StringVar(&f.pin, "peer-fingerprint", "", "require this peer fingerprint instead of known_peers")
-	fs.BoolVar(&o.ephemeral, "ephemeral", false, "use a fresh in-memory key; no identity file is read or written")
+	fs.StringVar(&o.knownPath, "known-peers", c.defKnown, "peer keys")
+	fs.StringVar(&f.pin, "peer-fingerprint", "", "require this peer fingerprint, not known_peers")
+	fs.BoolVar(&o.ephemeral, "ephemeral", false, "a fresh key in memory; no identity file used")
 	fs.DurationVar(&o.window, "window", 30*time.Second, "accepted clock skew either way (1s to 24h)")
 	fs.DurationVar(&o.ping, "ping", time.Second, "liveness ping interval (100ms to 1m)")
 	fs.BoolVar(&o.noHistory, "no-history", false, "keep no chat history (none is recorded or shown)")
-	fs.IntVar(&o.historyDays, "history-days", 0, "delete history older than N days at start (0: keep all; at most 36500)")
+	fs.IntVar(&o.historyDays, "history-days", 0, "delete history older than N days (0 keeps all)")
 	fs.BoolVar(&f.lines, "lines", false, "line mode even on a terminal")
-	fs.BoolVar(&f.headless, "headless", false, "print one JSON event per line on stdout, for scripts (docs/HEADLESS.md)")
-	fs.StringVar(&f.config, "config", c.defConfig(), "the config file (defaults and saved peers)")
+	fs.BoolVar(&f.headless, "headless", false, "events as JSON lines (docs/HEADLESS.md)")
+	fs.StringVar(&f.config, "config", c.defConfig(), "saved peers")
 	// The --name default is the user's login, which differs per machine:
 	// help names it instead of showing it.
 	fs.Lookup("name").DefValue = ""
