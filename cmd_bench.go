@@ -4,44 +4,46 @@ package main
 
 import (
 	"context"
-	"errors"
-	"flag"
-	"fmt"
 	"io"
 	"os"
 	"os/signal"
 	"syscall"
 
+	"github.com/spf13/cobra"
+
 	"duet/bench"
 )
 
-func runBench(args []string, stdout, stderr io.Writer, usageErr func(string, ...any) int) int {
-	fs := flag.NewFlagSet("duet bench", flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
+// benchCmd is duet bench; its flags and row names are interface.
+func (c *cli) benchCmd() *cobra.Command {
 	var o bench.Options
-	fs.IntVar(&o.Messages, "messages", 50_000, "")
-	fs.IntVar(&o.LatencySamples, "samples", 300, "")
-	fs.IntVar(&o.Handshakes, "handshakes", 10, "")
-	processes := fs.Bool("processes", false, "")
-	runs := fs.Int("runs", 5, "")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			fmt.Fprintln(stdout, "usage: duet bench [--messages N] [--samples N] [--handshakes N]\n"+
-				"       duet bench --processes [--runs N] [--messages N] [--samples N]\n"+
-				"Compares raw zmq4 with duet on loopback. Without --processes: the protocol's own cost, two nodes in one\n"+
-				"process. With --processes: what users get, two real duet processes (--ephemeral and durable) beside raw\n"+
-				"zmq4 between two processes, each run on fresh processes (default 5 runs, 20000 messages, 300 samples).")
-			return exitOK
-		}
-		return usageErr("bench: %v", err)
+	var processes bool
+	var runs int
+	cmd := &cobra.Command{
+		Use:   "bench",
+		Short: "compare duet with raw zmq4 on loopback",
+		Long: "Compares raw zmq4 with duet on loopback. Without --processes: the protocol's own cost, two nodes in one\n" +
+			"process. With --processes: what users get, two real duet processes (--ephemeral and durable) beside raw\n" +
+			"zmq4 between two processes, each run on fresh processes (default 5 runs, 20000 messages, 300 samples).",
+		Args: noArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			c.code = runBench(o, processes, runs, changedFlags(cmd.Flags()), c.stdout, c.stderr, c.usageErr)
+			return nil
+		},
 	}
-	if fs.NArg() > 0 {
-		return usageErr("bench: unexpected argument %q", fs.Arg(0))
-	}
-	set := map[string]bool{}
-	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
-	if *processes {
-		po := bench.ProcessOptions{Runs: *runs, Messages: 20_000, Samples: o.LatencySamples, Progress: stderr}
+	fs := cmd.Flags()
+	fs.SortFlags = false
+	fs.IntVar(&o.Messages, "messages", 50_000, "messages to send (20000 with --processes)")
+	fs.IntVar(&o.LatencySamples, "samples", 300, "round trips timed for the latency rows")
+	fs.IntVar(&o.Handshakes, "handshakes", 10, "handshakes timed (not with --processes)")
+	fs.BoolVar(&processes, "processes", false, "two real duet processes instead of two nodes in one")
+	fs.IntVar(&runs, "runs", 5, "runs on fresh processes (with --processes)")
+	return cmd
+}
+
+func runBench(o bench.Options, processes bool, runs int, set map[string]bool, stdout, stderr io.Writer, usageErr func(string, ...any) int) int {
+	if processes {
+		po := bench.ProcessOptions{Runs: runs, Messages: 20_000, Samples: o.LatencySamples, Progress: stderr}
 		if set["messages"] {
 			po.Messages = o.Messages
 		}
@@ -84,33 +86,41 @@ func runBench(args []string, stdout, stderr io.Writer, usageErr func(string, ...
 // --connect PORT sends each line of stdin as one message; --recv --listen
 // PORT prints each message received as a line. Both print a ready line
 // first. Not for use with a peer: no encryption, no checks.
-func runBenchRawPeer(args []string, stdin io.Reader, stdout, stderr io.Writer, usageErr func(string, ...any) int) int {
-	fs := flag.NewFlagSet("duet bench-raw-peer", flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
-	send := fs.Bool("send", false, "")
-	recv := fs.Bool("recv", false, "")
-	connect := fs.Int("connect", 0, "")
-	listen := fs.Int("listen", 0, "")
-	if err := fs.Parse(args); err != nil {
-		return usageErr("bench-raw-peer: %v", err)
+func (c *cli) benchRawPeerCmd() *cobra.Command {
+	var send, recv bool
+	var connect, listen int
+	cmd := &cobra.Command{
+		Use:    "bench-raw-peer",
+		Hidden: true,
+		Args:   noArgs,
+		RunE: func(*cobra.Command, []string) error {
+			c.code = runBenchRawPeer(send, recv, connect, listen, c.stdin, c.stdout, c.stderr, c.usageErr)
+			return nil
+		},
 	}
+	cmd.Flags().BoolVar(&send, "send", false, "")
+	cmd.Flags().BoolVar(&recv, "recv", false, "")
+	cmd.Flags().IntVar(&connect, "connect", 0, "")
+	cmd.Flags().IntVar(&listen, "listen", 0, "")
+	return cmd
+}
+
+func runBenchRawPeer(send, recv bool, connect, listen int, stdin io.Reader, stdout, stderr io.Writer, usageErr func(string, ...any) int) int {
 	switch {
-	case fs.NArg() > 0:
-		return usageErr("bench-raw-peer: unexpected argument %q", fs.Arg(0))
-	case *send == *recv:
+	case send == recv:
 		return usageErr("bench-raw-peer: give one of --send and --recv")
-	case *send && (*connect < 1 || *connect > 65535):
+	case send && (connect < 1 || connect > 65535):
 		return usageErr("bench-raw-peer: --send needs --connect PORT")
-	case *recv && (*listen < 0 || *listen > 65535):
-		return usageErr("bench-raw-peer: --listen %d: not a port", *listen)
+	case recv && (listen < 0 || listen > 65535):
+		return usageErr("bench-raw-peer: --listen %d: not a port", listen)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	var err error
-	if *send {
-		err = bench.RawPeerSend(ctx, *connect, stdin, stdout)
+	if send {
+		err = bench.RawPeerSend(ctx, connect, stdin, stdout)
 	} else {
-		err = bench.RawPeerRecv(ctx, *listen, stdout)
+		err = bench.RawPeerRecv(ctx, listen, stdout)
 	}
 	if err != nil {
 		say(stderr, "bench-raw-peer: %v", err)

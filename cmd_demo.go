@@ -6,7 +6,6 @@ import (
 	"context"
 	"crypto/rand"
 	"errors"
-	"fmt"
 	"io"
 	"os"
 	"os/signal"
@@ -14,22 +13,34 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/spf13/cobra"
+
 	"duet/crypto"
 	"duet/net"
 	"duet/protocol"
 	"duet/ui/demo"
 )
 
+// demoCmd is duet demo.
+func (c *cli) demoCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "demo",
+		Short: "try it: you and a bot, a man in the middle between you",
+		Long: "The full screen as alice, chatting with bob, a bot in this process, through a man in the\n" +
+			"middle on loopback; /attack replay|tamper|reorder|drop|stale|reflect|keysub|impersonate\n" +
+			"shows each attack refused, bob's one message shown once. The timestamp window is 5 s.\n" +
+			"Nothing is read from or written to disk.",
+		Args: noArgs,
+		RunE: func(*cobra.Command, []string) error {
+			c.code = runDemo(c.stdin, c.stdout, c.stderr, c.usageErr)
+			return nil
+		},
+	}
+}
+
 // runDemo is duet demo: three fresh keys, four free loopback ports, and
 // demo.Run on the terminal.
-func runDemo(args []string, stdin io.Reader, stdout, stderr io.Writer, usageErr func(string, ...any) int) int {
-	if len(args) > 0 {
-		if args[0] == "--help" || args[0] == "-h" || args[0] == "-help" {
-			fmt.Fprintln(stdout, "usage: duet demo\nThe full screen as alice, chatting with bob, a bot in this process, through a man in the\nmiddle on loopback; /attack replay|tamper|reorder|drop|stale|reflect|keysub|impersonate\nshows each attack refused, bob's one message shown once. The timestamp window is 5 s.\nNothing is read from or written to disk.")
-			return exitOK
-		}
-		return usageErr("demo: unexpected argument %q", args[0])
-	}
+func runDemo(stdin io.Reader, stdout, stderr io.Writer, usageErr func(string, ...any) int) int {
 	if !isTerminal(stdin) || !isTerminal(stdout) {
 		return usageErr("demo: needs a terminal (it is the full-screen chat); to script duet, see --headless")
 	}

@@ -4,39 +4,41 @@ package main
 
 import (
 	"crypto/rand"
-	"errors"
-	"flag"
 	"fmt"
-	"io"
+
+	"github.com/spf13/cobra"
 
 	"duet/crypto"
 )
 
-func runFingerprint(args []string, defIdentity string, stdout, stderr io.Writer, usageErr func(string, ...any) int) int {
-	fs := flag.NewFlagSet("duet fingerprint", flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
-	path := fs.String("identity", defIdentity, "")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			fmt.Fprintln(stdout, "usage: duet fingerprint [--identity FILE]\nPrints your fingerprint, creating the identity key if absent.")
-			return exitOK
-		}
-		return usageErr("fingerprint: %v", err)
+func (c *cli) fingerprintCmd() *cobra.Command {
+	var path string
+	cmd := &cobra.Command{
+		Use:   "fingerprint",
+		Short: "print your fingerprint (creates the key if absent)",
+		Long:  "Prints your fingerprint, creating the identity key if absent.",
+		Args:  noArgs,
+		RunE: func(*cobra.Command, []string) error {
+			c.code = c.runFingerprint(path)
+			return nil
+		},
 	}
-	if fs.NArg() > 0 {
-		return usageErr("fingerprint: unexpected argument %q", fs.Arg(0))
+	cmd.Flags().StringVar(&path, "identity", c.defIdentity, "identity key")
+	return cmd
+}
+
+func (c *cli) runFingerprint(path string) int {
+	if path == "" {
+		return c.usageErr("fingerprint: no default identity path: give --identity FILE")
 	}
-	if *path == "" {
-		return usageErr("fingerprint: no default identity path: give --identity FILE")
-	}
-	id, created, err := crypto.LoadOrCreateIdentity(*path, rand.Reader)
+	id, created, err := crypto.LoadOrCreateIdentity(path, rand.Reader)
 	if err != nil {
-		say(stderr, "%v", err)
+		say(c.stderr, "%v", err)
 		return exitIdentity
 	}
 	if created {
-		say(stderr, "created a new identity in %s", *path)
+		say(c.stderr, "created a new identity in %s", path)
 	}
-	fmt.Fprintln(stdout, id.Public().Fingerprint().String())
+	fmt.Fprintln(c.stdout, id.Public().Fingerprint().String())
 	return exitOK
 }

@@ -5,13 +5,13 @@ package main
 import (
 	"context"
 	"crypto/rand"
-	"errors"
-	"flag"
-	"fmt"
 	"io"
 	"os"
 	"os/signal"
 	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
 
 	"duet/crypto"
 	"duet/net"
@@ -20,9 +20,7 @@ import (
 	"duet/ui"
 )
 
-const mitmUsage = `usage: duet mitm --a-main PORT --a-sub PORT --b-main PORT --b-sub PORT [--peer-host HOST] [--bind ADDR] [--window DURATION] [--headless] [--all]
-
-A man in the middle between two duet peers, for seeing attacks refused. It
+const mitmLong = `A man in the middle between two duet peers, for seeing attacks refused. It
 listens on --a-sub (where A sends: A's --sub) and --b-sub (where B sends),
 and passes each message on to the other peer's --main port, unchanged until
 told otherwise on stdin:
@@ -44,43 +42,57 @@ resent by its sender and shown once. It holds no key of the peers; it reads
 messages only when a peer accepts it as the other (impersonate on a first
 contact: the peers' safety numbers then differ, which /verify shows).
 
-  --window DURATION  the peers' timestamp window (their --window; default 30s): stale holds for it plus 1 s
-  --headless  JSON lines instead of text; --all  also show relayed pings and pongs
+--window is the peers' timestamp window (their --window): stale holds for
+it plus 1 s.`
 
-Example, three terminals:
-  duet mitm --a-main 5555 --a-sub 6556 --b-main 5556 --b-sub 6555
-  duet --main 5555 --sub 6556 --identity alice.pem
-  duet --main 5556 --sub 6555 --identity bob.pem
-`
+const mitmExample = `# three terminals: the man in the middle, alice, bob
+duet mitm --a-main 5555 --a-sub 6556 --b-main 5556 --b-sub 6555
+duet --main 5555 --sub 6556 --identity alice.pem --name alice --peer-name bob
+duet --main 5556 --sub 6555 --identity bob.pem --name bob --peer-name alice`
+
+// mitmOptions are duet mitm's flags.
+type mitmOptions struct {
+	aMain, aSub, bMain, bSub int
+	peerHost, bind           string
+	headless, all            bool
+	window                   time.Duration
+}
+
+// mitmCmd is duet mitm.
+func (c *cli) mitmCmd() *cobra.Command {
+	var o mitmOptions
+	cmd := &cobra.Command{
+		Use:     "mitm",
+		Short:   "a man in the middle that attacks on command",
+		Long:    mitmLong,
+		Example: mitmExample,
+		Args:    noArgs,
+		RunE: func(*cobra.Command, []string) error {
+			c.code = runMITM(o, c.stdin, c.stdout, c.stderr, c.usageErr)
+			return nil
+		},
+	}
+	fs := cmd.Flags()
+	fs.SortFlags = false
+	fs.IntVar(&o.aMain, "a-main", 0, "peer A's --main")
+	fs.IntVar(&o.aSub, "a-sub", 0, "peer A's --sub (the MITM listens there)")
+	fs.IntVar(&o.bMain, "b-main", 0, "peer B's --main")
+	fs.IntVar(&o.bSub, "b-sub", 0, "peer B's --sub (the MITM listens there)")
+	fs.StringVar(&o.peerHost, "peer-host", "127.0.0.1", "the peers' host")
+	fs.StringVar(&o.bind, "bind", "127.0.0.1", "address to bind")
+	fs.DurationVar(&o.window, "window", protocol.DefaultWindow, "the peers' timestamp window")
+	fs.BoolVar(&o.headless, "headless", false, "print one JSON event per line instead of text")
+	fs.BoolVar(&o.all, "all", false, "also show relayed pings and pongs")
+	return cmd
+}
 
 // runMITM is duet mitm: two transports (one facing each peer), a
 // mitm.Relay between them, commands from stdin.
-func runMITM(args []string, stdin io.Reader, stdout, stderr io.Writer, usageErr func(string, ...any) int) int {
-	fs := flag.NewFlagSet("duet mitm", flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
-	aMain := fs.Int("a-main", 0, "")
-	aSub := fs.Int("a-sub", 0, "")
-	bMain := fs.Int("b-main", 0, "")
-	bSub := fs.Int("b-sub", 0, "")
-	peerHost := fs.String("peer-host", "127.0.0.1", "")
-	bind := fs.String("bind", "127.0.0.1", "")
-	headless := fs.Bool("headless", false, "")
-	all := fs.Bool("all", false, "")
-	window := fs.Duration("window", protocol.DefaultWindow, "")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			fmt.Fprint(stdout, mitmUsage)
-			return exitOK
-		}
-		return usageErr("mitm: %v", err)
+func runMITM(o mitmOptions, stdin io.Reader, stdout, stderr io.Writer, usageErr func(string, ...any) int) int {
+	if o.window < minWindow || o.window > maxWindow {
+		return usageErr("mitm: --window %v: must be between %v and %v", o.window, minWindow, maxWindow)
 	}
-	if fs.NArg() > 0 {
-		return usageErr("mitm: unexpected argument %q", fs.Arg(0))
-	}
-	if *window < minWindow || *window > maxWindow {
-		return usageErr("mitm: --window %v: must be between %v and %v", *window, minWindow, maxWindow)
-	}
-	ports := map[string]int{"--a-main": *aMain, "--a-sub": *aSub, "--b-main": *bMain, "--b-sub": *bSub}
+	ports := map[string]int{"--a-main": o.aMain, "--a-sub": o.aSub, "--b-main": o.bMain, "--b-sub": o.bSub}
 	seen := map[int]string{}
 	for _, name := range []string{"--a-main", "--a-sub", "--b-main", "--b-sub"} {
 		p := ports[name]
@@ -92,25 +104,25 @@ func runMITM(args []string, stdin io.Reader, stdout, stderr io.Writer, usageErr 
 		}
 		seen[p] = name
 	}
-	if _, err := net.ResolveHost(*peerHost); err != nil {
-		say(stderr, "mitm: --peer-host %s: %v", *peerHost, err)
+	if _, err := net.ResolveHost(o.peerHost); err != nil {
+		say(stderr, "mitm: --peer-host %s: %v", o.peerHost, err)
 		return exitRuntime
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	toA, err := net.Open(ctx, net.Config{Bind: *bind, MainPort: *aSub, PeerHost: *peerHost, SubPort: *aMain})
+	toA, err := net.Open(ctx, net.Config{Bind: o.bind, MainPort: o.aSub, PeerHost: o.peerHost, SubPort: o.aMain})
 	if err != nil {
 		say(stderr, "mitm: %v", err)
 		return exitRuntime
 	}
 	defer toA.Close()
-	toB, err := net.Open(ctx, net.Config{Bind: *bind, MainPort: *bSub, PeerHost: *peerHost, SubPort: *bMain})
+	toB, err := net.Open(ctx, net.Config{Bind: o.bind, MainPort: o.bSub, PeerHost: o.peerHost, SubPort: o.bMain})
 	if err != nil {
 		say(stderr, "mitm: %v", err)
 		return exitRuntime
 	}
 	defer toB.Close()
-	out := ui.NewMITMOutput(stdout, *headless, *all)
+	out := ui.NewMITMOutput(stdout, o.headless, o.all)
 	defer out.Close()
 	// The MITM's own key, shown to both peers by impersonate and the first
 	// of keysub's; keysub makes more when it is armed, as many as it takes
@@ -122,7 +134,7 @@ func runMITM(args []string, stdin io.Reader, stdout, stderr io.Writer, usageErr 
 	}
 	m := mitm.New(out.Emit, self.Public())
 	m.ImpersonateAs(self)
-	m.SetWindow(*window)
+	m.SetWindow(o.window)
 	m.GenerateKeysWith(func() (*crypto.PublicKey, error) {
 		id, err := crypto.GenerateIdentity(rand.Reader)
 		if err != nil {
@@ -134,7 +146,7 @@ func runMITM(args []string, stdin io.Reader, stdout, stderr io.Writer, usageErr 
 	defer cancel()
 	relayErr := make(chan error, 1)
 	go func() { relayErr <- m.Run(ctx, toA, toB) }()
-	out.Ready(*aMain, *aSub, *bMain, *bSub, *peerHost)
+	out.Ready(o.aMain, o.aSub, o.bMain, o.bSub, o.peerHost)
 	cmdDone := make(chan error, 1)
 	go func() { cmdDone <- ui.ServeMITM(ctx, stdin, out, m) }()
 	var err1 error

@@ -27,6 +27,7 @@ const module = "duet"
 var allowedImports = map[string][]string{
 	"duet":                             {"*"}, // main wires everything
 	"duet/internal/fsafe":              {},
+	"duet/config":                      {"duet/internal/fsafe"},
 	"duet/crypto":                      {"duet/internal/fsafe"},
 	"duet/net":                         {},
 	"duet/protocol":                    {"duet/crypto"},
@@ -52,6 +53,7 @@ var onlyIn = []struct {
 }{
 	{"go.etcd.io/bbolt", "all state on disk besides the keys goes through the store", []string{"duet/protocol/store"}},
 	{"github.com/go-zeromq/zmq4", "the transport is the one ZeroMQ user; the bench measures raw zmq4 beside it", []string{"duet/net", "duet/bench"}},
+	{"github.com/BurntSushi/toml", "the config file is read and written in one place", []string{"duet/config"}},
 	{"os/exec", "only the process benchmark starts processes", []string{"duet/bench"}},
 }
 

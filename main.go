@@ -1,19 +1,22 @@
 // Command duet is an end-to-end encrypted two-party terminal messenger over
-// ZeroMQ. This file parses the command line and dispatches to one
-// subcommand; each subcommand's wiring is in its own file beside it (chat.go,
-// cmd_*.go) and the behaviour lives in crypto/, net/, protocol/ and ui/.
+// ZeroMQ. This file defines the command line (Cobra commands under Fang) and
+// the chat's flags; each subcommand's wiring is in its own file beside it
+// (chat.go, cmd_*.go), the flag-error hook and --version in cli.go, and the
+// behaviour lives in crypto/, net/, protocol/ and ui/.
 package main
 
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
 	"runtime/pprof"
-	"strings"
 	"time"
+
+	"charm.land/fang/v2"
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"duet/crypto"
 	"duet/net"
@@ -22,35 +25,28 @@ import (
 	"duet/ui/termsafe"
 )
 
-// Exit codes.
+// Exit codes, listed in --help and the man page (exitCodesText).
 const (
 	exitOK          = 0
 	exitRuntime     = 1 // port in use, transport failure, ...
 	exitUsage       = 2 // bad flag or argument; also unimplemented subcommands
 	exitIdentity    = 3 // identity key (or known_peers) unusable, e.g. mode 0644
-	exitPeerChanged = 4 // before any session: the peer presented a key other than the recorded/pinned one
+	exitPeerChanged = 4 // the peer presented a key other than the recorded/pinned one
 )
 
-const usageText = `duet - end-to-end encrypted two-party messenger over ZeroMQ
+// exitCodesText is the exit codes as help and the man page state them.
+const exitCodesText = `Exit codes: 0 quit, 1 runtime error, 2 usage error (before anything
+starts), 3 identity error, 4 peer key changed (line and headless modes end
+at once; the full screen shows a warning, lets you accept the new key on
+purpose, and exits 4 when you quit from it instead).`
 
-Usage:
-  duet demo                             try it: you and a bot, a man in the middle between you
-  duet --main PORT --sub PORT [flags]   chat with the peer (full screen in a terminal)
-  duet                                  in a terminal: asks for the ports first
-  duet fingerprint [--identity FILE]    print your fingerprint (creates the key if absent)
-  duet bench [--messages N]             the protocol's own cost: two nodes in one process vs raw zmq4
-  duet bench --processes [--runs N]     what users get: two duet processes vs two raw zmq4 processes
-  duet mitm --a-main P --a-sub P --b-main P --b-sub P
-                                        a man in the middle that attacks on command
-                                        (duet mitm --help)
+const rootLong = `duet - end-to-end encrypted two-party messenger over ZeroMQ
 
-Two people on one machine, each with their own key:
-  terminal 1:  duet --main 5555 --sub 5556 --identity ~/.config/duet/alice.pem --name alice --peer-name bob
-  terminal 2:  duet --main 5556 --sub 5555 --identity ~/.config/duet/bob.pem --name bob --peer-name alice
 Each side binds its --main port and connects to the peer's port (--sub) on
 --peer-host (which must resolve at start; a peer that is down is waited for).
 --main and --sub must differ when the peer host is this machine. Compare the
-safety number both sides show (/verify) out of band.
+safety number both sides show (/verify) out of band. In a terminal, duet
+without --main and --sub asks for the ports.
 
 With stdout on a terminal duet opens a full-screen chat (press ? for keys and
 commands). Otherwise, or with --lines, it runs a line mode: each line of input
@@ -58,30 +54,16 @@ is a message; /quit, /rekey, /replay, /clear are commands; start a message
 with // to send a leading /. End of input quits after waiting up to 2 s for
 the peer's receipts.
 
-Flags:
-  --main PORT            port to bind (0 picks a free one, see "ready")
-  --sub PORT             the peer's port
-  --peer-host HOST       the peer's host (default 127.0.0.1)
-  --bind ADDR            address to bind (default 127.0.0.1)
-  --name NAME            your display name (default $USER)
-  --peer-name NAME       the peer's display name on your screen (default "peer")
-  --identity FILE        identity key (default %s)
-  --known-peers FILE     recorded peer fingerprints (default %s)
-  --peer-fingerprint FP  require this peer fingerprint instead of known_peers
-  --ephemeral            use a fresh in-memory key; no identity file is read or
-                         written (the peer is still checked against known_peers
-                         unless --peer-fingerprint is given)
-  --window DURATION      accepted clock skew either way (default 30s; 1s to 24h)
-  --ping DURATION        liveness ping interval (default 1s; 100ms to 1m)
-  --no-history           keep no chat history (none is recorded or shown)
-  --history-days N       delete history older than N days at start (default 0: keep all; at most 36500)
-  --lines                line mode even on a terminal
-  --headless             JSON lines on stdout for scripts (docs/HEADLESS.md)
+` + exitCodesText
 
-Exit codes: 0 quit, 1 runtime error, 2 usage error, 3 identity error,
-4 peer key changed (line and headless modes; the full screen shows a warning
-and lets you accept the new key on purpose).
-`
+const rootExample = `# try it: you and a bot, a man in the middle between you
+duet demo
+# save the peer once (config.toml), then chat by name
+duet peer add bob --main 5555 --sub 5556 --name alice
+duet chat bob
+# two people on one machine, each with their own key
+duet --main 5555 --sub 5556 --identity ~/.config/duet/alice.pem --name alice --peer-name bob
+duet --main 5556 --sub 5555 --identity ~/.config/duet/bob.pem --name bob --peer-name alice`
 
 var errInterrupted = errors.New("interrupted")
 
@@ -108,39 +90,110 @@ func main() {
 	os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
 }
 
-func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	defIdentity, _ := crypto.DefaultIdentityPath()
-	defKnown, _ := crypto.DefaultKnownPeersPath()
-	usageErr := func(format string, a ...any) int {
-		say(stderr, "%s; run duet --help", fmt.Sprintf(format, a...))
-		return exitUsage
-	}
-	help := func() int {
-		fmt.Fprintf(stdout, usageText, termsafe.Sanitize(defIdentity), termsafe.Sanitize(defKnown))
-		return exitOK
-	}
-	if len(args) == 0 || strings.HasPrefix(args[0], "-") {
-		return runChatCommand(args, chatFlagDefaults{defIdentity, defKnown}, stdin, stdout, stderr, usageErr, help)
-	}
-	switch args[0] {
-	case "fingerprint":
-		return runFingerprint(args[1:], defIdentity, stdout, stderr, usageErr)
-	case "bench":
-		return runBench(args[1:], stdout, stderr, usageErr)
-	case "mitm":
-		return runMITM(args[1:], stdin, stdout, stderr, usageErr)
-	case "demo":
-		return runDemo(args[1:], stdin, stdout, stderr, usageErr)
-	case "bench-raw-peer": // hidden: the raw zmq4 processes of bench --processes
-		return runBenchRawPeer(args[1:], stdin, stdout, stderr, usageErr)
-	case "help":
-		return help()
-	}
-	return usageErr("unknown command %q", args[0])
+// cli is one run of the command line: its streams, its defaults, and the
+// exit code the command that ran set.
+type cli struct {
+	stdin          io.Reader
+	stdout, stderr io.Writer
+	defIdentity    string
+	defKnown       string
+	code           int
 }
 
-// chatFlagDefaults are the default paths the chat flags start from.
-type chatFlagDefaults struct{ identity, known string }
+// usageErr says a usage error on stderr and returns exitUsage.
+func (c *cli) usageErr(format string, a ...any) int {
+	say(c.stderr, "%s; run duet --help", fmt.Sprintf(format, a...))
+	return exitUsage
+}
+
+// run runs duet with args and returns its exit code. Every usage error
+// (Cobra's, pflag's, and the commands' own checks) is one line on stderr
+// and exit 2, before anything starts.
+func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	c := &cli{stdin: stdin, stdout: stdout, stderr: stderr}
+	c.defIdentity, _ = crypto.DefaultIdentityPath()
+	c.defKnown, _ = crypto.DefaultKnownPeersPath()
+	root := c.rootCmd()
+	root.SetFlagErrorFunc(flagError(args))
+	root.SetArgs(args)
+	root.SetIn(stdin)
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+	err := fang.Execute(context.Background(), root,
+		fang.WithVersion(version()),
+		fang.WithoutManpage(), // ours: visible, on the command's stdout, with the exit codes
+		fang.WithErrorHandler(func(io.Writer, fang.Styles, error) {}))
+	if err != nil {
+		return c.usageErr("%v", err)
+	}
+	return c.code
+}
+
+// rootCmd is the command tree: duet (the chat) and its subcommands.
+func (c *cli) rootCmd() *cobra.Command {
+	root := c.chatCmd("duet [PEER] [flags]")
+	root.Short = "end-to-end encrypted two-party messenger over ZeroMQ"
+	root.Long = rootLong
+	root.Example = rootExample
+	root.PersistentPreRunE = func(cmd *cobra.Command, _ []string) error { return refuseFlagValues(cmd.Flags()) }
+	chat := c.chatCmd("chat [PEER] [flags]")
+	chat.Short = "chat with a saved peer, or as duet with flags"
+	chat.Long = "duet chat bob is duet bob: the chat with the peer saved as bob (duet peer add), flags overriding\nthe config file. Without a peer it is duet itself."
+	root.AddCommand(chat, c.peerCmd(), c.demoCmd(), c.fingerprintCmd(), c.benchCmd(), c.mitmCmd(), c.benchRawPeerCmd(), c.manCmd())
+	return root
+}
+
+// chatCmd is a command that runs the chat: duet itself and duet chat.
+func (c *cli) chatCmd(use string) *cobra.Command {
+	var o chatOptions
+	var f chatFlags
+	cmd := &cobra.Command{
+		Use:  use,
+		Args: cobra.ArbitraryArgs, // the saved peer, checked by runChatCommand
+		RunE: func(cmd *cobra.Command, args []string) error {
+			f.args = args
+			f.set = changedFlags(cmd.Flags())
+			c.code = c.runChatCommand(cmd, o, f)
+			return nil
+		},
+	}
+	addChatFlags(cmd.Flags(), &o, &f, c)
+	return cmd
+}
+
+// addChatFlags defines the chat's flags on fs: flags and defaults as
+// before the move to Cobra, GNU style (two dashes).
+func addChatFlags(fs *pflag.FlagSet, o *chatOptions, f *chatFlags, c *cli) {
+	fs.SortFlags = false
+	fs.IntVar(&o.mainPort, "main", -1, "port to bind (0 picks a free one, see \"ready\")")
+	fs.IntVar(&o.subPort, "sub", -1, "the peer's port")
+	fs.StringVar(&o.peerHost, "peer-host", "127.0.0.1", "the peer's host")
+	fs.StringVar(&o.bind, "bind", "127.0.0.1", "address to bind")
+	fs.StringVar(&o.name, "name", os.Getenv("USER"), "your display name (default $USER)")
+	fs.StringVar(&o.peerName, "peer-name", "peer", "the peer's display name on your screen")
+	fs.StringVar(&o.identityPath, "identity", c.defIdentity, "identity key")
+	fs.StringVar(&o.knownPath, "known-peers", c.defKnown, "peer keys")
+	fs.StringVar(&f.pin, "peer-fingerprint", "", "require this peer fingerprint, not known_peers")
+	fs.BoolVar(&o.ephemeral, "ephemeral", false, "a fresh key in memory; no identity file used")
+	fs.DurationVar(&o.window, "window", 30*time.Second, "accepted clock skew either way (1s to 24h)")
+	fs.DurationVar(&o.ping, "ping", time.Second, "liveness ping interval (100ms to 1m)")
+	fs.BoolVar(&o.noHistory, "no-history", false, "keep no chat history (none is recorded or shown)")
+	fs.IntVar(&o.historyDays, "history-days", 0, "delete history older than N days (0 keeps all)")
+	fs.BoolVar(&f.lines, "lines", false, "line mode even on a terminal")
+	fs.BoolVar(&f.headless, "headless", false, "events as JSON lines (docs/HEADLESS.md)")
+	fs.StringVar(&f.config, "config", c.defConfig(), "saved peers")
+	// The --name default is the user's login, which differs per machine:
+	// help names it instead of showing it.
+	fs.Lookup("name").DefValue = ""
+	fs.Lookup("main").DefValue, fs.Lookup("sub").DefValue = "", "" // required (-1: not given)
+}
+
+// changedFlags is the set of flags given on the command line.
+func changedFlags(fs *pflag.FlagSet) map[string]bool {
+	set := map[string]bool{}
+	fs.Visit(func(fl *pflag.Flag) { set[fl.Name] = true })
+	return set
+}
 
 // chatFlags is what the chat's flags say beyond chatOptions: which flags
 // were given, and the raw values checked later.
@@ -148,21 +201,29 @@ type chatFlags struct {
 	set             map[string]bool
 	pin             string
 	lines, headless bool
-	args            []string // left after the flags (none allowed)
+	args            []string // left after the flags: the saved peer's name, if any
+	config          string   // the config file
+	fromConfig      []string // flags the config file gave a value (main, sub)
 }
 
-// runChatCommand is duet without a subcommand: its flags are parsed and
-// checked (every usage error before anything starts), the full screen asks
-// for missing ports, the peer's host must resolve, and then one chat runs.
-func runChatCommand(args []string, def chatFlagDefaults, stdin io.Reader, stdout, stderr io.Writer, usageErr func(string, ...any) int, help func() int) int {
-	o, f, err := parseChatFlags(args, def)
-	if errors.Is(err, flag.ErrHelp) {
-		return help()
-	} else if err != nil {
-		return usageErr("%v", err)
+// runChatCommand is duet without a subcommand: its flags are checked
+// (every usage error before anything starts), the full screen asks for
+// missing ports, the peer's host must resolve, and then one chat runs. The
+// config file's defaults and the saved peer named in the arguments fill
+// what the flags leave unset.
+func (c *cli) runChatCommand(cmd *cobra.Command, o chatOptions, f chatFlags) int {
+	stdin, stdout, stderr := c.stdin, c.stdout, c.stderr
+	if msg := c.applyConfig(cmd, &o, &f); msg != "" {
+		return c.usageErr("%s", msg)
+	}
+	if f.set["no-history"] && f.set["history-days"] {
+		return c.usageErr("--no-history and --history-days exclude each other (--no-history keeps nothing to delete)")
+	}
+	for _, name := range f.fromConfig {
+		f.set[name] = true
 	}
 	o.mode = pickFrontEnd(f, stdin, stdout)
-	if o.mode == modeScreen && (!f.set["main"] || !f.set["sub"]) && len(f.args) == 0 {
+	if o.mode == modeScreen && (!f.set["main"] || !f.set["sub"]) {
 		// The original asked for its ports; so does the full screen.
 		choice, err := screen.RunPortForm(context.Background(), screenIO(stdin, stdout)...)
 		if errors.Is(err, screen.ErrFormCancelled) {
@@ -176,12 +237,12 @@ func runChatCommand(args []string, def chatFlagDefaults, stdin io.Reader, stdout
 		f.set["main"], f.set["sub"] = true, true
 	}
 	if msg := checkChatFlags(o, f); msg != "" {
-		return usageErr("%s", msg)
+		return c.usageErr("%s", msg)
 	}
 	if f.pin != "" {
 		fp, err := crypto.ParseFingerprint(f.pin)
 		if err != nil {
-			return usageErr("--peer-fingerprint: %v", err)
+			return c.usageErr("--peer-fingerprint: %v", err)
 		}
 		o.pinned = &fp
 	}
@@ -194,38 +255,9 @@ func runChatCommand(args []string, def chatFlagDefaults, stdin io.Reader, stdout
 		return exitRuntime
 	}
 	if o.mainPort == o.subPort && net.TalksToItself(o.bind, ips) {
-		return usageErr("--main and --sub are both %d and the peer host %s is this machine: duet would talk to itself; give the peer's port to --sub", o.mainPort, o.peerHost)
+		return c.usageErr("--main and --sub are both %d and the peer host %s is this machine: duet would talk to itself; give the peer's port to --sub", o.mainPort, o.peerHost)
 	}
 	return runChat(o, stdin, stdout, stderr)
-}
-
-// parseChatFlags parses the chat's flags (flag.ErrHelp for --help).
-func parseChatFlags(args []string, def chatFlagDefaults) (chatOptions, chatFlags, error) {
-	fs := flag.NewFlagSet("duet", flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
-	var o chatOptions
-	fs.IntVar(&o.mainPort, "main", -1, "")
-	fs.IntVar(&o.subPort, "sub", -1, "")
-	fs.StringVar(&o.peerHost, "peer-host", "127.0.0.1", "")
-	fs.StringVar(&o.bind, "bind", "127.0.0.1", "")
-	fs.StringVar(&o.name, "name", os.Getenv("USER"), "")
-	fs.StringVar(&o.peerName, "peer-name", "peer", "")
-	fs.StringVar(&o.identityPath, "identity", def.identity, "")
-	fs.StringVar(&o.knownPath, "known-peers", def.known, "")
-	pin := fs.String("peer-fingerprint", "", "")
-	fs.BoolVar(&o.ephemeral, "ephemeral", false, "")
-	fs.DurationVar(&o.window, "window", 30*time.Second, "")
-	fs.DurationVar(&o.ping, "ping", time.Second, "")
-	fs.BoolVar(&o.noHistory, "no-history", false, "")
-	fs.IntVar(&o.historyDays, "history-days", 0, "")
-	lines := fs.Bool("lines", false, "")
-	headless := fs.Bool("headless", false, "")
-	if err := fs.Parse(args); err != nil {
-		return o, chatFlags{}, err
-	}
-	f := chatFlags{set: map[string]bool{}, pin: *pin, lines: *lines, headless: *headless, args: fs.Args()}
-	fs.Visit(func(fl *flag.Flag) { f.set[fl.Name] = true })
-	return o, f, nil
 }
 
 // pickFrontEnd chooses the front end: --headless, else the line mode when
@@ -244,8 +276,6 @@ func pickFrontEnd(f chatFlags, stdin io.Reader, stdout io.Writer) frontEnd {
 // error's text, or "" when nothing is.
 func checkChatFlags(o chatOptions, f chatFlags) string {
 	switch {
-	case len(f.args) > 0:
-		return fmt.Sprintf("unexpected argument %q", f.args[0])
 	case f.headless && f.lines:
 		return "--headless and --lines exclude each other"
 	case !f.set["main"]:

@@ -226,6 +226,16 @@ func formatVerifiedPeer(peer string, fp Fingerprint) string {
 	return peer + " " + hex.EncodeToString(fp[:]) + " " + verifiedWord + "\n"
 }
 
+// Recorded returns the fingerprint recorded for peer and whether it is
+// marked verified; ok is false when peer has no entry. It reads only (duet
+// peer list shows trust through it).
+func (k *KnownPeers) Recorded(peer string) (fp Fingerprint, verified, ok bool) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	fp, ok = k.peers[peer]
+	return fp, ok && k.verified[peer], ok
+}
+
 // Verified reports whether fp is the recorded fingerprint of peer and the
 // user marked it verified.
 func (k *KnownPeers) Verified(peer string, fp Fingerprint) bool {

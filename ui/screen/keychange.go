@@ -1,6 +1,8 @@
 package screen
 
 import (
+	"fmt"
+
 	tea "charm.land/bubbletea/v2"
 
 	"duet/crypto"
@@ -20,6 +22,17 @@ type keyChange struct {
 	typed string             // typed so far toward "accept", sanitized, at most 16 bytes
 	err   string             // why the last Enter did nothing, or why recording failed
 	busy  bool               // AcceptKey is running
+	cause *crypto.KeyChangedError
+}
+
+// quitErr is why the run ends when the user quits with the key-changed
+// dialog open (q or ctrl+c): the changed key, wrapped so the caller exits
+// with its changed-key code and says why; nil when the dialog is closed.
+func (s *Screen) quitErr() error {
+	if s.keyChange == nil {
+		return nil
+	}
+	return fmt.Errorf("quit at the key-changed warning, the new key not accepted: %w", s.keyChange.cause)
 }
 
 // acceptedMsg is AcceptKey's result.
@@ -32,7 +45,7 @@ func newKeyChange(e *crypto.KeyChangedError, offer bool) *keyChange {
 	if !offer {
 		info.Path = "" // accepting is not offered
 	}
-	return &keyChange{info: info, got: e.Got}
+	return &keyChange{info: info, got: e.Got, cause: e}
 }
 
 // handleKey takes a key other than quitting. It returns the Cmd recording

@@ -64,6 +64,9 @@ func Run(ctx context.Context, cfg Config, sink *Sink, runNode func(ctx context.C
 		if ctx.Err() != nil && err == nil {
 			err = context.Cause(ctx)
 		}
+		if err == nil {
+			err = scr.quitErr() // quit at the key-changed warning
+		}
 	case err = <-nodeErr:
 		if err == nil {
 			err = errors.New("session driver stopped")
