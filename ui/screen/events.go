@@ -42,11 +42,7 @@ func (s *Screen) handleEvent(m eventMsg) tea.Cmd {
 		if at.IsZero() {
 			at = now
 		}
-		if e.ClockImplausible {
-			s.chat.AddPeerClock(e.ID, e.Text, at, e.SentAt, e.PossibleDuplicate)
-		} else {
-			s.chat.AddPeer(e.ID, e.Text, at, e.PossibleDuplicate)
-		}
+		s.showPeer(e, at) // no second row for an id already shown
 		// The message is in the pane: release Emit (the node then records
 		// it seen and acknowledges it), from a Cmd run after this Update.
 		done := m.shown

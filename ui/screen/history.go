@@ -86,7 +86,7 @@ func (s *Screen) handleHistory(m historyMsg) {
 	}
 	s.paging.pos = m.pos
 	s.paging.more = len(m.entries) == HistoryPage
-	s.chat.Prepend(m.entries)
+	s.showStored(m.entries)
 }
 
 // maybeLoadOlder fetches the page before the oldest shown when the reader

@@ -198,7 +198,7 @@ func (s *Screen) handleSendResult(m sendResultMsg) tea.Cmd {
 	if at.IsZero() {
 		at = now
 	}
-	s.chat.AddOwn(m.out.ID, m.text, at)
+	s.showOwn(m.out.ID, m.text, at)
 	if m.out.Unsaved {
 		s.chat.AddNotice(chat.NoticeWarn, words.NotSavedLine, now)
 	}

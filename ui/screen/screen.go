@@ -200,6 +200,7 @@ type Screen struct {
 	rejects   rejectLimit // rejection notices in the chat, per second
 	lastTotal uint64      // the record log's total at the last poll
 	paging    paging      // stored history, paged in at the top of the scrollback
+	once      onPane      // the message ids on the pane: each shown once
 }
 
 // New returns the full-screen UI's model.
@@ -238,7 +239,7 @@ func New(cfg Config) *Screen {
 	s.insp = panel.NewInspector()
 	s.input = newInput(s.st)
 	if cfg.History == nil && len(cfg.Pending) > 0 {
-		s.chat.Prepend(cfg.Pending)
+		s.showStored(cfg.Pending)
 		s.chat.AddNotice(chat.NoticeInfo, words.Pending(len(cfg.Pending), cfg.PendingTotal, "above"), now)
 	}
 	for _, n := range cfg.Notices {
