@@ -148,14 +148,14 @@ func TestLinesNewEvents(t *testing.T) {
 	l := newTestLines(&buf)
 	l.Emit(protocol.LiveEvent{State: protocol.LiveLive, RTT: time.Millisecond})
 	l.Emit(protocol.ReplayedEvent{Type: protocol.TypeChat, Seq: 12, HasSeq: true})
-	l.Emit(protocol.ReplayedEvent{Type: protocol.TypePublicKey})
+	l.Emit(protocol.ReplayedEvent{Type: protocol.TypeChat, Seq: 7, HasSeq: true, EarlierSession: true})
 	l.Emit(protocol.SessionEvent{State: protocol.SessionPeerLeft, PeerFingerprint: "B"})
 	l.Emit(protocol.LiveEvent{State: protocol.LiveWaiting})
 	l.Emit(protocol.StalledEvent{Attempts: 3, LastStep: 1, For: 6 * time.Second})
 	l.Close()
 	want := `* peer is live (rtt 1.0 ms)
 * /replay: re-sent our last record (CHAT seq 12); the peer should reject it as a replay
-* /replay: re-sent our last message (PUBLIC_KEY); the peer should reject it
+* /replay: no chat message sent in this session yet: re-sent our last record of an earlier session (CHAT seq 7); its key has moved on: the peer should reject it as tampered
 * peer left (it quit)
 * waiting for the peer
 ! the peer answers but has not accepted our key after 3 attempts: it may have recorded a different key for us (e.g. we changed --identity); the peer must remove our old line from its known_peers (or accept the new key in its full-screen warning)

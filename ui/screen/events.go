@@ -81,11 +81,7 @@ func (s *Screen) handleEvent(m eventMsg) tea.Cmd {
 		s.seclog.Rejected(e, now)
 		s.rejectNotice(e, now)
 	case protocol.ReplayedEvent:
-		what := protocol.TypeName(e.Type)
-		if e.HasSeq {
-			what = fmt.Sprintf("%s seq %d", what, e.Seq)
-		}
-		text := fmt.Sprintf("/replay: re-sent our last record (%s); the peer should reject it", what)
+		text := words.Replayed(protocol.TypeName(e.Type), e.Seq, e.HasSeq, e.EarlierSession)
 		s.seclog.Note(text, now)
 		s.chat.AddNotice(chat.NoticeInfo, text, now)
 	case protocol.StalledEvent:

@@ -8,6 +8,7 @@ package screen
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -439,6 +440,10 @@ func (s *Screen) handleResult(msg tea.Msg) tea.Cmd {
 	case sendResultMsg:
 		return s.handleSendResult(m)
 	case actionResultMsg:
+		if errors.Is(m.err, protocol.ErrNothingToReplay) {
+			s.chat.AddNotice(chat.NoticeInfo, words.NothingToReplay, s.now())
+			return nil
+		}
 		if m.err != nil {
 			s.chat.AddNotice(chat.NoticeWarn, fmt.Sprintf("%s failed: %s", m.what, termsafe.Sanitize(m.err.Error())), s.now())
 		}
