@@ -42,7 +42,9 @@ func (s *Screen) handleEvent(m eventMsg) tea.Cmd {
 		if at.IsZero() {
 			at = now
 		}
-		s.showPeer(e, at) // no second row for an id already shown
+		if s.showPeer(e, at) { // no second row for an id already shown
+			s.gapFilled(e, now)
+		}
 		// The message is in the pane: release Emit (the node then records
 		// it seen and acknowledges it), from a Cmd run after this Update.
 		done := m.shown
@@ -72,11 +74,7 @@ func (s *Screen) handleEvent(m eventMsg) tea.Cmd {
 	case protocol.DeliveredEvent:
 		s.chat.SetDelivery(e.ID, chat.Delivered)
 	case protocol.GapEvent:
-		word := "messages"
-		if e.Missing == 1 {
-			word = "message"
-		}
-		s.chat.AddNotice(chat.NoticeGap, fmt.Sprintf("%d %s never arrived", e.Missing, word), now)
+		s.gap(e, now)
 	case protocol.RejectedEvent:
 		s.seclog.Rejected(e, now)
 		s.rejectNotice(e, now)

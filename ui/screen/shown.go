@@ -26,6 +26,7 @@ import (
 type onPane struct {
 	ids   map[paneKey]struct{}
 	order []paneKey // insertion order, for forgetting the oldest
+	gaps  gapWatch  // gaps in the peer's records, until their messages arrive
 }
 
 // paneKey names one message: our ids and the peer's are separate spaces.

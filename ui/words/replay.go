@@ -19,3 +19,17 @@ func Replayed(typ string, seq uint32, hasSeq, earlier bool) string {
 	}
 	return fmt.Sprintf("/replay: re-sent our last record (%s); the peer should reject it as a replay", what)
 }
+
+// Missing says that n records from the peer were skipped (a gap in its
+// sequence numbers): a message among them is not lost, its sender sends it
+// again until we acknowledge it. The line must stay true once it arrives.
+func Missing(n uint64) string {
+	if n == 1 {
+		return "1 message missing, asking for it again"
+	}
+	return fmt.Sprintf("%d messages missing, asking for them again", n)
+}
+
+// MissingArrived is said when a message written before a gap was seen
+// arrives after it: the missing message, sent again.
+const MissingArrived = "the missing message arrived (sent again): nothing lost"
