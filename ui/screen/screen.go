@@ -506,6 +506,10 @@ func (s *Screen) handleKey(k tea.KeyPressMsg) tea.Cmd {
 		return s.keyChange.handleKey(k, s.cfg.AcceptKey)
 	}
 	if key.Matches(k, s.keys.Quit) {
+		if s.input.Value() != "" && !s.quitting {
+			s.dropDraft() // as crush: the first ctrl+c clears the draft
+			return nil
+		}
 		return s.quit()
 	}
 	if s.panels.overlay != overlayNone {

@@ -65,3 +65,6 @@ func LostUnsaved(n int) string {
 func PeerClockSays(t time.Time) string {
 	return "(peer's clock says " + t.Format("2006-01-02 15:04") + ")"
 }
+
+// DraftCleared is said when ctrl+c clears a draft instead of quitting.
+const DraftCleared = "draft cleared (↑ brings it back); ctrl+c again quits"
