@@ -56,7 +56,7 @@ func TestE2EOnceAfterRestartScreen(t *testing.T) {
 	if n := strings.Count(scr, "third while away"); n != 1 {
 		t.Fatalf("bob's screen shows the message %d times, want once:\n%s", n, scr)
 	}
-	tm.keys("bob", "C-c")
+	tm.keys("bob", "C-c", "C-c") // the first clears the draft
 	tm.waitExit("bob", time.Minute)
 }
 
