@@ -505,7 +505,11 @@ func (s *Screen) handleKey(k tea.KeyPressMsg) tea.Cmd {
 		}
 		return s.keyChange.handleKey(k, s.cfg.AcceptKey)
 	}
+	if s.paging.asking && !key.Matches(k, s.keys.Quit) {
+		return s.clearKey(k)
+	}
 	if key.Matches(k, s.keys.Quit) {
+		s.paging.asking = false
 		if s.input.Value() != "" && !s.quitting {
 			s.dropDraft() // as crush: the first ctrl+c clears the draft
 			return nil

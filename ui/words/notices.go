@@ -68,3 +68,11 @@ func PeerClockSays(t time.Time) string {
 
 // DraftCleared is said when ctrl+c clears a draft instead of quitting.
 const DraftCleared = "draft cleared (↑ brings it back); ctrl+c again quits"
+
+// Words of /clear and /clear history.
+const (
+	ScreenCleared    = "screen cleared (the stored history is kept: /clear history deletes it)"
+	AskClearHistory  = "delete the stored history of this conversation? (the peer keeps theirs) y/N"
+	HistoryKept      = "stored history kept"
+	NoHistoryToClear = "no stored history to delete (--ephemeral keeps nothing on disk)"
+)
