@@ -389,6 +389,9 @@ func (l *Lines) printDelivered(e protocol.DeliveredEvent) {
 	}
 }
 
+// notice prints a "*" line of the input loop's own (/clear's words).
+func (l *Lines) notice(text string) { l.put("* %s", text) }
+
 // printReplayed prints what /replay re-sent.
 func (l *Lines) printReplayed(e protocol.ReplayedEvent) {
 	l.put("* %s", words.Replayed(protocol.TypeName(e.Type), e.Seq, e.HasSeq, e.EarlierSession))

@@ -76,3 +76,7 @@ const (
 	HistoryKept      = "stored history kept"
 	NoHistoryToClear = "no stored history to delete (--ephemeral keeps nothing on disk)"
 )
+
+// LinesClear is the line mode's /clear: it cannot take back what it
+// printed.
+const LinesClear = "/clear: the line mode cannot take back what it printed; /clear history deletes the stored history (it asks first)"
