@@ -68,6 +68,9 @@ type Config struct {
 	// all: shown at the start when there is no History to show them.
 	Pending      []chat.Entry
 	PendingTotal int
+	// Input keeps the draft and the input history across restarts; nil:
+	// nothing is kept (--no-history, --ephemeral, the demo).
+	Input InputStore
 	// ClearStored empties the stored history for /clear when there is no
 	// History to show (--no-history: what earlier runs stored); History's
 	// Clear is used when there is one.
@@ -255,7 +258,9 @@ func New(cfg Config) *Screen {
 }
 
 // Init starts the status poll.
-func (s *Screen) Init() tea.Cmd { return tea.Batch(statusTick(), s.loadHistory(true)) }
+func (s *Screen) Init() tea.Cmd {
+	return tea.Batch(statusTick(), s.loadHistory(true), s.loadInput())
+}
 
 func statusTick() tea.Cmd {
 	return tea.Tick(StatusPollInterval, func(time.Time) tea.Msg { return statusTickMsg{} })
@@ -366,6 +371,9 @@ func (s *Screen) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	case historyMsg:
 		s.handleHistory(m)
 		return s, s.maybeLoadOlder()
+	case inputLoadedMsg:
+		s.handleInputLoaded(m)
+		return s, nil
 	case historyClearedMsg:
 		s.handleHistoryCleared(m)
 	case eventMsg:
