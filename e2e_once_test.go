@@ -5,7 +5,11 @@ package main
 // shows on start and a live event; every mode shows it once.
 
 import (
+	"bytes"
+	"os"
+	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -90,5 +94,57 @@ func TestE2EOnceAfterRestartHeadless(t *testing.T) {
 	}
 	if n := b.count(func(e event) bool { return e.Event == "message" && e.Text == "third while away" }); n != 1 {
 		t.Fatalf("%d message events for it, want 1", n)
+	}
+}
+
+// TestE2EDraftSurvivesRestart: the unsent draft survives a restart (here
+// after SIGTERM, which quits as /quit does), and a draft cleared with
+// ctrl+c is recalled with up after a restart: both kept encrypted in the
+// database (issue 17, item 4).
+func TestE2EDraftSurvivesRestart(t *testing.T) {
+	needBinary(t)
+	tm := newTmux(t)
+	pr := newPair(t)
+	env := []string{"HOME=" + pr.dir, "TERM=xterm-256color", "TZ=UTC"}
+	args := append([]string{duetBin}, pr.args("A", "a.pem", "--name", "alice", "--peer-name", "bob")[1:]...) // drop --headless
+	run := func(name string) {
+		tm.start(name, 80, 24, env, args)
+		tm.waitFor(name, "the waiting screen", time.Minute, contains("waiting for the peer"))
+	}
+	run("a1")
+	tm.typeText("a1", "half a thought 9d8c")
+	tm.waitFor("a1", "the draft", time.Minute, contains("half a thought 9d8c"))
+	if err := syscall.Kill(tm.pid("a1"), syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	if code := tm.waitExit("a1", time.Minute); code != 0 {
+		t.Fatalf("exit status %d after SIGTERM", code)
+	}
+	run("a2")
+	tm.waitFor("a2", "the kept draft in the input", time.Minute, contains("half a thought 9d8c"))
+	tm.keys("a2", "C-c") // clears the draft: up brings it back, also after a restart
+	tm.waitFor("a2", "the draft cleared", time.Minute, contains("draft cleared"))
+	tm.keys("a2", "C-c")
+	if code := tm.waitExit("a2", time.Minute); code != 0 {
+		t.Fatalf("exit status %d after ctrl+c", code)
+	}
+	run("a3")
+	if s := tm.capture("a3"); strings.Contains(s, "half a thought") {
+		t.Fatalf("a cleared draft came back in the input:\n%s", s)
+	}
+	tm.keys("a3", "Up")
+	tm.waitFor("a3", "the cleared draft recalled", time.Minute, contains("half a thought 9d8c"))
+	dbs, _ := filepath.Glob(filepath.Join(pr.dir, "delivery", "*.db"))
+	for _, db := range dbs {
+		raw, err := os.ReadFile(db)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if bytes.Contains(raw, []byte("9d8c")) {
+			t.Fatalf("%s holds the draft in plaintext", db)
+		}
+	}
+	if len(dbs) == 0 {
+		t.Fatal("no database found")
 	}
 }
