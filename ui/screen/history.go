@@ -117,7 +117,7 @@ func (s *Screen) askClearHistory() tea.Cmd {
 		return nil
 	}
 	s.paging.asking = true
-	s.chat.AddNotice(chat.NoticeWarn, words.AskClearHistory, s.now())
+	s.chat.AddNotice(chat.NoticeInfo, words.AskClearHistory, s.now())
 	return nil
 }
 
