@@ -62,12 +62,6 @@ func (o *onPane) claim(k paneKey) bool {
 	return true
 }
 
-// has reports whether k is shown (or was, before /clear).
-func (o *onPane) has(k paneKey) bool {
-	_, ok := o.ids[k]
-	return ok
-}
-
 // showPeer shows a live message from the peer, unless its id is already
 // on the pane. It reports whether a row was added.
 func (s *Screen) showPeer(e protocol.MessageEvent, at time.Time) bool {
