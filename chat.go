@@ -334,8 +334,9 @@ func (r *chatRun) serve(ctx context.Context, stdin io.Reader, stdout io.Writer, 
 	o := r.o
 	if o.mode == modeScreen {
 		var source screen.HistorySource
+		var input screen.InputStore // nothing kept with --no-history or --ephemeral
 		if r.st.hist != nil {
-			source = historyView{r.st.hist}
+			source, input = historyView{r.st.hist}, inputView{r.st.hist}
 		}
 		return screen.Run(ctx, screen.Config{
 			SelfName: o.name, PeerName: o.peerName, SelfFP: r.self.String(),
@@ -344,6 +345,7 @@ func (r *chatRun) serve(ctx context.Context, stdin io.Reader, stdout io.Writer, 
 			MarkVerified: markVerified(r.check, r.node),
 			AcceptKey:    acceptKey(r.check, r.node),
 			History:      source,
+			Input:        input,
 			ClearStored:  historyClear(r.st.db),
 			Notices:      tell.notices,
 			Warnings:     tell.warnings,

@@ -351,7 +351,7 @@ func TestE2ENoHistoryClear(t *testing.T) {
 	if code, ok := a.waitExit(exitTimeout); !ok || code != 0 {
 		t.Fatalf("A: /quit exited %v, code %d", ok, code)
 	}
-	if out, _ := runLines(t, pr, "/clear\n", "--no-history"); !strings.Contains(out, "* history cleared here") || strings.Contains(out, "kept in the history") {
+	if out, _ := runLines(t, pr, "/clear history\ny\n", "--no-history"); !strings.Contains(out, "* history cleared here") || strings.Contains(out, "kept in the history") {
 		t.Fatalf("/clear with --no-history:\n%s", out)
 	}
 	if out, _ := runLines(t, pr, ""); strings.Contains(out, "kept in the history") || strings.Contains(out, "earlier conversation") {

@@ -277,7 +277,7 @@ func TestE2EDemoInTmux(t *testing.T) {
 		{"tamper", "rejected tampered", "this message gets one bit flipped"},
 		{"replay", "rejected replay", ""},
 		{"reorder", "rejected reorder", "this message is held back"},
-		{"drop", "never arrived", "this message is dropped on its way"},
+		{"drop", "1 message missing, asking for it again", "this message is dropped on its way"},
 	} {
 		tm.typeText("d", "/attack "+c.attack)
 		tm.keys("d", "Enter")

@@ -65,6 +65,21 @@ func (v historyView) Clear() error { return v.h.Clear() }
 
 var _ screen.HistorySource = historyView{}
 
+// inputView is a screen.InputStore over a store.DB: the draft and the
+// input history, sealed in the database's input bucket.
+type inputView struct{ h *store.DB }
+
+func (v inputView) LoadInput() (string, []string, error) {
+	in, err := v.h.LoadInput()
+	return in.Draft, in.Recall, err
+}
+
+func (v inputView) SaveInput(draft string, recall []string) error {
+	return v.h.SaveInput(store.Input{Draft: draft, Recall: recall})
+}
+
+var _ screen.InputStore = inputView{}
+
 // historyClear is the line and headless modes' /clear (ui.InputConfig.Clear)
 // for the history h: nil when there is none (--ephemeral, --no-history),
 // so that /clear says so. (h.Clear on a nil h would be a non-nil func.)

@@ -38,6 +38,10 @@ var (
 	ErrQueueFull    = errors.New("protocol: too many unacknowledged messages")
 	ErrNoSession    = errors.New("protocol: no established session")
 	ErrSeqExhausted = errors.New("protocol: sequence space exhausted")
+	// ErrNothingToReplay is /replay's answer when this node has sealed no
+	// CHAT record yet (since it started): /replay re-sends chat records
+	// only, never a ping or another record type.
+	ErrNothingToReplay = errors.New("protocol: replay: no chat message sent since duet started, nothing to replay")
 )
 
 // Reason returns the RejectedEvent reason for a rejection error.

@@ -170,13 +170,17 @@ type RejectedEvent struct {
 	Count  int
 }
 
-// ReplayedEvent reports that /replay re-sent our last record byte for byte:
-// the peer should reject it (as a replay, or as tampered if its key moved on).
+// ReplayedEvent reports that /replay re-sent our last CHAT record byte for
+// byte: the peer should reject it (as a replay, or as tampered if its key
+// moved on).
 type ReplayedEvent struct {
-	Type byte   // the replayed message's type
+	Type byte   // the replayed message's type (TypeChat)
 	Seq  uint32 // its seq, if it is a session record
 	// HasSeq is false when the last message was not a session record.
 	HasSeq bool
+	// EarlierSession is set when the record was sealed in an earlier
+	// session than the current one (none was sealed in this one yet).
+	EarlierSession bool
 }
 
 // StalledEvent reports a handshake that keeps failing although the peer

@@ -336,25 +336,27 @@ func (n *Node) Rekey() error {
 	})
 }
 
-// Replay re-sends the last record this node sent, byte for byte, so the
-// peer's rejection can be watched, and emits a ReplayedEvent naming it. The
-// RecordLog shows the copy with the verdict "replayed".
+// Replay re-sends the last CHAT record this node sealed, byte for byte, so
+// the peer's rejection can be watched, and emits a ReplayedEvent naming it.
+// The record is the current session's last CHAT or, when none was sealed
+// in it yet (a new session after a restart of either side), the last one
+// of an earlier session (ReplayedEvent.EarlierSession): its key has moved
+// on and the peer refuses it as tampered (or as a replay while the
+// replaced session's grace lasts). It is never a record of another type:
+// with no CHAT sealed since the node started, Replay sends nothing and
+// returns ErrNothingToReplay. The RecordLog shows the copy with the
+// verdict "replayed".
 func (n *Node) Replay() error {
 	return n.command(func() error {
 		if n.left {
 			return ErrLeft
 		}
-		// The last CHAT of this session makes the clearest demonstration
-		// (the peer must not show it twice); else the last record of any type.
-		rec := n.rec.last
-		if n.rec.lastChat != nil && n.rec.lastChatSess == n.sess {
-			rec = n.rec.lastChat
-		}
+		rec := n.rec.lastChat
 		if rec == nil {
-			return errors.New("protocol: replay: nothing sent yet")
+			return ErrNothingToReplay
 		}
 		n.queueAs(rec, VerdictReplayed)
-		ev := ReplayedEvent{Type: rec[1]}
+		ev := ReplayedEvent{Type: rec[1], EarlierSession: n.rec.lastChatSess != n.sess}
 		if IsRecordType(rec[1]) && len(rec) >= RecordHeaderSize {
 			ev.Seq, ev.HasSeq = binary.BigEndian.Uint32(rec[2:]), true
 		}

@@ -16,14 +16,13 @@ import (
 // recordState is the record layer's memory beside the current session
 // (Node.sess). prev is the session sess replaced: records still in flight
 // in it are accepted until prevUntil (prevSessionGrace after the switch),
-// and its GOODBYE only forgets it. last and lastChat are the last record,
-// and the last CHAT record, sealed, which /replay re-sends byte for byte;
-// lastChatSess is the session lastChat was sealed in (Replay prefers it
-// only while that session is current).
+// and its GOODBYE only forgets it. lastChat is the last CHAT record
+// sealed, which /replay re-sends byte for byte (no other record type);
+// lastChatSess is the session it was sealed in (Replay says when that
+// session is no longer current).
 type recordState struct {
 	prev         *Session
 	prevUntil    time.Time
-	last         []byte
 	lastChat     []byte
 	lastChatSess *Session
 	pingID       uint64 // the last ping's id, plain or authenticated
@@ -160,7 +159,6 @@ func (n *Node) sealAndQueue(typ byte, payload []byte) (uint32, bool) {
 	if s.SeqExhausted() && n.hs.attempt.IsZero() {
 		n.startHandshake()
 	}
-	n.rec.last = rec
 	if typ == TypeChat {
 		n.rec.lastChat, n.rec.lastChatSess = rec, s
 	}
@@ -174,7 +172,6 @@ func (n *Node) rekey() error {
 		n.emit(ErrorEvent{Err: err})
 		return err
 	}
-	n.rec.last = rec
 	n.queue(rec)
 	n.emitRekeyed(n.sess, DirectionSend)
 	return nil

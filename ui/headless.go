@@ -348,7 +348,9 @@ func replayedObject(name, t string, e protocol.ReplayedEvent) any {
 		Time  string  `json:"time"`
 		Type  string  `json:"type"`
 		Seq   *uint32 `json:"seq,omitempty"`
-	}{name, t, protocol.TypeName(e.Type), optionalSeq(e.HasSeq, e.Seq)}
+		// Earlier: the record was sealed in an earlier session (added).
+		Earlier bool `json:"earlier_session,omitempty"`
+	}{name, t, protocol.TypeName(e.Type), optionalSeq(e.HasSeq, e.Seq), e.EarlierSession}
 }
 
 func stalledObject(name, t string, e protocol.StalledEvent) any {

@@ -775,15 +775,17 @@ func TestHeadlessClear(t *testing.T) {
 				cfg.Clear = tc.clear.clear
 			}
 			ctl := &fakeNode{}
-			if err := runInput(context.Background(), strings.NewReader("/clear \n"), h, ctl, cfg); err != nil {
+			// Headless keeps its contract: /clear deletes at once, and
+			// /clear history (added) does the same, without a question.
+			if err := runInput(context.Background(), strings.NewReader("/clear \n/clear history\n"), h, ctl, cfg); err != nil {
 				t.Fatal(err)
 			}
 			h.Close()
-			if got := buf.String(); got != tc.want+"\n" {
-				t.Errorf("got  %s\nwant %s", got, tc.want)
+			if got := buf.String(); got != tc.want+"\n"+tc.want+"\n" {
+				t.Errorf("got  %s\nwant %s (twice)", got, tc.want)
 			}
-			if tc.clear != nil && tc.clear.count() != 1 {
-				t.Errorf("Clear called %d times, want 1", tc.clear.count())
+			if tc.clear != nil && tc.clear.count() != 2 {
+				t.Errorf("Clear called %d times, want 2", tc.clear.count())
 			}
 			if len(ctl.sent) != 0 {
 				t.Errorf("/clear sent %q", ctl.sent)

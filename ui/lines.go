@@ -392,13 +392,12 @@ func (l *Lines) printDelivered(e protocol.DeliveredEvent) {
 	}
 }
 
+// notice prints a "*" line of the input loop's own (/clear's words).
+func (l *Lines) notice(text string) { l.put("* %s", text) }
+
 // printReplayed prints what /replay re-sent.
 func (l *Lines) printReplayed(e protocol.ReplayedEvent) {
-	if e.HasSeq {
-		l.put("* /replay: re-sent our last record (%s seq %d); the peer should reject it as a replay", protocol.TypeName(e.Type), e.Seq)
-	} else {
-		l.put("* /replay: re-sent our last message (%s); the peer should reject it", protocol.TypeName(e.Type))
-	}
+	l.put("* %s", words.Replayed(protocol.TypeName(e.Type), e.Seq, e.HasSeq, e.EarlierSession))
 }
 
 // printRejected prints a rejection in one line of plain words: its reason

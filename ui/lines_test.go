@@ -148,14 +148,14 @@ func TestLinesNewEvents(t *testing.T) {
 	l := newTestLines(&buf)
 	l.Emit(protocol.LiveEvent{State: protocol.LiveLive, RTT: time.Millisecond})
 	l.Emit(protocol.ReplayedEvent{Type: protocol.TypeChat, Seq: 12, HasSeq: true})
-	l.Emit(protocol.ReplayedEvent{Type: protocol.TypePublicKey})
+	l.Emit(protocol.ReplayedEvent{Type: protocol.TypeChat, Seq: 7, HasSeq: true, EarlierSession: true})
 	l.Emit(protocol.SessionEvent{State: protocol.SessionPeerLeft, PeerFingerprint: "B"})
 	l.Emit(protocol.LiveEvent{State: protocol.LiveWaiting})
 	l.Emit(protocol.StalledEvent{Attempts: 3, LastStep: 1, For: 6 * time.Second})
 	l.Close()
 	want := `* peer is live (rtt 1.0 ms)
 * /replay: re-sent our last record (CHAT seq 12); the peer should reject it as a replay
-* /replay: re-sent our last message (PUBLIC_KEY); the peer should reject it
+* /replay: no chat message sent in this session yet: re-sent our last record of an earlier session (CHAT seq 7); its key has moved on: the peer should reject it as tampered
 * peer left (it quit)
 * waiting for the peer
 ! the peer answers but has not accepted our key after 3 attempts: it may have recorded a different key for us (e.g. we changed --identity); the peer must remove our old line from its known_peers (or accept the new key in its full-screen warning)
@@ -349,18 +349,24 @@ func (c *clearCounter) count() int {
 	return c.calls
 }
 
-// TestLinesClear: /clear in the line mode used to be an unknown command.
-// It deletes the stored history through InputConfig.Clear (once) and says
-// so; without a history (nil Clear) and on failure it says why not.
+// TestLinesClear: /clear in the line mode only says that what it printed
+// stays; /clear history asks y/N and, answered y, deletes the stored
+// history through InputConfig.Clear (once) and says so; any other answer
+// keeps it (and is not sent); without a history (nil Clear) and on
+// failure it says why not.
 func TestLinesClear(t *testing.T) {
+	const ask = "* delete the stored history of this conversation? (the peer keeps theirs) y/N\n"
 	for _, tc := range []struct {
-		name  string
-		clear *clearCounter
-		want  string
+		name, input string
+		clear       *clearCounter
+		want        string
+		calls       int
 	}{
-		{"cleared", &clearCounter{}, "* history cleared here (the peer keeps theirs)\n"},
-		{"no history", nil, "! error: /clear: no stored history to clear (--ephemeral keeps nothing on disk)\n"},
-		{"failed", &clearCounter{err: errors.New("disk full\x1b[2J")}, "! error: /clear: history not cleared: disk full\\x1b[2J\n"},
+		{"cleared", "/clear history\ny\n", &clearCounter{}, ask + "* history cleared here (the peer keeps theirs)\n", 1},
+		{"kept", "/clear history\nn\n", &clearCounter{}, ask + "* stored history kept\n", 0},
+		{"screen only", "/clear\n", &clearCounter{}, "* /clear: the line mode cannot take back what it printed; /clear history deletes the stored history (it asks first)\n", 0},
+		{"no history", "/clear history\n", nil, "! error: /clear: no stored history to clear (--ephemeral keeps nothing on disk)\n", 0},
+		{"failed", "/clear history\nyes\n", &clearCounter{err: errors.New("disk full\x1b[2J")}, ask + "! error: /clear: history not cleared: disk full\\x1b[2J\n", 1},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var buf syncBuffer
@@ -370,15 +376,15 @@ func TestLinesClear(t *testing.T) {
 				cfg.Clear = tc.clear.clear
 			}
 			ctl := &fakeNode{}
-			if err := runInput(context.Background(), strings.NewReader("/clear\n"), l, ctl, cfg); err != nil {
+			if err := runInput(context.Background(), strings.NewReader(tc.input), l, ctl, cfg); err != nil {
 				t.Fatal(err)
 			}
 			l.Close()
 			if got := buf.String(); got != tc.want {
 				t.Errorf("output %q, want %q", got, tc.want)
 			}
-			if tc.clear != nil && tc.clear.count() != 1 {
-				t.Errorf("Clear called %d times, want 1", tc.clear.count())
+			if tc.clear != nil && tc.clear.count() != tc.calls {
+				t.Errorf("Clear called %d times, want %d", tc.clear.count(), tc.calls)
 			}
 			if len(ctl.sent) != 0 {
 				t.Errorf("/clear sent %q", ctl.sent)

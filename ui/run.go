@@ -178,6 +178,7 @@ func runInput(ctx context.Context, in io.Reader, out Output, node Node, cfg Inpu
 	go readLines(in, cfg.maxLine(), lines, stop)
 	var carry *inputLine // read while batching, not handled yet
 	warned := false      // /quit warned that lines typed while the disk was full would be lost
+	asking := false      // line mode: /clear history asked y/N, the next line answers
 	for {
 		var l inputLine
 		if carry != nil {
@@ -200,6 +201,11 @@ func runInput(ctx context.Context, in io.Reader, out Output, node Node, cfg Inpu
 			out.Emit(protocol.ErrorEvent{Err: fmt.Errorf("line of %d bytes not sent: at most %d bytes", l.tooLong, cfg.maxLine())})
 			continue
 		}
+		if asking {
+			asking = false
+			answerClearHistory(l.text, out, cfg)
+			continue
+		}
 		if text, ok := messageText(l.text); ok {
 			batch, size := []string{text}, len(text)
 			for carry == nil && len(batch) < inputBatchLines && size < inputBatchBytes {
@@ -218,7 +224,7 @@ func runInput(ctx context.Context, in io.Reader, out Output, node Node, cfg Inpu
 			sendBatch(batch, out, node)
 			continue
 		}
-		if quit := handleLine(l.text, out, node, cfg); quit && !warnUnsaved(out, node, &warned) {
+		if quit := handleLine(l.text, out, node, cfg, &asking); quit && !warnUnsaved(out, node, &warned) {
 			waitDelivered(ctx, out, cfg.drain())
 			return nil
 		}
@@ -321,7 +327,8 @@ func sendOne(text string, out Output, node Node) {
 }
 
 // handleLine runs one line of input and reports whether it was /quit.
-func handleLine(line string, out Output, node Node, cfg InputConfig) (quit bool) {
+// The line mode's /clear history sets *asking: the next line answers.
+func handleLine(line string, out Output, node Node, cfg InputConfig, asking *bool) (quit bool) {
 	if line == "" {
 		return false // nothing to send
 	}
@@ -337,8 +344,8 @@ func handleLine(line string, out Output, node Node, cfg InputConfig) (quit bool)
 			err = node.Rekey()
 		case "/replay":
 			err = node.Replay()
-		case "/clear":
-			err = clearHistory(out, cfg.Clear)
+		case "/clear", "/clear history":
+			err = clearCommand(cmd, out, cfg, asking)
 		default:
 			name, _, _ := strings.Cut(cmd, " ")
 			err = fmt.Errorf("unknown command %q: commands are /quit, /rekey, /replay, /clear (start a message with // to send a leading /)", snippet(name, 40))
@@ -350,6 +357,44 @@ func handleLine(line string, out Output, node Node, cfg InputConfig) (quit bool)
 	}
 	sendOne(line, out, node)
 	return false
+}
+
+// clearCommand runs /clear and /clear history. Headless keeps its
+// contract (docs/HEADLESS.md): both delete the stored history at once, a
+// program driving it having decided. The line mode, typed by a person,
+// asks first: /clear history prints a y/N question and sets *asking (the
+// next line answers, answerClearHistory); /clear alone only says that
+// what was printed stays and how to delete the stored history.
+func clearCommand(cmd string, out Output, cfg InputConfig, asking *bool) error {
+	l, ok := out.(*Lines)
+	if !ok {
+		return clearHistory(out, cfg.Clear)
+	}
+	if cmd == "/clear" {
+		l.notice(words.LinesClear)
+		return nil
+	}
+	if cfg.Clear == nil {
+		return errNoHistory
+	}
+	l.notice(words.AskClearHistory)
+	*asking = true
+	return nil
+}
+
+// answerClearHistory takes the line answering the line mode's /clear
+// history question: y or yes deletes, anything else keeps the history.
+func answerClearHistory(answer string, out Output, cfg InputConfig) {
+	switch strings.ToLower(strings.TrimSpace(answer)) {
+	case "y", "yes":
+		if err := clearHistory(out, cfg.Clear); err != nil {
+			out.Emit(protocol.ErrorEvent{Err: err})
+		}
+	default:
+		if l, ok := out.(*Lines); ok {
+			l.notice(words.HistoryKept)
+		}
+	}
 }
 
 // clearHistory runs /clear: it deletes the stored history with clear and

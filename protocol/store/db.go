@@ -217,6 +217,7 @@ const (
 	opShowing                      // entries: showing marks (and history)
 	opSeen                         // ids: seen marks, showing marks dropped
 	opDelivered                    // ids: removed from the outbox
+	opInput                        // input: the draft and input history (nil: none)
 )
 
 // writeOp is one request to the writer goroutine: history and delivery
@@ -230,6 +231,7 @@ type writeOp struct {
 	done    chan error  // answered after the commit, with its error
 	cb      func(error) // called after the commit, with its error
 	urgent  bool        // committed at once although nobody waits (MarkShowing)
+	input   []byte      // opInput: the encoded Input
 }
 
 // Open opens the history database at path, creating it (mode 0600,
@@ -1021,7 +1023,11 @@ func (db *DB) apply(tx *bolt.Tx, batch []writeOp, dp **deliveryTx) error {
 		case opAdd:
 			t.add(op.entry)
 		case opClear:
-			err = t.clear()
+			if err = t.clear(); err == nil {
+				err = clearInput(tx)
+			}
+		case opInput:
+			err = putInput(tx, db.aead, s, op.input)
 		case opQueue, opShowing, opSeen, opDelivered:
 			var d *deliveryTx
 			if d, err = delivery(); err == nil {

@@ -326,3 +326,63 @@ func TestDemoImpersonate(t *testing.T) {
 		t.Errorf("alice's sessions are with %v: want bob's key both times", fps)
 	}
 }
+
+// TestDemoGapThenArrived: after /attack tamper and drop alice's node reports
+// a gap, and bob's message, sent again, arrives after it carrying the time
+// it was written, before the gap was seen: what alice's screen needs to say
+// "missing, asking for it again" and then "arrived" (ui/screen's gapWatch)
+// instead of "never arrived" (issue 17, item 3).
+func TestDemoGapThenArrived(t *testing.T) {
+	for _, c := range []struct{ attack, text string }{
+		{"tamper", "this message gets one bit flipped"},
+		{"drop", "this message is dropped"},
+	} {
+		t.Run(c.attack, func(t *testing.T) {
+			r := startDemoRig(t)
+			var gapAt time.Time
+			var mu sync.Mutex
+			r.mu.Lock()
+			before := len(r.events)
+			r.mu.Unlock()
+			if _, err := r.at.run(c.attack); err != nil {
+				t.Fatal(err)
+			}
+			r.waitFor(t, "a gap", func(evs []protocol.Event, _ []string) bool {
+				for _, e := range evs[before:] {
+					if _, ok := e.(protocol.GapEvent); ok {
+						mu.Lock()
+						if gapAt.IsZero() {
+							gapAt = time.Now()
+						}
+						mu.Unlock()
+						return true
+					}
+				}
+				return false
+			})
+			r.waitFor(t, "the message sent again", shown(c.text))
+			r.mu.Lock()
+			defer r.mu.Unlock()
+			gap, msg := -1, -1
+			var sentAt time.Time
+			for i, e := range r.events[before:] {
+				switch e := e.(type) {
+				case protocol.GapEvent:
+					if gap < 0 {
+						gap = i
+					}
+				case protocol.MessageEvent:
+					if strings.HasPrefix(e.Text, c.text) {
+						msg, sentAt = i, e.SentAt
+					}
+				}
+			}
+			if gap < 0 || msg < gap {
+				t.Fatalf("gap at %d, message at %d: the message must arrive after the gap", gap, msg)
+			}
+			if !sentAt.Before(gapAt) {
+				t.Fatalf("the message sent again says it was written at %v, not before the gap was seen (%v)", sentAt, gapAt)
+			}
+		})
+	}
+}

@@ -57,8 +57,10 @@ func (s *Screen) command(line string) tea.Cmd {
 		}
 		return func() tea.Msg { return actionResultMsg{what: "/rekey", err: sess.Rekey()} }
 	case "/clear":
-		s.chat.Clear()
-		return s.clearHistory()
+		if strings.TrimSpace(strings.TrimPrefix(line, name)) == "history" {
+			return s.askClearHistory()
+		}
+		s.clearScreen()
 	default:
 		for _, c := range s.cfg.Extra {
 			if c.Name == name {

@@ -42,10 +42,8 @@ func (s *Screen) handleEvent(m eventMsg) tea.Cmd {
 		if at.IsZero() {
 			at = now
 		}
-		if e.ClockImplausible {
-			s.chat.AddPeerClock(e.ID, e.Text, at, e.SentAt, e.PossibleDuplicate)
-		} else {
-			s.chat.AddPeer(e.ID, e.Text, at, e.PossibleDuplicate)
+		if s.showPeer(e, at) { // no second row for an id already shown
+			s.gapFilled(e, now)
 		}
 		// The message is in the pane: release Emit (the node then records
 		// it seen and acknowledges it), from a Cmd run after this Update.
@@ -76,20 +74,12 @@ func (s *Screen) handleEvent(m eventMsg) tea.Cmd {
 	case protocol.DeliveredEvent:
 		s.chat.SetDelivery(e.ID, chat.Delivered)
 	case protocol.GapEvent:
-		word := "messages"
-		if e.Missing == 1 {
-			word = "message"
-		}
-		s.chat.AddNotice(chat.NoticeGap, fmt.Sprintf("%d %s never arrived", e.Missing, word), now)
+		s.gap(e, now)
 	case protocol.RejectedEvent:
 		s.seclog.Rejected(e, now)
 		s.rejectNotice(e, now)
 	case protocol.ReplayedEvent:
-		what := protocol.TypeName(e.Type)
-		if e.HasSeq {
-			what = fmt.Sprintf("%s seq %d", what, e.Seq)
-		}
-		text := fmt.Sprintf("/replay: re-sent our last record (%s); the peer should reject it", what)
+		text := words.Replayed(protocol.TypeName(e.Type), e.Seq, e.HasSeq, e.EarlierSession)
 		s.seclog.Note(text, now)
 		s.chat.AddNotice(chat.NoticeInfo, text, now)
 	case protocol.StalledEvent:

@@ -8,6 +8,7 @@ import (
 
 	"duet/ui/chat"
 	"duet/ui/termsafe"
+	"duet/ui/words"
 )
 
 // HistorySource is the stored conversation the screen shows on start and
@@ -38,6 +39,7 @@ type paging struct {
 	pos     any  // position before the oldest entry loaded
 	more    bool // older entries may exist
 	loading bool // a load Cmd is in flight
+	asking  bool // /clear history asked "y/N": the next key answers
 }
 
 // historyMsg is a page of history loaded by a Cmd.
@@ -86,7 +88,7 @@ func (s *Screen) handleHistory(m historyMsg) {
 	}
 	s.paging.pos = m.pos
 	s.paging.more = len(m.entries) == HistoryPage
-	s.chat.Prepend(m.entries)
+	s.showStored(m.entries)
 }
 
 // maybeLoadOlder fetches the page before the oldest shown when the reader
@@ -98,7 +100,41 @@ func (s *Screen) maybeLoadOlder() tea.Cmd {
 	return s.loadHistory(false)
 }
 
-// clearHistory is /clear's Cmd for the stored conversation.
+// clearScreen is /clear: it empties the pane only. The stored history
+// stays, and is not paged in again by scrolling up (the screen stays clear
+// until the next start).
+func (s *Screen) clearScreen() {
+	s.chat.Clear()
+	s.paging.more, s.paging.pos = false, nil
+	s.chat.AddNotice(chat.NoticeInfo, words.ScreenCleared, s.now())
+}
+
+// askClearHistory is /clear history: it asks before deleting, and the next
+// key answers (clearKey).
+func (s *Screen) askClearHistory() tea.Cmd {
+	if s.cfg.History == nil && s.cfg.ClearStored == nil {
+		s.chat.AddNotice(chat.NoticeInfo, words.NoHistoryToClear, s.now())
+		return nil
+	}
+	s.paging.asking = true
+	s.chat.AddNotice(chat.NoticeInfo, words.AskClearHistory, s.now())
+	return nil
+}
+
+// clearKey answers the /clear history question: y deletes, any other key
+// keeps the history (and is otherwise ignored).
+func (s *Screen) clearKey(k tea.KeyPressMsg) tea.Cmd {
+	s.paging.asking = false
+	if k.String() == "y" || k.String() == "Y" {
+		s.chat.Clear()
+		return s.clearHistory()
+	}
+	s.chat.AddNotice(chat.NoticeInfo, words.HistoryKept, s.now())
+	return nil
+}
+
+// clearHistory is /clear history's Cmd for the stored conversation, once
+// confirmed.
 func (s *Screen) clearHistory() tea.Cmd {
 	clear := s.cfg.ClearStored
 	if s.cfg.History != nil {

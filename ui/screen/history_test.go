@@ -90,10 +90,38 @@ func TestScreenHistory(t *testing.T) {
 	}
 	hist.mu.Unlock()
 
-	// /clear empties the pane and the stored history.
-	drive(t, s)
+	// /clear empties the pane only: the stored history stays, and is not
+	// paged in again.
 	drive(t, s, typeText("/clear")...)
 	drive(t, s, keyPress(tea.KeyEnter))
+	drive(t, s, ctrlHome())
+	hist.mu.Lock()
+	if hist.cleared != 0 || hist.loads != loads {
+		t.Fatalf("/clear: Clear called %d times, %d loads after it: want the screen only", hist.cleared, hist.loads-loads)
+	}
+	hist.mu.Unlock()
+	if scr := screenText(t, s); strings.Contains(scr, "stored 2") || !strings.Contains(scr, "history is kept") {
+		t.Fatalf("after /clear:\n%s", scr)
+	}
+	// /clear history asks first: any key but y keeps it.
+	drive(t, s, typeText("/clear history")...)
+	drive(t, s, keyPress(tea.KeyEnter))
+	if scr := screenText(t, s); !strings.Contains(scr, "y/N") {
+		t.Fatalf("/clear history did not ask:\n%s", scr)
+	}
+	drive(t, s, typeText("n")...)
+	hist.mu.Lock()
+	if hist.cleared != 0 {
+		t.Fatal("/clear history answered n deleted the history")
+	}
+	hist.mu.Unlock()
+	if s.input.Value() != "" {
+		t.Fatalf("the answer went into the input: %q", s.input.Value())
+	}
+	// /clear history, y: the pane and the stored history are emptied.
+	drive(t, s, typeText("/clear history")...)
+	drive(t, s, keyPress(tea.KeyEnter))
+	drive(t, s, typeText("y")...)
 	hist.mu.Lock()
 	cleared := hist.cleared
 	hist.mu.Unlock()

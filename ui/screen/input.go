@@ -106,6 +106,15 @@ func (s *Screen) recallInput(dir int) {
 	s.fitInput()
 }
 
+// dropDraft is ctrl+c with a draft: the draft is cleared (however long)
+// and kept as the newest recalled input, so that up brings it back; a
+// second ctrl+c, on the empty input, quits.
+func (s *Screen) dropDraft() {
+	s.recall.remember(s.input.Value())
+	s.clearInput()
+	s.chat.AddNotice(chat.NoticeInfo, words.DraftCleared, s.now())
+}
+
 func (s *Screen) clearInput() {
 	s.input.Reset()
 	s.fitInput()
@@ -198,7 +207,7 @@ func (s *Screen) handleSendResult(m sendResultMsg) tea.Cmd {
 	if at.IsZero() {
 		at = now
 	}
-	s.chat.AddOwn(m.out.ID, m.text, at)
+	s.showOwn(m.out.ID, m.text, at)
 	if m.out.Unsaved {
 		s.chat.AddNotice(chat.NoticeWarn, words.NotSavedLine, now)
 	}

@@ -43,11 +43,17 @@ func (r *recall) move(dir int, current string) (string, bool) {
 // remember adds an entered text (unless it repeats the last one) and ends
 // any walk.
 func (r *recall) remember(text string) {
+	r.add(text)
+	r.idx, r.draft = -1, ""
+}
+
+// add appends text as the newest entry unless it repeats the last one,
+// keeping at most recallMax.
+func (r *recall) add(text string) {
 	if n := len(r.entries); n == 0 || r.entries[n-1] != text {
 		r.entries = append(r.entries, text)
 		if len(r.entries) > recallMax {
 			r.entries = append([]string(nil), r.entries[len(r.entries)-recallMax:]...)
 		}
 	}
-	r.idx, r.draft = -1, ""
 }

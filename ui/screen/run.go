@@ -92,5 +92,20 @@ func Run(ctx context.Context, cfg Config, sink *Sink, runNode func(ctx context.C
 		<-nodeErr
 		err = context.Cause(ctx)
 	}
+	return keepInput(cfg.Input, scr, err)
+}
+
+// keepInput saves the draft and input history once the program has ended
+// (its loop no longer touches scr). A failed save is returned only when
+// the run itself ended well, wrapped; a save that does not finish in
+// time (a full disk) is given up: the draft is not worth holding the exit.
+func keepInput(st InputStore, scr *Screen, err error) error {
+	if st == nil {
+		return err
+	}
+	draft, recall := scr.keptInput()
+	if serr := saveInput(st, draft, recall); serr != nil && err == nil {
+		return fmt.Errorf("draft and input history not kept: %w", serr)
+	}
 	return err
 }

@@ -8,6 +8,7 @@ package screen
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -67,6 +68,9 @@ type Config struct {
 	// all: shown at the start when there is no History to show them.
 	Pending      []chat.Entry
 	PendingTotal int
+	// Input keeps the draft and the input history across restarts; nil:
+	// nothing is kept (--no-history, --ephemeral, the demo).
+	Input InputStore
 	// ClearStored empties the stored history for /clear when there is no
 	// History to show (--no-history: what earlier runs stored); History's
 	// Clear is used when there is one.
@@ -200,6 +204,7 @@ type Screen struct {
 	rejects   rejectLimit // rejection notices in the chat, per second
 	lastTotal uint64      // the record log's total at the last poll
 	paging    paging      // stored history, paged in at the top of the scrollback
+	once      onPane      // the message ids on the pane: each shown once
 }
 
 // New returns the full-screen UI's model.
@@ -238,7 +243,7 @@ func New(cfg Config) *Screen {
 	s.insp = panel.NewInspector()
 	s.input = newInput(s.st)
 	if cfg.History == nil && len(cfg.Pending) > 0 {
-		s.chat.Prepend(cfg.Pending)
+		s.showStored(cfg.Pending)
 		s.chat.AddNotice(chat.NoticeInfo, words.Pending(len(cfg.Pending), cfg.PendingTotal, "above"), now)
 	}
 	for _, n := range cfg.Notices {
@@ -253,7 +258,9 @@ func New(cfg Config) *Screen {
 }
 
 // Init starts the status poll.
-func (s *Screen) Init() tea.Cmd { return tea.Batch(statusTick(), s.loadHistory(true)) }
+func (s *Screen) Init() tea.Cmd {
+	return tea.Batch(statusTick(), s.loadHistory(true), s.loadInput())
+}
 
 func statusTick() tea.Cmd {
 	return tea.Tick(StatusPollInterval, func(time.Time) tea.Msg { return statusTickMsg{} })
@@ -364,6 +371,9 @@ func (s *Screen) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	case historyMsg:
 		s.handleHistory(m)
 		return s, s.maybeLoadOlder()
+	case inputLoadedMsg:
+		s.handleInputLoaded(m)
+		return s, nil
 	case historyClearedMsg:
 		s.handleHistoryCleared(m)
 	case eventMsg:
@@ -438,6 +448,10 @@ func (s *Screen) handleResult(msg tea.Msg) tea.Cmd {
 	case sendResultMsg:
 		return s.handleSendResult(m)
 	case actionResultMsg:
+		if errors.Is(m.err, protocol.ErrNothingToReplay) {
+			s.chat.AddNotice(chat.NoticeInfo, words.NothingToReplay, s.now())
+			return nil
+		}
 		if m.err != nil {
 			s.chat.AddNotice(chat.NoticeWarn, fmt.Sprintf("%s failed: %s", m.what, termsafe.Sanitize(m.err.Error())), s.now())
 		}
@@ -499,7 +513,15 @@ func (s *Screen) handleKey(k tea.KeyPressMsg) tea.Cmd {
 		}
 		return s.keyChange.handleKey(k, s.cfg.AcceptKey)
 	}
+	if s.paging.asking && !key.Matches(k, s.keys.Quit) {
+		return s.clearKey(k)
+	}
 	if key.Matches(k, s.keys.Quit) {
+		s.paging.asking = false
+		if s.input.Value() != "" && !s.quitting {
+			s.dropDraft() // as crush: the first ctrl+c clears the draft
+			return nil
+		}
 		return s.quit()
 	}
 	if s.panels.overlay != overlayNone {

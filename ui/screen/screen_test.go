@@ -185,8 +185,8 @@ func TestScreenCommands(t *testing.T) {
 	if len(sent) != 1 || rekeys != 1 {
 		t.Fatalf("sent %q, rekeys %d: only //slash is a message, /rekey rekeys", sent, rekeys)
 	}
-	if s.chat.Len() != 0 {
-		t.Fatalf("chat has %d items after /clear", s.chat.Len())
+	if s.chat.Len() != 1 {
+		t.Fatalf("chat has %d items after /clear, want only the notice saying the history is kept", s.chat.Len())
 	}
 }
 
@@ -484,7 +484,7 @@ func TestScreenEventsToChat(t *testing.T) {
 		eventMsg{ev: protocol.SessionEvent{State: protocol.SessionPeerLeft}},
 	)
 	scr := screenText(t, s)
-	for _, want := range []string{"3 messages never arrived", "handshake stalled", "keys renewed", `bad \x1b[31mthing`, "maybe again", "peer left", "compare it with your peer: /verify"} {
+	for _, want := range []string{"3 messages missing, asking for them again", "handshake stalled", "keys renewed", `bad \x1b[31mthing`, "maybe again", "peer left", "compare it with your peer: /verify"} {
 		if !strings.Contains(strings.ReplaceAll(scr, "\n", " "), want) {
 			t.Errorf("screen lacks %q:\n%s", want, scr)
 		}

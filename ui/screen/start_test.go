@@ -69,15 +69,17 @@ func TestScreenStartPending(t *testing.T) {
 }
 
 // TestScreenClearStored: with no History to show (--no-history), /clear
-// still empties what earlier runs stored, through ClearStored, and says so.
+// history, confirmed, still empties what earlier runs stored, through
+// ClearStored, and says so.
 func TestScreenClearStored(t *testing.T) {
 	cfg := testConfig(newFakeNode())
 	calls := 0
 	cfg.ClearStored = func() error { calls++; return nil }
 	s := newTestScreen(cfg)
 	drive(t, s, tea.WindowSizeMsg{Width: 80, Height: 24})
-	drive(t, s, typeText("/clear")...)
+	drive(t, s, typeText("/clear history")...)
 	drive(t, s, keyPress(tea.KeyEnter))
+	drive(t, s, typeText("y")...)
 	if calls != 1 {
 		t.Fatalf("ClearStored called %d times, want 1", calls)
 	}

@@ -65,3 +65,18 @@ func LostUnsaved(n int) string {
 func PeerClockSays(t time.Time) string {
 	return "(peer's clock says " + t.Format("2006-01-02 15:04") + ")"
 }
+
+// DraftCleared is said when ctrl+c clears a draft instead of quitting.
+const DraftCleared = "draft cleared (↑ brings it back); ctrl+c again quits"
+
+// Words of /clear and /clear history.
+const (
+	ScreenCleared    = "screen cleared (the stored history is kept: /clear history deletes it)"
+	AskClearHistory  = "delete the stored history of this conversation? (the peer keeps theirs) y/N"
+	HistoryKept      = "stored history kept"
+	NoHistoryToClear = "no stored history to delete (--ephemeral keeps nothing on disk)"
+)
+
+// LinesClear is the line mode's /clear: it cannot take back what it
+// printed.
+const LinesClear = "/clear: the line mode cannot take back what it printed; /clear history deletes the stored history (it asks first)"
