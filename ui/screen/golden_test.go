@@ -2,6 +2,7 @@ package screen
 
 import (
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -57,6 +58,18 @@ func TestScreenGolden(t *testing.T) {
 			return append(liveChat(), eventMsg{ev: protocol.RejectedEvent{Reason: protocol.ReasonReplay, Seq: 4, HasSeq: true, Detail: "protocol: replayed record"}})
 		}},
 		{"help", func() []tea.Msg { return append(liveChat(), keyPress(tea.KeyF1)) }},
+		{"helpdemo", func() []tea.Msg { return append(liveChat(), keyPress(tea.KeyF1)) }},
+		{"peerleft", func() []tea.Msg {
+			return append(liveChat(), eventMsg{ev: protocol.SessionEvent{State: protocol.SessionPeerLeft}},
+				eventMsg{ev: protocol.LiveEvent{State: protocol.LiveWaiting}})
+		}},
+		{"stalled", func() []tea.Msg {
+			return []tea.Msg{
+				eventMsg{ev: protocol.LiveEvent{State: protocol.LiveLive, RTT: 620 * time.Microsecond}},
+				eventMsg{ev: protocol.HandshakeEvent{Step: 2, Name: "hello", Done: true}},
+				eventMsg{ev: protocol.StalledEvent{Attempts: 3, For: 20 * time.Second, LastStep: 2}},
+			}
+		}},
 		{"verify", func() []tea.Msg {
 			return append(append(liveChat(), typeText("/verify")...), keyPress(tea.KeyEnter))
 		}},
@@ -71,6 +84,9 @@ func TestScreenGolden(t *testing.T) {
 			t.Run(name, func(t *testing.T) {
 				cfg := testConfig(newFakeNode())
 				cfg.AcceptKey = func(crypto.Fingerprint) error { return nil }
+				if strings.HasPrefix(c.name, "helpdemo") { // the demo's /attack
+					cfg.Extra = []ExtraCommand{{Name: "/attack", Help: "demo: replay|tamper|reorder|drop|stale|reflect|keysub|impersonate|off"}}
+				}
 				s := newTestScreen(cfg)
 				drive(t, s, tea.WindowSizeMsg{Width: sz[0], Height: sz[1]})
 				drive(t, s, c.msgs()...)
@@ -78,6 +94,17 @@ func TestScreenGolden(t *testing.T) {
 			})
 		}
 	}
+	t.Run("helpscrolled", func(t *testing.T) {
+		// A help taller than the terminal keeps its border and scrolls.
+		cfg := testConfig(newFakeNode())
+		cfg.Extra = []ExtraCommand{{Name: "/attack", Help: "demo: replay|tamper|reorder|drop|stale|reflect|keysub|impersonate|off"}}
+		s := newTestScreen(cfg)
+		drive(t, s, tea.WindowSizeMsg{Width: 80, Height: 16})
+		drive(t, s, append(liveChat(), keyPress(tea.KeyF1))...)
+		golden.RequireEqual(goldenTB{t, "helptop_80x16"}, screenText(t, s))
+		drive(t, s, keyPress(tea.KeyPgDown))
+		golden.RequireEqual(goldenTB{t, "helpscrolled_80x16"}, screenText(t, s))
+	})
 	t.Run("toosmall", func(t *testing.T) {
 		s := newTestScreen(testConfig(newFakeNode()))
 		drive(t, s, tea.WindowSizeMsg{Width: 36, Height: 10})

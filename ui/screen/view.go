@@ -4,10 +4,14 @@ import (
 	"fmt"
 	"strings"
 
+	"charm.land/bubbles/v2/key"
 	tea "charm.land/bubbletea/v2"
 	"charm.land/lipgloss/v2"
+	"github.com/charmbracelet/x/ansi"
 
 	"duet/ui/panel"
+	"duet/ui/style"
+	"duet/ui/words"
 )
 
 // View draws the whole screen. It reads only the model: no I/O.
@@ -186,14 +190,132 @@ func (s *Screen) floatingPanel() string {
 	return strings.Join(s.framed(p, w, h), "\n")
 }
 
+// helpBox is the help overlay: the keys in two groups, then the commands
+// in one table (one key column width for all of them). A box taller than
+// the screen shows a window of its lines with a scroll hint as its last
+// row (↑/↓, pgup/pgdn move it) and keeps its border.
 func (s *Screen) helpBox() string {
 	l := s.lay
-	inner := min(l.w, 80) - s.st.Overlay.GetHorizontalFrameSize()
-	title := s.st.PanelTitle.Render("duet: keys and commands")
-	body := helpView(s.help, s.keys.FullHelp(), inner)
-	mouse := s.st.Dim.Render("duet captures the mouse: hold shift and drag to select text.")
-	content := lipgloss.JoinVertical(lipgloss.Left, title, "", body, "", mouse)
-	return s.st.Overlay.MaxWidth(l.w).MaxHeight(l.h).Render(content)
+	lines := s.helpLines(s.helpInner())
+	avail := max(1, l.h-s.st.Overlay.GetVerticalFrameSize())
+	lines = helpWindow(s.st, lines, avail, s.panels.helpScroll)
+	return s.st.Overlay.Render(strings.Join(lines, "\n"))
+}
+
+// helpInner is the width inside the help box's frame.
+func (s *Screen) helpInner() int {
+	return min(s.lay.w, 80) - s.st.Overlay.GetHorizontalFrameSize()
+}
+
+// helpLines is the help's content, each line at most inner cells.
+func (s *Screen) helpLines(inner int) []string {
+	groups := s.keys.FullHelp()
+	lines := []string{s.st.PanelTitle.Render(words.HelpTitle), ""}
+	lines = append(lines, strings.Split(helpView(s.help, groups[:2], inner), "\n")...)
+	lines = append(lines, "")
+	lines = append(lines, commandTable(s.st, s.keys.Commands, inner)...)
+	lines = append(lines, "")
+	for _, ln := range strings.Split(ansi.Wrap(words.HelpMouse, inner, ""), "\n") {
+		lines = append(lines, s.st.Dim.Render(ln))
+	}
+	return lines
+}
+
+// helpWindow returns at most avail of lines from the scroll offset off
+// (clamped); when they do not all fit, the last row says so and how to
+// scroll.
+func helpWindow(st *style.Styles, lines []string, avail, off int) []string {
+	if len(lines) <= avail {
+		return lines
+	}
+	shown := max(1, avail-1)
+	off = max(0, min(off, len(lines)-shown))
+	out := append([]string(nil), lines[off:off+shown]...)
+	if avail > 1 {
+		out = append(out, st.Dim.Render(words.HelpMore(off+1, off+shown, len(lines))))
+	}
+	return out
+}
+
+// commandTable lays the commands out with one key column width: in two
+// columns when each description still gets minHelpDesc cells, else in one.
+// A command whose description does not fit its column follows the table
+// on a row of its own, wrapped at spaces or "|" with a hanging indent.
+func commandTable(st *style.Styles, cmds []key.Binding, width int) []string {
+	kw := 0
+	for _, c := range cmds {
+		kw = max(kw, lipgloss.Width(c.Help().Key))
+	}
+	colW := (width - len(helpColSep)) / 2
+	if colW-kw-1 < minHelpDesc {
+		colW = width
+	}
+	var short, long [][]string
+	for _, c := range cmds {
+		if cell := commandCell(st, c, kw, colW); len(cell) == 1 || colW == width {
+			short = append(short, cell)
+		} else {
+			long = append(long, commandCell(st, c, kw, width))
+		}
+	}
+	var out []string
+	if colW == width {
+		out = pairColumns(short, len(short), colW)
+	} else {
+		out = pairColumns(short, (len(short)+1)/2, colW)
+	}
+	for _, c := range long {
+		out = append(out, c...)
+	}
+	return out
+}
+
+// minHelpDesc is the narrowest description column of a two-column table.
+const minHelpDesc = 18
+
+// helpColSep separates the help's columns.
+const helpColSep = "   "
+
+// commandCell renders one command: its key padded to kw, a space, and the
+// description wrapped to the rest of colW with a hanging indent.
+func commandCell(st *style.Styles, c key.Binding, kw, colW int) []string {
+	h := c.Help()
+	dw := max(1, colW-kw-1)
+	desc := strings.Split(ansi.Wrap(h.Desc, dw, "|"), "\n")
+	pad := strings.Repeat(" ", kw-lipgloss.Width(h.Key))
+	out := []string{st.Key.Render(h.Key) + pad + " " + desc[0]}
+	for _, d := range desc[1:] {
+		out = append(out, strings.Repeat(" ", kw+1)+d)
+	}
+	return out
+}
+
+// pairColumns puts cells[:half] on the left and the rest on the right,
+// entry beside entry, the left one padded to colW.
+func pairColumns(cells [][]string, half, colW int) []string {
+	var out []string
+	for i := 0; i < half; i++ {
+		left := cells[i]
+		var right []string
+		if half+i < len(cells) {
+			right = cells[half+i]
+		}
+		for j := 0; j < max(len(left), len(right)); j++ {
+			var l, r string
+			if j < len(left) {
+				l = left[j]
+			}
+			if j < len(right) {
+				r = right[j]
+			}
+			if r == "" {
+				out = append(out, l)
+				continue
+			}
+			out = append(out, l+strings.Repeat(" ", max(0, colW-lipgloss.Width(l)))+helpColSep+r)
+		}
+	}
+	return out
 }
 
 // center splices box over rows, centred on the screen.
