@@ -6,6 +6,7 @@ import (
 
 	tea "charm.land/bubbletea/v2"
 
+	"duet/crypto"
 	"duet/protocol"
 	"duet/ui/chat"
 	"duet/ui/termsafe"
@@ -67,6 +68,7 @@ func (s *Screen) handleEvent(m eventMsg) tea.Cmd {
 		s.hs.Step(e, now)
 	case protocol.SessionEvent:
 		s.hs.Session(e, now)
+		s.status.Session(e, now)
 		if e.State == protocol.SessionRekeyed {
 			s.panels.hsDismissed = false // a rekey shows the panel again
 		}
@@ -83,6 +85,7 @@ func (s *Screen) handleEvent(m eventMsg) tea.Cmd {
 		s.chat.AddNotice(chat.NoticeGap, fmt.Sprintf("%d %s never arrived", e.Missing, word), now)
 	case protocol.RejectedEvent:
 		s.seclog.Rejected(e, now)
+		s.status.Rejected(e)
 		s.rejectNotice(e, now)
 	case protocol.ReplayedEvent:
 		what := protocol.TypeName(e.Type)
@@ -123,6 +126,7 @@ func (s *Screen) handleEvent(m eventMsg) tea.Cmd {
 func (s *Screen) handlePeerKey(e protocol.PeerKeyEvent, now time.Time) {
 	if e.Changed != nil {
 		if !e.SessionUp {
+			s.status.KeyRefused()
 			s.keyChange = newKeyChange(e.Changed, s.cfg.AcceptKey != nil)
 			s.panels.overlay = overlayNone
 		}
@@ -139,17 +143,17 @@ func (s *Screen) handleSession(e protocol.SessionEvent, now time.Time) {
 	switch e.State {
 	case protocol.SessionEstablished:
 		s.encrypted = true
+		prev := s.safety
 		s.safety = termsafe.Sanitize(e.SafetyNumber)
 		if e.PeerFingerprint != "" {
 			s.peerFP = termsafe.Sanitize(e.PeerFingerprint)
 			s.chat.SetPeer(chat.Person{Name: s.peerName, StableID: s.peerFP})
 		}
-		s.chat.AddNotice(chat.NoticeInfo, fmt.Sprintf("session established: end-to-end encrypted · safety number %s · compare it with your peer: /verify", s.safety), now)
+		s.chat.AddNotice(chat.NoticeInfo, words.SessionEstablished(s.safety, prev, s.trust == crypto.TrustVerified), now)
 	case protocol.SessionRekeyed:
 		s.chat.AddNotice(chat.NoticeInfo, "keys renewed (rekey): later messages use fresh keys", now)
 	case protocol.SessionPeerLeft:
 		s.encrypted = false
-		s.status.PeerLeft(now)
 		s.chat.AddNotice(chat.NoticeInfo, fmt.Sprintf("peer left: %s quit; a new session starts if they come back", s.peerName), now)
 	case protocol.SessionClosed:
 		s.encrypted = false

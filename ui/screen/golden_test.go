@@ -63,6 +63,18 @@ func TestScreenGolden(t *testing.T) {
 			return append(liveChat(), eventMsg{ev: protocol.SessionEvent{State: protocol.SessionPeerLeft}},
 				eventMsg{ev: protocol.LiveEvent{State: protocol.LiveWaiting}})
 		}},
+		{"reconnect", func() []tea.Msg {
+			// The peer quits and comes back with the same keys: the safety
+			// number is not repeated, the bar says "no session" meanwhile.
+			msgs := append(liveChat(), eventMsg{ev: protocol.SessionEvent{State: protocol.SessionPeerLeft}})
+			return append(msgs, established()...)
+		}},
+		{"pinrefused", func() []tea.Msg {
+			return []tea.Msg{
+				eventMsg{ev: protocol.LiveEvent{State: protocol.LiveLive, RTT: 620 * time.Microsecond}},
+				eventMsg{ev: protocol.RejectedEvent{Reason: protocol.ReasonKeyChanged, Detail: "crypto: peer key does not match the pinned fingerprint"}},
+			}
+		}},
 		{"stalled", func() []tea.Msg {
 			return []tea.Msg{
 				eventMsg{ev: protocol.LiveEvent{State: protocol.LiveLive, RTT: 620 * time.Microsecond}},

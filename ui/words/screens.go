@@ -1,6 +1,10 @@
 package words
 
-import "fmt"
+import (
+	"fmt"
+
+	"duet/crypto"
+)
 
 // HelpTitle heads the help overlay.
 const HelpTitle = "duet: keys and commands"
@@ -13,3 +17,51 @@ const HelpMouse = "duet captures the mouse: hold shift and drag to select text."
 func HelpMore(first, last, total int) string {
 	return fmt.Sprintf("lines %d–%d of %d · ↑/↓ pgup/pgdn scroll · esc closes", first, last, total)
 }
+
+// PeerTrust is the header's word for the peer's key, naming whose key it
+// is: "bob's key is new" (first contact), "bob's key changed" (a changed
+// key the user accepted in this run), "bob's key known", "bob's key
+// pinned", "✓ bob verified", "no key from bob yet".
+func PeerTrust(peer string, level crypto.Trust, changed bool) string {
+	switch level {
+	case crypto.TrustUnknown:
+		return "no key from " + peer + " yet"
+	case crypto.TrustNew:
+		if changed {
+			return peer + "'s key changed"
+		}
+		return peer + "'s key is new"
+	case crypto.TrustKnown:
+		return peer + "'s key known"
+	case crypto.TrustPinned:
+		return peer + "'s key pinned"
+	case crypto.TrustVerified:
+		return "✓ " + peer + " verified"
+	}
+	return peer + "'s key " + clean(string(level))
+}
+
+// SessionEstablished is the chat's notice for a new session. The safety
+// number is shown in full only while it is worth comparing: never for a
+// peer the user verified (/verify still shows it), and not again on a
+// reconnect with the same keys in this run.
+func SessionEstablished(safety, previous string, verified bool) string {
+	const head = "session established: end-to-end encrypted"
+	switch {
+	case verified:
+		return head + " · key verified (/verify shows the safety number)"
+	case previous == safety:
+		return head + " · same keys and safety number as before (/verify shows it)"
+	}
+	return head + " · safety number " + safety + " · compare it with your peer: /verify"
+}
+
+// Session words of the status bar: whether a session is up.
+const (
+	StatusEncrypted = "encrypted"
+	StatusNoSession = "no session"
+	// StatusKeyRefused replaces the liveness word while the peer's key
+	// is refused (it changed and was not accepted): pongs may still come,
+	// but nothing is exchanged.
+	StatusKeyRefused = "key refused"
+)
