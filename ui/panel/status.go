@@ -67,7 +67,6 @@ type StatusBar struct {
 	refused bool // the peer's key is refused: no session until accepted
 	changed bool // the peer's key changed during this run
 
-
 	samples []rttSample // oldest first
 }
 
