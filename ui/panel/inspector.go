@@ -126,9 +126,10 @@ const (
 )
 
 // inspectorDrop is the order in which columns go when the panel is narrow
-// (first dropped first): size, local time, header timestamp, type. Gutter,
-// direction, seq, nonce prefix and verdict always stay.
-var inspectorDrop = []int{colSize, colTime, colStamp, colType}
+// (first dropped first): size, local time, header timestamp, nonce prefix
+// (copies of one record are still joined by the gutter's bracket), type.
+// Gutter, direction, seq and verdict always stay.
+var inspectorDrop = []int{colSize, colTime, colStamp, colNonce, colType}
 
 var inspectorHeads = [numCols]string{"", "time", "dir", "type", "seq", "hdr time", "nonce", "size", "verdict"}
 

@@ -16,7 +16,7 @@ func TestInspectorReplayNextToOriginal(t *testing.T) {
 			r := strings.Split(plain(in.View(testStyles(), w, 10)), "\n")
 			orig, copy := -1, -1
 			for i, row := range r {
-				if strings.Contains(row, "deadbeef") {
+				if strings.Contains(row, " 4242 ") { // the nonce goes before seq when narrow
 					if orig < 0 {
 						orig = i
 					} else {
@@ -55,7 +55,10 @@ func TestInspectorColumns(t *testing.T) {
 		{80, []string{"time", "hdr time", "type", "deadbeef", "4242", "! replay"}, []string{"(rejected)"}},
 		{60, []string{"hdr time", "type", "deadbeef", "4242", "! replay"}, []string{"size", "03:00:04.000"}},
 		{40, []string{"type", "CHAT", "deadbeef", "4242", "! replay"}, []string{"size", "hdr time"}},
-		{24, []string{"deadbeef", "4242", "←", "→"}, []string{"CHAT", "type"}},
+		// The sidebar's width with 10-digit seqs: the type stays, the
+		// nonce prefix goes first.
+		{30, []string{"type", "CHAT", "4242", "! replay"}, []string{"deadbeef", "hdr time"}},
+		{18, []string{"4242", "←", "→"}, []string{"CHAT", "type", "deadbeef"}},
 	}
 	for _, tc := range tests {
 		v := plain(in.View(testStyles(), tc.width, 10))

@@ -93,7 +93,7 @@ func (s *Screen) handleEvent(m eventMsg) tea.Cmd {
 			what = fmt.Sprintf("%s seq %d", what, e.Seq)
 		}
 		text := fmt.Sprintf("/replay: re-sent our last record (%s); the peer should reject it", what)
-		s.seclog.Note(text, now)
+		s.seclog.Action(text, now)
 		s.chat.AddNotice(chat.NoticeInfo, text, now)
 	case protocol.StalledEvent:
 		s.hs.Stalled(e, now)

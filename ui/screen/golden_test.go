@@ -42,6 +42,18 @@ func liveChat() []tea.Msg {
 	return msgs
 }
 
+// securityEvents is a live chat, then a /replay of ours refused by the
+// peer, and bob's replays refused here, each with a long detail.
+func securityEvents() []tea.Msg {
+	msgs := liveChat()
+	msgs = append(msgs, eventMsg{ev: protocol.ReplayedEvent{Type: protocol.TypeChat, Seq: 4, HasSeq: true}})
+	for _, seq := range []uint32{1800764890, 1800764897, 1800764902} {
+		msgs = append(msgs, eventMsg{ev: protocol.RejectedEvent{Reason: protocol.ReasonReplay, Seq: seq, HasSeq: true,
+			Detail: fmt.Sprintf("protocol: record %d (last %d): protocol: replayed record", seq, seq)}})
+	}
+	return msgs
+}
+
 func TestScreenGolden(t *testing.T) {
 	cases := []struct {
 		name string
@@ -106,6 +118,20 @@ func TestScreenGolden(t *testing.T) {
 			})
 		}
 	}
+	t.Run("seclog", func(t *testing.T) {
+		// The security log: newest at the top, details whole, the user's
+		// /replay marked as theirs (F4 floats it on a narrow terminal; the
+		// sidebar shows it on a wide one).
+		for _, sz := range sizes {
+			s := newTestScreen(testConfig(newFakeNode()))
+			drive(t, s, tea.WindowSizeMsg{Width: sz[0], Height: sz[1]})
+			drive(t, s, securityEvents()...)
+			if sz[0] < 100 {
+				drive(t, s, keyPress(tea.KeyF4))
+			}
+			golden.RequireEqual(goldenTB{t, fmt.Sprintf("seclog_%dx%d", sz[0], sz[1])}, screenText(t, s))
+		}
+	})
 	t.Run("helpscrolled", func(t *testing.T) {
 		// A help taller than the terminal keeps its border and scrolls.
 		cfg := testConfig(newFakeNode())

@@ -167,7 +167,14 @@ func (s *Screen) framed(p panelKind, w, h int) []string {
 		if n := s.seclog.Count(); n > 0 {
 			title += fmt.Sprintf(" · %d rejected", n)
 		}
-		body = append(s.fit(s.st.PanelTitle.Render(title)+s.st.Dim.Render(" F4"), iw, 1),
+		if n := s.seclog.Actions(); n > 0 {
+			title += fmt.Sprintf(" · %d by you", n)
+		}
+		hint := " F4"
+		if lipgloss.Width(title+hint) > iw {
+			hint = ""
+		}
+		body = append(s.fit(s.st.PanelTitle.Render(title)+s.st.Dim.Render(hint), iw, 1),
 			s.fit(s.seclog.View(s.st, iw, ih-1), iw, ih-1)...)
 	}
 	return s.fit(s.st.PanelBorder.Render(strings.Join(body, "\n")), w, h)
