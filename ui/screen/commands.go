@@ -69,7 +69,7 @@ func (s *Screen) command(line string) tea.Cmd {
 				}
 			}
 		}
-		s.chat.AddNotice(chat.NoticeWarn, fmt.Sprintf("unknown command %s (not sent): commands are %s; start a message with // to send a leading /",
+		s.chat.AddNotice(chat.NoticeInfo, fmt.Sprintf("unknown command %s (not sent): commands are %s; start a message with // to send a leading /",
 			termsafe.Sanitize(snippet(name, 40)), s.commandList()), now)
 	}
 	return nil

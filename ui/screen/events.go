@@ -162,21 +162,27 @@ func (s *Screen) handleSession(e protocol.SessionEvent, now time.Time) {
 	s.headerChanged()
 }
 
-// rejectNotice puts a rejection in the chat, at most
-// rejectNoticesPerSecond a second; the rest are counted and summed up.
+// rejectNotice puts a rejection in the chat: a repeat of the rejection
+// just before it (same reason, nothing in between) is counted into that
+// row ("×5", updated in place, as the security log folds); other rows come
+// at most rejectNoticesPerSecond a second, the rest counted and summed up.
 func (s *Screen) rejectNotice(e protocol.RejectedEvent, now time.Time) {
+	text := "rejected " + termsafe.Sanitize(e.Reason)
+	if e.HasSeq {
+		text += fmt.Sprintf(" seq %d", e.Seq)
+	}
+	text += ": " + termsafe.Sanitize(words.Reason(e.Reason))
+	key := "rejected " + e.Reason
+	if s.rejects.hidden == 0 && s.chat.Fold(key, text, now) {
+		return // (a row held back in between would end the fold)
+	}
 	s.flushRejections(now, false)
 	if s.rejects.shown >= rejectNoticesPerSecond {
 		s.rejects.hidden++
 		return
 	}
 	s.rejects.shown++
-	text := "rejected " + termsafe.Sanitize(e.Reason)
-	if e.HasSeq {
-		text += fmt.Sprintf(" seq %d", e.Seq)
-	}
-	text += ": " + termsafe.Sanitize(words.Reason(e.Reason))
-	s.chat.AddNotice(chat.NoticeWarn, text, now)
+	s.chat.AddFoldable(chat.NoticeWarn, key, text, now)
 }
 
 // flushRejections starts a new one-second window of rejection notices,
