@@ -320,6 +320,10 @@ func sendOne(text string, out Output, node Node) {
 	}
 }
 
+// lineCommander is an Output that answers some commands itself (the line
+// mode: /verify, /fingerprint, /help); Command reports whether it did.
+type lineCommander interface{ Command(name string) bool }
+
 // handleLine runs one line of input and reports whether it was /quit.
 func handleLine(line string, out Output, node Node, cfg InputConfig) (quit bool) {
 	if line == "" {
@@ -340,6 +344,9 @@ func handleLine(line string, out Output, node Node, cfg InputConfig) (quit bool)
 		case "/clear":
 			err = clearHistory(out, cfg.Clear)
 		default:
+			if c, ok := out.(lineCommander); ok && c.Command(cmd) {
+				return false // /verify, /fingerprint, /help (line mode)
+			}
 			name, _, _ := strings.Cut(cmd, " ")
 			err = fmt.Errorf("unknown command %q: commands are /quit, /rekey, /replay, /clear (start a message with // to send a leading /)", snippet(name, 40))
 		}

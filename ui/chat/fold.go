@@ -38,3 +38,10 @@ func (p *Pane) Fold(key, text string, at time.Time) bool {
 	it.version++
 	return true
 }
+
+// TextWidth is the cells a row's text gets at the pane's current width
+// (after the time, name and delivery columns); at least 1.
+func (p *Pane) TextWidth() int {
+	l := p.layout()
+	return max(1, l.width-l.textCol)
+}

@@ -277,3 +277,10 @@ func TooSmall(st *style.Styles, width, height, minWidth, minHeight int) string {
 	}
 	return center(lines, width, height, true)
 }
+
+// FingerprintRows lays a fingerprint out as /verify does: rows of 8
+// groups of 4, halved until a row fits in width, so that no group is ever
+// split across lines. A fingerprint without spaces is grouped first.
+func FingerprintRows(fp string, width int) []string {
+	return groupRows(fpGroups(fp), 8, width)
+}

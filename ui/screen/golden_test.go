@@ -75,6 +75,9 @@ func TestScreenGolden(t *testing.T) {
 			return append(liveChat(), eventMsg{ev: protocol.SessionEvent{State: protocol.SessionPeerLeft}},
 				eventMsg{ev: protocol.LiveEvent{State: protocol.LiveWaiting}})
 		}},
+		{"fingerprint", func() []tea.Msg {
+			return append(append(liveChat(), typeText("/fingerprint")...), keyPress(tea.KeyEnter))
+		}},
 		{"reconnect", func() []tea.Msg {
 			// The peer quits and comes back with the same keys: the safety
 			// number is not repeated, the bar says "no session" meanwhile.

@@ -2,6 +2,7 @@ package words
 
 import (
 	"fmt"
+	"strings"
 
 	"duet/crypto"
 )
@@ -65,3 +66,51 @@ const (
 	// but nothing is exchanged.
 	StatusKeyRefused = "key refused"
 )
+
+// Fingerprint headings of /fingerprint (full screen and line mode).
+const (
+	YourFingerprint = "your fingerprint:"
+	NotKnownYet     = "not known yet"
+)
+
+// PeerFingerprint heads the peer's fingerprint in /fingerprint.
+func PeerFingerprint(peer string) string { return peer + "'s fingerprint:" }
+
+// GroupRows lays a fingerprint or safety number out for reading aloud:
+// its characters (spaces dropped) in groups of size, per groups a row, so
+// no group is ever split across lines.
+func GroupRows(s string, size, per int) []string {
+	chars := []rune(strings.Join(strings.Fields(s), ""))
+	var rows []string
+	var row []string
+	for i := 0; i < len(chars); i += size {
+		row = append(row, string(chars[i:min(i+size, len(chars))]))
+		if len(row) == per {
+			rows = append(rows, strings.Join(row, " "))
+			row = nil
+		}
+	}
+	if len(row) > 0 {
+		rows = append(rows, strings.Join(row, " "))
+	}
+	return rows
+}
+
+// LineHelp is the line mode's /help: every command it knows, one a line.
+var LineHelp = []string{
+	"/quit         leave (tells the peer)",
+	"/verify       show the safety number to compare with the peer",
+	"/fingerprint  show both fingerprints",
+	"/rekey        move to fresh keys now",
+	"/replay       attack demo: re-send our last record",
+	"/clear        clear the stored history",
+	"/help         this list",
+	"//text        send a message starting with /",
+}
+
+// LineVerifyHint ends the line mode's /verify: how to compare, and where
+// the peer can be marked verified.
+const LineVerifyHint = "compare it with your peer over another channel (a call, in person); to mark the peer verified, run /verify in the full screen"
+
+// NoSafetyYet is /verify's answer before any session.
+const NoSafetyYet = "nothing to verify yet: no session has been established with the peer"
