@@ -135,6 +135,14 @@ func TestScreenGolden(t *testing.T) {
 			golden.RequireEqual(goldenTB{t, fmt.Sprintf("seclog_%dx%d", sz[0], sz[1])}, screenText(t, s))
 		}
 	})
+	t.Run("narrow", func(t *testing.T) {
+		// At 60x15 the footer leaves hints out whole ("ctrl+c quit" is
+		// never cut to "ctrl+c q").
+		s := newTestScreen(testConfig(newFakeNode()))
+		drive(t, s, tea.WindowSizeMsg{Width: 60, Height: 15})
+		drive(t, s, liveChat()...)
+		golden.RequireEqual(goldenTB{t, "live_60x15"}, screenText(t, s))
+	})
 	t.Run("helpscrolled", func(t *testing.T) {
 		// A help taller than the terminal keeps its border and scrolls.
 		cfg := testConfig(newFakeNode())
@@ -147,8 +155,11 @@ func TestScreenGolden(t *testing.T) {
 		golden.RequireEqual(goldenTB{t, "helpscrolled_80x16"}, screenText(t, s))
 	})
 	t.Run("toosmall", func(t *testing.T) {
-		s := newTestScreen(testConfig(newFakeNode()))
-		drive(t, s, tea.WindowSizeMsg{Width: 36, Height: 10})
-		golden.RequireEqual(goldenTB{t, "toosmall_36x10"}, screenText(t, s))
+		// The notice fits whole: wrapped, never cut.
+		for _, sz := range [][2]int{{36, 10}, {40, 10}, {20, 6}} {
+			s := newTestScreen(testConfig(newFakeNode()))
+			drive(t, s, tea.WindowSizeMsg{Width: sz[0], Height: sz[1]})
+			golden.RequireEqual(goldenTB{t, fmt.Sprintf("toosmall_%dx%d", sz[0], sz[1])}, screenText(t, s))
+		}
 	})
 }

@@ -82,24 +82,26 @@ func (s *Screen) render() string {
 }
 
 // separator is the rule between the chat and the input: hints, the unread
-// count while scrolled up, or that we are leaving.
+// count while scrolled up, or that we are leaving. Hints that do not fit
+// are left out whole, least useful first, never cut mid-word.
 func (s *Screen) separator(w int) string {
+	room := w - 3 // "─ " before the label, one space after it
 	var label string
 	switch {
 	case s.quitting:
 		label = s.st.Warn.Render("leaving: telling the peer…")
 	case !s.chat.AtBottom():
 		if n := s.chat.Unread(); n > 0 {
-			label = s.st.NewMarker.Render(fmt.Sprintf("↓ %d new · ctrl+end to jump down", n))
+			label = s.st.NewMarker.Render(hintFit([]string{fmt.Sprintf("↓ %d new", n), "ctrl+end to jump down"}, []int{1}, room))
 		} else {
-			label = s.st.Dim.Render("scrolled up · ctrl+end to jump down")
+			label = s.st.Dim.Render(hintFit([]string{"scrolled up", "ctrl+end to jump down"}, []int{0}, room))
 		}
 	case s.lay.side.w == 0 && s.panels.floating != panelNone:
-		label = s.st.Dim.Render("esc closes the panel · f2 handshake · f3 records · f4 security log")
+		label = s.st.Dim.Render(hintFit([]string{"esc closes the panel", "f2 handshake", "f3 records", "f4 security log"}, []int{1, 2, 3}, room))
 	case s.lay.side.w == 0 && s.autoHandshake():
-		label = s.st.Dim.Render("esc hides the handshake panel · ? help · ctrl+c quit")
+		label = s.st.Dim.Render(hintFit([]string{"esc hides the handshake panel", "? help", "ctrl+c quit"}, []int{1, 2}, room))
 	default:
-		label = s.st.Dim.Render("enter send · alt+enter/ctrl+j new line · ? help · ctrl+c quit")
+		label = s.st.Dim.Render(hintFit([]string{"enter send", "alt+enter/ctrl+j new line", "? help", "ctrl+c quit"}, []int{1, 0, 2}, room))
 	}
 	rule := s.st.Dim.Render("─ ")
 	used := lipgloss.Width(rule) + lipgloss.Width(label) + 1
@@ -107,6 +109,30 @@ func (s *Screen) separator(w int) string {
 		return rule + label
 	}
 	return rule + label + " " + s.st.Dim.Render(strings.Repeat("─", w-used))
+}
+
+// hintFit joins items with " · ", first leaving out the items drop names
+// (indexes into items, in order) until the rest fits in w cells.
+func hintFit(items []string, drop []int, w int) string {
+	out := make([]bool, len(items))
+	join := func() string {
+		var kept []string
+		for i, it := range items {
+			if !out[i] {
+				kept = append(kept, it)
+			}
+		}
+		return strings.Join(kept, " · ")
+	}
+	h := join()
+	for _, d := range drop {
+		if lipgloss.Width(h) <= w {
+			break
+		}
+		out[d] = true
+		h = join()
+	}
+	return h
 }
 
 // sidebar stacks the panels of a wide terminal: the handshake (while a
