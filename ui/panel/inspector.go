@@ -127,7 +127,8 @@ const (
 
 // inspectorDrop is the order in which columns go when the panel is narrow
 // (first dropped first): size, local time, header timestamp, nonce prefix
-// (copies of one record are still joined by the gutter's bracket), type.
+// (copies of one record are still joined by the gutter's bracket), type
+// (after its short names: KEYTRAN for KEY_TRANSPORT, ...).
 // Gutter, direction, seq and verdict always stay.
 var inspectorDrop = []int{colSize, colTime, colStamp, colNonce, colType}
 
@@ -204,6 +205,17 @@ func (i *Inspector) View(st *style.Styles, width, height int) string {
 	for _, c := range inspectorDrop {
 		if need() <= width {
 			break
+		}
+		if c == colType {
+			// Short type names before no type at all.
+			w[colType] = ansi.StringWidth(inspectorHeads[colType])
+			for n := range cells {
+				cells[n][colType] = shortType(cells[n][colType])
+				w[colType] = max(w[colType], ansi.StringWidth(cells[n][colType]))
+			}
+			if need() <= width {
+				break
+			}
 		}
 		on[c] = false
 	}
@@ -291,6 +303,22 @@ func styleCell(st *style.Styles, c int, text string, r *protocol.RecordInfo) str
 		return text
 	}
 	return s.Render(text)
+}
+
+// shortTypes are the record type names of a narrow inspector, at most 7
+// cells (the others are already that short).
+var shortTypes = map[string]string{
+	"PUBLIC_KEY":    "PUBKEY",
+	"KEY_TRANSPORT": "KEYTRAN",
+	"PLAIN_PING":    "P-PING",
+	"PLAIN_PONG":    "P-PONG",
+}
+
+func shortType(name string) string {
+	if s, ok := shortTypes[name]; ok {
+		return s
+	}
+	return name
 }
 
 func dirArrow(idx int, recs []protocol.RecordInfo) string {

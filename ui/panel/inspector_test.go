@@ -166,3 +166,21 @@ func TestInspectorHidesLivenessUnlessAsked(t *testing.T) {
 		t.Fatalf("hidden again: chat and replay missing:\n%s", v)
 	}
 }
+
+// TestInspectorSidebarHasType: at the sidebar's inner width (38 cells, a
+// 120-column terminal) with 10-digit seqs and the longest type names the
+// type column stays, in its short form.
+func TestInspectorSidebarHasType(t *testing.T) {
+	in := NewInspector()
+	in.Set([]protocol.RecordInfo{
+		{At: t0, Dir: protocol.DirOut, Type: protocol.TypeKeyTransport, Verdict: protocol.VerdictSent},
+		{At: t0, Dir: protocol.DirIn, Type: protocol.TypeChat, Seq: 1800764890, HasSeq: true, HasNonce: true, Nonce: [4]byte{0xde, 0xad, 0xbe, 0xef}, Verdict: protocol.VerdictAccepted},
+		{At: t0, Dir: protocol.DirIn, Type: protocol.TypeChat, Seq: 1800764890, HasSeq: true, HasNonce: true, Nonce: [4]byte{0xde, 0xad, 0xbe, 0xef}, Verdict: protocol.ReasonReplay},
+	})
+	v := plain(in.View(testStyles(), 38, 6))
+	for _, want := range []string{"type", "KEYTRAN", "CHAT", "1800764890", "! replay"} {
+		if !strings.Contains(v, want) {
+			t.Errorf("missing %q:\n%s", want, v)
+		}
+	}
+}

@@ -182,11 +182,13 @@ func (s *Screen) framed(p panelKind, w, h int) []string {
 	case panelHandshake:
 		body = s.fit(s.hs.View(s.st, iw, ih, s.now()), iw, ih)
 	case panelInspector:
-		hint := " F3 · pings shown F5"
+		pings := "pings shown F5"
 		if !s.insp.ShowLiveness() {
-			hint = fmt.Sprintf(" F3 · %d pings hidden F5", s.insp.Hidden())
+			pings = fmt.Sprintf("%d pings hidden F5", s.insp.Hidden())
 		}
-		body = append(s.fit(s.st.PanelTitle.Render("Records in and out")+s.st.Dim.Render(hint), iw, 1),
+		title := "Records in and out"
+		hint := " " + hintFit([]string{"F3", pings}, []int{0, 1}, iw-lipgloss.Width(title)-1)
+		body = append(s.fit(s.st.PanelTitle.Render(title)+s.st.Dim.Render(hint), iw, 1),
 			s.fit(s.insp.View(s.st, iw, ih-1), iw, ih-1)...)
 	case panelSecurityLog:
 		title := "Security log"
