@@ -71,7 +71,7 @@ func (s *Screen) render() string {
 	}
 	switch s.panels.overlay {
 	case overlayHelp:
-		s.center(rows, s.helpBox())
+		s.center(rows, s.blankSides(s.helpBox()))
 	case overlayVerify:
 		// A modal page: the panel centres itself, framed when it fits.
 		h := l.h - l.header.h
@@ -351,6 +351,19 @@ func pairColumns(cells [][]string, half, colW int) []string {
 		}
 	}
 	return out
+}
+
+// blankSides pads each row of a box centred on the screen with spaces to
+// the screen's width, so no text from below shows beside it.
+func (s *Screen) blankSides(box string) string {
+	lines := strings.Split(box, "\n")
+	bw := lipgloss.Width(box)
+	left := max(0, (s.lay.w-bw)/2)
+	right := max(0, s.lay.w-bw-left)
+	for i, ln := range lines {
+		lines[i] = strings.Repeat(" ", left) + ln + "\x1b[m" + strings.Repeat(" ", right)
+	}
+	return strings.Join(lines, "\n")
 }
 
 // center splices box over rows, centred on the screen.
