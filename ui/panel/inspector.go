@@ -202,23 +202,7 @@ func (i *Inspector) View(st *style.Styles, width, height int) string {
 		}
 		return n + cols - 1
 	}
-	for _, c := range inspectorDrop {
-		if need() <= width {
-			break
-		}
-		if c == colType {
-			// Short type names before no type at all.
-			w[colType] = ansi.StringWidth(inspectorHeads[colType])
-			for n := range cells {
-				cells[n][colType] = shortType(cells[n][colType])
-				w[colType] = max(w[colType], ansi.StringWidth(cells[n][colType]))
-			}
-			if need() <= width {
-				break
-			}
-		}
-		on[c] = false
-	}
+	dropColumns(cells, &w, &on, need, width)
 	if need() > width {
 		// Last resort: the direction as an arrow.
 		for n := range cells {
@@ -303,6 +287,27 @@ func styleCell(st *style.Styles, c int, text string, r *protocol.RecordInfo) str
 		return text
 	}
 	return s.Render(text)
+}
+
+// dropColumns turns columns off in inspectorDrop's order until need()
+// fits in width; before the type column goes, its short names are tried.
+func dropColumns(cells [][numCols]string, w *[numCols]int, on *[numCols]bool, need func() int, width int) {
+	for _, c := range inspectorDrop {
+		if need() <= width {
+			return
+		}
+		if c == colType {
+			w[colType] = ansi.StringWidth(inspectorHeads[colType])
+			for n := range cells {
+				cells[n][colType] = shortType(cells[n][colType])
+				w[colType] = max(w[colType], ansi.StringWidth(cells[n][colType]))
+			}
+			if need() <= width {
+				return
+			}
+		}
+		on[c] = false
+	}
 }
 
 // shortTypes are the record type names of a narrow inspector, at most 7
