@@ -9,6 +9,7 @@ import (
 	"charm.land/lipgloss/v2"
 	"github.com/charmbracelet/x/ansi"
 
+	"duet/protocol"
 	"duet/ui/panel"
 	"duet/ui/style"
 	"duet/ui/words"
@@ -100,6 +101,10 @@ func (s *Screen) separator(w int) string {
 		label = s.st.Dim.Render(hintFit([]string{"esc closes the panel", "f2 handshake", "f3 records", "f4 security log"}, []int{1, 2, 3}, room))
 	case s.lay.side.w == 0 && s.autoHandshake():
 		label = s.st.Dim.Render(hintFit([]string{"esc hides the handshake panel", "? help", "ctrl+c quit"}, []int{1, 2}, room))
+	case s.lay.side.w == 0 && !s.encrypted:
+		// The handshake panel no longer opens by itself: say where we are
+		// and where to look.
+		label = s.st.Dim.Render(hintFit([]string{s.sessionHint(), "f2 handshake", "? help", "ctrl+c quit"}, []int{2, 1}, room))
 	default:
 		label = s.st.Dim.Render(hintFit([]string{"enter send", "alt+enter/ctrl+j new line", "? help", "ctrl+c quit"}, []int{1, 0, 2}, room))
 	}
@@ -109,6 +114,17 @@ func (s *Screen) separator(w int) string {
 		return rule + label
 	}
 	return rule + label + " " + s.st.Dim.Render(strings.Repeat("─", w-used))
+}
+
+// sessionHint says, while no session is up, what duet is doing.
+func (s *Screen) sessionHint() string {
+	switch s.status.Liveness() {
+	case string(protocol.LiveWaiting), string(protocol.LiveDown), "left":
+		return words.WaitingForPeer
+	case words.StatusKeyRefused:
+		return words.KeyRefusedHint
+	}
+	return words.NoSessionYet
 }
 
 // hintFit joins items with " · ", first leaving out the items drop names

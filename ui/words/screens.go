@@ -114,3 +114,13 @@ const LineVerifyHint = "compare it with your peer over another channel (a call, 
 
 // NoSafetyYet is /verify's answer before any session.
 const NoSafetyYet = "nothing to verify yet: no session has been established with the peer"
+
+// Footer words of a narrow screen while no session is up: the peer does
+// not answer (yet, or any more), or it answers and the handshake runs.
+const (
+	WaitingForPeer = "waiting for the peer"
+	NoSessionYet   = "no session yet: handshake under way"
+)
+
+// KeyRefusedHint is the narrow footer while the peer's key is refused.
+const KeyRefusedHint = "the peer's key is refused: f4 security log"
