@@ -60,7 +60,7 @@ func isTerminal(f any) bool {
 
 // screenIO makes a Bubble Tea program use the run's stdin and stdout.
 func screenIO(stdin io.Reader, stdout io.Writer) []tea.ProgramOption {
-	return []tea.ProgramOption{tea.WithInput(stdin), tea.WithOutput(stdout)}
+	return []tea.ProgramOption{tea.WithInput(stdin), tea.WithOutput(screen.KeepTitle(stdout))}
 }
 
 // linesHistory is how many stored messages the line mode prints at start.

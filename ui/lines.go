@@ -50,6 +50,7 @@ type Lines struct {
 	waitSince time.Time
 	sessionUp bool
 	stopWait  chan struct{}
+	ids       ids // for /verify and /fingerprint (lines_cmds.go)
 }
 
 // WaitingReminder is how often the line mode repeats "still waiting for the
@@ -176,7 +177,10 @@ func (l *Lines) showEntries(entries []chat.Entry) {
 func (l *Lines) Ready(main, sub int, fingerprint string) {
 	l.put("* duet: listening on port %d, peer on port %d", main, sub)
 	l.put("* your fingerprint: %s", fingerprint)
-	l.put("* type a message and press Enter; /quit, /rekey, /replay, /clear")
+	l.put("* type a message and press Enter; /quit, /rekey, /replay, /clear, /help")
+	l.mu.Lock()
+	l.ids.self = fingerprint
+	l.mu.Unlock()
 }
 
 // Queued prints our message at once, with the time it was written and a
@@ -323,6 +327,9 @@ func (l *Lines) printSession(e protocol.SessionEvent) {
 	switch e.State {
 	case protocol.SessionEstablished:
 		l.setSessionUp(true)
+		l.mu.Lock()
+		l.ids.peer, l.ids.safety = e.PeerFingerprint, e.SafetyNumber
+		l.mu.Unlock()
 		l.put("* session established with %s, safety number %s", termsafe.Sanitize(e.PeerFingerprint), termsafe.Sanitize(e.SafetyNumber))
 		l.put("* compare the safety number with your peer over another channel")
 	case protocol.SessionPeerLeft:

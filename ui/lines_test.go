@@ -50,7 +50,7 @@ func TestLinesFormat(t *testing.T) {
 	l.Close()
 	want := `* duet: listening on port 5555, peer on port 5556
 * your fingerprint: AAAA
-* type a message and press Enter; /quit, /rekey, /replay, /clear
+* type a message and press Enter; /quit, /rekey, /replay, /clear, /help
 * peer is live (rtt 1.5 ms)
 ! handshake step 3 (verify) failed: the peer's hello was not signed by the key it came with, or was altered on the way (bad signature)
 * session established with BBBB, safety number 123 456

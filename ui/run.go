@@ -326,6 +326,10 @@ func sendOne(text string, out Output, node Node) {
 	}
 }
 
+// lineCommander is an Output that answers some commands itself (the line
+// mode: /verify, /fingerprint, /help); Command reports whether it did.
+type lineCommander interface{ Command(name string) bool }
+
 // handleLine runs one line of input and reports whether it was /quit.
 // The line mode's /clear history sets *asking: the next line answers.
 func handleLine(line string, out Output, node Node, cfg InputConfig, asking *bool) (quit bool) {
@@ -347,8 +351,16 @@ func handleLine(line string, out Output, node Node, cfg InputConfig, asking *boo
 		case "/clear", "/clear history":
 			err = clearCommand(cmd, out, cfg, asking)
 		default:
+			c, lineMode := out.(lineCommander)
+			if lineMode && c.Command(cmd) {
+				return false // /verify, /fingerprint, /help (line mode)
+			}
+			known := "/quit, /rekey, /replay, /clear"
+			if lineMode {
+				known += ", /verify, /fingerprint, /help"
+			}
 			name, _, _ := strings.Cut(cmd, " ")
-			err = fmt.Errorf("unknown command %q: commands are /quit, /rekey, /replay, /clear (start a message with // to send a leading /)", snippet(name, 40))
+			err = fmt.Errorf("unknown command %q: commands are %s (start a message with // to send a leading /)", snippet(name, 40), known)
 		}
 		if err != nil {
 			out.Emit(protocol.ErrorEvent{Err: err})

@@ -178,6 +178,8 @@ type Pane struct {
 	unread  []uint64 // seqs of the peer's messages not yet seen, ascending
 	markSeq uint64   // the item under the "new messages" rule; 0: no rule
 	markN   int      // messages arrived since the rule was placed
+
+	fold fold // the newest foldable notice (Fold)
 }
 
 // New returns an empty pane following the newest messages, of size 0x0

@@ -206,6 +206,10 @@ func (h *Handshake) Stalled(ev protocol.StalledEvent, at time.Time) {
 	h.stalled, h.isStalled = ev, true
 }
 
+// Stalling reports whether the last Stalled diagnosis still holds: the
+// peer answers but refuses our key, and no session has come up since.
+func (h *Handshake) Stalling() bool { return h.isStalled && !h.session }
+
 // Established reports whether a session is up.
 func (h *Handshake) Established() bool { return h.session }
 

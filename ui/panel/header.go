@@ -34,6 +34,8 @@ type HeaderInfo struct {
 	SelfFP, PeerFP     string // grouped form; the header shows the first 4 groups
 	Trust              crypto.Trust
 	Encrypted          bool // a session is up
+	Ended              bool // not Encrypted, but a session was up earlier in this run
+	Changed            bool // the peer's key changed in this run (and was accepted if Trust is new)
 }
 
 // ShortFP returns the first 4 groups of a grouped fingerprint
@@ -67,7 +69,9 @@ func fpGroups(fp string) []string {
 const maxNameCells = 24
 
 // Header renders the one-row top bar: our name and short fingerprint, the
-// peer's, the peer key's trust as a word, and whether a session is up.
+// peer's, the peer key's trust in words that say whose key it is ("bob's
+// key changed"), and whether a session is up ("encrypted", "not encrypted
+// yet" before the first one, "no session" after one ended).
 // When narrow it drops, in this order: our fingerprint, the peer's
 // fingerprint, the encryption word, our name; the peer's name and the trust
 // word stay (cut only when even they do not fit).
@@ -81,6 +85,9 @@ func Header(st *style.Styles, width int, h HeaderInfo) string {
 		return ansi.Truncate(s, maxNameCells, ellipsis)
 	}
 	enc, encStyle := "not encrypted yet", st.Warn
+	if h.Ended {
+		enc = words.StatusNoSession
+	}
 	if h.Encrypted {
 		enc, encStyle = "encrypted", st.Good
 	}
@@ -90,7 +97,7 @@ func Header(st *style.Styles, width int, h HeaderInfo) string {
 		{text: ShortFP(h.SelfFP), style: st.Dim, drop: 9, sep: " "},
 		{text: name(h.PeerName, "peer"), style: st.HeaderName, sep: " ⇄ "},
 		{text: peerFP, style: st.Dim, drop: 8, sep: " "},
-		{text: words.Trust(h.Trust), style: TrustStyle(st, h.Trust), sep: " · "},
+		{text: words.PeerTrust(name(h.PeerName, "peer"), h.Trust, h.Changed), style: TrustStyle(st, h.Trust), sep: " · "},
 		{text: enc, style: encStyle, drop: 5, sep: " · "},
 	}
 	return bar(st.Header, segs, width)

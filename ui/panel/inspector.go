@@ -126,9 +126,11 @@ const (
 )
 
 // inspectorDrop is the order in which columns go when the panel is narrow
-// (first dropped first): size, local time, header timestamp, type. Gutter,
-// direction, seq, nonce prefix and verdict always stay.
-var inspectorDrop = []int{colSize, colTime, colStamp, colType}
+// (first dropped first): size, local time, header timestamp, nonce prefix
+// (copies of one record are still joined by the gutter's bracket), type
+// (after its short names: KEYTRAN for KEY_TRANSPORT, ...).
+// Gutter, direction, seq and verdict always stay.
+var inspectorDrop = []int{colSize, colTime, colStamp, colNonce, colType}
 
 var inspectorHeads = [numCols]string{"", "time", "dir", "type", "seq", "hdr time", "nonce", "size", "verdict"}
 
@@ -200,12 +202,7 @@ func (i *Inspector) View(st *style.Styles, width, height int) string {
 		}
 		return n + cols - 1
 	}
-	for _, c := range inspectorDrop {
-		if need() <= width {
-			break
-		}
-		on[c] = false
-	}
+	dropColumns(cells, &w, &on, need, width)
 	if need() > width {
 		// Last resort: the direction as an arrow.
 		for n := range cells {
@@ -290,6 +287,43 @@ func styleCell(st *style.Styles, c int, text string, r *protocol.RecordInfo) str
 		return text
 	}
 	return s.Render(text)
+}
+
+// dropColumns turns columns off in inspectorDrop's order until need()
+// fits in width; before the type column goes, its short names are tried.
+func dropColumns(cells [][numCols]string, w *[numCols]int, on *[numCols]bool, need func() int, width int) {
+	for _, c := range inspectorDrop {
+		if need() <= width {
+			return
+		}
+		if c == colType {
+			w[colType] = ansi.StringWidth(inspectorHeads[colType])
+			for n := range cells {
+				cells[n][colType] = shortType(cells[n][colType])
+				w[colType] = max(w[colType], ansi.StringWidth(cells[n][colType]))
+			}
+			if need() <= width {
+				return
+			}
+		}
+		on[c] = false
+	}
+}
+
+// shortTypes are the record type names of a narrow inspector, at most 7
+// cells (the others are already that short).
+var shortTypes = map[string]string{
+	"PUBLIC_KEY":    "PUBKEY",
+	"KEY_TRANSPORT": "KEYTRAN",
+	"PLAIN_PING":    "P-PING",
+	"PLAIN_PONG":    "P-PONG",
+}
+
+func shortType(name string) string {
+	if s, ok := shortTypes[name]; ok {
+		return s
+	}
+	return name
 }
 
 func dirArrow(idx int, recs []protocol.RecordInfo) string {

@@ -16,7 +16,7 @@ func TestInspectorReplayNextToOriginal(t *testing.T) {
 			r := strings.Split(plain(in.View(testStyles(), w, 10)), "\n")
 			orig, copy := -1, -1
 			for i, row := range r {
-				if strings.Contains(row, "deadbeef") {
+				if strings.Contains(row, " 4242 ") { // the nonce goes before seq when narrow
 					if orig < 0 {
 						orig = i
 					} else {
@@ -55,7 +55,10 @@ func TestInspectorColumns(t *testing.T) {
 		{80, []string{"time", "hdr time", "type", "deadbeef", "4242", "! replay"}, []string{"(rejected)"}},
 		{60, []string{"hdr time", "type", "deadbeef", "4242", "! replay"}, []string{"size", "03:00:04.000"}},
 		{40, []string{"type", "CHAT", "deadbeef", "4242", "! replay"}, []string{"size", "hdr time"}},
-		{24, []string{"deadbeef", "4242", "←", "→"}, []string{"CHAT", "type"}},
+		// The sidebar's width with 10-digit seqs: the type stays, the
+		// nonce prefix goes first.
+		{30, []string{"type", "CHAT", "4242", "! replay"}, []string{"deadbeef", "hdr time"}},
+		{18, []string{"4242", "←", "→"}, []string{"CHAT", "type", "deadbeef"}},
 	}
 	for _, tc := range tests {
 		v := plain(in.View(testStyles(), tc.width, 10))
@@ -161,5 +164,23 @@ func TestInspectorHidesLivenessUnlessAsked(t *testing.T) {
 	in.SetShowLiveness(false)
 	if v = plain(in.View(testStyles(), 100, 10)); strings.Count(v, "deadbeef") != 2 {
 		t.Fatalf("hidden again: chat and replay missing:\n%s", v)
+	}
+}
+
+// TestInspectorSidebarHasType: at the sidebar's inner width (38 cells, a
+// 120-column terminal) with 10-digit seqs and the longest type names the
+// type column stays, in its short form.
+func TestInspectorSidebarHasType(t *testing.T) {
+	in := NewInspector()
+	in.Set([]protocol.RecordInfo{
+		{At: t0, Dir: protocol.DirOut, Type: protocol.TypeKeyTransport, Verdict: protocol.VerdictSent},
+		{At: t0, Dir: protocol.DirIn, Type: protocol.TypeChat, Seq: 1800764890, HasSeq: true, HasNonce: true, Nonce: [4]byte{0xde, 0xad, 0xbe, 0xef}, Verdict: protocol.VerdictAccepted},
+		{At: t0, Dir: protocol.DirIn, Type: protocol.TypeChat, Seq: 1800764890, HasSeq: true, HasNonce: true, Nonce: [4]byte{0xde, 0xad, 0xbe, 0xef}, Verdict: protocol.ReasonReplay},
+	})
+	v := plain(in.View(testStyles(), 38, 6))
+	for _, want := range []string{"type", "KEYTRAN", "CHAT", "1800764890", "! replay"} {
+		if !strings.Contains(v, want) {
+			t.Errorf("missing %q:\n%s", want, v)
+		}
 	}
 }

@@ -264,16 +264,30 @@ func Verify(st *style.Styles, width, height int, safetyNumber, peerFP string, tr
 }
 
 // TooSmall renders, centred, the terminal's size and the minimum the UI
-// needs.
+// needs; each line wraps at spaces to the width, so the notice is never
+// itself cut (the hint goes first when the height is short).
 func TooSmall(st *style.Styles, width, height, minWidth, minHeight int) string {
 	st = styles(st)
-	lines := []string{
-		st.Warn.Render("terminal too small"),
-		fmt.Sprintf("now %d×%d", width, height),
-		fmt.Sprintf("needs at least %d×%d", minWidth, minHeight),
+	var lines []string
+	add := func(s lipgloss.Style, text string) {
+		for _, ln := range wrap(text, width, 0) {
+			lines = append(lines, s.Render(ln))
+		}
 	}
-	if height >= 5 {
-		lines = append(lines, "", st.Dim.Render("enlarge the window, or press ctrl+c to quit"))
+	add(st.Warn, "terminal too small")
+	add(lipgloss.NewStyle(), fmt.Sprintf("now %d×%d", width, height))
+	add(lipgloss.NewStyle(), fmt.Sprintf("needs at least %d×%d", minWidth, minHeight))
+	hint := wrap("enlarge the window, or press ctrl+c to quit", width, 0)
+	if len(lines)+1+len(hint) <= height {
+		lines = append(lines, "")
+		add(st.Dim, "enlarge the window, or press ctrl+c to quit")
 	}
 	return center(lines, width, height, true)
+}
+
+// FingerprintRows lays a fingerprint out as /verify does: rows of 8
+// groups of 4, halved until a row fits in width, so that no group is ever
+// split across lines. A fingerprint without spaces is grouped first.
+func FingerprintRows(fp string, width int) []string {
+	return groupRows(fpGroups(fp), 8, width)
 }

@@ -148,7 +148,7 @@ func TestTooSmall(t *testing.T) {
 func TestHeader(t *testing.T) {
 	h := HeaderInfo{SelfName: "alice", PeerName: "bob", SelfFP: testFP, PeerFP: otherFP, Trust: crypto.TrustVerified, Encrypted: true}
 	v := plain(Header(testStyles(), 120, h))
-	for _, want := range []string{"alice", "bob", "1a2b 3c4d 5e6f 7a8b", "ffee ddcc bbaa 9988", "✓ verified", "encrypted"} {
+	for _, want := range []string{"alice", "bob", "1a2b 3c4d 5e6f 7a8b", "ffee ddcc bbaa 9988", "✓ bob verified", "encrypted"} {
 		if !strings.Contains(v, want) {
 			t.Errorf("missing %q in %q", want, v)
 		}
@@ -156,9 +156,9 @@ func TestHeader(t *testing.T) {
 	if strings.Contains(v, "9c0d") {
 		t.Errorf("fingerprint not short: %q", v)
 	}
-	for trust, word := range map[crypto.Trust]string{crypto.TrustUnknown: "no key yet", crypto.TrustNew: "new key", crypto.TrustKnown: "known key", crypto.TrustPinned: "pinned key", crypto.TrustVerified: "✓ verified"} {
+	for trust, word := range map[crypto.Trust]string{crypto.TrustUnknown: "no key from bob yet", crypto.TrustNew: "bob's key is new", crypto.TrustKnown: "bob's key known", crypto.TrustPinned: "bob's key pinned", crypto.TrustVerified: "✓ bob verified"} {
 		h.Trust = trust
-		for _, w := range []int{120, 40, 24} {
+		for _, w := range []int{120, 40, 26} {
 			if v := plain(Header(testStyles(), w, h)); !strings.Contains(v, word) {
 				t.Errorf("width %d, trust %q: missing %q in %q", w, trust, word, v)
 			}
@@ -171,8 +171,17 @@ func TestHeader(t *testing.T) {
 	// Narrow: the fingerprints go first, the peer and the trust word stay.
 	h.Trust = crypto.TrustNew
 	v = plain(Header(testStyles(), 40, h))
-	if strings.Contains(v, "1a2b") || !strings.Contains(v, "bob") || !strings.Contains(v, "new key") {
+	if strings.Contains(v, "1a2b") || !strings.Contains(v, "bob") || !strings.Contains(v, "bob's key is new") {
 		t.Errorf("narrow header: %q", v)
+	}
+	h.Ended = true
+	if v := plain(Header(testStyles(), 120, h)); !strings.Contains(v, "no session") || strings.Contains(v, "not encrypted") {
+		t.Errorf("session ended: %q", v)
+	}
+	// A changed key says whose it is.
+	h.Changed = true
+	if v := plain(Header(testStyles(), 80, h)); !strings.Contains(v, "bob's key changed") {
+		t.Errorf("changed key: %q", v)
 	}
 	if got := ShortFP("1A2B3C4D5E6F7A8B9C0D"); got != "1A2B 3C4D 5E6F 7A8B" {
 		t.Errorf("ShortFP ungrouped = %q", got)

@@ -17,6 +17,7 @@ const SecurityLogSize = 1000
 type logEntry struct {
 	at      time.Time
 	note    bool
+	action  bool   // a note of what the user did (/replay), not a rejection
 	text    string // note text, sanitized
 	reason  string // sanitized
 	seq     uint32
@@ -25,14 +26,19 @@ type logEntry struct {
 	repeats int    // identical rejections in a row folded into this entry, >= 1
 }
 
-// SecurityLog lists every rejected record, newest at the bottom, and notes
-// from our own side. A rejection identical to the one just before it
-// (reason, seq, detail) is folded into it with a count ("×3"), so a flood
-// does not push everything else out; Count counts every rejection.
+// SecurityLog lists every rejected record and notes from our own side,
+// newest at the top (the latest is in view without scrolling, and a short
+// log does not sit under empty rows). A rejection identical to the one
+// just before it (reason, seq, detail) is folded into it with a count
+// ("×3"), so a flood does not push everything else out; Count counts every
+// rejection. What the user did (Action: /replay) is marked as theirs
+// ("you:") and counted apart (Actions), never as a rejection. A detail is
+// wrapped whole, never cut.
 type SecurityLog struct {
-	ring  []logEntry // at most SecurityLogSize, oldest at start
-	start int
-	count int
+	ring    []logEntry // at most SecurityLogSize, oldest at start
+	start   int
+	count   int
+	actions int
 }
 
 // NewSecurityLog returns an empty log.
@@ -59,6 +65,16 @@ func (l *SecurityLog) Note(text string, at time.Time) {
 	l.push(logEntry{at: at, note: true, text: clean(text)})
 }
 
+// Action adds what the user did that the log should show beside the
+// rejections it causes (a /replay), marked as theirs.
+func (l *SecurityLog) Action(text string, at time.Time) {
+	l.actions++
+	l.push(logEntry{at: at, note: true, action: true, text: clean(text)})
+}
+
+// Actions is the number of Actions ever added.
+func (l *SecurityLog) Actions() int { return l.actions }
+
 func (l *SecurityLog) push(e logEntry) {
 	if len(l.ring) < SecurityLogSize {
 		l.ring = append(l.ring, e)
@@ -77,7 +93,7 @@ func (l *SecurityLog) Len() int { return len(l.ring) }
 func (l *SecurityLog) entry(i int) *logEntry { return &l.ring[(l.start+i)%len(l.ring)] }
 
 // View renders the newest entries in exactly height rows of exactly width
-// cells, newest at the bottom; long entries wrap.
+// cells, newest at the top; long entries and details wrap.
 func (l *SecurityLog) View(st *style.Styles, width, height int) string {
 	return l.ViewScrolled(st, width, height, 0)
 }
@@ -93,16 +109,12 @@ func (l *SecurityLog) ViewScrolled(st *style.Styles, width, height, skip int) st
 		return block([]string{st.Dim.Render("no rejected records")}, width, height)
 	}
 	skip = max(0, min(skip, len(l.ring)-1))
-	var rows []string // bottom-up groups, assembled in order below
+	var rows []string
 	for i := len(l.ring) - 1 - skip; i >= 0 && len(rows) < height; i-- {
-		rows = append(l.render(st, l.entry(i), width), rows...)
+		rows = append(rows, l.render(st, l.entry(i), width)...)
 	}
 	if len(rows) > height {
-		rows = rows[len(rows)-height:]
-	}
-	if pad := height - len(rows); pad > 0 {
-		// Keep the newest at the bottom.
-		rows = append(make([]string, pad), rows...)
+		rows = rows[:height]
 	}
 	return block(rows, width, height)
 }
@@ -117,6 +129,9 @@ func (l *SecurityLog) EntryText(i int) string {
 }
 
 func entryText(e *logEntry) string {
+	if e.action {
+		return "* you: " + e.text
+	}
 	if e.note {
 		return "* " + e.text
 	}
@@ -134,7 +149,8 @@ func entryText(e *logEntry) string {
 }
 
 // render returns the rows of one entry: time, mark and text (wrapped, with
-// a hanging indent), and for a rejection with a detail a dim detail row.
+// a hanging indent), and for a rejection with a detail the dim detail,
+// wrapped whole.
 func (l *SecurityLog) render(st *style.Styles, e *logEntry, width int) []string {
 	stamp := e.at.Format("15:04:05")
 	textStyle := st.Rejected
@@ -151,7 +167,9 @@ func (l *SecurityLog) render(st *style.Styles, e *logEntry, width int) []string 
 		out = append(out, textStyle.Render(ln))
 	}
 	if !e.note && e.detail != "" {
-		out = append(out, st.Dim.Render("  detail: "+e.detail))
+		for _, ln := range wrap("detail: "+e.detail, width-2, 2) {
+			out = append(out, st.Dim.Render("  "+ln))
+		}
 	}
 	return out
 }

@@ -46,28 +46,41 @@ func TestSecurityLogNotesAndOrder(t *testing.T) {
 		t.Errorf("empty: %q", v)
 	}
 	l.Rejected(protocol.RejectedEvent{Reason: protocol.ReasonTampered}, t0)
-	l.Note("/replay: re-sent CHAT seq 12; the peer should reject it", t0.Add(time.Second))
+	l.Action("/replay: re-sent CHAT seq 12; the peer should reject it", t0.Add(time.Second))
 	l.Rejected(protocol.RejectedEvent{Reason: protocol.ReasonReplay, Seq: 12, HasSeq: true}, t0.Add(2*time.Second))
 	v := plain(l.View(testStyles(), 120, 5))
 	r := strings.Split(v, "\n")
-	if !strings.Contains(r[2], "tampered") || !strings.Contains(r[3], "* /replay: re-sent CHAT seq 12") || !strings.Contains(r[4], "replay seq 12") {
-		t.Errorf("want oldest to newest at the bottom:\n%s", v)
+	// Newest at the top, no empty rows above; the user's /replay is theirs.
+	if !strings.Contains(r[0], "replay seq 12") || !strings.Contains(r[1], "* you: /replay: re-sent CHAT seq 12") || !strings.Contains(r[2], "tampered") {
+		t.Errorf("want newest to oldest from the top:\n%s", v)
 	}
-	if strings.TrimSpace(r[0]) != "" {
-		t.Errorf("short log not at the bottom:\n%s", v)
+	if strings.TrimSpace(r[4]) != "" {
+		t.Errorf("short log not at the top:\n%s", v)
 	}
-	if l.Count() != 2 || l.Len() != 3 {
-		t.Errorf("Count %d Len %d, want 2 and 3", l.Count(), l.Len())
+	if l.Count() != 2 || l.Len() != 3 || l.Actions() != 1 {
+		t.Errorf("Count %d Len %d Actions %d, want 2, 3 and 1", l.Count(), l.Len(), l.Actions())
 	}
 	// Scrolled back by one entry: the newest is out of view.
 	v = plain(l.ViewScrolled(testStyles(), 120, 5, 1))
 	if strings.Contains(v, "seq 12:") || !strings.Contains(v, "/replay") {
 		t.Errorf("scrolled:\n%s", v)
 	}
-	// Narrow: the entry wraps, newest still at the bottom.
+	// Narrow: the entry wraps, newest still at the top.
 	v = plain(l.View(testStyles(), 24, 6))
-	if !strings.HasSuffix(strings.TrimRight(v, " "), "received") {
+	if !strings.Contains(strings.Split(v, "\n")[0], "rejected") {
 		t.Errorf("narrow:\n%s", v)
+	}
+}
+
+// TestSecurityLogDetailWhole: a long detail wraps and is shown whole,
+// never cut with "…".
+func TestSecurityLogDetailWhole(t *testing.T) {
+	l := NewSecurityLog()
+	detail := "protocol: record 1800764890 (last 1800764890): protocol: replayed record from the end of the detail"
+	l.Rejected(protocol.RejectedEvent{Reason: protocol.ReasonReplay, Seq: 1800764890, HasSeq: true, Detail: detail}, t0)
+	v := plain(l.View(testStyles(), 38, 12))
+	if strings.Contains(v, "…") || !strings.Contains(strings.Join(strings.Fields(v), " "), "from the end of the detail") {
+		t.Errorf("detail cut:\n%s", v)
 	}
 }
 

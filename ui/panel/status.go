@@ -9,6 +9,7 @@ import (
 
 	"duet/protocol"
 	"duet/ui/style"
+	"duet/ui/words"
 )
 
 // Sparkline geometry: SparkCells cells of SparkBucket each cover SparkWindow.
@@ -30,18 +31,20 @@ type rttSample struct {
 }
 
 // StatusBar is the bottom bar: ports, the peer's liveness, RTT and its
-// sparkline, time since the last pong, whether liveness is authenticated,
-// sequence numbers (↑ out, ↓ in) and the rekey countdown. Everything fits
-// in 120 columns with 10-digit sequence numbers.
+// sparkline, time since the last pong, whether a session is up in words
+// ("encrypted" or "no session") and the rekey countdown. Sequence numbers
+// are not shown (random 32-bit numbers mean nothing at a glance): the
+// record inspector (F3) has them. While the peer's key is refused (it
+// changed and was not accepted) the liveness word is "key refused", never
+// "live", until a session is established.
 //
 // When narrow it drops fields in this order (first dropped first):
 //  1. the ports
 //  2. the RTT sparkline
 //  3. the time since the last pong
 //  4. the rekey countdown
-//  5. the sequence numbers
-//  6. the RTT
-//  7. auth/plain
+//  5. the RTT
+//  6. the session word
 //
 // The liveness word is never dropped (only cut when the bar is narrower
 // than the word itself).
@@ -59,6 +62,10 @@ type StatusBar struct {
 
 	left   bool
 	leftAt time.Time
+
+	session bool // a session is up: session events, or a Status that has one
+	refused bool // the peer's key is refused: no session until accepted
+	changed bool // the peer's key changed during this run
 
 	samples []rttSample // oldest first
 }
@@ -93,6 +100,9 @@ func (s *StatusBar) Live(ev protocol.LiveEvent, at time.Time) {
 // is not counted twice).
 func (s *StatusBar) SetStatus(st protocol.Status) {
 	s.status, s.hasStatus = st, true
+	if st.HasSession {
+		s.session = true // a poll may show a session; only events end one
+	}
 	if st.Live != "" {
 		s.live = st.Live
 	}
@@ -114,15 +124,34 @@ func (s *StatusBar) SetStatus(st protocol.Status) {
 func (s *StatusBar) Session(ev protocol.SessionEvent, at time.Time) {
 	switch ev.State {
 	case protocol.SessionEstablished:
-		s.left = false
+		s.left, s.session, s.refused = false, true, false
 	case protocol.SessionPeerLeft:
 		s.PeerLeft(at)
+	case protocol.SessionClosed:
+		s.session = false
 	}
 }
 
+// KeyRefused records that the peer presented a changed key while no
+// session was up: the bar says "key refused" until a session is
+// established, and KeyChanged reports it from then on.
+func (s *StatusBar) KeyRefused() { s.refused, s.changed = true, true }
+
+// Rejected takes a rejection: a key-changed one while no session is up
+// (a pinned fingerprint that does not match) refuses the key as KeyRefused
+// does; during a session it is only an attempt, and changes nothing.
+func (s *StatusBar) Rejected(ev protocol.RejectedEvent) {
+	if ev.Reason == protocol.ReasonKeyChanged && !s.session {
+		s.refused = true
+	}
+}
+
+// KeyChanged reports whether the peer's key changed during this run.
+func (s *StatusBar) KeyChanged() bool { return s.changed }
+
 // PeerLeft records the peer's goodbye: the liveness word reads "left" until
 // the peer answers again or a new session is established.
-func (s *StatusBar) PeerLeft(at time.Time) { s.left, s.leftAt = true, at }
+func (s *StatusBar) PeerLeft(at time.Time) { s.left, s.leftAt, s.session = true, at, false }
 
 func (s *StatusBar) addSample(at time.Time, rtt time.Duration) {
 	if n := len(s.samples); n > 0 {
@@ -147,8 +176,11 @@ func (s *StatusBar) addSample(at time.Time, rtt time.Duration) {
 }
 
 // Liveness returns the liveness word shown: waiting, live, degraded, down,
-// or left after the peer's goodbye.
+// left after the peer's goodbye, or key refused.
 func (s *StatusBar) Liveness() string {
+	if s.refused {
+		return words.StatusKeyRefused
+	}
 	if s.left {
 		return "left"
 	}
@@ -215,6 +247,8 @@ func (s *StatusBar) View(st *style.Styles, width int, now time.Time) string {
 	word := s.Liveness()
 	var liveStyle lipgloss.Style
 	switch {
+	case s.refused:
+		liveStyle = st.Bad
 	case s.left:
 		liveStyle = st.Warn
 	case s.live == protocol.LiveLive:
@@ -232,39 +266,28 @@ func (s *StatusBar) View(st *style.Styles, width int, now time.Time) string {
 	if !s.lastPong.IsZero() {
 		pong = "pong " + FormatAge(now.Sub(s.lastPong)) + " ago"
 	}
-	auth := ""
-	if s.heard {
-		auth = "plain"
-		if s.auth {
-			auth = "auth"
-		}
+	sess, sessStyle := words.StatusNoSession, st.Warn
+	if s.session {
+		sess, sessStyle = words.StatusEncrypted, st.Good
 	}
-	seq, rekey := "", ""
-	if s.hasStatus && s.status.HasSession {
-		seq = fmt.Sprintf("seq ↑%d ↓%d", s.status.SendSeq, s.status.RecvSeq)
-		if !s.status.NextRekey.IsZero() {
-			if d := s.status.NextRekey.Sub(now); d > 0 {
-				rekey = "rekey " + FormatAge(d)
-			} else {
-				rekey = "rekey due"
-			}
+	rekey := ""
+	if s.session && s.hasStatus && !s.status.NextRekey.IsZero() {
+		if d := s.status.NextRekey.Sub(now); d > 0 {
+			rekey = "rekey " + FormatAge(d)
+		} else {
+			rekey = "rekey due"
 		}
-	}
-	authStyle := st.Warn
-	if s.auth {
-		authStyle = st.Good
 	}
 	sep := " │ "
 	// drop: higher is dropped first (the order in the type's comment).
 	segs := []seg{
 		{text: word, style: liveStyle},
 		{text: rtt, drop: 2, sep: sep},
-		{text: s.Sparkline(now), drop: 6, sep: " "},
-		{text: pong, drop: 5, sep: sep},
-		{text: auth, style: authStyle, drop: 1, sep: sep},
-		{text: seq, drop: 3, sep: sep},
-		{text: rekey, drop: 4, sep: sep},
-		{text: fmt.Sprintf("ports %d→%d", s.mainPort, s.subPort), drop: 7, sep: sep},
+		{text: s.Sparkline(now), drop: 5, sep: " "},
+		{text: pong, drop: 4, sep: sep},
+		{text: sess, style: sessStyle, drop: 1, sep: sep},
+		{text: rekey, drop: 3, sep: sep},
+		{text: fmt.Sprintf("ports %d→%d", s.mainPort, s.subPort), drop: 6, sep: sep},
 	}
 	return bar(st.StatusBar, segs, width)
 }

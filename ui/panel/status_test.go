@@ -177,25 +177,29 @@ func TestStatusBarFields(t *testing.T) {
 	s := NewStatusBar(5555, 5556)
 	s.Live(protocol.LiveEvent{State: protocol.LiveLive, RTT: 3 * time.Millisecond, Authenticated: false}, t0)
 	v := plain(s.View(st, 200, t0.Add(4*time.Second)))
-	for _, want := range []string{"plain", "pong 4s ago", "ports 5555→5556"} {
+	for _, want := range []string{"no session", "pong 4s ago", "ports 5555→5556"} {
 		if !strings.Contains(v, want) {
 			t.Errorf("missing %q in %q", want, v)
 		}
 	}
-	if strings.Contains(v, "auth") || strings.Contains(v, "seq") || strings.Contains(v, "rekey") {
+	if strings.Contains(v, "encrypted") || strings.Contains(v, "seq") || strings.Contains(v, "rekey") {
 		t.Errorf("no session yet, but %q", v)
 	}
 	s.Live(protocol.LiveEvent{State: protocol.LiveLive, RTT: 3 * time.Millisecond, Authenticated: true}, t0.Add(5*time.Second))
 	s.SetStatus(protocol.Status{HasSession: true, SendSeq: 12, RecvSeq: 9, NextRekey: t0.Add(5*time.Second + 90*time.Second),
 		Live: protocol.LiveLive, RTT: 3 * time.Millisecond, LastPong: t0.Add(5 * time.Second), Authenticated: true})
 	v = plain(s.View(st, 200, t0.Add(5*time.Second)))
-	for _, want := range []string{"auth", "seq ↑12 ↓9", "rekey 1m30s"} {
+	for _, want := range []string{"encrypted", "rekey 1m30s"} {
 		if !strings.Contains(v, want) {
 			t.Errorf("missing %q in %q", want, v)
 		}
 	}
-	if strings.Contains(v, "plain") {
-		t.Errorf("authenticated, but %q", v)
+	// Neither "plain"/"auth" (read as "not encrypted") nor the random
+	// sequence numbers (the inspector has them).
+	for _, not := range []string{"plain", "auth", "seq", "12", "↑"} {
+		if strings.Contains(v, not) {
+			t.Errorf("session up, but %q in %q", not, v)
+		}
 	}
 	if v := plain(s.View(st, 200, t0.Add(time.Hour))); !strings.Contains(v, "rekey due") {
 		t.Errorf("rekey overdue: %q", v)
@@ -221,9 +225,8 @@ func TestStatusBarDropOrder(t *testing.T) {
 		{"sparkline", func(v string) bool { return strings.ContainsAny(v, string(sparkBars)) }},
 		{"pong", func(v string) bool { return strings.Contains(v, "pong ") }},
 		{"rekey", func(v string) bool { return strings.Contains(v, "rekey ") }},
-		{"seq", func(v string) bool { return strings.Contains(v, "seq ↑12 ↓9") }},
 		{"rtt", func(v string) bool { return strings.Contains(v, "rtt 20.0 ms") }},
-		{"auth", func(v string) bool { return strings.Contains(v, "auth") }},
+		{"session", func(v string) bool { return strings.Contains(v, "encrypted") }},
 	}
 	full := plain(s.View(st, 300, now))
 	for _, f := range order {
@@ -256,5 +259,56 @@ func TestStatusBarDropOrder(t *testing.T) {
 		if !seen[n] {
 			t.Errorf("no width shows exactly the last %d fields", n)
 		}
+	}
+}
+
+// TestStatusBarSessionWords: after the peer leaves the bar says "no
+// session" (not "plain"), and while the peer's key is refused it never
+// says "live", whatever the pongs say, until a session is established.
+func TestStatusBarSessionWords(t *testing.T) {
+	st := testStyles()
+	s := NewStatusBar(5555, 5556)
+	s.Session(protocol.SessionEvent{State: protocol.SessionEstablished}, t0)
+	s.Live(protocol.LiveEvent{State: protocol.LiveLive, RTT: time.Millisecond, Authenticated: true}, t0)
+	if v := plain(s.View(st, 120, t0)); !strings.Contains(v, "encrypted") {
+		t.Errorf("session up: %q", v)
+	}
+	s.Session(protocol.SessionEvent{State: protocol.SessionPeerLeft}, t0.Add(time.Second))
+	s.Live(protocol.LiveEvent{State: protocol.LiveLive, RTT: time.Millisecond}, t0.Add(2*time.Second))
+	if v := plain(s.View(st, 120, t0.Add(2*time.Second))); !strings.Contains(v, "no session") || strings.Contains(v, "plain") || strings.Contains(v, "encrypted") {
+		t.Errorf("peer left, plain pongs: %q", v)
+	}
+	s.KeyRefused()
+	s.Live(protocol.LiveEvent{State: protocol.LiveLive, RTT: time.Millisecond}, t0.Add(3*time.Second))
+	v := plain(s.View(st, 120, t0.Add(3*time.Second)))
+	if strings.Contains(v, "live") || !strings.Contains(v, "key refused") {
+		t.Errorf("key refused: %q", v)
+	}
+	if !s.KeyChanged() {
+		t.Error("KeyChanged after a refused key")
+	}
+	s.Session(protocol.SessionEvent{State: protocol.SessionEstablished}, t0.Add(4*time.Second))
+	if v := plain(s.View(st, 120, t0.Add(4*time.Second))); !strings.HasPrefix(strings.TrimSpace(v), "live") || !strings.Contains(v, "encrypted") {
+		t.Errorf("accepted and established: %q", v)
+	}
+}
+
+// TestStatusBarPinRefused: a key-changed rejection with no session up (a
+// pin that does not match) shows "key refused", not "live"; during a
+// session it changes nothing.
+func TestStatusBarPinRefused(t *testing.T) {
+	st := testStyles()
+	s := NewStatusBar(5555, 5556)
+	s.Live(protocol.LiveEvent{State: protocol.LiveLive, RTT: time.Millisecond}, t0)
+	s.Rejected(protocol.RejectedEvent{Reason: protocol.ReasonKeyChanged})
+	if v := plain(s.View(st, 120, t0)); strings.Contains(v, "live") || !strings.Contains(v, "key refused") {
+		t.Errorf("pin refused: %q", v)
+	}
+	s2 := NewStatusBar(5555, 5556)
+	s2.Session(protocol.SessionEvent{State: protocol.SessionEstablished}, t0)
+	s2.Live(protocol.LiveEvent{State: protocol.LiveLive, RTT: time.Millisecond, Authenticated: true}, t0)
+	s2.Rejected(protocol.RejectedEvent{Reason: protocol.ReasonKeyChanged})
+	if v := plain(s2.View(st, 120, t0)); !strings.HasPrefix(strings.TrimSpace(v), "live") {
+		t.Errorf("key-changed attempt during a session: %q", v)
 	}
 }

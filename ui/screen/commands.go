@@ -41,11 +41,7 @@ func (s *Screen) command(line string) tea.Cmd {
 		}
 		s.panels.overlay = overlayVerify
 	case "/fingerprint":
-		peer := s.peerFP
-		if peer == "" {
-			peer = "not known yet"
-		}
-		s.chat.AddNotice(chat.NoticeInfo, fmt.Sprintf("your fingerprint: %s · %s's fingerprint: %s", termsafe.Sanitize(s.cfg.SelfFP), s.peerName, termsafe.Sanitize(peer)), now)
+		s.chat.AddNotice(chat.NoticeInfo, s.fingerprintNotice(), now)
 	case "/replay":
 		if sess == nil {
 			return nil
@@ -71,7 +67,7 @@ func (s *Screen) command(line string) tea.Cmd {
 				}
 			}
 		}
-		s.chat.AddNotice(chat.NoticeWarn, fmt.Sprintf("unknown command %s (not sent): commands are %s; start a message with // to send a leading /",
+		s.chat.AddNotice(chat.NoticeInfo, fmt.Sprintf("unknown command %s (not sent): commands are %s; start a message with // to send a leading /",
 			termsafe.Sanitize(snippet(name, 40)), s.commandList()), now)
 	}
 	return nil

@@ -6,6 +6,7 @@ import (
 
 	tea "charm.land/bubbletea/v2"
 
+	"duet/crypto"
 	"duet/protocol"
 	"duet/ui/chat"
 	"duet/ui/termsafe"
@@ -65,6 +66,7 @@ func (s *Screen) handleEvent(m eventMsg) tea.Cmd {
 		s.hs.Step(e, now)
 	case protocol.SessionEvent:
 		s.hs.Session(e, now)
+		s.status.Session(e, now)
 		if e.State == protocol.SessionRekeyed {
 			s.panels.hsDismissed = false // a rekey shows the panel again
 		}
@@ -77,10 +79,11 @@ func (s *Screen) handleEvent(m eventMsg) tea.Cmd {
 		s.gap(e, now)
 	case protocol.RejectedEvent:
 		s.seclog.Rejected(e, now)
+		s.status.Rejected(e)
 		s.rejectNotice(e, now)
 	case protocol.ReplayedEvent:
 		text := words.Replayed(protocol.TypeName(e.Type), e.Seq, e.HasSeq, e.EarlierSession)
-		s.seclog.Note(text, now)
+		s.seclog.Action(text, now)
 		s.chat.AddNotice(chat.NoticeInfo, text, now)
 	case protocol.StalledEvent:
 		s.hs.Stalled(e, now)
@@ -113,6 +116,7 @@ func (s *Screen) handleEvent(m eventMsg) tea.Cmd {
 func (s *Screen) handlePeerKey(e protocol.PeerKeyEvent, now time.Time) {
 	if e.Changed != nil {
 		if !e.SessionUp {
+			s.status.KeyRefused()
 			s.keyChange = newKeyChange(e.Changed, s.cfg.AcceptKey != nil)
 			s.panels.overlay = overlayNone
 		}
@@ -129,17 +133,17 @@ func (s *Screen) handleSession(e protocol.SessionEvent, now time.Time) {
 	switch e.State {
 	case protocol.SessionEstablished:
 		s.encrypted = true
+		prev := s.safety
 		s.safety = termsafe.Sanitize(e.SafetyNumber)
 		if e.PeerFingerprint != "" {
 			s.peerFP = termsafe.Sanitize(e.PeerFingerprint)
 			s.chat.SetPeer(chat.Person{Name: s.peerName, StableID: s.peerFP})
 		}
-		s.chat.AddNotice(chat.NoticeInfo, fmt.Sprintf("session established: end-to-end encrypted · safety number %s · compare it with your peer: /verify", s.safety), now)
+		s.chat.AddNotice(chat.NoticeInfo, words.SessionEstablished(s.safety, prev, s.trust == crypto.TrustVerified), now)
 	case protocol.SessionRekeyed:
 		s.chat.AddNotice(chat.NoticeInfo, "keys renewed (rekey): later messages use fresh keys", now)
 	case protocol.SessionPeerLeft:
 		s.encrypted = false
-		s.status.PeerLeft(now)
 		s.chat.AddNotice(chat.NoticeInfo, fmt.Sprintf("peer left: %s quit; a new session starts if they come back", s.peerName), now)
 	case protocol.SessionClosed:
 		s.encrypted = false
@@ -148,21 +152,27 @@ func (s *Screen) handleSession(e protocol.SessionEvent, now time.Time) {
 	s.headerChanged()
 }
 
-// rejectNotice puts a rejection in the chat, at most
-// rejectNoticesPerSecond a second; the rest are counted and summed up.
+// rejectNotice puts a rejection in the chat: a repeat of the rejection
+// just before it (same reason, nothing in between) is counted into that
+// row ("×5", updated in place, as the security log folds); other rows come
+// at most rejectNoticesPerSecond a second, the rest counted and summed up.
 func (s *Screen) rejectNotice(e protocol.RejectedEvent, now time.Time) {
+	text := "rejected " + termsafe.Sanitize(e.Reason)
+	if e.HasSeq {
+		text += fmt.Sprintf(" seq %d", e.Seq)
+	}
+	text += ": " + termsafe.Sanitize(words.Reason(e.Reason))
+	key := "rejected " + e.Reason
+	if s.rejects.hidden == 0 && s.chat.Fold(key, text, now) {
+		return // (a row held back in between would end the fold)
+	}
 	s.flushRejections(now, false)
 	if s.rejects.shown >= rejectNoticesPerSecond {
 		s.rejects.hidden++
 		return
 	}
 	s.rejects.shown++
-	text := "rejected " + termsafe.Sanitize(e.Reason)
-	if e.HasSeq {
-		text += fmt.Sprintf(" seq %d", e.Seq)
-	}
-	text += ": " + termsafe.Sanitize(words.Reason(e.Reason))
-	s.chat.AddNotice(chat.NoticeWarn, text, now)
+	s.chat.AddFoldable(chat.NoticeWarn, key, text, now)
 }
 
 // flushRejections starts a new one-second window of rejection notices,

@@ -2,6 +2,7 @@ package screen
 
 import (
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -41,6 +42,18 @@ func liveChat() []tea.Msg {
 	return msgs
 }
 
+// securityEvents is a live chat, then a /replay of ours refused by the
+// peer, and bob's replays refused here, each with a long detail.
+func securityEvents() []tea.Msg {
+	msgs := liveChat()
+	msgs = append(msgs, eventMsg{ev: protocol.ReplayedEvent{Type: protocol.TypeChat, Seq: 4, HasSeq: true}})
+	for _, seq := range []uint32{1800764890, 1800764897, 1800764902} {
+		msgs = append(msgs, eventMsg{ev: protocol.RejectedEvent{Reason: protocol.ReasonReplay, Seq: seq, HasSeq: true,
+			Detail: fmt.Sprintf("protocol: record %d (last %d): protocol: replayed record", seq, seq)}})
+	}
+	return msgs
+}
+
 func TestScreenGolden(t *testing.T) {
 	cases := []struct {
 		name string
@@ -57,6 +70,33 @@ func TestScreenGolden(t *testing.T) {
 			return append(liveChat(), eventMsg{ev: protocol.RejectedEvent{Reason: protocol.ReasonReplay, Seq: 4, HasSeq: true, Detail: "protocol: replayed record"}})
 		}},
 		{"help", func() []tea.Msg { return append(liveChat(), keyPress(tea.KeyF1)) }},
+		{"helpdemo", func() []tea.Msg { return append(liveChat(), keyPress(tea.KeyF1)) }},
+		{"peerleft", func() []tea.Msg {
+			return append(liveChat(), eventMsg{ev: protocol.SessionEvent{State: protocol.SessionPeerLeft}},
+				eventMsg{ev: protocol.LiveEvent{State: protocol.LiveWaiting}})
+		}},
+		{"fingerprint", func() []tea.Msg {
+			return append(append(liveChat(), typeText("/fingerprint")...), keyPress(tea.KeyEnter))
+		}},
+		{"reconnect", func() []tea.Msg {
+			// The peer quits and comes back with the same keys: the safety
+			// number is not repeated, the bar says "no session" meanwhile.
+			msgs := append(liveChat(), eventMsg{ev: protocol.SessionEvent{State: protocol.SessionPeerLeft}})
+			return append(msgs, established()...)
+		}},
+		{"pinrefused", func() []tea.Msg {
+			return []tea.Msg{
+				eventMsg{ev: protocol.LiveEvent{State: protocol.LiveLive, RTT: 620 * time.Microsecond}},
+				eventMsg{ev: protocol.RejectedEvent{Reason: protocol.ReasonKeyChanged, Detail: "crypto: peer key does not match the pinned fingerprint"}},
+			}
+		}},
+		{"stalled", func() []tea.Msg {
+			return []tea.Msg{
+				eventMsg{ev: protocol.LiveEvent{State: protocol.LiveLive, RTT: 620 * time.Microsecond}},
+				eventMsg{ev: protocol.HandshakeEvent{Step: 2, Name: "hello", Done: true}},
+				eventMsg{ev: protocol.StalledEvent{Attempts: 3, For: 20 * time.Second, LastStep: 2}},
+			}
+		}},
 		{"verify", func() []tea.Msg {
 			return append(append(liveChat(), typeText("/verify")...), keyPress(tea.KeyEnter))
 		}},
@@ -71,6 +111,9 @@ func TestScreenGolden(t *testing.T) {
 			t.Run(name, func(t *testing.T) {
 				cfg := testConfig(newFakeNode())
 				cfg.AcceptKey = func(crypto.Fingerprint) error { return nil }
+				if strings.HasPrefix(c.name, "helpdemo") { // the demo's /attack
+					cfg.Extra = []ExtraCommand{{Name: "/attack", Help: "demo: replay|tamper|reorder|drop|stale|reflect|keysub|impersonate|off"}}
+				}
 				s := newTestScreen(cfg)
 				drive(t, s, tea.WindowSizeMsg{Width: sz[0], Height: sz[1]})
 				drive(t, s, c.msgs()...)
@@ -78,9 +121,45 @@ func TestScreenGolden(t *testing.T) {
 			})
 		}
 	}
-	t.Run("toosmall", func(t *testing.T) {
+	t.Run("seclog", func(t *testing.T) {
+		// The security log: newest at the top, details whole, the user's
+		// /replay marked as theirs (F4 floats it on a narrow terminal; the
+		// sidebar shows it on a wide one).
+		for _, sz := range sizes {
+			s := newTestScreen(testConfig(newFakeNode()))
+			drive(t, s, tea.WindowSizeMsg{Width: sz[0], Height: sz[1]})
+			drive(t, s, securityEvents()...)
+			if sz[0] < 100 {
+				drive(t, s, keyPress(tea.KeyF4))
+			}
+			golden.RequireEqual(goldenTB{t, fmt.Sprintf("seclog_%dx%d", sz[0], sz[1])}, screenText(t, s))
+		}
+	})
+	t.Run("narrow", func(t *testing.T) {
+		// At 60x15 the footer leaves hints out whole ("ctrl+c quit" is
+		// never cut to "ctrl+c q").
 		s := newTestScreen(testConfig(newFakeNode()))
-		drive(t, s, tea.WindowSizeMsg{Width: 36, Height: 10})
-		golden.RequireEqual(goldenTB{t, "toosmall_36x10"}, screenText(t, s))
+		drive(t, s, tea.WindowSizeMsg{Width: 60, Height: 15})
+		drive(t, s, liveChat()...)
+		golden.RequireEqual(goldenTB{t, "live_60x15"}, screenText(t, s))
+	})
+	t.Run("helpscrolled", func(t *testing.T) {
+		// A help taller than the terminal keeps its border and scrolls.
+		cfg := testConfig(newFakeNode())
+		cfg.Extra = []ExtraCommand{{Name: "/attack", Help: "demo: replay|tamper|reorder|drop|stale|reflect|keysub|impersonate|off"}}
+		s := newTestScreen(cfg)
+		drive(t, s, tea.WindowSizeMsg{Width: 80, Height: 16})
+		drive(t, s, append(liveChat(), keyPress(tea.KeyF1))...)
+		golden.RequireEqual(goldenTB{t, "helptop_80x16"}, screenText(t, s))
+		drive(t, s, keyPress(tea.KeyPgDown))
+		golden.RequireEqual(goldenTB{t, "helpscrolled_80x16"}, screenText(t, s))
+	})
+	t.Run("toosmall", func(t *testing.T) {
+		// The notice fits whole: wrapped, never cut.
+		for _, sz := range [][2]int{{36, 10}, {40, 10}, {20, 6}} {
+			s := newTestScreen(testConfig(newFakeNode()))
+			drive(t, s, tea.WindowSizeMsg{Width: sz[0], Height: sz[1]})
+			golden.RequireEqual(goldenTB{t, fmt.Sprintf("toosmall_%dx%d", sz[0], sz[1])}, screenText(t, s))
+		}
 	})
 }

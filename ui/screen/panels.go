@@ -7,7 +7,7 @@ import (
 
 // panels is which panels and overlays are shown. On a narrow terminal one
 // panel at a time floats over the chat (the handshake panel also by itself
-// while a handshake is under way, until esc); on a wide one they stack in
+// while the handshake is stalled, until esc); on a wide one they stack in
 // the sidebar, each toggled with its F key. An overlay (help, /verify)
 // covers the screen below the header and takes the keys.
 type panels struct {
@@ -17,6 +17,7 @@ type panels struct {
 	sideHS        bool      // wide terminals: handshake panel pinned (F2)
 	sideInsp      bool      // wide terminals: inspector shown (F3)
 	sideLogHidden bool      // wide terminals: security log hidden (F4)
+	helpScroll    int       // the help's first line shown, when it does not fit
 }
 
 // overlayKind is the overlay shown, if any.
@@ -52,9 +53,12 @@ func (p *panels) toggle(k panelKind) {
 }
 
 // autoHandshake reports whether the handshake panel floats by itself on a
-// narrow terminal: while a handshake is under way, until esc.
+// narrow terminal: only while the handshake is stalled (the peer answers
+// but refuses our key: a security event worth covering the chat for),
+// until esc. A first handshake, a rekey or the peer coming back never
+// cover the chat: F2 shows the panel.
 func (s *Screen) autoHandshake() bool {
-	return s.panels.floating == panelNone && !s.panels.hsDismissed && s.hs.Active(s.now())
+	return s.panels.floating == panelNone && !s.panels.hsDismissed && s.hs.Stalling()
 }
 
 // overlayKey takes a key while an overlay is shown: it closes the help, or
@@ -63,8 +67,10 @@ func (s *Screen) overlayKey(k tea.KeyPressMsg) tea.Cmd {
 	switch s.panels.overlay {
 	case overlayHelp:
 		if key.Matches(k, s.keys.Close, s.keys.Help) || k.String() == "q" {
-			s.panels.overlay = overlayNone
+			s.panels.overlay, s.panels.helpScroll = overlayNone, 0
+			return nil
 		}
+		s.scrollHelp(k)
 	case overlayVerify:
 		switch {
 		case key.Matches(k, s.keys.Confirm):
@@ -115,4 +121,24 @@ func (s *Screen) panelKey(k tea.KeyPressMsg) bool {
 		return false
 	}
 	return true
+}
+
+// scrollHelp moves the help's window by a line (up/down) or a page
+// (pgup/pgdn), within its lines.
+func (s *Screen) scrollHelp(k tea.KeyPressMsg) {
+	page := max(1, s.lay.h-s.st.Overlay.GetVerticalFrameSize()-1)
+	switch {
+	case key.Matches(k, s.keys.PrevLine):
+		s.panels.helpScroll--
+	case key.Matches(k, s.keys.NextLine):
+		s.panels.helpScroll++
+	case key.Matches(k, s.keys.PageUp):
+		s.panels.helpScroll -= page
+	case key.Matches(k, s.keys.PageDown):
+		s.panels.helpScroll += page
+	default:
+		return
+	}
+	last := max(0, len(s.helpLines(s.helpInner()))-page)
+	s.panels.helpScroll = max(0, min(s.panels.helpScroll, last))
 }

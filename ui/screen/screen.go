@@ -341,6 +341,8 @@ func (s *Screen) renderHeader(w int) string {
 		PeerFP:    s.peerFP,
 		Trust:     s.trust,
 		Encrypted: s.encrypted,
+		Changed:   s.status.KeyChanged(),
+		Ended:     !s.encrypted && s.safety != "",
 	})
 }
 

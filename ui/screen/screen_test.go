@@ -496,7 +496,9 @@ func TestScreenRejectionFloodIsSummarised(t *testing.T) {
 	drive(t, s, tea.WindowSizeMsg{Width: 100, Height: 30})
 	before := s.chat.Len()
 	for i := range 500 {
-		drive(t, s, eventMsg{ev: protocol.RejectedEvent{Reason: protocol.ReasonReplay, Seq: uint32(i), HasSeq: true}})
+		// Alternating reasons: repeats of one reason fold into one row.
+		reason := []string{protocol.ReasonReplay, protocol.ReasonReorder}[i%2]
+		drive(t, s, eventMsg{ev: protocol.RejectedEvent{Reason: reason, Seq: uint32(i), HasSeq: true}})
 	}
 	if n := s.chat.Len() - before; n != rejectNoticesPerSecond {
 		t.Fatalf("%d rejection notices in one second, want %d", n, rejectNoticesPerSecond)

@@ -4,10 +4,15 @@ import (
 	"fmt"
 	"strings"
 
+	"charm.land/bubbles/v2/key"
 	tea "charm.land/bubbletea/v2"
 	"charm.land/lipgloss/v2"
+	"github.com/charmbracelet/x/ansi"
 
+	"duet/protocol"
 	"duet/ui/panel"
+	"duet/ui/style"
+	"duet/ui/words"
 )
 
 // View draws the whole screen. It reads only the model: no I/O.
@@ -67,7 +72,7 @@ func (s *Screen) render() string {
 	}
 	switch s.panels.overlay {
 	case overlayHelp:
-		s.center(rows, s.helpBox())
+		s.center(rows, s.blankSides(s.helpBox()))
 	case overlayVerify:
 		// A modal page: the panel centres itself, framed when it fits.
 		h := l.h - l.header.h
@@ -78,24 +83,30 @@ func (s *Screen) render() string {
 }
 
 // separator is the rule between the chat and the input: hints, the unread
-// count while scrolled up, or that we are leaving.
+// count while scrolled up, or that we are leaving. Hints that do not fit
+// are left out whole, least useful first, never cut mid-word.
 func (s *Screen) separator(w int) string {
+	room := w - 3 // "─ " before the label, one space after it
 	var label string
 	switch {
 	case s.quitting:
 		label = s.st.Warn.Render("leaving: telling the peer…")
 	case !s.chat.AtBottom():
 		if n := s.chat.Unread(); n > 0 {
-			label = s.st.NewMarker.Render(fmt.Sprintf("↓ %d new · ctrl+end to jump down", n))
+			label = s.st.NewMarker.Render(hintFit([]string{fmt.Sprintf("↓ %d new", n), "ctrl+end to jump down"}, []int{1}, room))
 		} else {
-			label = s.st.Dim.Render("scrolled up · ctrl+end to jump down")
+			label = s.st.Dim.Render(hintFit([]string{"scrolled up", "ctrl+end to jump down"}, []int{0}, room))
 		}
 	case s.lay.side.w == 0 && s.panels.floating != panelNone:
-		label = s.st.Dim.Render("esc closes the panel · f2 handshake · f3 records · f4 security log")
+		label = s.st.Dim.Render(hintFit([]string{"esc closes the panel", "f2 handshake", "f3 records", "f4 security log"}, []int{1, 2, 3}, room))
 	case s.lay.side.w == 0 && s.autoHandshake():
-		label = s.st.Dim.Render("esc hides the handshake panel · ? help · ctrl+c quit")
+		label = s.st.Dim.Render(hintFit([]string{"esc hides the handshake panel", "? help", "ctrl+c quit"}, []int{1, 2}, room))
+	case s.lay.side.w == 0 && !s.encrypted:
+		// The handshake panel no longer opens by itself: say where we are
+		// and where to look.
+		label = s.st.Dim.Render(hintFit([]string{s.sessionHint(), "f2 handshake", "? help", "ctrl+c quit"}, []int{2, 1}, room))
 	default:
-		label = s.st.Dim.Render("enter send · alt+enter/ctrl+j new line · ? help · ctrl+c quit")
+		label = s.st.Dim.Render(hintFit([]string{"enter send", "alt+enter/ctrl+j new line", "? help", "ctrl+c quit"}, []int{1, 0, 2}, room))
 	}
 	rule := s.st.Dim.Render("─ ")
 	used := lipgloss.Width(rule) + lipgloss.Width(label) + 1
@@ -103,6 +114,41 @@ func (s *Screen) separator(w int) string {
 		return rule + label
 	}
 	return rule + label + " " + s.st.Dim.Render(strings.Repeat("─", w-used))
+}
+
+// sessionHint says, while no session is up, what duet is doing.
+func (s *Screen) sessionHint() string {
+	switch s.status.Liveness() {
+	case string(protocol.LiveWaiting), string(protocol.LiveDown), "left":
+		return words.WaitingForPeer
+	case words.StatusKeyRefused:
+		return words.KeyRefusedHint
+	}
+	return words.NoSessionYet
+}
+
+// hintFit joins items with " · ", first leaving out the items drop names
+// (indexes into items, in order) until the rest fits in w cells.
+func hintFit(items []string, drop []int, w int) string {
+	out := make([]bool, len(items))
+	join := func() string {
+		var kept []string
+		for i, it := range items {
+			if !out[i] {
+				kept = append(kept, it)
+			}
+		}
+		return strings.Join(kept, " · ")
+	}
+	h := join()
+	for _, d := range drop {
+		if lipgloss.Width(h) <= w {
+			break
+		}
+		out[d] = true
+		h = join()
+	}
+	return h
 }
 
 // sidebar stacks the panels of a wide terminal: the handshake (while a
@@ -152,18 +198,27 @@ func (s *Screen) framed(p panelKind, w, h int) []string {
 	case panelHandshake:
 		body = s.fit(s.hs.View(s.st, iw, ih, s.now()), iw, ih)
 	case panelInspector:
-		hint := " F3 · pings shown F5"
+		pings := "pings shown F5"
 		if !s.insp.ShowLiveness() {
-			hint = fmt.Sprintf(" F3 · %d pings hidden F5", s.insp.Hidden())
+			pings = fmt.Sprintf("%d pings hidden F5", s.insp.Hidden())
 		}
-		body = append(s.fit(s.st.PanelTitle.Render("Records in and out")+s.st.Dim.Render(hint), iw, 1),
+		title := "Records in and out"
+		hint := " " + hintFit([]string{"F3", pings}, []int{0, 1}, iw-lipgloss.Width(title)-1)
+		body = append(s.fit(s.st.PanelTitle.Render(title)+s.st.Dim.Render(hint), iw, 1),
 			s.fit(s.insp.View(s.st, iw, ih-1), iw, ih-1)...)
 	case panelSecurityLog:
 		title := "Security log"
 		if n := s.seclog.Count(); n > 0 {
 			title += fmt.Sprintf(" · %d rejected", n)
 		}
-		body = append(s.fit(s.st.PanelTitle.Render(title)+s.st.Dim.Render(" F4"), iw, 1),
+		if n := s.seclog.Actions(); n > 0 {
+			title += fmt.Sprintf(" · %d by you", n)
+		}
+		hint := " F4"
+		if lipgloss.Width(title+hint) > iw {
+			hint = ""
+		}
+		body = append(s.fit(s.st.PanelTitle.Render(title)+s.st.Dim.Render(hint), iw, 1),
 			s.fit(s.seclog.View(s.st, iw, ih-1), iw, ih-1)...)
 	}
 	return s.fit(s.st.PanelBorder.Render(strings.Join(body, "\n")), w, h)
@@ -186,14 +241,145 @@ func (s *Screen) floatingPanel() string {
 	return strings.Join(s.framed(p, w, h), "\n")
 }
 
+// helpBox is the help overlay: the keys in two groups, then the commands
+// in one table (one key column width for all of them). A box taller than
+// the screen shows a window of its lines with a scroll hint as its last
+// row (↑/↓, pgup/pgdn move it) and keeps its border.
 func (s *Screen) helpBox() string {
 	l := s.lay
-	inner := min(l.w, 80) - s.st.Overlay.GetHorizontalFrameSize()
-	title := s.st.PanelTitle.Render("duet: keys and commands")
-	body := helpView(s.help, s.keys.FullHelp(), inner)
-	mouse := s.st.Dim.Render("duet captures the mouse: hold shift and drag to select text.")
-	content := lipgloss.JoinVertical(lipgloss.Left, title, "", body, "", mouse)
-	return s.st.Overlay.MaxWidth(l.w).MaxHeight(l.h).Render(content)
+	lines := s.helpLines(s.helpInner())
+	avail := max(1, l.h-s.st.Overlay.GetVerticalFrameSize())
+	lines = helpWindow(s.st, lines, avail, s.panels.helpScroll)
+	return s.st.Overlay.Render(strings.Join(lines, "\n"))
+}
+
+// helpInner is the width inside the help box's frame.
+func (s *Screen) helpInner() int {
+	return min(s.lay.w, 80) - s.st.Overlay.GetHorizontalFrameSize()
+}
+
+// helpLines is the help's content, each line at most inner cells.
+func (s *Screen) helpLines(inner int) []string {
+	groups := s.keys.FullHelp()
+	lines := []string{s.st.PanelTitle.Render(words.HelpTitle), ""}
+	lines = append(lines, strings.Split(helpView(s.help, groups[:2], inner), "\n")...)
+	lines = append(lines, "")
+	lines = append(lines, commandTable(s.st, s.keys.Commands, inner)...)
+	lines = append(lines, "")
+	for _, ln := range strings.Split(ansi.Wrap(words.HelpMouse, inner, ""), "\n") {
+		lines = append(lines, s.st.Dim.Render(ln))
+	}
+	return lines
+}
+
+// helpWindow returns at most avail of lines from the scroll offset off
+// (clamped); when they do not all fit, the last row says so and how to
+// scroll.
+func helpWindow(st *style.Styles, lines []string, avail, off int) []string {
+	if len(lines) <= avail {
+		return lines
+	}
+	shown := max(1, avail-1)
+	off = max(0, min(off, len(lines)-shown))
+	out := append([]string(nil), lines[off:off+shown]...)
+	if avail > 1 {
+		out = append(out, st.Dim.Render(words.HelpMore(off+1, off+shown, len(lines))))
+	}
+	return out
+}
+
+// commandTable lays the commands out with one key column width: in two
+// columns when each description still gets minHelpDesc cells, else in one.
+// A command whose description does not fit its column follows the table
+// on a row of its own, wrapped at spaces or "|" with a hanging indent.
+func commandTable(st *style.Styles, cmds []key.Binding, width int) []string {
+	kw := 0
+	for _, c := range cmds {
+		kw = max(kw, lipgloss.Width(c.Help().Key))
+	}
+	colW := (width - len(helpColSep)) / 2
+	if colW-kw-1 < minHelpDesc {
+		colW = width
+	}
+	var short, long [][]string
+	for _, c := range cmds {
+		if cell := commandCell(st, c, kw, colW); len(cell) == 1 || colW == width {
+			short = append(short, cell)
+		} else {
+			long = append(long, commandCell(st, c, kw, width))
+		}
+	}
+	var out []string
+	if colW == width {
+		out = pairColumns(short, len(short), colW)
+	} else {
+		out = pairColumns(short, (len(short)+1)/2, colW)
+	}
+	for _, c := range long {
+		out = append(out, c...)
+	}
+	return out
+}
+
+// minHelpDesc is the narrowest description column of a two-column table.
+const minHelpDesc = 18
+
+// helpColSep separates the help's columns.
+const helpColSep = "   "
+
+// commandCell renders one command: its key padded to kw, a space, and the
+// description wrapped to the rest of colW with a hanging indent.
+func commandCell(st *style.Styles, c key.Binding, kw, colW int) []string {
+	h := c.Help()
+	dw := max(1, colW-kw-1)
+	desc := strings.Split(ansi.Wrap(h.Desc, dw, "|"), "\n")
+	pad := strings.Repeat(" ", kw-lipgloss.Width(h.Key))
+	out := []string{st.Key.Render(h.Key) + pad + " " + desc[0]}
+	for _, d := range desc[1:] {
+		out = append(out, strings.Repeat(" ", kw+1)+d)
+	}
+	return out
+}
+
+// pairColumns puts cells[:half] on the left and the rest on the right,
+// entry beside entry, the left one padded to colW.
+func pairColumns(cells [][]string, half, colW int) []string {
+	var out []string
+	for i := 0; i < half; i++ {
+		left := cells[i]
+		var right []string
+		if half+i < len(cells) {
+			right = cells[half+i]
+		}
+		for j := 0; j < max(len(left), len(right)); j++ {
+			var l, r string
+			if j < len(left) {
+				l = left[j]
+			}
+			if j < len(right) {
+				r = right[j]
+			}
+			if r == "" {
+				out = append(out, l)
+				continue
+			}
+			out = append(out, l+strings.Repeat(" ", max(0, colW-lipgloss.Width(l)))+helpColSep+r)
+		}
+	}
+	return out
+}
+
+// blankSides pads each row of a box centred on the screen with spaces to
+// the screen's width, so no text from below shows beside it.
+func (s *Screen) blankSides(box string) string {
+	lines := strings.Split(box, "\n")
+	bw := lipgloss.Width(box)
+	left := max(0, (s.lay.w-bw)/2)
+	right := max(0, s.lay.w-bw-left)
+	for i, ln := range lines {
+		lines[i] = strings.Repeat(" ", left) + ln + "\x1b[m" + strings.Repeat(" ", right)
+	}
+	return strings.Join(lines, "\n")
 }
 
 // center splices box over rows, centred on the screen.

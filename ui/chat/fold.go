@@ -1,0 +1,47 @@
+package chat
+
+import (
+	"fmt"
+	"time"
+)
+
+// fold is the newest foldable notice: rows that repeat it (same key, with
+// nothing added in between) are counted into it instead of added.
+type fold struct {
+	seq uint64 // the row's item seq; 0: none
+	key string
+	n   int // rows counted into it, itself included
+}
+
+// AddFoldable appends a notice (as AddNotice) that later notices with the
+// same key may fold into (Fold).
+func (p *Pane) AddFoldable(kind NoticeKind, key, text string, at time.Time) {
+	p.AddNotice(kind, text, at)
+	p.fold = fold{seq: p.items[len(p.items)-1].seq, key: key, n: 1}
+}
+
+// Fold counts a repeat into the newest row, in place, when that row is a
+// foldable notice with the same key: its text becomes text followed by
+// " ×n" (n rows counted so far) and its time at. It reports whether it
+// did; when not, the caller adds the row itself (AddFoldable). Anything
+// added in between (a message, another notice) ends the fold, so a fold
+// never hides what happened between two repeats.
+func (p *Pane) Fold(key, text string, at time.Time) bool {
+	n := len(p.items)
+	if n == 0 || p.fold.seq == 0 || p.items[n-1].seq != p.fold.seq || p.fold.key != key {
+		return false
+	}
+	it := p.items[n-1]
+	p.fold.n++
+	it.text = fmt.Sprintf("%s ×%d", text, p.fold.n)
+	it.at = at.UnixMilli()
+	it.version++
+	return true
+}
+
+// TextWidth is the cells a row's text gets at the pane's current width
+// (after the time, name and delivery columns); at least 1.
+func (p *Pane) TextWidth() int {
+	l := p.layout()
+	return max(1, l.width-l.textCol)
+}
