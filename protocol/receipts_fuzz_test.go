@@ -58,4 +58,3 @@ func FuzzCourtesyPayload(f *testing.F) {
 		}
 	})
 }
-
