@@ -1,6 +1,7 @@
 package chat
 
 import (
+	"slices"
 	"strings"
 
 	"testing"
@@ -33,14 +34,19 @@ func TestVisiblePeer(t *testing.T) {
 	p.AddPeer(1, "old", t0, false)
 	p.AddOwn(2, "ours", t0)
 	p.AddPeer(3, "mid", t0, false)
-	p.AddPeer(4, "new", t0, false)
-	got := p.VisiblePeer(nil)
-	if len(got) != 2 || got[0] != 4 || got[1] != 3 {
-		t.Fatalf("visible %v, want [4 3]:\n%s", got, p.View())
-	}
-	p.ScrollUp(2)
-	got = p.VisiblePeer(nil)
-	if len(got) != 1 || got[0] != 1 {
-		t.Fatalf("scrolled up: visible %v, want [1]:\n%s", got, p.View())
+	p.AddPeer(4, "new, and long enough to wrap onto a second row", t0, false)
+	for _, step := range []struct {
+		up   int
+		want []uint64
+	}{
+		{0, []uint64{4, 3}},
+		{1, []uint64{3}}, // the last row of 4 is below the view
+		{2, []uint64{1}},
+	} {
+		p.ScrollUp(step.up)
+		got := p.VisiblePeer(nil)
+		if !slices.Equal(got, step.want) {
+			t.Fatalf("after scrolling up %d more: visible %v, want %v:\n%s", step.up, got, step.want, p.View())
+		}
 	}
 }
