@@ -28,6 +28,9 @@ const (
 	MaxTextSize = 64 << 10
 	// MaxReceiptIDs bounds the ids acknowledged by one receipt record.
 	MaxReceiptIDs = 1024
+	// MaxReadIDs bounds the ids named by one READ record: a screen shows
+	// far fewer messages at once.
+	MaxReadIDs = 256
 	// MaxPublicKeyDER bounds the SPKI DER in a public-key message.
 	MaxPublicKeyDER = 1024
 
@@ -55,6 +58,15 @@ const (
 	TypePong    byte = 0x14
 	TypeRekey   byte = 0x15
 	TypeGoodbye byte = 0x16
+	TypeTyping  byte = 0x17
+	TypeRead    byte = 0x18
+
+	// TypeRecordLast is the last type of the session record range
+	// 0x10..0x7f. A record type in the range that this implementation does
+	// not know is opened and checked like any record and then ignored and
+	// counted (docs/PROTOCOL.md, section 8, "Record types a receiver does
+	// not know"): so new record types never break a session.
+	TypeRecordLast byte = 0x7f
 )
 
 // Roles in the handshake, as carried in the hello's role byte.
@@ -104,4 +116,12 @@ const (
 	// DegradedAfter and DownAfter count consecutive unanswered pings.
 	DegradedAfter = 2
 	DownAfter     = 5
+	// TypingEvery: a node seals at most one TYPING record per TypingEvery.
+	// TypingFor: a received TYPING shows "typing" for TypingFor, unless
+	// another one or a chat message from the peer comes first. TypingFor
+	// is twice TypingEvery, so one lost TYPING of a peer still typing does
+	// not make the indicator flicker, and it is gone at most 6 s after the
+	// peer stopped (or quit, or lost its connection).
+	TypingEvery = 3 * time.Second
+	TypingFor   = 6 * time.Second
 )

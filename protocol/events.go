@@ -256,6 +256,22 @@ type SavedEvent struct{ ID uint64 }
 // per group of messages. It shows nothing.
 type ShownEvent struct{}
 
+// TypingEvent reports the peer's typing indicator turning on (Active, a
+// TYPING record arrived; it stays on until Until unless renewed) or off
+// (it expired TypingFor after the last TYPING, the peer's chat message
+// arrived, or the peer left). Only changes are reported: a peer typing on
+// renews Until silently, and the off event comes when it ends. Never
+// emitted with Config.NoTyping.
+type TypingEvent struct {
+	Active bool
+	Until  time.Time // set when Active: when it ends unless renewed
+}
+
+// ReadEvent reports that the peer read our messages IDs (a READ record):
+// each id is one we sent, reported read once. Never emitted with
+// Config.NoReadReceipts.
+type ReadEvent struct{ IDs []uint64 }
+
 func (LiveEvent) EventName() string      { return "live" }
 func (HandshakeEvent) EventName() string { return "handshake" }
 func (SessionEvent) EventName() string   { return "session" }
@@ -271,3 +287,5 @@ func (PeerKeyEvent) EventName() string   { return "peer-key" }
 func (ReplayedEvent) EventName() string  { return "replayed" }
 func (StalledEvent) EventName() string   { return "stalled" }
 func (ShownEvent) EventName() string     { return "shown" }
+func (TypingEvent) EventName() string    { return "typing" }
+func (ReadEvent) EventName() string      { return "read" }

@@ -53,6 +53,12 @@ type Config struct {
 	// Add is O(1); the log never holds secret material (docs/PROTOCOL.md
 	// headers only).
 	Records *RecordLog
+	// NoTyping: never send TYPING records (Typing does nothing) and ignore
+	// the peer's (no TypingEvent): opting out works both ways.
+	NoTyping bool
+	// NoReadReceipts: never send READ records (MarkRead does nothing) and
+	// ignore the peer's (no ReadEvent): opting out works both ways.
+	NoReadReceipts bool
 }
 
 func (c *Config) fill() error {
@@ -154,6 +160,8 @@ type Node struct {
 	outbox  outbox         // node_delivery.go: what we wrote, until the peer's receipt
 	inbox   inbox          // node_delivery.go: what we received, until shown and receipted
 	disk    diskState      // node_disk.go: while the Store's disk is full
+
+	receipts receiptState // node_receipts.go: typing, read receipts, unknown record types
 }
 
 // NewNode returns a node that will run over tr and report through emit.
@@ -592,6 +600,7 @@ func (n *Node) endTurn() {
 		n.showPending()
 		n.takeAcks()
 		n.sendReceipts()
+		n.sendCourtesies()
 		n.checkDisk()
 		n.pump()
 		n.flush()
@@ -920,5 +929,6 @@ func (n *Node) checkTimers() {
 		n.resend(maxResendPerTick)
 	}
 	n.retryProof()
+	n.expireTyping()
 	n.rejects.flush(n.now, false, n.emit)
 }

@@ -312,6 +312,7 @@ func (n *Node) delivered(ids []uint64) {
 			continue
 		}
 		delete(n.outbox.unacked, id)
+		n.receipts.acked.add(id) // a READ may name it (node_receipts.go)
 		removed = append(removed, id)
 		n.emit(DeliveredEvent{ID: id})
 	}

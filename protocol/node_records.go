@@ -6,6 +6,7 @@ package protocol
 import (
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"time"
 
 	"duet/crypto"
@@ -36,6 +37,10 @@ func (n *Node) handleRecord(m []byte) {
 	h, err := ParseRecordHeader(m)
 	if err != nil {
 		n.reject(err, 0, false)
+		return
+	}
+	if !IsKnownRecordType(h.Type) && n.sess == nil {
+		n.reject(unknownType(h.Type), 0, false) // as before unknown types were opened
 		return
 	}
 	if h.Type == TypeConfirm && n.hs.pendingSess != nil {
@@ -86,7 +91,11 @@ func (n *Node) openRecord(m []byte, h RecordHeader) (*Session, Opened, bool) {
 		// was found after the record authenticated: its seq is the peer's
 		// (a malformed payload included), or, for a reflected record, our
 		// own, authenticated by our own send key.
-		n.reject(err, h.Seq, !errors.Is(err, ErrTampered))
+		authenticated := !errors.Is(err, ErrTampered)
+		if !authenticated && !IsKnownRecordType(h.Type) {
+			err = unknownType(h.Type) // refused as before unknown types were opened
+		}
+		n.reject(err, h.Seq, authenticated)
 		return nil, Opened{}, false
 	}
 	return s, o, true
@@ -97,6 +106,7 @@ func (n *Node) actOnRecord(s *Session, h RecordHeader, o Opened) {
 	switch h.Type {
 	case TypeChat:
 		c, _ := ParseChat(o.Payload) // validated by Open
+		n.stopPeerTyping()           // the peer sent what it was typing
 		n.receiveChat(c, h.Seq)
 	case TypeReceipt:
 		ids, _ := ParseReceipt(nil, o.Payload)
@@ -109,6 +119,10 @@ func (n *Node) actOnRecord(s *Session, h RecordHeader, o Opened) {
 	case TypePong:
 		id, _ := ParsePingPayload(o.Payload)
 		n.gotPong(id, true)
+	case TypeTyping:
+		n.gotTyping()
+	case TypeRead:
+		n.gotRead(o.Payload)
 	case TypeConfirm:
 		// A repeated confirmation in an established session: nothing to do.
 	case TypeGoodbye:
@@ -117,8 +131,17 @@ func (n *Node) actOnRecord(s *Session, h RecordHeader, o Opened) {
 		} else {
 			n.rec.prev = nil // the replaced session's end: nothing to report
 		}
+	default:
+		if !IsKnownRecordType(h.Type) {
+			n.gotUnknown() // authenticated, in order, fresh: ignored and counted
+		}
 	}
 }
+
+// unknownType is the refusal of a record of a type this node does not
+// know that did not authenticate (or came without a session): "malformed",
+// exactly as such a record was refused before the rule of section 8.
+func unknownType(t byte) error { return fmt.Errorf("%w: 0x%02x", ErrUnknownType, t) }
 
 // peerLeft ends the session after an authenticated GOODBYE: the peer quit
 // cleanly. The session is discarded as if closed (nothing more is sent in
@@ -134,6 +157,7 @@ func (n *Node) peerLeft() {
 	n.hs.attempt, n.hs.progress = time.Time{}, time.Time{}
 	n.inbox.receipts = n.inbox.receipts[:0]
 	n.tally.reset()
+	n.stopPeerTyping()
 	n.emitSession(SessionPeerLeft, s)
 	n.live = newLiveness()
 	n.emit(n.live.event())

@@ -80,6 +80,10 @@ func TypeName(t byte) string {
 		return "REKEY"
 	case TypeGoodbye:
 		return "GOODBYE"
+	case TypeTyping:
+		return "TYPING"
+	case TypeRead:
+		return "READ"
 	}
 	return "UNKNOWN"
 }

@@ -287,8 +287,12 @@ func checkRecordPayload(typ byte, p []byte) error {
 		if len(p) != 0 {
 			return fmt.Errorf("%w: goodbye payload of %d bytes", ErrMalformed, len(p))
 		}
+	case TypeTyping:
+		return checkTyping(p)
+	case TypeRead:
+		return checkRead(p)
 	}
-	return nil
+	return nil // a type this implementation does not know: any payload
 }
 
 // CheckConfirm compares a confirmation payload with this session's

@@ -173,9 +173,14 @@ func TestSessionRejections(t *testing.T) {
 		}, ErrVersion},
 		{"unknown type", SessionConfig{}, func(t *testing.T, a, b *Session) ([]byte, time.Time) {
 			r := sealChat(t, a, 1, testNow)
-			r[1] = TypeGoodbye + 1
+			r[1] = TypeRecordLast + 1 // outside the record range
 			return r, testNow
 		}, ErrUnknownType},
+		{"unknown record type, forged", SessionConfig{}, func(t *testing.T, a, b *Session) ([]byte, time.Time) {
+			r := sealChat(t, a, 1, testNow)
+			r[1] = TypeRead + 1 // in the record range: opened, and fails as any forgery
+			return r, testNow
+		}, ErrTampered},
 		{"goodbye with a payload", SessionConfig{}, func(t *testing.T, a, b *Session) ([]byte, time.Time) {
 			r, _, err := a.Seal(nil, TypeGoodbye, []byte{0}, testNow)
 			if err != nil {

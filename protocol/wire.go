@@ -36,18 +36,22 @@ func MessageType(b []byte) (byte, error) {
 	if b[0] != Version {
 		return 0, fmt.Errorf("%w: %d", ErrVersion, b[0])
 	}
-	switch t := b[1]; t {
-	case TypePublicKey, TypeHello, TypeKeyTransport, TypeAck, TypePlainPing, TypePlainPong,
-		TypeConfirm, TypeChat, TypeReceipt, TypePing, TypePong, TypeRekey, TypeGoodbye:
+	switch t := b[1]; {
+	case t >= TypePublicKey && t <= TypePlainPong, IsRecordType(t):
 		return t, nil
 	default:
 		return 0, fmt.Errorf("%w: 0x%02x", ErrUnknownType, t)
 	}
 }
 
-// IsRecordType reports whether t is an encrypted session record type
-// (CONFIRM 0x10 through GOODBYE 0x16).
-func IsRecordType(t byte) bool { return t >= TypeConfirm && t <= TypeGoodbye }
+// IsRecordType reports whether t is in the session record range (CONFIRM
+// 0x10 through TypeRecordLast 0x7f): a record this implementation may not
+// know (IsKnownRecordType), but which is opened and checked as a record.
+func IsRecordType(t byte) bool { return t >= TypeConfirm && t <= TypeRecordLast }
+
+// IsKnownRecordType reports whether t is a session record type this
+// implementation acts on (CONFIRM 0x10 through READ 0x18).
+func IsKnownRecordType(t byte) bool { return t >= TypeConfirm && t <= TypeRead }
 
 // PublicKeyMsg is handshake flow 1: version, type, flags, challenge (8),
 // echo (8), der_len (u16), der.
@@ -387,4 +391,41 @@ func ParsePingPayload(p []byte) (uint64, error) {
 		return 0, fmt.Errorf("%w: ping payload of %d bytes", ErrMalformed, len(p))
 	}
 	return binary.BigEndian.Uint64(p), nil
+}
+
+// AppendRead encodes a READ payload: the ids of the peer's messages that
+// were read, 8 bytes each (1 to MaxReadIDs, none 0: the caller's to keep).
+func AppendRead(dst []byte, ids []uint64) []byte { return AppendReceipt(dst, ids) }
+
+// checkRead validates a READ payload without copying it: 1 to MaxReadIDs
+// ids of 8 bytes, none of them 0.
+func checkRead(p []byte) error {
+	if len(p) == 0 || len(p)%8 != 0 || len(p)/8 > MaxReadIDs {
+		return fmt.Errorf("%w: read payload of %d bytes", ErrMalformed, len(p))
+	}
+	for i := 0; i < len(p); i += 8 {
+		if binary.BigEndian.Uint64(p[i:]) == 0 {
+			return fmt.Errorf("%w: read id 0", ErrMalformed)
+		}
+	}
+	return nil
+}
+
+// ParseRead decodes a READ payload into dst (at most MaxReadIDs ids).
+func ParseRead(dst []uint64, p []byte) ([]uint64, error) {
+	if err := checkRead(p); err != nil {
+		return dst, err
+	}
+	for ; len(p) > 0; p = p[8:] {
+		dst = append(dst, binary.BigEndian.Uint64(p))
+	}
+	return dst, nil
+}
+
+// checkTyping validates a TYPING payload: it is empty.
+func checkTyping(p []byte) error {
+	if len(p) != 0 {
+		return fmt.Errorf("%w: typing payload of %d bytes", ErrMalformed, len(p))
+	}
+	return nil
 }

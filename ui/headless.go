@@ -191,6 +191,10 @@ func (h *Headless) marshalEvent(ev protocol.Event) any {
 		return idObject(name, t, e.ID)
 	case NotSavedEvent:
 		return idObject(name, t, e.ID)
+	case protocol.TypingEvent:
+		return typingObject(name, t, e)
+	case protocol.ReadEvent:
+		return readObject(name, t, e)
 	}
 	// An event type this version does not know: name and time only.
 	return bareObject(name, t)
@@ -324,6 +328,34 @@ func diskObject(name, t string, e protocol.DiskEvent) any {
 		State string `json:"state"`
 		Error string `json:"error,omitempty"`
 	}{name, t, state, detail}
+}
+
+// typingObject: "until" only while the indicator is on.
+func typingObject(name, t string, e protocol.TypingEvent) any {
+	until := ""
+	if e.Active {
+		until = e.Until.UTC().Format(TimeFormat)
+	}
+	return struct {
+		Event  string `json:"event"`
+		Time   string `json:"time"`
+		Active bool   `json:"active"`
+		Until  string `json:"until,omitempty"`
+	}{name, t, e.Active, until}
+}
+
+// readObject: the ids as strings, as every id (JSON numbers lose
+// precision past 2^53).
+func readObject(name, t string, e protocol.ReadEvent) any {
+	ids := make([]string, len(e.IDs))
+	for i, id := range e.IDs {
+		ids[i] = formatID(id)
+	}
+	return struct {
+		Event string   `json:"event"`
+		Time  string   `json:"time"`
+		IDs   []string `json:"ids"`
+	}{name, t, ids}
 }
 
 func idObject(name, t string, id uint64) any {

@@ -270,6 +270,8 @@ func (l *Lines) Emit(ev protocol.Event) {
 		l.put("  %s", words.Saved)
 	case NotSavedEvent:
 		l.put("  ! %s", words.NotSavedLine)
+	case protocol.TypingEvent, protocol.ReadEvent:
+		printCourtesy(e)
 	case HistoryClearedEvent:
 		// Lines already printed stay on the terminal: only the stored
 		// history is gone.
@@ -463,3 +465,11 @@ func snippet(s string, n int) string {
 	r := []rune(s)
 	return string(r[:n]) + "…"
 }
+
+// printCourtesy prints nothing for the peer's typing indicator and read
+// receipts: the line mode is a log, where "typing" would be a line that is
+// wrong six seconds later and "read" a second line under every delivered
+// one. The line mode cannot tell that a message was read either (it knows
+// no focus), so it sends no READ, and it sees no keystroke before Enter,
+// so it sends no TYPING: it neither sends nor shows them.
+func printCourtesy(protocol.Event) {}

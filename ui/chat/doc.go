@@ -16,7 +16,8 @@
 // coloured per person (ours Styles.Self, the peer's style.PersonStyle of its
 // StableID), then a two-cell delivery gutter, then the text. Our own messages
 // show their delivery state in the gutter as a mark that does not rely on
-// colour: "…" queued, "✓" sent, "✓✓" delivered. A message the transport
+// colour: "…" queued, "✓" sent, "✓✓" delivered, "✔✔" (heavy, bold) read by
+// the peer (its READ record; never colour alone). A message the transport
 // flags as a possible duplicate starts with "[possible duplicate]". Notices
 // (info "*", gap "!", warning "!!") are rows of their own, with their time and
 // their mark in the name column. A centred "── Thursday 26 November 2026 ──"

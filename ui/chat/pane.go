@@ -23,6 +23,10 @@ const (
 	Queued Delivery = iota + 1
 	Sent
 	Delivered
+	// Read: the peer's READ record named it (it was on the peer's screen
+	// while its terminal had the focus). Above Delivered: a receipt that
+	// arrives after the READ does not move it back.
+	Read
 )
 
 // NoticeKind is the kind of a notice row.
@@ -51,7 +55,8 @@ const (
 )
 
 // Delivery marks: a word-or-mark for every state, never colour alone.
-var deliveryMarks = [...]string{Queued: "…", Sent: "✓", Delivered: "✓✓"}
+// Read is heavy checks, also bold: the shape differs, not only the weight.
+var deliveryMarks = [...]string{Queued: "…", Sent: "✓", Delivered: "✓✓", Read: "✔✔"}
 
 // Notice marks, shown in the name column.
 var noticeMarks = [...]string{NoticeInfo: "*", NoticeGap: "!", NoticeWarn: "!!"}
@@ -124,6 +129,7 @@ type styles struct {
 	time, self, peer                      lipgloss.Style
 	notice, gap, warn, marker, dup        lipgloss.Style
 	queued, sent, delivered, daySeparator lipgloss.Style
+	read                                  lipgloss.Style
 }
 
 func inline(s lipgloss.Style) lipgloss.Style {
@@ -222,6 +228,7 @@ func (p *Pane) setStyles(st *style.Styles) {
 		queued:       inline(st.Queued),
 		sent:         inline(st.Sent),
 		delivered:    inline(st.Delivered),
+		read:         inline(st.Delivered).Bold(true),
 		daySeparator: inline(st.Notice),
 	}
 }
@@ -323,7 +330,7 @@ func (p *Pane) AddOwn(id uint64, text string, at time.Time) {
 // older than the current one is ignored. For an id not added yet the state
 // is remembered (the last 4096 such ids) and applied by AddOwn.
 func (p *Pane) SetDelivery(id uint64, d Delivery) {
-	if d < Queued || d > Delivered {
+	if d < Queued || d > Read {
 		return
 	}
 	if it := p.own[id]; it != nil {

@@ -221,6 +221,8 @@ func (p *Pane) renderItem(it *item) []string {
 			markSt = p.sty.queued
 		case Sent:
 			markSt = p.sty.sent
+		case Read:
+			markSt = p.sty.read
 		default:
 			markSt = p.sty.delivered
 		}

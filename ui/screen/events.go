@@ -71,6 +71,8 @@ func (s *Screen) handleEvent(m eventMsg) tea.Cmd {
 			s.panels.hsDismissed = false // a rekey shows the panel again
 		}
 		s.handleSession(e, now)
+	case protocol.TypingEvent, protocol.ReadEvent:
+		s.handleCourtesy(e) // receipts.go
 	case protocol.SentEvent:
 		s.chat.SetDelivery(e.ID, chat.Sent)
 	case protocol.DeliveredEvent:

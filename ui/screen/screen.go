@@ -205,6 +205,7 @@ type Screen struct {
 	lastTotal uint64      // the record log's total at the last poll
 	paging    paging      // stored history, paged in at the top of the scrollback
 	once      onPane      // the message ids on the pane: each shown once
+	receipts  receipts    // receipts.go: focus, typing indicator, read receipts
 }
 
 // New returns the full-screen UI's model.
@@ -358,6 +359,7 @@ func (s *Screen) headerChanged() {
 
 // Update routes one message. It never blocks: I/O is in the Cmds it returns.
 func (s *Screen) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
+	s.courtesies(msg) // receipts.go
 	switch m := msg.(type) {
 	case tea.WindowSizeMsg:
 		s.resize(m.Width, m.Height)

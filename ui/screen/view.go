@@ -21,6 +21,7 @@ func (s *Screen) View() tea.View {
 	v.AltScreen = true
 	v.MouseMode = tea.MouseModeCellMotion
 	v.WindowTitle = s.windowTitle()
+	v.ReportFocus = true // read receipts need the focus (receipts.go)
 	if s.keyChange == nil && s.panels.overlay == overlayNone && !s.lay.tooSmall && !s.quitting {
 		if c := s.input.Cursor(); c != nil {
 			c.X += s.lay.input.x
@@ -97,6 +98,8 @@ func (s *Screen) separator(w int) string {
 		} else {
 			label = s.st.Dim.Render(hintFit([]string{"scrolled up", "ctrl+end to jump down"}, []int{0}, room))
 		}
+	case s.receipts.peerTyping:
+		label = s.st.Dim.Render(s.typingHint())
 	case s.lay.side.w == 0 && s.panels.floating != panelNone:
 		label = s.st.Dim.Render(hintFit([]string{"esc closes the panel", "f2 handshake", "f3 records", "f4 security log"}, []int{1, 2, 3}, room))
 	case s.lay.side.w == 0 && s.autoHandshake():
