@@ -39,6 +39,14 @@ func TestMain(m *testing.M) {
 	if out, err := cmd.CombinedOutput(); err != nil {
 		buildErr = fmt.Errorf("go build: %v\n%s", err, out)
 	}
+	// The tests never read or write the user's own config directory
+	// (config.toml, identities, known_peers): every duet they start, and
+	// the in-process command tests, see an empty one of their own. Set
+	// after the build: go's own settings (GOENV) live there too.
+	if err := os.Setenv("XDG_CONFIG_HOME", filepath.Join(dir, "config")); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
 	code := m.Run()
 	os.RemoveAll(dir)
 	os.Exit(code)

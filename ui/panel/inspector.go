@@ -23,6 +23,7 @@ import (
 // records, and a replay beside its original, stay in view.
 type Inspector struct {
 	all      []protocol.RecordInfo // as given to Set
+	total    uint64                // the record log's total when all was read (SetAt)
 	showLive bool
 	hidden   int // liveness records left out of recs
 
@@ -40,6 +41,17 @@ type recKey struct {
 	hasSeq bool
 	nonce  [4]byte
 }
+
+// SetAt is Set for records read when the record log's total was total
+// (RecordLog.Total): Total returns it, so the caller polls again only when
+// the log has grown.
+func (i *Inspector) SetAt(recs []protocol.RecordInfo, total uint64) {
+	i.total = total
+	i.Set(recs)
+}
+
+// Total is the record log's total given to the last SetAt (0 before).
+func (i *Inspector) Total() uint64 { return i.total }
 
 // Set replaces the records shown (oldest first, as RecordLog.Last returns
 // them). The slice is copied.

@@ -184,3 +184,18 @@ func TestInspectorSidebarHasType(t *testing.T) {
 		}
 	}
 }
+
+// TestInspectorTotal: SetAt remembers the record log's total the records
+// were read at (the screen polls again only when the log has grown); Set
+// and SetShowLiveness keep it.
+func TestInspectorTotal(t *testing.T) {
+	in := NewInspector()
+	if in.Total() != 0 {
+		t.Fatalf("a new inspector's total is %d, want 0", in.Total())
+	}
+	in.SetAt([]protocol.RecordInfo{{Dir: protocol.DirOut, Type: protocol.TypeChat}}, 42)
+	in.SetShowLiveness(true)
+	if in.Total() != 42 {
+		t.Fatalf("total after SetAt(.., 42) and SetShowLiveness: %d", in.Total())
+	}
+}

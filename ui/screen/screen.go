@@ -201,11 +201,10 @@ type Screen struct {
 	sends    sendQueue // typed messages, handed to the node one at a time
 	quitting bool
 
-	rejects   rejectLimit // rejection notices in the chat, per second
-	lastTotal uint64      // the record log's total at the last poll
-	paging    paging      // stored history, paged in at the top of the scrollback
-	once      onPane      // the message ids on the pane: each shown once
-	receipts  receipts    // receipts.go: focus, typing indicator, read receipts
+	rejects  rejectLimit // rejection notices in the chat, per second
+	paging   paging      // stored history, paged in at the top of the scrollback
+	once     onPane      // the message ids on the pane: each shown once
+	receipts receipts    // receipts.go: focus, typing indicator, read receipts
 }
 
 // New returns the full-screen UI's model.
@@ -270,7 +269,7 @@ func statusTick() tea.Cmd {
 // pollStatus reads the session's status and, when it changed, the newest
 // records: one Cmd, one message.
 func (s *Screen) pollStatus() tea.Cmd {
-	sess, recs, last := s.cfg.Node, s.cfg.Records, s.lastTotal
+	sess, recs, last := s.cfg.Node, s.cfg.Records, s.insp.Total()
 	return func() tea.Msg {
 		var m statusMsg
 		if sess != nil {
@@ -414,8 +413,7 @@ func (s *Screen) handleModeReport(m tea.ModeReportMsg) {
 func (s *Screen) handleStatus(m statusMsg) tea.Cmd {
 	s.status.SetStatus(m.st)
 	if m.changed {
-		s.insp.Set(m.recs)
-		s.lastTotal = m.total
+		s.insp.SetAt(m.recs, m.total)
 	}
 	s.flushRejections(s.now(), false)
 	return statusTick()
