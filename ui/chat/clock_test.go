@@ -40,3 +40,23 @@ func TestPeerClockFlag(t *testing.T) {
 		t.Errorf("Clear kept %d clock flags", len(p.says))
 	}
 }
+
+// TestPrependPeerClockFlag: a history entry whose time was implausible
+// (ClaimedAt) is flagged on the pane as it was when it arrived; an entry
+// without it, and our own, are not.
+func TestPrependPeerClockFlag(t *testing.T) {
+	p := newPane(t, 80, 8)
+	p.AddPeer(9, "live", t0.Add(time.Hour), false)
+	p.Prepend([]Entry{
+		{ID: 1, Text: "plain", At: t0},
+		{ID: 2, Text: "from the future", At: t0.Add(time.Minute), ClaimedAt: time.Date(2200, 1, 1, 0, 0, 0, 0, time.UTC)},
+		{ID: 3, Own: true, Text: "mine", At: t0.Add(2 * time.Minute), Delivery: Delivered},
+	})
+	view := plainRows(t, p)
+	if want := "15:05   bob    (peer's clock says 2200-01-01 00:00) from the future"; !strings.Contains(view, want) {
+		t.Errorf("view lacks %q:\n%s", want, view)
+	}
+	if n := strings.Count(view, "peer's clock says"); n != 1 {
+		t.Errorf("%d clock flags, want 1:\n%s", n, view)
+	}
+}

@@ -431,7 +431,8 @@ type Entry struct {
 // them (the node reports the ones still in its outbox when it resends
 // them). Only as many as fit under
 // MaxItems are kept (the newest of entries); an id already in the
-// scrollback is skipped.
+// scrollback is skipped. A peer's entry with ClaimedAt is flagged "(peer's
+// clock says ...)" as AddPeerClock flags it.
 func (p *Pane) Prepend(entries []Entry) {
 	room := MaxItems - len(p.items)
 	if room <= 0 || len(entries) == 0 {
@@ -447,6 +448,7 @@ func (p *Pane) Prepend(entries []Entry) {
 		p.nextSeq = firstSeq
 	}
 	front := make([]*item, 0, len(entries))
+	claimed := make([]time.Time, 0, len(entries)) // ClaimedAt of front[i]
 	for _, e := range entries {
 		if e.Own && p.own[e.ID] != nil {
 			continue
@@ -462,12 +464,16 @@ func (p *Pane) Prepend(entries []Entry) {
 			p.own[e.ID] = it
 		}
 		front = append(front, it)
+		claimed = append(claimed, e.ClaimedAt)
 	}
 	if uint64(len(front)) >= seq {
 		return // cannot happen: 2^40 items of history
 	}
 	for i, it := range front {
 		it.seq = seq - uint64(len(front)-i)
+		if !claimed[i].IsZero() && it.kind == kindPeer {
+			p.says[it.seq] = claimed[i]
+		}
 	}
 	p.items = append(front, p.items...)
 	p.invalidate() // the first item's day separator may change
