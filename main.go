@@ -50,9 +50,9 @@ without --main and --sub asks for the ports.
 
 With stdout on a terminal duet opens a full-screen chat (press ? for keys and
 commands). Otherwise, or with --lines, it runs a line mode: each line of input
-is a message; /quit, /rekey, /replay, /clear are commands; start a message
-with // to send a leading /. End of input quits after waiting up to 2 s for
-the peer's receipts.
+is a message; /help lists the commands (/quit, /rekey, /replay, /clear,
+/verify, /fingerprint); start a message with // to send a leading /. End of
+input quits after waiting up to 2 s for the peer's receipts.
 
 ` + exitCodesText
 
