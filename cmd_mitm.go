@@ -5,6 +5,7 @@ package main
 import (
 	"context"
 	"crypto/rand"
+	"errors"
 	"io"
 	"os"
 	"os/signal"
@@ -104,7 +105,9 @@ func runMITM(o mitmOptions, stdin io.Reader, stdout, stderr io.Writer, usageErr 
 		}
 		seen[p] = name
 	}
-	if _, err := net.ResolveHost(o.peerHost); err != nil {
+	if _, err := net.ResolveHost(o.peerHost); errors.Is(err, net.ErrNoSuchHost) {
+		return usageErr("mitm: --peer-host %s: %v", o.peerHost, err)
+	} else if err != nil {
 		say(stderr, "mitm: --peer-host %s: %v", o.peerHost, err)
 		return exitRuntime
 	}

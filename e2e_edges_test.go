@@ -83,8 +83,9 @@ func TestE2EWindowPingBounds(t *testing.T) {
 	b.waitFor(t, sessionTimeout, "session established", established)
 }
 
-// TestE2EUnresolvablePeerHost: an unresolvable --peer-host is exit 1 with
-// the host named, not a silent wait forever. A host that resolves but
+// TestE2EUnresolvablePeerHost: a --peer-host the resolver says does not
+// exist is a usage error (exit 2, issue 18) with the host named, not a
+// silent wait forever, for duet and duet mitm. A host that resolves but
 // where nobody listens is waited for.
 func TestE2EUnresolvablePeerHost(t *testing.T) {
 	ports := freePorts(t, 2)
@@ -92,8 +93,15 @@ func TestE2EUnresolvablePeerHost(t *testing.T) {
 	start := time.Now()
 	code, _, stderr := runDuet(t, "--headless", "--ephemeral", "--known-peers", kp, "--main", strconv.Itoa(ports[0]),
 		"--sub", strconv.Itoa(ports[1]), "--peer-host", "no-such-host.invalid")
-	if code != exitRuntime || !strings.Contains(stderr, "no-such-host.invalid") || !strings.Contains(stderr, "--peer-host") {
-		t.Errorf("unresolvable --peer-host: exit %d (want %d), stderr %q", code, exitRuntime, stderr)
+	if code != exitUsage || !strings.Contains(stderr, "no-such-host.invalid") || !strings.Contains(stderr, "--peer-host") ||
+		!strings.Contains(stderr, "does not resolve") {
+		t.Errorf("unresolvable --peer-host: exit %d (want %d), stderr %q", code, exitUsage, stderr)
+	}
+	mp := freePorts(t, 4)
+	code, _, stderr = runDuet(t, "mitm", "--a-main", strconv.Itoa(mp[0]), "--a-sub", strconv.Itoa(mp[1]),
+		"--b-main", strconv.Itoa(mp[2]), "--b-sub", strconv.Itoa(mp[3]), "--peer-host", "no-such-host.invalid")
+	if code != exitUsage || !strings.Contains(stderr, "mitm: --peer-host no-such-host.invalid") {
+		t.Errorf("duet mitm with an unresolvable --peer-host: exit %d (want %d), stderr %q", code, exitUsage, stderr)
 	}
 	t.Logf("unresolvable host refused after %v: %s", time.Since(start).Round(time.Millisecond), strings.TrimSpace(stderr))
 

@@ -250,7 +250,10 @@ func (c *cli) runChatCommand(cmd *cobra.Command, o chatOptions, f chatFlags) int
 	// otherwise be retried forever without a word. A host that resolves
 	// but is down is fine (duet keeps trying until the peer comes up).
 	ips, err := net.ResolveHost(o.peerHost)
-	if err != nil {
+	if errors.Is(err, net.ErrNoSuchHost) {
+		return c.usageErr("--peer-host %s: %v", o.peerHost, err)
+	}
+	if err != nil { // the resolver could not be asked: not the user's typo
 		say(stderr, "--peer-host %s: %v", o.peerHost, err)
 		return exitRuntime
 	}

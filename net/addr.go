@@ -13,11 +13,17 @@ import (
 	"time"
 )
 
+// ErrNoSuchHost: the resolver answered that the peer's host name does not
+// exist (a typo, a usage error), as opposed to a failure to ask it (no
+// network, a timeout), which may pass.
+var ErrNoSuchHost = errors.New("no such host (the name does not resolve)")
+
 // ResolveTimeout bounds the look-up of the peer's host at start.
 const ResolveTimeout = 15 * time.Second
 
 // ResolveHost returns the addresses of host: an IP literal as it is,
-// else the resolver's answer, which must not be empty.
+// else the resolver's answer, which must not be empty. A name the resolver
+// says does not exist is ErrNoSuchHost.
 func ResolveHost(host string) ([]netip.Addr, error) {
 	if a, err := netip.ParseAddr(strings.Trim(host, "[]")); err == nil {
 		return []netip.Addr{a.Unmap()}, nil
@@ -28,7 +34,7 @@ func ResolveHost(host string) ([]netip.Addr, error) {
 	if err != nil {
 		var dnsErr *stdnet.DNSError
 		if errors.As(err, &dnsErr) && dnsErr.IsNotFound {
-			return nil, errors.New("no such host (the name does not resolve)")
+			return nil, ErrNoSuchHost
 		}
 		return nil, fmt.Errorf("cannot resolve the name: %v", err)
 	}

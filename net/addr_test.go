@@ -1,6 +1,9 @@
 package net
 
-import "testing"
+import (
+	"errors"
+	"testing"
+)
 
 // TestTalksToItself: which peer addresses count as this machine
 // when --main equals --sub.
@@ -27,7 +30,7 @@ func TestTalksToItself(t *testing.T) {
 			t.Errorf("TalksToItself(bind %s, peer %s %v) = %v, want %v", c.bind, c.host, ips, got, c.self)
 		}
 	}
-	if _, err := ResolveHost("no-such-host.invalid"); err == nil {
-		t.Errorf("no-such-host.invalid resolved")
+	if _, err := ResolveHost("no-such-host.invalid"); !errors.Is(err, ErrNoSuchHost) {
+		t.Errorf("no-such-host.invalid: %v, want ErrNoSuchHost", err)
 	}
 }
