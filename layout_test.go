@@ -31,6 +31,7 @@ var allowedImports = map[string][]string{
 	"duet/crypto":                      {"duet/internal/fsafe"},
 	"duet/net":                         {},
 	"duet/protocol":                    {"duet/crypto"},
+	"duet/protocol/keys":               {},
 	"duet/protocol/store":              {"duet/protocol", "duet/crypto", "duet/internal/fsafe"},
 	"duet/protocol/mitm":               {"duet/protocol", "duet/crypto"},
 	"duet/protocol/internal/prototest": {"duet/protocol", "duet/crypto"},

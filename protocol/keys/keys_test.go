@@ -1,0 +1,257 @@
+package keys
+
+import (
+	"bytes"
+	"crypto/hkdf"
+	"crypto/hmac"
+	"crypto/sha256"
+	"errors"
+	"testing"
+)
+
+func secret(b byte) []byte { return bytes.Repeat([]byte{b}, Size) }
+
+func testSecrets() Secrets { return Secrets{MLKEM: secret(1), X25519: secret(2), RSA: secret(3)} }
+
+var transcript = bytes.Repeat([]byte{0x7e}, 32)
+
+// TestCombineFollowsTheFormula: Combine is HKDF-Extract over mlkem ||
+// x25519 || rsa salted with the transcript, then one Expand per label,
+// recomputed here from the standard library as the package doc writes it.
+func TestCombineFollowsTheFormula(t *testing.T) {
+	s, err := Combine(testSecrets(), transcript, 10, 20)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ikm := append(append(secret(1), secret(2)...), secret(3)...)
+	prk, _ := hkdf.Extract(sha256.New, ikm, transcript)
+	for _, c := range []struct {
+		label string
+		got   []byte
+	}{
+		{LabelRoot, s.Root[:]},
+		{LabelChainAB, s.AB.key[:]},
+		{LabelChainBA, s.BA.key[:]},
+	} {
+		want, _ := hkdf.Expand(sha256.New, prk, c.label, Size)
+		if !bytes.Equal(c.got, want) {
+			t.Errorf("%s: %x, want %x", c.label, c.got, want)
+		}
+	}
+	if s.AB.Next() != 10 || s.BA.Next() != 20 {
+		t.Errorf("first seqs %d, %d; want 10, 20", s.AB.Next(), s.BA.Next())
+	}
+}
+
+// TestCombineDependsOnEverySecret: changing any one secret, or the
+// transcript, changes the root and both chains (each input is mixed in;
+// the combiner holds while any one of them is secret).
+func TestCombineDependsOnEverySecret(t *testing.T) {
+	base, _ := Combine(testSecrets(), transcript, 0, 0)
+	flip := func(b []byte) []byte { c := bytes.Clone(b); c[Size-1] ^= 1; return c }
+	for name, change := range map[string]func(*Secrets, *[]byte){
+		"mlkem":      func(s *Secrets, _ *[]byte) { s.MLKEM = flip(s.MLKEM) },
+		"x25519":     func(s *Secrets, _ *[]byte) { s.X25519 = flip(s.X25519) },
+		"rsa":        func(s *Secrets, _ *[]byte) { s.RSA = flip(s.RSA) },
+		"transcript": func(_ *Secrets, th *[]byte) { *th = flip(*th) },
+	} {
+		s, th := testSecrets(), bytes.Clone(transcript)
+		change(&s, &th)
+		got, err := Combine(s, th, 0, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.Root == base.Root || got.AB.key == base.AB.key || got.BA.key == base.BA.key {
+			t.Errorf("changing %s left a key unchanged", name)
+		}
+	}
+	if base.AB.key == base.BA.key {
+		t.Error("both directions have one chain key")
+	}
+}
+
+// TestCombineRefusesWrongLengths: every secret must be Size bytes (the
+// concatenation is injective only so); nothing is derived otherwise.
+func TestCombineRefusesWrongLengths(t *testing.T) {
+	for name, s := range map[string]Secrets{
+		"short mlkem":  {MLKEM: secret(1)[:31], X25519: secret(2), RSA: secret(3)},
+		"long x25519":  {MLKEM: secret(1), X25519: append(secret(2), 0), RSA: secret(3)},
+		"missing rsa":  {MLKEM: secret(1), X25519: secret(2)},
+		"empty shares": {},
+	} {
+		got, err := Combine(s, transcript, 0, 0)
+		if !errors.Is(err, ErrSecretLength) || got.Root != [Size]byte{} {
+			t.Errorf("%s: %v, root %x; want ErrSecretLength and nothing", name, err, got.Root)
+		}
+	}
+	if _, err := Heal([Size]byte{}, testSecrets(), nil, 0, 0); !errors.Is(err, ErrSecretLength) {
+		t.Errorf("Heal with an RSA secret: %v, want ErrSecretLength", err)
+	}
+}
+
+// TestChainFollowsTheFormula: mk_n = HMAC(ck_n, 0x01), ck_n+1 =
+// HMAC(ck_n, 0x02), recomputed with crypto/hmac.
+func TestChainFollowsTheFormula(t *testing.T) {
+	ck := [Size]byte{9}
+	c := NewChain(ck, 100)
+	h := func(k []byte, b byte) []byte { m := hmac.New(sha256.New, k); m.Write([]byte{b}); return m.Sum(nil) }
+	k := ck[:]
+	for seq := uint32(100); seq < 105; seq++ {
+		st, err := c.Peek(seq)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := h(k, 1); !bytes.Equal(st.Key(), want) {
+			t.Fatalf("key of %d: %x, want %x", seq, st.Key(), want)
+		}
+		k = h(k, 2)
+		if err := c.Commit(&st); err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(c.key[:], k) {
+			t.Fatalf("chain key after %d: %x, want %x", seq, c.key, k)
+		}
+	}
+}
+
+// TestChainErasesUsedAndSkippedKeys: after record n is committed the
+// chain gives no key for n or any earlier seq, nor for the seqs a gap
+// skipped; the step itself is wiped. Peek changes nothing.
+func TestChainErasesUsedAndSkippedKeys(t *testing.T) {
+	c := NewChain([Size]byte{1}, 50)
+	first, _ := c.Peek(55)
+	again, _ := c.Peek(55)
+	if !bytes.Equal(first.Key(), again.Key()) || c.Next() != 50 {
+		t.Fatal("Peek changed the chain")
+	}
+	key55 := bytes.Clone(first.Key())
+	if err := c.Commit(&first); err != nil {
+		t.Fatal(err)
+	}
+	if first.key != [Size]byte{} || first.after != [Size]byte{} {
+		t.Error("Commit left the step's keys in place")
+	}
+	if c.Next() != 56 {
+		t.Fatalf("next %d after committing 55", c.Next())
+	}
+	for _, seq := range []uint32{0, 49, 50, 51, 54, 55} {
+		if _, err := c.Peek(seq); !errors.Is(err, ErrErased) {
+			t.Errorf("Peek(%d) after 55: %v, want ErrErased", seq, err)
+		}
+	}
+	for seq := uint32(56); seq < 56+64; seq++ {
+		st, err := c.Peek(seq)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if bytes.Equal(st.Key(), key55) {
+			t.Fatalf("seq %d has record 55's key", seq)
+		}
+	}
+	if err := c.Commit(&again); !errors.Is(err, ErrErased) || c.Next() != 56 {
+		t.Errorf("a stale step: %v, next %d; want ErrErased and 56", err, c.Next())
+	}
+	if again.key != [Size]byte{} {
+		t.Error("a refused step was not wiped")
+	}
+}
+
+// TestChainRefusesTooFar: a record more than MaxSkip ahead is refused
+// before any hashing, the chain unchanged; exactly MaxSkip ahead opens.
+func TestChainRefusesTooFar(t *testing.T) {
+	c := NewChain([Size]byte{2}, 1000)
+	if _, err := c.Peek(1000 + MaxSkip + 1); !errors.Is(err, ErrTooFar) {
+		t.Errorf("MaxSkip+1 ahead: %v, want ErrTooFar", err)
+	}
+	if _, err := c.Peek(1<<32 - 1); !errors.Is(err, ErrTooFar) {
+		t.Errorf("2^32-1: %v, want ErrTooFar", err)
+	}
+	if c.Next() != 1000 {
+		t.Errorf("a refused peek moved the chain to %d", c.Next())
+	}
+	if _, err := c.Peek(1000 + MaxSkip); err != nil {
+		t.Errorf("MaxSkip ahead: %v", err)
+	}
+}
+
+// TestChainEndsAtTheLastSeq: the key of seq 2^32-1 is the last the chain
+// gives; Wipe ends a chain too.
+func TestChainEndsAtTheLastSeq(t *testing.T) {
+	c := NewChain([Size]byte{3}, 1<<32-2)
+	for _, seq := range []uint32{1<<32 - 2, 1<<32 - 1} {
+		st, err := c.Peek(seq)
+		if err != nil {
+			t.Fatalf("Peek(%d): %v", seq, err)
+		}
+		if err := c.Commit(&st); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := c.Peek(1<<32 - 1); !errors.Is(err, ErrErased) || c.key != [Size]byte{} {
+		t.Errorf("after the last seq: %v, key %x; want ErrErased and a wiped key", err, c.key)
+	}
+	d := NewChain([Size]byte{4}, 0)
+	d.Wipe()
+	if _, err := d.Peek(0); !errors.Is(err, ErrErased) || d.key != [Size]byte{} {
+		t.Errorf("after Wipe: %v, key %x", err, d.key)
+	}
+}
+
+// TestHealBreaksFromTheOldState: the schedule after healing depends on the
+// fresh secrets and the context; none of its chain keys appears among the
+// next keys the old chains would have given (whoever copied the old state
+// reads nothing after healing).
+func TestHealBreaksFromTheOldState(t *testing.T) {
+	old, _ := Combine(testSecrets(), transcript, 0, 0)
+	fresh := Secrets{MLKEM: secret(5), X25519: secret(6)}
+	healed, err := Heal(old.Root, fresh, []byte("context"), 500, 600)
+	if err != nil {
+		t.Fatal(err)
+	}
+	other, _ := Heal(old.Root, Secrets{MLKEM: secret(5), X25519: secret(7)}, []byte("context"), 500, 600)
+	if other.Root == healed.Root {
+		t.Error("healing ignored the X25519 secret")
+	}
+	ctx, _ := Heal(old.Root, fresh, []byte("contexu"), 500, 600)
+	if ctx.Root == healed.Root {
+		t.Error("healing ignored the context")
+	}
+	seen := map[[Size]byte]bool{}
+	for _, ch := range []Chain{old.AB, old.BA} {
+		for seq := uint32(0); seq < 256; seq++ {
+			st, _ := ch.Peek(seq)
+			seen[st.key] = true
+		}
+	}
+	for _, ch := range []Chain{healed.AB, healed.BA} {
+		start := ch.Next()
+		for seq := start; seq < start+256; seq++ {
+			st, err := ch.Peek(seq)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if seen[st.key] {
+				t.Fatalf("healed seq %d reuses a key of the old chains", seq)
+			}
+		}
+	}
+	healed.Wipe()
+	if healed.Root != [Size]byte{} {
+		t.Error("Wipe left the root")
+	}
+}
+
+// BenchmarkChainStep is the per-record cost the chains add: one Peek of
+// the next seq and its Commit (the AEAD key setup is the record layer's).
+func BenchmarkChainStep(b *testing.B) {
+	c := NewChain([Size]byte{1}, 0)
+	for b.Loop() {
+		st, err := c.Peek(c.Next())
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := c.Commit(&st); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
