@@ -31,7 +31,8 @@ type rttSample struct {
 }
 
 // StatusBar is the bottom bar: ports, the peer's liveness, RTT and its
-// sparkline, time since the last pong, whether a session is up in words
+// sparkline, time since the last pong (while the peer is not live: when it
+// was last seen), whether a session is up in words
 // ("encrypted" or "no session") and the rekey countdown. Sequence numbers
 // are not shown (random 32-bit numbers mean nothing at a glance): the
 // record inspector (F3) has them. While the peer's key is refused (it
@@ -62,6 +63,7 @@ type StatusBar struct {
 
 	left   bool
 	leftAt time.Time
+	seen   time.Time // the last sign of the peer: a pong, its goodbye, a stored message
 
 	session bool // a session is up: session events, or a Status that has one
 	refused bool // the peer's key is refused: no session until accepted
@@ -88,6 +90,7 @@ func (s *StatusBar) Live(ev protocol.LiveEvent, at time.Time) {
 		s.left = false
 		s.heard = true
 		s.lastPong = at
+		s.Seen(at)
 		if ev.RTT > 0 {
 			s.rtt = ev.RTT
 			s.addSample(at, ev.RTT)
@@ -111,6 +114,7 @@ func (s *StatusBar) SetStatus(st protocol.Status) {
 		s.auth = st.Authenticated
 		if st.LastPong.After(s.lastPong) {
 			s.lastPong = st.LastPong
+			s.Seen(st.LastPong)
 			if st.RTT > 0 {
 				s.rtt = st.RTT
 				s.addSample(st.LastPong, st.RTT)
@@ -151,7 +155,41 @@ func (s *StatusBar) KeyChanged() bool { return s.changed }
 
 // PeerLeft records the peer's goodbye: the liveness word reads "left" until
 // the peer answers again or a new session is established.
-func (s *StatusBar) PeerLeft(at time.Time) { s.left, s.leftAt, s.session = true, at, false }
+func (s *StatusBar) PeerLeft(at time.Time) {
+	s.left, s.leftAt, s.session = true, at, false
+	s.Seen(at)
+}
+
+// Seen records a sign of the peer at at (a message read from the stored
+// history, for a peer not heard in this run): while the peer is not live
+// the bar shows "last seen" with the latest such time.
+func (s *StatusBar) Seen(at time.Time) {
+	if at.After(s.seen) {
+		s.seen = at
+	}
+}
+
+// LastSeen is what the bar says of the peer while it is gone (left, down,
+// or not heard in this run): "last seen 14:02" today, "last seen 3 Dec
+// 14:02" another day of this year, "last seen 3 Dec 2025" before; "" when
+// the peer is live or degraded (the pong's age says more) or was never
+// seen. Times are in now's location.
+func (s *StatusBar) LastSeen(now time.Time) string {
+	gone := s.left || s.live == protocol.LiveDown || s.live == protocol.LiveWaiting
+	if s.seen.IsZero() || !gone {
+		return ""
+	}
+	at := s.seen.In(now.Location())
+	y, m, d := at.Date()
+	ny, nm, nd := now.Date()
+	switch {
+	case y == ny && m == nm && d == nd:
+		return "last seen " + at.Format("15:04")
+	case y == ny:
+		return "last seen " + at.Format("2 Jan 15:04")
+	}
+	return "last seen " + at.Format("2 Jan 2006")
+}
 
 func (s *StatusBar) addSample(at time.Time, rtt time.Duration) {
 	if n := len(s.samples); n > 0 {
@@ -262,8 +300,8 @@ func (s *StatusBar) View(st *style.Styles, width int, now time.Time) string {
 	if s.rtt > 0 {
 		rtt = "rtt " + FormatRTT(s.rtt)
 	}
-	pong := ""
-	if !s.lastPong.IsZero() {
+	pong := s.LastSeen(now) // the peer is not live: when it was
+	if pong == "" && !s.lastPong.IsZero() {
 		pong = "pong " + FormatAge(now.Sub(s.lastPong)) + " ago"
 	}
 	sess, sessStyle := words.StatusNoSession, st.Warn

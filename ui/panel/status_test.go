@@ -312,3 +312,57 @@ func TestStatusBarPinRefused(t *testing.T) {
 		t.Errorf("key-changed attempt during a session: %q", v)
 	}
 }
+
+// TestStatusLastSeen: while the peer is gone the bar says when it was last
+// seen (a pong, its goodbye, or a stored message for a peer not heard in
+// this run), with the date when not today; while it is live or degraded
+// the pong's age is shown instead.
+func TestStatusLastSeen(t *testing.T) {
+	loc := time.FixedZone("X", 3600)
+	now := time.Date(2026, 12, 6, 15, 0, 0, 0, loc)
+	cases := []struct {
+		name string
+		do   func(*StatusBar)
+		want string
+	}{
+		{"never seen", func(*StatusBar) {}, ""},
+		{"stored message today", func(s *StatusBar) { s.Seen(now.Add(-2 * time.Hour)) }, "last seen 13:00"},
+		{"stored message this year", func(s *StatusBar) { s.Seen(time.Date(2026, 3, 1, 9, 5, 0, 0, loc)) }, "last seen 1 Mar 09:05"},
+		{"stored message last year", func(s *StatusBar) { s.Seen(time.Date(2025, 12, 31, 23, 0, 0, 0, loc)) }, "last seen 31 Dec 2025"},
+		{"live", func(s *StatusBar) {
+			s.Live(protocol.LiveEvent{State: protocol.LiveLive, RTT: time.Millisecond}, now.Add(-time.Second))
+		}, ""},
+		{"degraded", func(s *StatusBar) {
+			s.Live(protocol.LiveEvent{State: protocol.LiveLive, RTT: time.Millisecond}, now.Add(-time.Minute))
+			s.Live(protocol.LiveEvent{State: protocol.LiveDegraded}, now)
+		}, ""},
+		{"down after a pong", func(s *StatusBar) {
+			s.Live(protocol.LiveEvent{State: protocol.LiveLive, RTT: time.Millisecond}, now.Add(-10*time.Minute))
+			s.Live(protocol.LiveEvent{State: protocol.LiveDown}, now)
+		}, "last seen 14:50"},
+		{"left", func(s *StatusBar) {
+			s.Live(protocol.LiveEvent{State: protocol.LiveLive, RTT: time.Millisecond}, now.Add(-10*time.Minute))
+			s.PeerLeft(now.Add(-5 * time.Minute))
+		}, "last seen 14:55"},
+		{"an older stored message does not go back", func(s *StatusBar) {
+			s.PeerLeft(now.Add(-5 * time.Minute))
+			s.Seen(now.Add(-time.Hour))
+		}, "last seen 14:55"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			s := NewStatusBar(5555, 5556)
+			c.do(s)
+			if got := s.LastSeen(now); got != c.want {
+				t.Errorf("LastSeen = %q, want %q", got, c.want)
+			}
+			view := plain(s.View(testStyles(), 120, now))
+			if c.want != "" && !strings.Contains(view, c.want) {
+				t.Errorf("bar lacks %q: %q", c.want, view)
+			}
+			if c.want != "" && strings.Contains(view, "pong ") {
+				t.Errorf("bar shows the pong's age beside last seen: %q", view)
+			}
+		})
+	}
+}

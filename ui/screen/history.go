@@ -88,6 +88,11 @@ func (s *Screen) handleHistory(m historyMsg) {
 	}
 	s.paging.pos = m.pos
 	s.paging.more = len(m.entries) == HistoryPage
+	for _, e := range m.entries {
+		if !e.Own {
+			s.status.Seen(e.At) // "last seen" for a peer not heard yet
+		}
+	}
 	s.showStored(m.entries)
 }
 

@@ -284,3 +284,19 @@ func TestScreenHistoryPartialError(t *testing.T) {
 		})
 	}
 }
+
+// TestScreenLastSeenFromHistory: before the peer is heard in this run, the
+// status bar says when it was last seen: the newest of its stored messages
+// (our own do not count).
+func TestScreenLastSeenFromHistory(t *testing.T) {
+	hist := newFakeHistory(250) // the newest (249) is ours, 248 the peer's
+	cfg := testConfig(newFakeNode())
+	cfg.History = hist
+	s := newTestScreen(cfg)
+	drive(t, s, tea.WindowSizeMsg{Width: 120, Height: 40}, keyPress(tea.KeyEscape))
+	runCmd(t, s, s.Init())
+	want := "last seen " + hist.entries[248].At.Format("2 Jan 15:04")
+	if scr := screenText(t, s); !strings.Contains(scr, want) {
+		t.Errorf("screen lacks %q:\n%s", want, scr)
+	}
+}
