@@ -55,7 +55,7 @@ var commands = []struct{ name, help string }{
 	{"/fingerprint", "show both fingerprints"},
 	{"/replay", "attack demo: resend"},
 	{"/rekey", "move to fresh keys now"},
-	{"/clear", "clear chat and history"},
+	{"/clear", "clear the screen"},
 	{"//text", "send a leading /"},
 }
 
@@ -69,7 +69,7 @@ func helpOnly(keys, desc string) key.Binding {
 func DefaultKeyMap(extra ...ExtraCommand) KeyMap {
 	nb := key.NewBinding
 	k := KeyMap{
-		Quit:         nb(key.WithKeys("ctrl+c"), key.WithHelp("ctrl+c", "quit (as /quit)")),
+		Quit:         nb(key.WithKeys("ctrl+c"), key.WithHelp("ctrl+c", "clear input, else quit")),
 		Help:         nb(key.WithKeys("?", "f1"), key.WithHelp("? / f1", "help (? if input empty)")),
 		Send:         nb(key.WithKeys("enter"), key.WithHelp("enter", "send")),
 		Newline:      nb(key.WithKeys("alt+enter", "ctrl+j", "shift+enter"), key.WithHelp("alt+enter", "new line (or ctrl+j)")),

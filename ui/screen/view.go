@@ -269,8 +269,10 @@ func (s *Screen) helpLines(inner int) []string {
 	lines = append(lines, "")
 	lines = append(lines, commandTable(s.st, s.keys.Commands, inner)...)
 	lines = append(lines, "")
-	for _, ln := range strings.Split(ansi.Wrap(words.HelpMouse, inner, ""), "\n") {
-		lines = append(lines, s.st.Dim.Render(ln))
+	for _, text := range []string{words.HelpClearHistory, "marks: " + words.DeliveryMarks, words.HelpMouse} {
+		for _, ln := range strings.Split(ansi.Wrap(text, inner, ""), "\n") {
+			lines = append(lines, s.st.Dim.Render(ln))
+		}
 	}
 	return lines
 }

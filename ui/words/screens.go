@@ -10,6 +10,10 @@ import (
 // HelpTitle heads the help overlay.
 const HelpTitle = "duet: keys and commands"
 
+// HelpClearHistory follows the help's command table: the one command too
+// long for its columns.
+const HelpClearHistory = "/clear history deletes the stored history of this chat (it asks first; the peer keeps theirs)."
+
 // HelpMouse ends the help: how to select text while duet has the mouse.
 const HelpMouse = "duet captures the mouse: hold shift and drag to select text."
 
