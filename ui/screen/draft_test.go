@@ -15,9 +15,15 @@ func TestScreenCtrlCClearsDraftFirst(t *testing.T) {
 	s := newTestScreen(testConfig(node))
 	drive(t, s, tea.WindowSizeMsg{Width: 80, Height: 24}, keyPress(tea.KeyEscape))
 	long := strings.Repeat("a long draft ", 8000) // about 100 KB
+	if scr := screenText(t, s); !strings.Contains(scr, "ctrl+c quit") {
+		t.Fatalf("the footer does not say ctrl+c quits on an empty input:\n%s", scr)
+	}
 	drive(t, s, tea.PasteMsg{Content: long})
 	if s.input.Value() != long {
 		t.Fatalf("paste: input has %d bytes, want %d", len(s.input.Value()), len(long))
+	}
+	if scr := screenText(t, s); !strings.Contains(scr, "ctrl+c clear") || strings.Contains(scr, "ctrl+c quit") {
+		t.Fatalf("with a draft the footer does not say ctrl+c clears it:\n%s", scr)
 	}
 	_, cmd := s.Update(ctrlKey('c'))
 	if cmd != nil {

@@ -103,13 +103,13 @@ func (s *Screen) separator(w int) string {
 	case s.lay.side.w == 0 && s.panels.floating != panelNone:
 		label = s.st.Dim.Render(hintFit([]string{"esc closes the panel", "f2 handshake", "f3 records", "f4 security log"}, []int{1, 2, 3}, room))
 	case s.lay.side.w == 0 && s.autoHandshake():
-		label = s.st.Dim.Render(hintFit([]string{"esc hides the handshake panel", "? help", "ctrl+c quit"}, []int{1, 2}, room))
+		label = s.st.Dim.Render(hintFit([]string{"esc hides the handshake panel", "? help", s.ctrlCHint()}, []int{1, 2}, room))
 	case s.lay.side.w == 0 && !s.encrypted:
 		// The handshake panel no longer opens by itself: say where we are
 		// and where to look.
-		label = s.st.Dim.Render(hintFit([]string{s.sessionHint(), "f2 handshake", "? help", "ctrl+c quit"}, []int{2, 1}, room))
+		label = s.st.Dim.Render(hintFit([]string{s.sessionHint(), "f2 handshake", "? help", s.ctrlCHint()}, []int{2, 1}, room))
 	default:
-		label = s.st.Dim.Render(hintFit([]string{"enter send", "alt+enter/ctrl+j new line", "? help", "ctrl+c quit"}, []int{1, 0, 2}, room))
+		label = s.st.Dim.Render(hintFit([]string{"enter send", "alt+enter/ctrl+j new line", "? help", s.ctrlCHint()}, []int{1, 0, 2}, room))
 	}
 	rule := s.st.Dim.Render("─ ")
 	used := lipgloss.Width(rule) + lipgloss.Width(label) + 1
@@ -254,6 +254,15 @@ func (s *Screen) helpBox() string {
 	avail := max(1, l.h-s.st.Overlay.GetVerticalFrameSize())
 	lines = helpWindow(s.st, lines, avail, s.panels.helpScroll)
 	return s.st.Overlay.Render(strings.Join(lines, "\n"))
+}
+
+// ctrlCHint says what ctrl+c does now: with a draft it clears it (a
+// second one quits).
+func (s *Screen) ctrlCHint() string {
+	if s.input.Value() != "" {
+		return "ctrl+c clear"
+	}
+	return "ctrl+c quit"
 }
 
 // helpInner is the width inside the help box's frame.
