@@ -365,6 +365,8 @@ func (s *Screen) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		s.resize(m.Width, m.Height)
 	case tea.ModeReportMsg:
 		s.handleModeReport(m)
+	case tea.ColorProfileMsg:
+		s.handleColorProfile(m) // copy.go
 	case tea.KeyPressMsg:
 		return s, s.handleKey(m)
 	case tea.PasteMsg:
