@@ -51,8 +51,7 @@ func findURLs(line string) []urlSpan {
 		if start > 0 && asciiAlnum(line[start-1]) {
 			continue
 		}
-		end := start + strings.IndexByte(rest+" ", ' ')
-		end = start + len(trimURL(line[start:end]))
+		end := start + len(trimURL(rest[:wordEnd(rest)]))
 		if scheme := strings.Index(line[start:end], "//") + 2; start+scheme >= end {
 			i = max(end, i)
 			continue
@@ -64,22 +63,36 @@ func findURLs(line string) []urlSpan {
 }
 
 // trimURL drops the punctuation that ends a sentence or closes a bracket
-// opened before the address from the end of u.
+// opened before the address from the end of u (in one pass over u and
+// one back from its end: a peer's text may be 64 KiB of ")").
 func trimURL(u string) string {
+	const closers, openers = ")]}>", "([{<"
+	var open, shut [len(closers)]int
+	for i := 0; i < len(u); i++ {
+		if j := strings.IndexByte(openers, u[i]); j >= 0 {
+			open[j]++
+		} else if j := strings.IndexByte(closers, u[i]); j >= 0 {
+			shut[j]++
+		}
+	}
 	for u != "" {
 		c := u[len(u)-1]
-		switch {
-		case strings.IndexByte(".,:;!?'\"*", c) >= 0:
-		case c == ')' && strings.Count(u, "(") < strings.Count(u, ")"):
-		case c == ']' && strings.Count(u, "[") < strings.Count(u, "]"):
-		case c == '}' && strings.Count(u, "{") < strings.Count(u, "}"):
-		case c == '>' && strings.Count(u, "<") < strings.Count(u, ">"):
-		default:
+		if j := strings.IndexByte(closers, c); j >= 0 && open[j] < shut[j] {
+			shut[j]--
+		} else if strings.IndexByte(".,:;!?'\"*", c) < 0 {
 			return u
 		}
 		u = u[:len(u)-1]
 	}
 	return u
+}
+
+// wordEnd returns the index of the first space in s, or len(s).
+func wordEnd(s string) int {
+	if i := strings.IndexByte(s, ' '); i >= 0 {
+		return i
+	}
+	return len(s)
 }
 
 func asciiAlnum(c byte) bool {
@@ -114,7 +127,7 @@ func wrapKeep(line string, limit int) (rows [][]seg, ok bool) {
 	}
 	sp := 0 // spaces between the previous word and this one
 	for i < len(line) {
-		end := i + strings.IndexByte(line[i:]+" ", ' ')
+		end := i + wordEnd(line[i:])
 		word := line[i:end]
 		if !hasText {
 			sp = 0
@@ -187,11 +200,12 @@ func wrapText(line string, limit int, m ansi.Method, links bool, idPrefix string
 		return wrapLine(line, limit, m)
 	}
 	out := make([]string, len(rows))
+	k := 0 // the first address not wholly before the current run
 	for r, segs := range rows {
 		var b strings.Builder
 		for _, s := range segs {
 			if links {
-				writeLinked(&b, line, s, urls, idPrefix)
+				k = writeLinked(&b, line, s, urls, k, idPrefix)
 			} else {
 				b.WriteString(line[s.a:s.b])
 			}
@@ -203,19 +217,23 @@ func wrapText(line string, limit int, m ansi.Method, links bool, idPrefix string
 
 // writeLinked writes line[s.a:s.b] to b with the parts of it that are web
 // addresses as OSC 8 link parts; the k-th address of the line has the id
-// idPrefix + k.
-func writeLinked(b *strings.Builder, line string, s seg, urls []urlSpan, idPrefix string) {
+// idPrefix + k. Runs come in order: it looks at the addresses from k on
+// and returns the first one not wholly before the next run.
+func writeLinked(b *strings.Builder, line string, s seg, urls []urlSpan, k int, idPrefix string) int {
 	at := s.a
-	for k, u := range urls {
-		a, e := max(u.start, at), min(u.end, s.b)
-		if a >= e {
-			continue
+	for ; k < len(urls) && urls[k].start < s.b; k++ {
+		u := urls[k]
+		if a, e := max(u.start, at), min(u.end, s.b); a < e {
+			b.WriteString(line[at:a])
+			b.WriteString(termsafe.LinkPart(line[u.start:u.end], line[a:e], idPrefix+strconv.Itoa(k)))
+			at = e
 		}
-		b.WriteString(line[at:a])
-		b.WriteString(termsafe.LinkPart(line[u.start:u.end], line[a:e], idPrefix+strconv.Itoa(k)))
-		at = e
+		if u.end > s.b { // it goes on in the next run
+			break
+		}
 	}
 	b.WriteString(line[at:s.b])
+	return k
 }
 
 // SetLinks turns the OSC 8 links of web addresses in messages on or off
