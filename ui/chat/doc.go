@@ -51,7 +51,10 @@
 // end a few cells short under one method. The pane draws no right border,
 // so such a row can never break a frame, and rows are not padded to the
 // width. A cluster wider than the whole text column (only on panes a few
-// cells wide) is shown as "…".
+// cells wide) is shown as "…". A message line holding a web address is
+// wrapped at spaces measuring under both methods from the start, never at
+// a hyphen, and its addresses may be OSC 8 links, which take no cells
+// (links.go).
 //
 // Bubble Tea v2.1.1 switches its renderer to ansi.GraphemeWidth when a
 // tea.ModeReportMsg for ansi.ModeUnicodeCore arrives with a value of

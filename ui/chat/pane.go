@@ -186,6 +186,8 @@ type Pane struct {
 	markN   int      // messages arrived since the rule was placed
 
 	fold fold // the newest foldable notice (Fold)
+
+	links bool // web addresses in messages are OSC 8 links (SetLinks)
 }
 
 // New returns an empty pane following the newest messages, of size 0x0

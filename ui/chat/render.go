@@ -279,7 +279,7 @@ func (p *Pane) renderItem(it *item) []string {
 	}
 	var rows []string
 	for li, line := range lines {
-		wrapped := wrapLine(line, limit, p.method)
+		wrapped := p.wrapItemLine(it, li, line, limit)
 		if li == 0 && textFlag != "" {
 			styleFlag(wrapped, textFlag, p.sty.dup)
 		}

@@ -52,6 +52,8 @@ func (s *Screen) command(line string) tea.Cmd {
 			return nil
 		}
 		return func() tea.Msg { return actionResultMsg{what: "/rekey", err: sess.Rekey()} }
+	case "/copy":
+		return s.copyCommand(strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(line), name)))
 	case "/clear":
 		if strings.TrimSpace(strings.TrimPrefix(line, name)) == "history" {
 			return s.askClearHistory()

@@ -55,6 +55,7 @@ var commands = []struct{ name, help string }{
 	{"/fingerprint", "show both fingerprints"},
 	{"/replay", "attack demo: resend"},
 	{"/rekey", "move to fresh keys now"},
+	{"/copy", "copy message (/copy N)"},
 	{"/clear", "clear the screen"},
 	{"//text", "send a leading /"},
 }

@@ -186,7 +186,6 @@ type Screen struct {
 	insp   *panel.Inspector
 
 	lay         layout
-	widthMethod ansi.Method
 	headerCache string
 
 	selfName, peerName string
@@ -364,6 +363,8 @@ func (s *Screen) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		s.resize(m.Width, m.Height)
 	case tea.ModeReportMsg:
 		s.handleModeReport(m)
+	case tea.ColorProfileMsg:
+		s.handleColorProfile(m) // copy.go
 	case tea.KeyPressMsg:
 		return s, s.handleKey(m)
 	case tea.PasteMsg:
@@ -404,7 +405,6 @@ func (s *Screen) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 // (tea.go, eventLoop); the chat pane must measure as the renderer does.
 func (s *Screen) handleModeReport(m tea.ModeReportMsg) {
 	if m.Mode == ansi.ModeUnicodeCore && (m.Value == ansi.ModeReset || m.Value == ansi.ModeSet || m.Value == ansi.ModePermanentlySet) {
-		s.widthMethod = ansi.GraphemeWidth
 		s.chat.SetWidthMethod(ansi.GraphemeWidth)
 	}
 }

@@ -98,6 +98,38 @@ func Link(text string) string {
 	return "\x1b]8;;" + text + "\x1b\\" + text + "\x1b]8;;\x1b\\"
 }
 
+// LinkPart returns text as one part of an OSC 8 hyperlink to target whose
+// parts all carry the same id, so that a terminal underlines and opens
+// them as one link: a web address broken over several rows is shown as
+// one part per row, and only the parts joined in order are the target
+// (the caller's promise; LinkPart checks that text is a non-empty part of
+// target). target must be a LinkTarget and id 1 to MaxLinkID bytes of
+// letters, digits, '-', '_' or '.' (nothing that ends the parameter list);
+// otherwise text is returned unchanged. text must already be safe to show.
+func LinkPart(target, text, id string) string {
+	if text == "" || !LinkTarget(target) || !linkID(id) || !strings.Contains(target, text) {
+		return text
+	}
+	return "\x1b]8;id=" + id + ";" + target + "\x1b\\" + text + "\x1b]8;;\x1b\\"
+}
+
+// MaxLinkID bounds an OSC 8 id parameter, in bytes.
+const MaxLinkID = 64
+
+// linkID reports whether id may be an OSC 8 id parameter.
+func linkID(id string) bool {
+	if id == "" || len(id) > MaxLinkID {
+		return false
+	}
+	for i := 0; i < len(id); i++ {
+		c := id[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '_' || c == '.') {
+			return false
+		}
+	}
+	return true
+}
+
 // LinkTarget reports whether Link makes s a hyperlink.
 func LinkTarget(s string) bool {
 	if len(s) > MaxLinkTarget {
@@ -144,13 +176,18 @@ func Notification(title, body string) string {
 // it is cut at MaxClipboard bytes. base64 carries it, so nothing in it can
 // end the sequence.
 func Clipboard(text string) string {
-	text = keep(text, func(r rune) rune {
+	return "\x1b]52;c;" + base64.StdEncoding.EncodeToString([]byte(ClipboardText(text))) + "\x1b\\"
+}
+
+// ClipboardText returns the text Clipboard puts on the clipboard for text:
+// what a caller counts or shows ("copied 12 chars").
+func ClipboardText(text string) string {
+	return cut(keep(text, func(r rune) rune {
 		if r == '\t' || r == '\n' {
 			return r
 		}
 		return -1
-	})
-	return "\x1b]52;c;" + base64.StdEncoding.EncodeToString([]byte(cut(text, MaxClipboard))) + "\x1b\\"
+	}), MaxClipboard)
 }
 
 // Passthrough wraps seq (one or more complete escape sequences) so that

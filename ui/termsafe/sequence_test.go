@@ -73,6 +73,35 @@ func TestLink(t *testing.T) {
 	}
 }
 
+// TestLinkPart: a part of a link carries its id and the whole target; a
+// hostile target (ESC, BEL, ST, C1, too long) or id (';', ':', '=', ESC,
+// too long), or text that is not part of the target, gives no sequence.
+func TestLinkPart(t *testing.T) {
+	const target = "https://example.org/a;b?c=d"
+	if got, want := LinkPart(target, "example.org/a;", "m1-0"), "\x1b]8;id=m1-0;"+target+"\x1b\\example.org/a;\x1b]8;;\x1b\\"; got != want {
+		t.Errorf("LinkPart = %q, want %q", got, want)
+	}
+	for _, c := range []struct{ target, text, id string }{
+		{"https://example.org/\x1b\\x", "https", "a"},
+		{"https://example.org/\x07x", "https", "a"},
+		{"https://example.org/\u009cx", "https", "a"},
+		{"https://example.org/\u009bx", "https", "a"},
+		{"https://example.org/" + strings.Repeat("a", MaxLinkTarget), "https", "a"},
+		{target, "https", "a;b"},
+		{target, "https", "a:b"},
+		{target, "https", "a=b"},
+		{target, "https", "a\x1b\\"},
+		{target, "https", strings.Repeat("a", MaxLinkID+1)},
+		{target, "https", ""},
+		{target, "elsewhere", "a"},
+		{target, "", "a"},
+	} {
+		if got := LinkPart(c.target, c.text, c.id); got != c.text {
+			t.Errorf("LinkPart(%q, %q, %q) = %q, want the text unchanged", c.target, c.text, c.id, got)
+		}
+	}
+}
+
 // TestNotification: OSC 9 and OSC 777, each ended by ST; the texts cannot
 // end the sequences or add OSC 777 fields; OSC 9's text starts with "duet"
 // (ConEmu reads a leading digit and ';' as a command); bounded.

@@ -51,9 +51,9 @@
 //   - EscapeJSON: headless JSON lines.
 //   - InSequence: text inside an escape sequence, where an escape would be
 //     parsed rather than shown: what Sanitize escapes is dropped, and the
-//     length is bounded. Title, Link (OSC 8, only where the shown text is
-//     the target), Notification (OSC 9 and OSC 777) and Clipboard (OSC 52)
-//     build their sequences with it (sequence.go).
+//     length is bounded. Title, Link and LinkPart (OSC 8, only where the
+//     shown text is the target), Notification (OSC 9 and OSC 777) and
+//     Clipboard (OSC 52) build their sequences with it (sequence.go).
 package termsafe
 
 import (
