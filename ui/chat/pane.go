@@ -185,7 +185,8 @@ type Pane struct {
 	markSeq uint64   // the item under the "new messages" rule; 0: no rule
 	markN   int      // messages arrived since the rule was placed
 
-	fold fold // the newest foldable notice (Fold)
+	fold fold      // the newest foldable notice (Fold)
+	hl   highlight // a search's marks (highlight.go)
 }
 
 // New returns an empty pane following the newest messages, of size 0x0

@@ -280,6 +280,7 @@ func (p *Pane) renderItem(it *item) []string {
 	var rows []string
 	for li, line := range lines {
 		wrapped := wrapLine(line, limit, p.method)
+		wrapped = p.highlightRows(it, line, wrapped, flagLen(li, textFlag)) // highlight.go
 		if li == 0 && textFlag != "" {
 			styleFlag(wrapped, textFlag, p.sty.dup)
 		}

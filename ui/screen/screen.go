@@ -206,6 +206,7 @@ type Screen struct {
 	paging    paging      // stored history, paged in at the top of the scrollback
 	once      onPane      // the message ids on the pane: each shown once
 	receipts  receipts    // receipts.go: focus, typing indicator, read receipts
+	aids      aids        // search.go: /search, tab completion, the editor
 }
 
 // New returns the full-screen UI's model.
@@ -374,7 +375,9 @@ func (s *Screen) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		return s, s.maybeLoadOlder()
 	case historyMsg:
 		s.handleHistory(m)
-		return s, s.maybeLoadOlder()
+		return s, tea.Batch(s.searchPaged(), s.maybeLoadOlder())
+	case searchResultMsg, editorReadyMsg, editorDoneMsg, editedMsg:
+		return s, s.handleAid(msg)
 	case inputLoadedMsg:
 		s.handleInputLoaded(m)
 		return s, nil
@@ -530,6 +533,9 @@ func (s *Screen) handleKey(k tea.KeyPressMsg) tea.Cmd {
 	}
 	if s.panels.overlay != overlayNone {
 		return s.overlayKey(k)
+	}
+	if cmd, ok := s.aidKey(k); ok {
+		return cmd
 	}
 	if s.panelKey(k) {
 		return nil

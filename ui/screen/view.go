@@ -92,6 +92,10 @@ func (s *Screen) separator(w int) string {
 	switch {
 	case s.quitting:
 		label = s.st.Warn.Render("leaving: telling the peer…")
+	case len(s.aids.compl.cands) > 0: // complete.go
+		label = s.completionHint(room)
+	case s.aids.search.active: // search.go
+		label = s.searchHint(room)
 	case !s.chat.AtBottom():
 		if n := s.chat.Unread(); n > 0 {
 			label = s.st.NewMarker.Render(hintFit([]string{fmt.Sprintf("↓ %d new", n), "ctrl+end to jump down"}, []int{1}, room))
