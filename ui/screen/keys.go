@@ -59,11 +59,11 @@ var commands = []struct{ name, help string }{
 	{"/quit", "leave (tells the peer)"},
 	{"/verify", "check the safety number"},
 	{"/fingerprint", "show both fingerprints"},
+	{"/search", "find text; n/N move"},
+	{"/edit", "write in $EDITOR"},
 	{"/replay", "attack demo: resend"},
 	{"/rekey", "move to fresh keys now"},
 	{"/clear", "clear chat and history"},
-	{"/search", "find text (n/N move, esc)"},
-	{"/edit", "write a message in $EDITOR"},
 	{"//text", "send a leading /"},
 }
 
