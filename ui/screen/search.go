@@ -248,18 +248,21 @@ func (s *Screen) searchHint(room int) string {
 		}
 		where = fmt.Sprintf("match %d of %s for %s", sr.cur+1, of, q)
 	}
+	// Left out first when they do not fit: the note, esc, n/N, and last
+	// that only the screen is searched.
 	items := []string{where}
 	var drop []int
-	if sr.paneOnly {
-		drop = append(drop, len(items))
-		items = append(items, "screen only: no stored history")
-	}
 	if sr.note != "" {
 		drop = append(drop, len(items))
 		items = append(items, sr.note)
 	}
-	drop = append(drop, len(items)+1, len(items))
+	keys := len(items)
 	items = append(items, "n older · N newer", "esc ends")
+	drop = append(drop, keys+1, keys)
+	if sr.paneOnly {
+		drop = append(drop, len(items))
+		items = append(items, "screen only: no stored history")
+	}
 	return hintFit(items, drop, room)
 }
 
