@@ -179,7 +179,6 @@ type Screen struct {
 
 	chat   *chat.Pane
 	input  textarea.Model
-	recall recall // earlier inputs, walked with up and down
 	status *panel.StatusBar
 	hs     *panel.Handshake
 	seclog *panel.SecurityLog
@@ -220,7 +219,7 @@ func New(cfg Config) *Screen {
 		now:      cfg.Now,
 		selfName: cfg.SelfName,
 		peerName: cfg.PeerName,
-		recall:   recall{idx: -1},
+		aids:     aids{recall: recall{idx: -1}},
 	}
 	if s.now == nil {
 		s.now = time.Now

@@ -266,9 +266,11 @@ func (s *Screen) searchHint(room int) string {
 	return hintFit(items, drop, room)
 }
 
-// aids are the input's helpers: /search (search.go), tab completion
-// (complete.go) and the editor's chord (editor.go).
+// aids are the input's helpers: the earlier inputs walked with up and
+// down (recall.go), /search (search.go), tab completion (complete.go) and
+// the editor's chord (editor.go).
 type aids struct {
+	recall recall
 	search search
 	compl  completion
 	chord  bool                // ctrl+x was pressed: ctrl+e opens the editor
