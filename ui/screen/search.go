@@ -3,6 +3,7 @@ package screen
 import (
 	"fmt"
 	"strings"
+	"unicode/utf8"
 
 	"charm.land/bubbles/v2/key"
 	tea "charm.land/bubbletea/v2"
@@ -27,6 +28,10 @@ type HistorySearch interface {
 
 // searchBatch is how many hits one Search call asks for.
 const searchBatch = 100
+
+// maxSearchRunes bounds the text /search looks for: matching is a scan of
+// every message against it, which a page-long query would make slow.
+const maxSearchRunes = 200
 
 // search is /search's state: the matches found so far, newest first (on
 // the pane first, then the stored ones not on it, which are all older
@@ -67,6 +72,10 @@ func (s *Screen) startSearch(query string) tea.Cmd {
 	query = strings.TrimSpace(query)
 	if query == "" {
 		s.chat.AddNotice(chat.NoticeInfo, "usage: /search TEXT (case-insensitive; n and N move, esc ends)", s.now())
+		return nil
+	}
+	if n := utf8.RuneCountInString(query); n > maxSearchRunes {
+		s.chat.AddNotice(chat.NoticeInfo, fmt.Sprintf("not searched: the text is %d characters long, at most %d", n, maxSearchRunes), s.now())
 		return nil
 	}
 	gen := s.aids.search.gen + 1

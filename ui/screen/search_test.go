@@ -224,4 +224,11 @@ func TestSearchUsage(t *testing.T) {
 	if !strings.Contains(screenText(t, s), "usage: /search TEXT") {
 		t.Fatalf("no usage line:\n%s", screenText(t, s))
 	}
+	drive(t, s, tea.PasteMsg{Content: "/search " + strings.Repeat("ab", 5000)}, keyPress(tea.KeyEnter))
+	if !strings.Contains(screenText(t, s), "not searched: the text is 10000 characters long, at most 200") {
+		t.Fatalf("a page-long query was not refused:\n%s", screenText(t, s))
+	}
+	if s.aids.search.active {
+		t.Fatal("search mode entered for a refused query")
+	}
 }
