@@ -43,7 +43,7 @@ func editorCommand(getenv func(string) string, path string) *exec.Cmd {
 		ed = "vi"
 	}
 	f := strings.Fields(ed)
-	return exec.Command(f[0], append(f[1:], path)...) //nolint:gosec // the user's own editor
+	return exec.Command(f[0], append(f[1:], path)...)
 }
 
 // editorReadyMsg: the draft is in a temporary file, the editor can start.
