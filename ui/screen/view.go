@@ -397,7 +397,7 @@ func (s *Screen) center(rows []string, box string) {
 
 // splice draws box over rows with its top-left corner at (x, y).
 func (s *Screen) splice(rows []string, box string, x, y int) {
-	m := s.widthMethod
+	m := s.chat.WidthMethod() // the renderer's, as the pane measures
 	for i, line := range strings.Split(box, "\n") {
 		r := y + i
 		if r < 0 || r >= len(rows) {
@@ -419,7 +419,7 @@ func (s *Screen) splice(rows []string, box string, x, y int) {
 
 // fit cuts or pads str to exactly h rows of w cells.
 func (s *Screen) fit(str string, w, h int) []string {
-	m := s.widthMethod
+	m := s.chat.WidthMethod() // the renderer's, as the pane measures
 	lines := strings.Split(str, "\n")
 	if len(lines) > h {
 		lines = lines[:h]
