@@ -5,7 +5,7 @@ import (
 	"unicode"
 	"unicode/utf8"
 
-	"charm.land/lipgloss/v2"
+	"github.com/charmbracelet/x/ansi"
 )
 
 // Match is a message on the pane that a search found: Seq places it on the
@@ -26,10 +26,12 @@ type highlight struct {
 
 // Highlight styles: attributes, not colours, so that they show under
 // NO_COLOR and on a monochrome terminal. The current match is also bold
-// and underlined: it differs by shape, not only by colour.
+// and underlined: it differs by shape, not only by colour. Plain SGR, not
+// lipgloss: lipgloss draws the spaces of an underlined text without the
+// reverse video, which would cut a match of two words in two.
 var (
-	matchStyle    = lipgloss.NewStyle().Reverse(true)
-	matchCurStyle = lipgloss.NewStyle().Reverse(true).Bold(true).Underline(true)
+	matchStyle    = ansi.Style{}.Reverse(true)
+	matchCurStyle = ansi.Style{}.Bold().Underline(true).Reverse(true)
 )
 
 // SetHighlight marks every occurrence of query (case-insensitive) in the
@@ -182,7 +184,7 @@ func foldAt(s string, i int, q []rune) (int, bool) {
 
 // paintSpans styles the parts of row (which starts at byte off of the
 // line the spans index) that the spans cover.
-func paintSpans(row string, off int, spans []span, st lipgloss.Style) string {
+func paintSpans(row string, off int, spans []span, st ansi.Style) string {
 	var b strings.Builder
 	pos := 0 // in row
 	for _, sp := range spans {
@@ -191,7 +193,7 @@ func paintSpans(row string, off int, spans []span, st lipgloss.Style) string {
 			continue
 		}
 		b.WriteString(row[pos:s])
-		b.WriteString(st.Render(row[s:e]))
+		b.WriteString(st.Styled(row[s:e]))
 		pos = e
 	}
 	if pos == 0 {

@@ -84,11 +84,16 @@ func TestPaneHighlightCurrentMatchIsBoldUnderlined(t *testing.T) {
 			two = r
 		}
 	}
-	if !strings.Contains(one, matchCurStyle.Render("needle")) {
+	if !strings.Contains(one, matchCurStyle.Styled("needle")) {
 		t.Errorf("current match not drawn bold and underlined: %q", one)
 	}
-	if strings.Contains(two, matchCurStyle.Render("needle")) || !strings.Contains(two, matchStyle.Render("needle")) {
+	if strings.Contains(two, matchCurStyle.Styled("needle")) || !strings.Contains(two, matchStyle.Styled("needle")) {
 		t.Errorf("other match not drawn as a plain mark: %q", two)
+	}
+	// A match of two words is one mark: its space too.
+	p.SetHighlight("NEEDLE ONE", ms[1].Seq)
+	if got := marked(p.View()); len(got) != 1 || got[0] != "needle one" {
+		t.Errorf("two-word current match marked as %q, want one mark", got)
 	}
 }
 
