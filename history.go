@@ -63,7 +63,28 @@ func (v historyView) Older(pos any, n int) ([]chat.Entry, any, error) {
 
 func (v historyView) Clear() error { return v.h.Clear() }
 
-var _ screen.HistorySource = historyView{}
+// Search is the screen's /search over the stored history: read only, the
+// texts decrypted in memory (store.DB.Search). A nil from is the newest.
+func (v historyView) Search(query string, from any, n int) ([]chat.Entry, any, bool, error) {
+	var c store.HistoryCursor
+	if from != nil {
+		var ok bool
+		if c, ok = from.(store.HistoryCursor); !ok {
+			return nil, from, true, fmt.Errorf("history search: bad position %T", from)
+		}
+	}
+	hits, next, done, err := v.h.Search(query, c, n)
+	es := make([]protocol.HistoryEntry, len(hits))
+	for i, h := range hits {
+		es[i] = h.Entry
+	}
+	return toChatEntries(v.h, es), next, done, err
+}
+
+var (
+	_ screen.HistorySource = historyView{}
+	_ screen.HistorySearch = historyView{}
+)
 
 // inputView is a screen.InputStore over a store.DB: the draft and the
 // input history, sealed in the database's input bucket.

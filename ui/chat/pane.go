@@ -185,9 +185,9 @@ type Pane struct {
 	markSeq uint64   // the item under the "new messages" rule; 0: no rule
 	markN   int      // messages arrived since the rule was placed
 
-	fold fold // the newest foldable notice (Fold)
-
-	links bool // web addresses in messages are OSC 8 links (SetLinks)
+	fold  fold      // the newest foldable notice (Fold)
+	hl    highlight // a search's marks (highlight.go)
+	links bool      // web addresses in messages are OSC 8 links (SetLinks)
 }
 
 // New returns an empty pane following the newest messages, of size 0x0

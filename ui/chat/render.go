@@ -279,7 +279,8 @@ func (p *Pane) renderItem(it *item) []string {
 	}
 	var rows []string
 	for li, line := range lines {
-		wrapped := p.wrapItemLine(it, li, line, limit)
+		wrapped := p.wrapItemLine(it, li, line, limit)                      // links.go
+		wrapped = p.highlightRows(it, line, wrapped, flagLen(li, textFlag)) // highlight.go: rows holding a link stay unmarked
 		if li == 0 && textFlag != "" {
 			styleFlag(wrapped, textFlag, p.sty.dup)
 		}

@@ -54,6 +54,10 @@ func (s *Screen) command(line string) tea.Cmd {
 		return func() tea.Msg { return actionResultMsg{what: "/rekey", err: sess.Rekey()} }
 	case "/copy":
 		return s.copyCommand(strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(line), name)))
+	case "/search":
+		return s.startSearch(strings.TrimPrefix(line, name))
+	case "/edit":
+		return s.openEditor(strings.TrimSpace(strings.TrimPrefix(line, name)))
 	case "/clear":
 		if strings.TrimSpace(strings.TrimPrefix(line, name)) == "history" {
 			return s.askClearHistory()

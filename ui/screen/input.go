@@ -68,10 +68,10 @@ func (s *Screen) inputKey(k tea.KeyPressMsg) tea.Cmd {
 	switch {
 	case key.Matches(k, s.keys.Send):
 		return s.submit()
-	case key.Matches(k, s.keys.PrevLine) && s.onFirstRow() && len(s.recall.entries) > 0:
+	case key.Matches(k, s.keys.PrevLine) && s.onFirstRow() && len(s.aids.recall.entries) > 0:
 		s.recallInput(-1)
 		return nil
-	case key.Matches(k, s.keys.NextLine) && s.onLastRow() && s.recall.walking():
+	case key.Matches(k, s.keys.NextLine) && s.onLastRow() && s.aids.recall.walking():
 		s.recallInput(+1)
 		return nil
 	}
@@ -93,7 +93,7 @@ func (s *Screen) onLastRow() bool {
 // recallInput puts the recalled input dir (-1 older, +1 newer) in the
 // input, the cursor at its start going up, at its end going down.
 func (s *Screen) recallInput(dir int) {
-	text, ok := s.recall.move(dir, s.input.Value())
+	text, ok := s.aids.recall.move(dir, s.input.Value())
 	if !ok {
 		return
 	}
@@ -110,7 +110,7 @@ func (s *Screen) recallInput(dir int) {
 // and kept as the newest recalled input, so that up brings it back; a
 // second ctrl+c, on the empty input, quits.
 func (s *Screen) dropDraft() {
-	s.recall.remember(s.input.Value())
+	s.aids.recall.remember(s.input.Value())
 	s.clearInput()
 	s.chat.AddNotice(chat.NoticeInfo, words.DraftCleared, s.now())
 }
@@ -148,7 +148,7 @@ func (s *Screen) submit() tea.Cmd {
 		return nil
 	}
 	if strings.HasPrefix(raw, "/") && !strings.HasPrefix(raw, "//") {
-		s.recall.remember(raw)
+		s.aids.recall.remember(raw)
 		s.clearInput()
 		return s.command(strings.TrimSpace(raw))
 	}
@@ -165,7 +165,7 @@ func (s *Screen) submit() tea.Cmd {
 		s.chat.AddNotice(chat.NoticeWarn, "not sent: no session driver (your draft is kept)", now)
 		return nil
 	}
-	s.recall.remember(raw)
+	s.aids.recall.remember(raw)
 	s.clearInput()
 	s.chat.Bottom()
 	s.sends.waiting = append(s.sends.waiting, text)

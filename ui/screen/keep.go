@@ -51,30 +51,30 @@ func (s *Screen) handleInputLoaded(m inputLoadedMsg) {
 		s.chat.AddNotice(chat.NoticeWarn, "input history: "+termsafe.Sanitize(errText(m.err)), s.now())
 		return
 	}
-	entered := s.recall.entries
-	s.recall.entries = nil
+	entered := s.aids.recall.entries
+	s.aids.recall.entries = nil
 	for _, l := range append(m.recall, entered...) {
-		s.recall.add(l)
+		s.aids.recall.add(l)
 	}
 	if m.draft == "" {
 		return
 	}
-	if s.input.Value() == "" && !s.recall.walking() {
+	if s.input.Value() == "" && !s.aids.recall.walking() {
 		s.input.SetValue(m.draft)
 		s.fitInput()
 		return
 	}
-	s.recall.add(m.draft)
+	s.aids.recall.add(m.draft)
 }
 
 // keptInput is what SaveInput is given: the draft (the one a recall walk
 // started from, when walking) and the lines entered.
 func (s *Screen) keptInput() (string, []string) {
 	draft := s.input.Value()
-	if s.recall.walking() {
-		draft = s.recall.draft
+	if s.aids.recall.walking() {
+		draft = s.aids.recall.draft
 	}
-	return draft, append([]string(nil), s.recall.entries...)
+	return draft, append([]string(nil), s.aids.recall.entries...)
 }
 
 // saveInput saves the kept input once the program has ended, within

@@ -42,6 +42,12 @@ type KeyMap struct {
 	Select       key.Binding // help only: shift+drag
 	Confirm      key.Binding // /verify overlay
 	Decline      key.Binding // /verify overlay
+	// Search mode (/search): n and N, while the input is empty.
+	SearchOlder  key.Binding
+	SearchNewer  key.Binding
+	Complete     key.Binding // tab: complete a /command
+	CompleteBack key.Binding // shift+tab: the previous candidate
+	Edit         key.Binding // help only: ctrl+x ctrl+e (editor.go)
 
 	// Commands, help only.
 	Commands []key.Binding
@@ -53,6 +59,8 @@ var commands = []struct{ name, help string }{
 	{"/quit", "leave (tells the peer)"},
 	{"/verify", "check the safety number"},
 	{"/fingerprint", "show both fingerprints"},
+	{"/search", "find text; n/N move"},
+	{"/edit", "write in $EDITOR"},
 	{"/replay", "attack demo: resend"},
 	{"/rekey", "move to fresh keys now"},
 	{"/copy", "copy message (/copy N)"},
@@ -95,6 +103,11 @@ func DefaultKeyMap(extra ...ExtraCommand) KeyMap {
 		Select:       helpOnly("shift+drag", "select text"),
 		Confirm:      nb(key.WithKeys("y", "Y"), key.WithHelp("y", "confirm")),
 		Decline:      nb(key.WithKeys("n", "N", "esc"), key.WithHelp("n / esc", "cancel")),
+		SearchOlder:  nb(key.WithKeys("n"), key.WithHelp("n / N", "older/newer match")),
+		SearchNewer:  nb(key.WithKeys("N")),
+		Complete:     nb(key.WithKeys("tab"), key.WithHelp("tab", "complete a /command")),
+		CompleteBack: nb(key.WithKeys("shift+tab")),
+		Edit:         helpOnly("ctrl+x ctrl+e", "draft in $EDITOR"),
 	}
 	for _, c := range commands {
 		k.Commands = append(k.Commands, helpOnly(c.name, c.help))
@@ -115,8 +128,8 @@ func (k KeyMap) ShortHelp() []key.Binding {
 func (k KeyMap) FullHelp() [][]key.Binding {
 	half := (len(k.Commands) + 1) / 2
 	return [][]key.Binding{
-		{k.Send, k.Newline, k.History, k.Help, k.Close, k.Quit, k.Select},
-		{k.Page, k.Wheel, k.Ends, k.EndsAlways, k.Handshake, k.Inspector, k.Pings, k.SecurityLog},
+		{k.Send, k.Newline, k.History, k.Complete, k.Edit, k.Help, k.Close, k.Quit, k.Select},
+		{k.Page, k.Wheel, k.Ends, k.EndsAlways, k.SearchOlder, k.Handshake, k.Inspector, k.Pings, k.SecurityLog},
 		k.Commands[:half],
 		k.Commands[half:],
 	}

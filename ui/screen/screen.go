@@ -179,7 +179,6 @@ type Screen struct {
 
 	chat   *chat.Pane
 	input  textarea.Model
-	recall recall // earlier inputs, walked with up and down
 	status *panel.StatusBar
 	hs     *panel.Handshake
 	seclog *panel.SecurityLog
@@ -204,6 +203,7 @@ type Screen struct {
 	paging   paging      // stored history, paged in at the top of the scrollback
 	once     onPane      // the message ids on the pane: each shown once
 	receipts receipts    // receipts.go: focus, typing indicator, read receipts
+	aids     aids        // search.go: /search, tab completion, the editor
 }
 
 // New returns the full-screen UI's model.
@@ -217,7 +217,7 @@ func New(cfg Config) *Screen {
 		now:      cfg.Now,
 		selfName: cfg.SelfName,
 		peerName: cfg.PeerName,
-		recall:   recall{idx: -1},
+		aids:     aids{recall: recall{idx: -1}},
 	}
 	if s.now == nil {
 		s.now = time.Now
@@ -374,7 +374,9 @@ func (s *Screen) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		return s, s.maybeLoadOlder()
 	case historyMsg:
 		s.handleHistory(m)
-		return s, s.maybeLoadOlder()
+		return s, tea.Batch(s.searchPaged(), s.maybeLoadOlder())
+	case searchResultMsg, editorReadyMsg, editorDoneMsg, editedMsg:
+		return s, s.handleAid(msg)
 	case inputLoadedMsg:
 		s.handleInputLoaded(m)
 		return s, nil
@@ -405,7 +407,7 @@ func (s *Screen) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 // (tea.go, eventLoop); the chat pane must measure as the renderer does.
 func (s *Screen) handleModeReport(m tea.ModeReportMsg) {
 	if m.Mode == ansi.ModeUnicodeCore && (m.Value == ansi.ModeReset || m.Value == ansi.ModeSet || m.Value == ansi.ModePermanentlySet) {
-		s.chat.SetWidthMethod(ansi.GraphemeWidth)
+		s.chat.SetWidthMethod(ansi.GraphemeWidth) // the screen's too (fit, splice)
 	}
 }
 
@@ -528,6 +530,9 @@ func (s *Screen) handleKey(k tea.KeyPressMsg) tea.Cmd {
 	}
 	if s.panels.overlay != overlayNone {
 		return s.overlayKey(k)
+	}
+	if cmd, ok := s.aidKey(k); ok {
+		return cmd
 	}
 	if s.panelKey(k) {
 		return nil

@@ -351,8 +351,8 @@ func TestScreenHelpListsEverything(t *testing.T) {
 					t.Errorf("help lacks command %s", c.name)
 				}
 			}
-			if !strings.Contains(scr, "shift and drag") {
-				t.Error("help does not say how to select text")
+			if !strings.Contains(scr, "shift+drag") || !strings.Contains(scr, "marks: ") || strings.Contains(scr, "lines 1–") {
+				t.Error("help does not say how to select text, or explain the marks, or does not fit")
 			}
 		})
 	}

@@ -92,6 +92,10 @@ func (s *Screen) separator(w int) string {
 	switch {
 	case s.quitting:
 		label = s.st.Warn.Render("leaving: telling the peer…")
+	case len(s.aids.compl.cands) > 0: // complete.go
+		label = s.completionHint(room)
+	case s.aids.search.active: // search.go
+		label = s.searchHint(room)
 	case !s.chat.AtBottom():
 		if n := s.chat.Unread(); n > 0 {
 			label = s.st.NewMarker.Render(hintFit([]string{fmt.Sprintf("↓ %d new", n), "ctrl+end to jump down"}, []int{1}, room))
@@ -278,7 +282,7 @@ func (s *Screen) helpLines(inner int) []string {
 	lines = append(lines, "")
 	lines = append(lines, commandTable(s.st, s.keys.Commands, inner)...)
 	lines = append(lines, "")
-	for _, text := range []string{words.HelpClearHistory, "marks: " + words.DeliveryMarks, words.HelpMouse} {
+	for _, text := range []string{words.HelpClearHistory, words.HelpMarks} {
 		for _, ln := range strings.Split(ansi.Wrap(text, inner, ""), "\n") {
 			lines = append(lines, s.st.Dim.Render(ln))
 		}

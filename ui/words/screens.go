@@ -12,10 +12,11 @@ const HelpTitle = "duet: keys and commands"
 
 // HelpClearHistory follows the help's command table: the one command too
 // long for its columns.
-const HelpClearHistory = "/clear history deletes the stored history of this chat (it asks first; the peer keeps theirs)."
+const HelpClearHistory = "/clear history deletes this chat's stored history (it asks first)"
 
-// HelpMouse ends the help: how to select text while duet has the mouse.
-const HelpMouse = "duet captures the mouse: hold shift and drag to select text."
+// HelpMarks ends the help: the marks beside our messages, in one row of
+// the 80-column help (DeliveryMarks says it at length).
+const HelpMarks = "marks: … queued · ✓ sent · ✓✓ delivered · ✔✔ read (seen, terminal focused)"
 
 // HelpMore is the help's last row when it does not fit the terminal:
 // which lines (first to last of total) are shown and how to see the rest.
