@@ -78,7 +78,15 @@ type Config struct {
 	// Extra are commands beyond duet's own (duet demo's /attack), listed in
 	// the help after them.
 	Extra []ExtraCommand
-	Now   func() time.Time // time.Now if nil
+	// Notify is how a peer message that arrives unseen is announced
+	// (--notify; the zero value is the bell), NotifyText whether a desktop
+	// notification carries its text (--notify-text), and Tmux that duet
+	// runs inside tmux (desktop notifications then go through its
+	// passthrough).
+	Notify     Notify
+	NotifyText bool
+	Tmux       bool
+	Now        func() time.Time // time.Now if nil
 }
 
 // ExtraCommand is a slash command a front end adds to the screen. Run gets
@@ -220,6 +228,7 @@ func New(cfg Config) *Screen {
 		selfName: cfg.SelfName,
 		peerName: cfg.PeerName,
 		recall:   recall{idx: -1},
+		receipts: receipts{attn: attention{mode: cfg.Notify, withText: cfg.NotifyText, tmux: cfg.Tmux}},
 	}
 	if s.now == nil {
 		s.now = time.Now

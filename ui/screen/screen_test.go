@@ -850,7 +850,7 @@ func TestScreenScrolling(t *testing.T) {
 		t.Fatal("the wheel did not scroll up")
 	}
 	drive(t, s, eventMsg{ev: protocol.MessageEvent{ID: 500, Text: "while scrolled up", SentAt: screenT0}})
-	if scr := screenText(t, s); !strings.Contains(scr, "↓ 1 new") || s.View().WindowTitle != "duet — bob (1 unread)" {
+	if scr := screenText(t, s); !strings.Contains(scr, "↓ 1 new") || s.View().WindowTitle != "(1) duet — bob" {
 		t.Fatalf("no unread hint (title %q):\n%s", s.View().WindowTitle, scr)
 	}
 	drive(t, s, ctrlEnd())

@@ -32,14 +32,6 @@ func (s *Screen) View() tea.View {
 	return v
 }
 
-func (s *Screen) windowTitle() string {
-	t := "duet — " + s.peerName
-	if n := s.chat.Unread(); n > 0 {
-		t += fmt.Sprintf(" (%d unread)", n)
-	}
-	return t
-}
-
 // render returns the frame: exactly h rows of w cells.
 func (s *Screen) render() string {
 	l := s.lay
