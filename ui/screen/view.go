@@ -261,8 +261,10 @@ func (s *Screen) helpLines(inner int) []string {
 	lines = append(lines, "")
 	lines = append(lines, commandTable(s.st, s.keys.Commands, inner)...)
 	lines = append(lines, "")
-	for _, ln := range strings.Split(ansi.Wrap(words.HelpMouse, inner, ""), "\n") {
-		lines = append(lines, s.st.Dim.Render(ln))
+	for _, para := range append([]string{words.HelpMouse}, words.HelpAttention...) {
+		for _, ln := range strings.Split(ansi.Wrap(para, inner, ""), "\n") {
+			lines = append(lines, s.st.Dim.Render(ln))
+		}
 	}
 	return lines
 }
