@@ -206,6 +206,7 @@ type chatFlags struct {
 	set             map[string]bool
 	pin             string
 	notify          string // --notify, parsed into chatOptions.notify
+	notifyFrom      string // the config file that gave notify ("": the flag or the default)
 	lines, headless bool
 	args            []string // left after the flags: the saved peer's name, if any
 	config          string   // the config file
@@ -222,11 +223,9 @@ func (c *cli) runChatCommand(cmd *cobra.Command, o chatOptions, f chatFlags) int
 	if msg := c.applyConfig(cmd, &o, &f); msg != "" {
 		return c.usageErr("%s", msg)
 	}
-	n, err := screen.ParseNotify(f.notify)
-	if err != nil {
-		return c.usageErr("%v", err)
+	if msg := parseNotify(&o, &f); msg != "" {
+		return c.usageErr("%s", msg)
 	}
-	o.notify = n
 	if f.set["no-history"] && f.set["history-days"] {
 		return c.usageErr("--no-history and --history-days exclude each other (--no-history keeps nothing to delete)")
 	}
