@@ -69,3 +69,37 @@ func TestE2EUnreadTitleAndDivider(t *testing.T) {
 	alice.send("/read")
 	alice.waitFor(t, long, "unread 0", func(e event) bool { return e.Event == "unread" && strings.Contains(e.raw, `"count":0`) })
 }
+
+// TestE2ECourtesiesOptOut: bob's full screen with --no-typing and
+// --no-read-receipts sends neither (alice, headless, gets her answer with
+// no typing or read event before it: both would be sealed before the
+// message they precede), and shows neither of alice's: her READ (from
+// /read, sealed before her next message) leaves bob's reply at ✓✓.
+func TestE2ECourtesiesOptOut(t *testing.T) {
+	needBinary(t)
+	tm := newTmux(t)
+	pr := newPair(t)
+	alice := startDuet(t, "alice", pr.args("A", "")...)
+	env := []string{"HOME=" + pr.dir, "TERM=xterm-256color", "TZ=UTC"}
+	tm.start("b", 80, 24, env, []string{duetBin, "--main", strconv.Itoa(pr.portB), "--sub", strconv.Itoa(pr.portA),
+		"--ephemeral", "--known-peers", filepath.Join(pr.dir, "kp_B"), "--name", "bob", "--peer-name", "alice",
+		"--no-typing", "--no-read-receipts"})
+
+	const long = 60 * time.Second // generous: only a real defect misses it
+	alice.waitFor(t, long, "session", established)
+	alice.send("hello bob")
+	tm.waitFor("b", "alice's message", long, contains("hello bob"))
+	tm.typeText("b", "reply from bob")
+	tm.keys("b", "Enter")
+	alice.waitFor(t, long, "bob's reply", textPrefix("reply from bob"))
+	if n := alice.count(func(e event) bool { return e.Event == "typing" || e.Event == "read" }); n != 0 {
+		t.Fatalf("bob opted out but alice got %d typing or read events: %v", n, alice.snapshot())
+	}
+
+	tm.waitFor("b", "bob's reply delivered", long, contains("✓✓ reply from bob"))
+	alice.send("/read", "after the read")
+	scr := tm.waitFor("b", "alice's next message", long, contains("after the read"))
+	if strings.Contains(scr, "✔✔") || !strings.Contains(scr, "✓✓ reply from bob") {
+		t.Fatalf("bob opted out of read receipts but shows alice's:\n%s", scr)
+	}
+}
