@@ -194,7 +194,6 @@ type Screen struct {
 	insp   *panel.Inspector
 
 	lay         layout
-	widthMethod ansi.Method
 	headerCache string
 
 	selfName, peerName string
@@ -414,8 +413,7 @@ func (s *Screen) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 // (tea.go, eventLoop); the chat pane must measure as the renderer does.
 func (s *Screen) handleModeReport(m tea.ModeReportMsg) {
 	if m.Mode == ansi.ModeUnicodeCore && (m.Value == ansi.ModeReset || m.Value == ansi.ModeSet || m.Value == ansi.ModePermanentlySet) {
-		s.widthMethod = ansi.GraphemeWidth
-		s.chat.SetWidthMethod(ansi.GraphemeWidth)
+		s.chat.SetWidthMethod(ansi.GraphemeWidth) // the one owner: view.go asks the pane
 	}
 }
 

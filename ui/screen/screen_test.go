@@ -515,7 +515,7 @@ func TestScreenRejectionFloodIsSummarised(t *testing.T) {
 func TestScreenWidthMethodFromModeReport(t *testing.T) {
 	s := newTestScreen(testConfig(newFakeNode()))
 	drive(t, s, tea.ModeReportMsg{Mode: ansi.ModeUnicodeCore, Value: ansi.ModeReset})
-	if s.chat.WidthMethod() != ansi.GraphemeWidth || s.widthMethod != ansi.GraphemeWidth {
+	if s.chat.WidthMethod() != ansi.GraphemeWidth {
 		t.Fatal("mode 2027 report not forwarded to the chat pane")
 	}
 }

@@ -387,7 +387,7 @@ func (s *Screen) center(rows []string, box string) {
 
 // splice draws box over rows with its top-left corner at (x, y).
 func (s *Screen) splice(rows []string, box string, x, y int) {
-	m := s.widthMethod
+	m := s.chat.WidthMethod() // the pane follows the renderer (handleModeReport)
 	for i, line := range strings.Split(box, "\n") {
 		r := y + i
 		if r < 0 || r >= len(rows) {
@@ -409,7 +409,7 @@ func (s *Screen) splice(rows []string, box string, x, y int) {
 
 // fit cuts or pads str to exactly h rows of w cells.
 func (s *Screen) fit(str string, w, h int) []string {
-	m := s.widthMethod
+	m := s.chat.WidthMethod() // the pane follows the renderer (handleModeReport)
 	lines := strings.Split(str, "\n")
 	if len(lines) > h {
 		lines = lines[:h]
