@@ -6,6 +6,8 @@ import (
 	"time"
 
 	tea "charm.land/bubbletea/v2"
+
+	"duet/ui/chat"
 )
 
 // announced sends msg to the screen and returns what its Cmds write raw to
@@ -120,6 +122,20 @@ func TestScreenUnreadTitleAndDivider(t *testing.T) {
 	drive(t, s, keyPress(tea.KeyEnter))
 	if txt := screenText(t, s); strings.Contains(txt, "new message") || !strings.Contains(txt, "reply") {
 		t.Fatalf("the divider stays after our reply:\n%s", txt)
+	}
+}
+
+// TestScreenHistoryNotAnnounced: stored history loaded while blurred is
+// neither announced nor counted unread: only live messages are.
+func TestScreenHistoryNotAnnounced(t *testing.T) {
+	s := attentionScreen(t, NotifyBell, 80, 24)
+	drive(t, s, tea.BlurMsg{})
+	old := historyMsg{initial: true, entries: []chat.Entry{{ID: 7, Text: "stored", At: screenT0}}}
+	if got := announced(t, s, old); got != "" || s.View().WindowTitle != "duet — bob" {
+		t.Fatalf("history: announced %q, title %q", got, s.View().WindowTitle)
+	}
+	if txt := screenText(t, s); !strings.Contains(txt, "stored") || strings.Contains(txt, "new message") {
+		t.Fatalf("history shown with a divider (or not shown):\n%s", txt)
 	}
 }
 
