@@ -49,8 +49,12 @@ type chatOptions struct {
 	pinned            *crypto.Fingerprint
 	ephemeral         bool
 	window, ping      time.Duration
-	noHistory         bool // keep no history (the database is still opened, for its lock)
-	historyDays       int  // prune history older than this many days at start (0: keep all)
+	noHistory         bool          // keep no history (the database is still opened, for its lock)
+	historyDays       int           // prune history older than this many days at start (0: keep all)
+	notify            screen.Notify // --notify: how an unseen message is announced (full screen)
+	notifyText        bool          // --notify-text: desktop notifications carry the text
+	noTyping          bool          // --no-typing: protocol.Config.NoTyping
+	noReadReceipts    bool          // --no-read-receipts: protocol.Config.NoReadReceipts
 }
 
 func isTerminal(f any) bool {
@@ -320,6 +324,9 @@ func newNode(ctx context.Context, o chatOptions, id *crypto.Identity, check *pee
 		PingInterval: o.ping,
 		Store:        st.nodeStore(),
 		Records:      records,
+		// Opting out also hides the peer's (the node ignores them).
+		NoTyping:       o.noTyping,
+		NoReadReceipts: o.noReadReceipts,
 	}, tr, fe.emit)
 	if err != nil {
 		tr.Close()
@@ -351,6 +358,9 @@ func (r *chatRun) serve(ctx context.Context, stdin io.Reader, stdout io.Writer, 
 			Warnings:     tell.warnings,
 			Pending:      r.st.pending,
 			PendingTotal: r.st.pendingTotal,
+			Notify:       o.notify,
+			NotifyText:   o.notifyText,
+			Tmux:         os.Getenv("TMUX") != "",
 		}, r.fe.sink, r.node.Run, screenIO(stdin, stdout)...)
 	}
 	out := r.fe.out

@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"duet/config"
+	"duet/ui/screen"
 )
 
 // defConfig is the default config file: config.toml beside the default
@@ -70,7 +71,7 @@ func (c *cli) applyConfig(cmd *cobra.Command, o *chatOptions, f *chatFlags) stri
 }
 
 // applyLayer sets each field of l that is set there and not given as a
-// flag.
+// flag. The booleans can only be turned on by the file (false is unset).
 func (c *cli) applyLayer(o *chatOptions, f *chatFlags, l config.Peer) {
 	str := func(flag, v string, dst *string) {
 		if v != "" && !f.set[flag] {
@@ -85,6 +86,17 @@ func (c *cli) applyLayer(o *chatOptions, f *chatFlags, l config.Peer) {
 	if !o.ephemeral {
 		str("identity", l.Identity, &o.identityPath)
 	}
+	if l.Notify != "" && !f.set["notify"] {
+		f.notify, f.notifyFrom = l.Notify, f.config
+	}
+	on := func(flag string, v bool, dst *bool) {
+		if v && !f.set[flag] {
+			*dst = true
+		}
+	}
+	on("notify-text", l.NotifyText, &o.notifyText)
+	on("no-typing", l.NoTyping, &o.noTyping)
+	on("no-read-receipts", l.NoReadReceipts, &o.noReadReceipts)
 	if l.Main != 0 && !f.set["main"] {
 		o.mainPort = l.Main
 		f.fromConfig = append(f.fromConfig, "main")
@@ -114,4 +126,18 @@ func unknownPeer(cmd *cobra.Command, name, path string, saved []string) string {
 		}
 	}
 	return msg
+}
+
+// parseNotify reads --notify (or the config file's notify) into o.notify.
+// It returns a usage error's text, or "".
+func parseNotify(o *chatOptions, f *chatFlags) string {
+	n, err := screen.ParseNotify(f.notify)
+	if err != nil && f.notifyFrom != "" {
+		return fmt.Sprintf("%s: notify %q: want bell, desktop or off", f.notifyFrom, f.notify)
+	}
+	if err != nil {
+		return err.Error()
+	}
+	o.notify = n
+	return ""
 }

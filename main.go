@@ -158,6 +158,7 @@ func (c *cli) chatCmd(use string) *cobra.Command {
 		},
 	}
 	addChatFlags(cmd.Flags(), &o, &f, c)
+	_ = cmd.RegisterFlagCompletionFunc("notify", cobra.FixedCompletions([]string{"bell", "desktop", "off"}, cobra.ShellCompDirectiveNoFileComp))
 	return cmd
 }
 
@@ -179,6 +180,10 @@ func addChatFlags(fs *pflag.FlagSet, o *chatOptions, f *chatFlags, c *cli) {
 	fs.DurationVar(&o.ping, "ping", time.Second, "liveness ping interval (100ms to 1m)")
 	fs.BoolVar(&o.noHistory, "no-history", false, "keep no chat history (none is recorded or shown)")
 	fs.IntVar(&o.historyDays, "history-days", 0, "delete history older than N days (0 keeps all)")
+	fs.StringVar(&f.notify, "notify", "bell", "announce unseen messages: bell, desktop (OSC 9/777), off")
+	fs.BoolVar(&o.notifyText, "notify-text", false, "show the text in desktop notifications (lock screens too)")
+	fs.BoolVar(&o.noTyping, "no-typing", false, "send no typing indicator, nor show the peer's")
+	fs.BoolVar(&o.noReadReceipts, "no-read-receipts", false, "send no read receipts, nor show the peer's")
 	fs.BoolVar(&f.lines, "lines", false, "line mode even on a terminal")
 	fs.BoolVar(&f.headless, "headless", false, "events as JSON lines (docs/HEADLESS.md)")
 	fs.StringVar(&f.config, "config", c.defConfig(), "saved peers")
@@ -200,6 +205,8 @@ func changedFlags(fs *pflag.FlagSet) map[string]bool {
 type chatFlags struct {
 	set             map[string]bool
 	pin             string
+	notify          string // --notify, parsed into chatOptions.notify
+	notifyFrom      string // the config file that gave notify ("": the flag or the default)
 	lines, headless bool
 	args            []string // left after the flags: the saved peer's name, if any
 	config          string   // the config file
@@ -214,6 +221,9 @@ type chatFlags struct {
 func (c *cli) runChatCommand(cmd *cobra.Command, o chatOptions, f chatFlags) int {
 	stdin, stdout, stderr := c.stdin, c.stdout, c.stderr
 	if msg := c.applyConfig(cmd, &o, &f); msg != "" {
+		return c.usageErr("%s", msg)
+	}
+	if msg := parseNotify(&o, &f); msg != "" {
 		return c.usageErr("%s", msg)
 	}
 	if f.set["no-history"] && f.set["history-days"] {

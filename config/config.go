@@ -64,6 +64,12 @@ type Peer struct {
 	PeerName   string `toml:"peer_name,omitempty"`   // the peer's display name (--peer-name; default: the table's name)
 	Bind       string `toml:"bind,omitempty"`        // address to bind (--bind)
 	KnownPeers string `toml:"known_peers,omitempty"` // known_peers file (--known-peers)
+	// How the full screen announces a message you cannot see, and the
+	// courtesies (false: unset, so a layer can only turn them on).
+	Notify         string `toml:"notify,omitempty"`           // bell, desktop or off (--notify; checked by duet)
+	NotifyText     bool   `toml:"notify_text,omitempty"`      // --notify-text
+	NoTyping       bool   `toml:"no_typing,omitempty"`        // --no-typing
+	NoReadReceipts bool   `toml:"no_read_receipts,omitempty"` // --no-read-receipts
 }
 
 // File is the config file: the top level's defaults and the saved peers.

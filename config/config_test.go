@@ -92,3 +92,23 @@ func TestAdd(t *testing.T) {
 		}
 	}
 }
+
+// TestLoadAttention: the notification and courtesy keys are read (duet
+// checks notify's value).
+func TestLoadAttention(t *testing.T) {
+	path := filepath.Join(t.TempDir(), FileName)
+	text := "notify = \"desktop\"\nnotify_text = true\n\n[peer.bob]\nsub = 5556\nno_typing = true\nno_read_receipts = true\n"
+	if err := os.WriteFile(path, []byte(text), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	f, _, err := Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := f.Defaults; d.Notify != "desktop" || !d.NotifyText || d.NoTyping {
+		t.Errorf("defaults %+v", d)
+	}
+	if b := f.Peers["bob"]; !b.NoTyping || !b.NoReadReceipts || b.Notify != "" {
+		t.Errorf("bob %+v", b)
+	}
+}

@@ -41,9 +41,10 @@ type Output interface {
 
 // Headless writes one JSON object per line. See docs/HEADLESS.md.
 type Headless struct {
-	q   *lineQueue
-	now func() time.Time
-	p   pendingSet
+	q      *lineQueue
+	now    func() time.Time
+	p      pendingSet
+	unread unreadSet // the peer's messages not marked read (/read)
 }
 
 // NewHeadless returns a Headless writing to w.
@@ -87,12 +88,14 @@ func (h *Headless) encode(v any) []byte {
 func (h *Headless) Emit(ev protocol.Event) {
 	switch e := ev.(type) {
 	case protocol.ShownEvent:
+		h.putUnread() // the group's count, flushed with it
 		h.q.sync()
 		return
 	case protocol.DeliveredEvent:
 		h.p.delivered(e.ID)
 	case protocol.MessageEvent:
 		h.q.putMust(h.line(ev))
+		h.countUnread(ev)
 		return
 	case protocol.PeerKeyEvent:
 		return // not printed (the JSON schema has no such event): main acts on it

@@ -298,7 +298,7 @@ func TestCommandsDispatch(t *testing.T) {
 		"queued:1",
 		"error:nothing to replay",
 		"queued:2",
-		`error:unknown command "/bogus": commands are /quit, /rekey, /replay, /clear (start a message with // to send a leading /)`,
+		`error:unknown command "/bogus": commands are /quit, /rekey, /replay, /clear, /read (start a message with // to send a leading /)`,
 		"queued:3",
 	}
 	if fmt.Sprint(kinds) != fmt.Sprint(want) {
@@ -642,7 +642,7 @@ func TestMessageWrittenBeforeShownReturns(t *testing.T) {
 	for i := range 50 {
 		h.Emit(protocol.MessageEvent{ID: uint64(i), Text: "x"})
 		h.Emit(protocol.ShownEvent{})
-		out := buf.String()
+		out := withoutUnread(buf.String()) // each group is followed by its unread count
 		last := out[strings.LastIndex(strings.TrimSuffix(out, "\n"), "\n")+1:]
 		if n := strings.Count(out, "\n"); n != i+1 || !strings.Contains(last, fmt.Sprintf(`"event":"message",`+T+`,"id":"%d",`, i)) {
 			t.Fatalf("after message %d: %d lines on stdout, last not the message:\n%s", i, n, out)
@@ -668,7 +668,7 @@ func TestMessageWrittenBeforeShownReturns(t *testing.T) {
 	close(w.release)
 	<-emitted
 	h2.Close()
-	if n := strings.Count(w.buf.String(), "\n"); n != 100 {
+	if n := strings.Count(withoutUnread(w.buf.String()), "\n"); n != 100 {
 		t.Errorf("%d lines written, want 100", n)
 	}
 
@@ -748,9 +748,21 @@ func TestMessagesQueuedPastTheBound(t *testing.T) {
 	if got := strings.Count(out, `"event":"message"`); got != n {
 		t.Fatalf("%d message lines written, want %d", got, n)
 	}
-	if strings.Contains(out, `"shown"`) || strings.Count(out, "\n") != n {
-		t.Fatalf("ShownEvent printed something: %d lines for %d messages", strings.Count(out, "\n"), n)
+	unread := fmt.Sprintf(`{"event":"unread",`+T+`,"count":%d}`, n)
+	if strings.Contains(out, `"shown"`) || strings.Count(out, "\n") != n+1 || !strings.HasSuffix(out, unread+"\n") {
+		t.Fatalf("ShownEvent printed more than the group's unread count: %d lines for %d messages, last %q", strings.Count(out, "\n"), n, out[max(0, len(out)-100):])
 	}
+}
+
+// withoutUnread drops the unread lines from headless output.
+func withoutUnread(out string) string {
+	var b strings.Builder
+	for _, l := range strings.SplitAfter(out, "\n") {
+		if !strings.Contains(l, `"event":"unread"`) {
+			b.WriteString(l)
+		}
+	}
+	return b.String()
 }
 
 // TestHeadlessClear: /clear in headless mode used to be an unknown

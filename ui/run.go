@@ -350,17 +350,18 @@ func handleLine(line string, out Output, node Node, cfg InputConfig, asking *boo
 			err = node.Replay()
 		case "/clear", "/clear history":
 			err = clearCommand(cmd, out, cfg, asking)
+		case "/read":
+			h, headless := out.(*Headless)
+			if !headless {
+				err = unknownCommand(cmd, out)
+				break
+			}
+			h.markAllRead(node) // headless_unread.go
 		default:
-			c, lineMode := out.(lineCommander)
-			if lineMode && c.Command(cmd) {
+			if c, lineMode := out.(lineCommander); lineMode && c.Command(cmd) {
 				return false // /verify, /fingerprint, /help (line mode)
 			}
-			known := "/quit, /rekey, /replay, /clear"
-			if lineMode {
-				known += ", /verify, /fingerprint, /help"
-			}
-			name, _, _ := strings.Cut(cmd, " ")
-			err = fmt.Errorf("unknown command %q: commands are %s (start a message with // to send a leading /)", snippet(name, 40), known)
+			err = unknownCommand(cmd, out)
 		}
 		if err != nil {
 			out.Emit(protocol.ErrorEvent{Err: err})
@@ -369,6 +370,19 @@ func handleLine(line string, out Output, node Node, cfg InputConfig, asking *boo
 	}
 	sendOne(line, out, node)
 	return false
+}
+
+// unknownCommand is the error for a command out does not know, listing
+// those it does.
+func unknownCommand(cmd string, out Output) error {
+	known := "/quit, /rekey, /replay, /clear"
+	if _, lineMode := out.(lineCommander); lineMode {
+		known += ", /verify, /fingerprint, /help"
+	} else {
+		known += ", /read"
+	}
+	name, _, _ := strings.Cut(cmd, " ")
+	return fmt.Errorf("unknown command %q: commands are %s (start a message with // to send a leading /)", snippet(name, 40), known)
 }
 
 // clearCommand runs /clear and /clear history. Headless keeps its

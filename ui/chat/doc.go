@@ -68,10 +68,13 @@
 // view and how many of its rows are hidden below it. The pane either follows
 // the newest messages (AtBottom) or stays put: a message arriving while the
 // reader is scrolled up never moves the view; it adds to Unread and a
-// "── N new messages ──" rule (Styles.NewMarker) appears above the first of
-// them, where N counts the messages that arrived since. A message counts as
-// seen once its last row has been in view; returning to the bottom clears
-// Unread and removes the rule. Only the peer's messages count as unread (not
+// "── N new messages ──" divider (Styles.NewMarker) appears above the first
+// of them, where N counts the messages that arrived since. MarkUnseen does
+// the same at the bottom for a message that arrived while the reader was
+// away (the terminal unfocused). A message counts as seen once its last row
+// has been in view; returning to the bottom (or MarkSeen there) clears
+// Unread; the divider stays, seen, until we send a message or a new unseen
+// burst opens another (divider.go). Only the peer's messages count as unread (not
 // notices, nor our own, which the root may follow with Bottom). PageUp and
 // PageDown move half a page, as in senpai, so the reader keeps context.
 //

@@ -181,9 +181,10 @@ type Pane struct {
 	anchor uint64
 	off    int
 
-	unread  []uint64 // seqs of the peer's messages not yet seen, ascending
-	markSeq uint64   // the item under the "new messages" rule; 0: no rule
-	markN   int      // messages arrived since the rule was placed
+	unread   []uint64 // seqs of the peer's messages not yet seen, ascending
+	markSeq  uint64   // the item under the "new messages" divider; 0: none (divider.go)
+	markN    int      // unseen messages from the divider on
+	markDone bool     // the reader has seen what is below the divider
 
 	fold  fold      // the newest foldable notice (Fold)
 	hl    highlight // a search's marks (highlight.go)
@@ -326,6 +327,7 @@ func (p *Pane) AddOwn(id uint64, text string, at time.Time) {
 	}
 	p.own[id] = it
 	p.add(it)
+	p.dropDivider() // the reader has read up to here
 }
 
 // SetDelivery moves our message id forward to state d, in place; a state
@@ -383,11 +385,7 @@ func (p *Pane) AddPeer(id uint64, text string, at time.Time, possibleDuplicate b
 	it := &item{id: id, at: at.UnixMilli(), text: text, kind: kindPeer, dup: possibleDuplicate}
 	p.add(it)
 	if !p.follow {
-		p.unread = append(p.unread, it.seq)
-		if p.markSeq == 0 {
-			p.markSeq = it.seq
-		}
-		p.markN++
+		p.unseenArrived(it.seq)
 	}
 }
 
@@ -522,7 +520,7 @@ func (p *Pane) dropOldest(k int) {
 	}
 	p.unread = p.unread[n:]
 	if p.markSeq != 0 && p.markSeq < first {
-		p.markSeq, p.markN = 0, 0
+		p.markSeq, p.markN, p.markDone = 0, 0, false
 	}
 	// The new first item gains a day separator and the anchor may be gone:
 	// only a position near the top can be affected.
@@ -538,6 +536,7 @@ func (p *Pane) Clear() {
 	clear(p.own)
 	clear(p.says)
 	p.toBottom()
+	p.markSeq, p.markN, p.markDone = 0, 0, false
 }
 
 // Len returns the number of items (messages and notices) in the scrollback.

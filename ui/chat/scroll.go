@@ -33,12 +33,12 @@ func (p *Pane) setPos(idx, off int) {
 	p.markSeen()
 }
 
-// toBottom follows the newest messages again: everything has been seen.
+// toBottom follows the newest messages again: everything has been seen
+// (the divider stays, seen: divider.go).
 func (p *Pane) toBottom() {
 	p.follow = true
 	p.anchor, p.off = 0, 0
-	p.unread = p.unread[:0]
-	p.markSeq, p.markN = 0, 0
+	p.allSeen()
 }
 
 // markSeen drops from unread the messages whose last row is in view (or

@@ -57,8 +57,8 @@ func TestNotYankedAndUnread(t *testing.T) {
 	if !p.AtBottom() {
 		t.Fatal("not AtBottom after scrolling down to the newest message")
 	}
-	if rs := checkView(t, p); indexOf(rs, "new messages") >= 0 {
-		t.Fatalf("rule still shown at the bottom:\n%s", strings.Join(rs, "\n"))
+	if rs := checkView(t, p); indexOf(rs, "── 2 new messages ──") < 0 {
+		t.Fatalf("the divider went once seen (it stays until we send):\n%s", strings.Join(rs, "\n"))
 	}
 	// At the bottom, new messages follow.
 	p.AddPeer(300, "followed", t0, false)
@@ -84,10 +84,10 @@ func TestBottomClearsUnread(t *testing.T) {
 	}
 	p.Bottom()
 	rs = checkView(t, p)
-	if p.Unread() != 0 || !p.AtBottom() || indexOf(rs, "new message") >= 0 || !strings.HasSuffix(last(rs), "three") {
+	if p.Unread() != 0 || !p.AtBottom() || indexOf(rs, "── 3 new messages ──") < 0 || !strings.HasSuffix(last(rs), "three") {
 		t.Fatalf("after Bottom: Unread %d AtBottom %v\n%s", p.Unread(), p.AtBottom(), strings.Join(rs, "\n"))
 	}
-	// A second burst gets a fresh rule and count.
+	// A second burst replaces the seen divider: a fresh rule and count.
 	p.ScrollUp(1)
 	p.AddPeer(4, "four", t0, false)
 	p.ScrollDown(1) // "three"
@@ -100,8 +100,8 @@ func TestBottomClearsUnread(t *testing.T) {
 	if p.Unread() != 0 || !p.AtBottom() {
 		t.Fatalf("Unread %d AtBottom %v", p.Unread(), p.AtBottom())
 	}
-	if indexOf(rs, "new message") >= 0 || !strings.HasSuffix(last(rs), "four") {
-		t.Fatalf("at the bottom again:\n%s", strings.Join(rs, "\n"))
+	if indexOf(rs, "── 1 new message ──") < 0 || indexOf(rs, "── 3 new") >= 0 || !strings.HasSuffix(last(rs), "four") {
+		t.Fatalf("at the bottom again: want the second divider only:\n%s", strings.Join(rs, "\n"))
 	}
 }
 

@@ -6,6 +6,7 @@ import (
 
 	tea "charm.land/bubbletea/v2"
 
+	"duet/protocol"
 	"duet/ui/termsafe"
 )
 
@@ -39,11 +40,14 @@ func (n Notify) String() string {
 // messages rings (or notifies) once, not once each.
 const notifyEvery = 5 * time.Second
 
-// attention knows whether the user can see a new message: the terminal
-// has focus (it is taken to have it until it reports otherwise: terminals
-// without focus reporting never do) and the pane is at its bottom. A peer
-// message that arrives otherwise is unseen: it is counted for the window
-// title and announced as Notify says, at most once per notifyEvery.
+// attention owns the terminal's focus, as far as duet knows it (it is
+// taken to have it until it reports otherwise: terminals without focus
+// reporting, and tmux without focus-events, never do), and announces the
+// peer's messages that arrive unseen: while the terminal is unfocused or
+// the pane is scrolled up. An announcement is what Notify says, at most
+// once per notifyEvery, so that a burst rings once. The read receipts ask
+// it for the focus (receipts.go); the chat pane counts the unseen messages
+// (chat.Pane.Unread, the window title's count) and draws the divider.
 //
 // A notification names the peer and not the text unless withText: it can
 // reach a lock screen or the system's notification history.
@@ -52,35 +56,36 @@ type attention struct {
 	withText bool
 	tmux     bool // inside tmux: desktop notifications go through its passthrough
 	blurred  bool // the terminal reported that it lost focus
-	unseen   int  // peer messages that arrived while blurred
 	last     time.Time
 }
 
 // focus records a focus report (tea.FocusMsg: true, tea.BlurMsg: false).
-// Regaining focus makes the messages that arrived while blurred seen.
-func (a *attention) focus(focused bool) {
-	a.blurred = !focused
-	if focused {
-		a.unseen = 0
-	}
-}
+func (a *attention) focus(focused bool) { a.blurred = !focused }
 
 // focused reports whether the terminal has focus, as far as duet knows.
 func (a *attention) focused() bool { return !a.blurred }
 
 // arrived records a peer message arriving at now; scrolledUp says the
-// pane is not at its bottom (the pane counts those unread itself). It
-// returns the Cmd that announces it, or nil when the user can see it,
-// announcements are off, or the last one was less than notifyEvery ago.
+// pane is not at its bottom. It returns the Cmd that announces it, or nil
+// when the user can see it, announcements are off, or the last one was
+// less than notifyEvery ago.
 func (a *attention) arrived(peer, text string, scrolledUp bool, now time.Time) tea.Cmd {
-	if a.blurred {
-		a.unseen++
-	}
 	if !a.blurred && !scrolledUp || a.mode == NotifyOff || now.Sub(a.last) < notifyEvery && !a.last.IsZero() {
 		return nil
 	}
 	a.last = now
 	return tea.Raw(a.announcement(peer, text))
+}
+
+// peerArrived takes a live peer message just added to the pane (history
+// is never announced): unseen while the terminal is unfocused (the pane
+// counts it and opens the divider), and announced when unseen.
+func (s *Screen) peerArrived(e protocol.MessageEvent, now time.Time) tea.Cmd {
+	a := &s.receipts.attn
+	if !a.focused() {
+		s.chat.MarkUnseen()
+	}
+	return a.arrived(s.peerName, e.Text, !s.chat.AtBottom(), now)
 }
 
 // announcement is the escape sequence of one announcement.

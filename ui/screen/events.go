@@ -43,19 +43,21 @@ func (s *Screen) handleEvent(m eventMsg) tea.Cmd {
 		if at.IsZero() {
 			at = now
 		}
+		var announce tea.Cmd
 		if s.showPeer(e, at) { // no second row for an id already shown
 			s.gapFilled(e, now)
+			announce = s.peerArrived(e, now) // attention.go
 		}
 		// The message is in the pane: release Emit (the node then records
 		// it seen and acknowledges it), from a Cmd run after this Update.
 		done := m.shown
 		if done == nil {
-			return nil
+			return announce
 		}
-		return func() tea.Msg {
+		return tea.Batch(func() tea.Msg {
 			close(done)
 			return nil
-		}
+		}, announce)
 	case protocol.LiveEvent:
 		s.status.Live(e, now)
 		s.hs.Live(e, now)

@@ -10,7 +10,8 @@ package screen
 //   - read: the peer's messages on screen while the terminal has the focus
 //     are passed to Node.MarkRead. The terminal reports focus changes (mode
 //     1004, View.ReportFocus); one that never does (tmux without
-//     focus-events) counts as focused, as the issue asks;
+//     focus-events) counts as focused, as the issue asks. attention
+//     (attention.go) owns the focus; this file asks it;
 //   - the peer's indicator ("bob is typing…") on the rule above the input,
 //     from TypingEvent until the node says it ended; a ReadEvent moves our
 //     messages to chat.Read ("✔✔").
@@ -31,9 +32,9 @@ import (
 // MarkRead; past it the set starts over (the node drops repeats anyway).
 const maxMarked = 4096
 
-// receipts is the screen's typing and read state.
+// receipts is the screen's focus, typing and read state.
 type receipts struct {
-	unfocused  bool                // the terminal said it lost the focus
+	attn       attention           // the focus and the announcements (attention.go)
 	peerTyping bool                // the peer's indicator is on
 	marked     map[uint64]struct{} // ids passed to MarkRead
 	buf        []uint64            // scratch for the visible ids
@@ -46,14 +47,16 @@ type (
 	reader interface{ MarkRead(ids []uint64) }
 )
 
-// courtesies runs first in Update: it follows the focus, says the user is
+// courtesies runs first in Update: it follows the focus (regaining it
+// makes what the pane shows at its bottom seen), says the user is
 // composing, and marks read what the last frame showed while focused.
 func (s *Screen) courtesies(msg tea.Msg) {
 	switch m := msg.(type) {
 	case tea.FocusMsg:
-		s.receipts.unfocused = false
+		s.receipts.attn.focus(true)
+		s.chat.MarkSeen()
 	case tea.BlurMsg:
-		s.receipts.unfocused = true
+		s.receipts.attn.focus(false)
 	case tea.KeyPressMsg:
 		s.composing(m)
 	}
@@ -85,7 +88,7 @@ func isCommandDraft(d string) bool {
 // what the user sees (no dialog or overlay over it).
 func (s *Screen) markRead() {
 	r, ok := s.cfg.Node.(reader)
-	if !ok || s.receipts.unfocused || s.keyChange != nil || s.panels.overlay != overlayNone || s.lay.tooSmall {
+	if !ok || !s.receipts.attn.focused() || s.keyChange != nil || s.panels.overlay != overlayNone || s.lay.tooSmall {
 		return
 	}
 	rc := &s.receipts

@@ -78,7 +78,15 @@ type Config struct {
 	// Extra are commands beyond duet's own (duet demo's /attack), listed in
 	// the help after them.
 	Extra []ExtraCommand
-	Now   func() time.Time // time.Now if nil
+	// Notify is how a peer message that arrives unseen is announced
+	// (--notify; the zero value is the bell), NotifyText whether a desktop
+	// notification carries its text (--notify-text), and Tmux that duet
+	// runs inside tmux (desktop notifications then go through its
+	// passthrough).
+	Notify     Notify
+	NotifyText bool
+	Tmux       bool
+	Now        func() time.Time // time.Now if nil
 }
 
 // ExtraCommand is a slash command a front end adds to the screen. Run gets
@@ -218,6 +226,7 @@ func New(cfg Config) *Screen {
 		selfName: cfg.SelfName,
 		peerName: cfg.PeerName,
 		aids:     aids{recall: recall{idx: -1}},
+		receipts: receipts{attn: attention{mode: cfg.Notify, withText: cfg.NotifyText, tmux: cfg.Tmux}},
 	}
 	if s.now == nil {
 		s.now = time.Now
@@ -407,7 +416,7 @@ func (s *Screen) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 // (tea.go, eventLoop); the chat pane must measure as the renderer does.
 func (s *Screen) handleModeReport(m tea.ModeReportMsg) {
 	if m.Mode == ansi.ModeUnicodeCore && (m.Value == ansi.ModeReset || m.Value == ansi.ModeSet || m.Value == ansi.ModePermanentlySet) {
-		s.chat.SetWidthMethod(ansi.GraphemeWidth) // the screen's too (fit, splice)
+		s.chat.SetWidthMethod(ansi.GraphemeWidth) // the one owner: view.go asks the pane
 	}
 }
 

@@ -4,8 +4,26 @@ import (
 	"bytes"
 	"io"
 	"os"
+	"strconv"
 	"sync"
+
+	"duet/ui/termsafe"
 )
+
+// windowTitle is the window title: "duet — bob", led by the count of the
+// peer's messages not seen yet, "(3) duet — bob", whenever there are some
+// (they arrived while the terminal was unfocused or the pane scrolled up;
+// chat.Pane.Unread), as browsers and chat clients do so that the count
+// shows in a shortened tab or taskbar title. It goes through the sanitizer
+// policy of every escape sequence's text (termsafe.InSequence, as
+// termsafe.Title): Bubble Tea writes it inside OSC 2.
+func (s *Screen) windowTitle() string {
+	t := "duet — " + s.peerName
+	if n := s.chat.Unread(); n > 0 {
+		t = "(" + strconv.Itoa(n) + ") " + t
+	}
+	return termsafe.InSequence(t, termsafe.MaxTitle)
+}
 
 // Window title sequences: OSC 2 sets the title (Bubble Tea's renderer
 // writes it for View.WindowTitle, and an empty one at exit); XTWINOPS 22;0

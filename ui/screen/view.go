@@ -32,14 +32,6 @@ func (s *Screen) View() tea.View {
 	return v
 }
 
-func (s *Screen) windowTitle() string {
-	t := "duet — " + s.peerName
-	if n := s.chat.Unread(); n > 0 {
-		t += fmt.Sprintf(" (%d unread)", n)
-	}
-	return t
-}
-
 // render returns the frame: exactly h rows of w cells.
 func (s *Screen) render() string {
 	l := s.lay
@@ -282,7 +274,7 @@ func (s *Screen) helpLines(inner int) []string {
 	lines = append(lines, "")
 	lines = append(lines, commandTable(s.st, s.keys.Commands, inner)...)
 	lines = append(lines, "")
-	for _, text := range []string{words.HelpClearHistory, words.HelpMarks} {
+	for _, text := range append([]string{words.HelpClearHistory, words.HelpMarks}, words.HelpAttention...) {
 		for _, ln := range strings.Split(ansi.Wrap(text, inner, ""), "\n") {
 			lines = append(lines, s.st.Dim.Render(ln))
 		}
@@ -408,7 +400,7 @@ func (s *Screen) center(rows []string, box string) {
 
 // splice draws box over rows with its top-left corner at (x, y).
 func (s *Screen) splice(rows []string, box string, x, y int) {
-	m := s.chat.WidthMethod() // the renderer's, followed by the pane
+	m := s.chat.WidthMethod() // the pane follows the renderer (handleModeReport)
 	for i, line := range strings.Split(box, "\n") {
 		r := y + i
 		if r < 0 || r >= len(rows) {
@@ -430,7 +422,7 @@ func (s *Screen) splice(rows []string, box string, x, y int) {
 
 // fit cuts or pads str to exactly h rows of w cells.
 func (s *Screen) fit(str string, w, h int) []string {
-	m := s.chat.WidthMethod() // the renderer's, followed by the pane
+	m := s.chat.WidthMethod() // the pane follows the renderer (handleModeReport)
 	lines := strings.Split(str, "\n")
 	if len(lines) > h {
 		lines = lines[:h]
