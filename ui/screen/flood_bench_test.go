@@ -14,25 +14,27 @@ import (
 	"duet/protocol"
 )
 
-// echoWatch runs a Screen in a real tea.Program and reports, from View
-// (the program's goroutine), when the input holds want: the frame that
-// echoes a key press has been computed.
+// echoWatch runs a Screen in a real tea.Program, as Run does (paced
+// frames), and reports, from View (the program's goroutine), when a frame
+// computed by this View holds want in the input: the frame that echoes a
+// key press has been computed (a frame put off and returned again does
+// not count).
 type echoWatch struct {
-	s    *Screen
+	p    *paced
 	want atomic.Pointer[string]
 	seen chan struct{}
 }
 
-func (w *echoWatch) Init() tea.Cmd { return w.s.Init() }
+func (w *echoWatch) Init() tea.Cmd { return w.p.Init() }
 
 func (w *echoWatch) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
-	_, cmd := w.s.Update(msg)
+	_, cmd := w.p.Update(msg)
 	return w, cmd
 }
 
 func (w *echoWatch) View() tea.View {
-	v := w.s.View()
-	if p := w.want.Load(); p != nil && w.s.input.Value() == *p {
+	v := w.p.View()
+	if p := w.want.Load(); p != nil && w.p.fresh && w.p.s.input.Value() == *p {
 		w.want.Store(nil)
 		w.seen <- struct{}{}
 	}
@@ -47,7 +49,7 @@ func (w *echoWatch) View() tea.View {
 // median and the 99th percentile in µs.
 func benchEcho(b *testing.B, flood int) {
 	s := benchScreen(b, 1_000)
-	w := &echoWatch{s: s, seen: make(chan struct{}, 1)}
+	w := &echoWatch{p: newPaced(s), seen: make(chan struct{}, 1)}
 	p := tea.NewProgram(w, tea.WithInput(nil), tea.WithOutput(io.Discard), tea.WithoutSignalHandler(), tea.WithWindowSize(120, 40))
 	sink := NewSink()
 	sink.Attach(p)
