@@ -88,7 +88,12 @@ func benchEcho(b *testing.B, flood int) {
 }
 
 // feed emits perSecond peer messages a second (0: none) through sink, in
-// bursts every 10 ms, until ctx ends, then sends the count to fed.
+// bursts every 10 ms, until ctx ends, then sends the count to fed. It
+// emits as the node does (protocol/node_delivery.go, drainShowing): one
+// MessageEvent at a time, each Emit returning once the message is in the
+// pane, and a ShownEvent after each burst. A burst that ends after the
+// next tick loses that tick (time.Ticker drops ticks), so the rate
+// reached shows whether the screen keeps up.
 func feed(ctx context.Context, sink *Sink, perSecond int, fed chan<- int) {
 	n := 0
 	defer func() { fed <- n }()
@@ -108,6 +113,7 @@ func feed(ctx context.Context, sink *Sink, perSecond int, fed chan<- int) {
 			n++
 			sink.Emit(protocol.MessageEvent{ID: uint64(1_000_000 + n), Text: fmt.Sprintf("flood %d: the quick brown fox jumps over the lazy dog", n), SentAt: screenT0})
 		}
+		sink.Emit(protocol.ShownEvent{})
 	}
 }
 
