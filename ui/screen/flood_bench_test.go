@@ -14,25 +14,27 @@ import (
 	"duet/protocol"
 )
 
-// echoWatch runs a Screen in a real tea.Program and reports, from View
-// (the program's goroutine), when the input holds want: the frame that
-// echoes a key press has been computed.
+// echoWatch runs a Screen in a real tea.Program, as Run does (paced
+// frames), and reports, from View (the program's goroutine), when a frame
+// computed by this View holds want in the input: the frame that echoes a
+// key press has been computed (a frame put off and returned again does
+// not count).
 type echoWatch struct {
-	s    *Screen
+	p    *paced
 	want atomic.Pointer[string]
 	seen chan struct{}
 }
 
-func (w *echoWatch) Init() tea.Cmd { return w.s.Init() }
+func (w *echoWatch) Init() tea.Cmd { return w.p.Init() }
 
 func (w *echoWatch) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
-	_, cmd := w.s.Update(msg)
+	_, cmd := w.p.Update(msg)
 	return w, cmd
 }
 
 func (w *echoWatch) View() tea.View {
-	v := w.s.View()
-	if p := w.want.Load(); p != nil && w.s.input.Value() == *p {
+	v := w.p.View()
+	if p := w.want.Load(); p != nil && w.p.fresh && w.p.s.input.Value() == *p {
 		w.want.Store(nil)
 		w.seen <- struct{}{}
 	}
@@ -47,7 +49,7 @@ func (w *echoWatch) View() tea.View {
 // median and the 99th percentile in µs.
 func benchEcho(b *testing.B, flood int) {
 	s := benchScreen(b, 1_000)
-	w := &echoWatch{s: s, seen: make(chan struct{}, 1)}
+	w := &echoWatch{p: newPaced(s), seen: make(chan struct{}, 1)}
 	p := tea.NewProgram(w, tea.WithInput(nil), tea.WithOutput(io.Discard), tea.WithoutSignalHandler(), tea.WithWindowSize(120, 40))
 	sink := NewSink()
 	sink.Attach(p)
@@ -86,7 +88,12 @@ func benchEcho(b *testing.B, flood int) {
 }
 
 // feed emits perSecond peer messages a second (0: none) through sink, in
-// bursts every 10 ms, until ctx ends, then sends the count to fed.
+// bursts every 10 ms, until ctx ends, then sends the count to fed. It
+// emits as the node does (protocol/node_delivery.go, drainShowing): one
+// MessageEvent at a time, each Emit returning once the message is in the
+// pane, and a ShownEvent after each burst. A burst that ends after the
+// next tick loses that tick (time.Ticker drops ticks), so the rate
+// reached shows whether the screen keeps up.
 func feed(ctx context.Context, sink *Sink, perSecond int, fed chan<- int) {
 	n := 0
 	defer func() { fed <- n }()
@@ -106,6 +113,7 @@ func feed(ctx context.Context, sink *Sink, perSecond int, fed chan<- int) {
 			n++
 			sink.Emit(protocol.MessageEvent{ID: uint64(1_000_000 + n), Text: fmt.Sprintf("flood %d: the quick brown fox jumps over the lazy dog", n), SentAt: screenT0})
 		}
+		sink.Emit(protocol.ShownEvent{})
 	}
 }
 

@@ -27,7 +27,7 @@ const quitGrace = 3 * time.Second
 func Run(ctx context.Context, cfg Config, sink *Sink, runNode func(ctx context.Context) error, opts ...tea.ProgramOption) error {
 	scr := New(cfg)
 	opts = append([]tea.ProgramOption{tea.WithoutSignalHandler()}, opts...)
-	p := tea.NewProgram(scr, opts...)
+	p := tea.NewProgram(newPaced(scr), opts...) // pace.go: a flood's frames are paced, key presses never
 
 	// The node outlives ctx by the clean quit: it must carry our GOODBYE.
 	nodeCtx, stopNode := context.WithCancel(context.WithoutCancel(ctx))

@@ -393,6 +393,8 @@ func (s *Screen) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		s.handleHistoryCleared(m)
 	case eventMsg:
 		return s, s.handleEvent(m)
+	case batchMsg:
+		return s, s.handleBatch(m) // batch.go
 	case droppedMsg:
 		s.handleDropped(m)
 	case statusTickMsg:

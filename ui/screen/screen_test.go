@@ -726,16 +726,18 @@ func (c *countingSender) Send(msg tea.Msg) {
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	switch m := msg.(type) {
-	case eventMsg:
-		switch m.ev.(type) {
-		case protocol.RejectedEvent:
-			c.rejections++
-		case protocol.DeliveredEvent:
-			c.critical++
+	for _, msg := range unbatch(msg) {
+		switch m := msg.(type) {
+		case eventMsg:
+			switch m.ev.(type) {
+			case protocol.RejectedEvent:
+				c.rejections++
+			case protocol.DeliveredEvent:
+				c.critical++
+			}
+		case droppedMsg:
+			c.dropped += m.Rejections
 		}
-	case droppedMsg:
-		c.dropped += m.Rejections
 	}
 }
 
@@ -889,11 +891,13 @@ type postRecorder struct {
 func (r *postRecorder) Send(msg tea.Msg) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	switch m := msg.(type) {
-	case eventMsg:
-		r.got = append(r.got, m.ev.EventName())
-	case NoticeMsg:
-		r.got = append(r.got, "notice:"+m.Text)
+	for _, msg := range unbatch(msg) {
+		switch m := msg.(type) {
+		case eventMsg:
+			r.got = append(r.got, m.ev.EventName())
+		case NoticeMsg:
+			r.got = append(r.got, "notice:"+m.Text)
+		}
 	}
 }
 

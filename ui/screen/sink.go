@@ -38,13 +38,50 @@ type eventMsg struct {
 // droppedMsg reports rejections the sink dropped during a flood.
 type droppedMsg struct{ Rejections int }
 
+// sinkBatchMax bounds the events one batch carries, so that a key press
+// never waits behind more than one short Update (about 64 events' worth).
+const sinkBatchMax = 64
+
+// batchMsg is what the sink forwards: everything it had queued when the
+// screen last took a message (up to sinkBatchMax), in order, so that one
+// Update and one frame cover many events during a flood. dropped, when not
+// zero, is reported before items. Each MessageEvent's shown is closed once
+// the whole batch is in the chat pane (handleBatch).
+type batchMsg struct {
+	dropped int
+	items   []eventMsg
+}
+
+// msgs returns the batch as the single messages it stands for, in order
+// (droppedMsg, eventMsg, or a post): for tests and tools that look at what
+// the sink forwards one message at a time.
+func (b batchMsg) msgs() []tea.Msg {
+	out := make([]tea.Msg, 0, len(b.items)+1)
+	if b.dropped > 0 {
+		out = append(out, droppedMsg{Rejections: b.dropped})
+	}
+	for _, m := range b.items {
+		if m.post != nil {
+			out = append(out, m.post)
+		} else {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
 // Sink turns the Node's events into messages for the screen's program. Emit
 // never blocks the Node on the screen, except for a received chat message:
 // Emit returns only once the message is in the chat pane, since the Node
 // records it seen and acknowledges it only after that (exactly-once
-// display), or when the sink is closed (the Node is stopping). A flood of rejections or liveness reports is dropped past
-// SinkQueue and counted; the screen gets one "N more rejections not shown"
-// message.
+// display), or when the sink is closed (the Node is stopping). A flood of
+// rejections or liveness reports is dropped past SinkQueue and counted; the
+// screen gets one "N more rejections not shown" message.
+//
+// One goroutine forwards what is queued as batches (batchMsg, at most
+// sinkBatchMax events each, in order), one Program.Send per batch: during a
+// flood one Update covers many events, and a key press waits behind at
+// most one batch.
 type Sink struct {
 	mu       sync.Mutex
 	cond     *sync.Cond
@@ -172,46 +209,45 @@ func (s *Sink) Dropped() (rejections, live int) {
 
 func (s *Sink) forward() {
 	for {
-		s.mu.Lock()
-		for len(s.queue) == 0 && s.dropped == 0 && !s.closed {
-			s.cond.Wait()
-		}
-		if s.closed {
-			s.mu.Unlock()
+		b, to, ok := s.next()
+		if !ok {
 			return
 		}
-		var report int
-		if s.dropped > 0 && (len(s.queue) == 0 || time.Since(s.reported) >= sinkReportEvery) {
-			report = s.dropped
-			s.dropped = 0
-			s.reported = time.Now()
-		}
-		var next eventMsg
-		have := false
-		if report == 0 && len(s.queue) > 0 {
-			next = s.queue[0]
-			s.queue[0] = eventMsg{}
-			s.queue = s.queue[1:]
-			if len(s.queue) == 0 {
-				s.queue = nil // let the backing array go after a flood
-			}
-			have = true
-		}
-		to := s.to
-		s.mu.Unlock()
 		// Program.Send blocks until the program takes the message: the
 		// queue, not the Node, absorbs a slow screen.
-		if report > 0 {
-			to.Send(droppedMsg{Rejections: report})
-		}
-		if have {
-			if next.post != nil {
-				to.Send(next.post)
-			} else {
-				to.Send(next)
-			}
+		to.Send(b)
+	}
+}
+
+// next waits for something to forward and takes it as one batch: the
+// count of dropped rejections when it is due, then up to sinkBatchMax
+// queued events and posts, oldest first. ok is false once the sink is
+// closed.
+func (s *Sink) next() (b batchMsg, to Sender, ok bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for len(s.queue) == 0 && s.dropped == 0 && !s.closed {
+		s.cond.Wait()
+	}
+	if s.closed {
+		return batchMsg{}, nil, false
+	}
+	if s.dropped > 0 && (len(s.queue) == 0 || time.Since(s.reported) >= sinkReportEvery) {
+		b.dropped = s.dropped
+		s.dropped = 0
+		s.reported = time.Now()
+	}
+	n := min(len(s.queue), sinkBatchMax)
+	if n > 0 {
+		b.items = make([]eventMsg, n)
+		copy(b.items, s.queue)
+		clear(s.queue[:n])
+		s.queue = s.queue[n:]
+		if len(s.queue) == 0 {
+			s.queue = nil // let the backing array go after a flood
 		}
 	}
+	return b, s.to, true
 }
 
 // stopWith closes the sink when ctx ends. It returns a func that stops
