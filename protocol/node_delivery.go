@@ -387,6 +387,9 @@ func (n *Node) sendChat(m *outMsg) {
 		m.lastSend = n.now
 		if first {
 			n.emit(SentEvent{ID: m.chat.ID, Seq: seq})
+			// The peer's indicator goes off with this message: the user's
+			// next keystroke may say "typing" again at once.
+			n.receipts.typingSent = time.Time{}
 		}
 	}
 }

@@ -252,6 +252,22 @@ func TestNodeSendsTypingAndRead(t *testing.T) {
 	if got := sealedTypes(t, n, a); got[TypeTyping] != 1 {
 		t.Fatalf("Typing after TypingEvery sealed %v, want one TYPING", got)
 	}
+	// A message of ours ends the peer's indicator: typing right after it
+	// is sealed at once, not TypingEvery after the last TYPING.
+	n.now = n.now.Add(time.Second)
+	sent, err := n.Send("sent")
+	if err != nil {
+		t.Fatal(err)
+	}
+	n.pump()
+	if _, ok := n.outbox.unacked[sent]; !ok {
+		t.Fatal("message not sealed")
+	}
+	n.Typing()
+	n.sendCourtesies()
+	if got := sealedTypes(t, n, a); got[TypeTyping] != 1 {
+		t.Fatalf("Typing right after a message sealed %v, want one TYPING", got)
+	}
 	var ids []uint64
 	for i := range 300 {
 		id := uint64(1000 + i)
