@@ -4,14 +4,17 @@
 // its own key and erase it once used, and the healing step that mixes a
 // fresh exchange into the root during a session.
 //
-//	exchange:  prk   = HKDF-Extract(SHA-256, salt = transcript hash,
-//	                                ikm  = mlkem_ss || x25519_ss || rsa_secret)
-//	           root  = HKDF-Expand(prk, "duet/2 root", 32)
-//	           ck_AB = HKDF-Expand(prk, "duet/2 chain A to B", 32)
-//	           ck_BA = HKDF-Expand(prk, "duet/2 chain B to A", 32)
+//	exchange:  prk    = HKDF-Extract(SHA-256, salt = transcript hash,
+//	                                 ikm  = mlkem_ss || x25519_ss || rsa_secret)
+//	           root   = HKDF-Expand(prk, "duet/2 root", 32)
+//	           ck_AB  = HKDF-Expand(prk, "duet/2 chain A to B", 32)
+//	           ck_BA  = HKDF-Expand(prk, "duet/2 chain B to A", 32)
+//	           mac_AB = HKDF-Expand(prk, "duet/2 mac A to B", 32)  (KT_MAC)
+//	           mac_BA = HKDF-Expand(prk, "duet/2 mac B to A", 32)  (ACK_MAC)
 //	healing:   prk   = HKDF-Extract(SHA-256, salt = root,
 //	                                ikm  = mlkem_ss || x25519_ss || context hash)
-//	           (then root, ck_AB, ck_BA as above, with "duet/2 heal ..." labels)
+//	           (then root, ck_AB, ck_BA as above, with "duet/2 heal ..." labels;
+//	           no MAC keys)
 //	chain:     mk_n    = HMAC-SHA-256(ck_n, 0x01)   the key of record n
 //	           ck_n+1  = HMAC-SHA-256(ck_n, 0x02)
 //
@@ -55,6 +58,8 @@ const (
 	LabelRoot       = "duet/2 root"
 	LabelChainAB    = "duet/2 chain A to B"
 	LabelChainBA    = "duet/2 chain B to A"
+	LabelMacAB      = "duet/2 mac A to B"
+	LabelMacBA      = "duet/2 mac B to A"
 	LabelHealRoot   = "duet/2 heal root"
 	LabelHealChainA = "duet/2 heal chain A to B"
 	LabelHealChainB = "duet/2 heal chain B to A"
@@ -78,36 +83,34 @@ type Secrets struct {
 }
 
 // Schedule is the outcome of an exchange or a healing: the root that the
-// next healing starts from, and one chain per direction.
+// next healing starts from, the first chain key of each direction (A, the
+// initiator, to B, and B to A: NewChain them once the first seqs are
+// known), and, from an exchange only, the handshake's MAC keys.
 type Schedule struct {
-	Root   [Size]byte
-	AB, BA Chain // A (the initiator) to B, and B to A
+	Root         [Size]byte
+	AB, BA       [Size]byte // ck_AB, ck_BA
+	MacAB, MacBA [Size]byte // KT_MAC and ACK_MAC keys; zero after Heal
 }
 
 // Wipe overwrites the schedule's keys.
-func (s *Schedule) Wipe() {
-	clear(s.Root[:])
-	s.AB.Wipe()
-	s.BA.Wipe()
-}
+func (s *Schedule) Wipe() { *s = Schedule{} }
 
 // Combine derives the session's schedule from the handshake's three
-// secrets and its transcript hash; each chain's first record is seq first
-// of that direction (the handshake's starting seqs).
-func Combine(s Secrets, transcript []byte, firstAB, firstBA uint32) (Schedule, error) {
+// secrets and its transcript hash.
+func Combine(s Secrets, transcript []byte) (Schedule, error) {
 	if err := checkLen(s.MLKEM, s.X25519, s.RSA); err != nil {
 		return Schedule{}, err
 	}
 	ikm := concat(s.MLKEM, s.X25519, s.RSA)
 	defer clear(ikm)
-	return derive(ikm, transcript, [3]string{LabelRoot, LabelChainAB, LabelChainBA}, firstAB, firstBA)
+	return derive(ikm, transcript, []string{LabelRoot, LabelChainAB, LabelChainBA, LabelMacAB, LabelMacBA})
 }
 
 // Heal mixes a fresh exchange's secrets (s.RSA must be empty) into root,
 // bound to context (the hash of the healing messages), and returns the
 // next schedule. Whoever knew the old root and chains but not the fresh
 // secrets learns nothing of the new ones.
-func Heal(root [Size]byte, s Secrets, context []byte, firstAB, firstBA uint32) (Schedule, error) {
+func Heal(root [Size]byte, s Secrets, context []byte) (Schedule, error) {
 	if s.RSA != nil {
 		return Schedule{}, fmt.Errorf("%w: healing takes no RSA secret", ErrSecretLength)
 	}
@@ -116,7 +119,7 @@ func Heal(root [Size]byte, s Secrets, context []byte, firstAB, firstBA uint32) (
 	}
 	ikm := concat(s.MLKEM, s.X25519, context)
 	defer clear(ikm)
-	return derive(ikm, root[:], [3]string{LabelHealRoot, LabelHealChainA, LabelHealChainB}, firstAB, firstBA)
+	return derive(ikm, root[:], []string{LabelHealRoot, LabelHealChainA, LabelHealChainB})
 }
 
 func checkLen(secrets ...[]byte) error {
@@ -136,14 +139,15 @@ func concat(parts ...[]byte) []byte {
 	return out
 }
 
-// derive is the extract-then-expand both Combine and Heal use.
-func derive(ikm, salt []byte, labels [3]string, firstAB, firstBA uint32) (Schedule, error) {
+// derive is the extract-then-expand both Combine and Heal use: labels
+// name, in order, the root, ck_AB, ck_BA and optionally mac_AB, mac_BA.
+func derive(ikm, salt []byte, labels []string) (Schedule, error) {
 	prk, err := hkdf.Extract(sha256.New, ikm, salt)
 	if err != nil {
 		return Schedule{}, fmt.Errorf("keys: extract: %w", err)
 	}
 	defer clear(prk)
-	var out [3][Size]byte
+	var out [5][Size]byte
 	for i, label := range labels {
 		k, err := hkdf.Expand(sha256.New, prk, label, Size)
 		if err != nil {
@@ -152,5 +156,5 @@ func derive(ikm, salt []byte, labels [3]string, firstAB, firstBA uint32) (Schedu
 		copy(out[i][:], k)
 		clear(k)
 	}
-	return Schedule{Root: out[0], AB: NewChain(out[1], firstAB), BA: NewChain(out[2], firstBA)}, nil
+	return Schedule{Root: out[0], AB: out[1], BA: out[2], MacAB: out[3], MacBA: out[4]}, nil
 }

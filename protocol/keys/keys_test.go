@@ -19,7 +19,7 @@ var transcript = bytes.Repeat([]byte{0x7e}, 32)
 // x25519 || rsa salted with the transcript, then one Expand per label,
 // recomputed here from the standard library as the package doc writes it.
 func TestCombineFollowsTheFormula(t *testing.T) {
-	s, err := Combine(testSecrets(), transcript, 10, 20)
+	s, err := Combine(testSecrets(), transcript)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -30,16 +30,15 @@ func TestCombineFollowsTheFormula(t *testing.T) {
 		got   []byte
 	}{
 		{LabelRoot, s.Root[:]},
-		{LabelChainAB, s.AB.key[:]},
-		{LabelChainBA, s.BA.key[:]},
+		{LabelChainAB, s.AB[:]},
+		{LabelChainBA, s.BA[:]},
+		{LabelMacAB, s.MacAB[:]},
+		{LabelMacBA, s.MacBA[:]},
 	} {
 		want, _ := hkdf.Expand(sha256.New, prk, c.label, Size)
 		if !bytes.Equal(c.got, want) {
 			t.Errorf("%s: %x, want %x", c.label, c.got, want)
 		}
-	}
-	if s.AB.Next() != 10 || s.BA.Next() != 20 {
-		t.Errorf("first seqs %d, %d; want 10, 20", s.AB.Next(), s.BA.Next())
 	}
 }
 
@@ -47,7 +46,7 @@ func TestCombineFollowsTheFormula(t *testing.T) {
 // transcript, changes the root and both chains (each input is mixed in;
 // the combiner holds while any one of them is secret).
 func TestCombineDependsOnEverySecret(t *testing.T) {
-	base, _ := Combine(testSecrets(), transcript, 0, 0)
+	base, _ := Combine(testSecrets(), transcript)
 	flip := func(b []byte) []byte { c := bytes.Clone(b); c[Size-1] ^= 1; return c }
 	for name, change := range map[string]func(*Secrets, *[]byte){
 		"mlkem":      func(s *Secrets, _ *[]byte) { s.MLKEM = flip(s.MLKEM) },
@@ -57,16 +56,16 @@ func TestCombineDependsOnEverySecret(t *testing.T) {
 	} {
 		s, th := testSecrets(), bytes.Clone(transcript)
 		change(&s, &th)
-		got, err := Combine(s, th, 0, 0)
+		got, err := Combine(s, th)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if got.Root == base.Root || got.AB.key == base.AB.key || got.BA.key == base.BA.key {
+		if got.Root == base.Root || got.AB == base.AB || got.BA == base.BA || got.MacAB == base.MacAB || got.MacBA == base.MacBA {
 			t.Errorf("changing %s left a key unchanged", name)
 		}
 	}
-	if base.AB.key == base.BA.key {
-		t.Error("both directions have one chain key")
+	if base.AB == base.BA || base.MacAB == base.MacBA {
+		t.Error("both directions have one key")
 	}
 }
 
@@ -79,12 +78,12 @@ func TestCombineRefusesWrongLengths(t *testing.T) {
 		"missing rsa":  {MLKEM: secret(1), X25519: secret(2)},
 		"empty shares": {},
 	} {
-		got, err := Combine(s, transcript, 0, 0)
+		got, err := Combine(s, transcript)
 		if !errors.Is(err, ErrSecretLength) || got.Root != [Size]byte{} {
 			t.Errorf("%s: %v, root %x; want ErrSecretLength and nothing", name, err, got.Root)
 		}
 	}
-	if _, err := Heal([Size]byte{}, testSecrets(), nil, 0, 0); !errors.Is(err, ErrSecretLength) {
+	if _, err := Heal([Size]byte{}, testSecrets(), nil); !errors.Is(err, ErrSecretLength) {
 		t.Errorf("Heal with an RSA secret: %v, want ErrSecretLength", err)
 	}
 }
@@ -202,28 +201,31 @@ func TestChainEndsAtTheLastSeq(t *testing.T) {
 // next keys the old chains would have given (whoever copied the old state
 // reads nothing after healing).
 func TestHealBreaksFromTheOldState(t *testing.T) {
-	old, _ := Combine(testSecrets(), transcript, 0, 0)
+	old, _ := Combine(testSecrets(), transcript)
 	fresh := Secrets{MLKEM: secret(5), X25519: secret(6)}
-	healed, err := Heal(old.Root, fresh, []byte("context"), 500, 600)
+	healed, err := Heal(old.Root, fresh, []byte("context"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	other, _ := Heal(old.Root, Secrets{MLKEM: secret(5), X25519: secret(7)}, []byte("context"), 500, 600)
+	other, _ := Heal(old.Root, Secrets{MLKEM: secret(5), X25519: secret(7)}, []byte("context"))
 	if other.Root == healed.Root {
 		t.Error("healing ignored the X25519 secret")
 	}
-	ctx, _ := Heal(old.Root, fresh, []byte("contexu"), 500, 600)
+	ctx, _ := Heal(old.Root, fresh, []byte("contexu"))
 	if ctx.Root == healed.Root {
 		t.Error("healing ignored the context")
 	}
 	seen := map[[Size]byte]bool{}
-	for _, ch := range []Chain{old.AB, old.BA} {
+	if healed.MacAB != [Size]byte{} || healed.MacBA != [Size]byte{} {
+		t.Error("healing made MAC keys")
+	}
+	for _, ch := range []Chain{NewChain(old.AB, 0), NewChain(old.BA, 0)} {
 		for seq := uint32(0); seq < 256; seq++ {
 			st, _ := ch.Peek(seq)
 			seen[st.key] = true
 		}
 	}
-	for _, ch := range []Chain{healed.AB, healed.BA} {
+	for _, ch := range []Chain{NewChain(healed.AB, 500), NewChain(healed.BA, 600)} {
 		start := ch.Next()
 		for seq := start; seq < start+256; seq++ {
 			st, err := ch.Peek(seq)
