@@ -27,7 +27,6 @@ import (
 	"io"
 	"io/fs"
 	"os"
-	"path/filepath"
 	"regexp"
 	"runtime"
 	"sort"
@@ -204,48 +203,8 @@ func Add(path, name string, p Peer) error {
 	if err != nil {
 		return fmt.Errorf("config %s: %w", path, err)
 	}
-	if err := writeAtomic(target, data); err != nil {
+	if err := fsafe.WriteAtomic(target, data); err != nil {
 		return fmt.Errorf("config %s: %w", path, err)
 	}
-	return nil
-}
-
-// writeAtomic replaces path with data: a 0600 temporary file in the same
-// directory (created 0700 if missing), fsync, rename, fsync of the
-// directory. A reader sees the old file or the new one.
-func writeAtomic(path string, data []byte) error {
-	dir := filepath.Dir(path)
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return err
-	}
-	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
-	if err != nil {
-		return err
-	}
-	tmp := f.Name()
-	ok := false
-	defer func() {
-		if !ok {
-			f.Close()
-			os.Remove(tmp)
-		}
-	}()
-	if err := f.Chmod(0o600); err != nil {
-		return err
-	}
-	if _, err := f.Write(data); err != nil {
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		return err
-	}
-	ok = true
-	fsafe.SyncDir(dir) // best effort: the rename is durable once the directory is
 	return nil
 }

@@ -331,46 +331,7 @@ func rewriteKnownPeers(path, peer, line string) error {
 	if !replaced {
 		out.WriteString(line)
 	}
-	return writeFileAtomic(path, []byte(out.String()))
-}
-
-// writeFileAtomic replaces path with data: temporary file 0600 in the same
-// directory (created 0700 if missing), fsync, rename, fsync of the directory.
-func writeFileAtomic(path string, data []byte) error {
-	dir := filepath.Dir(path)
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return err
-	}
-	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
-	if err != nil {
-		return err
-	}
-	tmp := f.Name()
-	ok := false
-	defer func() {
-		if !ok {
-			f.Close()
-			os.Remove(tmp)
-		}
-	}()
-	if err := f.Chmod(0o600); err != nil {
-		return err
-	}
-	if _, err := f.Write(data); err != nil {
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		return err
-	}
-	ok = true
-	fsafe.SyncDir(dir) // best effort: the rename is durable once the directory is
-	return nil
+	return fsafe.WriteAtomic(path, []byte(out.String()))
 }
 
 // Path returns the file this store reads and appends to.
