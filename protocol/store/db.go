@@ -515,16 +515,17 @@ type openPlan struct {
 	addRead                                     bool // format 3: becomes 4 (read.go)
 	version                                     byte
 	from                                        *crypto.AEAD // the key a format 1 or 2 file opens under
-	state                                       *fileState   // format 3: the state read (fixed if fixState)
+	state                                       *fileState   // format 3 and 4: the state read (fixed if fixState)
 }
 
 // init checks the file's size against bbolt's high-water mark (a truncated
 // file would otherwise fault when read), its format version, key check
-// value and (format 3) sealed state against the records, or, for a new
-// file, writes them. A format 1 or 2 file is migrated to format 3 in one
+// value and (format 3 and 4) sealed state against the records, or, for a new
+// file, writes them. A format 1 or 2 file is migrated to format 4 in one
 // transaction (migrate.go), under the key or, if it was written under the
-// legacy key (Options.LegacyKey), from that one. Opening a format 3 file
-// that checks out writes nothing (unless entries are pruned).
+// legacy key (Options.LegacyKey), from that one. Opening a format 4 file
+// that checks out writes nothing (unless entries are pruned); a format 3
+// file is written once more, as format 4.
 func (db *DB) init(legacy *crypto.AEAD) error {
 	st, err := os.Stat(db.path)
 	if err != nil {
@@ -748,7 +749,7 @@ func checkOpens(a *crypto.AEAD, chk []byte) bool {
 }
 
 // recordsOpen tells a damaged key check value from another key: it tries
-// (format 3) the sealed state, or (format 2) the newest history record and
+// (format 3 and 4) the sealed state, or (format 2) the newest history record and
 // the oldest outbox record, under a; a version 1 file is not tried. fits:
 // one opens under the key (AES-GCM authenticates it: only this key could
 // have sealed it); tried: there was one to try.

@@ -1,6 +1,6 @@
 package store
 
-// The sealed state of the file (format version 3): one record in meta that
+// The sealed state of the file (format version 3 and 4): one record in meta that
 // says what the file holds, authenticated with the history key, so that
 // what someone with write access to the file changes by hand is found at
 // open instead of acted on (issue 16 items 4-7).
