@@ -2,6 +2,7 @@ package store
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -315,5 +316,30 @@ func TestMigrate4bdae26(t *testing.T) {
 	}
 	if !h.ReadByPeer(1) || h.ReadByPeer(2) {
 		t.Errorf("read 1 %v, 2 %v: want true false", h.ReadByPeer(1), h.ReadByPeer(2))
+	}
+}
+
+// TestReadMarksDiskFullKept: marks whose commit finds the disk full are
+// kept and committed once there is room (the writer's retry), without
+// reopening; meanwhile they show as read.
+func TestReadMarksDiskFullKept(t *testing.T) {
+	path := testDBPath(t)
+	h := openTestDB(t, path, Options{})
+	h.SetWriteFault(func() error { return enospc(path) })
+	h.PeerRead([]uint64{1, 2})
+	if err := h.Flush(); !errors.Is(err, protocol.ErrDiskFull) {
+		t.Fatalf("Flush on a full disk: %v", err)
+	}
+	if !h.ReadByPeer(1) {
+		t.Error("a mark the disk refused is not read in this run")
+	}
+	h.SetWriteFault(nil)
+	markReadSync(t, h, 3)
+	closeDB(t, h)
+	h = openTestDB(t, path, Options{})
+	for _, id := range []uint64{1, 2, 3} {
+		if !h.ReadByPeer(id) {
+			t.Errorf("id %d not read after the disk had room again and a reopen", id)
+		}
 	}
 }
