@@ -126,6 +126,7 @@ func runChat(o chatOptions, stdin io.Reader, stdout, stderr io.Writer) int {
 		return exitRuntime
 	}
 	defer st.close()
+	fe.keepReadsIn(st)
 	r, err := newNode(ctx, o, id, check, st, fe)
 	if err != nil {
 		say(stderr, "%v", err)
@@ -183,6 +184,7 @@ type front struct {
 	sink  *screen.Sink // full screen
 	out   ui.Output    // line and headless modes
 	watch *keyWatch    // line and headless modes
+	marks *store.DB    // where the peer's read marks are kept (nil: nowhere); set before the node runs
 }
 
 // newFrontEnd makes the front end of o.mode. In the line and headless
@@ -202,6 +204,7 @@ func newFrontEnd(o chatOptions, stdout, stderr io.Writer, cancel context.CancelC
 
 // emit is the node's emit callback.
 func (f *front) emit(ev protocol.Event) {
+	keepReadMarks(f.marks, ev)
 	if f.sink != nil {
 		f.sink.Emit(ev)
 		return
@@ -209,6 +212,10 @@ func (f *front) emit(ev protocol.Event) {
 	f.watch.see(ev)
 	f.out.Emit(ev)
 }
+
+// keepReadsIn has the peer's read marks kept in st's history (none
+// without one: --ephemeral, --no-history). Called before the node runs.
+func (f *front) keepReadsIn(st *chatStore) { f.marks = st.hist }
 
 // close closes a line output (the screen's sink is closed by screen.Run).
 func (f *front) close() {

@@ -15,21 +15,40 @@ import (
 )
 
 // toChatEntries converts history entries for the screen and the line mode.
-// Our own messages get their delivery as the database knows it: still in
-// the outbox when it was opened (Queued; the node moves it on when it
-// resends it), else Delivered.
+// Our own messages get their delivery as the database knows it: read by
+// the peer (a read mark, in this run or an earlier one: Read), else still
+// in the outbox when it was opened (Queued; the node moves it on when it
+// resends it), else Delivered. A read mark wins over the outbox: the peer
+// read it, so it was delivered, whatever receipt this run still awaits.
 func toChatEntries(h *store.DB, es []protocol.HistoryEntry) []chat.Entry {
 	out := make([]chat.Entry, len(es))
 	for i, e := range es {
 		out[i] = chat.Entry{ID: e.ID, Own: e.Own, Text: e.Text, At: e.At, PossibleDuplicate: e.PossibleDuplicate, ClaimedAt: e.ClaimedAt}
 		if e.Own {
-			out[i].Delivery = chat.Delivered
-			if h.QueuedAtOpen(e.ID) {
-				out[i].Delivery = chat.Queued
-			}
+			out[i].Delivery = ownDelivery(h, e.ID)
 		}
 	}
 	return out
+}
+
+// ownDelivery is the state of our message id as the database knows it.
+func ownDelivery(h *store.DB, id uint64) chat.Delivery {
+	switch {
+	case h.ReadByPeer(id):
+		return chat.Read
+	case h.QueuedAtOpen(id):
+		return chat.Queued
+	}
+	return chat.Delivered
+}
+
+// keepReadMarks stores the ids of a ReadEvent in h (the node's emit
+// calls it; PeerRead never waits); nothing without a history (h nil:
+// --ephemeral, --no-history).
+func keepReadMarks(h *store.DB, ev protocol.Event) {
+	if e, ok := ev.(protocol.ReadEvent); ok && h != nil {
+		h.PeerRead(e.IDs)
+	}
 }
 
 // pendingEntries returns the newest n of our messages from an earlier run

@@ -165,8 +165,11 @@ func (l *Lines) showEntries(entries []chat.Entry) {
 		if e.PossibleDuplicate {
 			again += " (may repeat: shown before a crash)"
 		}
-		if e.Own && e.Delivery == chat.Queued {
+		switch {
+		case e.Own && e.Delivery == chat.Queued:
 			again += " (no receipt yet)"
+		case e.Own && e.Delivery == chat.Read:
+			again += " (read)" // a read mark kept from an earlier run
 		}
 		stamp := "[" + e.At.In(l.loc).Format("2006-01-02 15:04:05") + "]"
 		l.put("%s %s: %s%s", stamp, termsafe.Sanitize(who), termsafe.Sanitize(e.Text), again)

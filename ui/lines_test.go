@@ -271,13 +271,15 @@ func TestLinesShowHistory(t *testing.T) {
 		{ID: 2, Text: "hi \x1b[31malice", At: fixedNow.Add(-time.Hour + time.Minute), PossibleDuplicate: true},
 		{ID: 3, Own: true, Text: "are you there?", At: fixedNow.Add(-time.Hour + 2*time.Minute), Delivery: chat.Queued},
 		{ID: 4, Text: "from the future", At: fixedNow.Add(-time.Hour + 3*time.Minute), ClaimedAt: time.Date(2200, 1, 1, 0, 0, 0, 0, time.UTC)},
+		{ID: 5, Own: true, Text: "seen it?", At: fixedNow.Add(-time.Hour + 4*time.Minute), Delivery: chat.Read},
 	})
 	l.Close()
-	want := "* earlier conversation (the last 4 messages):\n" +
+	want := "* earlier conversation (the last 5 messages):\n" +
 		"[" + fixedNow.Add(-time.Hour).UTC().Format("2006-01-02 15:04:05") + "] alice: hi bob\n" +
 		"[" + fixedNow.Add(-time.Hour+time.Minute).UTC().Format("2006-01-02 15:04:05") + "] bob: hi \\x1b[31malice (may repeat: shown before a crash)\n" +
 		"[" + fixedNow.Add(-time.Hour+2*time.Minute).UTC().Format("2006-01-02 15:04:05") + "] alice: are you there? (no receipt yet)\n" +
 		"[" + fixedNow.Add(-time.Hour+3*time.Minute).UTC().Format("2006-01-02 15:04:05") + "] bob: from the future (peer's clock says 2200-01-01 00:00)\n" +
+		"[" + fixedNow.Add(-time.Hour+4*time.Minute).UTC().Format("2006-01-02 15:04:05") + "] alice: seen it? (read)\n" +
 		"* end of the earlier conversation\n"
 	if got := buf.String(); got != want {
 		t.Fatalf("got:\n%s\nwant:\n%s", got, want)

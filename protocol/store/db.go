@@ -5,7 +5,7 @@ package store
 // (delivery.go). All integers are big-endian.
 //
 //	bucket "meta"
-//	  "version"    -> u8 3             the format version of the whole file
+//	  "version"    -> u8 4             the format version of the whole file
 //	  "state"      -> the sealed state (state.go): file id, generation,
 //	                  counters and a digest of each bucket's keys
 //	  "check"      -> u8 1 || nonce(12) || AES-256-GCM(key, nonce,
@@ -15,13 +15,15 @@ package store
 //	                authenticate it, and Open refuses with ErrWrongKey.
 //	bucket "history"                   (history.go)
 //	buckets "outbox", "showing", "seen" (delivery.go)
+//	bucket "read"                      (read.go)
 //
 // Older formats are migrated at open, in one transaction, all or nothing
 // (migrate.go): version 1 (history only, one value per entry, a bucket
 // "history_ids") and version 2 (plaintext counters "seq", "count",
 // "out_seq", "show_seq", "seen_seq", "seen_count" in meta; no state; AD
 // without a file id; plaintext "showing" and "seen"), also from the
-// legacy key (Options.LegacyKey).
+// legacy key (Options.LegacyKey). Version 3 (state version 1, no "read"
+// bucket) becomes version 4 by writing the state again (read.go).
 //
 // The key is crypto.HistoryKey(identity, peer). Every value is sealed as
 // u8 version(1) || nonce(12) || AES-256-GCM(key, nonce, plaintext, AD),
@@ -165,6 +167,7 @@ type DB struct {
 	// queuedAtOpen: our message ids in the outbox when the DB was
 	// opened; loadMu. See QueuedAtOpen.
 	queuedAtOpen map[uint64]struct{}
+	reads        readMarks // the peer's read marks (read.go)
 
 	// Bytes of text queued and not yet committed, bounded by
 	// writeQueueBytes: Add waits while the budget is used (the count bound
@@ -175,7 +178,7 @@ type DB struct {
 }
 
 const (
-	formatVersion   = 3
+	formatVersion   = 4
 	valueVersion    = 1
 	histKeyLen      = 16
 	valueMinLen     = 1 + crypto.NonceSize + crypto.TagSize
@@ -218,6 +221,7 @@ const (
 	opSeen                         // ids: seen marks, showing marks dropped
 	opDelivered                    // ids: removed from the outbox
 	opInput                        // input: the draft and input history (nil: none)
+	opRead                         // the read marks waiting (readMarks.pending)
 )
 
 // writeOp is one request to the writer goroutine: history and delivery
@@ -332,6 +336,10 @@ func Open(path string, key [32]byte, opt Options) (db *DB, err error) {
 		}
 	}
 	if err := db.loadDelivery(); err != nil {
+		bdb.Close()
+		return nil, err
+	}
+	if err := db.loadReads(); err != nil {
 		bdb.Close()
 		return nil, err
 	}
@@ -504,18 +512,20 @@ func corruptErr(path string, cause error) error {
 // openPlan is what init found in the file and will do about it.
 type openPlan struct {
 	create, upgrade, migrate, recheck, fixState bool
+	addRead                                     bool // format 3: becomes 4 (read.go)
 	version                                     byte
 	from                                        *crypto.AEAD // the key a format 1 or 2 file opens under
-	state                                       *fileState   // format 3: the state read (fixed if fixState)
+	state                                       *fileState   // format 3 and 4: the state read (fixed if fixState)
 }
 
 // init checks the file's size against bbolt's high-water mark (a truncated
 // file would otherwise fault when read), its format version, key check
-// value and (format 3) sealed state against the records, or, for a new
-// file, writes them. A format 1 or 2 file is migrated to format 3 in one
+// value and (format 3 and 4) sealed state against the records, or, for a new
+// file, writes them. A format 1 or 2 file is migrated to format 4 in one
 // transaction (migrate.go), under the key or, if it was written under the
-// legacy key (Options.LegacyKey), from that one. Opening a format 3 file
-// that checks out writes nothing (unless entries are pruned).
+// legacy key (Options.LegacyKey), from that one. Opening a format 4 file
+// that checks out writes nothing (unless entries are pruned); a format 3
+// file is written once more, as format 4.
 func (db *DB) init(legacy *crypto.AEAD) error {
 	st, err := os.Stat(db.path)
 	if err != nil {
@@ -556,10 +566,12 @@ func (db *DB) inspect(tx *bolt.Tx, legacy *crypto.AEAD, p *openPlan) error {
 		p.upgrade = true // entries one by one, no delivery buckets
 	case p.version == 2:
 		p.migrate = true // plaintext counters, no sealed state
+	case p.version == fmtVersionState:
+		p.addRead = true // state version 1: written again as version 2
 	case p.version != formatVersion:
 		return dbErr(db.path, fmt.Errorf("format version %d, this duet reads %d", v[0], formatVersion), hintNewerDuet)
 	}
-	if p.version < formatVersion && (len(meta.Get(metaSeq)) != 8 || len(meta.Get(metaCount)) != 8) {
+	if p.version < fmtVersionState && (len(meta.Get(metaSeq)) != 8 || len(meta.Get(metaCount)) != 8) {
 		return corruptErr(db.path, errors.New("bad counters"))
 	}
 	if tx.Bucket(bucketHistory) == nil {
@@ -571,7 +583,7 @@ func (db *DB) inspect(tx *bolt.Tx, legacy *crypto.AEAD, p *openPlan) error {
 	if err := db.pickKey(tx, legacy, p); err != nil {
 		return err
 	}
-	if p.version != formatVersion {
+	if p.version < fmtVersionState {
 		return nil
 	}
 	s, err := db.readState(tx)
@@ -596,14 +608,14 @@ func (db *DB) pickKey(tx *bolt.Tx, legacy *crypto.AEAD, p *openPlan) error {
 	if checkOpens(db.aead, chk) {
 		return nil
 	}
-	if p.version < formatVersion && legacy != nil && checkOpens(legacy, chk) {
+	if p.version < fmtVersionState && legacy != nil && checkOpens(legacy, chk) {
 		p.from = legacy
 		return nil
 	}
 	// Another key, or a damaged check value: the records tell.
 	tried := false
 	for _, a := range []*crypto.AEAD{db.aead, legacy} {
-		if a == nil || (a == legacy && p.version == formatVersion) {
+		if a == nil || (a == legacy && p.version >= fmtVersionState) {
 			continue
 		}
 		fits, t := db.recordsOpen(tx, a, p.version)
@@ -629,8 +641,13 @@ func (db *DB) carryOut(p *openPlan) error {
 		fn = func(tx *bolt.Tx) error { return db.upgradeV1(tx, p.from) }
 	case p.migrate:
 		fn = func(tx *bolt.Tx) error { return db.migrateV2(tx, p.from) }
-	case p.recheck || p.fixState:
+	case p.recheck || p.fixState || p.addRead:
 		fn = func(tx *bolt.Tx) error {
+			if p.addRead {
+				if err := setFormat(tx); err != nil {
+					return err
+				}
+			}
 			if err := db.putCheck(tx); err != nil {
 				return err
 			}
@@ -682,13 +699,22 @@ func (db *DB) finishFormat(tx *bolt.Tx, s *fileState) error {
 			return err
 		}
 	}
-	if err := meta.Put(metaVersion, []byte{formatVersion}); err != nil {
+	if err := setFormat(tx); err != nil {
 		return err
 	}
 	if err := db.putCheck(tx); err != nil {
 		return err
 	}
 	return db.writeState(tx, s)
+}
+
+// setFormat writes the format version and makes the buckets it adds
+// (version 4: "read").
+func setFormat(tx *bolt.Tx) error {
+	if _, err := tx.CreateBucketIfNotExists(bucketRead); err != nil {
+		return err
+	}
+	return tx.Bucket(bucketMeta).Put(metaVersion, []byte{formatVersion})
 }
 
 // putCheck writes a new key check value.
@@ -723,7 +749,7 @@ func checkOpens(a *crypto.AEAD, chk []byte) bool {
 }
 
 // recordsOpen tells a damaged key check value from another key: it tries
-// (format 3) the sealed state, or (format 2) the newest history record and
+// (format 3 and 4) the sealed state, or (format 2) the newest history record and
 // the oldest outbox record, under a; a version 1 file is not tried. fits:
 // one opens under the key (AES-GCM authenticates it: only this key could
 // have sealed it); tried: there was one to try.
@@ -731,7 +757,7 @@ func (db *DB) recordsOpen(tx *bolt.Tx, a *crypto.AEAD, version byte) (fits, trie
 	switch version {
 	case 1:
 		return false, false
-	case formatVersion:
+	case fmtVersionState, formatVersion:
 		v := tx.Bucket(bucketMeta).Get(metaState)
 		_, err := openState(a, v, db.digestKey)
 		return err == nil, v != nil
@@ -848,7 +874,11 @@ func (db *DB) writer() {
 			batch = append(batch, op)
 		case <-retry:
 		case <-db.quit:
-			// Drain what is left, then stop.
+			// Drain what is left, then stop (with the read marks PeerRead
+			// could not queue: the queue was full).
+			if db.reads.waiting() {
+				db.commit([]writeOp{{kind: opRead}})
+			}
 			for {
 				batch = batch[:0]
 				db.take(&batch)
@@ -939,6 +969,7 @@ func (db *DB) commit(batch []writeOp) {
 				return db.faultErr()
 			})
 		})
+		db.endReadTx(err)
 		switch {
 		case err == nil:
 			db.commits.Add(1)
@@ -1026,6 +1057,11 @@ func (db *DB) apply(tx *bolt.Tx, batch []writeOp, dp **deliveryTx) error {
 			if err = t.clear(); err == nil {
 				err = clearInput(tx)
 			}
+			if err == nil {
+				err = db.clearReads(tx, s)
+			}
+		case opRead:
+			err = db.putReads(tx, s)
 		case opInput:
 			err = putInput(tx, db.aead, s, op.input)
 		case opQueue, opShowing, opSeen, opDelivered:

@@ -12,7 +12,7 @@ package store
 // of text), not one each: a record costs one B+tree insert and one seal
 // whatever its size, and messages arrive in groups under load.
 //
-// File layout (format version 3; a version 1 file gets these buckets,
+// File layout (format version 3 and 4; a version 1 file gets these buckets,
 // empty, on its first open; a version 2 file's are sealed again: migrate.go).
 // All integers are big-endian. The sequence numbers are the sealed
 // state's (state.go); every key is written once.

@@ -171,7 +171,8 @@ func FuzzState(f *testing.F) {
 				t.Fatalf("a decoded state encodes to %d bytes", len(b))
 			}
 		}
-		if got, err := decodeState(v); err == nil && !bytes.Equal(got.encode(), v) {
+		// A version 1 state (format 3) encodes as version 2.
+		if got, err := decodeState(v); err == nil && v[0] == stateVersion && !bytes.Equal(got.encode(), v) {
 			t.Fatal("decode/encode round trip differs")
 		}
 	})

@@ -815,7 +815,7 @@ func TestHistoryNoPlaintext(t *testing.T) {
 			names = append(names, string(name))
 			return nil
 		})
-		if strings.Join(names, ",") != "history,meta,outbox,seen,showing" {
+		if strings.Join(names, ",") != "history,meta,outbox,read,seen,showing" {
 			t.Errorf("buckets %v", names)
 		}
 		hist := tx.Bucket(bucketHistory)

@@ -1,9 +1,13 @@
 package store
 
-// Migrations of older files to format version 3 (the sealed state,
+// Migrations of older files to format version 4 (the sealed state,
 // state.go), each in the one transaction Open runs it in: all or nothing.
 // A crash midway leaves the old file as it was, and the next start
 // migrates it again.
+//
+// Format 3 (duet up to 4bdae26): the sealed state of version 1, no "read"
+// bucket. It needs no record rewritten: Open (carryOut) adds the bucket,
+// writes the version and seals the state again as version 2 (read.go).
 //
 // Format 2 (duet up to 6302def): plaintext counters in meta, outbox
 // records with AD "duet/1 outbox" || key, history records with AD

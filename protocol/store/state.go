@@ -1,16 +1,20 @@
 package store
 
-// The sealed state of the file (format version 3): one record in meta that
+// The sealed state of the file (format version 3 and 4): one record in meta that
 // says what the file holds, authenticated with the history key, so that
 // what someone with write access to the file changes by hand is found at
 // open instead of acted on (issue 16 items 4-7).
 //
 //	meta "state" -> u8 version(1) || nonce(12) || AES-256-GCM(key, nonce,
 //	                state, AD = "duet/3 state")
-//	state (233 bytes) = u8 1 || file id(16) || u64 generation
+//	state (281 bytes) = u8 2 || file id(16) || u64 generation
 //	                || u64 history seq || u64 history entries || u64 clear epoch
-//	                || u64 out_seq || u64 show_seq || u64 seen_seq
-//	                || 4 x (u64 records || digest(32))   history, outbox, showing, seen
+//	                || u64 out_seq || u64 show_seq || u64 seen_seq || u64 read_seq
+//	                || 5 x (u64 records || digest(32))   history, outbox, showing, seen, read
+//
+// (Format 3 files have state version 1: 233 bytes, no read_seq, 4 sets;
+// it is read as a version 2 state with an empty read set, and the next
+// write seals version 2: read.go.)
 //
 // The file id is 16 random bytes chosen when the file is made (or
 // migrated): every record's AD holds it, so records from another file (a
@@ -47,9 +51,11 @@ import (
 )
 
 const (
-	stateVersion = 1
-	fileIDLen    = 16
-	stateLen     = 1 + fileIDLen + 7*8 + setCount*(8+crypto.MACSize)
+	stateVersion   = 2
+	stateVersionV1 = 1 // format 3: no read set
+	fileIDLen      = 16
+	stateLen       = 1 + fileIDLen + 8*8 + setCount*(8+crypto.MACSize)
+	stateLenV1     = 1 + fileIDLen + 7*8 + (setCount-1)*(8+crypto.MACSize)
 
 	stateAD         = "duet/3 state"
 	digestKeyLabel  = "duet/3 set digest"
@@ -57,7 +63,8 @@ const (
 	setOutbox       = 1
 	setShowing      = 2
 	setSeen         = 3
-	setCount        = 4
+	setRead         = 4 // read.go; not in a state of version 1
+	setCount        = 5
 	fmtVersionState = 3 // the first format version with a sealed state
 )
 
@@ -65,8 +72,8 @@ var (
 	metaState = []byte("state")
 
 	// The buckets whose key sets the state keeps, by set index.
-	setBuckets = [setCount][]byte{bucketHistory, bucketOutbox, bucketShowing, bucketSeen}
-	setNames   = [setCount]string{"history", "outbox", "showing", "seen"}
+	setBuckets = [setCount][]byte{bucketHistory, bucketOutbox, bucketShowing, bucketSeen, bucketRead}
+	setNames   = [setCount]string{"history", "outbox", "showing", "seen", "read mark"}
 
 	// ErrTampered: the file's records do not match its sealed state (records
 	// removed, added or copied back by someone who could write the file),
@@ -88,6 +95,7 @@ type fileState struct {
 	histSeq, histEntries     uint64
 	epoch                    uint64
 	outSeq, showSeq, seenSeq uint64
+	readSeq                  uint64 // read.go
 	sets                     [setCount]setDigest
 	digestKey                []byte // not encoded: derived from the key
 }
@@ -111,7 +119,7 @@ func (s *fileState) encode() []byte {
 	b := make([]byte, 0, stateLen)
 	b = append(b, stateVersion)
 	b = append(b, s.id[:]...)
-	for _, v := range []uint64{s.gen, s.histSeq, s.histEntries, s.epoch, s.outSeq, s.showSeq, s.seenSeq} {
+	for _, v := range []uint64{s.gen, s.histSeq, s.histEntries, s.epoch, s.outSeq, s.showSeq, s.seenSeq, s.readSeq} {
 		b = binary.BigEndian.AppendUint64(b, v)
 	}
 	for _, d := range s.sets {
@@ -122,20 +130,26 @@ func (s *fileState) encode() []byte {
 }
 
 // decodeState parses encoded state bytes (from disk, after authentication):
-// exactly stateLen bytes of version 1, or an error wrapping ErrTampered.
+// exactly stateLen bytes of version 2, or stateLenV1 bytes of version 1
+// (read_seq 0, an empty read set), or an error wrapping ErrTampered.
 func decodeState(b []byte) (*fileState, error) {
-	if len(b) != stateLen || b[0] != stateVersion {
+	sets, counters := setCount, 8
+	switch {
+	case len(b) == stateLen && b[0] == stateVersion:
+	case len(b) == stateLenV1 && b[0] == stateVersionV1:
+		sets, counters = setCount-1, 7
+	default:
 		return nil, fmt.Errorf("%w: state of %d bytes", ErrTampered, len(b))
 	}
 	s := &fileState{}
 	b = b[1:]
 	copy(s.id[:], b)
 	b = b[fileIDLen:]
-	for _, p := range []*uint64{&s.gen, &s.histSeq, &s.histEntries, &s.epoch, &s.outSeq, &s.showSeq, &s.seenSeq} {
+	for _, p := range []*uint64{&s.gen, &s.histSeq, &s.histEntries, &s.epoch, &s.outSeq, &s.showSeq, &s.seenSeq, &s.readSeq}[:counters] {
 		*p = binary.BigEndian.Uint64(b)
 		b = b[8:]
 	}
-	for i := range s.sets {
+	for i := range s.sets[:sets] {
 		s.sets[i].n = binary.BigEndian.Uint64(b)
 		copy(s.sets[i].x[:], b[8:])
 		b = b[8+crypto.MACSize:]
@@ -239,6 +253,9 @@ func (s *fileState) scanSets(tx *bolt.Tx) ([setCount]setDigest, error) {
 	var got [setCount]setDigest
 	for i, name := range setBuckets {
 		b := tx.Bucket(name)
+		if b == nil && i == setRead {
+			continue // a format 3 file, or none written yet: an empty set
+		}
 		if b == nil {
 			return got, fmt.Errorf("%w: bucket %s missing", ErrCorrupt, name)
 		}
