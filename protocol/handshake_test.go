@@ -118,12 +118,6 @@ func TestHandshakeAgreement(t *testing.T) {
 // shareAt is the offset of the ML-KEM share in an encoded hello.
 const shareAt = helloFixedSize - RSASize
 
-// stripShare returns a copy of an encoded hello without its ML-KEM share:
-// the version-1 layout, what a relay that strips the share sends on.
-func stripShare(m []byte) []byte {
-	return append(bytes.Clone(m[:shareAt]), m[len(m)-RSASize:]...)
-}
-
 // swapShare returns a copy of an encoded hello whose ML-KEM share is
 // replaced by a valid one of the relay's own (a fresh encapsulation key in
 // A's hello, a ciphertext to a fresh key in B's), signature unchanged.
@@ -227,10 +221,10 @@ func TestHandshakeHelloARejections(t *testing.T) {
 			return m
 		}, nil, ErrVersion},
 		{"ML-KEM key stripped (version-1 layout)", func(t *testing.T) []byte {
-			return stripShare(helloAt(t, id[0], testNow))
+			return stripHelloShare(helloAt(t, id[0], testNow))
 		}, nil, ErrDowngrade},
 		{"ML-KEM key stripped, version byte 1", func(t *testing.T) []byte {
-			m := stripShare(helloAt(t, id[0], testNow))
+			m := stripHelloShare(helloAt(t, id[0], testNow))
 			m[0] = VersionOld
 			return m
 		}, nil, ErrVersion},
@@ -325,7 +319,7 @@ func TestHandshakeHelloBRejections(t *testing.T) {
 			return f.helloB[:HelloBSize-1]
 		}, nil, ErrMalformed},
 		{"ML-KEM ciphertext stripped (version-1 layout)", func(t *testing.T, f *hsFlow) []byte {
-			return stripShare(f.helloB)
+			return stripHelloShare(f.helloB)
 		}, nil, ErrDowngrade},
 		{"ML-KEM ciphertext swapped for the relay's", func(t *testing.T, f *hsFlow) []byte {
 			return swapShare(t, f.helloB)
