@@ -165,6 +165,16 @@ func TestHybridVersionRefusals(t *testing.T) {
 			}
 		})
 	}
+	// The records of version 1's receipts.json and reflect.json: malformed.
+	var rv receiptsVector
+	var fv reflectVector
+	readJSON(t, filepath.Join(vectorDirV1, "receipts.json"), &rv)
+	readJSON(t, filepath.Join(vectorDirV1, "reflect.json"), &fv)
+	for i, rec := range [][]byte{rv.TypingB, rv.ReadB, rv.UnknownB, fv.Record} {
+		if _, err := ParseRecordHeader(rec); !errors.Is(err, ErrVersion) || Reason(err) != ReasonMalformed || rec[0] != VersionOld {
+			t.Errorf("version-1 record %d: %v, want malformed", i, err)
+		}
+	}
 	// The version-1 PUBLIC_KEY with its version byte set to 2 is ours.
 	m := bytes.Clone(v.PublicKeyA)
 	m[0] = Version
