@@ -30,7 +30,7 @@ var allowedImports = map[string][]string{
 	"duet/config":                      {"duet/internal/fsafe"},
 	"duet/crypto":                      {"duet/internal/fsafe"},
 	"duet/net":                         {},
-	"duet/protocol":                    {"duet/crypto"},
+	"duet/protocol":                    {"duet/crypto", "duet/protocol/keys"},
 	"duet/protocol/keys":               {},
 	"duet/protocol/store":              {"duet/protocol", "duet/crypto", "duet/internal/fsafe"},
 	"duet/protocol/mitm":               {"duet/protocol", "duet/crypto"},

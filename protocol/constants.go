@@ -6,7 +6,14 @@ import "time"
 // changing any of them breaks interoperability.
 const (
 	// Version is the protocol version carried in byte 0 of every message.
-	Version = 1
+	// Version 2 (issue 19) adds ML-KEM-768 to the hellos; a version-1
+	// PUBLIC_KEY is recognised and refused as ErrOldVersion, any other
+	// version as ErrVersion (docs/PROTOCOL.md, sections 2 and 7). There is
+	// no fallback to version 1.
+	Version = 2
+	// VersionOld is the version this one replaces: recognised only to
+	// name the refusal (ErrOldVersion), never spoken.
+	VersionOld = 1
 
 	// Sizes from the original design, kept.
 	NonceSize     = 12  // 96-bit nonces
@@ -18,6 +25,12 @@ const (
 	MACSize       = 32 // HMAC-SHA256
 	TagSize       = 16 // AES-GCM tag
 	HashSize      = 32 // SHA-256
+
+	// ML-KEM-768 (FIPS 203), from crypto/mlkem.
+	MLKEMEncapKeySize   = 1184 // A's encapsulation key, in HELLO_A
+	MLKEMCiphertextSize = 1088 // B's ciphertext, in HELLO_B
+	MLKEMSeedSize       = 64   // d || z: A's decapsulation key is derived from it
+	MLKEMSharedSize     = 32
 
 	// RecordHeaderSize is version(1) type(1) seq(4) timestamp(8) nonce(12).
 	RecordHeaderSize = 2 + SeqSize + TimestampSize + NonceSize
@@ -78,25 +91,32 @@ const (
 // Context strings and KDF labels. Each is used exactly as written, ASCII,
 // without a terminator unless the spec adds the 0x00 separator.
 const (
-	TranscriptContext = "duet/1 transcript"
-	LabelHelloA       = "duet/1 hello A"
-	LabelHelloB       = "duet/1 hello B"
-	LabelKeyTransport = "duet/1 key transport"
-	LabelKTMAC        = "duet/1 key transport mac"
-	LabelAck          = "duet/1 ack"
-	LabelAckMAC       = "duet/1 ack mac"
-	LabelSessionKeys  = "duet/1 session keys"
-	LabelRekey        = "duet/1 rekey"
+	TranscriptContext = "duet/2 transcript"
+	LabelHelloA       = "duet/2 hello A"
+	LabelHelloB       = "duet/2 hello B"
+	LabelKeyTransport = "duet/2 key transport"
+	LabelKTMAC        = "duet/2 key transport mac"
+	LabelAck          = "duet/2 ack"
+	LabelAckMAC       = "duet/2 ack mac"
+	LabelRekey        = "duet/2 rekey"
 	AckMagic          = "ACK"
 )
 
 // Fixed message sizes.
 const (
-	CookieSize       = 8                                                                     // echo of the receiver's challenge, in hellos and key transports
-	HelloSize        = 2 + 1 + CookieSize + NonceSize + TimestampSize + X25519Size + RSASize // 319
-	helloSignedSize  = NonceSize + TimestampSize + X25519Size                                // 52
-	KeyTransportSize = 2 + CookieSize + RSASize + MACSize + RSASize                          // 554
-	AckSize          = 2 + RSASize + MACSize                                                 // 290
+	CookieSize     = 8                                                                     // echo of the receiver's challenge, in hellos and key transports
+	helloFixedSize = 2 + 1 + CookieSize + NonceSize + TimestampSize + X25519Size + RSASize // 319: all but the ML-KEM share
+	HelloASize     = helloFixedSize + MLKEMEncapKeySize                                    // 1503: A's hello (role 1)
+	HelloBSize     = helloFixedSize + MLKEMCiphertextSize                                  // 1407: B's hello (role 2)
+	// HelloSize is A's hello, the larger of the two: a buffer that holds
+	// any hello.
+	HelloSize = HelloASize
+	// HelloV1Size is the size of a version-1 hello (no ML-KEM share): a
+	// version-2 hello of this size is a stripped one (ErrDowngrade).
+	HelloV1Size      = helloFixedSize
+	helloSignedBase  = NonceSize + TimestampSize + X25519Size       // 52, then the share
+	KeyTransportSize = 2 + CookieSize + RSASize + MACSize + RSASize // 554
+	AckSize          = 2 + RSASize + MACSize                        // 290
 	PlainPingSize    = 2 + 8
 	ktPlainSize      = SessionKeyLen + SeqSize + TimestampSize // 44
 	ackPlainSize     = len(AckMagic) + SeqSize + TimestampSize // 15

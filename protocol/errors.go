@@ -28,6 +28,16 @@ var (
 	ErrRecordReflected = errors.New("protocol: own record reflected back")
 	ErrUnexpected      = errors.New("protocol: message not expected in this state")
 	ErrHelloReplay     = errors.New("protocol: hello not newer than the last accepted")
+	// ErrOldVersion is a message whose byte 0 is VersionOld and that
+	// parses as a version-1 PUBLIC_KEY: the peer runs a duet that speaks
+	// protocol 1 and must be upgraded. Any other message of another
+	// version is ErrVersion ("malformed"). Reported as ReasonOldVersion.
+	ErrOldVersion = errors.New("protocol: the peer speaks protocol 1")
+	// ErrDowngrade is a version-2 HELLO of the version-1 size: the ML-KEM
+	// share was stripped on the way (a relay), or the sender is broken.
+	// Nothing is verified: it costs a length compare. Reported as
+	// ReasonDowngrade.
+	ErrDowngrade = errors.New("protocol: hello without its ML-KEM share")
 
 	// Errors re-exported from crypto so callers need one import.
 	ErrBadSignature = crypto.ErrBadSignature
@@ -47,6 +57,10 @@ var (
 // Reason returns the RejectedEvent reason for a rejection error.
 func Reason(err error) string {
 	switch {
+	case errors.Is(err, ErrOldVersion):
+		return ReasonOldVersion
+	case errors.Is(err, ErrDowngrade):
+		return ReasonDowngrade
 	case errors.Is(err, ErrRecordReflected):
 		return ReasonReflected
 	case errors.Is(err, ErrReplay), errors.Is(err, ErrHelloReplay):

@@ -151,6 +151,12 @@ const (
 	ReasonBadSignature = "bad-signature"
 	ReasonKeyChanged   = "key-changed"
 	ReasonReflected    = "reflected" // a session record of our own sent back to us
+	// ReasonOldVersion: a version-1 PUBLIC_KEY, from a duet that speaks
+	// protocol 1 (ErrOldVersion). Unauthenticated like "malformed".
+	ReasonOldVersion = "old-version"
+	// ReasonDowngrade: a version-2 HELLO in the version-1 layout, without
+	// its ML-KEM share (ErrDowngrade): a relay stripped it.
+	ReasonDowngrade = "downgrade"
 )
 
 // RejectedEvent reports an incoming message that was refused. State did not

@@ -18,7 +18,7 @@ import (
 // isRejection reports whether err is one of the peer-input sentinels.
 func isRejection(err error) bool {
 	for _, s := range []error{ErrMalformed, ErrTooLarge, ErrVersion, ErrUnknownType, ErrTampered,
-		ErrReplay, ErrReorder, ErrStale, ErrFuture, ErrNonceReuse} {
+		ErrReplay, ErrReorder, ErrStale, ErrFuture, ErrNonceReuse, ErrOldVersion, ErrDowngrade} {
 		if errors.Is(err, s) {
 			return true
 		}
@@ -54,7 +54,20 @@ func wireSeeds(tb testing.TB) [][]byte {
 		rec(TypeGoodbye, []byte{0}), // malformed: a goodbye's payload is empty
 		nil, {}, {Version}, {Version, 0}, {Version, 0xff}, {0, TypeChat}, bytes.Repeat([]byte{0xff}, 64),
 		append([]byte{Version, TypeHello, RoleInitiator}, make([]byte, HelloSize-3)...),
+		// Protocol 2: stripped and mis-sized hellos, and what a version-1
+		// duet sends (its PUBLIC_KEY is old-version, the rest malformed).
+		stripHelloShare(f.helloA), stripHelloShare(f.helloB),
+		append([]byte{Version, TypeHello, RoleResponder}, make([]byte, HelloASize-3)...),
+		append([]byte{Version, TypeHello, RoleInitiator}, make([]byte, HelloBSize-3)...),
+		append([]byte{VersionOld}, AppendPublicKey(nil, PublicKeyMsg{ReplyRequested: true, DER: id[0].Public().DER()})[1:]...),
+		append([]byte{VersionOld}, stripHelloShare(f.helloA)[1:]...),
 	}
+}
+
+// stripHelloShare is an encoded hello without its ML-KEM share: the
+// version-1 layout.
+func stripHelloShare(m []byte) []byte {
+	return append(bytes.Clone(m[:helloFixedSize-RSASize]), m[len(m)-RSASize:]...)
 }
 
 func addSeeds(f *testing.F) {
@@ -110,6 +123,9 @@ func FuzzParseHello(f *testing.F) {
 		}
 		if h.Role != RoleInitiator && h.Role != RoleResponder {
 			t.Fatalf("role %d accepted", h.Role)
+		}
+		if len(h.KEM) != shareSize(h.Role) || len(b) != helloFixedSize+shareSize(h.Role) {
+			t.Fatalf("hello of role %d with a share of %d bytes in %d accepted", h.Role, len(h.KEM), len(b))
 		}
 		if got := AppendHello(nil, h); !bytes.Equal(got, b) {
 			t.Fatal("re-encoding differs")

@@ -1,6 +1,8 @@
 package protocol
 
 import (
+	"bytes"
+	"crypto/mlkem"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -9,29 +11,63 @@ import (
 	"time"
 
 	"duet/crypto"
+	"duet/protocol/keys"
 )
 
 // The handshake (docs/PROTOCOL.md, "Handshake"). These types are pure state
 // machines: they consume and produce message bytes and never touch the
 // network or the clock on their own, so tests drive them directly.
 
-// sessionKeys are the four per-direction keys derived after the hellos.
+// sessionKeys are the four per-direction keys derived after the hellos,
+// and the root of the schedule. The record layer of this step keeps its
+// version-1 shape: encAB and encBA are the epoch-0 AES keys (Combine's
+// chain keys ck_AB, ck_BA; step 2 of issue 19 turns them into chains).
+// root is handed to nobody yet: the session does not keep it (healing,
+// step 3, will start from it).
 type sessionKeys struct {
 	encAB, encBA, macAB, macBA []byte
+	root                       []byte
 }
 
-// deriveKeys computes okm = HKDF-SHA256(ikm = dh || secret, salt = H(T2),
-// info = LabelSessionKeys, 128) and splits it into four 32-byte keys.
-func deriveKeys(dh, secret []byte, salt [HashSize]byte) (sessionKeys, error) {
-	ikm := make([]byte, 0, len(dh)+len(secret))
-	ikm = append(append(ikm, dh...), secret...)
-	okm, err := crypto.HKDF(ikm, salt[:], LabelSessionKeys, 4*SessionKeyLen)
+// deriveKeys computes the schedule keys.Combine(mlkem_ss, dh, secret,
+// salt = H(T2)) (docs/PROTOCOL.md, section 6): prk = HKDF-Extract(salt,
+// mlkem_ss || dh || secret), then one HKDF-Expand per key and label.
+func deriveKeys(mlkemSS, dh, secret []byte, salt [HashSize]byte) (sessionKeys, error) {
+	s, err := keys.Combine(keys.Secrets{MLKEM: mlkemSS, X25519: dh, RSA: secret}, salt[:])
 	if err != nil {
 		return sessionKeys{}, fmt.Errorf("protocol: derive session keys: %w", err)
 	}
+	defer s.Wipe()
 	return sessionKeys{
-		encAB: okm[0:32], encBA: okm[32:64], macAB: okm[64:96], macBA: okm[96:128],
+		encAB: bytes.Clone(s.AB[:]), encBA: bytes.Clone(s.BA[:]),
+		macAB: bytes.Clone(s.MacAB[:]), macBA: bytes.Clone(s.MacBA[:]),
+		root: bytes.Clone(s.Root[:]),
 	}, nil
+}
+
+// newDecapsulationKey derives A's ML-KEM-768 key pair from MLKEMSeedSize
+// bytes of r (the seed d || z of FIPS 203), so the result is deterministic
+// for a deterministic r, like crypto.GenerateEphemeral.
+func newDecapsulationKey(r io.Reader) (*mlkem.DecapsulationKey768, error) {
+	var seed [MLKEMSeedSize]byte
+	defer clear(seed[:])
+	if _, err := io.ReadFull(r, seed[:]); err != nil {
+		return nil, fmt.Errorf("protocol: ML-KEM seed: %w", err)
+	}
+	dk, err := mlkem.NewDecapsulationKey768(seed[:])
+	if err != nil {
+		return nil, fmt.Errorf("protocol: ML-KEM key: %w", err)
+	}
+	return dk, nil
+}
+
+// encapsulate is B's ML-KEM-768 encapsulation to A's key: crypto/mlkem's
+// own, whose randomness does not come from r. The test vectors replace it
+// by the derandomized one of crypto/mlkem/mlkemtest, fed from r (only they
+// may: mlkemtest is for known-answer tests).
+var encapsulate = func(ek *mlkem.EncapsulationKey768, _ io.Reader) (shared, ciphertext []byte, err error) {
+	shared, ciphertext = ek.Encapsulate()
+	return shared, ciphertext, nil
 }
 
 // checkTimestamp enforces the window on a handshake or record timestamp.
@@ -74,8 +110,10 @@ func randomSeq(r io.Reader) (uint32, error) {
 	return binary.BigEndian.Uint32(b[:]) % InitialSeqLimit, nil
 }
 
-func newHello(role byte, id *crypto.Identity, t *transcript, label string, eph *crypto.Ephemeral, r io.Reader, now time.Time) (*Hello, error) {
-	h := &Hello{Role: role, Timestamp: now.UnixNano()}
+// newHello makes our signed hello of role, carrying the ephemeral and the
+// ML-KEM share, and extends t by its fields.
+func newHello(role byte, id *crypto.Identity, t *transcript, label string, eph *crypto.Ephemeral, share []byte, r io.Reader, now time.Time) (*Hello, error) {
+	h := &Hello{Role: role, Timestamp: now.UnixNano(), KEM: share}
 	if _, err := io.ReadFull(r, h.Nonce[:]); err != nil {
 		return nil, fmt.Errorf("protocol: hello nonce: %w", err)
 	}
@@ -117,9 +155,13 @@ func verifyHello(msg []byte, wantRole byte, peer *crypto.PublicKey, t *transcrip
 
 // Initiator runs role A.
 type Initiator struct {
-	id     *crypto.Identity
-	peer   *crypto.PublicKey
+	id   *crypto.Identity
+	peer *crypto.PublicKey
+	// eph and kem, the X25519 and ML-KEM-768 private keys of our hello,
+	// live together: from NewInitiator until HandleHello succeeds (then
+	// both are dropped), or as long as the initiator while it fails.
 	eph    *crypto.Ephemeral
+	kem    *mlkem.DecapsulationKey768
 	t      *transcript
 	rand   io.Reader
 	window time.Duration
@@ -137,9 +179,13 @@ func NewInitiator(id *crypto.Identity, peer *crypto.PublicKey, r io.Reader, now 
 	if err != nil {
 		return nil, nil, fmt.Errorf("protocol: ephemeral key: %w", err)
 	}
-	h := &Initiator{id: id, peer: peer, eph: eph, rand: r, window: window, Start: now,
+	kem, err := newDecapsulationKey(r)
+	if err != nil {
+		return nil, nil, err
+	}
+	h := &Initiator{id: id, peer: peer, eph: eph, kem: kem, rand: r, window: window, Start: now,
 		t: newTranscript(id.Public().DER(), peer.DER())}
-	h.hello, err = newHello(RoleInitiator, id, h.t, LabelHelloA, eph, r, now)
+	h.hello, err = newHello(RoleInitiator, id, h.t, LabelHelloA, eph, kem.EncapsulationKey().Bytes(), r, now)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -171,7 +217,7 @@ func (h *Initiator) HandleHello(msg []byte, now time.Time, pin func(*crypto.Publ
 	if err != nil {
 		return nil, err
 	}
-	undo := len(h.t.b) - helloSignedSize
+	undo := len(h.t.b) - helloSignedBase - MLKEMCiphertextSize
 	fail := func(err error) ([]byte, error) { h.t.b = h.t.b[:undo]; return nil, err }
 	if pin != nil {
 		if err := pin(h.peer); err != nil {
@@ -181,6 +227,13 @@ func (h *Initiator) HandleHello(msg []byte, now time.Time, pin func(*crypto.Publ
 	dh, err := h.eph.Shared(hb.Ephemeral[:])
 	if err != nil {
 		return fail(fmt.Errorf("%w: ephemeral key: %v", ErrMalformed, err))
+	}
+	// Decapsulation fails only on a ciphertext of the wrong length, which
+	// ParseHello refused; a wrong ciphertext of the right length gives a
+	// key B does not have (implicit rejection), and the MACs fail.
+	mlkemSS, err := h.kem.Decapsulate(hb.KEM)
+	if err != nil {
+		return fail(fmt.Errorf("%w: ML-KEM ciphertext: %v", ErrMalformed, err))
 	}
 	var plain [ktPlainSize]byte
 	if _, err := io.ReadFull(h.rand, plain[:SessionKeyLen]); err != nil {
@@ -192,7 +245,8 @@ func (h *Initiator) HandleHello(msg []byte, now time.Time, pin func(*crypto.Publ
 	}
 	binary.BigEndian.PutUint32(plain[SessionKeyLen:], seq)
 	binary.BigEndian.PutUint64(plain[SessionKeyLen+SeqSize:], uint64(now.UnixNano()))
-	keys, err := deriveKeys(dh, plain[:SessionKeyLen], h.t.hash())
+	keys, err := deriveKeys(mlkemSS, dh, plain[:SessionKeyLen], h.t.hash())
+	clear(mlkemSS)
 	if err != nil {
 		return fail(err)
 	}
@@ -212,6 +266,7 @@ func (h *Initiator) HandleHello(msg []byte, now time.Time, pin func(*crypto.Publ
 	copy(kt.Signature[:], sig)
 	h.t.add(kt.Signature[:])
 	h.keys, h.seq, h.state, h.t3 = keys, seq, 1, len(h.t.b)
+	h.eph, h.kem = nil, nil // used once: the session keys are derived
 	return AppendKeyTransport(nil, kt), nil
 }
 
@@ -253,23 +308,36 @@ func (h *Initiator) HandleAck(msg []byte, now time.Time) (*HandshakeResult, erro
 
 // Responder runs role B.
 type Responder struct {
-	id     *crypto.Identity
-	peer   *crypto.PublicKey
-	eph    *crypto.Ephemeral
-	t      *transcript
-	rand   io.Reader
-	window time.Duration
-	helloA *Hello
-	done   bool
-	t2     int // transcript length after B's hello
-	Start  time.Time
+	id   *crypto.Identity
+	peer *crypto.PublicKey
+	// eph and mlkemSS, our X25519 private key and the ML-KEM shared
+	// secret encapsulated in our hello, live together: from NewResponder
+	// until HandleKeyTransport succeeds (then both are dropped).
+	eph     *crypto.Ephemeral
+	mlkemSS []byte
+	t       *transcript
+	rand    io.Reader
+	window  time.Duration
+	helloA  *Hello
+	done    bool
+	t2      int // transcript length after B's hello
+	Start   time.Time
 }
 
-// CheckHelloA verifies A's hello (signature, then timestamp) without any
-// private-key work, so a flood of hellos costs only verifications.
+// CheckHelloA verifies A's hello (signature, then timestamp, then its
+// ML-KEM encapsulation key) without any private-key work, so a flood of
+// hellos costs only verifications. An encapsulation key that
+// crypto/mlkem refuses, in a hello A signed, is ErrMalformed.
 func CheckHelloA(msg []byte, self *crypto.Identity, peer *crypto.PublicKey, now time.Time, window time.Duration) (*Hello, error) {
 	t := newTranscript(peer.DER(), self.Public().DER())
-	return verifyHello(msg, RoleInitiator, peer, t, LabelHelloA, now, window)
+	h, err := verifyHello(msg, RoleInitiator, peer, t, LabelHelloA, now, window)
+	if err != nil {
+		return nil, err
+	}
+	if h.ek, err = mlkem.NewEncapsulationKey768(h.KEM); err != nil {
+		return nil, fmt.Errorf("protocol: hello: %w: ML-KEM encapsulation key: %v", ErrMalformed, err)
+	}
+	return h, nil
 }
 
 // NewResponder answers a hello already accepted by CheckHelloA with B's
@@ -279,10 +347,20 @@ func NewResponder(id *crypto.Identity, peer *crypto.PublicKey, helloA *Hello, r 
 	if err != nil {
 		return nil, nil, fmt.Errorf("protocol: ephemeral key: %w", err)
 	}
-	h := &Responder{id: id, peer: peer, eph: eph, rand: r, window: window, helloA: helloA, Start: now,
+	ek := helloA.ek
+	if ek == nil {
+		if ek, err = mlkem.NewEncapsulationKey768(helloA.KEM); err != nil {
+			return nil, nil, fmt.Errorf("protocol: hello: %w: ML-KEM encapsulation key: %v", ErrMalformed, err)
+		}
+	}
+	ss, ct, err := encapsulate(ek, r)
+	if err != nil {
+		return nil, nil, fmt.Errorf("protocol: ML-KEM encapsulate: %w", err)
+	}
+	h := &Responder{id: id, peer: peer, eph: eph, mlkemSS: ss, rand: r, window: window, helloA: helloA, Start: now,
 		t: newTranscript(peer.DER(), id.Public().DER())}
 	h.t.add(helloA.signedFields())
-	hb, err := newHello(RoleResponder, id, h.t, LabelHelloB, eph, r, now)
+	hb, err := newHello(RoleResponder, id, h.t, LabelHelloB, eph, ct, r, now)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -326,7 +404,7 @@ func (h *Responder) HandleKeyTransport(msg []byte, now time.Time) ([]byte, *Hand
 	if err != nil {
 		return fail(fmt.Errorf("%w: ephemeral key: %v", ErrMalformed, err))
 	}
-	keys, err := deriveKeys(dh, plain[:SessionKeyLen], t2)
+	keys, err := deriveKeys(h.mlkemSS, dh, plain[:SessionKeyLen], t2)
 	if err != nil {
 		return fail(err)
 	}
@@ -352,6 +430,8 @@ func (h *Responder) HandleKeyTransport(msg []byte, now time.Time) ([]byte, *Hand
 	a.MAC = crypto.MAC(keys.macBA, h.t.labelled(LabelAckMAC))
 	h.t.add(a.MAC[:])
 	h.done = true
+	clear(h.mlkemSS)
+	h.eph, h.mlkemSS = nil, nil // used once: the session keys are derived
 	return AppendAck(nil, a), &HandshakeResult{
 		Role: RoleResponder, Keys: keys, SendSeq: seq,
 		RecvSeq:    binary.BigEndian.Uint32(plain[SessionKeyLen:]),

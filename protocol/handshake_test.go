@@ -2,6 +2,7 @@ package protocol
 
 import (
 	"bytes"
+	"crypto/mlkem"
 	"crypto/rand"
 	"errors"
 	"fmt"
@@ -114,6 +115,29 @@ func TestHandshakeAgreement(t *testing.T) {
 	}
 }
 
+// shareAt is the offset of the ML-KEM share in an encoded hello.
+const shareAt = helloFixedSize - RSASize
+
+// swapShare returns a copy of an encoded hello whose ML-KEM share is
+// replaced by a valid one of the relay's own (a fresh encapsulation key in
+// A's hello, a ciphertext to a fresh key in B's), signature unchanged.
+func swapShare(t *testing.T, m []byte) []byte {
+	t.Helper()
+	dk, err := mlkem.GenerateKey768()
+	if err != nil {
+		t.Fatal(err)
+	}
+	share := dk.EncapsulationKey().Bytes()
+	if m[2] == RoleResponder {
+		_, share = dk.EncapsulationKey().Encapsulate()
+	}
+	out := bytes.Clone(m)
+	if copy(out[shareAt:len(out)-RSASize], share) != len(share) || len(out) != shareAt+len(share)+RSASize {
+		t.Fatal("swapShare: share size")
+	}
+	return out
+}
+
 func TestHandshakeHelloARejections(t *testing.T) {
 	id := testIdentities(t)
 	w := DefaultWindow
@@ -162,9 +186,9 @@ func TestHandshakeHelloARejections(t *testing.T) {
 		}, nil, ErrBadSignature},
 		{"responder role", func(t *testing.T) []byte {
 			m := helloAt(t, id[0], testNow)
-			m[2] = RoleResponder
+			m[2] = RoleResponder // a role fixes the size: A's size with B's role
 			return m
-		}, nil, ErrUnexpected},
+		}, nil, ErrMalformed},
 		{"role 0", func(t *testing.T) []byte {
 			m := helloAt(t, id[0], testNow)
 			m[2] = 0
@@ -188,9 +212,31 @@ func TestHandshakeHelloARejections(t *testing.T) {
 		}, nil, ErrMalformed},
 		{"wrong version", func(t *testing.T) []byte {
 			m := helloAt(t, id[0], testNow)
-			m[0] = 2
+			m[0] = 3
 			return m
 		}, nil, ErrVersion},
+		{"version 1", func(t *testing.T) []byte {
+			m := helloAt(t, id[0], testNow)
+			m[0] = VersionOld
+			return m
+		}, nil, ErrVersion},
+		{"ML-KEM key stripped (version-1 layout)", func(t *testing.T) []byte {
+			return stripHelloShare(helloAt(t, id[0], testNow))
+		}, nil, ErrDowngrade},
+		{"ML-KEM key stripped, version byte 1", func(t *testing.T) []byte {
+			m := stripHelloShare(helloAt(t, id[0], testNow))
+			m[0] = VersionOld
+			return m
+		}, nil, ErrVersion},
+		{"ML-KEM key swapped for the relay's", func(t *testing.T) []byte {
+			return swapShare(t, helloAt(t, id[0], testNow))
+		}, nil, ErrBadSignature},
+		{"ML-KEM key byte flipped", func(t *testing.T) []byte {
+			return flip(helloAt(t, id[0], testNow), helloFixedSize-RSASize+100, 0x01)
+		}, nil, ErrBadSignature},
+		{"B's size", func(t *testing.T) []byte {
+			return helloAt(t, id[0], testNow)[:HelloBSize]
+		}, nil, ErrMalformed},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -233,7 +279,7 @@ func TestHandshakeHelloBRejections(t *testing.T) {
 		want error
 	}{
 		{"flipped signature byte", func(t *testing.T, f *hsFlow) []byte {
-			return flip(f.helloB, HelloSize-100, 0x04)
+			return flip(f.helloB, HelloBSize-100, 0x04)
 		}, nil, ErrBadSignature},
 		{"signed by a third key", func(t *testing.T, f *hsFlow) []byte {
 			return helloB(t, f, id[2], testNow)
@@ -248,26 +294,39 @@ func TestHandshakeHelloBRejections(t *testing.T) {
 			return helloB(t, f, id[1], testNow.Add(w+time.Second))
 		}, nil, ErrFuture},
 		{"forged stale", func(t *testing.T, f *hsFlow) []byte {
-			return flip(helloB(t, f, id[1], testNow.Add(-w-time.Second)), HelloSize-1, 0x01)
+			return flip(helloB(t, f, id[1], testNow.Add(-w-time.Second)), HelloBSize-1, 0x01)
 		}, nil, ErrBadSignature},
 		{"initiator role", func(t *testing.T, f *hsFlow) []byte {
 			m := bytes.Clone(f.helloB)
-			m[2] = RoleInitiator
+			m[2] = RoleInitiator // a role fixes the size: B's size with A's role
 			return m
-		}, nil, ErrUnexpected},
+		}, nil, ErrMalformed},
 		{"role 7", func(t *testing.T, f *hsFlow) []byte {
 			m := bytes.Clone(f.helloB)
 			m[2] = 7
 			return m
 		}, nil, ErrMalformed},
 		{"reflected hello A", func(t *testing.T, f *hsFlow) []byte {
-			m := bytes.Clone(f.helloA) // A's own hello, role fixed up
+			return bytes.Clone(f.helloA) // A's own hello: the wrong role
+		}, nil, ErrUnexpected},
+		{"reflected hello A, role and size fixed up", func(t *testing.T, f *hsFlow) []byte {
+			m := bytes.Clone(f.helloA)
 			m[2] = RoleResponder
+			m = append(m[:helloFixedSize-RSASize+MLKEMCiphertextSize], m[len(m)-RSASize:]...)
 			return m
 		}, nil, ErrBadSignature},
 		{"short", func(t *testing.T, f *hsFlow) []byte {
-			return f.helloB[:HelloSize-1]
+			return f.helloB[:HelloBSize-1]
 		}, nil, ErrMalformed},
+		{"ML-KEM ciphertext stripped (version-1 layout)", func(t *testing.T, f *hsFlow) []byte {
+			return stripHelloShare(f.helloB)
+		}, nil, ErrDowngrade},
+		{"ML-KEM ciphertext swapped for the relay's", func(t *testing.T, f *hsFlow) []byte {
+			return swapShare(t, f.helloB)
+		}, nil, ErrBadSignature},
+		{"ML-KEM ciphertext byte flipped", func(t *testing.T, f *hsFlow) []byte {
+			return flip(f.helloB, helloFixedSize-RSASize+7, 0x80)
+		}, nil, ErrBadSignature},
 		{"pin refuses", func(t *testing.T, f *hsFlow) []byte {
 			return f.helloB
 		}, func(p *crypto.PublicKey) error {

@@ -861,9 +861,14 @@ func (n *Node) handleSigned(t byte, m []byte) {
 	// Both cost an RSA verification. First the cookie: only a host that
 	// receives what we send to our sub port knows our challenge, so a
 	// flood from anywhere else is dropped for the price of a compare.
-	// Then the budget.
+	// Then the length (a stripped ML-KEM share is refused here, as
+	// "downgrade"). Then the budget.
 	if c, ok := Cookie(m); !ok || subtle.ConstantTimeCompare(c[:], n.challenge[:]) != 1 {
 		n.ignore()
+		return
+	}
+	if err := checkSignedSize(t, m); err != nil {
+		n.reject(err, 0, false)
 		return
 	}
 	if !n.budget.verify.allow(n.now) {

@@ -31,9 +31,10 @@ type receiptsVector struct {
 }
 
 // bDrawsBeforeRecords is how many bytes B's stream gives the handshake
-// before its record nonces: ephemeral private (32), hello nonce (12), PSS
-// salt (32), seq_B (4), OAEP seed (32).
-const bDrawsBeforeRecords = 32 + 12 + 32 + 4 + 32
+// before its record nonces: ephemeral private (32), the ML-KEM
+// encapsulation's m (32, vectors only), hello nonce (12), PSS salt (32),
+// seq_B (4), OAEP seed (32).
+const bDrawsBeforeRecords = 32 + 32 + 12 + 32 + 4 + 32
 
 // generateReceiptsVector rebuilds B's record layer from handshake.json,
 // checks its CONFIRM comes out byte for byte, and seals the three records.
@@ -58,12 +59,12 @@ func generateReceiptsVector(t *testing.T, hv *handshakeVector) *receiptsVector {
 		t.Fatalf("B's confirm resealed: %x, %v; want the vector's", c, err)
 	}
 	v := &receiptsVector{
-		Comment:        "duet/1 TYPING, READ and unknown-type records (docs/PROTOCOL.md section 8) from B, after record_confirm_b of handshake (seq_b + 2, + 3, + 4), sealed under key_ba at time_unix_nano with the next record nonces of B's stream. A accepts all three; it shows B typing, reports read_ids read (chat_a_id, its own CHAT), and ignores and counts the record of unknown_type. All byte strings hex.",
+		Comment:        "duet/2 TYPING, READ and unknown-type records (docs/PROTOCOL.md section 8) from B, after record_confirm_b of handshake (seq_b + 2, + 3, + 4), sealed under key_ba at time_unix_nano with the next record nonces of B's stream. A accepts all three; it shows B typing, reports read_ids read (chat_a_id, its own CHAT), and ignores and counts the record of unknown_type. All byte strings hex.",
 		Handshake:      "handshake.json",
 		TimeUnixNano:   hv.TimeUnixNano,
 		ReadIDs:        []uint64{hv.ChatAID},
 		UnknownType:    TypeRecordLast,
-		UnknownPayload: hexBytes("duet/1 a record type from the future"),
+		UnknownPayload: hexBytes("duet/2 a record type from the future"),
 	}
 	v.TypingB, _, _ = sb.Seal(nil, TypeTyping, nil, now)
 	v.ReadB, _, _ = sb.Seal(nil, TypeRead, AppendRead(nil, v.ReadIDs), now)
@@ -122,7 +123,7 @@ func checkReceiptsVector(t *testing.T, hv *handshakeVector, v *receiptsVector) {
 		{"read", v.ReadB, 0x18, binary.BigEndian.AppendUint64(nil, hv.ChatAID)},
 		{"unknown", v.UnknownB, v.UnknownType, v.UnknownPayload},
 	} {
-		if len(r.rec) < 42 || r.rec[0] != 1 || r.rec[1] != r.typ {
+		if len(r.rec) < 42 || r.rec[0] != 2 || r.rec[1] != r.typ {
 			t.Fatalf("%s: header %x", r.name, r.rec[:min(len(r.rec), 2)])
 		}
 		if seq := binary.BigEndian.Uint32(r.rec[2:]); seq != hv.SeqB+2+uint32(i) {

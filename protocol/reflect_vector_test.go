@@ -44,7 +44,7 @@ func sessionAFromVector(t *testing.T, v *handshakeVector) *Session {
 	copy(res.Transcript[:], v.TranscriptHashTH)
 	now := time.Unix(0, v.TimeUnixNano)
 	ra := &streamReader{seed: []byte(v.ARandomSeed)}
-	ra.Read(make([]byte, 176)) // the handshake's draws (see checkHandshakeVector)
+	ra.Read(make([]byte, aDrawsBeforeRecords)) // the handshake's draws
 	sa, err := NewSession(res, SessionConfig{}, ra, now)
 	if err != nil {
 		t.Fatal(err)
@@ -80,7 +80,7 @@ func TestReflectVector(t *testing.T) {
 	path := filepath.Join(vectorDir, "reflect.json")
 	if *updateVectors {
 		rv := reflectVector{
-			Comment:      "duet/1 reflection vector: record_chat_a of handshake.json sent back to A. A, having sealed record_confirm_a, record_chat_a and record_goodbye_a (its current send epoch's nonces), receives it at time_unix_nano: the nonce is one A issued and the record authenticates under A's own send key (opens_under), so A refuses it with reason, before the check under its receive key key_ba. All byte strings hex.",
+			Comment:      "duet/2 reflection vector: record_chat_a of handshake.json sent back to A. A, having sealed record_confirm_a, record_chat_a and record_goodbye_a (its current send epoch's nonces), receives it at time_unix_nano: the nonce is one A issued and the record authenticates under A's own send key (opens_under), so A refuses it with reason, before the check under its receive key key_ba. All byte strings hex.",
 			Handshake:    "handshake.json",
 			RecordField:  "record_chat_a",
 			Record:       hv.ChatA,

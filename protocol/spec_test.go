@@ -7,6 +7,7 @@ package protocol
 
 import (
 	"bytes"
+	"crypto/mlkem"
 	"crypto/rand"
 	"testing"
 	"time"
@@ -360,6 +361,10 @@ func TestSpecCookieBeforeLength(t *testing.T) {
 		{"key transport, wrong length, wrong cookie", msg(TypeKeyTransport, 100, wrong), VerdictIgnored},
 		{"key transport, too short for a cookie", msg(TypeKeyTransport, 9, n.challenge), VerdictIgnored},
 		{"key transport, wrong length, right cookie", msg(TypeKeyTransport, 100, n.challenge), ReasonMalformed},
+		{"hello, version-1 length, wrong cookie", msg(TypeHello, HelloV1Size, wrong), VerdictIgnored},
+		{"hello, version-1 length, right cookie", msg(TypeHello, HelloV1Size, n.challenge), ReasonDowngrade},
+		{"hello, B's length with role 1, right cookie", roleMsg(msg(TypeHello, HelloBSize, n.challenge), RoleInitiator), ReasonMalformed},
+		{"hello, A's length with role 2, right cookie", roleMsg(msg(TypeHello, HelloASize, n.challenge), RoleResponder), ReasonMalformed},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			n.rejects = newRejectLog()
@@ -382,6 +387,69 @@ func TestSpecCookieBeforeLength(t *testing.T) {
 				t.Fatalf("events %v, want one rejection %q", evs, tc.want)
 			}
 		})
+	}
+}
+
+func roleMsg(m []byte, role byte) []byte { m[2] = role; return m }
+
+// TestSpecLengthBeforeBudget (section 7, issue 19): the length check of a
+// HELLO or KEY_TRANSPORT comes after the cookie and before the verify
+// budget: with the budget spent, a hello of the wrong length is still
+// malformed (or downgrade), a well-sized one dropped.
+func TestSpecLengthBeforeBudget(t *testing.T) {
+	id := testIdentities(t)
+	sn := newSpecNode(t, id[1]).withCandidate(id[0], challenge(0x81))
+	n := sn.n
+	n.budget.verify.tokens = 0
+	for _, tc := range []struct {
+		size int
+		want string
+	}{{HelloV1Size, ReasonDowngrade}, {HelloASize + 1, ReasonMalformed}, {HelloASize, VerdictIgnored}} {
+		m := make([]byte, tc.size)
+		m[0], m[1], m[2] = Version, TypeHello, RoleInitiator
+		copy(m[cookieAt(TypeHello):], n.challenge[:])
+		n.rejects = newRejectLog()
+		n.handle(m)
+		if got := sn.lastVerdict(t); got != tc.want {
+			t.Errorf("hello of %d bytes over the budget: verdict %q, want %q", tc.size, got, tc.want)
+		}
+	}
+}
+
+// TestSpecHelloSizes (section 4.2): the sizes and offsets the spec states
+// for the two hellos, against the code and crypto/mlkem.
+func TestSpecHelloSizes(t *testing.T) {
+	f := newFlow(t, 2)
+	for _, c := range []struct {
+		name      string
+		got, want int
+	}{
+		{"ML-KEM-768 encapsulation key", MLKEMEncapKeySize, mlkem.EncapsulationKeySize768},
+		{"ML-KEM-768 ciphertext", MLKEMCiphertextSize, mlkem.CiphertextSize768},
+		{"ML-KEM shared secret", MLKEMSharedSize, mlkem.SharedKeySize},
+		{"ML-KEM seed", MLKEMSeedSize, mlkem.SeedSize},
+		{"A's hello", len(f.helloA), 1503},
+		{"B's hello", len(f.helloB), 1407},
+		{"HelloASize", HelloASize, 1503},
+		{"HelloBSize", HelloBSize, 1407},
+		{"version 1's hello", HelloV1Size, 319},
+		{"share offset", shareAt, 63},
+		{"A's signature offset", HelloASize - RSASize, 1247},
+		{"B's signature offset", HelloBSize - RSASize, 1151},
+		{"A's HELLO_FIELDS", len(f.init.hello.signedFields()), 1236},
+		{"B's HELLO_FIELDS", HelloBSize - RSASize - 11, 1140},
+		{"TRANSCRIPT_CONTEXT", len(TranscriptContext), 17},
+	} {
+		if c.got != c.want {
+			t.Errorf("%s: %d, spec says %d", c.name, c.got, c.want)
+		}
+	}
+	if f.helloA[0] != 0x02 || f.helloB[0] != 0x02 || Version != 2 {
+		t.Error("version byte is not 0x02")
+	}
+	ek, err := mlkem.NewEncapsulationKey768(f.helloA[63 : 63+1184])
+	if err != nil || !bytes.Equal(ek.Bytes(), f.helloA[63:1247]) {
+		t.Errorf("A's encapsulation key is not at offset 63: %v", err)
 	}
 }
 

@@ -3,12 +3,16 @@ package protocol
 import (
 	"bytes"
 	"crypto/ecdh"
+	"crypto/hkdf"
+	"crypto/mlkem"
+	"crypto/mlkem/mlkemtest"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
 	"flag"
+	"io"
 	"os"
 	"path/filepath"
 	"testing"
@@ -17,15 +21,31 @@ import (
 	"duet/crypto"
 )
 
-// The vectors in testdata/vectors are produced by this file with
-// `go test ./protocol -run TestVectors -update` and checked on every run:
-// first by recomputing every relation from the JSON alone (what another
-// implementation would do), then by regenerating them from their seeds and
-// comparing bytes.
+// The vectors of protocol 2 in testdata/vectors/v2 are produced by this
+// file with `go test ./protocol -run 'Vector' -update` and checked on every
+// run: first by recomputing every relation from the JSON alone (what
+// another implementation would do), then by regenerating them from their
+// seeds and comparing bytes. The version-1 vectors in testdata/vectors are
+// kept as they were (vectors are interface) and checked to be refused
+// (TestVectorsVersion1Refused); -update never touches them.
 
-var updateVectors = flag.Bool("update", false, "rewrite testdata/vectors")
+var updateVectors = flag.Bool("update", false, "rewrite testdata/vectors/v2")
 
-const vectorDir = "../testdata/vectors"
+const (
+	vectorDir   = "../testdata/vectors/v2"
+	vectorDirV1 = "../testdata/vectors"
+)
+
+// derandomizedEncapsulate is B's ML-KEM encapsulation for the vectors:
+// crypto/mlkem/mlkemtest's derandomized one, its 32 bytes of randomness m
+// read from B's stream right after B's X25519 private key.
+func derandomizedEncapsulate(ek *mlkem.EncapsulationKey768, r io.Reader) ([]byte, []byte, error) {
+	var m [32]byte
+	if _, err := io.ReadFull(r, m[:]); err != nil {
+		return nil, nil, err
+	}
+	return mlkemtest.Encapsulate768(ek, m[:])
+}
 
 // streamReader is a deterministic "random" source: SHA-256(seed || u64
 // counter) blocks, concatenated. Test vectors only.
@@ -84,6 +104,9 @@ type handshakeVector struct {
 	GoodbyeA         hexBytes `json:"record_goodbye_a"`
 	EphemeralPrivA   hexBytes `json:"ephemeral_private_a"`
 	EphemeralPrivB   hexBytes `json:"ephemeral_private_b"`
+	MLKEMSeedA       hexBytes `json:"mlkem_seed_a"`
+	MLKEMRandomB     hexBytes `json:"mlkem_encaps_random_b"`
+	MLKEMShared      hexBytes `json:"mlkem_ss"`
 	DH               hexBytes `json:"dh"`
 	Secret           hexBytes `json:"secret"`
 	SeqA             uint32   `json:"seq_a"`
@@ -96,6 +119,7 @@ type handshakeVector struct {
 	KeyBA            hexBytes `json:"key_ba"`
 	MacAB            hexBytes `json:"mac_ab"`
 	MacBA            hexBytes `json:"mac_ba"`
+	Root             hexBytes `json:"root"`
 	KeyABEpoch1      hexBytes `json:"key_ab_epoch1"`
 	FingerprintA     string   `json:"fingerprint_a"`
 	FingerprintB     string   `json:"fingerprint_b"`
@@ -106,6 +130,8 @@ type handshakeVector struct {
 // randomness and records every message and intermediate value.
 func generateHandshakeVector(t *testing.T, pemA, pemB string) *handshakeVector {
 	t.Helper()
+	defer func(e func(*mlkem.EncapsulationKey768, io.Reader) ([]byte, []byte, error)) { encapsulate = e }(encapsulate)
+	encapsulate = derandomizedEncapsulate
 	idA, err := crypto.ParseIdentityPEM([]byte(pemA))
 	if err != nil {
 		t.Fatal(err)
@@ -118,7 +144,7 @@ func generateHandshakeVector(t *testing.T, pemA, pemB string) *handshakeVector {
 		t.Fatal("vector keys: A must have the smaller fingerprint")
 	}
 	v := &handshakeVector{
-		Comment:        "duet/1 handshake test vector; all byte strings hex; randomness is SHA-256(seed || u64 counter) blocks, read in the order docs/PROTOCOL.md lists. TEST KEYS ONLY.",
+		Comment:        "duet/2 handshake test vector; all byte strings hex; randomness is SHA-256(seed || u64 counter) blocks, read in the order docs/PROTOCOL.md lists (B's ML-KEM encapsulation is derandomized, ML-KEM.Encaps_internal, with mlkem_encaps_random_b from B's stream). TEST KEYS ONLY.",
 		APrivateKeyPEM: pemA, BPrivateKeyPEM: pemB,
 		ARandomSeed: "duet vector A", BRandomSeed: "duet vector B",
 		TimeUnixNano: time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC).UnixNano(),
@@ -174,11 +200,28 @@ func generateHandshakeVector(t *testing.T, pemA, pemB string) *handshakeVector {
 	v.TranscriptHashTH = resA.Transcript[:]
 	v.SeqA, v.SeqB = resA.SendSeq, resB.SendSeq
 	v.KeyAB, v.KeyBA, v.MacAB, v.MacBA = resA.Keys.encAB, resA.Keys.encBA, resA.Keys.macAB, resA.Keys.macBA
-	// The first 32 bytes of each stream are the X25519 private keys.
-	v.EphemeralPrivA = firstBytes(v.ARandomSeed, 32)
-	v.EphemeralPrivB = firstBytes(v.BRandomSeed, 32)
-	v.DH, err = init.eph.Shared(helloB[31:63])
+	v.Root = resA.Keys.root
+	// A's stream: X25519 private key (32), ML-KEM seed d || z (64). B's:
+	// X25519 private key (32), the encapsulation's m (32).
+	streamA, streamB := firstBytes(v.ARandomSeed, 96), firstBytes(v.BRandomSeed, 64)
+	v.EphemeralPrivA, v.MLKEMSeedA = streamA[:32], streamA[32:96]
+	v.EphemeralPrivB, v.MLKEMRandomB = streamB[:32], streamB[32:64]
+	privA, err := ecdh.X25519().NewPrivateKey(v.EphemeralPrivA)
 	if err != nil {
+		t.Fatal(err)
+	}
+	pubB, err := ecdh.X25519().NewPublicKey(helloB[31:63])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v.DH, err = privA.ECDH(pubB); err != nil {
+		t.Fatal(err)
+	}
+	dk, err := mlkem.NewDecapsulationKey768(v.MLKEMSeedA)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v.MLKEMShared, err = dk.Decapsulate(helloB[63 : 63+MLKEMCiphertextSize]); err != nil {
 		t.Fatal(err)
 	}
 	plain, err := idB.DecryptOAEP(kt[10:10+RSASize], []byte(LabelKeyTransport))
@@ -211,6 +254,12 @@ func generateHandshakeVector(t *testing.T, pemA, pemB string) *handshakeVector {
 	return v
 }
 
+// aDrawsBeforeRecords is how many bytes A's stream gives the handshake
+// before its record nonces: X25519 private key (32), ML-KEM seed (64),
+// hello nonce (12), PSS salt (32), session secret (32), seq_A (4), OAEP
+// seed (32), PSS salt (32).
+const aDrawsBeforeRecords = 32 + 64 + 12 + 32 + 32 + 4 + 32 + 32
+
 func hashOf(t *transcript) hexBytes { h := t.hash(); return h[:] }
 
 func firstBytes(seed string, n int) []byte {
@@ -227,8 +276,11 @@ func TestVectors(t *testing.T) {
 		// is no file.
 		var pems [2]string
 		var old handshakeVector
-		if raw, err := os.ReadFile(path); err == nil && json.Unmarshal(raw, &old) == nil && old.APrivateKeyPEM != "" {
-			pems = [2]string{old.APrivateKeyPEM, old.BPrivateKeyPEM}
+		// The first version-2 file takes the keys of the version-1 one.
+		for _, p := range []string{path, filepath.Join(vectorDirV1, "handshake.json")} {
+			if raw, err := os.ReadFile(p); pems[0] == "" && err == nil && json.Unmarshal(raw, &old) == nil && old.APrivateKeyPEM != "" {
+				pems = [2]string{old.APrivateKeyPEM, old.BPrivateKeyPEM}
+			}
 		}
 		for pems[0] == "" {
 			var ids [2]*crypto.Identity
@@ -309,8 +361,19 @@ func checkHandshakeVector(t *testing.T, v *handshakeVector) {
 	eq("hello B cookie", v.HelloB[3:11], v.ChallengeA)
 	eq("key transport cookie", v.KeyTransport[2:10], v.ChallengeB)
 
+	// Sizes and offsets (docs/PROTOCOL.md, 4.2): the hellos are
+	// version, type, role, cookie (8), then HELLO_FIELDS = nonce (12),
+	// timestamp (8), X25519 (32), ML-KEM share (1184 from A, 1088 from
+	// B), then the signature (256).
+	if len(v.HelloA) != 1503 || len(v.HelloB) != 1407 || v.HelloA[0] != 2 || v.HelloB[0] != 2 || v.HelloA[2] != 1 || v.HelloB[2] != 2 {
+		t.Fatalf("hello sizes %d %d, headers %x %x", len(v.HelloA), len(v.HelloB), v.HelloA[:3], v.HelloB[:3])
+	}
+	fieldsA, sigA := v.HelloA[11:1503-256], v.HelloA[1503-256:]
+	fieldsB, sigB := v.HelloB[11:1407-256], v.HelloB[1407-256:]
+	ekA, ctB := v.HelloA[63:63+1184], v.HelloB[63:63+1088]
+
 	// Transcript.
-	T := []byte(TranscriptContext)
+	T := []byte("duet/2 transcript")
 	T = binary.BigEndian.AppendUint16(T, uint16(len(pkA.DER())))
 	T = append(T, pkA.DER()...)
 	T = binary.BigEndian.AppendUint16(T, uint16(len(pkB.DER())))
@@ -319,20 +382,20 @@ func checkHandshakeVector(t *testing.T, v *handshakeVector) {
 		h := sha256.Sum256(x)
 		return append(append([]byte(label), 0), h[:]...)
 	}
-	T = append(T, v.HelloA[11:63]...)
+	T = append(T, fieldsA...)
 	h1 := sha256.Sum256(T)
 	eq("H(T1)", h1[:], v.HashT1)
-	if err := pkA.Verify(tbs(LabelHelloA, T), v.HelloA[63:]); err != nil {
+	if err := pkA.Verify(tbs("duet/2 hello A", T), sigA); err != nil {
 		t.Fatal("hello A signature:", err)
 	}
-	T = append(T, v.HelloB[11:63]...)
+	T = append(T, fieldsB...)
 	h2 := sha256.Sum256(T)
 	eq("H(T2)", h2[:], v.HashT2)
-	if err := pkB.Verify(tbs(LabelHelloB, T), v.HelloB[63:]); err != nil {
+	if err := pkB.Verify(tbs("duet/2 hello B", T), sigB); err != nil {
 		t.Fatal("hello B signature:", err)
 	}
 
-	// X25519 and the key schedule.
+	// X25519.
 	x := ecdh.X25519()
 	privA, _ := x.NewPrivateKey(v.EphemeralPrivA)
 	privB, _ := x.NewPrivateKey(v.EphemeralPrivB)
@@ -341,8 +404,29 @@ func checkHandshakeVector(t *testing.T, v *handshakeVector) {
 	pubB, _ := x.NewPublicKey(v.HelloB[31:63])
 	dh, _ := privA.ECDH(pubB)
 	eq("dh", dh, v.DH)
+	eq("A's stream: X25519, then the ML-KEM seed", firstBytes(v.ARandomSeed, 96), append(bytes.Clone(v.EphemeralPrivA), v.MLKEMSeedA...))
+	eq("B's stream: X25519, then the encapsulation's m", firstBytes(v.BRandomSeed, 64), append(bytes.Clone(v.EphemeralPrivB), v.MLKEMRandomB...))
+
+	// ML-KEM-768: A's key from its seed, B's derandomized encapsulation.
+	dk, err := mlkem.NewDecapsulationKey768(v.MLKEMSeedA)
+	if err != nil {
+		t.Fatal(err)
+	}
+	eq("ML-KEM encapsulation key A", dk.EncapsulationKey().Bytes(), ekA)
+	ssB, ct2, err := mlkemtest.Encapsulate768(dk.EncapsulationKey(), v.MLKEMRandomB)
+	if err != nil {
+		t.Fatal(err)
+	}
+	eq("ML-KEM ciphertext B", ct2, ctB)
+	eq("ML-KEM shared secret (B)", ssB, v.MLKEMShared)
+	ssA, err := dk.Decapsulate(ctB)
+	if err != nil {
+		t.Fatal(err)
+	}
+	eq("ML-KEM shared secret (A)", ssA, v.MLKEMShared)
+
 	ct, mac, sig := v.KeyTransport[10:266], v.KeyTransport[266:298], v.KeyTransport[298:554]
-	plain, err := idB.DecryptOAEP(ct, []byte(LabelKeyTransport))
+	plain, err := idB.DecryptOAEP(ct, []byte("duet/2 key transport"))
 	if err != nil || len(plain) != 44 {
 		t.Fatalf("key transport OAEP: %v, %d bytes", err, len(plain))
 	}
@@ -350,23 +434,28 @@ func checkHandshakeVector(t *testing.T, v *handshakeVector) {
 	if binary.BigEndian.Uint32(plain[32:]) != v.SeqA || int64(binary.BigEndian.Uint64(plain[36:])) != v.TimeUnixNano {
 		t.Fatal("key transport seq or timestamp")
 	}
-	okm, _ := crypto.HKDF(append(append([]byte(nil), dh...), v.Secret...), h2[:], LabelSessionKeys, 128)
-	eq("key_ab", okm[0:32], v.KeyAB)
-	eq("key_ba", okm[32:64], v.KeyBA)
-	eq("mac_ab", okm[64:96], v.MacAB)
-	eq("mac_ba", okm[96:128], v.MacBA)
+	// The key schedule (section 6): prk = HKDF-Extract(salt = H(T2),
+	// ikm = mlkem_ss || dh || secret), one HKDF-Expand per label.
+	ikm := append(append(bytes.Clone(v.MLKEMShared), dh...), v.Secret...)
+	prk, _ := hkdf.Extract(sha256.New, ikm, h2[:])
+	expand := func(label string) []byte { k, _ := hkdf.Expand(sha256.New, prk, label, 32); return k }
+	eq("root", expand("duet/2 root"), v.Root)
+	eq("key_ab", expand("duet/2 chain A to B"), v.KeyAB)
+	eq("key_ba", expand("duet/2 chain B to A"), v.KeyBA)
+	eq("mac_ab", expand("duet/2 mac A to B"), v.MacAB)
+	eq("mac_ba", expand("duet/2 mac B to A"), v.MacBA)
 	T = append(T, ct...)
-	wantMAC := crypto.MAC(v.MacAB, tbs(LabelKTMAC, T))
+	wantMAC := crypto.MAC(v.MacAB, tbs("duet/2 key transport mac", T))
 	eq("kt mac", mac, wantMAC[:])
 	T = append(T, mac...)
-	if err := pkA.Verify(tbs(LabelKeyTransport, T), sig); err != nil {
+	if err := pkA.Verify(tbs("duet/2 key transport", T), sig); err != nil {
 		t.Fatal("key transport signature:", err)
 	}
 	T = append(T, sig...)
 	h3 := sha256.Sum256(T)
 	eq("H(T3)", h3[:], v.HashT3)
 	ackCT, ackMAC := v.Ack[2:258], v.Ack[258:290]
-	ackPlain, err := idA.DecryptOAEP(ackCT, []byte(LabelAck))
+	ackPlain, err := idA.DecryptOAEP(ackCT, []byte("duet/2 ack"))
 	if err != nil || len(ackPlain) != 15 || string(ackPlain[:3]) != "ACK" {
 		t.Fatalf("ack OAEP: %v %q", err, ackPlain)
 	}
@@ -374,18 +463,18 @@ func checkHandshakeVector(t *testing.T, v *handshakeVector) {
 		t.Fatal("ack seq")
 	}
 	T = append(T, ackCT...)
-	wantAckMAC := crypto.MAC(v.MacBA, tbs(LabelAckMAC, T))
+	wantAckMAC := crypto.MAC(v.MacBA, tbs("duet/2 ack mac", T))
 	eq("ack mac", ackMAC, wantAckMAC[:])
 	T = append(T, ackMAC...)
 	th := sha256.Sum256(T)
 	eq("th", th[:], v.TranscriptHashTH)
-	rekeyed, _ := crypto.HKDFExpand(v.KeyAB, LabelRekey, 32)
+	rekeyed, _ := crypto.HKDFExpand(v.KeyAB, "duet/2 rekey", 32)
 	eq("key_ab epoch 1", rekeyed, v.KeyABEpoch1)
 
 	// Records: open with the standard AEAD and check header fields.
 	open := func(name string, rec, key []byte, wantType byte, wantSeq uint32) []byte {
 		t.Helper()
-		if rec[0] != Version || rec[1] != wantType || binary.BigEndian.Uint32(rec[2:]) != wantSeq {
+		if rec[0] != 2 || rec[1] != wantType || binary.BigEndian.Uint32(rec[2:]) != wantSeq {
 			t.Fatalf("%s header %x", name, rec[:RecordHeaderSize])
 		}
 		a, _ := crypto.NewAEAD(key)
@@ -429,12 +518,12 @@ func checkHandshakeVector(t *testing.T, v *handshakeVector) {
 			t.Errorf("%s timestamp %d, want time_unix_nano %d", ts.name, got, v.TimeUnixNano)
 		}
 	}
-	// Record nonces come from A's stream after the 176 handshake bytes
-	// (32 + 12 + 32 + 32 + 4 + 32 + 32), 12 each: CONFIRM, CHAT, GOODBYE.
-	streamA := firstBytes(v.ARandomSeed, 176+3*12)
-	eq("confirm A nonce", v.ConfirmA[14:26], streamA[176:188])
-	eq("chat A nonce", v.ChatA[14:26], streamA[188:200])
-	eq("goodbye A nonce", v.GoodbyeA[14:26], streamA[200:212])
+	// Record nonces come from A's stream after the aDrawsBeforeRecords
+	// handshake bytes, 12 each: CONFIRM, CHAT, GOODBYE.
+	streamA := firstBytes(v.ARandomSeed, aDrawsBeforeRecords+3*12)
+	eq("confirm A nonce", v.ConfirmA[14:26], streamA[aDrawsBeforeRecords:aDrawsBeforeRecords+12])
+	eq("chat A nonce", v.ChatA[14:26], streamA[aDrawsBeforeRecords+12:aDrawsBeforeRecords+24])
+	eq("goodbye A nonce", v.GoodbyeA[14:26], streamA[aDrawsBeforeRecords+24:aDrawsBeforeRecords+36])
 	fa, fb := pkA.Fingerprint(), pkB.Fingerprint()
 	if fa.String() != v.FingerprintA || fb.String() != v.FingerprintB || crypto.SafetyNumber(fa, fb) != v.SafetyNumber {
 		t.Fatal("fingerprints or safety number")

@@ -1,6 +1,7 @@
 package protocol
 
 import (
+	"crypto/mlkem"
 	"encoding/binary"
 	"fmt"
 	"unicode/utf8"
@@ -15,13 +16,28 @@ func checkPrefix(b []byte, typ byte) error {
 	if len(b) < 2 {
 		return fmt.Errorf("%w: %d bytes", ErrMalformed, len(b))
 	}
-	if b[0] != Version {
-		return fmt.Errorf("%w: %d", ErrVersion, b[0])
+	if err := checkVersion(b); err != nil {
+		return err
 	}
 	if b[1] != typ {
 		return fmt.Errorf("%w: type 0x%02x, want 0x%02x", ErrMalformed, b[1], typ)
 	}
 	return nil
+}
+
+// checkVersion checks byte 0 of a message of at least 2 bytes: Version,
+// or ErrOldVersion for a version-1 PUBLIC_KEY (same layout as ours, so a
+// full parse tells it from noise), or ErrVersion for anything else.
+func checkVersion(b []byte) error {
+	switch {
+	case b[0] == Version:
+		return nil
+	case b[0] == VersionOld && b[1] == TypePublicKey:
+		if _, err := parsePublicKeyBody(b); err == nil {
+			return fmt.Errorf("%w: version-1 public key", ErrOldVersion)
+		}
+	}
+	return fmt.Errorf("%w: %d", ErrVersion, b[0])
 }
 
 // MessageType returns the type byte of a message after checking its length
@@ -33,8 +49,8 @@ func MessageType(b []byte) (byte, error) {
 	if len(b) < 2 {
 		return 0, fmt.Errorf("%w: %d bytes", ErrMalformed, len(b))
 	}
-	if b[0] != Version {
-		return 0, fmt.Errorf("%w: %d", ErrVersion, b[0])
+	if err := checkVersion(b); err != nil {
+		return 0, err
 	}
 	switch t := b[1]; {
 	case t >= TypePublicKey && t <= TypePlainPong, IsRecordType(t):
@@ -92,6 +108,12 @@ func ParsePublicKeyMsg(b []byte) (PublicKeyMsg, error) {
 	if err := checkPrefix(b, TypePublicKey); err != nil {
 		return PublicKeyMsg{}, err
 	}
+	return parsePublicKeyBody(b)
+}
+
+// parsePublicKeyBody decodes a public-key message after its version and
+// type: the layout is the same in versions 1 and 2.
+func parsePublicKeyBody(b []byte) (PublicKeyMsg, error) {
 	if len(b) < publicKeyFixedSize {
 		return PublicKeyMsg{}, fmt.Errorf("%w: public key message of %d bytes", ErrMalformed, len(b))
 	}
@@ -111,23 +133,42 @@ func ParsePublicKeyMsg(b []byte) (PublicKeyMsg, error) {
 }
 
 // Hello is handshake flow 2: version, type, role, cookie, nonce,
-// timestamp, ephemeral X25519 key, RSA-PSS signature.
+// timestamp, ephemeral X25519 key, ML-KEM share, RSA-PSS signature. The
+// share is A's ML-KEM-768 encapsulation key (MLKEMEncapKeySize bytes) in
+// A's hello, B's ML-KEM-768 ciphertext to it (MLKEMCiphertextSize) in B's:
+// so each role's hello has one fixed size (HelloASize, HelloBSize).
 type Hello struct {
 	Role      byte
 	Cookie    [CookieSize]byte // not signed; see SetCookie
 	Nonce     [NonceSize]byte
 	Timestamp int64
 	Ephemeral [X25519Size]byte
+	KEM       []byte // the ML-KEM share; its length is the role's (shareSize)
 	Signature [RSASize]byte
+
+	ek *mlkem.EncapsulationKey768 // A's KEM, parsed by CheckHelloA
 }
 
-// signedFields returns nonce || timestamp || ephemeral: the hello's part of
-// the transcript.
+// shareSize returns the size of the ML-KEM share in a hello of role, or 0
+// for a role that does not exist.
+func shareSize(role byte) int {
+	switch role {
+	case RoleInitiator:
+		return MLKEMEncapKeySize
+	case RoleResponder:
+		return MLKEMCiphertextSize
+	}
+	return 0
+}
+
+// signedFields returns nonce || timestamp || ephemeral || share
+// (HELLO_FIELDS): the hello's part of the transcript.
 func (h *Hello) signedFields() []byte {
-	b := make([]byte, 0, helloSignedSize)
+	b := make([]byte, 0, helloSignedBase+len(h.KEM))
 	b = append(b, h.Nonce[:]...)
 	b = binary.BigEndian.AppendUint64(b, uint64(h.Timestamp))
-	return append(b, h.Ephemeral[:]...)
+	b = append(b, h.Ephemeral[:]...)
+	return append(b, h.KEM...)
 }
 
 // AppendHello encodes h.
@@ -138,18 +179,22 @@ func AppendHello(dst []byte, h *Hello) []byte {
 	return append(dst, h.Signature[:]...)
 }
 
-// ParseHello decodes a hello.
+// ParseHello decodes a hello. Its size must be its role's; a hello of the
+// version-1 size is ErrDowngrade (its share was stripped), any other size
+// ErrMalformed. KEM is a copy; the share's content is checked by the
+// handshake after the signature (an encapsulation key by CheckHelloA).
 func ParseHello(b []byte) (*Hello, error) {
 	if err := checkPrefix(b, TypeHello); err != nil {
 		return nil, err
 	}
-	if len(b) != HelloSize {
-		return nil, fmt.Errorf("%w: hello of %d bytes, want %d", ErrMalformed, len(b), HelloSize)
+	if len(b) < 3 {
+		return nil, fmt.Errorf("%w: hello of %d bytes", ErrMalformed, len(b))
+	}
+	if err := checkSignedSize(TypeHello, b); err != nil {
+		return nil, err
 	}
 	h := &Hello{Role: b[2]}
-	if h.Role != RoleInitiator && h.Role != RoleResponder {
-		return nil, fmt.Errorf("%w: hello role %d", ErrMalformed, h.Role)
-	}
+	n := shareSize(h.Role)
 	copy(h.Cookie[:], b[3:])
 	p := b[3+CookieSize:]
 	copy(h.Nonce[:], p)
@@ -158,6 +203,8 @@ func ParseHello(b []byte) (*Hello, error) {
 	p = p[TimestampSize:]
 	copy(h.Ephemeral[:], p)
 	p = p[X25519Size:]
+	h.KEM = append([]byte(nil), p[:n]...)
+	p = p[n:]
 	copy(h.Signature[:], p)
 	return h, nil
 }
@@ -195,6 +242,25 @@ func ParseKeyTransport(b []byte) (*KeyTransport, error) {
 	copy(k.MAC[:], p[RSASize:])
 	copy(k.Signature[:], p[RSASize+MACSize:])
 	return k, nil
+}
+
+// checkSignedSize checks the size of a HELLO (by its role, as ParseHello
+// does) or KEY_TRANSPORT of type typ: the step of the receive order after
+// the cookie, before any signature work (docs/PROTOCOL.md, section 7).
+func checkSignedSize(typ byte, msg []byte) error {
+	if typ != TypeHello {
+		if len(msg) != KeyTransportSize {
+			return fmt.Errorf("%w: key transport of %d bytes, want %d", ErrMalformed, len(msg), KeyTransportSize)
+		}
+		return nil
+	}
+	if len(msg) == HelloV1Size {
+		return fmt.Errorf("%w: hello of %d bytes, the version-1 layout", ErrDowngrade, len(msg))
+	}
+	if n := shareSize(msg[2]); n == 0 || len(msg) != helloFixedSize+n {
+		return fmt.Errorf("%w: hello of role %d of %d bytes", ErrMalformed, msg[2], len(msg))
+	}
+	return nil
 }
 
 // cookieAt returns the offset of the cookie in a hello or key transport.

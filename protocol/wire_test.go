@@ -7,6 +7,7 @@ import (
 	"errors"
 	"math"
 	"reflect"
+	"strings"
 	"testing"
 )
 
@@ -18,8 +19,12 @@ func randBytes(tb testing.TB, n int) []byte {
 	return b
 }
 
-func sampleHello(tb testing.TB) *Hello {
-	h := &Hello{Role: RoleResponder, Timestamp: -12345}
+func sampleHello(tb testing.TB) *Hello { return sampleHelloOf(tb, RoleResponder) }
+
+// sampleHelloOf returns a hello of role with random fields and a random
+// ML-KEM share of the role's size.
+func sampleHelloOf(tb testing.TB, role byte) *Hello {
+	h := &Hello{Role: role, Timestamp: -12345, KEM: randBytes(tb, shareSize(role))}
 	copy(h.Nonce[:], randBytes(tb, NonceSize))
 	copy(h.Ephemeral[:], randBytes(tb, X25519Size))
 	copy(h.Signature[:], randBytes(tb, RSASize))
@@ -46,8 +51,11 @@ func TestWireSizes(t *testing.T) {
 		name      string
 		got, want int
 	}{
-		{"hello", len(AppendHello(nil, sampleHello(t))), HelloSize},
-		{"hello const", HelloSize, 319},
+		{"hello B", len(AppendHello(nil, sampleHello(t))), HelloBSize},
+		{"hello B const", HelloBSize, 1407},
+		{"hello A", len(AppendHello(nil, sampleHelloOf(t, RoleInitiator))), HelloASize},
+		{"hello A const", HelloASize, 1503},
+		{"hello version 1 const", HelloV1Size, 319},
 		{"key transport", len(AppendKeyTransport(nil, sampleKT(t))), KeyTransportSize},
 		{"key transport const", KeyTransportSize, 554},
 		{"ack", len(AppendAck(nil, sampleAck(t))), AckSize},
@@ -75,8 +83,7 @@ func TestWireRoundTrips(t *testing.T) {
 	})
 	t.Run("hello", func(t *testing.T) {
 		for _, role := range []byte{RoleInitiator, RoleResponder} {
-			h := sampleHello(t)
-			h.Role = role
+			h := sampleHelloOf(t, role)
 			got, err := ParseHello(AppendHello(nil, h))
 			if err != nil || !reflect.DeepEqual(got, h) {
 				t.Fatalf("%+v -> %+v, %v", h, got, err)
@@ -160,7 +167,9 @@ func TestWireWrongLengths(t *testing.T) {
 		ok    func(n int) bool
 	}{
 		{"hello", AppendHello(nil, sampleHello(t)), func(b []byte) error { _, err := ParseHello(b); return err },
-			func(n int) bool { return n == HelloSize }},
+			func(n int) bool { return n == HelloBSize }},
+		{"hello A", AppendHello(nil, sampleHelloOf(t, RoleInitiator)), func(b []byte) error { _, err := ParseHello(b); return err },
+			func(n int) bool { return n == HelloASize }},
 		{"key transport", AppendKeyTransport(nil, sampleKT(t)), func(b []byte) error { _, err := ParseKeyTransport(b); return err },
 			func(n int) bool { return n == KeyTransportSize }},
 		{"ack", AppendAck(nil, sampleAck(t)), func(b []byte) error { _, err := ParseAck(b); return err },
@@ -189,6 +198,12 @@ func TestWireWrongLengths(t *testing.T) {
 				copy(b, d.valid)
 				err := d.parse(b)
 				if d.ok(n) {
+					continue
+				}
+				if strings.HasPrefix(d.name, "hello") && n == HelloV1Size {
+					if !errors.Is(err, ErrDowngrade) {
+						t.Fatalf("length %d (version 1's): %v, want ErrDowngrade", n, err)
+					}
 					continue
 				}
 				if !errors.Is(err, ErrMalformed) {

@@ -15,7 +15,7 @@ func TestSecurityLogRow(t *testing.T) {
 		protocol.ReasonReplay, protocol.ReasonReorder, protocol.ReasonStale, protocol.ReasonFuture,
 		protocol.ReasonTampered, protocol.ReasonNonceReuse, protocol.ReasonMalformed,
 		protocol.ReasonTooLarge, protocol.ReasonBadSignature, protocol.ReasonKeyChanged,
-		protocol.ReasonReflected,
+		protocol.ReasonReflected, protocol.ReasonOldVersion, protocol.ReasonDowngrade,
 	}
 	for _, r := range reasons {
 		for _, hasSeq := range []bool{true, false} {

@@ -49,6 +49,10 @@ func Reason(reason string) string {
 		return "the peer presented a key other than the recorded one (key-changed)"
 	case protocol.ReasonReflected:
 		return "it was our own record, sent back to us (reflected)"
+	case protocol.ReasonOldVersion:
+		return "the peer speaks duet protocol 1; upgrade it (old-version)"
+	case protocol.ReasonDowngrade:
+		return "a hello stripped of its post-quantum (ML-KEM) share on the way (downgrade)"
 	}
 	return reason
 }
@@ -114,6 +118,10 @@ func HandshakeError(step int, err error) string {
 		return what + " arrived out of turn; duet retries"
 	case errors.Is(err, protocol.ErrTooLarge):
 		return what + " was larger than the protocol allows (too-large)"
+	case errors.Is(err, protocol.ErrOldVersion):
+		return "the peer speaks duet protocol 1; upgrade it (old-version)"
+	case errors.Is(err, protocol.ErrDowngrade):
+		return what + " came without its post-quantum (ML-KEM) share: stripped on the way (downgrade)"
 	case errors.Is(err, protocol.ErrMalformed), errors.Is(err, protocol.ErrVersion), errors.Is(err, protocol.ErrUnknownType):
 		return what + " was not well-formed (malformed)"
 	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, os.ErrDeadlineExceeded),

@@ -17,7 +17,7 @@ func TestReasonAndReasonBare(t *testing.T) {
 		protocol.ReasonReplay, protocol.ReasonReorder, protocol.ReasonStale, protocol.ReasonFuture,
 		protocol.ReasonTampered, protocol.ReasonNonceReuse, protocol.ReasonMalformed,
 		protocol.ReasonTooLarge, protocol.ReasonBadSignature, protocol.ReasonKeyChanged,
-		protocol.ReasonReflected,
+		protocol.ReasonReflected, protocol.ReasonOldVersion, protocol.ReasonDowngrade,
 	} {
 		p := Reason(r)
 		if p == r || !strings.HasSuffix(p, " ("+r+")") {
@@ -54,6 +54,8 @@ func TestHandshakeError(t *testing.T) {
 		{"tampered", 5, crypto.ErrAuth, "acknowledgement failed authentication"},
 		{"decrypt", 4, crypto.ErrDecrypt, "(tampered)"},
 		{"malformed", 2, protocol.ErrMalformed, "(malformed)"},
+		{"old version", 1, fmt.Errorf("x: %w", protocol.ErrOldVersion), "the peer speaks duet protocol 1; upgrade it"},
+		{"downgrade", 3, fmt.Errorf("x: %w", protocol.ErrDowngrade), "the peer's hello came without its post-quantum (ML-KEM) share"},
 		{"unexpected", 2, protocol.ErrUnexpected, "out of turn"},
 		{"deadline", 1, context.DeadlineExceeded, "(timeout)"},
 		{"os deadline", 1, fmt.Errorf("read: %w", os.ErrDeadlineExceeded), "(timeout)"},
