@@ -175,6 +175,11 @@ func TestEveryFlagInManAndCompletion(t *testing.T) {
 	if code != 0 || !strings.Contains(man, ".SH EXIT STATUS") {
 		t.Fatalf("man: exit %d, no EXIT STATUS section:\n%s", code, man)
 	}
+	for _, want := range []string{".SH NOTIFICATIONS", "allow-passthrough", "saved peers, mode 0600"} {
+		if !strings.Contains(man, want) {
+			t.Errorf("man page lacks %q", want)
+		}
+	}
 	for _, shell := range []string{"bash", "zsh"} {
 		code, script, _ := runIn(t, "completion", shell)
 		if code != 0 || !strings.Contains(script, "__complete") {

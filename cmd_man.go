@@ -10,6 +10,8 @@ import (
 	mcobra "github.com/muesli/mango-cobra"
 	"github.com/muesli/roff"
 	"github.com/spf13/cobra"
+
+	"duet/ui/words"
 )
 
 func (c *cli) manCmd() *cobra.Command {
@@ -37,8 +39,9 @@ func manPage(root *cobra.Command) (string, error) {
 		return "", fmt.Errorf("man page: %w", err)
 	}
 	page = page.WithLongDescription(paragraphs(root.Long)).
+		WithSection("Notifications", paragraphs(strings.Join(words.HelpAttention, "\n\n"))).
 		WithSection("Exit status", paragraphs(exitCodesText)).
-		WithSection("Files", "$XDG_CONFIG_HOME/duet/ (default ~/.config/duet/): identity.pem (the key, mode 0600), known_peers (the peers' recorded fingerprints and trust), the database of each peer's history and delivery state.")
+		WithSection("Files", "$XDG_CONFIG_HOME/duet/ (default ~/.config/duet/): identity.pem (the key, mode 0600), known_peers (the peers' recorded fingerprints and trust), config.toml (defaults and saved peers, mode 0600; duet peer add writes it), the database of each peer's history and delivery state.")
 	return page.Build(roff.NewDocument()), nil
 }
 
