@@ -157,8 +157,8 @@ type Event struct {
 	// SizeBefore is, for Stripped, the HELLO's size before its share was
 	// cut (protocol.HelloASize or protocol.HelloBSize); 0 otherwise.
 	SizeBefore int
-	Peer   string // ImpostorSession: the peer's fingerprint
-	Text   string // Intercepted: the message read (the MITM's own output only)
+	Peer       string // ImpostorSession: the peer's fingerprint
+	Text       string // Intercepted: the message read (the MITM's own output only)
 }
 
 // EventName implements protocol.Event.
