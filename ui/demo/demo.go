@@ -112,7 +112,7 @@ func Run(ctx context.Context, d Deps, opts ...tea.ProgramOption) error {
 		MarkVerified: pin.markVerified, // in memory: the demo writes nothing
 		Notices: []string{
 			fmt.Sprintf("duet demo: you are alice; bob is a bot in this process. A man in the middle relays every byte between you (alice :%d ⇄ MITM :%d/:%d ⇄ bob :%d); it holds no key.", pA, mA, mB, pB),
-			"/attack " + attackList + ": it attacks what bob sends (reflect: what you send), bob sends one message, and your duet refuses the attack (F4: security log). /quit ends the demo.",
+			"/attack " + strings.ReplaceAll(attackList, "|", ", ") + ": it attacks what bob sends (reflect: what you send), bob sends one message, and your duet refuses the attack (F4: security log). /quit ends the demo.",
 			fmt.Sprintf("This demo's timestamp window is %s (duet's default is 30 s), so that /attack stale is over in %s.", seconds(demoWindow), seconds(demoWindow+time.Second)),
 		},
 		Extra: []screen.ExtraCommand{{Name: "/attack", Help: "demo: " + attackList + "|off", Run: at.run}},
@@ -549,5 +549,5 @@ func (a *attacks) downgrade(ctx context.Context) (string, error) {
 		a.post(screen.NoticeMsg{Text: "the man in the middle lets hellos through whole again: bob's next attempt makes a new session"})
 	}()
 	return fmt.Sprintf("bob restarted; the man in the middle cuts the ML-KEM (post-quantum) share out of his hello, leaving version 1's layout: "+
-		"your duet refuses it (downgrade) until it stops, in %v. There is no fallback to the classical handshake.", a.keySubLasts()), nil
+		"your duet refuses it (downgrade) until it stops, in %s. There is no fallback to the classical handshake.", seconds(a.keySubLasts())), nil
 }
