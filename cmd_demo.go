@@ -27,8 +27,9 @@ func (c *cli) demoCmd() *cobra.Command {
 		Use:   "demo",
 		Short: "try it: you and a bot, a man in the middle between you",
 		Long: "The full screen as alice, chatting with bob, a bot in this process, through a man in the\n" +
-			"middle on loopback; /attack replay|tamper|reorder|drop|stale|reflect|keysub|impersonate\n" +
-			"shows each attack refused, bob's one message shown once. The timestamp window is 5 s.\n" +
+			"middle on loopback; /attack replay|tamper|reorder|drop|stale|reflect|keysub|downgrade|\n" +
+			"impersonate shows each attack refused, bob's one message shown once. The timestamp\n" +
+			"window is 5 s.\n" +
 			"Nothing is read from or written to disk.",
 		Args: noArgs,
 		RunE: func(*cobra.Command, []string) error {

@@ -30,6 +30,8 @@ told otherwise on stdin:
   reorder a   send A's next CHAT record after the next     B refuses it: reorder
   drop a      drop A's next CHAT record                    B reports a gap
   keysub a    put the MITM's own key in A's PUBLIC_KEYs    the next handshake fails: bad-signature
+  downgrade a cut the ML-KEM share out of A's HELLOs       the next handshake fails: downgrade
+              (version 1's layout, 319 bytes)
   stale a     hold A's next CHAT record and all A sends    B refuses those older than the
               after it for the window plus 1 s, then       window: stale
               release them in order

@@ -47,7 +47,7 @@ func (o *MITMOutput) Ready(aMain, aSub, bMain, bSub int, host string) {
 	o.text("duet mitm: between A (port %d) and B (port %d) on %s; start the peers as", aMain, bMain, host)
 	o.text("  A: duet --main %d --sub %d ...", aMain, aSub)
 	o.text("  B: duet --main %d --sub %d ...", bMain, bSub)
-	o.text("commands: replay|tamper|reorder|drop|keysub|impersonate|stale|reflect a|b (a: what A sends), pass a|b, help, quit")
+	o.text("commands: replay|tamper|reorder|drop|keysub|downgrade|impersonate|stale|reflect a|b (a: what A sends), pass a|b, help, quit")
 }
 
 // Help lists the commands.
@@ -67,6 +67,7 @@ var mitmHelp = []string{
 	"reorder a  hold A's next CHAT record back, send it after the one that follows: B must refuse it (reorder)",
 	"drop a     drop A's next CHAT record: B reports a gap; A resends the message",
 	"keysub a   put the MITM's key in every PUBLIC_KEY from A: a new handshake fails (bad-signature) until pass",
+	"downgrade a  cut the ML-KEM share out of every HELLO from A (version 1's layout): a new handshake fails (downgrade) until pass",
 	"stale a    hold A's next CHAT record and all A sends after it for the window (--window) plus 1 s, then release them in order:",
 	"           B must refuse those older than the window (stale); A resends the message",
 	"reflect a  send A's next record back to A as well: A must refuse it (reflected)",
@@ -100,6 +101,9 @@ func (o *MITMOutput) Emit(ev protocol.Event) {
 		}
 		if e.HasSeq {
 			m["seq"] = e.Seq
+		}
+		if e.SizeBefore != 0 {
+			m["size_before"] = e.SizeBefore
 		}
 		if e.Peer != "" {
 			m["peer_fingerprint"] = e.Peer
@@ -155,7 +159,7 @@ type MITMController interface {
 const maxCommandLine = 4096
 
 // ServeMITM reads commands from in, one a line, until "quit", the end of
-// in or ctx: "<attack> a|b" (replay, tamper, reorder, drop, keysub, impersonate, stale, reflect),
+// in or ctx: "<attack> a|b" (replay, tamper, reorder, drop, keysub, downgrade, impersonate, stale, reflect),
 // "pass a|b", "help". A command it cannot carry out is reported on out.
 func ServeMITM(ctx context.Context, in io.Reader, out *MITMOutput, m MITMController) error {
 	lines := make(chan string)

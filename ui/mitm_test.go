@@ -59,6 +59,33 @@ func TestMITMOutput(t *testing.T) {
 	}
 }
 
+// TestMITMOutputStripped: a stripped hello's JSON line says its size
+// before and after (size_before, size), and its text line the reason the
+// receiver must give.
+func TestMITMOutputStripped(t *testing.T) {
+	e := mitm.Event{Flow: mitm.FlowAB, Action: mitm.Stripped, Attack: mitm.Downgrade, Type: protocol.TypeHello, Size: 319, SizeBefore: 1503}
+	var buf syncBuffer
+	o := NewMITMOutput(&buf, true, false)
+	o.Emit(e)
+	o.Close()
+	var m map[string]any
+	if err := json.Unmarshal([]byte(buf.String()), &m); err != nil {
+		t.Fatalf("%v: %s", err, buf.String())
+	}
+	for k, v := range map[string]any{"event": "mitm", "flow": "a->b", "action": "stripped", "attack": "downgrade", "type": "HELLO", "size": 319.0, "size_before": 1503.0} {
+		if m[k] != v {
+			t.Errorf("%s = %v, want %v (%s)", k, m[k], v, buf.String())
+		}
+	}
+	var text syncBuffer
+	o = NewMITMOutput(&text, false, false)
+	o.Emit(e)
+	o.Close()
+	if !strings.Contains(text.String(), "STRIPPED the ML-KEM key from A's HELLO (1503 -> 319 bytes): B must refuse it (downgrade)") {
+		t.Errorf("text line %q", text.String())
+	}
+}
+
 type armCall struct {
 	flow   mitm.Flow
 	attack mitm.Attack // 0: Disarm
@@ -80,7 +107,7 @@ func (f *fakeMITM) Disarm(fl mitm.Flow) { f.calls = append(f.calls, armCall{fl, 
 // is reported and changes nothing; quit ends the loop (what follows is not
 // read), as does the end of input.
 func TestServeMITMCommands(t *testing.T) {
-	in := "tamper a\nreorder B\npass a\n\nbogus a\ntamper\ndrop c\nreplay b\nkeysub b\nquit\ndrop a\n"
+	in := "tamper a\nreorder B\npass a\n\nbogus a\ntamper\ndrop c\nreplay b\nkeysub b\ndowngrade a\nquit\ndrop a\n"
 	var buf syncBuffer
 	out := NewMITMOutput(&buf, false, false)
 	f := &fakeMITM{}
@@ -94,6 +121,7 @@ func TestServeMITMCommands(t *testing.T) {
 		{mitm.FlowAB, 0},
 		{mitm.FlowBA, mitm.Replay},
 		{mitm.FlowBA, mitm.KeySub},
+		{mitm.FlowAB, mitm.Downgrade},
 	}
 	if len(f.calls) != len(want) {
 		t.Fatalf("calls %v, want %v", f.calls, want)

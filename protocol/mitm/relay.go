@@ -30,6 +30,9 @@ import (
 //	                                                       older than the window
 //	reflect  the next session record (any type) passed
 //	         on, and a copy sent back to its sender      -> "reflected" (from the sender)
+//	downgrade  the ML-KEM share cut out of every HELLO,
+//	         until disarmed: the version-1 layout,
+//	         319 bytes                                   -> "downgrade"
 //
 //	impersonate  the MITM ends each peer's handshake itself,
 //	         as the other peer, with its own key, and
@@ -48,6 +51,17 @@ import (
 // number exist for: a peer that knows its peer's key refuses the MITM's
 // (key-changed); one that does not (a first contact) gets a session with
 // the MITM, and only comparing safety numbers shows it.
+//
+// Downgrade acts on handshakes too, and on the hellos of both roles: the
+// initiator's (role 1) loses its ML-KEM encapsulation key (1503 -> 319
+// bytes), the responder's (role 2) its ML-KEM ciphertext (1407 -> 319).
+// Which role a peer plays follows the fingerprint order, not its side of
+// the relay, so cutting both is what makes "downgrade a" refuse A's hello
+// whichever role A has. What is left is exactly a version-1 hello
+// (prefix, role, cookie, nonce, timestamp, X25519 key, signature), which
+// a version-2 receiver refuses by its size, before any signature work
+// (downgrade). No session is made while it lasts; the peers' retries
+// succeed once it is disarmed.
 
 // Flow is one direction through the man in the middle.
 type Flow int
@@ -79,26 +93,29 @@ const (
 	Impersonate
 	Stale
 	Reflect
+	Downgrade
+
+	lastAttack = Downgrade
 )
 
-var attackNames = [...]string{Replay: "replay", Tamper: "tamper", Reorder: "reorder", Drop: "drop", KeySub: "keysub", Impersonate: "impersonate", Stale: "stale", Reflect: "reflect"}
+var attackNames = [...]string{Replay: "replay", Tamper: "tamper", Reorder: "reorder", Drop: "drop", KeySub: "keysub", Impersonate: "impersonate", Stale: "stale", Reflect: "reflect", Downgrade: "downgrade"}
 
 func (a Attack) String() string {
-	if a >= Replay && a <= Reflect {
+	if a >= Replay && a <= lastAttack {
 		return attackNames[a]
 	}
 	return "unknown"
 }
 
 // ParseAttack returns the attack named s ("replay", "tamper", "reorder",
-// "drop", "keysub", "impersonate", "stale", "reflect").
+// "drop", "keysub", "impersonate", "stale", "reflect", "downgrade").
 func ParseAttack(s string) (Attack, error) {
-	for a := Replay; a <= Reflect; a++ {
+	for a := Replay; a <= lastAttack; a++ {
 		if attackNames[a] == s {
 			return a, nil
 		}
 	}
-	return 0, fmt.Errorf("%w: %q (replay, tamper, reorder, drop, keysub, impersonate, stale, reflect)", ErrUnknownAttack, s)
+	return 0, fmt.Errorf("%w: %q (replay, tamper, reorder, drop, keysub, impersonate, stale, reflect, downgrade)", ErrUnknownAttack, s)
 }
 
 // Errors of the man in the middle.
@@ -111,7 +128,7 @@ var (
 // What an Event reports (its Action).
 const (
 	Relayed     = "relayed"     // passed on unchanged
-	Armed       = "armed"       // an attack waits for the next CHAT record (keysub: on until disarmed)
+	Armed       = "armed"       // an attack waits for the next CHAT record (keysub, downgrade: on until disarmed)
 	Disarmed    = "disarmed"    // the flow's attacks are off
 	Replayed    = "replayed"    // a copy of an earlier record sent again
 	Tampered    = "tampered"    // passed on with one bit flipped
@@ -121,6 +138,7 @@ const (
 	Dropped     = "dropped"     // not passed on
 	Lost        = "lost"        // could not be passed on (the receiver is not connected)
 	Substituted = "substituted" // a PUBLIC_KEY passed on with the MITM's key in it
+	Stripped    = "stripped"    // a HELLO passed on without its ML-KEM share (downgrade; SizeBefore: its size before)
 	// Impersonation: the MITM's own session with a peer (Peer is the
 	// peer's fingerprint), and a chat message it read and passed on (Text).
 	ImpostorSession = "impostor-session"
@@ -136,8 +154,11 @@ type Event struct {
 	Seq    uint32 // session records: the header's seq (unauthenticated)
 	HasSeq bool
 	Size   int
-	Peer   string // ImpostorSession: the peer's fingerprint
-	Text   string // Intercepted: the message read (the MITM's own output only)
+	// SizeBefore is, for Stripped, the HELLO's size before its share was
+	// cut (protocol.HelloASize or protocol.HelloBSize); 0 otherwise.
+	SizeBefore int
+	Peer       string // ImpostorSession: the peer's fingerprint
+	Text       string // Intercepted: the message read (the MITM's own output only)
 }
 
 // EventName implements protocol.Event.
@@ -160,6 +181,7 @@ type Relay struct {
 	mu      sync.Mutex
 	armed   [2]Attack             // the attack waiting for the next CHAT record (reflect: session record) of each flow
 	keysub  [2]bool               // replace the key of each PUBLIC_KEY of the flow
+	strip   [2]bool               // downgrade: cut the ML-KEM share out of each HELLO of the flow
 	real    [2]crypto.Fingerprint // the key of each flow's sender, from its PUBLIC_KEYs
 	realOK  [2]bool
 	held    [2][]byte     // reorder: the record held back
@@ -235,6 +257,12 @@ func (m *Relay) Arm(ctx context.Context, f Flow, a Attack) error {
 		m.mu.Unlock()
 		m.emit(Event{Flow: f, Action: Armed, Attack: a})
 		return nil
+	case Downgrade:
+		m.mu.Lock()
+		m.strip[f] = true
+		m.mu.Unlock()
+		m.emit(Event{Flow: f, Action: Armed, Attack: a})
+		return nil
 	case Impersonate:
 		return m.impersonate()
 	case KeySub:
@@ -290,13 +318,13 @@ func (m *Relay) prepareKeys(f Flow) error {
 	return nil
 }
 
-// Disarm turns off flow f's attacks: a waiting one, and key substitution;
-// and impersonation (both ways). A record held back for reorder still
+// Disarm turns off flow f's attacks: a waiting one, key substitution and
+// downgrade; and impersonation (both ways). A record held back for reorder still
 // goes after the next one, and records held back for stale are released
 // when their time is up.
 func (m *Relay) Disarm(f Flow) {
 	m.mu.Lock()
-	m.armed[f], m.keysub[f] = 0, false
+	m.armed[f], m.keysub[f], m.strip[f] = 0, false, false
 	imp := m.imp
 	m.imp = nil
 	m.mu.Unlock()
@@ -465,6 +493,13 @@ func (m *Relay) process(f Flow, msg []byte) (out [][]byte, evs []Event, back []b
 			}
 		}
 	}
+	if t == protocol.TypeHello && m.strip[f] {
+		if v1, ok := StripShare(msg); ok {
+			ev := m.event(f, Stripped, Downgrade, v1)
+			ev.SizeBefore = len(msg)
+			return [][]byte{v1}, []Event{ev}, nil
+		}
+	}
 	if !chat {
 		return [][]byte{msg}, []Event{m.event(f, Relayed, 0, msg)}, nil
 	}
@@ -488,6 +523,27 @@ func (m *Relay) process(f Flow, msg []byte) (out [][]byte, evs []Event, back []b
 	}
 	m.lastCh[f] = msg
 	return [][]byte{msg}, []Event{m.event(f, Relayed, 0, msg)}, nil
+}
+
+// StripShare returns hello without its ML-KEM share: version 1's layout
+// (protocol.HelloV1Size bytes: prefix, role, cookie, nonce, timestamp,
+// X25519 key, signature), in a new slice. ok is false, and hello is left
+// alone, unless hello is a version-2 HELLO of its role's size (a share to
+// cut).
+func StripShare(hello []byte) (v1 []byte, ok bool) {
+	if len(hello) < 3 || hello[0] != protocol.Version || hello[1] != protocol.TypeHello {
+		return nil, false
+	}
+	switch {
+	case hello[2] == protocol.RoleInitiator && len(hello) == protocol.HelloASize:
+	case hello[2] == protocol.RoleResponder && len(hello) == protocol.HelloBSize:
+	default:
+		return nil, false
+	}
+	shareAt := protocol.HelloV1Size - protocol.RSASize // the share sits just before the signature
+	v1 = make([]byte, 0, protocol.HelloV1Size)
+	v1 = append(v1, hello[:shareAt]...)
+	return append(v1, hello[len(hello)-protocol.RSASize:]...), true
 }
 
 // pickSub returns the key to put in a PUBLIC_KEY of flow f: one whose

@@ -275,7 +275,7 @@ func TestArmErrors(t *testing.T) {
 	if _, err := ParseAttack("nuke"); !errors.Is(err, ErrUnknownAttack) {
 		t.Errorf("ParseAttack(nuke): %v", err)
 	}
-	for a := Replay; a <= Reflect; a++ {
+	for a := Replay; a <= lastAttack; a++ {
 		if got, err := ParseAttack(a.String()); err != nil || got != a {
 			t.Errorf("ParseAttack(%q) = %v, %v", a.String(), got, err)
 		}
@@ -311,7 +311,7 @@ func rec0() []byte {
 // armed, process never panics, and every message it passes on (or, for
 // reflect, sends back) is one of them unchanged, or (tamper) one of them
 // with exactly one bit flipped, or (keysub) a PUBLIC_KEY carrying the
-// MITM's key.
+// MITM's key, or (downgrade) a hello with its ML-KEM share cut out.
 func FuzzProcess(f *testing.F) {
 	fuzzSubKey = prototest.Identities(f)[2]
 	f.Add(uint8(0x80), protocol.AppendPublicKey(nil, protocol.PublicKeyMsg{DER: prototest.Identities(f)[0].Public().DER()}), rec0())
@@ -327,8 +327,10 @@ func FuzzProcess(f *testing.F) {
 	f.Fuzz(func(t *testing.T, attack uint8, m1, m2 []byte) {
 		m := New(func(protocol.Event) {}, fuzzSubKey.Public())
 		m.SetWindow(time.Hour) // stale: the release (not running: dropped) never comes during the test
-		switch a := Attack(attack % 9); a {
+		switch a := Attack(attack % 10); a {
 		case KeySub, Impersonate:
+		case Downgrade:
+			m.strip[FlowAB] = true
 		default:
 			m.armed[FlowAB] = a
 		}
@@ -342,8 +344,8 @@ func FuzzProcess(f *testing.F) {
 			}
 			out = append(out, o...)
 			if back != nil {
-				if Attack(attack%9) != Reflect || !bytes.Equal(back, msg) {
-					t.Fatalf("sent back %x (attack %d, message %x)", back, attack%9, msg)
+				if Attack(attack%10) != Reflect || !bytes.Equal(back, msg) {
+					t.Fatalf("sent back %x (attack %d, message %x)", back, attack%10, msg)
 				}
 				out = append(out, back)
 			}
@@ -360,6 +362,9 @@ func FuzzProcess(f *testing.F) {
 			}
 			ok := false
 			for _, i := range [][]byte{m1, m2} {
+				if v1, cut := StripShare(i); cut && Attack(attack%10) == Downgrade && bytes.Equal(o, v1) {
+					ok = true
+				}
 				if len(o) != len(i) {
 					continue
 				}
@@ -369,7 +374,7 @@ func FuzzProcess(f *testing.F) {
 						diff++
 					}
 				}
-				if diff == 0 || (diff == 1 && Attack(attack%9) == Tamper) {
+				if diff == 0 || (diff == 1 && Attack(attack%10) == Tamper) {
 					ok = true
 				}
 			}

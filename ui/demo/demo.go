@@ -44,7 +44,7 @@ type Deps struct {
 const (
 	pingInterval       = time.Second
 	replyDelay         = 700 * time.Millisecond // bob "types"
-	defaultKeySubLasts = 8 * time.Second        // then the MITM lets keys pass again
+	defaultKeySubLasts = 8 * time.Second        // then the MITM lets keys (downgrade: hellos) pass again
 	echoMaxRunes       = 40
 	// demoWindow is both nodes' timestamp window (the default is 30 s), so
 	// that /attack stale, which holds bob's records for the window plus a
@@ -53,7 +53,7 @@ const (
 )
 
 // attackList is what /attack offers, in the order its help lists them.
-const attackList = "replay|tamper|reorder|drop|stale|reflect|keysub|impersonate"
+const attackList = "replay|tamper|reorder|drop|stale|reflect|keysub|downgrade|impersonate"
 
 // Run is `duet demo`: the full screen as alice, talking to bob, a bot
 // in this process, through a man in the middle (mitm.Relay), all over
@@ -88,26 +88,15 @@ func Run(ctx context.Context, d Deps, opts ...tea.ProgramOption) error {
 	if err != nil {
 		return fmt.Errorf("demo: %w", err)
 	}
-	var subMu sync.Mutex
-	var subShown [2]bool // keysub: the first substitution of each flow is told, not every retry's
-	var at *attacks      // set before the relay runs
+	var tell teller
+	var at *attacks // set before the relay runs
 	m := mitm.New(func(ev protocol.Event) {
 		e, ok := ev.(mitm.Event)
 		if !ok {
 			return
 		}
 		at.relayed(e)
-		subMu.Lock()
-		switch {
-		case e.Action == mitm.Disarmed:
-			subShown[e.Flow] = false
-		case e.Action == mitm.Substituted && subShown[e.Flow]:
-			ok = false
-		case e.Action == mitm.Substituted:
-			subShown[e.Flow] = true
-		}
-		subMu.Unlock()
-		if ok && tellsAlice(e) {
+		if tell.tells(e) {
 			sink.Post(screen.NoticeMsg{Text: "man in the middle: " + words.MITMNamed(e, "alice", "bob", " → "), Warn: true})
 		}
 	}, mitmID.Public())
@@ -123,7 +112,7 @@ func Run(ctx context.Context, d Deps, opts ...tea.ProgramOption) error {
 		MarkVerified: pin.markVerified, // in memory: the demo writes nothing
 		Notices: []string{
 			fmt.Sprintf("duet demo: you are alice; bob is a bot in this process. A man in the middle relays every byte between you (alice :%d ⇄ MITM :%d/:%d ⇄ bob :%d); it holds no key.", pA, mA, mB, pB),
-			"/attack " + attackList + ": it attacks what bob sends (reflect: what you send), bob sends one message, and your duet refuses the attack (F4: security log). /quit ends the demo.",
+			"/attack " + strings.ReplaceAll(attackList, "|", ", ") + ": it attacks what bob sends (reflect: what you send), bob sends one message, and your duet refuses the attack (F4: security log). /quit ends the demo.",
 			fmt.Sprintf("This demo's timestamp window is %s (duet's default is 30 s), so that /attack stale is over in %s.", seconds(demoWindow), seconds(demoWindow+time.Second)),
 		},
 		Extra: []screen.ExtraCommand{{Name: "/attack", Help: "demo: " + attackList + "|off", Run: at.run}},
@@ -165,6 +154,31 @@ func roles(keys [3]*crypto.Identity) (alice, bob, mitm *crypto.Identity) {
 	return k[2], k[0], k[1]
 }
 
+// teller decides which of the MITM's events the demo tells alice about.
+// keysub and downgrade change a handshake message on every retry while
+// they last: of those, the first of each flow is told (until the flow is
+// disarmed), not every retry's.
+type teller struct {
+	mu    sync.Mutex
+	shown [2]bool // a handshake message of the flow was told as changed
+}
+
+// tells reports whether the demo tells alice about e (tellsAlice), once
+// for the handshake attacks.
+func (t *teller) tells(e mitm.Event) bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	switch {
+	case e.Action == mitm.Disarmed:
+		t.shown[e.Flow] = false
+	case isHandshakeAttack(e) && t.shown[e.Flow]:
+		return false
+	case isHandshakeAttack(e):
+		t.shown[e.Flow] = true
+	}
+	return tellsAlice(e)
+}
+
 // tellsAlice reports whether the demo tells alice about e: what the man in
 // the middle did to a message, not its plain relaying.
 func tellsAlice(e mitm.Event) bool {
@@ -172,11 +186,18 @@ func tellsAlice(e mitm.Event) bool {
 	case mitm.Held, mitm.Released:
 		// stale holds every record of the flow: told for CHAT records only
 		return e.Attack != mitm.Stale || e.Type == protocol.TypeChat
-	case mitm.Replayed, mitm.Tampered, mitm.Dropped, mitm.Substituted,
+	case mitm.Replayed, mitm.Tampered, mitm.Dropped, mitm.Substituted, mitm.Stripped,
 		mitm.ImpostorSession, mitm.Intercepted, mitm.Reflected:
 		return true
 	}
 	return false
+}
+
+// isHandshakeAttack reports whether e is a handshake message the MITM
+// changed (keysub, downgrade): it does so on every retry while the attack
+// lasts, and the demo tells alice of the first only.
+func isHandshakeAttack(e mitm.Event) bool {
+	return e.Action == mitm.Substituted || e.Action == mitm.Stripped
 }
 
 // pinFirst is alice's key pinning, in memory: the first key a handshake
@@ -315,7 +336,7 @@ var botReplies = []string{
 	"received “%s”. Now try /attack replay: the man in the middle sends my last message again.",
 	"read you: “%s”. /attack reorder holds one of my messages back and delivers it late.",
 	"noted: “%s”. /attack drop makes one of mine vanish on the way; my duet sends it again.",
-	"ok: “%s”. /attack keysub restarts me behind a man in the middle that swaps our keys.",
+	"ok: “%s”. /attack keysub restarts me behind a man in the middle that swaps our keys; /attack downgrade, behind one that strips our post-quantum key share.",
 	"heard: “%s”. /attack stale holds my next message past your time window; /attack reflect sends your own records back to you.",
 }
 
@@ -379,6 +400,8 @@ var attackLines = map[mitm.Attack]string{
 	mitm.Stale:   "this message, and all I send after it, is held back for %v, past your %v time window: your duet refuses it as stale, and mine sends it again",
 	mitm.Reflect: "this message passes untouched; the man in the middle sends your own next record back to you: your duet knows it for its own and refuses it (reflected)",
 	mitm.KeySub:  "I restarted behind a man in the middle that swaps our keys: this message waits on my side until our new session",
+	mitm.Downgrade: "I restarted behind a man in the middle that strips the ML-KEM (post-quantum) share from our handshake: " +
+		"this message waits on my side until our new session",
 }
 
 // relayed is called with each of the MITM's events: it replays bob's
@@ -459,6 +482,8 @@ func (a *attacks) run(args string) (string, error) {
 			}
 		}()
 		return fmt.Sprintf("the man in the middle answers each of you as the other, with its own key. You know bob's key: your duet refuses it (key-changed). bob knows none (he pins nothing), so he takes it. For %v.", a.keySubLasts()), nil
+	case mitm.Downgrade:
+		return a.downgrade(ctx)
 	case mitm.KeySub:
 		for _, f := range []mitm.Flow{mitm.FlowAB, mitm.FlowBA} {
 			if err := a.m.Arm(ctx, f, at); err != nil {
@@ -494,4 +519,35 @@ func (a *attacks) run(args string) (string, error) {
 		return "", fmt.Errorf("bob could not send: %w", err)
 	}
 	return fmt.Sprintf("armed %s on bob's next message; bob sends one now", at), nil
+}
+
+// downgrade is /attack downgrade: bob restarts behind a MITM that cuts the
+// ML-KEM share out of every hello, both ways (bob, whose key sorts first,
+// sends the initiator's hello): alice refuses his as a downgrade until
+// the MITM lets hellos through whole, after keySubLasts; bob's next
+// attempt then makes a new session, with the same keys.
+func (a *attacks) downgrade(ctx context.Context) (string, error) {
+	for _, f := range []mitm.Flow{mitm.FlowAB, mitm.FlowBA} {
+		if err := a.m.Arm(ctx, f, mitm.Downgrade); err != nil {
+			return "", err
+		}
+	}
+	if err := a.bob.restart(); err != nil {
+		return "", err
+	}
+	if err := a.bob.sayNow(attackLines[mitm.Downgrade]); err != nil {
+		return "", fmt.Errorf("bob could not send: %w", err)
+	}
+	go func() {
+		select {
+		case <-time.After(a.keySubLasts()):
+		case <-ctx.Done():
+			return
+		}
+		a.m.Disarm(mitm.FlowAB)
+		a.m.Disarm(mitm.FlowBA)
+		a.post(screen.NoticeMsg{Text: "the man in the middle lets hellos through whole again: bob's next attempt makes a new session"})
+	}()
+	return fmt.Sprintf("bob restarted; the man in the middle cuts the ML-KEM (post-quantum) share out of his hello, leaving version 1's layout: "+
+		"your duet refuses it (downgrade) until it stops, in %s. There is no fallback to the classical handshake.", seconds(a.keySubLasts())), nil
 }

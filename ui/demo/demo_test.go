@@ -119,13 +119,14 @@ func startDemoRig(t *testing.T) *demoRig {
 		t.Fatal(err)
 	}
 	var at *attacks // set before the relay runs
+	var tell teller
 	m := mitm.New(func(ev protocol.Event) {
 		e, ok := ev.(mitm.Event)
 		if !ok {
 			return
 		}
 		at.relayed(e)
-		if tellsAlice(e) {
+		if tell.tells(e) {
 			r.post(screen.NoticeMsg{Text: words.MITMNamed(e, "alice", "bob", " → ")})
 		}
 	}, mitmID.Public())
@@ -251,6 +252,61 @@ func TestDemoKeySub(t *testing.T) {
 	}
 	if n != 1 {
 		t.Errorf("alice shows bob's keysub message %d times, want once", n)
+	}
+}
+
+// TestDemoDowngrade: /attack downgrade restarts bob behind a MITM that
+// strips the ML-KEM share from his hello: alice refuses it with its reason
+// (downgrade), the demo tells her once what the MITM did (not on each
+// retry), and once the MITM lets hellos through whole a new session is
+// made with bob's same key, and bob's one message is shown once.
+func TestDemoDowngrade(t *testing.T) {
+	r := startDemoRig(t)
+	r.at.keySubFor = 3 * time.Second
+	if _, err := r.at.run("downgrade"); err != nil {
+		t.Fatal(err)
+	}
+	r.waitFor(t, "alice refuses bob's stripped hello", refused(protocol.ReasonDowngrade))
+	r.waitFor(t, "a second session", func(evs []protocol.Event, _ []string) bool { return len(sessionPeers(evs)) >= 2 })
+	r.waitFor(t, "bob's message", shown(attackLines[mitm.Downgrade]))
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if fps := sessionPeers(r.events); fps[0] != fps[len(fps)-1] {
+		t.Errorf("alice's sessions are with %v: want bob's key both times", fps)
+	}
+	// No session was made while the hellos were stripped: the refusals
+	// all come before the second session.
+	second, lastRefusal := -1, -1
+	for i, e := range r.events {
+		if s, ok := e.(protocol.SessionEvent); ok && s.State == protocol.SessionEstablished && second < 0 && i > 0 {
+			if len(sessionPeers(r.events[:i+1])) == 2 {
+				second = i
+			}
+		}
+		if refused(protocol.ReasonDowngrade)([]protocol.Event{e}, nil) {
+			lastRefusal = i
+		}
+	}
+	if second < lastRefusal {
+		t.Errorf("alice's second session (event %d) came before a downgrade refusal (event %d)", second, lastRefusal)
+	}
+	n := 0
+	for _, e := range r.events {
+		if m, ok := e.(protocol.MessageEvent); ok && m.Text == attackLines[mitm.Downgrade] {
+			n++
+		}
+	}
+	if n != 1 {
+		t.Errorf("alice shows bob's downgrade message %d times, want once", n)
+	}
+	told := 0
+	for _, nt := range r.notices {
+		if strings.Contains(nt, "bob → alice: STRIPPED the ML-KEM key from bob's HELLO (1503 -> 319 bytes): alice must refuse it (downgrade)") {
+			told++
+		}
+	}
+	if told != 1 {
+		t.Errorf("the demo told alice of %d stripped hellos, want the first only:\n%s", told, strings.Join(r.notices, "\n"))
 	}
 }
 

@@ -49,6 +49,8 @@ func MITMNamed(e mitm.Event, nameA, nameB, arrow string) string {
 			return fmt.Sprintf("%s stale armed: %s's next CHAT record, and all %s sends after it, is held past the timestamp window, then released in order", flow, from, from)
 		case mitm.Reflect:
 			return fmt.Sprintf("%s reflect armed: %s's next record also goes back to %s", flow, from, from)
+		case mitm.Downgrade:
+			return fmt.Sprintf("%s downgrade on: every HELLO from %s loses its ML-KEM share (acts on the next handshake: restart a peer)", flow, from)
 		}
 	case mitm.Disarmed:
 		return fmt.Sprintf("%s attacks off: %s's messages pass unchanged", flow, from)
@@ -72,6 +74,12 @@ func MITMNamed(e mitm.Event, nameA, nameB, arrow string) string {
 		return fmt.Sprintf("%s DROPPED %s: %s sees a gap; %s resends the message", flow, what, to, from)
 	case mitm.Substituted:
 		return fmt.Sprintf("%s SUBSTITUTED the key in %s's %s: %s must refuse the handshake (bad-signature)", flow, from, what, to)
+	case mitm.Stripped:
+		share := "key"
+		if e.SizeBefore == protocol.HelloBSize {
+			share = "ciphertext"
+		}
+		return fmt.Sprintf("%s STRIPPED the ML-KEM %s from %s's %s (%d -> %d bytes): %s must refuse it (downgrade)", flow, share, from, protocol.TypeName(e.Type), e.SizeBefore, e.Size, to)
 	case mitm.ImpostorSession:
 		return fmt.Sprintf("%s IMPOSTOR SESSION with %s (%s): it took the MITM's key for %s's; only comparing safety numbers shows it", flow, from, e.Peer, to)
 	case mitm.Intercepted:

@@ -36,6 +36,9 @@ func TestMITM(t *testing.T) {
 		{mitm.Event{Flow: mitm.FlowBA, Action: mitm.Reflected, Attack: mitm.Reflect, Type: protocol.TypePing, Seq: 9, HasSeq: true, Size: 50}, "b->a REFLECTED A's own PING seq 9 (50 bytes) back to A: A must refuse it (reflected)"},
 		{mitm.Event{Flow: mitm.FlowAB, Action: mitm.Armed, Attack: mitm.Stale}, "a->b stale armed: A's next CHAT record, and all A sends after it, is held past the timestamp window, then released in order"},
 		{mitm.Event{Flow: mitm.FlowAB, Action: mitm.Armed, Attack: mitm.Reflect}, "a->b reflect armed: A's next record also goes back to A"},
+		{mitm.Event{Flow: mitm.FlowAB, Action: mitm.Armed, Attack: mitm.Downgrade}, "a->b downgrade on: every HELLO from A loses its ML-KEM share (acts on the next handshake: restart a peer)"},
+		{mitm.Event{Flow: mitm.FlowAB, Action: mitm.Stripped, Attack: mitm.Downgrade, Type: protocol.TypeHello, Size: 319, SizeBefore: 1503}, "a->b STRIPPED the ML-KEM key from A's HELLO (1503 -> 319 bytes): B must refuse it (downgrade)"},
+		{mitm.Event{Flow: mitm.FlowBA, Action: mitm.Stripped, Attack: mitm.Downgrade, Type: protocol.TypeHello, Size: 319, SizeBefore: 1407}, "b->a STRIPPED the ML-KEM ciphertext from B's HELLO (1407 -> 319 bytes): A must refuse it (downgrade)"},
 	} {
 		if got := MITM(c.ev); got != c.want {
 			t.Errorf("MITM(%+v)\n got %q\nwant %q", c.ev, got, c.want)
