@@ -119,17 +119,25 @@ func (s *tmuxServer) typeText(name, text string) { s.run("send-keys", "-t", name
 // waitFor polls the pane until ok accepts its text.
 func (s *tmuxServer) waitFor(name, what string, timeout time.Duration, ok func(screen string) bool) string {
 	s.t.Helper()
+	screen, seen := s.poll(name, timeout, ok)
+	if !seen {
+		s.t.Fatalf("%s: timed out after %v waiting for %s; screen:\n%s", name, timeout, what, screen)
+	}
+	return screen
+}
+
+// poll is waitFor without failing: the last screen, and whether ok held.
+func (s *tmuxServer) poll(name string, timeout time.Duration, ok func(screen string) bool) (string, bool) {
 	deadline := time.Now().Add(timeout)
 	var screen string
 	for time.Now().Before(deadline) {
 		screen = s.capture(name)
 		if ok(screen) {
-			return screen
+			return screen, true
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-	s.t.Fatalf("%s: timed out after %v waiting for %s; screen:\n%s", name, timeout, what, screen)
-	return ""
+	return screen, false
 }
 
 func contains(words ...string) func(string) bool {
