@@ -485,27 +485,9 @@ func (a *attacks) run(args string) (string, error) {
 	case mitm.Downgrade:
 		return a.downgrade(ctx)
 	case mitm.KeySub:
-		for _, f := range []mitm.Flow{mitm.FlowAB, mitm.FlowBA} {
-			if err := a.m.Arm(ctx, f, at); err != nil {
-				return "", err
-			}
-		}
-		if err := a.bob.restart(); err != nil {
+		if err := a.restartBehind(ctx, at, "the man in the middle lets the keys through again: bob's next attempt makes a new session"); err != nil {
 			return "", err
 		}
-		if err := a.bob.sayNow(attackLines[at]); err != nil {
-			return "", fmt.Errorf("bob could not send: %w", err)
-		}
-		go func() {
-			select {
-			case <-time.After(a.keySubLasts()):
-			case <-ctx.Done():
-				return
-			}
-			a.m.Disarm(mitm.FlowAB)
-			a.m.Disarm(mitm.FlowBA)
-			a.post(screen.NoticeMsg{Text: "the man in the middle lets the keys through again: bob's next attempt makes a new session"})
-		}()
 		return fmt.Sprintf("bob restarted; the man in the middle puts its own key in both public keys: the handshake fails (bad-signature) until it stops, in %v. Your session with bob goes on meanwhile.", a.keySubLasts()), nil
 	}
 	if err := a.m.Arm(ctx, mitm.FlowBA, at); err != nil {
@@ -527,16 +509,27 @@ func (a *attacks) run(args string) (string, error) {
 // the MITM lets hellos through whole, after keySubLasts; bob's next
 // attempt then makes a new session, with the same keys.
 func (a *attacks) downgrade(ctx context.Context) (string, error) {
+	if err := a.restartBehind(ctx, mitm.Downgrade, "the man in the middle lets hellos through whole again: bob's next attempt makes a new session"); err != nil {
+		return "", err
+	}
+	return fmt.Sprintf("bob restarted; the man in the middle cuts the ML-KEM (post-quantum) share out of his hello, leaving version 1's layout: "+
+		"your duet refuses it (downgrade) until it stops, in %s. There is no fallback to the classical handshake.", seconds(a.keySubLasts())), nil
+}
+
+// restartBehind arms at on both flows (a handshake attack: it stays on),
+// restarts bob behind it and has him send his line for at; after
+// keySubLasts the MITM is disarmed and released is posted.
+func (a *attacks) restartBehind(ctx context.Context, at mitm.Attack, released string) error {
 	for _, f := range []mitm.Flow{mitm.FlowAB, mitm.FlowBA} {
-		if err := a.m.Arm(ctx, f, mitm.Downgrade); err != nil {
-			return "", err
+		if err := a.m.Arm(ctx, f, at); err != nil {
+			return err
 		}
 	}
 	if err := a.bob.restart(); err != nil {
-		return "", err
+		return err
 	}
-	if err := a.bob.sayNow(attackLines[mitm.Downgrade]); err != nil {
-		return "", fmt.Errorf("bob could not send: %w", err)
+	if err := a.bob.sayNow(attackLines[at]); err != nil {
+		return fmt.Errorf("bob could not send: %w", err)
 	}
 	go func() {
 		select {
@@ -546,8 +539,7 @@ func (a *attacks) downgrade(ctx context.Context) (string, error) {
 		}
 		a.m.Disarm(mitm.FlowAB)
 		a.m.Disarm(mitm.FlowBA)
-		a.post(screen.NoticeMsg{Text: "the man in the middle lets hellos through whole again: bob's next attempt makes a new session"})
+		a.post(screen.NoticeMsg{Text: released})
 	}()
-	return fmt.Sprintf("bob restarted; the man in the middle cuts the ML-KEM (post-quantum) share out of his hello, leaving version 1's layout: "+
-		"your duet refuses it (downgrade) until it stops, in %s. There is no fallback to the classical handshake.", seconds(a.keySubLasts())), nil
+	return nil
 }
