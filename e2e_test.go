@@ -7,6 +7,7 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"duet/net"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -366,21 +367,14 @@ func rssKiB(pid int) (rss, hwm int64, err error) {
 	return rss, hwm, nil
 }
 
-// freePorts returns n distinct free TCP ports on 127.0.0.1.
+// freePorts returns n distinct free TCP ports on 127.0.0.1, chosen as the
+// demo chooses them (net.FreeLoopbackPorts: below the ephemeral range, so
+// no outgoing connection of another test takes one before it is bound).
 func freePorts(t *testing.T, n int) []int {
 	t.Helper()
-	var ls []stdnet.Listener
-	var ports []int
-	for range n {
-		l, err := stdnet.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		ls = append(ls, l)
-		ports = append(ports, l.Addr().(*stdnet.TCPAddr).Port)
-	}
-	for _, l := range ls {
-		l.Close()
+	ports, err := net.FreeLoopbackPorts(n)
+	if err != nil {
+		t.Fatal(err)
 	}
 	return ports
 }

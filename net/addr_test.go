@@ -2,6 +2,8 @@ package net
 
 import (
 	"errors"
+	stdnet "net"
+	"strconv"
 	"testing"
 )
 
@@ -32,5 +34,35 @@ func TestTalksToItself(t *testing.T) {
 	}
 	if _, err := ResolveHost("no-such-host.invalid"); !errors.Is(err, ErrNoSuchHost) {
 		t.Errorf("no-such-host.invalid: %v, want ErrNoSuchHost", err)
+	}
+}
+
+// TestFreeLoopbackPortsBelowEphemeral: the ports are distinct, can be bound
+// at once, and on Linux lie below the range the kernel hands out as the
+// source port of outgoing connections (so none can be taken by one, nor be
+// dialled into a self-connection, before duet binds it).
+func TestFreeLoopbackPortsBelowEphemeral(t *testing.T) {
+	ports, err := FreeLoopbackPorts(8)
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := map[int]bool{}
+	lo, linux := ephemeralStart()
+	for _, p := range ports {
+		if seen[p] {
+			t.Fatalf("port %d returned twice in %v", p, ports)
+		}
+		seen[p] = true
+		if linux && (p >= lo || p < lo-belowEphemeral) {
+			t.Errorf("port %d outside [%d, %d)", p, lo-belowEphemeral, lo)
+		}
+		l, err := stdnet.Listen("tcp", stdnet.JoinHostPort("127.0.0.1", strconv.Itoa(p)))
+		if err != nil {
+			t.Fatalf("port %d cannot be bound: %v", p, err)
+		}
+		l.Close()
+	}
+	if !linux {
+		t.Log("no ip_local_port_range here: the kernel chose the ports")
 	}
 }

@@ -3,6 +3,7 @@ package net
 import (
 	"bytes"
 	"context"
+	"errors"
 	"os"
 	"runtime"
 	"strconv"
@@ -10,18 +11,15 @@ import (
 	"syscall"
 	"testing"
 	"time"
-
-	stdnet "net"
 )
 
 func freePort(t testing.TB) int {
 	t.Helper()
-	l, err := stdnet.Listen("tcp", "127.0.0.1:0")
+	ports, err := FreeLoopbackPorts(1)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer l.Close()
-	return l.Addr().(*stdnet.TCPAddr).Port
+	return ports[0]
 }
 
 func mustOpen(t testing.TB, cfg Config) *Transport {
@@ -36,19 +34,36 @@ func mustOpen(t testing.TB, cfg Config) *Transport {
 
 // pair opens A and B with A.main = B.sub and B.main = A.sub, and waits until
 // both DEALERs are connected.
+//
+// B's port is chosen before it is bound while A already dials it; if
+// another program takes it in that moment (ErrPortInUse), both are opened
+// again on a new port, up to three times.
 func pair(t testing.TB, mod func(*Config)) (a, b *Transport) {
 	t.Helper()
-	pb := freePort(t)
-	ca := Config{SubPort: pb}
-	if mod != nil {
-		mod(&ca)
+	for try := 1; ; try++ {
+		pb := freePort(t)
+		ca := Config{SubPort: pb}
+		if mod != nil {
+			mod(&ca)
+		}
+		a = mustOpen(t, ca)
+		cb := Config{MainPort: pb, SubPort: a.MainPort()}
+		if mod != nil {
+			mod(&cb)
+		}
+		var err error
+		b, err = Open(context.Background(), cb)
+		if errors.Is(err, ErrPortInUse) && try < 3 {
+			t.Logf("pair: %v; again on another port", err)
+			a.Close()
+			continue
+		}
+		if err != nil {
+			t.Fatalf("Open: %v", err)
+		}
+		t.Cleanup(func() { b.Close() })
+		break
 	}
-	a = mustOpen(t, ca)
-	cb := Config{MainPort: pb, SubPort: a.MainPort()}
-	if mod != nil {
-		mod(&cb)
-	}
-	b = mustOpen(t, cb)
 	waitFor(t, 30*time.Second, "A and B connected", func() bool { return a.Connected() && b.Connected() })
 	return a, b
 }
