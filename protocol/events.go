@@ -92,7 +92,25 @@ type SessionEvent struct {
 	// by the limits), DirectionReceive when the peer's did (its REKEY
 	// record, or a record that opened only under the next key).
 	Direction string
+	// KeyExchange names the exchanges the session's keys come from, for
+	// SessionEstablished and SessionRekeyed: KeyExchangeHandshake, or
+	// KeyExchangeHealing for a rekey (protocol 2: every rekey is a
+	// healing, a fresh exchange mixed into the session's root).
+	KeyExchange string
+	// PostQuantum: the keys depend on an ML-KEM-768 exchange, so a
+	// recording of the session stays unreadable to a future quantum
+	// computer as long as ML-KEM holds (every protocol 2 session).
+	PostQuantum bool
+	// Epoch is the direction's key epoch after a SessionRekeyed (the
+	// number of healings it has been through); 0 otherwise.
+	Epoch uint32
 }
+
+// Key exchanges, as in SessionEvent.KeyExchange.
+const (
+	KeyExchangeHandshake = "X25519 + ML-KEM-768 + RSA-OAEP-2048"
+	KeyExchangeHealing   = "X25519 + ML-KEM-768"
+)
 
 // Rekey directions, as in SessionEvent.Direction.
 const (

@@ -535,7 +535,11 @@ func (n *Node) establish(s *Session) {
 
 func (n *Node) emitSession(state SessionState, s *Session) {
 	fp := s.PeerKey().Fingerprint()
-	n.emit(SessionEvent{State: state, PeerFingerprint: fp.String(), SafetyNumber: crypto.SafetyNumber(n.self, fp)})
+	e := SessionEvent{State: state, PeerFingerprint: fp.String(), SafetyNumber: crypto.SafetyNumber(n.self, fp)}
+	if state == SessionEstablished {
+		e.KeyExchange, e.PostQuantum = KeyExchangeHandshake, true
+	}
+	n.emit(e)
 }
 
 // Driven by node_handshake.go (countAttempt, closeAttempt); published by

@@ -224,5 +224,10 @@ func (n *Node) gotPong(id uint64, authenticated bool) {
 // emitRekeyed reports a key epoch change in one direction of s.
 func (n *Node) emitRekeyed(s *Session, dir string) {
 	fp := s.PeerKey().Fingerprint()
-	n.emit(SessionEvent{State: SessionRekeyed, PeerFingerprint: fp.String(), SafetyNumber: crypto.SafetyNumber(n.self, fp), Direction: dir})
+	epoch := s.SendEpoch()
+	if dir == DirectionReceive {
+		epoch = s.RecvEpoch()
+	}
+	n.emit(SessionEvent{State: SessionRekeyed, PeerFingerprint: fp.String(), SafetyNumber: crypto.SafetyNumber(n.self, fp), Direction: dir,
+		KeyExchange: KeyExchangeHealing, PostQuantum: true, Epoch: epoch})
 }

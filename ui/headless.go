@@ -245,7 +245,12 @@ func sessionObject(name, t string, e protocol.SessionEvent) any {
 		SafetyNumber    string `json:"safety_number"`
 		// Only for rekeyed: "send" (ours) or "receive" (the peer's).
 		Direction string `json:"direction,omitempty"`
-	}{name, t, string(e.State), e.PeerFingerprint, e.SafetyNumber, e.Direction}
+		// Only for established and rekeyed: the exchanges the keys come
+		// from, whether one is post-quantum, and (rekeyed) the epoch.
+		KeyExchange string `json:"key_exchange,omitempty"`
+		PostQuantum bool   `json:"post_quantum,omitempty"`
+		Epoch       uint32 `json:"epoch,omitempty"`
+	}{name, t, string(e.State), e.PeerFingerprint, e.SafetyNumber, e.Direction, e.KeyExchange, e.PostQuantum, e.Epoch}
 }
 
 // messageObject is the reference for fastLine's "message" line.
