@@ -35,15 +35,6 @@ func BenchmarkSealOpen(b *testing.B) {
 			now := testNow
 			for b.Loop() {
 				now = now.Add(time.Microsecond)
-				if sa.NeedsRekey(now) {
-					r, err := sa.Rekey(rec[:0], now)
-					if err != nil {
-						b.Fatal(err)
-					}
-					if _, err := sb.Open(buf, r, now); err != nil {
-						b.Fatal(err)
-					}
-				}
 				r, _, err := sa.Seal(rec[:0], TypeChat, payload, now)
 				if err != nil {
 					b.Fatal(err)
@@ -73,12 +64,6 @@ func BenchmarkOpenWith1MCachedNonces(b *testing.B) {
 	now := testNow
 	for b.Loop() {
 		now = now.Add(time.Microsecond)
-		if sa.NeedsRekey(now) {
-			r, _ := sa.Rekey(rec[:0], now)
-			if _, err := sb.Open(buf, r, now); err != nil {
-				b.Fatal(err)
-			}
-		}
 		r, _, err := sa.Seal(rec[:0], TypeChat, payload, now)
 		if err != nil {
 			b.Fatal(err)

@@ -69,10 +69,16 @@ const (
 	TypeReceipt byte = 0x12
 	TypePing    byte = 0x13
 	TypePong    byte = 0x14
+	// TypeRekey was version 1's REKEY; version 2 never sends it and
+	// treats it as a type it does not know (healing replaced it).
 	TypeRekey   byte = 0x15
 	TypeGoodbye byte = 0x16
 	TypeTyping  byte = 0x17
 	TypeRead    byte = 0x18
+	// TypeHeal and TypeHealAck are a healing's two records (issue 19):
+	// a fresh X25519 + ML-KEM-768 exchange inside the session.
+	TypeHeal    byte = 0x19
+	TypeHealAck byte = 0x1a
 
 	// TypeRecordLast is the last type of the session record range
 	// 0x10..0x7f. A record type in the range that this implementation does
@@ -124,12 +130,18 @@ const (
 
 // Implementation defaults: not part of the wire format; peers may differ.
 const (
-	DefaultWindow        = 30 * time.Second
-	DefaultPingInterval  = time.Second
-	DefaultStepTimeout   = 2 * time.Second
-	DefaultRekeyInterval = time.Hour
-	DefaultRekeyAfter    = 1 << 24
-	DefaultMaxUnacked    = 100_000
+	DefaultWindow       = 30 * time.Second
+	DefaultPingInterval = time.Second
+	DefaultStepTimeout  = 2 * time.Second
+	// DefaultRekeyInterval and DefaultRekeyAfter: a session heals (a fresh
+	// exchange mixed into its keys) when its sending direction is this
+	// old, or has sealed this many records, since the last healing.
+	DefaultRekeyInterval = 2 * time.Minute
+	DefaultRekeyAfter    = 1 << 16
+	// DefaultHealRetry: a HEAL unanswered for this long is replaced by a
+	// fresh one (the first, or its HEAL_ACK, was lost).
+	DefaultHealRetry  = 10 * time.Second
+	DefaultMaxUnacked = 100_000
 	// DefaultSendNonceCap bounds the sender's per-epoch nonce set; reaching
 	// it forces a rekey, so the set never grows past it.
 	DefaultSendNonceCap = 1 << 18

@@ -38,6 +38,12 @@ var (
 	// Nothing is verified: it costs a length compare. Reported as
 	// ReasonDowngrade.
 	ErrDowngrade = errors.New("protocol: hello without its ML-KEM share")
+	// ErrTooFar is a record whose seq is more than keys.MaxSkip ahead of
+	// the last accepted one: its key would cost that many chain steps, so
+	// it is refused unopened. Reported as ReasonTooFar.
+	ErrTooFar = errors.New("protocol: record too far ahead of the last accepted")
+	// ErrHealing is /rekey's answer while a healing is under way.
+	ErrHealing = errors.New("protocol: a healing is already under way")
 
 	// Errors re-exported from crypto so callers need one import.
 	ErrBadSignature = crypto.ErrBadSignature
@@ -67,6 +73,8 @@ func Reason(err error) string {
 		return ReasonReplay
 	case errors.Is(err, ErrReorder):
 		return ReasonReorder
+	case errors.Is(err, ErrTooFar):
+		return ReasonTooFar
 	case errors.Is(err, ErrStale):
 		return ReasonStale
 	case errors.Is(err, ErrFuture):

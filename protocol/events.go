@@ -175,6 +175,9 @@ const (
 	// ReasonDowngrade: a version-2 HELLO in the version-1 layout, without
 	// its ML-KEM share (ErrDowngrade): a relay stripped it.
 	ReasonDowngrade = "downgrade"
+	// ReasonTooFar: a record more than keys.MaxSkip (1024) seqs ahead of
+	// the last accepted one, refused before any key is computed for it.
+	ReasonTooFar = "too-far"
 )
 
 // RejectedEvent reports an incoming message that was refused. State did not

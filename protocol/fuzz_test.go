@@ -18,7 +18,7 @@ import (
 // isRejection reports whether err is one of the peer-input sentinels.
 func isRejection(err error) bool {
 	for _, s := range []error{ErrMalformed, ErrTooLarge, ErrVersion, ErrUnknownType, ErrTampered,
-		ErrReplay, ErrReorder, ErrStale, ErrFuture, ErrNonceReuse, ErrOldVersion, ErrDowngrade} {
+		ErrReplay, ErrReorder, ErrStale, ErrFuture, ErrNonceReuse, ErrOldVersion, ErrDowngrade, ErrTooFar} {
 		if errors.Is(err, s) {
 			return true
 		}
@@ -253,11 +253,11 @@ func FuzzSessionOpen(f *testing.F) {
 	for i := range 4 { // records of this one
 		f.Add(sealChat(f, a, uint64(i), testNow))
 	}
-	rk, err := a.Rekey(nil, testNow)
+	heal, err := a.Heal(nil, testNow)
 	if err != nil {
 		f.Fatal(err)
 	}
-	f.Add(rk)
+	f.Add(heal)
 	f.Add(sealChat(f, a, 9, testNow))
 	buf := make([]byte, 0, 256)
 	f.Fuzz(func(t *testing.T, rec []byte) {

@@ -2,6 +2,7 @@ package protocol
 
 import (
 	"context"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -122,6 +123,23 @@ func (rn *runningNode) stop() {
 }
 
 // rejected matches RejectedEvents with the given reason.
+// foreignReasons are the refusals of a record sealed in a session the
+// receiver does not have (an earlier one, or another peer's): since
+// protocol 2 checks seq before authentication (an old record's key is
+// erased), the first check it fails decides: reorder (its seq is at or
+// below the last accepted), too-far (more than keys.MaxSkip above), or
+// tampered (in between, and its tag fails).
+var foreignReasons = []string{ReasonReorder, ReasonTooFar, ReasonTampered}
+
+// isForeign reports whether reason is one of foreignReasons.
+func isForeign(reason string) bool { return slices.Contains(foreignReasons, reason) }
+
+// rejectedForeign matches the refusal of another session's record.
+func rejectedForeign(e Event) bool {
+	r, ok := e.(RejectedEvent)
+	return ok && isForeign(r.Reason)
+}
+
 func rejected(reason string) func(Event) bool {
 	return func(e Event) bool {
 		r, ok := e.(RejectedEvent)

@@ -327,8 +327,9 @@ func TestAuthenticatedRejectionsBounded(t *testing.T) {
 	}
 }
 
-// TestRekeyedDirection: our /rekey is reported as rekeyed "send" here and
-// "receive" at the peer, once each.
+// TestRekeyedDirection: our /rekey is a healing of both directions: each
+// side reports rekeyed "send" and "receive" once, at epoch 1, as a
+// post-quantum healing.
 func TestRekeyedDirection(t *testing.T) {
 	p := startPair(t, nil)
 	p.establish(t)
@@ -341,14 +342,21 @@ func TestRekeyedDirection(t *testing.T) {
 			return ok && s.State == SessionRekeyed && s.Direction == dir
 		}
 	}
-	p.ra.waitFor(t, 5*time.Second, "A rekeyed send", rekeyed(DirectionSend))
-	p.rb.waitFor(t, 5*time.Second, "B rekeyed receive", rekeyed(DirectionReceive))
-	roundTrip(t, p, "after rekey")
-	if n := p.ra.count(rekeyed(DirectionReceive)); n != 0 {
-		t.Errorf("A reported %d receive rekeys, want 0", n)
+	for side, r := range map[string]*recorder{"A": p.ra, "B": p.rb} {
+		for _, dir := range []string{DirectionSend, DirectionReceive} {
+			e := r.waitFor(t, 5*time.Second, side+" rekeyed "+dir, rekeyed(dir)).(SessionEvent)
+			if e.Epoch != 1 || e.KeyExchange != KeyExchangeHealing || !e.PostQuantum {
+				t.Errorf("%s rekeyed %s: %+v, want epoch 1, %q, post-quantum", side, dir, e, KeyExchangeHealing)
+			}
+		}
 	}
-	if n := p.rb.count(rekeyed(DirectionSend)); n != 0 {
-		t.Errorf("B reported %d send rekeys, want 0", n)
+	roundTrip(t, p, "after rekey")
+	for side, r := range map[string]*recorder{"A": p.ra, "B": p.rb} {
+		for _, dir := range []string{DirectionSend, DirectionReceive} {
+			if n := r.count(rekeyed(dir)); n != 1 {
+				t.Errorf("%s reported %d %s rekeys, want 1", side, n, dir)
+			}
+		}
 	}
 }
 

@@ -340,7 +340,7 @@ func (n *Node) Rekey() error {
 		if n.sess == nil {
 			return ErrNoSession
 		}
-		return n.rekey()
+		return n.startHeal()
 	})
 }
 

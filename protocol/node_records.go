@@ -63,6 +63,9 @@ func (n *Node) handleRecord(m []byte) {
 	if o.Rekeyed {
 		n.emitRekeyed(s, DirectionReceive)
 	}
+	if o.SendRekeyed {
+		n.emitRekeyed(s, DirectionSend)
+	}
 	n.actOnRecord(s, h, o)
 }
 
@@ -76,29 +79,43 @@ func (n *Node) openRecord(m []byte, h RecordHeader) (*Session, Opened, bool) {
 		return nil, Opened{}, false // a record from a session this process does not have: the peer will re-handshake
 	}
 	o, err := s.Open(n.rec.openBuf, m, n.now)
-	if errors.Is(err, ErrTampered) && n.rec.prev != nil && n.now.Before(n.rec.prevUntil) {
-		// In flight from the session just replaced: accept it there.
+	if err != nil && !SeqKnown(err) && n.rec.prev != nil && n.now.Before(n.rec.prevUntil) {
+		// Perhaps in flight from the session just replaced: accept it there.
 		po, perr := n.rec.prev.Open(n.rec.openBuf, m, n.now)
 		switch {
 		case perr == nil:
 			s, o, err = n.rec.prev, po, nil
-		case errors.Is(perr, ErrRecordReflected):
-			err = perr // our own record of the replaced session
+		case errors.Is(perr, ErrRecordReflected), errors.Is(perr, ErrReplay):
+			err = perr // our own record, or a replay, of the replaced session
 		}
 	}
 	if err != nil {
-		// The header parsed (handleRecord), so every failure but the tag's
-		// was found after the record authenticated: its seq is the peer's
-		// (a malformed payload included), or, for a reflected record, our
-		// own, authenticated by our own send key.
-		authenticated := !errors.Is(err, ErrTampered)
-		if !authenticated && !IsKnownRecordType(h.Type) {
+		// Whether the seq is worth reporting: see SeqKnown.
+		known := SeqKnown(err)
+		if !known && !IsKnownRecordType(h.Type) && errors.Is(err, ErrTampered) {
 			err = unknownType(h.Type) // refused as before unknown types were opened
 		}
-		n.reject(err, h.Seq, authenticated)
+		n.reject(err, h.Seq, known)
+		if errors.Is(err, ErrTooFar) {
+			n.recoverFromDrift()
+		}
 		return nil, Opened{}, false
 	}
 	return s, o, true
+}
+
+// recoverFromDrift starts a new handshake when a record too far ahead of
+// the receive chain arrives while the peer has stopped answering our pings
+// (liveness down): in a long outage more than keys.MaxSkip of the peer's
+// records were lost, so none of its records can be opened again, and the
+// new session replaces the drifted one (undelivered messages are resent in
+// it). While the peer answers, a too-far record is only an attacker's and
+// changes nothing; at worst an attacker makes a peer that is down anyway
+// try a handshake, which the peer's key decides.
+func (n *Node) recoverFromDrift() {
+	if n.live.state == LiveDown && n.hs.attempt.IsZero() {
+		n.startHandshake()
+	}
 }
 
 // actOnRecord acts on an authenticated record of session s.
@@ -123,6 +140,14 @@ func (n *Node) actOnRecord(s *Session, h RecordHeader, o Opened) {
 		n.gotTyping()
 	case TypeRead:
 		n.gotRead(o.Payload)
+	case TypeHeal:
+		if s == n.sess {
+			n.answerHeal(s, h, o.Payload)
+		}
+	case TypeHealAck:
+		if s == n.sess {
+			n.finishHeal(s, h, o.Payload)
+		}
 	case TypeConfirm:
 		// A repeated confirmation in an established session: nothing to do.
 	case TypeGoodbye:
@@ -170,10 +195,8 @@ func (n *Node) sealAndQueue(typ byte, payload []byte) (uint32, bool) {
 	if s == nil {
 		return 0, false
 	}
-	if s.NeedsRekey(n.now) {
-		if err := n.rekey(); err != nil {
-			return 0, false
-		}
+	if s.NeedsRekey(n.now) || s.HealPending(n.now, DefaultHealRetry) {
+		n.startHeal() // on failure the record is still sent under the current chain
 	}
 	rec, seq, err := s.Seal(nil, typ, payload, n.now)
 	if err != nil {
@@ -190,15 +213,46 @@ func (n *Node) sealAndQueue(typ byte, payload []byte) (uint32, bool) {
 	return seq, true
 }
 
-func (n *Node) rekey() error {
-	rec, err := n.sess.Rekey(nil, n.now)
+// startHeal seals and queues a HEAL (/rekey, or the limits): the
+// rekeyed events follow as the two directions switch.
+func (n *Node) startHeal() error {
+	rec, err := n.sess.Heal(nil, n.now)
 	if err != nil {
-		n.emit(ErrorEvent{Err: err})
+		if !errors.Is(err, ErrHealing) {
+			n.emit(ErrorEvent{Err: err})
+		}
 		return err
 	}
 	n.queue(rec)
-	n.emitRekeyed(n.sess, DirectionSend)
 	return nil
+}
+
+// answerHeal answers the peer's HEAL with a HEAL_ACK. A HEAL that cannot be
+// answered (a low-order X25519 key: only the authenticated peer can send
+// one) is reported as malformed; the peer's healing then times out.
+func (n *Node) answerHeal(s *Session, h RecordHeader, payload []byte) {
+	rec, err := s.AnswerHeal(nil, payload, h.Seq, n.now)
+	if err != nil {
+		n.reject(err, h.Seq, true)
+		return
+	}
+	if len(rec) > 0 {
+		n.queue(rec)
+	}
+}
+
+// finishHeal takes the peer's HEAL_ACK: our send side switches, and a ping
+// under the new chain tells the peer to switch too.
+func (n *Node) finishHeal(s *Session, h RecordHeader, payload []byte) {
+	switched, err := s.FinishHeal(payload, h.Seq, n.now)
+	if err != nil {
+		n.reject(err, h.Seq, true)
+		return
+	}
+	if switched {
+		n.emitRekeyed(s, DirectionSend)
+		n.sendPing()
+	}
 }
 
 func (n *Node) sendPing() {

@@ -15,7 +15,8 @@ import (
 // receiptsVector is testdata/vectors/receipts.json: B's records after its
 // CONFIRM of handshake.json (docs/PROTOCOL.md, section 8): a TYPING, a READ
 // naming A's CHAT, and a record of a type no duet knows yet (0x7f), each
-// sealed under key_ba with the next record nonces of B's stream. A, after
+// sealed under the B-to-A chain's key of its seq (the chain starts at
+// key_ba for seq_b + 1) with the next record nonces of B's stream. A, after
 // opening record_confirm_b, accepts all three in order; it ignores and
 // counts the unknown one.
 type receiptsVector struct {
@@ -59,7 +60,7 @@ func generateReceiptsVector(t *testing.T, hv *handshakeVector) *receiptsVector {
 		t.Fatalf("B's confirm resealed: %x, %v; want the vector's", c, err)
 	}
 	v := &receiptsVector{
-		Comment:        "duet/2 TYPING, READ and unknown-type records (docs/PROTOCOL.md section 8) from B, after record_confirm_b of handshake (seq_b + 2, + 3, + 4), sealed under key_ba at time_unix_nano with the next record nonces of B's stream. A accepts all three; it shows B typing, reports read_ids read (chat_a_id, its own CHAT), and ignores and counts the record of unknown_type. All byte strings hex.",
+		Comment:        "duet/2 TYPING, READ and unknown-type records (docs/PROTOCOL.md section 8) from B, after record_confirm_b of handshake (seq_b + 2, + 3, + 4), each sealed under the B-to-A chain's key of its seq (mk_n = HMAC-SHA-256(ck_n, 0x01), ck_n+1 = HMAC-SHA-256(ck_n, 0x02), ck of seq_b + 1 = key_ba) at time_unix_nano with the next record nonces of B's stream. A accepts all three; it shows B typing, reports read_ids read (chat_a_id, its own CHAT), and ignores and counts the record of unknown_type. All byte strings hex.",
 		Handshake:      "handshake.json",
 		TimeUnixNano:   hv.TimeUnixNano,
 		ReadIDs:        []uint64{hv.ChatAID},
@@ -107,12 +108,10 @@ func readJSON(t *testing.T, path string, v any) {
 }
 
 // checkReceiptsVector checks the records from the JSON alone: headers,
-// and payloads opened with AES-256-GCM under key_ba, the header as AD.
+// and payloads opened with AES-256-GCM under the B-to-A chain's key of
+// each seq (computed from key_ba with HMAC), the header as AD.
 func checkReceiptsVector(t *testing.T, hv *handshakeVector, v *receiptsVector) {
-	aead, err := crypto.NewAEAD(hv.KeyBA)
-	if err != nil {
-		t.Fatal(err)
-	}
+	mk := hmacChain(hv.KeyBA, 4) // seq_b + 1 .. + 4
 	for i, r := range []struct {
 		name    string
 		rec     []byte
@@ -134,12 +133,16 @@ func checkReceiptsVector(t *testing.T, hv *handshakeVector, v *receiptsVector) {
 		}
 		var nonce [12]byte
 		copy(nonce[:], r.rec[14:26])
+		aead, err := crypto.NewAEAD(mk[1+i])
+		if err != nil {
+			t.Fatal(err)
+		}
 		p, err := aead.Open(nil, &nonce, r.rec[26:], r.rec[:26])
 		if err != nil || !bytes.Equal(p, r.payload) {
 			t.Fatalf("%s: opens to %x, %v; want %x", r.name, p, err, r.payload)
 		}
 	}
-	if v.UnknownType < 0x19 || v.UnknownType > 0x7f {
+	if v.UnknownType <= TypeHealAck || v.UnknownType > 0x7f {
 		t.Fatalf("unknown_type 0x%02x is not an unassigned record type", v.UnknownType)
 	}
 }

@@ -16,8 +16,8 @@ import (
 // back to its own sender (docs/PROTOCOL.md section 8, step 3). The record
 // is A's CHAT record of handshake.json; A, in the state after sealing its
 // CONFIRM, CHAT and GOODBYE records there, receives it and must refuse it
-// with Reason, before checking it under its receive key (key_ba, under
-// which it does not authenticate).
+// with Reason: it is byte for byte a record A sent (A keeps the SHA-256 of
+// each record it sent, by nonce), found before the seq and key checks.
 type reflectVector struct {
 	Comment      string   `json:"comment"`
 	Handshake    string   `json:"handshake"`
@@ -80,12 +80,12 @@ func TestReflectVector(t *testing.T) {
 	path := filepath.Join(vectorDir, "reflect.json")
 	if *updateVectors {
 		rv := reflectVector{
-			Comment:      "duet/2 reflection vector: record_chat_a of handshake.json sent back to A. A, having sealed record_confirm_a, record_chat_a and record_goodbye_a (its current send epoch's nonces), receives it at time_unix_nano: the nonce is one A issued and the record authenticates under A's own send key (opens_under), so A refuses it with reason, before the check under its receive key key_ba. All byte strings hex.",
+			Comment:      "duet/2 reflection vector: record_chat_a of handshake.json sent back to A. A, having sealed record_confirm_a, record_chat_a and record_goodbye_a in its current send epoch, receives it at time_unix_nano: the nonce is one A issued and the record is byte for byte the one A sent with it (its SHA-256 is the one A kept; it opens under A's own record key, opens_under), so A refuses it with reason, before the seq and key checks. All byte strings hex.",
 			Handshake:    "handshake.json",
 			RecordField:  "record_chat_a",
 			Record:       hv.ChatA,
 			Receiver:     "A",
-			OpensUnder:   "key_ab",
+			OpensUnder:   "record_keys_ab[1]",
 			TimeUnixNano: hv.TimeUnixNano,
 			Reason:       ReasonReflected,
 		}
@@ -103,17 +103,18 @@ func TestReflectVector(t *testing.T) {
 		t.Fatal(err)
 	}
 	if rv.Handshake != "handshake.json" || rv.RecordField != "record_chat_a" || !bytes.Equal(rv.Record, hv.ChatA) ||
-		rv.Receiver != "A" || rv.OpensUnder != "key_ab" || rv.TimeUnixNano != hv.TimeUnixNano {
+		rv.Receiver != "A" || rv.OpensUnder != "record_keys_ab[1]" || rv.TimeUnixNano != hv.TimeUnixNano {
 		t.Fatalf("reflect.json does not describe handshake.json's record_chat_a sent back to A: %+v", rv)
 	}
-	// From the bytes alone: it opens under A's send key, not its receive key.
+	// From the bytes alone: it opens under A's own record key for its seq,
+	// not under the B-to-A chain's first key.
 	var nonce [12]byte
 	copy(nonce[:], rv.Record[14:26])
 	for _, k := range []struct {
 		name  string
 		key   []byte
 		opens bool
-	}{{"key_ab", hv.KeyAB, true}, {"key_ba", hv.KeyBA, false}} {
+	}{{"record_keys_ab[1]", hmacChain(hv.KeyAB, 2)[1], true}, {"record_key_ba", hmacChain(hv.KeyBA, 1)[0], false}} {
 		a, _ := crypto.NewAEAD(k.key)
 		if _, err := a.Open(nil, &nonce, rv.Record[26:], rv.Record[:26]); (err == nil) != k.opens {
 			t.Fatalf("record under %s: %v, want opens=%v", k.name, err, k.opens)

@@ -1,12 +1,15 @@
 package protocol
 
 import (
+	"crypto/sha256"
 	"crypto/subtle"
+	"errors"
 	"fmt"
 	"io"
 	"time"
 
 	"duet/crypto"
+	"duet/protocol/keys"
 )
 
 // SessionConfig holds the limits of a session's record layer.
@@ -36,73 +39,68 @@ func (c *SessionConfig) fill() {
 	}
 }
 
-// epochKey is one direction's key in one epoch.
-type epochKey struct {
-	key   []byte
-	aead  *crypto.AEAD
-	epoch uint32
-}
-
-func newEpochKey(key []byte, epoch uint32) (*epochKey, error) {
-	a, err := crypto.NewAEAD(key)
-	if err != nil {
-		return nil, err
-	}
-	return &epochKey{key: key, aead: a, epoch: epoch}, nil
-}
-
-// next derives the following epoch's key: HKDF-Expand(key, LabelRekey, 32).
-// The old key cannot be computed from the new one.
-func (k *epochKey) next() (*epochKey, error) {
-	nk, err := crypto.HKDFExpand(k.key, LabelRekey, SessionKeyLen)
-	if err != nil {
-		return nil, fmt.Errorf("protocol: rekey: %w", err)
-	}
-	return newEpochKey(nk, k.epoch+1)
-}
-
-// Session is the record layer of an established (or confirming) session.
-// It is not safe for concurrent use: the driver owns it.
+// Session is the record layer of an established (or confirming) session
+// (docs/PROTOCOL.md, section 8): one KDF chain per direction (keys.Chain),
+// so every record has its own key, erased once the record is sealed or
+// opened, and healings (heal.go) that replace both chains by ones derived
+// from a fresh exchange. It is not safe for concurrent use: the driver owns
+// it.
 //
 // Invariants: the send seq only grows; a received record changes state only
-// after every check passed; the receive seq only grows.
+// after every check passed, authentication included; the receive seq only
+// grows; the state held after record n derives no key of record n or
+// earlier in either direction.
 type Session struct {
 	cfg  SessionConfig
 	role byte
 	th   [HashSize]byte
 	peer *crypto.PublicKey
+	rand io.Reader
+	root [keys.Size]byte // the schedule's root: the next healing starts from it
 
-	send        *epochKey
+	send        keys.Chain
+	sendEpoch   uint32
 	sendSeq     uint32 // last seq sent
 	sendRecords uint32 // records sealed in this epoch
 	sendSince   time.Time
 	nonces      *crypto.SendNonces
+	sent        map[[NonceSize]byte][HashSize]byte // SHA-256 of each record whose nonce nonces holds: reflection
 
-	recv     *epochKey
-	recvNext *epochKey // lazily derived recv.next(), for a lost rekey record
-	recvSeq  uint32    // last seq accepted
-	cache    *crypto.NonceCache
+	recv      keys.Chain
+	recvEpoch uint32
+	recvSeq   uint32 // last seq accepted
+	cache     *crypto.NonceCache
+
+	heal healing
 }
 
-// NewSession builds the record layer from a completed handshake.
+// NewSession builds the record layer from a completed handshake: each
+// direction's chain starts at the seq after the first seq KT/ACK carried.
 func NewSession(res *HandshakeResult, cfg SessionConfig, r io.Reader, now time.Time) (*Session, error) {
 	cfg.fill()
-	sendKey, recvKey := res.Keys.encAB, res.Keys.encBA
+	ab, ba := chainKey(res.Keys.encAB), chainKey(res.Keys.encBA)
+	sendKey, recvKey := ab, ba
 	if res.Role == RoleResponder {
-		sendKey, recvKey = recvKey, sendKey
+		sendKey, recvKey = ba, ab
 	}
-	s := &Session{cfg: cfg, role: res.Role, th: res.Transcript, peer: res.PeerKey,
+	s := &Session{cfg: cfg, role: res.Role, th: res.Transcript, peer: res.PeerKey, rand: r,
+		root:    chainKey(res.Keys.root),
 		sendSeq: res.SendSeq, recvSeq: res.RecvSeq, sendSince: now,
+		send:   keys.NewChain(sendKey, res.SendSeq+1),
+		recv:   keys.NewChain(recvKey, res.RecvSeq+1),
 		nonces: crypto.NewSendNonces(r, cfg.SendNonceCap),
+		sent:   make(map[[NonceSize]byte][HashSize]byte),
 		cache:  crypto.NewNonceCache(cfg.Window, cfg.NonceCacheSize)}
-	var err error
-	if s.send, err = newEpochKey(sendKey, 0); err != nil {
-		return nil, fmt.Errorf("protocol: session: %w", err)
-	}
-	if s.recv, err = newEpochKey(recvKey, 0); err != nil {
-		return nil, fmt.Errorf("protocol: session: %w", err)
-	}
+	clear(ab[:])
+	clear(ba[:])
 	return s, nil
+}
+
+// chainKey copies a schedule key into a fixed-size array.
+func chainKey(b []byte) [keys.Size]byte {
+	var k [keys.Size]byte
+	copy(k[:], b)
+	return k
 }
 
 // Transcript returns the final handshake transcript hash, the confirmation
@@ -116,59 +114,71 @@ func (s *Session) PeerKey() *crypto.PublicKey { return s.peer }
 func (s *Session) SendSeq() uint32 { return s.sendSeq }
 func (s *Session) RecvSeq() uint32 { return s.recvSeq }
 
-// SendEpoch and RecvEpoch report the key epochs.
-func (s *Session) SendEpoch() uint32 { return s.send.epoch }
-func (s *Session) RecvEpoch() uint32 { return s.recv.epoch }
+// SendEpoch and RecvEpoch report the key epochs: the healings each
+// direction has been through.
+func (s *Session) SendEpoch() uint32 { return s.sendEpoch }
+func (s *Session) RecvEpoch() uint32 { return s.recvEpoch }
 
-// NeedsRekey reports whether the send direction must move to a new epoch
-// before sealing more than one further record (the rekey record itself).
+// NeedsRekey reports whether a healing is due: the sending direction
+// reached RekeyAfter records or RekeyInterval of age since the last one,
+// and no healing is under way.
 func (s *Session) NeedsRekey(now time.Time) bool {
-	return s.sendRecords >= s.cfg.RekeyAfter-1 ||
-		s.nonces.Len() >= s.cfg.SendNonceCap-1 ||
-		now.Sub(s.sendSince) >= s.cfg.RekeyInterval
+	if s.heal.underWay() {
+		return false
+	}
+	return s.sendRecords >= s.cfg.RekeyAfter || now.Sub(s.sendSince) >= s.cfg.RekeyInterval
 }
 
-// NextRekey is when the send direction's epoch reaches RekeyInterval (it
-// may rekey earlier, by record count or nonce-set size).
+// NextRekey is when the sending direction reaches RekeyInterval (it may
+// heal earlier, by record count, or on /rekey).
 func (s *Session) NextRekey() time.Time { return s.sendSince.Add(s.cfg.RekeyInterval) }
 
 // SeqExhausted reports whether the send seq is close enough to 2^32 that a
 // fresh handshake is due.
 func (s *Session) SeqExhausted() bool { return s.sendSeq >= SeqRehandshake }
 
-// Seal builds the next record of type typ carrying payload, appended to dst.
+// Seal builds the next record of type typ carrying payload, appended to
+// dst, under the next key of the sending chain, and erases that key.
 func (s *Session) Seal(dst []byte, typ byte, payload []byte, now time.Time) ([]byte, uint32, error) {
 	if s.sendSeq == 1<<32-1 {
 		return dst, 0, ErrSeqExhausted
+	}
+	if s.nonces.Len() >= s.cfg.SendNonceCap {
+		s.forgetSent()
 	}
 	nonce, err := s.nonces.Next()
 	if err != nil {
 		return dst, 0, fmt.Errorf("protocol: seal: %w", err)
 	}
-	h := RecordHeader{Type: typ, Seq: s.sendSeq + 1, Timestamp: now.UnixNano(), Nonce: nonce}
+	seq := s.sendSeq + 1
+	st, err := s.send.Peek(seq)
+	if err != nil {
+		return dst, 0, fmt.Errorf("protocol: seal record %d: %w", seq, err)
+	}
+	defer st.Wipe()
+	aead, err := crypto.NewAEAD(st.Key())
+	if err != nil {
+		return dst, 0, fmt.Errorf("protocol: seal: %w", err)
+	}
+	h := RecordHeader{Type: typ, Seq: seq, Timestamp: now.UnixNano(), Nonce: nonce}
 	start := len(dst)
 	dst = AppendRecordHeader(dst, &h)
-	dst = s.send.aead.Seal(dst, &h.Nonce, payload, dst[start:])
-	s.sendSeq++
+	dst = aead.Seal(dst, &h.Nonce, payload, dst[start:])
+	if err := s.send.Commit(&st); err != nil {
+		return dst[:start], 0, fmt.Errorf("protocol: seal record %d: %w", seq, err)
+	}
+	s.sent[nonce] = sha256.Sum256(dst[start:])
+	s.sendSeq = seq
 	s.sendRecords++
-	return dst, h.Seq, nil
+	return dst, seq, nil
 }
 
-// Rekey seals a rekey record under the current send key and moves the send
-// direction to the next epoch. The record must be sent before any record
-// sealed afterwards.
-func (s *Session) Rekey(dst []byte, now time.Time) ([]byte, error) {
-	next, err := s.send.next()
-	if err != nil {
-		return dst, err
-	}
-	dst, _, err = s.Seal(dst, TypeRekey, nil, now)
-	if err != nil {
-		return dst, err
-	}
-	s.send, s.sendRecords, s.sendSince = next, 0, now
+// forgetSent empties the set of nonces issued and the hashes of the
+// records sent under them: records sent before are no longer recognised
+// as reflected (they fail as reorder or tampered).
+func (s *Session) forgetSent() {
 	s.nonces.Reset()
-	return dst, nil
+	clear(s.sent)
 }
 
 // Opened is a record that passed every check.
@@ -176,90 +186,177 @@ type Opened struct {
 	Header  RecordHeader
 	Payload []byte // valid until the next Open with the same buffer
 	Gap     uint64 // records skipped before this one
-	Rekeyed bool   // the receive direction moved to a new epoch
+	// Rekeyed: the receive direction moved to the chain of a healing (the
+	// record opened only under it); SendRekeyed: so did the send direction
+	// (the responder of a healing switches once the healer has).
+	Rekeyed, SendRekeyed bool
 }
 
 // Open checks a record in the order of docs/PROTOCOL.md ("Receiving a
-// record"): length bounds, version and type, reflection, AEAD tag, seq,
-// timestamp, nonce. State changes only when every check passed. buf is reused for the
-// plaintext.
+// record"): header (length, version, type), reflection, seq (replay and
+// reorder, decided with the nonce cache, and too-far), then authentication
+// under the receive chain's key for the record's seq (or a healing's new
+// chain), then timestamp, nonce cache and the payload's shape. The seq
+// comes first because an old record's key is erased; everything after
+// authentication is refused with the record's (authenticated) seq. State
+// changes only when every check passed: the chain then moves past the
+// record, erasing its key and those of any seqs skipped. buf is reused for
+// the plaintext.
 func (s *Session) Open(buf, rec []byte, now time.Time) (Opened, error) {
 	h, err := ParseRecordHeader(rec)
 	if err != nil {
 		return Opened{}, err
 	}
-	ad, body := rec[:RecordHeaderSize], rec[RecordHeaderSize:]
-	if s.reflected(h, body, ad, buf) {
-		return Opened{}, fmt.Errorf("protocol: record %d: %w", h.Seq, ErrRecordReflected)
+	if err := s.checkSeq(h, rec); err != nil {
+		return Opened{}, fmt.Errorf("protocol: record %d: %w", h.Seq, err)
 	}
-	key := s.recv
-	payload, err := key.aead.Open(buf[:0], &h.Nonce, body, ad)
+	a, err := s.authenticate(buf, h, rec)
 	if err != nil {
-		// A rekey record may have been lost: try the next epoch once.
-		if s.recvNext == nil {
-			if s.recvNext, err = s.recv.next(); err != nil {
-				return Opened{}, err
-			}
-		}
-		key = s.recvNext
-		if payload, err = key.aead.Open(buf[:0], &h.Nonce, body, ad); err != nil {
-			return Opened{}, fmt.Errorf("protocol: record %d: %w", h.Seq, ErrTampered)
-		}
+		return Opened{}, fmt.Errorf("protocol: record %d: %w", h.Seq, err)
+	}
+	defer a.step.Wipe()
+	if err := s.checkAuthentic(h, a.payload, now); err != nil {
+		return Opened{}, authenticatedError{fmt.Errorf("protocol: record %d: %w", h.Seq, err)}
+	}
+	return s.commit(h, &a, now)
+}
+
+// authenticatedError marks a refusal of a record that authenticated (its
+// time, its nonce, its payload's shape): its seq is the peer's.
+type authenticatedError struct{ error }
+
+func (e authenticatedError) Unwrap() error { return e.error }
+
+// SeqKnown reports whether a refusal by Open names a seq that is not the
+// attacker's choice: the record authenticated and was refused for its
+// time or content, it is a replay (its seq and nonce are those of a record
+// accepted before), or it is our own record sent back (byte for byte one
+// we sent). reorder, too-far and tampered are decided without
+// authentication: since protocol 2 the key of a seq at or below the last
+// accepted is erased, and a seq too far ahead is not worth the hashing.
+func SeqKnown(err error) bool {
+	var a authenticatedError
+	return errors.As(err, &a) || errors.Is(err, ErrReplay) || errors.Is(err, ErrRecordReflected)
+}
+
+// checkSeq makes the checks that come before any key: reflection, and the
+// seq against the last accepted one.
+func (s *Session) checkSeq(h RecordHeader, rec []byte) error {
+	if s.reflected(h, rec) {
+		return ErrRecordReflected
 	}
 	if h.Seq <= s.recvSeq {
 		if s.cache.Contains(h.Nonce) {
-			return Opened{}, fmt.Errorf("protocol: record %d (last %d): %w", h.Seq, s.recvSeq, ErrReplay)
+			return fmt.Errorf("%w (last %d)", ErrReplay, s.recvSeq)
 		}
-		return Opened{}, fmt.Errorf("protocol: record %d (last %d): %w", h.Seq, s.recvSeq, ErrReorder)
+		return fmt.Errorf("%w (last %d)", ErrReorder, s.recvSeq)
 	}
+	if h.Seq-s.recvSeq-1 > keys.MaxSkip {
+		return fmt.Errorf("%w (last %d)", ErrTooFar, s.recvSeq)
+	}
+	return nil
+}
+
+// checkAuthentic makes the checks of an authentic record: timestamp, nonce
+// cache, payload shape (and a CONFIRM's transcript).
+func (s *Session) checkAuthentic(h RecordHeader, payload []byte, now time.Time) error {
 	if err := checkTimestamp(h.Timestamp, now, s.cfg.Window); err != nil {
-		return Opened{}, fmt.Errorf("protocol: record %d: %w", h.Seq, err)
+		return err
 	}
 	if h.Timestamp <= s.cache.Floor() {
-		return Opened{}, fmt.Errorf("protocol: record %d: %w: older than the replay cache remembers", h.Seq, ErrStale)
+		return fmt.Errorf("%w: older than the replay cache remembers", ErrStale)
 	}
 	if s.cache.Contains(h.Nonce) {
-		return Opened{}, fmt.Errorf("protocol: record %d: %w", h.Seq, ErrNonceReuse)
+		return ErrNonceReuse
 	}
 	if err := checkRecordPayload(h.Type, payload); err != nil {
-		return Opened{}, fmt.Errorf("protocol: record %d: %w", h.Seq, err)
+		return err
 	}
 	if h.Type == TypeConfirm {
-		if err := s.CheckConfirm(payload); err != nil {
-			return Opened{}, fmt.Errorf("protocol: record %d: %w", h.Seq, err)
+		return s.CheckConfirm(payload)
+	}
+	return nil
+}
+
+// authenticated is a record that opened: its plaintext and the chain step
+// that opened it (healed: under the healing's new chain).
+type authenticated struct {
+	payload []byte
+	step    keys.Step
+	healed  bool
+}
+
+// authenticate opens the record under the receive chain's key for its
+// seq, then, while a healing waits for the peer's first record under its
+// new chain, under that chain. Neither chain changes.
+func (s *Session) authenticate(buf []byte, h RecordHeader, rec []byte) (authenticated, error) {
+	ad, body := rec[:RecordHeaderSize], rec[RecordHeaderSize:]
+	if p, st, err := openUnder(&s.recv, buf, h, body, ad); err == nil {
+		return authenticated{payload: p, step: st}, nil
+	}
+	if c := s.heal.recvNext; c != nil {
+		if p, st, err := openUnder(c, buf, h, body, ad); err == nil {
+			return authenticated{payload: p, step: st, healed: true}, nil
 		}
 	}
-	// Every check passed: commit.
-	o := Opened{Header: h, Payload: payload, Gap: uint64(h.Seq - s.recvSeq - 1)}
+	return authenticated{}, ErrTampered
+}
+
+// openUnder opens body under c's key for h.Seq; the step is wiped unless
+// the record opened.
+func openUnder(c *keys.Chain, buf []byte, h RecordHeader, body, ad []byte) ([]byte, keys.Step, error) {
+	st, err := c.Peek(h.Seq)
+	if err != nil {
+		return nil, keys.Step{}, err
+	}
+	aead, err := crypto.NewAEAD(st.Key())
+	if err != nil {
+		st.Wipe()
+		return nil, keys.Step{}, err
+	}
+	p, err := aead.Open(buf[:0], &h.Nonce, body, ad)
+	if err != nil {
+		st.Wipe()
+		return nil, keys.Step{}, err
+	}
+	return p, st, nil
+}
+
+// commit moves the receive side past an authentic record: the chain that
+// opened it (switching to a healing's chain if that was it), the seq, the
+// nonce cache; a waiting healing's chain follows in step, so it too holds
+// no key of this record or earlier.
+func (s *Session) commit(h RecordHeader, a *authenticated, now time.Time) (Opened, error) {
+	o := Opened{Header: h, Payload: a.payload, Gap: uint64(h.Seq - s.recvSeq - 1)}
+	if a.healed {
+		o.SendRekeyed = s.switchRecv(now)
+		o.Rekeyed = true
+	}
+	if err := s.recv.Commit(&a.step); err != nil {
+		return Opened{}, fmt.Errorf("protocol: record %d: %w", h.Seq, err)
+	}
+	if c := s.heal.recvNext; c != nil {
+		fastForward(c, h.Seq+1)
+	}
 	s.recvSeq = h.Seq
 	s.cache.Add(h.Nonce, h.Timestamp, now.UnixNano())
-	if key != s.recv {
-		s.recv, s.recvNext, o.Rekeyed = key, nil, true
-	}
-	if h.Type == TypeRekey {
-		next, err := s.recv.next()
-		if err != nil {
-			return Opened{}, err
-		}
-		s.recv, s.recvNext, o.Rekeyed = next, nil, true
-	}
 	return o, nil
 }
 
-// reflected reports whether the record is one this side sealed in its
-// current send epoch, sent back to it: its nonce is among the epoch's
-// issued nonces and it authenticates under the send key. Only a record that
-// authenticates under our own key is called reflected, so an attacker
-// cannot make a record reflected by copying a nonce (that record is then
-// tampered); the extra AEAD check is made only for records carrying one of
-// our nonces. Records sealed in an earlier send epoch are not recognised
-// (their nonces are forgotten at the rekey) and fail as tampered.
-func (s *Session) reflected(h RecordHeader, body, ad, buf []byte) bool {
-	if !s.nonces.Issued(h.Nonce) {
+// reflected reports whether the record is one this side sealed since its
+// sent set was last reset, sent back to it byte for byte: its nonce is one
+// we issued and its SHA-256 is that of the record we sent with it. A
+// forged record that copies one of our nonces is not reflected (it fails
+// later, as tampered); the hash is computed only for records carrying one
+// of our nonces. Records sent before a healing are not recognised (the set
+// is reset with the send chain) and fail as reorder or tampered.
+func (s *Session) reflected(h RecordHeader, rec []byte) bool {
+	want, ok := s.sent[h.Nonce]
+	if !ok {
 		return false
 	}
-	_, err := s.send.aead.Open(buf[:0], &h.Nonce, body, ad)
-	return err == nil
+	got := sha256.Sum256(rec)
+	return subtle.ConstantTimeCompare(got[:], want[:]) == 1
 }
 
 // checkRecordPayload validates the authenticated payload's shape for its
@@ -279,9 +376,11 @@ func checkRecordPayload(typ byte, p []byte) error {
 	case TypePing, TypePong:
 		_, err := ParsePingPayload(p)
 		return err
-	case TypeRekey:
-		if len(p) != 0 {
-			return fmt.Errorf("%w: rekey payload of %d bytes", ErrMalformed, len(p))
+	case TypeHeal:
+		return checkHeal(p)
+	case TypeHealAck:
+		if len(p) != HealAckSize {
+			return fmt.Errorf("%w: heal ack payload of %d bytes", ErrMalformed, len(p))
 		}
 	case TypeGoodbye:
 		if len(p) != 0 {

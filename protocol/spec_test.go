@@ -616,7 +616,7 @@ func TestSpecRecordsWithoutSession(t *testing.T) {
 			t.Fatalf("record after GOODBYE: verdict %q, events %v", v, sn.r.snapshot()[events:])
 		}
 	})
-	t.Run("replaced session: accepted for 5 s, then tampered", func(t *testing.T) {
+	t.Run("replaced session: accepted for 5 s, then refused", func(t *testing.T) {
 		sn, a1, _, b2 := sessionNode(t)
 		n := sn.n
 		n.establish(b2)
@@ -630,18 +630,18 @@ func TestSpecRecordsWithoutSession(t *testing.T) {
 		if pongs := ofType(sn.take(), TypePong); len(pongs) != 1 {
 			t.Fatalf("%d pongs, want one", len(pongs))
 		}
-		// Failing in the replaced session too: the current session's verdict.
+		// A copy within the grace: a replay in the replaced session.
 		n.handle(old)
-		if v := sn.lastVerdict(t); v != ReasonTampered {
-			t.Fatalf("a replay within the grace: verdict %q, want tampered", v)
+		if v := sn.lastVerdict(t); v != ReasonReplay {
+			t.Fatalf("a replay within the grace: verdict %q, want replay", v)
 		}
 		n.now = testNow.Add(5 * time.Second) // the grace of section 8, as a number: the spec states it
 		n.rejects = newRejectLog()           // reported on its own, not counted with the replay's
 		events := len(sn.r.snapshot())
 		n.handle(seal(t, a1, TypePing, ping))
 		evs := sn.r.snapshot()[events:]
-		if len(evs) != 1 || !rejected(ReasonTampered)(evs[0]) || evs[0].(RejectedEvent).HasSeq {
-			t.Fatalf("after the grace: events %v, want one tampered without seq", evs)
+		if len(evs) != 1 || !rejectedForeign(evs[0]) || evs[0].(RejectedEvent).HasSeq {
+			t.Fatalf("after the grace: events %v, want one refusal of %v without seq", evs, foreignReasons)
 		}
 	})
 	t.Run("GOODBYE of the replaced session ends only it, silently", func(t *testing.T) {
@@ -661,19 +661,19 @@ func TestSpecRecordsWithoutSession(t *testing.T) {
 			t.Fatal("old GOODBYE touched the current session or candidate, or kept the old session")
 		}
 		n.handle(seal(t, a1, TypePing, ping)) // the grace ended with the GOODBYE
-		if v := sn.lastVerdict(t); v != ReasonTampered {
-			t.Fatalf("old session's record after its GOODBYE: %q, want tampered", v)
+		if v := sn.lastVerdict(t); !isForeign(v) {
+			t.Fatalf("old session's record after its GOODBYE: %q, want one of %v", v, foreignReasons)
 		}
 		n.handle(seal(t, a2, TypePing, ping))
 		if v := sn.lastVerdict(t); v != VerdictAccepted {
 			t.Fatalf("current session's record: %q, want accepted", v)
 		}
 	})
-	t.Run("stale CONFIRM with a session: tampered", func(t *testing.T) {
+	t.Run("stale CONFIRM with a session: refused as another session's record", func(t *testing.T) {
 		sn, _, a2, _ := sessionNode(t)
 		sn.n.handle(seal(t, a2, TypeConfirm, make([]byte, HashSize)))
-		if v := sn.lastVerdict(t); v != ReasonTampered {
-			t.Fatalf("verdict %q, want tampered", v)
+		if v := sn.lastVerdict(t); !isForeign(v) {
+			t.Fatalf("verdict %q, want one of %v", v, foreignReasons)
 		}
 	})
 }

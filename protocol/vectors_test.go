@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/ecdh"
 	"crypto/hkdf"
+	"crypto/hmac"
 	"crypto/mlkem"
 	"crypto/mlkem/mlkemtest"
 	"crypto/rand"
@@ -12,6 +13,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"flag"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -19,6 +21,7 @@ import (
 	"time"
 
 	"duet/crypto"
+	"duet/protocol/keys"
 )
 
 // The vectors of protocol 2 in testdata/vectors/v2 are produced by this
@@ -82,48 +85,49 @@ func (h *hexBytes) UnmarshalJSON(b []byte) error {
 }
 
 type handshakeVector struct {
-	Comment          string   `json:"comment"`
-	APrivateKeyPEM   string   `json:"a_private_key_pem"`
-	BPrivateKeyPEM   string   `json:"b_private_key_pem"`
-	ARandomSeed      string   `json:"a_random_seed"`
-	BRandomSeed      string   `json:"b_random_seed"`
-	TimeUnixNano     int64    `json:"time_unix_nano"`
-	ChallengeA       hexBytes `json:"challenge_a"`
-	ChallengeB       hexBytes `json:"challenge_b"`
-	PublicKeyA       hexBytes `json:"msg_public_key_a"`
-	PublicKeyB       hexBytes `json:"msg_public_key_b"`
-	HelloA           hexBytes `json:"msg_hello_a"`
-	HelloB           hexBytes `json:"msg_hello_b"`
-	KeyTransport     hexBytes `json:"msg_key_transport"`
-	Ack              hexBytes `json:"msg_ack"`
-	ConfirmA         hexBytes `json:"record_confirm_a"`
-	ConfirmB         hexBytes `json:"record_confirm_b"`
-	ChatA            hexBytes `json:"record_chat_a"`
-	ChatAID          uint64   `json:"chat_a_id"`
-	ChatAText        string   `json:"chat_a_text"`
-	GoodbyeA         hexBytes `json:"record_goodbye_a"`
-	EphemeralPrivA   hexBytes `json:"ephemeral_private_a"`
-	EphemeralPrivB   hexBytes `json:"ephemeral_private_b"`
-	MLKEMSeedA       hexBytes `json:"mlkem_seed_a"`
-	MLKEMRandomB     hexBytes `json:"mlkem_encaps_random_b"`
-	MLKEMShared      hexBytes `json:"mlkem_ss"`
-	DH               hexBytes `json:"dh"`
-	Secret           hexBytes `json:"secret"`
-	SeqA             uint32   `json:"seq_a"`
-	SeqB             uint32   `json:"seq_b"`
-	HashT1           hexBytes `json:"h_t1"`
-	HashT2           hexBytes `json:"h_t2"`
-	HashT3           hexBytes `json:"h_t3"`
-	TranscriptHashTH hexBytes `json:"th"`
-	KeyAB            hexBytes `json:"key_ab"`
-	KeyBA            hexBytes `json:"key_ba"`
-	MacAB            hexBytes `json:"mac_ab"`
-	MacBA            hexBytes `json:"mac_ba"`
-	Root             hexBytes `json:"root"`
-	KeyABEpoch1      hexBytes `json:"key_ab_epoch1"`
-	FingerprintA     string   `json:"fingerprint_a"`
-	FingerprintB     string   `json:"fingerprint_b"`
-	SafetyNumber     string   `json:"safety_number"`
+	Comment          string     `json:"comment"`
+	APrivateKeyPEM   string     `json:"a_private_key_pem"`
+	BPrivateKeyPEM   string     `json:"b_private_key_pem"`
+	ARandomSeed      string     `json:"a_random_seed"`
+	BRandomSeed      string     `json:"b_random_seed"`
+	TimeUnixNano     int64      `json:"time_unix_nano"`
+	ChallengeA       hexBytes   `json:"challenge_a"`
+	ChallengeB       hexBytes   `json:"challenge_b"`
+	PublicKeyA       hexBytes   `json:"msg_public_key_a"`
+	PublicKeyB       hexBytes   `json:"msg_public_key_b"`
+	HelloA           hexBytes   `json:"msg_hello_a"`
+	HelloB           hexBytes   `json:"msg_hello_b"`
+	KeyTransport     hexBytes   `json:"msg_key_transport"`
+	Ack              hexBytes   `json:"msg_ack"`
+	ConfirmA         hexBytes   `json:"record_confirm_a"`
+	ConfirmB         hexBytes   `json:"record_confirm_b"`
+	ChatA            hexBytes   `json:"record_chat_a"`
+	ChatAID          uint64     `json:"chat_a_id"`
+	ChatAText        string     `json:"chat_a_text"`
+	GoodbyeA         hexBytes   `json:"record_goodbye_a"`
+	EphemeralPrivA   hexBytes   `json:"ephemeral_private_a"`
+	EphemeralPrivB   hexBytes   `json:"ephemeral_private_b"`
+	MLKEMSeedA       hexBytes   `json:"mlkem_seed_a"`
+	MLKEMRandomB     hexBytes   `json:"mlkem_encaps_random_b"`
+	MLKEMShared      hexBytes   `json:"mlkem_ss"`
+	DH               hexBytes   `json:"dh"`
+	Secret           hexBytes   `json:"secret"`
+	SeqA             uint32     `json:"seq_a"`
+	SeqB             uint32     `json:"seq_b"`
+	HashT1           hexBytes   `json:"h_t1"`
+	HashT2           hexBytes   `json:"h_t2"`
+	HashT3           hexBytes   `json:"h_t3"`
+	TranscriptHashTH hexBytes   `json:"th"`
+	KeyAB            hexBytes   `json:"key_ab"`
+	KeyBA            hexBytes   `json:"key_ba"`
+	MacAB            hexBytes   `json:"mac_ab"`
+	MacBA            hexBytes   `json:"mac_ba"`
+	Root             hexBytes   `json:"root"`
+	RecordKeysAB     []hexBytes `json:"record_keys_ab"` // mk of seq_a+1, +2, +3: the keys of A's CONFIRM, CHAT, GOODBYE
+	RecordKeyBA      hexBytes   `json:"record_key_ba"`  // mk of seq_b+1: the key of B's CONFIRM
+	FingerprintA     string     `json:"fingerprint_a"`
+	FingerprintB     string     `json:"fingerprint_b"`
+	SafetyNumber     string     `json:"safety_number"`
 }
 
 // generateHandshakeVector runs a whole handshake with deterministic
@@ -244,11 +248,8 @@ func generateHandshakeVector(t *testing.T, pemA, pemB string) *handshakeVector {
 	v.ChatA, _, _ = sa.Seal(nil, TypeChat, AppendChat(nil, &Chat{ID: v.ChatAID, SentAt: v.TimeUnixNano, Text: v.ChatAText}), now)
 	// A leaves: GOODBYE, seq_A + 3, the next record nonce of A's stream.
 	v.GoodbyeA, _, _ = sa.Seal(nil, TypeGoodbye, nil, now)
-	next, err := sa.send.next()
-	if err != nil {
-		t.Fatal(err)
-	}
-	v.KeyABEpoch1 = next.key
+	v.RecordKeysAB = chainKeys(t, v.KeyAB, v.SeqA+1, 3)
+	v.RecordKeyBA = chainKeys(t, v.KeyBA, v.SeqB+1, 1)[0]
 	fa, fb := idA.Public().Fingerprint(), idB.Public().Fingerprint()
 	v.FingerprintA, v.FingerprintB, v.SafetyNumber = fa.String(), fb.String(), crypto.SafetyNumber(fa, fb)
 	return v
@@ -261,6 +262,40 @@ func generateHandshakeVector(t *testing.T, pemA, pemB string) *handshakeVector {
 const aDrawsBeforeRecords = 32 + 64 + 12 + 32 + 32 + 4 + 32 + 32
 
 func hashOf(t *transcript) hexBytes { h := t.hash(); return h[:] }
+
+// chainKeys returns the record keys of seqs first .. first+n-1 of a chain
+// starting at ck, through keys.Chain (the implementation).
+func chainKeys(t *testing.T, ck []byte, first uint32, n int) []hexBytes {
+	t.Helper()
+	c := keys.NewChain(chainKey(ck), first)
+	var out []hexBytes
+	for i := range n {
+		st, err := c.Peek(first + uint32(i))
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, bytes.Clone(st.Key()))
+		if err := c.Commit(&st); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return out
+}
+
+// hmacChain computes the first n record keys of a chain starting at ck from
+// the spec's formulas alone, with crypto/hmac (the independent check).
+func hmacChain(ck []byte, n int) [][]byte {
+	var out [][]byte
+	for range n {
+		m := hmac.New(sha256.New, ck)
+		m.Write([]byte{0x01})
+		out = append(out, m.Sum(nil))
+		m = hmac.New(sha256.New, ck)
+		m.Write([]byte{0x02})
+		ck = m.Sum(nil)
+	}
+	return out
+}
 
 func firstBytes(seed string, n int) []byte {
 	b := make([]byte, n)
@@ -468,8 +503,13 @@ func checkHandshakeVector(t *testing.T, v *handshakeVector) {
 	T = append(T, ackMAC...)
 	th := sha256.Sum256(T)
 	eq("th", th[:], v.TranscriptHashTH)
-	rekeyed, _ := crypto.HKDFExpand(v.KeyAB, "duet/2 rekey", 32)
-	eq("key_ab epoch 1", rekeyed, v.KeyABEpoch1)
+	// The chains (section 8): mk_n = HMAC-SHA-256(ck_n, 0x01), ck_n+1 =
+	// HMAC-SHA-256(ck_n, 0x02), ck of the first record = key_ab (key_ba).
+	mkAB := hmacChain(v.KeyAB, 3)
+	for i := range 3 {
+		eq(fmt.Sprintf("record key A to B %d", i+1), mkAB[i], v.RecordKeysAB[i])
+	}
+	eq("record key B to A 1", hmacChain(v.KeyBA, 1)[0], v.RecordKeyBA)
 
 	// Records: open with the standard AEAD and check header fields.
 	open := func(name string, rec, key []byte, wantType byte, wantSeq uint32) []byte {
@@ -486,16 +526,16 @@ func checkHandshakeVector(t *testing.T, v *handshakeVector) {
 		}
 		return p
 	}
-	eq("confirm A", open("confirm A", v.ConfirmA, v.KeyAB, TypeConfirm, v.SeqA+1), th[:])
-	eq("confirm B", open("confirm B", v.ConfirmB, v.KeyBA, TypeConfirm, v.SeqB+1), th[:])
-	chat := open("chat A", v.ChatA, v.KeyAB, TypeChat, v.SeqA+2)
+	eq("confirm A", open("confirm A", v.ConfirmA, mkAB[0], TypeConfirm, v.SeqA+1), th[:])
+	eq("confirm B", open("confirm B", v.ConfirmB, v.RecordKeyBA, TypeConfirm, v.SeqB+1), th[:])
+	chat := open("chat A", v.ChatA, mkAB[1], TypeChat, v.SeqA+2)
 	if binary.BigEndian.Uint64(chat) != v.ChatAID || string(chat[ChatHeaderSize:]) != v.ChatAText {
 		t.Fatalf("chat payload %x", chat)
 	}
 	if len(v.GoodbyeA) != RecordHeaderSize+TagSize {
 		t.Fatalf("goodbye A: %d bytes, want %d (empty payload)", len(v.GoodbyeA), RecordHeaderSize+TagSize)
 	}
-	if p := open("goodbye A", v.GoodbyeA, v.KeyAB, TypeGoodbye, v.SeqA+3); len(p) != 0 {
+	if p := open("goodbye A", v.GoodbyeA, mkAB[2], TypeGoodbye, v.SeqA+3); len(p) != 0 {
 		t.Fatalf("goodbye payload %x, want empty", p)
 	}
 	if int64(binary.BigEndian.Uint64(v.GoodbyeA[6:])) != v.TimeUnixNano {

@@ -67,7 +67,11 @@ func IsRecordType(t byte) bool { return t >= TypeConfirm && t <= TypeRecordLast 
 
 // IsKnownRecordType reports whether t is a session record type this
 // implementation acts on (CONFIRM 0x10 through READ 0x18).
-func IsKnownRecordType(t byte) bool { return t >= TypeConfirm && t <= TypeRead }
+//
+// TypeRekey (0x15, version 1's REKEY) is not one: version 2 never sends it.
+func IsKnownRecordType(t byte) bool {
+	return t >= TypeConfirm && t <= TypeHealAck && t != TypeRekey
+}
 
 // PublicKeyMsg is handshake flow 1: version, type, flags, challenge (8),
 // echo (8), der_len (u16), der.

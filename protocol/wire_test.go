@@ -256,7 +256,8 @@ func TestWirePayloadRejections(t *testing.T) {
 		{"chat truncated UTF-8", func() error { _, err := ParseChat(append(make([]byte, ChatHeaderSize), "世"[:2]...)); return err }(), ErrMalformed},
 		{"receipt too many ids", func() error { _, err := ParseReceipt(nil, make([]byte, 8*(MaxReceiptIDs+1))); return err }(), ErrMalformed},
 		{"confirm short", checkRecordPayload(TypeConfirm, make([]byte, HashSize-1)), ErrMalformed},
-		{"rekey with payload", checkRecordPayload(TypeRekey, []byte{0}), ErrMalformed},
+		{"heal short", checkRecordPayload(TypeHeal, make([]byte, HealSize-1)), ErrMalformed},
+		{"heal ack long", checkRecordPayload(TypeHealAck, make([]byte, HealAckSize+1)), ErrMalformed},
 		{"pong short", checkRecordPayload(TypePong, make([]byte, 7)), ErrMalformed},
 		{"receipt empty", checkRecordPayload(TypeReceipt, nil), ErrMalformed},
 	}

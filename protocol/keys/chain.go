@@ -15,11 +15,31 @@ import (
 // skipped). The sender does the same with Peek(Next()).
 //
 // A Chain is a value with no locks: its owner (the session) serialises use.
+//
+// Cost: Peek from Next to seq takes seq-Next steps the first time; the
+// chain keeps the chain key of every checkpointStride-th seq it passed
+// above Next (at most MaxSkip/checkpointStride+1 of them, about 2 KiB), so
+// a later Peek anywhere up to the furthest one takes at most
+// checkpointStride steps. A stream of forged records just under MaxSkip
+// ahead therefore costs one long walk, then a few HMACs each, not MaxSkip
+// each. Checkpoints are keys of seqs at or above Next only (Commit wipes
+// those it passes): they derive nothing the chain itself could not.
 type Chain struct {
 	key  [Size]byte // ck_next
 	next uint32     // the seq whose key ck_next derives
 	done bool       // the chain gave the key of seq 2^32-1: nothing follows
+	// cp holds ck_p for every multiple p of checkpointStride with
+	// next < p <= cpTop, at slot (p/checkpointStride) % len(cp).
+	cp    [checkpoints][Size]byte
+	cpTop uint32
 }
+
+const (
+	checkpointStride = 16
+	checkpoints      = MaxSkip/checkpointStride + 1
+)
+
+func slot(p uint32) int { return int(p/checkpointStride) % checkpoints }
 
 // NewChain starts a chain whose first record is seq first.
 func NewChain(ck [Size]byte, first uint32) Chain {
@@ -62,11 +82,18 @@ func (c *Chain) Peek(seq uint32) (Step, error) {
 	if seq-c.next > MaxSkip {
 		return Step{}, ErrTooFar
 	}
-	ck := c.key
-	for range seq - c.next {
+	pos, ck := c.next, c.key
+	if p := min(seq-seq%checkpointStride, c.cpTop); p > c.next {
+		pos, ck = p, c.cp[slot(p)]
+	}
+	for pos < seq {
 		next := advance(&ck)
 		clear(ck[:])
 		ck = next
+		pos++
+		if pos%checkpointStride == 0 && pos > c.cpTop {
+			c.cp[slot(pos)], c.cpTop = ck, pos
+		}
 	}
 	st := Step{seq: seq}
 	st.key, st.after = split(&ck)
@@ -85,6 +112,7 @@ func (c *Chain) Commit(st *Step) error {
 		return ErrErased
 	}
 	c.key = st.after
+	c.wipeCheckpoints(c.next, uint64(st.seq)+1)
 	if st.seq == 1<<32-1 {
 		c.done = true
 		clear(c.key[:])
@@ -95,9 +123,23 @@ func (c *Chain) Commit(st *Step) error {
 	return nil
 }
 
-// Wipe overwrites the chain's key; the chain gives no key afterwards.
+// wipeCheckpoints wipes the checkpoints of seqs in (from, to]: the chain
+// moved past them.
+func (c *Chain) wipeCheckpoints(from uint32, to uint64) {
+	top := min(to, uint64(c.cpTop))
+	for p := uint64(from) - uint64(from)%checkpointStride + checkpointStride; p <= top; p += checkpointStride {
+		clear(c.cp[slot(uint32(p))][:])
+	}
+	if uint64(c.cpTop) <= to {
+		c.cpTop = 0
+	}
+}
+
+// Wipe overwrites the chain's keys; the chain gives no key afterwards.
 func (c *Chain) Wipe() {
 	clear(c.key[:])
+	clear(c.cp[:])
+	c.cpTop = 0
 	c.done = true
 }
 

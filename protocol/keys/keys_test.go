@@ -6,6 +6,7 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"errors"
+	"math/rand/v2"
 	"testing"
 )
 
@@ -255,5 +256,108 @@ func BenchmarkChainStep(b *testing.B) {
 		if err := c.Commit(&st); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// naiveKey is the key of record seq of a chain whose ck at first is ck,
+// by the formula alone (no checkpoints).
+func naiveKey(ck [Size]byte, first, seq uint32) []byte {
+	h := func(k []byte, b byte) []byte { m := hmac.New(sha256.New, k); m.Write([]byte{b}); return m.Sum(nil) }
+	k := ck[:]
+	for range seq - first {
+		k = h(k, 2)
+	}
+	return h(k, 1)
+}
+
+// TestChainCheckpointsGiveTheFormulasKeys: with checkpoints made by Peeks
+// far ahead, every Peek and Commit, in any order of seqs, gives the key the
+// formula gives, across commits that pass checkpoints and across the end
+// of the seq space.
+func TestChainCheckpointsGiveTheFormulasKeys(t *testing.T) {
+	for _, first := range []uint32{0, 7, 1<<32 - 3*MaxSkip} {
+		ck := [Size]byte{3, byte(first)}
+		c := NewChain(ck, first)
+		rng := rand.New(rand.NewPCG(1, uint64(first)))
+		for range 400 {
+			seq := c.Next() + uint32(rng.IntN(MaxSkip+1))
+			if seq < c.Next() { // wrapped past 2^32-1
+				continue
+			}
+			st, err := c.Peek(seq)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if want := naiveKey(ck, first, seq); !bytes.Equal(st.Key(), want) {
+				t.Fatalf("first %d, key of %d (next %d, top %d): %x, want %x", first, seq, c.Next(), c.cpTop, st.Key(), want)
+			}
+			if rng.IntN(4) == 0 { // commit a nearby seq now and then
+				to := c.Next() + uint32(rng.IntN(3*checkpointStride))
+				if to < c.Next() {
+					continue
+				}
+				near, err := c.Peek(to)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if err := c.Commit(&near); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+	}
+}
+
+// TestChainCommitWipesPassedCheckpoints: after a Commit the chain holds no
+// checkpoint of a seq at or below its new Next (the key of a record the
+// chain has moved past stays erased), and keeps those above it.
+func TestChainCommitWipesPassedCheckpoints(t *testing.T) {
+	ck := [Size]byte{5}
+	c := NewChain(ck, 100)
+	if _, err := c.Peek(100 + MaxSkip); err != nil { // checkpoints 112 .. 1120
+		t.Fatal(err)
+	}
+	st, _ := c.Peek(500)
+	if err := c.Commit(&st); err != nil {
+		t.Fatal(err)
+	}
+	var zero [Size]byte
+	for p := uint32(112); p <= 100+MaxSkip; p += checkpointStride {
+		held := c.cp[slot(p)] != zero
+		if want := p > c.Next(); held != want {
+			t.Errorf("checkpoint %d held %v after committing 500, want %v", p, held, want)
+		}
+	}
+	for i := range c.cp {
+		if c.cp[i] == zero {
+			continue
+		}
+		// Every remaining checkpoint is ck_p for some p above Next.
+		found := false
+		for p := c.Next() + 1; p <= c.cpTop && !found; p++ {
+			if p%checkpointStride == 0 && slot(p) == i {
+				found = true
+			}
+		}
+		if !found {
+			t.Errorf("slot %d holds a key but no checkpoint above next %d maps to it", i, c.Next())
+		}
+	}
+}
+
+// BenchmarkPeekFarAhead is what a forged record just under MaxSkip ahead
+// costs the receiver once the checkpoints exist (the chain does not move:
+// the record fails authentication).
+func BenchmarkPeekFarAhead(b *testing.B) {
+	c := NewChain([Size]byte{1}, 0)
+	c.Peek(MaxSkip)
+	i := 0
+	for b.Loop() {
+		st, err := c.Peek(uint32(MaxSkip - i%checkpointStride))
+		if err != nil {
+			b.Fatal(err)
+		}
+		st.Wipe()
+		i++
 	}
 }

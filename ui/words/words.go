@@ -53,6 +53,8 @@ func Reason(reason string) string {
 		return "the peer speaks duet protocol 1; upgrade it (old-version)"
 	case protocol.ReasonDowngrade:
 		return "a hello stripped of its post-quantum (ML-KEM) share on the way (downgrade)"
+	case protocol.ReasonTooFar:
+		return "its sequence number was more than 1024 ahead of the last one received (too-far)"
 	}
 	return reason
 }
