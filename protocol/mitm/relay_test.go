@@ -189,7 +189,7 @@ func TestAttacksRejected(t *testing.T) {
 	}{
 		{Replay, protocol.ReasonReplay, true, false},
 		{Tamper, protocol.ReasonTampered, false, false}, // the header did not authenticate
-		{Reorder, protocol.ReasonReorder, false, true}, // decided before authentication: the late record's key is erased
+		{Reorder, protocol.ReasonReorder, false, true},  // decided before authentication: the late record's key is erased
 		{Drop, "", false, true},
 	} {
 		t.Run(c.attack.String(), func(t *testing.T) {
