@@ -1,17 +1,20 @@
 package main
 
-// Process-level test of protocol 2's old-version refusal through duet
+// Process-level tests of protocol 2's old-version refusal through duet
 // mitm (issue 19: "every new refusal has a test over pipes and a
-// process-level one through duet mitm"). The version-1 peer is played by
-// v1Peer below: it needs no build of an older duet, so it runs on a clean
-// checkout.
+// process-level one through duet mitm"). In TestE2EMITMOldVersion the
+// version-1 peer is played by v1Peer below: it needs no build of an older
+// duet, so it runs on any checkout. TestE2EMITMRealV1Peer runs the last
+// protocol-1 duet itself when the git history has it.
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -184,4 +187,107 @@ func TestE2EMITMOldVersion(t *testing.T) {
 	}
 	a.send("after the old peer")
 	b.waitFor(t, msgTimeout, "B shows A's message", shows("after the old peer"))
+}
+
+// v1Commit is the last commit of duet that speaks protocol 1.
+const v1Commit = "791c3cf"
+
+// buildV1Duet builds duet as of v1Commit from this checkout's git history,
+// without network (GOPROXY=off: its go.mod and go.sum are today's, so the
+// modules are those today's build used). It skips the test, saying why,
+// when the history or git is not there (a shallow or exported checkout)
+// or the build fails: TestE2EMITMOldVersion covers the refusal without it.
+func buildV1Duet(t *testing.T) string {
+	t.Helper()
+	needBinary(t)
+	if out, err := exec.Command("git", "rev-parse", "--verify", "--quiet", v1Commit+"^{commit}").CombinedOutput(); err != nil {
+		t.Skipf("no git history with %s, the last protocol-1 duet, in this checkout (%v: %s); TestE2EMITMOldVersion covers the refusal", v1Commit, err, bytes.TrimSpace(out))
+	}
+	dir := t.TempDir()
+	archive := exec.Command("git", "archive", "--format=tar", v1Commit)
+	untar := exec.Command("tar", "-x", "-C", dir)
+	pipe, err := archive.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	untar.Stdin = pipe
+	if err := untar.Start(); err != nil {
+		t.Skipf("tar: %v", err)
+	}
+	if err := archive.Run(); err != nil {
+		t.Skipf("git archive %s: %v", v1Commit, err)
+	}
+	if err := untar.Wait(); err != nil {
+		t.Skipf("unpacking %s: %v", v1Commit, err)
+	}
+	bin := filepath.Join(dir, "duet-v1")
+	build := exec.Command("go", "build", "-o", bin, ".")
+	build.Dir = dir
+	build.Env = append(os.Environ(), "GOPROXY=off", "GOFLAGS=-mod=readonly")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Skipf("building %s offline: %v\n%s", v1Commit, err, out)
+	}
+	return bin
+}
+
+// startV1Duet is startDuet with the protocol-1 binary bin. It swaps the
+// package's duetBin for the one exec in spawnDuet: the end-to-end tests
+// of this package never run in parallel.
+func startV1Duet(t *testing.T, bin, name string, args ...string) *proc {
+	t.Helper()
+	saved := duetBin
+	duetBin = bin
+	defer func() { duetBin = saved }()
+	return startDuet(t, name, args...)
+}
+
+// TestE2EMITMRealV1Peer: the last protocol-1 duet itself (built from the
+// git history; skipped without it) against today's through duet mitm.
+// The relay names its PUBLIC_KEY as protocol 1's; today's duet refuses it
+// as old-version; the old duet shows what docs/PROTOCOL.md section 7 says
+// a version-1 peer shows: malformed rejections ("version not 1") and no
+// session. Neither takes the other's key. Once the old peer is upgraded
+// (today's duet on the same identity), the two make a session through the
+// same relay, with the key the old one had.
+func TestE2EMITMRealV1Peer(t *testing.T) {
+	v1 := buildV1Duet(t)
+	s := startMITM(t)
+	a := startDuet(t, "A", s.peerArgs("A", "a.pem")...)
+	old := startV1Duet(t, v1, "B (protocol 1)", s.peerArgs("B", "b.pem")...)
+	rOld := old.waitFor(t, readyTimeout, "the old B ready", isEv("ready"))
+
+	s.mitm.waitFor(t, msgTimeout, "the relay names the old B's PUBLIC_KEY as protocol 1's", func(e event) bool {
+		return e.Event == "mitm" && e.Flow == "b->a" && e.Type == "PUBLIC_KEY" && mitmVersion(e) == 1
+	})
+	oldVersion := func(e event) bool { return e.Event == "rejected" && e.Reason == "old-version" }
+	a.waitN(t, 2, sessionTimeout, "A refuses the old B's PUBLIC_KEY and its retry: old-version", oldVersion)
+	r := old.waitFor(t, msgTimeout, "the old B refuses A's version-2 messages: malformed", func(e event) bool {
+		return e.Event == "rejected" && e.Reason == "malformed"
+	})
+	if !strings.Contains(r.Detail, "version") {
+		t.Errorf("the old B's malformed line %s: want its detail to name the version", r)
+	}
+	for _, p := range []*proc{a, old} {
+		if !p.running() {
+			t.Fatalf("%s died", p.name)
+		}
+		if n := p.count(established); n != 0 {
+			t.Fatalf("%s made a session across protocol versions", p.name)
+		}
+	}
+	for _, kp := range []string{"kp_A", "kp_B"} {
+		if b, err := os.ReadFile(filepath.Join(s.dir, kp)); err == nil && len(bytes.TrimSpace(b)) > 0 {
+			t.Errorf("%s records a key across protocol versions:\n%s", kp, b)
+		}
+	}
+
+	old.kill()
+	b := startDuet(t, "B upgraded", s.peerArgs("B", "b.pem")...)
+	sa := a.waitFor(t, sessionTimeout, "A's session with the upgraded B", established)
+	b.waitFor(t, sessionTimeout, "the upgraded B's session", established)
+	if sa.PeerFingerprint != rOld.Fingerprint {
+		t.Errorf("A's peer %s, want the old B's key %s (the same identity file)", sa.PeerFingerprint, rOld.Fingerprint)
+	}
+	a.send("hello, upgraded")
+	b.waitFor(t, msgTimeout, "the upgraded B shows A's message", shows("hello, upgraded"))
 }
