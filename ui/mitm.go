@@ -99,6 +99,9 @@ func (o *MITMOutput) Emit(ev protocol.Event) {
 			m["type"] = protocol.TypeName(e.Type)
 			m["size"] = e.Size
 		}
+		if e.Version != 0 {
+			m["version"] = e.Version
+		}
 		if e.HasSeq {
 			m["seq"] = e.Seq
 		}

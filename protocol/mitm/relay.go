@@ -159,6 +159,10 @@ type Event struct {
 	SizeBefore int
 	Peer       string // ImpostorSession: the peer's fingerprint
 	Text       string // Intercepted: the message read (the MITM's own output only)
+	// Version is protocol.VersionOld for a version-1 duet's message
+	// (relayed untouched; Type is its type byte, the same in both
+	// versions), 0 for a message of this version or none.
+	Version byte
 }
 
 // EventName implements protocol.Event.
@@ -573,11 +577,15 @@ func (m *Relay) fits(f Flow) *crypto.PublicKey {
 	return nil
 }
 
-// event describes msg (its type, and seq for a session record).
+// event describes msg (its type, and seq for a session record; the
+// version too when it is a version-1 duet's).
 func (m *Relay) event(f Flow, action string, a Attack, msg []byte) Event {
 	ev := Event{Flow: f, Action: action, Attack: a, Size: len(msg)}
-	if len(msg) >= 2 && msg[0] == protocol.Version {
+	if len(msg) >= 2 && (msg[0] == protocol.Version || msg[0] == protocol.VersionOld) {
 		ev.Type = msg[1]
+		if msg[0] == protocol.VersionOld {
+			ev.Version = protocol.VersionOld
+		}
 	}
 	if h, err := protocol.ParseRecordHeader(msg); err == nil {
 		ev.Seq, ev.HasSeq = h.Seq, true

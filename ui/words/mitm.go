@@ -24,6 +24,9 @@ func MITMNamed(e mitm.Event, nameA, nameB, arrow string) string {
 		flow = from + arrow + to + ":"
 	}
 	what := protocol.TypeName(e.Type)
+	if e.Version != 0 {
+		what += fmt.Sprintf(" of protocol %d", e.Version)
+	}
 	if e.HasSeq {
 		what += fmt.Sprintf(" seq %d", e.Seq)
 	}
