@@ -277,7 +277,8 @@ type hsLayout struct {
 // line (the step list first while no step happened yet, the line first
 // otherwise), the stall diagnosis (to a short form), the peer-answers line.
 // The title, the waiting line and the failure reason stay; what still does
-// not fit is cut at the bottom.
+// not fit is cut at the bottom. A session whose handshake completed and
+// which has healed condenses its step list first, before the healings.
 func (h *Handshake) View(st *style.Styles, width, height int, now time.Time) string {
 	st = styles(st)
 	if height <= 0 {
@@ -296,6 +297,10 @@ func (h *Handshake) View(st *style.Styles, width, height int, now time.Time) str
 	}
 	if h.inAttempt || h.session {
 		reductions[3], reductions[4] = reductions[4], reductions[3]
+	}
+	if h.session && h.done && len(h.rekeys) > 0 {
+		// The steps are history; the healings are the news.
+		reductions = append([]func(*hsLayout){func(l *hsLayout) { l.fullSteps = false }}, reductions...)
 	}
 	for _, reduce := range reductions {
 		if len(lines) <= height {

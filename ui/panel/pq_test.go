@@ -94,7 +94,7 @@ func TestHandshakeHealings(t *testing.T) {
 		t.Errorf("Healings() = %d, want 3", h.Healings())
 	}
 	// Short of room: only the newest, with the count.
-	v = joined(h.View(testStyles(), 60, 10, t0.Add(time.Hour)))
+	v = joined(h.View(testStyles(), 60, 7, t0.Add(time.Hour)))
 	if !strings.Contains(v, "healed 3 times (fresh X25519 + ML-KEM-768), last 03:01:03 our direction, epoch 2") || strings.Contains(v, "03:01:01") {
 		t.Errorf("short panel:\n%s", v)
 	}
