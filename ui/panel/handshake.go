@@ -268,23 +268,25 @@ type hsLayout struct {
 	fullSteps bool // one row per step, else one compact row of marks
 	longStall bool // the stall diagnosis in full, else in short
 	waitAddr  bool // the address in the waiting line (the title has it too)
+	fullKeys  bool // "keys: …, post-quantum", else the exchange's name alone (37 cells: one sidebar row)
 }
 
 // View renders the panel in exactly height rows of exactly width cells.
-// When the height is short it condenses, in this order: older rekey lines,
+// When the height is short it condenses, in this order: the key exchange
+// row (to the exchange's name alone: one row of the sidebar), older rekey lines,
 // the "retries by itself" hint, the address in the waiting line (the title
 // has it), then the step list (to one row of marks) and the "sending…"
 // line (the step list first while no step happened yet, the line first
 // otherwise), the stall diagnosis (to a short form), the peer-answers line.
 // The title, the waiting line and the failure reason stay; what still does
 // not fit is cut at the bottom. A session whose handshake completed and
-// which has healed condenses its step list first, before the healings.
+// which has healed condenses its step list first, before anything else.
 func (h *Handshake) View(st *style.Styles, width, height int, now time.Time) string {
 	st = styles(st)
 	if height <= 0 {
 		return ""
 	}
-	l := hsLayout{allRekeys: true, retries: true, sending: true, answer: true, fullSteps: true, longStall: true, waitAddr: true}
+	l := hsLayout{allRekeys: true, retries: true, sending: true, answer: true, fullSteps: true, longStall: true, waitAddr: true, fullKeys: true}
 	lines := h.render(st, width, now, l)
 	reductions := []func(*hsLayout){
 		func(l *hsLayout) { l.allRekeys = false },
@@ -298,6 +300,7 @@ func (h *Handshake) View(st *style.Styles, width, height int, now time.Time) str
 	if h.inAttempt || h.session {
 		reductions[3], reductions[4] = reductions[4], reductions[3]
 	}
+	reductions = append([]func(*hsLayout){func(l *hsLayout) { l.fullKeys = false }}, reductions...)
 	if h.session && h.done && len(h.rekeys) > 0 {
 		// The steps are history; the healings are the news.
 		reductions = append([]func(*hsLayout){func(l *hsLayout) { l.fullSteps = false }}, reductions...)
@@ -349,7 +352,7 @@ func (h *Handshake) render(st *style.Styles, width int, now time.Time, l hsLayou
 		} else {
 			add(st.Good, "✓ session established", 2)
 		}
-		if kx := h.keyExchange(); kx != "" {
+		if kx := h.keyExchange(l.fullKeys); kx != "" {
 			addIn(st.Good, kx)
 		}
 		switch {
@@ -408,10 +411,13 @@ func (h *Handshake) render(st *style.Styles, width int, now time.Time, l hsLayou
 }
 
 // keyExchange is the row naming the session's key exchange ("keys:
-// X25519 + ML-KEM-768 + RSA-OAEP-2048, post-quantum"); "" when the
-// session's event did not say it.
-func (h *Handshake) keyExchange() string {
+// X25519 + ML-KEM-768 + RSA-OAEP-2048, post-quantum"; not full: the
+// exchange alone, the header saying post-quantum); "" when the session's
+// event did not say it.
+func (h *Handshake) keyExchange(full bool) string {
 	switch {
+	case h.kx != "" && !full:
+		return "  " + h.kx
 	case h.kx != "" && h.pq:
 		return "  keys: " + h.kx + ", " + PostQuantumWord
 	case h.kx != "":

@@ -127,3 +127,19 @@ func trimRows(s string) string {
 	}
 	return strings.Join(r, "\n")
 }
+
+// TestHandshakeSidebarKeepsTheSteps: in the sidebar's 38×9 the key
+// exchange row shortens to the exchange's name (one row) before the six
+// step rows fold to marks.
+func TestHandshakeSidebarKeepsTheSteps(t *testing.T) {
+	v := trimRows(plain(pqEstablished().View(testStyles(), 38, 9, t0)))
+	for _, want := range []string{"\n  X25519 + ML-KEM-768 + RSA-OAEP-2048\n", "✓ 1 public-keys", "✓ 6 confirm"} {
+		if !strings.Contains(v, want) {
+			t.Errorf("missing %q in\n%s", want, v)
+		}
+	}
+	// With room, the row says post-quantum too.
+	if v := joined(pqEstablished().View(testStyles(), 38, 12, t0)); !strings.Contains(v, "keys: X25519 + ML-KEM-768 + RSA-OAEP-2048, post-quantum") {
+		t.Errorf("full row missing:\n%s", v)
+	}
+}
