@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 	"sync"
 	"time"
 	"unicode/utf8"
@@ -21,7 +22,7 @@ import (
 //	[12:01:02] alice: hi (queued)
 //	  ✓ delivered
 //	[12:01:02] peer: hello
-//	* session established with 1A2B ..., safety number 12345 ...
+//	* session established with 1A2B ..., safety number 12345 ... (X25519 + ML-KEM-768 + RSA-OAEP-2048, post-quantum)
 //	! rejected replay seq 7: a copy of a record already received
 //
 // Our own message is printed once, at once, when it is queued, with the
@@ -335,7 +336,7 @@ func (l *Lines) printSession(e protocol.SessionEvent) {
 		l.mu.Lock()
 		l.ids.peer, l.ids.safety = e.PeerFingerprint, e.SafetyNumber
 		l.mu.Unlock()
-		l.put("* session established with %s, safety number %s", termsafe.Sanitize(e.PeerFingerprint), termsafe.Sanitize(e.SafetyNumber))
+		l.put("* session established with %s, safety number %s%s", termsafe.Sanitize(e.PeerFingerprint), termsafe.Sanitize(e.SafetyNumber), keyExchangeNote(e))
 		l.put("* compare the safety number with your peer over another channel")
 	case protocol.SessionPeerLeft:
 		l.setSessionUp(false)
@@ -343,11 +344,11 @@ func (l *Lines) printSession(e protocol.SessionEvent) {
 	case protocol.SessionRekeyed:
 		switch e.Direction {
 		case protocol.DirectionReceive:
-			l.put("* session rekeyed (the peer's direction)")
+			l.put("* session rekeyed (the peer's direction)%s", healedNote(e))
 		case protocol.DirectionSend:
-			l.put("* session rekeyed (our direction)")
+			l.put("* session rekeyed (our direction)%s", healedNote(e))
 		default:
-			l.put("* session rekeyed")
+			l.put("* session rekeyed%s", healedNote(e))
 		}
 	default:
 		if e.State == protocol.SessionClosed {
@@ -355,6 +356,43 @@ func (l *Lines) printSession(e protocol.SessionEvent) {
 		}
 		l.put("* session %s", termsafe.Sanitize(string(e.State)))
 	}
+}
+
+// keyExchangeNote ends the "session established" line with the exchanges
+// the keys come from, when the event says: " (X25519 + ML-KEM-768 +
+// RSA-OAEP-2048, post-quantum)". The line's words before it stay as they
+// were (scripts read them).
+func keyExchangeNote(e protocol.SessionEvent) string {
+	var parts []string
+	if e.KeyExchange != "" {
+		parts = append(parts, termsafe.Sanitize(e.KeyExchange))
+	}
+	if e.PostQuantum {
+		parts = append(parts, "post-quantum")
+	}
+	if len(parts) == 0 {
+		return ""
+	}
+	return " (" + strings.Join(parts, ", ") + ")"
+}
+
+// healedNote ends a "session rekeyed" line with what healed it, when the
+// event says: ": healed by a fresh X25519 + ML-KEM-768 exchange, epoch 2"
+// (the direction's epoch after it).
+func healedNote(e protocol.SessionEvent) string {
+	var s string
+	if e.KeyExchange != "" {
+		s = ": healed by a fresh " + termsafe.Sanitize(e.KeyExchange) + " exchange"
+	}
+	if e.Epoch > 0 {
+		if s == "" {
+			s = ":"
+		} else {
+			s += ","
+		}
+		s += fmt.Sprintf(" epoch %d", e.Epoch)
+	}
+	return s
 }
 
 // printMessage prints the peer's message with the time it was written (or

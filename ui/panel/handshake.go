@@ -22,7 +22,8 @@ const HandshakeLinger = 3 * time.Second
 // attempt silently when it stalls.
 const handshakeIdle = 5 * time.Second
 
-// maxRekeyLines bounds the rekey lines kept.
+// maxRekeyLines bounds the healing (rekey) entries kept for a session: the
+// newest 32, oldest dropped first; the panel still counts every one.
 const maxRekeyLines = 32
 
 const numSteps = protocol.StepConfirm
@@ -42,15 +43,19 @@ type stepState struct {
 	err   error
 }
 
+// rekeyLine is one healing (a rekey of one direction) of the session.
 type rekeyLine struct {
 	at    time.Time
-	epoch int
+	epoch int    // the direction's epoch after it; without one, the count of this session's rekeys
+	dir   string // protocol.DirectionSend or DirectionReceive; "" when not said
+	kx    string // the exchange mixed in (protocol.KeyExchangeHealing); "" when not said
 }
 
 // Handshake is the handshake panel: the six steps of the current attempt
 // with marks and times, why a step failed in plain words, what is being
-// tried while waiting for the peer, the stalled diagnosis, rekeys, and the
-// peer leaving.
+// tried while waiting for the peer, the stalled diagnosis, the session's key
+// exchange (the hybrid, and whether it is post-quantum), each healing
+// (rekey) with its time, direction and epoch, and the peer leaving.
 type Handshake struct {
 	peerAddr string
 	ping     time.Duration
@@ -72,7 +77,9 @@ type Handshake struct {
 
 	// Session.
 	session bool
-	epoch   int
+	kx      string // the key exchange of the session's handshake; "" when not said
+	pq      bool   // the session's keys depend on an ML-KEM exchange
+	epoch   int    // rekeys of this session, both directions
 	rekeys  []rekeyLine
 
 	live protocol.LiveState
@@ -134,9 +141,11 @@ func (h *Handshake) Step(ev protocol.HandshakeEvent, at time.Time) {
 	}
 }
 
-// Session records a session event: established, rekeyed (a line "rekeyed
-// (epoch N)", N counting the key changes of this session in either
-// direction), closed, or peer-left (the panel waits for the peer again).
+// Session records a session event: established (with its key exchange),
+// rekeyed (a healing entry with its time, direction and the direction's
+// epoch; without an epoch in the event, N counts the key changes of this
+// session in either direction), closed, or peer-left (the panel waits for
+// the peer again, and forgets the session's exchange and healings).
 func (h *Handshake) Session(ev protocol.SessionEvent, at time.Time) {
 	switch ev.State {
 	case protocol.SessionEstablished:
@@ -155,16 +164,22 @@ func (h *Handshake) Session(ev protocol.SessionEvent, at time.Time) {
 			h.failed, h.done, h.finishedAt, h.lastStep = false, true, at, numSteps
 		}
 		h.session = true
+		h.kx, h.pq = clean(ev.KeyExchange), ev.PostQuantum
 		h.epoch, h.rekeys = 0, nil
 		h.left, h.closed, h.isStalled = false, false, false
 	case protocol.SessionRekeyed:
 		h.epoch++
-		h.rekeys = append(h.rekeys, rekeyLine{at: at, epoch: h.epoch})
+		r := rekeyLine{at: at, epoch: h.epoch, dir: ev.Direction, kx: clean(ev.KeyExchange)}
+		if ev.Epoch > 0 {
+			r.epoch = int(ev.Epoch)
+		}
+		h.rekeys = append(h.rekeys, r)
 		if len(h.rekeys) > maxRekeyLines {
 			h.rekeys = append(h.rekeys[:0], h.rekeys[len(h.rekeys)-maxRekeyLines:]...)
 		}
 	case protocol.SessionClosed, protocol.SessionPeerLeft:
 		h.session = false
+		h.kx, h.pq, h.epoch = "", false, 0
 		h.resetAttempt()
 		h.waitFrom = at
 		h.attempts = 0
@@ -213,6 +228,14 @@ func (h *Handshake) Stalling() bool { return h.isStalled && !h.session }
 // Established reports whether a session is up.
 func (h *Handshake) Established() bool { return h.session }
 
+// PostQuantum reports whether a session is up and its keys depend on an
+// ML-KEM exchange (false once it closes or the peer leaves).
+func (h *Handshake) PostQuantum() bool { return h.session && h.pq }
+
+// Healings is the number of rekeys (healings, either direction) of the
+// session up; 0 without one.
+func (h *Handshake) Healings() int { return h.epoch }
+
 // Active reports whether the root should show the panel: always while no
 // session is up (the node keeps trying then), while a second handshake runs
 // beside a session, and for HandshakeLinger after an attempt finished.
@@ -245,22 +268,25 @@ type hsLayout struct {
 	fullSteps bool // one row per step, else one compact row of marks
 	longStall bool // the stall diagnosis in full, else in short
 	waitAddr  bool // the address in the waiting line (the title has it too)
+	fullKeys  bool // "keys: …, post-quantum", else the exchange's name alone (37 cells: one sidebar row)
 }
 
 // View renders the panel in exactly height rows of exactly width cells.
-// When the height is short it condenses, in this order: older rekey lines,
+// When the height is short it condenses, in this order: the key exchange
+// row (to the exchange's name alone: one row of the sidebar), older rekey lines,
 // the "retries by itself" hint, the address in the waiting line (the title
 // has it), then the step list (to one row of marks) and the "sending…"
 // line (the step list first while no step happened yet, the line first
 // otherwise), the stall diagnosis (to a short form), the peer-answers line.
 // The title, the waiting line and the failure reason stay; what still does
-// not fit is cut at the bottom.
+// not fit is cut at the bottom. A session whose handshake completed and
+// which has healed condenses its step list first, before anything else.
 func (h *Handshake) View(st *style.Styles, width, height int, now time.Time) string {
 	st = styles(st)
 	if height <= 0 {
 		return ""
 	}
-	l := hsLayout{allRekeys: true, retries: true, sending: true, answer: true, fullSteps: true, longStall: true, waitAddr: true}
+	l := hsLayout{allRekeys: true, retries: true, sending: true, answer: true, fullSteps: true, longStall: true, waitAddr: true, fullKeys: true}
 	lines := h.render(st, width, now, l)
 	reductions := []func(*hsLayout){
 		func(l *hsLayout) { l.allRekeys = false },
@@ -273,6 +299,11 @@ func (h *Handshake) View(st *style.Styles, width, height int, now time.Time) str
 	}
 	if h.inAttempt || h.session {
 		reductions[3], reductions[4] = reductions[4], reductions[3]
+	}
+	reductions = append([]func(*hsLayout){func(l *hsLayout) { l.fullKeys = false }}, reductions...)
+	if h.session && h.done && len(h.rekeys) > 0 {
+		// The steps are history; the healings are the news.
+		reductions = append([]func(*hsLayout){func(l *hsLayout) { l.fullSteps = false }}, reductions...)
 	}
 	for _, reduce := range reductions {
 		if len(lines) <= height {
@@ -289,6 +320,13 @@ func (h *Handshake) render(st *style.Styles, width int, now time.Time, l hsLayou
 	add := func(s lipgloss.Style, text string, indent int) {
 		for _, ln := range wrap(text, width, indent) {
 			lines = append(lines, s.Render(ln))
+		}
+	}
+	// addIn is add for text whose leading spaces indent every row of it.
+	addIn := func(s lipgloss.Style, text string) {
+		n := len(text) - len(strings.TrimLeft(text, " "))
+		for _, ln := range wrap(text[n:], width-n, 2) {
+			lines = append(lines, strings.Repeat(" ", n)+s.Render(ln))
 		}
 	}
 	steps, running := h.shownSteps()
@@ -313,6 +351,9 @@ func (h *Handshake) render(st *style.Styles, width int, now time.Time, l hsLayou
 			add(st.Good, fmt.Sprintf("✓ session established in %d ms", took.Milliseconds()), 2)
 		} else {
 			add(st.Good, "✓ session established", 2)
+		}
+		if kx := h.keyExchange(l.fullKeys); kx != "" {
+			addIn(st.Good, kx)
 		}
 		switch {
 		case h.inAttempt && h.failed:
@@ -363,14 +404,94 @@ func (h *Handshake) render(st *style.Styles, width int, now time.Time, l hsLayou
 		}
 	}
 	addSteps()
-	rekeys := h.rekeys
-	if !l.allRekeys && len(rekeys) > 1 {
-		rekeys = rekeys[len(rekeys)-1:]
-	}
-	for _, r := range rekeys {
-		add(st.Notice, fmt.Sprintf("rekeyed (epoch %d) at %s", r.epoch, r.at.Format("15:04:05")), 2)
+	for _, r := range h.healingLines(l.allRekeys) {
+		addIn(st.Notice, r)
 	}
 	return lines
+}
+
+// keyExchange is the row naming the session's key exchange ("keys:
+// X25519 + ML-KEM-768 + RSA-OAEP-2048, post-quantum"; not full: the
+// exchange alone, the header saying post-quantum); "" when the session's
+// event did not say it.
+func (h *Handshake) keyExchange(full bool) string {
+	switch {
+	case h.kx != "" && !full:
+		return "  " + h.kx
+	case h.kx != "" && h.pq:
+		return "  keys: " + h.kx + ", " + PostQuantumWord
+	case h.kx != "":
+		return "  keys: " + h.kx
+	case h.pq:
+		return "  keys: " + PostQuantumWord
+	}
+	return ""
+}
+
+// healingLines renders the session's healings, oldest first: a heading
+// naming the exchange each one mixes in, then one row per healing ("  15:04:05
+// our direction, epoch 2": 36 cells at most, a row in the sidebar). A rekey whose event named no exchange keeps its
+// row of before ("rekeyed (epoch 2) at 15:04:05"). Not all: only the
+// newest, with the count of the session's healings.
+func (h *Handshake) healingLines(all bool) []string {
+	if len(h.rekeys) == 0 {
+		return nil
+	}
+	rekeys := h.rekeys
+	if !all {
+		rekeys = rekeys[len(rekeys)-1:]
+	}
+	var out []string
+	heading := false
+	for _, r := range rekeys {
+		at := r.at.Format("15:04:05")
+		if r.kx == "" {
+			out = append(out, fmt.Sprintf("rekeyed (epoch %d) at %s", r.epoch, at))
+			continue
+		}
+		if !all {
+			out = append(out, fmt.Sprintf("healed %s (fresh %s), last %s %s", times(h.epoch), r.kx, at, healedWhat(r)))
+			continue
+		}
+		if !heading {
+			heading = true
+			out = append(out, h.healingHeading(r.kx))
+		}
+		out = append(out, "  "+at+" "+healedWhat(r))
+	}
+	return out
+}
+
+// healingHeading heads the healing rows: what each one mixes in, and how
+// many of the session's healings the rows show when older ones were
+// dropped (the newest maxRekeyLines are kept).
+func (h *Handshake) healingHeading(kx string) string {
+	if h.epoch > len(h.rekeys) {
+		return fmt.Sprintf("healings, newest %d of %d (fresh %s):", len(h.rekeys), h.epoch, kx)
+	}
+	return "healings (fresh " + kx + "):"
+}
+
+// healedWhat says which direction a healing moved and to which epoch.
+func healedWhat(r rekeyLine) string {
+	switch r.dir {
+	case protocol.DirectionSend:
+		return fmt.Sprintf("our direction, epoch %d", r.epoch)
+	case protocol.DirectionReceive:
+		return fmt.Sprintf("peer's direction, epoch %d", r.epoch)
+	}
+	return fmt.Sprintf("epoch %d", r.epoch)
+}
+
+// times says "once", "twice", "3 times".
+func times(n int) string {
+	switch n {
+	case 1:
+		return "once"
+	case 2:
+		return "twice"
+	}
+	return fmt.Sprintf("%d times", n)
 }
 
 // shownSteps returns the steps to draw and whether an attempt is running

@@ -36,7 +36,16 @@ type HeaderInfo struct {
 	Encrypted          bool // a session is up
 	Ended              bool // not Encrypted, but a session was up earlier in this run
 	Changed            bool // the peer's key changed in this run (and was accepted if Trust is new)
+	// PostQuantum: the session up has keys from an ML-KEM exchange. The
+	// header says "post-quantum" only while Encrypted is also true: no
+	// session, no claim.
+	PostQuantum bool
 }
+
+// PostQuantumWord is the header's word for a session whose keys depend on
+// an ML-KEM-768 exchange: a word, never only a colour, so it reads the
+// same under NO_COLOR.
+const PostQuantumWord = "post-quantum"
 
 // ShortFP returns the first 4 groups of a grouped fingerprint
 // ("1a2b 3c4d 5e6f 7a8b"), sanitized. A fingerprint given without spaces is
@@ -71,10 +80,11 @@ const maxNameCells = 24
 // Header renders the one-row top bar: our name and short fingerprint, the
 // peer's, the peer key's trust in words that say whose key it is ("bob's
 // key changed"), and whether a session is up ("encrypted", "not encrypted
-// yet" before the first one, "no session" after one ended).
+// yet" before the first one, "no session" after one ended), followed by
+// "post-quantum" while the session up has keys from an ML-KEM exchange.
 // When narrow it drops, in this order: our fingerprint, the peer's
-// fingerprint, the encryption word, our name; the peer's name and the trust
-// word stay (cut only when even they do not fit).
+// fingerprint, "post-quantum", the encryption word, our name; the peer's
+// name and the trust word stay (cut only when even they do not fit).
 func Header(st *style.Styles, width int, h HeaderInfo) string {
 	st = styles(st)
 	name := func(s, unset string) string {
@@ -99,6 +109,9 @@ func Header(st *style.Styles, width int, h HeaderInfo) string {
 		{text: peerFP, style: st.Dim, drop: 8, sep: " "},
 		{text: words.PeerTrust(name(h.PeerName, "peer"), h.Trust, h.Changed), style: TrustStyle(st, h.Trust), sep: " · "},
 		{text: enc, style: encStyle, drop: 5, sep: " · "},
+	}
+	if h.Encrypted && h.PostQuantum {
+		segs = append(segs, seg{text: PostQuantumWord, style: st.Good, drop: 6, sep: " · "})
 	}
 	return bar(st.Header, segs, width)
 }

@@ -124,8 +124,12 @@ func TestViewSizes(t *testing.T) {
 	}
 	established.Session(protocol.SessionEvent{State: protocol.SessionEstablished}, t0)
 	established.Session(protocol.SessionEvent{State: protocol.SessionRekeyed}, t0)
+	healing := pqEstablished()
+	for i := 1; i <= maxRekeyLines+3; i++ {
+		healing.Session(healed(protocol.DirectionReceive, uint32(i)), t0)
+	}
 	kc := KeyChangedInfo{Peer: "bob", Known: testFP, Got: otherFP, Path: "/home/alice/.config/duet/known_peers"}
-	hinfo := HeaderInfo{SelfName: "alice", PeerName: "李小龍👋🏽 the very long name of a peer", SelfFP: testFP, PeerFP: otherFP, Trust: crypto.TrustVerified, Encrypted: true}
+	hinfo := HeaderInfo{SelfName: "alice", PeerName: "李小龍👋🏽 the very long name of a peer", SelfFP: testFP, PeerFP: otherFP, Trust: crypto.TrustVerified, Encrypted: true, PostQuantum: true}
 
 	views := map[string]func(st *style.Styles, w, h int) string{
 		"handshake/new": func(st *style.Styles, w, h int) string {
@@ -133,6 +137,7 @@ func TestViewSizes(t *testing.T) {
 		},
 		"handshake/full":        func(st *style.Styles, w, h int) string { return fullHandshake().View(st, w, h, t0.Add(9*time.Second)) },
 		"handshake/established": func(st *style.Styles, w, h int) string { return established.View(st, w, h, t0) },
+		"handshake/healed":      func(st *style.Styles, w, h int) string { return healing.View(st, w, h, t0) },
 		"seclog/empty":          func(st *style.Styles, w, h int) string { return NewSecurityLog().View(st, w, h) },
 		"seclog/full":           func(st *style.Styles, w, h int) string { return fullLog().View(st, w, h) },
 		"seclog/scrolled":       func(st *style.Styles, w, h int) string { return fullLog().ViewScrolled(st, w, h, 7) },

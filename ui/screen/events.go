@@ -145,7 +145,7 @@ func (s *Screen) handleSession(e protocol.SessionEvent, now time.Time) {
 		}
 		s.chat.AddNotice(chat.NoticeInfo, words.SessionEstablished(s.safety, prev, s.trust == crypto.TrustVerified), now)
 	case protocol.SessionRekeyed:
-		s.chat.AddNotice(chat.NoticeInfo, "keys renewed (rekey): later messages use fresh keys", now)
+		s.chat.AddNotice(chat.NoticeInfo, "keys renewed (rekey): later messages use fresh keys"+healedNote(e), now)
 	case protocol.SessionPeerLeft:
 		s.encrypted = false
 		s.chat.AddNotice(chat.NoticeInfo, fmt.Sprintf("peer left: %s quit; a new session starts if they come back", s.peerName), now)
@@ -154,6 +154,25 @@ func (s *Screen) handleSession(e protocol.SessionEvent, now time.Time) {
 		s.chat.AddNotice(chat.NoticeWarn, "session closed: messages wait until a new session is established", now)
 	}
 	s.headerChanged()
+}
+
+// healedNote says what a rekey mixed in, when its event says so: "
+// · healed: fresh X25519 + ML-KEM-768, our direction, epoch 2".
+func healedNote(e protocol.SessionEvent) string {
+	if e.KeyExchange == "" {
+		return ""
+	}
+	s := " · healed: fresh " + termsafe.Sanitize(e.KeyExchange)
+	switch e.Direction {
+	case protocol.DirectionSend:
+		s += ", our direction"
+	case protocol.DirectionReceive:
+		s += ", the peer's direction"
+	}
+	if e.Epoch > 0 {
+		s += fmt.Sprintf(", epoch %d", e.Epoch)
+	}
+	return s
 }
 
 // rejectNotice puts a rejection in the chat: a repeat of the rejection

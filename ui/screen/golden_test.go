@@ -27,7 +27,8 @@ func established() []tea.Msg {
 	for step := protocol.StepPublicKeys; step <= protocol.StepConfirm; step++ {
 		msgs = append(msgs, eventMsg{ev: protocol.HandshakeEvent{Step: step, Name: protocol.StepName(step), Done: true, Duration: time.Duration(step) * time.Millisecond}})
 	}
-	msgs = append(msgs, eventMsg{ev: protocol.SessionEvent{State: protocol.SessionEstablished, PeerFingerprint: testPeerFP, SafetyNumber: testSafety}})
+	msgs = append(msgs, eventMsg{ev: protocol.SessionEvent{State: protocol.SessionEstablished, PeerFingerprint: testPeerFP, SafetyNumber: testSafety,
+		KeyExchange: protocol.KeyExchangeHandshake, PostQuantum: true}})
 	msgs = append(msgs, eventMsg{ev: protocol.PeerKeyEvent{Fingerprint: testFP(testPeerFP), Trust: crypto.TrustKnown}})
 	return append(msgs, advance{4 * time.Second}) // the handshake panel has gone
 }
@@ -99,6 +100,15 @@ func TestScreenGolden(t *testing.T) {
 		}},
 		{"verify", func() []tea.Msg {
 			return append(append(liveChat(), typeText("/verify")...), keyPress(tea.KeyEnter))
+		}},
+		{"healed", func() []tea.Msg {
+			// Two healings (our /rekey, then the peer's), and F2: the
+			// handshake panel lists them under the hybrid.
+			return append(liveChat(),
+				eventMsg{ev: protocol.SessionEvent{State: protocol.SessionRekeyed, Direction: protocol.DirectionSend, KeyExchange: protocol.KeyExchangeHealing, PostQuantum: true, Epoch: 1}},
+				advance{time.Second},
+				eventMsg{ev: protocol.SessionEvent{State: protocol.SessionRekeyed, Direction: protocol.DirectionReceive, KeyExchange: protocol.KeyExchangeHealing, PostQuantum: true, Epoch: 1}},
+				keyPress(tea.KeyF2))
 		}},
 		{"keychanged", func() []tea.Msg {
 			return []tea.Msg{keyChanged("/home/alice/.config/duet/known_peers")}

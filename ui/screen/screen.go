@@ -351,6 +351,9 @@ func (s *Screen) renderHeader(w int) string {
 		Encrypted: s.encrypted,
 		Changed:   s.status.KeyChanged(),
 		Ended:     !s.encrypted && s.safety != "",
+		// The handshake panel keeps the session's key exchange (and
+		// forgets it when the session ends): no field of its own here.
+		PostQuantum: s.hs.PostQuantum(),
 	})
 }
 
