@@ -63,8 +63,11 @@ type Session struct {
 	sendSeq     uint32 // last seq sent
 	sendRecords uint32 // records sealed in this epoch
 	sendSince   time.Time
-	nonces      *crypto.SendNonces
-	sent        map[[NonceSize]byte][HashSize]byte // SHA-256 of each record whose nonce nonces holds: reflection
+	// sent maps the nonce of each record sealed in this epoch (at most
+	// SendNonceCap, then it starts again) to the SHA-256 of the record's
+	// header and tag: what tells our own record sent back (reflection).
+	sent     map[[NonceSize]byte][HashSize]byte
+	nonceBuf [NonceSize]byte // draw buffer: no allocation per record
 
 	recv      keys.Chain
 	recvEpoch uint32
@@ -86,11 +89,10 @@ func NewSession(res *HandshakeResult, cfg SessionConfig, r io.Reader, now time.T
 	s := &Session{cfg: cfg, role: res.Role, th: res.Transcript, peer: res.PeerKey, rand: r,
 		root:    chainKey(res.Keys.root),
 		sendSeq: res.SendSeq, recvSeq: res.RecvSeq, sendSince: now,
-		send:   keys.NewChain(sendKey, res.SendSeq+1),
-		recv:   keys.NewChain(recvKey, res.RecvSeq+1),
-		nonces: crypto.NewSendNonces(r, cfg.SendNonceCap),
-		sent:   make(map[[NonceSize]byte][HashSize]byte),
-		cache:  crypto.NewNonceCache(cfg.Window, cfg.NonceCacheSize)}
+		send:  keys.NewChain(sendKey, res.SendSeq+1),
+		recv:  keys.NewChain(recvKey, res.RecvSeq+1),
+		sent:  make(map[[NonceSize]byte][HashSize]byte),
+		cache: crypto.NewNonceCache(cfg.Window, cfg.NonceCacheSize)}
 	clear(ab[:])
 	clear(ba[:])
 	return s, nil
@@ -143,10 +145,10 @@ func (s *Session) Seal(dst []byte, typ byte, payload []byte, now time.Time) ([]b
 	if s.sendSeq == 1<<32-1 {
 		return dst, 0, ErrSeqExhausted
 	}
-	if s.nonces.Len() >= s.cfg.SendNonceCap {
+	if len(s.sent) >= s.cfg.SendNonceCap {
 		s.forgetSent()
 	}
-	nonce, err := s.nonces.Next()
+	nonce, err := s.drawNonce()
 	if err != nil {
 		return dst, 0, fmt.Errorf("protocol: seal: %w", err)
 	}
@@ -167,19 +169,41 @@ func (s *Session) Seal(dst []byte, typ byte, payload []byte, now time.Time) ([]b
 	if err := s.send.Commit(&st); err != nil {
 		return dst[:start], 0, fmt.Errorf("protocol: seal record %d: %w", seq, err)
 	}
-	s.sent[nonce] = sha256.Sum256(dst[start:])
+	s.sent[nonce] = sentHash(dst[start:])
 	s.sendSeq = seq
 	s.sendRecords++
 	return dst, seq, nil
 }
 
-// forgetSent empties the set of nonces issued and the hashes of the
-// records sent under them: records sent before are no longer recognised
-// as reflected (they fail as reorder or tampered).
-func (s *Session) forgetSent() {
-	s.nonces.Reset()
-	clear(s.sent)
+// drawNonce reads 12 random bytes. Every record has its own key, so AES-GCM
+// needs no nonce uniqueness; a nonce equal to one of this epoch's (2^-96
+// per pair, or a broken source) is drawn again, so sent maps each nonce to
+// one record.
+func (s *Session) drawNonce() ([NonceSize]byte, error) {
+	for range 8 {
+		if _, err := io.ReadFull(s.rand, s.nonceBuf[:]); err != nil {
+			return [NonceSize]byte{}, fmt.Errorf("draw nonce: %w", err)
+		}
+		if _, dup := s.sent[s.nonceBuf]; !dup {
+			return s.nonceBuf, nil
+		}
+	}
+	return [NonceSize]byte{}, errors.New("draw nonce: the random source keeps repeating values")
 }
+
+// sentHash is SHA-256 of a record's header and tag (one hash block,
+// whatever the record's size): with the nonce in the header, it tells the
+// record apart from any other this side could receive.
+func sentHash(rec []byte) [HashSize]byte {
+	var b [RecordHeaderSize + TagSize]byte
+	copy(b[:RecordHeaderSize], rec)
+	copy(b[RecordHeaderSize:], rec[len(rec)-TagSize:])
+	return sha256.Sum256(b[:])
+}
+
+// forgetSent empties the set of records sent: records sent before are no
+// longer recognised as reflected (they fail as reorder or tampered).
+func (s *Session) forgetSent() { clear(s.sent) }
 
 // Opened is a record that passed every check.
 type Opened struct {
@@ -344,18 +368,23 @@ func (s *Session) commit(h RecordHeader, a *authenticated, now time.Time) (Opene
 }
 
 // reflected reports whether the record is one this side sealed since its
-// sent set was last reset, sent back to it byte for byte: its nonce is one
-// we issued and its SHA-256 is that of the record we sent with it. A
+// sent set was last reset, sent back to it: its nonce is one we used and
+// its header and tag hash to those of the record we sent with it. A
 // forged record that copies one of our nonces is not reflected (it fails
-// later, as tampered); the hash is computed only for records carrying one
-// of our nonces. Records sent before a healing are not recognised (the set
+// later); one that also copies our header and tag is our record with its
+// ciphertext changed, and is called reflected (its body cannot be checked:
+// the key is erased; it is refused either way and changes nothing). The
+// hash is computed only for records carrying one of our nonces. Records sent before a healing are not recognised (the set
 // is reset with the send chain) and fail as reorder or tampered.
 func (s *Session) reflected(h RecordHeader, rec []byte) bool {
 	want, ok := s.sent[h.Nonce]
 	if !ok {
 		return false
 	}
-	got := sha256.Sum256(rec)
+	if len(rec) < MinRecordSize {
+		return false
+	}
+	got := sentHash(rec)
 	return subtle.ConstantTimeCompare(got[:], want[:]) == 1
 }
 
