@@ -142,9 +142,10 @@ const (
 	// fresh one (the first, or its HEAL_ACK, was lost).
 	DefaultHealRetry  = 10 * time.Second
 	DefaultMaxUnacked = 100_000
-	// DefaultSendNonceCap bounds the sender's per-epoch nonce set; reaching
-	// it forces a rekey, so the set never grows past it.
-	DefaultSendNonceCap = 1 << 18
+	// DefaultSendNonceCap bounds the sender's per-epoch set of records sent
+	// (for reflection); when it is full it starts again, empty. It equals
+	// DefaultRekeyAfter: an epoch normally ends (a healing) as it fills.
+	DefaultSendNonceCap = 1 << 16
 	// DegradedAfter and DownAfter count consecutive unanswered pings.
 	DegradedAfter = 2
 	DownAfter     = 5

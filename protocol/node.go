@@ -42,7 +42,8 @@ type Config struct {
 	Rand          io.Reader        // (crypto/rand.Reader)
 	// NonceCacheSize caps the receiver's seen-nonce cache (1<<20 entries).
 	NonceCacheSize int
-	// SendNonceCap caps the sender's per-epoch nonce set (1<<18).
+	// SendNonceCap caps the sender's per-epoch set of records sent, kept
+	// to recognise them reflected (1<<16; then it starts again).
 	SendNonceCap int
 	// Store persists the outbox and the seen ids across crashes (nil: in
 	// memory only).

@@ -16,8 +16,8 @@ import (
 // back to its own sender (docs/PROTOCOL.md section 8, step 3). The record
 // is A's CHAT record of handshake.json; A, in the state after sealing its
 // CONFIRM, CHAT and GOODBYE records there, receives it and must refuse it
-// with Reason: its header and tag are those of a record A sent (A keeps
-// their SHA-256 by nonce), found before the seq and key checks.
+// with Reason: it carries a nonce A used and the tag A sent with it (A
+// keeps the tag by nonce), found before the seq and key checks.
 type reflectVector struct {
 	Comment      string   `json:"comment"`
 	Handshake    string   `json:"handshake"`
@@ -80,7 +80,7 @@ func TestReflectVector(t *testing.T) {
 	path := filepath.Join(vectorDir, "reflect.json")
 	if *updateVectors {
 		rv := reflectVector{
-			Comment:      "duet/2 reflection vector: record_chat_a of handshake.json sent back to A. A, having sealed record_confirm_a, record_chat_a and record_goodbye_a in its current send epoch, receives it at time_unix_nano: the nonce is one A issued and the record's header and tag are those of the record A sent with it (A keeps their SHA-256; it opens under A's own record key, opens_under), so A refuses it with reason, before the seq and key checks. All byte strings hex.",
+			Comment:      "duet/2 reflection vector: record_chat_a of handshake.json sent back to A. A, having sealed record_confirm_a, record_chat_a and record_goodbye_a in its current send epoch, receives it at time_unix_nano: the nonce is one A issued and the record carries the GCM tag A sent with it (A keeps nonce and tag of each record it sent; it opens under A's own record key, opens_under), so A refuses it with reason, before the seq and key checks. All byte strings hex.",
 			Handshake:    "handshake.json",
 			RecordField:  "record_chat_a",
 			Record:       hv.ChatA,

@@ -1,7 +1,6 @@
 package protocol
 
 import (
-	"crypto/sha256"
 	"crypto/subtle"
 	"errors"
 	"fmt"
@@ -64,9 +63,9 @@ type Session struct {
 	sendRecords uint32 // records sealed in this epoch
 	sendSince   time.Time
 	// sent maps the nonce of each record sealed in this epoch (at most
-	// SendNonceCap, then it starts again) to the SHA-256 of the record's
-	// header and tag: what tells our own record sent back (reflection).
-	sent     map[[NonceSize]byte][HashSize]byte
+	// SendNonceCap, then it starts again) to its GCM tag: what tells our
+	// own record sent back (reflection). 28 bytes per record.
+	sent     map[[NonceSize]byte]sentTag
 	nonceBuf [NonceSize]byte // draw buffer: no allocation per record
 
 	recv      keys.Chain
@@ -91,7 +90,7 @@ func NewSession(res *HandshakeResult, cfg SessionConfig, r io.Reader, now time.T
 		sendSeq: res.SendSeq, recvSeq: res.RecvSeq, sendSince: now,
 		send:  keys.NewChain(sendKey, res.SendSeq+1),
 		recv:  keys.NewChain(recvKey, res.RecvSeq+1),
-		sent:  make(map[[NonceSize]byte][HashSize]byte),
+		sent:  make(map[[NonceSize]byte]sentTag),
 		cache: crypto.NewNonceCache(cfg.Window, cfg.NonceCacheSize)}
 	clear(ab[:])
 	clear(ba[:])
@@ -169,37 +168,27 @@ func (s *Session) Seal(dst []byte, typ byte, payload []byte, now time.Time) ([]b
 	if err := s.send.Commit(&st); err != nil {
 		return dst[:start], 0, fmt.Errorf("protocol: seal record %d: %w", seq, err)
 	}
-	s.sent[nonce] = sentHash(dst[start:])
+	s.sent[nonce] = sentTag(dst[len(dst)-TagSize:])
 	s.sendSeq = seq
 	s.sendRecords++
 	return dst, seq, nil
 }
 
 // drawNonce reads 12 random bytes. Every record has its own key, so AES-GCM
-// needs no nonce uniqueness; a nonce equal to one of this epoch's (2^-96
-// per pair, or a broken source) is drawn again, so sent maps each nonce to
-// one record.
+// needs no nonce uniqueness and none is checked (a repeat, 2^-96 per pair,
+// would only make the earlier record's reflection go unrecognised).
 func (s *Session) drawNonce() ([NonceSize]byte, error) {
-	for range 8 {
-		if _, err := io.ReadFull(s.rand, s.nonceBuf[:]); err != nil {
-			return [NonceSize]byte{}, fmt.Errorf("draw nonce: %w", err)
-		}
-		if _, dup := s.sent[s.nonceBuf]; !dup {
-			return s.nonceBuf, nil
-		}
+	if _, err := io.ReadFull(s.rand, s.nonceBuf[:]); err != nil {
+		return [NonceSize]byte{}, fmt.Errorf("draw nonce: %w", err)
 	}
-	return [NonceSize]byte{}, errors.New("draw nonce: the random source keeps repeating values")
+	return s.nonceBuf, nil
 }
 
-// sentHash is SHA-256 of a record's header and tag (one hash block,
-// whatever the record's size): with the nonce in the header, it tells the
-// record apart from any other this side could receive.
-func sentHash(rec []byte) [HashSize]byte {
-	var b [RecordHeaderSize + TagSize]byte
-	copy(b[:RecordHeaderSize], rec)
-	copy(b[RecordHeaderSize:], rec[len(rec)-TagSize:])
-	return sha256.Sum256(b[:])
-}
+// sentTag is the GCM tag of a record we sent. A tag is a 128-bit value
+// only the holder of the record's key can produce for its nonce: a record
+// carrying one of our nonces with the tag we sent with it comes from our
+// own record (whatever else in it was changed).
+type sentTag [TagSize]byte
 
 // forgetSent empties the set of records sent: records sent before are no
 // longer recognised as reflected (they fail as reorder or tampered).
@@ -369,12 +358,11 @@ func (s *Session) commit(h RecordHeader, a *authenticated, now time.Time) (Opene
 
 // reflected reports whether the record is one this side sealed since its
 // sent set was last reset, sent back to it: its nonce is one we used and
-// its header and tag hash to those of the record we sent with it. A
-// forged record that copies one of our nonces is not reflected (it fails
-// later); one that also copies our header and tag is our record with its
-// ciphertext changed, and is called reflected (its body cannot be checked:
-// the key is erased; it is refused either way and changes nothing). The
-// hash is computed only for records carrying one of our nonces. Records sent before a healing are not recognised (the set
+// it carries the tag we sent with it. A forged record that copies one of
+// our nonces is not reflected (it fails later); one that also copies our
+// tag is our own record, changed on the way, and is called reflected (its
+// body cannot be checked: the key is erased; it is refused either way and
+// changes nothing). Records sent before a healing are not recognised (the set
 // is reset with the send chain) and fail as reorder or tampered.
 func (s *Session) reflected(h RecordHeader, rec []byte) bool {
 	want, ok := s.sent[h.Nonce]
@@ -384,8 +372,7 @@ func (s *Session) reflected(h RecordHeader, rec []byte) bool {
 	if len(rec) < MinRecordSize {
 		return false
 	}
-	got := sentHash(rec)
-	return subtle.ConstantTimeCompare(got[:], want[:]) == 1
+	return subtle.ConstantTimeCompare(rec[len(rec)-TagSize:], want[:]) == 1
 }
 
 // checkRecordPayload validates the authenticated payload's shape for its
