@@ -104,6 +104,9 @@ func stealLine(e mitm.Event, flow, from string) string {
 		if e.Type == protocol.TypeChat {
 			rec += " “" + e.Text + "”"
 		}
+		if e.Type == protocol.TypeHeal || e.Type == protocol.TypeHealAck {
+			return fmt.Sprintf("%s the thief READ %s's record %d (%s): a healing, from a fresh exchange the stolen keys cannot follow", flow, from, e.Seq, rec)
+		}
 		return fmt.Sprintf("%s the thief READ %s's record %d (%s)", flow, from, e.Seq, rec)
 	}
 	why := "it did not open under the stolen keys"
