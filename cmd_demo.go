@@ -28,7 +28,9 @@ func (c *cli) demoCmd() *cobra.Command {
 		Short: "try it: you and a bot, a man in the middle between you",
 		Long: "The full screen as alice, chatting with bob, a bot in this process, through a man in the\n" +
 			"middle on loopback; /attack replay|tamper|reorder|drop|stale|reflect|keysub|downgrade|\n" +
-			"impersonate shows each attack refused, bob's one message shown once. The timestamp\n" +
+			"impersonate shows each attack refused, bob's one message shown once; /attack steal hands\n" +
+			"the man in the middle a copy of bob's keys and shows what it can read: nothing sent\n" +
+			"before the theft, nothing after bob's keys heal. The timestamp\n" +
 			"window is 5 s.\n" +
 			"Nothing is read from or written to disk.",
 		Args: noArgs,

@@ -39,6 +39,7 @@ told otherwise on stdin:
   impersonate a  (both ways) answer each peer as the other, with the MITM's own key,
               reading and passing on what they say         a peer that knows the other's key
                                                            refuses it: key-changed
+  steal a     refused: no duet gives out its keys; only duet demo can show a theft
   pass a      A's messages pass unchanged again (and impersonation stops)
 (b: the same on what B sends.) A message that was kept from its receiver is
 resent by its sender and shown once. It holds no key of the peers; it reads

@@ -25,15 +25,17 @@ const module = "duet"
 // the module it may import (non-test files). A package missing from this
 // table fails the test: a new package states its place in the graph here.
 var allowedImports = map[string][]string{
-	"duet":                             {"*"}, // main wires everything
-	"duet/internal/fsafe":              {},
-	"duet/config":                      {"duet/internal/fsafe"},
-	"duet/crypto":                      {"duet/internal/fsafe"},
-	"duet/net":                         {},
-	"duet/protocol":                    {"duet/crypto", "duet/protocol/keys"},
-	"duet/protocol/keys":               {},
-	"duet/protocol/store":              {"duet/protocol", "duet/crypto", "duet/internal/fsafe"},
-	"duet/protocol/mitm":               {"duet/protocol", "duet/crypto"},
+	"duet":                {"*"}, // main wires everything
+	"duet/internal/fsafe": {},
+	"duet/config":         {"duet/internal/fsafe"},
+	"duet/crypto":         {"duet/internal/fsafe"},
+	"duet/net":            {},
+	"duet/protocol":       {"duet/crypto", "duet/protocol/keys", "duet/protocol/internal/tap"},
+	"duet/protocol/keys":  {},
+	"duet/protocol/store": {"duet/protocol", "duet/crypto", "duet/internal/fsafe"},
+	"duet/protocol/mitm":  {"duet/protocol", "duet/crypto", "duet/protocol/keys", "duet/protocol/internal/tap"},
+	// tap: the demo's malware (/attack steal): a node's send chain, to mitm only.
+	"duet/protocol/internal/tap":       {"duet/protocol/keys"},
 	"duet/protocol/internal/prototest": {"duet/protocol", "duet/crypto"},
 	"duet/bench":                       {"duet/net", "duet/protocol", "duet/protocol/store", "duet/crypto"},
 	"duet/ui/termsafe":                 {},

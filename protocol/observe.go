@@ -84,6 +84,10 @@ func TypeName(t byte) string {
 		return "TYPING"
 	case TypeRead:
 		return "READ"
+	case TypeHeal:
+		return "HEAL"
+	case TypeHealAck:
+		return "HEAL_ACK"
 	}
 	return "UNKNOWN"
 }

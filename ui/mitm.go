@@ -47,7 +47,7 @@ func (o *MITMOutput) Ready(aMain, aSub, bMain, bSub int, host string) {
 	o.text("duet mitm: between A (port %d) and B (port %d) on %s; start the peers as", aMain, bMain, host)
 	o.text("  A: duet --main %d --sub %d ...", aMain, aSub)
 	o.text("  B: duet --main %d --sub %d ...", bMain, bSub)
-	o.text("commands: replay|tamper|reorder|drop|keysub|downgrade|impersonate|stale|reflect a|b (a: what A sends), pass a|b, help, quit")
+	o.text("commands: replay|tamper|reorder|drop|keysub|downgrade|impersonate|stale|reflect a|b (a: what A sends), pass a|b, help, quit (steal: duet demo only)")
 }
 
 // Help lists the commands.
@@ -73,6 +73,7 @@ var mitmHelp = []string{
 	"reflect a  send A's next record back to A as well: A must refuse it (reflected)",
 	"impersonate a  (both ways) answer each peer as the other, with the MITM's own key, reading what passes:",
 	"               a peer that knows the other's key refuses it (key-changed); on a first contact only the safety numbers differ",
+	"steal a    refused here: no duet gives out its keys, so a separate relay has none to steal; duet demo shows it (/attack steal)",
 	"pass a     turn A's attacks off",
 	"b instead of a: the same on what B sends; quit (or end of input) stops the relay",
 }
@@ -162,7 +163,8 @@ type MITMController interface {
 const maxCommandLine = 4096
 
 // ServeMITM reads commands from in, one a line, until "quit", the end of
-// in or ctx: "<attack> a|b" (replay, tamper, reorder, drop, keysub, downgrade, impersonate, stale, reflect),
+// in or ctx: "<attack> a|b" (replay, tamper, reorder, drop, keysub, downgrade, impersonate, stale, reflect;
+// steal is refused with mitm.ErrCannotSteal),
 // "pass a|b", "help". A command it cannot carry out is reported on out.
 func ServeMITM(ctx context.Context, in io.Reader, out *MITMOutput, m MITMController) error {
 	lines := make(chan string)

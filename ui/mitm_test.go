@@ -143,3 +143,23 @@ func TestServeMITMCommands(t *testing.T) {
 		t.Errorf("a last line without newline: %v, calls %v", err, f.calls)
 	}
 }
+
+// TestServeMITMSteal: `steal b` in duet mitm (a real relay, in its own
+// process: no node to rob) is refused with an error that says why, not
+// ignored, and the relay is left as it was.
+func TestServeMITMSteal(t *testing.T) {
+	var buf syncBuffer
+	out := NewMITMOutput(&buf, false, false)
+	m := mitm.New(func(protocol.Event) {})
+	if err := ServeMITM(context.Background(), strings.NewReader("steal b\nsteal a\n"), out, m); err != nil {
+		t.Fatal(err)
+	}
+	out.Close()
+	text := buf.String()
+	if n := strings.Count(text, "steal needs a copy of the sender's key state, which no duet gives out"); n != 2 {
+		t.Errorf("%d refusals naming why, want 2:\n%s", n, text)
+	}
+	if !strings.Contains(text, "only `duet demo` can") {
+		t.Errorf("the refusal does not say where a theft can be shown:\n%s", text)
+	}
+}

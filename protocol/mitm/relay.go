@@ -94,11 +94,12 @@ const (
 	Stale
 	Reflect
 	Downgrade
+	Steal // the demo only (Relay.Steal); Arm refuses it: see steal.go
 
-	lastAttack = Downgrade
+	lastAttack = Steal
 )
 
-var attackNames = [...]string{Replay: "replay", Tamper: "tamper", Reorder: "reorder", Drop: "drop", KeySub: "keysub", Impersonate: "impersonate", Stale: "stale", Reflect: "reflect", Downgrade: "downgrade"}
+var attackNames = [...]string{Replay: "replay", Tamper: "tamper", Reorder: "reorder", Drop: "drop", KeySub: "keysub", Impersonate: "impersonate", Stale: "stale", Reflect: "reflect", Downgrade: "downgrade", Steal: "steal"}
 
 func (a Attack) String() string {
 	if a >= Replay && a <= lastAttack {
@@ -108,14 +109,15 @@ func (a Attack) String() string {
 }
 
 // ParseAttack returns the attack named s ("replay", "tamper", "reorder",
-// "drop", "keysub", "impersonate", "stale", "reflect", "downgrade").
+// "drop", "keysub", "impersonate", "stale", "reflect", "downgrade",
+// "steal").
 func ParseAttack(s string) (Attack, error) {
 	for a := Replay; a <= lastAttack; a++ {
 		if attackNames[a] == s {
 			return a, nil
 		}
 	}
-	return 0, fmt.Errorf("%w: %q (replay, tamper, reorder, drop, keysub, impersonate, stale, reflect, downgrade)", ErrUnknownAttack, s)
+	return 0, fmt.Errorf("%w: %q (replay, tamper, reorder, drop, keysub, impersonate, stale, reflect, downgrade, steal)", ErrUnknownAttack, s)
 }
 
 // Errors of the man in the middle.
@@ -143,6 +145,10 @@ const (
 	// peer's fingerprint), and a chat message it read and passed on (Text).
 	ImpostorSession = "impostor-session"
 	Intercepted     = "intercepted"
+	// Steal (steal.go): a record the thief opened with the stolen chain
+	// (Text: a CHAT's text), or could not (Why says why).
+	Read       = "read"
+	Unreadable = "unreadable"
 )
 
 // Event is one thing the man in the middle did with a message.
@@ -163,6 +169,12 @@ type Event struct {
 	// (relayed untouched; Type is its type byte, the same in both
 	// versions), 0 for a message of this version or none.
 	Version byte
+	// Why is, for Unreadable, why the thief could not read the record
+	// (WhyBeforeTheft, WhyHealed, WhyNotOpened).
+	Why string
+	// Epoch is, for the thief's events, the sender's send epoch at the
+	// theft, or (WhyHealed) the one its healing began.
+	Epoch uint32
 }
 
 // EventName implements protocol.Event.
@@ -197,6 +209,8 @@ type Relay struct {
 	imp     *impostor // impersonating: the MITM's own nodes
 	running bool
 	sendMu  [2]sync.Mutex // one sender per flow: a replay and the relay
+	thief   [2]*thief     // steal: the stolen chain of each flow (steal.go)
+	seen    [2][][]byte   // steal: the last records of each flow, while no thief
 }
 
 // New returns a man in the middle that reports what it does to emit
@@ -269,6 +283,8 @@ func (m *Relay) Arm(ctx context.Context, f Flow, a Attack) error {
 		return nil
 	case Impersonate:
 		return m.impersonate()
+	case Steal:
+		return ErrCannotSteal
 	case KeySub:
 		m.mu.Lock()
 		none := len(m.subKeys) == 0 && m.newKey == nil
@@ -329,6 +345,7 @@ func (m *Relay) prepareKeys(f Flow) error {
 func (m *Relay) Disarm(f Flow) {
 	m.mu.Lock()
 	m.armed[f], m.keysub[f], m.strip[f] = 0, false, false
+	m.thief[f] = nil
 	imp := m.imp
 	m.imp = nil
 	m.mu.Unlock()
@@ -460,6 +477,17 @@ func (m *Relay) releaseStale(f Flow) {
 // its sender. While impersonating, the impostor node facing f's sender
 // takes msg and nothing is sent.
 func (m *Relay) process(f Flow, msg []byte) (out [][]byte, evs []Event, back []byte) {
+	out, evs, back = m.attack(f, msg)
+	m.mu.Lock()
+	if ev, ok := m.watch(f, msg); ok {
+		evs = append(evs, ev)
+	}
+	m.mu.Unlock()
+	return out, evs, back
+}
+
+// attack is process but for the thief (steal.go).
+func (m *Relay) attack(f Flow, msg []byte) (out [][]byte, evs []Event, back []byte) {
 	t, _ := protocol.MessageType(msg)
 	chat := t == protocol.TypeChat && len(msg) >= protocol.MinRecordSize // a CHAT record, not just its type byte
 	m.mu.Lock()

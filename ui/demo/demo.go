@@ -50,10 +50,13 @@ const (
 	// that /attack stale, which holds bob's records for the window plus a
 	// second, is over in 6 s. The screen says so.
 	demoWindow = 5 * time.Second
+	// /attack steal: bob heals his keys this long after the theft, and the
+	// thief is sent away this long after the healing.
+	defaultStealFor = 4 * time.Second
 )
 
 // attackList is what /attack offers, in the order its help lists them.
-const attackList = "replay|tamper|reorder|drop|stale|reflect|keysub|downgrade|impersonate"
+const attackList = "replay|tamper|reorder|drop|stale|reflect|keysub|downgrade|impersonate|steal"
 
 // Run is `duet demo`: the full screen as alice, talking to bob, a bot
 // in this process, through a man in the middle (mitm.Relay), all over
@@ -159,8 +162,9 @@ func roles(keys [3]*crypto.Identity) (alice, bob, mitm *crypto.Identity) {
 // they last: of those, the first of each flow is told (until the flow is
 // disarmed), not every retry's.
 type teller struct {
-	mu    sync.Mutex
-	shown [2]bool // a handshake message of the flow was told as changed
+	mu     sync.Mutex
+	shown  [2]bool // a handshake message of the flow was told as changed
+	healed [2]bool // steal: a record after the healing was told unreadable
 }
 
 // tells reports whether the demo tells alice about e (tellsAlice), once
@@ -170,7 +174,13 @@ func (t *teller) tells(e mitm.Event) bool {
 	defer t.mu.Unlock()
 	switch {
 	case e.Action == mitm.Disarmed:
-		t.shown[e.Flow] = false
+		t.shown[e.Flow], t.healed[e.Flow] = false, false
+	case e.Action == mitm.Armed && e.Attack == mitm.Steal:
+		t.healed[e.Flow] = false
+	case e.Action == mitm.Unreadable && e.Why == mitm.WhyHealed && !t.healed[e.Flow]:
+		// the first record after the healing is told, whatever its type
+		t.healed[e.Flow] = true
+		return true
 	case isHandshakeAttack(e) && t.shown[e.Flow]:
 		return false
 	case isHandshakeAttack(e):
@@ -189,6 +199,11 @@ func tellsAlice(e mitm.Event) bool {
 	case mitm.Replayed, mitm.Tampered, mitm.Dropped, mitm.Substituted, mitm.Stripped,
 		mitm.ImpostorSession, mitm.Intercepted, mitm.Reflected:
 		return true
+	case mitm.Armed:
+		return e.Attack == mitm.Steal
+	case mitm.Read, mitm.Unreadable:
+		// steal: bob's chat and his healing; not each ping and receipt
+		return e.Type == protocol.TypeChat || e.Type == protocol.TypeHeal || e.Type == protocol.TypeHealAck
 	}
 	return false
 }
@@ -252,6 +267,9 @@ type bot struct {
 	ctx     context.Context
 	greeted bool
 	replies int
+	// onHealed runs once (in its own goroutine) when bob's sending
+	// direction next heals (/attack steal).
+	onHealed func()
 }
 
 func (b *bot) start(ctx context.Context) error {
@@ -319,6 +337,20 @@ func (b *bot) say(text string) {
 	}()
 }
 
+// current is bob's running node (nil before start).
+func (b *bot) current() *protocol.Node {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.node
+}
+
+// whenHealed has f run once, when bob's sending direction next heals.
+func (b *bot) whenHealed(f func()) {
+	b.mu.Lock()
+	b.onHealed = f
+	b.mu.Unlock()
+}
+
 // sayNow has bob send text at once; it returns the error.
 func (b *bot) sayNow(text string) error {
 	b.mu.Lock()
@@ -338,11 +370,21 @@ var botReplies = []string{
 	"noted: “%s”. /attack drop makes one of mine vanish on the way; my duet sends it again.",
 	"ok: “%s”. /attack keysub restarts me behind a man in the middle that swaps our keys; /attack downgrade, behind one that strips our post-quantum key share.",
 	"heard: “%s”. /attack stale holds my next message past your time window; /attack reflect sends your own records back to you.",
+	"understood: “%s”. /attack steal hands the man in the middle a copy of my keys, as malware on my machine would: watch what it can read, and when it stops.",
 }
 
 func (b *bot) emit(ev protocol.Event) {
 	switch e := ev.(type) {
 	case protocol.SessionEvent:
+		if e.State == protocol.SessionRekeyed && e.Direction == protocol.DirectionSend {
+			b.mu.Lock()
+			f := b.onHealed
+			b.onHealed = nil
+			b.mu.Unlock()
+			if f != nil {
+				go f()
+			}
+		}
 		if e.State != protocol.SessionEstablished {
 			return
 		}
@@ -388,8 +430,11 @@ type attacks struct {
 	ctx       context.Context // the relay's; set before the screen runs
 	keySubFor time.Duration   // how long keysub lasts (defaultKeySubLasts if 0)
 	window    time.Duration   // the nodes' timestamp window (the MITM's SetWindow)
+	stealFor  time.Duration   // steal: theft to healing, healing to disarm (defaultStealFor if 0)
 
 	replayNext atomic.Bool // replay bob's next CHAT record once it is relayed
+	stealNext  atomic.Bool // steal bob's keys once his next CHAT record is relayed
+	stealing   atomic.Bool // a theft is under way (until the thief is sent away)
 }
 
 var attackLines = map[mitm.Attack]string{
@@ -407,7 +452,13 @@ var attackLines = map[mitm.Attack]string{
 // relayed is called with each of the MITM's events: it replays bob's
 // CHAT record once it has gone through (/attack replay).
 func (a *attacks) relayed(e mitm.Event) {
-	if a == nil || e.Action != mitm.Relayed || e.Flow != mitm.FlowBA || e.Type != protocol.TypeChat || !a.replayNext.CompareAndSwap(true, false) {
+	if a == nil || e.Action != mitm.Relayed || e.Flow != mitm.FlowBA || e.Type != protocol.TypeChat {
+		return
+	}
+	if a.stealNext.CompareAndSwap(true, false) {
+		go a.theft()
+	}
+	if !a.replayNext.CompareAndSwap(true, false) {
 		return
 	}
 	go func() {
@@ -484,6 +535,8 @@ func (a *attacks) run(args string) (string, error) {
 		return fmt.Sprintf("the man in the middle answers each of you as the other, with its own key. You know bob's key: your duet refuses it (key-changed). bob knows none (he pins nothing), so he takes it. For %v.", a.keySubLasts()), nil
 	case mitm.Downgrade:
 		return a.downgrade(ctx)
+	case mitm.Steal:
+		return a.steal()
 	case mitm.KeySub:
 		if err := a.restartBehind(ctx, at, "the man in the middle lets the keys through again: bob's next attempt makes a new session"); err != nil {
 			return "", err

@@ -442,3 +442,60 @@ func TestDemoGapThenArrived(t *testing.T) {
 		})
 	}
 }
+
+// TestDemoSteal: /attack steal shows both boundaries of a stolen key on
+// alice's screen: bob's message sent before the theft is unreadable to
+// the thief (before the theft), the one after it is read, text and all,
+// and once bob's keys heal his records are unreadable (healed); alice
+// shows each of bob's three messages once, and the thief is sent away.
+func TestDemoSteal(t *testing.T) {
+	r := startDemoRig(t)
+	r.at.stealFor = time.Second
+	if _, err := r.at.run("steal"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.at.run("steal"); err == nil {
+		t.Error("a second /attack steal during the first was accepted")
+	}
+	told := func(parts ...string) func([]protocol.Event, []string) bool {
+		return func(_ []protocol.Event, notices []string) bool {
+			for _, n := range notices {
+				ok := true
+				for _, p := range parts {
+					ok = ok && strings.Contains(n, p)
+				}
+				if ok {
+					return true
+				}
+			}
+			return false
+		}
+	}
+	r.waitFor(t, "the theft told", told("bob → alice: STOLE a copy of bob's sending keys"))
+	r.waitFor(t, "bob's message before the theft unreadable", told("the thief cannot read bob's record", "(CHAT): sent before the theft"))
+	r.waitFor(t, "bob's message after the theft read", told("the thief READ bob's record", "(CHAT “"+stealLines[1]+"”)"))
+	r.waitFor(t, "bob's record after healing unreadable", told("the thief cannot read bob's record", "bob's keys healed (X25519 + ML-KEM-768) at epoch 1"))
+	r.waitFor(t, "bob's message after healing", shown(stealLines[2]))
+	r.waitFor(t, "the thief sent away", told("the stolen keys are worth nothing now"))
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, n := range r.notices {
+		if strings.Contains(n, "READ") && strings.Contains(n, stealLines[0]) {
+			t.Errorf("the thief read bob's message from before the theft: %s", n)
+		}
+		if strings.Contains(n, "READ") && strings.Contains(n, stealLines[2]) {
+			t.Errorf("the thief read bob's message from after the healing: %s", n)
+		}
+	}
+	for _, line := range stealLines {
+		n := 0
+		for _, e := range r.events {
+			if m, ok := e.(protocol.MessageEvent); ok && m.Text == line {
+				n++
+			}
+		}
+		if n != 1 {
+			t.Errorf("alice shows %q %d times, want once", line, n)
+		}
+	}
+}

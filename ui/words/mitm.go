@@ -54,6 +54,9 @@ func MITMNamed(e mitm.Event, nameA, nameB, arrow string) string {
 			return fmt.Sprintf("%s reflect armed: %s's next record also goes back to %s", flow, from, from)
 		case mitm.Downgrade:
 			return fmt.Sprintf("%s downgrade on: every HELLO from %s loses its ML-KEM share (acts on the next handshake: restart a peer)", flow, from)
+		case mitm.Steal:
+			return fmt.Sprintf("%s STOLE a copy of %s's sending keys (epoch %d), as malware on %s's machine would: the MITM tries to read every record of %s's, from record %d on and the last ones it saw",
+				flow, from, e.Epoch, from, from, e.Seq)
 		}
 	case mitm.Disarmed:
 		return fmt.Sprintf("%s attacks off: %s's messages pass unchanged", flow, from)
@@ -85,8 +88,33 @@ func MITMNamed(e mitm.Event, nameA, nameB, arrow string) string {
 		return fmt.Sprintf("%s STRIPPED the ML-KEM %s from %s's %s (%d -> %d bytes): %s must refuse it (downgrade)", flow, share, from, protocol.TypeName(e.Type), e.SizeBefore, e.Size, to)
 	case mitm.ImpostorSession:
 		return fmt.Sprintf("%s IMPOSTOR SESSION with %s (%s): it took the MITM's key for %s's; only comparing safety numbers shows it", flow, from, e.Peer, to)
+	case mitm.Read, mitm.Unreadable:
+		return stealLine(e, flow, from)
 	case mitm.Intercepted:
 		return fmt.Sprintf("%s READ %s's message: %q; it reaches %s only if %s took the MITM's key too", flow, from, e.Text, to, to)
 	}
 	return fmt.Sprintf("%s %s %s", flow, e.Action, what)
+}
+
+// stealLine is the thief's line for a record it tried (/attack steal):
+// read, with a CHAT's text, or why not.
+func stealLine(e mitm.Event, flow, from string) string {
+	rec := protocol.TypeName(e.Type)
+	if e.Action == mitm.Read {
+		if e.Type == protocol.TypeChat {
+			rec += " “" + e.Text + "”"
+		}
+		if e.Type == protocol.TypeHeal || e.Type == protocol.TypeHealAck {
+			return fmt.Sprintf("%s the thief READ %s's record %d (%s): a healing, from a fresh exchange the stolen keys cannot follow", flow, from, e.Seq, rec)
+		}
+		return fmt.Sprintf("%s the thief READ %s's record %d (%s)", flow, from, e.Seq, rec)
+	}
+	why := "it did not open under the stolen keys"
+	switch e.Why {
+	case mitm.WhyBeforeTheft:
+		why = "sent before the theft, its key already erased"
+	case mitm.WhyHealed:
+		why = fmt.Sprintf("%s's keys healed (%s) at epoch %d", from, protocol.KeyExchangeHealing, e.Epoch)
+	}
+	return fmt.Sprintf("%s the thief cannot read %s's record %d (%s): %s", flow, from, e.Seq, rec, why)
 }
