@@ -29,6 +29,8 @@ told otherwise on stdin:
   tamper a    flip one bit of A's next CHAT record         B refuses it: tampered
   reorder a   send A's next CHAT record after the next     B refuses it: reorder
   drop a      drop A's next CHAT record                    B reports a gap
+  jump a      raise the seq of A's next CHAT record by     B refuses it: too-far
+              2048 (more than 1024 ahead)
   keysub a    put the MITM's own key in A's PUBLIC_KEYs    the next handshake fails: bad-signature
   downgrade a cut the ML-KEM share out of A's HELLOs       the next handshake fails: downgrade
               (version 1's layout, 319 bytes)

@@ -79,6 +79,7 @@ func TestE2EMITMAttacks(t *testing.T) {
 		{"tamper", "tampered", "tampered", "tampered with"},
 		{"reorder", "released", "reorder", "reordered"},
 		{"drop", "dropped", "", "dropped"},
+		{"jump", "jumped", "too-far", "jumped ahead"}, // protocol 2: refused before any key is computed
 	} {
 		t.Run(c.attack, func(t *testing.T) {
 			s.mitm.send(c.attack + " a")

@@ -47,7 +47,7 @@ func (o *MITMOutput) Ready(aMain, aSub, bMain, bSub int, host string) {
 	o.text("duet mitm: between A (port %d) and B (port %d) on %s; start the peers as", aMain, bMain, host)
 	o.text("  A: duet --main %d --sub %d ...", aMain, aSub)
 	o.text("  B: duet --main %d --sub %d ...", bMain, bSub)
-	o.text("commands: replay|tamper|reorder|drop|keysub|downgrade|impersonate|stale|reflect a|b (a: what A sends), pass a|b, help, quit (steal: duet demo only)")
+	o.text("commands: replay|tamper|reorder|drop|jump|keysub|downgrade|impersonate|stale|reflect a|b (a: what A sends), pass a|b, help, quit (steal: duet demo only)")
 }
 
 // Help lists the commands.
@@ -66,6 +66,7 @@ var mitmHelp = []string{
 	"tamper a   flip one bit of A's next CHAT record: B must refuse it (tampered); A resends the message",
 	"reorder a  hold A's next CHAT record back, send it after the one that follows: B must refuse it (reorder)",
 	"drop a     drop A's next CHAT record: B reports a gap; A resends the message",
+	"jump a     raise the seq of A's next CHAT record by 2048: B must refuse it (too-far); A resends the message",
 	"keysub a   put the MITM's key in every PUBLIC_KEY from A: a new handshake fails (bad-signature) until pass",
 	"downgrade a  cut the ML-KEM share out of every HELLO from A (version 1's layout): a new handshake fails (downgrade) until pass",
 	"stale a    hold A's next CHAT record and all A sends after it for the window (--window) plus 1 s, then release them in order:",
@@ -163,7 +164,7 @@ type MITMController interface {
 const maxCommandLine = 4096
 
 // ServeMITM reads commands from in, one a line, until "quit", the end of
-// in or ctx: "<attack> a|b" (replay, tamper, reorder, drop, keysub, downgrade, impersonate, stale, reflect;
+// in or ctx: "<attack> a|b" (replay, tamper, reorder, drop, jump, keysub, downgrade, impersonate, stale, reflect;
 // steal is refused with mitm.ErrCannotSteal),
 // "pass a|b", "help". A command it cannot carry out is reported on out.
 func ServeMITM(ctx context.Context, in io.Reader, out *MITMOutput, m MITMController) error {

@@ -2,6 +2,7 @@ package mitm
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"sync"
@@ -28,6 +29,8 @@ import (
 //	         the flow after it held for the timestamp
 //	         window plus 1 s, then released in order     -> "stale" for each record
 //	                                                       older than the window
+//	jump     the next CHAT record's seq raised by 2048
+//	         (more than keys.MaxSkip ahead)              -> "too-far" (no key is computed)
 //	reflect  the next session record (any type) passed
 //	         on, and a copy sent back to its sender      -> "reflected" (from the sender)
 //	downgrade  the ML-KEM share cut out of every HELLO,
@@ -95,11 +98,12 @@ const (
 	Reflect
 	Downgrade
 	Steal // the demo only (Relay.Steal); Arm refuses it: see steal.go
+	Jump  // the next CHAT record's seq raised by JumpBy: "too-far"
 
-	lastAttack = Steal
+	lastAttack = Jump
 )
 
-var attackNames = [...]string{Replay: "replay", Tamper: "tamper", Reorder: "reorder", Drop: "drop", KeySub: "keysub", Impersonate: "impersonate", Stale: "stale", Reflect: "reflect", Downgrade: "downgrade", Steal: "steal"}
+var attackNames = [...]string{Replay: "replay", Tamper: "tamper", Reorder: "reorder", Drop: "drop", KeySub: "keysub", Impersonate: "impersonate", Stale: "stale", Reflect: "reflect", Downgrade: "downgrade", Steal: "steal", Jump: "jump"}
 
 func (a Attack) String() string {
 	if a >= Replay && a <= lastAttack {
@@ -110,15 +114,19 @@ func (a Attack) String() string {
 
 // ParseAttack returns the attack named s ("replay", "tamper", "reorder",
 // "drop", "keysub", "impersonate", "stale", "reflect", "downgrade",
-// "steal").
+// "steal", "jump").
 func ParseAttack(s string) (Attack, error) {
 	for a := Replay; a <= lastAttack; a++ {
 		if attackNames[a] == s {
 			return a, nil
 		}
 	}
-	return 0, fmt.Errorf("%w: %q (replay, tamper, reorder, drop, keysub, impersonate, stale, reflect, downgrade, steal)", ErrUnknownAttack, s)
+	return 0, fmt.Errorf("%w: %q (replay, tamper, reorder, drop, keysub, impersonate, stale, reflect, downgrade, steal, jump)", ErrUnknownAttack, s)
 }
+
+// JumpBy is what jump adds to a CHAT record's seq: more than keys.MaxSkip
+// (1024), so the receiver refuses it as too-far before computing a key.
+const JumpBy = 2048
 
 // Errors of the man in the middle.
 var (
@@ -134,6 +142,7 @@ const (
 	Disarmed    = "disarmed"    // the flow's attacks are off
 	Replayed    = "replayed"    // a copy of an earlier record sent again
 	Tampered    = "tampered"    // passed on with one bit flipped
+	Jumped      = "jumped"      // passed on with its seq raised by JumpBy (jump)
 	Held        = "held"        // kept back (reorder; stale: this and what follows it)
 	Released    = "released"    // sent after the record that followed it (reorder), or late, in order (stale)
 	Reflected   = "reflected"   // a copy of a record sent back to its own sender (Flow: the way back)
@@ -269,7 +278,7 @@ func (m *Relay) Arm(ctx context.Context, f Flow, a Attack) error {
 		}
 		m.emit(m.event(f, Replayed, Replay, rec))
 		return nil
-	case Tamper, Reorder, Drop, Stale, Reflect:
+	case Tamper, Reorder, Drop, Stale, Reflect, Jump:
 		m.mu.Lock()
 		m.armed[f] = a
 		m.mu.Unlock()
@@ -548,6 +557,10 @@ func (m *Relay) attack(f Flow, msg []byte) (out [][]byte, evs []Event, back []by
 		return nil, []Event{m.event(f, Held, Reorder, msg)}, nil
 	case Drop:
 		return nil, []Event{m.event(f, Dropped, Drop, msg)}, nil
+	case Jump:
+		far := append([]byte(nil), msg...)
+		binary.BigEndian.PutUint32(far[2:], binary.BigEndian.Uint32(far[2:])+JumpBy)
+		return [][]byte{far}, []Event{m.event(f, Jumped, Jump, far)}, nil
 	case Stale:
 		m.stale[f] = [][]byte{msg}
 		time.AfterFunc(m.hold, func() { m.releaseStale(f) })

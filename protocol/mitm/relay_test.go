@@ -191,6 +191,7 @@ func TestAttacksRejected(t *testing.T) {
 		{Tamper, protocol.ReasonTampered, false, false}, // the header did not authenticate
 		{Reorder, protocol.ReasonReorder, false, true},  // decided before authentication: the late record's key is erased
 		{Drop, "", false, true},
+		{Jump, protocol.ReasonTooFar, false, false}, // more than keys.MaxSkip ahead: refused before any key
 	} {
 		t.Run(c.attack.String(), func(t *testing.T) {
 			p := startPair(t)
@@ -231,7 +232,7 @@ func TestAttacksRejected(t *testing.T) {
 					t.Errorf("the attack changed a session (%d session events)", n)
 				}
 			}
-			want := map[Attack]string{Replay: Replayed, Tamper: Tampered, Reorder: Released, Drop: Dropped}[c.attack]
+			want := map[Attack]string{Replay: Replayed, Tamper: Tampered, Reorder: Released, Drop: Dropped, Jump: Jumped}[c.attack]
 			found := false
 			for _, ev := range p.events() {
 				if ev.Action == want && ev.Attack == c.attack && ev.Flow == FlowAB && ev.Type == protocol.TypeChat {
