@@ -5,10 +5,6 @@ package main
 
 import (
 	"context"
-	"encoding/hex"
-	"encoding/json"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -19,20 +15,7 @@ import (
 // reason old-version, in words that name protocol 1; the duet keeps
 // running and a version-2 peer then connects as usual.
 func TestE2EOldVersionPeer(t *testing.T) {
-	raw, err := os.ReadFile(filepath.Join("testdata", "vectors", "handshake.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var v struct {
-		PublicKeyA string `json:"msg_public_key_a"`
-	}
-	if err := json.Unmarshal(raw, &v); err != nil {
-		t.Fatal(err)
-	}
-	v1Key, err := hex.DecodeString(v.PublicKeyA)
-	if err != nil || len(v1Key) < 2 || v1Key[0] != 1 {
-		t.Fatalf("version-1 public key from the vectors: %x, %v", v1Key[:min(len(v1Key), 2)], err)
-	}
+	v1Key := v1VectorPublicKey(t)
 	pr := newPair(t)
 	a := startDuet(t, "A", pr.args("A", "")...)
 	a.waitFor(t, readyTimeout, "ready", isEv("ready"))

@@ -58,11 +58,12 @@ type healing struct {
 
 // healOffer is what the healer keeps between its HEAL and the HEAL_ACK.
 type healOffer struct {
-	eph    *crypto.Ephemeral
-	dk     *mlkem.DecapsulationKey768
-	hash   [HashSize]byte // SHA-256 of the HEAL payload
-	seq    uint32         // the HEAL record's seq
-	sentAt time.Time
+	eph     *crypto.Ephemeral
+	dk      *mlkem.DecapsulationKey768
+	payload []byte         // the HEAL's payload (public keys), for the context hash
+	hash    [HashSize]byte // its SHA-256, which the HEAL_ACK must carry
+	seq     uint32         // the HEAL record's seq
+	sentAt  time.Time
 }
 
 // underWay reports whether a healing has started and not finished.
@@ -96,7 +97,7 @@ func (s *Session) Heal(dst []byte, now time.Time) ([]byte, error) {
 	if err != nil {
 		return dst, err
 	}
-	s.heal.offer = &healOffer{eph: eph, dk: dk, hash: sha256.Sum256(payload), seq: seq, sentAt: now}
+	s.heal.offer = &healOffer{eph: eph, dk: dk, payload: payload, hash: sha256.Sum256(payload), seq: seq, sentAt: now}
 	return dst, nil
 }
 
@@ -184,8 +185,7 @@ func (s *Session) FinishHeal(payload []byte, seq uint32, now time.Time) (bool, e
 		return false, fmt.Errorf("%w: heal ack: ML-KEM ciphertext: %v", ErrMalformed, err)
 	}
 	defer clear(ss)
-	healPayload := append(o.eph.PublicBytes(), o.dk.EncapsulationKey().Bytes()...)
-	sched, err := keys.Heal(s.root, keys.Secrets{MLKEM: ss, X25519: dh}, healContextHash(healPayload, payload))
+	sched, err := keys.Heal(s.root, keys.Secrets{MLKEM: ss, X25519: dh}, healContextHash(o.payload, payload))
 	if err != nil {
 		return false, fmt.Errorf("protocol: finish heal: %w", err)
 	}

@@ -152,15 +152,11 @@ func (s *Session) Seal(dst []byte, typ byte, payload []byte, now time.Time) ([]b
 		return dst, 0, fmt.Errorf("protocol: seal: %w", err)
 	}
 	seq := s.sendSeq + 1
-	st, err := s.send.Peek(seq)
+	aead, st, err := recordAEAD(&s.send, seq)
 	if err != nil {
 		return dst, 0, fmt.Errorf("protocol: seal record %d: %w", seq, err)
 	}
 	defer st.Wipe()
-	aead, err := crypto.NewAEAD(st.Key())
-	if err != nil {
-		return dst, 0, fmt.Errorf("protocol: seal: %w", err)
-	}
 	h := RecordHeader{Type: typ, Seq: seq, Timestamp: now.UnixNano(), Nonce: nonce}
 	start := len(dst)
 	dst = AppendRecordHeader(dst, &h)
@@ -270,6 +266,22 @@ func (s *Session) checkSeq(h RecordHeader, rec []byte) error {
 	return nil
 }
 
+// recordAEAD is AES-256-GCM under c's key for seq, and the chain step that
+// gave it (to Commit, or to Wipe); c does not change. On error nothing is
+// kept.
+func recordAEAD(c *keys.Chain, seq uint32) (*crypto.AEAD, keys.Step, error) {
+	st, err := c.Peek(seq)
+	if err != nil {
+		return nil, keys.Step{}, err
+	}
+	aead, err := crypto.NewAEAD(st.Key())
+	if err != nil {
+		st.Wipe()
+		return nil, keys.Step{}, err
+	}
+	return aead, st, nil
+}
+
 // checkAuthentic makes the checks of an authentic record: timestamp, nonce
 // cache, payload shape (and a CONFIRM's transcript).
 func (s *Session) checkAuthentic(h RecordHeader, payload []byte, now time.Time) error {
@@ -318,13 +330,8 @@ func (s *Session) authenticate(buf []byte, h RecordHeader, rec []byte) (authenti
 // openUnder opens body under c's key for h.Seq; the step is wiped unless
 // the record opened.
 func openUnder(c *keys.Chain, buf []byte, h RecordHeader, body, ad []byte) ([]byte, keys.Step, error) {
-	st, err := c.Peek(h.Seq)
+	aead, st, err := recordAEAD(c, h.Seq)
 	if err != nil {
-		return nil, keys.Step{}, err
-	}
-	aead, err := crypto.NewAEAD(st.Key())
-	if err != nil {
-		st.Wipe()
 		return nil, keys.Step{}, err
 	}
 	p, err := aead.Open(buf[:0], &h.Nonce, body, ad)
