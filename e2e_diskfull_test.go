@@ -15,6 +15,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 )
 
 // smallFS mounts a tmpfs of size at a new directory and returns it; it is
@@ -84,31 +85,28 @@ func TestE2EDiskFull(t *testing.T) {
 	b.waitFor(t, sessionTimeout, "session established", established)
 
 	// Item 1: the receiver's disk is full.
-	const n = 60
 	filler := fill(t, dirB)
-	for i := range n {
-		a.send(fmt.Sprintf("r%06d %s", i, pad))
-	}
-	ev := b.waitFor(t, msgTimeout, "B reports its disk full", func(e event) bool { return e.Event == "disk" && e.State == "full" })
+	n1 := sendUntil(a, "r", pad, func(int) bool { return b.within(3*time.Second, diskIs("full")) })
+	ev := b.waitFor(t, msgTimeout, "B reports its disk full", diskIs("full"))
 	if want := "free space on the file system that holds " + filepath.Join(dirB, "delivery"); !strings.Contains(ev.Error, want) {
 		t.Errorf("B's disk event does not say what to free (%q): %v", want, ev)
 	}
 	if err := os.Remove(filler); err != nil {
 		t.Fatal(err)
 	}
-	b.waitFor(t, msgTimeout, "B reports room again", func(e event) bool { return e.Event == "disk" && e.State == "room" })
-	b.waitN(t, n, msgTimeout, "every message shown", textPrefix("r"))
-	checkExactlyOnceInOrder(t, b, "r", n, " "+pad)
-	checkAllDelivered(t, a, n, msgTimeout)
+	b.waitFor(t, msgTimeout, "B reports room again", diskIs("room"))
+	b.waitN(t, n1, msgTimeout, "every message shown", textPrefix("r"))
+	checkExactlyOnceInOrder(t, b, "r", n1, " "+pad)
+	checkAllDelivered(t, a, n1, msgTimeout)
 
 	// Item 2: the sender's disk is full.
 	filler = fill(t, dirA)
-	for i := range n {
-		a.send(fmt.Sprintf("s%06d %s", i, pad))
-	}
-	a.waitFor(t, msgTimeout, "A reports its disk full", func(e event) bool { return e.Event == "disk" && e.State == "full" })
+	n2 := sendUntil(a, "s", pad, func(sent int) bool {
+		a.waitN(t, n1+sent, msgTimeout, "every line queued", isEv("queued"))
+		return a.count(diskIs("full")) > 0
+	})
+	a.waitFor(t, msgTimeout, "A reports its disk full", diskIs("full"))
 	a.waitFor(t, msgTimeout, "a line marked not_saved", isEv("not_saved"))
-	a.waitN(t, n, msgTimeout, "every line queued", isEv("queued"))
 	if got := a.count(isEv("error")); got != 0 {
 		t.Errorf("A reported %d errors while its disk was full, want none (lines are kept)", got)
 	}
@@ -118,12 +116,12 @@ func TestE2EDiskFull(t *testing.T) {
 	a.waitFor(t, msgTimeout, "A reports room again", func(e event) bool { return e.Event == "disk" && e.State == "room" })
 	notSaved := a.count(isEv("not_saved"))
 	a.waitN(t, notSaved, msgTimeout, "each line not saved saved", isEv("saved"))
-	b.waitN(t, n, msgTimeout, "every message shown", textPrefix("s"))
-	checkExactlyOnceInOrder(t, b, "s", n, " "+pad)
-	checkAllDelivered(t, a, 2*n, msgTimeout)
+	b.waitN(t, n2, msgTimeout, "every message shown", textPrefix("s"))
+	checkExactlyOnceInOrder(t, b, "s", n2, " "+pad)
+	checkAllDelivered(t, a, n1+n2, msgTimeout)
 
 	for _, p := range []*proc{a, b} {
-		if got := p.count(func(e event) bool { return e.Event == "disk" && e.State == "full" }); got != 1 {
+		if got := p.count(diskIs("full")); got != 1 {
 			t.Errorf("%s: %d disk full events, want 1", p.name, got)
 		}
 		if got := p.count(func(e event) bool { return e.PossibleDup }); got != 0 {
@@ -133,5 +131,57 @@ func TestE2EDiskFull(t *testing.T) {
 			t.Errorf("%s exited", p.name)
 		}
 	}
-	t.Logf("A kept %d of %d lines unsaved while its disk was full", notSaved, n)
+	t.Logf("B's disk filled within %d lines; A's within %d, of which it kept %d unsaved", n1, n2, notSaved)
+}
+
+// fillBatch and fillMax bound sendUntil: lines are sent fillBatch at a
+// time, and fillMax lines of 2 KB are more than a 2 MiB file system holds.
+const (
+	fillBatch = 20
+	fillMax   = 1200
+)
+
+// sendUntil sends lines "<prefix>NNNNNN <pad>" from p, fillBatch at a time,
+// until full reports true after a batch or fillMax lines are sent, and
+// returns how many it sent. How many lines fill a disk is not fixed: bbolt
+// reuses the pages it freed, and how many it freed depends on how many
+// write transactions the earlier part of the test happened to make.
+func sendUntil(p *proc, prefix, pad string, full func(sent int) bool) int {
+	sent := 0
+	for sent < fillMax {
+		for range fillBatch {
+			p.send(fmt.Sprintf("%s%06d %s", prefix, sent, pad))
+			sent++
+		}
+		if full(sent) {
+			break
+		}
+	}
+	return sent
+}
+
+// within reports whether an event satisfying pred arrives within timeout
+// (or has arrived already); unlike waitFor it does not fail the test.
+func (p *proc) within(timeout time.Duration, pred func(event) bool) bool {
+	deadline := time.After(timeout)
+	for {
+		p.mu.Lock()
+		ch := p.changed
+		p.mu.Unlock()
+		if p.count(pred) > 0 {
+			return true
+		}
+		select {
+		case <-ch:
+		case <-p.exited:
+			return p.count(pred) > 0
+		case <-deadline:
+			return false
+		}
+	}
+}
+
+// diskIs matches a disk event in the given state ("full" or "room").
+func diskIs(state string) func(event) bool {
+	return func(e event) bool { return e.Event == "disk" && e.State == state }
 }
