@@ -37,6 +37,23 @@ func sendAll(t *testing.T, n *Node, texts ...string) []uint64 {
 	return ids
 }
 
+// sendEach sends texts one record each: before writing the next message
+// it waits for the SentEvent of the last (its record sealed), so no two
+// are packed into one CHATS record. r records n's events.
+func sendEach(t *testing.T, n *Node, r *recorder, texts ...string) []uint64 {
+	t.Helper()
+	var ids []uint64
+	for _, s := range texts {
+		id, err := n.Send(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r.waitFor(t, 10*time.Second, "message sealed", func(e Event) bool { se, ok := e.(SentEvent); return ok && se.ID == id })
+		ids = append(ids, id)
+	}
+	return ids
+}
+
 // exactlyOnce checks that r displayed each text exactly once.
 func exactlyOnce(t *testing.T, r *recorder, texts ...string) {
 	t.Helper()
@@ -115,7 +132,7 @@ func TestAttackDropChats(t *testing.T) {
 	var drop atomic.Int32
 	p := startPairWith(t, fastResend, func(pa, _ *PipeEnd) {
 		pa.SetFilter(func(m []byte) [][]byte {
-			if len(m) > 1 && m[1] == TypeChat && drop.Load() > 0 {
+			if len(m) > 1 && IsChatRecord(m[1]) && drop.Load() > 0 {
 				drop.Add(-1) // only the writer goroutine runs the filter
 				return nil
 			}
@@ -150,7 +167,7 @@ func TestAttackReorder(t *testing.T) {
 			mu.Lock()
 			defer mu.Unlock()
 			switch {
-			case arm && held == nil && m[1] == TypeChat:
+			case arm && held == nil && IsChatRecord(m[1]):
 				held, arm = m, false
 				return nil
 			case held != nil && m[1] >= TypeConfirm:

@@ -39,6 +39,11 @@ const (
 
 	// MaxTextSize bounds the UTF-8 text of one chat message.
 	MaxTextSize = 64 << 10
+	// MaxChatsPerRecord bounds the chat messages of one CHATS record.
+	MaxChatsPerRecord = 64
+	// ChatsEntryHeaderSize is a CHATS entry's id(8) prev(8) sent_at(8)
+	// len(4), before its text.
+	ChatsEntryHeaderSize = ChatHeaderSize + 4
 	// MaxReceiptIDs bounds the ids acknowledged by one receipt record.
 	MaxReceiptIDs = 1024
 	// MaxReadIDs bounds the ids named by one READ record: a screen shows
@@ -79,6 +84,10 @@ const (
 	// a fresh X25519 + ML-KEM-768 exchange inside the session.
 	TypeHeal    byte = 0x19
 	TypeHealAck byte = 0x1a
+	// TypeChats carries several chat messages in one record (a burst):
+	// per-record keys make each record's sealing cost a key derivation and
+	// an AES-GCM key schedule, which a burst pays once.
+	TypeChats byte = 0x1b
 
 	// TypeRecordLast is the last type of the session record range
 	// 0x10..0x7f. A record type in the range that this implementation does

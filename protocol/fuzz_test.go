@@ -6,6 +6,7 @@ import (
 	"errors"
 	"testing"
 	"time"
+	"unicode/utf8"
 )
 
 // Fuzz targets for every decoder of network bytes. Run one with
@@ -46,6 +47,7 @@ func wireSeeds(tb testing.TB) [][]byte {
 		AppendPlainPing(nil, TypePlainPing, 7), AppendPlainPing(nil, TypePlainPong, 7),
 		rec(TypeConfirm, th[:]),
 		rec(TypeChat, AppendChat(nil, &Chat{ID: 3, SentAt: 4, Text: "hi"})),
+		rec(TypeChats, AppendChats(nil, []Chat{{ID: 4, SentAt: 4, Text: "one"}, {ID: 5, Prev: 4, SentAt: 5, Text: "two"}})),
 		rec(TypeReceipt, AppendReceipt(nil, []uint64{3, 5})),
 		rec(TypePing, AppendPlainPing(nil, 0, 1)[2:]),
 		rec(TypePong, AppendPlainPing(nil, 0, 1)[2:]),
@@ -216,6 +218,34 @@ func FuzzParseChat(f *testing.F) {
 			return
 		}
 		if got := AppendChat(nil, &c); !bytes.Equal(got, p) {
+			t.Fatal("re-encoding differs")
+		}
+	})
+}
+
+func FuzzParseChats(f *testing.F) {
+	f.Add(AppendChats(nil, []Chat{{ID: 1, SentAt: 2, Text: "héllo"}, {ID: 2, Prev: 1, Text: ""}}))
+	f.Add(AppendChats(nil, []Chat{{ID: 1}}))
+	f.Add(AppendChats(nil, make([]Chat, MaxChatsPerRecord+1)))
+	f.Add(chatsWithLength(MaxTextSize + 1))
+	f.Add([]byte{})
+	f.Fuzz(func(t *testing.T, p []byte) {
+		cs, err := ParseChats(nil, p)
+		if err != nil {
+			if !isRejection(err) || cs != nil {
+				t.Fatalf("error %v with chats %v", err, cs)
+			}
+			return
+		}
+		if len(cs) == 0 || len(cs) > MaxChatsPerRecord {
+			t.Fatalf("%d chats accepted", len(cs))
+		}
+		for _, c := range cs {
+			if c.ID == 0 || len(c.Text) > MaxTextSize || !utf8.ValidString(c.Text) {
+				t.Fatalf("invalid chat accepted: id %d, %d bytes of text", c.ID, len(c.Text))
+			}
+		}
+		if got := AppendChats(nil, cs); !bytes.Equal(got, p) {
 			t.Fatal("re-encoding differs")
 		}
 	})

@@ -439,7 +439,7 @@ func TestNodeRecoversFromDrift(t *testing.T) {
 	lose = true
 	mu.Unlock()
 	msgs := texts("during the outage", keys.MaxSkip+20)
-	ids := sendAll(t, p.a, msgs...)
+	ids := sendEach(t, p.a, p.ra, msgs...) // a record each: more than MaxSkip records lost
 	p.rb.waitFor(t, 10*time.Second, "B's liveness down", func(e Event) bool { l, ok := e.(LiveEvent); return ok && l.State == LiveDown })
 	mu.Lock()
 	lose = false

@@ -365,53 +365,105 @@ func (n *Node) pump() {
 		for _, m := range take {
 			n.outbox.unacked[m.chat.ID] = m
 			n.outbox.order = append(n.outbox.order, m.chat.ID)
-			n.sendChat(m)
 		}
+		n.sendChats(take, true)
 		n.flush()
 	}
 }
 
-// chatPayload encodes m, keeping Prev only while the peer has not
+// chatsPackBytes bounds a CHATS record's payload as the sender packs it: a
+// burst of lines shares one record (and the cost of its key), and a long
+// message goes alone in a CHAT record.
+const chatsPackBytes = 64 << 10
+
+// wireChat is m as sealed now: Prev is kept only while the peer has not
 // acknowledged it (an acknowledged message has been shown).
-func (o *outbox) chatPayload(m *outMsg) []byte {
+func (o *outbox) wireChat(m *outMsg) Chat {
 	c := m.chat
 	if _, unacked := o.unacked[c.Prev]; !unacked {
 		c.Prev = 0
 	}
-	return AppendChat(make([]byte, 0, ChatHeaderSize+len(c.Text)), &c)
+	return c
 }
 
-func (n *Node) sendChat(m *outMsg) {
-	if seq, ok := n.sealAndQueue(TypeChat, n.outbox.chatPayload(m)); ok {
-		first := m.lastSend.IsZero()
-		m.lastSend = n.now
-		if first {
-			n.emit(SentEvent{ID: m.chat.ID, Seq: seq})
-			// The peer's indicator goes off with this message: the user's
-			// next keystroke may say "typing" again at once.
-			n.receipts.typingSent = time.Time{}
+// sendChats seals ms, in the order written, in as few records as the
+// limits allow: each run of up to MaxChatsPerRecord messages whose CHATS
+// encoding stays within chatsPackBytes goes in one record, a CHATS record,
+// or a CHAT record for a run of one. It stops at the first record
+// that cannot be sealed (reported by sealAndQueue) and returns how many
+// messages it sealed. With announce (their first sending) each message
+// gets its SentEvent, with its record's seq.
+func (n *Node) sendChats(ms []*outMsg, announce bool) int {
+	done := 0
+	for done < len(ms) {
+		run := ms[done : done+chatsRun(ms[done:])]
+		seq, ok := n.sealChats(run)
+		if !ok {
+			return done
 		}
+		for _, m := range run {
+			if announce {
+				n.emit(SentEvent{ID: m.chat.ID, Seq: seq})
+				// The peer's indicator goes off with this message: the
+				// user's next keystroke may say "typing" again at once.
+				n.receipts.typingSent = time.Time{}
+			}
+			m.lastSend = n.now
+		}
+		done += len(run)
 	}
+	return done
+}
+
+// chatsRun is how many of ms (at least one) go in the next record.
+func chatsRun(ms []*outMsg) int {
+	k, size := 1, ChatsEntryHeaderSize+len(ms[0].chat.Text)
+	for k < len(ms) && k < MaxChatsPerRecord {
+		size += ChatsEntryHeaderSize + len(ms[k].chat.Text)
+		if size > chatsPackBytes {
+			break
+		}
+		k++
+	}
+	return k
+}
+
+// sealChats seals run as one record and queues it.
+func (n *Node) sealChats(run []*outMsg) (uint32, bool) {
+	if len(run) == 1 {
+		c := n.outbox.wireChat(run[0])
+		return n.sealAndQueue(TypeChat, AppendChat(make([]byte, 0, ChatHeaderSize+len(c.Text)), &c))
+	}
+	cs := make([]Chat, len(run))
+	for i, m := range run {
+		cs[i] = n.outbox.wireChat(m)
+	}
+	return n.sealAndQueue(TypeChats, AppendChats(make([]byte, 0, ChatsSize(cs)), cs))
 }
 
 // resend re-seals up to limit unacknowledged messages whose last send is
-// older than ResendAfter (or never), in the order they were written.
+// older than ResendAfter (or never), in the order they were written,
+// packed as sendChats packs them, while the writer has room.
 func (n *Node) resend(limit int) {
 	if n.sess == nil {
 		return
 	}
-	sent := 0
+	var due []*outMsg
 	for _, id := range n.outbox.order {
-		if sent >= limit || !n.writerHasRoom() {
+		if len(due) >= limit {
 			break
 		}
 		m, ok := n.outbox.unacked[id]
 		if !ok || (!m.lastSend.IsZero() && n.now.Sub(m.lastSend) < n.cfg.ResendAfter) {
 			continue
 		}
-		if _, ok := n.sealAndQueue(TypeChat, n.outbox.chatPayload(m)); ok {
-			m.lastSend = n.now
-			sent++
+		due = append(due, m)
+	}
+	for len(due) > 0 && n.writerHasRoom() {
+		k := chatsRun(due)
+		if n.sendChats(due[:k], false) < k {
+			return
 		}
+		due = due[k:]
 	}
 }

@@ -125,6 +125,12 @@ func (n *Node) actOnRecord(s *Session, h RecordHeader, o Opened) {
 		c, _ := ParseChat(o.Payload) // validated by Open
 		n.stopPeerTyping()           // the peer sent what it was typing
 		n.receiveChat(c, h.Seq)
+	case TypeChats:
+		cs, _ := ParseChats(nil, o.Payload) // validated by Open
+		n.stopPeerTyping()
+		for _, c := range cs {
+			n.receiveChat(c, h.Seq)
+		}
 	case TypeReceipt:
 		ids, _ := ParseReceipt(nil, o.Payload)
 		n.delivered(ids)
@@ -206,7 +212,7 @@ func (n *Node) sealAndQueue(typ byte, payload []byte) (uint32, bool) {
 	if s.SeqExhausted() && n.hs.attempt.IsZero() {
 		n.startHandshake()
 	}
-	if typ == TypeChat {
+	if IsChatRecord(typ) {
 		n.rec.lastChat, n.rec.lastChatSess = rec, s
 	}
 	n.queue(rec)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -70,6 +71,55 @@ func TestNodeHandshakeAndChat(t *testing.T) {
 	})
 }
 
+// TestNodeBurstSharesRecords: a burst of messages written faster than the
+// node seals them goes out packed, several to a CHATS record (each record
+// pays for one key); the receiver shows every one exactly once, in the
+// order written, and each gets its receipt. A lost CHATS record is resent
+// (packed again) and its messages are still shown once and in order.
+func TestNodeBurstSharesRecords(t *testing.T) {
+	var (
+		mu              sync.Mutex
+		chatRecs, chats int
+		dropFirst       = true
+	)
+	p := startPair(t, func(a, b *Config) { a.ResendAfter = 100 * time.Millisecond })
+	p.establish(t)
+	p.pa.SetFilter(func(m []byte) [][]byte {
+		mu.Lock()
+		defer mu.Unlock()
+		if len(m) > 1 && IsChatRecord(m[1]) {
+			chatRecs++
+			if m[1] == TypeChats {
+				chats++
+				if dropFirst {
+					dropFirst = false
+					return nil
+				}
+			}
+		}
+		return [][]byte{m}
+	})
+	msgs := texts("burst", 500)
+	p.ra.waitDelivered(t, 20*time.Second, sendAll(t, p.a, msgs...))
+	var got []string
+	for _, e := range p.rb.snapshot() {
+		if m, ok := e.(MessageEvent); ok {
+			got = append(got, m.Text)
+		}
+	}
+	if !slices.Equal(got, msgs) {
+		t.Fatalf("shown %d messages, want the %d written, once each and in order", len(got), len(msgs))
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if chats == 0 || chatRecs >= len(msgs) {
+		t.Errorf("%d chat records (%d of them CHATS) for %d messages: the burst was not packed", chatRecs, chats, len(msgs))
+	}
+	if dropFirst {
+		t.Error("no CHATS record was dropped: the resend of a packed record was not exercised")
+	}
+}
+
 // TestNodeInOrderAfterLoss drops two chat records in flight: the later
 // messages arrive first but are held until the resent ones arrive, so the
 // receiver shows all of them exactly once and in the order written.
@@ -78,7 +128,7 @@ func TestNodeInOrderAfterLoss(t *testing.T) {
 	p.establish(t)
 	var dropped atomic.Int32
 	p.pa.SetFilter(func(m []byte) [][]byte {
-		if len(m) > 1 && m[1] == TypeChat && dropped.Load() < 2 {
+		if len(m) > 1 && IsChatRecord(m[1]) && dropped.Load() < 2 {
 			if c := dropped.Add(1); c <= 2 {
 				return nil
 			}
@@ -86,11 +136,11 @@ func TestNodeInOrderAfterLoss(t *testing.T) {
 		return [][]byte{m}
 	})
 	const n = 20
-	for i := 0; i < n; i++ {
-		if _, err := p.a.Send(fmt.Sprintf("m%02d", i)); err != nil {
-			t.Fatal(err)
-		}
+	var msgs []string
+	for i := range n {
+		msgs = append(msgs, fmt.Sprintf("m%02d", i))
 	}
+	sendEach(t, p.a, p.ra, msgs...) // a record each: the first two are lost
 	p.ra.waitFor(t, 10*time.Second, "all delivered", func(Event) bool {
 		return p.ra.count(func(e Event) bool { _, ok := e.(DeliveredEvent); return ok }) >= n
 	})

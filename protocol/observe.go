@@ -70,6 +70,8 @@ func TypeName(t byte) string {
 		return "CONFIRM"
 	case TypeChat:
 		return "CHAT"
+	case TypeChats:
+		return "CHATS"
 	case TypeReceipt:
 		return "RECEIPT"
 	case TypePing:

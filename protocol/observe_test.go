@@ -125,7 +125,7 @@ func TestNodeStatus(t *testing.T) {
 	t.Cleanup(func() { pa.Close(); pb.Close() })
 	var dropChats atomic.Bool
 	pa.SetFilter(func(m []byte) [][]byte {
-		if dropChats.Load() && len(m) > 1 && m[1] == TypeChat {
+		if dropChats.Load() && len(m) > 1 && IsChatRecord(m[1]) {
 			return nil
 		}
 		return [][]byte{m}

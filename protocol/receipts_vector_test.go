@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 	"time"
 
@@ -14,11 +15,12 @@ import (
 
 // receiptsVector is testdata/vectors/receipts.json: B's records after its
 // CONFIRM of handshake.json (docs/PROTOCOL.md, section 8): a TYPING, a READ
-// naming A's CHAT, and a record of a type no duet knows yet (0x7f), each
+// naming A's CHAT, a record of a type no duet knows yet (0x7f), and a
+// CHATS record of three messages (a burst), each
 // sealed under the B-to-A chain's key of its seq (the chain starts at
 // key_ba for seq_b + 1) with the next record nonces of B's stream. A, after
 // opening record_confirm_b, accepts all three in order; it ignores and
-// counts the unknown one.
+// counts the unknown one, and shows the three messages in order.
 type receiptsVector struct {
 	Comment        string   `json:"comment"`
 	Handshake      string   `json:"handshake"`
@@ -29,6 +31,32 @@ type receiptsVector struct {
 	UnknownB       hexBytes `json:"record_unknown_b"`
 	UnknownType    byte     `json:"unknown_type"`
 	UnknownPayload hexBytes `json:"unknown_payload"`
+	// ChatsB is a CHATS record (seq_b + 5) carrying Chats, in order.
+	ChatsB hexBytes     `json:"record_chats_b"`
+	Chats  []vectorChat `json:"chats"`
+}
+
+// vectorChat is one chat message of a vector's CHATS record.
+type vectorChat struct {
+	ID     uint64 `json:"id"`
+	Prev   uint64 `json:"prev"`
+	SentAt int64  `json:"sent_at"`
+	Text   string `json:"text"`
+}
+
+// encodeChats is the CHATS payload of cs, written out from
+// docs/PROTOCOL.md section 8 (u64 id, u64 prev, i64 sent_at, u32 len,
+// text), independently of AppendChats.
+func encodeChats(cs []vectorChat) []byte {
+	var p []byte
+	for _, c := range cs {
+		p = binary.BigEndian.AppendUint64(p, c.ID)
+		p = binary.BigEndian.AppendUint64(p, c.Prev)
+		p = binary.BigEndian.AppendUint64(p, uint64(c.SentAt))
+		p = binary.BigEndian.AppendUint32(p, uint32(len(c.Text)))
+		p = append(p, c.Text...)
+	}
+	return p
 }
 
 // bDrawsBeforeRecords is how many bytes B's stream gives the handshake
@@ -60,7 +88,7 @@ func generateReceiptsVector(t *testing.T, hv *handshakeVector) *receiptsVector {
 		t.Fatalf("B's confirm resealed: %x, %v; want the vector's", c, err)
 	}
 	v := &receiptsVector{
-		Comment:        "duet/2 TYPING, READ and unknown-type records (docs/PROTOCOL.md section 8) from B, after record_confirm_b of handshake (seq_b + 2, + 3, + 4), each sealed under the B-to-A chain's key of its seq (mk_n = HMAC-SHA-256(ck_n, 0x01), ck_n+1 = HMAC-SHA-256(ck_n, 0x02), ck of seq_b + 1 = key_ba) at time_unix_nano with the next record nonces of B's stream. A accepts all three; it shows B typing, reports read_ids read (chat_a_id, its own CHAT), and ignores and counts the record of unknown_type. All byte strings hex.",
+		Comment:        "duet/2 TYPING, READ, unknown-type and CHATS records (docs/PROTOCOL.md section 8) from B, after record_confirm_b of handshake (seq_b + 2, + 3, + 4, + 5), each sealed under the B-to-A chain's key of its seq (mk_n = HMAC-SHA-256(ck_n, 0x01), ck_n+1 = HMAC-SHA-256(ck_n, 0x02), ck of seq_b + 1 = key_ba) at time_unix_nano with the next record nonces of B's stream. A accepts all four; it shows B typing, reports read_ids read (chat_a_id, its own CHAT), ignores and counts the record of unknown_type, and shows the CHATS record's three messages (chats: id, prev, sent_at, text) in order, each with the record's seq. All byte strings hex.",
 		Handshake:      "handshake.json",
 		TimeUnixNano:   hv.TimeUnixNano,
 		ReadIDs:        []uint64{hv.ChatAID},
@@ -70,6 +98,16 @@ func generateReceiptsVector(t *testing.T, hv *handshakeVector) *receiptsVector {
 	v.TypingB, _, _ = sb.Seal(nil, TypeTyping, nil, now)
 	v.ReadB, _, _ = sb.Seal(nil, TypeRead, AppendRead(nil, v.ReadIDs), now)
 	v.UnknownB, _, _ = sb.Seal(nil, v.UnknownType, v.UnknownPayload, now)
+	v.Chats = []vectorChat{
+		{ID: 0x0b0b000000000001, SentAt: hv.TimeUnixNano, Text: "first of a burst"},
+		{ID: 0x0b0b000000000002, Prev: 0x0b0b000000000001, SentAt: hv.TimeUnixNano, Text: "второй"},
+		{ID: 0x0b0b000000000003, Prev: 0x0b0b000000000002, SentAt: hv.TimeUnixNano, Text: "三番目 🎉"},
+	}
+	cs := make([]Chat, len(v.Chats))
+	for i, c := range v.Chats {
+		cs[i] = Chat{ID: c.ID, Prev: c.Prev, SentAt: c.SentAt, Text: c.Text}
+	}
+	v.ChatsB, _, _ = sb.Seal(nil, TypeChats, AppendChats(nil, cs), now)
 	return v
 }
 
@@ -111,7 +149,7 @@ func readJSON(t *testing.T, path string, v any) {
 // and payloads opened with AES-256-GCM under the B-to-A chain's key of
 // each seq (computed from key_ba with HMAC), the header as AD.
 func checkReceiptsVector(t *testing.T, hv *handshakeVector, v *receiptsVector) {
-	mk := hmacChain(hv.KeyBA, 4) // seq_b + 1 .. + 4
+	mk := hmacChain(hv.KeyBA, 5) // seq_b + 1 .. + 5
 	for i, r := range []struct {
 		name    string
 		rec     []byte
@@ -121,6 +159,7 @@ func checkReceiptsVector(t *testing.T, hv *handshakeVector, v *receiptsVector) {
 		{"typing", v.TypingB, 0x17, nil},
 		{"read", v.ReadB, 0x18, binary.BigEndian.AppendUint64(nil, hv.ChatAID)},
 		{"unknown", v.UnknownB, v.UnknownType, v.UnknownPayload},
+		{"chats", v.ChatsB, 0x1b, encodeChats(v.Chats)},
 	} {
 		if len(r.rec) < 42 || r.rec[0] != 2 || r.rec[1] != r.typ {
 			t.Fatalf("%s: header %x", r.name, r.rec[:min(len(r.rec), 2)])
@@ -142,7 +181,7 @@ func checkReceiptsVector(t *testing.T, hv *handshakeVector, v *receiptsVector) {
 			t.Fatalf("%s: opens to %x, %v; want %x", r.name, p, err, r.payload)
 		}
 	}
-	if v.UnknownType <= TypeHealAck || v.UnknownType > 0x7f {
+	if v.UnknownType <= TypeChats || v.UnknownType > 0x7f {
 		t.Fatalf("unknown_type 0x%02x is not an unassigned record type", v.UnknownType)
 	}
 }
@@ -179,5 +218,23 @@ func checkReceiptsReceiver(t *testing.T, hv *handshakeVector, v *receiptsVector)
 	}
 	if evs := handled(n, r, v.UnknownB); len(evs) != 0 || n.UnknownRecords() != 1 || sa.RecvSeq() != hv.SeqB+4 {
 		t.Fatalf("unknown record: %v, count %d, last seq %d", evs, n.UnknownRecords(), sa.RecvSeq())
+	}
+	var shown []vectorChat
+	for _, e := range handled(n, r, v.ChatsB) {
+		m, ok := e.(MessageEvent)
+		if !ok {
+			continue
+		}
+		if m.Seq != hv.SeqB+5 {
+			t.Errorf("CHATS message %q: seq %d, want seq_b + 5", m.Text, m.Seq)
+		}
+		shown = append(shown, vectorChat{ID: m.ID, SentAt: m.SentAt.UnixNano(), Text: m.Text})
+	}
+	want := make([]vectorChat, len(v.Chats))
+	for i, c := range v.Chats {
+		want[i] = vectorChat{ID: c.ID, SentAt: c.SentAt, Text: c.Text}
+	}
+	if !slices.Equal(shown, want) {
+		t.Fatalf("CHATS: shown %+v, want %+v in order", shown, want)
 	}
 }

@@ -392,6 +392,9 @@ func checkRecordPayload(typ byte, p []byte) error {
 		}
 	case TypeChat:
 		return checkChat(p)
+	case TypeChats:
+		_, err := checkChats(p)
+		return err
 	case TypeReceipt:
 		if len(p) == 0 || len(p)%8 != 0 || len(p)/8 > MaxReceiptIDs {
 			return fmt.Errorf("%w: receipt payload of %d bytes", ErrMalformed, len(p))

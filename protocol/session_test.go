@@ -246,6 +246,22 @@ func TestSessionRejections(t *testing.T) {
 			}
 			return r, testNow
 		}, ErrMalformed},
+		{"chats entry id 0", SessionConfig{}, func(t *testing.T, a, b *Session) ([]byte, time.Time) {
+			// One bad entry refuses the whole record: none of it is shown.
+			r, _, err := a.Seal(nil, TypeChats, AppendChats(nil, []Chat{{ID: 1, Text: "fine"}, {ID: 0, Text: "zero"}}), testNow)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return r, testNow
+		}, ErrMalformed},
+		{"chats length past the end", SessionConfig{}, func(t *testing.T, a, b *Session) ([]byte, time.Time) {
+			p := AppendChats(nil, []Chat{{ID: 1, Text: "fine"}, {ID: 2, Text: "cut"}})
+			r, _, err := a.Seal(nil, TypeChats, p[:len(p)-1], testNow)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return r, testNow
+		}, ErrMalformed},
 		{"authenticated bad payload", SessionConfig{}, func(t *testing.T, a, b *Session) ([]byte, time.Time) {
 			r, _, err := a.Seal(nil, TypePing, []byte{1, 2, 3}, testNow)
 			if err != nil {

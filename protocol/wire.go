@@ -66,12 +66,16 @@ func MessageType(b []byte) (byte, error) {
 func IsRecordType(t byte) bool { return t >= TypeConfirm && t <= TypeRecordLast }
 
 // IsKnownRecordType reports whether t is a session record type this
-// implementation acts on (CONFIRM 0x10 through READ 0x18).
+// implementation acts on (CONFIRM 0x10 through CHATS 0x1b).
 //
 // TypeRekey (0x15, version 1's REKEY) is not one: version 2 never sends it.
 func IsKnownRecordType(t byte) bool {
-	return t >= TypeConfirm && t <= TypeHealAck && t != TypeRekey
+	return t >= TypeConfirm && t <= TypeChats && t != TypeRekey
 }
+
+// IsChatRecord reports whether t is a record type that carries chat
+// messages: CHAT (one) or CHATS (one or more).
+func IsChatRecord(t byte) bool { return t == TypeChat || t == TypeChats }
 
 // PublicKeyMsg is handshake flow 1: version, type, flags, challenge (8),
 // echo (8), der_len (u16), der.
@@ -408,10 +412,14 @@ func checkChat(p []byte) error {
 	if len(p) < ChatHeaderSize {
 		return fmt.Errorf("%w: chat payload of %d bytes", ErrMalformed, len(p))
 	}
-	if binary.BigEndian.Uint64(p) == 0 {
+	return checkChatFields(binary.BigEndian.Uint64(p), p[ChatHeaderSize:])
+}
+
+// checkChatFields checks a chat's id and text, in a CHAT or a CHATS entry.
+func checkChatFields(id uint64, text []byte) error {
+	if id == 0 {
 		return fmt.Errorf("%w: chat id 0", ErrMalformed) // ids are never 0 (section 8)
 	}
-	text := p[ChatHeaderSize:]
 	if len(text) > MaxTextSize {
 		// A payload-shape failure (section 8, step 8), not the step-1 size
 		// limit: the record itself is well within 1 MiB.
@@ -434,6 +442,82 @@ func ParseChat(p []byte) (Chat, error) {
 		SentAt: int64(binary.BigEndian.Uint64(p[16:])),
 		Text:   string(p[ChatHeaderSize:]),
 	}, nil
+}
+
+// AppendChats encodes a CHATS payload: each chat as id(8) prev(8)
+// sent_at(8) len(4) text. The caller keeps to 1..MaxChatsPerRecord chats
+// of at most MaxTextSize bytes of text each.
+func AppendChats(dst []byte, cs []Chat) []byte {
+	for i := range cs {
+		c := &cs[i]
+		dst = binary.BigEndian.AppendUint64(dst, c.ID)
+		dst = binary.BigEndian.AppendUint64(dst, c.Prev)
+		dst = binary.BigEndian.AppendUint64(dst, uint64(c.SentAt))
+		dst = binary.BigEndian.AppendUint32(dst, uint32(len(c.Text)))
+		dst = append(dst, c.Text...)
+	}
+	return dst
+}
+
+// ChatsSize is the size of cs encoded by AppendChats.
+func ChatsSize(cs []Chat) int {
+	n := len(cs) * ChatsEntryHeaderSize
+	for i := range cs {
+		n += len(cs[i].Text)
+	}
+	return n
+}
+
+// checkChats validates a CHATS payload without copying it: 1 to
+// MaxChatsPerRecord entries that fill it exactly, each a valid chat (id
+// not 0, text UTF-8 of at most MaxTextSize bytes). It returns the number
+// of entries.
+func checkChats(p []byte) (int, error) {
+	n := 0
+	for len(p) > 0 {
+		if n == MaxChatsPerRecord {
+			return 0, fmt.Errorf("%w: chats payload of more than %d messages", ErrMalformed, MaxChatsPerRecord)
+		}
+		if len(p) < ChatsEntryHeaderSize {
+			return 0, fmt.Errorf("%w: chats entry %d: %d bytes left, want at least %d", ErrMalformed, n, len(p), ChatsEntryHeaderSize)
+		}
+		size := binary.BigEndian.Uint32(p[ChatHeaderSize:])
+		if size > MaxTextSize {
+			return 0, fmt.Errorf("%w: chats entry %d: text of %d bytes, at most %d", ErrMalformed, n, size, MaxTextSize)
+		}
+		end := ChatsEntryHeaderSize + int(size)
+		if end > len(p) {
+			return 0, fmt.Errorf("%w: chats entry %d: text of %d bytes, %d left", ErrMalformed, n, size, len(p)-ChatsEntryHeaderSize)
+		}
+		if err := checkChatFields(binary.BigEndian.Uint64(p), p[ChatsEntryHeaderSize:end]); err != nil {
+			return 0, fmt.Errorf("chats entry %d: %w", n, err)
+		}
+		p = p[end:]
+		n++
+	}
+	if n == 0 {
+		return 0, fmt.Errorf("%w: empty chats payload", ErrMalformed)
+	}
+	return n, nil
+}
+
+// ParseChats decodes a CHATS payload, appending its chats to dst in the
+// order they were sealed (the order their sender wrote them).
+func ParseChats(dst []Chat, p []byte) ([]Chat, error) {
+	if _, err := checkChats(p); err != nil {
+		return dst, err
+	}
+	for len(p) > 0 {
+		end := ChatsEntryHeaderSize + int(binary.BigEndian.Uint32(p[ChatHeaderSize:]))
+		dst = append(dst, Chat{
+			ID:     binary.BigEndian.Uint64(p),
+			Prev:   binary.BigEndian.Uint64(p[8:]),
+			SentAt: int64(binary.BigEndian.Uint64(p[16:])),
+			Text:   string(p[ChatsEntryHeaderSize:end]),
+		})
+		p = p[end:]
+	}
+	return dst, nil
 }
 
 // AppendReceipt encodes a receipt payload: the acknowledged ids, 8 bytes each.

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"math"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -136,6 +137,26 @@ func TestWireRoundTrips(t *testing.T) {
 			}
 		}
 	})
+	t.Run("chats", func(t *testing.T) {
+		max := make([]Chat, MaxChatsPerRecord)
+		for i := range max {
+			max[i] = Chat{ID: uint64(i + 1), Prev: uint64(i), SentAt: int64(i), Text: strings.Repeat("é", i)}
+		}
+		for _, cs := range [][]Chat{
+			{{ID: 7}},
+			{{ID: 1, SentAt: -1, Text: "héllo, 世界"}, {ID: 2, Prev: 1, Text: ""}, {ID: math.MaxUint64, SentAt: math.MaxInt64, Text: string(bytes.Repeat([]byte("a"), MaxTextSize))}},
+			max,
+		} {
+			p := AppendChats(nil, cs)
+			if len(p) != ChatsSize(cs) {
+				t.Fatalf("%d chats: encoded %d bytes, ChatsSize says %d", len(cs), len(p), ChatsSize(cs))
+			}
+			got, err := ParseChats(nil, p)
+			if err != nil || !slices.Equal(got, cs) {
+				t.Fatalf("%d chats: %v", len(cs), err)
+			}
+		}
+	})
 	t.Run("receipt", func(t *testing.T) {
 		for _, n := range []int{1, 2, MaxReceiptIDs} {
 			ids := make([]uint64, n)
@@ -254,6 +275,15 @@ func TestWirePayloadRejections(t *testing.T) {
 		{"chat id 0", func() error { _, err := ParseChat(AppendChat(nil, &Chat{ID: 0, Text: "x"})); return err }(), ErrMalformed},
 		{"chat invalid UTF-8", func() error { _, err := ParseChat(append(make([]byte, ChatHeaderSize), 0xff, 0xfe)); return err }(), ErrMalformed},
 		{"chat truncated UTF-8", func() error { _, err := ParseChat(append(make([]byte, ChatHeaderSize), "世"[:2]...)); return err }(), ErrMalformed},
+		{"chats empty", checkRecordPayload(TypeChats, nil), ErrMalformed},
+		{"chats too many", checkRecordPayload(TypeChats, AppendChats(nil, make([]Chat, MaxChatsPerRecord+1))), ErrMalformed},
+		{"chats entry header cut", checkRecordPayload(TypeChats, AppendChats(nil, []Chat{{ID: 1}})[:ChatsEntryHeaderSize-1]), ErrMalformed},
+		{"chats text longer than the payload", checkRecordPayload(TypeChats, AppendChats(nil, []Chat{{ID: 1, Text: "abc"}})[:ChatsEntryHeaderSize+2]), ErrMalformed},
+		{"chats text length over the limit", checkRecordPayload(TypeChats, chatsWithLength(MaxTextSize+1)), ErrMalformed},
+		{"chats second entry cut", checkRecordPayload(TypeChats, AppendChats(nil, []Chat{{ID: 1}, {ID: 2, Text: "x"}})[:2*ChatsEntryHeaderSize]), ErrMalformed},
+		{"chats trailing byte", checkRecordPayload(TypeChats, append(AppendChats(nil, []Chat{{ID: 1}}), 0)), ErrMalformed},
+		{"chats id 0", checkRecordPayload(TypeChats, AppendChats(nil, []Chat{{ID: 1}, {ID: 0, Text: "x"}})), ErrMalformed},
+		{"chats invalid UTF-8", checkRecordPayload(TypeChats, AppendChats(nil, []Chat{{ID: 1, Text: "\xff\xfe"}})), ErrMalformed},
 		{"receipt too many ids", func() error { _, err := ParseReceipt(nil, make([]byte, 8*(MaxReceiptIDs+1))); return err }(), ErrMalformed},
 		{"confirm short", checkRecordPayload(TypeConfirm, make([]byte, HashSize-1)), ErrMalformed},
 		{"heal short", checkRecordPayload(TypeHeal, make([]byte, HealSize-1)), ErrMalformed},
@@ -269,11 +299,19 @@ func TestWirePayloadRejections(t *testing.T) {
 	for _, c := range []struct {
 		typ byte
 		p   []byte
-	}{{TypeConfirm, make([]byte, HashSize)}, {TypeRekey, nil}, {TypePing, make([]byte, 8)}, {TypeReceipt, make([]byte, 8)}, {TypeChat, append([]byte{0, 0, 0, 0, 0, 0, 0, 1}, make([]byte, ChatHeaderSize-8)...)}} {
+	}{{TypeChats, AppendChats(nil, []Chat{{ID: 1}, {ID: 2, Text: "two"}})}, {TypeConfirm, make([]byte, HashSize)}, {TypeRekey, nil}, {TypePing, make([]byte, 8)}, {TypeReceipt, make([]byte, 8)}, {TypeChat, append([]byte{0, 0, 0, 0, 0, 0, 0, 1}, make([]byte, ChatHeaderSize-8)...)}} {
 		if err := checkRecordPayload(c.typ, c.p); err != nil {
 			t.Errorf("type %x valid payload: %v", c.typ, err)
 		}
 	}
+}
+
+// chatsWithLength is a one-entry CHATS payload whose length field says
+// n, followed by n bytes of text.
+func chatsWithLength(n uint32) []byte {
+	p := AppendChats(nil, []Chat{{ID: 1}})
+	binary.BigEndian.PutUint32(p[ChatHeaderSize:], n)
+	return append(p, make([]byte, n)...)
 }
 
 func TestWireMessageType(t *testing.T) {

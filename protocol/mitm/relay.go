@@ -42,6 +42,10 @@ import (
 //	         passes chat on, reading it (both ways)     -> "key-changed" from a
 //	                                                       peer that knows the other's key
 //
+// "CHAT record" above means a record carrying chat messages: a CHAT, or a
+// CHATS record holding a burst of them (protocol.IsChatRecord); the relay
+// tells them apart by the type byte, which travels in the clear.
+//
 // The sender's CHAT message is not acknowledged in tamper, reorder, drop
 // and stale, so the sender resends it and it is shown once, late (in
 // stale, a resend held with the rest is accepted if it is released inside
@@ -460,7 +464,7 @@ func (m *Relay) releaseStale(f Flow) {
 	q, to, ctx, running := m.stale[f], m.to[f], m.runCtx, m.running
 	m.stale[f] = nil
 	for _, msg := range q {
-		if t, _ := protocol.MessageType(msg); t == protocol.TypeChat {
+		if t, _ := protocol.MessageType(msg); protocol.IsChatRecord(t) {
 			m.lastCh[f] = msg
 		}
 	}
@@ -498,7 +502,7 @@ func (m *Relay) process(f Flow, msg []byte) (out [][]byte, evs []Event, back []b
 // attack is process but for the thief (steal.go).
 func (m *Relay) attack(f Flow, msg []byte) (out [][]byte, evs []Event, back []byte) {
 	t, _ := protocol.MessageType(msg)
-	chat := t == protocol.TypeChat && len(msg) >= protocol.MinRecordSize // a CHAT record, not just its type byte
+	chat := protocol.IsChatRecord(t) && len(msg) >= protocol.MinRecordSize // a CHAT or CHATS record, not just its type byte
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.imp != nil {

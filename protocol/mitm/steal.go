@@ -3,6 +3,7 @@ package mitm
 import (
 	"errors"
 	"fmt"
+	"strings"
 
 	"duet/crypto"
 	"duet/protocol"
@@ -124,11 +125,7 @@ func (m *Relay) try(f Flow, rec []byte) Event {
 		ev.Why = WhyBeforeTheft
 	case ok:
 		ev.Action = Read
-		if h.Type == protocol.TypeChat {
-			if c, err := protocol.ParseChat(p); err == nil {
-				ev.Text = c.Text
-			}
-		}
+		ev.Text = chatText(h.Type, p)
 	case th.heals > 0 || th.healed:
 		th.healed = true
 		ev.Why = WhyHealed
@@ -162,4 +159,27 @@ func (th *thief) open(h protocol.RecordHeader, rec []byte) ([]byte, bool) {
 		return nil, false
 	}
 	return p, true
+}
+
+// chatText is the text of the chat messages in an opened record's payload
+// p: a CHAT's text, or a CHATS record's texts joined by "” “" (shown
+// between quotes, each message in its own); "" for other records.
+func chatText(typ byte, p []byte) string {
+	switch typ {
+	case protocol.TypeChat:
+		if c, err := protocol.ParseChat(p); err == nil {
+			return c.Text
+		}
+	case protocol.TypeChats:
+		cs, err := protocol.ParseChats(nil, p)
+		if err != nil {
+			return ""
+		}
+		texts := make([]string, len(cs))
+		for i, c := range cs {
+			texts[i] = c.Text
+		}
+		return strings.Join(texts, "” “")
+	}
+	return ""
 }

@@ -130,3 +130,25 @@ func TestStealRefused(t *testing.T) {
 		t.Error("tap.SendChain of a string succeeded")
 	}
 }
+
+// TestChatTextOfRecords: the thief's line quotes a CHAT's text, each of a
+// CHATS record's texts, and nothing for other records or a payload that
+// does not parse.
+func TestChatTextOfRecords(t *testing.T) {
+	burst := protocol.AppendChats(nil, []protocol.Chat{{ID: 1, Text: "one"}, {ID: 2, Prev: 1, Text: "two"}})
+	for _, c := range []struct {
+		name string
+		typ  byte
+		p    []byte
+		want string
+	}{
+		{"chat", protocol.TypeChat, protocol.AppendChat(nil, &protocol.Chat{ID: 1, Text: "alone"}), "alone"},
+		{"chats", protocol.TypeChats, burst, "one” “two"},
+		{"chats cut", protocol.TypeChats, burst[:len(burst)-1], ""},
+		{"ping", protocol.TypePing, make([]byte, 8), ""},
+	} {
+		if got := chatText(c.typ, c.p); got != c.want {
+			t.Errorf("%s: %q, want %q", c.name, got, c.want)
+		}
+	}
+}

@@ -195,7 +195,7 @@ func tellsAlice(e mitm.Event) bool {
 	switch e.Action {
 	case mitm.Held, mitm.Released:
 		// stale holds every record of the flow: told for CHAT records only
-		return e.Attack != mitm.Stale || e.Type == protocol.TypeChat
+		return e.Attack != mitm.Stale || protocol.IsChatRecord(e.Type)
 	case mitm.Replayed, mitm.Tampered, mitm.Dropped, mitm.Substituted, mitm.Stripped,
 		mitm.ImpostorSession, mitm.Intercepted, mitm.Reflected:
 		return true
@@ -203,7 +203,7 @@ func tellsAlice(e mitm.Event) bool {
 		return e.Attack == mitm.Steal
 	case mitm.Read, mitm.Unreadable:
 		// steal: bob's chat and his healing; not each ping and receipt
-		return e.Type == protocol.TypeChat || e.Type == protocol.TypeHeal || e.Type == protocol.TypeHealAck
+		return protocol.IsChatRecord(e.Type) || e.Type == protocol.TypeHeal || e.Type == protocol.TypeHealAck
 	}
 	return false
 }
@@ -452,7 +452,7 @@ var attackLines = map[mitm.Attack]string{
 // relayed is called with each of the MITM's events: it replays bob's
 // CHAT record once it has gone through (/attack replay).
 func (a *attacks) relayed(e mitm.Event) {
-	if a == nil || e.Action != mitm.Relayed || e.Flow != mitm.FlowBA || e.Type != protocol.TypeChat {
+	if a == nil || e.Action != mitm.Relayed || e.Flow != mitm.FlowBA || !protocol.IsChatRecord(e.Type) {
 		return
 	}
 	if a.stealNext.CompareAndSwap(true, false) {

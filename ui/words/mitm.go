@@ -101,7 +101,7 @@ func MITMNamed(e mitm.Event, nameA, nameB, arrow string) string {
 func stealLine(e mitm.Event, flow, from string) string {
 	rec := protocol.TypeName(e.Type)
 	if e.Action == mitm.Read {
-		if e.Type == protocol.TypeChat {
+		if protocol.IsChatRecord(e.Type) {
 			rec += " “" + e.Text + "”"
 		}
 		if e.Type == protocol.TypeHeal || e.Type == protocol.TypeHealAck {
