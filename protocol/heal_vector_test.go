@@ -147,13 +147,13 @@ type healDerived struct {
 
 // healDerivation opens the HEAL and HEAL_ACK with the handshake's chain
 // keys and computes the healing from the spec's formulas alone, with the
-// standard library (crypto/hmac via hmacChain, crypto/ecdh, crypto/mlkem,
+// standard library (crypto/hkdf via recordKeys, crypto/ecdh, crypto/mlkem,
 // crypto/hkdf).
 func healDerivation(t *testing.T, hv *handshakeVector, v *healVector) healDerived {
 	t.Helper()
 	var d healDerived
-	d.healPayload = openRecordUnder(t, "heal", v.Heal, hmacChain(hv.KeyAB, 1)[0], TypeHeal, hv.SeqA+1, v.TimeUnixNano)
-	d.ackPayload = openRecordUnder(t, "heal ack", v.HealAck, hmacChain(hv.KeyBA, 1)[0], TypeHealAck, hv.SeqB+1, v.TimeUnixNano)
+	d.healPayload = openRecordUnder(t, "heal", v.Heal, recordKeys(hv.KeyAB, 1)[0], TypeHeal, hv.SeqA+1, v.TimeUnixNano)
+	d.ackPayload = openRecordUnder(t, "heal ack", v.HealAck, recordKeys(hv.KeyBA, 1)[0], TypeHealAck, hv.SeqB+1, v.TimeUnixNano)
 	if len(d.healPayload) != 32+1184 || len(d.ackPayload) != 32+1088+32 {
 		t.Fatalf("payload sizes %d, %d", len(d.healPayload), len(d.ackPayload))
 	}
@@ -234,13 +234,13 @@ func checkHealVector(t *testing.T, hv *handshakeVector, v *healVector) {
 	veq(t, "heal root", d.root, v.Root)
 	veq(t, "heal chain ab", d.ckAB, v.ChainAB)
 	veq(t, "heal chain ba", d.ckBA, v.ChainBA)
-	chatA := openRecordUnder(t, "healed chat A", v.ChatA, hmacChain(d.ckAB, 1)[0], TypeChat, hv.SeqA+2, v.TimeUnixNano)
-	chatB := openRecordUnder(t, "healed chat B", v.ChatB, hmacChain(d.ckBA, 1)[0], TypeChat, hv.SeqB+2, v.TimeUnixNano)
+	chatA := openRecordUnder(t, "healed chat A", v.ChatA, recordKeys(d.ckAB, 1)[0], TypeChat, hv.SeqA+2, v.TimeUnixNano)
+	chatB := openRecordUnder(t, "healed chat B", v.ChatB, recordKeys(d.ckBA, 1)[0], TypeChat, hv.SeqB+2, v.TimeUnixNano)
 	if string(chatA[ChatHeaderSize:]) != v.ChatAText || string(chatB[ChatHeaderSize:]) != v.ChatBText {
 		t.Fatalf("healed chats %q, %q", chatA[ChatHeaderSize:], chatB[ChatHeaderSize:])
 	}
 	// The old chains do not open the healed records.
-	if _, err := openQuiet(v.ChatA, hmacChain(hv.KeyAB, 2)[1]); err == nil {
+	if _, err := openQuiet(v.ChatA, recordKeys(hv.KeyAB, 2)[1]); err == nil {
 		t.Fatal("the handshake's A-to-B chain opens A's healed CHAT")
 	}
 }

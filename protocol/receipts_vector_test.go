@@ -88,7 +88,7 @@ func generateReceiptsVector(t *testing.T, hv *handshakeVector) *receiptsVector {
 		t.Fatalf("B's confirm resealed: %x, %v; want the vector's", c, err)
 	}
 	v := &receiptsVector{
-		Comment:        "duet/2 TYPING, READ, unknown-type and CHATS records (docs/PROTOCOL.md section 8) from B, after record_confirm_b of handshake (seq_b + 2, + 3, + 4, + 5), each sealed under the B-to-A chain's key of its seq (mk_n = HMAC-SHA-256(ck_n, 0x01), ck_n+1 = HMAC-SHA-256(ck_n, 0x02), ck of seq_b + 1 = key_ba) at time_unix_nano with the next record nonces of B's stream. A accepts all four; it shows B typing, reports read_ids read (chat_a_id, its own CHAT), ignores and counts the record of unknown_type, and shows the CHATS record's three messages (chats: id, prev, sent_at, text) in order, each with the record's seq. All byte strings hex.",
+		Comment:        "duet/2 TYPING, READ, unknown-type and CHATS records (docs/PROTOCOL.md section 8) from B, after record_confirm_b of handshake (seq_b + 2, + 3, + 4, + 5), each sealed under the B-to-A chain's key of its seq (K_b || ck_b+1 = HKDF-Expand-SHA-256(ck_b, \"duet/2 record keys\", 544), record seq_b + 1 + 16b + j under K_b[32j:32j+32], ck_0 = key_ba) at time_unix_nano with the next record nonces of B's stream. A accepts all four; it shows B typing, reports read_ids read (chat_a_id, its own CHAT), ignores and counts the record of unknown_type, and shows the CHATS record's three messages (chats: id, prev, sent_at, text) in order, each with the record's seq. All byte strings hex.",
 		Handshake:      "handshake.json",
 		TimeUnixNano:   hv.TimeUnixNano,
 		ReadIDs:        []uint64{hv.ChatAID},
@@ -149,7 +149,7 @@ func readJSON(t *testing.T, path string, v any) {
 // and payloads opened with AES-256-GCM under the B-to-A chain's key of
 // each seq (computed from key_ba with HMAC), the header as AD.
 func checkReceiptsVector(t *testing.T, hv *handshakeVector, v *receiptsVector) {
-	mk := hmacChain(hv.KeyBA, 5) // seq_b + 1 .. + 5
+	mk := recordKeys(hv.KeyBA, 5) // seq_b + 1 .. + 5
 	for i, r := range []struct {
 		name    string
 		rec     []byte

@@ -114,7 +114,7 @@ func TestReflectVector(t *testing.T) {
 		name  string
 		key   []byte
 		opens bool
-	}{{"record_keys_ab[1]", hmacChain(hv.KeyAB, 2)[1], true}, {"record_key_ba", hmacChain(hv.KeyBA, 1)[0], false}} {
+	}{{"record_keys_ab[1]", recordKeys(hv.KeyAB, 2)[1], true}, {"record_key_ba", recordKeys(hv.KeyBA, 1)[0], false}} {
 		a, _ := crypto.NewAEAD(k.key)
 		if _, err := a.Open(nil, &nonce, rv.Record[26:], rv.Record[:26]); (err == nil) != k.opens {
 			t.Fatalf("record under %s: %v, want opens=%v", k.name, err, k.opens)

@@ -62,10 +62,13 @@ type Session struct {
 	sendSeq     uint32 // last seq sent
 	sendRecords uint32 // records sealed in this epoch
 	sendSince   time.Time
-	// sent maps the nonce of each record sealed in this epoch (at most
-	// SendNonceCap, then it starts again) to its GCM tag: what tells our
-	// own record sent back (reflection). 28 bytes per record.
-	sent     map[[NonceSize]byte]sentTag
+	// sent holds the nonce and GCM tag of each record sealed in this
+	// epoch, in seq order from sentFrom (at most SendNonceCap, then it
+	// starts again): what tells our own record sent back (reflection).
+	// Seqs are consecutive, so a record's entry is found by its seq alone
+	// (no hashing; appending costs a copy of 28 bytes).
+	sent     []sentRecord
+	sentFrom uint32 // the seq of sent[0]
 	nonceBuf [NonceSize]byte // draw buffer: no allocation per record
 
 	recv      keys.Chain
@@ -90,7 +93,6 @@ func NewSession(res *HandshakeResult, cfg SessionConfig, r io.Reader, now time.T
 		sendSeq: res.SendSeq, recvSeq: res.RecvSeq, sendSince: now,
 		send:  keys.NewChain(sendKey, res.SendSeq+1),
 		recv:  keys.NewChain(recvKey, res.RecvSeq+1),
-		sent:  make(map[[NonceSize]byte]sentTag),
 		cache: crypto.NewNonceCache(cfg.Window, cfg.NonceCacheSize)}
 	clear(ab[:])
 	clear(ba[:])
@@ -147,6 +149,9 @@ func (s *Session) Seal(dst []byte, typ byte, payload []byte, now time.Time) ([]b
 	if len(s.sent) >= s.cfg.SendNonceCap {
 		s.forgetSent()
 	}
+	if len(s.sent) == 0 {
+		s.sentFrom = s.sendSeq + 1
+	}
 	nonce, err := s.drawNonce()
 	if err != nil {
 		return dst, 0, fmt.Errorf("protocol: seal: %w", err)
@@ -164,7 +169,7 @@ func (s *Session) Seal(dst []byte, typ byte, payload []byte, now time.Time) ([]b
 	if err := s.send.Commit(&st); err != nil {
 		return dst[:start], 0, fmt.Errorf("protocol: seal record %d: %w", seq, err)
 	}
-	s.sent[nonce] = sentTag(dst[len(dst)-TagSize:])
+	s.sent = append(s.sent, sentRecord{nonce: nonce, tag: [TagSize]byte(dst[len(dst)-TagSize:])})
 	s.sendSeq = seq
 	s.sendRecords++
 	return dst, seq, nil
@@ -180,15 +185,19 @@ func (s *Session) drawNonce() ([NonceSize]byte, error) {
 	return s.nonceBuf, nil
 }
 
-// sentTag is the GCM tag of a record we sent. A tag is a 128-bit value
-// only the holder of the record's key can produce for its nonce: a record
-// carrying one of our nonces with the tag we sent with it comes from our
-// own record (whatever else in it was changed).
-type sentTag [TagSize]byte
+// sentRecord is the nonce and GCM tag of a record we sent. A tag is a
+// 128-bit value only the holder of the record's key can produce for its
+// nonce: a record carrying our seq, our nonce for it and the tag we sent
+// with it comes from our own record (whatever else in it was changed).
+type sentRecord struct {
+	nonce [NonceSize]byte
+	tag   [TagSize]byte
+}
 
-// forgetSent empties the set of records sent: records sent before are no
-// longer recognised as reflected (they fail as reorder or tampered).
-func (s *Session) forgetSent() { clear(s.sent) }
+// forgetSent empties the set of records sent (keeping its memory for the
+// next epoch's): records sent before are no longer recognised as
+// reflected (they fail as reorder or tampered).
+func (s *Session) forgetSent() { s.sent = s.sent[:0] }
 
 // Opened is a record that passed every check.
 type Opened struct {
@@ -364,22 +373,23 @@ func (s *Session) commit(h RecordHeader, a *authenticated, now time.Time) (Opene
 }
 
 // reflected reports whether the record is one this side sealed since its
-// sent set was last reset, sent back to it: its nonce is one we used and
-// it carries the tag we sent with it. A forged record that copies one of
-// our nonces is not reflected (it fails later); one that also copies our
-// tag is our own record, changed on the way, and is called reflected (its
-// body cannot be checked: the key is erased; it is refused either way and
-// changes nothing). Records sent before a healing are not recognised (the set
-// is reset with the send chain) and fail as reorder or tampered.
+// sent set was last reset, sent back to it: its seq is one we sealed, with
+// the nonce we drew for it and the tag we sent with it. A forged record
+// that copies one of our nonces is not reflected (it fails later); one
+// that also copies our seq and tag is our own record, changed on the way,
+// and is called reflected (its body cannot be checked: the key is erased;
+// it is refused either way and changes nothing). Records sent before a
+// healing are not recognised (the set is reset with the send chain), nor
+// our records with their seq changed: those fail as reorder, too-far or
+// tampered.
 func (s *Session) reflected(h RecordHeader, rec []byte) bool {
-	want, ok := s.sent[h.Nonce]
-	if !ok {
+	i := uint64(h.Seq) - uint64(s.sentFrom) // wraps far out of range below sentFrom
+	if i >= uint64(len(s.sent)) || len(rec) < MinRecordSize {
 		return false
 	}
-	if len(rec) < MinRecordSize {
-		return false
-	}
-	return subtle.ConstantTimeCompare(rec[len(rec)-TagSize:], want[:]) == 1
+	want := &s.sent[i]
+	return subtle.ConstantTimeCompare(h.Nonce[:], want.nonce[:])&
+		subtle.ConstantTimeCompare(rec[len(rec)-TagSize:], want.tag[:]) == 1
 }
 
 // checkRecordPayload validates the authenticated payload's shape for its

@@ -3,6 +3,7 @@ package protocol
 import (
 	"bytes"
 	"crypto/rand"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"testing"
@@ -340,15 +341,26 @@ func TestSessionReflection(t *testing.T) {
 }
 
 // TestSessionReflectionNeedsOwnKey: a record is reported reflected only if
-// it is byte for byte one the receiver sent; copying one of its nonces into
-// a forged record is refused otherwise, and so is its own record from a
-// send epoch it has left (the set of sent records is reset at a healing).
+// it carries the seq, nonce and tag of one the receiver sent (its body may
+// have been changed); copying one of its nonces into a forged record is
+// refused otherwise, and so are its own record with the seq changed and
+// its own record from a send epoch it has left (the set of sent records
+// is reset at a healing).
 func TestSessionReflectionNeedsOwnKey(t *testing.T) {
 	a, b := newSessionPair(t, SessionConfig{})
 	own := sealChat(t, a, 1, testNow)
 	forged := flip(append([]byte(nil), own...), len(own)-1, 0x01)
 	if _, err := a.Open(nil, forged, testNow); err == nil || errors.Is(err, ErrRecordReflected) {
 		t.Fatalf("forged record with our nonce: %v, want refused, not reflected", err)
+	}
+	moved := append([]byte(nil), own...)
+	binary.BigEndian.PutUint32(moved[2:], binary.BigEndian.Uint32(own[2:])+1)
+	if _, err := a.Open(nil, moved, testNow); err == nil || errors.Is(err, ErrRecordReflected) {
+		t.Fatalf("our record with its seq changed: %v, want refused, not reflected", err)
+	}
+	body := flip(append([]byte(nil), own...), RecordHeaderSize, 0x01)
+	if _, err := a.Open(nil, body, testNow); !errors.Is(err, ErrRecordReflected) {
+		t.Fatalf("our record with its body changed (seq, nonce and tag ours): %v, want ErrRecordReflected", err)
 	}
 	h, err := ParseRecordHeader(own)
 	if err != nil {

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"crypto/ecdh"
 	"crypto/hkdf"
-	"crypto/hmac"
 	"crypto/mlkem"
 	"crypto/mlkem/mlkemtest"
 	"crypto/rand"
@@ -282,17 +281,21 @@ func chainKeys(t *testing.T, ck []byte, first uint32, n int) []hexBytes {
 	return out
 }
 
-// hmacChain computes the first n record keys of a chain starting at ck from
-// the spec's formulas alone, with crypto/hmac (the independent check).
-func hmacChain(ck []byte, n int) [][]byte {
+// recordKeys computes the first n record keys of a chain whose first chain
+// key is ck from docs/PROTOCOL.md's formula alone, with crypto/hkdf:
+// K_b || ck_b+1 = HKDF-Expand-SHA-256(ck_b, "duet/2 record keys", 16*32+32),
+// and record first+16b+j has K_b[32j : 32j+32].
+func recordKeys(ck []byte, n int) [][]byte {
 	var out [][]byte
-	for range n {
-		m := hmac.New(sha256.New, ck)
-		m.Write([]byte{0x01})
-		out = append(out, m.Sum(nil))
-		m = hmac.New(sha256.New, ck)
-		m.Write([]byte{0x02})
-		ck = m.Sum(nil)
+	for len(out) < n {
+		okm, err := hkdf.Expand(sha256.New, ck, "duet/2 record keys", 16*32+32)
+		if err != nil {
+			panic(err)
+		}
+		for j := 0; j < 16 && len(out) < n; j++ {
+			out = append(out, okm[32*j:32*j+32])
+		}
+		ck = okm[16*32:]
 	}
 	return out
 }
@@ -503,13 +506,13 @@ func checkHandshakeVector(t *testing.T, v *handshakeVector) {
 	T = append(T, ackMAC...)
 	th := sha256.Sum256(T)
 	eq("th", th[:], v.TranscriptHashTH)
-	// The chains (section 8): mk_n = HMAC-SHA-256(ck_n, 0x01), ck_n+1 =
-	// HMAC-SHA-256(ck_n, 0x02), ck of the first record = key_ab (key_ba).
-	mkAB := hmacChain(v.KeyAB, 3)
+	// The chains (section 6): blocks of 16 record keys expanded by HKDF,
+	// the first chain key = key_ab (key_ba).
+	mkAB := recordKeys(v.KeyAB, 3)
 	for i := range 3 {
 		eq(fmt.Sprintf("record key A to B %d", i+1), mkAB[i], v.RecordKeysAB[i])
 	}
-	eq("record key B to A 1", hmacChain(v.KeyBA, 1)[0], v.RecordKeyBA)
+	eq("record key B to A 1", recordKeys(v.KeyBA, 1)[0], v.RecordKeyBA)
 
 	// Records: open with the standard AEAD and check header fields.
 	open := func(name string, rec, key []byte, wantType byte, wantSeq uint32) []byte {

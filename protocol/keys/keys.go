@@ -15,8 +15,9 @@
 //	                                ikm  = mlkem_ss || x25519_ss || context hash)
 //	           (then root, ck_AB, ck_BA as above, with "duet/2 heal ..." labels;
 //	           no MAC keys)
-//	chain:     mk_n    = HMAC-SHA-256(ck_n, 0x01)   the key of record n
-//	           ck_n+1  = HMAC-SHA-256(ck_n, 0x02)
+//	chain:     K_b || ck_b+1 = HKDF-Expand(ck_b, "duet/2 record keys", 16*32 + 32)
+//	           mk_first+16b+j = K_b[32j : 32j+32]   the key of record first+16b+j
+//	           (ck_0 = ck_AB or ck_BA; first = the direction's first seq)
 //
 // Why the combiner is sound: HKDF-Extract is a randomness extractor keyed
 // by the salt and a PRF in its input when modelled as HMAC; every secret
@@ -28,11 +29,12 @@
 // X25519MLKEM768 (TLS) and mlkem768x25519-sha256 (OpenSSH), with the
 // transcript as salt binding the keys to everything both sides signed.
 //
-// Erasure: a Chain holds only the key of the next record; Commit replaces
-// it by the one after the opened record, so the state held after record n
-// derives nothing for record n or earlier (HMAC is one-way in its key as
-// used here). Records skipped by a gap have their keys computed inside
-// Peek only and dropped with it. Go cannot promise that no copy of a slice
+// Erasure: a Chain holds the keys of its current block from the next
+// record on and the chain key of the block after; a block's own chain key
+// is dropped once expanded, and Commit wipes the keys of the opened record
+// and of every seq before it, so the state held after record n derives
+// nothing for record n or earlier (HKDF-Expand is one-way in its key).
+// Records skipped by a gap have their keys wiped by the Commit past them. Go cannot promise that no copy of a slice
 // survives in freed memory or on a stack: Wipe overwrites what the package
 // holds; the guarantee is against anyone who reads the live state later,
 // as the protocol needs, not against a memory dump of freed pages.
@@ -49,8 +51,9 @@ import (
 const Size = 32
 
 // MaxSkip bounds how far ahead of its chain a record may be: opening one
-// costs one HMAC pair per skipped seq, so a forged seq far ahead would
-// otherwise buy an attacker 2^32 hash computations per record.
+// costs one expansion per block from the chain's to the record's, so a
+// forged seq far ahead would otherwise buy an attacker 2^28 expansions
+// per record.
 const MaxSkip = 1024
 
 // Labels of the schedule (HKDF info strings).

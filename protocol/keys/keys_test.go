@@ -3,7 +3,6 @@ package keys
 import (
 	"bytes"
 	"crypto/hkdf"
-	"crypto/hmac"
 	"crypto/sha256"
 	"errors"
 	"math/rand/v2"
@@ -89,27 +88,35 @@ func TestCombineRefusesWrongLengths(t *testing.T) {
 	}
 }
 
-// TestChainFollowsTheFormula: mk_n = HMAC(ck_n, 0x01), ck_n+1 =
-// HMAC(ck_n, 0x02), recomputed with crypto/hmac.
+// TestChainFollowsTheFormula: K_b || ck_b+1 = HKDF-Expand(ck_b,
+// "duet/2 record keys", 544) and mk of seq first+16b+j is K_b[32j:],
+// recomputed with crypto/hkdf, across three blocks.
 func TestChainFollowsTheFormula(t *testing.T) {
 	ck := [Size]byte{9}
 	c := NewChain(ck, 100)
-	h := func(k []byte, b byte) []byte { m := hmac.New(sha256.New, k); m.Write([]byte{b}); return m.Sum(nil) }
 	k := ck[:]
-	for seq := uint32(100); seq < 105; seq++ {
-		st, err := c.Peek(seq)
+	for b := range 3 {
+		okm, err := hkdf.Expand(sha256.New, k, "duet/2 record keys", 16*32+32)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if want := h(k, 1); !bytes.Equal(st.Key(), want) {
-			t.Fatalf("key of %d: %x, want %x", seq, st.Key(), want)
+		for j := range 16 {
+			seq := uint32(100 + 16*b + j)
+			st, err := c.Peek(seq)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if want := okm[32*j : 32*j+32]; !bytes.Equal(st.Key(), want) {
+				t.Fatalf("key of %d: %x, want %x", seq, st.Key(), want)
+			}
+			if err := c.Commit(&st); err != nil {
+				t.Fatal(err)
+			}
 		}
-		k = h(k, 2)
-		if err := c.Commit(&st); err != nil {
-			t.Fatal(err)
-		}
-		if !bytes.Equal(c.key[:], k) {
-			t.Fatalf("chain key after %d: %x, want %x", seq, c.key, k)
+		k = okm[16*32:]
+		if !bytes.Equal(c.cur.after[:], k) {
+			// The chain moves into block b+1 on its first Peek: until then it holds ck_b+1.
+			t.Fatalf("block %d: chain key of the next block %x, want %x", b, c.cur.after, k)
 		}
 	}
 }
@@ -128,8 +135,14 @@ func TestChainErasesUsedAndSkippedKeys(t *testing.T) {
 	if err := c.Commit(&first); err != nil {
 		t.Fatal(err)
 	}
-	if first.key != [Size]byte{} || first.after != [Size]byte{} {
+	if first.key != [Size]byte{} || first.blk != (block{}) {
 		t.Error("Commit left the step's keys in place")
+	}
+	var zero [Size]byte
+	for seq := uint64(50); seq <= 55; seq++ {
+		if c.cur.keys[seq-c.cur.base] != zero {
+			t.Errorf("the chain still holds the key of %d", seq)
+		}
 	}
 	if c.Next() != 56 {
 		t.Fatalf("next %d after committing 55", c.Next())
@@ -187,13 +200,13 @@ func TestChainEndsAtTheLastSeq(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if _, err := c.Peek(1<<32 - 1); !errors.Is(err, ErrErased) || c.key != [Size]byte{} {
-		t.Errorf("after the last seq: %v, key %x; want ErrErased and a wiped key", err, c.key)
+	if _, err := c.Peek(1<<32 - 1); !errors.Is(err, ErrErased) || c.Next() != 1<<32-1 {
+		t.Errorf("after the last seq: %v, next %d; want ErrErased", err, c.Next())
 	}
 	d := NewChain([Size]byte{4}, 0)
 	d.Wipe()
-	if _, err := d.Peek(0); !errors.Is(err, ErrErased) || d.key != [Size]byte{} {
-		t.Errorf("after Wipe: %v, key %x", err, d.key)
+	if _, err := d.Peek(0); !errors.Is(err, ErrErased) || d.cur != (block{}) {
+		t.Errorf("after Wipe: %v, block %x", err, d.cur.keys[0])
 	}
 }
 
@@ -259,15 +272,17 @@ func BenchmarkChainStep(b *testing.B) {
 	}
 }
 
-// naiveKey is the key of record seq of a chain whose ck at first is ck,
-// by the formula alone (no checkpoints).
+// naiveKey is the key of record seq of a chain whose first chain key (at
+// seq first) is ck, by the formula alone (no checkpoints, no state).
 func naiveKey(ck [Size]byte, first, seq uint32) []byte {
-	h := func(k []byte, b byte) []byte { m := hmac.New(sha256.New, k); m.Write([]byte{b}); return m.Sum(nil) }
 	k := ck[:]
-	for range seq - first {
-		k = h(k, 2)
+	for range (seq - first) / BlockSize {
+		okm, _ := hkdf.Expand(sha256.New, k, LabelRecordKeys, expandSize)
+		k = okm[BlockSize*Size:]
 	}
-	return h(k, 1)
+	okm, _ := hkdf.Expand(sha256.New, k, LabelRecordKeys, expandSize)
+	j := (seq - first) % BlockSize
+	return okm[j*Size : (j+1)*Size]
 }
 
 // TestChainCheckpointsGiveTheFormulasKeys: with checkpoints made by Peeks
@@ -289,10 +304,10 @@ func TestChainCheckpointsGiveTheFormulasKeys(t *testing.T) {
 				t.Fatal(err)
 			}
 			if want := naiveKey(ck, first, seq); !bytes.Equal(st.Key(), want) {
-				t.Fatalf("first %d, key of %d (next %d, top %d): %x, want %x", first, seq, c.Next(), c.cpTop, st.Key(), want)
+				t.Fatalf("first %d, key of %d (next %d, checkpoint top %d): %x, want %x", first, seq, c.Next(), c.cpTop, st.Key(), want)
 			}
 			if rng.IntN(4) == 0 { // commit a nearby seq now and then
-				to := c.Next() + uint32(rng.IntN(3*checkpointStride))
+				to := c.Next() + uint32(rng.IntN(3*BlockSize))
 				if to < c.Next() {
 					continue
 				}
@@ -309,38 +324,35 @@ func TestChainCheckpointsGiveTheFormulasKeys(t *testing.T) {
 }
 
 // TestChainCommitWipesPassedCheckpoints: after a Commit the chain holds no
-// checkpoint of a seq at or below its new Next (the key of a record the
-// chain has moved past stays erased), and keeps those above it.
+// checkpoint of a block at or below its current one (or the one after,
+// whose key it holds anyway), and keeps those above.
 func TestChainCommitWipesPassedCheckpoints(t *testing.T) {
 	ck := [Size]byte{5}
 	c := NewChain(ck, 100)
-	if _, err := c.Peek(100 + MaxSkip); err != nil { // checkpoints 112 .. 1120
+	if _, err := c.Peek(100 + MaxSkip); err != nil { // checkpoints of blocks 2 .. 64
 		t.Fatal(err)
 	}
-	st, _ := c.Peek(500)
+	if c.cpTop != MaxSkip/BlockSize {
+		t.Fatalf("checkpoint top %d after a Peek MaxSkip ahead, want %d", c.cpTop, MaxSkip/BlockSize)
+	}
+	st, _ := c.Peek(500) // block 25
 	if err := c.Commit(&st); err != nil {
 		t.Fatal(err)
 	}
 	var zero [Size]byte
-	for p := uint32(112); p <= 100+MaxSkip; p += checkpointStride {
-		held := c.cp[slot(p)] != zero
-		if want := p > c.Next(); held != want {
-			t.Errorf("checkpoint %d held %v after committing 500, want %v", p, held, want)
+	cur := c.index(c.cur.base)
+	for i := uint64(2); i <= c.cpTop; i++ {
+		held := c.cp[slot(i)] != zero
+		if want := i > cur+1; held != want {
+			t.Errorf("checkpoint of block %d held %v with the chain in block %d, want %v", i, held, cur, want)
 		}
 	}
-	for i := range c.cp {
-		if c.cp[i] == zero {
-			continue
-		}
-		// Every remaining checkpoint is ck_p for some p above Next.
-		found := false
-		for p := c.Next() + 1; p <= c.cpTop && !found; p++ {
-			if p%checkpointStride == 0 && slot(p) == i {
-				found = true
-			}
-		}
-		if !found {
-			t.Errorf("slot %d holds a key but no checkpoint above next %d maps to it", i, c.Next())
+	// What is held is the formula's chain key of that block.
+	for i := cur + 2; i <= c.cpTop; i++ {
+		first := uint32(100 + i*BlockSize)
+		d := NewChain(c.cp[slot(i)], first)
+		if st, _ := d.Peek(first); !bytes.Equal(st.Key(), naiveKey(ck, 100, first)) {
+			t.Fatalf("checkpoint of block %d is not ck of that block", i)
 		}
 	}
 }
@@ -353,7 +365,7 @@ func BenchmarkPeekFarAhead(b *testing.B) {
 	c.Peek(MaxSkip)
 	i := 0
 	for b.Loop() {
-		st, err := c.Peek(uint32(MaxSkip - i%checkpointStride))
+		st, err := c.Peek(uint32(MaxSkip - i%(4*BlockSize)))
 		if err != nil {
 			b.Fatal(err)
 		}
