@@ -68,7 +68,7 @@ type Session struct {
 	// Seqs are consecutive, so a record's entry is found by its seq alone
 	// (no hashing; appending costs a copy of 28 bytes).
 	sent     []sentRecord
-	sentFrom uint32 // the seq of sent[0]
+	sentFrom uint32          // the seq of sent[0]
 	nonceBuf [NonceSize]byte // draw buffer: no allocation per record
 
 	recv      keys.Chain

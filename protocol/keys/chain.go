@@ -42,10 +42,10 @@ const expandSize = BlockSize*Size + Size
 // Checkpoints are keys of blocks above the current one only (Commit wipes
 // those it passes): they derive nothing the chain itself could not.
 type Chain struct {
-	origin uint64   // the chain's first seq: block b starts at origin + b*BlockSize
-	cur    block    // the block holding Next
-	next   uint64   // the lowest seq whose key the chain still gives; 2^32 or more: none
-	dead   bool     // wiped: gives nothing
+	origin uint64 // the chain's first seq: block b starts at origin + b*BlockSize
+	cur    block  // the block holding Next
+	next   uint64 // the lowest seq whose key the chain still gives; 2^32 or more: none
+	dead   bool   // wiped: gives nothing
 	cp     [checkpoints][Size]byte
 	cpTop  uint64 // the highest block index with a checkpoint; 0: none
 }
