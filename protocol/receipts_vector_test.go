@@ -105,7 +105,7 @@ func generateReceiptsVector(t *testing.T, hv *handshakeVector) *receiptsVector {
 	}
 	cs := make([]Chat, len(v.Chats))
 	for i, c := range v.Chats {
-		cs[i] = Chat{ID: c.ID, Prev: c.Prev, SentAt: c.SentAt, Text: c.Text}
+		cs[i] = Chat(c)
 	}
 	v.ChatsB, _, _ = sb.Seal(nil, TypeChats, AppendChats(nil, cs), now)
 	return v
