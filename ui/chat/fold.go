@@ -27,11 +27,10 @@ func (p *Pane) AddFoldable(kind NoticeKind, key, text string, at time.Time) {
 // added in between (a message, another notice) ends the fold, so a fold
 // never hides what happened between two repeats.
 func (p *Pane) Fold(key, text string, at time.Time) bool {
-	n := len(p.items)
-	if n == 0 || p.fold.seq == 0 || p.items[n-1].seq != p.fold.seq || p.fold.key != key {
+	it := p.foldRow(key)
+	if it == nil {
 		return false
 	}
-	it := p.items[n-1]
 	p.fold.n++
 	it.text = fmt.Sprintf("%s ×%d", text, p.fold.n)
 	it.at = at.UnixMilli()
@@ -44,4 +43,31 @@ func (p *Pane) Fold(key, text string, at time.Time) bool {
 func (p *Pane) TextWidth() int {
 	l := p.layout()
 	return max(1, l.width-l.textCol)
+}
+
+// Merge puts text in place of the newest row's, when that row is a
+// foldable notice with the given key and nothing was added after it, and
+// gives the row newKey (so a third report can merge again only under
+// it). It is for one event reported in halves, such as a healing's two
+// directions; it reports whether it merged.
+func (p *Pane) Merge(key, newKey, text string, at time.Time) bool {
+	it := p.foldRow(key)
+	if it == nil {
+		return false
+	}
+	p.fold.key = newKey
+	it.text = text
+	it.at = at.UnixMilli()
+	it.version++
+	return true
+}
+
+// foldRow is the newest row when it is the foldable notice under key with
+// nothing added after it; else nil.
+func (p *Pane) foldRow(key string) *item {
+	n := len(p.items)
+	if n == 0 || p.fold.seq == 0 || p.items[n-1].seq != p.fold.seq || p.fold.key != key {
+		return nil
+	}
+	return p.items[n-1]
 }

@@ -145,7 +145,7 @@ func (s *Screen) handleSession(e protocol.SessionEvent, now time.Time) {
 		}
 		s.chat.AddNotice(chat.NoticeInfo, words.SessionEstablished(s.safety, prev, s.trust == crypto.TrustVerified), now)
 	case protocol.SessionRekeyed:
-		s.chat.AddNotice(chat.NoticeInfo, "keys renewed (rekey): later messages use fresh keys"+healedNote(e), now)
+		s.rekeyNotice(e, now)
 	case protocol.SessionPeerLeft:
 		s.encrypted = false
 		s.chat.AddNotice(chat.NoticeInfo, fmt.Sprintf("peer left: %s quit; a new session starts if they come back", s.peerName), now)
@@ -156,18 +156,43 @@ func (s *Screen) handleSession(e protocol.SessionEvent, now time.Time) {
 	s.headerChanged()
 }
 
+// rekeyNotice reports a rekey. A healing renews both directions, which
+// the node reports one at a time; when the second follows the first with
+// nothing in between, its row replaces the first's ("both directions"),
+// so one healing is one row.
+func (s *Screen) rekeyNotice(e protocol.SessionEvent, now time.Time) {
+	const text = "keys renewed (rekey): later messages use fresh keys"
+	other := map[string]string{
+		protocol.DirectionSend:    protocol.DirectionReceive,
+		protocol.DirectionReceive: protocol.DirectionSend,
+	}
+	o, halves := other[e.Direction]
+	if !halves || e.KeyExchange == "" {
+		s.chat.AddNotice(chat.NoticeInfo, text+healedNote(e, e.Direction), now)
+		return
+	}
+	key := func(d string) string { return fmt.Sprintf("healed %d %s", e.Epoch, d) }
+	if s.chat.Merge(key(o), key(""), text+healedNote(e, ""), now) {
+		return
+	}
+	s.chat.AddFoldable(chat.NoticeInfo, key(e.Direction), text+healedNote(e, e.Direction), now)
+}
+
 // healedNote says what a rekey mixed in, when its event says so: "
-// · healed: fresh X25519 + ML-KEM-768, our direction, epoch 2".
-func healedNote(e protocol.SessionEvent) string {
+// · healed: fresh X25519 + ML-KEM-768, our direction, epoch 2"; dir ""
+// is "both directions".
+func healedNote(e protocol.SessionEvent, dir string) string {
 	if e.KeyExchange == "" {
 		return ""
 	}
 	s := " · healed: fresh " + termsafe.Sanitize(e.KeyExchange)
-	switch e.Direction {
+	switch dir {
 	case protocol.DirectionSend:
 		s += ", our direction"
 	case protocol.DirectionReceive:
 		s += ", the peer's direction"
+	case "":
+		s += ", both directions"
 	}
 	if e.Epoch > 0 {
 		s += fmt.Sprintf(", epoch %d", e.Epoch)

@@ -102,8 +102,8 @@ func TestScreenGolden(t *testing.T) {
 			return append(append(liveChat(), typeText("/verify")...), keyPress(tea.KeyEnter))
 		}},
 		{"healed", func() []tea.Msg {
-			// Two healings (our /rekey, then the peer's), and F2: the
-			// handshake panel lists them under the hybrid.
+			// One healing, its two directions reported apart (one row),
+			// and F2: the handshake panel lists them under the hybrid.
 			return append(liveChat(),
 				eventMsg{ev: protocol.SessionEvent{State: protocol.SessionRekeyed, Direction: protocol.DirectionSend, KeyExchange: protocol.KeyExchangeHealing, PostQuantum: true, Epoch: 1}},
 				advance{time.Second},

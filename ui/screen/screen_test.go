@@ -943,3 +943,47 @@ func TestSinkPostKeepsOrderAndIsNeverDropped(t *testing.T) {
 		time.Sleep(5 * time.Millisecond)
 	}
 }
+
+// TestScreenHealingIsOneRow: a healing's two directions, reported one
+// after the other, make one "both directions" row; halves of different
+// epochs, a row in between, or a rekey without a key exchange keep their
+// own rows.
+func TestScreenHealingIsOneRow(t *testing.T) {
+	healed := func(dir string, epoch uint32) tea.Msg {
+		return eventMsg{ev: protocol.SessionEvent{State: protocol.SessionRekeyed, Direction: dir, KeyExchange: protocol.KeyExchangeHealing, PostQuantum: true, Epoch: epoch}}
+	}
+	cases := []struct {
+		name     string
+		msgs     []tea.Msg
+		rows     int
+		both     int // rows saying "both directions"
+		oneSided int // rows naming one direction
+	}{
+		{"send then receive", []tea.Msg{healed(protocol.DirectionSend, 1), healed(protocol.DirectionReceive, 1)}, 1, 1, 0},
+		{"receive then send", []tea.Msg{healed(protocol.DirectionReceive, 1), healed(protocol.DirectionSend, 1)}, 1, 1, 0},
+		{"two healings", []tea.Msg{healed(protocol.DirectionSend, 1), healed(protocol.DirectionReceive, 1), healed(protocol.DirectionReceive, 2), healed(protocol.DirectionSend, 2)}, 2, 2, 0},
+		{"different epochs", []tea.Msg{healed(protocol.DirectionSend, 1), healed(protocol.DirectionReceive, 2)}, 2, 0, 2},
+		{"same direction twice", []tea.Msg{healed(protocol.DirectionSend, 1), healed(protocol.DirectionSend, 1)}, 2, 0, 2},
+		{"a message in between", []tea.Msg{healed(protocol.DirectionSend, 1), eventMsg{ev: protocol.MessageEvent{ID: 7, Text: "hi", SentAt: screenT0}}, healed(protocol.DirectionReceive, 1)}, 3, 0, 2},
+		{"no key exchange", []tea.Msg{eventMsg{ev: protocol.SessionEvent{State: protocol.SessionRekeyed}}, eventMsg{ev: protocol.SessionEvent{State: protocol.SessionRekeyed}}}, 2, 0, 0},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			s := newTestScreen(testConfig(newFakeNode()))
+			drive(t, s, tea.WindowSizeMsg{Width: 120, Height: 40})
+			before := s.chat.Len()
+			drive(t, s, c.msgs...)
+			if got := s.chat.Len() - before; got != c.rows {
+				t.Errorf("%d rows added, want %d", got, c.rows)
+			}
+			scr := strings.ReplaceAll(screenText(t, s), "\n", " ")
+			scr = strings.Join(strings.Fields(scr), " ")
+			if got := strings.Count(scr, "both directions"); got != c.both {
+				t.Errorf("%d rows say both directions, want %d:\n%s", got, c.both, scr)
+			}
+			if got := strings.Count(scr, "our direction") + strings.Count(scr, "the peer's direction"); got != c.oneSided {
+				t.Errorf("%d rows name one direction, want %d:\n%s", got, c.oneSided, scr)
+			}
+		})
+	}
+}
