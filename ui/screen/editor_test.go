@@ -1,6 +1,7 @@
 package screen
 
 import (
+	"errors"
 	"go/parser"
 	"go/token"
 	"io/fs"
@@ -187,5 +188,63 @@ func TestOnlyTheLauncherStartsProcesses(t *testing.T) {
 	})
 	if err != nil {
 		t.Fatal(err)
+	}
+}
+
+// hasClearScreen reports whether msgs hold Bubble Tea's clear-screen
+// message (a full repaint).
+func hasClearScreen(msgs []tea.Msg) bool {
+	for _, m := range msgs {
+		if m == tea.ClearScreen() {
+			return true
+		}
+	}
+	return false
+}
+
+// TestEditorEndRedraws: when the editor gives the terminal back, the
+// screen is cleared and drawn whole (a lost frame there left the pane
+// blank), whether the editor succeeded or failed.
+func TestEditorEndRedraws(t *testing.T) {
+	for _, err := range []error{nil, errors.New("exit status 1")} {
+		s := editScreen(t, nil)
+		dir := t.TempDir()
+		path := filepath.Join(dir, "draft.txt")
+		if e := os.WriteFile(path, []byte("x"), 0o600); e != nil {
+			t.Fatal(e)
+		}
+		msgs := cmdMsgs(t, s.handleAid(editorDoneMsg{dir: dir, path: path, name: "ed", err: err}))
+		if !hasClearScreen(msgs) {
+			t.Errorf("editor ended (err %v): messages %#v, want a clear screen among them", err, msgs)
+		}
+	}
+}
+
+// TestRedrawKey: ctrl+l clears and redraws in every state (chat, an
+// overlay, the key-changed dialog) and changes nothing else: the draft
+// and the overlay stay.
+func TestRedrawKey(t *testing.T) {
+	cases := []struct {
+		name  string
+		setup []tea.Msg
+	}{
+		{"chat", typeText("half a draft")},
+		{"overlay", []tea.Msg{keyPress(tea.KeyF2)}},
+		{"key changed", []tea.Msg{keyChanged("/tmp/known_peers")}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			s := newTestScreen(testConfig(newFakeNode()))
+			drive(t, s, tea.WindowSizeMsg{Width: 80, Height: 24})
+			drive(t, s, c.setup...)
+			before, draft, overlay := screenText(t, s), s.input.Value(), s.panels.overlay
+			_, cmd := s.Update(ctrlKey('l'))
+			if !hasClearScreen(cmdMsgs(t, cmd)) {
+				t.Fatal("ctrl+l: no clear screen")
+			}
+			if after := screenText(t, s); after != before || s.input.Value() != draft || s.panels.overlay != overlay {
+				t.Fatalf("ctrl+l changed the screen:\nbefore\n%s\nafter\n%s", before, after)
+			}
+		})
 	}
 }

@@ -25,7 +25,6 @@ type KeyMap struct {
 	PageUp   key.Binding
 	PageDown key.Binding
 	Page     key.Binding // help only: pgup/pgdn
-	Wheel    key.Binding // help only
 	Top      key.Binding // home, when the input is empty
 	Bottom   key.Binding // end, when the input is empty
 	Ends     key.Binding // help only: home/end
@@ -48,6 +47,10 @@ type KeyMap struct {
 	Complete     key.Binding // tab: complete a /command
 	CompleteBack key.Binding // shift+tab: the previous candidate
 	Edit         key.Binding // help only: ctrl+x ctrl+e (editor.go)
+	// Redraw clears the terminal and draws the screen again, as ctrl+l
+	// does in weechat, irssi, vim and less: for a screen another program
+	// wrote over, or a terminal that lost a frame.
+	Redraw key.Binding
 
 	// Commands, help only.
 	Commands []key.Binding
@@ -87,8 +90,7 @@ func DefaultKeyMap(extra ...ExtraCommand) KeyMap {
 		NextLine:     nb(key.WithKeys("down")),
 		PageUp:       nb(key.WithKeys("pgup")),
 		PageDown:     nb(key.WithKeys("pgdown")),
-		Page:         helpOnly("pgup/pgdn", "scroll the chat"),
-		Wheel:        helpOnly("wheel", "scroll the chat"),
+		Page:         helpOnly("pgup/pgdn", "scroll (wheel too)"),
 		Top:          nb(key.WithKeys("home")),
 		Bottom:       nb(key.WithKeys("end")),
 		Ends:         helpOnly("home/end", "top/bottom, no input"),
@@ -108,6 +110,7 @@ func DefaultKeyMap(extra ...ExtraCommand) KeyMap {
 		Complete:     nb(key.WithKeys("tab"), key.WithHelp("tab", "complete a /command")),
 		CompleteBack: nb(key.WithKeys("shift+tab")),
 		Edit:         helpOnly("ctrl+x ctrl+e", "draft in $EDITOR"),
+		Redraw:       nb(key.WithKeys("ctrl+l"), key.WithHelp("ctrl+l", "redraw the screen")),
 	}
 	for _, c := range commands {
 		k.Commands = append(k.Commands, helpOnly(c.name, c.help))
@@ -129,7 +132,7 @@ func (k KeyMap) FullHelp() [][]key.Binding {
 	half := (len(k.Commands) + 1) / 2
 	return [][]key.Binding{
 		{k.Send, k.Newline, k.History, k.Complete, k.Edit, k.Help, k.Close, k.Quit, k.Select},
-		{k.Page, k.Wheel, k.Ends, k.EndsAlways, k.SearchOlder, k.Handshake, k.Inspector, k.Pings, k.SecurityLog},
+		{k.Page, k.Ends, k.EndsAlways, k.SearchOlder, k.Handshake, k.Inspector, k.Pings, k.SecurityLog, k.Redraw},
 		k.Commands[:half],
 		k.Commands[half:],
 	}

@@ -521,10 +521,13 @@ func (s *Screen) quit() tea.Cmd {
 	return tea.Batch(leave, force)
 }
 
-// handleKey routes a key: to the key-changed dialog while it is shown,
-// else quit, then an overlay's keys, the panels', scrolling, and last the
-// input.
+// handleKey routes a key: redraw in every state, then to the key-changed
+// dialog while it is shown, else quit, then an overlay's keys, the
+// panels', scrolling, and last the input.
 func (s *Screen) handleKey(k tea.KeyPressMsg) tea.Cmd {
+	if key.Matches(k, s.keys.Redraw) {
+		return tea.ClearScreen
+	}
 	if s.keyChange != nil {
 		if key.Matches(k, s.keys.Quit) || k.String() == "q" {
 			return s.quit()

@@ -306,7 +306,10 @@ func (s *Screen) handleAid(msg tea.Msg) tea.Cmd {
 	case editorReadyMsg:
 		return s.runEditor(m)
 	case editorDoneMsg:
-		return readEdited(m)
+		// The editor wrote over the terminal; Bubble Tea redraws after it,
+		// but a frame lost there left the pane blank until the next change
+		// (once in 21 loaded runs): clear and draw it all, as ctrl+l does.
+		return tea.Batch(readEdited(m), tea.ClearScreen)
 	case editedMsg:
 		s.handleEdited(m)
 	}
