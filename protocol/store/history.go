@@ -490,44 +490,9 @@ func (db *DB) Before(c HistoryCursor, n int) ([]protocol.HistoryEntry, HistoryCu
 		return nil, c, nil
 	}
 	var out []protocol.HistoryEntry // newest first
-	next := c
-	skipped := 0
-	err := db.guard(func() error {
-		return db.bolt.View(func(tx *bolt.Tx) error {
-			hist := tx.Bucket(bucketHistory)
-			if hist == nil {
-				return corruptErr(db.path, errors.New("history bucket missing"))
-			}
-			s, err := db.readState(tx)
-			if err != nil {
-				return err
-			}
-			pre := s.histAD()
-			cur := hist.Cursor()
-			k, v, limit := startBefore(cur, c)
-			for ; k != nil && len(out) < n; k, v = cur.Prev() {
-				es, err := openRecord(db.aead, pre, k, v)
-				if err != nil {
-					// Skipped; the cursor moves past it (index 0: none of
-					// its entries), so the next call starts below it.
-					skipped++
-					copy(next.key[:], k)
-					next.index, next.valid = 0, true
-					limit = -1
-					continue
-				}
-				if limit >= 0 {
-					es = es[:min(limit, len(es))]
-					limit = -1
-				}
-				for i := len(es) - 1; i >= 0 && len(out) < n; i-- {
-					out = append(out, es[i])
-					copy(next.key[:], k)
-					next.index, next.valid = i, true
-				}
-			}
-			return nil
-		})
+	next, skipped, _, err := db.walkBack(c, 0, func(e protocol.HistoryEntry, _ HistoryCursor) bool {
+		out = append(out, e)
+		return len(out) < n
 	})
 	if err != nil {
 		return nil, c, err

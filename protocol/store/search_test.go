@@ -114,3 +114,58 @@ func TestSearchSkipsDamaged(t *testing.T) {
 		t.Errorf("%d hits (want 60: one record of 10 damaged), skipped error %v", n, skippedErr)
 	}
 }
+
+// TestSearchReadsBoundedRecords: one call reads at most
+// searchRecordsPerCall records and says whether it reached the start; a
+// search that stops on the oldest entry is done, one that stops on the
+// first entry of a newer record is not.
+func TestSearchReadsBoundedRecords(t *testing.T) {
+	h, _ := searchDB(t) // 7 records
+	old := searchRecordsPerCall
+	searchRecordsPerCall = 2
+	t.Cleanup(func() { searchRecordsPerCall = old })
+
+	var c HistoryCursor
+	var dones []bool
+	for calls := 0; calls < 10; calls++ {
+		hits, next, done, err := h.Search("not there", c, 10)
+		if err != nil || len(hits) != 0 {
+			t.Fatalf("call %d: %d hits, %v", calls, len(hits), err)
+		}
+		dones = append(dones, done)
+		if done {
+			break
+		}
+		if next == c {
+			t.Fatalf("call %d: the cursor did not move", calls)
+		}
+		c = next
+	}
+	if fmt.Sprint(dones) != "[false false false true]" {
+		t.Errorf("done per call %v, want [false false false true] (7 records, 2 a call)", dones)
+	}
+
+	searchRecordsPerCall = 1
+	c = HistoryCursor{}
+	for r := 6; r >= 0; r-- {
+		hits, next, _, err := h.Search("needle", c, 1000)
+		if err != nil || len(hits) != 10 || hits[0].Entry.ID != uint64(r*100+91) {
+			t.Fatalf("record %d: %d hits (want its 10), first %+v, %v", r, len(hits), hits, err)
+		}
+		c = next
+	}
+
+	searchRecordsPerCall = old
+	for _, e := range []struct {
+		query string
+		done  bool
+	}{
+		{"message 0 with", true},    // the oldest entry
+		{"message 100 with", false}, // the first entry of record 1: record 0 is older
+	} {
+		hits, _, done, err := h.Search(e.query, HistoryCursor{}, 1)
+		if err != nil || len(hits) != 1 || done != e.done {
+			t.Errorf("%q: %d hits, done %v (want %v), %v", e.query, len(hits), done, e.done, err)
+		}
+	}
+}
