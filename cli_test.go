@@ -71,6 +71,10 @@ func TestFlagErrors(t *testing.T) {
 		{[]string{"peer", "add", "bob"}, "--sub PORT is required"},
 		{[]string{"peer", "add", "bob", "--sub", "5556", "--name", "--main"}, "--name needs a value, got the flag --main"},
 		{[]string{"peer", "add", "bob", "--sbu", "5556"}, "(did you mean --sub?)"},
+		{[]string{"peer", "remove"}, "peer remove: give the NAME of a saved peer"},
+		{[]string{"peer", "remove", "bob", "carol"}, `peer remove: unexpected argument "carol" (one NAME at a time)`},
+		{[]string{"peer", "remove", "../bob"}, "not a peer name"},
+		{[]string{"peer", "remove", "bob"}, "(no peers are saved)"},
 	} {
 		code, _, stderr := runIn(t, c.args...)
 		if code != exitUsage || !strings.Contains(stderr, c.want) || strings.Count(stderr, "\n") != 1 ||
@@ -175,7 +179,7 @@ func TestEveryFlagInManAndCompletion(t *testing.T) {
 	if code != 0 || !strings.Contains(man, ".SH EXIT STATUS") {
 		t.Fatalf("man: exit %d, no EXIT STATUS section:\n%s", code, man)
 	}
-	for _, want := range []string{".SH NOTIFICATIONS", "allow-passthrough", "saved peers, mode 0600"} {
+	for _, want := range []string{".SH NOTIFICATIONS", "allow-passthrough", "saved peers, mode 0600", `\fBremove\fP NAME`, "duet peer remove write it"} {
 		if !strings.Contains(man, want) {
 			t.Errorf("man page lacks %q", want)
 		}
@@ -228,5 +232,102 @@ __start_duet duet --hi duet 2>/dev/null; printf '%s\n' "${COMPREPLY[@]}"`
 	out, err := cmd.Output()
 	if err != nil || strings.TrimSpace(string(out)) != "--history-days" {
 		t.Errorf("bash completion of duet --hi: %q, %v", out, err)
+	}
+}
+
+// TestPeerRemove: duet peer remove NAME takes the peer out of the config
+// file (peer list no longer shows it) and says known_peers keeps its key;
+// each usage error is exit 2 with one line saying what is wrong (the saved
+// names when few), a peer the file defines inline is exit 1 with the file
+// untouched.
+func TestPeerRemove(t *testing.T) {
+	t.Setenv("XDG_CONFIG_HOME", t.TempDir())
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "config.toml")
+	const text = "# mine\nname = \"alice\"\n\n[peer.bob]\nsub = 5556\n\n[peer.carol]\nsub = 6000\n"
+	if err := os.WriteFile(cfg, []byte(text), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	inline := filepath.Join(dir, "inline.toml")
+	const inlineText = "peer.bob = { sub = 5556 }\n"
+	if err := os.WriteFile(inline, []byte(inlineText), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	many := filepath.Join(dir, "many.toml")
+	var b strings.Builder
+	for _, n := range []string{"p1", "p2", "p3", "p4", "p5", "p6", "p7", "p8", "p9", "bobby"} {
+		b.WriteString("[peer." + n + "]\nsub = 1\n")
+	}
+	if err := os.WriteFile(many, []byte(b.String()), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		name string
+		args []string
+		code int
+		want string
+	}{
+		{"no name", []string{}, exitUsage, "give the NAME of a saved peer (duet peer list)"},
+		{"two names", []string{"bob", "carol"}, exitUsage, `unexpected argument "carol" (one NAME at a time)`},
+		{"bad name", []string{"Bob"}, exitUsage, `"Bob": not a peer name`},
+		{"not saved lists the saved", []string{"dave"}, exitUsage, `no saved peer "dave" in ` + cfg + " (saved: bob, carol)"},
+		{"not saved among many suggests", []string{"bob", "--config", many}, exitUsage, "(did you mean bobby? duet peer list shows all 10)"},
+		{"no such --config", []string{"bob", "--config", filepath.Join(dir, "none.toml")}, exitUsage, "no such file"},
+		{"empty --config", []string{"bob", "--config", ""}, exitUsage, "no default config path"},
+		{"inline refused", []string{"bob", "--config", inline}, exitRuntime, "edit the file by hand"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			args := append([]string{"peer", "remove"}, c.args...)
+			if !strings.Contains(strings.Join(c.args, " "), "--config") {
+				args = append(args, "--config", cfg)
+			}
+			code, stdout, stderr := runIn(t, args...)
+			if code != c.code || !strings.Contains(stderr, c.want) || strings.Count(stderr, "\n") != 1 || stdout != "" {
+				t.Errorf("duet %q: exit %d (want %d), stdout %q, stderr %q (want one line with %q)", args, code, c.code, stdout, stderr, c.want)
+			}
+		})
+	}
+	for path, want := range map[string]string{cfg: text, inline: inlineText} {
+		if data, _ := os.ReadFile(path); string(data) != want {
+			t.Errorf("%s changed by a refused remove:\n%s", path, data)
+		}
+	}
+
+	kp := filepath.Join(dir, "known_peers")
+	code, stdout, stderr := runIn(t, "peer", "remove", "bob", "--config", cfg)
+	if code != exitOK || stderr != "" ||
+		stdout != "removed bob from "+cfg+"\nits key and trust, if recorded, stay in "+filepath.Join(os.Getenv("XDG_CONFIG_HOME"), "duet", "known_peers")+" (not changed)\n" {
+		t.Errorf("peer remove bob: exit %d, stderr %q, stdout %q", code, stderr, stdout)
+	}
+	if data, _ := os.ReadFile(cfg); string(data) != "# mine\nname = \"alice\"\n\n[peer.carol]\nsub = 6000\n" {
+		t.Errorf("config after remove:\n%s", data)
+	}
+	if _, err := os.Stat(kp); err == nil {
+		t.Errorf("peer remove created %s", kp)
+	}
+	code, list, _ := runIn(t, "peer", "list", "--config", cfg)
+	if code != exitOK || strings.Contains(list, "bob") || !strings.Contains(list, "carol") {
+		t.Errorf("peer list after remove: exit %d:\n%s", code, list)
+	}
+	code, _, stderr = runIn(t, "peer", "remove", "bob", "--config", cfg)
+	if code != exitUsage || !strings.Contains(stderr, `no saved peer "bob"`) || !strings.Contains(stderr, "(saved: carol)") {
+		t.Errorf("second remove of bob: exit %d, %q", code, stderr)
+	}
+}
+
+// TestPeerRemoveCompletesSavedNames: NAME completes from the saved peers
+// of the --config file, and nothing after it.
+func TestPeerRemoveCompletesSavedNames(t *testing.T) {
+	cfg := filepath.Join(t.TempDir(), "config.toml")
+	if err := os.WriteFile(cfg, []byte("[peer.bob]\nsub = 1\n[peer.carol]\nsub = 2\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_, out, _ := runIn(t, "__complete", "peer", "remove", "--config", cfg, "")
+	if !strings.HasPrefix(out, "bob\ncarol\n:4\n") {
+		t.Errorf("completion of NAME:\n%s", out)
+	}
+	_, out, _ = runIn(t, "__complete", "peer", "remove", "--config", cfg, "bob", "")
+	if !strings.HasPrefix(out, ":4\n") {
+		t.Errorf("completion after NAME:\n%s", out)
 	}
 }

@@ -41,7 +41,7 @@ func manPage(root *cobra.Command) (string, error) {
 	page = page.WithLongDescription(paragraphs(root.Long)).
 		WithSection("Notifications", paragraphs(strings.Join(words.HelpAttention, "\n\n"))).
 		WithSection("Exit status", paragraphs(exitCodesText)).
-		WithSection("Files", "$XDG_CONFIG_HOME/duet/ (default ~/.config/duet/): identity.pem (the key, mode 0600), known_peers (the peers' recorded fingerprints and trust), config.toml (defaults and saved peers, mode 0600; duet peer add writes it), the database of each peer's history and delivery state.")
+		WithSection("Files", "$XDG_CONFIG_HOME/duet/ (default ~/.config/duet/): identity.pem (the key, mode 0600), known_peers (the peers' recorded fingerprints and trust), config.toml (defaults and saved peers, mode 0600; duet peer add and duet peer remove write it), the database of each peer's history and delivery state.")
 	return page.Build(roff.NewDocument()), nil
 }
 

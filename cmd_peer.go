@@ -1,8 +1,9 @@
 package main
 
-// duet peer add and duet peer list: the saved peers of the config file.
+// duet peer add, list and remove: the saved peers of the config file.
 // Trust is never saved there: peer list reads it from known_peers, the one
-// place a peer's key is recorded and marked verified.
+// place a peer's key is recorded and marked verified, and peer remove
+// leaves known_peers as it is.
 
 import (
 	"errors"
@@ -10,6 +11,7 @@ import (
 	stdnet "net"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
@@ -26,14 +28,15 @@ func (c *cli) peerCmd() *cobra.Command {
 	var path string
 	cmd := &cobra.Command{
 		Use:   "peer",
-		Short: "save peers and list them (the config file)",
+		Short: "save, list and remove peers (the config file)",
 		Long: "Saved peers live in the config file ($XDG_CONFIG_HOME/duet/config.toml, or --config FILE) as\n" +
 			"[peer.NAME] tables: host, main, sub, and optionally identity, name and peer_name. duet chat NAME\n" +
-			"(or duet NAME) starts that chat. Their keys and trust stay in known_peers.",
+			"(or duet NAME) starts that chat; duet peer remove NAME takes the table out again. Their keys and\n" +
+			"trust stay in known_peers, which peer remove does not change.",
 		Args: noArgs,
 	}
 	cmd.PersistentFlags().StringVar(&path, "config", c.defConfig(), "saved peers")
-	cmd.AddCommand(c.peerAddCmd(&path), c.peerListCmd(&path))
+	cmd.AddCommand(c.peerAddCmd(&path), c.peerListCmd(&path), c.peerRemoveCmd(&path))
 	return cmd
 }
 
@@ -160,6 +163,96 @@ func (c *cli) runPeerList(path string, named bool) int {
 	}
 	w.Flush()
 	return exitOK
+}
+
+func (c *cli) peerRemoveCmd(path *string) *cobra.Command {
+	return &cobra.Command{
+		Use:   "remove NAME",
+		Short: "remove a saved peer (its key and trust stay in known_peers)",
+		Long: "Takes the [peer.NAME] table out of the config file and keeps the rest of the file as it was:\n" +
+			"the defaults, the other peers, comments. A peer written another way (peer.NAME = {...}) is left\n" +
+			"for you to remove by hand.\n\n" +
+			"known_peers is not changed: it is the record of the keys you have seen and verified, so the\n" +
+			"peer's key and trust stay there, and a peer saved again at the same address is checked against\n" +
+			"them as before.",
+		Example: "duet peer remove bob",
+		Args: func(cmd *cobra.Command, args []string) error {
+			switch {
+			case len(args) == 0:
+				return errors.New("peer remove: give the NAME of a saved peer (duet peer list)")
+			case len(args) > 1:
+				return fmt.Errorf("peer remove: unexpected argument %q (one NAME at a time)", args[1])
+			}
+			return nil
+		},
+		ValidArgsFunction: func(_ *cobra.Command, args []string, _ string) ([]string, cobra.ShellCompDirective) {
+			if len(args) > 0 || *path == "" {
+				return nil, cobra.ShellCompDirectiveNoFileComp
+			}
+			file, _, err := config.Load(*path)
+			if err != nil {
+				return nil, cobra.ShellCompDirectiveNoFileComp
+			}
+			return file.Names(), cobra.ShellCompDirectiveNoFileComp
+		},
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c.code = c.runPeerRemove(*path, args[0], cmd.Flags().Changed("config"))
+			return nil
+		},
+	}
+}
+
+// maxNamesSaid is how many saved names a "not saved" error lists.
+const maxNamesSaid = 8
+
+// runPeerRemove takes the saved peer name out of the config file. A bad
+// name, a config file refused as peer list refuses it, and a name not
+// saved are usage errors; failing to remove it is a runtime error.
+func (c *cli) runPeerRemove(path, name string, named bool) int {
+	if err := config.ValidName(name); err != nil {
+		return c.usageErr("peer remove: %v", err)
+	}
+	if path == "" {
+		return c.usageErr("peer remove: no default config path: give --config FILE")
+	}
+	file, msg := loadConfig(path, named)
+	if msg != "" {
+		return c.usageErr("peer remove: %s", msg)
+	}
+	p, ok := file.Peers[name]
+	if !ok {
+		return c.usageErr("peer remove: no saved peer %q in %s%s", name, path, savedNames(name, file.Names()))
+	}
+	if err := config.Remove(path, name); err != nil {
+		say(c.stderr, "peer remove: %v", err)
+		if errors.Is(err, config.ErrNoPeer) || errors.Is(err, config.ErrBadName) {
+			return exitUsage
+		}
+		return exitRuntime
+	}
+	kp := c.knownPeersPath(file, p)
+	if kp == "" {
+		kp = "known_peers"
+	}
+	fmt.Fprintf(c.stdout, "removed %s from %s\nits key and trust, if recorded, stay in %s (not changed)\n", name, path, kp)
+	return exitOK
+}
+
+// savedNames is what a "not saved" error adds: the saved names when they
+// are few, else the one nearest name if it is close, and peer list.
+func savedNames(name string, saved []string) string {
+	switch {
+	case len(saved) == 0:
+		return " (no peers are saved)"
+	case len(saved) > maxNamesSaid:
+		for _, s := range saved {
+			if editDistance(name, s) <= maxSuggestDistance {
+				return fmt.Sprintf(" (did you mean %s? duet peer list shows all %d)", s, len(saved))
+			}
+		}
+		return fmt.Sprintf(" (duet peer list shows the %d saved)", len(saved))
+	}
+	return " (saved: " + strings.Join(saved, ", ") + ")"
 }
 
 // knownPeersPath is the known_peers file a chat with p checks: the

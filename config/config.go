@@ -15,9 +15,10 @@
 //   - A peer's name is 1 to 32 of a-z, 0-9, '-' and '_', starting with a
 //     letter or digit (ValidName): it is a word on the command line and a
 //     TOML key.
-//   - Add writes atomically (a 0600 temporary file in the same directory,
-//     fsynced, renamed over the file) and keeps the file's text as it was,
-//     comments included: the new table is appended.
+//   - Add and Remove write atomically (a 0600 temporary file in the same
+//     directory, fsynced, renamed over the file) and keep the file's text as
+//     it was, comments included: Add appends the new table, Remove cuts one
+//     [peer.NAME] table out (see Remove for which lines go with it).
 package config
 
 import (
@@ -51,6 +52,14 @@ var ErrPeerExists = errors.New("peer already saved")
 
 // ErrBadName reports a peer name ValidName refuses.
 var ErrBadName = errors.New("not a peer name")
+
+// ErrNoPeer reports Remove of a name not saved (or of any name when the
+// file does not exist).
+var ErrNoPeer = errors.New("no such saved peer")
+
+// ErrByHand reports a peer Remove cannot take out of the file's text
+// safely; the file is left as it was.
+var ErrByHand = errors.New("cannot remove it safely: edit the file by hand")
 
 // Peer is a saved peer ([peer.NAME]), or the defaults (top level). Zero
 // fields are unset.
@@ -207,4 +216,240 @@ func Add(path, name string, p Peer) error {
 		return fmt.Errorf("config %s: %w", path, err)
 	}
 	return nil
+}
+
+// Remove deletes the saved peer name from the config file at path by
+// cutting its table out of the file's text; every other byte stays as it
+// was (the defaults, the other peers, comments, blank lines).
+//
+// What is cut: the table's header line ([peer.NAME], in any spelling TOML
+// allows: [ peer . "NAME" ], ['peer'.NAME], ...) and every line after it up
+// to the next table header, except the comment lines directly above that
+// header (no blank line between), which are kept with the table they
+// introduce. Comment lines directly above NAME's own header are kept too:
+// they may be about more than NAME, and a comment left over is better than
+// one lost. When the table is the file's last, the blank lines before its
+// header go with it, so the file does not end in blank lines.
+//
+// Limits and invariants:
+//   - The file is read as Load reads it (fsafe.UserFile, the mode rule,
+//     MaxSize, unknown keys refused) and must hold name: a missing file
+//     or a name not saved is ErrNoPeer, a bad name ErrBadName.
+//   - Table headers are found line by line outside multi-line strings,
+//     each read by the TOML decoder itself. A peer defined any other way
+//     (peer.NAME = {...} at the top level, NAME = {...} under [peer],
+//     dotted keys) is refused with ErrByHand: the text search cannot
+//     remove it safely.
+//   - Before anything is written, the new text is parsed and must equal
+//     the old file minus exactly that peer (the same defaults, every other
+//     peer equal); if not, ErrByHand. On any error the file is untouched.
+//   - The write is atomic, as Add's (fsafe.Resolve keeps a linked config
+//     linked; the file is 0600 afterwards). known_peers is not touched:
+//     the peer's key and trust stay there.
+func Remove(path, name string) error {
+	if err := ValidName(name); err != nil {
+		return err
+	}
+	data, err := read(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("config %s: %q: %w (the file does not exist: no peers are saved)", path, name, ErrNoPeer)
+	}
+	if err != nil {
+		return fmt.Errorf("config %s: %w", path, err)
+	}
+	old, err := parse(data)
+	if err != nil {
+		return fmt.Errorf("config %s: %w", path, err)
+	}
+	if _, ok := old.Peers[name]; !ok {
+		return fmt.Errorf("config %s: %q: %w", path, name, ErrNoPeer)
+	}
+	start, end, err := tableSpan(data, name)
+	if err != nil {
+		return fmt.Errorf("config %s: %w", path, err)
+	}
+	out := append(append([]byte{}, data[:start]...), data[end:]...)
+	now, err := parse(out)
+	if err != nil || !sameBut(old, now, name) {
+		return fmt.Errorf("config %s: removing the [peer.%s] table would change more than that peer: %w", path, name, ErrByHand)
+	}
+	target, err := fsafe.Resolve(path, fsafe.UserFile) // a linked config stays linked
+	if err != nil {
+		return fmt.Errorf("config %s: %w", path, err)
+	}
+	if err := fsafe.WriteAtomic(target, out); err != nil {
+		return fmt.Errorf("config %s: %w", path, err)
+	}
+	return nil
+}
+
+// sameBut reports whether now is old without the peer name: the same
+// defaults and every other peer equal.
+func sameBut(old, now *File, name string) bool {
+	if now.Defaults != old.Defaults || len(now.Peers) != len(old.Peers)-1 {
+		return false
+	}
+	if _, ok := now.Peers[name]; ok {
+		return false
+	}
+	for n, p := range now.Peers {
+		if q, ok := old.Peers[n]; !ok || p != q {
+			return false
+		}
+	}
+	return true
+}
+
+// A line of the file's text, as Remove sees it: where it starts and what
+// it is. A key/value line whose multi-line string runs on is one line.
+type line struct {
+	start int
+	kind  lineKind
+	key   []string // a header's key (nil if it does not read as one)
+	array bool     // a header of an array of tables, [[...]]
+}
+
+type lineKind int
+
+const (
+	lineOther   lineKind = iota // a key/value pair (with its multi-line strings)
+	lineBlank                   // spaces and tabs at most
+	lineComment                 // a comment alone
+	lineHeader                  // a table header, [KEY] or [[KEY]]
+)
+
+// tableSpan is the part of data Remove cuts for the table [peer.NAME]:
+// see Remove. It is an ErrByHand error when the table is not found as one
+// header line, or when a line starting with '[' does not read as a header.
+func tableSpan(data []byte, name string) (start, end int, err error) {
+	lines := scanLines(data)
+	at := -1
+	for i, l := range lines {
+		if l.kind != lineHeader {
+			continue
+		}
+		if l.key == nil {
+			return 0, 0, fmt.Errorf("line %d reads as no table header: %w", lineNo(data, l.start), ErrByHand)
+		}
+		if len(l.key) == 2 && l.key[0] == "peer" && l.key[1] == name && !l.array {
+			if at >= 0 {
+				return 0, 0, fmt.Errorf("[peer.%s] is opened twice: %w", name, ErrByHand)
+			}
+			at = i
+		}
+	}
+	if at < 0 {
+		return 0, 0, fmt.Errorf("%q is not written as a [peer.%s] table of its own (inline or with dotted keys): %w", name, name, ErrByHand)
+	}
+	next := at + 1
+	for next < len(lines) && lines[next].kind != lineHeader {
+		next++
+	}
+	start = lines[at].start
+	if next == len(lines) { // the last table: the blank lines before it go too
+		for i := at - 1; i >= 0 && lines[i].kind == lineBlank; i-- {
+			start = lines[i].start
+		}
+		return start, len(data), nil
+	}
+	end = lines[next].start
+	for i := next - 1; i > at && lines[i].kind == lineComment; i-- { // the next table's comments stay
+		end = lines[i].start
+	}
+	return start, end, nil
+}
+
+// lineNo is the 1-based number of the line holding offset i.
+func lineNo(data []byte, i int) int { return bytes.Count(data[:i], []byte("\n")) + 1 }
+
+// scanLines splits data into lines outside multi-line strings and says
+// what each is; a header line is read by the TOML decoder alone.
+func scanLines(data []byte) []line {
+	var lines []line
+	for i := 0; i < len(data); {
+		j := i
+		for j < len(data) && (data[j] == ' ' || data[j] == '\t') {
+			j++
+		}
+		next := skipLine(data, j)
+		l := line{start: i}
+		switch rest := bytes.TrimRight(data[j:next], "\r\n"); {
+		case len(rest) == 0:
+			l.kind = lineBlank
+		case rest[0] == '#':
+			l.kind = lineComment
+		case rest[0] == '[':
+			l.kind = lineHeader
+			l.key, l.array = readHeader(rest)
+		}
+		lines = append(lines, l)
+		i = next
+	}
+	return lines
+}
+
+// readHeader is the key a header line opens, decoded as TOML on its own,
+// and whether it is an array of tables; nil if the line is not a header.
+func readHeader(text []byte) ([]string, bool) {
+	var m map[string]any
+	md, err := toml.Decode(string(text), &m)
+	if err != nil || len(md.Keys()) != 1 {
+		return nil, false
+	}
+	key := md.Keys()[0]
+	return key, md.Type(key...) == "ArrayHash"
+}
+
+// skipLine is the offset past the newline that ends the line going on at
+// data[i], reading its strings (a multi-line one runs on over newlines)
+// and its comment; len(data) at the end.
+func skipLine(data []byte, i int) int {
+	for i < len(data) {
+		switch data[i] {
+		case '\n':
+			return i + 1
+		case '#':
+			for i < len(data) && data[i] != '\n' {
+				i++
+			}
+		case '"', '\'':
+			i = skipString(data, i)
+		default:
+			i++
+		}
+	}
+	return len(data)
+}
+
+// skipString is the offset past the string opened at data[i] (a quote):
+// basic or literal, on one line or multi-line.
+func skipString(data []byte, i int) int {
+	q := data[i]
+	delim := []byte{q, q, q}
+	if bytes.HasPrefix(data[i:], delim) {
+		for i += 3; i < len(data); {
+			switch {
+			case q == '"' && data[i] == '\\':
+				i += 2
+			case bytes.HasPrefix(data[i:], delim):
+				i += 3
+				for n := 0; n < 2 && i < len(data) && data[i] == q; n++ { // """a"""" is `a"`
+					i++
+				}
+				return i
+			default:
+				i++
+			}
+		}
+		return len(data)
+	}
+	for i++; i < len(data) && data[i] != '\n'; i++ {
+		switch {
+		case q == '"' && data[i] == '\\':
+			i++
+		case data[i] == q:
+			return i + 1
+		}
+	}
+	return min(i, len(data))
 }
