@@ -144,6 +144,20 @@ func read(path string) ([]byte, error) {
 	return data, nil
 }
 
+// write replaces the file at path with data atomically (a 0600 temporary
+// file in the same directory, fsynced, renamed over it); a linked config
+// stays linked: the link's target is replaced.
+func write(path string, data []byte) error {
+	target, err := fsafe.Resolve(path, fsafe.UserFile)
+	if err != nil {
+		return fmt.Errorf("config %s: %w", path, err)
+	}
+	if err := fsafe.WriteAtomic(target, data); err != nil {
+		return fmt.Errorf("config %s: %w", path, err)
+	}
+	return nil
+}
+
 // parse decodes the file's text, refusing unknown keys and bad names.
 func parse(data []byte) (*File, error) {
 	var t fileTOML
@@ -208,14 +222,7 @@ func Add(path, name string, p Peer) error {
 	if _, err := parse(data); err != nil { // what is written reads back
 		return fmt.Errorf("config %s: the new entry would not read back: %w", path, err)
 	}
-	target, err := fsafe.Resolve(path, fsafe.UserFile) // a linked config stays linked
-	if err != nil {
-		return fmt.Errorf("config %s: %w", path, err)
-	}
-	if err := fsafe.WriteAtomic(target, data); err != nil {
-		return fmt.Errorf("config %s: %w", path, err)
-	}
-	return nil
+	return write(path, data)
 }
 
 // Remove deletes the saved peer name from the config file at path by
@@ -273,14 +280,7 @@ func Remove(path, name string) error {
 	if err != nil || !sameBut(old, now, name) {
 		return fmt.Errorf("config %s: removing the [peer.%s] table would change more than that peer: %w", path, name, ErrByHand)
 	}
-	target, err := fsafe.Resolve(path, fsafe.UserFile) // a linked config stays linked
-	if err != nil {
-		return fmt.Errorf("config %s: %w", path, err)
-	}
-	if err := fsafe.WriteAtomic(target, out); err != nil {
-		return fmt.Errorf("config %s: %w", path, err)
-	}
-	return nil
+	return write(path, out)
 }
 
 // sameBut reports whether now is old without the peer name: the same

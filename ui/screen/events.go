@@ -162,12 +162,14 @@ func (s *Screen) handleSession(e protocol.SessionEvent, now time.Time) {
 // so one healing is one row.
 func (s *Screen) rekeyNotice(e protocol.SessionEvent, now time.Time) {
 	const text = "keys renewed (rekey): later messages use fresh keys"
-	other := map[string]string{
-		protocol.DirectionSend:    protocol.DirectionReceive,
-		protocol.DirectionReceive: protocol.DirectionSend,
+	var o string // the other half's direction
+	switch e.Direction {
+	case protocol.DirectionSend:
+		o = protocol.DirectionReceive
+	case protocol.DirectionReceive:
+		o = protocol.DirectionSend
 	}
-	o, halves := other[e.Direction]
-	if !halves || e.KeyExchange == "" {
+	if o == "" || e.KeyExchange == "" {
 		s.chat.AddNotice(chat.NoticeInfo, text+healedNote(e, e.Direction), now)
 		return
 	}
