@@ -87,7 +87,7 @@ func TestE2EDamagedNewestCommit(t *testing.T) {
 	b := startDuet(t, "B", pr.args("B", "b.pem")...)
 	a.waitFor(t, sessionTimeout, "session established", established)
 	b.waitFor(t, sessionTimeout, "session established", established)
-	if stderr := a.stderrText(); !strings.Contains(stderr, "duet: warning: database "+path) || !strings.Contains(stderr, "newest commit record is damaged") {
+	if stderr := a.waitStderr(msgTimeout, "duet: warning: database "+path, "newest commit record is damaged"); !strings.Contains(stderr, "duet: warning: database "+path) || !strings.Contains(stderr, "newest commit record is damaged") {
 		t.Errorf("A's stderr does not warn of the fallback, naming the file:\n%s", stderr)
 	}
 	a.send("after the fallback")
@@ -170,11 +170,12 @@ func TestE2EModesSetBack(t *testing.T) {
 	}
 	a := startDuet(t, "A", pr.args("A", "a.pem")...)
 	a.waitFor(t, readyTimeout, "ready", isEv("ready"))
-	stderr := a.stderrText()
-	for _, want := range []string{
+	wants := []string{
 		"duet: warning: directory " + dir + " had mode 0755",
 		"duet: warning: database " + path + " had mode 0666, so other users could change or damage it; set back to 0600",
-	} {
+	}
+	stderr := a.waitStderr(msgTimeout, wants...)
+	for _, want := range wants {
 		if !strings.Contains(stderr, want) {
 			t.Errorf("stderr lacks %q:\n%s", want, stderr)
 		}

@@ -223,7 +223,7 @@ func TestE2EForgedDeliveryLogNotSent(t *testing.T) {
 		t.Errorf("the peer received %d messages from the planted log", n)
 	}
 	for i, p := range []*proc{a, a2} {
-		if stderr := p.stderrText(); !strings.Contains(stderr, logPath) || !strings.Contains(stderr, "sent nothing from it") {
+		if stderr := p.waitStderr(msgTimeout, logPath, "sent nothing from it"); !strings.Contains(stderr, logPath) || !strings.Contains(stderr, "sent nothing from it") {
 			t.Errorf("start %d does not name the log and say nothing was sent from it:\n%s", i+1, stderr)
 		}
 	}
@@ -326,7 +326,7 @@ func TestE2ESharedIdentityWarned(t *testing.T) {
 	b.send("from B")
 	a.waitFor(t, msgTimeout, "B's message", textPrefix("from B"))
 	for _, p := range []*proc{a, b} {
-		if n := strings.Count(p.stderrText(), "the peer uses your own identity key"); n != 1 {
+		if n := strings.Count(p.waitStderr(msgTimeout, "the peer uses your own identity key"), "the peer uses your own identity key"); n != 1 {
 			t.Errorf("%s's stderr has the own-key warning %d times, want once:\n%s", p.name, n, p.stderrText())
 		}
 	}

@@ -122,7 +122,7 @@ func spawnDuet(t *testing.T, name string, args ...string) (*proc, io.ReadCloser)
 	needBinary(t)
 	p := &proc{t: t, name: name, args: args, changed: make(chan struct{}), exited: make(chan struct{})}
 	p.cmd = exec.Command(duetBin, args...)
-	p.cmd.Stderr = lockedWriter{&p.mu, &p.stderr}
+	p.cmd.Stderr = stderrWriter{p}
 	stdout, err := p.cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -161,15 +161,21 @@ func startDuet(t *testing.T, name string, args ...string) *proc {
 	return p
 }
 
-type lockedWriter struct {
-	mu *sync.Mutex
-	w  io.Writer
+// stderrWriter collects a process's stderr and wakes the waiters, as a
+// new event does: stdout and stderr are separate pipes, so a line on
+// stderr may arrive after an event printed later (waitStderr).
+type stderrWriter struct{ p *proc }
+
+func (w stderrWriter) Write(b []byte) (int, error) {
+	n, err := w.p.stderrWrite(b)
+	w.p.notify()
+	return n, err
 }
 
-func (l lockedWriter) Write(b []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.w.Write(b)
+func (p *proc) stderrWrite(b []byte) (int, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.stderr.Write(b)
 }
 
 func (p *proc) read(r io.Reader, done chan struct{}) {
@@ -255,6 +261,37 @@ func (p *proc) stderrText() string {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return p.stderr.String()
+}
+
+// waitStderr waits until stderr holds every one of wants, or the
+// process has exited (its stderr is then complete), or timeout; it
+// returns stderr as it then stands, for the caller to check.
+func (p *proc) waitStderr(timeout time.Duration, wants ...string) string {
+	deadline := time.After(timeout)
+	for {
+		p.mu.Lock()
+		text, ch := p.stderr.String(), p.changed
+		p.mu.Unlock()
+		if containsAll(text, wants) {
+			return text
+		}
+		select {
+		case <-ch:
+		case <-p.exited:
+			return p.stderrText()
+		case <-deadline:
+			return text
+		}
+	}
+}
+
+func containsAll(s string, subs []string) bool {
+	for _, sub := range subs {
+		if !strings.Contains(s, sub) {
+			return false
+		}
+	}
+	return true
 }
 
 // waitN waits until n events satisfy pred and returns the first n of them.
