@@ -48,7 +48,16 @@ type rekeyLine struct {
 	at    time.Time
 	epoch int    // the direction's epoch after it; without one, the count of this session's rekeys
 	dir   string // protocol.DirectionSend or DirectionReceive; "" when not said
+	both  bool   // the other direction's half of the same healing came next: one row
 	kx    string // the exchange mixed in (protocol.KeyExchangeHealing); "" when not said
+}
+
+// otherHalf reports whether r and the rekey next to it are the two
+// directions of one healing: both name the exchange and the same epoch,
+// and opposite directions.
+func (r rekeyLine) otherHalf(next rekeyLine) bool {
+	return !r.both && r.kx != "" && next.kx != "" && r.epoch == next.epoch &&
+		r.dir != "" && next.dir != "" && r.dir != next.dir
 }
 
 // Handshake is the handshake panel: the six steps of the current attempt
@@ -79,7 +88,8 @@ type Handshake struct {
 	session bool
 	kx      string // the key exchange of the session's handshake; "" when not said
 	pq      bool   // the session's keys depend on an ML-KEM exchange
-	epoch   int    // rekeys of this session, both directions
+	epoch   int    // rekey events of this session, both directions (the epoch of a rekey that names none)
+	healed  int    // healings of this session: the two halves of one count once
 	rekeys  []rekeyLine
 
 	live protocol.LiveState
@@ -165,21 +175,13 @@ func (h *Handshake) Session(ev protocol.SessionEvent, at time.Time) {
 		}
 		h.session = true
 		h.kx, h.pq = clean(ev.KeyExchange), ev.PostQuantum
-		h.epoch, h.rekeys = 0, nil
+		h.epoch, h.healed, h.rekeys = 0, 0, nil
 		h.left, h.closed, h.isStalled = false, false, false
 	case protocol.SessionRekeyed:
-		h.epoch++
-		r := rekeyLine{at: at, epoch: h.epoch, dir: ev.Direction, kx: clean(ev.KeyExchange)}
-		if ev.Epoch > 0 {
-			r.epoch = int(ev.Epoch)
-		}
-		h.rekeys = append(h.rekeys, r)
-		if len(h.rekeys) > maxRekeyLines {
-			h.rekeys = append(h.rekeys[:0], h.rekeys[len(h.rekeys)-maxRekeyLines:]...)
-		}
+		h.rekeyed(ev, at)
 	case protocol.SessionClosed, protocol.SessionPeerLeft:
 		h.session = false
-		h.kx, h.pq, h.epoch = "", false, 0
+		h.kx, h.pq, h.epoch, h.healed = "", false, 0, 0
 		h.resetAttempt()
 		h.waitFrom = at
 		h.attempts = 0
@@ -190,6 +192,27 @@ func (h *Handshake) Session(ev protocol.SessionEvent, at time.Time) {
 		} else {
 			h.closed = true
 		}
+	}
+}
+
+// rekeyed adds a healing row, or completes the newest one when this is
+// the other direction's half of the same healing (the row then says
+// "both directions", and the healing counts once). The rows kept are
+// bounded by maxRekeyLines.
+func (h *Handshake) rekeyed(ev protocol.SessionEvent, at time.Time) {
+	h.epoch++
+	r := rekeyLine{at: at, epoch: h.epoch, dir: ev.Direction, kx: clean(ev.KeyExchange)}
+	if ev.Epoch > 0 {
+		r.epoch = int(ev.Epoch)
+	}
+	if n := len(h.rekeys); n > 0 && h.rekeys[n-1].otherHalf(r) {
+		h.rekeys[n-1].both, h.rekeys[n-1].at = true, at
+		return
+	}
+	h.healed++
+	h.rekeys = append(h.rekeys, r)
+	if len(h.rekeys) > maxRekeyLines {
+		h.rekeys = append(h.rekeys[:0], h.rekeys[len(h.rekeys)-maxRekeyLines:]...)
 	}
 }
 
@@ -232,9 +255,9 @@ func (h *Handshake) Established() bool { return h.session }
 // ML-KEM exchange (false once it closes or the peer leaves).
 func (h *Handshake) PostQuantum() bool { return h.session && h.pq }
 
-// Healings is the number of rekeys (healings, either direction) of the
-// session up; 0 without one.
-func (h *Handshake) Healings() int { return h.epoch }
+// Healings is the number of healings of the session up, the two
+// directions' halves of one healing counted once; 0 without one.
+func (h *Handshake) Healings() int { return h.healed }
 
 // Active reports whether the root should show the panel: always while no
 // session is up (the node keeps trying then), while a second handshake runs
@@ -450,7 +473,7 @@ func (h *Handshake) healingLines(all bool) []string {
 			continue
 		}
 		if !all {
-			out = append(out, fmt.Sprintf("healed %s (fresh %s), last %s %s", times(h.epoch), r.kx, at, healedWhat(r)))
+			out = append(out, fmt.Sprintf("healed %s (fresh %s), last %s %s", times(h.healed), r.kx, at, healedWhat(r)))
 			continue
 		}
 		if !heading {
@@ -466,14 +489,17 @@ func (h *Handshake) healingLines(all bool) []string {
 // many of the session's healings the rows show when older ones were
 // dropped (the newest maxRekeyLines are kept).
 func (h *Handshake) healingHeading(kx string) string {
-	if h.epoch > len(h.rekeys) {
-		return fmt.Sprintf("healings, newest %d of %d (fresh %s):", len(h.rekeys), h.epoch, kx)
+	if h.healed > len(h.rekeys) {
+		return fmt.Sprintf("healings, newest %d of %d (fresh %s):", len(h.rekeys), h.healed, kx)
 	}
 	return "healings (fresh " + kx + "):"
 }
 
 // healedWhat says which direction a healing moved and to which epoch.
 func healedWhat(r rekeyLine) string {
+	if r.both {
+		return fmt.Sprintf("both directions, epoch %d", r.epoch)
+	}
 	switch r.dir {
 	case protocol.DirectionSend:
 		return fmt.Sprintf("our direction, epoch %d", r.epoch)

@@ -84,19 +84,65 @@ func TestHandshakeHealings(t *testing.T) {
 	h.Session(healed(protocol.DirectionSend, 2), t0.Add(63*time.Second))
 	v := plain(h.View(testStyles(), 60, 20, t0.Add(time.Hour)))
 	want := "healings (fresh X25519 + ML-KEM-768):\n" +
-		"  03:01:01 our direction, epoch 1\n" +
-		"  03:01:02 peer's direction, epoch 1\n" +
+		"  03:01:02 both directions, epoch 1\n" +
 		"  03:01:03 our direction, epoch 2"
 	if !strings.Contains(trimRows(v), want) {
 		t.Errorf("healings: want\n%s\nin\n%s", want, v)
 	}
-	if h.Healings() != 3 {
-		t.Errorf("Healings() = %d, want 3", h.Healings())
+	if h.Healings() != 2 {
+		t.Errorf("Healings() = %d, want 2 (the two halves of epoch 1 count once)", h.Healings())
 	}
 	// Short of room: only the newest, with the count.
-	v = joined(h.View(testStyles(), 60, 7, t0.Add(time.Hour)))
-	if !strings.Contains(v, "healed 3 times (fresh X25519 + ML-KEM-768), last 03:01:03 our direction, epoch 2") || strings.Contains(v, "03:01:01") {
+	v = joined(h.View(testStyles(), 60, 6, t0.Add(time.Hour)))
+	if !strings.Contains(v, "healed twice (fresh X25519 + ML-KEM-768), last 03:01:03 our direction, epoch 2") || strings.Contains(v, "03:01:02") {
 		t.Errorf("short panel:\n%s", v)
+	}
+}
+
+// TestHandshakeHealingHalves: the two directions' halves of one healing
+// (same epoch, opposite directions, one right after the other) make one
+// "both directions" row and count once; anything else stays apart.
+func TestHandshakeHealingHalves(t *testing.T) {
+	send, recv := protocol.DirectionSend, protocol.DirectionReceive
+	cases := []struct {
+		name     string
+		events   []protocol.SessionEvent
+		rows     []string
+		healings int
+	}{
+		{"halves of one healing", []protocol.SessionEvent{healed(send, 1), healed(recv, 1)},
+			[]string{"both directions, epoch 1"}, 1},
+		{"the peer's half first", []protocol.SessionEvent{healed(recv, 3), healed(send, 3)},
+			[]string{"both directions, epoch 3"}, 1},
+		{"same direction twice", []protocol.SessionEvent{healed(send, 1), healed(send, 2)},
+			[]string{"our direction, epoch 1", "our direction, epoch 2"}, 2},
+		{"other direction, other epoch", []protocol.SessionEvent{healed(send, 1), healed(recv, 2)},
+			[]string{"our direction, epoch 1", "peer's direction, epoch 2"}, 2},
+		{"a third half starts a row", []protocol.SessionEvent{healed(send, 1), healed(recv, 1), healed(send, 1)},
+			[]string{"both directions, epoch 1", "our direction, epoch 1"}, 2},
+		{"protocol 1 rekeys never merge", []protocol.SessionEvent{
+			{State: protocol.SessionRekeyed, Direction: send}, {State: protocol.SessionRekeyed, Direction: recv}},
+			[]string{"rekeyed (epoch 1)", "rekeyed (epoch 2)"}, 2},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			h := pqEstablished()
+			for i, e := range c.events {
+				h.Session(e, t0.Add(time.Duration(i+1)*time.Second))
+			}
+			v := plain(h.View(testStyles(), 60, 20, t0.Add(time.Hour)))
+			for _, row := range c.rows {
+				if strings.Count(v, row) != 1 {
+					t.Errorf("want one row %q in\n%s", row, v)
+				}
+			}
+			if got := strings.Count(v, "direction"); got != strings.Count(strings.Join(c.rows, "\n"), "direction") {
+				t.Errorf("%d rows name a direction, want %d:\n%s", got, len(c.rows), v)
+			}
+			if h.Healings() != c.healings {
+				t.Errorf("Healings() = %d, want %d", h.Healings(), c.healings)
+			}
+		})
 	}
 }
 
