@@ -523,8 +523,9 @@ func (n *Node) Run(ctx context.Context) error {
 	go func() { defer wg.Done(); n.readLoop(ctx, recvErr) }()
 	go func() { defer wg.Done(); n.writeLoop(ctx) }()
 	if cn, ok := n.tr.(connectNotifier); ok {
+		first := cn.Connecting() // before anything is sent
 		wg.Add(1)
-		go func() { defer wg.Done(); n.link.watchUp(ctx, cn) }()
+		go func() { defer wg.Done(); n.link.watchUp(ctx, cn, first) }()
 	}
 	defer wg.Wait()
 	defer n.stopDisk()

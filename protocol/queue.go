@@ -206,15 +206,18 @@ func isRefused(err error) (refusedError, bool) {
 
 // watchUp signals l.up (without blocking; one pending signal stands for
 // any number) each time cn's connection to the peer comes up, until ctx
-// ends.
-func (l *link) watchUp(ctx context.Context, cn connectNotifier) {
-	for {
-		ch := cn.Connecting()
+// ends. first is cn's channel taken before Run sent anything, so no
+// connection that comes up after Run began is missed; and after each one
+// the next channel is taken before the signal, so any that comes up after
+// the node has reacted is signalled too.
+func (l *link) watchUp(ctx context.Context, cn connectNotifier, first <-chan struct{}) {
+	for ch := first; ; {
 		select {
 		case <-ch:
 		case <-ctx.Done():
 			return
 		}
+		ch = cn.Connecting()
 		select {
 		case l.up <- struct{}{}:
 		default:
