@@ -375,6 +375,28 @@ func TestE2EKillNineExchange(t *testing.T) {
 		time.Sleep(50 * time.Millisecond)
 	}
 	exchangeDone := time.Since(start)
+	// Whether a /rekey sent just before a kill completed depends on the
+	// machine's speed; that healing still works after all the kills does
+	// not: one more, waited for on both sides.
+	rekeyed := func(dir string) func(event) bool {
+		return func(e event) bool { return e.Event == "session" && e.State == "rekeyed" && e.Direction == dir }
+	}
+	dirs := []string{"send", "receive"}
+	before := map[*proc]map[string]int{}
+	for _, s := range sides {
+		p := s.cur()
+		before[p] = map[string]int{}
+		for _, dir := range dirs {
+			before[p][dir] = p.count(rekeyed(dir))
+		}
+	}
+	a.cur().send("/rekey")
+	for _, s := range sides {
+		p := s.cur()
+		for _, dir := range dirs {
+			p.waitN(t, before[p][dir]+1, sessionTimeout, "a healing after the kills ("+dir+")", rekeyed(dir))
+		}
+	}
 	time.Sleep(300 * time.Millisecond) // a late duplicate would show now
 	for _, s := range sides {
 		s.feed.halt()
@@ -498,10 +520,7 @@ func TestE2EKillNineExchange(t *testing.T) {
 			}
 		}
 	}
-	if healed == 0 {
-		t.Error("no healing completed in the whole run: the /rekey before each kill never ran")
-	}
-	incarnations = append(incarnations, fmt.Sprintf("%d rekeyed events (healed directions)", healed))
+	incarnations = append(incarnations, fmt.Sprintf("%d rekeyed events (healed directions, the last healing's 4 included)", healed))
 	t.Logf("%s; %d showings flagged possible_duplicate; exchange done after %v, total %v",
 		strings.Join(incarnations, "; "), flagged, exchangeDone.Round(time.Millisecond), time.Since(start).Round(time.Millisecond))
 }

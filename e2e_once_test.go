@@ -132,8 +132,15 @@ func TestE2EDraftSurvivesRestart(t *testing.T) {
 	if s := tm.capture("a3"); strings.Contains(s, "half a thought") {
 		t.Fatalf("a cleared draft came back in the input:\n%s", s)
 	}
-	tm.keys("a3", "Up")
-	tm.waitFor("a3", "the cleared draft recalled", time.Minute, contains("half a thought 9d8c"))
+	// The kept input history loads beside the first frame: Up again each
+	// second until it is in (Up at the oldest entry stays there).
+	recalled := contains("half a thought 9d8c")
+	for deadline := time.Now().Add(time.Minute); !recalled(tm.capture("a3")); time.Sleep(time.Second) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the cleared draft was not recalled by Up:\n%s", tm.capture("a3"))
+		}
+		tm.keys("a3", "Up")
+	}
 	dbs, _ := filepath.Glob(filepath.Join(pr.dir, "delivery", "*.db"))
 	for _, db := range dbs {
 		raw, err := os.ReadFile(db)

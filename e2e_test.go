@@ -70,6 +70,7 @@ type event struct {
 	Sub             int      `json:"sub"`
 	Fingerprint     string   `json:"fingerprint"`
 	State           string   `json:"state"`
+	Direction       string   `json:"direction"`
 	RTTms           float64  `json:"rtt_ms"`
 	Authenticated   bool     `json:"authenticated"`
 	Step            int      `json:"step"`
@@ -788,6 +789,22 @@ func TestE2ERestartReceiver(t *testing.T) {
 	}
 	total := before + during + after
 	checkAllDelivered(t, a, total, 60*time.Second)
+	// A receipt means B2 wrote the line, not that this test has read it
+	// yet: wait until every message B1 did not show is in B2's output (a
+	// lost one shows below, after the deadline), then a little more for a
+	// late duplicate.
+	notShown := func() int {
+		shown, n := textCounts(b2, "m "), 0
+		for i := range total {
+			if text := fmt.Sprintf("m %06d", i); shownByB1[text]+shown[text] == 0 {
+				n++
+			}
+		}
+		return n
+	}
+	for deadline := time.Now().Add(msgTimeout); notShown() > 0 && time.Now().Before(deadline); {
+		time.Sleep(20 * time.Millisecond)
+	}
 	time.Sleep(300 * time.Millisecond)
 	shownByB2 := textCounts(b2, "m ")
 	flagged := map[string]bool{}

@@ -58,7 +58,7 @@ func TestNodeGoodbyePeerLeft(t *testing.T) {
 		t.Errorf("peer-left event %+v", e)
 	}
 	// After peer-left, liveness starts over: a waiting LiveEvent follows.
-	rb.waitFor(t, time.Second, "waiting after peer-left", func(Event) bool {
+	rb.waitFor(t, 10*time.Second, "waiting after peer-left", func(Event) bool {
 		seen := false
 		for _, e := range rb.snapshot() {
 			if isPeerLeft(e) {
@@ -119,6 +119,8 @@ func TestNodeGoodbyePeerLeft(t *testing.T) {
 	}
 
 	// The old GOODBYE replayed into the new session: refused, nothing ends.
+	ctx, cancel = context.WithTimeout(context.Background(), 5*time.Second) // Leave's may be spent by now
+	defer cancel()
 	if err := pb.Inject(ctx, oldGoodbye); err != nil {
 		t.Fatal(err)
 	}

@@ -385,7 +385,13 @@ func TestLongLineMemory(t *testing.T) {
 	}
 }
 
+// TestEOFWaitsForDelivery: at the end of input, duet waits for the
+// receipts of what it sent (and no longer once they are in), or gives up
+// after the drain timeout. The drain is 30 s where the receipts must end
+// the wait, so returning within 10 s can only be their doing; the bounds
+// are that wide so that a loaded machine cannot fail them.
 func TestEOFWaitsForDelivery(t *testing.T) {
+	const drain, matched = 30 * time.Second, 10 * time.Second
 	var buf syncBuffer
 	h := newTestHeadless(&buf)
 	ctl := &fakeNode{}
@@ -396,28 +402,28 @@ func TestEOFWaitsForDelivery(t *testing.T) {
 		}()
 	}
 	start := time.Now()
-	if err := runInput(context.Background(), strings.NewReader("a\nb\n"), h, ctl, InputConfig{}); err != nil {
+	if err := runInput(context.Background(), strings.NewReader("a\nb\n"), h, ctl, InputConfig{Drain: drain}); err != nil {
 		t.Fatal(err)
 	}
 	d := time.Since(start)
-	if d < 90*time.Millisecond || d > time.Second {
-		t.Errorf("EOF returned after %v, want about 100ms", d)
+	if d < 90*time.Millisecond || d > matched {
+		t.Errorf("EOF returned after %v, want after the receipts (100ms) and well before the drain timeout", d)
 	}
 	// Never delivered: gives up after the drain timeout.
 	ctl2 := &fakeNode{}
 	h2 := newTestHeadless(io.Discard)
 	start = time.Now()
 	runInput(context.Background(), strings.NewReader("a\n"), h2, ctl2, InputConfig{Drain: 200 * time.Millisecond})
-	if d := time.Since(start); d < 190*time.Millisecond || d > time.Second {
-		t.Errorf("undelivered: returned after %v", d)
+	if d := time.Since(start); d < 190*time.Millisecond || d > matched {
+		t.Errorf("undelivered: returned after %v, want the drain timeout (200ms)", d)
 	}
 	// A receipt that arrives before Send returns still counts.
 	ctl3 := &fakeNode{}
 	h3 := newTestHeadless(io.Discard)
 	ctl3.onSend = func(id uint64) { h3.Emit(protocol.DeliveredEvent{ID: id}) }
 	start = time.Now()
-	runInput(context.Background(), strings.NewReader("a\n/quit\n"), h3, ctl3, InputConfig{})
-	if d := time.Since(start); d > time.Second {
+	runInput(context.Background(), strings.NewReader("a\n/quit\n"), h3, ctl3, InputConfig{Drain: drain})
+	if d := time.Since(start); d > matched {
 		t.Errorf("early receipt not matched: %v", d)
 	}
 }

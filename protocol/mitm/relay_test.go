@@ -148,8 +148,9 @@ func (p *pair) send(t *testing.T, text string) {
 
 // TestRelaysUnchanged: with nothing armed, the MITM passes everything
 // on (a session, messages both ways) and reports each message relayed.
+// Resends wait a minute here: a resend under load would be a second CHAT.
 func TestRelaysUnchanged(t *testing.T) {
-	p := startPair(t)
+	p := startPairWith(t, func(a, b *protocol.Config) { a.ResendAfter, b.ResendAfter = time.Minute, time.Minute })
 	p.send(t, "through the middle")
 	if _, err := p.b.Send("and back"); err != nil {
 		t.Fatal(err)
