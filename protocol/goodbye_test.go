@@ -29,11 +29,14 @@ func TestNodeGoodbyePeerLeft(t *testing.T) {
 		afterLeave atomic.Bool
 		sentAfter  atomic.Int32
 	)
+	// The GOODBYE is the last thing A hands its writer, which sends in
+	// order: whatever passes after it was sent after Leave.
 	pa.SetFilter(func(m []byte) [][]byte {
 		if len(m) > 1 && m[1] == TypeGoodbye {
 			mu.Lock()
 			goodbye = append([]byte(nil), m...)
 			mu.Unlock()
+			afterLeave.Store(true)
 		} else if afterLeave.Load() {
 			sentAfter.Add(1)
 		}
@@ -89,10 +92,7 @@ func TestNodeGoodbyePeerLeft(t *testing.T) {
 			break
 		}
 	}
-	// A has left: it sends nothing more, whatever it receives. (Batches
-	// handed to the writer before Leave may still be on their way.)
-	time.Sleep(100 * time.Millisecond)
-	afterLeave.Store(true)
+	// A has left: it sends nothing more, whatever it receives.
 	time.Sleep(10 * ca.PingInterval)
 	if n := sentAfter.Load(); n != 0 {
 		t.Errorf("A sent %d messages after Leave", n)
@@ -280,7 +280,7 @@ func TestNodeLeaveWithoutSession(t *testing.T) {
 	if err := a.n.Leave(ctx); err != nil {
 		t.Fatalf("Leave without a session: %v", err)
 	}
-	time.Sleep(100 * time.Millisecond) // batches handed over before Leave
+	time.Sleep(500 * time.Millisecond) // batches handed over before Leave (no GOODBYE marks the end here)
 	after.Store(true)
 	time.Sleep(10 * cfg.PingInterval)
 	if n := goodbyes.Load(); n != 0 {
