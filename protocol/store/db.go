@@ -143,13 +143,14 @@ type DB struct {
 	digestKey []byte // the state's set digest key (state.go)
 	now       func() time.Time
 
-	q     chan writeOp
-	quit  chan struct{} // closed by Close: the writer drains q and exits
-	done  chan struct{} // closed when the writer has exited
-	once  sync.Once
-	cerr  error
-	errMu sync.Mutex
-	err   error // first write error (sticky), returned by Flush
+	q          chan writeOp
+	asyncDelay time.Duration // the package's asyncDelay when opened
+	quit       chan struct{} // closed by Close: the writer drains q and exits
+	done       chan struct{} // closed when the writer has exited
+	once       sync.Once
+	cerr       error
+	errMu      sync.Mutex
+	err        error // first write error (sticky), returned by Flush
 
 	warnings []string // found at open, for the user (Warnings)
 
@@ -177,6 +178,12 @@ type DB struct {
 	queued     int
 }
 
+// asyncDelay is how long changes nobody waits for (seen marks, and so
+// receipts; outbox removals; Add) wait to share a commit. Each DB takes
+// its value at Open; a variable only so that tests can build files whose
+// records follow their Flush calls exactly, on a machine of any speed.
+var asyncDelay = 5 * time.Millisecond
+
 const (
 	formatVersion   = 4
 	valueVersion    = 1
@@ -187,9 +194,6 @@ const (
 	maxBatch        = 4096
 	histPruneBatch  = 100 // records (of up to 64 KiB) per prune transaction
 	lockWait        = 100 * time.Millisecond
-	// asyncDelay: how long changes nobody waits for (seen marks, and
-	// so receipts; outbox removals; Add) wait to share a commit.
-	asyncDelay = 5 * time.Millisecond
 
 	// histFillPercent: history keys are nearly always appended (time
 	// order), so split pages 90% full instead of bbolt's default half.
@@ -384,6 +388,7 @@ func checkPath(path string) (existed bool, err error) {
 // startWriter starts the one goroutine that writes to the file.
 func (db *DB) startWriter() {
 	db.q = make(chan writeOp, writeQueueLen)
+	db.asyncDelay = asyncDelay
 	db.budgetCond = sync.NewCond(&db.budgetMu)
 	db.quit = make(chan struct{})
 	db.done = make(chan struct{})
@@ -914,7 +919,7 @@ func anyWaited(batch []writeOp) bool {
 // gather adds operations to batch until one that is waited for arrives,
 // the batch is full, asyncDelay has passed or the DB is closing.
 func (db *DB) gather(batch *[]writeOp) {
-	t := time.NewTimer(asyncDelay)
+	t := time.NewTimer(db.asyncDelay)
 	defer t.Stop()
 	for len(*batch) < maxBatch {
 		select {

@@ -39,6 +39,17 @@ func openTestDB(t testing.TB, path string, opt Options) *DB {
 	return h
 }
 
+// openOneRecordPerFlush is openTestDB for a DB whose Adds never commit on
+// their own (asyncDelay an hour, taken at Open): each Flush makes exactly
+// one history record of the Adds before it, however slowly they came.
+func openOneRecordPerFlush(t testing.TB, path string) *DB {
+	t.Helper()
+	old := asyncDelay
+	asyncDelay = time.Hour
+	defer func() { asyncDelay = old }()
+	return openTestDB(t, path, Options{})
+}
+
 func testDBPath(t testing.TB) string {
 	return filepath.Join(t.TempDir(), "sub", "history.db")
 }
@@ -1068,7 +1079,7 @@ func skippedIn(t testing.TB, err error) int {
 func buildRecordsFile(t *testing.T) ([]byte, [][]protocol.HistoryEntry) {
 	t.Helper()
 	path := testDBPath(t)
-	h := openTestDB(t, path, Options{})
+	h := openOneRecordPerFlush(t, path)
 	at := func(i int) time.Time { return histT0.Add(time.Duration(i) * time.Second) }
 	var recs [][]protocol.HistoryEntry
 	for r := range 5 {

@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	bolt "go.etcd.io/bbolt"
+
 	"duet/protocol"
 )
 
@@ -15,7 +17,7 @@ import (
 func searchDB(t *testing.T) (*DB, string) {
 	t.Helper()
 	path := testDBPath(t)
-	h := openTestDB(t, path, Options{})
+	h := openOneRecordPerFlush(t, path)
 	for r := range 7 {
 		for j := range 100 {
 			i := r*100 + j
@@ -115,19 +117,52 @@ func TestSearchSkipsDamaged(t *testing.T) {
 	}
 }
 
+// recordIDs returns the entry ids of each history record, oldest record
+// first, as the file holds them.
+func recordIDs(t *testing.T, db *DB) [][]uint64 {
+	t.Helper()
+	var recs [][]uint64
+	err := db.bolt.View(func(tx *bolt.Tx) error {
+		s, err := db.readState(tx)
+		if err != nil {
+			return err
+		}
+		return tx.Bucket(bucketHistory).ForEach(func(k, v []byte) error {
+			es, err := openRecord(db.aead, s.histAD(), k, v)
+			if err != nil {
+				return err
+			}
+			var ids []uint64
+			for _, e := range es {
+				ids = append(ids, e.ID)
+			}
+			recs = append(recs, ids)
+			return nil
+		})
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return recs
+}
+
 // TestSearchReadsBoundedRecords: one call reads at most
 // searchRecordsPerCall records and says whether it reached the start; a
 // search that stops on the oldest entry is done, one that stops on the
 // first entry of a newer record is not.
 func TestSearchReadsBoundedRecords(t *testing.T) {
-	h, _ := searchDB(t) // 7 records
+	h, _ := searchDB(t)
+	recs := recordIDs(t, h)
+	if len(recs) != 7 {
+		t.Fatalf("%d history records, want one per flush (7)", len(recs))
+	}
 	old := searchRecordsPerCall
 	searchRecordsPerCall = 2
 	t.Cleanup(func() { searchRecordsPerCall = old })
 
 	var c HistoryCursor
 	var dones []bool
-	for calls := 0; calls < 10; calls++ {
+	for calls := 0; calls < 2*len(recs); calls++ {
 		hits, next, done, err := h.Search("not there", c, 10)
 		if err != nil || len(hits) != 0 {
 			t.Fatalf("call %d: %d hits, %v", calls, len(hits), err)
@@ -141,16 +176,30 @@ func TestSearchReadsBoundedRecords(t *testing.T) {
 		}
 		c = next
 	}
-	if fmt.Sprint(dones) != "[false false false true]" {
-		t.Errorf("done per call %v, want [false false false true] (7 records, 2 a call)", dones)
+	want := make([]bool, (len(recs)+1)/2) // 2 records a call, the last call done
+	want[len(want)-1] = true
+	if fmt.Sprint(dones) != fmt.Sprint(want) {
+		t.Errorf("done per call %v, want %v (%d records, 2 a call)", dones, want, len(recs))
 	}
 
+	// One record a call: each call gives that record's hits (every tenth
+	// message, id 1 mod 10), newest first, and no more.
 	searchRecordsPerCall = 1
 	c = HistoryCursor{}
-	for r := 6; r >= 0; r-- {
+	for r := len(recs) - 1; r >= 0; r-- {
+		var wantIDs []uint64
+		for i := len(recs[r]) - 1; i >= 0; i-- {
+			if id := recs[r][i]; id%10 == 1 {
+				wantIDs = append(wantIDs, id)
+			}
+		}
 		hits, next, _, err := h.Search("needle", c, 1000)
-		if err != nil || len(hits) != 10 || hits[0].Entry.ID != uint64(r*100+91) {
-			t.Fatalf("record %d: %d hits (want its 10), first %+v, %v", r, len(hits), hits, err)
+		var got []uint64
+		for _, hit := range hits {
+			got = append(got, hit.Entry.ID)
+		}
+		if err != nil || fmt.Sprint(got) != fmt.Sprint(wantIDs) {
+			t.Fatalf("record %d (ids %d-%d): hits %v, want %v, %v", r, recs[r][0], recs[r][len(recs[r])-1], got, wantIDs, err)
 		}
 		c = next
 	}
