@@ -273,7 +273,7 @@ func (p *proc) waitStderr(timeout time.Duration, wants ...string) string {
 		p.mu.Lock()
 		text, ch := p.stderr.String(), p.changed
 		p.mu.Unlock()
-		if containsAll(text, wants) {
+		if contains(wants...)(text) {
 			return text
 		}
 		select {
@@ -284,15 +284,6 @@ func (p *proc) waitStderr(timeout time.Duration, wants ...string) string {
 			return text
 		}
 	}
-}
-
-func containsAll(s string, subs []string) bool {
-	for _, sub := range subs {
-		if !strings.Contains(s, sub) {
-			return false
-		}
-	}
-	return true
 }
 
 // waitN waits until n events satisfy pred and returns the first n of them.
