@@ -156,6 +156,10 @@ func TestRelaysUnchanged(t *testing.T) {
 		t.Fatal(err)
 	}
 	p.ra.WaitFor(t, 10*time.Second, "A shows B's reply", func(e protocol.Event) bool { m, ok := e.(protocol.MessageEvent); return ok && m.Text == "and back" })
+	// The relay reports a record after passing it on: wait for both reports.
+	for _, f := range []Flow{FlowAB, FlowBA} {
+		p.waitFor(t, 10*time.Second, "the relay's report of a CHAT", func(ev Event) bool { return ev.Flow == f && ev.Type == protocol.TypeChat })
+	}
 	var chats [2]int
 	for _, ev := range p.events() {
 		if ev.Action != Relayed {
